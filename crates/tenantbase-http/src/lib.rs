@@ -1,0 +1,38 @@
+//! The HTTP API of tenantbase: one axum router per area, the middleware every request
+//! passes through, RFC 9457 problem+json errors, and the OpenAPI document generated from
+//! the handlers' annotations.
+
+mod docs;
+pub mod json;
+mod middleware;
+mod ops;
+pub mod problem;
+mod state;
+
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use docs::openapi;
+pub use json::ApiJson;
+pub use ops::metrics::metrics_handle;
+pub use problem::{ApiError, FieldError};
+pub use state::{AppState, HttpSettings};
+
+/// The whole API with its middleware, ready to serve.
+pub fn router(state: AppState) -> Router {
+    layered(api_routes(), state)
+}
+
+/// Every route of the API, with its OpenAPI annotations, before middleware.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::base()).merge(ops::routes())
+}
+
+/// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the
+/// production middleware stack. Tests use it to serve extra routes exactly as the real
+/// ones are served.
+pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
+    let (router, api) = routes.split_for_parts();
+    let router = docs::mount(router, api).fallback(problem::unknown_route);
+    middleware::apply(router, &state).with_state(state)
+}

@@ -1,0 +1,200 @@
+//! RFC 9457 problem details. Handlers return `ApiError`; it travels to the request-context
+//! middleware as a response extension, which writes the one problem+json body with the
+//! request id. Errors made outside handlers (unknown route, 405, 413, timeouts, panics)
+//! get the same body from their status there, so every error looks alike.
+
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tenantbase_store::StoreError;
+use utoipa::ToSchema;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the field in the request body (`name`, `members[2].email`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error to answer with. Build it with the constructors below.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:tenantbase:problem:{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: String,
+    /// The `X-Request-Id` of the request, for support and logs.
+    pub request_id: String,
+    /// Invalid fields (422 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Further members specific to the problem (e.g. `checks` on `/ready`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            code: Cow::Borrowed(code),
+            detail: detail.into(),
+            errors: Vec::new(),
+            extensions: serde_json::Map::new(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 422 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request has invalid fields.",
+        );
+        error.errors = errors;
+        error
+    }
+
+    pub fn too_many_requests(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+    }
+
+    pub fn unavailable(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+    }
+
+    /// A 500 whose cause is logged (with the request id, by the span) and never returned.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred; quote the request id when reporting it.",
+        )
+    }
+
+    /// Adds a member to the problem body beside the standard ones.
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body for this error in the request `request_id`.
+    pub fn into_problem(self, request_id: &str) -> Problem {
+        Problem {
+            kind: format!("urn:tenantbase:problem:{}", self.code),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.into_owned(),
+            code: self.code.into_owned(),
+            request_id: request_id.to_owned(),
+            errors: self.errors,
+            extensions: self.extensions,
+        }
+    }
+
+    /// The generic error for a status produced outside any handler.
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, detail) = match status.as_u16() {
+            400 => ("bad_request", "The request could not be understood."),
+            401 => ("unauthorized", "Authentication is required."),
+            403 => ("forbidden", "You lack the permission for this action."),
+            404 => ("not_found", "No such resource."),
+            405 => ("method_not_allowed", "This method is not allowed on this route; see the Allow header."),
+            408 => ("request_timeout", "The request took too long to arrive."),
+            409 => ("conflict", "The request conflicts with the current state."),
+            413 => ("payload_too_large", "The request body is larger than this server accepts."),
+            415 => ("unsupported_media_type", "This content type is not accepted here."),
+            422 => ("validation_failed", "The request has invalid fields."),
+            429 => ("rate_limited", "Too many requests; retry later."),
+            503 => ("service_unavailable", "The service cannot answer right now; retry later."),
+            504 => ("gateway_timeout", "An upstream took too long to answer."),
+            s if s >= 500 => ("internal_error", "An unexpected error occurred; quote the request id when reporting it."),
+            _ => ("error", "The request failed."),
+        };
+        Self::new(status, code, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(PendingProblem(self));
+        response
+    }
+}
+
+/// An `ApiError` waiting for the middleware to render it with the request id.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingProblem(pub(crate) ApiError);
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::from_status(StatusCode::NOT_FOUND),
+            StoreError::Conflict { constraint } => {
+                Self::conflict("conflict", "A resource with these values already exists.")
+                    .with_extension("constraint", constraint.into())
+            }
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::unavailable("database_unavailable", "The database is not answering; retry later.")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// The fallback for paths no route matches.
+pub(crate) async fn unknown_route() -> ApiError {
+    ApiError::not_found("route_not_found", "No route matches this path.")
+}

@@ -1,0 +1,34 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tenantbase_blob::BlobStore;
+use tenantbase_store::Store;
+
+/// Limits and switches of the HTTP layer, from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// A request still running after this gets 503 and is dropped.
+    pub request_timeout: Duration,
+    /// `Strict-Transport-Security` max-age; `None` sends no HSTS header (plain-HTTP setups).
+    pub hsts_max_age_secs: Option<u64>,
+    /// How long `/ready` waits for each dependency before calling it down.
+    pub ready_timeout: Duration,
+}
+
+/// Shared state of the server; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, whichever backend was configured.
+    pub store: Arc<dyn Store>,
+    /// Object storage for files and archives.
+    pub blob: BlobStore,
+    /// Renders the process's metrics as Prometheus text.
+    pub metrics: PrometheusHandle,
+    /// Limits and switches of the HTTP layer.
+    pub http: Arc<HttpSettings>,
+}

@@ -1,0 +1,75 @@
+//! The store conformance suite. Each test is an `async fn(&dyn Store)` over a freshly
+//! migrated store; `conformance_suite!` turns the whole list into `#[tokio::test]`s in a
+//! backend crate, so both backends pass exactly the same tests.
+
+use serde_json::json;
+use tenantbase_store::{Store, StoreError};
+
+/// Expands to one `#[tokio::test]` per conformance test. `$fresh` is an async fn
+/// returning `(store, guard)`: a migrated store on an empty database and whatever must
+/// live until the test ends (a temporary directory, a test database).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($fresh:path) => {
+        $crate::conformance_suite!(@each $fresh;
+            migrate_is_idempotent,
+            ping_answers,
+            settings_round_trip,
+            settings_put_replaces,
+            settings_delete_missing_is_not_found,
+            settings_keep_any_json,
+        );
+    };
+    (@each $fresh:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = $fresh().await;
+                $crate::$name(&store).await;
+            }
+        )*
+    };
+}
+
+pub async fn migrate_is_idempotent(store: &dyn Store) {
+    let again = store.migrate().await.expect("migrate again");
+    assert!(again.applied.is_empty(), "nothing left to apply: {again:?}");
+    assert!(again.already_applied >= 1);
+}
+
+pub async fn ping_answers(store: &dyn Store) {
+    store.ping().await.expect("ping");
+    let stats = store.pool_stats();
+    assert!(stats.size >= 1 && stats.size <= stats.max, "{stats:?}");
+}
+
+pub async fn settings_round_trip(store: &dyn Store) {
+    assert!(store.get_setting("site.name").await.expect("get").is_none());
+    let put = store.put_setting("site.name", &json!("Acme")).await.expect("put");
+    let got = store.get_setting("site.name").await.expect("get").expect("present");
+    assert_eq!(got.value, json!("Acme"));
+    assert_eq!(got.key, "site.name");
+    // Backends keep at least microseconds; compare at that precision.
+    assert_eq!(got.updated_at.timestamp_micros(), put.updated_at.timestamp_micros());
+}
+
+pub async fn settings_put_replaces(store: &dyn Store) {
+    store.put_setting("limits", &json!({"a": 1})).await.expect("put");
+    store.put_setting("limits", &json!({"a": 2})).await.expect("put again");
+    let got = store.get_setting("limits").await.expect("get").expect("present");
+    assert_eq!(got.value, json!({"a": 2}));
+}
+
+pub async fn settings_delete_missing_is_not_found(store: &dyn Store) {
+    store.put_setting("gone", &json!(true)).await.expect("put");
+    store.delete_setting("gone").await.expect("delete");
+    assert!(store.get_setting("gone").await.expect("get").is_none());
+    assert!(matches!(store.delete_setting("gone").await, Err(StoreError::NotFound)));
+}
+
+pub async fn settings_keep_any_json(store: &dyn Store) {
+    let value = json!({"unicode": "żółw 🐢", "quote": "'; DROP TABLE settings; --", "n": [1.5, null]});
+    store.put_setting("odd'key", &value).await.expect("put");
+    let got = store.get_setting("odd'key").await.expect("get").expect("present");
+    assert_eq!(got.value, value);
+}

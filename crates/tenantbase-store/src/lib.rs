@@ -1,0 +1,24 @@
+//! The persistence API of tenantbase. Each area has one small trait (`OpsStore`,
+//! `SettingsStore`, …); `Store` is all of them together. Two crates implement it, one over
+//! SQLite and one over PostgreSQL; the rest of the system only ever sees `Arc<dyn Store>`.
+
+pub mod error;
+pub mod migrations;
+pub mod ops;
+pub mod scope;
+pub mod settings;
+pub mod sql;
+
+pub use error::StoreError;
+pub use migrations::{MigrationInfo, MigrationReport};
+pub use ops::{Backend, OpsStore, PoolStats};
+pub use scope::OrgScope;
+pub use settings::{Setting, SettingsStore};
+
+/// Everything a backend provides. Implemented automatically for any type with every area.
+pub trait Store: OpsStore + SettingsStore {}
+
+impl<T: OpsStore + SettingsStore> Store for T {}
+
+/// The result type of every store method.
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,71 @@
+//! The OpenAPI 3.1 document, assembled from the handlers' `#[utoipa::path]` annotations,
+//! served at `/openapi.json`, and the interactive reference at `/docs`.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use utoipa::OpenApi;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tenantbase", description = "The backend foundation of a multi-tenant SaaS."),
+    paths(openapi_json),
+    components(schemas(crate::problem::Problem, crate::problem::FieldError)),
+    modifiers(&DocsPage),
+    tags((name = "operations", description = "Probes, metrics and documentation")),
+)]
+struct ApiDoc;
+
+/// The document before routes add their paths.
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The complete document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    crate::api_routes().split_for_parts().1
+}
+
+/// Adds `/openapi.json` and the `/docs` pages to `router`.
+pub(crate) fn mount(router: Router<AppState>, api: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let swagger = SwaggerUi::new("/docs").config(Config::from("/openapi.json"));
+    router
+        .route("/openapi.json", get(openapi_json))
+        .layer(Extension(Arc::new(api)))
+        .merge(swagger)
+}
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+async fn openapi_json(Extension(api): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+    Json(api.as_ref().clone())
+}
+
+/// Lists `/docs`, which SwaggerUI serves outside the annotated handlers.
+struct DocsPage;
+
+impl utoipa::Modify for DocsPage {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operation = OperationBuilder::new()
+            .summary(Some("Interactive API reference (Swagger UI)"))
+            .tag("operations")
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("An HTML page")
+                    .content("text/html", ContentBuilder::new().build()),
+            )
+            .build();
+        openapi
+            .paths
+            .paths
+            .insert("/docs".to_owned(), PathItem::new(HttpMethod::Get, operation));
+    }
+}

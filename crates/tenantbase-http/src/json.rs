@@ -1,0 +1,126 @@
+//! `ApiJson`: the JSON body extractor whose every failure is a problem+json answer —
+//! 415 for a non-JSON content type, 400 for malformed JSON, 413 past the body limit and
+//! 422 naming the field that does not fit the expected shape.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, FieldError};
+
+/// A request body parsed from JSON into `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            ApiError::from_status(rejection.status())
+        })?;
+        parse(&body).map(ApiJson)
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(essence) = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    else {
+        return false;
+    };
+    let essence = essence.trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed =
+        |e: serde_json::Error| ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}."));
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if !inner.is_data() {
+            return malformed(inner);
+        }
+        let message = inner.to_string();
+        ApiError::validation(vec![FieldError {
+            field: field_name(&path, &message),
+            message,
+        }])
+    })?;
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
+}
+
+/// The path of the bad field. serde reports a missing field at its parent, with the name
+/// only in the message (``missing field `name` ``), so it is taken from there.
+fn field_name(path: &str, message: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(name) if parent.is_empty() => name.to_owned(),
+        Some(name) => format!("{parent}.{name}"),
+        None => parent.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        tags: Vec<u32>,
+    }
+
+    #[test]
+    fn accepts_json_content_types_only() {
+        let v = |s: &'static str| header::HeaderValue::from_static(s);
+        assert!(is_json(Some(&v("application/json"))));
+        assert!(is_json(Some(&v("Application/JSON; charset=utf-8"))));
+        assert!(is_json(Some(&v("application/merge-patch+json"))));
+        assert!(!is_json(Some(&v("text/plain"))));
+        assert!(!is_json(Some(&v("application/jsonx"))));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        let error = parse::<Input>(br#"{"name": "a", "tags": [1, "x"]}"#).expect_err("invalid");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem = error.into_problem("req_1");
+        assert_eq!(problem.errors[0].field, "tags[1]");
+    }
+
+    #[test]
+    fn names_a_missing_field() {
+        let error = parse::<Input>(br#"{"tags": []}"#).expect_err("invalid");
+        assert_eq!(error.into_problem("req_1").errors[0].field, "name");
+    }
+
+    #[test]
+    fn malformed_json_and_trailing_bytes_are_bad_requests() {
+        for body in [&b"{\"name\": "[..], b"{} {}", b""] {
+            let error = parse::<serde_json::Value>(body).expect_err("malformed");
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
+//! middleware; database pool and process figures are sampled at scrape time.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+
+/// Latency buckets in seconds, from sub-millisecond up to the request timeout range.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide recorder (the `metrics` facade has exactly one), installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".to_owned()),
+                    LATENCY_BUCKETS,
+                )
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first, e.g. by an embedding
+            // program; our handle then renders nothing, which its metrics make obvious.
+            let _ = metrics::set_global_recorder(recorder);
+            metrics::describe_counter!("http_requests_total", "HTTP requests by method, route template and status");
+            metrics::describe_histogram!(
+                "http_request_duration_seconds",
+                metrics::Unit::Seconds,
+                "HTTP request latency by method, route template and status"
+            );
+            metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served now");
+            metrics::describe_gauge!("db_pool_connections", "Database pool connections by state (open, idle, max)");
+            process_collector().describe();
+            handle
+        })
+        .clone()
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let pool = state.store.pool_stats();
+    let backend = state.store.backend().as_str();
+    for (kind, value) in [("open", pool.size), ("idle", pool.idle), ("max", pool.max)] {
+        metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend).set(f64::from(value));
+    }
+    process_collector().collect();
+    state.metrics.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,283 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `TENANTBASE_*`
+//! environment variables (and `DATABASE_URL`), then command-line flags. Every setting has
+//! a safe default; a bad value stops the start with a message naming its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. See the README for every key and its default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder for the embedded database, the local object store and generated keys.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; unset means SQLite at `<data_dir>/tenantbase.db`.
+    pub database_url: Option<SecretString>,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body accepted (bytes); larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// Requests running longer are answered with 503.
+    pub request_timeout_secs: u64,
+    /// Sends `Strict-Transport-Security` with this max-age when set (only behind HTTPS).
+    pub hsts_max_age_secs: Option<u64>,
+    /// Per-dependency limit of the `/ready` checks.
+    pub ready_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Pool size (PostgreSQL), or read connections (SQLite, which adds one writer).
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before failing with 503.
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `tenantbase_http=debug,info`, …
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            hsts_max_age_secs: None,
+            ready_timeout_ms: 1500,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout_ms: 3000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Settings given on the command line; they win over every other source.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl Config {
+    /// Reads every source, in order, and checks the result.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = &overrides.config_file {
+            if !path.is_file() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(Env::prefixed("TENANTBASE_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let positive = [
+            ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+            ("http.ready_timeout_ms", self.http.ready_timeout_ms),
+            ("database.max_connections", u64::from(self.database.max_connections)),
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                bail!("invalid configuration: {key} must be greater than 0");
+            }
+        }
+        if self.http.ready_timeout_ms >= 2000 {
+            bail!("invalid configuration: http.ready_timeout_ms must be below 2000 so /ready answers within 2 s");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
+        self.database_kind()?;
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or SQLite in the data folder.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => SecretString::from(sqlite_url(&self.data_dir.join("tenantbase.db"))),
+        }
+    }
+
+    pub fn database_kind(&self) -> anyhow::Result<DatabaseKind> {
+        let url = self.database_url();
+        let scheme = url.expose_secret().split_once(':').map(|(scheme, _)| scheme);
+        match scheme {
+            Some("sqlite") => Ok(DatabaseKind::Sqlite),
+            Some("postgres" | "postgresql") => Ok(DatabaseKind::Postgres),
+            _ => bail!("invalid configuration: database_url must start with postgres:// or sqlite://"),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        figment::Jail::expect_with(|_jail| {
+            let config = Config::load(&Overrides::default()).expect("defaults load");
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.data_dir, PathBuf::from("./data"));
+            assert_eq!(config.database_kind().expect("kind"), DatabaseKind::Sqlite);
+            assert_eq!(config.database_url().expose_secret(), "sqlite://./data/tenantbase.db");
+            assert!(config.http.hsts_max_age_secs.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tb.toml",
+                "listen = \"127.0.0.1:1111\"\ndata_dir = \"/file\"\n[http]\nbody_limit_bytes = 10\n",
+            )?;
+            jail.set_env("TENANTBASE_DATA_DIR", "/env");
+            jail.set_env("TENANTBASE_HTTP__REQUEST_TIMEOUT_SECS", "7");
+            jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
+            let overrides = Overrides {
+                config_file: Some(PathBuf::from("tb.toml")),
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
+                ..Overrides::default()
+            };
+            let config = Config::load(&overrides).expect("loads");
+            assert_eq!(config.listen.port(), 2222, "flag wins over file");
+            assert_eq!(config.data_dir, PathBuf::from("/env"), "env wins over file");
+            assert_eq!(config.http.body_limit_bytes, 10, "file wins over default");
+            assert_eq!(config.http.request_timeout_secs, 7);
+            assert_eq!(config.database_kind().expect("kind"), DatabaseKind::Postgres);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: [(&str, &str, &str); 5] = [
+            ("TENANTBASE_HTTP__BODY_LIMIT_BYTES", "lots", "body_limit_bytes"),
+            ("TENANTBASE_HTTP__BODY_LIMIT_BYTES", "0", "http.body_limit_bytes"),
+            ("TENANTBASE_LISTEN", "nowhere", "listen"),
+            ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),
+            ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
+        ];
+        for (var, value, key) in cases {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(var, value);
+                let error = Config::load(&Overrides::default()).expect_err("rejected");
+                let message = format!("{error:#}");
+                assert!(message.contains(key), "{var}={value}: {message}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn unknown_database_scheme_is_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://x");
+            let error = Config::load(&Overrides::default()).expect_err("rejected");
+            assert!(error.to_string().contains("database_url"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        figment::Jail::expect_with(|_jail| {
+            let overrides = Overrides {
+                config_file: Some(PathBuf::from("absent.toml")),
+                ..Overrides::default()
+            };
+            let error = Config::load(&overrides).expect_err("rejected");
+            assert!(error.to_string().contains("absent.toml"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_hides_the_database_url() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://user:hunter2@db/x");
+            let config = Config::load(&Overrides::default()).expect("loads");
+            assert!(!format!("{config:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+}

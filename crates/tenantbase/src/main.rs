@@ -1,0 +1,15 @@
+//! The `tenantbase` command: parses the command line and runs the chosen subcommand.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = tenantbase::cli::Cli::parse();
+    match tenantbase::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `tenantbase serve`: opens the store and object storage, applies migrations, and
+//! serves HTTP until SIGTERM or SIGINT, letting in-flight requests finish.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tenantbase_blob::BlobStore;
+use tenantbase_http::{AppState, HttpSettings};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::connect;
+
+/// How often histogram samples are folded into buckets when nobody scrapes `/metrics`;
+/// without it they would pile up in memory.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let store = connect::open_store(&config).await?;
+    if migrate {
+        let report = store.migrate().await.context("applying migrations")?;
+        for migration in &report.applied {
+            tracing::info!(version = migration.version, description = %migration.description, "migration applied");
+        }
+    }
+    let blob = BlobStore::local(&config.data_dir.join("files"))
+        .await
+        .context("opening the object store")?;
+    let metrics = tenantbase_http::metrics_handle();
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let state = AppState {
+        store: store.clone(),
+        blob,
+        metrics,
+        http: Arc::new(HttpSettings {
+            body_limit_bytes: config.http.body_limit_bytes,
+            request_timeout: config.request_timeout(),
+            hsts_max_age_secs: config.http.hsts_max_age_secs,
+            ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
+        }),
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        backend = store.backend().as_str(),
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "listening"
+    );
+    axum::serve(listener, tenantbase_http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!(signal = "SIGINT", "shutting down"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}

@@ -88,7 +88,11 @@ fn parse_prefixed(s: &str, prefix: &'static str) -> Result<Uuid, ParseIdError> {
         .and_then(|rest| rest.strip_prefix('_'))
         .ok_or(ParseIdError::WrongPrefix { expected: prefix })?;
     // Only the canonical 32-hex-digit form: one id has exactly one spelling.
-    if body.len() != 32 || !body.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if body.len() != 32
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return Err(ParseIdError::Malformed { prefix });
     }
     Uuid::try_parse(body).map_err(|_| ParseIdError::Malformed { prefix })
@@ -132,7 +136,11 @@ mod tests {
             format!("org_{}", Uuid::now_v7().hyphenated()),
             "org_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz".to_string(),
         ] {
-            assert_eq!(bad.parse::<OrgId>(), Err(ParseIdError::Malformed { prefix: "org" }), "{bad}");
+            assert_eq!(
+                bad.parse::<OrgId>(),
+                Err(ParseIdError::Malformed { prefix: "org" }),
+                "{bad}"
+            );
         }
     }
 

@@ -44,7 +44,9 @@ pub(crate) fn mount(router: Router<AppState>, api: utoipa::openapi::OpenApi) -> 
 /// This OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
-async fn openapi_json(Extension(api): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+async fn openapi_json(
+    Extension(api): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
     Json(api.as_ref().clone())
 }
 
@@ -63,9 +65,9 @@ impl utoipa::Modify for DocsPage {
                     .content("text/html", ContentBuilder::new().build()),
             )
             .build();
-        openapi
-            .paths
-            .paths
-            .insert("/docs".to_owned(), PathItem::new(HttpMethod::Get, operation));
+        openapi.paths.paths.insert(
+            "/docs".to_owned(),
+            PathItem::new(HttpMethod::Get, operation),
+        );
     }
 }

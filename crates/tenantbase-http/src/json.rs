@@ -28,9 +28,9 @@ where
                 "Send the body as JSON with `Content-Type: application/json`.",
             ));
         }
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            ApiError::from_status(rejection.status())
-        })?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::from_status(rejection.status()))?;
         parse(&body).map(ApiJson)
     }
 }
@@ -43,12 +43,17 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
         return false;
     };
     let essence = essence.trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let malformed =
-        |e: serde_json::Error| ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}."));
+    let malformed = |e: serde_json::Error| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("The body is not valid JSON: {e}."),
+        )
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

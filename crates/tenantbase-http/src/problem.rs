@@ -55,7 +55,11 @@ pub struct Problem {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             code: Cow::Borrowed(code),
@@ -128,11 +132,7 @@ impl ApiError {
     pub fn into_problem(self, request_id: &str) -> Problem {
         Problem {
             kind: format!("urn:tenantbase:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.into_owned(),
             code: self.code.into_owned(),
@@ -149,16 +149,31 @@ impl ApiError {
             401 => ("unauthorized", "Authentication is required."),
             403 => ("forbidden", "You lack the permission for this action."),
             404 => ("not_found", "No such resource."),
-            405 => ("method_not_allowed", "This method is not allowed on this route; see the Allow header."),
+            405 => (
+                "method_not_allowed",
+                "This method is not allowed on this route; see the Allow header.",
+            ),
             408 => ("request_timeout", "The request took too long to arrive."),
             409 => ("conflict", "The request conflicts with the current state."),
-            413 => ("payload_too_large", "The request body is larger than this server accepts."),
-            415 => ("unsupported_media_type", "This content type is not accepted here."),
+            413 => (
+                "payload_too_large",
+                "The request body is larger than this server accepts.",
+            ),
+            415 => (
+                "unsupported_media_type",
+                "This content type is not accepted here.",
+            ),
             422 => ("validation_failed", "The request has invalid fields."),
             429 => ("rate_limited", "Too many requests; retry later."),
-            503 => ("service_unavailable", "The service cannot answer right now; retry later."),
+            503 => (
+                "service_unavailable",
+                "The service cannot answer right now; retry later.",
+            ),
             504 => ("gateway_timeout", "An upstream took too long to answer."),
-            s if s >= 500 => ("internal_error", "An unexpected error occurred; quote the request id when reporting it."),
+            s if s >= 500 => (
+                "internal_error",
+                "An unexpected error occurred; quote the request id when reporting it.",
+            ),
             _ => ("error", "The request failed."),
         };
         Self::new(status, code, detail)
@@ -187,7 +202,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                Self::unavailable("database_unavailable", "The database is not answering; retry later.")
+                Self::unavailable(
+                    "database_unavailable",
+                    "The database is not answering; retry later.",
+                )
             }
             other => Self::internal(&other),
         }

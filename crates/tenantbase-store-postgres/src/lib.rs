@@ -42,7 +42,10 @@ impl PgStore {
     /// Opens a transaction confined to `scope`'s org: row-level security sees
     /// `app.org_id` for this transaction only (`set_config(…, true)` is `SET LOCAL`), so a
     /// pooled connection never carries one request's org into the next.
-    pub async fn begin_scoped(&self, scope: &OrgScope) -> StoreResult<Transaction<'static, Postgres>> {
+    pub async fn begin_scoped(
+        &self,
+        scope: &OrgScope,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT set_config('app.org_id', $1, true)")
             .bind(scope.org_id().as_uuid().to_string())

@@ -12,7 +12,9 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
         max_readers: 4,
         acquire_timeout: Duration::from_secs(5),
     };
-    let store = SqliteStore::connect(&url, config).await.expect("open sqlite");
+    let store = SqliteStore::connect(&url, config)
+        .await
+        .expect("open sqlite");
     let report = store.migrate().await.expect("migrate");
     assert!(!report.applied.is_empty());
     (store, dir)

@@ -45,18 +45,38 @@ pub async fn ping_answers(store: &dyn Store) {
 
 pub async fn settings_round_trip(store: &dyn Store) {
     assert!(store.get_setting("site.name").await.expect("get").is_none());
-    let put = store.put_setting("site.name", &json!("Acme")).await.expect("put");
-    let got = store.get_setting("site.name").await.expect("get").expect("present");
+    let put = store
+        .put_setting("site.name", &json!("Acme"))
+        .await
+        .expect("put");
+    let got = store
+        .get_setting("site.name")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.value, json!("Acme"));
     assert_eq!(got.key, "site.name");
     // Backends keep at least microseconds; compare at that precision.
-    assert_eq!(got.updated_at.timestamp_micros(), put.updated_at.timestamp_micros());
+    assert_eq!(
+        got.updated_at.timestamp_micros(),
+        put.updated_at.timestamp_micros()
+    );
 }
 
 pub async fn settings_put_replaces(store: &dyn Store) {
-    store.put_setting("limits", &json!({"a": 1})).await.expect("put");
-    store.put_setting("limits", &json!({"a": 2})).await.expect("put again");
-    let got = store.get_setting("limits").await.expect("get").expect("present");
+    store
+        .put_setting("limits", &json!({"a": 1}))
+        .await
+        .expect("put");
+    store
+        .put_setting("limits", &json!({"a": 2}))
+        .await
+        .expect("put again");
+    let got = store
+        .get_setting("limits")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.value, json!({"a": 2}));
 }
 
@@ -64,12 +84,20 @@ pub async fn settings_delete_missing_is_not_found(store: &dyn Store) {
     store.put_setting("gone", &json!(true)).await.expect("put");
     store.delete_setting("gone").await.expect("delete");
     assert!(store.get_setting("gone").await.expect("get").is_none());
-    assert!(matches!(store.delete_setting("gone").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_setting("gone").await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub async fn settings_keep_any_json(store: &dyn Store) {
-    let value = json!({"unicode": "żółw 🐢", "quote": "'; DROP TABLE settings; --", "n": [1.5, null]});
+    let value =
+        json!({"unicode": "żółw 🐢", "quote": "'; DROP TABLE settings; --", "n": [1.5, null]});
     store.put_setting("odd'key", &value).await.expect("put");
-    let got = store.get_setting("odd'key").await.expect("get").expect("present");
+    let got = store
+        .get_setting("odd'key")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.value, value);
 }

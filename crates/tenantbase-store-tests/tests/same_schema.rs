@@ -31,7 +31,10 @@ async fn sqlite_and_postgres_have_the_same_logical_schema() {
 
     let sqlite_report = sqlite.migrate().await.expect("migrate sqlite");
     let postgres_report = postgres.migrate().await.expect("migrate postgres");
-    assert_eq!(sqlite_report.applied, postgres_report.applied, "same migrations, same order");
+    assert_eq!(
+        sqlite_report.applied, postgres_report.applied,
+        "same migrations, same order"
+    );
 
     let mut sqlite_schema = sqlite.logical_schema().await.expect("sqlite schema");
     let mut postgres_schema = postgres.logical_schema().await.expect("postgres schema");

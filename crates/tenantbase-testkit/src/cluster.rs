@@ -37,7 +37,16 @@ impl PgCluster {
         };
         cluster.pg(
             "initdb",
-            &["-D", &cluster.data_dir(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"],
+            &[
+                "-D",
+                &cluster.data_dir(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
         )?;
         cluster.resume_service()?;
         Ok(cluster)
@@ -50,7 +59,10 @@ impl PgCluster {
 
     /// Stops the server (fast shutdown: open sessions are ended).
     pub fn stop_service(&self) -> Result<(), String> {
-        self.pg("pg_ctl", &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"])
+        self.pg(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        )
     }
 
     /// Starts the server again on the same port and data.
@@ -63,7 +75,16 @@ impl PgCluster {
         let log = self.root.path().join("server.log");
         self.pg(
             "pg_ctl",
-            &["-D", &self.data_dir(), "-l", &log.display().to_string(), "-o", &options, "-w", "start"],
+            &[
+                "-D",
+                &self.data_dir(),
+                "-l",
+                &log.display().to_string(),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
         )
     }
 
@@ -86,12 +107,18 @@ impl PgCluster {
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}; rm -rf '{root}'",
             pid = std::process::id(),
-            stop = self.as_user(&format!("'{}' -D '{}' -m immediate stop", pg_ctl.display(), self.data_dir())),
+            stop = self.as_user(&format!(
+                "'{}' -D '{}' -m immediate stop",
+                pg_ctl.display(),
+                self.data_dir()
+            )),
             root = self.root.path().display(),
         );
         let spawned = Command::new("sh").arg("-c").arg(script).spawn();
         if let Err(e) = spawned {
-            eprintln!("warning: no watchdog for the throwaway cluster ({e}); it outlives the tests");
+            eprintln!(
+                "warning: no watchdog for the throwaway cluster ({e}); it outlives the tests"
+            );
         }
         // The watchdog owns the clean-up now.
         std::mem::forget(self);
@@ -104,8 +131,14 @@ impl PgCluster {
 
     fn signal_all(&self, signal: &str) -> Result<(), String> {
         let pid_file = Path::new(&self.data_dir()).join("postmaster.pid");
-        let pid_text = std::fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
-        let postmaster = pid_text.lines().next().unwrap_or_default().trim().to_owned();
+        let pid_text = std::fs::read_to_string(&pid_file)
+            .map_err(|e| format!("{}: {e}", pid_file.display()))?;
+        let postmaster = pid_text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let mut pids = children_of(&postmaster);
         pids.push(postmaster);
         run(Command::new("kill").arg(signal).args(&pids))
@@ -135,12 +168,17 @@ impl PgCluster {
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let _ = self.thaw();
-        let _ = self.pg("pg_ctl", &["-D", &self.data_dir(), "-m", "immediate", "-w", "stop"]);
+        let _ = self.pg(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "immediate", "-w", "stop"],
+        );
     }
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
-    let output = command.output().map_err(|e| format!("running {command:?}: {e}"))?;
+    let output = command
+        .output()
+        .map_err(|e| format!("running {command:?}: {e}"))?;
     if output.status.success() {
         Ok(())
     } else {
@@ -166,17 +204,26 @@ fn find_bin_dir() -> Result<PathBuf, String> {
         .into_iter()
         .chain(debian)
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-        .ok_or_else(|| "initdb and pg_ctl were not found on PATH or under /usr/lib/postgresql".to_owned())
+        .ok_or_else(|| {
+            "initdb and pg_ctl were not found on PATH or under /usr/lib/postgresql".to_owned()
+        })
 }
 
 fn is_root() -> Result<bool, String> {
-    let output = Command::new("id").arg("-u").output().map_err(|e| format!("running id: {e}"))?;
+    let output = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("running id: {e}"))?;
     Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("finding a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }
 
 /// Process ids whose parent is `parent`, read from `/proc`.

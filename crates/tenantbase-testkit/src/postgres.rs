@@ -79,7 +79,9 @@ async fn resolve_server() -> String {
                 Ok(Err(e)) => e.to_string(),
                 _ => "timed out".to_owned(),
             };
-            eprintln!("PostgreSQL at {url} is not reachable ({reason}); starting a throwaway cluster");
+            eprintln!(
+                "PostgreSQL at {url} is not reachable ({reason}); starting a throwaway cluster"
+            );
             let cluster = tokio::task::spawn_blocking(PgCluster::start)
                 .await
                 .expect("starting the cluster does not panic")
@@ -122,7 +124,10 @@ mod tests {
 
     #[test]
     fn replaces_the_database_path() {
-        assert_eq!(with_database("postgres://u@h:5/postgres", "x"), "postgres://u@h:5/x");
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres", "x"),
+            "postgres://u@h:5/x"
+        );
         assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
         assert_eq!(
             with_database("postgres://u@h/p?sslmode=disable", "x"),

@@ -128,11 +128,15 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         let config: Config = figment
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .merge(Env::prefixed("TENANTBASE_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+            .map_err(describe)?;
         config.validate()?;
         Ok(config)
     }
@@ -142,8 +146,14 @@ impl Config {
             ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
             ("http.ready_timeout_ms", self.http.ready_timeout_ms),
-            ("database.max_connections", u64::from(self.database.max_connections)),
-            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            (
+                "database.acquire_timeout_ms",
+                self.database.acquire_timeout_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -151,7 +161,9 @@ impl Config {
             }
         }
         if self.http.ready_timeout_ms >= 2000 {
-            bail!("invalid configuration: http.ready_timeout_ms must be below 2000 so /ready answers within 2 s");
+            bail!(
+                "invalid configuration: http.ready_timeout_ms must be below 2000 so /ready answers within 2 s"
+            );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
@@ -169,11 +181,16 @@ impl Config {
 
     pub fn database_kind(&self) -> anyhow::Result<DatabaseKind> {
         let url = self.database_url();
-        let scheme = url.expose_secret().split_once(':').map(|(scheme, _)| scheme);
+        let scheme = url
+            .expose_secret()
+            .split_once(':')
+            .map(|(scheme, _)| scheme);
         match scheme {
             Some("sqlite") => Ok(DatabaseKind::Sqlite),
             Some("postgres" | "postgresql") => Ok(DatabaseKind::Postgres),
-            _ => bail!("invalid configuration: database_url must start with postgres:// or sqlite://"),
+            _ => bail!(
+                "invalid configuration: database_url must start with postgres:// or sqlite://"
+            ),
         }
     }
 
@@ -182,11 +199,34 @@ impl Config {
     }
 }
 
+/// Figment's errors, with keys spelled as in the README (`http.body_limit_bytes`) whatever
+/// case the environment variable used.
+fn describe(errors: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".").to_lowercase();
+            let source = error
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", error.kind)
+            } else {
+                format!("key `{key}`: {}{source}", error.kind)
+            }
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
+}
+
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures must return figment::Error.
 mod tests {
     use super::*;
 
@@ -197,7 +237,10 @@ mod tests {
             assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
             assert_eq!(config.data_dir, PathBuf::from("./data"));
             assert_eq!(config.database_kind().expect("kind"), DatabaseKind::Sqlite);
-            assert_eq!(config.database_url().expose_secret(), "sqlite://./data/tenantbase.db");
+            assert_eq!(
+                config.database_url().expose_secret(),
+                "sqlite://./data/tenantbase.db"
+            );
             assert!(config.http.hsts_max_age_secs.is_none());
             Ok(())
         });
@@ -223,7 +266,10 @@ mod tests {
             assert_eq!(config.data_dir, PathBuf::from("/env"), "env wins over file");
             assert_eq!(config.http.body_limit_bytes, 10, "file wins over default");
             assert_eq!(config.http.request_timeout_secs, 7);
-            assert_eq!(config.database_kind().expect("kind"), DatabaseKind::Postgres);
+            assert_eq!(
+                config.database_kind().expect("kind"),
+                DatabaseKind::Postgres
+            );
             Ok(())
         });
     }
@@ -231,8 +277,16 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let cases: [(&str, &str, &str); 5] = [
-            ("TENANTBASE_HTTP__BODY_LIMIT_BYTES", "lots", "body_limit_bytes"),
-            ("TENANTBASE_HTTP__BODY_LIMIT_BYTES", "0", "http.body_limit_bytes"),
+            (
+                "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
+                "lots",
+                "body_limit_bytes",
+            ),
+            (
+                "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
+                "0",
+                "http.body_limit_bytes",
+            ),
             ("TENANTBASE_LISTEN", "nowhere", "listen"),
             ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),
             ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),

@@ -36,7 +36,10 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let report = store.migrate().await?;
     let backend = store.backend().as_str();
     for migration in &report.applied {
-        println!("applied {:04} {} ({backend})", migration.version, migration.description);
+        println!(
+            "applied {:04} {} ({backend})",
+            migration.version, migration.description
+        );
     }
     println!(
         "{backend}: {} applied now, {} already applied; schema is up to date",

@@ -26,7 +26,9 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
     let settings = &state.http;
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
-        .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            settings.body_limit_bytes,
+        ))
         .layer(
             ServiceBuilder::new()
                 // Answers 413 up front when Content-Length is too large, and caps streamed bodies.

@@ -21,7 +21,11 @@ pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub(crate) async fn handle(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -36,7 +40,9 @@ pub(crate) async fn handle(State(state): State<AppState>, mut request: Request, 
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
 
     let span = tracing::info_span!("request", request_id = %request_id);
     let in_flight = InFlight::start();
@@ -84,9 +90,10 @@ fn render_problem(response: Response, request_id: &str) -> Response {
     let problem = error.into_problem(request_id);
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(problem::CONTENT_TYPE),
+    );
     Response::from_parts(parts, Body::from(body))
 }
 

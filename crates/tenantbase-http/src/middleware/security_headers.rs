@@ -15,9 +15,21 @@ pub(crate) fn apply(headers: &mut HeaderMap, settings: &HttpSettings) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    set_default(headers, header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    set_default(headers, header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    set_default(headers, header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    set_default(
+        headers,
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    set_default(
+        headers,
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    set_default(
+        headers,
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
     set_default(
         headers,
         header::CONTENT_SECURITY_POLICY,

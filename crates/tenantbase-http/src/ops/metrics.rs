@@ -31,14 +31,20 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only if another recorder was installed first, e.g. by an embedding
             // program; our handle then renders nothing, which its metrics make obvious.
             let _ = metrics::set_global_recorder(recorder);
-            metrics::describe_counter!("http_requests_total", "HTTP requests by method, route template and status");
+            metrics::describe_counter!(
+                "http_requests_total",
+                "HTTP requests by method, route template and status"
+            );
             metrics::describe_histogram!(
                 "http_request_duration_seconds",
                 metrics::Unit::Seconds,
                 "HTTP request latency by method, route template and status"
             );
             metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served now");
-            metrics::describe_gauge!("db_pool_connections", "Database pool connections by state (open, idle, max)");
+            metrics::describe_gauge!(
+                "db_pool_connections",
+                "Database pool connections by state (open, idle, max)"
+            );
             process_collector().describe();
             handle
         })
@@ -57,12 +63,16 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     let pool = state.store.pool_stats();
     let backend = state.store.backend().as_str();
     for (kind, value) in [("open", pool.size), ("idle", pool.idle), ("max", pool.max)] {
-        metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend).set(f64::from(value));
+        metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend)
+            .set(f64::from(value));
     }
     process_collector().collect();
     state.metrics.run_upkeep();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

@@ -41,7 +41,10 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Readines
         .map(|(name, _)| *name)
         .collect();
     if failing.is_empty() {
-        return Ok(Json(Readiness { status: "ready", checks }));
+        return Ok(Json(Readiness {
+            status: "ready",
+            checks,
+        }));
     }
     let detail = format!("Not ready: {} not answering.", failing.join(" and "));
     let checks = serde_json::to_value(&checks).unwrap_or_default();
@@ -62,7 +65,11 @@ async fn check<E: std::fmt::Display>(
             "unavailable"
         }
         Err(_) => {
-            tracing::warn!(dependency = name, timeout_ms = limit.as_millis() as u64, "readiness check timed out");
+            tracing::warn!(
+                dependency = name,
+                timeout_ms = limit.as_millis() as u64,
+                "readiness check timed out"
+            );
             "timeout"
         }
     }

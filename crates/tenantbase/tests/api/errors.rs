@@ -1,0 +1,223 @@
+//! Every error is RFC 9457 problem+json with a stable code and the request id: errors from
+//! handlers, from the router (404, 405), from limits (413, timeout) and from panics.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tenantbase_http::{ApiError, ApiJson, AppState};
+use tenantbase_store::StoreError;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::helpers::{Backend, TestApp, settings};
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct Widget {
+    name: String,
+    size: u32,
+}
+
+/// Handlers that fail in each way, served through the production middleware.
+fn failing_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .route("/test/panic", get(panicking))
+        .route(
+            "/test/widgets",
+            post(|ApiJson(widget): ApiJson<Widget>| async { Json(widget) }),
+        )
+        .route(
+            "/test/status/{status}",
+            get(|Path(status): Path<u16>| async move { error_for(status) }),
+        )
+        .route(
+            "/test/conflict",
+            get(|| async {
+                ApiError::from(StoreError::Conflict {
+                    constraint: "settings_pkey".to_owned(),
+                })
+            }),
+        )
+        .route(
+            "/test/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                "late"
+            }),
+        )
+}
+
+async fn panicking() -> &'static str {
+    panic!("secret internal detail")
+}
+
+fn error_for(status: u16) -> ApiError {
+    match status {
+        400 => ApiError::bad_request("bad_thing", "Bad thing."),
+        401 => ApiError::unauthorized("invalid_token", "The token is not valid."),
+        403 => ApiError::forbidden("permission_denied", "Needs projects:write."),
+        404 => ApiError::not_found("project_not_found", "No such project."),
+        409 => ApiError::conflict("slug_taken", "The slug is taken."),
+        429 => ApiError::too_many_requests("rate_limited", "Slow down."),
+        503 => ApiError::unavailable("database_unavailable", "Try later."),
+        _ => ApiError::internal(&std::io::Error::other("boom: secret internal detail")),
+    }
+}
+
+async fn app() -> TestApp {
+    let mut http = settings();
+    http.body_limit_bytes = 1024;
+    http.request_timeout = Duration::from_millis(300);
+    TestApp::build(Backend::Sqlite, failing_routes(), http).await
+}
+
+#[tokio::test]
+async fn handler_errors_keep_their_status_and_code() {
+    let app = app().await;
+    for (status, code) in [
+        (400, "bad_thing"),
+        (401, "invalid_token"),
+        (403, "permission_denied"),
+        (404, "project_not_found"),
+        (409, "slug_taken"),
+        (429, "rate_limited"),
+        (503, "database_unavailable"),
+    ] {
+        app.get(&format!("/test/status/{status}"))
+            .await
+            .problem(status, code);
+    }
+}
+
+#[tokio::test]
+async fn internal_errors_hide_their_cause() {
+    let app = app().await;
+    let response = app.get("/test/status/500").await;
+    response.problem(500, "internal_error");
+    assert!(!response.text().contains("secret"));
+}
+
+#[tokio::test]
+async fn store_conflicts_are_409_naming_the_constraint() {
+    let app = app().await;
+    let problem = app.get("/test/conflict").await.problem(409, "conflict");
+    assert_eq!(problem["constraint"], "settings_pkey");
+}
+
+#[tokio::test]
+async fn unknown_route_is_404_and_wrong_method_405() {
+    let app = app().await;
+    app.get("/v1/nothing/here")
+        .await
+        .problem(404, "route_not_found");
+    let response = app
+        .call(Method::DELETE, "/health", "application/json", "")
+        .await;
+    response.problem(405, "method_not_allowed");
+    assert!(response.header("allow").expect("allow").contains("GET"));
+}
+
+#[tokio::test]
+async fn a_panic_is_a_500_problem_and_the_server_keeps_serving() {
+    let app = app().await;
+    let response = app.get("/test/panic").await;
+    response.problem(500, "internal_error");
+    assert!(!response.text().contains("secret internal detail"));
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+    assert_eq!(app.get("/test/panic").await.status, 500);
+}
+
+#[tokio::test]
+async fn json_bodies_are_checked() {
+    let app = app().await;
+    let ok = app
+        .call(
+            Method::POST,
+            "/test/widgets",
+            "application/json",
+            r#"{"name":"a","size":1}"#,
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["name"], "a");
+
+    let wrong_type = app
+        .call(
+            Method::POST,
+            "/test/widgets",
+            "application/json",
+            r#"{"name":"a","size":"big"}"#,
+        )
+        .await;
+    let problem = wrong_type.problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "size");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("invalid type")
+    );
+
+    let missing = app
+        .call(
+            Method::POST,
+            "/test/widgets",
+            "application/json",
+            r#"{"size":1}"#,
+        )
+        .await;
+    assert_eq!(
+        missing.problem(422, "validation_failed")["errors"][0]["field"],
+        "name"
+    );
+
+    app.call(
+        Method::POST,
+        "/test/widgets",
+        "application/json",
+        "{\"name\":",
+    )
+    .await
+    .problem(400, "malformed_json");
+    app.call(
+        Method::POST,
+        "/test/widgets",
+        "text/plain",
+        r#"{"name":"a","size":1}"#,
+    )
+    .await
+    .problem(415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn bodies_past_the_limit_are_413() {
+    let app = app().await;
+    let big = format!(r#"{{"name":"{}","size":1}}"#, "x".repeat(2048));
+    app.call(
+        Method::POST,
+        "/test/widgets",
+        "application/json",
+        big.clone(),
+    )
+    .await
+    .problem(413, "payload_too_large");
+    // Without Content-Length (streamed), the limit holds too.
+    let chunks: Vec<Result<String, std::io::Error>> =
+        vec![Ok(big[..1000].to_owned()), Ok(big[1000..].to_owned())];
+    let streamed = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    app.call(Method::POST, "/test/widgets", "application/json", streamed)
+        .await
+        .problem(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_with_a_problem() {
+    let app = app().await;
+    let started = Instant::now();
+    app.get("/test/slow")
+        .await
+        .problem(503, "service_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

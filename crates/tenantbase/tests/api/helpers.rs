@@ -1,0 +1,206 @@
+//! `TestApp`: the production router over a fresh database, driven in process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tenantbase_blob::BlobStore;
+use tenantbase_http::{AppState, HttpSettings};
+use tenantbase_store::Store;
+use tenantbase_store_postgres::{PgPoolConfig, PgStore};
+use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
+use tenantbase_testkit::TestDatabase;
+use tower::ServiceExt;
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BOTH: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// Settings as in production, with a short `/ready` limit unless a test says otherwise.
+pub fn settings() -> HttpSettings {
+    HttpSettings {
+        body_limit_bytes: 1024 * 1024,
+        request_timeout: Duration::from_secs(30),
+        hsts_max_age_secs: None,
+        ready_timeout: Duration::from_millis(1500),
+    }
+}
+
+/// A router over a fresh store and object store; both live as long as the app.
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    /// Root of the local object store.
+    pub files_dir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts the RFC 9457 shape every error shares, and returns the document.
+    pub fn problem(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert_eq!(problem["code"], code, "{problem}");
+        assert_eq!(problem["type"], format!("urn:tenantbase:problem:{code}"));
+        assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        let request_id = problem["request_id"].as_str().expect("request_id");
+        assert_eq!(Some(request_id), self.header("x-request-id"));
+        problem
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::build(backend, OpenApiRouter::new(), settings()).await
+    }
+
+    /// The production router over an existing PostgreSQL database.
+    pub async fn on_postgres_url(url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::assemble(
+            dir,
+            Arc::new(pg_store(url)),
+            None,
+            OpenApiRouter::new(),
+            settings(),
+        )
+        .await
+    }
+
+    /// The production router plus `extra` routes, served through the same middleware.
+    pub async fn build(
+        backend: Backend,
+        extra: OpenApiRouter<AppState>,
+        http: HttpSettings,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, database): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let pool = SqlitePoolConfig {
+                    max_readers: 4,
+                    acquire_timeout: Duration::from_secs(5),
+                };
+                (
+                    Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite")),
+                    None,
+                )
+            }
+            Backend::Postgres => {
+                let database = tenantbase_testkit::fresh_database().await;
+                (Arc::new(pg_store(&database.url)), Some(database))
+            }
+        };
+        Self::assemble(dir, store, database, extra, http).await
+    }
+
+    async fn assemble(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        database: Option<TestDatabase>,
+        extra: OpenApiRouter<AppState>,
+        http: HttpSettings,
+    ) -> Self {
+        store.migrate().await.expect("migrate");
+        let files_dir = dir.path().join("files");
+        let blob = BlobStore::local(&files_dir).await.expect("object store");
+        let state = AppState {
+            store: store.clone(),
+            blob,
+            metrics: tenantbase_http::metrics_handle(),
+            http: Arc::new(http),
+        };
+        let router = tenantbase_http::layered(tenantbase_http::api_routes().merge(extra), state);
+        Self {
+            router,
+            store,
+            files_dir,
+            _dir: dir,
+            _database: database,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(body.into())
+            .expect("request");
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes().to_vec();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+pub fn pg_store(url: &str) -> PgStore {
+    let pool = PgPoolConfig {
+        max_connections: 4,
+        // As in production: longer than the `/ready` limit.
+        acquire_timeout: Duration::from_secs(3),
+    };
+    PgStore::connect(url, pool).expect("pool")
+}

@@ -1,0 +1,9 @@
+//! The API suite: the real router and middleware, in process (`oneshot`) on both backends,
+//! and the real binary over a socket where signals, logs or the command line matter.
+
+mod cli;
+mod errors;
+mod helpers;
+mod middleware;
+mod ops;
+mod ready_faults;

@@ -1,0 +1,133 @@
+//! The load generator: keep-alive HTTP/1.1 connections, each sending one request after
+//! another until the time or request budget runs out, with latency in an HDR histogram.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Bounds of one run: whichever is reached first ends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connections: usize,
+    pub duration: Duration,
+    pub max_requests: u64,
+}
+
+pub struct Report {
+    pub requests: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+    latencies_us: Histogram<u64>,
+}
+
+impl Report {
+    pub fn percentile_ms(&self, percentile: f64) -> f64 {
+        let us = self.latencies_us.value_at_quantile(percentile / 100.0);
+        (us as f64 / 1000.0 * 1000.0).round() / 1000.0
+    }
+}
+
+pub async fn run(addr: SocketAddr, path: &'static str, limits: Limits) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let deadline = started + limits.duration;
+    let issued = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(limits.connections);
+    for _ in 0..limits.connections {
+        let issued = issued.clone();
+        tasks.push(tokio::spawn(async move {
+            connection_loop(addr, path, deadline, limits.max_requests, &issued).await
+        }));
+    }
+    let mut latencies_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut requests, mut errors) = (0, 0);
+    for task in tasks {
+        let (histogram, ok, failed) = task.await?;
+        latencies_us.add(&histogram)?;
+        requests += ok + failed;
+        errors += failed;
+    }
+    Ok(Report {
+        requests,
+        errors,
+        elapsed: started.elapsed(),
+        latencies_us,
+    })
+}
+
+/// One connection's share: returns its latencies, successes and failures.
+async fn connection_loop(
+    addr: SocketAddr,
+    path: &'static str,
+    deadline: Instant,
+    max_requests: u64,
+    issued: &AtomicU64,
+) -> (Histogram<u64>, u64, u64) {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+    let (mut ok, mut failed) = (0, 0);
+    let mut sender = None;
+    while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
+        if sender.is_none() {
+            sender = connect(addr).await;
+            if sender.is_none() {
+                failed += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        }
+        let Some(connection) = sender.as_mut() else {
+            continue;
+        };
+        let request = Request::get(path)
+            .header("host", "127.0.0.1")
+            .body(Empty::<Bytes>::new())
+            .expect("valid request");
+        let sent = Instant::now();
+        let outcome = match connection.send_request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let body = response.into_body().collect().await;
+                status.is_success() && body.is_ok()
+            }
+            Err(_) => false,
+        };
+        let _ = histogram.record(sent.elapsed().as_micros().max(1) as u64);
+        if outcome {
+            ok += 1;
+        } else {
+            failed += 1;
+            sender = None;
+        }
+    }
+    (histogram, ok, failed)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Option<Sender> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+/// Status of one `GET path`, or `None` when the server does not answer.
+pub async fn probe(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut sender = connect(addr).await?;
+    let request = Request::get(path)
+        .header("host", "127.0.0.1")
+        .body(Empty::<Bytes>::new())
+        .ok()?;
+    let response = sender.send_request(request).await.ok()?;
+    Some(response.status().as_u16())
+}

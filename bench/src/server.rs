@@ -1,0 +1,159 @@
+//! Starts the server under test on a free loopback port and watches its memory.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tenantbase_testkit::TestDatabase;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A running server. Dropping it kills the process and removes its data.
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    /// From spawning the process to the first 200 from `/ready`.
+    pub cold_start: Duration,
+    child: Child,
+    _data: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+impl Server {
+    pub async fn start(binary: &Path, backend: Backend) -> anyhow::Result<Self> {
+        if !binary.is_file() {
+            bail!(
+                "{} not found: run `cargo build --release` first",
+                binary.display()
+            );
+        }
+        let data = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", &addr.to_string()])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let database = tenantbase_testkit::fresh_database().await;
+                command.env("DATABASE_URL", &database.url);
+                Some(database)
+            }
+        };
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut server = Self {
+            addr,
+            cold_start: Duration::ZERO,
+            child,
+            _data: data,
+            _database: database,
+        };
+        server.cold_start = server.wait_ready(started).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self, started: Instant) -> anyhow::Result<Duration> {
+        let deadline = started + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("server exited early: {status}");
+            }
+            if crate::load::probe(self.addr, "/ready").await == Some(200) {
+                return Ok(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        bail!("server not ready within 30 s")
+    }
+
+    pub fn rss_bytes(&self) -> u64 {
+        rss_of(self.child.id())
+    }
+
+    /// Samples RSS every `every` until `stop` is called on the result.
+    pub fn sample_peak_rss(&self, every: Duration) -> PeakRss {
+        let pid = self.child.id();
+        let peak = Arc::new(AtomicU64::new(rss_of(pid)));
+        let running = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let (peak, running) = (peak.clone(), running.clone());
+            std::thread::spawn(move || {
+                while running.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_of(pid), Ordering::Relaxed);
+                    std::thread::sleep(every);
+                }
+            })
+        };
+        PeakRss {
+            peak,
+            running,
+            thread,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct PeakRss {
+    peak: Arc<AtomicU64>,
+    running: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl PeakRss {
+    pub fn stop(self) -> u64 {
+        self.running.store(false, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// Resident set size from `/proc/<pid>/status` (0 when unreadable).
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(0, |kib| kib * 1024)
+}

@@ -4,6 +4,7 @@
 
 mod load;
 mod server;
+mod store_load;
 
 use std::time::Duration;
 
@@ -15,7 +16,12 @@ use server::{Backend, Server};
 #[command(about = "Load scenarios against the tenantbase release binary, on loopback only.")]
 struct Args {
     /// Scenarios to run, in order.
-    #[arg(long = "scenario", value_enum, default_values_t = [Scenario::Health, Scenario::ReadySqlite, Scenario::ReadyPostgres])]
+    #[arg(long = "scenario", value_enum, default_values_t = [
+        Scenario::Health, Scenario::ReadySqlite, Scenario::ReadyPostgres,
+        Scenario::AppendOneChainSqlite, Scenario::AppendOneChainPostgres,
+        Scenario::Append100OrgsSqlite, Scenario::Append100OrgsPostgres,
+        Scenario::JobsNoopSqlite, Scenario::JobsNoopPostgres,
+    ])]
     scenarios: Vec<Scenario>,
     /// Seconds of load per scenario (at most 300).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
@@ -42,6 +48,18 @@ enum Scenario {
     ReadySqlite,
     /// `GET /ready` on PostgreSQL (TEST_DATABASE_URL or the local default).
     ReadyPostgres,
+    /// Audit appends (one unit of work each) to a single org's chain, SQLite.
+    AppendOneChainSqlite,
+    /// Audit appends to a single org's chain, PostgreSQL.
+    AppendOneChainPostgres,
+    /// Audit appends spread over 100 orgs' chains, SQLite.
+    Append100OrgsSqlite,
+    /// Audit appends spread over 100 orgs' chains, PostgreSQL.
+    Append100OrgsPostgres,
+    /// 20,000 no-op jobs drained by one worker, SQLite.
+    JobsNoopSqlite,
+    /// 20,000 no-op jobs drained by one worker, PostgreSQL.
+    JobsNoopPostgres,
 }
 
 impl Scenario {
@@ -50,20 +68,28 @@ impl Scenario {
             Scenario::Health => "health",
             Scenario::ReadySqlite => "ready-sqlite",
             Scenario::ReadyPostgres => "ready-postgres",
+            Scenario::AppendOneChainSqlite | Scenario::AppendOneChainPostgres => "append-one-chain",
+            Scenario::Append100OrgsSqlite | Scenario::Append100OrgsPostgres => "append-100-orgs",
+            Scenario::JobsNoopSqlite | Scenario::JobsNoopPostgres => "jobs-noop",
         }
     }
 
     fn backend(self) -> Backend {
         match self {
-            Scenario::ReadyPostgres => Backend::Postgres,
+            Scenario::ReadyPostgres
+            | Scenario::AppendOneChainPostgres
+            | Scenario::Append100OrgsPostgres
+            | Scenario::JobsNoopPostgres => Backend::Postgres,
             _ => Backend::Sqlite,
         }
     }
 
-    fn path(self) -> &'static str {
+    /// The HTTP path this scenario loads, or `None` for in-process store scenarios.
+    fn path(self) -> Option<&'static str> {
         match self {
-            Scenario::Health => "/health",
-            Scenario::ReadySqlite | Scenario::ReadyPostgres => "/ready",
+            Scenario::Health => Some("/health"),
+            Scenario::ReadySqlite | Scenario::ReadyPostgres => Some("/ready"),
+            _ => None,
         }
     }
 }
@@ -82,6 +108,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
+    let Some(path) = scenario.path() else {
+        return run_in_process(args, scenario).await;
+    };
     let server = Server::start(&args.server, scenario.backend()).await?;
     let idle_rss = server.rss_bytes();
     let sampler = server.sample_peak_rss(Duration::from_millis(20));
@@ -90,7 +119,7 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         duration: Duration::from_secs(args.duration),
         max_requests: args.max_requests,
     };
-    let report = load::run(server.addr, scenario.path(), limits).await?;
+    let report = load::run(server.addr, path, limits).await?;
     let peak_rss = sampler.stop();
     let mib = |bytes: u64| (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0;
     Ok(serde_json::json!({
@@ -109,4 +138,21 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         "server_idle_rss_mib": mib(idle_rss),
         "server_peak_rss_mib": mib(peak_rss),
     }))
+}
+
+async fn run_in_process(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
+    let duration = Duration::from_secs(args.duration);
+    let backend = scenario.backend();
+    let mut figures = match scenario {
+        Scenario::AppendOneChainSqlite | Scenario::AppendOneChainPostgres => {
+            store_load::appends(backend, 1, duration, args.max_requests).await?
+        }
+        Scenario::Append100OrgsSqlite | Scenario::Append100OrgsPostgres => {
+            store_load::appends(backend, 100, duration, args.max_requests).await?
+        }
+        _ => store_load::noop_jobs(backend, 20_000, duration * 6).await?,
+    };
+    figures["scenario"] = scenario.name().into();
+    figures["backend"] = backend.name().into();
+    Ok(figures)
 }

@@ -46,6 +46,20 @@ impl BlobStore {
         Ok(blob)
     }
 
+    /// Stores `bytes` under `key` (`audit/org_…/…`), replacing what was there.
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
+        self.inner
+            .put(&ObjectPath::from(key), PutPayload::from(bytes))
+            .await?;
+        Ok(())
+    }
+
+    /// The whole object under `key`.
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
+        let object = self.inner.get(&ObjectPath::from(key)).await?;
+        Ok(object.bytes().await?.to_vec())
+    }
+
     /// Whether the store answers: reads the probe object's metadata.
     pub async fn ping(&self) -> Result<(), BlobError> {
         self.inner.head(&ObjectPath::from(PROBE_KEY)).await?;
@@ -56,6 +70,15 @@ impl BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn objects_round_trip() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blob = BlobStore::local(dir.path()).await.expect("open");
+        blob.put("audit/a/1.bin", vec![1, 2, 3]).await.expect("put");
+        assert_eq!(blob.get("audit/a/1.bin").await.expect("get"), vec![1, 2, 3]);
+        assert!(blob.get("audit/a/missing").await.is_err());
+    }
 
     #[tokio::test]
     async fn local_store_answers_until_its_folder_goes() {

@@ -104,6 +104,18 @@ typed_id!(
     "org"
 );
 
+typed_id!(
+    /// An entry of the event log (the audit chain).
+    EventId,
+    "evt"
+);
+
+typed_id!(
+    /// A background job.
+    JobId,
+    "job"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,5 +2,6 @@
 //! the edge and trusted inside. No IO and no async live here.
 
 pub mod id;
+pub mod redact;
 
-pub use id::{OrgId, ParseIdError};
+pub use id::{EventId, JobId, OrgId, ParseIdError};

@@ -7,14 +7,25 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, migrate::Migrator};
+use tenantbase_domain::JobId;
+use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_store::jobs::{ClaimedJob, Job, JobState, QueueDepth};
+use tenantbase_store::sql::ClaimedRow;
 use tenantbase_store::sql::run;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, PoolStats, Setting, SettingsStore, StoreResult, migrations,
 };
+use tenantbase_store::{EventStore, JobStore, TxStore, UnitOfWork};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// SQLite has one writer at a time: claims need no row lock.
+const CLAIM_ROW_LOCK: &str = "";
+
+tenantbase_store::shared_statements!(sqlx::Sqlite);
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,5 +123,102 @@ impl SettingsStore for SqliteStore {
 
     async fn delete_setting(&self, key: &str) -> StoreResult<()> {
         run::delete_setting(&self.writer, key).await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn events_after(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        shared::events_after(&self.reader, chain, after_seq, limit).await
+    }
+
+    async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>> {
+        shared::chain_heads(&self.reader).await
+    }
+
+    async fn truncate_chain(
+        &self,
+        chain: &str,
+        through_seq: i64,
+        through_hash: &str,
+    ) -> StoreResult<u64> {
+        shared::truncate_chain(&self.writer, chain, through_seq, through_hash).await
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let rows: Vec<ClaimedRow> =
+            sqlx::query_as(&tenantbase_store::shared::claim_sql(CLAIM_ROW_LOCK))
+                .bind(worker)
+                .bind(now + lease)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.writer)
+                .await?;
+        rows.into_iter().map(ClaimedJob::try_from).collect()
+    }
+
+    async fn complete_jobs(
+        &self,
+        ids: &[JobId],
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        shared::complete_jobs(&self.writer, ids, worker, now).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        shared::fail_job(&self.writer, id, worker, error, retry_at, now).await
+    }
+
+    async fn list_jobs(&self, state: Option<JobState>, limit: u32) -> StoreResult<Vec<Job>> {
+        shared::list_jobs(&self.reader, state, limit).await
+    }
+
+    async fn get_job(&self, id: JobId) -> StoreResult<Job> {
+        shared::get_job(&self.reader, id).await
+    }
+
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> StoreResult<()> {
+        shared::retry_job(&self.writer, id, now).await
+    }
+
+    async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>> {
+        shared::queue_depth(&self.reader).await
+    }
+
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        shared::delete_finished_jobs(&self.writer, before).await
+    }
+}
+
+#[async_trait]
+impl TxStore for SqliteStore {
+    async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
+        // IMMEDIATE takes the write lock up front: a unit that reads and then writes
+        // cannot fail halfway when another process (a separate worker) writes meanwhile.
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(shared::Unit::new(tx)))
     }
 }

@@ -2,6 +2,11 @@
 //! migrated store; `conformance_suite!` turns the whole list into `#[tokio::test]`s in a
 //! backend crate, so both backends pass exactly the same tests.
 
+mod events;
+mod jobs;
+
+pub use events::*;
+pub use jobs::*;
 use serde_json::json;
 use tenantbase_store::{Store, StoreError};
 
@@ -18,6 +23,19 @@ macro_rules! conformance_suite {
             settings_put_replaces,
             settings_delete_missing_is_not_found,
             settings_keep_any_json,
+            events_form_one_chain_per_org,
+            concurrent_appends_keep_one_unbroken_chain,
+            uncommitted_units_leave_nothing,
+            units_commit_event_and_job_together,
+            enqueue_respects_unique_keys,
+            oversized_payloads_are_refused,
+            claimed_jobs_complete_once,
+            failed_jobs_retry_then_die,
+            expired_leases_are_reclaimed,
+            dead_jobs_can_be_retried,
+            completions_are_batched,
+            finished_jobs_are_cleaned_up,
+            truncating_a_chain_sets_its_anchor,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

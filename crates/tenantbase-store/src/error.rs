@@ -15,6 +15,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The input breaks a store rule (e.g. a payload over its size limit).
+    #[error("invalid: {0}")]
+    Invalid(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
 }

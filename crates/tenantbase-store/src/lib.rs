@@ -3,22 +3,29 @@
 //! SQLite and one over PostgreSQL; the rest of the system only ever sees `Arc<dyn Store>`.
 
 pub mod error;
+pub mod events;
+pub mod jobs;
 pub mod migrations;
 pub mod ops;
 pub mod scope;
 pub mod settings;
+pub mod shared;
 pub mod sql;
+pub mod unit;
 
 pub use error::StoreError;
+pub use events::EventStore;
+pub use jobs::JobStore;
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use ops::{Backend, OpsStore, PoolStats};
 pub use scope::OrgScope;
 pub use settings::{Setting, SettingsStore};
+pub use unit::{TxStore, UnitOfWork};
 
 /// Everything a backend provides. Implemented automatically for any type with every area.
-pub trait Store: OpsStore + SettingsStore {}
+pub trait Store: OpsStore + SettingsStore + EventStore + JobStore + TxStore {}
 
-impl<T: OpsStore + SettingsStore> Store for T {}
+impl<T: OpsStore + SettingsStore + EventStore + JobStore + TxStore> Store for T {}
 
 /// The result type of every store method.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -99,3 +99,137 @@ pub mod run {
         Ok(())
     }
 }
+
+/// A row of `events`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: uuid::Uuid,
+    pub chain: String,
+    pub seq: i64,
+    pub org_id: Option<uuid::Uuid>,
+    pub event_type: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub payload: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<EventRow> for crate::events::Event {
+    fn from(row: EventRow) -> Self {
+        Self {
+            id: tenantbase_domain::EventId::from_uuid(row.id),
+            chain: row.chain,
+            seq: row.seq,
+            org_id: row.org_id.map(tenantbase_domain::OrgId::from_uuid),
+            event_type: row.event_type,
+            actor_kind: row.actor_kind,
+            actor_id: row.actor_id,
+            target_kind: row.target_kind,
+            target_id: row.target_id,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            request_id: row.request_id,
+            payload: row.payload,
+            occurred_at: row.occurred_at,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        }
+    }
+}
+
+/// A row of `audit_chains`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ChainHeadRow {
+    pub chain: String,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub anchor_seq: i64,
+    pub anchor_hash: String,
+}
+
+impl From<ChainHeadRow> for crate::events::ChainHead {
+    fn from(row: ChainHeadRow) -> Self {
+        Self {
+            chain: row.chain,
+            head_seq: row.head_seq,
+            head_hash: row.head_hash,
+            anchor_seq: row.anchor_seq,
+            anchor_hash: row.anchor_hash,
+        }
+    }
+}
+
+/// A row of `jobs`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: chrono::DateTime<chrono::Utc>,
+    pub unique_key: Option<String>,
+    pub last_error: Option<String>,
+    pub locked_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TryFrom<JobRow> for crate::jobs::Job {
+    type Error = crate::StoreError;
+
+    fn try_from(row: JobRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: tenantbase_domain::JobId::from_uuid(row.id),
+            payload: parse_payload(&row.payload)?,
+            state: row.state.parse().map_err(crate::StoreError::Corrupt)?,
+            kind: row.kind,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            run_at: row.run_at,
+            unique_key: row.unique_key,
+            last_error: row.last_error,
+            locked_by: row.locked_by,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
+
+/// A row returned by a claim.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClaimedRow {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TryFrom<ClaimedRow> for crate::jobs::ClaimedJob {
+    type Error = crate::StoreError;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: tenantbase_domain::JobId::from_uuid(row.id),
+            payload: parse_payload(&row.payload)?,
+            kind: row.kind,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            run_at: row.run_at,
+        })
+    }
+}
+
+fn parse_payload(text: &str) -> Result<serde_json::Value, crate::StoreError> {
+    serde_json::from_str(text).map_err(|e| crate::StoreError::Corrupt(format!("job payload: {e}")))
+}

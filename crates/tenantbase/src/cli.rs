@@ -36,12 +36,87 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (applies pending migrations first unless --no-migrate).
+    /// Run the HTTP server, with job workers and schedules (applies pending migrations
+    /// first unless --no-migrate).
     Serve(ServeArgs),
+    /// Run job workers and schedules only, for a separate deployment.
+    Worker(WorkerArgs),
     /// Apply pending database migrations and print what was applied.
     Migrate,
+    /// Verify, export or archive the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Inspect and retry background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once [default: jobs.workers, at least 1].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chains; print `ok N events` per chain or the first broken link.
+    /// Exits with 1 when a chain is broken.
+    Verify {
+        /// Only this org's chain (`org_…`, or `platform`).
+        #[arg(long, value_name = "ID")]
+        org: Option<String>,
+    },
+    /// Stream one org's events to standard output.
+    Export {
+        /// The org (`org_…`, or `platform` for platform events).
+        #[arg(long, value_name = "ID")]
+        org: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Archive events older than the retention now (instead of waiting for the schedule).
+    Archive {
+        /// Age in days [default: audit.retention_days].
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// queued, running, succeeded or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// List dead-lettered jobs with the reason they failed.
+    Dead {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Put a dead job back in the queue with fresh attempts.
+    Retry {
+        /// The job (`job_…`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub jobs: JobsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +58,45 @@ pub struct LogConfig {
     pub level: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs `serve` runs at once in process; 0 leaves them to `tenantbase worker`.
+    pub workers: usize,
+    /// Pause between polls of an empty queue.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job is hidden from other workers; a run is cut off before it
+    /// ends, and a crashed worker's jobs run again after it.
+    pub lease_secs: u64,
+    /// Retry delay after the first failure; it doubles per attempt, with jitter.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_secs: u64,
+    /// Succeeded jobs are deleted (hourly) once older than this.
+    pub keep_succeeded_hours: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Events older than this many days are archived (daily, 03:30 UTC) to the object
+    /// store; unset keeps every event in the database.
+    pub retention_days: Option<u32>,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            poll_interval_ms: 250,
+            lease_secs: 300,
+            backoff_base_ms: 2000,
+            backoff_max_secs: 3600,
+            keep_succeeded_hours: 24,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -65,6 +106,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
+            jobs: JobsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

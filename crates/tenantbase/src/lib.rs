@@ -1,7 +1,9 @@
 //! The tenantbase binary's library half: configuration, the command line, and the
-//! subcommands that wire the store, object storage and HTTP layers together.
+//! subcommands that wire the store, object storage, jobs and HTTP layers together.
 
+mod background;
 pub mod cli;
+mod commands;
 pub mod config;
 mod connect;
 mod serve;
@@ -10,42 +12,29 @@ mod telemetry;
 use cli::{Cli, Command};
 use config::Config;
 
-/// Runs one invocation of the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match &cli.command {
-        Command::Openapi => {
-            let document = tenantbase_http::openapi();
-            println!("{}", serde_json::to_string_pretty(&document)?);
-            Ok(())
-        }
-        Command::Migrate => {
-            let config = Config::load(&cli.overrides())?;
-            migrate(&config).await
-        }
+/// Runs one invocation of the command line; `Ok(false)` means it ran but found a problem
+/// it reported (e.g. a broken audit chain), so the process exits with 1.
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    if let Command::Openapi = &cli.command {
+        let document = tenantbase_http::openapi();
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(true);
+    }
+    let config = Config::load(&cli.overrides())?;
+    match cli.command {
+        Command::Openapi => Ok(true),
+        Command::Migrate => commands::migrate::run(&config).await.map(|()| true),
         Command::Serve(args) => {
-            let config = Config::load(&cli.overrides())?;
             let _log = telemetry::init(&config.log)?;
-            serve::serve(config, !args.no_migrate).await
+            serve::serve(config, !args.no_migrate).await.map(|()| true)
         }
+        Command::Worker(args) => {
+            let _log = telemetry::init(&config.log)?;
+            commands::worker::run(&config, args.concurrency)
+                .await
+                .map(|()| true)
+        }
+        Command::Audit(command) => commands::audit::run(&config, command).await,
+        Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),
     }
-}
-
-/// `tenantbase migrate`: applies pending migrations and says what it did.
-async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let store = connect::open_store(config).await?;
-    let report = store.migrate().await?;
-    let backend = store.backend().as_str();
-    for migration in &report.applied {
-        println!(
-            "applied {:04} {} ({backend})",
-            migration.version, migration.description
-        );
-    }
-    println!(
-        "{backend}: {} applied now, {} already applied; schema is up to date",
-        report.applied.len(),
-        report.already_applied
-    );
-    store.close().await;
-    Ok(())
 }

@@ -6,7 +6,8 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = tenantbase::cli::Cli::parse();
     match tenantbase::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

@@ -8,9 +8,10 @@ use anyhow::Context;
 use tenantbase_blob::BlobStore;
 use tenantbase_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::connect;
+use crate::{background, connect};
 
 /// How often histogram samples are folded into buckets when nobody scrapes `/metrics`;
 /// without it they would pile up in memory.
@@ -25,9 +26,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
             tracing::info!(version = migration.version, description = %migration.description, "migration applied");
         }
     }
-    let blob = BlobStore::local(&config.data_dir.join("files"))
-        .await
-        .context("opening the object store")?;
+    let blob = open_blob(&config).await?;
     let metrics = tenantbase_http::metrics_handle();
     let upkeep = metrics.clone();
     tokio::spawn(async move {
@@ -49,6 +48,12 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         }),
     };
 
+    let shutdown = CancellationToken::new();
+    let mut background = match config.jobs.workers {
+        0 => tokio::task::JoinSet::new(),
+        workers => background::spawn(&config, &store, &state.blob, workers, &shutdown)?,
+    };
+
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -58,17 +63,30 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "listening"
     );
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        on_signal.cancel();
+    });
     axum::serve(listener, tenantbase_http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("serving HTTP")?;
+    while background.join_next().await.is_some() {}
     store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// The local object store under the data folder.
+pub(crate) async fn open_blob(config: &Config) -> anyhow::Result<BlobStore> {
+    BlobStore::local(&config.data_dir.join("files"))
+        .await
+        .context("opening the object store")
+}
+
 /// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
 //! middleware; database pool and process figures are sampled at scrape time.
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use axum::extract::State;
@@ -25,6 +26,8 @@ pub fn metrics_handle() -> PrometheusHandle {
                     Matcher::Full("http_request_duration_seconds".to_owned()),
                     LATENCY_BUCKETS,
                 )
+                .expect("bucket list is not empty")
+                .set_buckets_for_metric(Matcher::Prefix("job_".to_owned()), LATENCY_BUCKETS)
                 .expect("bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -51,6 +54,29 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// `jobs_queue_depth{kind,state}`; pairs that emptied since the last scrape read 0.
+async fn record_queue_depth(state: &AppState) {
+    static SEEN: std::sync::Mutex<BTreeSet<(String, &'static str)>> =
+        std::sync::Mutex::new(BTreeSet::new());
+    let depths = match state.store.queue_depth().await {
+        Ok(depths) => depths,
+        Err(error) => {
+            tracing::warn!(%error, "reading the job queue depth failed");
+            return;
+        }
+    };
+    let Ok(mut seen) = SEEN.lock() else { return };
+    for (kind, job_state) in seen.iter() {
+        metrics::gauge!("jobs_queue_depth", "kind" => kind.clone(), "state" => *job_state).set(0.0);
+    }
+    for depth in depths {
+        let key = (depth.kind, depth.state.as_str());
+        metrics::gauge!("jobs_queue_depth", "kind" => key.0.clone(), "state" => key.1)
+            .set(depth.count as f64);
+        seen.insert(key);
+    }
+}
+
 fn process_collector() -> &'static metrics_process::Collector {
     static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
     COLLECTOR.get_or_init(metrics_process::Collector::default)
@@ -66,6 +92,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend)
             .set(f64::from(value));
     }
+    record_queue_depth(&state).await;
     process_collector().collect();
     state.metrics.run_upkeep();
     (

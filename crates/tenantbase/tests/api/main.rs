@@ -1,9 +1,12 @@
 //! The API suite: the real router and middleware, in process (`oneshot`) on both backends,
 //! and the real binary over a socket where signals, logs or the command line matter.
 
+mod audit_cli;
 mod cli;
 mod errors;
 mod helpers;
+mod jobs_processes;
 mod middleware;
 mod ops;
+mod process;
 mod ready_faults;

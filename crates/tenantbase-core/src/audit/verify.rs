@@ -1,0 +1,197 @@
+//! Walks hash chains and reports the first broken link: an edited event (its hash no
+//! longer matches its content), a removed one (a gap in the sequence), or a removed tail
+//! (the chain's recorded head is further on than its last event).
+
+use std::fmt;
+
+use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_store::{Store, StoreResult};
+
+const PAGE: u32 = 1000;
+
+/// What is wrong at the first broken place of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Break {
+    /// The event's content does not hash to its stored hash: it was edited.
+    HashMismatch { expected: String, found: String },
+    /// The event does not point at its predecessor's hash.
+    LinkMismatch { expected: String, found: String },
+    /// An event is missing before this one.
+    Gap { expected_seq: i64, found_seq: i64 },
+    /// Events after the last one found are missing.
+    MissingTail { last_seq: i64, head_seq: i64 },
+}
+
+/// The verdict on one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Intact {
+        chain: String,
+        /// Events checked (archived ones are not counted).
+        events: u64,
+    },
+    Broken {
+        chain: String,
+        /// The event where the chain breaks (none for a missing tail).
+        event_id: Option<String>,
+        seq: i64,
+        problem: Break,
+    },
+}
+
+impl Verdict {
+    pub fn is_intact(&self) -> bool {
+        matches!(self, Verdict::Intact { .. })
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Intact { chain, events } => write!(f, "{chain}: ok {events} events"),
+            Verdict::Broken {
+                chain,
+                event_id,
+                seq,
+                problem,
+            } => {
+                let at = event_id.as_deref().unwrap_or("end of chain");
+                write!(f, "{chain}: BROKEN at {at} (seq {seq}): ")?;
+                match problem {
+                    Break::HashMismatch { expected, found } => {
+                        write!(
+                            f,
+                            "content was changed: expected hash {expected}, found {found}"
+                        )
+                    }
+                    Break::LinkMismatch { expected, found } => {
+                        write!(
+                            f,
+                            "link broken: expected prev_hash {expected}, found {found}"
+                        )
+                    }
+                    Break::Gap {
+                        expected_seq,
+                        found_seq,
+                    } => {
+                        write!(
+                            f,
+                            "events missing: expected seq {expected_seq}, found {found_seq}"
+                        )
+                    }
+                    Break::MissingTail { last_seq, head_seq } => {
+                        write!(
+                            f,
+                            "events missing after seq {last_seq}: the chain head is at {head_seq}"
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Verifies every chain, or only `chain` when given.
+pub async fn verify_chains(store: &dyn Store, chain: Option<&str>) -> StoreResult<Vec<Verdict>> {
+    let heads = store.chain_heads().await?;
+    let mut verdicts = Vec::new();
+    for head in heads.iter().filter(|h| chain.is_none_or(|c| c == h.chain)) {
+        verdicts.push(verify_chain(store, head).await?);
+    }
+    Ok(verdicts)
+}
+
+/// Verifies one chain from its anchor (the last archived event, or the start) to its head.
+pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Verdict> {
+    let mut walker = Walker::from_anchor(head.anchor_seq, head.anchor_hash.clone());
+    let mut after = head.anchor_seq;
+    loop {
+        let page = store.events_after(&head.chain, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in &page {
+            if let Some((seq, problem)) = walker.step(event) {
+                return Ok(Verdict::Broken {
+                    chain: head.chain.clone(),
+                    event_id: Some(event.id.to_string()),
+                    seq,
+                    problem,
+                });
+            }
+        }
+    }
+    if walker.last_seq != head.head_seq {
+        return Ok(Verdict::Broken {
+            chain: head.chain.clone(),
+            event_id: None,
+            seq: walker.last_seq,
+            problem: Break::MissingTail {
+                last_seq: walker.last_seq,
+                head_seq: head.head_seq,
+            },
+        });
+    }
+    Ok(Verdict::Intact {
+        chain: head.chain.clone(),
+        events: walker.checked,
+    })
+}
+
+/// Checks events one after another against the chain rules; shared by the live chain
+/// and by archives, which are verified the same way.
+#[derive(Debug, Clone)]
+pub struct Walker {
+    last_seq: i64,
+    last_hash: String,
+    checked: u64,
+}
+
+impl Walker {
+    pub fn from_anchor(seq: i64, hash: String) -> Self {
+        Self {
+            last_seq: seq,
+            last_hash: hash,
+            checked: 0,
+        }
+    }
+
+    /// `None` when `event` continues the chain; else its sequence number and the problem.
+    pub fn step(&mut self, event: &Event) -> Option<(i64, Break)> {
+        if event.seq != self.last_seq + 1 {
+            return Some((
+                event.seq,
+                Break::Gap {
+                    expected_seq: self.last_seq + 1,
+                    found_seq: event.seq,
+                },
+            ));
+        }
+        if event.prev_hash != self.last_hash {
+            return Some((
+                event.seq,
+                Break::LinkMismatch {
+                    expected: self.last_hash.clone(),
+                    found: event.prev_hash.clone(),
+                },
+            ));
+        }
+        let expected = event.expected_hash();
+        if expected != event.hash {
+            return Some((
+                event.seq,
+                Break::HashMismatch {
+                    expected,
+                    found: event.hash.clone(),
+                },
+            ));
+        }
+        self.last_seq = event.seq;
+        self.last_hash = event.hash.clone();
+        self.checked += 1;
+        None
+    }
+
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+}

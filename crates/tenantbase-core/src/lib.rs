@@ -1,0 +1,6 @@
+//! The use cases of tenantbase, shared by the HTTP API and the command line. They speak
+//! to the store, object storage and mail transports through their traits and never see
+//! HTTP.
+
+pub mod audit;
+pub mod jobs;

@@ -1,0 +1,270 @@
+//! The worker and the scheduler against real stores.
+
+mod fixture;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use fixture::{BOTH, Backend, Fixture};
+use serde_json::json;
+use tenantbase_core::jobs::builtin::Probe;
+use tenantbase_core::jobs::{
+    Backoff, JobContext, JobError, JobHandler, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+};
+use tenantbase_store::Store;
+use tenantbase_store::jobs::{Job, JobState, NewJob};
+use tokio_util::sync::CancellationToken;
+
+/// Fails with a retryable error until its `n`-th run.
+struct SucceedsOnRun {
+    n: u32,
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl JobHandler for SucceedsOnRun {
+    fn kind(&self) -> &'static str {
+        "test.flaky"
+    }
+
+    async fn run(&self, _job: &JobContext) -> Result<(), JobError> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        if run < self.n {
+            Err(JobError::Retry(format!("transient failure {run}")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+struct Panics;
+
+#[async_trait]
+impl JobHandler for Panics {
+    fn kind(&self) -> &'static str {
+        "test.panics"
+    }
+
+    async fn run(&self, _job: &JobContext) -> Result<(), JobError> {
+        panic!("handler bug")
+    }
+}
+
+fn fast_config() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        poll_interval: Duration::from_millis(20),
+        lease: Duration::from_secs(30),
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
+    }
+}
+
+async fn enqueue(store: &dyn Store, job: NewJob) -> tenantbase_domain::JobId {
+    let mut unit = store.begin().await.expect("begin");
+    let id = unit.enqueue_job(job).await.expect("enqueue").id();
+    unit.commit().await.expect("commit");
+    id
+}
+
+/// Waits (up to 30 s) until `done` holds for the job.
+async fn wait_for(
+    store: &dyn Store,
+    id: tenantbase_domain::JobId,
+    done: impl Fn(&Job) -> bool,
+) -> Job {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = store.get_job(id).await.expect("get");
+        if done(&job) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached the state: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn start(
+    store: Arc<dyn Store>,
+    registry: Registry,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let worker = Worker::new(store, registry, fast_config());
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    (shutdown, handle)
+}
+
+#[tokio::test]
+async fn retries_with_backoff_then_succeeds_or_dead_letters() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let runs = Arc::new(AtomicU32::new(0));
+        let registry = Registry::new()
+            .register(SucceedsOnRun {
+                n: 3,
+                runs: runs.clone(),
+            })
+            .register(Panics)
+            .register(Probe);
+        let (shutdown, worker) = start(f.store.clone(), registry);
+
+        let flaky = enqueue(
+            f.store.as_ref(),
+            NewJob::new("test.flaky", json!({})).max_attempts(5),
+        )
+        .await;
+        let job = wait_for(f.store.as_ref(), flaky, |j| j.state == JobState::Succeeded).await;
+        assert_eq!(job.attempts, 3, "{backend:?}");
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+
+        let unknown = enqueue(f.store.as_ref(), NewJob::new("no.such.kind", json!({}))).await;
+        let job = wait_for(f.store.as_ref(), unknown, |j| j.state == JobState::Dead).await;
+        assert_eq!(job.attempts, 1, "unknown kinds are not retried");
+        assert_eq!(
+            job.last_error.as_deref(),
+            Some("unknown job kind `no.such.kind`")
+        );
+
+        let bad_payload = enqueue(
+            f.store.as_ref(),
+            NewJob::new(Probe::KIND, json!({"sleep_ms": "soon"})),
+        )
+        .await;
+        let job = wait_for(f.store.as_ref(), bad_payload, |j| j.state == JobState::Dead).await;
+        assert!(
+            job.last_error
+                .as_deref()
+                .expect("reason")
+                .contains("invalid payload"),
+            "{job:?}"
+        );
+
+        let panics = enqueue(
+            f.store.as_ref(),
+            NewJob::new("test.panics", json!({})).max_attempts(2),
+        )
+        .await;
+        let job = wait_for(f.store.as_ref(), panics, |j| j.state == JobState::Dead).await;
+        assert_eq!(job.attempts, 2);
+        assert!(
+            job.last_error
+                .as_deref()
+                .expect("reason")
+                .contains("gave up after 2 attempts")
+        );
+
+        // The worker survived all of that.
+        let probe = enqueue(f.store.as_ref(), NewJob::new(Probe::KIND, json!({}))).await;
+        wait_for(f.store.as_ref(), probe, |j| j.state == JobState::Succeeded).await;
+        shutdown.cancel();
+        worker.await.expect("worker stops cleanly");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_running_jobs_finish() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let (shutdown, worker) = start(f.store.clone(), Registry::new().register(Probe));
+    let id = enqueue(
+        f.store.as_ref(),
+        NewJob::new(Probe::KIND, json!({"sleep_ms": 300})),
+    )
+    .await;
+    wait_for(f.store.as_ref(), id, |j| j.state == JobState::Running).await;
+    shutdown.cancel();
+    worker.await.expect("worker");
+    assert_eq!(
+        f.store.get_job(id).await.expect("get").state,
+        JobState::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn each_tick_is_enqueued_once_across_replicas() {
+    let f = Fixture::new(Backend::Postgres).await;
+    let every_second = || {
+        Schedule::new("test.tick", "* * * * * *", || {
+            NewJob::new(Probe::KIND, json!({}))
+        })
+        .expect("cron")
+    };
+    let replicas: Vec<Scheduler> = (0..3)
+        .map(|_| Scheduler::new(f.store.clone(), vec![every_second()]))
+        .collect();
+    let since = Utc::now();
+    let until = since + chrono::Duration::seconds(5);
+    let runs =
+        futures::future::join_all(replicas.iter().map(|s| s.enqueue_ticks(since, until))).await;
+    let created: usize = runs
+        .into_iter()
+        .map(|r| {
+            r.expect("enqueue")
+                .into_iter()
+                .filter(|e| matches!(e, tenantbase_store::jobs::Enqueued::Created(_)))
+                .count()
+        })
+        .sum();
+    let jobs = f.store.list_jobs(None, 100).await.expect("list");
+    assert_eq!(jobs.len(), 5, "one job per tick");
+    assert_eq!(created, 5, "each tick created by exactly one replica");
+    assert!(jobs.iter().all(|j| {
+        j.unique_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("cron:test.tick:"))
+    }));
+}
+
+#[tokio::test]
+async fn bad_cron_expressions_are_refused() {
+    let error = Schedule::new("x", "every tuesday", || NewJob::new("x", json!({})))
+        .err()
+        .expect("refused");
+    assert!(error.contains("every tuesday"));
+}
+
+#[tokio::test]
+async fn workers_wait_out_a_database_outage_and_lose_nothing() {
+    let cluster = tokio::task::spawn_blocking(tenantbase_testkit::PgCluster::start)
+        .await
+        .expect("no panic")
+        .expect("a throwaway cluster (needs initdb and pg_ctl)");
+    let store: Arc<dyn Store> = Arc::new(
+        tenantbase_store_postgres::PgStore::connect(
+            &cluster.url(),
+            tenantbase_store_postgres::PgPoolConfig {
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(2),
+            },
+        )
+        .expect("pool"),
+    );
+    store.migrate().await.expect("migrate");
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(
+            enqueue(
+                store.as_ref(),
+                NewJob::new(Probe::KIND, json!({"sleep_ms": 10})),
+            )
+            .await,
+        );
+    }
+    cluster.stop_service().expect("stop");
+    let (shutdown, worker) = start(store.clone(), Registry::new().register(Probe));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.resume_service().expect("start again");
+    for id in ids {
+        let job = wait_for(store.as_ref(), id, |j| j.state == JobState::Succeeded).await;
+        assert_eq!(job.attempts, 1);
+    }
+    shutdown.cancel();
+    worker.await.expect("worker");
+}

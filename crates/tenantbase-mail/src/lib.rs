@@ -1,0 +1,35 @@
+//! Transactional email for tenantbase: messages rendered from embedded templates with the
+//! product's branding, and the transports that deliver them — SMTP for production, a
+//! folder of `.eml` files for the embedded (development) mode.
+//!
+//! The flow is `render` → `OutgoingEmail` (also a job payload) → `MailTransport::send`.
+//! Errors say whether a retry can help (`MailError::is_transient`), which is all a job
+//! queue needs to decide between retrying and giving up.
+
+mod branding;
+mod error;
+mod file_sink;
+mod message;
+mod mime;
+mod render;
+mod safe;
+mod smtp;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use branding::Branding;
+pub use error::MailError;
+pub use file_sink::FileSink;
+pub use message::{MessageKind, OutgoingEmail};
+pub use render::render;
+pub use smtp::{SmtpConfig, SmtpSecurity, SmtpTransport};
+
+/// The sender used when `mail.from` is not configured.
+pub const DEFAULT_FROM: &str = "tenantbase <no-reply@localhost>";
+
+/// Delivers rendered messages. Implementations are shared across tasks, hence `Sync`.
+#[async_trait::async_trait]
+pub trait MailTransport: Send + Sync + std::fmt::Debug {
+    /// Sends one message; the error tells whether a later retry may succeed.
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
+}

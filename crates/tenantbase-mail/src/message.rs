@@ -1,0 +1,49 @@
+//! What to send (`MessageKind`, the template and its variables) and what a transport
+//! sends (`OutgoingEmail`, the rendered result).
+
+use serde::{Deserialize, Serialize};
+
+/// Which message to send, with its variables (all user-provided strings must be escaped in HTML).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Confirms that the user owns the address; `link` carries the verification token.
+    VerifyEmail { display_name: String, link: String },
+    /// Lets the user choose a new password; `link` stops working after the expiry.
+    ResetPassword {
+        display_name: String,
+        link: String,
+        expires_in_minutes: u32,
+    },
+    /// Invites someone (maybe without an account yet) to join an organization.
+    Invitation {
+        inviter_name: String,
+        org_name: String,
+        link: String,
+    },
+    /// Tells the user their account was signed in to, so they notice if it was not them.
+    NewSignIn {
+        display_name: String,
+        device: String,
+        ip: String,
+        time: String,
+    },
+    /// A one-time code for a second factor delivered by email.
+    MfaCode {
+        display_name: String,
+        code: String,
+        expires_in_minutes: u32,
+    },
+}
+
+/// A fully rendered message: what a transport sends. It is also a job payload, so Serialize + Deserialize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    /// The recipient, `user@example.com` or `Name <user@example.com>`.
+    pub to: String,
+    pub subject: String,
+    /// The `text/plain` alternative.
+    pub text: String,
+    /// The `text/html` alternative.
+    pub html: String,
+}

@@ -1,0 +1,171 @@
+//! Rendering: picks the templates and subject of a `MessageKind`, checks the values that
+//! escaping cannot make safe (colours, URLs), and fills the text and HTML templates.
+//! The `.html` templates auto-escape every variable; the `.txt` ones do not, since the
+//! text part is never interpreted as markup.
+
+use std::sync::LazyLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+
+use crate::{Branding, MailError, MessageKind, OutgoingEmail, mime, safe};
+
+/// `(name, source)` of a file in `templates/`, compiled into the binary so that a
+/// deployment cannot lose it.
+macro_rules! template {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../templates/", $name)))
+    };
+}
+
+/// Every template; a kind's pair is `<kind>.txt` and `<kind>.html`, both extending a layout.
+const TEMPLATES: &[(&str, &str)] = &[
+    template!("layout.html"),
+    template!("layout.txt"),
+    template!("verify_email.html"),
+    template!("verify_email.txt"),
+    template!("reset_password.html"),
+    template!("reset_password.txt"),
+    template!("invitation.html"),
+    template!("invitation.txt"),
+    template!("new_sign_in.html"),
+    template!("new_sign_in.txt"),
+    template!("mfa_code.html"),
+    template!("mfa_code.txt"),
+];
+
+/// Longest user-provided text put in a subject, in characters; subjects stay short.
+const SUBJECT_FIELD_MAX_CHARS: usize = 60;
+
+/// Parsed once; an error here is a bug in a template, reported on every render.
+static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(environment);
+
+fn environment() -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    // A variable that the template expects and the code forgot is a bug: fail rather
+    // than send an email with a hole in it.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Block tags on lines of their own leave no blank lines behind.
+    let syntax = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|e| format!("template syntax: {e}"))?;
+    env.set_syntax(syntax);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .map_err(|e| format!("template {name}: {e:#}"))?;
+    }
+    Ok(env)
+}
+
+/// Renders `message` for the recipient `to` with `branding`. Fails (permanently) when
+/// the address, a URL or the colour is unusable; nothing user-provided can add markup.
+pub fn render(
+    to: &str,
+    message: &MessageKind,
+    branding: &Branding,
+) -> Result<OutgoingEmail, MailError> {
+    mime::mailbox("recipient", to)?;
+    let product_name = safe::header_text(&branding.product_name);
+    let logo_url = branding
+        .logo_url
+        .as_deref()
+        .map(|url| safe::web_url("branding logo URL", url))
+        .transpose()?;
+    let primary_color = safe::hex_color(&branding.primary_color)?;
+    let (template, subject, variables) = parts(message, &product_name)?;
+    let context = context! {
+        product_name,
+        logo_url,
+        primary_color,
+        support_email => branding.support_email.as_deref(),
+        subject => subject.as_str(),
+        ..variables
+    };
+    let env = ENVIRONMENT
+        .as_ref()
+        .map_err(|e| MailError::Permanent(e.clone()))?;
+    let fill = |name: String| {
+        env.get_template(&name)
+            .and_then(|t| t.render(&context))
+            .map_err(|e| MailError::Permanent(format!("template {name}: {e:#}")))
+    };
+    Ok(OutgoingEmail {
+        to: to.to_owned(),
+        text: fill(format!("{template}.txt"))?,
+        html: fill(format!("{template}.html"))?,
+        subject,
+    })
+}
+
+/// The template name, the subject and the template's own variables for `message`.
+fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, Value), MailError> {
+    Ok(match message {
+        MessageKind::VerifyEmail { display_name, link } => (
+            "verify_email",
+            format!("Verify your email for {product}"),
+            context! { display_name, link => safe::web_url("verification link", link)? },
+        ),
+        MessageKind::ResetPassword {
+            display_name,
+            link,
+            expires_in_minutes,
+        } => (
+            "reset_password",
+            format!("Reset your {product} password"),
+            context! {
+                display_name,
+                expires_in_minutes,
+                link => safe::web_url("password reset link", link)?,
+            },
+        ),
+        MessageKind::Invitation {
+            inviter_name,
+            org_name,
+            link,
+        } => (
+            "invitation",
+            format!("Join {} on {product}", subject_field(org_name)),
+            context! {
+                inviter_name,
+                org_name,
+                link => safe::web_url("invitation link", link)?,
+            },
+        ),
+        MessageKind::NewSignIn {
+            display_name,
+            device,
+            ip,
+            time,
+        } => (
+            "new_sign_in",
+            format!("New sign-in to your {product} account"),
+            context! { display_name, device, ip, time },
+        ),
+        MessageKind::MfaCode {
+            display_name,
+            code,
+            expires_in_minutes,
+        } => (
+            // The code stays out of the subject: lock screens show subjects.
+            "mfa_code",
+            format!("Your {product} sign-in code"),
+            context! { display_name, code, expires_in_minutes },
+        ),
+    })
+}
+
+/// User text for a subject: one line, cut at `SUBJECT_FIELD_MAX_CHARS`.
+fn subject_field(value: &str) -> String {
+    let line = safe::header_text(value);
+    match line.char_indices().nth(SUBJECT_FIELD_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

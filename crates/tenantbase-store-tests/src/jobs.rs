@@ -1,0 +1,278 @@
+//! Conformance tests of the job queue.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tenantbase_store::jobs::{Enqueued, JobState, MAX_PAYLOAD_BYTES, NewJob};
+use tenantbase_store::{Store, StoreError};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+async fn enqueue(store: &dyn Store, job: NewJob) -> Enqueued {
+    let mut unit = store.begin().await.expect("begin");
+    let outcome = unit.enqueue_job(job).await.expect("enqueue");
+    unit.commit().await.expect("commit");
+    outcome
+}
+
+pub async fn enqueue_respects_unique_keys(store: &dyn Store) {
+    let first = enqueue(
+        store,
+        NewJob::new("mail.send", json!({"n": 1})).unique("welcome:usr_1"),
+    )
+    .await;
+    let second = enqueue(
+        store,
+        NewJob::new("mail.send", json!({"n": 2})).unique("welcome:usr_1"),
+    )
+    .await;
+    assert!(matches!(first, Enqueued::Created(_)));
+    assert_eq!(second, Enqueued::Duplicate(first.id()));
+    let jobs = store.list_jobs(None, 10).await.expect("list");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].payload, json!({"n": 1}));
+    // Jobs without a key never collide.
+    enqueue(store, NewJob::new("mail.send", json!({}))).await;
+    enqueue(store, NewJob::new("mail.send", json!({}))).await;
+    assert_eq!(
+        store
+            .list_jobs(Some(JobState::Queued), 10)
+            .await
+            .expect("list")
+            .len(),
+        3
+    );
+}
+
+pub async fn oversized_payloads_are_refused(store: &dyn Store) {
+    let mut unit = store.begin().await.expect("begin");
+    let big = json!({"blob": "x".repeat(MAX_PAYLOAD_BYTES)});
+    let refused = unit.enqueue_job(NewJob::new("mail.send", big)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+}
+
+pub async fn claimed_jobs_complete_once(store: &dyn Store) {
+    let due = enqueue(store, NewJob::new("a", json!({"k": "v"})))
+        .await
+        .id();
+    let later = enqueue(
+        store,
+        NewJob::new("b", json!({})).at(Utc::now() + chrono::Duration::hours(1)),
+    )
+    .await
+    .id();
+    let now = Utc::now();
+
+    let claimed = store.claim_jobs("w1", now, LEASE, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1, "only due jobs are claimed");
+    assert_eq!((claimed[0].id, claimed[0].attempts), (due, 1));
+    assert_eq!(claimed[0].payload, json!({"k": "v"}));
+    assert!(
+        store
+            .claim_jobs("w2", now, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
+    );
+
+    assert_eq!(
+        store
+            .complete_jobs(&[due], "w2", now)
+            .await
+            .expect("complete"),
+        0,
+        "not w2's job"
+    );
+    assert_eq!(
+        store
+            .complete_jobs(&[due, later], "w1", now)
+            .await
+            .expect("complete"),
+        1,
+        "only held jobs"
+    );
+    assert_eq!(
+        store
+            .complete_jobs(&[due], "w1", now)
+            .await
+            .expect("complete"),
+        0,
+        "only once"
+    );
+    let job = store.get_job(due).await.expect("get");
+    assert_eq!(job.state, JobState::Succeeded);
+    assert_eq!(job.locked_by.as_deref(), Some("w1"));
+    assert_eq!(
+        store.get_job(later).await.expect("get").state,
+        JobState::Queued
+    );
+}
+
+pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("flaky", json!({})).max_attempts(2))
+        .await
+        .id();
+    let now = Utc::now();
+    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    let retry_at = now + chrono::Duration::seconds(5);
+    assert!(
+        store
+            .fail_job(id, "w", "smtp down", Some(retry_at), now)
+            .await
+            .expect("fail")
+    );
+    let job = store.get_job(id).await.expect("get");
+    assert_eq!(
+        (job.state, job.last_error.as_deref()),
+        (JobState::Queued, Some("smtp down"))
+    );
+    assert!(
+        store
+            .claim_jobs("w", now, LEASE, 1)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "backing off"
+    );
+
+    let claimed = store
+        .claim_jobs("w", retry_at, LEASE, 1)
+        .await
+        .expect("claim");
+    assert_eq!(claimed[0].attempts, 2);
+    assert!(
+        store
+            .fail_job(id, "w", "still down", None, retry_at)
+            .await
+            .expect("fail")
+    );
+    let dead = store.get_job(id).await.expect("get");
+    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(dead.last_error.as_deref(), Some("still down"));
+    assert!(dead.finished_at.is_some());
+    let depth = store.queue_depth().await.expect("depth");
+    assert!(
+        depth
+            .iter()
+            .any(|d| d.kind == "flaky" && d.state == JobState::Dead && d.count == 1)
+    );
+}
+
+pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("slow", json!({}))).await.id();
+    let now = Utc::now();
+    store
+        .claim_jobs("crashed", now, Duration::from_secs(10), 1)
+        .await
+        .expect("claim");
+    let before_expiry = now + chrono::Duration::seconds(9);
+    assert!(
+        store
+            .claim_jobs("w2", before_expiry, LEASE, 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let after_expiry = now + chrono::Duration::seconds(11);
+    let reclaimed = store
+        .claim_jobs("w2", after_expiry, LEASE, 1)
+        .await
+        .expect("claim");
+    assert_eq!((reclaimed[0].id, reclaimed[0].attempts), (id, 2));
+    assert_eq!(
+        store
+            .complete_jobs(&[id], "crashed", after_expiry)
+            .await
+            .expect("complete"),
+        0
+    );
+    assert_eq!(
+        store
+            .complete_jobs(&[id], "w2", after_expiry)
+            .await
+            .expect("complete"),
+        1
+    );
+}
+
+pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("x", json!({})).max_attempts(1))
+        .await
+        .id();
+    let now = Utc::now();
+    assert!(
+        matches!(store.retry_job(id, now).await, Err(StoreError::NotFound)),
+        "not dead yet"
+    );
+    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    store
+        .fail_job(id, "w", "boom", None, now)
+        .await
+        .expect("fail");
+    store.retry_job(id, now).await.expect("retry");
+    let job = store.get_job(id).await.expect("get");
+    assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
+    assert_eq!(
+        store
+            .claim_jobs("w", now, LEASE, 1)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+}
+
+pub async fn completions_are_batched(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        ids.push(enqueue(store, NewJob::new("batch", json!({}))).await.id());
+    }
+    let now = Utc::now();
+    assert_eq!(
+        store
+            .claim_jobs("w", now, LEASE, 100)
+            .await
+            .expect("claim")
+            .len(),
+        50
+    );
+    assert_eq!(
+        store.complete_jobs(&ids, "w", now).await.expect("complete"),
+        50
+    );
+    assert_eq!(
+        store
+            .list_jobs(Some(JobState::Succeeded), 100)
+            .await
+            .expect("list")
+            .len(),
+        50
+    );
+    assert_eq!(
+        store.complete_jobs(&[], "w", now).await.expect("nothing"),
+        0
+    );
+}
+
+pub async fn finished_jobs_are_cleaned_up(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("x", json!({}))).await.id();
+    let now = Utc::now();
+    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    store
+        .complete_jobs(&[id], "w", now)
+        .await
+        .expect("complete");
+    assert_eq!(
+        store.delete_finished_jobs(now).await.expect("delete"),
+        0,
+        "not older than cutoff"
+    );
+    let later = now + chrono::Duration::seconds(1);
+    assert_eq!(store.delete_finished_jobs(later).await.expect("delete"), 1);
+    assert!(matches!(store.get_job(id).await, Err(StoreError::NotFound)));
+}

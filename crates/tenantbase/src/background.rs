@@ -1,0 +1,84 @@
+//! Background work of a process: the job worker and the cron scheduler, wired from the
+//! configuration. `serve` runs them beside HTTP; `tenantbase worker` runs only them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tenantbase_blob::BlobStore;
+use tenantbase_core::audit::archive::ArchiveJob;
+use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
+use tenantbase_core::jobs::{Backoff, Registry, Schedule, Scheduler, Worker, WorkerConfig};
+use tenantbase_store::Store;
+use tenantbase_store::jobs::NewJob;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Every job kind this build can run.
+pub(crate) fn registry(config: &Config, store: &Arc<dyn Store>, blob: &BlobStore) -> Registry {
+    let mut registry = Registry::new().register(Probe).register(CleanupJobs {
+        store: store.clone(),
+        keep: Duration::from_secs(config.jobs.keep_succeeded_hours * 3600),
+    });
+    if let Some(days) = config.audit.retention_days {
+        registry = registry.register(ArchiveJob {
+            store: store.clone(),
+            blob: blob.clone(),
+            retention: Duration::from_secs(u64::from(days) * 86_400),
+        });
+    }
+    registry
+}
+
+/// The cron schedules of this build.
+pub(crate) fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
+    let mut schedules = vec![
+        Schedule::new("jobs.cleanup", "0 0 * * * *", || {
+            NewJob::new(CleanupJobs::KIND, json!({}))
+        })
+        .map_err(anyhow::Error::msg)?,
+    ];
+    if config.audit.retention_days.is_some() {
+        schedules.push(
+            Schedule::new("audit.archive", "0 30 3 * * *", || {
+                NewJob::new(ArchiveJob::KIND, json!({}))
+            })
+            .map_err(anyhow::Error::msg)?,
+        );
+    }
+    Ok(schedules)
+}
+
+pub(crate) fn worker_config(config: &Config, concurrency: usize) -> WorkerConfig {
+    WorkerConfig {
+        concurrency,
+        poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
+        lease: Duration::from_secs(config.jobs.lease_secs),
+        backoff: Backoff {
+            base: Duration::from_millis(config.jobs.backoff_base_ms),
+            max: Duration::from_secs(config.jobs.backoff_max_secs),
+        },
+    }
+}
+
+/// The worker (with `concurrency` slots) and the scheduler, running until `shutdown`.
+pub(crate) fn spawn(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    blob: &BlobStore,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<JoinSet<()>> {
+    let mut tasks = JoinSet::new();
+    let worker = Worker::new(
+        store.clone(),
+        registry(config, store, blob),
+        worker_config(config, concurrency),
+    );
+    tasks.spawn(worker.run(shutdown.clone()));
+    let scheduler = Scheduler::new(store.clone(), schedules(config)?);
+    tasks.spawn(scheduler.run(shutdown.clone()));
+    Ok(tasks)
+}

@@ -1,0 +1,7 @@
+//! The subcommands other than `serve`: each opens what it needs, does one thing, prints
+//! plain text for an operator.
+
+pub(crate) mod audit;
+pub(crate) mod jobs;
+pub(crate) mod migrate;
+pub(crate) mod worker;

@@ -1,0 +1,157 @@
+//! Jobs across real processes: two `tenantbase worker`s sharing a PostgreSQL queue, and a
+//! server killed with SIGKILL in the middle of a thousand jobs.
+
+use std::collections::HashSet;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tenantbase_store::Store;
+use tenantbase_store::jobs::{JobState, NewJob};
+use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
+
+use crate::helpers::pg_store;
+use crate::process::{Server, output, tenantbase};
+
+async fn enqueue_probes(store: &dyn Store, n: usize, sleep_ms: u64) {
+    let mut unit = store.begin().await.expect("begin");
+    for _ in 0..n {
+        unit.enqueue_job(NewJob::new("system.probe", json!({"sleep_ms": sleep_ms})))
+            .await
+            .expect("enqueue");
+    }
+    unit.commit().await.expect("commit");
+}
+
+async fn wait_until_succeeded(store: &dyn Store, n: usize) -> Vec<tenantbase_store::jobs::Job> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let done = store
+            .list_jobs(Some(JobState::Succeeded), 10_000)
+            .await
+            .expect("list");
+        if done.len() == n {
+            return done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} jobs succeeded",
+            done.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "worker exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "worker did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn two_worker_processes_run_each_job_exactly_once() {
+    let db = tenantbase_testkit::fresh_database().await;
+    let store: Arc<dyn Store> = Arc::new(pg_store(&db.url));
+    store.migrate().await.expect("migrate");
+    enqueue_probes(store.as_ref(), 1000, 5).await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut workers: Vec<Child> = (0..2)
+        .map(|_| {
+            tenantbase(dir.path())
+                .args(["worker", "--concurrency", "4"])
+                .env("DATABASE_URL", &db.url)
+                .env("TENANTBASE_JOBS__POLL_INTERVAL_MS", "20")
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("spawn worker")
+        })
+        .collect();
+    let done = wait_until_succeeded(store.as_ref(), 1000).await;
+    for worker in &mut workers {
+        terminate(worker);
+    }
+    assert!(
+        done.iter().all(|job| job.attempts == 1),
+        "a job was claimed twice"
+    );
+    let holders: HashSet<_> = done.iter().map(|job| job.locked_by.clone()).collect();
+    assert_eq!(holders.len(), 2, "both processes took part: {holders:?}");
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_job() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, _, stderr) = output(tenantbase(dir.path()).arg("migrate"));
+    assert!(ok, "{stderr}");
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/tenantbase.db").display()
+    );
+    let pool = SqlitePoolConfig {
+        max_readers: 2,
+        acquire_timeout: Duration::from_secs(10),
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite"));
+    enqueue_probes(store.as_ref(), 1000, 10).await;
+
+    let serve = |dir: &std::path::Path| {
+        let mut command = tenantbase(dir);
+        command
+            .env("TENANTBASE_JOBS__LEASE_SECS", "2")
+            .env("TENANTBASE_JOBS__POLL_INTERVAL_MS", "20");
+        command
+    };
+    let mut server = Server::start(&mut serve(dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store
+        .list_jobs(Some(JobState::Succeeded), 10_000)
+        .await
+        .expect("list")
+        .len()
+        < 100
+    {
+        assert!(Instant::now() < deadline, "jobs did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+    let orphaned: HashSet<_> = store
+        .list_jobs(Some(JobState::Running), 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|job| job.id)
+        .collect();
+    assert!(!orphaned.is_empty(), "the kill caught jobs mid-run");
+    let queued = store
+        .list_jobs(Some(JobState::Queued), 10_000)
+        .await
+        .expect("list")
+        .len();
+    assert!(queued > 0, "the kill left jobs queued");
+
+    let mut restarted = Server::start(&mut serve(dir.path()));
+    let done = wait_until_succeeded(store.as_ref(), 1000).await;
+    for job in &done {
+        let expected = if orphaned.contains(&job.id) { 2 } else { 1 };
+        assert_eq!(
+            job.attempts, expected,
+            "only jobs running at the crash ran twice"
+        );
+    }
+    restarted.terminate();
+    assert!(restarted.wait_exit().success());
+}

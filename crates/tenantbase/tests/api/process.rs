@@ -1,0 +1,120 @@
+//! The real binary as a child process: a clean command, its output, and a running server
+//! whose JSON log lines are collected.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tenantbase");
+
+/// The binary with a clean environment: no TENANTBASE_* or DATABASE_URL from outside.
+pub fn tenantbase(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir).env_remove("DATABASE_URL");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TENANTBASE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+pub fn output(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running server whose stdout (JSON log lines) is collected by a thread.
+pub struct Server {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(command: &mut Command) -> Self {
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self {
+            child,
+            lines,
+            seen: Vec::new(),
+            addr: String::new(),
+        };
+        let listening = server.wait_for_line(|l| l["message"] == "listening");
+        server.addr = listening["addr"].as_str().expect("addr").to_owned();
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits up to 20 s for a log line matching `want`; every line must be JSON.
+    pub fn wait_for_line(
+        &mut self,
+        want: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .expect("expected log line before the deadline");
+            self.seen.push(line.clone());
+            let value: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if want(&value) {
+                return value;
+            }
+        }
+    }
+
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,24 +4,36 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::json;
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::ArchiveJob;
 use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{Backoff, Registry, Schedule, Scheduler, Worker, WorkerConfig};
+use tenantbase_core::mail::SendEmail;
+use tenantbase_mail::{FileSink, MailTransport, SmtpTransport};
 use tenantbase_store::Store;
 use tenantbase_store::jobs::NewJob;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, MailTransportKind};
 
 /// Every job kind this build can run.
-pub(crate) fn registry(config: &Config, store: &Arc<dyn Store>, blob: &BlobStore) -> Registry {
-    let mut registry = Registry::new().register(Probe).register(CleanupJobs {
-        store: store.clone(),
-        keep: Duration::from_secs(config.jobs.keep_succeeded_hours * 3600),
-    });
+pub(crate) fn registry(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    blob: &BlobStore,
+) -> anyhow::Result<Registry> {
+    let mut registry = Registry::new()
+        .register(Probe)
+        .register(CleanupJobs {
+            store: store.clone(),
+            keep: Duration::from_secs(config.jobs.keep_succeeded_hours * 3600),
+        })
+        .register(SendEmail {
+            transport: mail_transport(config)?,
+        });
     if let Some(days) = config.audit.retention_days {
         registry = registry.register(ArchiveJob {
             store: store.clone(),
@@ -29,7 +41,22 @@ pub(crate) fn registry(config: &Config, store: &Arc<dyn Store>, blob: &BlobStore
             retention: Duration::from_secs(u64::from(days) * 86_400),
         });
     }
-    registry
+    Ok(registry)
+}
+
+/// The configured mail transport: `.eml` files in the data folder, or SMTP.
+fn mail_transport(config: &Config) -> anyhow::Result<Arc<dyn MailTransport>> {
+    let from = &config.mail.from;
+    let transport: Arc<dyn MailTransport> = match (&config.mail.transport, &config.mail.smtp) {
+        (MailTransportKind::Smtp, Some(smtp)) => {
+            Arc::new(SmtpTransport::new(smtp, from).context("mail.smtp / mail.from")?)
+        }
+        _ => Arc::new(
+            FileSink::new(config.data_dir.join("mail"), from)
+                .context("mail.from / the mail folder")?,
+        ),
+    };
+    Ok(transport)
 }
 
 /// The cron schedules of this build.
@@ -74,7 +101,7 @@ pub(crate) fn spawn(
     let mut tasks = JoinSet::new();
     let worker = Worker::new(
         store.clone(),
-        registry(config, store, blob),
+        registry(config, store, blob)?,
         worker_config(config, concurrency),
     );
     tasks.spawn(worker.run(shutdown.clone()));

@@ -27,6 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub jobs: JobsConfig,
     pub audit: AuditConfig,
+    pub mail: MailConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +85,34 @@ pub struct AuditConfig {
     pub retention_days: Option<u32>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `file` writes each message as an `.eml` under `<data_dir>/mail/` (no mail server
+    /// needed); `smtp` delivers through `[mail.smtp]`.
+    pub transport: MailTransportKind,
+    /// The sender of every message.
+    pub from: String,
+    pub smtp: Option<tenantbase_mail::SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::File,
+            from: tenantbase_mail::DEFAULT_FROM.to_owned(),
+            smtp: None,
+        }
+    }
+}
+
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
@@ -108,6 +137,7 @@ impl Default for Config {
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
             audit: AuditConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -211,6 +241,11 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
         self.database_kind()?;
+        if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.is_none() {
+            bail!(
+                "invalid configuration: mail.smtp.host is required when mail.transport = \"smtp\""
+            );
+        }
         Ok(())
     }
 

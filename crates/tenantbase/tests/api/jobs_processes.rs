@@ -155,3 +155,70 @@ async fn a_killed_server_loses_no_job() {
     restarted.terminate();
     assert!(restarted.wait_exit().success());
 }
+
+#[tokio::test]
+async fn the_embedded_mode_delivers_mail_to_eml_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, _, stderr) = output(tenantbase(dir.path()).arg("migrate"));
+    assert!(ok, "{stderr}");
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/tenantbase.db").display()
+    );
+    let pool = SqlitePoolConfig {
+        max_readers: 2,
+        acquire_timeout: Duration::from_secs(10),
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite"));
+    let mut unit = store.begin().await.expect("begin");
+    let message = tenantbase_mail::MessageKind::MfaCode {
+        display_name: "Ada".to_owned(),
+        code: "493817".to_owned(),
+        expires_in_minutes: 10,
+    };
+    tenantbase_core::mail::queue_email(
+        unit.as_mut(),
+        "ada@example.com",
+        &message,
+        &Default::default(),
+    )
+    .await
+    .expect("queue");
+    unit.commit().await.expect("commit");
+
+    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let line = server.wait_for_line(|l| {
+        l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("tenantbase_mail"))
+    });
+    let mail_dir = dir.path().join("data/mail");
+    let files: Vec<_> = std::fs::read_dir(&mail_dir)
+        .expect("mail folder")
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(files[0].path()).expect("eml");
+    assert!(
+        eml.contains("To: ada@example.com") && eml.contains("493817"),
+        "{eml}"
+    );
+    assert!(
+        !line.to_string().contains("ada@example.com"),
+        "no recipient in the log: {line}"
+    );
+    server.terminate();
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn smtp_without_a_host_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, _, stderr) = output(
+        tenantbase(dir.path())
+            .arg("serve")
+            .env("TENANTBASE_MAIL__TRANSPORT", "smtp"),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("mail.smtp.host"), "{stderr}");
+}

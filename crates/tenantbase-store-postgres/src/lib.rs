@@ -133,15 +133,6 @@ impl EventStore for PgStore {
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>> {
         shared::chain_heads(&self.pool).await
     }
-
-    async fn truncate_chain(
-        &self,
-        chain: &str,
-        through_seq: i64,
-        through_hash: &str,
-    ) -> StoreResult<u64> {
-        shared::truncate_chain(&self.pool, chain, through_seq, through_hash).await
-    }
 }
 
 #[async_trait]
@@ -191,10 +182,6 @@ impl JobStore for PgStore {
 
     async fn get_job(&self, id: JobId) -> StoreResult<Job> {
         shared::get_job(&self.pool, id).await
-    }
-
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> StoreResult<()> {
-        shared::retry_job(&self.pool, id, now).await
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>> {

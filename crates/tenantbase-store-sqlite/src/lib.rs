@@ -140,15 +140,6 @@ impl EventStore for SqliteStore {
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>> {
         shared::chain_heads(&self.reader).await
     }
-
-    async fn truncate_chain(
-        &self,
-        chain: &str,
-        through_seq: i64,
-        through_hash: &str,
-    ) -> StoreResult<u64> {
-        shared::truncate_chain(&self.writer, chain, through_seq, through_hash).await
-    }
 }
 
 #[async_trait]
@@ -198,10 +189,6 @@ impl JobStore for SqliteStore {
 
     async fn get_job(&self, id: JobId) -> StoreResult<Job> {
         shared::get_job(&self.reader, id).await
-    }
-
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> StoreResult<()> {
-        shared::retry_job(&self.writer, id, now).await
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>> {

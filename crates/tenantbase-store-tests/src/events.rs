@@ -164,10 +164,12 @@ pub async fn truncating_a_chain_sets_its_anchor(store: &dyn Store) {
     }
     let chain = org.to_string();
     let events = whole_chain(store, &chain).await;
-    let deleted = store
+    let mut unit = store.begin().await.expect("begin");
+    let deleted = unit
         .truncate_chain(&chain, 3, &events[2].hash)
         .await
         .expect("truncate");
+    unit.commit().await.expect("commit");
     assert_eq!(deleted, 3);
     let rest = whole_chain(store, &chain).await;
     assert_eq!(rest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);

@@ -200,13 +200,23 @@ pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
     );
 }
 
+async fn retry(
+    store: &dyn Store,
+    id: tenantbase_domain::JobId,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut unit = store.begin().await?;
+    unit.retry_job(id, now).await?;
+    unit.commit().await
+}
+
 pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
     let id = enqueue(store, NewJob::new("x", json!({})).max_attempts(1))
         .await
         .id();
     let now = Utc::now();
     assert!(
-        matches!(store.retry_job(id, now).await, Err(StoreError::NotFound)),
+        matches!(retry(store, id, now).await, Err(StoreError::NotFound)),
         "not dead yet"
     );
     store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
@@ -214,7 +224,7 @@ pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
         .fail_job(id, "w", "boom", None, now)
         .await
         .expect("fail");
-    store.retry_job(id, now).await.expect("retry");
+    retry(store, id, now).await.expect("retry");
     let job = store.get_job(id).await.expect("get");
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     assert_eq!(

@@ -221,15 +221,6 @@ pub trait EventStore: Send + Sync {
 
     /// Every chain's head, ordered by chain.
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>>;
-
-    /// Removes the events of `chain` up to `through_seq` and records the last one's hash
-    /// as the chain's anchor, in one transaction. Used after they were archived.
-    async fn truncate_chain(
-        &self,
-        chain: &str,
-        through_seq: i64,
-        through_hash: &str,
-    ) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

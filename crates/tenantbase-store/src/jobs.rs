@@ -186,9 +186,6 @@ pub trait JobStore: Send + Sync {
 
     async fn get_job(&self, id: JobId) -> StoreResult<Job>;
 
-    /// Puts a dead job back in the queue with fresh attempts; `NotFound` unless dead.
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> StoreResult<()>;
-
     async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>>;
 
     /// Deletes succeeded jobs finished before `before`; returns how many.

@@ -67,6 +67,14 @@ macro_rules! shared_statements {
                     enqueue_job(&mut self.tx, job).await
                 }
 
+                async fn retry_job(&mut self, id: JobId, now: DateTime<Utc>) -> StoreResult<()> {
+                    retry_job(&mut *self.tx, id, now).await
+                }
+
+                async fn truncate_chain(&mut self, chain: &str, through_seq: i64, through_hash: &str) -> StoreResult<u64> {
+                    truncate_chain(&mut self.tx, chain, through_seq, through_hash).await
+                }
+
                 async fn commit(self: Box<Self>) -> StoreResult<()> {
                     Ok(self.tx.commit().await?)
                 }
@@ -183,16 +191,15 @@ macro_rules! shared_statements {
             }
 
             pub async fn truncate_chain(
-                pool: &sqlx::Pool<Db>,
+                conn: &mut Conn,
                 chain: &str,
                 through_seq: i64,
                 through_hash: &str,
             ) -> StoreResult<u64> {
-                let mut tx = pool.begin().await?;
                 let deleted = sqlx::query("DELETE FROM events WHERE chain = $1 AND seq <= $2")
                     .bind(chain)
                     .bind(through_seq)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?
                     .rows_affected();
                 sqlx::query(
@@ -202,9 +209,8 @@ macro_rules! shared_statements {
                 .bind(chain)
                 .bind(through_seq)
                 .bind(through_hash)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
-                tx.commit().await?;
                 Ok(deleted)
             }
 

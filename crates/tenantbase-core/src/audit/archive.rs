@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tenantbase_blob::{BlobError, BlobStore};
-use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_store::events::{Actor, ChainHead, Event, NewEvent, RequestMeta, Target};
 use tenantbase_store::{Store, StoreError};
 
 use super::verify::{Break, Walker};
@@ -120,10 +120,29 @@ async fn archive_batch(
     blob.put(&manifest.object, compressed).await?;
     blob.put(&format!("{base}.manifest.json"), manifest_json)
         .await?;
-    // Only once both objects are stored do the events leave the database.
-    store
-        .truncate_chain(&head.chain, last.seq, &last.hash)
+    // Only once both objects are stored do the events leave the database, and the
+    // platform chain records that they did, in the same transaction.
+    let mut unit = store.begin().await?;
+    unit.truncate_chain(&head.chain, last.seq, &last.hash)
         .await?;
+    unit.append_event(NewEvent {
+        org_id: None,
+        event_type: "audit.archived".to_owned(),
+        actor: Actor::System,
+        target: Some(Target {
+            kind: "audit_chain".to_owned(),
+            id: head.chain.clone(),
+        }),
+        request: RequestMeta::default(),
+        payload: serde_json::json!({
+            "first_seq": manifest.first_seq,
+            "last_seq": manifest.last_seq,
+            "last_hash": manifest.last_hash,
+            "object": manifest.object,
+        }),
+    })
+    .await?;
+    unit.commit().await?;
     tracing::info!(chain = %head.chain, first_seq = first.seq, last_seq = last.seq, "archived audit events");
     Ok(Some(manifest))
 }

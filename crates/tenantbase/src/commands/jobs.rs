@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::Utc;
 use tenantbase_domain::JobId;
+use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
 use tenantbase_store::jobs::{Job, JobState};
 
 use crate::cli::JobsCommand;
@@ -25,10 +26,24 @@ pub(crate) async fn run(config: &Config, command: JobsCommand) -> anyhow::Result
             let id: JobId = id
                 .parse()
                 .with_context(|| format!("`{id}` is not a job id"))?;
-            store
-                .retry_job(id, Utc::now())
+            // The retry and its audit event commit together.
+            let mut unit = store.begin().await?;
+            unit.retry_job(id, Utc::now())
                 .await
                 .with_context(|| format!("{id} is not a dead job"))?;
+            unit.append_event(NewEvent {
+                org_id: None,
+                event_type: "job.retried".to_owned(),
+                actor: Actor::System,
+                target: Some(Target {
+                    kind: "job".to_owned(),
+                    id: id.to_string(),
+                }),
+                request: RequestMeta::default(),
+                payload: serde_json::json!({"via": "cli"}),
+            })
+            .await?;
+            unit.commit().await?;
             println!("{id} queued again");
         }
     }

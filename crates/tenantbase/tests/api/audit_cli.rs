@@ -178,6 +178,12 @@ async fn jobs_cli_lists_dead_jobs_and_retries_them() {
     let (ok, retried, _) = output(tenantbase(dir.path()).args(["jobs", "retry", &id.to_string()]));
     assert!(ok);
     assert_eq!(retried.trim(), format!("{id} queued again"));
+    let (ok, events, _) =
+        output(tenantbase(dir.path()).args(["audit", "export", "--org", "platform"]));
+    assert!(
+        ok && events.contains("job.retried") && events.contains(&id.to_string()),
+        "the retry is audited: {events}"
+    );
     let (ok, queued, _) =
         output(tenantbase(dir.path()).args(["jobs", "list", "--state", "queued"]));
     assert!(ok && queued.contains(&id.to_string()), "{queued}");

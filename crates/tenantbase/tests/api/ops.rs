@@ -58,6 +58,14 @@ async fn info_links_to_the_docs() {
 async fn metrics_report_requests_pool_and_process() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
+        let mut unit = app.store.begin().await.expect("begin");
+        unit.enqueue_job(tenantbase_store::jobs::NewJob::new(
+            "metrics.test",
+            serde_json::json!({}),
+        ))
+        .await
+        .expect("enqueue");
+        unit.commit().await.expect("commit");
         app.get("/health").await;
         app.get("/no/such/route").await;
         let response = app.get("/metrics").await;
@@ -76,6 +84,7 @@ async fn metrics_report_requests_pool_and_process() {
             "http_requests_in_flight",
             r#"db_pool_connections{state="open""#,
             r#"db_pool_connections{state="idle""#,
+            r#"jobs_queue_depth{kind="metrics.test",state="queued"} 1"#,
             "process_resident_memory_bytes",
             "process_cpu_seconds_total",
         ] {

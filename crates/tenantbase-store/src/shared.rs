@@ -21,7 +21,8 @@ pub fn claim_sql(row_lock: &str) -> String {
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
          locked_until = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM jobs \
-           WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND locked_until < $3) \
+           WHERE state IN ('queued', 'running') AND run_at <= $3 \
+             AND (state = 'queued' OR locked_until < $3) \
            ORDER BY run_at LIMIT $4 {row_lock}) \
          RETURNING {}",
         columns::CLAIMED

@@ -116,6 +116,18 @@ typed_id!(
     "job"
 );
 
+typed_id!(
+    /// A user: a global identity, member of any number of orgs.
+    UserId,
+    "usr"
+);
+
+typed_id!(
+    /// A sign-in session of a user on one device.
+    SessionId,
+    "ses"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction, migrate::Migrator};
 use tenantbase_domain::JobId;
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_store::identity::{Session, SigningKeyRow, User};
 use tenantbase_store::jobs::{ClaimedJob, Job, JobState, QueueDepth};
 use tenantbase_store::sql::ClaimedRow;
 use tenantbase_store::sql::run;
@@ -17,7 +19,7 @@ use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, PoolStats, Setting, SettingsStore, StoreResult,
     migrations,
 };
-use tenantbase_store::{EventStore, JobStore, TxStore, UnitOfWork};
+use tenantbase_store::{EventStore, IdentityStore, JobStore, TxStore, UnitOfWork};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -25,6 +27,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 
 tenantbase_store::shared_statements!(sqlx::Postgres);
+tenantbase_store::identity_statements!(sqlx::Postgres);
 
 /// Pool sizing for the PostgreSQL backend.
 #[derive(Debug, Clone, Copy)]
@@ -197,5 +200,41 @@ impl JobStore for PgStore {
 impl TxStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
         Ok(Box::new(shared::Unit::new(self.pool.begin().await?)))
+    }
+}
+
+#[async_trait]
+impl IdentityStore for PgStore {
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        identity_sql::user_by_email(&self.pool, email).await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<User> {
+        identity_sql::user_by_id(&self.pool, id).await
+    }
+
+    async fn session_by_id(&self, id: SessionId) -> StoreResult<Session> {
+        identity_sql::session_by_id(&self.pool, id).await
+    }
+
+    async fn live_sessions(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Session>> {
+        identity_sql::live_sessions(&self.pool, user_id, now).await
+    }
+
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        identity_sql::touch_session(&self.pool, id, now, idle_expires_at).await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+        identity_sql::signing_keys(&self.pool).await
     }
 }

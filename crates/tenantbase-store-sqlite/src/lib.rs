@@ -11,14 +11,16 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, migrate::Migrator};
 use tenantbase_domain::JobId;
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_store::identity::{Session, SigningKeyRow, User};
 use tenantbase_store::jobs::{ClaimedJob, Job, JobState, QueueDepth};
 use tenantbase_store::sql::ClaimedRow;
 use tenantbase_store::sql::run;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, PoolStats, Setting, SettingsStore, StoreResult, migrations,
 };
-use tenantbase_store::{EventStore, JobStore, TxStore, UnitOfWork};
+use tenantbase_store::{EventStore, IdentityStore, JobStore, TxStore, UnitOfWork};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -26,6 +28,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 const CLAIM_ROW_LOCK: &str = "";
 
 tenantbase_store::shared_statements!(sqlx::Sqlite);
+tenantbase_store::identity_statements!(sqlx::Sqlite);
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -207,5 +210,41 @@ impl TxStore for SqliteStore {
         // cannot fail halfway when another process (a separate worker) writes meanwhile.
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Box::new(shared::Unit::new(tx)))
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        identity_sql::user_by_email(&self.reader, email).await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<User> {
+        identity_sql::user_by_id(&self.reader, id).await
+    }
+
+    async fn session_by_id(&self, id: SessionId) -> StoreResult<Session> {
+        identity_sql::session_by_id(&self.reader, id).await
+    }
+
+    async fn live_sessions(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Session>> {
+        identity_sql::live_sessions(&self.reader, user_id, now).await
+    }
+
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        identity_sql::touch_session(&self.writer, id, now, idle_expires_at).await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+        identity_sql::signing_keys(&self.reader).await
     }
 }

@@ -3,9 +3,11 @@
 //! backend crate, so both backends pass exactly the same tests.
 
 mod events;
+mod identity;
 mod jobs;
 
 pub use events::*;
+pub use identity::*;
 pub use jobs::*;
 use serde_json::json;
 use tenantbase_store::{Store, StoreError};
@@ -36,6 +38,11 @@ macro_rules! conformance_suite {
             completions_are_batched,
             finished_jobs_are_cleaned_up,
             truncating_a_chain_sets_its_anchor,
+            emails_are_unique_and_guests_have_none,
+            refresh_tokens_rotate_once_and_reuse_is_detected,
+            concurrent_refreshes_yield_one_successor,
+            sessions_are_listed_and_revoked,
+            signing_keys_are_kept_and_retired,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -4,17 +4,20 @@
 
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod jobs;
 pub mod migrations;
 pub mod ops;
 pub mod scope;
 pub mod settings;
 pub mod shared;
+pub mod shared_identity;
 pub mod sql;
 pub mod unit;
 
 pub use error::StoreError;
 pub use events::EventStore;
+pub use identity::IdentityStore;
 pub use jobs::JobStore;
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use ops::{Backend, OpsStore, PoolStats};
@@ -23,9 +26,12 @@ pub use settings::{Setting, SettingsStore};
 pub use unit::{TxStore, UnitOfWork};
 
 /// Everything a backend provides. Implemented automatically for any type with every area.
-pub trait Store: OpsStore + SettingsStore + EventStore + JobStore + TxStore {}
+pub trait Store:
+    OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore
+{
+}
 
-impl<T: OpsStore + SettingsStore + EventStore + JobStore + TxStore> Store for T {}
+impl<T: OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore> Store for T {}
 
 /// The result type of every store method.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -38,7 +38,9 @@ macro_rules! shared_statements {
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use tenantbase_domain::JobId;
+            use tenantbase_domain::id::{SessionId, UserId};
             use tenantbase_store::events::{ChainHead, Event, NewEvent, GENESIS_HASH};
+            use tenantbase_store::identity::{NewSession, NewUser, Rotation, Session, SigningKeyRow, User};
             use tenantbase_store::jobs::{Enqueued, Job, JobState, NewJob, QueueDepth, MAX_PAYLOAD_BYTES};
             use tenantbase_store::shared::columns;
             use tenantbase_store::sql::{ChainHeadRow, EventRow, JobRow};
@@ -74,6 +76,46 @@ macro_rules! shared_statements {
 
                 async fn truncate_chain(&mut self, chain: &str, through_seq: i64, through_hash: &str) -> StoreResult<u64> {
                     truncate_chain(&mut self.tx, chain, through_seq, through_hash).await
+                }
+
+                async fn create_user(&mut self, user: NewUser) -> StoreResult<User> {
+                    super::identity_sql::create_user(&mut self.tx, user).await
+                }
+
+                async fn create_session(&mut self, session: NewSession, refresh_hash: &str) -> StoreResult<Session> {
+                    super::identity_sql::create_session(&mut self.tx, session, refresh_hash).await
+                }
+
+                async fn rotate_refresh_token(
+                    &mut self,
+                    old_hash: &str,
+                    new_hash: &str,
+                    grace: std::time::Duration,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Rotation> {
+                    super::identity_sql::rotate_refresh_token(&mut self.tx, old_hash, new_hash, grace, now).await
+                }
+
+                async fn revoke_session(&mut self, id: SessionId, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+                    super::identity_sql::revoke_session(&mut self.tx, id, reason, now).await
+                }
+
+                async fn revoke_user_sessions(
+                    &mut self,
+                    user_id: UserId,
+                    keep: Option<SessionId>,
+                    reason: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<u64> {
+                    super::identity_sql::revoke_user_sessions(&mut self.tx, user_id, keep, reason, now).await
+                }
+
+                async fn insert_signing_key(&mut self, key: SigningKeyRow) -> StoreResult<()> {
+                    super::identity_sql::insert_signing_key(&mut self.tx, key).await
+                }
+
+                async fn retire_signing_key(&mut self, kid: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                    super::identity_sql::retire_signing_key(&mut self.tx, kid, now).await
                 }
 
                 async fn commit(self: Box<Self>) -> StoreResult<()> {

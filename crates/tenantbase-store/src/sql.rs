@@ -233,3 +233,90 @@ impl TryFrom<ClaimedRow> for crate::jobs::ClaimedJob {
 fn parse_payload(text: &str) -> Result<serde_json::Value, crate::StoreError> {
     serde_json::from_str(text).map_err(|e| crate::StoreError::Corrupt(format!("job payload: {e}")))
 }
+
+/// A row of `users`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: uuid::Uuid,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+    pub is_guest: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<UserRow> for crate::identity::User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: tenantbase_domain::id::UserId::from_uuid(row.id),
+            email: row.email,
+            display_name: row.display_name,
+            password_hash: row.password_hash,
+            email_verified: row.email_verified,
+            is_guest: row.is_guest,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A row of `sessions`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub device_id: Option<String>,
+    pub device_label: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub amr: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub idle_expires_at: chrono::DateTime<chrono::Utc>,
+    pub absolute_expires_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TryFrom<SessionRow> for crate::identity::Session {
+    type Error = crate::StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: tenantbase_domain::id::SessionId::from_uuid(row.id),
+            user_id: tenantbase_domain::id::UserId::from_uuid(row.user_id),
+            amr: serde_json::from_str(&row.amr)
+                .map_err(|e| crate::StoreError::Corrupt(format!("session amr: {e}")))?,
+            device_id: row.device_id,
+            device_label: row.device_label,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            idle_expires_at: row.idle_expires_at,
+            absolute_expires_at: row.absolute_expires_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// A row of `signing_keys`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SigningKeySqlRow {
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    pub encrypted_private_key: Vec<u8>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<SigningKeySqlRow> for crate::identity::SigningKeyRow {
+    fn from(row: SigningKeySqlRow) -> Self {
+        Self {
+            kid: row.kid,
+            public_key: row.public_key,
+            encrypted_private_key: row.encrypted_private_key,
+            created_at: row.created_at,
+            retired_at: row.retired_at,
+        }
+    }
+}

@@ -4,9 +4,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
+use tenantbase_domain::id::{SessionId, UserId};
 
 use crate::StoreResult;
 use crate::events::{Event, NewEvent};
+use crate::identity::{NewSession, NewUser, Rotation, Session, SigningKeyRow, User};
 use crate::jobs::{Enqueued, NewJob};
 
 /// An open transaction. Dropping it without `commit` rolls everything back.
@@ -29,6 +31,49 @@ pub trait UnitOfWork: Send {
         through_seq: i64,
         through_hash: &str,
     ) -> StoreResult<u64>;
+
+    /// `Conflict` (constraint on email) when the email is taken.
+    async fn create_user(&mut self, user: NewUser) -> StoreResult<User>;
+
+    /// A session and its first refresh token (stored as `refresh_hash`).
+    async fn create_session(
+        &mut self,
+        session: NewSession,
+        refresh_hash: &str,
+    ) -> StoreResult<Session>;
+
+    /// Marks `old_hash` used and stores `new_hash` for the same session. Of concurrent
+    /// presentations of one token exactly one rotates it (the row lock, or SQLite's one
+    /// writer, serializes them); a token used less than `grace` ago is a lost race, an
+    /// older use is reuse.
+    async fn rotate_refresh_token(
+        &mut self,
+        old_hash: &str,
+        new_hash: &str,
+        grace: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation>;
+
+    /// Revokes one session; `false` if it was already revoked or does not exist.
+    async fn revoke_session(
+        &mut self,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Revokes every live session of `user_id` but `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &mut self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    async fn insert_signing_key(&mut self, key: SigningKeyRow) -> StoreResult<()>;
+
+    async fn retire_signing_key(&mut self, kid: &str, now: DateTime<Utc>) -> StoreResult<()>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

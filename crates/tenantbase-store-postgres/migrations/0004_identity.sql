@@ -1,0 +1,52 @@
+-- Accounts, sign-in sessions, rotating refresh tokens, and the token signing keys.
+
+CREATE TABLE users (
+    id             UUID PRIMARY KEY,
+    -- Normalised (trimmed, lower case); NULL for guests.
+    email          TEXT UNIQUE,
+    display_name   TEXT NOT NULL,
+    -- argon2id PHC string; NULL for guests.
+    password_hash  TEXT,
+    email_verified BOOLEAN NOT NULL,
+    is_guest       BOOLEAN NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE sessions (
+    id                  UUID PRIMARY KEY,
+    user_id             UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    device_id           TEXT,
+    device_label        TEXT,
+    user_agent          TEXT,
+    ip                  TEXT,
+    -- JSON array of authentication methods (amr).
+    amr                 TEXT NOT NULL,
+    created_at          TIMESTAMPTZ NOT NULL,
+    last_seen_at        TIMESTAMPTZ NOT NULL,
+    idle_expires_at     TIMESTAMPTZ NOT NULL,
+    absolute_expires_at TIMESTAMPTZ NOT NULL,
+    revoked_at          TIMESTAMPTZ,
+    revoked_reason      TEXT
+);
+
+CREATE INDEX sessions_user ON sessions (user_id, created_at);
+
+-- Refresh tokens are stored only as SHA-256 hashes. A used token keeps its row (with
+-- used_at) so that presenting it again is recognised as reuse.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    session_id UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at TIMESTAMPTZ NOT NULL,
+    used_at    TIMESTAMPTZ
+);
+
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+
+CREATE TABLE signing_keys (
+    kid                   TEXT PRIMARY KEY,
+    public_key            BYTEA NOT NULL,
+    encrypted_private_key BYTEA NOT NULL,
+    created_at            TIMESTAMPTZ NOT NULL,
+    retired_at            TIMESTAMPTZ
+);

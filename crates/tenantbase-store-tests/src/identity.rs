@@ -1,0 +1,217 @@
+//! Conformance tests of accounts, sessions, refresh-token rotation and signing keys.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::join_all;
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_store::identity::{NewSession, NewUser, Rotation, SigningKeyRow, User};
+use tenantbase_store::{Store, StoreError};
+
+const GRACE: Duration = Duration::from_secs(10);
+
+async fn create_user(store: &dyn Store, email: Option<&str>) -> Result<User, StoreError> {
+    let mut unit = store.begin().await?;
+    let user = unit
+        .create_user(NewUser {
+            id: UserId::new(),
+            email: email.map(str::to_owned),
+            display_name: "Test".to_owned(),
+            password_hash: email.map(|_| "$argon2id$fake".to_owned()),
+            is_guest: email.is_none(),
+        })
+        .await?;
+    unit.commit().await?;
+    Ok(user)
+}
+
+async fn create_session(store: &dyn Store, user: UserId, refresh_hash: &str) -> SessionId {
+    let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    let session = unit
+        .create_session(
+            NewSession {
+                id: SessionId::new(),
+                user_id: user,
+                device_id: Some("dev-1".to_owned()),
+                device_label: Some("laptop".to_owned()),
+                user_agent: Some("test-agent".to_owned()),
+                ip: Some("127.0.0.1".to_owned()),
+                amr: vec!["pwd".to_owned()],
+                idle_expires_at: now + chrono::Duration::days(1),
+                absolute_expires_at: now + chrono::Duration::days(30),
+            },
+            refresh_hash,
+        )
+        .await
+        .expect("session");
+    unit.commit().await.expect("commit");
+    session.id
+}
+
+async fn rotate(store: &dyn Store, old: &str, new: &str, grace: Duration) -> Rotation {
+    let mut unit = store.begin().await.expect("begin");
+    let rotation = unit
+        .rotate_refresh_token(old, new, grace, Utc::now())
+        .await
+        .expect("rotate");
+    unit.commit().await.expect("commit");
+    rotation
+}
+
+pub async fn emails_are_unique_and_guests_have_none(store: &dyn Store) {
+    let user = create_user(store, Some("ada@example.com"))
+        .await
+        .expect("user");
+    let taken = create_user(store, Some("ada@example.com")).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict { .. })),
+        "{taken:?}"
+    );
+    let found = store
+        .user_by_email("ada@example.com")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found, user);
+    assert!(!found.email_verified);
+    assert!(
+        store
+            .user_by_email("nobody@example.com")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let guest_a = create_user(store, None).await.expect("guest");
+    let guest_b = create_user(store, None).await.expect("second guest");
+    assert!(guest_a.is_guest && guest_b.is_guest);
+    assert_eq!(store.user_by_id(guest_b.id).await.expect("by id"), guest_b);
+}
+
+pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(store: &dyn Store) {
+    let user = create_user(store, Some("r@example.com"))
+        .await
+        .expect("user");
+    let session = create_session(store, user.id, "h1").await;
+    assert_eq!(
+        rotate(store, "h1", "h2", GRACE).await,
+        Rotation::Rotated(session)
+    );
+    assert_eq!(
+        rotate(store, "h1", "h3", GRACE).await,
+        Rotation::RaceLost(session),
+        "within grace"
+    );
+    assert_eq!(
+        rotate(store, "h1", "h3", Duration::ZERO).await,
+        Rotation::Reused(session),
+        "after grace"
+    );
+    assert_eq!(rotate(store, "nope", "h4", GRACE).await, Rotation::Unknown);
+    assert_eq!(
+        rotate(store, "h2", "h5", GRACE).await,
+        Rotation::Rotated(session),
+        "the successor works"
+    );
+}
+
+pub async fn concurrent_refreshes_yield_one_successor(store: &dyn Store) {
+    let user = create_user(store, Some("c@example.com"))
+        .await
+        .expect("user");
+    let session = create_session(store, user.id, "start").await;
+    let attempts = (0..20).map(|i| async move {
+        let mut unit = store.begin().await.expect("begin");
+        let rotation = unit
+            .rotate_refresh_token("start", &format!("next-{i}"), GRACE, Utc::now())
+            .await
+            .expect("rotate");
+        unit.commit().await.expect("commit");
+        rotation
+    });
+    let outcomes = join_all(attempts).await;
+    let rotated = outcomes
+        .iter()
+        .filter(|r| **r == Rotation::Rotated(session))
+        .count();
+    let lost = outcomes
+        .iter()
+        .filter(|r| **r == Rotation::RaceLost(session))
+        .count();
+    assert_eq!((rotated, lost), (1, 19), "{outcomes:?}");
+}
+
+pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {
+    let user = create_user(store, Some("s@example.com"))
+        .await
+        .expect("user");
+    let first = create_session(store, user.id, "a").await;
+    let second = create_session(store, user.id, "b").await;
+    let third = create_session(store, user.id, "c").await;
+    let now = Utc::now();
+    let live = store.live_sessions(user.id, now).await.expect("list");
+    assert_eq!(
+        live.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![third, second, first]
+    );
+    assert_eq!(live[0].device_label.as_deref(), Some("laptop"));
+    assert_eq!(live[0].amr, vec!["pwd".to_owned()]);
+
+    let mut unit = store.begin().await.expect("begin");
+    assert!(
+        unit.revoke_session(first, "logout", now)
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !unit
+            .revoke_session(first, "logout", now)
+            .await
+            .expect("again")
+    );
+    assert_eq!(
+        unit.revoke_user_sessions(user.id, Some(third), "revoke-all", now)
+            .await
+            .expect("all"),
+        1
+    );
+    unit.commit().await.expect("commit");
+    let live = store.live_sessions(user.id, now).await.expect("list");
+    assert_eq!(live.iter().map(|s| s.id).collect::<Vec<_>>(), vec![third]);
+    let revoked = store.session_by_id(first).await.expect("session");
+    assert!(!revoked.is_live(now));
+    assert!(matches!(
+        store.session_by_id(SessionId::new()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn signing_keys_are_kept_and_retired(store: &dyn Store) {
+    let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    for kid in ["k1", "k2"] {
+        unit.insert_signing_key(SigningKeyRow {
+            kid: kid.to_owned(),
+            public_key: vec![1; 32],
+            encrypted_private_key: vec![2; 72],
+            created_at: now,
+            retired_at: None,
+        })
+        .await
+        .expect("insert");
+    }
+    unit.retire_signing_key("k1", now).await.expect("retire");
+    unit.commit().await.expect("commit");
+    let keys = store.signing_keys().await.expect("keys");
+    assert_eq!(keys.len(), 2);
+    let k1 = keys.iter().find(|k| k.kid == "k1").expect("k1");
+    assert!(k1.retired_at.is_some());
+    assert_eq!(k1.encrypted_private_key, vec![2; 72]);
+    assert!(
+        keys.iter()
+            .find(|k| k.kid == "k2")
+            .expect("k2")
+            .retired_at
+            .is_none()
+    );
+}

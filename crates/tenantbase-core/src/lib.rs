@@ -3,5 +3,6 @@
 //! HTTP.
 
 pub mod audit;
+pub mod identity;
 pub mod jobs;
 pub mod mail;

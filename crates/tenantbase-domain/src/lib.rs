@@ -1,7 +1,11 @@
 //! Domain types of tenantbase: typed, prefixed ids and other values that are parsed once at
 //! the edge and trusted inside. No IO and no async live here.
 
+pub mod email;
 pub mod id;
+pub mod password;
 pub mod redact;
 
+pub use email::{Email, EmailError};
 pub use id::{EventId, JobId, OrgId, ParseIdError};
+pub use password::{Password, PasswordError, PasswordPolicy};

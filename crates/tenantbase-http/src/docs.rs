@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -18,7 +19,10 @@ use crate::AppState;
     paths(openapi_json),
     components(schemas(crate::problem::Problem, crate::problem::FieldError)),
     modifiers(&DocsPage),
-    tags((name = "operations", description = "Probes, metrics and documentation")),
+    tags(
+        (name = "operations", description = "Probes, metrics and documentation"),
+        (name = "auth", description = "Accounts, sign-in, sessions and tokens"),
+    ),
 )]
 struct ApiDoc;
 
@@ -50,7 +54,8 @@ async fn openapi_json(
     Json(api.as_ref().clone())
 }
 
-/// Lists `/docs`, which SwaggerUI serves outside the annotated handlers.
+/// Lists `/docs`, which SwaggerUI serves outside the annotated handlers, and declares the
+/// bearer-token security scheme the auth routes refer to.
 struct DocsPage;
 
 impl utoipa::Modify for DocsPage {
@@ -68,6 +73,16 @@ impl utoipa::Modify for DocsPage {
         openapi.paths.paths.insert(
             "/docs".to_owned(),
             PathItem::new(HttpMethod::Get, operation),
+        );
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }

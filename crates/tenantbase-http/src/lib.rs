@@ -2,6 +2,7 @@
 //! passes through, RFC 9457 problem+json errors, and the OpenAPI document generated from
 //! the handlers' annotations.
 
+pub mod auth;
 mod docs;
 pub mod json;
 mod middleware;
@@ -26,7 +27,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Every route of the API, with its OpenAPI annotations, before middleware.
 pub fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(docs::base()).merge(ops::routes())
+    OpenApiRouter::with_openapi(docs::base())
+        .merge(ops::routes())
+        .merge(auth::routes())
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the

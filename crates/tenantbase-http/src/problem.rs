@@ -30,6 +30,8 @@ pub struct ApiError {
     detail: Cow<'static, str>,
     errors: Vec<FieldError>,
     extensions: serde_json::Map<String, serde_json::Value>,
+    /// The `WWW-Authenticate` challenge of a 401 about bearer tokens.
+    www_authenticate: Option<&'static str>,
 }
 
 /// The body of every error response.
@@ -66,7 +68,19 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             extensions: serde_json::Map::new(),
+            www_authenticate: None,
         }
+    }
+
+    /// A 401 for a missing or unusable bearer token, with the RFC 6750 challenge.
+    pub fn invalid_token(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        let mut error = Self::unauthorized(code, detail);
+        error.www_authenticate = Some(if code == "missing_token" {
+            "Bearer"
+        } else {
+            "Bearer error=\"invalid_token\""
+        });
+        error
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
@@ -183,6 +197,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if let Some(challenge) = self.www_authenticate {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
         response.extensions_mut().insert(PendingProblem(self));
         response
     }

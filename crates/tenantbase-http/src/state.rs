@@ -31,4 +31,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Limits and switches of the HTTP layer.
     pub http: Arc<HttpSettings>,
+    /// Accounts, sessions and tokens.
+    pub identity: Arc<tenantbase_core::identity::Identity>,
 }

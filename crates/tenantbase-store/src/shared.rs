@@ -78,6 +78,14 @@ macro_rules! shared_statements {
                     truncate_chain(&mut self.tx, chain, through_seq, through_hash).await
                 }
 
+                async fn session(&mut self, id: SessionId) -> StoreResult<Session> {
+                    super::identity_sql::session_by_id(&mut *self.tx, id).await
+                }
+
+                async fn user(&mut self, id: UserId) -> StoreResult<User> {
+                    super::identity_sql::user_by_id(&mut *self.tx, id).await
+                }
+
                 async fn create_user(&mut self, user: NewUser) -> StoreResult<User> {
                     super::identity_sql::create_user(&mut self.tx, user).await
                 }

@@ -32,6 +32,12 @@ pub trait UnitOfWork: Send {
         through_hash: &str,
     ) -> StoreResult<u64>;
 
+    /// Reads a session inside this transaction (never through the pool while holding a
+    /// unit: concurrent units could exhaust it waiting on each other's locks).
+    async fn session(&mut self, id: SessionId) -> StoreResult<Session>;
+
+    async fn user(&mut self, id: UserId) -> StoreResult<User>;
+
     /// `Conflict` (constraint on email) when the email is taken.
     async fn create_user(&mut self, user: NewUser) -> StoreResult<User>;
 

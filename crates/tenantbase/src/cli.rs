@@ -49,6 +49,9 @@ pub enum Command {
     /// Inspect and retry background jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
 }
@@ -95,6 +98,13 @@ pub enum AuditCommand {
 pub enum ExportFormat {
     Jsonl,
     Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key and retire the active one; its tokens verify until they
+    /// expire. Running servers pick the new key up when restarted.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

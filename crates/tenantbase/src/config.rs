@@ -28,6 +28,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub audit: AuditConfig,
     pub mail: MailConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +104,46 @@ pub enum MailTransportKind {
     Smtp,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// 32 bytes, base64: encrypts token signing keys at rest. Unset: generated once into
+    /// `<data_dir>/master.key` (mode 0600) with a warning — set it in production.
+    pub master_key: Option<SecretString>,
+    /// `iss` and `aud` of access tokens.
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    /// Clock skew accepted on token times; at most 30.
+    pub leeway_secs: u64,
+    /// Shortest password accepted (NIST 800-63B-4 allows 8 with MFA and asks 15 for
+    /// password-only accounts; 12 until MFA is enforced).
+    pub password_min_chars: usize,
+    pub session_idle_days: u64,
+    pub session_absolute_days: u64,
+    /// A refresh token replayed within this many seconds of its use counts as the
+    /// client's own concurrent retry (refused, session kept), later as theft (session revoked).
+    pub refresh_grace_secs: u64,
+    pub argon2: tenantbase_core::identity::password_hash::HashConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            issuer: "tenantbase".to_owned(),
+            audience: "tenantbase".to_owned(),
+            access_ttl_secs: 900,
+            leeway_secs: 10,
+            password_min_chars: 12,
+            session_idle_days: 14,
+            session_absolute_days: 30,
+            refresh_grace_secs: 10,
+            argon2: Default::default(),
+        }
+    }
+}
+
 impl Default for MailConfig {
     fn default() -> Self {
         Self {
@@ -138,6 +179,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             audit: AuditConfig::default(),
             mail: MailConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -241,6 +283,9 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
         self.database_kind()?;
+        if self.auth.leeway_secs > 30 {
+            bail!("invalid configuration: auth.leeway_secs must be at most 30");
+        }
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.is_none() {
             bail!(
                 "invalid configuration: mail.smtp.host is required when mail.transport = \"smtp\""

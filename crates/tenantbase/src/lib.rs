@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 mod connect;
+mod identity;
 mod serve;
 mod telemetry;
 
@@ -36,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Audit(command) => commands::audit::run(&config, command).await,
         Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),
+        Command::Keys(command) => commands::keys::run(&config, command).await.map(|()| true),
     }
 }

@@ -27,6 +27,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         }
     }
     let blob = open_blob(&config).await?;
+    let identity = crate::identity::build(&config, &store).await?;
     let metrics = tenantbase_http::metrics_handle();
     let upkeep = metrics.clone();
     tokio::spawn(async move {
@@ -46,6 +47,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
             hsts_max_age_secs: config.http.hsts_max_age_secs,
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
         }),
+        identity,
     };
 
     let shutdown = CancellationToken::new();
@@ -68,7 +70,9 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         wait_for_signal().await;
         on_signal.cancel();
     });
-    axum::serve(listener, tenantbase_http::router(state))
+    let app = tenantbase_http::router(state)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("serving HTTP")?;

@@ -3,5 +3,6 @@
 
 pub(crate) mod audit;
 pub(crate) mod jobs;
+pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod worker;

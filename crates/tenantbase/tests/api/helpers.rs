@@ -8,6 +8,11 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tenantbase_blob::BlobStore;
+use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
+use tenantbase_core::identity::signing_keys::load_keyring;
+use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
+use tenantbase_core::identity::{Identity, SessionPolicy};
+use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_http::{AppState, HttpSettings};
 use tenantbase_store::Store;
 use tenantbase_store_postgres::{PgPoolConfig, PgStore};
@@ -95,14 +100,15 @@ impl TestApp {
     /// The production router over an existing PostgreSQL database.
     pub async fn on_postgres_url(url: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::assemble(
-            dir,
-            Arc::new(pg_store(url)),
-            None,
-            OpenApiRouter::new(),
-            settings(),
-        )
-        .await
+        let options = Options::new(OpenApiRouter::new(), settings());
+        Self::assemble(dir, Arc::new(pg_store(url)), None, options).await
+    }
+
+    /// With a session policy other than the default.
+    pub async fn with_sessions(backend: Backend, sessions: SessionPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.sessions = sessions;
+        Self::open(backend, options).await
     }
 
     /// The production router plus `extra` routes, served through the same middleware.
@@ -111,6 +117,23 @@ impl TestApp {
         extra: OpenApiRouter<AppState>,
         http: HttpSettings,
     ) -> Self {
+        Self::open(backend, Options::new(extra, http)).await
+    }
+
+    /// Every event of the platform chain (auth events land there), as JSON.
+    pub async fn platform_events(&self) -> Vec<serde_json::Value> {
+        let events = self
+            .store
+            .events_after("platform", 0, 10_000)
+            .await
+            .expect("events");
+        events
+            .iter()
+            .map(|event| serde_json::to_value(event).expect("serializes"))
+            .collect()
+    }
+
+    async fn open(backend: Backend, options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, database): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
@@ -129,26 +152,50 @@ impl TestApp {
                 (Arc::new(pg_store(&database.url)), Some(database))
             }
         };
-        Self::assemble(dir, store, database, extra, http).await
+        Self::assemble(dir, store, database, options).await
     }
 
     async fn assemble(
         dir: tempfile::TempDir,
         store: Arc<dyn Store>,
         database: Option<TestDatabase>,
-        extra: OpenApiRouter<AppState>,
-        http: HttpSettings,
+        options: Options,
     ) -> Self {
         store.migrate().await.expect("migrate");
+        let master = MasterKey::generate().expect("master key");
+        let keyring = load_keyring(
+            store.as_ref(),
+            &master,
+            TokenConfig::new("tenantbase", "tenantbase"),
+        )
+        .await
+        .expect("keyring");
+        // Cheap argon2 parameters: the suite tests behaviour, the benchmarks measure cost.
+        let hasher = PasswordHasher::new(HashConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 4,
+        })
+        .expect("hasher");
+        let identity = Arc::new(Identity::new(
+            store.clone(),
+            hasher,
+            Arc::new(keyring),
+            PasswordPolicy::default(),
+            options.sessions,
+        ));
         let files_dir = dir.path().join("files");
         let blob = BlobStore::local(&files_dir).await.expect("object store");
         let state = AppState {
             store: store.clone(),
             blob,
             metrics: tenantbase_http::metrics_handle(),
-            http: Arc::new(http),
+            http: Arc::new(options.http),
+            identity,
         };
-        let router = tenantbase_http::layered(tenantbase_http::api_routes().merge(extra), state);
+        let router =
+            tenantbase_http::layered(tenantbase_http::api_routes().merge(options.extra), state);
         Self {
             router,
             store,
@@ -192,6 +239,23 @@ impl TestApp {
             status: parts.status,
             headers: parts.headers,
             body,
+        }
+    }
+}
+
+/// What a test can change about the app.
+struct Options {
+    extra: OpenApiRouter<AppState>,
+    http: HttpSettings,
+    sessions: SessionPolicy,
+}
+
+impl Options {
+    fn new(extra: OpenApiRouter<AppState>, http: HttpSettings) -> Self {
+        Self {
+            extra,
+            http,
+            sessions: SessionPolicy::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and the real binary over a socket where signals, logs or the command line matter.
 
 mod audit_cli;
+mod auth;
 mod cli;
 mod errors;
 mod helpers;

@@ -1,0 +1,323 @@
+//! Sign-up, sign-in and guest sessions: each verifies what it must, opens a session with
+//! a rotating refresh token, and issues an access token — the change and its audit event
+//! in one unit of work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tenantbase_domain::email::Email;
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::password::{Password, PasswordPolicy};
+use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
+use tenantbase_store::identity::{NewSession, NewUser, Session, User};
+use tenantbase_store::{Store, StoreError, UnitOfWork};
+
+use super::password_hash::PasswordHasher;
+use super::tokens::Keyring;
+use super::{IdentityError, TokenPair};
+
+/// Lifetimes of sessions and tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session unused this long ends (each refresh slides it).
+    pub idle: Duration,
+    /// No session outlives this, however active.
+    pub absolute: Duration,
+    /// A refresh token presented again within this window of its first use is a lost
+    /// race between a client's own concurrent refreshes (refused, session kept); later,
+    /// it is a replay, and the whole session is revoked.
+    pub refresh_grace: Duration,
+    /// Access-token lifetime of guests.
+    pub guest_access_ttl: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(14 * 86_400),
+            absolute: Duration::from_secs(30 * 86_400),
+            refresh_grace: Duration::from_secs(10),
+            guest_access_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The client's device, as it describes itself on sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct Device {
+    /// A stable id the client sends with every refresh; refresh tokens are bound to it.
+    pub id: Option<String>,
+    pub label: Option<String>,
+}
+
+/// The identity use cases.
+pub struct Identity {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) keyring: Arc<Keyring>,
+    pub(super) passwords: PasswordPolicy,
+    pub(super) sessions: SessionPolicy,
+}
+
+impl Identity {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        keyring: Arc<Keyring>,
+        passwords: PasswordPolicy,
+        sessions: SessionPolicy,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            keyring,
+            passwords,
+            sessions,
+        }
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Creates an account with an unverified email and signs it in.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let email =
+            Email::parse(email).map_err(|e| IdentityError::invalid("email", e.to_string()))?;
+        let password = Password::new(password, Some(email.as_str()), &self.passwords)
+            .map_err(|e| IdentityError::invalid("password", e.to_string()))?;
+        let display_name = display_name
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| email.local_part())
+            .chars()
+            .take(100)
+            .collect::<String>();
+        let password_hash = self.hasher.hash(&password).await?;
+        let mut unit = self.store.begin().await?;
+        let user = unit
+            .create_user(NewUser {
+                id: UserId::new(),
+                email: Some(email.as_str().to_owned()),
+                display_name,
+                password_hash: Some(password_hash),
+                is_guest: false,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => IdentityError::EmailTaken,
+                other => other.into(),
+            })?;
+        record(
+            unit.as_mut(),
+            "auth.registered",
+            &user,
+            request,
+            serde_json::json!({"email": email.as_str()}),
+        )
+        .await?;
+        self.open_session(unit, user, &["pwd"], None, device, request)
+            .await
+    }
+
+    /// Signs in with email and password. Unknown emails and wrong passwords fail the same
+    /// way, after the same argon2 work.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.user_by_email(email.as_str()).await?,
+            Err(_) => None,
+        };
+        let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
+        else {
+            self.hasher.verify_dummy(password).await;
+            self.record_failed_login(None, request).await?;
+            return Err(IdentityError::InvalidCredentials);
+        };
+        let verification = self.hasher.verify(password, &phc).await?;
+        if !verification.matches {
+            self.record_failed_login(Some(&user), request).await?;
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let mut unit = self.store.begin().await?;
+        record(
+            unit.as_mut(),
+            "auth.login.succeeded",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        self.open_session(unit, user, &["pwd"], None, device, request)
+            .await
+    }
+
+    /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
+    pub async fn guest(
+        &self,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let id = UserId::new();
+        let number =
+            u16::from_be_bytes([id.as_uuid().as_bytes()[14], id.as_uuid().as_bytes()[15]]) % 10_000;
+        let mut unit = self.store.begin().await?;
+        let user = unit
+            .create_user(NewUser {
+                id,
+                email: None,
+                display_name: format!("guest-{number:04}"),
+                password_hash: None,
+                is_guest: true,
+            })
+            .await?;
+        record(
+            unit.as_mut(),
+            "auth.guest.created",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        let ttl = Some(self.sessions.guest_access_ttl);
+        self.open_session(unit, user, &["guest"], ttl, device, request)
+            .await
+    }
+
+    async fn record_failed_login(
+        &self,
+        user: Option<&User>,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut unit = self.store.begin().await?;
+        unit.append_event(NewEvent {
+            org_id: None,
+            event_type: "auth.login.failed".to_owned(),
+            actor: user.map_or(Actor::System, |u| Actor::User(u.id.to_string())),
+            target: user.map(|u| Target {
+                kind: "user".to_owned(),
+                id: u.id.to_string(),
+            }),
+            request: request.clone(),
+            payload: serde_json::json!({"known_account": user.is_some()}),
+        })
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Creates the session in `unit`, commits, and issues the token pair.
+    async fn open_session(
+        &self,
+        mut unit: Box<dyn UnitOfWork>,
+        user: User,
+        amr: &[&str],
+        access_ttl: Option<Duration>,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let now = Utc::now();
+        let refresh_token = new_refresh_token()?;
+        let session = unit
+            .create_session(
+                NewSession {
+                    id: SessionId::new(),
+                    user_id: user.id,
+                    device_id: device.id.clone(),
+                    device_label: device.label.clone(),
+                    user_agent: request.user_agent.clone(),
+                    ip: request.ip.clone(),
+                    amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+                    idle_expires_at: now + chrono_duration(self.sessions.idle),
+                    absolute_expires_at: now + chrono_duration(self.sessions.absolute),
+                },
+                &hash_refresh_token(&refresh_token),
+            )
+            .await?;
+        unit.commit().await?;
+        self.token_pair(user, &session, refresh_token, access_ttl, now)
+    }
+
+    pub(super) fn token_pair(
+        &self,
+        user: User,
+        session: &Session,
+        refresh_token: String,
+        access_ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, IdentityError> {
+        let amr: Vec<&str> = session.amr.iter().map(String::as_str).collect();
+        let (access_token, claims) = self.keyring.issue(
+            &user.id.to_string(),
+            &session.id.to_string(),
+            &amr,
+            None,
+            access_ttl,
+            now,
+        )?;
+        Ok(TokenPair {
+            expires_in: u64::try_from(claims.exp - claims.iat).unwrap_or(0),
+            access_token,
+            refresh_token,
+            session_id: session.id,
+            user,
+        })
+    }
+}
+
+/// Appends an auth event about `user` (platform chain: users belong to no org).
+pub(super) async fn record(
+    unit: &mut dyn UnitOfWork,
+    event_type: &str,
+    user: &User,
+    request: &RequestMeta,
+    payload: serde_json::Value,
+) -> Result<(), IdentityError> {
+    unit.append_event(NewEvent {
+        org_id: None,
+        event_type: event_type.to_owned(),
+        actor: Actor::User(user.id.to_string()),
+        target: Some(Target {
+            kind: "user".to_owned(),
+            id: user.id.to_string(),
+        }),
+        request: request.clone(),
+        payload,
+    })
+    .await?;
+    Ok(())
+}
+
+/// 256 random bits, URL-safe: the only copy lives with the client.
+pub(super) fn new_refresh_token() -> Result<String, IdentityError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| IdentityError::Internal(format!("randomness: {e}")))?;
+    Ok(format!(
+        "rt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// What the database keeps of a refresh token.
+pub(super) fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub(super) fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

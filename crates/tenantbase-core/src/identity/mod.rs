@@ -1,0 +1,69 @@
+//! Identity: accounts and guests, password hashing, signing keys and access tokens,
+//! sessions with rotating refresh tokens.
+
+mod accounts;
+pub mod password_hash;
+mod session_flow;
+pub mod signing_keys;
+pub mod tokens;
+
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_store::StoreError;
+use tenantbase_store::identity::User;
+
+pub use accounts::{Device, Identity, SessionPolicy};
+
+/// What a successful sign-in or refresh hands the client.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub user: User,
+    pub session_id: SessionId,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// Who is calling, from a verified access token whose session is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub amr: Vec<String>,
+    /// Set when the token is bound to one org.
+    pub org: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("an account with this email exists")]
+    EmailTaken,
+    /// Wrong password or unknown account: deliberately indistinguishable.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("invalid access token")]
+    InvalidAccessToken,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Token(#[from] tokens::TokenError),
+    #[error(transparent)]
+    Hash(#[from] password_hash::HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IdentityError {
+    pub(crate) fn invalid(field: &'static str, message: String) -> Self {
+        IdentityError::Invalid { field, message }
+    }
+}

@@ -1,0 +1,457 @@
+//! Password hashing with argon2id: PHC strings with a random salt, verification that also
+//! says when a stored hash is due for the current parameters, and a dummy verification so
+//! that a login to an unknown account costs as long as one to a real account.
+//!
+//! Every hash runs on the blocking pool behind a semaphore: a hash is ~19 MiB and tens of
+//! milliseconds of CPU, so a burst of logins must neither starve the async runtime nor
+//! allocate without bound.
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{self, Output, ParamsString, SaltString};
+use argon2::{
+    ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _,
+    PasswordVerifier as _, Version,
+};
+use secrecy::{ExposeSecret, SecretString};
+use tenantbase_domain::password::{Password, normalize};
+use tokio::sync::Semaphore;
+
+/// The salt of the dummy hash. It is never compared with anything: it only has to be a
+/// valid salt of the usual length.
+const DUMMY_SALT: &[u8; 16] = b"tenantbase-dummy";
+
+/// Argon2id costs and how many hashes may run at once.
+///
+/// The defaults are OWASP's recommended argon2id setting (19 MiB, 2 passes, 1 lane),
+/// which costs about 30 ms of one core per hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashConfig {
+    /// Memory per hash in KiB. Default 19456 (19 MiB).
+    pub memory_kib: u32,
+    /// Passes over that memory. Default 2.
+    pub iterations: u32,
+    /// Lanes per hash. Default 1: a server's parallelism comes from concurrent logins.
+    pub parallelism: u32,
+    /// Most hashes computed at once; each holds `memory_kib` while it runs. Default 2.
+    pub max_concurrent: usize,
+}
+
+impl Default for HashConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 2,
+        }
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// Whether the password is the one the hash was made from.
+    pub matches: bool,
+    /// Whether the hash was made with other parameters than the configured ones; when the
+    /// password matches, store a fresh hash of it.
+    pub needs_rehash: bool,
+}
+
+/// Why a password could not be hashed or checked. A wrong password is not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("invalid argon2 parameters: {0}")]
+    InvalidParams(#[source] argon2::Error),
+    #[error(
+        "max_concurrent must be at least 1 and at most {}",
+        Semaphore::MAX_PERMITS
+    )]
+    InvalidConcurrency,
+    #[error("the stored password hash is not a usable argon2 PHC string: {0}")]
+    MalformedHash(#[source] password_hash::Error),
+    #[error("the stored password hash has no salt or no hash value")]
+    IncompleteHash,
+    #[error("computing the password hash failed: {0}")]
+    Hash(#[source] password_hash::Error),
+    #[error("the password hashing task did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("the password hasher is shut down")]
+    Closed,
+}
+
+/// Hashes and verifies passwords with argon2id on the blocking pool, at most
+/// `max_concurrent` at a time. Cheap to clone; clones share the limit.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A PHC string with the current parameters that no password matches.
+    dummy_phc: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// A hasher with `config`'s costs, refusing costs argon2 cannot run with.
+    pub fn new(config: HashConfig) -> Result<Self, HashError> {
+        if config.max_concurrent == 0 || config.max_concurrent > Semaphore::MAX_PERMITS {
+            return Err(HashError::InvalidConcurrency);
+        }
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(HashError::InvalidParams)?;
+        let dummy_phc = dummy_phc(&params).map_err(HashError::Hash)?;
+        Ok(Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+            params,
+            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            dummy_phc: dummy_phc.into(),
+        })
+    }
+
+    /// The PHC string of `password` (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh
+    /// random salt.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let password = password.clone();
+        let argon2 = self.argon2.clone();
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2
+                .hash_password(password.expose().as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(HashError::Hash)
+        })
+        .await
+    }
+
+    /// Whether `candidate` is the password `phc` was made from. The candidate is
+    /// normalised like a new password, so a decomposed spelling of it still matches.
+    pub async fn verify(&self, candidate: &str, phc: &str) -> Result<Verification, HashError> {
+        let candidate = SecretString::from(normalize(candidate));
+        let phc = phc.to_owned();
+        let current = self.params.clone();
+        self.run(move || verify_blocking(candidate.expose_secret(), &phc, &current))
+            .await
+    }
+
+    /// Spends the time of a real verification on nothing, for a login to an account that
+    /// does not exist, so that response times do not tell which accounts do.
+    pub async fn verify_dummy(&self, candidate: &str) {
+        let dummy_phc = Arc::clone(&self.dummy_phc);
+        if let Err(error) = self.verify(candidate, &dummy_phc).await {
+            tracing::warn!(%error, "dummy password verification failed");
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| HashError::Closed)?;
+        // The permit moves into the task: when a caller gives up (a request timeout drops
+        // this future), the hash keeps running and keeps its memory counted until it ends.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await?
+    }
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .field("available_permits", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+fn verify_blocking(
+    candidate: &str,
+    phc: &str,
+    current: &Params,
+) -> Result<Verification, HashError> {
+    let hash = PasswordHash::new(phc).map_err(HashError::MalformedHash)?;
+    // Without these, argon2 reports a mere mismatch; a broken row deserves an error.
+    if hash.salt.is_none() || hash.hash.is_none() {
+        return Err(HashError::IncompleteHash);
+    }
+    // Argon2 takes the algorithm, version and costs from the PHC string, so hashes made
+    // with older settings (or argon2i/argon2d) still verify.
+    let matches = match Argon2::default().verify_password(candidate.as_bytes(), &hash) {
+        Ok(()) => true,
+        Err(password_hash::Error::Password) => false,
+        Err(error) => return Err(HashError::MalformedHash(error)),
+    };
+    Ok(Verification {
+        matches,
+        needs_rehash: needs_rehash(&hash, current),
+    })
+}
+
+fn needs_rehash(hash: &PasswordHash<'_>, current: &Params) -> bool {
+    if hash.algorithm != ARGON2ID_IDENT || hash.version != Some(Version::V0x13.into()) {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(stored) => costs(&stored) != costs(current),
+        Err(_) => true,
+    }
+}
+
+/// What a rehash would change: memory, passes, lanes and output length.
+fn costs(params: &Params) -> (u32, u32, u32, usize) {
+    (
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+    )
+}
+
+/// A PHC string with the current parameters and an all-zero hash value: verifying against
+/// it costs exactly a real verification, and building it costs no hashing at start-up.
+fn dummy_phc(params: &Params) -> Result<String, password_hash::Error> {
+    let salt = SaltString::encode_b64(DUMMY_SALT)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let hash = PasswordHash {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&vec![0; output_len])?),
+    };
+    Ok(hash.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use tenantbase_domain::password::PasswordPolicy;
+
+    use super::*;
+
+    /// Cheap costs, so the tests do not spend seconds per hash in a debug build.
+    fn small() -> HashConfig {
+        HashConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 2,
+        }
+    }
+
+    fn hasher(config: HashConfig) -> PasswordHasher {
+        PasswordHasher::new(config).expect("valid config")
+    }
+
+    fn password(raw: &str) -> Password {
+        Password::new(raw, None, &PasswordPolicy::default()).expect("valid password")
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_nothing_else() {
+        let hasher = hasher(small());
+        let phc = hasher
+            .hash(&password("correct horse battery"))
+            .await
+            .expect("hashes");
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        assert_eq!(
+            hasher
+                .verify("correct horse battery", &phc)
+                .await
+                .expect("verifies"),
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        for wrong in ["correct horse battery ", "Correct horse battery", ""] {
+            let outcome = hasher.verify(wrong, &phc).await.expect("verifies");
+            assert!(!outcome.matches, "{wrong:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn salts_are_random() {
+        let hasher = hasher(small());
+        let password = password("correct horse battery");
+        let first = hasher.hash(&password).await.expect("hashes");
+        let second = hasher.hash(&password).await.expect("hashes");
+        assert_ne!(first, second);
+    }
+
+    #[tokio::test]
+    async fn a_decomposed_candidate_matches_the_composed_password() {
+        let hasher = hasher(small());
+        let phc = hasher
+            .hash(&password("caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e"))
+            .await
+            .expect("hashes");
+        let typed = "cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e";
+        assert!(hasher.verify(typed, &phc).await.expect("verifies").matches);
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_other_parameters_verify_but_want_a_rehash() {
+        let old = hasher(small());
+        let phc = old
+            .hash(&password("correct horse battery"))
+            .await
+            .expect("hashes");
+        let new = hasher(HashConfig {
+            memory_kib: 2048,
+            ..small()
+        });
+        assert_eq!(
+            new.verify("correct horse battery", &phc)
+                .await
+                .expect("verifies"),
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+
+        // Another argon2 variant with the same costs is due for a rehash too.
+        let params = Params::new(1024, 1, 1, None).expect("valid");
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(b"correct horse battery", &SaltString::generate(&mut OsRng))
+            .expect("hashes")
+            .to_string();
+        let outcome = old
+            .verify("correct horse battery", &argon2i)
+            .await
+            .expect("verifies");
+        assert!(outcome.matches && outcome.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn malformed_hashes_are_errors_not_panics() {
+        let hasher = hasher(small());
+        let phc = hasher
+            .hash(&password("correct horse battery"))
+            .await
+            .expect("hashes");
+        let without_hash = phc.rsplit_once('$').map(|(head, _)| head).expect("has $");
+        for bad in [
+            "",
+            "plaintext",
+            "$argon2id$",
+            "$argon2id$v=19$m=1024,t=1,p=1$",
+            without_hash,
+            &phc[..phc.len() - 10],
+            &phc.replace("m=1024", "m=1"),
+            &phc.replace("m=1024", "m=banana"),
+            &phc.replace("$argon2id$", "$scrypt$"),
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        ] {
+            let outcome = hasher.verify("correct horse battery", bad).await;
+            assert!(outcome.is_err(), "{bad:?} gave {outcome:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_dummy_has_the_current_parameters_and_matches_nothing() {
+        let hasher = hasher(small());
+        let outcome = hasher
+            .verify("correct horse battery", &hasher.dummy_phc)
+            .await
+            .expect("the dummy is a valid PHC string");
+        assert_eq!(
+            outcome,
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
+        );
+        hasher.verify_dummy("correct horse battery").await;
+        hasher.verify_dummy("").await;
+    }
+
+    #[tokio::test]
+    async fn a_burst_beyond_the_limit_waits_its_turn_and_returns_every_permit() {
+        let hasher = hasher(HashConfig {
+            max_concurrent: 1,
+            ..small()
+        });
+        let phc = hasher
+            .hash(&password("correct horse battery"))
+            .await
+            .expect("hashes");
+        let outcomes =
+            futures::future::join_all((0..6).map(|_| hasher.verify("correct horse battery", &phc)))
+                .await;
+        assert!(outcomes.iter().all(|o| matches!(o, Ok(v) if v.matches)));
+        assert_eq!(hasher.permits.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_default_costs_hash_and_verify() {
+        let config = HashConfig::default();
+        assert_eq!(
+            (config.memory_kib, config.iterations, config.parallelism),
+            (19_456, 2, 1)
+        );
+        let hasher = hasher(config);
+        let phc = hasher
+            .hash(&password("correct horse battery"))
+            .await
+            .expect("hashes");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        let outcome = hasher
+            .verify("correct horse battery", &phc)
+            .await
+            .expect("verifies");
+        assert!(outcome.matches && !outcome.needs_rehash);
+    }
+
+    #[test]
+    fn unusable_configs_are_refused() {
+        for config in [
+            HashConfig {
+                memory_kib: 0,
+                ..small()
+            },
+            HashConfig {
+                iterations: 0,
+                ..small()
+            },
+            HashConfig {
+                parallelism: 0,
+                ..small()
+            },
+            HashConfig {
+                max_concurrent: 0,
+                ..small()
+            },
+        ] {
+            assert!(PasswordHasher::new(config).is_err(), "{config:?}");
+        }
+    }
+
+    #[test]
+    fn config_fills_defaults_and_rejects_unknown_keys() {
+        let config: HashConfig = serde_json::from_str(r#"{"memory_kib": 65536}"#).expect("parses");
+        assert_eq!(
+            config,
+            HashConfig {
+                memory_kib: 65_536,
+                ..HashConfig::default()
+            }
+        );
+        assert!(serde_json::from_str::<HashConfig>(r#"{"memory": 1}"#).is_err());
+    }
+}

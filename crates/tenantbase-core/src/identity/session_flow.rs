@@ -1,0 +1,202 @@
+//! What happens to a session after sign-in: refreshing (rotation with reuse detection and
+//! device binding), authenticating requests, listing, and revoking.
+
+use chrono::Utc;
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::identity::{Rotation, Session};
+use tenantbase_store::{StoreError, UnitOfWork};
+
+use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};
+use super::{IdentityError, Principal, TokenPair};
+
+impl Identity {
+    /// Exchanges a refresh token for a new pair. The old token stops working; presenting
+    /// it again later revokes the session (RFC 9700), as does a device-id mismatch.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        device_id: Option<&str>,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let now = Utc::now();
+        let next = new_refresh_token()?;
+        let mut unit = self.store.begin().await?;
+        let rotation = unit
+            .rotate_refresh_token(
+                &hash_refresh_token(refresh_token),
+                &hash_refresh_token(&next),
+                self.sessions.refresh_grace,
+                now,
+            )
+            .await?;
+        let session_id = match rotation {
+            Rotation::Rotated(id) => id,
+            Rotation::Unknown | Rotation::RaceLost(_) => {
+                return Err(IdentityError::InvalidRefreshToken);
+            }
+            Rotation::Reused(id) => {
+                self.revoke_for_cause(unit, id, "auth.refresh.reused", request)
+                    .await?;
+                return Err(IdentityError::InvalidRefreshToken);
+            }
+        };
+        let session = unit.session(session_id).await?;
+        if !session.is_live(now) {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        if session.device_id.is_some() && session.device_id.as_deref() != device_id {
+            self.revoke_for_cause(unit, session_id, "auth.refresh.device_mismatch", request)
+                .await?;
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        unit.commit().await?;
+        let idle_expires_at =
+            (now + chrono_duration(self.sessions.idle)).min(session.absolute_expires_at);
+        self.store
+            .touch_session(session_id, now, idle_expires_at)
+            .await?;
+        let user = self.store.user_by_id(session.user_id).await?;
+        let ttl = user.is_guest.then_some(self.sessions.guest_access_ttl);
+        self.token_pair(user, &session, next, ttl, now)
+    }
+
+    /// Revokes `session` in `unit` with an audit event of `event_type`, and commits.
+    async fn revoke_for_cause(
+        &self,
+        mut unit: Box<dyn UnitOfWork>,
+        session: SessionId,
+        event_type: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let owner = unit.session(session).await?;
+        let user = unit.user(owner.user_id).await?;
+        unit.revoke_session(session, event_type, Utc::now()).await?;
+        record(
+            unit.as_mut(),
+            event_type,
+            &user,
+            request,
+            serde_json::json!({"session_id": session.to_string()}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// The principal behind a bearer access token. The session is checked on every call,
+    /// so a revoked session's tokens stop working at once.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+        let now = Utc::now();
+        let claims = self.keyring.verify(token, now)?;
+        let user_id: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| IdentityError::InvalidAccessToken)?;
+        let session_id: SessionId = claims
+            .sid
+            .parse()
+            .map_err(|_| IdentityError::InvalidAccessToken)?;
+        let session = match self.store.session_by_id(session_id).await {
+            Ok(session) => session,
+            Err(StoreError::NotFound) => return Err(IdentityError::InvalidAccessToken),
+            Err(other) => return Err(other.into()),
+        };
+        if session.user_id != user_id || !session.is_live(now) {
+            return Err(IdentityError::InvalidAccessToken);
+        }
+        Ok(Principal {
+            user_id,
+            session_id,
+            amr: claims.amr,
+            org: claims.org,
+        })
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        self.revoke_own(principal, principal.session_id, "auth.logout", request)
+            .await
+    }
+
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, IdentityError> {
+        Ok(self
+            .store
+            .live_sessions(principal.user_id, Utc::now())
+            .await?)
+    }
+
+    /// Revokes one of the caller's sessions; another user's is `NotFound`.
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session: SessionId,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        self.revoke_own(principal, session, "auth.session.revoked", request)
+            .await
+    }
+
+    async fn revoke_own(
+        &self,
+        principal: &Principal,
+        session: SessionId,
+        event_type: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let target = self
+            .store
+            .session_by_id(session)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => IdentityError::NotFound,
+                other => other.into(),
+            })?;
+        if target.user_id != principal.user_id || target.revoked_at.is_some() {
+            return Err(IdentityError::NotFound);
+        }
+        let user = self.store.user_by_id(principal.user_id).await?;
+        let mut unit = self.store.begin().await?;
+        unit.revoke_session(session, event_type, Utc::now()).await?;
+        record(
+            unit.as_mut(),
+            event_type,
+            &user,
+            request,
+            serde_json::json!({"session_id": session.to_string()}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes all the caller's other sessions, and the current one too if asked.
+    pub async fn revoke_all(
+        &self,
+        principal: &Principal,
+        include_current: bool,
+        request: &RequestMeta,
+    ) -> Result<u64, IdentityError> {
+        let user = self.store.user_by_id(principal.user_id).await?;
+        let keep = (!include_current).then_some(principal.session_id);
+        let mut unit = self.store.begin().await?;
+        let revoked = unit
+            .revoke_user_sessions(user.id, keep, "auth.sessions.revoked_all", Utc::now())
+            .await?;
+        record(
+            unit.as_mut(),
+            "auth.sessions.revoked_all",
+            &user,
+            request,
+            serde_json::json!({"revoked": revoked, "kept_current": keep.is_some()}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(revoked)
+    }
+}

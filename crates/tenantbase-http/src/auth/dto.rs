@@ -1,0 +1,123 @@
+//! Request and response bodies of the auth routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenantbase_store::identity::{Session, User};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterBody {
+    pub email: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshBody {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct RevokeAllQuery {
+    /// Also end the session making this request.
+    #[serde(default)]
+    pub include_current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
+    /// `usr_…`
+    pub id: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub email_verified: bool,
+    pub is_guest: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            email_verified: user.email_verified,
+            is_guest: user.is_guest,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenResponse {
+    pub user: UserView,
+    pub access_token: String,
+    /// Opaque, single use: each refresh returns a new one.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MeResponse {
+    pub user: UserView,
+    /// `ses_…`
+    pub session_id: String,
+    /// How this session signed in (`pwd`, `guest`, …).
+    pub auth_methods: Vec<String>,
+    pub email_verified: bool,
+    /// Org memberships (none until organizations exist).
+    pub memberships: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionView {
+    /// `ses_…`
+    pub id: String,
+    pub device_label: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+impl SessionView {
+    pub(crate) fn new(session: &Session, current: bool) -> Self {
+        Self {
+            id: session.id.to_string(),
+            device_label: session.device_label.clone(),
+            user_agent: session.user_agent.clone(),
+            ip: session.ip.clone(),
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.idle_expires_at.min(session.absolute_expires_at),
+            current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionList {
+    pub items: Vec<SessionView>,
+    /// Always null: a user's sessions fit one page (the per-user limit bounds them).
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RevokedCount {
+    pub revoked: u64,
+}

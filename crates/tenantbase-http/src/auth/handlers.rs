@@ -1,0 +1,231 @@
+//! Handlers of the auth routes: parse, call one `Identity` use case, shape the answer.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use tenantbase_core::identity::{IdentityError, TokenPair};
+use tenantbase_domain::id::SessionId;
+
+use super::dto::{
+    LoginBody, MeResponse, RefreshBody, RegisterBody, RevokeAllQuery, RevokedCount, SessionList,
+    SessionView, TokenResponse, UserView,
+};
+use super::extract::{Authenticated, ClientMeta};
+use crate::problem::Problem;
+use crate::{ApiError, ApiJson, AppState, FieldError};
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::Invalid { field, message } => ApiError::validation(vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }]),
+            IdentityError::EmailTaken => {
+                ApiError::conflict("email_taken", "An account with this email exists.")
+            }
+            IdentityError::InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "Invalid email or password.")
+            }
+            IdentityError::InvalidRefreshToken => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "The refresh token is invalid, used or expired.",
+            ),
+            IdentityError::InvalidAccessToken | IdentityError::Token(_) => ApiError::invalid_token(
+                "invalid_token",
+                "The access token is invalid, expired or revoked.",
+            ),
+            IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
+            IdentityError::Store(error) => error.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+fn tokens(pair: TokenPair) -> TokenResponse {
+    TokenResponse {
+        user: UserView::from(&pair.user),
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+    }
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Account created; a verification email is queued", body = TokenResponse),
+        (status = 409, description = "Email taken (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
+    let pair = state
+        .identity
+        .register(
+            &body.email,
+            &body.password,
+            body.display_name.as_deref(),
+            &client.device,
+            &client.request,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(tokens(pair))))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let pair = state
+        .identity
+        .login(&body.email, &body.password, &client.device, &client.request)
+        .await?;
+    Ok(Json(tokens(pair)))
+}
+
+/// Sign in as a guest (no email, no personal data); the access token lives 1 h.
+#[utoipa::path(post, path = "/v1/auth/guest", tag = "auth",
+    responses((status = 201, description = "Guest account created", body = TokenResponse)))]
+pub(crate) async fn guest(
+    State(state): State<AppState>,
+    client: ClientMeta,
+) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
+    let pair = state
+        .identity
+        .guest(&client.device, &client.request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(tokens(pair))))
+}
+
+/// Exchange a refresh token for a new token pair (the old refresh token stops working).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+    params(("X-Device-Id" = Option<String>, Header, description = "The device id given at sign-in, if any")),
+    responses(
+        (status = 200, description = "New pair", body = TokenResponse),
+        (status = 401, description = "Unknown, used or expired token; reuse revokes the session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn refresh(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let pair = state
+        .identity
+        .refresh(
+            &body.refresh_token,
+            client.device.id.as_deref(),
+            &client.request,
+        )
+        .await?;
+    Ok(Json(tokens(pair)))
+}
+
+/// Sign out: revokes the current session at once.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out")))]
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+) -> Result<StatusCode, ApiError> {
+    state.identity.logout(&principal, &client.request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user and session", body = MeResponse)))]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<MeResponse>, ApiError> {
+    let user = state.store.user_by_id(principal.user_id).await?;
+    Ok(Json(MeResponse {
+        email_verified: user.email_verified,
+        user: UserView::from(&user),
+        session_id: principal.session_id.to_string(),
+        auth_methods: principal.amr,
+        memberships: Vec::new(),
+    }))
+}
+
+/// The caller's live sessions, newest first.
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Sessions", body = SessionList)))]
+pub(crate) async fn list_sessions(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<SessionList>, ApiError> {
+    let sessions = state.identity.sessions(&principal).await?;
+    let items = sessions
+        .iter()
+        .map(|s| SessionView::new(s, s.id == principal.session_id))
+        .collect();
+    Ok(Json(SessionList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Revoke one of the caller's sessions.
+#[utoipa::path(delete, path = "/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path, description = "`ses_…`")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such session of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a session id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn revoke_session(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: SessionId = id.parse().map_err(|e: tenantbase_domain::ParseIdError| {
+        ApiError::validation(vec![FieldError {
+            field: "id".to_owned(),
+            message: e.to_string(),
+        }])
+    })?;
+    state
+        .identity
+        .revoke_session(&principal, id, &client.request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke all the caller's sessions but the current one (unless `include_current=true`).
+#[utoipa::path(post, path = "/v1/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
+    params(RevokeAllQuery),
+    responses((status = 200, description = "How many were revoked", body = RevokedCount)))]
+pub(crate) async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    Query(query): Query<RevokeAllQuery>,
+) -> Result<Json<RevokedCount>, ApiError> {
+    let revoked = state
+        .identity
+        .revoke_all(&principal, query.include_current, &client.request)
+        .await?;
+    Ok(Json(RevokedCount { revoked }))
+}
+
+/// Public keys that verify access tokens (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JSON Web Key Set", body = Object)))]
+pub(crate) async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity.keyring().jwks())
+}

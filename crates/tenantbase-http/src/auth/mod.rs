@@ -1,0 +1,26 @@
+//! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, and the JWKS.
+
+mod dto;
+mod extract;
+mod handlers;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use extract::{Authenticated, ClientMeta};
+
+use crate::AppState;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::register))
+        .routes(routes!(handlers::login))
+        .routes(routes!(handlers::guest))
+        .routes(routes!(handlers::refresh))
+        .routes(routes!(handlers::logout))
+        .routes(routes!(handlers::me))
+        .routes(routes!(handlers::list_sessions))
+        .routes(routes!(handlers::revoke_session))
+        .routes(routes!(handlers::revoke_all_sessions))
+        .routes(routes!(handlers::jwks))
+}

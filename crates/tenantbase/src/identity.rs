@@ -1,0 +1,94 @@
+//! Wires identity from the configuration: the master key (configured, or generated
+//! once into the data folder), the signing keys, the password hasher and policies.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tenantbase_core::identity::password_hash::PasswordHasher;
+use tenantbase_core::identity::signing_keys::load_keyring;
+use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
+use tenantbase_core::identity::{Identity, SessionPolicy};
+use tenantbase_domain::password::PasswordPolicy;
+use tenantbase_store::Store;
+
+use crate::config::Config;
+
+pub(crate) async fn build(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<Arc<Identity>> {
+    let auth = &config.auth;
+    let master = master_key(config)?;
+    let tokens = TokenConfig {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        access_ttl: Duration::from_secs(auth.access_ttl_secs),
+        leeway: Duration::from_secs(auth.leeway_secs),
+    };
+    let keyring = load_keyring(store.as_ref(), &master, tokens)
+        .await
+        .context(
+            "loading the token signing keys (is auth.master_key the one they were made with?)",
+        )?;
+    let hasher = PasswordHasher::new(auth.argon2).context("auth.argon2")?;
+    let passwords = PasswordPolicy {
+        min_chars: auth.password_min_chars,
+        ..PasswordPolicy::default()
+    };
+    let sessions = SessionPolicy {
+        idle: Duration::from_secs(auth.session_idle_days * 86_400),
+        absolute: Duration::from_secs(auth.session_absolute_days * 86_400),
+        refresh_grace: Duration::from_secs(auth.refresh_grace_secs),
+        ..SessionPolicy::default()
+    };
+    Ok(Arc::new(Identity::new(
+        store.clone(),
+        hasher,
+        Arc::new(keyring),
+        passwords,
+        sessions,
+    )))
+}
+
+/// `auth.master_key`, else the key in `<data_dir>/master.key`, generated on first use.
+pub(crate) fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(key) = &config.auth.master_key {
+        return MasterKey::from_base64(key.expose_secret())
+            .context("auth.master_key is not 32 bytes of base64");
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::from_base64(text.trim())
+            .with_context(|| format!("{} is not a master key", path.display()));
+    }
+    let key = MasterKey::generate()?;
+    write_private(&path, &key.to_base64())?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a master key for the signing keys; back it up, and set auth.master_key in production"
+    );
+    Ok(key)
+}
+
+/// Creates `path` readable by its owner only, failing if it exists.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

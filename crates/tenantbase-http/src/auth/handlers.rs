@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_domain::id::SessionId;
 
@@ -228,4 +229,32 @@ pub(crate) async fn revoke_all_sessions(
     responses((status = 200, description = "JSON Web Key Set", body = Object)))]
 pub(crate) async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.identity.keyring().jwks())
+}
+
+/// Forward-auth for gateways (nginx `auth_request`, Traefik ForwardAuth, Envoy): 204 with
+/// the caller's identity in headers when the bearer token is valid, else 401.
+#[utoipa::path(get, path = "/v1/auth/verify", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Valid token", headers(
+            ("X-Auth-User-Id" = String, description = "`usr_…`"),
+            ("X-Auth-Session-Id" = String, description = "`ses_…`"),
+            ("X-Auth-Org-Id" = String, description = "`org_…`, when the token is bound to an org"),
+        )),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn verify(
+    Authenticated(principal): Authenticated,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| -> Result<(), ApiError> {
+        let value = HeaderValue::from_str(value).map_err(|e| ApiError::internal(&e))?;
+        headers.insert(name, value);
+        Ok(())
+    };
+    set("x-auth-user-id", &principal.user_id.to_string())?;
+    set("x-auth-session-id", &principal.session_id.to_string())?;
+    if let Some(org) = &principal.org {
+        set("x-auth-org-id", org)?;
+    }
+    Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -22,5 +22,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::list_sessions))
         .routes(routes!(handlers::revoke_session))
         .routes(routes!(handlers::revoke_all_sessions))
+        .routes(routes!(handlers::verify))
         .routes(routes!(handlers::jwks))
 }

@@ -447,3 +447,27 @@ async fn jwks_publishes_the_signing_key() {
     assert_eq!(header["kid"], key["kid"]);
     assert_eq!(header["alg"], "EdDSA");
 }
+
+#[tokio::test]
+async fn forward_auth_answers_204_with_identity_headers_or_401() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let session = register(&app, "gateway@example.com").await;
+    let ok = with_token(&app, Method::GET, "/v1/auth/verify", token(&session)).await;
+    assert_eq!(ok.status, 204);
+    assert_eq!(ok.header("x-auth-user-id"), session["user"]["id"].as_str());
+    assert!(
+        ok.header("x-auth-session-id")
+            .expect("session header")
+            .starts_with("ses_")
+    );
+    assert!(
+        ok.header("x-auth-org-id").is_none(),
+        "the token is not bound to an org"
+    );
+    app.get("/v1/auth/verify")
+        .await
+        .problem(401, "missing_token");
+    with_token(&app, Method::GET, "/v1/auth/verify", "x.y.z")
+        .await
+        .problem(401, "invalid_token");
+}

@@ -50,3 +50,16 @@ CREATE TABLE signing_keys (
     created_at            TIMESTAMPTZ NOT NULL,
     retired_at            TIMESTAMPTZ
 );
+
+-- Single-use tokens mailed to users (email verification, password reset), stored as
+-- SHA-256 hashes; a newer token of the same purpose invalidates older ones.
+CREATE TABLE user_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id    UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    used_at    TIMESTAMPTZ
+);
+
+CREATE INDEX user_tokens_user ON user_tokens (user_id, purpose);

@@ -50,3 +50,16 @@ CREATE TABLE signing_keys (
     created_at            TEXT NOT NULL,
     retired_at            TEXT
 );
+
+-- Single-use tokens mailed to users (email verification, password reset), stored as
+-- SHA-256 hashes; a newer token of the same purpose invalidates older ones.
+CREATE TABLE user_tokens (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    user_id    BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+);
+
+CREATE INDEX user_tokens_user ON user_tokens (user_id, purpose);

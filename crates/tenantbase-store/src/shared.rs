@@ -118,6 +118,32 @@ macro_rules! shared_statements {
                     super::identity_sql::revoke_user_sessions(&mut self.tx, user_id, keep, reason, now).await
                 }
 
+                async fn issue_user_token(
+                    &mut self,
+                    user_id: UserId,
+                    purpose: &str,
+                    token_hash: &str,
+                    expires_at: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    super::identity_sql::issue_user_token(&mut self.tx, user_id, purpose, token_hash, expires_at).await
+                }
+
+                async fn consume_user_token(&mut self, token_hash: &str, purpose: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>> {
+                    super::identity_sql::consume_user_token(&mut self.tx, token_hash, purpose, now).await
+                }
+
+                async fn mark_email_verified(&mut self, user_id: UserId, now: DateTime<Utc>) -> StoreResult<()> {
+                    super::identity_sql::mark_email_verified(&mut self.tx, user_id, now).await
+                }
+
+                async fn set_password_hash(&mut self, user_id: UserId, password_hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                    super::identity_sql::set_password_hash(&mut self.tx, user_id, password_hash, now).await
+                }
+
+                async fn upgrade_guest(&mut self, user_id: UserId, email: &str, password_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
+                    super::identity_sql::upgrade_guest(&mut self.tx, user_id, email, password_hash, now).await
+                }
+
                 async fn insert_signing_key(&mut self, key: SigningKeyRow) -> StoreResult<()> {
                     super::identity_sql::insert_signing_key(&mut self.tx, key).await
                 }

@@ -165,6 +165,100 @@ macro_rules! identity_statements {
                 Ok(revoked.rows_affected())
             }
 
+            pub async fn issue_user_token(
+                conn: &mut Conn,
+                user_id: UserId,
+                purpose: &str,
+                token_hash: &str,
+                expires_at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let now = Utc::now().trunc_subsecs(6);
+                sqlx::query(
+                    "UPDATE user_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+                )
+                .bind(user_id.as_uuid())
+                .bind(purpose)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user_id.as_uuid())
+                .bind(purpose)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn consume_user_token(
+                conn: &mut Conn,
+                token_hash: &str,
+                purpose: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<UserId>> {
+                let used: Vec<(uuid::Uuid,)> = sqlx::query_as(
+                    "UPDATE user_tokens SET used_at = $3 \
+                     WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                     RETURNING user_id",
+                )
+                .bind(token_hash)
+                .bind(purpose)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(used.into_iter().next().map(|(id,)| UserId::from_uuid(id)))
+            }
+
+            pub async fn mark_email_verified(conn: &mut Conn, user_id: UserId, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET email_verified = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id.as_uuid())
+                    .bind(true)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn set_password_hash(conn: &mut Conn, user_id: UserId, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id.as_uuid())
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn upgrade_guest(
+                conn: &mut Conn,
+                user_id: UserId,
+                email: &str,
+                hash: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<User> {
+                let upgraded = sqlx::query(
+                    "UPDATE users SET email = $2, password_hash = $3, is_guest = $4, updated_at = $5 \
+                     WHERE id = $1 AND is_guest = $6",
+                )
+                .bind(user_id.as_uuid())
+                .bind(email)
+                .bind(hash)
+                .bind(false)
+                .bind(now)
+                .bind(true)
+                .execute(&mut *conn)
+                .await?;
+                if upgraded.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                user_by_id(&mut *conn, user_id).await
+            }
+
             pub async fn insert_signing_key(conn: &mut Conn, key: SigningKeyRow) -> StoreResult<()> {
                 sqlx::query(&format!("INSERT INTO signing_keys ({}) VALUES ($1, $2, $3, $4, $5)", columns::SIGNING_KEY))
                     .bind(&key.kid)

@@ -77,6 +77,43 @@ pub trait UnitOfWork: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
+    /// Stores a single-use token (by hash) for `purpose`, invalidating the user's older
+    /// unused tokens of the same purpose.
+    async fn issue_user_token(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Uses up a token of `purpose` that is unused and unexpired; its user, or `None`.
+    async fn consume_user_token(
+        &mut self,
+        token_hash: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
+
+    async fn mark_email_verified(&mut self, user_id: UserId, now: DateTime<Utc>)
+    -> StoreResult<()>;
+
+    async fn set_password_hash(
+        &mut self,
+        user_id: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Gives a guest an email and password, keeping its id; `Conflict` if the email is taken.
+    async fn upgrade_guest(
+        &mut self,
+        user_id: UserId,
+        email: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User>;
+
     async fn insert_signing_key(&mut self, key: SigningKeyRow) -> StoreResult<()>;
 
     async fn retire_signing_key(&mut self, kid: &str, now: DateTime<Utc>) -> StoreResult<()>;

@@ -95,6 +95,8 @@ pub struct MailConfig {
     /// The sender of every message.
     pub from: String,
     pub smtp: Option<tenantbase_mail::SmtpConfig>,
+    /// Product name, logo URL and colour used by every email template.
+    pub branding: tenantbase_mail::Branding,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -124,6 +126,11 @@ pub struct AuthConfig {
     /// A refresh token replayed within this many seconds of its use counts as the
     /// client's own concurrent retry (refused, session kept), later as theft (session revoked).
     pub refresh_grace_secs: u64,
+    /// Live sessions per user; signing in beyond it ends the oldest.
+    pub max_sessions_per_user: usize,
+    /// Base URL of the app that serves the `/verify-email` and `/reset-password` pages
+    /// that emailed links point at.
+    pub app_url: String,
     pub argon2: tenantbase_core::identity::password_hash::HashConfig,
 }
 
@@ -139,6 +146,8 @@ impl Default for AuthConfig {
             session_idle_days: 14,
             session_absolute_days: 30,
             refresh_grace_secs: 10,
+            max_sessions_per_user: 10,
+            app_url: "http://127.0.0.1:8080".to_owned(),
             argon2: Default::default(),
         }
     }
@@ -150,6 +159,7 @@ impl Default for MailConfig {
             transport: MailTransportKind::File,
             from: tenantbase_mail::DEFAULT_FROM.to_owned(),
             smtp: None,
+            branding: tenantbase_mail::Branding::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use tenantbase_core::identity::password_hash::PasswordHasher;
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, SessionPolicy};
+use tenantbase_core::identity::{Identity, Links, SessionPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_store::Store;
 
@@ -43,7 +43,12 @@ pub(crate) async fn build(
         idle: Duration::from_secs(auth.session_idle_days * 86_400),
         absolute: Duration::from_secs(auth.session_absolute_days * 86_400),
         refresh_grace: Duration::from_secs(auth.refresh_grace_secs),
+        max_per_user: auth.max_sessions_per_user,
         ..SessionPolicy::default()
+    };
+    let links = Links {
+        app_url: auth.app_url.trim_end_matches('/').to_owned(),
+        branding: config.mail.branding.clone(),
     };
     Ok(Arc::new(Identity::new(
         store.clone(),
@@ -51,6 +56,7 @@ pub(crate) async fn build(
         Arc::new(keyring),
         passwords,
         sessions,
+        links,
     )))
 }
 

@@ -31,6 +31,8 @@ pub struct SessionPolicy {
     pub refresh_grace: Duration,
     /// Access-token lifetime of guests.
     pub guest_access_ttl: Duration,
+    /// Live sessions a user may have; signing in beyond it ends the oldest.
+    pub max_per_user: usize,
 }
 
 impl Default for SessionPolicy {
@@ -40,8 +42,17 @@ impl Default for SessionPolicy {
             absolute: Duration::from_secs(30 * 86_400),
             refresh_grace: Duration::from_secs(10),
             guest_access_ttl: Duration::from_secs(3600),
+            max_per_user: 10,
         }
     }
+}
+
+/// Where emailed links point, and how emails look.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// Base URL of the app that handles `/verify-email?token=…` and `/reset-password?token=…`.
+    pub app_url: String,
+    pub branding: tenantbase_mail::Branding,
 }
 
 /// The client's device, as it describes itself on sign-in.
@@ -59,6 +70,7 @@ pub struct Identity {
     pub(super) keyring: Arc<Keyring>,
     pub(super) passwords: PasswordPolicy,
     pub(super) sessions: SessionPolicy,
+    pub(super) links: Links,
 }
 
 impl Identity {
@@ -68,6 +80,7 @@ impl Identity {
         keyring: Arc<Keyring>,
         passwords: PasswordPolicy,
         sessions: SessionPolicy,
+        links: Links,
     ) -> Self {
         Self {
             store,
@@ -75,6 +88,7 @@ impl Identity {
             keyring,
             passwords,
             sessions,
+            links,
         }
     }
 
@@ -125,6 +139,7 @@ impl Identity {
             serde_json::json!({"email": email.as_str()}),
         )
         .await?;
+        self.queue_verification(unit.as_mut(), &user).await?;
         self.open_session(unit, user, &["pwd"], None, device, request)
             .await
     }
@@ -154,6 +169,19 @@ impl Identity {
             return Err(IdentityError::InvalidCredentials);
         }
         let mut unit = self.store.begin().await?;
+        if verification.needs_rehash {
+            // The hashing parameters changed since this hash was made: upgrade it now,
+            // while the plaintext is at hand. (A password today's policy would refuse
+            // keeps its old hash; the next change of password fixes both.)
+            let lenient = PasswordPolicy {
+                min_chars: 1,
+                ..self.passwords
+            };
+            if let Ok(password) = Password::new(password, None, &lenient) {
+                let hash = self.hasher.hash(&password).await?;
+                unit.set_password_hash(user.id, &hash, Utc::now()).await?;
+            }
+        }
         record(
             unit.as_mut(),
             "auth.login.succeeded",
@@ -249,7 +277,29 @@ impl Identity {
             )
             .await?;
         unit.commit().await?;
+        self.enforce_session_limit(&user, request).await?;
         self.token_pair(user, &session, refresh_token, access_ttl, now)
+    }
+
+    /// Ends the user's oldest live sessions beyond `max_per_user`.
+    async fn enforce_session_limit(
+        &self,
+        user: &User,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let now = Utc::now();
+        let live = self.store.live_sessions(user.id, now).await?;
+        if live.len() <= self.sessions.max_per_user {
+            return Ok(());
+        }
+        let mut unit = self.store.begin().await?;
+        for session in &live[self.sessions.max_per_user..] {
+            unit.revoke_session(session.id, "auth.session.limit", now)
+                .await?;
+            record(unit.as_mut(), "auth.session.revoked", user, request, serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"})).await?;
+        }
+        unit.commit().await?;
+        Ok(())
     }
 
     pub(super) fn token_pair(

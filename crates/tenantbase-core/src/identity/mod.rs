@@ -3,6 +3,7 @@
 
 mod accounts;
 pub mod password_hash;
+mod recovery;
 mod session_flow;
 pub mod signing_keys;
 pub mod tokens;
@@ -11,7 +12,7 @@ use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_store::StoreError;
 use tenantbase_store::identity::User;
 
-pub use accounts::{Device, Identity, SessionPolicy};
+pub use accounts::{Device, Identity, Links, SessionPolicy};
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -52,6 +53,13 @@ pub enum IdentityError {
     InvalidAccessToken,
     #[error("not found")]
     NotFound,
+    /// A verification or reset token that is unknown, used, replaced or expired.
+    #[error("invalid or expired token")]
+    InvalidOneTimeToken,
+    #[error("the email is already verified")]
+    NothingToVerify,
+    #[error("only guests can be upgraded")]
+    NotAGuest,
     #[error(transparent)]
     Token(#[from] tokens::TokenError),
     #[error(transparent)]

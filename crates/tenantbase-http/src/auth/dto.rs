@@ -26,6 +26,33 @@ pub(crate) struct RefreshBody {
     pub refresh_token: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenBody {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ForgotBody {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetBody {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordBody {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub(crate) struct RevokeAllQuery {
     /// Also end the session making this request.

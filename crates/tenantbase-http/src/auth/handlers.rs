@@ -8,8 +8,8 @@ use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_domain::id::SessionId;
 
 use super::dto::{
-    LoginBody, MeResponse, RefreshBody, RegisterBody, RevokeAllQuery, RevokedCount, SessionList,
-    SessionView, TokenResponse, UserView,
+    ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
+    RevokeAllQuery, RevokedCount, SessionList, SessionView, TokenBody, TokenResponse, UserView,
 };
 use super::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
@@ -37,6 +37,16 @@ impl From<IdentityError> for ApiError {
                 "The access token is invalid, expired or revoked.",
             ),
             IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
+            IdentityError::InvalidOneTimeToken => ApiError::validation(vec![FieldError {
+                field: "token".to_owned(),
+                message: "is invalid, used, replaced by a newer one, or expired".to_owned(),
+            }]),
+            IdentityError::NothingToVerify => {
+                ApiError::conflict("already_verified", "The email address is already verified.")
+            }
+            IdentityError::NotAGuest => {
+                ApiError::conflict("not_a_guest", "Only guest accounts can be upgraded.")
+            }
             IdentityError::Store(error) => error.into(),
             other => ApiError::internal(&other),
         }
@@ -257,4 +267,115 @@ pub(crate) async fn verify(
         set("x-auth-org-id", org)?;
     }
     Ok((StatusCode::NO_CONTENT, headers))
+}
+
+/// Confirm the email address with the token from the verification email.
+#[utoipa::path(post, path = "/v1/auth/email/verify", tag = "auth", request_body = TokenBody,
+    responses(
+        (status = 204, description = "Verified"),
+        (status = 422, description = "Unknown, used, replaced or expired token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn verify_email(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .verify_email(&body.token, &client.request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a new verification email (the previous link stops working).
+#[utoipa::path(post, path = "/v1/auth/email/resend", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued"),
+        (status = 409, description = "Already verified (`already_verified`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn resend_verification(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.identity.resend_verification(&principal).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Ask for a password-reset email. Always 202, whether or not the account exists.
+#[utoipa::path(post, path = "/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
+    responses((status = 202, description = "If the account exists, an email is on its way")))]
+pub(crate) async fn forgot_password(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> StatusCode {
+    // The answer must not depend on the account: the work runs after it, whatever it finds.
+    let identity = state.identity.clone();
+    tokio::spawn(async move {
+        if let Err(error) = identity.forgot_password(&body.email, &client.request).await {
+            tracing::warn!(%error, "password reset request failed");
+        }
+    });
+    StatusCode::ACCEPTED
+}
+
+/// Set a new password with the token from the reset email; every session ends.
+#[utoipa::path(post, path = "/v1/auth/password/reset", tag = "auth", request_body = ResetBody,
+    responses(
+        (status = 204, description = "Password replaced; sign in again"),
+        (status = 422, description = "Bad token or password", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .reset_password(&body.token, &body.new_password, &client.request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the password; every other session of the user ends.
+#[utoipa::path(post, path = "/v1/auth/password/change", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordBody,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .change_password(
+            &principal,
+            &body.current_password,
+            &body.new_password,
+            &client.request,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turn the signed-in guest into a full account, keeping its id and data.
+#[utoipa::path(post, path = "/v1/auth/guest/upgrade", tag = "auth", security(("bearer" = [])), request_body = LoginBody,
+    responses(
+        (status = 200, description = "Upgraded; a verification email is queued", body = UserView),
+        (status = 409, description = "Email taken (`email_taken`) or not a guest (`not_a_guest`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn upgrade_guest(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .identity
+        .upgrade_guest(&principal, &body.email, &body.password, &client.request)
+        .await?;
+    Ok(Json(UserView::from(&user)))
 }

@@ -22,6 +22,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::list_sessions))
         .routes(routes!(handlers::revoke_session))
         .routes(routes!(handlers::revoke_all_sessions))
+        .routes(routes!(handlers::verify_email))
+        .routes(routes!(handlers::resend_verification))
+        .routes(routes!(handlers::forgot_password))
+        .routes(routes!(handlers::reset_password))
+        .routes(routes!(handlers::change_password))
+        .routes(routes!(handlers::upgrade_guest))
         .routes(routes!(handlers::verify))
         .routes(routes!(handlers::jwks))
 }

@@ -11,7 +11,7 @@ use tenantbase_blob::BlobStore;
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, SessionPolicy};
+use tenantbase_core::identity::{Identity, Links, SessionPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_http::{AppState, HttpSettings};
 use tenantbase_store::Store;
@@ -184,6 +184,10 @@ impl TestApp {
             Arc::new(keyring),
             PasswordPolicy::default(),
             options.sessions,
+            Links {
+                app_url: "https://app.example.com".to_owned(),
+                branding: Default::default(),
+            },
         ));
         let files_dir = dir.path().join("files");
         let blob = BlobStore::local(&files_dir).await.expect("object store");

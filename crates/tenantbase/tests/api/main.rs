@@ -3,6 +3,7 @@
 
 mod audit_cli;
 mod auth;
+mod auth_email;
 mod cli;
 mod errors;
 mod helpers;

@@ -1,0 +1,263 @@
+//! Email verification and password recovery: single-use tokens mailed to the user
+//! (stored hashed, short-lived, replaced by any newer one), and password changes that end
+//! the user's other sessions. Guest upgrades live here too: they add the email and the
+//! password a guest lacked.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tenantbase_domain::email::Email;
+use tenantbase_domain::id::UserId;
+use tenantbase_domain::password::Password;
+use tenantbase_mail::MessageKind;
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::identity::User;
+use tenantbase_store::{StoreError, UnitOfWork};
+
+use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};
+use super::{IdentityError, Principal};
+use crate::mail::queue_email;
+
+const VERIFY_EMAIL: &str = "verify_email";
+const RESET_PASSWORD: &str = "reset_password";
+const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+const RESET_TTL: Duration = Duration::from_secs(30 * 60);
+
+impl Identity {
+    /// Issues a verification token for `user` and queues the email, in `unit`.
+    pub(super) async fn queue_verification(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        user: &User,
+    ) -> Result<(), IdentityError> {
+        let Some(email) = &user.email else {
+            return Ok(());
+        };
+        let token = self
+            .issue_token(unit, user.id, VERIFY_EMAIL, VERIFY_TTL)
+            .await?;
+        let message = MessageKind::VerifyEmail {
+            display_name: user.display_name.clone(),
+            link: format!("{}/verify-email?token={token}", self.links.app_url),
+        };
+        queue_email(unit, email, &message, &self.links.branding)
+            .await
+            .map_err(|e| {
+                IdentityError::Internal(format!("queueing the verification email: {e}"))
+            })?;
+        Ok(())
+    }
+
+    async fn issue_token(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        user: UserId,
+        purpose: &str,
+        ttl: Duration,
+    ) -> Result<String, IdentityError> {
+        let token = new_refresh_token()?;
+        let expires_at = Utc::now() + chrono_duration(ttl);
+        unit.issue_user_token(user, purpose, &hash_refresh_token(&token), expires_at)
+            .await?;
+        Ok(token)
+    }
+
+    /// Marks the email of the token's user verified.
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let now = Utc::now();
+        let mut unit = self.store.begin().await?;
+        let user_id = unit
+            .consume_user_token(&hash_refresh_token(token), VERIFY_EMAIL, now)
+            .await?
+            .ok_or(IdentityError::InvalidOneTimeToken)?;
+        unit.mark_email_verified(user_id, now).await?;
+        let user = unit.user(user_id).await?;
+        record(
+            unit.as_mut(),
+            "auth.email.verified",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Sends a fresh verification email; the previous link stops working.
+    pub async fn resend_verification(&self, principal: &Principal) -> Result<(), IdentityError> {
+        let mut unit = self.store.begin().await?;
+        let user = unit.user(principal.user_id).await?;
+        if user.email_verified || user.email.is_none() {
+            return Err(IdentityError::NothingToVerify);
+        }
+        self.queue_verification(unit.as_mut(), &user).await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Emails a reset link if `email` belongs to an account with a password. The caller
+    /// answers the same whatever happens here, so it runs apart from the request.
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(user) = self.store.user_by_email(email.as_str()).await? else {
+            return Ok(());
+        };
+        if user.password_hash.is_none() {
+            return Ok(());
+        }
+        let mut unit = self.store.begin().await?;
+        let token = self
+            .issue_token(unit.as_mut(), user.id, RESET_PASSWORD, RESET_TTL)
+            .await?;
+        let message = MessageKind::ResetPassword {
+            display_name: user.display_name.clone(),
+            link: format!("{}/reset-password?token={token}", self.links.app_url),
+            expires_in_minutes: (RESET_TTL.as_secs() / 60) as u32,
+        };
+        queue_email(
+            unit.as_mut(),
+            email.as_str(),
+            &message,
+            &self.links.branding,
+        )
+        .await
+        .map_err(|e| IdentityError::Internal(format!("queueing the reset email: {e}")))?;
+        record(
+            unit.as_mut(),
+            "auth.password.reset_requested",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a new password from a reset token and ends every session of the user.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let now = Utc::now();
+        let mut unit = self.store.begin().await?;
+        let user_id = unit
+            .consume_user_token(&hash_refresh_token(token), RESET_PASSWORD, now)
+            .await?
+            .ok_or(IdentityError::InvalidOneTimeToken)?;
+        let user = unit.user(user_id).await?;
+        let password = self.new_password(&user, new_password)?;
+        let hash = self.hasher.hash(&password).await?;
+        unit.set_password_hash(user_id, &hash, now).await?;
+        unit.revoke_user_sessions(user_id, None, "auth.password.reset", now)
+            .await?;
+        record(
+            unit.as_mut(),
+            "auth.password.reset",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one; ends the user's other sessions.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new_password: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let user = self.store.user_by_id(principal.user_id).await?;
+        let Some(phc) = &user.password_hash else {
+            return Err(IdentityError::invalid(
+                "current_password",
+                "this account has no password".to_owned(),
+            ));
+        };
+        if !self.hasher.verify(current, phc).await?.matches {
+            return Err(IdentityError::invalid(
+                "current_password",
+                "is not correct".to_owned(),
+            ));
+        }
+        let password = self.new_password(&user, new_password)?;
+        let hash = self.hasher.hash(&password).await?;
+        let now = Utc::now();
+        let mut unit = self.store.begin().await?;
+        unit.set_password_hash(user.id, &hash, now).await?;
+        unit.revoke_user_sessions(
+            user.id,
+            Some(principal.session_id),
+            "auth.password.changed",
+            now,
+        )
+        .await?;
+        record(
+            unit.as_mut(),
+            "auth.password.changed",
+            &user,
+            request,
+            serde_json::json!({}),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Turns the signed-in guest into a full account with the same id (and data).
+    pub async fn upgrade_guest(
+        &self,
+        principal: &Principal,
+        email: &str,
+        password: &str,
+        request: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let email =
+            Email::parse(email).map_err(|e| IdentityError::invalid("email", e.to_string()))?;
+        let password = Password::new(password, Some(email.as_str()), &self.passwords)
+            .map_err(|e| IdentityError::invalid("password", e.to_string()))?;
+        let hash = self.hasher.hash(&password).await?;
+        let mut unit = self.store.begin().await?;
+        let user = unit
+            .upgrade_guest(principal.user_id, email.as_str(), &hash, Utc::now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => IdentityError::EmailTaken,
+                StoreError::NotFound => IdentityError::NotAGuest,
+                other => other.into(),
+            })?;
+        record(
+            unit.as_mut(),
+            "auth.guest.upgraded",
+            &user,
+            request,
+            serde_json::json!({"email": email.as_str()}),
+        )
+        .await?;
+        self.queue_verification(unit.as_mut(), &user).await?;
+        unit.commit().await?;
+        Ok(user)
+    }
+
+    fn new_password(&self, user: &User, raw: &str) -> Result<Password, IdentityError> {
+        Password::new(raw, user.email.as_deref(), &self.passwords)
+            .map_err(|e| IdentityError::invalid("new_password", e.to_string()))
+    }
+}

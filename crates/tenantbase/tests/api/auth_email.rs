@@ -1,0 +1,311 @@
+//! The emailed flows end to end: verification and password reset mails travel through
+//! the job queue to a real SMTP server (aiosmtpd on loopback), and the tokens in them work
+//! once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::{Value, json};
+use tenantbase_core::jobs::{Registry, Worker, WorkerConfig};
+use tenantbase_core::mail::SendEmail;
+use tenantbase_mail::testing::SmtpServer;
+use tenantbase_mail::{SmtpConfig, SmtpSecurity, SmtpTransport};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Backend, TestApp, TestResponse};
+
+async fn post(app: &TestApp, path: &str, body: Value, bearer: Option<&str>) -> TestResponse {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    app.send(request.body(Body::from(body.to_string())).expect("request"))
+        .await
+}
+
+async fn me(app: &TestApp, token: &str) -> TestResponse {
+    let request = Request::get("/v1/auth/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    app.send(request).await
+}
+
+/// The token in the link of the newest message to `to` whose link path is `path`.
+fn token_from(messages: &[String], to: &str, path: &str) -> String {
+    let needle = format!("{path}?token=");
+    messages
+        .iter()
+        .rev()
+        .filter_map(|raw| mail_parser::MessageParser::default().parse(raw.as_bytes()))
+        .filter(|m| m.to().and_then(|a| a.first()).and_then(|a| a.address()) == Some(to))
+        .find_map(|m| {
+            let text = m.body_text(0)?.into_owned();
+            let start = text.find(&needle)? + needle.len();
+            Some(
+                text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect(),
+            )
+        })
+        .unwrap_or_else(|| panic!("no {path} link to {to} in {} messages", messages.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_and_password_reset_by_email() {
+    let smtp = tokio::task::spawn_blocking(SmtpServer::start)
+        .await
+        .expect("aiosmtpd");
+    let app = TestApp::new(Backend::Sqlite).await;
+    let config = SmtpConfig {
+        host: "127.0.0.1".to_owned(),
+        port: smtp.port(),
+        security: SmtpSecurity::None,
+        username: None,
+        password: None,
+        timeout_secs: 5,
+    };
+    let transport =
+        SmtpTransport::new(&config, "tenantbase <no-reply@example.com>").expect("transport");
+    let registry = Registry::new().register(SendEmail {
+        transport: Arc::new(transport),
+    });
+    let worker_config = WorkerConfig {
+        poll_interval: Duration::from_millis(20),
+        ..WorkerConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    let worker =
+        tokio::spawn(Worker::new(app.store.clone(), registry, worker_config).run(shutdown.clone()));
+
+    // Registration mails a verification link; the token verifies once.
+    let password = "correct horse battery staple";
+    let registered = post(
+        &app,
+        "/v1/auth/register",
+        json!({"email": "lin@example.com", "password": password}),
+        None,
+    )
+    .await
+    .json();
+    let access = registered["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let messages = smtp.wait_for_messages(1, Duration::from_secs(20));
+    let token = token_from(&messages, "lin@example.com", "/verify-email");
+    assert_eq!(
+        post(&app, "/v1/auth/email/verify", json!({"token": token}), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(me(&app, &access).await.json()["email_verified"], true);
+    post(&app, "/v1/auth/email/verify", json!({"token": token}), None)
+        .await
+        .problem(422, "validation_failed");
+    post(&app, "/v1/auth/email/resend", json!({}), Some(&access))
+        .await
+        .problem(409, "already_verified");
+
+    // Forgot-password answers the same for known and unknown emails.
+    let known = post(
+        &app,
+        "/v1/auth/password/forgot",
+        json!({"email": "lin@example.com"}),
+        None,
+    )
+    .await;
+    let unknown = post(
+        &app,
+        "/v1/auth/password/forgot",
+        json!({"email": "ghost@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!((known.status.as_u16(), unknown.status.as_u16()), (202, 202));
+    assert_eq!(known.body, unknown.body);
+    let messages = smtp.wait_for_messages(2, Duration::from_secs(20));
+    let reset = token_from(&messages, "lin@example.com", "/reset-password");
+
+    // A weak new password is refused and does not use the token up.
+    let weak = post(
+        &app,
+        "/v1/auth/password/reset",
+        json!({"token": reset, "new_password": "short"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        weak.problem(422, "validation_failed")["errors"][0]["field"],
+        "new_password"
+    );
+    let new_password = "a completely different passphrase";
+    let done = post(
+        &app,
+        "/v1/auth/password/reset",
+        json!({"token": reset, "new_password": new_password}),
+        None,
+    )
+    .await;
+    assert_eq!(done.status, 204, "{}", done.text());
+    me(&app, &access).await.problem(401, "invalid_token");
+    post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "lin@example.com", "password": password}),
+        None,
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    let signed_in = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "lin@example.com", "password": new_password}),
+        None,
+    )
+    .await;
+    assert_eq!(signed_in.status, 200);
+    post(
+        &app,
+        "/v1/auth/password/reset",
+        json!({"token": reset, "new_password": "yet another fine passphrase"}),
+        None,
+    )
+    .await
+    .problem(422, "validation_failed");
+
+    let events = app.platform_events().await;
+    for expected in ["auth.email.verified", "auth.password.reset"] {
+        assert!(
+            events.iter().any(|e| e["event_type"] == expected),
+            "{expected} audited"
+        );
+    }
+    shutdown.cancel();
+    worker.await.expect("worker");
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let password = "correct horse battery staple";
+    let first = post(
+        &app,
+        "/v1/auth/register",
+        json!({"email": "ida@example.com", "password": password}),
+        None,
+    )
+    .await
+    .json();
+    let second = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "ida@example.com", "password": password}),
+        None,
+    )
+    .await
+    .json();
+    let (first, second) = (
+        first["access_token"].as_str().expect("t1"),
+        second["access_token"].as_str().expect("t2"),
+    );
+    let wrong = post(
+        &app,
+        "/v1/auth/password/change",
+        json!({"current_password": "nope nope nope", "new_password": "a fresh passphrase here"}),
+        Some(second),
+    )
+    .await;
+    assert_eq!(
+        wrong.problem(422, "validation_failed")["errors"][0]["field"],
+        "current_password"
+    );
+    let changed = post(
+        &app,
+        "/v1/auth/password/change",
+        json!({"current_password": password, "new_password": "a fresh passphrase here"}),
+        Some(second),
+    )
+    .await;
+    assert_eq!(changed.status, 204, "{}", changed.text());
+    me(&app, first).await.problem(401, "invalid_token");
+    assert_eq!(
+        me(&app, second).await.status,
+        200,
+        "the session that changed it stays"
+    );
+}
+
+#[tokio::test]
+async fn guests_upgrade_keeping_their_id() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let guest = post(&app, "/v1/auth/guest", json!({}), None).await.json();
+    let token = guest["access_token"].as_str().expect("token");
+    let upgraded = post(
+        &app,
+        "/v1/auth/guest/upgrade",
+        json!({"email": "grace@example.com", "password": "correct horse battery staple"}),
+        Some(token),
+    )
+    .await;
+    assert_eq!(upgraded.status, 200, "{}", upgraded.text());
+    let user = upgraded.json();
+    assert_eq!(user["id"], guest["user"]["id"]);
+    assert_eq!(
+        (user["is_guest"].as_bool(), user["email"].as_str()),
+        (Some(false), Some("grace@example.com"))
+    );
+    post(
+        &app,
+        "/v1/auth/guest/upgrade",
+        json!({"email": "other@example.com", "password": "correct horse battery staple"}),
+        Some(token),
+    )
+    .await
+    .problem(409, "not_a_guest");
+    let login = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "grace@example.com", "password": "correct horse battery staple"}),
+        None,
+    )
+    .await;
+    assert_eq!(login.json()["user"]["id"], guest["user"]["id"]);
+}
+
+#[tokio::test]
+async fn the_oldest_session_goes_past_the_limit() {
+    let policy = tenantbase_core::identity::SessionPolicy {
+        max_per_user: 2,
+        ..Default::default()
+    };
+    let app = TestApp::with_sessions(Backend::Sqlite, policy).await;
+    let password = "correct horse battery staple";
+    let oldest = post(
+        &app,
+        "/v1/auth/register",
+        json!({"email": "max@example.com", "password": password}),
+        None,
+    )
+    .await
+    .json();
+    for _ in 0..2 {
+        post(
+            &app,
+            "/v1/auth/login",
+            json!({"email": "max@example.com", "password": password}),
+            None,
+        )
+        .await;
+    }
+    me(&app, oldest["access_token"].as_str().expect("token"))
+        .await
+        .problem(401, "invalid_token");
+}

@@ -29,9 +29,19 @@ pub struct ApiError {
     code: Cow<'static, str>,
     detail: Cow<'static, str>,
     errors: Vec<FieldError>,
-    extensions: serde_json::Map<String, serde_json::Value>,
-    /// The `WWW-Authenticate` challenge of a 401 about bearer tokens.
-    www_authenticate: Option<&'static str>,
+    /// Boxed: rare, and it keeps `ApiError` small enough to return by value.
+    extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    /// A header the status calls for (`WWW-Authenticate`, `Retry-After`).
+    header: Option<StatusHeader>,
+}
+
+/// The one header an error response may add.
+#[derive(Debug, Clone, Copy)]
+enum StatusHeader {
+    /// The RFC 6750 challenge of a 401 about bearer tokens.
+    WwwAuthenticate(&'static str),
+    /// Seconds until a throttled client may try again.
+    RetryAfter(u32),
 }
 
 /// The body of every error response.
@@ -67,19 +77,19 @@ impl ApiError {
             code: Cow::Borrowed(code),
             detail: detail.into(),
             errors: Vec::new(),
-            extensions: serde_json::Map::new(),
-            www_authenticate: None,
+            extensions: None,
+            header: None,
         }
     }
 
     /// A 401 for a missing or unusable bearer token, with the RFC 6750 challenge.
     pub fn invalid_token(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
         let mut error = Self::unauthorized(code, detail);
-        error.www_authenticate = Some(if code == "missing_token" {
+        error.header = Some(StatusHeader::WwwAuthenticate(if code == "missing_token" {
             "Bearer"
         } else {
             "Bearer error=\"invalid_token\""
-        });
+        }));
         error
     }
 
@@ -118,6 +128,18 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
     }
 
+    /// A 429 telling the client when to come back (`Retry-After`, whole seconds, at least 1).
+    pub fn throttled(
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let mut error = Self::too_many_requests(code, detail);
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u32;
+        error.header = Some(StatusHeader::RetryAfter(seconds));
+        error.with_extension("retry_after", seconds.into())
+    }
+
     pub fn unavailable(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }
@@ -134,7 +156,9 @@ impl ApiError {
 
     /// Adds a member to the problem body beside the standard ones.
     pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
-        self.extensions.insert(name.to_owned(), value);
+        self.extensions
+            .get_or_insert_default()
+            .insert(name.to_owned(), value);
         self
     }
 
@@ -152,7 +176,7 @@ impl ApiError {
             code: self.code.into_owned(),
             request_id: request_id.to_owned(),
             errors: self.errors,
-            extensions: self.extensions,
+            extensions: self.extensions.map(|map| *map).unwrap_or_default(),
         }
     }
 
@@ -197,11 +221,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        if let Some(challenge) = self.www_authenticate {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static(challenge),
-            );
+        match self.header {
+            Some(StatusHeader::WwwAuthenticate(challenge)) => {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static(challenge),
+                );
+            }
+            Some(StatusHeader::RetryAfter(seconds)) => {
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(seconds),
+                );
+            }
+            None => {}
         }
         response.extensions_mut().insert(PendingProblem(self));
         response

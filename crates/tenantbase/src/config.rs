@@ -131,6 +131,14 @@ pub struct AuthConfig {
     /// Base URL of the app that serves the `/verify-email` and `/reset-password` pages
     /// that emailed links point at.
     pub app_url: String,
+    /// Requests per minute one IP may make to the auth routes that act for a client.
+    pub rate_limit_per_minute: u32,
+    /// Failed sign-ins from one IP, then on one account, before attempts are delayed
+    /// (doubling per failure); per-IP bites first so one attacker cannot lock a victim out.
+    pub login_failures_per_ip: u32,
+    pub login_failures_per_account: u32,
+    /// The longest such delay.
+    pub login_max_delay_secs: u64,
     pub argon2: tenantbase_core::identity::password_hash::HashConfig,
 }
 
@@ -148,6 +156,10 @@ impl Default for AuthConfig {
             refresh_grace_secs: 10,
             max_sessions_per_user: 10,
             app_url: "http://127.0.0.1:8080".to_owned(),
+            rate_limit_per_minute: 120,
+            login_failures_per_ip: 5,
+            login_failures_per_account: 10,
+            login_max_delay_secs: 900,
             argon2: Default::default(),
         }
     }

@@ -10,8 +10,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tenantbase_core::identity::password_hash::PasswordHasher;
 use tenantbase_core::identity::signing_keys::load_keyring;
+use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, Links, SessionPolicy};
+use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_store::Store;
 
@@ -46,17 +47,26 @@ pub(crate) async fn build(
         max_per_user: auth.max_sessions_per_user,
         ..SessionPolicy::default()
     };
-    let links = Links {
-        app_url: auth.app_url.trim_end_matches('/').to_owned(),
-        branding: config.mail.branding.clone(),
+    let policy = IdentityPolicy {
+        passwords,
+        sessions,
+        links: Links {
+            app_url: auth.app_url.trim_end_matches('/').to_owned(),
+            branding: config.mail.branding.clone(),
+        },
+        throttle: ThrottlePolicy {
+            ip_failures: auth.login_failures_per_ip,
+            account_failures: auth.login_failures_per_account,
+            max_delay: Duration::from_secs(auth.login_max_delay_secs),
+            requests_per_minute: auth.rate_limit_per_minute,
+            ..ThrottlePolicy::default()
+        },
     };
     Ok(Arc::new(Identity::new(
         store.clone(),
         hasher,
         Arc::new(keyring),
-        passwords,
-        sessions,
-        links,
+        policy,
     )))
 }
 

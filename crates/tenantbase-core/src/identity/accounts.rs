@@ -15,6 +15,7 @@ use tenantbase_store::identity::{NewSession, NewUser, Session, User};
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::password_hash::PasswordHasher;
+use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
 use super::{IdentityError, TokenPair};
 
@@ -71,6 +72,16 @@ pub struct Identity {
     pub(super) passwords: PasswordPolicy,
     pub(super) sessions: SessionPolicy,
     pub(super) links: Links,
+    pub(super) throttle: Throttle,
+}
+
+/// The rules an `Identity` applies.
+#[derive(Debug, Clone)]
+pub struct IdentityPolicy {
+    pub passwords: PasswordPolicy,
+    pub sessions: SessionPolicy,
+    pub links: Links,
+    pub throttle: ThrottlePolicy,
 }
 
 impl Identity {
@@ -78,18 +89,22 @@ impl Identity {
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         keyring: Arc<Keyring>,
-        passwords: PasswordPolicy,
-        sessions: SessionPolicy,
-        links: Links,
+        policy: IdentityPolicy,
     ) -> Self {
         Self {
             store,
             hasher,
             keyring,
-            passwords,
-            sessions,
-            links,
+            passwords: policy.passwords,
+            sessions: policy.sessions,
+            links: policy.links,
+            throttle: Throttle::new(policy.throttle),
         }
+    }
+
+    /// The per-IP request budget of the auth routes.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -153,6 +168,11 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
+        let account = email.trim().to_lowercase();
+        let ip = request.ip.as_deref();
+        self.throttle
+            .check_login(ip, &account)
+            .map_err(IdentityError::TooManyAttempts)?;
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -160,14 +180,17 @@ impl Identity {
         let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
         else {
             self.hasher.verify_dummy(password).await;
+            self.throttle.record_failure(ip, &account);
             self.record_failed_login(None, request).await?;
             return Err(IdentityError::InvalidCredentials);
         };
         let verification = self.hasher.verify(password, &phc).await?;
         if !verification.matches {
+            self.throttle.record_failure(ip, &account);
             self.record_failed_login(Some(&user), request).await?;
             return Err(IdentityError::InvalidCredentials);
         }
+        self.throttle.record_success(&account);
         let mut unit = self.store.begin().await?;
         if verification.needs_rehash {
             // The hashing parameters changed since this hash was made: upgrade it now,

@@ -6,13 +6,14 @@ pub mod password_hash;
 mod recovery;
 mod session_flow;
 pub mod signing_keys;
+pub mod throttle;
 pub mod tokens;
 
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_store::StoreError;
 use tenantbase_store::identity::User;
 
-pub use accounts::{Device, Identity, Links, SessionPolicy};
+pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -60,6 +61,9 @@ pub enum IdentityError {
     NothingToVerify,
     #[error("only guests can be upgraded")]
     NotAGuest,
+    /// Too many failed sign-ins from this client or on this account: try after the wait.
+    #[error("too many attempts; retry in {0:?}")]
+    TooManyAttempts(std::time::Duration),
     #[error(transparent)]
     Token(#[from] tokens::TokenError),
     #[error(transparent)]

@@ -61,10 +61,31 @@ pub struct ClientMeta {
     pub device: Device,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
-    type Rejection = std::convert::Infallible;
+/// Extracting it also spends one request of the client IP's auth budget: every auth
+/// route that acts on a client's behalf takes it, so all of them are rate limited (the
+/// read-only `/me`, `/sessions`, JWKS and the gateway's `/verify` are not).
+impl FromRequestParts<AppState> for ClientMeta {
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        state
+            .identity
+            .throttle()
+            .check_request(addr)
+            .map_err(|wait| {
+                ApiError::throttled(
+                    "rate_limited",
+                    "Too many requests from this address; retry later.",
+                    wait,
+                )
+            })?;
         let header_text = |name: &str, max: usize| {
             parts
                 .headers
@@ -75,10 +96,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
         };
         Ok(ClientMeta {
             request: RequestMeta {
-                ip: parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|ConnectInfo(addr)| addr.ip().to_string()),
+                ip: addr.map(|ip| ip.to_string()),
                 user_agent: header_text("user-agent", 256),
                 request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
             },

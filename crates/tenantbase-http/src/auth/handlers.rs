@@ -44,6 +44,11 @@ impl From<IdentityError> for ApiError {
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }
+            IdentityError::TooManyAttempts(wait) => ApiError::throttled(
+                "too_many_attempts",
+                "Too many failed sign-ins; wait before trying again.",
+                wait,
+            ),
             IdentityError::NotAGuest => {
                 ApiError::conflict("not_a_guest", "Only guest accounts can be upgraded.")
             }

@@ -10,8 +10,9 @@ use http_body_util::BodyExt;
 use tenantbase_blob::BlobStore;
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
+use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, Links, SessionPolicy};
+use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_http::{AppState, HttpSettings};
 use tenantbase_store::Store;
@@ -111,6 +112,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With brute-force limits other than the default.
+    pub async fn with_throttle(backend: Backend, throttle: ThrottlePolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.throttle = throttle;
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -178,16 +186,20 @@ impl TestApp {
             max_concurrent: 4,
         })
         .expect("hasher");
+        let policy = IdentityPolicy {
+            passwords: PasswordPolicy::default(),
+            sessions: options.sessions,
+            links: Links {
+                app_url: "https://app.example.com".to_owned(),
+                branding: Default::default(),
+            },
+            throttle: options.throttle,
+        };
         let identity = Arc::new(Identity::new(
             store.clone(),
             hasher,
             Arc::new(keyring),
-            PasswordPolicy::default(),
-            options.sessions,
-            Links {
-                app_url: "https://app.example.com".to_owned(),
-                branding: Default::default(),
-            },
+            policy,
         ));
         let files_dir = dir.path().join("files");
         let blob = BlobStore::local(&files_dir).await.expect("object store");
@@ -252,6 +264,7 @@ struct Options {
     extra: OpenApiRouter<AppState>,
     http: HttpSettings,
     sessions: SessionPolicy,
+    throttle: ThrottlePolicy,
 }
 
 impl Options {
@@ -260,6 +273,7 @@ impl Options {
             extra,
             http,
             sessions: SessionPolicy::default(),
+            throttle: ThrottlePolicy::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod audit_cli;
 mod auth;
 mod auth_email;
+mod auth_throttle;
 mod cli;
 mod errors;
 mod helpers;

@@ -1,0 +1,156 @@
+//! Brute-force protection and per-IP budgets, over real sockets so client addresses are
+//! real: loopback has a whole /8, so a second "client" connects from 127.0.0.2.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tenantbase_core::identity::throttle::ThrottlePolicy;
+
+use crate::helpers::{Backend, TestApp};
+use crate::process::{Server, tenantbase};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn client_from(ip: &str) -> reqwest::Client {
+    let ip: IpAddr = ip.parse().expect("ip");
+    reqwest::Client::builder()
+        .local_address(ip)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+async fn login(client: &reqwest::Client, server: &Server, password: &str) -> reqwest::Response {
+    client
+        .post(server.url("/v1/auth/login"))
+        .json(&json!({"email": "victim@example.com", "password": password}))
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn one_attacking_ip_is_slowed_while_the_owner_still_signs_in() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut command = tenantbase(dir.path());
+    command.env("TENANTBASE_AUTH__LOGIN_FAILURES_PER_IP", "3");
+    let server = Server::start(&mut command);
+    let attacker = client_from("127.0.0.1");
+    let owner = client_from("127.0.0.2");
+    let registered = owner
+        .post(server.url("/v1/auth/register"))
+        .json(&json!({"email": "victim@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+
+    for _ in 0..3 {
+        assert_eq!(
+            login(&attacker, &server, "wrong guess 12345")
+                .await
+                .status(),
+            401
+        );
+    }
+    let throttled = login(&attacker, &server, "wrong guess 12345").await;
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry_after >= 1);
+    let problem: Value = throttled.json().await.expect("problem");
+    assert_eq!(problem["code"], "too_many_attempts");
+
+    let signed_in = login(&owner, &server, PASSWORD).await;
+    assert_eq!(
+        signed_in.status(),
+        200,
+        "the owner, from elsewhere, is not locked out"
+    );
+}
+
+#[tokio::test]
+async fn auth_routes_have_a_per_ip_budget() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut command = tenantbase(dir.path());
+    command.env("TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE", "5");
+    let server = Server::start(&mut command);
+    let client = client_from("127.0.0.3");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = client
+            .post(server.url("/v1/auth/guest"))
+            .send()
+            .await
+            .expect("guest");
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            let problem: Value = response.json().await.expect("problem");
+            assert_eq!(problem["code"], "rate_limited");
+        }
+    }
+    assert_eq!(statuses, vec![201, 201, 201, 201, 201, 429]);
+    let other = client_from("127.0.0.4")
+        .post(server.url("/v1/auth/guest"))
+        .send()
+        .await
+        .expect("guest");
+    assert_eq!(other.status(), 201, "another address has its own budget");
+    let health = client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(
+        health.status(),
+        200,
+        "only the auth routes are budgeted here"
+    );
+}
+
+#[tokio::test]
+async fn an_account_under_attack_from_many_places_waits_a_bounded_time() {
+    let throttle = ThrottlePolicy {
+        account_failures: 3,
+        max_delay: Duration::from_secs(5),
+        ..ThrottlePolicy::default()
+    };
+    // In process there is no client address: only the per-account limit applies.
+    let app = TestApp::with_throttle(Backend::Sqlite, throttle).await;
+    let body =
+        |password: &str| json!({"email": "target@example.com", "password": password}).to_string();
+    let post = |payload: String| {
+        let request = axum::http::Request::post("/v1/auth/login")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(payload))
+            .expect("request");
+        app.send(request)
+    };
+    let registered = app
+        .send(
+            axum::http::Request::post("/v1/auth/register")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body(PASSWORD)))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(registered.status, 201);
+    for _ in 0..3 {
+        post(body("not the password"))
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    let waiting = post(body(PASSWORD)).await;
+    let problem = waiting.problem(429, "too_many_attempts");
+    let retry_after = problem["retry_after"].as_u64().expect("seconds");
+    assert!(
+        (1..=5).contains(&retry_after),
+        "capped by max_delay: {retry_after}"
+    );
+    assert!(waiting.header("retry-after").is_some());
+}

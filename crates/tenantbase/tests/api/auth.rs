@@ -471,3 +471,95 @@ async fn forward_auth_answers_204_with_identity_headers_or_401() {
         .await
         .problem(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn forged_and_expired_tokens_are_401_with_a_challenge() {
+    use base64::Engine;
+    let app = TestApp::new(Backend::Sqlite).await;
+    let registered = register(&app, "forger@example.com").await;
+    let genuine = token(&registered);
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[0])
+            .expect("b64"),
+    )
+    .expect("json");
+    let kid = header["kid"].clone();
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "at+jwt", "kid": kid})),
+        parts[1]
+    );
+    let stripped = format!("{}.{}.", parts[0], parts[1]);
+    let mut flipped_payload = parts[1].as_bytes().to_vec();
+    flipped_payload[10] ^= 1;
+    let flipped = format!(
+        "{}.{}.{}",
+        parts[0],
+        String::from_utf8_lossy(&flipped_payload),
+        parts[2]
+    );
+    let sub = registered["user"]["id"].as_str().expect("id");
+    let me = with_token(&app, Method::GET, "/v1/auth/me", genuine)
+        .await
+        .json();
+    let sid = me["session_id"].as_str().expect("sid");
+    let (expired, _) = app
+        .identity()
+        .keyring()
+        .issue(
+            sub,
+            sid,
+            &["pwd"],
+            None,
+            None,
+            chrono::Utc::now() - chrono::Duration::hours(2),
+        )
+        .expect("issue");
+    for forged in [alg_none, stripped, flipped, expired] {
+        let response = with_token(&app, Method::GET, "/v1/auth/me", &forged).await;
+        response.problem(401, "invalid_token");
+        assert!(
+            response
+                .header("www-authenticate")
+                .expect("challenge")
+                .contains("invalid_token")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_auth_contract() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let document = app.get("/openapi.json").await.json();
+    for (path, method) in [
+        ("/v1/auth/register", "post"),
+        ("/v1/auth/login", "post"),
+        ("/v1/auth/guest", "post"),
+        ("/v1/auth/guest/upgrade", "post"),
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/me", "get"),
+        ("/v1/auth/sessions", "get"),
+        ("/v1/auth/sessions/{id}", "delete"),
+        ("/v1/auth/sessions/revoke-all", "post"),
+        ("/v1/auth/email/verify", "post"),
+        ("/v1/auth/email/resend", "post"),
+        ("/v1/auth/password/forgot", "post"),
+        ("/v1/auth/password/reset", "post"),
+        ("/v1/auth/password/change", "post"),
+        ("/v1/auth/verify", "get"),
+        ("/.well-known/jwks.json", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

@@ -168,3 +168,58 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(server.wait_exit().success());
     server.wait_for_line(|l| l["message"] == "stopped");
 }
+
+#[tokio::test]
+async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let first_kid = jwks["keys"][0]["kid"].as_str().expect("kid").to_owned();
+    server.terminate();
+    assert!(server.wait_exit().success());
+    let mode = std::fs::metadata(dir.path().join("data/master.key"))
+        .expect("master key")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "only the owner may read the master key"
+    );
+
+    let (ok, stdout, stderr) = output(tenantbase(dir.path()).args(["keys", "rotate"]));
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("new signing key k_"), "{stdout}");
+
+    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids.len(), 2, "the retired key still verifies: {kids:?}");
+    assert!(kids.contains(&first_kid.as_str()));
+    server.terminate();
+    assert!(server.wait_exit().success());
+
+    let (ok, _, stderr) = output(
+        tenantbase(dir.path())
+            .args(["serve"])
+            .env("TENANTBASE_AUTH__MASTER_KEY", "AAAA"),
+    );
+    assert!(!ok && stderr.contains("auth.master_key"), "{stderr}");
+}

@@ -43,6 +43,7 @@ pub fn settings() -> HttpSettings {
 /// A router over a fresh store and object store; both live as long as the app.
 pub struct TestApp {
     pub router: Router,
+    identity: Arc<Identity>,
     pub store: Arc<dyn Store>,
     /// Root of the local object store.
     pub files_dir: std::path::PathBuf,
@@ -128,6 +129,11 @@ impl TestApp {
         Self::open(backend, Options::new(extra, http)).await
     }
 
+    /// The identity service behind the router (e.g. to mint tokens with odd claims).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Every event of the platform chain (auth events land there), as JSON.
     pub async fn platform_events(&self) -> Vec<serde_json::Value> {
         let events = self
@@ -201,6 +207,7 @@ impl TestApp {
             Arc::new(keyring),
             policy,
         ));
+        let state_identity = identity.clone();
         let files_dir = dir.path().join("files");
         let blob = BlobStore::local(&files_dir).await.expect("object store");
         let state = AppState {
@@ -214,6 +221,7 @@ impl TestApp {
             tenantbase_http::layered(tenantbase_http::api_routes().merge(options.extra), state);
         Self {
             router,
+            identity: state_identity,
             store,
             files_dir,
             _dir: dir,

@@ -1,5 +1,7 @@
 //! The load generator: keep-alive HTTP/1.1 connections, each sending one request after
 //! another until the time or request budget runs out, with latency in an HDR histogram.
+//! What a connection sends is a `Flow`: the same GET every time, or a chain such as
+//! refreshing a token with the one the previous answer returned.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,17 +10,46 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Bounds of one run: whichever is reached first ends it.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub connections: usize,
     pub duration: Duration,
     pub max_requests: u64,
+}
+
+/// What one connection sends, request after request.
+pub trait Flow: Send + 'static {
+    fn request(&mut self) -> Request<Full<Bytes>>;
+
+    /// Sees each answer; `false` counts it as an error.
+    fn response(&mut self, status: StatusCode, body: &[u8]) -> bool {
+        let _ = body;
+        status.is_success()
+    }
+}
+
+/// The same GET, with optional headers, every time.
+#[derive(Clone)]
+pub struct Get {
+    pub path: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Flow for Get {
+    fn request(&mut self) -> Request<Full<Bytes>> {
+        let mut request = Request::get(self.path).header("host", "127.0.0.1");
+        for (name, value) in &self.headers {
+            request = request.header(*name, value);
+        }
+        request
+            .body(Full::new(Bytes::new()))
+            .expect("valid request")
+    }
 }
 
 pub struct Report {
@@ -35,15 +66,20 @@ impl Report {
     }
 }
 
-pub async fn run(addr: SocketAddr, path: &'static str, limits: Limits) -> anyhow::Result<Report> {
+/// Runs `flows` (one per connection) against `addr` within `limits`.
+pub async fn run(
+    addr: SocketAddr,
+    flows: Vec<Box<dyn Flow>>,
+    limits: Limits,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + limits.duration;
     let issued = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::with_capacity(limits.connections);
-    for _ in 0..limits.connections {
+    let mut tasks = Vec::with_capacity(flows.len());
+    for flow in flows {
         let issued = issued.clone();
         tasks.push(tokio::spawn(async move {
-            connection_loop(addr, path, deadline, limits.max_requests, &issued).await
+            connection_loop(addr, flow, deadline, limits.max_requests, &issued).await
         }));
     }
     let mut latencies_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -65,7 +101,7 @@ pub async fn run(addr: SocketAddr, path: &'static str, limits: Limits) -> anyhow
 /// One connection's share: returns its latencies, successes and failures.
 async fn connection_loop(
     addr: SocketAddr,
-    path: &'static str,
+    mut flow: Box<dyn Flow>,
     deadline: Instant,
     max_requests: u64,
     issued: &AtomicU64,
@@ -85,16 +121,14 @@ async fn connection_loop(
         let Some(connection) = sender.as_mut() else {
             continue;
         };
-        let request = Request::get(path)
-            .header("host", "127.0.0.1")
-            .body(Empty::<Bytes>::new())
-            .expect("valid request");
         let sent = Instant::now();
-        let outcome = match connection.send_request(request).await {
+        let outcome = match connection.send_request(flow.request()).await {
             Ok(response) => {
                 let status = response.status();
-                let body = response.into_body().collect().await;
-                status.is_success() && body.is_ok()
+                match response.into_body().collect().await {
+                    Ok(body) => flow.response(status, &body.to_bytes()),
+                    Err(_) => false,
+                }
             }
             Err(_) => false,
         };
@@ -109,7 +143,7 @@ async fn connection_loop(
     (histogram, ok, failed)
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(addr: SocketAddr) -> Option<Sender> {
     let stream = TcpStream::connect(addr).await.ok()?;
@@ -121,13 +155,29 @@ async fn connect(addr: SocketAddr) -> Option<Sender> {
     Some(sender)
 }
 
+/// One request outside the measured load (set-up, probes): its status and body.
+pub async fn once(addr: SocketAddr, request: Request<Full<Bytes>>) -> Option<(StatusCode, Bytes)> {
+    let mut sender = connect(addr).await?;
+    let response = sender.send_request(request).await.ok()?;
+    let status = response.status();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status, body))
+}
+
 /// Status of one `GET path`, or `None` when the server does not answer.
 pub async fn probe(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut sender = connect(addr).await?;
     let request = Request::get(path)
         .header("host", "127.0.0.1")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .ok()?;
-    let response = sender.send_request(request).await.ok()?;
-    Some(response.status().as_u16())
+    once(addr, request).await.map(|(status, _)| status.as_u16())
+}
+
+/// A JSON POST request.
+pub fn post_json(path: &str, body: &serde_json::Value) -> Request<Full<Bytes>> {
+    Request::post(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("valid request")
 }

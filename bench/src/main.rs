@@ -1,7 +1,9 @@
 //! `tenantbase-bench`: starts the release server, runs named load scenarios against it on
 //! loopback for a bounded time, and prints one JSON line per scenario (requests/s,
 //! p50/p95/p99 latency, errors, the server's idle and peak RSS, cold start to ready).
+//! Store and job scenarios run in process against the same code.
 
+mod auth_load;
 mod load;
 mod server;
 mod store_load;
@@ -15,13 +17,8 @@ use server::{Backend, Server};
 #[derive(Debug, Parser)]
 #[command(about = "Load scenarios against the tenantbase release binary, on loopback only.")]
 struct Args {
-    /// Scenarios to run, in order.
-    #[arg(long = "scenario", value_enum, default_values_t = [
-        Scenario::Health, Scenario::ReadySqlite, Scenario::ReadyPostgres,
-        Scenario::AppendOneChainSqlite, Scenario::AppendOneChainPostgres,
-        Scenario::Append100OrgsSqlite, Scenario::Append100OrgsPostgres,
-        Scenario::JobsNoopSqlite, Scenario::JobsNoopPostgres,
-    ])]
+    /// Scenarios to run, in order [default: all].
+    #[arg(long = "scenario", value_enum)]
     scenarios: Vec<Scenario>,
     /// Seconds of load per scenario (at most 300).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
@@ -48,6 +45,22 @@ enum Scenario {
     ReadySqlite,
     /// `GET /ready` on PostgreSQL (TEST_DATABASE_URL or the local default).
     ReadyPostgres,
+    /// `POST /v1/auth/login` (argon2id at production cost), SQLite.
+    LoginSqlite,
+    /// `POST /v1/auth/refresh`, each connection rotating its own token, SQLite.
+    RefreshSqlite,
+    /// The same on PostgreSQL.
+    RefreshPostgres,
+    /// `GET /v1/auth/me` with a bearer token, SQLite.
+    MeSqlite,
+    /// The same on PostgreSQL.
+    MePostgres,
+    /// `GET /v1/auth/verify` (gateway forward-auth), SQLite.
+    VerifySqlite,
+    /// The same on PostgreSQL.
+    VerifyPostgres,
+    /// Median latency of failed sign-ins, existing vs unknown account (sequential).
+    LoginTiming,
     /// Audit appends (one unit of work each) to a single org's chain, SQLite.
     AppendOneChainSqlite,
     /// Audit appends to a single org's chain, PostgreSQL.
@@ -63,33 +76,24 @@ enum Scenario {
 }
 
 impl Scenario {
-    fn name(self) -> &'static str {
-        match self {
-            Scenario::Health => "health",
-            Scenario::ReadySqlite => "ready-sqlite",
-            Scenario::ReadyPostgres => "ready-postgres",
-            Scenario::AppendOneChainSqlite | Scenario::AppendOneChainPostgres => "append-one-chain",
-            Scenario::Append100OrgsSqlite | Scenario::Append100OrgsPostgres => "append-100-orgs",
-            Scenario::JobsNoopSqlite | Scenario::JobsNoopPostgres => "jobs-noop",
-        }
+    fn name(self) -> String {
+        let full = self
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        full.trim_end_matches("-sqlite")
+            .trim_end_matches("-postgres")
+            .to_owned()
     }
 
     fn backend(self) -> Backend {
-        match self {
-            Scenario::ReadyPostgres
-            | Scenario::AppendOneChainPostgres
-            | Scenario::Append100OrgsPostgres
-            | Scenario::JobsNoopPostgres => Backend::Postgres,
-            _ => Backend::Sqlite,
-        }
-    }
-
-    /// The HTTP path this scenario loads, or `None` for in-process store scenarios.
-    fn path(self) -> Option<&'static str> {
-        match self {
-            Scenario::Health => Some("/health"),
-            Scenario::ReadySqlite | Scenario::ReadyPostgres => Some("/ready"),
-            _ => None,
+        let postgres = self
+            .to_possible_value()
+            .is_some_and(|v| v.get_name().ends_with("-postgres"));
+        if postgres {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
         }
     }
 }
@@ -100,32 +104,85 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(args.client_threads.max(1))
         .enable_all()
         .build()?;
-    for scenario in &args.scenarios {
-        let line = runtime.block_on(run(&args, *scenario))?;
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::value_variants().to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    for scenario in scenarios {
+        let mut line = runtime.block_on(run(&args, scenario))?;
+        line["scenario"] = scenario.name().into();
+        line["backend"] = scenario.backend().name().into();
         println!("{line}");
     }
     Ok(())
 }
 
 async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
-    let Some(path) = scenario.path() else {
-        return run_in_process(args, scenario).await;
-    };
+    let duration = Duration::from_secs(args.duration);
+    let backend = scenario.backend();
+    match scenario {
+        Scenario::AppendOneChainSqlite | Scenario::AppendOneChainPostgres => {
+            store_load::appends(backend, 1, duration, args.max_requests).await
+        }
+        Scenario::Append100OrgsSqlite | Scenario::Append100OrgsPostgres => {
+            store_load::appends(backend, 100, duration, args.max_requests).await
+        }
+        Scenario::JobsNoopSqlite | Scenario::JobsNoopPostgres => {
+            store_load::noop_jobs(backend, 20_000, duration * 6).await
+        }
+        Scenario::LoginTiming => {
+            let server = Server::start(&args.server, backend).await?;
+            let (known, unknown) = auth_load::failed_login_timing(server.addr, 100).await?;
+            Ok(serde_json::json!({
+                "rounds": 100,
+                "known_account_p50_ms": known,
+                "unknown_account_p50_ms": unknown,
+                "difference_ms": ((known - unknown).abs() * 1000.0).round() / 1000.0,
+            }))
+        }
+        _ => http_scenario(args, scenario).await,
+    }
+}
+
+async fn http_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
     let server = Server::start(&args.server, scenario.backend()).await?;
+    let (addr, connections) = (server.addr, args.connections);
+    let flows: Vec<Box<dyn load::Flow>> = match scenario {
+        Scenario::Health | Scenario::ReadySqlite | Scenario::ReadyPostgres => {
+            let path = if scenario == Scenario::Health {
+                "/health"
+            } else {
+                "/ready"
+            };
+            let get = load::Get {
+                path,
+                headers: Vec::new(),
+            };
+            (0..connections)
+                .map(|_| Box::new(get.clone()) as Box<dyn load::Flow>)
+                .collect()
+        }
+        Scenario::LoginSqlite => auth_load::logins(addr, connections).await?,
+        Scenario::RefreshSqlite | Scenario::RefreshPostgres => {
+            auth_load::refreshes(addr, connections).await?
+        }
+        Scenario::MeSqlite | Scenario::MePostgres => {
+            auth_load::authenticated_get(addr, "/v1/auth/me", connections).await?
+        }
+        _ => auth_load::authenticated_get(addr, "/v1/auth/verify", connections).await?,
+    };
     let idle_rss = server.rss_bytes();
     let sampler = server.sample_peak_rss(Duration::from_millis(20));
     let limits = load::Limits {
-        connections: args.connections,
         duration: Duration::from_secs(args.duration),
         max_requests: args.max_requests,
     };
-    let report = load::run(server.addr, path, limits).await?;
+    let report = load::run(addr, flows, limits).await?;
     let peak_rss = sampler.stop();
     let mib = |bytes: u64| (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0;
-    Ok(serde_json::json!({
-        "scenario": scenario.name(),
-        "backend": scenario.backend().name(),
-        "connections": args.connections,
+    let mut line = serde_json::json!({
+        "connections": connections,
         "client_threads": args.client_threads,
         "duration_s": report.elapsed.as_secs_f64(),
         "requests": report.requests,
@@ -137,22 +194,14 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         "cold_start_ms": (server.cold_start.as_secs_f64() * 10_000.0).round() / 10.0,
         "server_idle_rss_mib": mib(idle_rss),
         "server_peak_rss_mib": mib(peak_rss),
-    }))
-}
-
-async fn run_in_process(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
-    let duration = Duration::from_secs(args.duration);
-    let backend = scenario.backend();
-    let mut figures = match scenario {
-        Scenario::AppendOneChainSqlite | Scenario::AppendOneChainPostgres => {
-            store_load::appends(backend, 1, duration, args.max_requests).await?
-        }
-        Scenario::Append100OrgsSqlite | Scenario::Append100OrgsPostgres => {
-            store_load::appends(backend, 100, duration, args.max_requests).await?
-        }
-        _ => store_load::noop_jobs(backend, 20_000, duration * 6).await?,
-    };
-    figures["scenario"] = scenario.name().into();
-    figures["backend"] = backend.name().into();
-    Ok(figures)
+    });
+    if scenario == Scenario::LoginSqlite {
+        // Sign-ins are argon2-bound: compare with what argon2 alone does here.
+        drop(server);
+        let hashes = auth_load::argon2_rate(Duration::from_secs(args.duration.min(10))).await?;
+        line["argon2_hashes_per_s"] = ((hashes * 10.0).round() / 10.0).into();
+        line["ratio_to_argon2"] =
+            ((line["rps"].as_f64().unwrap_or(0.0) / hashes * 100.0).round() / 100.0).into();
+    }
+    Ok(line)
 }

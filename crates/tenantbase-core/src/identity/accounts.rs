@@ -14,6 +14,7 @@ use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
 use tenantbase_store::identity::{NewSession, NewUser, Session, User};
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
+use super::cache::AuthCache;
 use super::password_hash::PasswordHasher;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
@@ -73,6 +74,7 @@ pub struct Identity {
     pub(super) sessions: SessionPolicy,
     pub(super) links: Links,
     pub(super) throttle: Throttle,
+    pub(super) cache: AuthCache,
 }
 
 /// The rules an `Identity` applies.
@@ -99,6 +101,7 @@ impl Identity {
             sessions: policy.sessions,
             links: policy.links,
             throttle: Throttle::new(policy.throttle),
+            cache: AuthCache::new(),
         }
     }
 
@@ -319,6 +322,7 @@ impl Identity {
         for session in &live[self.sessions.max_per_user..] {
             unit.revoke_session(session.id, "auth.session.limit", now)
                 .await?;
+            self.cache.forget_session(session.id);
             record(unit.as_mut(), "auth.session.revoked", user, request, serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"})).await?;
         }
         unit.commit().await?;

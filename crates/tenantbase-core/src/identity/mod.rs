@@ -2,6 +2,7 @@
 //! sessions with rotating refresh tokens.
 
 mod accounts;
+mod cache;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
@@ -14,6 +15,7 @@ use tenantbase_store::StoreError;
 use tenantbase_store::identity::User;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
+pub use cache::SESSION_TTL as REVOCATION_BOUND;
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]

@@ -6,14 +6,14 @@
 //! milliseconds of CPU, so a burst of logins must neither starve the async runtime nor
 //! allocate without bound.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, SaltString};
 use argon2::{
-    ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _,
-    PasswordVerifier as _, Version,
+    ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, PasswordHash, PasswordVerifier as _, Version,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tenantbase_domain::password::{Password, normalize};
@@ -77,8 +77,6 @@ pub enum HashError {
     IncompleteHash,
     #[error("computing the password hash failed: {0}")]
     Hash(#[source] password_hash::Error),
-    #[error("the password hashing task did not finish: {0}")]
-    Task(#[from] tokio::task::JoinError),
     #[error("the password hasher is shut down")]
     Closed,
 }
@@ -90,6 +88,11 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: Params,
     permits: Arc<Semaphore>,
+    /// Where hashes run: a few threads of their own rather than the blocking pool. Each
+    /// hash needs `memory_kib` at once; glibc keeps such blocks in the arena of the thread
+    /// that freed them, so spread over the blocking pool's many threads they add up to
+    /// hundreds of MiB, while on `max_concurrent` threads they stay that many blocks.
+    threads: Arc<HashThreads>,
     /// A PHC string with the current parameters that no password matches.
     dummy_phc: Arc<str>,
 }
@@ -112,6 +115,7 @@ impl PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             params,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            threads: Arc::new(HashThreads::start(config.max_concurrent)?),
             dummy_phc: dummy_phc.into(),
         })
     }
@@ -121,14 +125,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let password = password.clone();
         let argon2 = self.argon2.clone();
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(HashError::Hash)
-        })
-        .await
+        let params = self.params.clone();
+        self.run(move || hash_blocking(&argon2, &params, password.expose().as_bytes()))
+            .await
     }
 
     /// Whether `candidate` is the password `phc` was made from. The candidate is
@@ -159,13 +158,58 @@ impl PasswordHasher {
             .acquire_owned()
             .await
             .map_err(|_| HashError::Closed)?;
-        // The permit moves into the task: when a caller gives up (a request timeout drops
+        // The permit moves into the job: when a caller gives up (a request timeout drops
         // this future), the hash keeps running and keeps its memory counted until it ends.
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.threads.execute(Box::new(move || {
+            let result = work();
+            // Released before the caller hears back, so a finished hash never holds a slot.
+            drop(permit);
+            let _ = done.send(result);
+        }))?;
+        result.await.map_err(|_| HashError::Closed)?
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads running hashing jobs in arrival order. They end when the last
+/// clone of the hasher is dropped (the channel closes).
+struct HashThreads {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashThreads {
+    fn start(count: usize) -> Result<Self, HashError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..count {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        // Hold the lock only to take a job, not while running it.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|_| HashError::Closed)?;
+        }
+        Ok(Self {
+            jobs: std::sync::Mutex::new(jobs),
         })
-        .await?
+    }
+
+    fn execute(&self, job: Job) -> Result<(), HashError> {
+        let jobs = self.jobs.lock().map_err(|_| HashError::Closed)?;
+        jobs.send(job).map_err(|_| HashError::Closed)
     }
 }
 
@@ -188,17 +232,94 @@ fn verify_blocking(
     if hash.salt.is_none() || hash.hash.is_none() {
         return Err(HashError::IncompleteHash);
     }
-    // Argon2 takes the algorithm, version and costs from the PHC string, so hashes made
-    // with older settings (or argon2i/argon2d) still verify.
-    let matches = match Argon2::default().verify_password(candidate.as_bytes(), &hash) {
-        Ok(()) => true,
-        Err(password_hash::Error::Password) => false,
-        Err(error) => return Err(HashError::MalformedHash(error)),
+    let matches = if hash.algorithm == ARGON2ID_IDENT {
+        argon2id_matches(candidate.as_bytes(), &hash, current)?
+    } else {
+        // argon2i/argon2d from elsewhere: rare, so the allocating path is fine.
+        match Argon2::default().verify_password(candidate.as_bytes(), &hash) {
+            Ok(()) => true,
+            Err(password_hash::Error::Password) => false,
+            Err(error) => return Err(HashError::MalformedHash(error)),
+        }
     };
     Ok(Verification {
         matches,
         needs_rehash: needs_rehash(&hash, current),
     })
+}
+
+thread_local! {
+    /// Argon2's working memory on this hashing thread, reused by every hash it runs:
+    /// allocating `memory_kib` per hash would leave freed blocks of that size in glibc's
+    /// per-thread arenas, and the process would keep hundreds of MiB after a burst.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` over `count` memory blocks: this thread's reusable buffer when `count` is
+/// within the configured cost, a one-off allocation for the odd larger stored hash.
+fn with_blocks<T>(count: usize, current: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    if count > current.block_count() {
+        return f(&mut vec![Block::default(); count]);
+    }
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        f(&mut blocks[..count])
+    })
+}
+
+/// A PHC string for `password` under `params`, with a fresh random salt.
+fn hash_blocking(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer).map_err(HashError::Hash)?;
+    let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    with_blocks(params.block_count(), params, |blocks| {
+        argon2.hash_password_into_with_memory(password, salt_bytes, &mut output, blocks)
+    })
+    .map_err(|e| HashError::Hash(e.into()))?;
+    let phc = PasswordHash {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(HashError::Hash)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(HashError::Hash)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes an argon2id PHC hash for `candidate` with the stored parameters and
+/// compares in constant time (`Output`'s equality).
+fn argon2id_matches(
+    candidate: &[u8],
+    hash: &PasswordHash<'_>,
+    current: &Params,
+) -> Result<bool, HashError> {
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return Err(HashError::IncompleteHash);
+    };
+    let params = Params::try_from(hash).map_err(HashError::MalformedHash)?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).map_err(|e| HashError::MalformedHash(e.into()))?,
+        None => Version::default(),
+    };
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(HashError::MalformedHash)?;
+    let mut output = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params.clone());
+    with_blocks(params.block_count(), current, |blocks| {
+        argon2.hash_password_into_with_memory(candidate, salt_bytes, &mut output, blocks)
+    })
+    .map_err(|e| HashError::MalformedHash(e.into()))?;
+    Ok(Output::new(&output).map_err(HashError::MalformedHash)? == expected)
 }
 
 fn needs_rehash(hash: &PasswordHash<'_>, current: &Params) -> bool {
@@ -238,6 +359,7 @@ fn dummy_phc(params: &Params) -> Result<String, password_hash::Error> {
 
 #[cfg(test)]
 mod tests {
+    use argon2::PasswordHasher as _;
     use tenantbase_domain::password::PasswordPolicy;
 
     use super::*;
@@ -258,6 +380,42 @@ mod tests {
 
     fn password(raw: &str) -> Password {
         Password::new(raw, None, &PasswordPolicy::default()).expect("valid password")
+    }
+
+    #[tokio::test]
+    async fn hashes_match_what_the_reference_implementation_verifies() {
+        let hasher = PasswordHasher::new(small()).expect("hasher");
+        let password = Password::new("correct horse battery", None, &PasswordPolicy::default())
+            .expect("password");
+        let phc = hasher.hash(&password).await.expect("hash");
+        let parsed = PasswordHash::new(&phc).expect("PHC");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).expect("params"),
+        )
+        .hash_password(b"correct horse battery", &SaltString::generate(&mut OsRng))
+        .expect("reference hash")
+        .to_string();
+        assert!(
+            hasher
+                .verify("correct horse battery", &reference)
+                .await
+                .expect("verify")
+                .matches
+        );
+        assert!(
+            !hasher
+                .verify("correct horse batterY", &reference)
+                .await
+                .expect("verify")
+                .matches
+        );
     }
 
     #[tokio::test]

@@ -164,6 +164,7 @@ impl Identity {
         unit.set_password_hash(user_id, &hash, now).await?;
         unit.revoke_user_sessions(user_id, None, "auth.password.reset", now)
             .await?;
+        self.cache.forget_user_sessions(user_id);
         record(
             unit.as_mut(),
             "auth.password.reset",
@@ -209,6 +210,7 @@ impl Identity {
             now,
         )
         .await?;
+        self.cache.forget_user_sessions(user.id);
         record(
             unit.as_mut(),
             "auth.password.changed",

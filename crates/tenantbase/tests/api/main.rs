@@ -7,6 +7,7 @@ mod auth_email;
 mod auth_throttle;
 mod cli;
 mod errors;
+mod gateway;
 mod helpers;
 mod jobs_processes;
 mod middleware;

@@ -2,6 +2,7 @@
 //! `SettingsStore`, …); `Store` is all of them together. Two crates implement it, one over
 //! SQLite and one over PostgreSQL; the rest of the system only ever sees `Arc<dyn Store>`.
 
+pub mod areas;
 pub mod error;
 pub mod events;
 pub mod identity;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tenantbase_domain::email::Email;
-use tenantbase_domain::id::UserId;
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::password::Password;
 use tenantbase_mail::MessageKind;
 use tenantbase_store::events::RequestMeta;
@@ -161,20 +161,8 @@ impl Identity {
         let user = unit.user(user_id).await?;
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
-        unit.set_password_hash(user_id, &hash, now).await?;
-        unit.revoke_user_sessions(user_id, None, "auth.password.reset", now)
-            .await?;
-        self.cache.forget_user_sessions(user_id);
-        record(
-            unit.as_mut(),
-            "auth.password.reset",
-            &user,
-            request,
-            serde_json::json!({}),
-        )
-        .await?;
-        unit.commit().await?;
-        Ok(())
+        self.replace_password(unit, &user, &hash, None, "auth.password.reset", request)
+            .await
     }
 
     /// Changes the password after checking the current one; ends the user's other sessions.
@@ -200,21 +188,32 @@ impl Identity {
         }
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
+        let unit = self.store.begin().await?;
+        let keep = Some(principal.session_id);
+        self.replace_password(unit, &user, &hash, keep, "auth.password.changed", request)
+            .await
+    }
+
+    /// Stores the new hash, ends the user's sessions but `keep`, audits it as
+    /// `event_type`, and commits.
+    async fn replace_password(
+        &self,
+        mut unit: Box<dyn UnitOfWork>,
+        user: &User,
+        hash: &str,
+        keep: Option<SessionId>,
+        event_type: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
         let now = Utc::now();
-        let mut unit = self.store.begin().await?;
-        unit.set_password_hash(user.id, &hash, now).await?;
-        unit.revoke_user_sessions(
-            user.id,
-            Some(principal.session_id),
-            "auth.password.changed",
-            now,
-        )
-        .await?;
+        unit.set_password_hash(user.id, hash, now).await?;
+        unit.revoke_user_sessions(user.id, keep, event_type, now)
+            .await?;
         self.cache.forget_user_sessions(user.id);
         record(
             unit.as_mut(),
-            "auth.password.changed",
-            &user,
+            event_type,
+            user,
             request,
             serde_json::json!({}),
         )

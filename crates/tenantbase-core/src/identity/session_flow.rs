@@ -62,7 +62,8 @@ impl Identity {
         self.token_pair(user, &session, next, ttl, now)
     }
 
-    /// Revokes `session` in `unit` with an audit event of `event_type`, and commits.
+    /// Revokes `session` in `unit` with an audit event of `event_type` about its owner,
+    /// and commits.
     async fn revoke_for_cause(
         &self,
         mut unit: Box<dyn UnitOfWork>,
@@ -192,20 +193,9 @@ impl Identity {
         if target.user_id != principal.user_id || target.revoked_at.is_some() {
             return Err(IdentityError::NotFound);
         }
-        let user = self.store.user_by_id(principal.user_id).await?;
-        let mut unit = self.store.begin().await?;
-        unit.revoke_session(session, event_type, Utc::now()).await?;
-        self.cache.forget_session(session);
-        record(
-            unit.as_mut(),
-            event_type,
-            &user,
-            request,
-            serde_json::json!({"session_id": session.to_string()}),
-        )
-        .await?;
-        unit.commit().await?;
-        Ok(())
+        let unit = self.store.begin().await?;
+        self.revoke_for_cause(unit, session, event_type, request)
+            .await
     }
 
     /// Revokes all the caller's other sessions, and the current one too if asked.

@@ -301,6 +301,8 @@ pub(crate) async fn verify_email(
 pub(crate) async fn resend_verification(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    // Sends mail: spends the per-IP auth budget like the other actions.
+    _client: ClientMeta,
 ) -> Result<StatusCode, ApiError> {
     state.identity.resend_verification(&principal).await?;
     Ok(StatusCode::ACCEPTED)

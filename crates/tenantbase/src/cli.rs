@@ -103,7 +103,7 @@ pub enum ExportFormat {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Add a new signing key and retire the active one; its tokens verify until they
-    /// expire. Running servers pick the new key up when restarted.
+    /// expire. Running servers switch to the new key within a minute.
     Rotate,
 }
 

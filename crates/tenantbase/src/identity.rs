@@ -30,7 +30,7 @@ pub(crate) async fn build(
         access_ttl: Duration::from_secs(auth.access_ttl_secs),
         leeway: Duration::from_secs(auth.leeway_secs),
     };
-    let keyring = load_keyring(store.as_ref(), &master, tokens)
+    let keyring = load_keyring(store.as_ref(), &master, tokens.clone())
         .await
         .context(
             "loading the token signing keys (is auth.master_key the one they were made with?)",
@@ -62,12 +62,39 @@ pub(crate) async fn build(
             ..ThrottlePolicy::default()
         },
     };
-    Ok(Arc::new(Identity::new(
+    let identity = Arc::new(Identity::new(
         store.clone(),
         hasher,
         Arc::new(keyring),
         policy,
-    )))
+    ));
+    spawn_key_reload(identity.clone(), store.clone(), master, tokens);
+    Ok(identity)
+}
+
+/// How often a server re-reads the signing keys, so a `keys rotate` run elsewhere takes
+/// effect without a restart.
+const KEY_RELOAD: Duration = Duration::from_secs(60);
+
+fn spawn_key_reload(
+    identity: Arc<Identity>,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    tokens: TokenConfig,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_RELOAD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match load_keyring(store.as_ref(), &master, tokens.clone()).await {
+                Ok(keyring) => identity.replace_keyring(keyring),
+                Err(error) => {
+                    tracing::warn!(%error, "reloading the signing keys failed; keeping the current ones")
+                }
+            }
+        }
+    });
 }
 
 /// `auth.master_key`, else the key in `<data_dir>/master.key`, generated on first use.

@@ -2,7 +2,7 @@
 //! a rotating refresh token, and issues an access token — the change and its audit event
 //! in one unit of work.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -69,7 +69,8 @@ pub struct Device {
 pub struct Identity {
     pub(super) store: Arc<dyn Store>,
     pub(super) hasher: PasswordHasher,
-    pub(super) keyring: Arc<Keyring>,
+    /// Swapped whole when keys are rotated (`replace_keyring`); readers clone the `Arc`.
+    keyring: RwLock<Arc<Keyring>>,
     pub(super) passwords: PasswordPolicy,
     pub(super) sessions: SessionPolicy,
     pub(super) links: Links,
@@ -96,7 +97,7 @@ impl Identity {
         Self {
             store,
             hasher,
-            keyring,
+            keyring: RwLock::new(keyring),
             passwords: policy.passwords,
             sessions: policy.sessions,
             links: policy.links,
@@ -110,8 +111,22 @@ impl Identity {
         &self.throttle
     }
 
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
+    /// The signing keys in use now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        match self.keyring.read() {
+            Ok(keyring) => Arc::clone(&keyring),
+            // A panic while swapping left the old keyring in place; it is still whole.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts freshly loaded keys in use, e.g. after `keys rotate` ran elsewhere.
+    pub fn replace_keyring(&self, keyring: Keyring) {
+        let mut slot = match self.keyring.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(keyring);
     }
 
     /// Creates an account with an unverified email and signs it in.
@@ -338,7 +353,7 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<TokenPair, IdentityError> {
         let amr: Vec<&str> = session.amr.iter().map(String::as_str).collect();
-        let (access_token, claims) = self.keyring.issue(
+        let (access_token, claims) = self.keyring().issue(
             &user.id.to_string(),
             &session.id.to_string(),
             &amr,

@@ -91,17 +91,18 @@ impl Identity {
     /// this process take effect at once; by another replica, within `REVOCATION_BOUND`.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
         let now = Utc::now();
+        let keyring = self.keyring();
         let key = AuthCache::token_key(token);
         let claims = match self.cache.claims(&key) {
             // Verified moments ago: only its lifetime needs checking again.
             Some(claims)
-                if claims.exp + self.keyring.config().leeway.as_secs() as i64 > now.timestamp() =>
+                if claims.exp + keyring.config().leeway.as_secs() as i64 > now.timestamp() =>
             {
                 claims
             }
             Some(_) => return Err(IdentityError::InvalidAccessToken),
             None => {
-                let claims = self.keyring.verify(token, now)?;
+                let claims = keyring.verify(token, now)?;
                 self.cache.remember_claims(key, claims.clone());
                 claims
             }

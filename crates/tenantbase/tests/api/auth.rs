@@ -563,3 +563,53 @@ async fn the_openapi_document_lists_the_auth_contract() {
         "bearer"
     );
 }
+
+#[tokio::test]
+async fn rotated_keys_take_effect_without_a_restart() {
+    use base64::Engine;
+    use tenantbase_core::identity::signing_keys::{load_keyring, rotate_keys};
+    use tenantbase_core::identity::tokens::TokenConfig;
+
+    let kid_of = |body: &Value| -> String {
+        let header = token(body).split('.').next().expect("header").to_owned();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .expect("b64"),
+        )
+        .expect("json");
+        header["kid"].as_str().expect("kid").to_owned()
+    };
+    let app = TestApp::new(Backend::Sqlite).await;
+    let before = register(&app, "rotation@example.com").await;
+    let new_kid = rotate_keys(app.store.as_ref(), app.master())
+        .await
+        .expect("rotate");
+    assert_ne!(kid_of(&before), new_kid);
+    let keyring = load_keyring(
+        app.store.as_ref(),
+        app.master(),
+        TokenConfig::new("tenantbase", "tenantbase"),
+    )
+    .await
+    .expect("reload");
+    app.identity().replace_keyring(keyring);
+
+    let after = login(&app, "rotation@example.com", &[]).await;
+    assert_eq!(
+        kid_of(&after),
+        new_kid,
+        "new tokens are signed with the new key"
+    );
+    assert_eq!(
+        with_token(&app, Method::GET, "/v1/auth/me", token(&before))
+            .await
+            .status,
+        200,
+        "old tokens verify until they expire"
+    );
+    let jwks = app.get("/.well-known/jwks.json").await.json();
+    assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2);
+    let events = app.platform_events().await;
+    assert!(events.iter().any(|e| e["event_type"] == "auth.key.rotated"));
+}

@@ -44,6 +44,7 @@ pub fn settings() -> HttpSettings {
 pub struct TestApp {
     pub router: Router,
     identity: Arc<Identity>,
+    master: MasterKey,
     pub store: Arc<dyn Store>,
     /// Root of the local object store.
     pub files_dir: std::path::PathBuf,
@@ -134,6 +135,11 @@ impl TestApp {
         &self.identity
     }
 
+    /// The master key sealing this app's signing keys.
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// Every event of the platform chain (auth events land there), as JSON.
     pub async fn platform_events(&self) -> Vec<serde_json::Value> {
         let events = self
@@ -222,6 +228,7 @@ impl TestApp {
         Self {
             router,
             identity: state_identity,
+            master,
             store,
             files_dir,
             _dir: dir,

@@ -215,3 +215,82 @@ pub async fn signing_keys_are_kept_and_retired(store: &dyn Store) {
             .is_none()
     );
 }
+
+pub async fn single_use_tokens_expire_are_replaced_and_work_once(store: &dyn Store) {
+    let user = create_user(store, Some("t@example.com"))
+        .await
+        .expect("user");
+    let now = Utc::now();
+    let later = now + chrono::Duration::minutes(30);
+    let mut unit = store.begin().await.expect("begin");
+    unit.issue_user_token(user.id, "reset", "old", later)
+        .await
+        .expect("issue");
+    unit.issue_user_token(user.id, "reset", "new", later)
+        .await
+        .expect("issue newer");
+    unit.issue_user_token(
+        user.id,
+        "verify",
+        "other",
+        now - chrono::Duration::seconds(1),
+    )
+    .await
+    .expect("issue expired");
+    unit.commit().await.expect("commit");
+
+    assert_eq!(
+        store
+            .user_token_owner("new", "reset", now)
+            .await
+            .expect("owner"),
+        Some(user.id)
+    );
+    assert_eq!(
+        store
+            .user_token_owner("old", "reset", now)
+            .await
+            .expect("owner"),
+        None,
+        "replaced"
+    );
+    assert_eq!(
+        store
+            .user_token_owner("new", "verify", now)
+            .await
+            .expect("owner"),
+        None,
+        "other purpose"
+    );
+    assert_eq!(
+        store
+            .user_token_owner("other", "verify", now)
+            .await
+            .expect("owner"),
+        None,
+        "expired"
+    );
+
+    let mut unit = store.begin().await.expect("begin");
+    assert_eq!(
+        unit.consume_user_token("new", "reset", now)
+            .await
+            .expect("consume"),
+        Some(user.id)
+    );
+    assert_eq!(
+        unit.consume_user_token("new", "reset", now)
+            .await
+            .expect("again"),
+        None,
+        "single use"
+    );
+    unit.commit().await.expect("commit");
+    assert_eq!(
+        store
+            .user_token_owner("new", "reset", now)
+            .await
+            .expect("owner"),
+        None
+    );
+}

@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
             concurrent_refreshes_yield_one_successor,
             sessions_are_listed_and_revoked,
             signing_keys_are_kept_and_retired,
+            single_use_tokens_expire_are_replaced_and_work_once,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -159,6 +159,15 @@ macro_rules! store_areas {
             ) -> $crate::StoreResult<Vec<$crate::identity::SigningKeyRow>> {
                 identity_sql::signing_keys(&self.$reader).await
             }
+
+            async fn user_token_owner(
+                &self,
+                token_hash: &str,
+                purpose: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<Option<tenantbase_domain::id::UserId>> {
+                identity_sql::user_token_owner(&self.$reader, token_hash, purpose, now).await
+            }
         }
     };
 }

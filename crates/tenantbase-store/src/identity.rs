@@ -111,4 +111,13 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<()>;
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>>;
+
+    /// The user a single-use token of `purpose` belongs to, if it is unused and unexpired
+    /// (a look, not a use: `UnitOfWork::consume_user_token` uses it up).
+    async fn user_token_owner(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
 }

@@ -342,6 +342,22 @@ macro_rules! identity_statements {
                 Ok(())
             }
 
+            pub async fn user_token_owner<'e, E>(db: E, token_hash: &str, purpose: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                let owner: Option<(uuid::Uuid,)> = sqlx::query_as(
+                    "SELECT user_id FROM user_tokens \
+                     WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+                )
+                .bind(token_hash)
+                .bind(purpose)
+                .bind(now)
+                .fetch_optional(db)
+                .await?;
+                Ok(owner.map(|(id,)| UserId::from_uuid(id)))
+            }
+
             pub async fn signing_keys<'e, E>(db: E) -> StoreResult<Vec<SigningKeyRow>>
             where
                 E: sqlx::Executor<'e, Database = Db>,

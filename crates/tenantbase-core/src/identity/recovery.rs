@@ -152,15 +152,25 @@ impl Identity {
         new_password: &str,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
-        let now = Utc::now();
-        let mut unit = self.store.begin().await?;
-        let user_id = unit
-            .consume_user_token(&hash_refresh_token(token), RESET_PASSWORD, now)
+        let token_hash = hash_refresh_token(token);
+        // Check the password and hash it before the unit of work starts: argon2 takes tens
+        // of milliseconds, too long to hold a transaction (SQLite's single writer) open.
+        let owner = self
+            .store
+            .user_token_owner(&token_hash, RESET_PASSWORD, Utc::now())
             .await?
             .ok_or(IdentityError::InvalidOneTimeToken)?;
-        let user = unit.user(user_id).await?;
+        let user = self.store.user_by_id(owner).await?;
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
+        let mut unit = self.store.begin().await?;
+        // Consuming it is what counts: a concurrent reset with the same token loses here.
+        let consumed = unit
+            .consume_user_token(&token_hash, RESET_PASSWORD, Utc::now())
+            .await?;
+        if consumed != Some(owner) {
+            return Err(IdentityError::InvalidOneTimeToken);
+        }
         self.replace_password(unit, &user, &hash, None, "auth.password.reset", request)
             .await
     }

@@ -49,6 +49,11 @@ pub enum PasswordError {
     TooLong { max: usize },
     #[error("is too common")]
     TooCommon,
+    /// NIST 800-63B-4 also names repetitive and sequential strings; the bundled list
+    /// mostly holds short passwords, so this catches `aaaaaaaaaaaa`, `abcabcabcabc` and
+    /// `abcdefghijkl`-style ones of any length.
+    #[error("is too predictable (repeated or sequential characters)")]
+    TooPredictable,
     #[error("must not be your email address")]
     SameAsEmail,
     #[error("must not be the part of your email address before the @")]
@@ -95,6 +100,9 @@ impl Password {
         if is_common(&folded) {
             return Err(PasswordError::TooCommon);
         }
+        if is_predictable(&folded) {
+            return Err(PasswordError::TooPredictable);
+        }
         Ok(Self(SecretString::from(password)))
     }
 
@@ -108,6 +116,23 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
     }
+}
+
+/// Fewer than four different characters, or one straight run up or down the code
+/// points (`abcdef…`, `987654…`).
+fn is_predictable(folded: &str) -> bool {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 4 {
+        return true;
+    }
+    let steps: Vec<i64> = chars
+        .windows(2)
+        .map(|w| i64::from(u32::from(w[1])) - i64::from(u32::from(w[0])))
+        .collect();
+    steps.iter().all(|&d| d == 1) || steps.iter().all(|&d| d == -1)
 }
 
 /// The one normal form passwords are stored and compared in: Unicode NFC, so the same
@@ -141,6 +166,37 @@ fn check_not_email(folded: &str, email: &str) -> Result<(), PasswordError> {
             Err(PasswordError::SameAsEmailName)
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod predictable_tests {
+    use super::*;
+
+    #[test]
+    fn repeated_and_sequential_passwords_are_refused() {
+        let policy = PasswordPolicy::default();
+        for weak in [
+            "aaaaaaaaaaaa",
+            "abababababab",
+            "abcabcabcabc",
+            "abcdefghijklm",
+            "zyxwvutsrqpo",
+            "AAAAaaaaAAAA",
+        ] {
+            assert_eq!(
+                Password::new(weak, None, &policy).err(),
+                Some(PasswordError::TooPredictable),
+                "{weak}"
+            );
+        }
+        for fine in [
+            "correct horse battery staple",
+            "abcdefghijkm",
+            "zzzz1111yyyx",
+        ] {
+            assert!(Password::new(fine, None, &policy).is_ok(), "{fine}");
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod auth_email;
 mod auth_throttle;
 mod cli;
+mod docs_browser;
 mod errors;
 mod gateway;
 mod helpers;

@@ -19,6 +19,8 @@ fn chromium() -> String {
     }
     let install = |args: &[&str]| {
         Command::new("apt-get")
+            // Other tests may be installing their peers at the same moment.
+            .args(["-o", "DPkg::Lock::Timeout=300"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .output()

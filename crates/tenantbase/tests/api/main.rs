@@ -5,6 +5,7 @@ mod audit_cli;
 mod auth;
 mod auth_email;
 mod auth_throttle;
+mod auth_tokens;
 mod cli;
 mod docs_browser;
 mod errors;

@@ -17,6 +17,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Concurrent workers skip rows another worker is claiming (see `claim_sql`).
 const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 
+/// Row locks for reads that must serialize with writers (`lock_user`).
+const USER_ROW_LOCK: &str = "FOR UPDATE";
+
 tenantbase_store::shared_statements!(sqlx::Postgres);
 tenantbase_store::identity_statements!(sqlx::Postgres);
 tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);

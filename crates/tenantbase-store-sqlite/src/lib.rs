@@ -18,6 +18,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// SQLite has one writer at a time: claims need no row lock.
 const CLAIM_ROW_LOCK: &str = "";
 
+/// SQLite units hold the database write lock: rows need no lock of their own.
+const USER_ROW_LOCK: &str = "";
+
 tenantbase_store::shared_statements!(sqlx::Sqlite);
 tenantbase_store::identity_statements!(sqlx::Sqlite);
 tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);

@@ -86,6 +86,10 @@ macro_rules! shared_statements {
                     super::identity_sql::user_by_id(&mut *self.tx, id).await
                 }
 
+                async fn lock_user(&mut self, id: UserId) -> StoreResult<User> {
+                    super::identity_sql::lock_user(&mut self.tx, id).await
+                }
+
                 async fn create_user(&mut self, user: NewUser) -> StoreResult<User> {
                     super::identity_sql::create_user(&mut self.tx, user).await
                 }

@@ -291,6 +291,18 @@ macro_rules! identity_statements {
                 Ok(row.map(User::from))
             }
 
+            pub async fn lock_user(conn: &mut Conn, id: UserId) -> StoreResult<User> {
+                let row: UserRow = sqlx::query_as(&format!(
+                    "SELECT {} FROM users WHERE id = $1 {}",
+                    columns::USER,
+                    super::USER_ROW_LOCK
+                ))
+                .bind(id.as_uuid())
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(User::from(row))
+            }
+
             pub async fn user_by_id<'e, E>(db: E, id: UserId) -> StoreResult<User>
             where
                 E: sqlx::Executor<'e, Database = Db>,

@@ -38,6 +38,10 @@ pub trait UnitOfWork: Send {
 
     async fn user(&mut self, id: UserId) -> StoreResult<User>;
 
+    /// Reads a user and, on PostgreSQL, locks the row until commit (SQLite units hold
+    /// the write lock already), so password changes and sign-ins serialize on it.
+    async fn lock_user(&mut self, id: UserId) -> StoreResult<User>;
+
     /// `Conflict` (constraint on email) when the email is taken.
     async fn create_user(&mut self, user: NewUser) -> StoreResult<User>;
 

@@ -186,10 +186,12 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let account = email.trim().to_lowercase();
+        // One key for every spelling of the address that the lookup treats as one.
+        let account = Email::parse(email)
+            .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
         let ip = request.ip.as_deref();
         self.throttle
-            .check_login(ip, &account)
+            .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
@@ -198,18 +200,23 @@ impl Identity {
         let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
         else {
             self.hasher.verify_dummy(password).await;
-            self.throttle.record_failure(ip, &account);
             self.record_failed_login(None, request).await?;
             return Err(IdentityError::InvalidCredentials);
         };
         let verification = self.hasher.verify(password, &phc).await?;
         if !verification.matches {
-            self.throttle.record_failure(ip, &account);
             self.record_failed_login(Some(&user), request).await?;
             return Err(IdentityError::InvalidCredentials);
         }
-        self.throttle.record_success(&account);
+        self.throttle.record_success(ip, &account);
         let mut unit = self.store.begin().await?;
+        // The password may have changed since it was checked (a reset racing this
+        // sign-in): re-read it under a row lock, so either the reset sees this session and
+        // ends it, or this sign-in sees the new hash and fails.
+        let current = unit.lock_user(user.id).await?;
+        if current.password_hash.as_deref() != Some(phc.as_str()) {
+            return Err(IdentityError::InvalidCredentials);
+        }
         if verification.needs_rehash {
             // The hashing parameters changed since this hash was made: upgrade it now,
             // while the plaintext is at hand. (A password today's policy would refuse
@@ -337,10 +344,13 @@ impl Identity {
         for session in &live[self.sessions.max_per_user..] {
             unit.revoke_session(session.id, "auth.session.limit", now)
                 .await?;
-            self.cache.forget_session(session.id);
             record(unit.as_mut(), "auth.session.revoked", user, request, serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"})).await?;
         }
         unit.commit().await?;
+        // Evicted after the commit, so a concurrent read cannot re-cache the live row.
+        for session in &live[self.sessions.max_per_user..] {
+            self.cache.forget_session(session.id);
+        }
         Ok(())
     }
 

@@ -190,12 +190,30 @@ impl Identity {
                 "this account has no password".to_owned(),
             ));
         };
+        // Guessing the current password from a stolen session is a sign-in attempt too:
+        // the same limits apply, and failures are audited.
+        let account = user.email.clone().unwrap_or_else(|| user.id.to_string());
+        let ip = request.ip.as_deref();
+        self.throttle
+            .start_attempt(ip, &account)
+            .map_err(IdentityError::TooManyAttempts)?;
         if !self.hasher.verify(current, phc).await?.matches {
+            let mut unit = self.store.begin().await?;
+            record(
+                unit.as_mut(),
+                "auth.password.change_failed",
+                &user,
+                request,
+                serde_json::json!({}),
+            )
+            .await?;
+            unit.commit().await?;
             return Err(IdentityError::invalid(
                 "current_password",
                 "is not correct".to_owned(),
             ));
         }
+        self.throttle.record_success(ip, &account);
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
         let unit = self.store.begin().await?;
@@ -219,7 +237,6 @@ impl Identity {
         unit.set_password_hash(user.id, hash, now).await?;
         unit.revoke_user_sessions(user.id, keep, event_type, now)
             .await?;
-        self.cache.forget_user_sessions(user.id);
         record(
             unit.as_mut(),
             event_type,
@@ -229,6 +246,7 @@ impl Identity {
         )
         .await?;
         unit.commit().await?;
+        self.cache.forget_user_sessions(user.id);
         Ok(())
     }
 

@@ -74,7 +74,6 @@ impl Identity {
         let owner = unit.session(session).await?;
         let user = unit.user(owner.user_id).await?;
         unit.revoke_session(session, event_type, Utc::now()).await?;
-        self.cache.forget_session(session);
         record(
             unit.as_mut(),
             event_type,
@@ -84,6 +83,7 @@ impl Identity {
         )
         .await?;
         unit.commit().await?;
+        self.cache.forget_session(session);
         Ok(())
     }
 
@@ -212,7 +212,6 @@ impl Identity {
         let revoked = unit
             .revoke_user_sessions(user.id, keep, "auth.sessions.revoked_all", Utc::now())
             .await?;
-        self.cache.forget_user_sessions(user.id);
         record(
             unit.as_mut(),
             "auth.sessions.revoked_all",
@@ -222,6 +221,7 @@ impl Identity {
         )
         .await?;
         unit.commit().await?;
+        self.cache.forget_user_sessions(user.id);
         Ok(revoked)
     }
 }

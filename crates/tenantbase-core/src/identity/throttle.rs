@@ -1,17 +1,19 @@
 //! Brute-force protection for sign-in, and a per-IP request budget for every auth route.
 //!
-//! Failed logins count per client IP and per account. Past a threshold each further
-//! failure doubles the wait before the next attempt, up to a cap; failures are forgotten
-//! after a quiet period and a success clears the account's count. The per-IP threshold is
+//! Sign-in attempts count per client network and per account; a success takes its
+//! attempt back. Past a threshold each further attempt doubles the wait before the next,
+//! up to a cap, and attempts are forgotten after a quiet period. The per-IP threshold is
 //! lower than the per-account one, so a single attacker is slowed down long before the
 //! account is: a victim signing in from elsewhere is only delayed when many addresses
-//! attack the same account, and then for at most the cap.
+//! attack the same account, and then for at most the cap. Attempts are counted when they
+//! start, under the lock that checks them, so a burst of parallel guesses cannot all
+//! slip in before the first is recorded. IPv6 clients count per /64.
 //!
 //! The counters live in this process. With several replicas each keeps its own, so the
 //! effective limits scale with the replica count until they move to Redis.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,15 +23,15 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
-    /// Failures from one IP before its attempts are delayed.
+    /// Failed attempts from one client network before its attempts are delayed.
     pub ip_failures: u32,
-    /// Failures on one account before its attempts are delayed.
+    /// Failed attempts on one account before its attempts are delayed.
     pub account_failures: u32,
     /// The longest delay.
     pub max_delay: Duration,
-    /// Failures older than this are forgotten.
+    /// Attempts older than this are forgotten.
     pub forget_after: Duration,
-    /// Requests one IP may make to the auth routes per minute (with the same burst).
+    /// Requests one client network may make to the auth routes per minute (same burst).
     pub requests_per_minute: u32,
 }
 
@@ -46,7 +48,7 @@ impl Default for ThrottlePolicy {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Failures {
+struct Attempts {
     count: u32,
     last: Instant,
 }
@@ -62,7 +64,7 @@ const SWEEP_ABOVE: usize = 100_000;
 
 pub struct Throttle {
     policy: ThrottlePolicy,
-    failures: Mutex<HashMap<Key, Failures>>,
+    attempts: Mutex<HashMap<Key, Attempts>>,
     requests: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -71,65 +73,46 @@ impl Throttle {
         let per_minute = NonZeroU32::new(policy.requests_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             policy,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
             requests: RateLimiter::keyed(Quota::per_minute(per_minute)),
         }
     }
 
-    /// Spends one request of `ip`'s budget; `Err(wait)` when it is used up.
+    /// Spends one request of the client network's budget; `Err(wait)` when it is used up.
     pub fn check_request(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        let Some(ip) = ip else { return Ok(()) };
+        let Some(network) = ip.map(network_of) else {
+            return Ok(());
+        };
         if self.requests.len() > SWEEP_ABOVE {
             self.requests.retain_recent();
         }
         self.requests
-            .check_key(&ip)
+            .check_key(&network)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    /// `Err(wait)` while either the IP or the account must wait before another attempt.
-    pub fn check_login(&self, ip: Option<&str>, account: &str) -> Result<(), Duration> {
+    /// Counts a sign-in attempt, or `Err(wait)` while the client or the account must wait.
+    pub fn start_attempt(&self, ip: Option<&str>, account: &str) -> Result<(), Duration> {
         let now = Instant::now();
-        let Ok(failures) = self.failures.lock() else {
+        let Ok(mut attempts) = self.attempts.lock() else {
             return Ok(());
         };
+        let ip = ip.map(|ip| Key::Ip(ip_key(ip)));
+        let account = Key::Account(account.to_owned());
         let waits = [
-            ip.and_then(|ip| {
-                self.wait(
-                    &failures,
-                    &Key::Ip(ip.to_owned()),
-                    self.policy.ip_failures,
-                    now,
-                )
-            }),
-            self.wait(
-                &failures,
-                &Key::Account(account.to_owned()),
-                self.policy.account_failures,
-                now,
-            ),
+            ip.as_ref()
+                .and_then(|key| self.wait(&attempts, key, self.policy.ip_failures, now)),
+            self.wait(&attempts, &account, self.policy.account_failures, now),
         ];
-        match waits.into_iter().flatten().max() {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+        if let Some(wait) = waits.into_iter().flatten().max() {
+            return Err(wait);
         }
-    }
-
-    pub fn record_failure(&self, ip: Option<&str>, account: &str) {
-        let now = Instant::now();
-        let Ok(mut failures) = self.failures.lock() else {
-            return;
-        };
-        if failures.len() > SWEEP_ABOVE {
+        if attempts.len() > SWEEP_ABOVE {
             let forget_after = self.policy.forget_after;
-            failures.retain(|_, f| now.duration_since(f.last) < forget_after);
+            attempts.retain(|_, a| now.duration_since(a.last) < forget_after);
         }
-        let keys = ip
-            .map(|ip| Key::Ip(ip.to_owned()))
-            .into_iter()
-            .chain([Key::Account(account.to_owned())]);
-        for key in keys {
-            let entry = failures.entry(key).or_insert(Failures {
+        for key in ip.into_iter().chain([account]) {
+            let entry = attempts.entry(key).or_insert(Attempts {
                 count: 0,
                 last: now,
             });
@@ -139,23 +122,28 @@ impl Throttle {
             entry.count = entry.count.saturating_add(1);
             entry.last = now;
         }
+        Ok(())
     }
 
-    /// A correct password: the account starts over (the IP's count still decays).
-    pub fn record_success(&self, account: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&Key::Account(account.to_owned()));
+    /// The attempt was right: the account starts over and the client takes it back.
+    pub fn record_success(&self, ip: Option<&str>, account: &str) {
+        let Ok(mut attempts) = self.attempts.lock() else {
+            return;
+        };
+        attempts.remove(&Key::Account(account.to_owned()));
+        if let Some(entry) = ip.and_then(|ip| attempts.get_mut(&Key::Ip(ip_key(ip)))) {
+            entry.count = entry.count.saturating_sub(1);
         }
     }
 
     fn wait(
         &self,
-        failures: &HashMap<Key, Failures>,
+        attempts: &HashMap<Key, Attempts>,
         key: &Key,
         threshold: u32,
         now: Instant,
     ) -> Option<Duration> {
-        let entry = failures.get(key)?;
+        let entry = attempts.get(key)?;
         let since = now.duration_since(entry.last);
         if entry.count < threshold || since >= self.policy.forget_after {
             return None;
@@ -164,6 +152,20 @@ impl Throttle {
         let delay = Duration::from_secs(1u64 << doublings).min(self.policy.max_delay);
         delay.checked_sub(since).filter(|wait| !wait.is_zero())
     }
+}
+
+/// IPv6 clients are counted per /64: one subscriber usually holds a whole /64, and
+/// counting its 2^64 addresses apart would let it walk around every limit.
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
+fn ip_key(ip: &str) -> String {
+    ip.parse::<IpAddr>()
+        .map_or_else(|_| ip.to_owned(), |ip| network_of(ip).to_string())
 }
 
 #[cfg(test)]
@@ -184,15 +186,14 @@ mod tests {
     fn an_ip_is_slowed_before_the_account() {
         let throttle = Throttle::new(policy());
         for _ in 0..3 {
-            assert!(throttle.check_login(Some("1.1.1.1"), "victim").is_ok());
-            throttle.record_failure(Some("1.1.1.1"), "victim");
+            assert!(throttle.start_attempt(Some("1.1.1.1"), "victim").is_ok());
         }
         let wait = throttle
-            .check_login(Some("1.1.1.1"), "victim")
+            .start_attempt(Some("1.1.1.1"), "victim")
             .expect_err("the IP waits");
         assert!(wait <= Duration::from_secs(1));
         assert!(
-            throttle.check_login(Some("2.2.2.2"), "victim").is_ok(),
+            throttle.start_attempt(Some("2.2.2.2"), "victim").is_ok(),
             "the owner elsewhere is not"
         );
     }
@@ -200,28 +201,87 @@ mod tests {
     #[test]
     fn the_account_waits_when_many_ips_fail_and_the_wait_is_capped() {
         let throttle = Throttle::new(policy());
-        for i in 0..30 {
-            throttle.record_failure(Some(&format!("10.0.0.{i}")), "victim");
+        for i in 0..5 {
+            assert!(
+                throttle
+                    .start_attempt(Some(&format!("10.0.0.{i}")), "victim")
+                    .is_ok()
+            );
         }
         let wait = throttle
-            .check_login(Some("2.2.2.2"), "victim")
+            .start_attempt(Some("2.2.2.2"), "victim")
             .expect_err("the account waits");
         assert!(wait <= Duration::from_secs(60), "capped: {wait:?}");
-        throttle.record_success("victim");
-        assert!(throttle.check_login(Some("2.2.2.2"), "victim").is_ok());
+        throttle.record_success(Some("10.0.0.1"), "victim");
+        assert!(throttle.start_attempt(Some("2.2.2.2"), "victim").is_ok());
     }
 
     #[test]
-    fn waits_grow_exponentially() {
+    fn successes_do_not_count_against_the_ip() {
         let throttle = Throttle::new(policy());
-        for _ in 0..8 {
-            throttle.record_failure(None, "acct");
+        for i in 0..10 {
+            let account = format!("user{i}");
+            assert!(
+                throttle.start_attempt(Some("3.3.3.3"), &account).is_ok(),
+                "a shared address signs in"
+            );
+            throttle.record_success(Some("3.3.3.3"), &account);
         }
-        let wait = throttle.check_login(None, "acct").expect_err("waits");
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_client() {
+        let throttle = Throttle::new(policy());
+        for i in 0..3 {
+            assert!(
+                throttle
+                    .start_attempt(Some(&format!("2001:db8::{i:x}")), "victim")
+                    .is_ok()
+            );
+        }
         assert!(
-            wait > Duration::from_secs(4) && wait <= Duration::from_secs(8),
-            "{wait:?}"
+            throttle
+                .start_attempt(Some("2001:db8::ffff:1"), "victim")
+                .is_err(),
+            "same /64"
         );
+        assert!(
+            throttle
+                .start_attempt(Some("2001:db8:0:1::1"), "other")
+                .is_ok(),
+            "another /64"
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(network_of(ip("2001:db8::1")), network_of(ip("2001:db8::2")));
+        assert_eq!(network_of(ip("10.1.2.3")), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn waits_grow_exponentially_and_attempts_while_waiting_do_not_count() {
+        let throttle = Throttle::new(policy());
+        let now = Instant::now();
+        let key = Key::Account("acct".to_owned());
+        let waits: Vec<Duration> = (5..9)
+            .map(|count| {
+                let attempts = HashMap::from([(key.clone(), Attempts { count, last: now })]);
+                throttle.wait(&attempts, &key, 5, now).expect("waits")
+            })
+            .collect();
+        assert_eq!(
+            waits.iter().map(Duration::as_secs).collect::<Vec<_>>(),
+            vec![1, 2, 4, 8]
+        );
+        for _ in 0..5 {
+            let _ = throttle.start_attempt(None, "acct");
+        }
+        for _ in 0..10 {
+            assert!(
+                throttle.start_attempt(None, "acct").is_err(),
+                "refused attempts are not counted"
+            );
+        }
+        let counted = throttle.attempts.lock().expect("lock")[&key].count;
+        assert_eq!(counted, 5);
     }
 
     #[test]

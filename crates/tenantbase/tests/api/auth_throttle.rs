@@ -154,3 +154,50 @@ async fn an_account_under_attack_from_many_places_waits_a_bounded_time() {
     );
     assert!(waiting.header("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_from_a_session_is_throttled_and_audited() {
+    let throttle = ThrottlePolicy {
+        account_failures: 3,
+        ..ThrottlePolicy::default()
+    };
+    let app = TestApp::with_throttle(Backend::Sqlite, throttle).await;
+    let json_post = |path: &str, body: Value, bearer: Option<&str>| {
+        let mut request =
+            axum::http::Request::post(path).header("content-type", "application/json");
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        app.send(
+            request
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request"),
+        )
+    };
+    let registered = json_post(
+        "/v1/auth/register",
+        json!({"email": "stolen@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await
+    .json();
+    let token = registered["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let guess = |n: usize| json!({"current_password": format!("guess number {n} here"), "new_password": "the attacker's new passphrase"});
+    for n in 0..3 {
+        json_post("/v1/auth/password/change", guess(n), Some(&token))
+            .await
+            .problem(422, "validation_failed");
+    }
+    json_post("/v1/auth/password/change", guess(3), Some(&token))
+        .await
+        .problem(429, "too_many_attempts");
+    let events = app.platform_events().await;
+    let failed = events
+        .iter()
+        .filter(|e| e["event_type"] == "auth.password.change_failed")
+        .count();
+    assert_eq!(failed, 3);
+}

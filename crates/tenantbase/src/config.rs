@@ -42,6 +42,8 @@ pub struct HttpConfig {
     pub hsts_max_age_secs: Option<u64>,
     /// Per-dependency limit of the `/ready` checks.
     pub ready_timeout_ms: u64,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +215,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             hsts_max_age_secs: None,
             ready_timeout_ms: 1500,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -46,6 +46,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
             request_timeout: config.request_timeout(),
             hsts_max_age_secs: config.http.hsts_max_age_secs,
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
+            trusted_proxies: config.http.trusted_proxies.clone(),
         }),
         identity,
     };

@@ -201,3 +201,44 @@ async fn guessing_the_current_password_from_a_session_is_throttled_and_audited()
         .count();
     assert_eq!(failed, 3);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut command = tenantbase(dir.path());
+    command
+        .env("TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE", "2")
+        .env("TENANTBASE_HTTP__TRUSTED_PROXIES", "[127.0.0.5/32]");
+    let server = Server::start(&mut command);
+    let proxy = client_from("127.0.0.5");
+    let guest = |forwarded: &'static str| {
+        proxy
+            .post(server.url("/v1/auth/guest"))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(guest("203.0.113.7").await.expect("guest").status().as_u16());
+    }
+    assert_eq!(statuses, vec![201, 201, 429]);
+    assert_eq!(
+        guest("203.0.113.8").await.expect("guest").status(),
+        201,
+        "another client behind the proxy"
+    );
+
+    // A client talking directly cannot pick its address with the header.
+    let direct = client_from("127.0.0.6");
+    let mut statuses = Vec::new();
+    for forwarded in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let response = direct
+            .post(server.url("/v1/auth/guest"))
+            .header("x-forwarded-for", forwarded)
+            .send()
+            .await
+            .expect("guest");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, vec![201, 201, 429]);
+}

@@ -37,6 +37,7 @@ pub fn settings() -> HttpSettings {
         request_timeout: Duration::from_secs(30),
         hsts_max_age_secs: None,
         ready_timeout: Duration::from_millis(1500),
+        trusted_proxies: Vec::new(),
     }
 }
 

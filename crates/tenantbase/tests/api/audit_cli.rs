@@ -1,6 +1,5 @@
 //! `tenantbase audit …` and `tenantbase jobs …` against a database the test fills.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -9,24 +8,8 @@ use tenantbase_domain::OrgId;
 use tenantbase_store::Store;
 use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
 use tenantbase_store::jobs::NewJob;
-use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
 
-use crate::process::{output, tenantbase};
-
-/// A migrated SQLite database in `dir/data`, as the binary would make it.
-async fn database(dir: &std::path::Path) -> (Arc<dyn Store>, String) {
-    let (ok, _, stderr) = output(tenantbase(dir).arg("migrate"));
-    assert!(ok, "{stderr}");
-    let url = format!("sqlite://{}", dir.join("data/tenantbase.db").display());
-    let pool = SqlitePoolConfig {
-        max_readers: 2,
-        acquire_timeout: Duration::from_secs(10),
-    };
-    (
-        Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite")),
-        url,
-    )
-}
+use crate::process::{migrated_sqlite, output, tenantbase};
 
 async fn append(store: &dyn Store, org: OrgId, n: usize) {
     for i in 0..n {
@@ -48,7 +31,7 @@ async fn append(store: &dyn Store, org: OrgId, n: usize) {
 #[tokio::test]
 async fn verify_reports_ok_then_pinpoints_an_edit_with_exit_code_1() {
     let dir = tempfile::tempdir().expect("dir");
-    let (store, url) = database(dir.path()).await;
+    let (store, url) = migrated_sqlite(dir.path()).await;
     let org = OrgId::new();
     append(store.as_ref(), org, 5).await;
 
@@ -80,7 +63,7 @@ async fn verify_reports_ok_then_pinpoints_an_edit_with_exit_code_1() {
 #[tokio::test]
 async fn export_streams_jsonl_and_csv() {
     let dir = tempfile::tempdir().expect("dir");
-    let (store, _) = database(dir.path()).await;
+    let (store, _) = migrated_sqlite(dir.path()).await;
     let org = OrgId::new();
     append(store.as_ref(), org, 3).await;
 
@@ -127,7 +110,7 @@ async fn export_streams_jsonl_and_csv() {
 #[tokio::test]
 async fn archive_moves_old_events_to_the_object_store() {
     let dir = tempfile::tempdir().expect("dir");
-    let (store, _) = database(dir.path()).await;
+    let (store, _) = migrated_sqlite(dir.path()).await;
     let org = OrgId::new();
     append(store.as_ref(), org, 4).await;
     let (ok, stdout, stderr) =
@@ -150,7 +133,7 @@ async fn archive_moves_old_events_to_the_object_store() {
 #[tokio::test]
 async fn jobs_cli_lists_dead_jobs_and_retries_them() {
     let dir = tempfile::tempdir().expect("dir");
-    let (store, _) = database(dir.path()).await;
+    let (store, _) = migrated_sqlite(dir.path()).await;
     let mut unit = store.begin().await.expect("begin");
     let id = unit
         .enqueue_job(NewJob::new("mail.send", json!({})).max_attempts(1))

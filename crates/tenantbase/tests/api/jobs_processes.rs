@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tenantbase_store::Store;
 use tenantbase_store::jobs::{JobState, NewJob};
-use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
 
 use crate::helpers::pg_store;
-use crate::process::{Server, output, tenantbase};
+use crate::process::{Server, migrated_sqlite, output, tenantbase};
 
 async fn enqueue_probes(store: &dyn Store, n: usize, sleep_ms: u64) {
     let mut unit = store.begin().await.expect("begin");
@@ -94,17 +93,7 @@ async fn two_worker_processes_run_each_job_exactly_once() {
 #[tokio::test]
 async fn a_killed_server_loses_no_job() {
     let dir = tempfile::tempdir().expect("dir");
-    let (ok, _, stderr) = output(tenantbase(dir.path()).arg("migrate"));
-    assert!(ok, "{stderr}");
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("data/tenantbase.db").display()
-    );
-    let pool = SqlitePoolConfig {
-        max_readers: 2,
-        acquire_timeout: Duration::from_secs(10),
-    };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite"));
+    let (store, _) = migrated_sqlite(dir.path()).await;
     enqueue_probes(store.as_ref(), 1000, 10).await;
 
     let serve = |dir: &std::path::Path| {
@@ -159,17 +148,7 @@ async fn a_killed_server_loses_no_job() {
 #[tokio::test]
 async fn the_embedded_mode_delivers_mail_to_eml_files() {
     let dir = tempfile::tempdir().expect("dir");
-    let (ok, _, stderr) = output(tenantbase(dir.path()).arg("migrate"));
-    assert!(ok, "{stderr}");
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("data/tenantbase.db").display()
-    );
-    let pool = SqlitePoolConfig {
-        max_readers: 2,
-        acquire_timeout: Duration::from_secs(10),
-    };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite"));
+    let (store, _) = migrated_sqlite(dir.path()).await;
     let mut unit = store.begin().await.expect("begin");
     let message = tenantbase_mail::MessageKind::MfaCode {
         display_name: "Ada".to_owned(),

@@ -118,3 +118,19 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `tenantbase migrate` in `dir` (embedded defaults) and opens the SQLite database it
+/// made, so a test can fill it before starting the binary on it. Also returns its URL.
+pub async fn migrated_sqlite(dir: &Path) -> (std::sync::Arc<dyn tenantbase_store::Store>, String) {
+    let (ok, _, stderr) = output(tenantbase(dir).arg("migrate"));
+    assert!(ok, "{stderr}");
+    let url = format!("sqlite://{}", dir.join("data/tenantbase.db").display());
+    let pool = tenantbase_store_sqlite::SqlitePoolConfig {
+        max_readers: 2,
+        acquire_timeout: Duration::from_secs(10),
+    };
+    let store = tenantbase_store_sqlite::SqliteStore::connect(&url, pool)
+        .await
+        .expect("sqlite");
+    (std::sync::Arc::new(store), url)
+}

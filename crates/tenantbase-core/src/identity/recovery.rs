@@ -33,33 +33,35 @@ impl Identity {
         let Some(email) = &user.email else {
             return Ok(());
         };
-        let token = self
-            .issue_token(unit, user.id, VERIFY_EMAIL, VERIFY_TTL)
-            .await?;
-        let message = MessageKind::VerifyEmail {
-            display_name: user.display_name.clone(),
-            link: format!("{}/verify-email?token={token}", self.links.app_url),
-        };
-        queue_email(unit, email, &message, &self.links.branding)
-            .await
-            .map_err(|e| {
-                IdentityError::Internal(format!("queueing the verification email: {e}"))
-            })?;
-        Ok(())
+        let display_name = user.display_name.clone();
+        self.mail_token(unit, user.id, email, VERIFY_EMAIL, VERIFY_TTL, |link| {
+            MessageKind::VerifyEmail { display_name, link }
+        })
+        .await
     }
 
-    async fn issue_token(
+    /// Issues a single-use token of `purpose` for `user` (replacing older ones) and queues
+    /// the email that `message` builds around its link: the app page named like the
+    /// purpose (`verify_email` → `{app_url}/verify-email?token=…`).
+    async fn mail_token(
         &self,
         unit: &mut dyn UnitOfWork,
         user: UserId,
+        to: &str,
         purpose: &str,
         ttl: Duration,
-    ) -> Result<String, IdentityError> {
+        message: impl FnOnce(String) -> MessageKind,
+    ) -> Result<(), IdentityError> {
         let token = new_refresh_token()?;
         let expires_at = Utc::now() + chrono_duration(ttl);
         unit.issue_user_token(user, purpose, &hash_refresh_token(&token), expires_at)
             .await?;
-        Ok(token)
+        let page = purpose.replace('_', "-");
+        let link = format!("{}/{page}?token={token}", self.links.app_url);
+        queue_email(unit, to, &message(link), &self.links.branding)
+            .await
+            .map_err(|e| IdentityError::Internal(format!("queueing the {purpose} email: {e}")))?;
+        Ok(())
     }
 
     /// Marks the email of the token's user verified.
@@ -117,22 +119,21 @@ impl Identity {
             return Ok(());
         }
         let mut unit = self.store.begin().await?;
-        let token = self
-            .issue_token(unit.as_mut(), user.id, RESET_PASSWORD, RESET_TTL)
-            .await?;
-        let message = MessageKind::ResetPassword {
-            display_name: user.display_name.clone(),
-            link: format!("{}/reset-password?token={token}", self.links.app_url),
-            expires_in_minutes: (RESET_TTL.as_secs() / 60) as u32,
-        };
-        queue_email(
+        let display_name = user.display_name.clone();
+        let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
+        self.mail_token(
             unit.as_mut(),
+            user.id,
             email.as_str(),
-            &message,
-            &self.links.branding,
+            RESET_PASSWORD,
+            RESET_TTL,
+            |link| MessageKind::ResetPassword {
+                display_name,
+                link,
+                expires_in_minutes,
+            },
         )
-        .await
-        .map_err(|e| IdentityError::Internal(format!("queueing the reset email: {e}")))?;
+        .await?;
         record(
             unit.as_mut(),
             "auth.password.reset_requested",

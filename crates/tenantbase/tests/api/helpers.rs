@@ -77,6 +77,13 @@ impl TestResponse {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// Asserts a 401 for an unusable bearer token, with its RFC 6750 challenge.
+    pub fn assert_invalid_token(&self) {
+        self.problem(401, "invalid_token");
+        let challenge = self.header("www-authenticate").expect("challenge");
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+    }
+
     /// Asserts the RFC 9457 shape every error shares, and returns the document.
     pub fn problem(&self, status: u16, code: &str) -> serde_json::Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.text());

@@ -6,3 +6,4 @@ pub mod audit;
 pub mod identity;
 pub mod jobs;
 pub mod mail;
+pub mod tenancy;

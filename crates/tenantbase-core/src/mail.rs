@@ -27,12 +27,19 @@ pub async fn queue_email(
     message: &MessageKind,
     branding: &Branding,
 ) -> Result<Enqueued, QueueMailError> {
+    Ok(unit.enqueue_job(email_job(to, message, branding)?).await?)
+}
+
+/// The `mail.send` job delivering `message` to `to`, for units other than `UnitOfWork`.
+pub fn email_job(
+    to: &str,
+    message: &MessageKind,
+    branding: &Branding,
+) -> Result<NewJob, MailError> {
     let email = tenantbase_mail::render(to, message, branding)?;
     // A rendered message is plain strings: serializing it cannot fail.
     let payload = serde_json::to_value(&email).unwrap_or_default();
-    Ok(unit
-        .enqueue_job(NewJob::new(SendEmail::KIND, payload))
-        .await?)
+    Ok(NewJob::new(SendEmail::KIND, payload))
 }
 
 /// `mail.send`: delivers one rendered message through the configured transport.

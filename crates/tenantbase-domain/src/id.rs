@@ -128,6 +128,36 @@ typed_id!(
     "ses"
 );
 
+typed_id!(
+    /// A project: the first org-owned resource.
+    ProjectId,
+    "prj"
+);
+
+typed_id!(
+    /// A role of one org, built-in or custom.
+    RoleId,
+    "rol"
+);
+
+typed_id!(
+    /// A team: a group of an org's members that roles can be granted to.
+    TeamId,
+    "team"
+);
+
+typed_id!(
+    /// An invitation to join an org.
+    InvitationId,
+    "inv"
+);
+
+typed_id!(
+    /// An API key of an org.
+    ApiKeyId,
+    "key"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

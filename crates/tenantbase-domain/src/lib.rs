@@ -1,11 +1,13 @@
 //! Domain types of tenantbase: typed, prefixed ids and other values that are parsed once at
 //! the edge and trusted inside. No IO and no async live here.
 
+pub mod access;
 pub mod email;
 pub mod id;
 pub mod password;
 pub mod redact;
 
+pub use access::{BuiltinRole, Permission, PermissionSet};
 pub use email::{Email, EmailError};
 pub use id::{EventId, JobId, OrgId, ParseIdError};
 pub use password::{Password, PasswordError, PasswordPolicy};

@@ -2,12 +2,15 @@
 //! passes through, RFC 9457 problem+json errors, and the OpenAPI document generated from
 //! the handlers' annotations.
 
+pub mod access;
 pub mod auth;
 mod docs;
 pub mod json;
 mod middleware;
 mod ops;
+mod orgs;
 pub mod problem;
+pub mod query;
 mod state;
 
 use axum::Router;
@@ -30,6 +33,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::base())
         .merge(ops::routes())
         .merge(auth::routes())
+        .merge(orgs::routes())
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the
@@ -38,5 +42,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
     let (router, api) = routes.split_for_parts();
     let router = docs::mount(router, api).fallback(problem::unknown_route);
+    // The access guards of org routes read the state from the request (see `access`).
+    let router = router.layer(axum::Extension(state.clone()));
     middleware::apply(router, &state).with_state(state)
 }

@@ -105,4 +105,6 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Accounts, sessions and tokens.
     pub identity: Arc<tenantbase_core::identity::Identity>,
+    /// Orgs, access control and org-owned data.
+    pub tenancy: Arc<tenantbase_core::tenancy::Tenancy>,
 }

@@ -1,15 +1,20 @@
 //! The PostgreSQL backend of the tenantbase store, for scale-out deployments. Org-owned
-//! tables carry row-level security keyed on the transaction-local setting `app.org_id`;
-//! `begin_scoped` is the only way this crate opens a unit of work on org data.
+//! tables carry row-level security keyed on the transaction-local setting `app.org_id`,
+//! and every pooled connection runs as `tenantbase_app`, a role that owns nothing and
+//! cannot bypass it (migration 0006). Migrations run on their own connection as the
+//! login role.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction, migrate::Migrator};
+use sqlx::{Executor, PgPool, migrate::Migrator};
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::UserId;
+use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
-    Backend, MigrationReport, OpsStore, OrgScope, PoolStats, StoreResult, TxStore, UnitOfWork,
-    migrations,
+    Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
+    TxStore, UnitOfWork, migrations,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -22,7 +27,47 @@ const USER_ROW_LOCK: &str = "FOR UPDATE";
 
 tenantbase_store::shared_statements!(sqlx::Postgres);
 tenantbase_store::identity_statements!(sqlx::Postgres);
+tenantbase_store::tenant_statements!(sqlx::Postgres);
 tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);
+
+/// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
+pub const RUNTIME_ROLE: &str = "tenantbase_app";
+
+/// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
+mod search {
+    use sqlx::{Postgres, QueryBuilder};
+
+    const DOCUMENT: &str =
+        "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
+
+    pub const FROM_MATCHING: &str = "projects";
+
+    /// Every word, as a prefix: `word:* & other:*`.
+    pub fn query_text(words: &[String]) -> String {
+        words
+            .iter()
+            .map(|word| format!("{word}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+
+    pub fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
+        builder.push_bind(query).push(")");
+    }
+
+    /// ts_rank, best (highest) first.
+    pub fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
+        builder.push_bind(query).push(")) DESC");
+    }
+}
+
+/// `BEGIN` and a transaction-local setting in one round trip. `value` is a UUID's
+/// hyphenated text (hex digits and dashes only), so it is safe to inline.
+fn begin_with_setting(name: &str, value: uuid::Uuid) -> String {
+    format!("BEGIN; SELECT set_config('{name}', '{value}', true)")
+}
 
 /// Pool sizing for the PostgreSQL backend.
 #[derive(Debug, Clone, Copy)]
@@ -39,28 +84,21 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects lazily: the pool opens connections on first use, so a server can start
-    /// (and report "not ready") while the database is down.
+    /// (and report "not ready") while the database is down. Each connection switches to
+    /// the runtime role as it opens.
     pub fn connect(url: &str, pool: PgPoolConfig) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET ROLE {RUNTIME_ROLE}").as_str())
+                        .await?;
+                    Ok(())
+                })
+            })
             .connect_lazy(url)?;
         Ok(Self { pool })
-    }
-
-    /// Opens a transaction confined to `scope`'s org: row-level security sees
-    /// `app.org_id` for this transaction only (`set_config(…, true)` is `SET LOCAL`), so a
-    /// pooled connection never carries one request's org into the next.
-    pub async fn begin_scoped(
-        &self,
-        scope: &OrgScope,
-    ) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.org_id', $1, true)")
-            .bind(scope.org_id().as_uuid().to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
     }
 }
 
@@ -84,7 +122,15 @@ impl OpsStore for PgStore {
     }
 
     async fn migrate(&self) -> StoreResult<MigrationReport> {
-        migrations::apply(&MIGRATOR, &self.pool).await
+        // As the login role, which may create the roles and own the tables; the runtime
+        // role could do neither.
+        let owner = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with((*self.pool.connect_options()).clone())
+            .await?;
+        let report = migrations::apply(&MIGRATOR, &owner).await;
+        owner.close().await;
+        report
     }
 
     async fn logical_schema(&self) -> StoreResult<Vec<(String, String)>> {
@@ -106,5 +152,33 @@ impl OpsStore for PgStore {
 impl TxStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
         Ok(Box::new(shared::Unit::new(self.pool.begin().await?)))
+    }
+}
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
+        let begin = begin_with_setting("app.org_id", scope.org_id().as_uuid());
+        let tx = self.pool.begin_with(begin).await?;
+        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+    }
+
+    async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
+        self.begin_org(scope).await
+    }
+
+    async fn orgs_of_user(
+        &self,
+        user: UserId,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let mut tx = self
+            .pool
+            .begin_with(begin_with_setting("app.user_id", user.as_uuid()))
+            .await?;
+        let orgs = tenant_sql::orgs_of_user(&mut tx, user, after, limit).await?;
+        tx.commit().await?;
+        Ok(orgs)
     }
 }

@@ -9,8 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, migrate::Migrator};
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::UserId;
+use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
-    Backend, MigrationReport, OpsStore, PoolStats, StoreResult, TxStore, UnitOfWork, migrations,
+    Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
+    TxStore, UnitOfWork, migrations,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -23,7 +27,35 @@ const USER_ROW_LOCK: &str = "";
 
 tenantbase_store::shared_statements!(sqlx::Sqlite);
 tenantbase_store::identity_statements!(sqlx::Sqlite);
+tenantbase_store::tenant_statements!(sqlx::Sqlite);
 tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);
+
+/// Project search through the FTS5 index `projects_fts` (external content, kept in step
+/// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
+mod search {
+    use sqlx::{QueryBuilder, Sqlite};
+
+    pub const FROM_MATCHING: &str =
+        "projects JOIN projects_fts ON projects_fts.rowid = projects.rowid";
+
+    /// Every word, as a prefix: `"word"*` terms, which FTS5 ANDs together.
+    pub fn query_text(words: &[String]) -> String {
+        words
+            .iter()
+            .map(|word| format!("\"{word}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
+        builder.push(" AND projects_fts MATCH ").push_bind(query);
+    }
+
+    /// bm25, best (lowest) first.
+    pub fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
+        builder.push("projects_fts.rank");
+    }
+}
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,7 +128,7 @@ impl OpsStore for SqliteStore {
         Ok(sqlx::query_as(
             "SELECT t.name, c.name FROM sqlite_schema t JOIN pragma_table_info(t.name) c \
              WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' \
-               AND t.name <> '_sqlx_migrations' \
+               AND t.name <> '_sqlx_migrations' AND t.name NOT LIKE 'projects_fts%' \
              ORDER BY 1, 2",
         )
         .fetch_all(&self.reader)
@@ -116,5 +148,28 @@ impl TxStore for SqliteStore {
         // cannot fail halfway when another process (a separate worker) writes meanwhile.
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Box::new(shared::Unit::new(tx)))
+    }
+}
+
+#[async_trait]
+impl TenantStore for SqliteStore {
+    async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+    }
+
+    async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
+        let tx = self.reader.begin().await?;
+        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+    }
+
+    async fn orgs_of_user(
+        &self,
+        user: UserId,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let mut conn = self.reader.acquire().await?;
+        tenant_sql::orgs_of_user(&mut conn, user, after, limit).await
     }
 }

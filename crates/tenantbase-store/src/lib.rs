@@ -13,7 +13,10 @@ pub mod scope;
 pub mod settings;
 pub mod shared;
 pub mod shared_identity;
+pub mod shared_tenant;
 pub mod sql;
+pub mod tenant;
+pub mod tenant_rows;
 pub mod unit;
 
 pub use error::StoreError;
@@ -24,15 +27,19 @@ pub use migrations::{MigrationInfo, MigrationReport};
 pub use ops::{Backend, OpsStore, PoolStats};
 pub use scope::OrgScope;
 pub use settings::{Setting, SettingsStore};
+pub use tenant::{OrgUnit, TenantStore};
 pub use unit::{TxStore, UnitOfWork};
 
 /// Everything a backend provides. Implemented automatically for any type with every area.
 pub trait Store:
-    OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore
+    OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore + TenantStore
 {
 }
 
-impl<T: OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore> Store for T {}
+impl<T> Store for T where
+    T: OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore + TenantStore
+{
+}
 
 /// The result type of every store method.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -11,6 +11,7 @@ use tenantbase_core::audit::archive::ArchiveJob;
 use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{Backoff, Registry, Schedule, Scheduler, Worker, WorkerConfig};
 use tenantbase_core::mail::SendEmail;
+use tenantbase_core::tenancy::PurgeOrg;
 use tenantbase_mail::{FileSink, MailTransport, SmtpTransport};
 use tenantbase_store::Store;
 use tenantbase_store::jobs::NewJob;
@@ -33,6 +34,10 @@ pub(crate) fn registry(
         })
         .register(SendEmail {
             transport: mail_transport(config)?,
+        })
+        .register(PurgeOrg {
+            store: store.clone(),
+            restore_period: config.orgs.tenancy_policy().restore_period,
         });
     if let Some(days) = config.audit.retention_days {
         registry = registry.register(ArchiveJob {

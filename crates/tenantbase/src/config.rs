@@ -29,6 +29,36 @@ pub struct Config {
     pub audit: AuditConfig,
     pub mail: MailConfig,
     pub auth: AuthConfig,
+    pub orgs: OrgsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrgsConfig {
+    /// A deleted org can be restored for this many days; then its data is purged.
+    pub restore_days: u32,
+    /// How long an invitation link works.
+    pub invitation_ttl_hours: u32,
+}
+
+impl Default for OrgsConfig {
+    fn default() -> Self {
+        Self {
+            restore_days: 30,
+            invitation_ttl_hours: 168,
+        }
+    }
+}
+
+impl OrgsConfig {
+    pub fn tenancy_policy(&self) -> tenantbase_core::tenancy::TenancyPolicy {
+        tenantbase_core::tenancy::TenancyPolicy {
+            restore_period: std::time::Duration::from_secs(u64::from(self.restore_days) * 86_400),
+            invitation_ttl: std::time::Duration::from_secs(
+                u64::from(self.invitation_ttl_hours) * 3600,
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +234,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             mail: MailConfig::default(),
             auth: AuthConfig::default(),
+            orgs: OrgsConfig::default(),
         }
     }
 }

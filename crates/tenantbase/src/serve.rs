@@ -48,6 +48,11 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
+        tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
+            store.clone(),
+            identity.clone(),
+            config.orgs.tenancy_policy(),
+        )),
         identity,
     };
 

@@ -106,6 +106,11 @@ impl Identity {
         }
     }
 
+    /// Where emailed links point, and how emails look.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
     /// The per-IP request budget of the auth routes.
     pub fn throttle(&self) -> &Throttle {
         &self.throttle

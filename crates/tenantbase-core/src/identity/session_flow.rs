@@ -225,3 +225,24 @@ impl Identity {
         Ok(revoked)
     }
 }
+
+impl Identity {
+    /// An access token for `principal`'s session bound to `org` (claim `org`): it acts
+    /// only there. The caller has checked membership.
+    pub fn org_bound_token(
+        &self,
+        principal: &Principal,
+        org: &str,
+    ) -> Result<(String, u64), IdentityError> {
+        let amr: Vec<&str> = principal.amr.iter().map(String::as_str).collect();
+        let (token, claims) = self.keyring().issue(
+            &principal.user_id.to_string(),
+            &principal.session_id.to_string(),
+            &amr,
+            Some(org),
+            None,
+            Utc::now(),
+        )?;
+        Ok((token, u64::try_from(claims.exp - claims.iat).unwrap_or(0)))
+    }
+}

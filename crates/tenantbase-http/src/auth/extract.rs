@@ -22,35 +22,45 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::invalid_token(
-                "missing_token",
-                "Send an access token: `Authorization: Bearer …`.",
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::invalid_token(
-                    "invalid_token",
-                    "The Authorization header is not a bearer token.",
-                )
-            })?;
-        match state.identity.authenticate(token).await {
-            Ok(principal) => Ok(Authenticated(principal)),
-            Err(IdentityError::Store(error)) => Err(error.into()),
-            Err(_) => Err(ApiError::invalid_token(
+        let token = bearer_token(parts)?;
+        authenticate(state, token).await.map(Authenticated)
+    }
+}
+
+/// The bearer token of the `Authorization` header; 401 with a challenge without one.
+pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::invalid_token(
+            "missing_token",
+            "Send an access token: `Authorization: Bearer …`.",
+        ));
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_token(
                 "invalid_token",
-                "The access token is invalid, expired or revoked.",
-            )),
-        }
+                "The Authorization header is not a bearer token.",
+            )
+        })
+}
+
+/// The principal behind a user's access token whose session is live.
+pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    match state.identity.authenticate(token).await {
+        Ok(principal) => Ok(principal),
+        Err(IdentityError::Store(error)) => Err(error.into()),
+        Err(_) => Err(ApiError::invalid_token(
+            "invalid_token",
+            "The access token is invalid, expired or revoked.",
+        )),
     }
 }
 
@@ -71,14 +81,7 @@ impl FromRequestParts<AppState> for ClientMeta {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded_for = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| state.http.client_ip(peer.ip(), forwarded_for));
+        let addr = client_ip(parts, state);
         state
             .identity
             .throttle()
@@ -90,24 +93,56 @@ impl FromRequestParts<AppState> for ClientMeta {
                     wait,
                 )
             })?;
-        let header_text = |name: &str, max: usize| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(max).collect::<String>())
-                .filter(|v| !v.is_empty())
-        };
         Ok(ClientMeta {
-            request: RequestMeta {
-                ip: addr.map(|ip| ip.to_string()),
-                user_agent: header_text("user-agent", 256),
-                request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
-            },
+            request: request_meta(parts, addr),
             device: Device {
-                id: header_text("x-device-id", 128),
-                label: header_text("x-device-label", 100),
+                id: header_text(parts, "x-device-id", 128),
+                label: header_text(parts, "x-device-label", 100),
             },
         })
+    }
+}
+
+fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
+    let forwarded_for = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| state.http.client_ip(peer.ip(), forwarded_for))
+}
+
+/// A header's text, cut to `max` characters; `None` when absent, empty or not text.
+fn header_text(parts: &Parts, name: &str, max: usize) -> Option<String> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(max).collect::<String>())
+        .filter(|v| !v.is_empty())
+}
+
+fn request_meta(parts: &Parts, addr: Option<std::net::IpAddr>) -> RequestMeta {
+    RequestMeta {
+        ip: addr.map(|ip| ip.to_string()),
+        user_agent: header_text(parts, "user-agent", 256),
+        request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
+    }
+}
+
+/// Where a request came from, for audit events (without spending the auth budget).
+#[derive(Debug, Clone)]
+pub struct RequestInfo(pub RequestMeta);
+
+impl FromRequestParts<AppState> for RequestInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestInfo(request_meta(parts, client_ip(parts, state))))
     }
 }

@@ -7,7 +7,8 @@ mod handlers;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use extract::{Authenticated, ClientMeta};
+pub use extract::{Authenticated, ClientMeta, RequestInfo};
+pub(crate) use extract::{authenticate, bearer_token};
 
 use crate::AppState;
 

@@ -13,6 +13,7 @@ use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
 use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::tenancy::{Tenancy, TenancyPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_http::{AppState, HttpSettings};
 use tenantbase_store::Store;
@@ -229,6 +230,11 @@ impl TestApp {
             blob,
             metrics: tenantbase_http::metrics_handle(),
             http: Arc::new(options.http),
+            tenancy: Arc::new(Tenancy::new(
+                store.clone(),
+                identity.clone(),
+                TenancyPolicy::default(),
+            )),
             identity,
         };
         let router =

@@ -14,5 +14,7 @@ mod helpers;
 mod jobs_processes;
 mod middleware;
 mod ops;
+mod orgs;
 mod process;
 mod ready_faults;
+mod tenants;

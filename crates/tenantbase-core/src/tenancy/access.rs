@@ -1,0 +1,316 @@
+//! Authorization: from a credential and an org to an `OrgAccess`, or a refusal in the
+//! order clients rely on — no valid credential 401, not a member (or another org's
+//! token or key) 404, a member lacking the permission 403.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tenantbase_domain::id::UserId;
+use tenantbase_domain::{OrgId, Permission, PermissionSet};
+use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
+use tenantbase_store::tenant::Role;
+use tenantbase_store::{OrgScope, OrgUnit};
+
+use super::cache::{KeyGrant, MemberGrant};
+use super::secrets::{API_KEY, hash_secret, secret_org};
+use super::{Tenancy, TenancyError};
+use crate::identity::Principal;
+
+/// What a route requires of its caller, declared once per route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A signed-in user acting for themselves (no org in the path).
+    SignedIn,
+    /// Any member of the path's org, whatever their permissions.
+    Member,
+    /// A member or API key holding this permission in the path's org.
+    Permission(Permission),
+}
+
+impl Access {
+    /// How the declaration reads in the OpenAPI document (`x-access`).
+    pub fn label(self) -> String {
+        match self {
+            Access::Public => "public".to_owned(),
+            Access::SignedIn => "signed_in".to_owned(),
+            Access::Member => "member".to_owned(),
+            Access::Permission(permission) => permission.name().to_owned(),
+        }
+    }
+}
+
+/// A bearer credential: a user's access token (already verified) or an API key.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    User(Principal),
+    ApiKey(String),
+}
+
+impl Credential {
+    /// Whether a bearer value is shaped like an API key rather than an access token.
+    pub fn is_api_key(bearer: &str) -> bool {
+        bearer.starts_with("tb_")
+    }
+}
+
+/// The proof that a caller was authorized in one org. Only `Tenancy::authorize` makes
+/// one, and only an `OrgAccess` yields the `OrgScope` that opens units on the org's rows.
+#[derive(Debug, Clone)]
+pub struct OrgAccess {
+    scope: OrgScope,
+    actor: Actor,
+    user: Option<UserId>,
+    /// The user answerable for the caller's actions: the user, or a key's creator.
+    accountable: UserId,
+    permissions: PermissionSet,
+    roles: Arc<[String]>,
+}
+
+impl OrgAccess {
+    pub fn org_id(&self) -> OrgId {
+        self.scope.org_id()
+    }
+
+    pub(crate) fn scope(&self) -> &OrgScope {
+        &self.scope
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The signed-in user; `None` for API keys.
+    pub fn user(&self) -> Option<UserId> {
+        self.user
+    }
+
+    /// The user, or for an API key the user who created it (e.g. `created_by` of rows).
+    pub fn accountable_user(&self) -> UserId {
+        self.accountable
+    }
+
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+
+    /// Names of the roles held (directly or through teams); empty for API keys.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    pub fn has(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission)
+    }
+
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), TenancyError> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(TenancyError::Forbidden(permission))
+        }
+    }
+
+    /// The user behind a change that only users may make (API keys cannot).
+    pub(crate) fn acting_user(&self) -> Result<UserId, TenancyError> {
+        self.user.ok_or(TenancyError::NotAllowed(
+            "user_required",
+            "Only a signed-in user can do this, not an API key.".to_owned(),
+        ))
+    }
+
+    /// An event of this org, caused by this caller.
+    pub(crate) fn event(
+        &self,
+        event_type: &str,
+        target: Option<(&str, String)>,
+        request: &RequestMeta,
+        payload: serde_json::Value,
+    ) -> NewEvent {
+        NewEvent {
+            org_id: Some(self.org_id()),
+            event_type: event_type.to_owned(),
+            actor: self.actor.clone(),
+            target: target.map(|(kind, id)| Target {
+                kind: kind.to_owned(),
+                id,
+            }),
+            request: request.clone(),
+            payload,
+        }
+    }
+
+    /// The acting identity of a user who just joined `org` by invitation: it signs the
+    /// acceptance event and can do nothing else.
+    pub(super) fn of_invitee(org: OrgId, user: UserId) -> Self {
+        Self {
+            scope: OrgScope::for_checked_org(org),
+            actor: Actor::User(user.to_string()),
+            user: Some(user),
+            accountable: user,
+            permissions: PermissionSet::EMPTY,
+            roles: Arc::from(Vec::new()),
+        }
+    }
+
+    /// The access of a user who just created `org` (the creator is its owner).
+    pub(super) fn of_creator(org: OrgId, user: UserId) -> Self {
+        Self {
+            scope: OrgScope::for_checked_org(org),
+            actor: Actor::User(user.to_string()),
+            user: Some(user),
+            accountable: user,
+            permissions: PermissionSet::all(),
+            roles: Arc::from(vec!["owner".to_owned()]),
+        }
+    }
+}
+
+/// The permissions a set of roles grants together (unknown names grant nothing).
+pub(super) fn permissions_of(roles: &[Role]) -> PermissionSet {
+    roles
+        .iter()
+        .flat_map(|role| role.permissions.iter())
+        .filter_map(|name| Permission::parse(name))
+        .collect()
+}
+
+impl Tenancy {
+    /// Authorizes `credential` in `org`, requiring `permission` (or mere membership when
+    /// `None`). A soft-deleted org answers 404, except to `org:delete`, which restores it.
+    pub async fn authorize(
+        &self,
+        credential: &Credential,
+        org: OrgId,
+        permission: Option<Permission>,
+    ) -> Result<OrgAccess, TenancyError> {
+        let allow_deleted = permission == Some(Permission::OrgDelete);
+        let access = match credential {
+            Credential::User(principal) => {
+                // An org-bound token acts only in its own org.
+                if principal
+                    .org
+                    .as_deref()
+                    .is_some_and(|bound| bound != org.to_string())
+                {
+                    return Err(TenancyError::NotFound);
+                }
+                let grant = self.member_grant(principal.user_id, org).await?;
+                match grant {
+                    Some(grant) if allow_deleted || !grant.org_deleted => OrgAccess {
+                        scope: OrgScope::for_checked_org(org),
+                        actor: Actor::User(principal.user_id.to_string()),
+                        user: Some(principal.user_id),
+                        accountable: principal.user_id,
+                        permissions: grant.permissions,
+                        roles: grant.roles,
+                    },
+                    _ => return Err(TenancyError::NotFound),
+                }
+            }
+            Credential::ApiKey(secret) => {
+                let key_org = secret_org(API_KEY, secret).ok_or(TenancyError::Unauthenticated)?;
+                let grant = self
+                    .key_grant(key_org, secret)
+                    .await?
+                    .ok_or(TenancyError::Unauthenticated)?;
+                // A key acts only in its own org; elsewhere the org does not exist for it.
+                if key_org != org || (grant.org_deleted && !allow_deleted) {
+                    return Err(TenancyError::NotFound);
+                }
+                OrgAccess {
+                    scope: OrgScope::for_checked_org(org),
+                    actor: Actor::ApiKey(grant.key.id.to_string()),
+                    user: None,
+                    accountable: grant.key.created_by,
+                    permissions: grant.permissions,
+                    roles: Arc::from(Vec::new()),
+                }
+            }
+        };
+        if let Some(permission) = permission {
+            access.require(permission)?;
+        }
+        Ok(access)
+    }
+
+    async fn member_grant(
+        &self,
+        user: UserId,
+        org: OrgId,
+    ) -> Result<Option<MemberGrant>, TenancyError> {
+        if let Some(grant) = self.cache.member(user, org) {
+            return Ok(grant);
+        }
+        let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
+        let grant = load_member_grant(unit.as_mut(), user).await?;
+        self.cache.remember_member(user, org, grant.clone());
+        Ok(grant)
+    }
+
+    async fn key_grant(&self, org: OrgId, secret: &str) -> Result<Option<KeyGrant>, TenancyError> {
+        let hash = hash_secret(secret);
+        if let Some(grant) = self.cache.key(org, &hash) {
+            return Ok(grant);
+        }
+        let now = Utc::now();
+        let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
+        let grant = match unit.api_key_by_secret(&hash).await? {
+            Some(key) if key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now) => {
+                // A key never does more than its creator can do now: a creator who lost
+                // a permission, or left, takes it from their keys too.
+                let creator = load_member_grant(unit.as_mut(), key.created_by).await?;
+                let creator_permissions =
+                    creator.as_ref().map(|g| g.permissions).unwrap_or_default();
+                let own: PermissionSet = key
+                    .permissions
+                    .iter()
+                    .filter_map(|n| Permission::parse(n))
+                    .collect();
+                let stale = key
+                    .last_used_at
+                    .is_none_or(|at| now - at >= chrono::Duration::minutes(1));
+                let grant = KeyGrant {
+                    permissions: own.intersection(creator_permissions),
+                    org_deleted: creator.is_none_or(|g| g.org_deleted),
+                    key,
+                };
+                drop(unit);
+                if stale {
+                    // Last use is recorded at most once a minute (and once per cache fill).
+                    let mut write = self
+                        .store
+                        .begin_org(&OrgScope::for_checked_org(org))
+                        .await?;
+                    write.touch_api_key(grant.key.id, now).await?;
+                    write.commit().await?;
+                }
+                Some(grant)
+            }
+            _ => None,
+        };
+        self.cache.remember_key(org, hash, grant.clone());
+        Ok(grant)
+    }
+}
+
+/// A user's grant in the unit's org, or `None` when not a member or the org is gone.
+async fn load_member_grant(
+    unit: &mut dyn OrgUnit,
+    user: UserId,
+) -> Result<Option<MemberGrant>, TenancyError> {
+    let org = match unit.org().await {
+        Ok(org) => org,
+        Err(tenantbase_store::StoreError::NotFound) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
+    let Some(roles) = unit.roles_of_member(user).await? else {
+        return Ok(None);
+    };
+    Ok(Some(MemberGrant {
+        permissions: permissions_of(&roles),
+        roles: roles.into_iter().map(|r| r.name).collect::<Vec<_>>().into(),
+        org_deleted: org.deleted_at.is_some(),
+    }))
+}

@@ -1,0 +1,109 @@
+//! API keys: org-bound bearer secrets for machines. A key holds at most the permissions
+//! its creator had when making it, and never more than the creator has now.
+
+use chrono::{DateTime, Utc};
+use tenantbase_domain::id::ApiKeyId;
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::tenant::ApiKey;
+
+use super::access::OrgAccess;
+use super::roles::{exceeds_own, parse_permissions};
+use super::secrets::{API_KEY, display_prefix, hash_secret, new_secret};
+use super::{Tenancy, TenancyError, now_micros, required_text};
+
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new key and its secret, which is shown this once and never again.
+#[derive(Debug, Clone)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl Tenancy {
+    pub async fn create_api_key(
+        &self,
+        access: &OrgAccess,
+        new: NewApiKey,
+        request: &RequestMeta,
+    ) -> Result<CreatedApiKey, TenancyError> {
+        let creator = access.acting_user()?;
+        let name =
+            required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p]))?;
+        let permissions = parse_permissions("permissions", &new.permissions)?;
+        if permissions.iter().next().is_none() {
+            return Err(TenancyError::invalid(
+                "permissions",
+                "must name at least one permission",
+            ));
+        }
+        if !permissions.is_subset_of(access.permissions()) {
+            return Err(exceeds_own());
+        }
+        let now = now_micros();
+        if new.expires_at.is_some_and(|at| at <= now) {
+            return Err(TenancyError::invalid("expires_at", "must be in the future"));
+        }
+        let secret = new_secret(API_KEY, access.org_id())?;
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            name,
+            prefix: display_prefix(API_KEY, &secret),
+            permissions: permissions.names(),
+            created_by: creator,
+            created_at: now,
+            expires_at: new
+                .expires_at
+                .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6)),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.insert_api_key(&key, &hash_secret(&secret)).await?;
+        unit.append_event(access.event(
+            "apikey.created",
+            Some(("api_key", key.id.to_string())),
+            request,
+            serde_json::json!({"name": key.name, "permissions": key.permissions}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(CreatedApiKey { key, secret })
+    }
+
+    pub async fn api_keys(&self, access: &OrgAccess) -> Result<Vec<ApiKey>, TenancyError> {
+        Ok(self
+            .store
+            .read_org(access.scope())
+            .await?
+            .api_keys()
+            .await?)
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        access: &OrgAccess,
+        id: ApiKeyId,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        if !unit.revoke_api_key(id, now_micros()).await? {
+            return Err(TenancyError::NotFound);
+        }
+        unit.append_event(access.event(
+            "apikey.revoked",
+            Some(("api_key", id.to_string())),
+            request,
+            serde_json::json!({}),
+        ))
+        .await?;
+        unit.commit().await?;
+        self.cache.forget_org(access.org_id());
+        Ok(())
+    }
+}

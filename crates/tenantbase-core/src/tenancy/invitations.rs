@@ -1,0 +1,178 @@
+//! Invitations: an emailed single-use link to join an org with given roles. The token
+//! names its org (see `secrets`), is stored hashed, expires, and is accepted by a
+//! signed-in user whose email matches — unless the inviter allowed any account.
+
+use chrono::Utc;
+use tenantbase_domain::Email;
+use tenantbase_domain::id::InvitationId;
+use tenantbase_mail::MessageKind;
+use tenantbase_store::OrgScope;
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::tenant::{Invitation, Org};
+
+use super::access::OrgAccess;
+use super::roles::{check_grantable, resolve_roles};
+use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
+use super::{Tenancy, TenancyError, now_micros};
+use crate::identity::Principal;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewInvitation {
+    pub email: String,
+    /// Role ids or names; none means the built-in `member` role.
+    pub roles: Vec<String>,
+    pub any_email: bool,
+}
+
+/// A stored invitation; its token went out by email only.
+#[derive(Debug, Clone)]
+pub struct SentInvitation {
+    pub invitation: Invitation,
+}
+
+fn invalid_token() -> TenancyError {
+    TenancyError::invalid("token", "is invalid, used, revoked or expired")
+}
+
+impl Tenancy {
+    pub async fn invite(
+        &self,
+        access: &OrgAccess,
+        new: NewInvitation,
+        request: &RequestMeta,
+    ) -> Result<SentInvitation, TenancyError> {
+        let inviter = access.acting_user()?;
+        let email =
+            Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()))?;
+        let references = if new.roles.is_empty() {
+            vec!["member".to_owned()]
+        } else {
+            new.roles
+        };
+        let now = now_micros();
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let org = unit.org().await?;
+        let roles = resolve_roles(unit.as_mut(), "roles", &references).await?;
+        check_grantable(access, &roles)?;
+        let token = new_secret(INVITATION, access.org_id())?;
+        let invitation = Invitation {
+            id: InvitationId::new(),
+            email: email.as_str().to_owned(),
+            role_ids: roles.iter().map(|r| r.id).collect(),
+            any_email: new.any_email,
+            invited_by: inviter,
+            created_at: now,
+            expires_at: now
+                + chrono::Duration::from_std(self.policy.invitation_ttl).unwrap_or_default(),
+            accepted_at: None,
+            revoked_at: None,
+        };
+        unit.insert_invitation(&invitation, &hash_secret(&token))
+            .await?;
+        let inviter_name = self.store.user_by_id(inviter).await?.display_name;
+        let links = self.links();
+        let message = MessageKind::Invitation {
+            inviter_name,
+            org_name: org.name,
+            link: format!(
+                "{}/accept-invitation?token={token}",
+                links.app_url.trim_end_matches('/')
+            ),
+        };
+        let job = crate::mail::email_job(invitation.email.as_str(), &message, &links.branding)
+            .map_err(|e| TenancyError::Internal(e.to_string()))?;
+        unit.enqueue_job(job).await?;
+        unit.append_event(access.event(
+            "invitation.sent",
+            Some(("invitation", invitation.id.to_string())),
+            request,
+            serde_json::json!({"email": invitation.email, "roles": roles.iter().map(|r| &r.name).collect::<Vec<_>>()}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(SentInvitation { invitation })
+    }
+
+    pub async fn invitations(&self, access: &OrgAccess) -> Result<Vec<Invitation>, TenancyError> {
+        Ok(self
+            .store
+            .read_org(access.scope())
+            .await?
+            .pending_invitations(Utc::now())
+            .await?)
+    }
+
+    pub async fn revoke_invitation(
+        &self,
+        access: &OrgAccess,
+        id: InvitationId,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        if !unit.revoke_invitation(id, now_micros()).await? {
+            return Err(TenancyError::NotFound);
+        }
+        unit.append_event(access.event(
+            "invitation.revoked",
+            Some(("invitation", id.to_string())),
+            request,
+            serde_json::json!({}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+
+    /// Joins the invitation's org as the signed-in caller.
+    pub async fn accept_invitation(
+        &self,
+        principal: &Principal,
+        token: &str,
+        request: &RequestMeta,
+    ) -> Result<Org, TenancyError> {
+        let org_id = secret_org(INVITATION, token.trim()).ok_or_else(invalid_token)?;
+        let user = self.store.user_by_id(principal.user_id).await?;
+        let now = now_micros();
+        // The token is the authorization: whoever holds a live one may join its org.
+        let mut unit = self
+            .store
+            .begin_org(&OrgScope::for_checked_org(org_id))
+            .await?;
+        let invitation = unit
+            .invitation_by_token(&hash_secret(token.trim()))
+            .await?
+            .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
+            .ok_or_else(invalid_token)?;
+        let org = unit.org().await?;
+        if org.deleted_at.is_some() {
+            return Err(invalid_token());
+        }
+        if !invitation.any_email && user.email.as_deref() != Some(invitation.email.as_str()) {
+            return Err(TenancyError::NotAllowed(
+                "invitation_email_mismatch",
+                "This invitation is for another email address.".to_owned(),
+            ));
+        }
+        if unit.member(user.id).await?.is_some() {
+            return Err(TenancyError::Conflict(
+                "already_member",
+                "You are already a member of this org.".to_owned(),
+            ));
+        }
+        if !unit.accept_invitation(invitation.id, user.id, now).await? {
+            return Err(invalid_token());
+        }
+        unit.add_member(user.id, &invitation.role_ids).await?;
+        let access = OrgAccess::of_invitee(org_id, user.id);
+        unit.append_event(access.event(
+            "invitation.accepted",
+            Some(("invitation", invitation.id.to_string())),
+            request,
+            serde_json::json!({"user_id": user.id}),
+        ))
+        .await?;
+        unit.commit().await?;
+        self.cache.forget_org(org_id);
+        Ok(org)
+    }
+}

@@ -1,0 +1,157 @@
+//! Organizations as tenants: who may do what in which org (`access`), and the org-owned
+//! use cases — the org itself, members and teams, roles, invitations, API keys and
+//! projects. Every use case receives an `OrgAccess`, the proof that the caller was
+//! authorized in one org; the store units it opens are confined to that org.
+
+mod access;
+mod api_keys;
+mod audit_log;
+mod cache;
+mod invitations;
+mod members;
+mod orgs;
+pub mod projects;
+mod purge;
+mod roles;
+mod secrets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenantbase_domain::Permission;
+use tenantbase_store::{Store, StoreError};
+
+use crate::identity::{Identity, Links};
+
+pub use access::{Access, Credential, OrgAccess};
+pub use api_keys::{CreatedApiKey, NewApiKey};
+pub use audit_log::AuditListing;
+pub use invitations::{NewInvitation, SentInvitation};
+pub use members::{MemberChange, TeamChange};
+pub use orgs::OrgChange;
+pub use projects::{ExportFormat, NewProject, ProjectListing, ProjectPage, ProjectPatch};
+pub use purge::PurgeOrg;
+pub use roles::RoleChange;
+
+/// One invalid input field (or row field of an import: `rows[3].name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    /// No credential, or one that is invalid, expired or revoked.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// A member lacking the permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// A rule of the org forbids the change (e.g. only owners manage owners).
+    #[error("{1}")]
+    NotAllowed(&'static str, String),
+    /// Not a member, another org's id, or no such resource: indistinguishable.
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(Vec<FieldProblem>),
+    /// The change conflicts with the current state (`code` says how).
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for TenancyError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => TenancyError::NotFound,
+            other => TenancyError::Store(other),
+        }
+    }
+}
+
+impl TenancyError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        TenancyError::Invalid(vec![FieldProblem::new(field, message)])
+    }
+}
+
+/// The rules a `Tenancy` applies.
+#[derive(Debug, Clone)]
+pub struct TenancyPolicy {
+    /// How long a deleted org can be restored before its data is purged.
+    pub restore_period: Duration,
+    /// How long an invitation link works.
+    pub invitation_ttl: Duration,
+}
+
+impl Default for TenancyPolicy {
+    fn default() -> Self {
+        Self {
+            restore_period: Duration::from_secs(30 * 86_400),
+            invitation_ttl: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// The tenancy use cases.
+pub struct Tenancy {
+    store: Arc<dyn Store>,
+    identity: Arc<Identity>,
+    policy: TenancyPolicy,
+    cache: cache::AccessCache,
+}
+
+impl Tenancy {
+    pub fn new(store: Arc<dyn Store>, identity: Arc<Identity>, policy: TenancyPolicy) -> Self {
+        Self {
+            store,
+            identity,
+            policy,
+            cache: cache::AccessCache::new(),
+        }
+    }
+
+    fn links(&self) -> &Links {
+        self.identity.links()
+    }
+}
+
+/// `value` trimmed, required, at most `max` characters.
+pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldProblem> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldProblem::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(FieldProblem::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldProblem::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Now, as both databases keep it (microseconds), so a returned value equals a re-read.
+pub(crate) fn now_micros() -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
+}

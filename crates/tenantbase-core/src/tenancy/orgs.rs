@@ -1,0 +1,274 @@
+//! The org itself: create (the creator becomes its owner and the built-in roles are
+//! seeded), list, read, rename, soft-delete (restorable until the purge job runs) and
+//! restore; org-bound access tokens.
+
+use chrono::Utc;
+use tenantbase_domain::id::RoleId;
+use tenantbase_domain::{BuiltinRole, OrgId};
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::jobs::NewJob;
+use tenantbase_store::tenant::{Membership, Org, Role};
+use tenantbase_store::{OrgScope, StoreError};
+
+use super::access::OrgAccess;
+use super::purge::PurgeOrg;
+use super::{FieldProblem, Tenancy, TenancyError, required_text};
+use crate::identity::Principal;
+
+/// A rename: either field may be left as is.
+#[derive(Debug, Clone, Default)]
+pub struct OrgChange {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+const NAME_MAX: usize = 100;
+
+/// `3–63` characters of `a–z`, `0–9` and inner `-`.
+fn valid_slug(slug: &str) -> Result<String, FieldProblem> {
+    let ok = (3..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(slug.to_owned())
+    } else {
+        Err(FieldProblem::new(
+            "slug",
+            "must be 3–63 characters of a–z, 0–9 and '-', not starting or ending with '-'",
+        ))
+    }
+}
+
+/// A slug made from the name, with a random tail so two orgs named alike do not collide.
+fn slug_from(name: &str) -> String {
+    let mut base = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            base.push(c);
+        } else if !base.ends_with('-') && !base.is_empty() {
+            base.push('-');
+        }
+    }
+    let base: String = base.trim_end_matches('-').chars().take(40).collect();
+    let base = base.trim_end_matches('-');
+    let tail = format!("{:06x}", fastrand::u32(..0x100_0000));
+    if base.is_empty() {
+        format!("org-{tail}")
+    } else {
+        format!("{base}-{tail}")
+    }
+}
+
+fn slug_taken(error: StoreError) -> TenancyError {
+    match error {
+        StoreError::Conflict { .. } => TenancyError::Conflict(
+            "slug_taken",
+            "Another org already uses this slug.".to_owned(),
+        ),
+        other => other.into(),
+    }
+}
+
+impl Tenancy {
+    /// Creates an org owned by the caller, with the built-in roles.
+    pub async fn create_org(
+        &self,
+        principal: &Principal,
+        name: &str,
+        slug: Option<&str>,
+        request: &RequestMeta,
+    ) -> Result<Org, TenancyError> {
+        let name = required_text("name", name, NAME_MAX);
+        let slug = slug.map(valid_slug).transpose();
+        let (name, slug) = match (name, slug) {
+            (Ok(name), Ok(slug)) => (name, slug),
+            (name, slug) => {
+                return Err(TenancyError::Invalid(
+                    [name.err(), slug.err()].into_iter().flatten().collect(),
+                ));
+            }
+        };
+        let slug = slug.unwrap_or_else(|| slug_from(&name));
+        let org_id = OrgId::new();
+        let access = OrgAccess::of_creator(org_id, principal.user_id);
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let org = unit
+            .create_org(&name, &slug, principal.user_id)
+            .await
+            .map_err(slug_taken)?;
+        let now = org.created_at;
+        let mut owner = None;
+        for builtin in BuiltinRole::ALL {
+            let role = Role {
+                id: RoleId::new(),
+                name: builtin.name().to_owned(),
+                description: builtin.description().to_owned(),
+                permissions: builtin.permissions().names(),
+                builtin: true,
+                created_at: now,
+                updated_at: now,
+            };
+            unit.insert_role(&role).await?;
+            if builtin == BuiltinRole::Owner {
+                owner = Some(role.id);
+            }
+        }
+        unit.add_member(principal.user_id, &owner.into_iter().collect::<Vec<_>>())
+            .await?;
+        unit.append_event(access.event(
+            "org.created",
+            Some(("org", org.id.to_string())),
+            request,
+            serde_json::json!({"name": org.name, "slug": org.slug}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(org)
+    }
+
+    /// The caller's live orgs by id, after `after`. An org-bound token sees only its org.
+    pub async fn orgs_of(
+        &self,
+        principal: &Principal,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> Result<Vec<Membership>, TenancyError> {
+        let mut orgs = self
+            .store
+            .orgs_of_user(principal.user_id, after, limit)
+            .await?;
+        if let Some(bound) = &principal.org {
+            orgs.retain(|m| m.org.id.to_string() == *bound);
+        }
+        Ok(orgs)
+    }
+
+    pub async fn org(&self, access: &OrgAccess) -> Result<Org, TenancyError> {
+        Ok(self.store.read_org(access.scope()).await?.org().await?)
+    }
+
+    pub async fn update_org(
+        &self,
+        access: &OrgAccess,
+        change: OrgChange,
+        request: &RequestMeta,
+    ) -> Result<Org, TenancyError> {
+        let name = change
+            .name
+            .as_deref()
+            .map(|n| required_text("name", n, NAME_MAX))
+            .transpose();
+        let slug = change.slug.as_deref().map(valid_slug).transpose();
+        let (name, slug) = match (name, slug) {
+            (Ok(name), Ok(slug)) => (name, slug),
+            (name, slug) => {
+                return Err(TenancyError::Invalid(
+                    [name.err(), slug.err()].into_iter().flatten().collect(),
+                ));
+            }
+        };
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let before = unit.org().await?;
+        let org = unit
+            .update_org(
+                name.as_deref().unwrap_or(&before.name),
+                slug.as_deref().unwrap_or(&before.slug),
+            )
+            .await
+            .map_err(slug_taken)?;
+        unit.append_event(access.event(
+            "org.updated",
+            Some(("org", org.id.to_string())),
+            request,
+            serde_json::json!({"name": org.name, "slug": org.slug}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(org)
+    }
+
+    /// Soft-deletes the org; the purge job removes its data once the restore period ends.
+    pub async fn delete_org(
+        &self,
+        access: &OrgAccess,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let now = Utc::now();
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        if unit.org().await?.deleted_at.is_some() {
+            return Err(TenancyError::NotFound);
+        }
+        unit.set_org_deleted(Some(now)).await?;
+        let purge_at =
+            now + chrono::Duration::from_std(self.policy.restore_period).unwrap_or_default();
+        unit.enqueue_job(
+            NewJob::new(
+                PurgeOrg::KIND,
+                serde_json::json!({"org_id": access.org_id()}),
+            )
+            .at(purge_at)
+            .unique(format!(
+                "{}:{}:{}",
+                PurgeOrg::KIND,
+                access.org_id(),
+                now.timestamp_micros()
+            )),
+        )
+        .await?;
+        unit.append_event(access.event(
+            "org.deleted",
+            Some(("org", access.org_id().to_string())),
+            request,
+            serde_json::json!({"purge_at": purge_at}),
+        ))
+        .await?;
+        unit.commit().await?;
+        self.cache.forget_org(access.org_id());
+        Ok(())
+    }
+
+    pub async fn restore_org(
+        &self,
+        access: &OrgAccess,
+        request: &RequestMeta,
+    ) -> Result<Org, TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        if unit.org().await?.deleted_at.is_none() {
+            return Err(TenancyError::Conflict(
+                "not_deleted",
+                "The org is not deleted.".to_owned(),
+            ));
+        }
+        unit.set_org_deleted(None).await?;
+        let org = unit.org().await?;
+        unit.append_event(access.event(
+            "org.restored",
+            Some(("org", org.id.to_string())),
+            request,
+            serde_json::json!({}),
+        ))
+        .await?;
+        unit.commit().await?;
+        self.cache.forget_org(access.org_id());
+        Ok(org)
+    }
+
+    /// An access token bound to `access`'s org, for the signed-in caller.
+    pub fn org_token(
+        &self,
+        principal: &Principal,
+        access: &OrgAccess,
+    ) -> Result<(String, u64), TenancyError> {
+        self.identity
+            .org_bound_token(principal, &access.org_id().to_string())
+            .map_err(|e| TenancyError::Internal(e.to_string()))
+    }
+
+    /// The scope of `org` for jobs that act on an org by id (no caller to authorize).
+    pub(super) fn system_scope(org: OrgId) -> OrgScope {
+        OrgScope::for_checked_org(org)
+    }
+}

@@ -1,0 +1,77 @@
+//! `org.purge`: removes a soft-deleted org and everything it owns once its restore period
+//! has passed. Enqueued by the deletion, due at the end of the period; a restore (or a
+//! later deletion, which schedules its own purge) makes it a no-op.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::Deserialize;
+use tenantbase_domain::OrgId;
+use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
+use tenantbase_store::{Store, StoreError};
+
+use super::Tenancy;
+use crate::jobs::{JobContext, JobError, JobHandler};
+
+pub struct PurgeOrg {
+    pub store: Arc<dyn Store>,
+    pub restore_period: Duration,
+}
+
+impl PurgeOrg {
+    pub const KIND: &'static str = "org.purge";
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    org_id: OrgId,
+}
+
+fn retry(error: StoreError) -> JobError {
+    JobError::Retry(error.to_string())
+}
+
+#[async_trait]
+impl JobHandler for PurgeOrg {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        let Payload { org_id } = job.payload()?;
+        let mut unit = self
+            .store
+            .begin_org(&Tenancy::system_scope(org_id))
+            .await
+            .map_err(retry)?;
+        let org = match unit.org().await {
+            Ok(org) => org,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(other) => return Err(retry(other)),
+        };
+        let period = chrono::Duration::from_std(self.restore_period).unwrap_or_default();
+        let due = org.deleted_at.is_some_and(|at| at + period <= Utc::now());
+        if !due {
+            return Ok(());
+        }
+        // The org's audit chain outlives it: the purge is its last event.
+        unit.append_event(NewEvent {
+            org_id: Some(org_id),
+            event_type: "org.purged".to_owned(),
+            actor: Actor::System,
+            target: Some(tenantbase_store::events::Target {
+                kind: "org".to_owned(),
+                id: org_id.to_string(),
+            }),
+            request: RequestMeta::default(),
+            payload: serde_json::json!({"slug": org.slug}),
+        })
+        .await
+        .map_err(retry)?;
+        unit.purge_org().await.map_err(retry)?;
+        unit.commit().await.map_err(retry)?;
+        Ok(())
+    }
+}

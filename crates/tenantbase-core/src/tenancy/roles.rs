@@ -1,0 +1,244 @@
+//! Roles: the built-in five (read-only) and each org's custom roles. Nobody grants what
+//! they do not hold: a role's permissions, and the roles given to members, teams and
+//! invitations, must lie within the caller's own permissions, and only owners grant or
+//! take away the owner role.
+
+use tenantbase_domain::id::RoleId;
+use tenantbase_domain::{BuiltinRole, Permission, PermissionSet};
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::tenant::Role;
+use tenantbase_store::{OrgUnit, StoreError};
+
+use super::access::{OrgAccess, permissions_of};
+use super::{FieldProblem, Tenancy, TenancyError, now_micros, required_text};
+
+/// A custom role's fields; on update, `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Resolves role references — ids (`rol_…`) or names — against the org's roles.
+pub(super) async fn resolve_roles(
+    unit: &mut dyn OrgUnit,
+    field: &str,
+    references: &[String],
+) -> Result<Vec<Role>, TenancyError> {
+    let roles = unit.roles().await?;
+    let mut chosen: Vec<Role> = Vec::new();
+    let mut problems = Vec::new();
+    for (i, reference) in references.iter().enumerate() {
+        let found = roles
+            .iter()
+            .find(|role| role.id.to_string() == *reference || role.name == *reference);
+        match found {
+            Some(role) if !chosen.iter().any(|c| c.id == role.id) => chosen.push(role.clone()),
+            Some(_) => {}
+            None => problems.push(FieldProblem::new(
+                format!("{field}[{i}]"),
+                "no such role in this org",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(chosen)
+    } else {
+        Err(TenancyError::Invalid(problems))
+    }
+}
+
+/// Refuses to grant (or take away) roles beyond the caller's own reach.
+pub(super) fn check_grantable(access: &OrgAccess, changed: &[Role]) -> Result<(), TenancyError> {
+    if changed.iter().any(is_owner_role) && !access.has(Permission::OwnersManage) {
+        return Err(TenancyError::NotAllowed(
+            "owners_only",
+            "Only owners can grant or take away the owner role.".to_owned(),
+        ));
+    }
+    if !permissions_of(changed).is_subset_of(access.permissions()) {
+        return Err(exceeds_own());
+    }
+    Ok(())
+}
+
+pub(super) fn exceeds_own() -> TenancyError {
+    TenancyError::NotAllowed(
+        "exceeds_own_permissions",
+        "You cannot grant permissions you do not hold.".to_owned(),
+    )
+}
+
+pub(super) fn is_owner_role(role: &Role) -> bool {
+    role.builtin && role.name == BuiltinRole::Owner.name()
+}
+
+/// Parses permission names; unknown ones are field errors.
+pub(super) fn parse_permissions(
+    field: &str,
+    names: &[String],
+) -> Result<PermissionSet, TenancyError> {
+    let problems: Vec<FieldProblem> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| Permission::parse(name).is_none())
+        .map(|(i, name)| {
+            FieldProblem::new(
+                format!("{field}[{i}]"),
+                format!("unknown permission `{name}`"),
+            )
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(TenancyError::Invalid(problems));
+    }
+    Ok(names.iter().filter_map(|n| Permission::parse(n)).collect())
+}
+
+fn name_taken(error: StoreError) -> TenancyError {
+    match error {
+        StoreError::Conflict { .. } => TenancyError::Conflict(
+            "role_name_taken",
+            "A role with this name exists in the org.".to_owned(),
+        ),
+        other => other.into(),
+    }
+}
+
+fn read_only() -> TenancyError {
+    TenancyError::Conflict(
+        "builtin_role",
+        "Built-in roles cannot be changed or deleted.".to_owned(),
+    )
+}
+
+fn valid_name(name: &str) -> Result<String, TenancyError> {
+    let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
+    if BuiltinRole::by_name(&name).is_some() {
+        return Err(TenancyError::invalid(
+            "name",
+            "is the name of a built-in role",
+        ));
+    }
+    Ok(name)
+}
+
+impl Tenancy {
+    pub async fn roles(&self, access: &OrgAccess) -> Result<Vec<Role>, TenancyError> {
+        Ok(self.store.read_org(access.scope()).await?.roles().await?)
+    }
+
+    pub async fn create_role(
+        &self,
+        access: &OrgAccess,
+        change: RoleChange,
+        request: &RequestMeta,
+    ) -> Result<Role, TenancyError> {
+        let name = valid_name(change.name.as_deref().unwrap_or_default())?;
+        let names = change.permissions.unwrap_or_default();
+        let permissions = parse_permissions("permissions", &names)?;
+        if !permissions.is_subset_of(access.permissions()) {
+            return Err(exceeds_own());
+        }
+        let now = now_micros();
+        let role = Role {
+            id: RoleId::new(),
+            name,
+            description: change.description.unwrap_or_default().trim().to_owned(),
+            permissions: permissions.names(),
+            builtin: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.insert_role(&role).await.map_err(name_taken)?;
+        unit.append_event(access.event(
+            "role.created",
+            Some(("role", role.id.to_string())),
+            request,
+            serde_json::json!({"name": role.name, "permissions": role.permissions}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(role)
+    }
+
+    pub async fn update_role(
+        &self,
+        access: &OrgAccess,
+        id: RoleId,
+        change: RoleChange,
+        request: &RequestMeta,
+    ) -> Result<Role, TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut role = unit
+            .roles()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(TenancyError::NotFound)?;
+        if role.builtin {
+            return Err(read_only());
+        }
+        if let Some(name) = change.name {
+            role.name = valid_name(&name)?;
+        }
+        if let Some(description) = change.description {
+            role.description = description.trim().to_owned();
+        }
+        if let Some(names) = change.permissions {
+            let permissions = parse_permissions("permissions", &names)?;
+            if !permissions.is_subset_of(access.permissions()) {
+                return Err(exceeds_own());
+            }
+            role.permissions = permissions.names();
+        }
+        role.updated_at = now_micros();
+        unit.update_role(&role).await.map_err(name_taken)?;
+        unit.append_event(access.event(
+            "role.updated",
+            Some(("role", role.id.to_string())),
+            request,
+            serde_json::json!({"name": role.name, "permissions": role.permissions}),
+        ))
+        .await?;
+        unit.commit().await?;
+        self.cache.forget_org(access.org_id());
+        Ok(role)
+    }
+
+    pub async fn delete_role(
+        &self,
+        access: &OrgAccess,
+        id: RoleId,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let role = unit
+            .roles()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(TenancyError::NotFound)?;
+        if role.builtin {
+            return Err(read_only());
+        }
+        if unit.role_in_use(id).await? {
+            return Err(TenancyError::Conflict(
+                "role_in_use",
+                "The role is granted to members, teams or pending invitations; reassign them first.".to_owned(),
+            ));
+        }
+        unit.delete_role(id).await?;
+        unit.append_event(access.event(
+            "role.deleted",
+            Some(("role", id.to_string())),
+            request,
+            serde_json::json!({"name": role.name}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(())
+    }
+}

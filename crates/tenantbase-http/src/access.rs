@@ -1,0 +1,167 @@
+//! Deny by default: every route is registered through `guard` with its `Access`, which
+//! is written into the OpenAPI operation (`x-access`) and, for org routes, enforced by a
+//! layer in front of the handler. The layer authenticates the bearer credential (access
+//! token or API key), authorizes it in the path's org and hands the handler an `OrgCtx`.
+//! A test walks the whole document and fails on any operation without `x-access`.
+
+use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
+use tenantbase_domain::OrgId;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa_axum::router::UtoipaMethodRouter;
+
+use crate::auth::bearer_token;
+use crate::{ApiError, AppState, FieldError};
+
+/// The OpenAPI extension naming a route's access rule.
+pub const ACCESS_EXTENSION: &str = "x-access";
+
+/// Registers `route` with its access rule: documented on every operation, and enforced
+/// for org routes (`Member`, `Permission`). `SignedIn` handlers take `Authenticated`.
+pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, method_router) = route;
+    for item in paths.paths.values_mut() {
+        for operation in operations(item) {
+            operation
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(ACCESS_EXTENSION.to_owned(), access.label().into());
+            if access != Access::Public && operation.security.is_none() {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+            }
+        }
+    }
+    let permission = match access {
+        Access::Public | Access::SignedIn => return (schemas, paths, method_router),
+        Access::Member => None,
+        Access::Permission(permission) => Some(permission),
+    };
+    let method_router = method_router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| enforce(permission, request, next),
+    ));
+    (schemas, paths, method_router)
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// Authenticates, authorizes in the path's `{org_id}`, and passes an `OrgCtx` on.
+async fn enforce(
+    permission: Option<tenantbase_domain::Permission>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match authorize(permission, &mut parts).await {
+        Ok(ctx) => {
+            parts.extensions.insert(ctx);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn authorize(
+    permission: Option<tenantbase_domain::Permission>,
+    parts: &mut Parts,
+) -> Result<OrgCtx, ApiError> {
+    let state = parts.extensions.get::<AppState>().cloned().ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(
+            "the app state is not in the request",
+        ))
+    })?;
+    let credential = credential(&state, parts).await?;
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|_| ApiError::from(TenancyError::NotFound))?;
+    // A malformed org id names no org: 404, like any org the caller cannot see.
+    let org: OrgId = params
+        .iter()
+        .find(|(name, _)| *name == "org_id")
+        .and_then(|(_, value)| value.parse().ok())
+        .ok_or_else(|| ApiError::from(TenancyError::NotFound))?;
+    let access = state
+        .tenancy
+        .authorize(&credential, org, permission)
+        .await?;
+    Ok(OrgCtx { access, credential })
+}
+
+/// The bearer credential of a request: an API key as is, an access token verified.
+pub(crate) async fn credential(state: &AppState, parts: &Parts) -> Result<Credential, ApiError> {
+    let token = bearer_token(parts)?;
+    if Credential::is_api_key(token) {
+        return Ok(Credential::ApiKey(token.to_owned()));
+    }
+    Ok(Credential::User(
+        crate::auth::authenticate(state, token).await?,
+    ))
+}
+
+/// What an org route's handler knows about its caller: authorized in the path's org.
+#[derive(Debug, Clone)]
+pub struct OrgCtx {
+    pub access: OrgAccess,
+    pub credential: Credential,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<OrgCtx>().cloned().ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "org route registered without its access guard",
+            ))
+        })
+    }
+}
+
+impl From<TenancyError> for ApiError {
+    fn from(error: TenancyError) -> Self {
+        match error {
+            TenancyError::Unauthenticated => ApiError::invalid_token(
+                "invalid_token",
+                "The access token or API key is invalid, expired or revoked.",
+            ),
+            TenancyError::Forbidden(permission) => ApiError::forbidden(
+                "permission_denied",
+                format!("This needs the `{permission}` permission in the org."),
+            )
+            .with_extension("permission", permission.name().into()),
+            TenancyError::NotAllowed(code, message) => ApiError::forbidden(code, message),
+            TenancyError::NotFound => ApiError::not_found("not_found", "No such resource."),
+            TenancyError::Invalid(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            TenancyError::Conflict(code, message) => ApiError::conflict(code, message),
+            TenancyError::Store(error) => error.into(),
+            other @ TenancyError::Internal(_) => ApiError::internal(&other),
+        }
+    }
+}

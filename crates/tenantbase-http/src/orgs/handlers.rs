@@ -1,0 +1,368 @@
+//! Handlers of the org, membership and invitation routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use tenantbase_core::tenancy::{Credential, MemberChange, NewInvitation, OrgChange};
+use tenantbase_domain::id::{InvitationId, UserId};
+use tenantbase_domain::{OrgId, Permission};
+
+use super::dto::{
+    AcceptBody, CreateOrgBody, InvitationView, InviteBody, MemberView, MyAccessView, OrgTokenBody,
+    OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
+};
+use super::{field_id, page_limit, page_of, path_id};
+use crate::access::OrgCtx;
+use crate::auth::{Authenticated, RequestInfo};
+use crate::problem::Problem;
+use crate::query::ApiQuery;
+use crate::{ApiError, ApiJson, AppState};
+
+/// The permission catalog: every permission a role or API key can hold.
+#[utoipa::path(get, path = "/v1/permissions", tag = "orgs",
+    responses((status = 200, description = "The catalog", body = Page<PermissionView>)))]
+pub(crate) async fn permissions() -> Json<Page<PermissionView>> {
+    Json(Page {
+        items: Permission::ALL
+            .iter()
+            .map(|p| PermissionView {
+                name: p.name(),
+                description: p.description(),
+            })
+            .collect(),
+        next_cursor: None,
+    })
+}
+
+/// Create an org; the caller becomes its owner.
+#[utoipa::path(post, path = "/v1/orgs", tag = "orgs", request_body = CreateOrgBody,
+    responses(
+        (status = 201, description = "Created", body = OrgView),
+        (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or slug", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn create_org(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    RequestInfo(request): RequestInfo,
+    ApiJson(body): ApiJson<CreateOrgBody>,
+) -> Result<(StatusCode, Json<OrgView>), ApiError> {
+    let org = state
+        .tenancy
+        .create_org(&principal, &body.name, body.slug.as_deref(), &request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+/// The caller's orgs, by id.
+#[utoipa::path(get, path = "/v1/orgs", tag = "orgs", params(PageQuery),
+    responses((status = 200, description = "A page of orgs", body = Page<OrgView>)))]
+pub(crate) async fn list_orgs(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<OrgView>>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| field_id::<OrgId>("cursor", c))
+        .transpose()?;
+    let mut orgs = state.tenancy.orgs_of(&principal, after, limit + 1).await?;
+    let more = orgs.len() > limit as usize;
+    orgs.truncate(limit as usize);
+    let next_cursor = orgs.last().filter(|_| more).map(|m| m.org.id.to_string());
+    Ok(Json(Page {
+        items: orgs.into_iter().map(|m| m.org.into()).collect(),
+        next_cursor,
+    }))
+}
+
+/// An access token bound to one org (claim `org`): it acts only there.
+#[utoipa::path(post, path = "/v1/auth/token", tag = "orgs", request_body = OrgTokenBody,
+    responses(
+        (status = 200, description = "Issued", body = OrgTokenResponse),
+        (status = 404, description = "Not a member of that org", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn org_token(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ApiJson(body): ApiJson<OrgTokenBody>,
+) -> Result<Json<OrgTokenResponse>, ApiError> {
+    let org: OrgId = field_id("org_id", &body.org_id)?;
+    let access = state
+        .tenancy
+        .authorize(&Credential::User(principal.clone()), org, None)
+        .await?;
+    let (access_token, expires_in) = state.tenancy.org_token(&principal, &access)?;
+    Ok(Json(OrgTokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        org_id: org.to_string(),
+    }))
+}
+
+/// One org.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses(
+        (status = 200, description = "The org", body = OrgView),
+        (status = 404, description = "No such org, or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<OrgView>, ApiError> {
+    Ok(Json(state.tenancy.org(&ctx.access).await?.into()))
+}
+
+/// Rename the org or change its slug.
+#[utoipa::path(patch, path = "/v1/orgs/{org_id}", tag = "orgs", request_body = UpdateOrgBody,
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses((status = 200, description = "Updated", body = OrgView)))]
+pub(crate) async fn update_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+    ApiJson(body): ApiJson<UpdateOrgBody>,
+) -> Result<Json<OrgView>, ApiError> {
+    let change = OrgChange {
+        name: body.name,
+        slug: body.slug,
+    };
+    Ok(Json(
+        state
+            .tenancy
+            .update_org(&ctx.access, change, &request)
+            .await?
+            .into(),
+    ))
+}
+
+/// Delete the org: hidden at once, restorable until the purge (`orgs.restore_days`).
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn delete_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+) -> Result<StatusCode, ApiError> {
+    state.tenancy.delete_org(&ctx.access, &request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restore a deleted org before its purge.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/restore", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses(
+        (status = 200, description = "Restored", body = OrgView),
+        (status = 409, description = "Not deleted (`not_deleted`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn restore_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+) -> Result<Json<OrgView>, ApiError> {
+    Ok(Json(
+        state
+            .tenancy
+            .restore_org(&ctx.access, &request)
+            .await?
+            .into(),
+    ))
+}
+
+/// The caller's roles and effective permissions in the org.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/me", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses((status = 200, description = "Roles and permissions", body = MyAccessView)))]
+pub(crate) async fn my_access(ctx: OrgCtx) -> Json<MyAccessView> {
+    Json(MyAccessView {
+        org_id: ctx.access.org_id().to_string(),
+        user_id: ctx.access.user().map(|u| u.to_string()),
+        roles: ctx.access.roles().to_vec(),
+        permissions: ctx.access.permissions().names(),
+    })
+}
+
+/// The org's members, by user id.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/members", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), PageQuery),
+    responses((status = 200, description = "A page of members", body = Page<MemberView>)))]
+pub(crate) async fn list_members(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<MemberView>>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| field_id::<UserId>("cursor", c))
+        .transpose()?;
+    let roles = state.tenancy.roles(&ctx.access).await?;
+    let mut members = state.tenancy.members(&ctx.access, after, limit + 1).await?;
+    let more = members.len() > limit as usize;
+    members.truncate(limit as usize);
+    let next_cursor = members
+        .last()
+        .filter(|_| more)
+        .map(|m| m.user_id.to_string());
+    let items = members
+        .into_iter()
+        .map(|m| MemberView::new(m, &roles))
+        .collect();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Replace a member's directly granted roles.
+#[utoipa::path(patch, path = "/v1/orgs/{org_id}/members/{user_id}", tag = "orgs", request_body = SetRolesBody,
+    params(("org_id" = String, Path, description = "`org_…`"), ("user_id" = String, Path, description = "`usr_…`")),
+    responses(
+        (status = 200, description = "The member", body = MemberView),
+        (status = 403, description = "Owners only, or beyond your own permissions", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn set_member_roles(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+    Path(user_id): Path<(String, String)>,
+    ApiJson(body): ApiJson<SetRolesBody>,
+) -> Result<Json<MemberView>, ApiError> {
+    let user: UserId = path_id(&user_id.1)?;
+    let member = state
+        .tenancy
+        .set_member_roles(
+            &ctx.access,
+            user,
+            MemberChange { roles: body.roles },
+            &request,
+        )
+        .await?;
+    let roles = state.tenancy.roles(&ctx.access).await?;
+    Ok(Json(MemberView::new(member, &roles)))
+}
+
+/// Remove a member.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/members/{user_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), ("user_id" = String, Path, description = "`usr_…`")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn remove_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+    Path(user_id): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user: UserId = path_id(&user_id.1)?;
+    state
+        .tenancy
+        .remove_member(&ctx.access, user, false, &request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Leave the org.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/members/leave", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn leave_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+) -> Result<StatusCode, ApiError> {
+    let user = ctx
+        .access
+        .user()
+        .ok_or_else(|| ApiError::forbidden("user_required", "API keys cannot leave an org."))?;
+    state
+        .tenancy
+        .remove_member(&ctx.access, user, true, &request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invite someone by email; the link in the email carries a single-use token.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/invitations", tag = "orgs", request_body = InviteBody,
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses((status = 201, description = "Sent", body = InvitationView)))]
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+    ApiJson(body): ApiJson<InviteBody>,
+) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
+    let new = NewInvitation {
+        email: body.email,
+        roles: body.roles,
+        any_email: body.any_email,
+    };
+    let sent = state.tenancy.invite(&ctx.access, new, &request).await?;
+    Ok((StatusCode::CREATED, Json(sent.invitation.into())))
+}
+
+/// Pending invitations, newest first.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/invitations", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), PageQuery),
+    responses((status = 200, description = "A page of invitations", body = Page<InvitationView>)))]
+pub(crate) async fn list_invitations(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<InvitationView>>, ApiError> {
+    let items: Vec<InvitationView> = state
+        .tenancy
+        .invitations(&ctx.access)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(page_of(items, |i| &i.id, &query)?))
+}
+
+/// Revoke a pending invitation.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/invitations/{invitation_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), ("invitation_id" = String, Path, description = "`inv_…`")),
+    responses((status = 204, description = "Revoked")))]
+pub(crate) async fn revoke_invitation(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(request): RequestInfo,
+    Path(invitation_id): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id: InvitationId = path_id(&invitation_id.1)?;
+    state
+        .tenancy
+        .revoke_invitation(&ctx.access, id, &request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accept an invitation as the signed-in user; answers the org joined.
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "orgs", request_body = AcceptBody,
+    responses(
+        (status = 200, description = "Joined", body = OrgView),
+        (status = 403, description = "The invitation is for another email (`invitation_email_mismatch`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member (`already_member`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, used, revoked or expired token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn accept_invitation(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    RequestInfo(request): RequestInfo,
+    ApiJson(body): ApiJson<AcceptBody>,
+) -> Result<Json<OrgView>, ApiError> {
+    let org = state
+        .tenancy
+        .accept_invitation(&principal, &body.token, &request)
+        .await?;
+    Ok(Json(org.into()))
+}

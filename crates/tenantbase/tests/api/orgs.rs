@@ -1,0 +1,634 @@
+//! Orgs, members, invitations, roles, teams, API keys and org-bound tokens, through the
+//! API on both backends.
+
+use axum::http::Method;
+use serde_json::json;
+
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::{Caller, add_member, mailed_invitation_token};
+
+#[tokio::test]
+async fn a_guest_creates_an_org_and_a_project_that_another_guest_cannot_see() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let alice = Caller::guest(&app).await;
+        let org = alice.create_org(&app, "Acme Robotics").await;
+        assert!(org.starts_with("org_"));
+        let project = alice.create_project(&app, &org, "Launch").await;
+        assert!(project.starts_with("prj_"));
+
+        let list = alice.get(&app, &format!("/v1/orgs/{org}/projects")).await;
+        assert_eq!(list.status, 200, "{}", list.text());
+        assert_eq!(list.json()["items"][0]["id"], project.as_str());
+        let orgs = alice.get(&app, "/v1/orgs").await.json();
+        assert_eq!(orgs["items"][0]["id"], org.as_str());
+        assert_eq!(orgs["items"][0]["name"], "Acme Robotics");
+        assert!(
+            orgs["items"][0]["slug"]
+                .as_str()
+                .unwrap()
+                .starts_with("acme-robotics-")
+        );
+
+        let bob = Caller::guest(&app).await;
+        for path in [
+            format!("/v1/orgs/{org}"),
+            format!("/v1/orgs/{org}/projects"),
+            format!("/v1/orgs/{org}/projects/{project}"),
+        ] {
+            bob.get(&app, &path).await.problem(404, "not_found");
+        }
+        assert_eq!(bob.get(&app, "/v1/orgs").await.json()["items"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn the_creator_owns_the_org_and_sees_every_permission() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Owned").await;
+        let me = owner.get(&app, &format!("/v1/orgs/{org}/me")).await.json();
+        assert_eq!(me["roles"], json!(["owner"]));
+        let catalog = owner.get(&app, "/v1/permissions").await.json();
+        let all: Vec<_> = catalog["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].clone())
+            .collect();
+        assert_eq!(me["permissions"].as_array().unwrap(), &all);
+        assert!(all.contains(&json!("projects:write")));
+        let roles = owner
+            .get(&app, &format!("/v1/orgs/{org}/roles"))
+            .await
+            .json();
+        let names: Vec<_> = roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                json!("owner"),
+                json!("admin"),
+                json!("member"),
+                json!("viewer"),
+                json!("guest")
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn slugs_are_validated_and_unique() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let created = owner
+            .post(&app, "/v1/orgs", json!({"name": "A", "slug": "acme"}))
+            .await;
+        assert_eq!(created.status, 201);
+        assert_eq!(created.json()["slug"], "acme");
+        owner
+            .post(&app, "/v1/orgs", json!({"name": "B", "slug": "acme"}))
+            .await
+            .problem(409, "slug_taken");
+        let invalid = owner
+            .post(&app, "/v1/orgs", json!({"name": " ", "slug": "-Bad"}))
+            .await;
+        let problem = invalid.problem(422, "validation_failed");
+        let fields: Vec<_> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].clone())
+            .collect();
+        assert_eq!(fields, [json!("name"), json!("slug")]);
+    }
+}
+
+#[tokio::test]
+async fn invitations_add_members_with_roles_and_are_single_use() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Invites").await;
+        let viewer = add_member(&app, &owner, &org, "viewer@example.com", &["viewer"]).await;
+        let me = viewer.get(&app, &format!("/v1/orgs/{org}/me")).await.json();
+        assert_eq!(me["roles"], json!(["viewer"]));
+        assert_eq!(
+            me["permissions"],
+            json!(["org:read", "members:read", "projects:read"])
+        );
+
+        // Used tokens stop working; others' emails do not match; any_email lets anyone in.
+        let token = mailed_invitation_token(&app, "viewer@example.com").await;
+        viewer
+            .post(&app, "/v1/invitations/accept", json!({"token": token}))
+            .await
+            .problem(422, "validation_failed");
+        owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/invitations"),
+                json!({"email": "carol@example.com"}),
+            )
+            .await;
+        let stranger = Caller::registered(&app, "mallory@example.com").await;
+        let token = mailed_invitation_token(&app, "carol@example.com").await;
+        stranger
+            .post(&app, "/v1/invitations/accept", json!({"token": token}))
+            .await
+            .problem(403, "invitation_email_mismatch");
+        let pending = owner
+            .get(&app, &format!("/v1/orgs/{org}/invitations"))
+            .await
+            .json();
+        assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+        let invitation = pending["items"][0]["id"].as_str().unwrap().to_owned();
+        let revoked = owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/invitations/{invitation}"),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, 204);
+        assert_eq!(
+            owner
+                .get(&app, &format!("/v1/orgs/{org}/invitations"))
+                .await
+                .json()["items"],
+            json!([])
+        );
+
+        owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/invitations"),
+                json!({"email": "any@example.com", "any_email": true}),
+            )
+            .await;
+        let token = mailed_invitation_token(&app, "any@example.com").await;
+        let joined = stranger
+            .post(&app, "/v1/invitations/accept", json!({"token": token}))
+            .await;
+        assert_eq!(joined.status, 200, "{}", joined.text());
+        let me = stranger
+            .get(&app, &format!("/v1/orgs/{org}/me"))
+            .await
+            .json();
+        assert_eq!(me["roles"], json!(["member"]));
+
+        let members = owner
+            .get(&app, &format!("/v1/orgs/{org}/members?limit=2"))
+            .await
+            .json();
+        assert_eq!(members["items"].as_array().unwrap().len(), 2);
+        let cursor = members["next_cursor"].as_str().expect("a second page");
+        let rest = owner
+            .get(
+                &app,
+                &format!("/v1/orgs/{org}/members?limit=2&cursor={cursor}"),
+            )
+            .await
+            .json();
+        assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+        assert_eq!(rest["next_cursor"], json!(null));
+    }
+}
+
+#[tokio::test]
+async fn the_last_owner_cannot_leave_or_be_demoted_and_admins_cannot_touch_owners() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Owners").await;
+        owner
+            .call(
+                &app,
+                Method::POST,
+                &format!("/v1/orgs/{org}/members/leave"),
+                None,
+            )
+            .await
+            .problem(409, "last_owner");
+        let me = format!("/v1/orgs/{org}/members/{}", owner.user_id);
+        owner
+            .call(&app, Method::PATCH, &me, Some(json!({"roles": ["admin"]})))
+            .await
+            .problem(409, "last_owner");
+
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        admin
+            .call(&app, Method::PATCH, &me, Some(json!({"roles": ["member"]})))
+            .await
+            .problem(403, "owners_only");
+        admin
+            .call(&app, Method::DELETE, &me, None)
+            .await
+            .problem(403, "owners_only");
+        let promote = format!("/v1/orgs/{org}/members/{}", admin.user_id);
+        admin
+            .call(
+                &app,
+                Method::PATCH,
+                &promote,
+                Some(json!({"roles": ["owner"]})),
+            )
+            .await
+            .problem(403, "owners_only");
+
+        // With a second owner, the first may step down.
+        let promoted = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &promote,
+                Some(json!({"roles": ["owner"]})),
+            )
+            .await;
+        assert_eq!(promoted.status, 200, "{}", promoted.text());
+        assert_eq!(promoted.json()["roles"], json!(["owner"]));
+        let left = owner
+            .call(
+                &app,
+                Method::POST,
+                &format!("/v1/orgs/{org}/members/leave"),
+                None,
+            )
+            .await;
+        assert_eq!(left.status, 204);
+        owner
+            .get(&app, &format!("/v1/orgs/{org}"))
+            .await
+            .problem(404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Roles").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let unknown = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": "x", "permissions": ["projects:fly"]}),
+            )
+            .await;
+        assert_eq!(
+            unknown.problem(422, "validation_failed")["errors"][0]["field"],
+            "permissions[0]"
+        );
+        let created = owner
+            .post(&app, &roles, json!({"name": "auditor", "description": "Reads the log", "permissions": ["audit:read"]}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let role_id = created.json()["id"].as_str().unwrap().to_owned();
+        owner
+            .post(&app, &roles, json!({"name": "auditor", "permissions": []}))
+            .await
+            .problem(409, "role_name_taken");
+
+        let builtin = owner.get(&app, &roles).await.json()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("{roles}/{builtin}"),
+                Some(json!({"permissions": []})),
+            )
+            .await
+            .problem(409, "builtin_role");
+
+        let member = add_member(&app, &owner, &org, "auditor@example.com", &["auditor"]).await;
+        let audit = member.get(&app, &format!("/v1/orgs/{org}/audit")).await;
+        assert_eq!(audit.status, 200, "{}", audit.text());
+        member
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .problem(403, "permission_denied");
+        owner
+            .call(&app, Method::DELETE, &format!("{roles}/{role_id}"), None)
+            .await
+            .problem(409, "role_in_use");
+
+        // An admin cannot mint a role with more than they hold.
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        admin
+            .post(
+                &app,
+                &roles,
+                json!({"name": "deleter", "permissions": ["org:delete"]}),
+            )
+            .await
+            .problem(403, "exceeds_own_permissions");
+
+        let patched = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("{roles}/{role_id}"),
+                Some(json!({"permissions": ["audit:read", "projects:read"]})),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.text());
+        assert_eq!(
+            member
+                .get(&app, &format!("/v1/orgs/{org}/projects"))
+                .await
+                .status,
+            200
+        );
+        let demote = format!("/v1/orgs/{org}/members/{}", member.user_id);
+        assert_eq!(
+            owner
+                .call(
+                    &app,
+                    Method::PATCH,
+                    &demote,
+                    Some(json!({"roles": ["viewer"]}))
+                )
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("{roles}/{role_id}"), None)
+                .await
+                .status,
+            204
+        );
+    }
+}
+
+#[tokio::test]
+async fn team_members_inherit_the_team_roles() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Teams").await;
+        let guest = add_member(&app, &owner, &org, "guest@example.com", &["guest"]).await;
+        guest
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects"),
+                json!({"name": "x"}),
+            )
+            .await
+            .problem(403, "permission_denied");
+
+        let team = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/teams"),
+                json!({"name": "Builders", "roles": ["member"]}),
+            )
+            .await;
+        assert_eq!(team.status, 201, "{}", team.text());
+        let team = team.json()["id"].as_str().unwrap().to_owned();
+        let joined = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/teams/{team}/members"),
+                json!({"user_id": guest.user_id}),
+            )
+            .await;
+        assert_eq!(joined.status, 200, "{}", joined.text());
+        assert_eq!(joined.json()["member_ids"], json!([guest.user_id]));
+        let me = guest.get(&app, &format!("/v1/orgs/{org}/me")).await.json();
+        assert!(
+            me["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("projects:write"))
+        );
+        guest.create_project(&app, &org, "by team grant").await;
+
+        let left = owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/teams/{team}/members/{}", guest.user_id),
+                None,
+            )
+            .await;
+        assert_eq!(left.status, 204);
+        guest
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects"),
+                json!({"name": "y"}),
+            )
+            .await
+            .problem(403, "permission_denied");
+    }
+}
+
+#[tokio::test]
+async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Keys").await;
+        let other = owner.create_org(&app, "Other").await;
+        let keys = format!("/v1/orgs/{org}/api-keys");
+        let created = owner
+            .post(
+                &app,
+                &keys,
+                json!({"name": "ci", "permissions": ["projects:read", "projects:write"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let created = created.json();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(
+            secret.starts_with("tb_") && secret.len() >= 3 + 32 + 1 + 43,
+            "{secret}"
+        );
+        let key = owner.with_token(&secret);
+
+        let project = key.create_project(&app, &org, "from CI").await;
+        let fetched = key
+            .get(&app, &format!("/v1/orgs/{org}/projects/{project}"))
+            .await
+            .json();
+        assert_eq!(fetched["created_by"], owner.user_id.as_str());
+        key.get(&app, &format!("/v1/orgs/{org}/members"))
+            .await
+            .problem(403, "permission_denied");
+        key.get(&app, &format!("/v1/orgs/{other}/projects"))
+            .await
+            .problem(404, "not_found");
+
+        let listed = owner.get(&app, &keys).await.json();
+        assert_eq!(listed["items"][0]["prefix"], created["prefix"]);
+        assert!(listed["items"][0].get("secret").is_none());
+        assert!(!listed.to_string().contains(&secret));
+
+        let viewer = add_member(&app, &owner, &org, "viewer@example.com", &["admin"]).await;
+        viewer
+            .post(
+                &app,
+                &keys,
+                json!({"name": "too much", "permissions": ["org:delete"]}),
+            )
+            .await
+            .problem(403, "exceeds_own_permissions");
+        owner
+            .post(&app, &keys, json!({"name": "x", "permissions": ["nope"]}))
+            .await
+            .problem(422, "validation_failed");
+
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("{keys}/{id}"), None)
+                .await
+                .status,
+            204
+        );
+        key.get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .assert_invalid_token();
+        owner
+            .with_token("tb_nonsense")
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn org_bound_tokens_act_only_in_their_org() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let user = Caller::guest(&app).await;
+        let a = user.create_org(&app, "A").await;
+        let b = user.create_org(&app, "B").await;
+        let issued = user
+            .post(&app, "/v1/auth/token", json!({"org_id": a}))
+            .await;
+        assert_eq!(issued.status, 200, "{}", issued.text());
+        let bound = user.with_token(issued.json()["access_token"].as_str().unwrap());
+        assert_eq!(bound.get(&app, &format!("/v1/orgs/{a}")).await.status, 200);
+        bound
+            .get(&app, &format!("/v1/orgs/{b}"))
+            .await
+            .problem(404, "not_found");
+        let orgs = bound.get(&app, "/v1/orgs").await.json();
+        assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
+
+        let stranger = Caller::guest(&app).await;
+        stranger
+            .post(&app, "/v1/auth/token", json!({"org_id": a}))
+            .await
+            .problem(404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_org_disappears_until_restored_and_changes_are_audited() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Gone").await;
+        owner.create_project(&app, &org, "p").await;
+        let renamed = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("/v1/orgs/{org}"),
+                Some(json!({"name": "Renamed"})),
+            )
+            .await;
+        assert_eq!(renamed.json()["name"], "Renamed");
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("/v1/orgs/{org}"), None)
+                .await
+                .status,
+            204
+        );
+        owner
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .problem(404, "not_found");
+        assert_eq!(owner.get(&app, "/v1/orgs").await.json()["items"], json!([]));
+        let purge = app.store.list_jobs(None, 100).await.unwrap();
+        assert!(purge.iter().any(|j| j.kind == "org.purge"));
+        let restored = owner
+            .post(&app, &format!("/v1/orgs/{org}/restore"), json!({}))
+            .await;
+        assert_eq!(restored.status, 200, "{}", restored.text());
+        assert_eq!(
+            owner
+                .get(&app, &format!("/v1/orgs/{org}/projects"))
+                .await
+                .status,
+            200
+        );
+
+        let audit = owner
+            .get(&app, &format!("/v1/orgs/{org}/audit"))
+            .await
+            .json();
+        let types: Vec<_> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "org.restored",
+                "org.deleted",
+                "org.updated",
+                "project.created",
+                "org.created"
+            ]
+        );
+        let only = owner
+            .get(
+                &app,
+                &format!("/v1/orgs/{org}/audit?type=project.created&limit=1"),
+            )
+            .await
+            .json();
+        assert_eq!(only["items"].as_array().unwrap().len(), 1);
+        assert_eq!(only["items"][0]["actor_id"], owner.user_id.as_str());
+        let page = owner
+            .get(&app, &format!("/v1/orgs/{org}/audit?limit=2"))
+            .await
+            .json();
+        let cursor = page["next_cursor"].as_str().unwrap();
+        let next = owner
+            .get(
+                &app,
+                &format!("/v1/orgs/{org}/audit?limit=2&cursor={cursor}"),
+            )
+            .await
+            .json();
+        assert_eq!(next["items"][0]["type"], "org.updated");
+        let verdict = owner
+            .get(&app, &format!("/v1/orgs/{org}/audit/verify"))
+            .await
+            .json();
+        assert_eq!(verdict["intact"], true, "{verdict}");
+        assert_eq!(verdict["events"], 5);
+    }
+}

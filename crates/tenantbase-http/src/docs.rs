@@ -74,6 +74,20 @@ impl utoipa::Modify for DocsPage {
             "/docs".to_owned(),
             PathItem::new(HttpMethod::Get, operation),
         );
+        // Both documentation pages are public, like the routes registered through `guard`.
+        for path in ["/docs", "/openapi.json"] {
+            if let Some(operation) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.get.as_mut())
+            {
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(crate::access::ACCESS_EXTENSION.to_owned(), "public".into());
+            }
+        }
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",

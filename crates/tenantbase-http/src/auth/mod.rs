@@ -11,24 +11,27 @@ pub use extract::{Authenticated, ClientMeta, RequestInfo};
 pub(crate) use extract::{authenticate, bearer_token};
 
 use crate::AppState;
+use crate::access::guard;
+use tenantbase_core::tenancy::Access;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    use Access::{Public, SignedIn};
     OpenApiRouter::new()
-        .routes(routes!(handlers::register))
-        .routes(routes!(handlers::login))
-        .routes(routes!(handlers::guest))
-        .routes(routes!(handlers::refresh))
-        .routes(routes!(handlers::logout))
-        .routes(routes!(handlers::me))
-        .routes(routes!(handlers::list_sessions))
-        .routes(routes!(handlers::revoke_session))
-        .routes(routes!(handlers::revoke_all_sessions))
-        .routes(routes!(handlers::verify_email))
-        .routes(routes!(handlers::resend_verification))
-        .routes(routes!(handlers::forgot_password))
-        .routes(routes!(handlers::reset_password))
-        .routes(routes!(handlers::change_password))
-        .routes(routes!(handlers::upgrade_guest))
-        .routes(routes!(handlers::verify))
-        .routes(routes!(handlers::jwks))
+        .routes(guard(Public, routes!(handlers::register)))
+        .routes(guard(Public, routes!(handlers::login)))
+        .routes(guard(Public, routes!(handlers::guest)))
+        .routes(guard(Public, routes!(handlers::refresh)))
+        .routes(guard(SignedIn, routes!(handlers::logout)))
+        .routes(guard(SignedIn, routes!(handlers::me)))
+        .routes(guard(SignedIn, routes!(handlers::list_sessions)))
+        .routes(guard(SignedIn, routes!(handlers::revoke_session)))
+        .routes(guard(SignedIn, routes!(handlers::revoke_all_sessions)))
+        .routes(guard(Public, routes!(handlers::verify_email)))
+        .routes(guard(SignedIn, routes!(handlers::resend_verification)))
+        .routes(guard(Public, routes!(handlers::forgot_password)))
+        .routes(guard(Public, routes!(handlers::reset_password)))
+        .routes(guard(SignedIn, routes!(handlers::change_password)))
+        .routes(guard(SignedIn, routes!(handlers::upgrade_guest)))
+        .routes(guard(SignedIn, routes!(handlers::verify)))
+        .routes(guard(Public, routes!(handlers::jwks)))
 }

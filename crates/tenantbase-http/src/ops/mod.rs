@@ -8,12 +8,15 @@ mod ready;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use tenantbase_core::tenancy::Access;
+
 use crate::AppState;
+use crate::access::guard;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(health::health))
-        .routes(routes!(ready::ready))
-        .routes(routes!(info::info))
-        .routes(routes!(metrics::metrics))
+        .routes(guard(Access::Public, routes!(health::health)))
+        .routes(guard(Access::Public, routes!(ready::ready)))
+        .routes(guard(Access::Public, routes!(info::info)))
+        .routes(guard(Access::Public, routes!(metrics::metrics)))
 }

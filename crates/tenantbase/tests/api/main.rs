@@ -1,6 +1,7 @@
 //! The API suite: the real router and middleware, in process (`oneshot`) on both backends,
 //! and the real binary over a socket where signals, logs or the command line matter.
 
+mod access_matrix;
 mod audit_cli;
 mod auth;
 mod auth_email;
@@ -16,5 +17,6 @@ mod middleware;
 mod ops;
 mod orgs;
 mod process;
+mod projects;
 mod ready_faults;
 mod tenants;

@@ -1,0 +1,232 @@
+//! The database wall between tenants, tested below the application: connected as the
+//! runtime role, a transaction set to org A sees none of org B's rows in any org-owned
+//! table — even with no `WHERE` at all — and one that sets no org sees nothing.
+
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, PgConnection, Row};
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::{ProjectId, UserId};
+use tenantbase_store::identity::NewUser;
+use tenantbase_store::tenant::{ApiKey, Invitation, Project, Role};
+use tenantbase_store::{OpsStore, OrgScope, TenantStore, TxStore};
+use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
+
+/// Every table holding org-owned rows.
+const ORG_OWNED: [&str; 10] = [
+    "organizations",
+    "org_roles",
+    "org_members",
+    "member_roles",
+    "teams",
+    "team_members",
+    "team_roles",
+    "invitations",
+    "api_keys",
+    "projects",
+];
+
+/// An org with one row in every org-owned table, written through the store.
+async fn populate(store: &PgStore, owner: UserId) -> OrgId {
+    let org = OrgId::new();
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    let mut unit = store
+        .begin_org(&OrgScope::for_checked_org(org))
+        .await
+        .expect("unit");
+    unit.create_org("org", &format!("org-{}", org.as_uuid().simple()), owner)
+        .await
+        .expect("org");
+    let role = Role {
+        id: tenantbase_domain::id::RoleId::new(),
+        name: "r".into(),
+        description: String::new(),
+        permissions: vec!["projects:read".into()],
+        builtin: false,
+        created_at: now,
+        updated_at: now,
+    };
+    unit.insert_role(&role).await.expect("role");
+    unit.add_member(owner, &[role.id]).await.expect("member");
+    let team = tenantbase_domain::id::TeamId::new();
+    unit.insert_team(team, "t").await.expect("team");
+    unit.set_team_roles(team, &[role.id])
+        .await
+        .expect("team role");
+    unit.add_team_member(team, owner)
+        .await
+        .expect("team member");
+    let invitation = Invitation {
+        id: tenantbase_domain::id::InvitationId::new(),
+        email: "x@example.com".into(),
+        role_ids: vec![role.id],
+        any_email: false,
+        invited_by: owner,
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+        accepted_at: None,
+        revoked_at: None,
+    };
+    unit.insert_invitation(&invitation, &format!("hash-{org}"))
+        .await
+        .expect("invitation");
+    let key = ApiKey {
+        id: tenantbase_domain::id::ApiKeyId::new(),
+        name: "k".into(),
+        prefix: "tb_x".into(),
+        permissions: vec![],
+        created_by: owner,
+        created_at: now,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    unit.insert_api_key(&key, &format!("secret-{org}"))
+        .await
+        .expect("key");
+    let project = Project {
+        id: ProjectId::new(),
+        name: "p".into(),
+        description: None,
+        metadata: serde_json::json!({}),
+        created_by: owner,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    unit.insert_projects(&[project]).await.expect("project");
+    unit.commit().await.expect("commit");
+    org
+}
+
+async fn setup() -> (tenantbase_testkit::TestDatabase, PgStore, OrgId, OrgId) {
+    let db = tenantbase_testkit::fresh_database().await;
+    let store = PgStore::connect(
+        &db.url,
+        PgPoolConfig {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(10),
+        },
+    )
+    .expect("pool");
+    store.migrate().await.expect("migrate");
+    let owner = UserId::new();
+    let mut unit = store.begin().await.expect("unit");
+    unit.create_user(NewUser {
+        id: owner,
+        email: None,
+        display_name: "o".into(),
+        password_hash: None,
+        is_guest: true,
+    })
+    .await
+    .expect("user");
+    unit.commit().await.expect("commit");
+    let a = populate(&store, owner).await;
+    let b = populate(&store, owner).await;
+    (db, store, a, b)
+}
+
+/// A connection acting as the server does.
+async fn runtime_connection(url: &str) -> PgConnection {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    conn.execute(format!("SET ROLE {RUNTIME_ROLE}").as_str())
+        .await
+        .expect("set role");
+    conn
+}
+
+/// The org ids of every row `conn` can see in `table`, with no WHERE of its own.
+async fn visible_orgs(conn: &mut PgConnection, table: &str) -> Vec<uuid::Uuid> {
+    let column = if table == "organizations" {
+        "id"
+    } else {
+        "org_id"
+    };
+    let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("SELECT * FROM {table}: {e}"));
+    rows.iter()
+        .map(|row| row.get::<uuid::Uuid, _>(column))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_runtime_role_sees_only_the_org_its_transaction_names() {
+    let (db, store, a, b) = setup().await;
+    let mut conn = runtime_connection(&db.url).await;
+    let role: (bool, bool) =
+        sqlx::query_as("SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut conn)
+            .await
+            .expect("role");
+    assert_eq!(
+        role,
+        (false, false),
+        "the runtime role neither bypasses RLS nor is superuser"
+    );
+    let owns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = current_user",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("ownership");
+    assert_eq!(owns, 0, "the runtime role owns no table");
+
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(a.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set org");
+    for table in ORG_OWNED {
+        let orgs = visible_orgs(&mut tx, table).await;
+        assert!(!orgs.is_empty(), "{table}: org A's own rows are visible");
+        assert!(
+            orgs.iter().all(|org| *org == a.as_uuid()),
+            "{table}: saw {orgs:?}, B is {b}"
+        );
+    }
+    // Writing another org's rows is refused by the policy's WITH CHECK.
+    let forged = sqlx::query("UPDATE projects SET org_id = $1")
+        .bind(b.as_uuid())
+        .execute(&mut *tx)
+        .await;
+    assert!(forged.is_err(), "moving a row into org B must fail");
+    drop(tx);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_path_that_forgets_to_set_the_org_sees_nothing() {
+    let (db, store, a, _) = setup().await;
+    let mut conn = runtime_connection(&db.url).await;
+    for table in ORG_OWNED {
+        assert!(
+            visible_orgs(&mut conn, table).await.is_empty(),
+            "{table} without an org"
+        );
+    }
+    // Not even after a scoped transaction has used the same connection.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(a.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set org");
+    tx.commit().await.expect("commit");
+    for table in ORG_OWNED {
+        assert!(
+            visible_orgs(&mut conn, table).await.is_empty(),
+            "{table} after a scoped transaction"
+        );
+    }
+    // And through the store's own pool, reads outside a scoped unit see no org data.
+    let orgs = store
+        .orgs_of_user(UserId::new(), None, 10)
+        .await
+        .expect("orgs");
+    assert!(orgs.is_empty());
+    store.close().await;
+}

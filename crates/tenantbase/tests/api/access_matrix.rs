@@ -1,0 +1,297 @@
+//! Deny by default, proven over the whole router: every operation of the OpenAPI document
+//! (which every route is registered through) declares `x-access`, and every org route is
+//! driven as a caller without a token (401), a member lacking the permission (403), a
+//! non-member (404), a token bound to another org (404) and, for routes naming a resource,
+//! an owner of org A passing org B's ids in A's path (404) — on both backends.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::{Value, json};
+use tenantbase_domain::Permission;
+
+use crate::helpers::{BOTH, TestApp, TestResponse};
+use crate::tenants::{Caller, add_member};
+
+/// One operation of the document.
+struct Route {
+    method: Method,
+    template: String,
+    access: String,
+}
+
+fn routes() -> Vec<Route> {
+    let document = serde_json::to_value(tenantbase_http::openapi()).expect("document");
+    let mut routes = Vec::new();
+    for (template, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            if !operation.is_object() || operation.get("responses").is_none() {
+                continue;
+            }
+            let access = operation["x-access"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {template} declares no access (x-access)"))
+                .to_owned();
+            routes.push(Route {
+                method,
+                template: template.clone(),
+                access,
+            });
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_operation_declares_a_known_access_rule() {
+    let routes = routes();
+    assert!(routes.len() > 60, "only {} operations", routes.len());
+    for route in &routes {
+        let known = matches!(route.access.as_str(), "public" | "signed_in" | "member")
+            || Permission::parse(&route.access).is_some();
+        assert!(
+            known,
+            "{} {}: unknown access {}",
+            route.method, route.template, route.access
+        );
+        if route.template.starts_with("/v1/orgs/{org_id}") {
+            assert!(
+                route.access == "member" || Permission::parse(&route.access).is_some(),
+                "{} {} is an org route but declares {}",
+                route.method,
+                route.template,
+                route.access
+            );
+        }
+    }
+}
+
+/// Ids of one org's resources, by path parameter name.
+async fn resources(
+    app: &TestApp,
+    owner: &Caller,
+    org: &str,
+    member_email: &str,
+) -> HashMap<&'static str, String> {
+    let id = |response: TestResponse| response.json()["id"].as_str().expect("id").to_owned();
+    let member = add_member(app, owner, org, member_email, &["viewer"]).await;
+    let mut ids = HashMap::from([
+        ("org_id", org.to_owned()),
+        ("user_id", member.user_id.clone()),
+    ]);
+    ids.insert("project_id", owner.create_project(app, org, "p").await);
+    ids.insert(
+        "role_id",
+        id(owner
+            .post(
+                app,
+                &format!("/v1/orgs/{org}/roles"),
+                json!({"name": "r", "permissions": []}),
+            )
+            .await),
+    );
+    ids.insert(
+        "team_id",
+        id(owner
+            .post(app, &format!("/v1/orgs/{org}/teams"), json!({"name": "t"}))
+            .await),
+    );
+    ids.insert(
+        "invitation_id",
+        id(owner
+            .post(
+                app,
+                &format!("/v1/orgs/{org}/invitations"),
+                json!({"email": "pending@example.com"}),
+            )
+            .await),
+    );
+    ids.insert(
+        "key_id",
+        id(owner
+            .post(
+                app,
+                &format!("/v1/orgs/{org}/api-keys"),
+                json!({"name": "k", "permissions": ["org:read"]}),
+            )
+            .await),
+    );
+    ids
+}
+
+fn fill(template: &str, ids: &HashMap<&'static str, String>) -> String {
+    let mut path = template.to_owned();
+    for (name, value) in ids {
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(!path.contains('{'), "no id for a parameter of {template}");
+    path
+}
+
+/// A body that passes validation, so that only the resource lookup can refuse.
+fn body_for(method: &Method, template: &str, ids: &HashMap<&'static str, String>) -> Option<Value> {
+    let tail = template.rsplit('/').next().unwrap_or_default();
+    let body = match (method.as_str(), tail) {
+        ("PATCH", "{user_id}") => json!({"roles": ["viewer"]}),
+        ("PATCH", "{role_id}") => json!({"name": "renamed"}),
+        ("PATCH", "{team_id}") => json!({"name": "renamed"}),
+        ("PATCH", "{project_id}") => json!({"name": "renamed"}),
+        ("POST", "members") if template.contains("{team_id}") => json!({"user_id": ids["user_id"]}),
+        ("POST" | "PATCH", _) => json!({}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+async fn call(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> TestResponse {
+    let mut request = Request::builder().method(method.clone()).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    app.send(request.body(body).expect("request")).await
+}
+
+#[tokio::test]
+async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org_a = owner.create_org(&app, "A").await;
+        let org_b = owner.create_org(&app, "B").await;
+        let a = resources(&app, &owner, &org_a, "member-a@example.com").await;
+        let b = resources(&app, &owner, &org_b, "member-b@example.com").await;
+        // A member of A whose only role grants nothing.
+        owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org_a}/roles"),
+                json!({"name": "nothing", "permissions": []}),
+            )
+            .await;
+        let powerless =
+            add_member(&app, &owner, &org_a, "powerless@example.com", &["nothing"]).await;
+        let stranger = Caller::guest(&app).await;
+        let bound_to_a = owner
+            .post(&app, "/v1/auth/token", json!({"org_id": org_a}))
+            .await
+            .json()["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+
+        let (mut driven, mut crossed_checks) = (0, 0);
+        for route in routes() {
+            let (method, template) = (&route.method, route.template.as_str());
+            if route.access == "signed_in" {
+                let mut ids = a.clone();
+                ids.insert("id", format!("ses_{}", "0".repeat(32)));
+                let path = fill(template, &ids);
+                call(&app, method, &path, None, body_for(method, template, &a))
+                    .await
+                    .problem(401, "missing_token");
+                continue;
+            }
+            if !template.starts_with("/v1/orgs/{org_id}") {
+                continue;
+            }
+            driven += 1;
+            let in_a = fill(template, &a);
+            let in_b = fill(template, &b);
+            let body_a = body_for(method, template, &a);
+            let label = format!("{method} {template}");
+
+            let anonymous = call(&app, method, &in_a, None, body_a.clone()).await;
+            assert_eq!(
+                anonymous.status,
+                401,
+                "{label} without a token: {}",
+                anonymous.text()
+            );
+            if route.access != "member" {
+                let refused =
+                    call(&app, method, &in_a, Some(&powerless.token), body_a.clone()).await;
+                assert_eq!(
+                    refused.status,
+                    403,
+                    "{label} without the permission: {}",
+                    refused.text()
+                );
+                assert_eq!(refused.json()["code"], "permission_denied", "{label}");
+            }
+            let outsider = call(&app, method, &in_a, Some(&stranger.token), body_a.clone()).await;
+            assert_eq!(
+                outsider.status,
+                404,
+                "{label} by a non-member: {}",
+                outsider.text()
+            );
+            let bound = call(
+                &app,
+                method,
+                &in_b,
+                Some(&bound_to_a),
+                body_for(method, template, &b),
+            )
+            .await;
+            assert_eq!(
+                bound.status,
+                404,
+                "{label} with a token bound to another org: {}",
+                bound.text()
+            );
+
+            // Org B's resource ids in org A's path: the owner of both still gets 404.
+            let resource = template.rsplit('{').next().unwrap_or_default();
+            if template.matches('{').count() > 1 && !resource.starts_with("org_id") {
+                let mixed = fill(
+                    template,
+                    &HashMap::from([("org_id", org_a.clone())])
+                        .into_iter()
+                        .chain(
+                            b.iter()
+                                .filter(|(k, _)| **k != "org_id")
+                                .map(|(k, v)| (*k, v.clone())),
+                        )
+                        .collect(),
+                );
+                let crossed = call(
+                    &app,
+                    method,
+                    &mixed,
+                    Some(&owner.token),
+                    body_for(method, template, &a),
+                )
+                .await;
+                assert_eq!(
+                    crossed.status,
+                    404,
+                    "{label} with org B's ids in org A: {}",
+                    crossed.text()
+                );
+                crossed_checks += 1;
+            }
+        }
+        assert!(driven >= 35, "only {driven} org routes driven");
+        assert!(
+            crossed_checks >= 14,
+            "only {crossed_checks} routes taking a resource id"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 mod auth_load;
 mod load;
+mod org_load;
 mod server;
 mod store_load;
 
@@ -73,6 +74,23 @@ enum Scenario {
     JobsNoopSqlite,
     /// 20,000 no-op jobs drained by one worker, PostgreSQL.
     JobsNoopPostgres,
+    /// `GET /v1/orgs/{org}/projects/{id}` over 200 projects, beside `/health`, SQLite.
+    ProjectGetSqlite,
+    /// The same on PostgreSQL.
+    ProjectGetPostgres,
+    /// `GET /v1/orgs/{org}/projects?limit=50`, beside `/health`, SQLite.
+    ProjectListSqlite,
+    /// The same on PostgreSQL.
+    ProjectListPostgres,
+    /// `POST /v1/orgs/{org}/projects`, beside `/health`, SQLite.
+    ProjectCreateSqlite,
+    /// The same on PostgreSQL.
+    ProjectCreatePostgres,
+    /// Project get and first-page list p99 with 1 org, then with 10,000 orgs and
+    /// 1,000,000 projects, SQLite.
+    ProjectScaleSqlite,
+    /// The same on PostgreSQL.
+    ProjectScalePostgres,
 }
 
 impl Scenario {
@@ -141,8 +159,95 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
                 "difference_ms": ((known - unknown).abs() * 1000.0).round() / 1000.0,
             }))
         }
+        Scenario::ProjectGetSqlite
+        | Scenario::ProjectGetPostgres
+        | Scenario::ProjectListSqlite
+        | Scenario::ProjectListPostgres
+        | Scenario::ProjectCreateSqlite
+        | Scenario::ProjectCreatePostgres
+        | Scenario::ProjectScaleSqlite
+        | Scenario::ProjectScalePostgres => org_scenario(args, scenario).await,
         _ => http_scenario(args, scenario).await,
     }
+}
+
+/// Rate and latency of one measured run.
+fn summary(report: &load::Report) -> serde_json::Value {
+    serde_json::json!({
+        "requests": report.requests,
+        "rps": (report.requests as f64 / report.elapsed.as_secs_f64()).round(),
+        "p50_ms": report.percentile_ms(50.0),
+        "p95_ms": report.percentile_ms(95.0),
+        "p99_ms": report.percentile_ms(99.0),
+        "errors": report.errors,
+    })
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    (a / b * 100.0).round() / 100.0
+}
+
+/// The project scenarios: each route measured right after `/health` on the same server,
+/// so the ratio between them is what the machine's noise leaves comparable.
+async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
+    let server = Server::start(&args.server, scenario.backend()).await?;
+    let (addr, connections) = (server.addr, args.connections);
+    let fixture = org_load::fixture(addr, 200).await?;
+    let limits = load::Limits {
+        duration: Duration::from_secs(args.duration),
+        max_requests: args.max_requests,
+    };
+    let measure = |flows| load::run(addr, flows, limits);
+    if matches!(
+        scenario,
+        Scenario::ProjectScaleSqlite | Scenario::ProjectScalePostgres
+    ) {
+        let get_1 = measure(org_load::get_flows(&fixture, connections)).await?;
+        let list_1 = measure(org_load::list_flows(&fixture, connections)).await?;
+        let seeding = std::time::Instant::now();
+        org_load::seed_scale(&server.database_url(), &fixture.user).await?;
+        let seed_s = seeding.elapsed().as_secs_f64().round();
+        let get_n = measure(org_load::get_flows(&fixture, connections)).await?;
+        let list_n = measure(org_load::list_flows(&fixture, connections)).await?;
+        return Ok(serde_json::json!({
+            "connections": connections,
+            "orgs": 10_000,
+            "projects": 1_000_200,
+            "seed_s": seed_s,
+            "get_1_org": summary(&get_1),
+            "get_scaled": summary(&get_n),
+            "get_p99_ratio": ratio(get_n.percentile_ms(99.0), get_1.percentile_ms(99.0)),
+            "list_1_org": summary(&list_1),
+            "list_scaled": summary(&list_n),
+            "list_p99_ratio": ratio(list_n.percentile_ms(99.0), list_1.percentile_ms(99.0)),
+        }));
+    }
+    let health = load::Get {
+        path: "/health",
+        headers: Vec::new(),
+    };
+    let health = measure(
+        (0..connections)
+            .map(|_| Box::new(health.clone()) as Box<dyn load::Flow>)
+            .collect(),
+    )
+    .await?;
+    let flows = match scenario {
+        Scenario::ProjectGetSqlite | Scenario::ProjectGetPostgres => {
+            org_load::get_flows(&fixture, connections)
+        }
+        Scenario::ProjectListSqlite | Scenario::ProjectListPostgres => {
+            org_load::list_flows(&fixture, connections)
+        }
+        _ => org_load::create_flows(&fixture, connections),
+    };
+    let report = measure(flows).await?;
+    let mut line = summary(&report);
+    let health_rps = health.requests as f64 / health.elapsed.as_secs_f64();
+    line["connections"] = connections.into();
+    line["health_rps"] = health_rps.round().into();
+    line["ratio_to_health"] = ratio(line["rps"].as_f64().unwrap_or(0.0), health_rps).into();
+    Ok(line)
 }
 
 async fn http_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {

@@ -97,6 +97,17 @@ impl Server {
         bail!("server not ready within 30 s")
     }
 
+    /// Where the server keeps its data, for scenarios that seed it directly.
+    pub fn database_url(&self) -> String {
+        match &self._database {
+            Some(database) => database.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self._data.path().join("tenantbase.db").display()
+            ),
+        }
+    }
+
     pub fn rss_bytes(&self) -> u64 {
         rss_of(self.child.id())
     }

@@ -632,3 +632,96 @@ async fn a_deleted_org_disappears_until_restored_and_changes_are_audited() {
         assert_eq!(verdict["events"], 5);
     }
 }
+
+#[tokio::test]
+async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
+    use tenantbase_core::jobs::{JobContext, JobHandler};
+    use tenantbase_core::tenancy::PurgeOrg;
+
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let kept = owner.create_org(&app, "Kept").await;
+        let doomed = owner.create_org(&app, "Doomed").await;
+        owner.create_project(&app, &kept, "stays").await;
+        owner.create_project(&app, &doomed, "goes").await;
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("/v1/orgs/{doomed}"), None)
+                .await
+                .status,
+            204
+        );
+        let job = app
+            .store
+            .list_jobs(None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == PurgeOrg::KIND)
+            .expect("a purge is scheduled");
+        let run = JobContext {
+            id: job.id,
+            kind: job.kind.clone(),
+            payload: job.payload.clone(),
+            attempt: 1,
+        };
+
+        // Still within the restore period: nothing happens.
+        let patient = PurgeOrg {
+            store: app.store.clone(),
+            restore_period: std::time::Duration::from_secs(3600),
+        };
+        patient.run(&run).await.expect("runs");
+        assert_eq!(
+            owner
+                .post(&app, &format!("/v1/orgs/{doomed}/restore"), json!({}))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("/v1/orgs/{doomed}"), None)
+                .await
+                .status,
+            204
+        );
+
+        let due = PurgeOrg {
+            store: app.store.clone(),
+            restore_period: std::time::Duration::ZERO,
+        };
+        due.run(&run).await.expect("purges");
+        owner
+            .post(&app, &format!("/v1/orgs/{doomed}/restore"), json!({}))
+            .await
+            .problem(404, "not_found");
+        let scope = tenantbase_store::OrgScope::for_checked_org(doomed.parse().unwrap());
+        let mut unit = app.store.read_org(&scope).await.unwrap();
+        assert!(matches!(
+            unit.org().await,
+            Err(tenantbase_store::StoreError::NotFound)
+        ));
+        let everything = tenantbase_store::tenant::ProjectQuery {
+            include_deleted: true,
+            limit: 100,
+            ..Default::default()
+        };
+        assert!(unit.projects(&everything).await.unwrap().is_empty());
+        assert!(unit.roles().await.unwrap().is_empty());
+        drop(unit);
+        // The other org is untouched, and running the purge again is harmless.
+        assert_eq!(
+            owner
+                .get(&app, &format!("/v1/orgs/{kept}/projects"))
+                .await
+                .json()["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        due.run(&run).await.expect("idempotent");
+    }
+}

@@ -117,6 +117,22 @@ pub(crate) async fn credential(state: &AppState, parts: &Parts) -> Result<Creden
     ))
 }
 
+/// Any authenticated bearer credential: a user's access token or an API key. For routes
+/// without an org in the path that API keys may use too.
+#[derive(Debug, Clone)]
+pub struct Bearer(pub Credential);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        credential(state, parts).await.map(Bearer)
+    }
+}
+
 /// What an org route's handler knows about its caller: authorized in the path's org.
 #[derive(Debug, Clone)]
 pub struct OrgCtx {

@@ -63,10 +63,11 @@ mod search {
     }
 }
 
-/// `BEGIN` and a transaction-local setting in one round trip. `value` is a UUID's
-/// hyphenated text (hex digits and dashes only), so it is safe to inline.
-fn begin_with_setting(name: &str, value: uuid::Uuid) -> String {
-    format!("BEGIN; SELECT set_config('{name}', '{value}', true)")
+/// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting in one round
+/// trip. `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
+/// to inline.
+fn begin_with_setting(begin: &str, name: &str, value: uuid::Uuid) -> String {
+    format!("{begin}; SELECT set_config('{name}', '{value}', true)")
 }
 
 /// Pool sizing for the PostgreSQL backend.
@@ -158,13 +159,15 @@ impl TxStore for PgStore {
 #[async_trait]
 impl TenantStore for PgStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let begin = begin_with_setting("app.org_id", scope.org_id().as_uuid());
+        let begin = begin_with_setting("BEGIN", "app.org_id", scope.org_id().as_uuid());
         let tx = self.pool.begin_with(begin).await?;
         Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        self.begin_org(scope).await
+        let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
+        let tx = self.pool.begin_with(begin).await?;
+        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
     }
 
     async fn orgs_of_user(
@@ -175,7 +178,11 @@ impl TenantStore for PgStore {
     ) -> StoreResult<Vec<Membership>> {
         let mut tx = self
             .pool
-            .begin_with(begin_with_setting("app.user_id", user.as_uuid()))
+            .begin_with(begin_with_setting(
+                "BEGIN READ ONLY",
+                "app.user_id",
+                user.as_uuid(),
+            ))
             .await?;
         let orgs = tenant_sql::orgs_of_user(&mut tx, user, after, limit).await?;
         tx.commit().await?;

@@ -117,10 +117,11 @@ CREATE TABLE projects (
 CREATE INDEX projects_org_created ON projects (org_id, created_at, id);
 CREATE INDEX projects_org_name ON projects (org_id, name, id);
 
--- Full-text search over name and description (unicode61 tokenizer, no stemming: the
--- same word-prefix semantics as PostgreSQL's 'simple' configuration).
+-- Full-text search over name and description (unicode61 tokenizer keeping diacritics,
+-- no stemming: the same word-prefix semantics as PostgreSQL's 'simple' configuration).
 CREATE VIRTUAL TABLE projects_fts USING fts5 (
-    name, description, content = 'projects', content_rowid = 'rowid'
+    name, description, content = 'projects', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 0'
 );
 
 CREATE TRIGGER projects_fts_insert AFTER INSERT ON projects BEGIN

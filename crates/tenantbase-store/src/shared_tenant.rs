@@ -213,6 +213,15 @@ macro_rules! tenant_statements {
                     self.org().await
                 }
 
+                async fn lock_org(&mut self) -> StoreResult<()> {
+                    sqlx::query(&format!("SELECT id FROM organizations WHERE id = $1 {}", super::USER_ROW_LOCK))
+                        .bind(self.org_id())
+                        .fetch_optional(&mut *self.tx)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    Ok(())
+                }
+
                 async fn set_org_deleted(&mut self, deleted_at: Option<DateTime<Utc>>) -> StoreResult<()> {
                     let changed = sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $3 WHERE id = $1")
                         .bind(self.org_id())
@@ -288,16 +297,17 @@ macro_rules! tenant_statements {
                     found(gone.rows_affected())
                 }
 
-                async fn role_in_use(&mut self, id: RoleId) -> StoreResult<bool> {
+                async fn role_in_use(&mut self, id: RoleId, now: DateTime<Utc>) -> StoreResult<bool> {
                     let (uses,): (i64,) = sqlx::query_as(
                         "SELECT (SELECT COUNT(*) FROM member_roles WHERE org_id = $1 AND role_id = $2) \
                          + (SELECT COUNT(*) FROM team_roles WHERE org_id = $1 AND role_id = $2) \
                          + (SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND accepted_at IS NULL \
-                            AND revoked_at IS NULL AND role_ids LIKE $3)",
+                            AND revoked_at IS NULL AND expires_at > $4 AND role_ids LIKE $3)",
                     )
                     .bind(self.org_id())
                     .bind(id.as_uuid())
                     .bind(format!("%\"{id}\"%"))
+                    .bind(now)
                     .fetch_one(&mut *self.tx)
                     .await?;
                     Ok(uses > 0)

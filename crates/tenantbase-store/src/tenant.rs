@@ -183,8 +183,12 @@ pub trait OrgUnit: Send {
     /// Creates the scope's org; `Conflict` if the slug is taken.
     async fn create_org(&mut self, name: &str, slug: &str, created_by: UserId) -> StoreResult<Org>;
     async fn update_org(&mut self, name: &str, slug: &str) -> StoreResult<Org>;
+    /// Locks the org's row until commit (PostgreSQL; SQLite units already hold the write
+    /// lock), so checks that span rows — "is this the last owner?" — cannot interleave.
+    async fn lock_org(&mut self) -> StoreResult<()>;
     async fn set_org_deleted(&mut self, deleted_at: Option<DateTime<Utc>>) -> StoreResult<()>;
-    /// Removes the org and everything it owns, its audit chain included.
+    /// Removes the org and everything it owns. Its audit chain is kept: the record of
+    /// what happened outlives the data.
     async fn purge_org(&mut self) -> StoreResult<()>;
 
     // Roles.
@@ -193,8 +197,8 @@ pub trait OrgUnit: Send {
     async fn insert_role(&mut self, role: &Role) -> StoreResult<()>;
     async fn update_role(&mut self, role: &Role) -> StoreResult<()>;
     async fn delete_role(&mut self, id: RoleId) -> StoreResult<()>;
-    /// Granted to a member, a team or a pending invitation.
-    async fn role_in_use(&mut self, id: RoleId) -> StoreResult<bool>;
+    /// Granted to a member, a team or an invitation still pending at `now`.
+    async fn role_in_use(&mut self, id: RoleId, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // Members.
     async fn members(&mut self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<Member>>;

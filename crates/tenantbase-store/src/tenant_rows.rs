@@ -211,18 +211,14 @@ impl From<MembershipRow> for crate::tenant::Membership {
     }
 }
 
-/// Words of a search query reduced to letters and digits, so no query syntax of either
-/// backend can be injected through them.
+/// The words of a search query: runs of letters and digits, lower-cased, as both
+/// backends' tokenizers cut text (`foo-bar` is `foo` and `bar`). Nothing else survives, so
+/// no query syntax of either engine can be injected through them.
 pub fn search_words(query: &str) -> Vec<String> {
     query
-        .split_whitespace()
-        .map(|word| {
-            word.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
+        .map(|word| word.chars().take(64).flat_map(char::to_lowercase).collect())
         .take(16)
         .collect()
 }

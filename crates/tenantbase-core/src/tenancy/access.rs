@@ -42,10 +42,20 @@ impl Access {
 }
 
 /// A bearer credential: a user's access token (already verified) or an API key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Credential {
     User(Principal),
     ApiKey(String),
+}
+
+/// Never prints a key's secret.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::User(principal) => f.debug_tuple("User").field(principal).finish(),
+            Credential::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
+        }
+    }
 }
 
 impl Credential {
@@ -233,6 +243,20 @@ impl Tenancy {
             access.require(permission)?;
         }
         Ok(access)
+    }
+
+    /// An API key's access in its own org, for routes without an org in the path (the
+    /// org list, gateway verification): any valid key, whatever its permissions.
+    pub async fn api_key_access(&self, secret: &str) -> Result<OrgAccess, TenancyError> {
+        let org = secret_org(API_KEY, secret).ok_or(TenancyError::Unauthenticated)?;
+        match self
+            .authorize(&Credential::ApiKey(secret.to_owned()), org, None)
+            .await
+        {
+            // The key's org was deleted: the key is as good as revoked.
+            Err(TenancyError::NotFound) => Err(TenancyError::Unauthenticated),
+            other => other,
+        }
     }
 
     async fn member_grant(

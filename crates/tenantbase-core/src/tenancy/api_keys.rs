@@ -19,10 +19,19 @@ pub struct NewApiKey {
 }
 
 /// A new key and its secret, which is shown this once and never again.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedApiKey {
     pub key: ApiKey,
     pub secret: String,
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tenancy {

@@ -11,7 +11,9 @@ use tenantbase_store::events::RequestMeta;
 use tenantbase_store::tenant::{Invitation, Org};
 
 use super::access::OrgAccess;
-use super::roles::{check_grantable, resolve_roles};
+use super::access::permissions_of;
+use super::orgs::refuse_org_bound;
+use super::roles::{check_grantable, is_owner_role, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
 use super::{Tenancy, TenancyError, now_micros};
 use crate::identity::Principal;
@@ -130,6 +132,7 @@ impl Tenancy {
         token: &str,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
+        refuse_org_bound(principal)?;
         let org_id = secret_org(INVITATION, token.trim()).ok_or_else(invalid_token)?;
         let user = self.store.user_by_id(principal.user_id).await?;
         let now = now_micros();
@@ -147,10 +150,35 @@ impl Tenancy {
         if org.deleted_at.is_some() {
             return Err(invalid_token());
         }
-        if !invitation.any_email && user.email.as_deref() != Some(invitation.email.as_str()) {
+        // The address must be the invitee's own: matching and verified.
+        let owns_address =
+            user.email.as_deref() == Some(invitation.email.as_str()) && user.email_verified;
+        if !invitation.any_email && !owns_address {
             return Err(TenancyError::NotAllowed(
                 "invitation_email_mismatch",
-                "This invitation is for another email address.".to_owned(),
+                "This invitation is for another, or an unverified, email address.".to_owned(),
+            ));
+        }
+        // The roles are granted now: the inviter must still be able to grant them.
+        let granted: Vec<_> = unit
+            .roles()
+            .await?
+            .into_iter()
+            .filter(|role| invitation.role_ids.contains(&role.id))
+            .collect();
+        let inviter = unit
+            .roles_of_member(invitation.invited_by)
+            .await?
+            .unwrap_or_default();
+        let inviter_permissions = permissions_of(&inviter);
+        let grants_owner = granted.iter().any(is_owner_role);
+        if !permissions_of(&granted).is_subset_of(inviter_permissions)
+            || (grants_owner
+                && !inviter_permissions.contains(tenantbase_domain::Permission::OwnersManage))
+        {
+            return Err(TenancyError::NotAllowed(
+                "inviter_lacks_permission",
+                "The inviter can no longer grant these roles; ask for a new invitation.".to_owned(),
             ));
         }
         if unit.member(user.id).await?.is_some() {

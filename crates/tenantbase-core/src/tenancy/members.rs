@@ -77,6 +77,9 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Member, TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
+        // Serializes membership changes of the org: two owners leaving at once cannot
+        // both pass the last-owner check.
+        unit.lock_org().await?;
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
         let all = unit.roles().await?;
         let new = resolve_roles(unit.as_mut(), "roles", &change.roles).await?;
@@ -115,6 +118,9 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
+        // Serializes membership changes of the org: two owners leaving at once cannot
+        // both pass the last-owner check.
+        unit.lock_org().await?;
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
         let all = unit.roles().await?;
         let held: Vec<Role> = all

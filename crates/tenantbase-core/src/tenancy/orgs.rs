@@ -72,6 +72,17 @@ fn slug_taken(error: StoreError) -> TenancyError {
     }
 }
 
+/// A token bound to one org acts only there: it neither creates nor joins other orgs.
+pub(super) fn refuse_org_bound(principal: &Principal) -> Result<(), TenancyError> {
+    match principal.org {
+        Some(_) => Err(TenancyError::NotAllowed(
+            "org_bound_token",
+            "This access token is bound to one org; use an unbound token.".to_owned(),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Tenancy {
     /// Creates an org owned by the caller, with the built-in roles.
     pub async fn create_org(
@@ -81,6 +92,7 @@ impl Tenancy {
         slug: Option<&str>,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
+        refuse_org_bound(principal)?;
         let name = required_text("name", name, NAME_MAX);
         let slug = slug.map(valid_slug).transpose();
         let (name, slug) = match (name, slug) {

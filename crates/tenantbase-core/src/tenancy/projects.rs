@@ -516,6 +516,13 @@ impl Tenancy {
             return Err(TenancyError::Invalid(problems));
         }
         let deleted = unit.set_projects_deleted(&ids, Some(Utc::now())).await?;
+        if deleted != ids.len() as u64 {
+            // Another request deleted one meanwhile: dropping the unit rolls back ours.
+            return Err(TenancyError::Conflict(
+                "concurrent_change",
+                "Some of these projects changed meanwhile; nothing was deleted, retry.".to_owned(),
+            ));
+        }
         unit.append_event(access.event(
             "project.bulk_deleted",
             None,
@@ -675,11 +682,31 @@ impl ExportFormat {
     }
 }
 
+/// Cells a spreadsheet would run as a formula start with one of these.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn csv_line(cells: &[&str]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
+    // A leading `'` keeps spreadsheets from running a cell as a formula (CSV injection);
+    // the import takes it off again.
+    let cells = cells.iter().map(|cell| {
+        if cell.starts_with(FORMULA_STARTS) {
+            format!("'{cell}")
+        } else {
+            (*cell).to_owned()
+        }
+    });
     // Writing to memory cannot fail.
     let _ = writer.write_record(cells);
     writer.into_inner().unwrap_or_default()
+}
+
+/// A cell as exported, without the formula guard `csv_line` added.
+fn csv_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
 }
 
 fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
@@ -730,7 +757,11 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
                 continue;
             }
         };
-        let cell = |at: Option<usize>| at.and_then(|at| record.get(at)).filter(|c| !c.is_empty());
+        let cell = |at: Option<usize>| {
+            at.and_then(|at| record.get(at))
+                .map(csv_cell)
+                .filter(|c| !c.is_empty())
+        };
         let metadata = match cell(metadata_at).map(serde_json::from_str::<serde_json::Value>) {
             None => None,
             Some(Ok(value)) => Some(value),
@@ -743,7 +774,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             }
         };
         rows.push(NewProject {
-            name: record.get(name_at).unwrap_or_default().to_owned(),
+            name: csv_cell(record.get(name_at).unwrap_or_default()).to_owned(),
             description: cell(description_at).map(str::to_owned),
             metadata,
         });

@@ -181,6 +181,8 @@ impl Tenancy {
         if role.builtin {
             return Err(read_only());
         }
+        // Changing a role changes what its holders can do: only within the caller's reach.
+        check_grantable(access, std::slice::from_ref(&role))?;
         if let Some(name) = change.name {
             role.name = valid_name(&name)?;
         }
@@ -224,7 +226,7 @@ impl Tenancy {
         if role.builtin {
             return Err(read_only());
         }
-        if unit.role_in_use(id).await? {
+        if unit.role_in_use(id, chrono::Utc::now()).await? {
             return Err(TenancyError::Conflict(
                 "role_in_use",
                 "The role is granted to members, teams or pending invitations; reassign them first.".to_owned(),

@@ -5,7 +5,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use tenantbase_core::identity::{IdentityError, TokenPair};
+use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
+
+use crate::access::Bearer;
 
 use super::dto::{
     ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
@@ -247,18 +250,20 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Json<serde_json::Valu
 }
 
 /// Forward-auth for gateways (nginx `auth_request`, Traefik ForwardAuth, Envoy): 204 with
-/// the caller's identity in headers when the bearer token is valid, else 401.
+/// the caller's identity in headers when the bearer token or API key is valid, else 401.
 #[utoipa::path(get, path = "/v1/auth/verify", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 204, description = "Valid token", headers(
-            ("X-Auth-User-Id" = String, description = "`usr_…`"),
-            ("X-Auth-Session-Id" = String, description = "`ses_…`"),
-            ("X-Auth-Org-Id" = String, description = "`org_…`, when the token is bound to an org"),
+        (status = 204, description = "Valid token or API key", headers(
+            ("X-Auth-User-Id" = String, description = "`usr_…` (tokens)"),
+            ("X-Auth-Session-Id" = String, description = "`ses_…` (tokens)"),
+            ("X-Auth-Org-Id" = String, description = "`org_…`, when the token is bound to an org, and always for API keys"),
+            ("X-Auth-Api-Key-Id" = String, description = "`key_…` (API keys)"),
         )),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token or key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn verify(
-    Authenticated(principal): Authenticated,
+    State(state): State<AppState>,
+    Bearer(credential): Bearer,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| -> Result<(), ApiError> {
@@ -266,10 +271,19 @@ pub(crate) async fn verify(
         headers.insert(name, value);
         Ok(())
     };
-    set("x-auth-user-id", &principal.user_id.to_string())?;
-    set("x-auth-session-id", &principal.session_id.to_string())?;
-    if let Some(org) = &principal.org {
-        set("x-auth-org-id", org)?;
+    match credential {
+        Credential::User(principal) => {
+            set("x-auth-user-id", &principal.user_id.to_string())?;
+            set("x-auth-session-id", &principal.session_id.to_string())?;
+            if let Some(org) = &principal.org {
+                set("x-auth-org-id", org)?;
+            }
+        }
+        Credential::ApiKey(secret) => {
+            let access = state.tenancy.api_key_access(&secret).await?;
+            set("x-auth-org-id", &access.org_id().to_string())?;
+            set("x-auth-api-key-id", access.actor().id().unwrap_or_default())?;
+        }
     }
     Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -12,7 +12,7 @@ use super::dto::{
     OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
 };
 use super::{field_id, page_limit, page_of, path_id};
-use crate::access::OrgCtx;
+use crate::access::{Bearer, OrgCtx};
 use crate::auth::{Authenticated, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
@@ -54,12 +54,12 @@ pub(crate) async fn create_org(
     Ok((StatusCode::CREATED, Json(org.into())))
 }
 
-/// The caller's orgs, by id.
+/// The caller's orgs, by id (for an API key: its own org).
 #[utoipa::path(get, path = "/v1/orgs", tag = "orgs", params(PageQuery),
     responses((status = 200, description = "A page of orgs", body = Page<OrgView>)))]
 pub(crate) async fn list_orgs(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Bearer(credential): Bearer,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<OrgView>>, ApiError> {
     let limit = page_limit(query.limit)?;
@@ -68,12 +68,29 @@ pub(crate) async fn list_orgs(
         .as_deref()
         .map(|c| field_id::<OrgId>("cursor", c))
         .transpose()?;
-    let mut orgs = state.tenancy.orgs_of(&principal, after, limit + 1).await?;
+    let mut orgs = match credential {
+        Credential::User(principal) => state
+            .tenancy
+            .orgs_of(&principal, after, limit + 1)
+            .await?
+            .into_iter()
+            .map(|membership| membership.org)
+            .collect(),
+        Credential::ApiKey(secret) => {
+            let access = state.tenancy.api_key_access(&secret).await?;
+            let org = state.tenancy.org(&access).await?;
+            after
+                .is_none_or(|after| org.id > after)
+                .then_some(org)
+                .into_iter()
+                .collect::<Vec<_>>()
+        }
+    };
     let more = orgs.len() > limit as usize;
     orgs.truncate(limit as usize);
-    let next_cursor = orgs.last().filter(|_| more).map(|m| m.org.id.to_string());
+    let next_cursor = orgs.last().filter(|_| more).map(|org| org.id.to_string());
     Ok(Json(Page {
-        items: orgs.into_iter().map(|m| m.org.into()).collect(),
+        items: orgs.into_iter().map(Into::into).collect(),
         next_cursor,
     }))
 }

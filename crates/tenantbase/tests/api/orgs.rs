@@ -5,7 +5,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{BOTH, TestApp};
-use crate::tenants::{Caller, add_member, mailed_invitation_token};
+use crate::tenants::{Caller, add_member, mailed_invitation_token, verified};
 
 #[tokio::test]
 async fn a_guest_creates_an_org_and_a_project_that_another_guest_cannot_see() {
@@ -723,5 +723,174 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
             1
         );
         due.run(&run).await.expect("idempotent");
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Gateway").await;
+        owner.create_org(&app, "Not the key's").await;
+        let created = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/api-keys"),
+                json!({"name": "gw", "permissions": ["projects:read"]}),
+            )
+            .await
+            .json();
+        let key = owner.with_token(created["secret"].as_str().unwrap());
+        let orgs = key.get(&app, "/v1/orgs").await.json();
+        assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
+        assert_eq!(orgs["items"][0]["id"], org.as_str());
+
+        let verified = key.get(&app, "/v1/auth/verify").await;
+        assert_eq!(verified.status, 204, "{}", verified.text());
+        assert_eq!(verified.header("x-auth-org-id"), Some(org.as_str()));
+        assert_eq!(verified.header("x-auth-api-key-id"), created["id"].as_str());
+        assert!(verified.header("x-auth-user-id").is_none());
+
+        let id = created["id"].as_str().unwrap();
+        owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/api-keys/{id}"),
+                None,
+            )
+            .await;
+        key.get(&app, "/v1/auth/verify")
+            .await
+            .assert_invalid_token();
+        key.get(&app, "/v1/orgs").await.assert_invalid_token();
+        // A key is not a user.
+        key.get(&app, "/v1/auth/me").await.assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn invitations_need_the_verified_address_and_an_inviter_still_entitled() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Strict").await;
+        let invitations = format!("/v1/orgs/{org}/invitations");
+
+        // A matching but unverified address is not proof of owning it.
+        let unverified = Caller::registered(&app, "late@example.com").await;
+        owner
+            .post(&app, &invitations, json!({"email": "late@example.com"}))
+            .await;
+        let token = mailed_invitation_token(&app, "late@example.com").await;
+        unverified
+            .post(&app, "/v1/invitations/accept", json!({"token": token}))
+            .await
+            .problem(403, "invitation_email_mismatch");
+
+        // An admin invites an admin, then loses the role before the invitation is used.
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        let invited = admin
+            .post(
+                &app,
+                &invitations,
+                json!({"email": "friend@example.com", "roles": ["admin"]}),
+            )
+            .await;
+        assert_eq!(invited.status, 201, "{}", invited.text());
+        let demote = format!("/v1/orgs/{org}/members/{}", admin.user_id);
+        assert_eq!(
+            owner
+                .call(
+                    &app,
+                    Method::PATCH,
+                    &demote,
+                    Some(json!({"roles": ["viewer"]}))
+                )
+                .await
+                .status,
+            200
+        );
+        let friend = verified(&app, "friend@example.com").await;
+        let token = mailed_invitation_token(&app, "friend@example.com").await;
+        friend
+            .post(&app, "/v1/invitations/accept", json!({"token": token}))
+            .await
+            .problem(403, "inviter_lacks_permission");
+
+        // An org-bound token neither joins nor creates other orgs.
+        let bound = owner
+            .post(&app, "/v1/auth/token", json!({"org_id": org}))
+            .await
+            .json();
+        let bound = owner.with_token(bound["access_token"].as_str().unwrap());
+        bound
+            .post(&app, "/v1/orgs", json!({"name": "Escape"}))
+            .await
+            .problem(403, "org_bound_token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_owners_leaving_at_once_leave_one_owner() {
+    for backend in BOTH {
+        let app = std::sync::Arc::new(TestApp::new(backend).await);
+        let first = Caller::registered(&app, "first@example.com").await;
+        for round in 0..5 {
+            let org = first.create_org(&app, &format!("Race {round}")).await;
+            let email = format!("second{round}@example.com");
+            let second = add_member(&app, &first, &org, &email, &["owner"]).await;
+            let leave = format!("/v1/orgs/{org}/members/leave");
+            let tasks = [first.clone(), second].map(|caller| {
+                let (app, leave) = (app.clone(), leave.clone());
+                tokio::spawn(async move {
+                    caller
+                        .call(&app, Method::POST, &leave, None)
+                        .await
+                        .status
+                        .as_u16()
+                })
+            });
+            let mut statuses = Vec::new();
+            for task in tasks {
+                statuses.push(task.await.expect("task"));
+            }
+            statuses.sort();
+            assert_eq!(
+                statuses,
+                [204, 409],
+                "exactly one may leave (round {round})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn editing_a_role_needs_reach_over_what_it_grants_now() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Reach").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let co_owner = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": "co-owner", "permissions": ["owners:manage", "org:delete"]}),
+            )
+            .await
+            .json();
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        let id = co_owner["id"].as_str().unwrap();
+        admin
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("{roles}/{id}"),
+                Some(json!({"permissions": ["projects:read"]})),
+            )
+            .await
+            .problem(403, "exceeds_own_permissions");
     }
 }

@@ -361,9 +361,10 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
         let owner = Caller::guest(&app).await;
         let source = owner.create_org(&app, "Source").await;
         let target = owner.create_org(&app, "Target").await;
-        let items: Vec<Value> = (0..3)
+        let mut items: Vec<Value> = (0..3)
             .map(|i| json!({"name": format!("p{i}, \"quoted\""), "description": "multi\nline", "metadata": {"i": i}}))
             .collect();
+        items.push(json!({"name": "=HYPERLINK(\"x\")"}));
         owner
             .post(
                 &app,
@@ -402,7 +403,11 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             )
             .await;
             assert_eq!(imported.status, 201, "{format}: {}", imported.text());
-            assert_eq!(imported.json()["imported"], 3);
+            assert_eq!(imported.json()["imported"], 4);
+            if format == "csv" {
+                // Spreadsheets must not run a cell as a formula.
+                assert!(export.text().contains("'=HYPERLINK"), "{}", export.text());
+            }
         }
         let copies = owner
             .get(
@@ -411,10 +416,12 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             )
             .await
             .json();
-        assert_eq!(copies["items"].as_array().unwrap().len(), 6);
-        assert_eq!(copies["items"][0]["name"], "p0, \"quoted\"");
-        assert_eq!(copies["items"][0]["description"], "multi\nline");
-        assert_eq!(copies["items"][0]["metadata"], json!({"i": 0}));
+        assert_eq!(copies["items"].as_array().unwrap().len(), 8);
+        assert_eq!(copies["items"][0]["name"], "=HYPERLINK(\"x\")");
+        assert_eq!(copies["items"][1]["name"], "=HYPERLINK(\"x\")");
+        assert_eq!(copies["items"][2]["name"], "p0, \"quoted\"");
+        assert_eq!(copies["items"][2]["description"], "multi\nline");
+        assert_eq!(copies["items"][2]["metadata"], json!({"i": 0}));
 
         let bad = "{\"name\": \"fine\"}\n{\"name\": \"\"}\nnot json\n".to_owned();
         let problem = raw(
@@ -456,7 +463,7 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             .json();
         assert_eq!(
             count["items"].as_array().unwrap().len(),
-            6,
+            8,
             "nothing of the bad imports landed"
         );
         owner

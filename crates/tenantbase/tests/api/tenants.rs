@@ -102,22 +102,38 @@ impl Caller {
     }
 }
 
-/// The invitation token mailed to `to` (read from the queued `mail.send` job's text).
-pub(crate) async fn mailed_invitation_token(app: &TestApp, to: &str) -> String {
+/// The token of the link mailed to `to` whose URL contains `page` (read from the queued
+/// `mail.send` job's text).
+async fn mailed_token(app: &TestApp, to: &str, page: &str) -> String {
     let jobs = app.store.list_jobs(None, 1000).await.expect("jobs");
     let text = jobs
         .iter()
         .filter(|job| job.kind == "mail.send")
         .filter(|job| job.payload["to"].as_str().is_some_and(|t| t.contains(to)))
         .filter_map(|job| job.payload["text"].as_str())
-        .find(|text| text.contains("tbinv_"))
-        .expect("an invitation email")
+        .find(|text| text.contains(page))
+        .unwrap_or_else(|| panic!("no {page} email to {to}"))
         .to_owned();
-    let start = text.find("tbinv_").expect("token");
+    let start = text.find(page).expect("link") + page.len();
     text[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect()
+}
+
+pub(crate) async fn mailed_invitation_token(app: &TestApp, to: &str) -> String {
+    mailed_token(app, to, "accept-invitation?token=").await
+}
+
+/// Registers `email` and confirms it with the mailed link, as invitations require.
+pub(crate) async fn verified(app: &TestApp, email: &str) -> Caller {
+    let caller = Caller::registered(app, email).await;
+    let token = mailed_token(app, email, "verify-email?token=").await;
+    let confirmed = caller
+        .post(app, "/v1/auth/email/verify", json!({"token": token}))
+        .await;
+    assert_eq!(confirmed.status, 204, "{}", confirmed.text());
+    caller
 }
 
 /// A member of `org` added by invitation with `roles`, as the owner.
@@ -128,7 +144,7 @@ pub(crate) async fn add_member(
     email: &str,
     roles: &[&str],
 ) -> Caller {
-    let member = Caller::registered(app, email).await;
+    let member = verified(app, email).await;
     let invited = owner
         .post(
             app,

@@ -82,10 +82,14 @@ enum Scenario {
     ProjectListSqlite,
     /// The same on PostgreSQL.
     ProjectListPostgres,
-    /// `POST /v1/orgs/{org}/projects`, beside `/health`, SQLite.
+    /// `POST /v1/orgs/{org}/projects` into one org, beside `/health`, SQLite.
     ProjectCreateSqlite,
     /// The same on PostgreSQL.
     ProjectCreatePostgres,
+    /// `POST /v1/orgs/{org}/projects` spread over 16 orgs, beside `/health`, SQLite.
+    ProjectCreateSpreadSqlite,
+    /// The same on PostgreSQL.
+    ProjectCreateSpreadPostgres,
     /// Project get and first-page list p99 with 1 org, then with 10,000 orgs and
     /// 1,000,000 projects, SQLite.
     ProjectScaleSqlite,
@@ -165,6 +169,8 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         | Scenario::ProjectListPostgres
         | Scenario::ProjectCreateSqlite
         | Scenario::ProjectCreatePostgres
+        | Scenario::ProjectCreateSpreadSqlite
+        | Scenario::ProjectCreateSpreadPostgres
         | Scenario::ProjectScaleSqlite
         | Scenario::ProjectScalePostgres => org_scenario(args, scenario).await,
         _ => http_scenario(args, scenario).await,
@@ -205,14 +211,14 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
         let get_1 = measure(org_load::get_flows(&fixture, connections)).await?;
         let list_1 = measure(org_load::list_flows(&fixture, connections)).await?;
         let seeding = std::time::Instant::now();
-        org_load::seed_scale(&server.database_url(), &fixture.user).await?;
+        let (orgs, projects) = org_load::seed_scale(&server.database_url(), &fixture.user).await?;
         let seed_s = seeding.elapsed().as_secs_f64().round();
         let get_n = measure(org_load::get_flows(&fixture, connections)).await?;
         let list_n = measure(org_load::list_flows(&fixture, connections)).await?;
         return Ok(serde_json::json!({
             "connections": connections,
-            "orgs": 10_000,
-            "projects": 1_000_200,
+            "orgs": orgs,
+            "projects": projects,
             "seed_s": seed_s,
             "get_1_org": summary(&get_1),
             "get_scaled": summary(&get_n),
@@ -239,7 +245,11 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
         Scenario::ProjectListSqlite | Scenario::ProjectListPostgres => {
             org_load::list_flows(&fixture, connections)
         }
-        _ => org_load::create_flows(&fixture, connections),
+        Scenario::ProjectCreateSpreadSqlite | Scenario::ProjectCreateSpreadPostgres => {
+            let orgs = org_load::more_orgs(addr, &fixture, 16).await?;
+            org_load::create_flows(&fixture, &orgs, connections)
+        }
+        _ => org_load::create_flows(&fixture, std::slice::from_ref(&fixture.org), connections),
     };
     let report = measure(flows).await?;
     let mut line = summary(&report);

@@ -21,6 +21,28 @@ pub struct Fixture {
     pub projects: Vec<String>,
 }
 
+/// Creates `count` more orgs for the fixture's owner (creations spread over them).
+pub async fn more_orgs(
+    addr: SocketAddr,
+    fixture: &Fixture,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut orgs = Vec::with_capacity(count);
+    for i in 0..count {
+        let created = call(
+            addr,
+            authorized(
+                load::post_json("/v1/orgs", &json!({"name": format!("Bench {i}")})),
+                &fixture.token,
+            ),
+            StatusCode::CREATED,
+        )
+        .await?;
+        orgs.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
+    Ok(orgs)
+}
+
 async fn call(
     addr: SocketAddr,
     request: Request<Full<Bytes>>,
@@ -166,12 +188,14 @@ pub fn list_flows(fixture: &Fixture, connections: usize) -> Vec<Box<dyn Flow>> {
         .collect()
 }
 
-pub fn create_flows(fixture: &Fixture, connections: usize) -> Vec<Box<dyn Flow>> {
+/// Connections create projects in `orgs` round-robin (one org's creations queue on its
+/// audit chain, which is serial by design: ADR 0004).
+pub fn create_flows(fixture: &Fixture, orgs: &[String], connections: usize) -> Vec<Box<dyn Flow>> {
     let counter = Arc::new(AtomicU64::new(0));
     (0..connections)
-        .map(|_| {
+        .map(|i| {
             Box::new(CreateProjects {
-                path: format!("/v1/orgs/{}/projects", fixture.org),
+                path: format!("/v1/orgs/{}/projects", orgs[i % orgs.len()]),
                 token: fixture.token.clone(),
                 counter: counter.clone(),
             }) as Box<dyn Flow>
@@ -180,8 +204,9 @@ pub fn create_flows(fixture: &Fixture, connections: usize) -> Vec<Box<dyn Flow>>
 }
 
 /// Seeds 9,999 more orgs with 100 projects each straight into the server's database
-/// (about 1,000,000 projects in all), then refreshes the planner's statistics.
-pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<()> {
+/// (about 1,000,000 projects in all), refreshes the planner's statistics, and answers the
+/// number of orgs and projects there are now.
+pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<(i64, i64)> {
     use sqlx::Connection;
     let owner: tenantbase_domain::id::UserId = owner.parse()?;
     if database_url.starts_with("postgres") {
@@ -204,6 +229,11 @@ pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<()> {
         .execute(&mut conn)
         .await?;
         sqlx::query("ANALYZE").execute(&mut conn).await?;
+        Ok(sqlx::query_as(
+            "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)",
+        )
+        .fetch_one(&mut conn)
+        .await?)
     } else {
         let mut conn = sqlx::SqliteConnection::connect(database_url).await?;
         sqlx::query(
@@ -226,6 +256,10 @@ pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<()> {
         .execute(&mut conn)
         .await?;
         sqlx::query("ANALYZE").execute(&mut conn).await?;
+        Ok(sqlx::query_as(
+            "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)",
+        )
+        .fetch_one(&mut conn)
+        .await?)
     }
-    Ok(())
 }

@@ -91,6 +91,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
+            // No ping before each checkout (sqlx's default): it is a network round trip
+            // per request. A connection the server dropped fails its next statement,
+            // which answers 503 once and leaves the pool to open a fresh one.
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(format!("SET ROLE {RUNTIME_ROLE}").as_str())

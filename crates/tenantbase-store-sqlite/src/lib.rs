@@ -82,7 +82,10 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Full);
+        // No ping before each checkout (sqlx's default): an in-process database does not
+        // drop connections, and the ping is a round trip to the connection's thread.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(
@@ -92,6 +95,7 @@ impl SqliteStore {
             )
             .await?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(pool.max_readers.max(1))
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(base.read_only(true))
@@ -159,8 +163,8 @@ impl TenantStore for SqliteStore {
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let tx = self.reader.begin().await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        let conn = self.reader.acquire().await?;
+        Ok(Box::new(tenant_sql::OrgTx::pooled(conn, *scope)))
     }
 
     async fn orgs_of_user(

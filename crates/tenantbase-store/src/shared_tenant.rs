@@ -34,15 +34,48 @@ macro_rules! tenant_statements {
                 Utc::now().trunc_subsecs(6)
             }
 
-            /// A transaction confined to one org.
+            /// What an org unit runs its statements on: a transaction, or — for reads that
+            /// need no snapshot and no transaction-local setting (SQLite) — a pooled
+            /// connection, which saves the BEGIN and ROLLBACK round trips.
+            pub enum Handle {
+                Tx(sqlx::Transaction<'static, Db>),
+                Pooled(sqlx::pool::PoolConnection<Db>),
+            }
+
+            impl std::ops::Deref for Handle {
+                type Target = Conn;
+
+                fn deref(&self) -> &Conn {
+                    match self {
+                        Handle::Tx(tx) => tx,
+                        Handle::Pooled(conn) => conn,
+                    }
+                }
+            }
+
+            impl std::ops::DerefMut for Handle {
+                fn deref_mut(&mut self) -> &mut Conn {
+                    match self {
+                        Handle::Tx(tx) => tx,
+                        Handle::Pooled(conn) => conn,
+                    }
+                }
+            }
+
+            /// A unit of work confined to one org.
             pub struct OrgTx {
-                tx: sqlx::Transaction<'static, Db>,
+                tx: Handle,
                 scope: OrgScope,
             }
 
             impl OrgTx {
                 pub fn new(tx: sqlx::Transaction<'static, Db>, scope: OrgScope) -> Self {
-                    Self { tx, scope }
+                    Self { tx: Handle::Tx(tx), scope }
+                }
+
+                /// Statements run one by one on `conn`, each seeing the latest commit.
+                pub fn pooled(conn: sqlx::pool::PoolConnection<Db>, scope: OrgScope) -> Self {
+                    Self { tx: Handle::Pooled(conn), scope }
                 }
 
                 fn org_id(&self) -> Uuid {
@@ -773,7 +806,10 @@ macro_rules! tenant_statements {
                 }
 
                 async fn commit(self: Box<Self>) -> StoreResult<()> {
-                    Ok(self.tx.commit().await?)
+                    match self.tx {
+                        Handle::Tx(tx) => Ok(tx.commit().await?),
+                        Handle::Pooled(_) => Ok(()),
+                    }
                 }
             }
         }

@@ -159,8 +159,10 @@ pub trait TenantStore: Send + Sync {
     /// A read-write unit confined to `scope`'s org.
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>>;
 
-    /// A read-only unit confined to `scope`'s org (on SQLite it uses the reader pool, so
-    /// it never waits for the writer). Writing through it fails.
+    /// A read-only unit confined to `scope`'s org. Writing through it fails. On SQLite it
+    /// is a reader connection outside any transaction (it never waits for the writer, and
+    /// each statement sees the latest commit, so a read of several statements may see
+    /// a write land between them); on PostgreSQL a `READ ONLY` transaction.
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>>;
 
     /// The live orgs `user` is a member of, by org id after `after`.

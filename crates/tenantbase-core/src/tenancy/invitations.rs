@@ -199,6 +199,13 @@ impl Tenancy {
             serde_json::json!({"user_id": user.id}),
         ))
         .await?;
+        unit.append_event(access.event(
+            "member.added",
+            Some(("user", user.id.to_string())),
+            request,
+            serde_json::json!({"invitation_id": invitation.id, "role_ids": invitation.role_ids}),
+        ))
+        .await?;
         unit.commit().await?;
         self.cache.forget_org(org_id);
         Ok(org)

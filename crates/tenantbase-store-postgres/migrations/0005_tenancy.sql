@@ -23,7 +23,10 @@ CREATE TABLE org_roles (
     builtin     BOOLEAN NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
-    UNIQUE (org_id, name)
+    UNIQUE (org_id, name),
+    -- The target of the (org_id, role_id) references below: a grant can only name a
+    -- role of its own org.
+    UNIQUE (org_id, id)
 );
 
 CREATE TABLE org_members (
@@ -38,9 +41,10 @@ CREATE INDEX org_members_user ON org_members (user_id, org_id);
 CREATE TABLE member_roles (
     org_id  UUID NOT NULL,
     user_id UUID NOT NULL,
-    role_id UUID NOT NULL REFERENCES org_roles (id) ON DELETE CASCADE,
+    role_id UUID NOT NULL,
     PRIMARY KEY (org_id, user_id, role_id),
-    FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE
+    FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE,
+    FOREIGN KEY (org_id, role_id) REFERENCES org_roles (org_id, id) ON DELETE CASCADE
 );
 
 CREATE TABLE teams (
@@ -48,22 +52,26 @@ CREATE TABLE teams (
     org_id     UUID NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
-    UNIQUE (org_id, name)
+    UNIQUE (org_id, name),
+    UNIQUE (org_id, id)
 );
 
 CREATE TABLE team_members (
     org_id  UUID NOT NULL,
-    team_id UUID NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    team_id UUID NOT NULL,
     user_id UUID NOT NULL,
     PRIMARY KEY (org_id, team_id, user_id),
+    FOREIGN KEY (org_id, team_id) REFERENCES teams (org_id, id) ON DELETE CASCADE,
     FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE
 );
 
 CREATE TABLE team_roles (
     org_id  UUID NOT NULL,
-    team_id UUID NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
-    role_id UUID NOT NULL REFERENCES org_roles (id) ON DELETE CASCADE,
-    PRIMARY KEY (org_id, team_id, role_id)
+    team_id UUID NOT NULL,
+    role_id UUID NOT NULL,
+    PRIMARY KEY (org_id, team_id, role_id),
+    FOREIGN KEY (org_id, team_id) REFERENCES teams (org_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (org_id, role_id) REFERENCES org_roles (org_id, id) ON DELETE CASCADE
 );
 
 CREATE TABLE invitations (

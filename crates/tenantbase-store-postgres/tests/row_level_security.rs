@@ -230,3 +230,74 @@ async fn a_path_that_forgets_to_set_the_org_sees_nothing() {
     assert!(orgs.is_empty());
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_grant_cannot_name_another_orgs_role() {
+    let (_db, store, a, b) = setup().await;
+    let role_of_b = store
+        .read_org(&OrgScope::for_checked_org(b))
+        .await
+        .expect("unit")
+        .roles()
+        .await
+        .expect("roles")[0]
+        .id;
+    let mut unit = store
+        .begin_org(&OrgScope::for_checked_org(a))
+        .await
+        .expect("unit");
+    let member = unit.members(None, 1).await.expect("members")[0].user_id;
+    let refused = unit.set_member_roles(member, &[role_of_b]).await;
+    assert!(
+        refused.is_err(),
+        "the (org_id, role_id) foreign key refuses org B's role in org A"
+    );
+    drop(unit);
+    store.close().await;
+}
+
+/// The hardened deployment of the README: the server logs in as a role that is only a
+/// member of `tenantbase_app`, so even `RESET ROLE` leaves it without the owner's powers.
+#[tokio::test]
+async fn a_login_role_that_is_only_an_app_member_cannot_lift_the_wall() {
+    let (db, store, a, _) = setup().await;
+    store.close().await;
+    let login = format!("tb_runtime_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect(&db.url).await.expect("admin");
+    admin
+        .execute(format!("CREATE ROLE {login} LOGIN IN ROLE {RUNTIME_ROLE}").as_str())
+        .await
+        .expect("login role");
+    let url = db.url.replacen("postgres://postgres@", &format!("postgres://{login}@"), 1);
+    assert_ne!(url, db.url, "the test URL names the postgres user");
+
+    // The server works as that login…
+    let runtime = PgStore::connect(
+        &url,
+        PgPoolConfig {
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(10),
+        },
+    )
+    .expect("pool");
+    let org = runtime
+        .read_org(&OrgScope::for_checked_org(a))
+        .await
+        .expect("unit")
+        .org()
+        .await
+        .expect("org A through RLS");
+    assert_eq!(org.id, a);
+    runtime.close().await;
+
+    // …and a connection of it that drops the role still sees nothing and owns nothing.
+    let mut conn = PgConnection::connect(&url).await.expect("connect as login");
+    conn.execute("RESET ROLE").await.expect("reset");
+    for table in ORG_OWNED {
+        assert!(visible_orgs(&mut conn, table).await.is_empty(), "{table}");
+    }
+    let lifted = conn.execute("ALTER TABLE projects DISABLE ROW LEVEL SECURITY").await;
+    assert!(lifted.is_err(), "only the owner may switch row-level security off");
+    drop(conn);
+    admin.execute(format!("DROP ROLE {login}").as_str()).await.expect("drop role");
+}

@@ -22,7 +22,10 @@ CREATE TABLE org_roles (
     builtin     INTEGER NOT NULL,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
-    UNIQUE (org_id, name)
+    UNIQUE (org_id, name),
+    -- The target of the (org_id, role_id) references below: a grant can only name a
+    -- role of its own org.
+    UNIQUE (org_id, id)
 );
 
 CREATE TABLE org_members (
@@ -37,9 +40,10 @@ CREATE INDEX org_members_user ON org_members (user_id, org_id);
 CREATE TABLE member_roles (
     org_id  BLOB NOT NULL,
     user_id BLOB NOT NULL,
-    role_id BLOB NOT NULL REFERENCES org_roles (id) ON DELETE CASCADE,
+    role_id BLOB NOT NULL,
     PRIMARY KEY (org_id, user_id, role_id),
-    FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE
+    FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE,
+    FOREIGN KEY (org_id, role_id) REFERENCES org_roles (org_id, id) ON DELETE CASCADE
 );
 
 CREATE TABLE teams (
@@ -47,22 +51,26 @@ CREATE TABLE teams (
     org_id     BLOB NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    UNIQUE (org_id, name)
+    UNIQUE (org_id, name),
+    UNIQUE (org_id, id)
 );
 
 CREATE TABLE team_members (
     org_id  BLOB NOT NULL,
-    team_id BLOB NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    team_id BLOB NOT NULL,
     user_id BLOB NOT NULL,
     PRIMARY KEY (org_id, team_id, user_id),
+    FOREIGN KEY (org_id, team_id) REFERENCES teams (org_id, id) ON DELETE CASCADE,
     FOREIGN KEY (org_id, user_id) REFERENCES org_members (org_id, user_id) ON DELETE CASCADE
 );
 
 CREATE TABLE team_roles (
     org_id  BLOB NOT NULL,
-    team_id BLOB NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
-    role_id BLOB NOT NULL REFERENCES org_roles (id) ON DELETE CASCADE,
-    PRIMARY KEY (org_id, team_id, role_id)
+    team_id BLOB NOT NULL,
+    role_id BLOB NOT NULL,
+    PRIMARY KEY (org_id, team_id, role_id),
+    FOREIGN KEY (org_id, team_id) REFERENCES teams (org_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (org_id, role_id) REFERENCES org_roles (org_id, id) ON DELETE CASCADE
 );
 
 CREATE TABLE invitations (

@@ -9,7 +9,7 @@ use tenantbase_store::tenant::ApiKey;
 use super::access::OrgAccess;
 use super::roles::{exceeds_own, parse_permissions};
 use super::secrets::{API_KEY, display_prefix, hash_secret, new_secret};
-use super::{Tenancy, TenancyError, now_micros, required_text};
+use super::{Tenancy, TenancyError, limit_reached, limits, now_micros, required_text};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewApiKey {
@@ -73,6 +73,15 @@ impl Tenancy {
             revoked_at: None,
         };
         let mut unit = self.store.begin_org(access.scope()).await?;
+        let active = unit
+            .api_keys()
+            .await?
+            .iter()
+            .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|at| at > now))
+            .count();
+        if active >= limits::ACTIVE_API_KEYS {
+            return Err(limit_reached("active API keys", limits::ACTIVE_API_KEYS));
+        }
         unit.insert_api_key(&key, &hash_secret(&secret)).await?;
         unit.append_event(access.event(
             "apikey.created",

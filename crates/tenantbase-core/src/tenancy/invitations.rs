@@ -15,7 +15,7 @@ use super::access::permissions_of;
 use super::orgs::refuse_org_bound;
 use super::roles::{check_grantable, is_owner_role, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
-use super::{Tenancy, TenancyError, now_micros};
+use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
 use crate::identity::Principal;
 
 #[derive(Debug, Clone, Default)]
@@ -54,6 +54,12 @@ impl Tenancy {
         let now = now_micros();
         let mut unit = self.store.begin_org(access.scope()).await?;
         let org = unit.org().await?;
+        if unit.pending_invitations(now).await?.len() >= limits::PENDING_INVITATIONS {
+            return Err(limit_reached(
+                "pending invitations",
+                limits::PENDING_INVITATIONS,
+            ));
+        }
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await?;
         check_grantable(access, &roles)?;
         let token = new_secret(INVITATION, access.org_id())?;

@@ -8,7 +8,7 @@ use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;
 use super::roles::{check_grantable, is_owner_role, resolve_roles};
-use super::{Tenancy, TenancyError, required_text};
+use super::{Tenancy, TenancyError, limit_reached, limits, required_text};
 
 /// A member's new set of directly granted roles (ids or names).
 #[derive(Debug, Clone, Default)]
@@ -165,6 +165,9 @@ impl Tenancy {
             .map_err(|p| TenancyError::Invalid(vec![p]))?;
         let id = TeamId::new();
         let mut unit = self.store.begin_org(access.scope()).await?;
+        if unit.teams().await?.len() >= limits::TEAMS {
+            return Err(limit_reached("teams", limits::TEAMS));
+        }
         unit.insert_team(id, &name).await.map_err(team_name_taken)?;
         self.grant_team_roles(
             access,

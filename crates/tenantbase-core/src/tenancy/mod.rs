@@ -33,6 +33,23 @@ pub use projects::{ExportFormat, NewProject, ProjectListing, ProjectPage, Projec
 pub use purge::PurgeOrg;
 pub use roles::RoleChange;
 
+/// Most of each kind an org may have, so no member can grow an org's lists (which some
+/// requests read whole) or its mail without bound.
+pub mod limits {
+    pub const CUSTOM_ROLES: usize = 100;
+    pub const TEAMS: usize = 500;
+    pub const ACTIVE_API_KEYS: usize = 100;
+    pub const PENDING_INVITATIONS: usize = 1_000;
+}
+
+/// The refusal when an org already has `limit` of `what`.
+pub(crate) fn limit_reached(what: &str, limit: usize) -> TenancyError {
+    TenancyError::Conflict(
+        "limit_reached",
+        format!("An org can have at most {limit} {what}; remove some first."),
+    )
+}
+
 /// One invalid input field (or row field of an import: `rows[3].name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldProblem {

@@ -10,7 +10,9 @@ use tenantbase_store::tenant::Role;
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::{OrgAccess, permissions_of};
-use super::{FieldProblem, Tenancy, TenancyError, now_micros, required_text};
+use super::{
+    FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
+};
 
 /// A custom role's fields; on update, `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -152,6 +154,10 @@ impl Tenancy {
             updated_at: now,
         };
         let mut unit = self.store.begin_org(access.scope()).await?;
+        let custom = unit.roles().await?.iter().filter(|r| !r.builtin).count();
+        if custom >= limits::CUSTOM_ROLES {
+            return Err(limit_reached("custom roles", limits::CUSTOM_ROLES));
+        }
         unit.insert_role(&role).await.map_err(name_taken)?;
         unit.append_event(access.event(
             "role.created",

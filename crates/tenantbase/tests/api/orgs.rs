@@ -894,3 +894,25 @@ async fn editing_a_role_needs_reach_over_what_it_grants_now() {
             .problem(403, "exceeds_own_permissions");
     }
 }
+
+#[tokio::test]
+async fn an_org_holds_at_most_a_hundred_custom_roles() {
+    let app = TestApp::new(crate::helpers::Backend::Sqlite).await;
+    let owner = Caller::guest(&app).await;
+    let org = owner.create_org(&app, "Capped").await;
+    let roles = format!("/v1/orgs/{org}/roles");
+    for i in 0..tenantbase_core::tenancy::limits::CUSTOM_ROLES {
+        let created = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": format!("r{i}"), "permissions": []}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    owner
+        .post(&app, &roles, json!({"name": "one more", "permissions": []}))
+        .await
+        .problem(409, "limit_reached");
+}

@@ -9,12 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool, migrate::Migrator};
-use sqlx::{FromRow, Row};
 use tenantbase_domain::OrgId;
-use tenantbase_domain::id::{ProjectId, UserId};
-use tenantbase_store::StoreError;
-use tenantbase_store::tenant::{Membership, Project};
-use tenantbase_store::tenant_rows::ProjectRow;
+use tenantbase_domain::id::UserId;
+use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
     TxStore, UnitOfWork, migrations,
@@ -175,26 +172,6 @@ impl TenantStore for PgStore {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
         let tx = self.pool.begin_with(begin).await?;
         Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
-    }
-
-    /// One simple-protocol message of three statements, which PostgreSQL runs as one
-    /// implicit transaction: read-only, `app.org_id` set for it alone, rolled back as a
-    /// whole on any error. Only UUIDs (hex digits and dashes) are inlined.
-    async fn project(&self, scope: &OrgScope, id: ProjectId) -> StoreResult<Project> {
-        let org = scope.org_id().as_uuid();
-        let sql = format!(
-            "SET TRANSACTION READ ONLY; SELECT set_config('app.org_id', '{org}', true); \
-             SELECT {} FROM projects WHERE org_id = '{org}' AND id = '{}'",
-            tenantbase_store::tenant_rows::columns::PROJECT,
-            id.as_uuid()
-        );
-        let rows = sqlx::raw_sql(&sql).fetch_all(&self.pool).await?;
-        // The set_config row has one column; a project row has them all.
-        let row = rows
-            .iter()
-            .find(|row| row.len() > 1)
-            .ok_or(StoreError::NotFound)?;
-        Project::try_from(ProjectRow::from_row(row)?)
     }
 
     async fn orgs_of_user(

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, migrate::Migrator};
 use tenantbase_domain::OrgId;
-use tenantbase_domain::id::{ProjectId, UserId};
-use tenantbase_store::tenant::{Membership, Project};
+use tenantbase_domain::id::UserId;
+use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
     TxStore, UnitOfWork, migrations,
@@ -165,10 +165,6 @@ impl TenantStore for SqliteStore {
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let conn = self.reader.acquire().await?;
         Ok(Box::new(tenant_sql::OrgTx::pooled(conn, *scope)))
-    }
-
-    async fn project(&self, scope: &OrgScope, id: ProjectId) -> StoreResult<Project> {
-        self.read_org(scope).await?.project(id).await
     }
 
     async fn orgs_of_user(

@@ -165,10 +165,6 @@ pub trait TenantStore: Send + Sync {
     /// a write land between them); on PostgreSQL a `READ ONLY` transaction.
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>>;
 
-    /// One project by id (deleted ones included; `NotFound` if not in the org): the hot
-    /// read, which PostgreSQL answers in a single round trip.
-    async fn project(&self, scope: &OrgScope, id: ProjectId) -> StoreResult<Project>;
-
     /// The live orgs `user` is a member of, by org id after `after`.
     async fn orgs_of_user(
         &self,

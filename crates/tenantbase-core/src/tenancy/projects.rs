@@ -397,7 +397,12 @@ impl Tenancy {
         access: &OrgAccess,
         id: ProjectId,
     ) -> Result<Project, TenancyError> {
-        let project = self.store.project(access.scope(), id).await?;
+        let project = self
+            .store
+            .read_org(access.scope())
+            .await?
+            .project(id)
+            .await?;
         if project.deleted_at.is_some() {
             return Err(TenancyError::NotFound);
         }

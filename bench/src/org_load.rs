@@ -203,6 +203,9 @@ pub fn create_flows(fixture: &Fixture, orgs: &[String], connections: usize) -> V
         .collect()
 }
 
+/// What there is after seeding, the same in both dialects.
+const COUNTS: &str = "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)";
+
 /// Seeds 9,999 more orgs with 100 projects each straight into the server's database
 /// (about 1,000,000 projects in all), refreshes the planner's statistics, and answers the
 /// number of orgs and projects there are now.
@@ -229,11 +232,7 @@ pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<(i64,
         .execute(&mut conn)
         .await?;
         sqlx::query("ANALYZE").execute(&mut conn).await?;
-        Ok(sqlx::query_as(
-            "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)",
-        )
-        .fetch_one(&mut conn)
-        .await?)
+        Ok(sqlx::query_as(COUNTS).fetch_one(&mut conn).await?)
     } else {
         let mut conn = sqlx::SqliteConnection::connect(database_url).await?;
         sqlx::query(
@@ -256,10 +255,6 @@ pub async fn seed_scale(database_url: &str, owner: &str) -> anyhow::Result<(i64,
         .execute(&mut conn)
         .await?;
         sqlx::query("ANALYZE").execute(&mut conn).await?;
-        Ok(sqlx::query_as(
-            "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)",
-        )
-        .fetch_one(&mut conn)
-        .await?)
+        Ok(sqlx::query_as(COUNTS).fetch_one(&mut conn).await?)
     }
 }

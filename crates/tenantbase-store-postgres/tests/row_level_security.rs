@@ -268,7 +268,9 @@ async fn a_login_role_that_is_only_an_app_member_cannot_lift_the_wall() {
         .execute(format!("CREATE ROLE {login} LOGIN IN ROLE {RUNTIME_ROLE}").as_str())
         .await
         .expect("login role");
-    let url = db.url.replacen("postgres://postgres@", &format!("postgres://{login}@"), 1);
+    let url = db
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{login}@"), 1);
     assert_ne!(url, db.url, "the test URL names the postgres user");
 
     // The server works as that login…
@@ -296,8 +298,16 @@ async fn a_login_role_that_is_only_an_app_member_cannot_lift_the_wall() {
     for table in ORG_OWNED {
         assert!(visible_orgs(&mut conn, table).await.is_empty(), "{table}");
     }
-    let lifted = conn.execute("ALTER TABLE projects DISABLE ROW LEVEL SECURITY").await;
-    assert!(lifted.is_err(), "only the owner may switch row-level security off");
+    let lifted = conn
+        .execute("ALTER TABLE projects DISABLE ROW LEVEL SECURITY")
+        .await;
+    assert!(
+        lifted.is_err(),
+        "only the owner may switch row-level security off"
+    );
     drop(conn);
-    admin.execute(format!("DROP ROLE {login}").as_str()).await.expect("drop role");
+    admin
+        .execute(format!("DROP ROLE {login}").as_str())
+        .await
+        .expect("drop role");
 }

@@ -62,6 +62,21 @@ fn slug_from(name: &str) -> String {
     }
 }
 
+/// Validates whichever of the two fields are given; problems of both at once.
+fn org_fields(
+    name: Option<&str>,
+    slug: Option<&str>,
+) -> Result<(Option<String>, Option<String>), TenancyError> {
+    let name = name.map(|n| required_text("name", n, NAME_MAX)).transpose();
+    let slug = slug.map(valid_slug).transpose();
+    match (name, slug) {
+        (Ok(name), Ok(slug)) => Ok((name, slug)),
+        (name, slug) => Err(TenancyError::Invalid(
+            [name.err(), slug.err()].into_iter().flatten().collect(),
+        )),
+    }
+}
+
 fn slug_taken(error: StoreError) -> TenancyError {
     match error {
         StoreError::Conflict { .. } => TenancyError::Conflict(
@@ -93,16 +108,8 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
         refuse_org_bound(principal)?;
-        let name = required_text("name", name, NAME_MAX);
-        let slug = slug.map(valid_slug).transpose();
-        let (name, slug) = match (name, slug) {
-            (Ok(name), Ok(slug)) => (name, slug),
-            (name, slug) => {
-                return Err(TenancyError::Invalid(
-                    [name.err(), slug.err()].into_iter().flatten().collect(),
-                ));
-            }
-        };
+        let (name, slug) = org_fields(Some(name), slug)?;
+        let name = name.unwrap_or_default();
         let slug = slug.unwrap_or_else(|| slug_from(&name));
         let org_id = OrgId::new();
         let access = OrgAccess::of_creator(org_id, principal.user_id);
@@ -168,20 +175,7 @@ impl Tenancy {
         change: OrgChange,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        let name = change
-            .name
-            .as_deref()
-            .map(|n| required_text("name", n, NAME_MAX))
-            .transpose();
-        let slug = change.slug.as_deref().map(valid_slug).transpose();
-        let (name, slug) = match (name, slug) {
-            (Ok(name), Ok(slug)) => (name, slug),
-            (name, slug) => {
-                return Err(TenancyError::Invalid(
-                    [name.err(), slug.err()].into_iter().flatten().collect(),
-                ));
-            }
-        };
+        let (name, slug) = org_fields(change.name.as_deref(), change.slug.as_deref())?;
         let mut unit = self.store.begin_org(access.scope()).await?;
         let before = unit.org().await?;
         let org = unit

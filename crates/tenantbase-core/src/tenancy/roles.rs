@@ -108,6 +108,20 @@ fn name_taken(error: StoreError) -> TenancyError {
     }
 }
 
+/// A custom role of the unit's org; built-in ones are read-only (409).
+async fn custom_role(unit: &mut dyn OrgUnit, id: RoleId) -> Result<Role, TenancyError> {
+    let role = unit
+        .roles()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(TenancyError::NotFound)?;
+    if role.builtin {
+        return Err(read_only());
+    }
+    Ok(role)
+}
+
 fn read_only() -> TenancyError {
     TenancyError::Conflict(
         "builtin_role",
@@ -178,15 +192,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Role, TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
-        let mut role = unit
-            .roles()
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or(TenancyError::NotFound)?;
-        if role.builtin {
-            return Err(read_only());
-        }
+        let mut role = custom_role(unit.as_mut(), id).await?;
         // Changing a role changes what its holders can do: only within the caller's reach.
         check_grantable(access, std::slice::from_ref(&role))?;
         if let Some(name) = change.name {
@@ -223,15 +229,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
-        let role = unit
-            .roles()
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or(TenancyError::NotFound)?;
-        if role.builtin {
-            return Err(read_only());
-        }
+        let role = custom_role(unit.as_mut(), id).await?;
         if unit.role_in_use(id, chrono::Utc::now()).await? {
             return Err(TenancyError::Conflict(
                 "role_in_use",

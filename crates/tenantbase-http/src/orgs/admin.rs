@@ -38,6 +38,29 @@ pub(crate) async fn list_roles(
     Ok(Json(page_of(roles, |r| &r.id, &query)?))
 }
 
+/// One role of the org.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/roles/{role_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), ("role_id" = String, Path, description = "`rol_…`")),
+    responses(
+        (status = 200, description = "The role", body = RoleView),
+        (status = 404, description = "No such role in this org", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_role(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path(role_id): Path<(String, String)>,
+) -> Result<Json<RoleView>, ApiError> {
+    let id: RoleId = path_id(&role_id.1)?;
+    let role = state
+        .tenancy
+        .roles(&ctx.access)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id);
+    role.map(|r| Json(r.into()))
+        .ok_or_else(|| ApiError::not_found("not_found", "No such resource."))
+}
+
 /// Create a custom role from catalog permissions you hold yourself.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/roles", tag = "orgs", request_body = RoleBody,
     params(("org_id" = String, Path, description = "`org_…`")),
@@ -122,6 +145,29 @@ pub(crate) async fn list_teams(
         .map(Into::into)
         .collect();
     Ok(Json(page_of(teams, |t| &t.id, &query)?))
+}
+
+/// One team of the org, with its roles and members.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/teams/{team_id}", tag = "orgs",
+    params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`")),
+    responses(
+        (status = 200, description = "The team", body = TeamView),
+        (status = 404, description = "No such team in this org", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_team(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path(team_id): Path<(String, String)>,
+) -> Result<Json<TeamView>, ApiError> {
+    let id: TeamId = path_id(&team_id.1)?;
+    let team = state
+        .tenancy
+        .teams(&ctx.access)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id);
+    team.map(|t| Json(t.into()))
+        .ok_or_else(|| ApiError::not_found("not_found", "No such resource."))
 }
 
 /// Create a team; its roles apply to all its members.

@@ -51,10 +51,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             routes!(handlers::revoke_invitation),
         ))
         .routes(guard(Needs(MembersRead), routes!(admin::list_roles)))
+        .routes(guard(Needs(MembersRead), routes!(admin::get_role)))
         .routes(guard(Needs(RolesManage), routes!(admin::create_role)))
         .routes(guard(Needs(RolesManage), routes!(admin::update_role)))
         .routes(guard(Needs(RolesManage), routes!(admin::delete_role)))
         .routes(guard(Needs(MembersRead), routes!(admin::list_teams)))
+        .routes(guard(Needs(MembersRead), routes!(admin::get_team)))
         .routes(guard(Needs(MembersManage), routes!(admin::create_team)))
         .routes(guard(Needs(MembersManage), routes!(admin::update_team)))
         .routes(guard(Needs(MembersManage), routes!(admin::delete_team)))

@@ -297,6 +297,9 @@ async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
             .post(&app, &roles, json!({"name": "auditor", "permissions": []}))
             .await
             .problem(409, "role_name_taken");
+        let fetched = owner.get(&app, &format!("{roles}/{role_id}")).await;
+        assert_eq!(fetched.status, 200, "{}", fetched.text());
+        assert_eq!(fetched.json()["permissions"], json!(["audit:read"]));
 
         let builtin = owner.get(&app, &roles).await.json()["items"][0]["id"]
             .as_str()
@@ -408,6 +411,11 @@ async fn team_members_inherit_the_team_roles() {
             .await;
         assert_eq!(joined.status, 200, "{}", joined.text());
         assert_eq!(joined.json()["member_ids"], json!([guest.user_id]));
+        let fetched = owner
+            .get(&app, &format!("/v1/orgs/{org}/teams/{team}"))
+            .await
+            .json();
+        assert_eq!(fetched["name"], "Builders");
         let me = guest.get(&app, &format!("/v1/orgs/{org}/me")).await.json();
         assert!(
             me["permissions"]

@@ -1,0 +1,155 @@
+//! API keys and org-bound access tokens through the API on both backends: each acts only
+//! in its org and within its permissions.
+
+use axum::http::Method;
+use serde_json::json;
+
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::{Caller, add_member};
+
+#[tokio::test]
+async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::registered(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Keys").await;
+        let other = owner.create_org(&app, "Other").await;
+        let keys = format!("/v1/orgs/{org}/api-keys");
+        let created = owner
+            .post(
+                &app,
+                &keys,
+                json!({"name": "ci", "permissions": ["projects:read", "projects:write"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let created = created.json();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(
+            secret.starts_with("tb_") && secret.len() >= 3 + 32 + 1 + 43,
+            "{secret}"
+        );
+        let key = owner.with_token(&secret);
+
+        let project = key.create_project(&app, &org, "from CI").await;
+        let fetched = key
+            .get(&app, &format!("/v1/orgs/{org}/projects/{project}"))
+            .await
+            .json();
+        assert_eq!(fetched["created_by"], owner.user_id.as_str());
+        key.get(&app, &format!("/v1/orgs/{org}/members"))
+            .await
+            .problem(403, "permission_denied");
+        key.get(&app, &format!("/v1/orgs/{other}/projects"))
+            .await
+            .problem(404, "not_found");
+
+        let listed = owner.get(&app, &keys).await.json();
+        assert_eq!(listed["items"][0]["prefix"], created["prefix"]);
+        assert!(listed["items"][0].get("secret").is_none());
+        assert!(!listed.to_string().contains(&secret));
+
+        let viewer = add_member(&app, &owner, &org, "viewer@example.com", &["admin"]).await;
+        viewer
+            .post(
+                &app,
+                &keys,
+                json!({"name": "too much", "permissions": ["org:delete"]}),
+            )
+            .await
+            .problem(403, "exceeds_own_permissions");
+        owner
+            .post(&app, &keys, json!({"name": "x", "permissions": ["nope"]}))
+            .await
+            .problem(422, "validation_failed");
+
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(
+            owner
+                .call(&app, Method::DELETE, &format!("{keys}/{id}"), None)
+                .await
+                .status,
+            204
+        );
+        key.get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .assert_invalid_token();
+        owner
+            .with_token("tb_nonsense")
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Gateway").await;
+        owner.create_org(&app, "Not the key's").await;
+        let created = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/api-keys"),
+                json!({"name": "gw", "permissions": ["projects:read"]}),
+            )
+            .await
+            .json();
+        let key = owner.with_token(created["secret"].as_str().unwrap());
+        let orgs = key.get(&app, "/v1/orgs").await.json();
+        assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
+        assert_eq!(orgs["items"][0]["id"], org.as_str());
+
+        let verified = key.get(&app, "/v1/auth/verify").await;
+        assert_eq!(verified.status, 204, "{}", verified.text());
+        assert_eq!(verified.header("x-auth-org-id"), Some(org.as_str()));
+        assert_eq!(verified.header("x-auth-api-key-id"), created["id"].as_str());
+        assert!(verified.header("x-auth-user-id").is_none());
+
+        let id = created["id"].as_str().unwrap();
+        owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/api-keys/{id}"),
+                None,
+            )
+            .await;
+        key.get(&app, "/v1/auth/verify")
+            .await
+            .assert_invalid_token();
+        key.get(&app, "/v1/orgs").await.assert_invalid_token();
+        // A key is not a user.
+        key.get(&app, "/v1/auth/me").await.assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn org_bound_tokens_act_only_in_their_org() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let user = Caller::guest(&app).await;
+        let a = user.create_org(&app, "A").await;
+        let b = user.create_org(&app, "B").await;
+        let issued = user
+            .post(&app, "/v1/auth/token", json!({"org_id": a}))
+            .await;
+        assert_eq!(issued.status, 200, "{}", issued.text());
+        let bound = user.with_token(issued.json()["access_token"].as_str().unwrap());
+        assert_eq!(bound.get(&app, &format!("/v1/orgs/{a}")).await.status, 200);
+        bound
+            .get(&app, &format!("/v1/orgs/{b}"))
+            .await
+            .problem(404, "not_found");
+        let orgs = bound.get(&app, "/v1/orgs").await.json();
+        assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
+
+        let stranger = Caller::guest(&app).await;
+        stranger
+            .post(&app, "/v1/auth/token", json!({"org_id": a}))
+            .await
+            .problem(404, "not_found");
+    }
+}

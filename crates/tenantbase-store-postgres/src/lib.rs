@@ -28,6 +28,8 @@ const USER_ROW_LOCK: &str = "FOR UPDATE";
 tenantbase_store::shared_statements!(sqlx::Postgres);
 tenantbase_store::identity_statements!(sqlx::Postgres);
 tenantbase_store::tenant_statements!(sqlx::Postgres);
+tenantbase_store::project_statements!(sqlx::Postgres);
+tenantbase_store::access_statements!(sqlx::Postgres);
 tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);
 
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.

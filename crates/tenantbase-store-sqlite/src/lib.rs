@@ -28,6 +28,8 @@ const USER_ROW_LOCK: &str = "";
 tenantbase_store::shared_statements!(sqlx::Sqlite);
 tenantbase_store::identity_statements!(sqlx::Sqlite);
 tenantbase_store::tenant_statements!(sqlx::Sqlite);
+tenantbase_store::project_statements!(sqlx::Sqlite);
+tenantbase_store::access_statements!(sqlx::Sqlite);
 tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);
 
 /// Project search through the FTS5 index `projects_fts` (external content, kept in step

@@ -1,6 +1,8 @@
 //! The tenancy statements both dialects accept, written once and instantiated per backend
-//! by `tenant_statements!`. Every statement on org-owned rows binds the unit's org as `$1`.
-//! What differs — full-text search — comes from the backend's `search` module.
+//! by `tenant_statements!`: the org unit and the statements on orgs, roles, members and
+//! teams. Every statement on org-owned rows binds the unit's org as `$1`. The unit hands
+//! projects and events to `project_statements!`, invitations and API keys to
+//! `access_statements!` (each backend instantiates all three).
 
 /// Instantiates the tenancy statements and the org unit for `$db` as `tenant_sql`.
 #[macro_export]
@@ -10,18 +12,15 @@ macro_rules! tenant_statements {
         pub(crate) mod tenant_sql {
             use async_trait::async_trait;
             use chrono::{DateTime, SubsecRound, Utc};
-            use sqlx::QueryBuilder;
             use tenantbase_domain::OrgId;
             use tenantbase_domain::id::{ApiKeyId, InvitationId, ProjectId, RoleId, TeamId, UserId};
-            use tenantbase_store::events::{ChainKey, Event, NewEvent};
+            use tenantbase_store::events::{Event, NewEvent};
             use tenantbase_store::jobs::{Enqueued, NewJob};
-            use tenantbase_store::sql::EventRow;
             use tenantbase_store::tenant::{
-                ApiKey, EventQuery, Invitation, Member, Membership, Org, OrgUnit, Project, ProjectCursor,
-                ProjectQuery, ProjectSort, Role, Team,
+                ApiKey, EventQuery, Invitation, Member, Membership, Org, OrgUnit, Project, ProjectQuery, Role, Team,
             };
             use tenantbase_store::tenant_rows::{
-                columns, to_json_text, ApiKeyRow, InvitationRow, MemberRow, MembershipRow, OrgRow, ProjectRow, RoleRow,
+                columns, found, to_json_text, MemberRow, MembershipRow, OrgRow, ProjectRow, RoleRow,
             };
             use tenantbase_store::{OrgScope, StoreError, StoreResult};
             use uuid::Uuid;
@@ -171,29 +170,7 @@ macro_rules! tenant_statements {
                 Ok(())
             }
 
-            /// `NotFound` unless exactly… at least one row changed.
-            fn found(rows: u64) -> StoreResult<()> {
-                if rows == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-            }
 
-            fn push_project_filters(b: &mut QueryBuilder<'_, Db>, org: Uuid, query: &ProjectQuery, search: &Option<String>) {
-                b.push(" WHERE projects.org_id = ").push_bind(org);
-                if !query.include_deleted {
-                    b.push(" AND projects.deleted_at IS NULL");
-                }
-                if let Some(after) = query.created_after {
-                    b.push(" AND projects.created_at > ").push_bind(after);
-                }
-                if let Some(before) = query.created_before {
-                    b.push(" AND projects.created_at < ").push_bind(before);
-                }
-                if let Some(creator) = query.created_by {
-                    b.push(" AND projects.created_by = ").push_bind(creator.as_uuid());
-                }
-                if let Some(search) = search {
-                    super::search::push_match(b, search.clone());
-                }
-            }
 
             #[async_trait]
             impl OrgUnit for OrgTx {
@@ -524,250 +501,78 @@ macro_rules! tenant_statements {
                 }
 
                 async fn insert_invitation(&mut self, invitation: &Invitation, token_hash: &str) -> StoreResult<()> {
-                    sqlx::query(
-                        "INSERT INTO invitations (org_id, token_hash, id, email, role_ids, any_email, invited_by, \
-                         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(self.org_id())
-                    .bind(token_hash)
-                    .bind(invitation.id.as_uuid())
-                    .bind(&invitation.email)
-                    .bind(to_json_text(&invitation.role_ids))
-                    .bind(invitation.any_email)
-                    .bind(invitation.invited_by.as_uuid())
-                    .bind(invitation.created_at)
-                    .bind(invitation.expires_at)
-                    .execute(&mut *self.tx)
-                    .await?;
-                    Ok(())
+                    let org = self.org_id();
+                    super::access_sql::insert_invitation(&mut self.tx, org, invitation, token_hash).await
                 }
 
                 async fn pending_invitations(&mut self, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>> {
-                    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM invitations WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
-                         AND expires_at > $2 ORDER BY created_at DESC, id DESC",
-                        columns::INVITATION
-                    ))
-                    .bind(self.org_id())
-                    .bind(now)
-                    .fetch_all(&mut *self.tx)
-                    .await?;
-                    rows.into_iter().map(Invitation::try_from).collect()
+                    let org = self.org_id();
+                    super::access_sql::pending_invitations(&mut self.tx, org, now).await
                 }
 
                 async fn invitation_by_token(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>> {
-                    let row: Option<InvitationRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM invitations WHERE org_id = $1 AND token_hash = $2",
-                        columns::INVITATION
-                    ))
-                    .bind(self.org_id())
-                    .bind(token_hash)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                    row.map(Invitation::try_from).transpose()
+                    let org = self.org_id();
+                    super::access_sql::invitation_by_token(&mut self.tx, org, token_hash).await
                 }
 
                 async fn revoke_invitation(&mut self, id: InvitationId, now: DateTime<Utc>) -> StoreResult<bool> {
-                    let changed = sqlx::query(
-                        "UPDATE invitations SET revoked_at = $3 \
-                         WHERE org_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
-                    )
-                    .bind(self.org_id())
-                    .bind(id.as_uuid())
-                    .bind(now)
-                    .execute(&mut *self.tx)
-                    .await?;
-                    Ok(changed.rows_affected() > 0)
+                    let org = self.org_id();
+                    super::access_sql::revoke_invitation(&mut self.tx, org, id, now).await
                 }
 
                 async fn accept_invitation(&mut self, id: InvitationId, user: UserId, now: DateTime<Utc>) -> StoreResult<bool> {
-                    let changed = sqlx::query(
-                        "UPDATE invitations SET accepted_at = $3, accepted_by = $4 \
-                         WHERE org_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
-                    )
-                    .bind(self.org_id())
-                    .bind(id.as_uuid())
-                    .bind(now)
-                    .bind(user.as_uuid())
-                    .execute(&mut *self.tx)
-                    .await?;
-                    Ok(changed.rows_affected() > 0)
+                    let org = self.org_id();
+                    super::access_sql::accept_invitation(&mut self.tx, org, id, user, now).await
                 }
 
                 async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> StoreResult<()> {
-                    sqlx::query(&format!(
-                        "INSERT INTO api_keys (org_id, secret_hash, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                        columns::API_KEY
-                    ))
-                    .bind(self.org_id())
-                    .bind(secret_hash)
-                    .bind(key.id.as_uuid())
-                    .bind(&key.name)
-                    .bind(&key.prefix)
-                    .bind(to_json_text(&key.permissions))
-                    .bind(key.created_by.as_uuid())
-                    .bind(key.created_at)
-                    .bind(key.expires_at)
-                    .bind(key.last_used_at)
-                    .bind(key.revoked_at)
-                    .execute(&mut *self.tx)
-                    .await?;
-                    Ok(())
+                    let org = self.org_id();
+                    super::access_sql::insert_api_key(&mut self.tx, org, key, secret_hash).await
                 }
 
                 async fn api_keys(&mut self) -> StoreResult<Vec<ApiKey>> {
-                    let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
-                        columns::API_KEY
-                    ))
-                    .bind(self.org_id())
-                    .fetch_all(&mut *self.tx)
-                    .await?;
-                    rows.into_iter().map(ApiKey::try_from).collect()
+                    let org = self.org_id();
+                    super::access_sql::api_keys(&mut self.tx, org).await
                 }
 
                 async fn api_key_by_secret(&mut self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-                    let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM api_keys WHERE org_id = $1 AND secret_hash = $2",
-                        columns::API_KEY
-                    ))
-                    .bind(self.org_id())
-                    .bind(secret_hash)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                    row.map(ApiKey::try_from).transpose()
+                    let org = self.org_id();
+                    super::access_sql::api_key_by_secret(&mut self.tx, org, secret_hash).await
                 }
 
                 async fn revoke_api_key(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<bool> {
-                    let changed = sqlx::query(
-                        "UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
-                    )
-                    .bind(self.org_id())
-                    .bind(id.as_uuid())
-                    .bind(now)
-                    .execute(&mut *self.tx)
-                    .await?;
-                    Ok(changed.rows_affected() > 0)
+                    let org = self.org_id();
+                    super::access_sql::revoke_api_key(&mut self.tx, org, id, now).await
                 }
 
                 async fn touch_api_key(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
-                    sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE org_id = $1 AND id = $2")
-                        .bind(self.org_id())
-                        .bind(id.as_uuid())
-                        .bind(now.trunc_subsecs(6))
-                        .execute(&mut *self.tx)
-                        .await?;
-                    Ok(())
+                    let org = self.org_id();
+                    super::access_sql::touch_api_key(&mut self.tx, org, id, now).await
                 }
 
                 async fn insert_projects(&mut self, projects: &[Project]) -> StoreResult<()> {
                     let org = self.org_id();
-                    for project in projects {
-                        sqlx::query(&format!(
-                            "INSERT INTO projects (org_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                            columns::PROJECT
-                        ))
-                        .bind(org)
-                        .bind(project.id.as_uuid())
-                        .bind(&project.name)
-                        .bind(&project.description)
-                        .bind(project.metadata.to_string())
-                        .bind(project.created_by.as_uuid())
-                        .bind(project.created_at)
-                        .bind(project.updated_at)
-                        .bind(project.deleted_at)
-                        .execute(&mut *self.tx)
-                        .await?;
-                    }
-                    Ok(())
+                    super::project_sql::insert_projects(&mut self.tx, org, projects).await
                 }
 
                 async fn project(&mut self, id: ProjectId) -> StoreResult<Project> {
-                    let row: Option<ProjectRow> = sqlx::query_as(&format!(
-                        "SELECT {} FROM projects WHERE org_id = $1 AND id = $2",
-                        columns::PROJECT
-                    ))
-                    .bind(self.org_id())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                    row.ok_or(StoreError::NotFound).and_then(Project::try_from)
+                    let org = self.org_id();
+                    super::project_sql::project(&mut self.tx, org, id).await
                 }
 
                 async fn update_project(&mut self, project: &Project) -> StoreResult<()> {
-                    let changed = sqlx::query(
-                        "UPDATE projects SET name = $3, description = $4, metadata = $5, updated_at = $6 \
-                         WHERE org_id = $1 AND id = $2",
-                    )
-                    .bind(self.org_id())
-                    .bind(project.id.as_uuid())
-                    .bind(&project.name)
-                    .bind(&project.description)
-                    .bind(project.metadata.to_string())
-                    .bind(project.updated_at)
-                    .execute(&mut *self.tx)
-                    .await?;
-                    found(changed.rows_affected())
+                    let org = self.org_id();
+                    super::project_sql::update_project(&mut self.tx, org, project).await
                 }
 
                 async fn set_projects_deleted(&mut self, ids: &[ProjectId], deleted_at: Option<DateTime<Utc>>) -> StoreResult<u64> {
                     let org = self.org_id();
-                    let at = deleted_at.map(|at| at.trunc_subsecs(6));
-                    let mut changed = 0;
-                    for id in ids {
-                        changed += sqlx::query(
-                            "UPDATE projects SET deleted_at = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 \
-                             AND (deleted_at IS NULL) = ($3 IS NOT NULL)",
-                        )
-                        .bind(org)
-                        .bind(id.as_uuid())
-                        .bind(at)
-                        .bind(now())
-                        .execute(&mut *self.tx)
-                        .await?
-                        .rows_affected();
-                    }
-                    Ok(changed)
+                    super::project_sql::set_projects_deleted(&mut self.tx, org, ids, deleted_at).await
                 }
 
                 async fn projects(&mut self, query: &ProjectQuery) -> StoreResult<Vec<Project>> {
-                    let search = (!query.search_words.is_empty())
-                        .then(|| super::search::query_text(&query.search_words));
-                    let columns: Vec<String> = columns::PROJECT.split(", ").map(|c| format!("projects.{c}")).collect();
-                    let mut b = QueryBuilder::<Db>::new(format!("SELECT {} FROM ", columns.join(", ")));
-                    b.push(if search.is_some() { super::search::FROM_MATCHING } else { "projects" });
-                    push_project_filters(&mut b, self.org_id(), query, &search);
-                    let (op, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
-                    let mut offset = 0;
-                    match &query.after {
-                        Some(ProjectCursor::CreatedAt(at, id)) => {
-                            b.push(format!(" AND (projects.created_at, projects.id) {op} ("));
-                            b.push_bind(*at).push(", ").push_bind(id.as_uuid()).push(")");
-                        }
-                        Some(ProjectCursor::Name(name, id)) => {
-                            b.push(format!(" AND (projects.name, projects.id) {op} ("));
-                            b.push_bind(name.clone()).push(", ").push_bind(id.as_uuid()).push(")");
-                        }
-                        Some(ProjectCursor::Offset(skip)) => offset = *skip,
-                        None => {}
-                    }
-                    match (query.sort, &search) {
-                        (ProjectSort::Relevance, Some(search)) => {
-                            b.push(" ORDER BY ");
-                            super::search::push_rank(&mut b, search.clone());
-                            b.push(", projects.id");
-                        }
-                        (ProjectSort::Name, _) => {
-                            b.push(format!(" ORDER BY projects.name {dir}, projects.id {dir}"));
-                        }
-                        _ => {
-                            b.push(format!(" ORDER BY projects.created_at {dir}, projects.id {dir}"));
-                        }
-                    }
-                    b.push(" LIMIT ").push_bind(i64::from(query.limit));
-                    b.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-                    let rows: Vec<ProjectRow> = b.build_query_as().fetch_all(&mut *self.tx).await?;
-                    rows.into_iter().map(Project::try_from).collect()
+                    let org = self.org_id();
+                    super::project_sql::projects(&mut self.tx, org, query).await
                 }
 
                 async fn append_event(&mut self, event: NewEvent) -> StoreResult<Event> {
@@ -778,29 +583,9 @@ macro_rules! tenant_statements {
                 }
 
                 async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>> {
-                    let columns = tenantbase_store::shared::columns::EVENT;
-                    let mut b = QueryBuilder::<Db>::new(format!("SELECT {columns} FROM events WHERE chain = "));
-                    b.push_bind(ChainKey::Org(self.scope.org_id()).as_string());
-                    if let Some(kind) = &query.event_type {
-                        b.push(" AND event_type = ").push_bind(kind.clone());
-                    }
-                    if let Some(actor) = &query.actor_id {
-                        b.push(" AND actor_id = ").push_bind(actor.clone());
-                    }
-                    if let Some(since) = query.since {
-                        b.push(" AND occurred_at >= ").push_bind(since);
-                    }
-                    if let Some(until) = query.until {
-                        b.push(" AND occurred_at < ").push_bind(until);
-                    }
-                    if let Some(before) = query.before_seq {
-                        b.push(" AND seq < ").push_bind(before);
-                    }
-                    b.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(query.limit));
-                    let rows: Vec<EventRow> = b.build_query_as().fetch_all(&mut *self.tx).await?;
-                    Ok(rows.into_iter().map(Event::from).collect())
+                    let org = self.org_id();
+                    super::project_sql::events(&mut self.tx, org, query).await
                 }
-
                 async fn enqueue_job(&mut self, job: NewJob) -> StoreResult<Enqueued> {
                     super::shared::enqueue_job(&mut self.tx, job).await
                 }

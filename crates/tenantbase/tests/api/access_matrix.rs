@@ -19,6 +19,8 @@ struct Route {
     method: Method,
     template: String,
     access: String,
+    /// The documented response statuses.
+    statuses: Vec<String>,
 }
 
 fn routes() -> Vec<Route> {
@@ -36,10 +38,15 @@ fn routes() -> Vec<Route> {
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {template} declares no access (x-access)"))
                 .to_owned();
+            let statuses = operation["responses"]
+                .as_object()
+                .map(|r| r.keys().cloned().collect())
+                .unwrap_or_default();
             routes.push(Route {
                 method,
                 template: template.clone(),
                 access,
+                statuses,
             });
         }
     }
@@ -58,6 +65,21 @@ fn every_operation_declares_a_known_access_rule() {
             "{} {}: unknown access {}",
             route.method, route.template, route.access
         );
+        // The refusals the rule implies are part of the published contract.
+        let refusals: &[&str] = match route.access.as_str() {
+            "public" => &[],
+            "signed_in" => &["401"],
+            "member" => &["401", "404"],
+            _ => &["401", "403", "404"],
+        };
+        for status in refusals {
+            assert!(
+                route.statuses.iter().any(|s| s == status),
+                "{} {} does not document {status}",
+                route.method,
+                route.template
+            );
+        }
         if route.template.starts_with("/v1/orgs/{org_id}") {
             assert!(
                 route.access == "member" || Permission::parse(&route.access).is_some(),

@@ -191,7 +191,8 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<OrgCtx>().cloned().ok_or_else(|| {
+        // Taken, not cloned: a handler extracts it once.
+        parts.extensions.remove::<OrgCtx>().ok_or_else(|| {
             ApiError::internal(&std::io::Error::other(
                 "org route registered without its access guard",
             ))

@@ -131,21 +131,24 @@ async fn authorize(
     permission: Option<tenantbase_domain::Permission>,
     parts: &mut Parts,
 ) -> Result<OrgCtx, ApiError> {
-    let state = parts.extensions.get::<AppState>().cloned().ok_or_else(|| {
+    // A malformed org id names no org: 404, like any org the caller cannot see — but
+    // only once the caller is authenticated (401 comes first).
+    let org: Option<OrgId> = RawPathParams::from_request_parts(parts, &())
+        .await
+        .ok()
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(name, _)| *name == "org_id")
+                .and_then(|(_, value)| value.parse().ok())
+        });
+    let state = parts.extensions.get::<AppState>().ok_or_else(|| {
         ApiError::internal(&std::io::Error::other(
             "the app state is not in the request",
         ))
     })?;
-    let credential = credential(&state, parts).await?;
-    let params = RawPathParams::from_request_parts(parts, &())
-        .await
-        .map_err(|_| ApiError::from(TenancyError::NotFound))?;
-    // A malformed org id names no org: 404, like any org the caller cannot see.
-    let org: OrgId = params
-        .iter()
-        .find(|(name, _)| *name == "org_id")
-        .and_then(|(_, value)| value.parse().ok())
-        .ok_or_else(|| ApiError::from(TenancyError::NotFound))?;
+    let credential = credential(state, parts).await?;
+    let org = org.ok_or_else(|| ApiError::from(TenancyError::NotFound))?;
     let access = state
         .tenancy
         .authorize(&credential, org, permission)

@@ -1,20 +1,37 @@
-//! Object storage for tenantbase: one `BlobStore` over the `object_store` crate. The
-//! embedded default keeps objects in a local folder; S3 and Azure Blob join it later.
+//! Object storage for tenantbase: one `BlobStore` over the `object_store` crate — a local
+//! folder (the embedded default), S3 and S3-compatible servers, Azure Blob, or memory.
+//! Writes stream through `BlobWriter` (multipart), reads stream back, ranged or whole.
 
+mod config;
+
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use object_store::local::LocalFileSystem;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::signer::Signer;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+pub use config::{AzureConfig, BlobConfig, S3Config};
+pub use object_store::signer::Method;
 
 /// The marker object that readiness checks look for; written when the store opens.
 const PROBE_KEY: &str = "_health/probe";
+/// Bytes per multipart part: the S3 minimum, so memory per upload stays a few parts.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts in flight per upload before `write` waits.
+const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    #[error("no such object")]
+    NotFound,
     #[error("object store: {0}")]
-    Store(#[from] object_store::Error),
+    Store(object_store::Error),
     #[error("object store folder {path}: {source}")]
     Folder {
         path: String,
@@ -23,27 +40,53 @@ pub enum BlobError {
     },
 }
 
+impl From<object_store::Error> for BlobError {
+    fn from(error: object_store::Error) -> Self {
+        match error {
+            object_store::Error::NotFound { .. } => BlobError::NotFound,
+            other => BlobError::Store(other),
+        }
+    }
+}
+
+/// What `head` and `list` say of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// An object being read: which bytes come, of how many, and the stream of them.
+pub struct BlobRead {
+    pub size: u64,
+    pub range: Range<u64>,
+    pub body: BoxStream<'static, Result<Bytes, BlobError>>,
+}
+
 /// A handle to the object store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
+    /// Present where the store signs URLs itself (S3, Azure).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl BlobStore {
+    /// Opens the configured store and writes the readiness probe.
+    pub async fn open(config: &BlobConfig) -> Result<Self, BlobError> {
+        let (inner, signer) = config.open()?;
+        let blob = Self { inner, signer };
+        blob.put(PROBE_KEY, b"ok".to_vec()).await?;
+        Ok(blob)
+    }
+
     /// Objects as files under `root`, which is created if missing.
     pub async fn local(root: &Path) -> Result<Self, BlobError> {
-        std::fs::create_dir_all(root).map_err(|source| BlobError::Folder {
-            path: root.display().to_string(),
-            source,
-        })?;
-        let store = LocalFileSystem::new_with_prefix(root)?;
-        let blob = Self {
-            inner: Arc::new(store),
-        };
-        blob.inner
-            .put(&ObjectPath::from(PROBE_KEY), PutPayload::from_static(b"ok"))
-            .await?;
-        Ok(blob)
+        Self::open(&BlobConfig::Local {
+            root: root.to_path_buf(),
+        })
+        .await
     }
 
     /// Stores `bytes` under `key` (`audit/org_…/…`), replacing what was there.
@@ -54,15 +97,125 @@ impl BlobStore {
         Ok(())
     }
 
-    /// The whole object under `key`.
+    /// The whole object under `key`, in memory: for small objects only.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         let object = self.inner.get(&ObjectPath::from(key)).await?;
         Ok(object.bytes().await?.to_vec())
     }
 
+    /// Starts a streamed write of `key`; nothing is visible under it until `finish`.
+    pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
+        let upload = self.inner.put_multipart(&ObjectPath::from(key)).await?;
+        Ok(BlobWriter {
+            upload: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
+        })
+    }
+
+    /// Streams `key`, or the bytes `range` of it; the caller keeps `range` within the
+    /// object (stores differ in how they refuse one that is not).
+    pub async fn read(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobRead, BlobError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let object = self.inner.get_opts(&ObjectPath::from(key), options).await?;
+        Ok(BlobRead {
+            size: object.meta.size,
+            range: object.range.clone(),
+            body: object
+                .into_stream()
+                .map(|chunk| chunk.map_err(BlobError::from))
+                .boxed(),
+        })
+    }
+
+    pub async fn head(&self, key: &str) -> Result<BlobMeta, BlobError> {
+        let meta = self.inner.head(&ObjectPath::from(key)).await?;
+        Ok(to_meta(meta))
+    }
+
+    /// Removes `key`; removing what is not there succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.inner.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Every object under `prefix` (a folder: `org/org_…`), in no particular order.
+    pub fn list(&self, prefix: &str) -> BoxStream<'static, Result<BlobMeta, BlobError>> {
+        self.inner
+            .list(Some(&ObjectPath::from(prefix)))
+            .map(|meta| meta.map(to_meta).map_err(BlobError::from))
+            .boxed()
+    }
+
+    /// Removes every object under `prefix`; how many went.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
+        let mut listing = self.list(prefix);
+        let mut removed = 0;
+        while let Some(meta) = listing.next().await {
+            self.delete(&meta?.key).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// A URL the store itself honours for `method` on `key` until `expires_in` passes, or
+    /// `None` where the store cannot sign (local folder, memory: tenantbase serves those).
+    pub async fn signed_url(
+        &self,
+        method: Method,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<Option<String>, BlobError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = signer
+            .signed_url(method, &ObjectPath::from(key), expires_in)
+            .await?;
+        Ok(Some(url.to_string()))
+    }
+
     /// Whether the store answers: reads the probe object's metadata.
     pub async fn ping(&self) -> Result<(), BlobError> {
         self.inner.head(&ObjectPath::from(PROBE_KEY)).await?;
+        Ok(())
+    }
+}
+
+fn to_meta(meta: object_store::ObjectMeta) -> BlobMeta {
+    BlobMeta {
+        key: meta.location.to_string(),
+        size: meta.size,
+        last_modified: meta.last_modified,
+    }
+}
+
+/// A streamed write in progress. Dropping it without `finish` leaves nothing visible;
+/// `abort` also frees what the store kept of the parts.
+pub struct BlobWriter {
+    upload: WriteMultipart,
+}
+
+impl BlobWriter {
+    /// Appends `chunk`, waiting while too many parts are in flight (back-pressure keeps
+    /// memory per upload at a few parts, whatever the object's size).
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.upload.put(chunk);
+        Ok(())
+    }
+
+    /// Completes the object: from now on it is visible under its key.
+    pub async fn finish(self) -> Result<(), BlobError> {
+        self.upload.finish().await?;
+        Ok(())
+    }
+
+    pub async fn abort(self) -> Result<(), BlobError> {
+        self.upload.abort().await?;
         Ok(())
     }
 }
@@ -77,7 +230,10 @@ mod tests {
         let blob = BlobStore::local(dir.path()).await.expect("open");
         blob.put("audit/a/1.bin", vec![1, 2, 3]).await.expect("put");
         assert_eq!(blob.get("audit/a/1.bin").await.expect("get"), vec![1, 2, 3]);
-        assert!(blob.get("audit/a/missing").await.is_err());
+        assert!(matches!(
+            blob.get("audit/a/missing").await,
+            Err(BlobError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -88,5 +244,61 @@ mod tests {
         blob.ping().await.expect("answers");
         std::fs::remove_dir_all(&root).expect("remove folder");
         assert!(blob.ping().await.is_err());
+    }
+
+    async fn collect(read: BlobRead) -> Vec<u8> {
+        let mut body = read.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk.expect("chunk"));
+        }
+        bytes
+    }
+
+    #[tokio::test]
+    async fn streamed_writes_appear_only_when_finished() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blob = BlobStore::local(dir.path()).await.expect("open");
+        let mut writer = blob.writer("org/a/f1").await.expect("writer");
+        let part = Bytes::from(vec![7u8; 3 * 1024 * 1024]);
+        writer.write(part.clone()).await.expect("write");
+        writer.write(part).await.expect("write");
+        assert!(matches!(
+            blob.head("org/a/f1").await,
+            Err(BlobError::NotFound)
+        ));
+        writer.finish().await.expect("finish");
+        assert_eq!(
+            blob.head("org/a/f1").await.expect("head").size,
+            6 * 1024 * 1024
+        );
+
+        let abandoned = blob.writer("org/a/f2").await.expect("writer");
+        abandoned.abort().await.expect("abort");
+        let keys: Vec<String> = blob
+            .list("org/a")
+            .map(|m| m.expect("meta").key)
+            .collect()
+            .await;
+        assert_eq!(keys, vec!["org/a/f1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn ranges_read_part_of_an_object() {
+        let blob = BlobStore::open(&BlobConfig::Memory).await.expect("open");
+        blob.put("dir/k", (0u8..100).collect()).await.expect("put");
+        let read = blob.read("dir/k", Some(10..20)).await.expect("read");
+        assert_eq!((read.size, read.range.clone()), (100, 10..20));
+        assert_eq!(collect(read).await, (10u8..20).collect::<Vec<_>>());
+        let whole = blob.read("dir/k", None).await.expect("read");
+        assert_eq!(collect(whole).await.len(), 100);
+        assert!(blob.read("dir/k", Some(200..300)).await.is_err());
+        assert_eq!(blob.delete_prefix("dir").await.expect("purge"), 1);
+        assert!(
+            blob.signed_url(Method::GET, "dir/k", Duration::from_secs(1))
+                .await
+                .expect("sign")
+                .is_none()
+        );
     }
 }

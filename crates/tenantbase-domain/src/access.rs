@@ -50,6 +50,9 @@ catalog! {
     ProjectsRead = "projects:read", "List, search and export projects.";
     ProjectsWrite = "projects:write", "Create, change, restore and import projects.";
     ProjectsDelete = "projects:delete", "Delete projects.";
+    FilesRead = "files:read", "List files, read their metadata and download them.";
+    FilesWrite = "files:write", "Upload files, directly or through presigned URLs.";
+    FilesDelete = "files:delete", "Delete files.";
     ApiKeysManage = "apikeys:manage", "Create, list and revoke API keys.";
     AuditRead = "audit:read", "Read and verify the org's audit log.";
 }
@@ -159,9 +162,9 @@ impl BuiltinRole {
         match self {
             BuiltinRole::Owner => "Everything, including deleting the org and managing owners.",
             BuiltinRole::Admin => "Everything except deleting the org and managing owners.",
-            BuiltinRole::Member => "Reads the org and creates and edits projects.",
-            BuiltinRole::Viewer => "Reads the org and its projects.",
-            BuiltinRole::Guest => "Reads projects only.",
+            BuiltinRole::Member => "Reads the org, creates and edits projects, uploads files.",
+            BuiltinRole::Viewer => "Reads the org, its projects and its files.",
+            BuiltinRole::Guest => "Reads projects and files only.",
         }
     }
 
@@ -173,11 +176,20 @@ impl BuiltinRole {
                 .iter()
                 .filter(|p| !matches!(p, OrgDelete | OwnersManage))
                 .collect(),
-            BuiltinRole::Member => [OrgRead, MembersRead, ProjectsRead, ProjectsWrite]
+            BuiltinRole::Member => [
+                OrgRead,
+                MembersRead,
+                ProjectsRead,
+                ProjectsWrite,
+                FilesRead,
+                FilesWrite,
+            ]
+            .into_iter()
+            .collect(),
+            BuiltinRole::Viewer => [OrgRead, MembersRead, ProjectsRead, FilesRead]
                 .into_iter()
                 .collect(),
-            BuiltinRole::Viewer => [OrgRead, MembersRead, ProjectsRead].into_iter().collect(),
-            BuiltinRole::Guest => [ProjectsRead].into_iter().collect(),
+            BuiltinRole::Guest => [ProjectsRead, FilesRead].into_iter().collect(),
         }
     }
 
@@ -224,6 +236,9 @@ mod tests {
                 .permissions()
                 .is_subset_of(BuiltinRole::Member.permissions())
         );
-        assert_eq!(BuiltinRole::Guest.permissions().names(), ["projects:read"]);
+        assert_eq!(
+            BuiltinRole::Guest.permissions().names(),
+            ["projects:read", "files:read"]
+        );
     }
 }

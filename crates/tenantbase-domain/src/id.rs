@@ -135,6 +135,12 @@ typed_id!(
 );
 
 typed_id!(
+    /// A stored file of one org; also names a presigned upload that becomes the file.
+    FileId,
+    "fil"
+);
+
+typed_id!(
     /// A role of one org, built-in or custom.
     RoleId,
     "rol"

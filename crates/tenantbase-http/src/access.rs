@@ -8,6 +8,7 @@ use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tenantbase_core::tenancy::files::FileRefusal;
 use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
 use tenantbase_domain::OrgId;
 use utoipa::openapi::path::Operation;
@@ -203,6 +204,46 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
     }
 }
 
+/// Both size limits share the code `quota_exceeded`; `limit` tells which one was hit.
+fn file_refusal(refusal: FileRefusal) -> ApiError {
+    use axum::http::StatusCode;
+    match refusal {
+        FileRefusal::TooLarge { max_bytes } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "quota_exceeded",
+            format!("A file may hold at most {max_bytes} bytes."),
+        )
+        .with_extension("limit", "max_file_bytes".into())
+        .with_extension("max_bytes", max_bytes.into()),
+        FileRefusal::QuotaExceeded {
+            quota_bytes,
+            used_bytes,
+        } => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota_exceeded",
+            format!("The org's storage quota of {quota_bytes} bytes would be exceeded; {used_bytes} are in use."),
+        )
+        .with_extension("limit", "org_quota_bytes".into())
+        .with_extension("quota_bytes", quota_bytes.into())
+        .with_extension("used_bytes", used_bytes.into()),
+        FileRefusal::TypeMismatch { declared, found } => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_mismatch",
+            format!("The bytes are not {declared}."),
+        )
+        .with_extension("declared", declared.into())
+        .with_extension("detected", found.into()),
+        FileRefusal::Interrupted => ApiError::bad_request(
+            "upload_interrupted",
+            "The upload ended before all of its bytes arrived; nothing was stored.",
+        ),
+        FileRefusal::StoreUnavailable => ApiError::unavailable(
+            "object_store_unavailable",
+            "The file store does not answer; retry later.",
+        ),
+    }
+}
+
 impl From<TenancyError> for ApiError {
     fn from(error: TenancyError) -> Self {
         match error {
@@ -227,6 +268,7 @@ impl From<TenancyError> for ApiError {
                     .collect(),
             ),
             TenancyError::Conflict(code, message) => ApiError::conflict(code, message),
+            TenancyError::File(refusal) => file_refusal(refusal),
             TenancyError::Store(error) => error.into(),
             other @ TenancyError::Internal(_) => ApiError::internal(&other),
         }

@@ -85,6 +85,14 @@ fn field_name(path: &str, message: &str) -> String {
     }
 }
 
+/// `Some(None)` for an explicit `null`, `None` when the field is absent (with
+/// `#[serde(default, deserialize_with = "present")]`).
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,13 @@
 pub mod access;
 pub mod auth;
 mod docs;
+mod files;
 pub mod json;
 mod middleware;
 mod ops;
 mod orgs;
 pub mod problem;
+mod profiles;
 pub mod query;
 mod state;
 
@@ -34,6 +36,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(ops::routes())
         .merge(auth::routes())
         .merge(orgs::routes())
+        .merge(files::routes())
+        .merge(profiles::routes())
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the

@@ -42,6 +42,10 @@ enum StatusHeader {
     WwwAuthenticate(&'static str),
     /// Seconds until a throttled client may try again.
     RetryAfter(u32),
+    /// A 416's `Content-Range: bytes */{size}`.
+    UnsatisfiedRange(u64),
+    /// A 405's `Allow`.
+    Allow(&'static str),
 }
 
 /// The body of every error response.
@@ -140,6 +144,28 @@ impl ApiError {
         error.with_extension("retry_after", seconds.into())
     }
 
+    /// A 416 for a file of `size` bytes, with the `Content-Range` that tells its size.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range_not_satisfiable",
+            format!("The range lies outside the file's {size} bytes."),
+        );
+        error.header = Some(StatusHeader::UnsatisfiedRange(size));
+        error
+    }
+
+    /// A 405 naming the one method allowed.
+    pub fn method_not_allowed(
+        allow: &'static str,
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let mut error = Self::new(StatusCode::METHOD_NOT_ALLOWED, code, detail);
+        error.header = Some(StatusHeader::Allow(allow));
+        error
+    }
+
     pub fn unavailable(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }
@@ -232,6 +258,19 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(
                     axum::http::header::RETRY_AFTER,
                     axum::http::HeaderValue::from(seconds),
+                );
+            }
+            Some(StatusHeader::UnsatisfiedRange(size)) => {
+                response.headers_mut().insert(
+                    axum::http::header::CONTENT_RANGE,
+                    axum::http::HeaderValue::from_str(&format!("bytes */{size}"))
+                        .unwrap_or(axum::http::HeaderValue::from_static("bytes */0")),
+                );
+            }
+            Some(StatusHeader::Allow(method)) => {
+                response.headers_mut().insert(
+                    axum::http::header::ALLOW,
+                    axum::http::HeaderValue::from_static(method),
                 );
             }
             None => {}

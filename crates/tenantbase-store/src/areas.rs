@@ -5,7 +5,7 @@
 
 /// Implements the settings, event, job and identity traits for `$store`, reading
 /// through `self.$reader` and writing through `self.$writer`. Expects the backend's
-/// `shared` and `identity_sql` modules and its `CLAIM_ROW_LOCK` in scope.
+/// `shared`, `identity_sql` and `profile_sql` modules and its `CLAIM_ROW_LOCK` in scope.
 #[macro_export]
 macro_rules! store_areas {
     ($store:ty, reader: $reader:ident, writer: $writer:ident) => {
@@ -111,6 +111,32 @@ macro_rules! store_areas {
                 before: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StoreResult<u64> {
                 shared::delete_finished_jobs(&self.$writer, before).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::ProfileStore for $store {
+            async fn profile(
+                &self,
+                user: tenantbase_domain::id::UserId,
+            ) -> $crate::StoreResult<$crate::files::Profile> {
+                profile_sql::profile(&self.$reader, user).await
+            }
+
+            async fn update_profile(
+                &self,
+                user: tenantbase_domain::id::UserId,
+                profile: &$crate::files::Profile,
+            ) -> $crate::StoreResult<()> {
+                profile_sql::update_profile(&self.$writer, user, profile).await
+            }
+
+            async fn set_avatar(
+                &self,
+                user: tenantbase_domain::id::UserId,
+                avatar: Option<&$crate::files::Avatar>,
+            ) -> $crate::StoreResult<()> {
+                profile_sql::set_avatar(&self.$writer, user, avatar).await
             }
         }
 

@@ -5,6 +5,7 @@
 pub mod areas;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod identity;
 pub mod jobs;
 pub mod migrations;
@@ -13,6 +14,7 @@ pub mod scope;
 pub mod settings;
 pub mod shared;
 pub mod shared_access;
+pub mod shared_files;
 pub mod shared_identity;
 pub mod shared_projects;
 pub mod shared_tenant;
@@ -23,6 +25,7 @@ pub mod unit;
 
 pub use error::StoreError;
 pub use events::EventStore;
+pub use files::{FileUnit, ProfileStore};
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
 pub use migrations::{MigrationInfo, MigrationReport};
@@ -34,12 +37,26 @@ pub use unit::{TxStore, UnitOfWork};
 
 /// Everything a backend provides. Implemented automatically for any type with every area.
 pub trait Store:
-    OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore + TenantStore
+    OpsStore
+    + SettingsStore
+    + EventStore
+    + JobStore
+    + IdentityStore
+    + ProfileStore
+    + TxStore
+    + TenantStore
 {
 }
 
 impl<T> Store for T where
-    T: OpsStore + SettingsStore + EventStore + JobStore + IdentityStore + TxStore + TenantStore
+    T: OpsStore
+        + SettingsStore
+        + EventStore
+        + JobStore
+        + IdentityStore
+        + ProfileStore
+        + TxStore
+        + TenantStore
 {
 }
 

@@ -63,8 +63,8 @@ macro_rules! tenant_statements {
 
             /// A unit of work confined to one org.
             pub struct OrgTx {
-                tx: Handle,
-                scope: OrgScope,
+                pub(crate) tx: Handle,
+                pub(crate) scope: OrgScope,
             }
 
             impl OrgTx {
@@ -77,7 +77,7 @@ macro_rules! tenant_statements {
                     Self { tx: Handle::Pooled(conn), scope }
                 }
 
-                fn org_id(&self) -> Uuid {
+                pub(crate) fn org_id(&self) -> Uuid {
                     self.scope.org_id().as_uuid()
                 }
             }

@@ -176,7 +176,7 @@ pub trait TenantStore: Send + Sync {
 
 /// A transaction on one org's rows. Dropping it without `commit` rolls it back.
 #[async_trait]
-pub trait OrgUnit: Send {
+pub trait OrgUnit: crate::FileUnit + Send {
     fn scope(&self) -> OrgScope;
 
     // The org itself.

@@ -12,6 +12,7 @@ use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{Backoff, Registry, Schedule, Scheduler, Worker, WorkerConfig};
 use tenantbase_core::mail::SendEmail;
 use tenantbase_core::tenancy::PurgeOrg;
+use tenantbase_core::tenancy::files::SweepFiles;
 use tenantbase_mail::{FileSink, MailTransport, SmtpTransport};
 use tenantbase_store::Store;
 use tenantbase_store::jobs::NewJob;
@@ -37,7 +38,13 @@ pub(crate) fn registry(
         })
         .register(PurgeOrg {
             store: store.clone(),
+            blob: blob.clone(),
             restore_period: config.orgs.tenancy_policy().restore_period,
+        })
+        .register(SweepFiles {
+            store: store.clone(),
+            blob: blob.clone(),
+            grace: Duration::from_secs(config.files.orphan_grace_minutes * 60),
         });
     if let Some(days) = config.audit.retention_days {
         registry = registry.register(ArchiveJob {
@@ -69,6 +76,10 @@ pub(crate) fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
     let mut schedules = vec![
         Schedule::new("jobs.cleanup", "0 0 * * * *", || {
             NewJob::new(CleanupJobs::KIND, json!({}))
+        })
+        .map_err(anyhow::Error::msg)?,
+        Schedule::new("files.sweep", "0 15 * * * *", || {
+            NewJob::new(SweepFiles::KIND, json!({}))
         })
         .map_err(anyhow::Error::msg)?,
     ];

@@ -30,6 +30,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub auth: AuthConfig,
     pub orgs: OrgsConfig,
+    pub files: crate::files_config::FilesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +58,7 @@ impl OrgsConfig {
             invitation_ttl: std::time::Duration::from_secs(
                 u64::from(self.invitation_ttl_hours) * 3600,
             ),
+            ..tenantbase_core::tenancy::TenancyPolicy::default()
         }
     }
 }
@@ -235,6 +237,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             auth: AuthConfig::default(),
             orgs: OrgsConfig::default(),
+            files: crate::files_config::FilesConfig::default(),
         }
     }
 }
@@ -325,6 +328,8 @@ impl Config {
                 "database.acquire_timeout_ms",
                 self.database.acquire_timeout_ms,
             ),
+            ("files.quota_bytes", self.files.quota_bytes),
+            ("files.max_file_bytes", self.files.max_file_bytes),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -336,6 +341,7 @@ impl Config {
                 "invalid configuration: http.ready_timeout_ms must be below 2000 so /ready answers within 2 s"
             );
         }
+        self.files.blob_config(&self.data_dir)?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
         self.database_kind()?;

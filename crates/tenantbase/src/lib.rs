@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 mod connect;
+pub mod files_config;
 mod identity;
 mod serve;
 mod telemetry;

@@ -39,7 +39,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
     });
     let state = AppState {
         store: store.clone(),
-        blob,
+        blob: blob.clone(),
         metrics,
         http: Arc::new(HttpSettings {
             body_limit_bytes: config.http.body_limit_bytes,
@@ -50,8 +50,14 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         }),
         tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
             store.clone(),
+            blob.clone(),
             identity.clone(),
-            config.orgs.tenancy_policy(),
+            tenantbase_core::tenancy::TenancyPolicy {
+                files: config
+                    .files
+                    .policy(&crate::identity::master_key(&config)?, config.listen),
+                ..config.orgs.tenancy_policy()
+            },
         )),
         identity,
     };
@@ -88,11 +94,11 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The local object store under the data folder.
+/// The object store `[files]` names (by default the folder `<data_dir>/files`).
 pub(crate) async fn open_blob(config: &Config) -> anyhow::Result<BlobStore> {
-    BlobStore::local(&config.data_dir.join("files"))
+    BlobStore::open(&config.files.blob_config(&config.data_dir)?)
         .await
-        .context("opening the object store")
+        .context("opening the object store (files.backend)")
 }
 
 /// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).

@@ -206,18 +206,8 @@ impl Tenancy {
                 {
                     return Err(TenancyError::NotFound);
                 }
-                let grant = self.member_grant(principal.user_id, org).await?;
-                match grant {
-                    Some(grant) if allow_deleted || !grant.org_deleted => OrgAccess {
-                        scope: OrgScope::for_checked_org(org),
-                        actor: Actor::User(principal.user_id.to_string()),
-                        user: Some(principal.user_id),
-                        accountable: principal.user_id,
-                        permissions: grant.permissions,
-                        roles: grant.roles,
-                    },
-                    _ => return Err(TenancyError::NotFound),
-                }
+                self.member_access(principal.user_id, org, allow_deleted)
+                    .await?
             }
             Credential::ApiKey(secret) => {
                 let key_org = secret_org(API_KEY, secret).ok_or(TenancyError::Unauthenticated)?;
@@ -243,6 +233,26 @@ impl Tenancy {
             access.require(permission)?;
         }
         Ok(access)
+    }
+
+    /// What `user` may do in `org` now, as its member; `NotFound` if they are not one.
+    pub(super) async fn member_access(
+        &self,
+        user: UserId,
+        org: OrgId,
+        allow_deleted: bool,
+    ) -> Result<OrgAccess, TenancyError> {
+        match self.member_grant(user, org).await? {
+            Some(grant) if allow_deleted || !grant.org_deleted => Ok(OrgAccess {
+                scope: OrgScope::for_checked_org(org),
+                actor: Actor::User(user.to_string()),
+                user: Some(user),
+                accountable: user,
+                permissions: grant.permissions,
+                roles: grant.roles,
+            }),
+            _ => Err(TenancyError::NotFound),
+        }
     }
 
     /// An API key's access in its own org, for routes without an org in the path (the

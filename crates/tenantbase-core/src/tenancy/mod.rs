@@ -7,9 +7,11 @@ mod access;
 mod api_keys;
 mod audit_log;
 mod cache;
+pub mod files;
 mod invitations;
 mod members;
 mod orgs;
+pub mod profiles;
 pub mod projects;
 mod purge;
 mod roles;
@@ -18,6 +20,7 @@ mod secrets;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tenantbase_blob::BlobStore;
 use tenantbase_domain::Permission;
 use tenantbase_store::{Store, StoreError};
 
@@ -29,6 +32,7 @@ pub use audit_log::AuditListing;
 pub use invitations::{NewInvitation, SentInvitation};
 pub use members::{MemberChange, TeamChange};
 pub use orgs::OrgChange;
+pub use profiles::ProfilePatch;
 pub use projects::{ExportFormat, NewProject, ProjectListing, ProjectPage, ProjectPatch};
 pub use purge::PurgeOrg;
 pub use roles::RoleChange;
@@ -85,6 +89,9 @@ pub enum TenancyError {
     /// The change conflicts with the current state (`code` says how).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// A file operation the store or the org's limits refuse.
+    #[error("file refused: {0:?}")]
+    File(files::FileRefusal),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -113,6 +120,8 @@ pub struct TenancyPolicy {
     pub restore_period: Duration,
     /// How long an invitation link works.
     pub invitation_ttl: Duration,
+    /// Quotas, size caps and URL signing of files.
+    pub files: files::FilePolicy,
 }
 
 impl Default for TenancyPolicy {
@@ -120,6 +129,7 @@ impl Default for TenancyPolicy {
         Self {
             restore_period: Duration::from_secs(30 * 86_400),
             invitation_ttl: Duration::from_secs(7 * 86_400),
+            files: files::FilePolicy::default(),
         }
     }
 }
@@ -127,15 +137,22 @@ impl Default for TenancyPolicy {
 /// The tenancy use cases.
 pub struct Tenancy {
     store: Arc<dyn Store>,
+    blob: BlobStore,
     identity: Arc<Identity>,
     policy: TenancyPolicy,
     cache: cache::AccessCache,
 }
 
 impl Tenancy {
-    pub fn new(store: Arc<dyn Store>, identity: Arc<Identity>, policy: TenancyPolicy) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blob: BlobStore,
+        identity: Arc<Identity>,
+        policy: TenancyPolicy,
+    ) -> Self {
         Self {
             store,
+            blob,
             identity,
             policy,
             cache: cache::AccessCache::new(),

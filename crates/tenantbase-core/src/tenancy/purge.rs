@@ -1,6 +1,7 @@
 //! `org.purge`: removes a soft-deleted org and everything it owns once its restore period
 //! has passed. Enqueued by the deletion, due at the end of the period; a restore (or a
-//! later deletion, which schedules its own purge) makes it a no-op.
+//! later deletion, which schedules its own purge) makes it a no-op. The org's objects go
+//! after its rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
+use tenantbase_blob::BlobStore;
 use tenantbase_domain::OrgId;
 use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
 use tenantbase_store::{Store, StoreError};
@@ -17,6 +19,7 @@ use crate::jobs::{JobContext, JobError, JobHandler};
 
 pub struct PurgeOrg {
     pub store: Arc<dyn Store>,
+    pub blob: BlobStore,
     pub restore_period: Duration,
 }
 
@@ -48,7 +51,8 @@ impl JobHandler for PurgeOrg {
             .map_err(retry)?;
         let org = match unit.org().await {
             Ok(org) => org,
-            Err(StoreError::NotFound) => return Ok(()),
+            // Purged already; a retry finishes removing the objects.
+            Err(StoreError::NotFound) => return self.purge_objects(org_id).await,
             Err(other) => return Err(retry(other)),
         };
         let period = chrono::Duration::from_std(self.restore_period).unwrap_or_default();
@@ -72,6 +76,20 @@ impl JobHandler for PurgeOrg {
         .map_err(retry)?;
         unit.purge_org().await.map_err(retry)?;
         unit.commit().await.map_err(retry)?;
+        self.purge_objects(org_id).await
+    }
+}
+
+impl PurgeOrg {
+    /// The org's files, after its rows: a failure here retries the job, which finds the
+    /// org gone and comes straight back here.
+    async fn purge_objects(&self, org: OrgId) -> Result<(), JobError> {
+        let removed = self
+            .blob
+            .delete_prefix(&format!("org/{org}"))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        tracing::info!(%org, removed, "org objects purged");
         Ok(())
     }
 }

@@ -106,6 +106,8 @@ pub(crate) struct MeResponse {
     pub email_verified: bool,
     /// Org memberships (none until organizations exist).
     pub memberships: Vec<serde_json::Value>,
+    /// Bio, visibility and avatar (`PATCH /v1/auth/me` changes them).
+    pub profile: crate::profiles::ProfileView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -171,7 +171,9 @@ pub(crate) async fn me(
     Authenticated(principal): Authenticated,
 ) -> Result<Json<MeResponse>, ApiError> {
     let user = state.store.user_by_id(principal.user_id).await?;
+    let profile = state.tenancy.profile(principal.user_id).await?;
     Ok(Json(MeResponse {
+        profile: crate::profiles::ProfileView::new(principal.user_id, profile),
         email_verified: user.email_verified,
         user: UserView::from(&user),
         session_id: principal.session_id.to_string(),

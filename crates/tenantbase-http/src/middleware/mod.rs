@@ -1,6 +1,6 @@
 //! The middleware every request passes through, outermost first: compression, the request
 //! context (id, log line, metrics, problem bodies, security headers), panic recovery, the
-//! request timeout and the body limit.
+//! request timeout and the body limit (uploads are exempt from the last two).
 
 mod request_context;
 mod security_headers;
@@ -11,12 +11,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tower::ServiceBuilder;
-use tower_http::body::Limited;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 use crate::AppState;
 
@@ -29,22 +26,76 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
         .layer(axum::extract::DefaultBodyLimit::max(
             settings.body_limit_bytes,
         ))
-        .layer(
-            ServiceBuilder::new()
-                // Answers 413 up front when Content-Length is too large, and caps streamed bodies.
-                .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
-                .map_request(|request: Request<Limited<Body>>| request.map(Body::new)),
-        )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            settings.request_timeout,
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            time_limit,
         ))
         .layer(CatchPanicLayer::custom(report_panic))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_context::handle,
         ))
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .compress_when(DefaultPredicate::new().and(not_a_download)),
+        )
+}
+
+/// File downloads go as stored: they are often compressed already, and compressing would
+/// drop `Accept-Ranges`.
+fn not_a_download(
+    _: StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    !headers.contains_key(axum::http::header::CONTENT_DISPOSITION)
+}
+
+/// A request still running after `http.request_timeout` gets 503 and is dropped — except
+/// uploads, which take as long as their bytes take to arrive.
+async fn time_limit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    if crate::files::streams_body(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(state.http.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes`, and caps
+/// bodies that do not say their length. File uploads are exempt: they stream to the
+/// object store under their own caps.
+async fn limit_body(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.http.body_limit_bytes;
+    if crate::files::streams_body(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+        .await
 }
 
 /// A panicking handler becomes a bare 500; the request context turns it into a problem

@@ -1,7 +1,7 @@
 //! Request and response bodies of the org routes.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use tenantbase_store::events::Event;
 use tenantbase_store::tenant::{ApiKey, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
@@ -400,19 +400,12 @@ pub(crate) struct ProjectBody {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// `Some(None)` for an explicit `null`, `None` when the field is absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProjectPatchBody {
     pub name: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::json::present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]

@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use self::dto::{Page, PageQuery};
+pub(crate) use self::dto::Page;
+use self::dto::PageQuery;
 use crate::access::guard;
 use crate::{ApiError, AppState, FieldError};
 

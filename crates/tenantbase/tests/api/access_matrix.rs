@@ -142,6 +142,22 @@ async fn resources(
             )
             .await),
     );
+    let file = crate::files::upload(app, owner, org, "f.txt", "text/plain", b"f".to_vec()).await;
+    ids.insert("file_id", id(file));
+    let upload = owner
+        .post(
+            app,
+            &format!("/v1/orgs/{org}/files/presign"),
+            json!({"name": "u.bin", "content_type": "application/octet-stream", "size": 1}),
+        )
+        .await;
+    ids.insert(
+        "upload_id",
+        upload.json()["upload_id"]
+            .as_str()
+            .expect("upload id")
+            .to_owned(),
+    );
     ids
 }
 

@@ -7,12 +7,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use tenantbase_blob::BlobStore;
+use tenantbase_blob::{BlobConfig, BlobStore};
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
 use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::tenancy::files::FilePolicy;
 use tenantbase_core::tenancy::{Tenancy, TenancyPolicy};
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_http::{AppState, HttpSettings};
@@ -48,8 +49,10 @@ pub struct TestApp {
     identity: Arc<Identity>,
     master: MasterKey,
     pub store: Arc<dyn Store>,
-    /// Root of the local object store.
+    /// Root of the local object store (unused when the app runs on another store).
     pub files_dir: std::path::PathBuf,
+    /// The app's object store.
+    pub blob: BlobStore,
     _dir: tempfile::TempDir,
     _database: Option<TestDatabase>,
 }
@@ -120,6 +123,14 @@ impl TestApp {
     pub async fn with_sessions(backend: Backend, sessions: SessionPolicy) -> Self {
         let mut options = Options::new(OpenApiRouter::new(), settings());
         options.sessions = sessions;
+        Self::open(backend, options).await
+    }
+
+    /// With file limits, and optionally an object store other than a local folder.
+    pub async fn with_files(backend: Backend, files: FilePolicy, blob: Option<BlobConfig>) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.files = files;
+        options.blob = blob;
         Self::open(backend, options).await
     }
 
@@ -224,16 +235,23 @@ impl TestApp {
         ));
         let state_identity = identity.clone();
         let files_dir = dir.path().join("files");
-        let blob = BlobStore::local(&files_dir).await.expect("object store");
+        let blob_config = options.blob.unwrap_or(BlobConfig::Local {
+            root: files_dir.clone(),
+        });
+        let blob = BlobStore::open(&blob_config).await.expect("object store");
         let state = AppState {
             store: store.clone(),
-            blob,
+            blob: blob.clone(),
             metrics: tenantbase_http::metrics_handle(),
             http: Arc::new(options.http),
             tenancy: Arc::new(Tenancy::new(
                 store.clone(),
+                blob.clone(),
                 identity.clone(),
-                TenancyPolicy::default(),
+                TenancyPolicy {
+                    files: options.files,
+                    ..TenancyPolicy::default()
+                },
             )),
             identity,
         };
@@ -245,6 +263,7 @@ impl TestApp {
             master,
             store,
             files_dir,
+            blob,
             _dir: dir,
             _database: database,
         }
@@ -294,6 +313,8 @@ struct Options {
     http: HttpSettings,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
+    files: FilePolicy,
+    blob: Option<BlobConfig>,
 }
 
 impl Options {
@@ -303,6 +324,8 @@ impl Options {
             http,
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
+            files: FilePolicy::default(),
+            blob: None,
         }
     }
 }

@@ -18,7 +18,7 @@ async fn invitations_add_members_with_roles_and_are_single_use() {
         assert_eq!(me["roles"], json!(["viewer"]));
         assert_eq!(
             me["permissions"],
-            json!(["org:read", "members:read", "projects:read"])
+            json!(["org:read", "members:read", "projects:read", "files:read"])
         );
 
         // Used tokens stop working; others' emails do not match; any_email lets anyone in.

@@ -240,6 +240,7 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
         // Still within the restore period: nothing happens.
         let patient = PurgeOrg {
             store: app.store.clone(),
+            blob: app.blob.clone(),
             restore_period: std::time::Duration::from_secs(3600),
         };
         patient.run(&run).await.expect("runs");
@@ -260,6 +261,7 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
 
         let due = PurgeOrg {
             store: app.store.clone(),
+            blob: app.blob.clone(),
             restore_period: std::time::Duration::ZERO,
         };
         due.run(&run).await.expect("purges");

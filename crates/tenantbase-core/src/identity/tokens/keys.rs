@@ -58,6 +58,16 @@ impl MasterKey {
         STANDARD.encode(self.0.as_ref())
     }
 
+    /// A separate 32-byte key for `purpose` (HMAC-SHA256 of the purpose under this key),
+    /// so one configured secret serves several uses without any two sharing a key.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     fn cipher(&self) -> Result<XChaCha20Poly1305, TokenError> {
         // From the slice, so no unzeroized copy of the key is left on the stack.
         XChaCha20Poly1305::new_from_slice(self.0.as_ref())

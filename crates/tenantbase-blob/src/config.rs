@@ -1,0 +1,112 @@
+//! Which object store to open, and how.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::signer::Signer;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+
+use crate::BlobError;
+
+/// Where objects live.
+#[derive(Debug, Clone)]
+pub enum BlobConfig {
+    /// Files under a folder (the embedded default). Uploads are written beside their
+    /// destination and renamed into place when complete, so a crash leaves no half-file.
+    Local { root: PathBuf },
+    /// Amazon S3 or an S3-compatible server (MinIO, moto…).
+    S3(S3Config),
+    /// Azure Blob Storage or the Azurite emulator.
+    Azure(AzureConfig),
+    /// In process memory, for tests.
+    Memory,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// For S3-compatible servers; `None` is AWS.
+    pub endpoint: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `bucket` in the path (`endpoint/bucket/key`), as MinIO and most compatible servers
+    /// want, rather than in the host name.
+    pub path_style: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AzureConfig {
+    pub account: String,
+    pub access_key: String,
+    pub container: String,
+    /// For Azurite: `http://127.0.0.1:10000/devstoreaccount1`; `None` is Azure.
+    pub endpoint: Option<String>,
+}
+
+/// A store that answers slowly or not at all fails the request in seconds (the caller
+/// answers 503) instead of retrying for minutes.
+fn client_behaviour() -> (ClientOptions, RetryConfig) {
+    let options = ClientOptions::new()
+        .with_allow_http(true)
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_timeout(Duration::from_secs(60));
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+    };
+    (options, retry)
+}
+
+/// The opened store, and its signer where the store signs URLs natively.
+pub(crate) type Opened = (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>);
+
+impl BlobConfig {
+    pub(crate) fn open(&self) -> Result<Opened, BlobError> {
+        let (options, retry) = client_behaviour();
+        Ok(match self {
+            BlobConfig::Local { root } => {
+                std::fs::create_dir_all(root).map_err(|source| BlobError::Folder {
+                    path: root.display().to_string(),
+                    source,
+                })?;
+                (Arc::new(LocalFileSystem::new_with_prefix(root)?), None)
+            }
+            BlobConfig::S3(s3) => {
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(&s3.bucket)
+                    .with_region(&s3.region)
+                    .with_access_key_id(&s3.access_key_id)
+                    .with_secret_access_key(&s3.secret_access_key)
+                    .with_virtual_hosted_style_request(!s3.path_style)
+                    .with_client_options(options)
+                    .with_retry(retry);
+                if let Some(endpoint) = &s3.endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                let store = Arc::new(builder.build()?);
+                (store.clone(), Some(store))
+            }
+            BlobConfig::Azure(azure) => {
+                let mut builder = MicrosoftAzureBuilder::new()
+                    .with_account(&azure.account)
+                    .with_access_key(&azure.access_key)
+                    .with_container_name(&azure.container)
+                    .with_client_options(options)
+                    .with_retry(retry);
+                if let Some(endpoint) = &azure.endpoint {
+                    builder = builder.with_endpoint(endpoint.clone());
+                }
+                let store = Arc::new(builder.build()?);
+                (store.clone(), Some(store))
+            }
+            BlobConfig::Memory => (Arc::new(InMemory::new()), None),
+        })
+    }
+}

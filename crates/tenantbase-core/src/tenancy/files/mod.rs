@@ -1,0 +1,390 @@
+//! Files of an org (DATA-2): streamed uploads with a per-org quota and a size cap,
+//! content-type checks, metadata, downloads, deletion, presigned URLs, and the sweep that
+//! removes objects no row describes. Objects are keyed `org/{org_id}/{file_id}`.
+
+mod ingest;
+mod presign;
+pub(crate) mod sniff;
+mod sweep;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use tenantbase_blob::{BlobError, BlobRead};
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::FileId;
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::files::{FileQuery, StoredFile};
+
+pub use presign::{
+    BlobGrant, GrantMethod, GrantRefusal, PresignedDownload, PresignedUpload, UploadRequest,
+};
+pub use sweep::SweepFiles;
+
+use super::access::OrgAccess;
+use super::{FieldProblem, Tenancy, TenancyError, now_micros};
+use ingest::{Budget, ingest};
+
+pub const NAME_MAX: usize = 255;
+pub const PAGE_MAX: u32 = 100;
+
+/// Limits and keys of file storage, from the configuration.
+#[derive(Clone)]
+pub struct FilePolicy {
+    /// Bytes an org may keep, counting presigned uploads still open.
+    pub quota_bytes: u64,
+    /// Largest single file.
+    pub max_file_bytes: u64,
+    /// Signs the `/v1/blobs/{token}` URLs of stores that cannot sign their own.
+    pub url_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Where this API is reached from outside, for those URLs.
+    pub public_url: String,
+    /// An object without a row is removed once it is older than this.
+    pub orphan_grace: Duration,
+}
+
+impl std::fmt::Debug for FilePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilePolicy")
+            .field("quota_bytes", &self.quota_bytes)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for FilePolicy {
+    fn default() -> Self {
+        Self {
+            quota_bytes: 10 << 30,
+            max_file_bytes: 5 << 30,
+            // A key of this process only: URLs die with it. `serve` derives a stable one
+            // from the master key.
+            url_key: zeroize::Zeroizing::new(random_key()),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            orphan_grace: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // Linux's getrandom cannot fail once the pool is seeded; a key nobody chose matters more
+    // than going on without one.
+    getrandom::fill(&mut key).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    key
+}
+
+/// Why a file operation was refused, beyond invalid fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRefusal {
+    /// Larger than the per-file cap.
+    TooLarge { max_bytes: u64 },
+    /// Would take the org past its quota.
+    QuotaExceeded { quota_bytes: u64, used_bytes: u64 },
+    /// The bytes' signature says another type.
+    TypeMismatch { declared: String, found: String },
+    /// The body ended before it was complete.
+    Interrupted,
+    /// The object store does not answer.
+    StoreUnavailable,
+}
+
+pub(crate) fn unavailable(error: BlobError) -> TenancyError {
+    tracing::warn!(%error, "object store failed");
+    TenancyError::File(FileRefusal::StoreUnavailable)
+}
+
+/// Where a file's bytes live: one key space per org.
+pub fn object_key(org: OrgId, file: FileId) -> String {
+    format!("org/{org}/{file}")
+}
+
+/// A file name as stored: no path separators, no control characters, not `.`/`..`.
+pub(crate) fn valid_name(field: &str, name: &str) -> Result<String, FieldProblem> {
+    let problem = |message: &str| Err(FieldProblem::new(field, message));
+    if name.is_empty() || name.trim().is_empty() {
+        return problem("must not be empty");
+    }
+    if name.chars().count() > NAME_MAX {
+        return problem("must be at most 255 characters");
+    }
+    if name.contains(['/', '\\']) {
+        return problem("must not contain path separators");
+    }
+    if name.chars().any(char::is_control) {
+        return problem("must not contain control characters");
+    }
+    if name == "." || name == ".." {
+        return problem("must not be . or ..");
+    }
+    Ok(name.to_owned())
+}
+
+/// A media type `type/subtype` (parameters dropped), lower case.
+pub(crate) fn valid_content_type(field: &str, value: &str) -> Result<String, FieldProblem> {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((kind, sub)) if token(kind) && token(sub) && essence.len() <= 127 => Ok(essence),
+        _ => Err(FieldProblem::new(
+            field,
+            "must be a media type such as image/png",
+        )),
+    }
+}
+
+/// What the caller asks of an upload.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub name: String,
+    pub content_type: String,
+    /// From `Content-Length`, when the client sent one: refused early if too large.
+    pub declared_size: Option<u64>,
+}
+
+/// A file being downloaded: its row and its bytes.
+pub struct FileDownload {
+    pub file: StoredFile,
+    pub read: BlobRead,
+}
+
+/// A page of files.
+#[derive(Debug, Clone)]
+pub struct FilePage {
+    pub items: Vec<StoredFile>,
+    pub next_cursor: Option<(DateTime<Utc>, FileId)>,
+}
+
+impl Tenancy {
+    /// The bytes an upload may still bring: the smaller of the file cap and what is left
+    /// of the quota, refused early if `declared` is already beyond it.
+    async fn budget(
+        &self,
+        access: &OrgAccess,
+        declared: Option<u64>,
+    ) -> Result<Budget, TenancyError> {
+        let files = &self.policy.files;
+        let used = self
+            .store
+            .read_org(access.scope())
+            .await?
+            .bytes_used(Utc::now())
+            .await?;
+        let left = files.quota_bytes.saturating_sub(used);
+        let budget = if left < files.max_file_bytes {
+            Budget {
+                bytes: left,
+                over: FileRefusal::QuotaExceeded {
+                    quota_bytes: files.quota_bytes,
+                    used_bytes: used,
+                },
+            }
+        } else {
+            Budget {
+                bytes: files.max_file_bytes,
+                over: FileRefusal::TooLarge {
+                    max_bytes: files.max_file_bytes,
+                },
+            }
+        };
+        match declared {
+            Some(size) if size > budget.bytes => Err(TenancyError::File(budget.over)),
+            _ => Ok(budget),
+        }
+    }
+
+    /// Streams `body` into the store, then records the file — or, if the org ran out of
+    /// quota meanwhile, removes the object again.
+    pub async fn upload_file<S, E>(
+        &self,
+        access: &OrgAccess,
+        new: NewFile,
+        body: S,
+        request: &RequestMeta,
+    ) -> Result<StoredFile, TenancyError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let name = valid_name("name", &new.name).map_err(|p| TenancyError::Invalid(vec![p]))?;
+        let content_type = valid_content_type("content_type", &new.content_type)
+            .map_err(|p| TenancyError::Invalid(vec![p]))?;
+        let budget = self.budget(access, new.declared_size).await?;
+        let id = FileId::new();
+        let key = object_key(access.org_id(), id);
+        let stored = ingest(&self.blob, &key, &content_type, budget, body).await?;
+        let file = stored_file(
+            id,
+            name,
+            content_type,
+            stored.size,
+            stored.sha256,
+            access.accountable_user(),
+        );
+        self.record_file(access, &file, None, request).await?;
+        Ok(file)
+    }
+
+    /// Writes the row of a stored object (closing `upload` if it came presigned) under the
+    /// org's lock, so concurrent uploads cannot overrun the quota together. On refusal or
+    /// failure the object goes: no object stays without a row.
+    async fn record_file(
+        &self,
+        access: &OrgAccess,
+        file: &StoredFile,
+        upload: Option<FileId>,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let recorded = async {
+            let mut unit = self.store.begin_org(access.scope()).await?;
+            unit.lock_org().await?;
+            if let Some(upload) = upload {
+                unit.delete_upload(upload).await?;
+            }
+            let used = unit.bytes_used(Utc::now()).await?;
+            let quota = self.policy.files.quota_bytes;
+            if used.saturating_add(file.size) > quota {
+                return Err(TenancyError::File(FileRefusal::QuotaExceeded {
+                    quota_bytes: quota,
+                    used_bytes: used,
+                }));
+            }
+            unit.insert_file(file).await?;
+            unit.append_event(access.event(
+                "file.uploaded",
+                Some(("file", file.id.to_string())),
+                request,
+                serde_json::json!({"size": file.size, "content_type": file.content_type, "sha256": file.sha256}),
+            ))
+            .await?;
+            unit.commit().await?;
+            Ok(())
+        }
+        .await;
+        if recorded.is_err() {
+            let key = object_key(access.org_id(), file.id);
+            if let Err(error) = self.blob.delete(&key).await {
+                tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
+            }
+        }
+        recorded
+    }
+
+    pub async fn file(&self, access: &OrgAccess, id: FileId) -> Result<StoredFile, TenancyError> {
+        Ok(self.store.read_org(access.scope()).await?.file(id).await?)
+    }
+
+    /// Files oldest first, filtered by name prefix and content type (`image/` for a family).
+    pub async fn files(
+        &self,
+        access: &OrgAccess,
+        mut query: FileQuery,
+    ) -> Result<FilePage, TenancyError> {
+        if query.limit == 0 || query.limit > PAGE_MAX {
+            return Err(TenancyError::invalid(
+                "limit",
+                format!("must be between 1 and {PAGE_MAX}"),
+            ));
+        }
+        let limit = query.limit as usize;
+        query.limit += 1;
+        let mut items = self
+            .store
+            .read_org(access.scope())
+            .await?
+            .files(&query)
+            .await?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|f| (f.created_at, f.id))
+        });
+        Ok(FilePage {
+            items,
+            next_cursor: next_cursor.flatten(),
+        })
+    }
+
+    /// The file's bytes, or `range` of them (within the file: the caller checks).
+    pub async fn download_file(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<FileDownload, TenancyError> {
+        let file = self.file(access, id).await?;
+        let read = self.read_object(access.org_id(), &file, range).await?;
+        Ok(FileDownload { file, read })
+    }
+
+    async fn read_object(
+        &self,
+        org: OrgId,
+        file: &StoredFile,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobRead, TenancyError> {
+        // An empty file has no byte to range over; some stores refuse an empty range.
+        let range = range.filter(|r| !r.is_empty());
+        self.blob
+            .read(&object_key(org, file.id), range)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Removes the row, then the object; the sweep removes the object if this process
+    /// stops between the two.
+    pub async fn delete_file(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let file = unit.file(id).await?;
+        unit.delete_file(id).await?;
+        unit.append_event(access.event(
+            "file.deleted",
+            Some(("file", id.to_string())),
+            request,
+            serde_json::json!({"name": file.name, "size": file.size}),
+        ))
+        .await?;
+        unit.commit().await?;
+        if let Err(error) = self.blob.delete(&object_key(access.org_id(), id)).await {
+            tracing::warn!(%error, "removing a deleted file's object; the sweep will retry");
+        }
+        Ok(())
+    }
+}
+
+/// The row of a file just stored.
+fn stored_file(
+    id: FileId,
+    name: String,
+    content_type: String,
+    size: u64,
+    sha256: String,
+    created_by: tenantbase_domain::id::UserId,
+) -> StoredFile {
+    StoredFile {
+        id,
+        name,
+        size,
+        content_type,
+        sha256,
+        created_by,
+        created_at: now_micros(),
+    }
+}

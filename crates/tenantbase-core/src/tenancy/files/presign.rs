@@ -1,0 +1,496 @@
+//! Presigned URLs. S3 and Azure sign their own; for the local folder (and memory)
+//! tenantbase serves `/v1/blobs/{token}` itself, where the token is an HMAC-signed,
+//! expiring grant of one method on one file. A grant is re-checked at use: its signer must
+//! still hold the permission in the org.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use tenantbase_blob::{BlobError, BlobStore};
+use tenantbase_domain::id::{FileId, UserId};
+use tenantbase_domain::{OrgId, Permission};
+use tenantbase_store::events::RequestMeta;
+use tenantbase_store::files::{FileUpload, StoredFile};
+
+use super::ingest::{Budget, ingest};
+use super::sniff::{SNIFF_BYTES, mismatch};
+use super::{FileRefusal, object_key, stored_file, unavailable, valid_content_type, valid_name};
+use crate::tenancy::access::OrgAccess;
+use crate::tenancy::{FieldProblem, Tenancy, TenancyError, now_micros};
+
+/// Longest an upload URL stays valid.
+pub const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
+/// Longest a download URL stays valid (S3's limit for signed URLs).
+pub const DOWNLOAD_TTL_MAX: Duration = Duration::from_secs(7 * 86_400);
+const UPLOAD_TTL_DEFAULT: Duration = Duration::from_secs(900);
+const DOWNLOAD_TTL_DEFAULT: Duration = Duration::from_secs(3600);
+
+/// A presigned upload to open.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 the bytes must have.
+    pub sha256: Option<String>,
+    pub expires_in: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PresignedUpload {
+    pub upload: FileUpload,
+    pub method: &'static str,
+    pub url: String,
+    /// The store serves this URL directly (S3, Azure): the client reports completion.
+    pub native: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PresignedDownload {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The method a local URL grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantMethod {
+    Get,
+    Put,
+}
+
+impl GrantMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantMethod::Get => "GET",
+            GrantMethod::Put => "PUT",
+        }
+    }
+}
+
+/// A verified `/v1/blobs/{token}`.
+#[derive(Debug, Clone)]
+pub struct BlobGrant {
+    pub method: GrantMethod,
+    org: OrgId,
+    file: FileId,
+    signer: UserId,
+    expires_at: i64,
+}
+
+/// Why a `/v1/blobs/{token}` is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRefusal {
+    /// Malformed or not signed by us.
+    Invalid,
+    Expired,
+    /// Signed for the other method.
+    WrongMethod(GrantMethod),
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(key: &[u8; 32]) -> HmacSha256 {
+    // HMAC takes keys of any length; a 32-byte one cannot fail.
+    HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key"))
+}
+
+fn ttl(
+    field: &str,
+    asked: Option<u64>,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, TenancyError> {
+    match asked {
+        None => Ok(default),
+        Some(secs) if (1..=max.as_secs()).contains(&secs) => Ok(Duration::from_secs(secs)),
+        Some(_) => Err(TenancyError::invalid(
+            field,
+            format!("must be between 1 and {} seconds", max.as_secs()),
+        )),
+    }
+}
+
+fn valid_sha256(value: &str) -> Result<String, FieldProblem> {
+    let lower = value.to_ascii_lowercase();
+    if lower.len() == 64 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(lower)
+    } else {
+        Err(FieldProblem::new("sha256", "must be 64 hex digits"))
+    }
+}
+
+impl Tenancy {
+    fn sign_grant(
+        &self,
+        method: GrantMethod,
+        org: OrgId,
+        file: FileId,
+        signer: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> String {
+        let claims = format!(
+            "{}.{org}.{file}.{signer}.{}",
+            method.as_str(),
+            expires_at.timestamp()
+        );
+        let mut mac = mac(&self.policy.files.url_key);
+        mac.update(claims.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(claims),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    /// Checks a local URL's token: signature (in constant time), expiry, then method.
+    pub fn verify_grant(
+        &self,
+        token: &str,
+        method: GrantMethod,
+    ) -> Result<BlobGrant, GrantRefusal> {
+        let (claims, tag) = token.split_once('.').ok_or(GrantRefusal::Invalid)?;
+        let claims = URL_SAFE_NO_PAD
+            .decode(claims)
+            .map_err(|_| GrantRefusal::Invalid)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| GrantRefusal::Invalid)?;
+        let mut mac = mac(&self.policy.files.url_key);
+        mac.update(&claims);
+        mac.verify_slice(&tag).map_err(|_| GrantRefusal::Invalid)?;
+        let claims = String::from_utf8(claims).map_err(|_| GrantRefusal::Invalid)?;
+        let parts: Vec<&str> = claims.split('.').collect();
+        let [granted, org, file, signer, expires_at] = parts.as_slice() else {
+            return Err(GrantRefusal::Invalid);
+        };
+        let granted = match *granted {
+            "GET" => GrantMethod::Get,
+            "PUT" => GrantMethod::Put,
+            _ => return Err(GrantRefusal::Invalid),
+        };
+        let grant = BlobGrant {
+            method: granted,
+            org: org.parse().map_err(|_| GrantRefusal::Invalid)?,
+            file: file.parse().map_err(|_| GrantRefusal::Invalid)?,
+            signer: signer.parse().map_err(|_| GrantRefusal::Invalid)?,
+            expires_at: expires_at.parse().map_err(|_| GrantRefusal::Invalid)?,
+        };
+        if grant.expires_at <= Utc::now().timestamp() {
+            return Err(GrantRefusal::Expired);
+        }
+        if granted != method {
+            return Err(GrantRefusal::WrongMethod(granted));
+        }
+        Ok(grant)
+    }
+
+    /// A URL for `method` on `file`: the store's own, or a local one.
+    async fn presigned_url(
+        &self,
+        access: &OrgAccess,
+        method: GrantMethod,
+        file: FileId,
+        ttl: Duration,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(String, bool), TenancyError> {
+        let store_method = match method {
+            GrantMethod::Get => tenantbase_blob::Method::GET,
+            GrantMethod::Put => tenantbase_blob::Method::PUT,
+        };
+        let key = object_key(access.org_id(), file);
+        match self
+            .blob
+            .signed_url(store_method, &key, ttl)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(url) => Ok((url, true)),
+            None => {
+                let token = self.sign_grant(
+                    method,
+                    access.org_id(),
+                    file,
+                    access.accountable_user(),
+                    expires_at,
+                );
+                let base = self.policy.files.public_url.trim_end_matches('/');
+                Ok((format!("{base}/v1/blobs/{token}"), false))
+            }
+        }
+    }
+
+    /// Opens an upload the client sends straight to the store; its size counts against the
+    /// quota until it completes or expires.
+    pub async fn presign_upload(
+        &self,
+        access: &OrgAccess,
+        asked: UploadRequest,
+        request: &RequestMeta,
+    ) -> Result<PresignedUpload, TenancyError> {
+        let mut problems = Vec::new();
+        let name = valid_name("name", &asked.name)
+            .map_err(|p| problems.push(p))
+            .ok();
+        let content_type = valid_content_type("content_type", &asked.content_type)
+            .map_err(|p| problems.push(p))
+            .ok();
+        let sha256 = asked
+            .sha256
+            .as_deref()
+            .map(valid_sha256)
+            .transpose()
+            .map_err(|p| problems.push(p))
+            .ok()
+            .flatten();
+        let ttl = ttl(
+            "expires_in",
+            asked.expires_in,
+            UPLOAD_TTL_DEFAULT,
+            UPLOAD_TTL_MAX,
+        )?;
+        let (Some(name), Some(content_type)) = (name, content_type) else {
+            return Err(TenancyError::Invalid(problems));
+        };
+        if !problems.is_empty() {
+            return Err(TenancyError::Invalid(problems));
+        }
+        self.budget(access, Some(asked.size)).await?;
+        let now = now_micros();
+        let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_default();
+        let upload = FileUpload {
+            id: FileId::new(),
+            name,
+            size: asked.size,
+            content_type,
+            sha256,
+            created_by: access.accountable_user(),
+            created_at: now,
+            expires_at,
+        };
+        let (url, native) = self
+            .presigned_url(access, GrantMethod::Put, upload.id, ttl, expires_at)
+            .await?;
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.insert_upload(&upload).await?;
+        unit.append_event(access.event(
+            "file.upload_presigned",
+            Some(("file", upload.id.to_string())),
+            request,
+            serde_json::json!({"size": upload.size, "expires_at": upload.expires_at}),
+        ))
+        .await?;
+        unit.commit().await?;
+        Ok(PresignedUpload {
+            upload,
+            method: "PUT",
+            url,
+            native,
+        })
+    }
+
+    /// The open upload `id`, or 404 (also once it expired).
+    async fn open_upload(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+    ) -> Result<FileUpload, TenancyError> {
+        let upload = self
+            .store
+            .read_org(access.scope())
+            .await?
+            .upload(id)
+            .await?;
+        if upload.expires_at <= Utc::now() {
+            return Err(TenancyError::NotFound);
+        }
+        Ok(upload)
+    }
+
+    /// Registers a presigned upload the store received: the object must be there, of the
+    /// announced size, with the promised hash and a head that fits the declared type.
+    /// Completing a file already registered returns it.
+    pub async fn complete_upload(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+        request: &RequestMeta,
+    ) -> Result<StoredFile, TenancyError> {
+        let upload = match self.open_upload(access, id).await {
+            Err(TenancyError::NotFound) => return self.file(access, id).await,
+            other => other?,
+        };
+        let key = object_key(access.org_id(), id);
+        let meta = match self.blob.head(&key).await {
+            Ok(meta) => meta,
+            Err(BlobError::NotFound) => {
+                return Err(TenancyError::Conflict(
+                    "upload_incomplete",
+                    "Nothing has been uploaded to this URL yet.".to_owned(),
+                ));
+            }
+            Err(other) => return Err(unavailable(other)),
+        };
+        let (sha256, head) = digest(&self.blob, &key).await?;
+        let mut problems = Vec::new();
+        if meta.size != upload.size {
+            problems.push(FieldProblem::new(
+                "size",
+                format!(
+                    "{} bytes were announced, {} arrived",
+                    upload.size, meta.size
+                ),
+            ));
+        }
+        if upload
+            .sha256
+            .as_ref()
+            .is_some_and(|promised| *promised != sha256)
+        {
+            problems.push(FieldProblem::new(
+                "sha256",
+                "the bytes that arrived have another SHA-256",
+            ));
+        }
+        if let Some(found) = mismatch(&upload.content_type, &head) {
+            // The bytes stay refused whatever happens next: remove them.
+            self.discard(&key).await;
+            return Err(TenancyError::File(FileRefusal::TypeMismatch {
+                declared: upload.content_type,
+                found,
+            }));
+        }
+        if !problems.is_empty() {
+            self.discard(&key).await;
+            return Err(TenancyError::Invalid(problems));
+        }
+        let file = stored_file(
+            id,
+            upload.name,
+            upload.content_type,
+            meta.size,
+            sha256,
+            upload.created_by,
+        );
+        self.record_file(access, &file, Some(id), request).await?;
+        Ok(file)
+    }
+
+    async fn discard(&self, key: &str) {
+        if let Err(error) = self.blob.delete(key).await {
+            tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
+        }
+    }
+
+    /// The signer's access now: a URL is worth no more than what its signer still holds.
+    async fn grant_access(
+        &self,
+        grant: &BlobGrant,
+        permission: Permission,
+    ) -> Result<OrgAccess, TenancyError> {
+        let access = self.member_access(grant.signer, grant.org, false).await?;
+        access
+            .require(permission)
+            .map_err(|_| TenancyError::NotFound)?;
+        Ok(access)
+    }
+
+    /// `PUT /v1/blobs/{token}`: the body becomes the presigned upload's file at once.
+    pub async fn put_granted<S, E>(
+        &self,
+        grant: &BlobGrant,
+        body: S,
+        request: &RequestMeta,
+    ) -> Result<StoredFile, TenancyError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let access = self.grant_access(grant, Permission::FilesWrite).await?;
+        let upload = self.open_upload(&access, grant.file).await?;
+        let key = object_key(grant.org, grant.file);
+        let budget = Budget {
+            bytes: upload.size,
+            over: FileRefusal::TooLarge {
+                max_bytes: upload.size,
+            },
+        };
+        let stored = ingest(&self.blob, &key, &upload.content_type, budget, body).await?;
+        if stored.size != upload.size || upload.sha256.as_ref().is_some_and(|h| *h != stored.sha256)
+        {
+            self.discard(&key).await;
+            return Err(TenancyError::invalid(
+                if stored.size != upload.size {
+                    "size"
+                } else {
+                    "sha256"
+                },
+                "the bytes do not match what the upload announced",
+            ));
+        }
+        let file = stored_file(
+            upload.id,
+            upload.name,
+            upload.content_type,
+            stored.size,
+            stored.sha256,
+            upload.created_by,
+        );
+        self.record_file(&access, &file, Some(upload.id), request)
+            .await?;
+        Ok(file)
+    }
+
+    /// `GET /v1/blobs/{token}`: the access to read the granted file with, if its signer
+    /// may still read files (else 404, as if the file were gone).
+    pub async fn granted_read(
+        &self,
+        grant: &BlobGrant,
+    ) -> Result<(OrgAccess, FileId), TenancyError> {
+        let access = self.grant_access(grant, Permission::FilesRead).await?;
+        Ok((access, grant.file))
+    }
+
+    /// A URL anyone holding it may GET the file from until it expires.
+    pub async fn presign_download(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+        expires_in: Option<u64>,
+    ) -> Result<PresignedDownload, TenancyError> {
+        let ttl = ttl(
+            "expires_in",
+            expires_in,
+            DOWNLOAD_TTL_DEFAULT,
+            DOWNLOAD_TTL_MAX,
+        )?;
+        self.file(access, id).await?;
+        let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+        let (url, _) = self
+            .presigned_url(access, GrantMethod::Get, id, ttl, expires_at)
+            .await?;
+        Ok(PresignedDownload { url, expires_at })
+    }
+}
+
+/// SHA-256 of a stored object and its first bytes, read as a stream.
+async fn digest(blob: &BlobStore, key: &str) -> Result<(String, Vec<u8>), TenancyError> {
+    let mut body = blob.read(key, None).await.map_err(unavailable)?.body;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(unavailable)?;
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+    }
+    Ok((hex::encode(hasher.finalize()), head))
+}

@@ -1,0 +1,73 @@
+//! `/v1/blobs/{token}`: the presigned URLs of stores that cannot sign their own (the
+//! local folder). The token is the whole credential: signed, expiring, for one method on
+//! one file. Bad or expired tokens get 403, the other method 405.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tenantbase_core::tenancy::files::{BlobGrant, GrantMethod, GrantRefusal};
+
+use super::dto::FileView;
+use super::handlers::serve_file;
+use crate::auth::RequestInfo;
+use crate::problem::Problem;
+use crate::{ApiError, AppState};
+
+fn grant(state: &AppState, token: &str, method: GrantMethod) -> Result<BlobGrant, ApiError> {
+    state
+        .tenancy
+        .verify_grant(token, method)
+        .map_err(|refusal| match refusal {
+            GrantRefusal::Invalid => ApiError::forbidden(
+                "invalid_signature",
+                "This URL is not valid: it was changed or never issued.",
+            ),
+            GrantRefusal::Expired => ApiError::forbidden("url_expired", "This URL has expired."),
+            GrantRefusal::WrongMethod(allowed) => ApiError::method_not_allowed(
+                allowed.as_str(),
+                "method_not_allowed",
+                format!("This URL is for {} only.", allowed.as_str()),
+            ),
+        })
+}
+
+/// Download through a presigned URL (ranges and ETags as on the content route).
+#[utoipa::path(get, path = "/v1/blobs/{token}", tag = "files",
+    params(("token" = String, Path, description = "From a presigned URL")),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 405, description = "The URL is for PUT", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_blob(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let grant = grant(&state, &token, GrantMethod::Get)?;
+    let (access, file) = state.tenancy.granted_read(&grant).await?;
+    serve_file(&state, &access, file, &headers).await
+}
+
+/// Upload through a presigned URL: the body becomes the file at once.
+#[utoipa::path(put, path = "/v1/blobs/{token}", tag = "files",
+    params(("token" = String, Path, description = "From a presigned URL")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored", body = FileView),
+        (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 405, description = "The URL is for GET", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn put_blob(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    RequestInfo(meta): RequestInfo,
+    request: Request,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let grant = grant(&state, &token, GrantMethod::Put)?;
+    let body = request.into_body().into_data_stream();
+    let file = state.tenancy.put_granted(&grant, body, &meta).await?;
+    Ok((StatusCode::CREATED, Json(FileView::from(file))))
+}

@@ -1,0 +1,302 @@
+//! Handlers of `/v1/orgs/{org_id}/files…`.
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use tenantbase_core::tenancy::OrgAccess;
+use tenantbase_core::tenancy::files::{NewFile, UploadRequest};
+use tenantbase_domain::id::FileId;
+use tenantbase_store::files::FileQuery;
+
+use super::download::{early_answer, read_range, respond};
+use super::dto::{
+    FileListParams, FileView, PresignBody, PresignDownloadBody, PresignedDownloadView,
+    PresignedUploadView, UploadParams,
+};
+use crate::access::OrgCtx;
+use crate::auth::RequestInfo;
+use crate::orgs::Page;
+use crate::problem::Problem;
+use crate::query::ApiQuery;
+use crate::{ApiError, ApiJson, AppState, FieldError};
+
+fn file_id(text: &str) -> Result<FileId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found("not_found", "No such resource."))
+}
+
+fn missing(field: &str, message: &str) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }])
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Upload a file: `multipart/form-data` (the first part with a file name), or the raw
+/// body with its `Content-Type` and `?name=`. Streamed to the object store, hashed on the
+/// way; nothing is recorded unless every byte was stored.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/files", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), UploadParams),
+    request_body(content = Vec<u8>, description = "The bytes, raw or as multipart/form-data",
+        content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored", body = FileView),
+        (status = 413, description = "Larger than the per-file cap (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of the declared type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or type", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The object store does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The org's quota is used up (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn upload_file(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
+    ApiQuery(params): ApiQuery<UploadParams>,
+    request: Request,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let headers = request.headers().clone();
+    let content_type = header_text(&headers, header::CONTENT_TYPE);
+    let tenancy = &state.tenancy;
+    let file = if content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("multipart/form-data"))
+    {
+        let mut multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+        loop {
+            let field = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?
+                .ok_or_else(|| missing("file", "no part with a file name"))?;
+            let Some(name) = field.file_name().map(str::to_owned) else {
+                continue;
+            };
+            let new = NewFile {
+                name: params.name.clone().unwrap_or(name),
+                content_type: field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                declared_size: None,
+            };
+            break tenancy
+                .upload_file(&ctx.access, new, Box::pin(field), &meta)
+                .await?;
+        }
+    } else {
+        let name = params
+            .name
+            .clone()
+            .ok_or_else(|| missing("name", "is required for a raw upload (?name=)"))?;
+        let new = NewFile {
+            name,
+            content_type: content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
+            declared_size: header_text(&headers, header::CONTENT_LENGTH)
+                .and_then(|v| v.parse().ok()),
+        };
+        let body = request.into_body().into_data_stream();
+        tenancy.upload_file(&ctx.access, new, body, &meta).await?
+    };
+    Ok((StatusCode::CREATED, Json(FileView::from(file))))
+}
+
+/// The cursor of a file page: the last file's creation time and id.
+fn encode_cursor((at, id): (chrono::DateTime<chrono::Utc>, FileId)) -> String {
+    format!("{}.{id}", at.timestamp_micros())
+}
+
+fn decode_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, FileId), ApiError> {
+    let bad = || missing("cursor", "is not a cursor of this list");
+    let (micros, id) = text.split_once('.').ok_or_else(bad)?;
+    let at = micros
+        .parse()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// List files, oldest first, by name prefix and content type.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/files", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), FileListParams),
+    responses((status = 200, description = "A page of files", body = Page<FileView>)))]
+pub(crate) async fn list_files(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiQuery(params): ApiQuery<FileListParams>,
+) -> Result<Json<Page<FileView>>, ApiError> {
+    let query = FileQuery {
+        name_prefix: params.prefix.filter(|p| !p.is_empty()),
+        content_type: params
+            .content_type
+            .filter(|t| !t.is_empty())
+            .map(|t| t.to_ascii_lowercase()),
+        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: params.limit.unwrap_or(50),
+    };
+    let page = state.tenancy.files(&ctx.access, query).await?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(FileView::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
+}
+
+/// A file's metadata.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/files/{file_id}", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), ("file_id" = String, Path, description = "`fil_…`")),
+    responses((status = 200, description = "The file", body = FileView)))]
+pub(crate) async fn get_file(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path(ids): Path<(String, String)>,
+) -> Result<Json<FileView>, ApiError> {
+    let file = state.tenancy.file(&ctx.access, file_id(&ids.1)?).await?;
+    Ok(Json(FileView::from(file)))
+}
+
+/// Download a file: `ETag` and `If-None-Match` (304), one `Range` (206, or 416), and an
+/// `attachment` disposition with the file's name.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/files/{file_id}/content", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), ("file_id" = String, Path, description = "`fil_…`")),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The object store does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn download_file(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path(ids): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve_file(&state, &ctx.access, file_id(&ids.1)?, &headers).await
+}
+
+/// The download answer for `id` and the request's conditional and range headers.
+pub(super) async fn serve_file(
+    state: &AppState,
+    access: &OrgAccess,
+    id: FileId,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let file = state.tenancy.file(access, id).await?;
+    if let Some(answer) = early_answer(headers, &file)? {
+        return Ok(answer);
+    }
+    let range = read_range(headers, file.size);
+    let partial = range.is_some();
+    let download = state.tenancy.download_file(access, id, range).await?;
+    respond(download, partial)
+}
+
+/// Delete a file: its row, then its object. Audited as `file.deleted`.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/files/{file_id}", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), ("file_id" = String, Path, description = "`fil_…`")),
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn delete_file(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
+    Path(ids): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .tenancy
+        .delete_file(&ctx.access, file_id(&ids.1)?, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Presign an upload: the client PUTs the bytes to `url`, then POSTs `complete_url`. The
+/// announced size counts against the quota until then.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/files/presign", tag = "files", request_body = PresignBody,
+    params(("org_id" = String, Path, description = "`org_…`")),
+    responses(
+        (status = 201, description = "An upload URL", body = PresignedUploadView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn presign_upload(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
+    ApiJson(body): ApiJson<PresignBody>,
+) -> Result<(StatusCode, Json<PresignedUploadView>), ApiError> {
+    let asked = UploadRequest {
+        name: body.name,
+        content_type: body.content_type,
+        size: body.size,
+        sha256: body.sha256,
+        expires_in: body.expires_in,
+    };
+    let presigned = state
+        .tenancy
+        .presign_upload(&ctx.access, asked, &meta)
+        .await?;
+    let upload = &presigned.upload;
+    let org = ctx.access.org_id();
+    Ok((
+        StatusCode::CREATED,
+        Json(PresignedUploadView {
+            upload_id: upload.id.to_string(),
+            method: presigned.method,
+            url: presigned.url,
+            headers: serde_json::json!({"content-type": upload.content_type}),
+            expires_at: upload.expires_at,
+            complete_url: format!("/v1/orgs/{org}/files/uploads/{}/complete", upload.id),
+        }),
+    ))
+}
+
+/// Complete a presigned upload: the stored bytes are checked (size, promised hash, type)
+/// and become the file. Completing a completed upload returns its file.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/files/uploads/{upload_id}/complete", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), ("upload_id" = String, Path, description = "`fil_…`")),
+    responses(
+        (status = 201, description = "The file", body = FileView),
+        (status = 409, description = "Nothing was uploaded yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Size or hash differ from what was announced", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn complete_upload(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
+    Path(ids): Path<(String, String)>,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let file = state
+        .tenancy
+        .complete_upload(&ctx.access, file_id(&ids.1)?, &meta)
+        .await?;
+    Ok((StatusCode::CREATED, Json(FileView::from(file))))
+}
+
+/// A URL that downloads the file without credentials until it expires.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/files/{file_id}/presign-download", tag = "files",
+    request_body = PresignDownloadBody,
+    params(("org_id" = String, Path, description = "`org_…`"), ("file_id" = String, Path, description = "`fil_…`")),
+    responses((status = 200, description = "A download URL", body = PresignedDownloadView)))]
+pub(crate) async fn presign_download(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path(ids): Path<(String, String)>,
+    ApiJson(body): ApiJson<PresignDownloadBody>,
+) -> Result<Json<PresignedDownloadView>, ApiError> {
+    let url = state
+        .tenancy
+        .presign_download(&ctx.access, file_id(&ids.1)?, body.expires_in)
+        .await?;
+    Ok(Json(PresignedDownloadView {
+        url: url.url,
+        expires_at: url.expires_at,
+    }))
+}

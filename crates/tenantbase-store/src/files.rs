@@ -1,0 +1,121 @@
+//! Files of an org (their rows; the bytes live in the object store) and user profiles.
+//!
+//! `FileUnit` is part of every `OrgUnit`, so file rows are reached, like every org-owned
+//! row, only through a unit confined to one org.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tenantbase_domain::id::{FileId, UserId};
+
+use crate::StoreResult;
+
+/// A file stored in full: its row exists only once its object does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub id: FileId,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A presigned upload the client has not yet reported complete. Its size counts against
+/// the org's quota until it completes or expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUpload {
+    pub id: FileId,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// The hex SHA-256 the client promised, checked on completion.
+    pub sha256: Option<String>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A page of an org's files, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct FileQuery {
+    /// Names starting with this (byte-wise).
+    pub name_prefix: Option<String>,
+    /// `image/png` matches exactly; `image/` (ending in a slash) matches the whole family.
+    pub content_type: Option<String>,
+    /// Where the previous page ended.
+    pub after: Option<(DateTime<Utc>, FileId)>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait FileUnit: Send {
+    async fn insert_file(&mut self, file: &StoredFile) -> StoreResult<()>;
+    /// `NotFound` if not in this org.
+    async fn file(&mut self, id: FileId) -> StoreResult<StoredFile>;
+    async fn files(&mut self, query: &FileQuery) -> StoreResult<Vec<StoredFile>>;
+    /// `false` if there was no such file.
+    async fn delete_file(&mut self, id: FileId) -> StoreResult<bool>;
+    /// Which of `ids` have a row.
+    async fn existing_files(&mut self, ids: &[FileId]) -> StoreResult<Vec<FileId>>;
+    /// Bytes the org uses: stored files plus presigned uploads still open at `now`.
+    async fn bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    async fn insert_upload(&mut self, upload: &FileUpload) -> StoreResult<()>;
+    /// `NotFound` if not in this org (expired ones are returned).
+    async fn upload(&mut self, id: FileId) -> StoreResult<FileUpload>;
+    async fn delete_upload(&mut self, id: FileId) -> StoreResult<bool>;
+}
+
+/// Who may see a user's profile and avatar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfileVisibility {
+    /// Members of any org the user belongs to.
+    #[default]
+    Org,
+    /// Only the user.
+    Private,
+}
+
+impl ProfileVisibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileVisibility::Org => "org",
+            ProfileVisibility::Private => "private",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "org" => Some(ProfileVisibility::Org),
+            "private" => Some(ProfileVisibility::Private),
+            _ => None,
+        }
+    }
+}
+
+/// A user's avatar: the object `users/{user_id}/avatar`, described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Avatar {
+    pub content_type: String,
+    pub sha256: String,
+}
+
+/// What a user says about themself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub display_name: String,
+    pub bio: Option<String>,
+    pub visibility: ProfileVisibility,
+    pub avatar: Option<Avatar>,
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// `NotFound` if there is no such user.
+    async fn profile(&self, user: UserId) -> StoreResult<Profile>;
+    /// Writes every field but the avatar.
+    async fn update_profile(&self, user: UserId, profile: &Profile) -> StoreResult<()>;
+    async fn set_avatar(&self, user: UserId, avatar: Option<&Avatar>) -> StoreResult<()>;
+}

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tenantbase_domain::OrgId;
-use tenantbase_domain::id::{ProjectId, UserId};
+use tenantbase_domain::id::{FileId, ProjectId, UserId};
+use tenantbase_store::files::{FileUpload, StoredFile};
 use tenantbase_store::identity::NewUser;
 use tenantbase_store::tenant::{ApiKey, Invitation, Project, Role};
 use tenantbase_store::{OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 
 /// Every table holding org-owned rows.
-const ORG_OWNED: [&str; 10] = [
+const ORG_OWNED: [&str; 12] = [
     "organizations",
     "org_roles",
     "org_members",
@@ -24,6 +25,8 @@ const ORG_OWNED: [&str; 10] = [
     "invitations",
     "api_keys",
     "projects",
+    "files",
+    "file_uploads",
 ];
 
 /// An org with one row in every org-owned table, written through the store.
@@ -95,6 +98,27 @@ async fn populate(store: &PgStore, owner: UserId) -> OrgId {
         deleted_at: None,
     };
     unit.insert_projects(&[project]).await.expect("project");
+    let file = StoredFile {
+        id: FileId::new(),
+        name: "f".into(),
+        size: 1,
+        content_type: "text/plain".into(),
+        sha256: "0".repeat(64),
+        created_by: owner,
+        created_at: now,
+    };
+    unit.insert_file(&file).await.expect("file");
+    let upload = FileUpload {
+        id: FileId::new(),
+        name: "u".into(),
+        size: 1,
+        content_type: "text/plain".into(),
+        sha256: None,
+        created_by: owner,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+    };
+    unit.insert_upload(&upload).await.expect("upload");
     unit.commit().await.expect("commit");
     org
 }

@@ -3,10 +3,12 @@
 //! backend crate, so both backends pass exactly the same tests.
 
 mod events;
+mod files;
 mod identity;
 mod jobs;
 
 pub use events::*;
+pub use files::*;
 pub use identity::*;
 pub use jobs::*;
 use serde_json::json;
@@ -44,6 +46,8 @@ macro_rules! conformance_suite {
             sessions_are_listed_and_revoked,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
+            files_are_listed_filtered_and_counted_per_org,
+            profiles_round_trip,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -175,7 +175,7 @@ impl Drop for PgCluster {
     }
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     let output = command
         .output()
         .map_err(|e| format!("running {command:?}: {e}"))?;
@@ -217,7 +217,7 @@ fn is_root() -> Result<bool, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| format!("finding a free port: {e}"))?;
     listener

@@ -1,7 +1,9 @@
 //! Test helpers shared by the store and API suites: a fresh PostgreSQL database per test
-//! on a real server, and throwaway clusters that a test can stop, start and freeze.
+//! on a real server, throwaway clusters that a test can stop, start and freeze, and
+//! S3 and Azure Blob emulators on loopback.
 
 pub mod cluster;
+pub mod emulators;
 pub mod postgres;
 
 pub use cluster::PgCluster;

@@ -17,6 +17,7 @@ mod helpers;
 mod jobs_processes;
 mod members;
 mod middleware;
+mod object_stores;
 mod ops;
 mod orgs;
 mod process;

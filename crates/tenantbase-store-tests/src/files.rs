@@ -1,0 +1,235 @@
+//! Conformance tests of file rows, presigned uploads and profiles.
+
+use chrono::{SubsecRound, Utc};
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::{FileId, UserId};
+use tenantbase_store::files::{
+    Avatar, FileQuery, FileUpload, Profile, ProfileVisibility, StoredFile,
+};
+use tenantbase_store::identity::NewUser;
+use tenantbase_store::{OrgScope, Store, StoreError};
+
+fn file(name: &str, size: u64, content_type: &str, created_by: UserId) -> StoredFile {
+    StoredFile {
+        id: FileId::new(),
+        name: name.to_owned(),
+        size,
+        content_type: content_type.to_owned(),
+        sha256: "ab".repeat(32),
+        created_by,
+        created_at: Utc::now().trunc_subsecs(6),
+    }
+}
+
+async fn new_user(store: &dyn Store) -> UserId {
+    let id = UserId::new();
+    let mut unit = store.begin().await.expect("begin");
+    unit.create_user(NewUser {
+        id,
+        email: None,
+        display_name: "Guest".to_owned(),
+        password_hash: None,
+        is_guest: true,
+    })
+    .await
+    .expect("user");
+    unit.commit().await.expect("commit");
+    id
+}
+
+pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
+    let owner = new_user(store).await;
+    let (a, b) = (
+        OrgScope::for_checked_org(OrgId::new()),
+        OrgScope::for_checked_org(OrgId::new()),
+    );
+    for (scope, slug) in [(&a, "a"), (&b, "b")] {
+        let mut unit = store.begin_org(scope).await.expect("unit");
+        unit.create_org(
+            slug,
+            &format!("{slug}-{}", scope.org_id().as_uuid().simple()),
+            owner,
+        )
+        .await
+        .expect("org");
+        unit.commit().await.expect("commit");
+    }
+    let files = [
+        file("zoë.png", 100, "image/png", owner),
+        file("zebra.jpg", 50, "image/jpeg", owner),
+        file("notes.txt", 7, "text/plain", owner),
+    ];
+    let mut unit = store.begin_org(&a).await.expect("unit");
+    for f in &files {
+        unit.insert_file(f).await.expect("insert");
+    }
+    let now = Utc::now();
+    let upload = FileUpload {
+        id: FileId::new(),
+        name: "up.bin".to_owned(),
+        size: 1000,
+        content_type: "application/octet-stream".to_owned(),
+        sha256: None,
+        created_by: owner,
+        created_at: now.trunc_subsecs(6),
+        expires_at: (now + chrono::Duration::minutes(5)).trunc_subsecs(6),
+    };
+    unit.insert_upload(&upload).await.expect("upload");
+    unit.commit().await.expect("commit");
+
+    let mut read = store.read_org(&a).await.expect("read");
+    assert_eq!(read.file(files[0].id).await.expect("file"), files[0]);
+    let all = read
+        .files(&FileQuery {
+            limit: 10,
+            ..FileQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 3);
+    let page = read
+        .files(&FileQuery {
+            limit: 10,
+            after: Some((all[0].created_at, all[0].id)),
+            ..FileQuery::default()
+        })
+        .await
+        .expect("page");
+    assert_eq!(page, all[1..].to_vec());
+    let names = |found: Vec<StoredFile>| found.into_iter().map(|f| f.name).collect::<Vec<_>>();
+    let z = read
+        .files(&FileQuery {
+            limit: 10,
+            name_prefix: Some("z".to_owned()),
+            ..FileQuery::default()
+        })
+        .await
+        .expect("prefix");
+    assert_eq!(names(z).len(), 2);
+    let zo = read
+        .files(&FileQuery {
+            limit: 10,
+            name_prefix: Some("zoë".to_owned()),
+            ..FileQuery::default()
+        })
+        .await
+        .expect("prefix");
+    assert_eq!(names(zo), ["zoë.png"]);
+    let images = read
+        .files(&FileQuery {
+            limit: 10,
+            content_type: Some("image/".to_owned()),
+            ..FileQuery::default()
+        })
+        .await
+        .expect("family");
+    assert_eq!(images.len(), 2);
+    let text = read
+        .files(&FileQuery {
+            limit: 10,
+            content_type: Some("text/plain".to_owned()),
+            ..FileQuery::default()
+        })
+        .await
+        .expect("exact");
+    assert_eq!(names(text), ["notes.txt"]);
+    assert_eq!(
+        read.bytes_used(Utc::now()).await.expect("used"),
+        1157,
+        "files and the open upload"
+    );
+    assert_eq!(
+        read.bytes_used(upload.expires_at + chrono::Duration::seconds(1))
+            .await
+            .expect("used"),
+        157,
+        "an expired upload no longer counts"
+    );
+    let stranger = FileId::new();
+    assert_eq!(
+        read.existing_files(&[files[2].id, stranger])
+            .await
+            .expect("existing"),
+        vec![files[2].id]
+    );
+    assert_eq!(read.upload(upload.id).await.expect("upload"), upload);
+    drop(read);
+
+    let mut other = store.read_org(&b).await.expect("read b");
+    assert!(matches!(
+        other.file(files[0].id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        other
+            .files(&FileQuery {
+                limit: 10,
+                ..FileQuery::default()
+            })
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(other.bytes_used(Utc::now()).await.expect("used"), 0);
+    assert!(matches!(
+        other.upload(upload.id).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(other);
+
+    let mut unit = store.begin_org(&a).await.expect("unit");
+    assert!(unit.delete_file(files[0].id).await.expect("delete"));
+    assert!(!unit.delete_file(files[0].id).await.expect("again"));
+    assert!(unit.delete_upload(upload.id).await.expect("delete upload"));
+    unit.commit().await.expect("commit");
+    let mut read = store.read_org(&a).await.expect("read");
+    assert_eq!(read.bytes_used(Utc::now()).await.expect("used"), 57);
+}
+
+pub async fn profiles_round_trip(store: &dyn Store) {
+    let user = new_user(store).await;
+    let profile = store.profile(user).await.expect("profile");
+    assert_eq!(
+        profile,
+        Profile {
+            display_name: "Guest".to_owned(),
+            bio: None,
+            visibility: ProfileVisibility::Org,
+            avatar: None,
+        }
+    );
+    let changed = Profile {
+        display_name: "Ada".to_owned(),
+        bio: Some("Counts.".to_owned()),
+        visibility: ProfileVisibility::Private,
+        avatar: None,
+    };
+    store.update_profile(user, &changed).await.expect("update");
+    let avatar = Avatar {
+        content_type: "image/png".to_owned(),
+        sha256: "cd".repeat(32),
+    };
+    store.set_avatar(user, Some(&avatar)).await.expect("avatar");
+    let read = store.profile(user).await.expect("profile");
+    assert_eq!(
+        read,
+        Profile {
+            avatar: Some(avatar),
+            ..changed.clone()
+        }
+    );
+    assert_eq!(
+        store.user_by_id(user).await.expect("user").display_name,
+        "Ada"
+    );
+    store.set_avatar(user, None).await.expect("clear");
+    assert_eq!(store.profile(user).await.expect("profile"), changed);
+    assert!(matches!(
+        store.profile(UserId::new()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.update_profile(UserId::new(), &changed).await,
+        Err(StoreError::NotFound)
+    ));
+}

@@ -4,6 +4,7 @@
 //! Store and job scenarios run in process against the same code.
 
 mod auth_load;
+mod file_load;
 mod load;
 mod org_load;
 mod server;
@@ -95,6 +96,14 @@ enum Scenario {
     ProjectScaleSqlite,
     /// The same on PostgreSQL.
     ProjectScalePostgres,
+    /// `POST /v1/orgs/{org}/files`, 1 MiB each, local store, SQLite: MiB/s vs `dd`.
+    FileUpload1mib,
+    /// `GET …/files/{id}/content` of a 1 MiB file: MiB/s vs `dd`.
+    FileDownload1mib,
+    /// 256 KiB `Range` reads across a 64 MiB file: MiB/s vs `dd`.
+    FileDownloadRange,
+    /// The server's RSS while one 1 GiB upload streams through it.
+    FileUpload1gibRss,
 }
 
 impl Scenario {
@@ -173,6 +182,10 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         | Scenario::ProjectCreateSpreadPostgres
         | Scenario::ProjectScaleSqlite
         | Scenario::ProjectScalePostgres => org_scenario(args, scenario).await,
+        Scenario::FileUpload1mib
+        | Scenario::FileDownload1mib
+        | Scenario::FileDownloadRange
+        | Scenario::FileUpload1gibRss => file_scenario(args, scenario).await,
         _ => http_scenario(args, scenario).await,
     }
 }
@@ -257,6 +270,56 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
     line["connections"] = connections.into();
     line["health_rps"] = health_rps.round().into();
     line["ratio_to_health"] = ratio(line["rps"].as_f64().unwrap_or(0.0), health_rps).into();
+    Ok(line)
+}
+
+/// The file scenarios on the local store: throughput beside `dd` moving the same bytes
+/// in the same blocks on the same disk, or RSS during one 1 GiB upload.
+async fn file_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Value> {
+    use file_load::{MIB, RANGE_BYTES};
+    let server = Server::start(&args.server, Backend::Sqlite).await?;
+    let addr = server.addr;
+    // Each request moves up to a MiB: a few connections keep the server busy.
+    let connections = args.connections.min(16);
+    let fixture = std::sync::Arc::new(org_load::fixture(addr, 0).await?);
+    let mib = |bytes: u64| (bytes as f64 / MIB as f64 * 10.0).round() / 10.0;
+    if scenario == Scenario::FileUpload1gibRss {
+        let idle = server.rss_bytes();
+        let sampler = server.sample_peak_rss(Duration::from_millis(20));
+        let took = file_load::stream_upload(addr, &fixture, 1024 * MIB).await?;
+        let peak = sampler.stop();
+        return Ok(serde_json::json!({
+            "upload_mib": 1024,
+            "seconds": (took.as_secs_f64() * 100.0).round() / 100.0,
+            "mib_per_s": (1024.0 / took.as_secs_f64()).round(),
+            "server_idle_rss_mib": mib(idle),
+            "server_peak_rss_mib": mib(peak),
+            "peak_above_idle_mib": mib(peak.saturating_sub(idle)),
+        }));
+    }
+    let (flows, bytes) = match scenario {
+        Scenario::FileUpload1mib => (file_load::upload_flows(fixture.clone(), connections), MIB),
+        Scenario::FileDownload1mib => (
+            file_load::download_flows(addr, &fixture, connections, false).await?,
+            MIB,
+        ),
+        _ => (
+            file_load::download_flows(addr, &fixture, connections, true).await?,
+            RANGE_BYTES,
+        ),
+    };
+    let limits = load::Limits {
+        duration: Duration::from_secs(args.duration),
+        max_requests: args.max_requests,
+    };
+    let report = load::run(addr, flows, limits).await?;
+    let throughput = file_load::mib_per_s(&report, bytes);
+    let ceiling = file_load::dd_ceiling(server.data_dir(), 256 * MIB, bytes)?;
+    let mut line = summary(&report);
+    line["connections"] = connections.into();
+    line["mib_per_s"] = throughput.into();
+    line["dd_mib_per_s"] = ceiling.round().into();
+    line["ratio_to_dd"] = ratio(throughput, ceiling).into();
     Ok(line)
 }
 

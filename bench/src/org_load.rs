@@ -43,7 +43,7 @@ pub async fn more_orgs(
     Ok(orgs)
 }
 
-async fn call(
+pub(crate) async fn call(
     addr: SocketAddr,
     request: Request<Full<Bytes>>,
     expect: StatusCode,
@@ -59,7 +59,7 @@ async fn call(
     Ok(serde_json::from_slice(&body)?)
 }
 
-fn authorized(mut request: Request<Full<Bytes>>, token: &str) -> Request<Full<Bytes>> {
+pub(crate) fn authorized(mut request: Request<Full<Bytes>>, token: &str) -> Request<Full<Bytes>> {
     let value = format!("Bearer {token}").parse().expect("header value");
     request.headers_mut().insert("authorization", value);
     request

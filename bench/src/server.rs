@@ -58,6 +58,8 @@ impl Server {
             .env("TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE", "4000000000")
             .env("TENANTBASE_AUTH__LOGIN_FAILURES_PER_IP", "4000000000")
             .env("TENANTBASE_AUTH__LOGIN_FAILURES_PER_ACCOUNT", "4000000000")
+            // File scenarios upload gigabytes; the quota is not what they measure.
+            .env("TENANTBASE_FILES__QUOTA_BYTES", "1099511627776")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let database = match backend {
@@ -106,6 +108,11 @@ impl Server {
                 self._data.path().join("tenantbase.db").display()
             ),
         }
+    }
+
+    /// The server's data folder (its object store is `files/` in it).
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
     }
 
     pub fn rss_bytes(&self) -> u64 {

@@ -12,6 +12,8 @@ mod credentials;
 mod docs_browser;
 mod errors;
 mod files;
+mod files_faults;
+mod files_presigned;
 mod gateway;
 mod helpers;
 mod jobs_processes;

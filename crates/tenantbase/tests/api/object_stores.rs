@@ -9,7 +9,7 @@ use tenantbase_blob::{AzureConfig, BlobConfig, BlobError, S3Config};
 use tenantbase_core::tenancy::files::FilePolicy;
 use tenantbase_testkit::emulators::{self, AZURITE_ACCOUNT, AZURITE_KEY, Emulator};
 
-use crate::files::upload;
+use crate::files::{created_id, get_with, upload};
 use crate::helpers::{Backend, TestApp};
 use crate::tenants::Caller;
 
@@ -54,12 +54,13 @@ async fn exercise(app: &TestApp, store_url: &str) {
     let whole = owner.get(app, &content).await;
     assert_eq!(whole.status, 200);
     assert!(whole.body == bytes, "the whole file comes back");
-    let request = axum::http::Request::get(&content)
-        .header("authorization", format!("Bearer {}", owner.token))
-        .header("range", "bytes=5242870-5242889")
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let part = app.send(request).await;
+    let part = get_with(
+        app,
+        Some(&owner),
+        &content,
+        &[("range", "bytes=5242870-5242889")],
+    )
+    .await;
     assert_eq!(part.status, 206);
     assert_eq!(part.body, bytes[5_242_870..5_242_890]);
 
@@ -172,19 +173,17 @@ async fn a_stopped_object_store_answers_503_while_the_rest_of_the_api_works() {
     let app = TestApp::with_files(Backend::Sqlite, FilePolicy::default(), Some(s3(&moto))).await;
     let owner = Caller::guest(&app).await;
     let org = owner.create_org(&app, "Outage").await;
-    let id = upload(
-        &app,
-        &owner,
-        &org,
-        "a.txt",
-        "text/plain",
-        b"before".to_vec(),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = created_id(
+        upload(
+            &app,
+            &owner,
+            &org,
+            "a.txt",
+            "text/plain",
+            b"before".to_vec(),
+        )
+        .await,
+    );
     moto.stop();
 
     let started = std::time::Instant::now();

@@ -97,12 +97,15 @@ enum Scenario {
     /// The same on PostgreSQL.
     ProjectScalePostgres,
     /// `POST /v1/orgs/{org}/files`, 1 MiB each, local store, SQLite: MiB/s vs `dd`.
+    #[value(name = "file-upload-1mib")]
     FileUpload1mib,
     /// `GET …/files/{id}/content` of a 1 MiB file: MiB/s vs `dd`.
+    #[value(name = "file-download-1mib")]
     FileDownload1mib,
     /// 256 KiB `Range` reads across a 64 MiB file: MiB/s vs `dd`.
     FileDownloadRange,
     /// The server's RSS while one 1 GiB upload streams through it.
+    #[value(name = "file-upload-1gib-rss")]
     FileUpload1gibRss,
 }
 

@@ -27,12 +27,14 @@ pub enum BlobConfig {
     Memory,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct S3Config {
     pub bucket: String,
     pub region: String,
     /// For S3-compatible servers; `None` is AWS.
     pub endpoint: Option<String>,
+    /// Empty: the provider chain (environment, instance profile, web identity) supplies
+    /// credentials.
     pub access_key_id: String,
     pub secret_access_key: String,
     /// `bucket` in the path (`endpoint/bucket/key`), as MinIO and most compatible servers
@@ -40,22 +42,49 @@ pub struct S3Config {
     pub path_style: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AzureConfig {
     pub account: String,
+    /// Empty: managed identity or the environment supplies credentials.
     pub access_key: String,
     pub container: String,
     /// For Azurite: `http://127.0.0.1:10000/devstoreaccount1`; `None` is Azure.
     pub endpoint: Option<String>,
 }
 
-/// A store that answers slowly or not at all fails the request in seconds (the caller
-/// answers 503) instead of retrying for minutes.
+/// Never prints a secret.
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Never prints a secret.
+impl std::fmt::Debug for AzureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureConfig")
+            .field("account", &self.account)
+            .field("container", &self.container)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store that does not answer fails the request in seconds (the caller answers 503)
+/// instead of retrying for minutes.
 fn client_behaviour() -> (ClientOptions, RetryConfig) {
+    // No limit on a whole response: a download streams as fast as its client reads, and
+    // large objects take minutes. Requests are bounded by the HTTP layer's timeouts.
     let options = ClientOptions::new()
         .with_allow_http(true)
         .with_connect_timeout(Duration::from_secs(3))
-        .with_timeout(Duration::from_secs(60));
+        .with_timeout_disabled();
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: 2,
@@ -82,13 +111,16 @@ impl BlobConfig {
                 let mut builder = AmazonS3Builder::new()
                     .with_bucket_name(&s3.bucket)
                     .with_region(&s3.region)
-                    .with_access_key_id(&s3.access_key_id)
-                    .with_secret_access_key(&s3.secret_access_key)
                     .with_virtual_hosted_style_request(!s3.path_style)
                     .with_client_options(options)
                     .with_retry(retry);
                 if let Some(endpoint) = &s3.endpoint {
                     builder = builder.with_endpoint(endpoint);
+                }
+                if !s3.access_key_id.is_empty() {
+                    builder = builder
+                        .with_access_key_id(&s3.access_key_id)
+                        .with_secret_access_key(&s3.secret_access_key);
                 }
                 let store = Arc::new(builder.build()?);
                 (store.clone(), Some(store))
@@ -96,12 +128,14 @@ impl BlobConfig {
             BlobConfig::Azure(azure) => {
                 let mut builder = MicrosoftAzureBuilder::new()
                     .with_account(&azure.account)
-                    .with_access_key(&azure.access_key)
                     .with_container_name(&azure.container)
                     .with_client_options(options)
                     .with_retry(retry);
                 if let Some(endpoint) = &azure.endpoint {
                     builder = builder.with_endpoint(endpoint.clone());
+                }
+                if !azure.access_key.is_empty() {
+                    builder = builder.with_access_key(&azure.access_key);
                 }
                 let store = Arc::new(builder.build()?);
                 (store.clone(), Some(store))

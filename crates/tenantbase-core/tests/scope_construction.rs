@@ -33,10 +33,14 @@ fn only_the_access_layer_constructs_org_scopes() {
         sources.len()
     );
     let allowed = crates.join("tenantbase-core/src/tenancy");
+    // The store's conformance suite is test code: it opens units on orgs it made up.
+    let conformance = crates.join("tenantbase-store-tests/src");
     let definition = crates.join("tenantbase-store/src/scope.rs");
     let offenders: Vec<_> = sources
         .iter()
-        .filter(|path| !path.starts_with(&allowed) && **path != definition)
+        .filter(|path| {
+            !path.starts_with(&allowed) && !path.starts_with(&conformance) && **path != definition
+        })
         .filter(|path| {
             std::fs::read_to_string(path).is_ok_and(|text| text.contains("for_checked_org("))
         })

@@ -19,8 +19,10 @@ use crate::auth::Authenticated;
 use crate::problem::Problem;
 use crate::{ApiError, ApiJson, AppState};
 
-/// Avatars are small: their route takes bodies up to this (2 MiB and change).
-const AVATAR_BODY_LIMIT: usize = tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
+/// Avatars are small: their route takes bodies up to this (2 MiB and one byte, so that a
+/// larger one reaches the handler's own refusal), whatever `http.body_limit_bytes` says.
+pub(crate) const AVATAR_BODY_LIMIT: usize =
+    tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::SignedIn;
@@ -31,6 +33,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, routes!(update_me)))
         .routes(guard(SignedIn, routes!(get_avatar)))
         .merge(avatar_upload)
+}
+
+/// `PUT /v1/auth/me/avatar`, which has its own body limit.
+pub(crate) fn is_avatar_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::PUT && path.trim_end_matches('/') == "/v1/auth/me/avatar"
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,6 +158,10 @@ pub(crate) async fn get_avatar(
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=300"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::files::STORED_CSP),
     );
     let fresh = request
         .get(header::IF_NONE_MATCH)

@@ -342,6 +342,11 @@ impl Config {
             );
         }
         self.files.blob_config(&self.data_dir)?;
+        if self.files.orphan_grace_minutes < 90 {
+            bail!(
+                "invalid configuration: files.orphan_grace_minutes must be at least 90, longer than a presigned upload stays open (60 min)"
+            );
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
         self.database_kind()?;

@@ -81,14 +81,17 @@ impl JobHandler for PurgeOrg {
 }
 
 impl PurgeOrg {
-    /// The org's files, after its rows: a failure here retries the job, which finds the
+    /// The org's files and staged uploads, after its rows: a failure here retries the job, which finds the
     /// org gone and comes straight back here.
     async fn purge_objects(&self, org: OrgId) -> Result<(), JobError> {
-        let removed = self
-            .blob
-            .delete_prefix(&format!("org/{org}"))
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let mut removed = 0;
+        for prefix in [format!("org/{org}"), format!("uploads/{org}")] {
+            removed += self
+                .blob
+                .delete_prefix(&prefix)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+        }
         tracing::info!(%org, removed, "org objects purged");
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Handlers of `/v1/orgs/{org_id}/files…`.
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use tenantbase_core::tenancy::OrgAccess;
@@ -14,6 +14,7 @@ use super::dto::{
     FileListParams, FileView, PresignBody, PresignDownloadBody, PresignedDownloadView,
     PresignedUploadView, UploadParams,
 };
+use super::multipart::file_part;
 use crate::access::OrgCtx;
 use crate::auth::RequestInfo;
 use crate::orgs::Page;
@@ -65,47 +66,34 @@ pub(crate) async fn upload_file(
     let headers = request.headers().clone();
     let content_type = header_text(&headers, header::CONTENT_TYPE);
     let tenancy = &state.tenancy;
-    let file = if content_type
-        .as_deref()
-        .is_some_and(|t| t.starts_with("multipart/form-data"))
-    {
-        let mut multipart = Multipart::from_request(request, &state)
-            .await
-            .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
-        loop {
-            let field = multipart
-                .next_field()
-                .await
-                .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?
-                .ok_or_else(|| missing("file", "no part with a file name"))?;
-            let Some(name) = field.file_name().map(str::to_owned) else {
-                continue;
-            };
+    let file = match content_type.as_deref() {
+        Some(form) if form.starts_with("multipart/form-data") => {
+            let part = file_part(request.into_body(), form).await?;
             let new = NewFile {
-                name: params.name.clone().unwrap_or(name),
-                content_type: field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
+                name: params.name.clone().unwrap_or(part.name),
+                content_type: part
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
                 declared_size: None,
             };
-            break tenancy
-                .upload_file(&ctx.access, new, Box::pin(field), &meta)
-                .await?;
+            tenancy
+                .upload_file(&ctx.access, new, part.data, &meta)
+                .await?
         }
-    } else {
-        let name = params
-            .name
-            .clone()
-            .ok_or_else(|| missing("name", "is required for a raw upload (?name=)"))?;
-        let new = NewFile {
-            name,
-            content_type: content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
-            declared_size: header_text(&headers, header::CONTENT_LENGTH)
-                .and_then(|v| v.parse().ok()),
-        };
-        let body = request.into_body().into_data_stream();
-        tenancy.upload_file(&ctx.access, new, body, &meta).await?
+        _ => {
+            let name = params
+                .name
+                .clone()
+                .ok_or_else(|| missing("name", "is required for a raw upload (?name=)"))?;
+            let new = NewFile {
+                name,
+                content_type: content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
+                declared_size: header_text(&headers, header::CONTENT_LENGTH)
+                    .and_then(|v| v.parse().ok()),
+            };
+            let body = request.into_body().into_data_stream();
+            tenancy.upload_file(&ctx.access, new, body, &meta).await?
+        }
     };
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
@@ -251,11 +239,22 @@ pub(crate) async fn presign_upload(
             upload_id: upload.id.to_string(),
             method: presigned.method,
             url: presigned.url,
-            headers: serde_json::json!({"content-type": upload.content_type}),
+            headers: put_headers(&state, &upload.content_type),
             expires_at: upload.expires_at,
             complete_url: format!("/v1/orgs/{org}/files/uploads/{}/complete", upload.id),
         }),
     ))
+}
+
+/// The headers a client sends with its presigned PUT: the type, and what the store
+/// itself requires (Azure's blob type).
+fn put_headers(state: &AppState, content_type: &str) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    headers.insert("content-type".to_owned(), content_type.into());
+    for (name, value) in state.blob.presigned_put_headers() {
+        headers.insert((*name).to_owned(), (*value).into());
+    }
+    serde_json::Value::Object(headers)
 }
 
 /// Complete a presigned upload: the stored bytes are checked (size, promised hash, type)
@@ -288,12 +287,13 @@ pub(crate) async fn complete_upload(
 pub(crate) async fn presign_download(
     State(state): State<AppState>,
     ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
     Path(ids): Path<(String, String)>,
     ApiJson(body): ApiJson<PresignDownloadBody>,
 ) -> Result<Json<PresignedDownloadView>, ApiError> {
     let url = state
         .tenancy
-        .presign_download(&ctx.access, file_id(&ids.1)?, body.expires_in)
+        .presign_download(&ctx.access, file_id(&ids.1)?, body.expires_in, &meta)
         .await?;
     Ok(Json(PresignedDownloadView {
         url: url.url,

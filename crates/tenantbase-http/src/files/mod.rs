@@ -2,8 +2,10 @@
 
 mod blobs;
 mod download;
+pub(crate) use download::STORED_CSP;
 mod dto;
 mod handlers;
+mod multipart;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -38,11 +40,27 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// Requests whose body streams to the object store, exempt from `http.body_limit_bytes`:
 /// `POST /v1/orgs/{org_id}/files` and `PUT /v1/blobs/{token}`.
 pub(crate) fn streams_body(method: &Method, path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     matches!(
-        (method, segments.as_slice()),
+        (method, segments(path).as_slice()),
         (&Method::POST, ["", "v1", "orgs", _, "files"]) | (&Method::PUT, ["", "v1", "blobs", _])
     )
+}
+
+/// Requests that take as long as their bytes take, exempt from the request timeout: the
+/// uploads, and completing a presigned upload (which reads the stored bytes to hash them).
+pub(crate) fn takes_its_time(method: &Method, path: &str) -> bool {
+    streams_body(method, path)
+        || matches!(
+            (method, segments(path).as_slice()),
+            (
+                &Method::POST,
+                ["", "v1", "orgs", _, "files", "uploads", _, "complete"]
+            )
+        )
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_end_matches('/').split('/').collect()
 }
 
 #[cfg(test)]
@@ -57,5 +75,9 @@ mod tests {
         assert!(!streams_body(&Method::POST, "/v1/orgs/org_1/files/presign"));
         assert!(!streams_body(&Method::POST, "/v1/orgs/org_1/projects"));
         assert!(!streams_body(&Method::PUT, "/v1/blobs/a/b"));
+        let complete = "/v1/orgs/org_1/files/uploads/fil_1/complete";
+        assert!(takes_its_time(&Method::POST, complete));
+        assert!(!streams_body(&Method::POST, complete));
+        assert!(!takes_its_time(&Method::GET, "/v1/orgs/org_1/files"));
     }
 }

@@ -65,7 +65,7 @@ async fn time_limit(
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    if crate::files::streams_body(request.method(), request.uri().path()) {
+    if crate::files::takes_its_time(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     match tokio::time::timeout(state.http.request_timeout, next.run(request)).await {
@@ -74,18 +74,23 @@ async fn time_limit(
     }
 }
 
-/// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes`, and caps
-/// bodies that do not say their length. File uploads are exempt: they stream to the
-/// object store under their own caps.
+/// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes` (an
+/// avatar's own limit on its route), and caps bodies that do not say their length. File
+/// uploads are exempt: they stream to the object store under their own caps.
 async fn limit_body(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let limit = state.http.body_limit_bytes;
-    if crate::files::streams_body(request.method(), request.uri().path()) {
+    let (method, path) = (request.method(), request.uri().path());
+    if crate::files::streams_body(method, path) {
         return next.run(request).await;
     }
+    let limit = if crate::profiles::is_avatar_upload(method, path) {
+        crate::profiles::AVATAR_BODY_LIMIT
+    } else {
+        state.http.body_limit_bytes
+    };
     let declared = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

@@ -47,6 +47,15 @@ pub(crate) async fn upload(
     app.send(request).await
 }
 
+/// `bytes` as a body arriving in pieces, as it would over a network.
+pub(crate) fn in_chunks(
+    bytes: Vec<u8>,
+    size: usize,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let chunks: Vec<Vec<u8>> = bytes.chunks(size).map(<[u8]>::to_vec).collect();
+    futures::stream::iter(chunks.into_iter().map(Ok))
+}
+
 /// The id of the file an upload created (asserting that it did).
 pub(crate) fn created_id(response: TestResponse) -> String {
     assert_eq!(response.status, 201, "{}", response.text());
@@ -71,10 +80,10 @@ pub(crate) async fn get_with(
         .await
 }
 
-/// Object keys under the local store's `org/` folder.
+/// Object keys of files and staged uploads in the local store.
 pub(crate) fn stored_objects(app: &TestApp) -> Vec<String> {
     let mut found = Vec::new();
-    let mut stack = vec![app.files_dir.join("org")];
+    let mut stack = vec![app.files_dir.join("org"), app.files_dir.join("uploads")];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -141,6 +150,11 @@ async fn files_upload_list_download_and_delete() {
         assert_eq!(whole.body, bytes);
         assert_eq!(whole.header("content-type"), Some("image/png"));
         assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+        assert_eq!(
+            whole.header("content-security-policy"),
+            Some("default-src 'none'; sandbox; frame-ancestors 'none'"),
+            "stored bytes never run as a page of ours"
+        );
         let etag = whole.header("etag").expect("etag").to_owned();
         assert_eq!(etag, format!("\"{}\"", sha256(&bytes)));
         assert_eq!(
@@ -277,6 +291,23 @@ async fn multipart_uploads_take_the_part_with_a_file_name() {
     assert_eq!(file["content_type"], "application/pdf");
     assert_eq!(file["size"], 13);
     assert_eq!(file["sha256"], sha256(b"%PDF-1.7\nbody"));
+
+    // Whatever is not file data may take only so much of the body: a part that never
+    // ends, or a boundary that never comes, is refused instead of held in memory.
+    let filler = "x".repeat(200 * 1024);
+    for body in [
+        format!(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{filler}\r\n--XYZ--\r\n"
+        ),
+        format!("no boundary at all {filler}"),
+    ] {
+        let request = Request::post(format!("/v1/orgs/{org}/files"))
+            .header("authorization", format!("Bearer {}", owner.token))
+            .header("content-type", "multipart/form-data; boundary=XYZ")
+            .body(Body::from_stream(in_chunks(body.into_bytes(), 16 * 1024)))
+            .expect("request");
+        app.send(request).await.problem(400, "bad_multipart");
+    }
 }
 
 #[tokio::test]
@@ -284,7 +315,14 @@ async fn bad_names_and_types_are_refused_and_nothing_is_stored() {
     let app = TestApp::new(Backend::Sqlite).await;
     let owner = Caller::guest(&app).await;
     let org = owner.create_org(&app, "Strict").await;
-    for name in ["../etc/passwd", "a\\b", "bell\u{7}", "..", " "] {
+    for name in [
+        "../etc/passwd",
+        "a\\b",
+        "bell\u{7}",
+        "..",
+        " ",
+        "invoice\u{202E}fdp.exe",
+    ] {
         let refused = upload(&app, &owner, &org, name, "text/plain", b"x".to_vec()).await;
         let problem = refused.problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], "name", "{name:?}");

@@ -51,11 +51,17 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
             )
             .await
             .json();
-        let in_flight = format!("org/{org}/{}", open["upload_id"].as_str().expect("id"));
+        let in_flight = format!("uploads/{org}/{}", open["upload_id"].as_str().expect("id"));
         app.blob
             .put(&in_flight, b"soon".to_vec())
             .await
             .expect("uploaded, not completed");
+        // A presigned PUT replayed after its upload completed lands on a closed upload.
+        let replayed = format!("uploads/{org}/{}", kept["id"].as_str().expect("id"));
+        app.blob
+            .put(&replayed, b"again".to_vec())
+            .await
+            .expect("replayed upload");
 
         let patient = SweepFiles {
             store: app.store.clone(),
@@ -68,7 +74,7 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
             .expect("sweeps");
         assert_eq!(
             stored_objects(&app).len(),
-            3,
+            4,
             "{backend:?}: young objects are left alone"
         );
 
@@ -92,7 +98,7 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
                 expected.sort();
                 expected
             },
-            "{backend:?}: the orphan went; the file and the open upload stay"
+            "{backend:?}: the orphan and the replay went; the file and the open upload stay"
         );
 
         assert_eq!(

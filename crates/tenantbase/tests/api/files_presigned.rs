@@ -108,6 +108,14 @@ async fn local_presigned_urls_upload_and_download_and_refuse_tampering() {
         let download = presign_download(&app, &owner, &org, &upload_id, 60).await;
         assert_eq!(download.status, 200, "{}", download.text());
         let get_path = blob_path(download.json()["url"].as_str().expect("url"));
+        let audit = owner
+            .get(
+                &app,
+                &format!("/v1/orgs/{org}/audit?type=file.download_presigned"),
+            )
+            .await
+            .json();
+        assert_eq!(audit["items"][0]["target_id"], upload_id.as_str());
         let fetched = get_with(&app, None, &get_path, &[]).await;
         assert_eq!(fetched.status, 200);
         assert_eq!(fetched.body, bytes);

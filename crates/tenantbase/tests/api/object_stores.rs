@@ -81,8 +81,8 @@ async fn exercise(app: &TestApp, store_url: &str) {
     let upload_id = presigned["upload_id"].as_str().expect("id").to_owned();
     let client = reqwest::Client::new();
     let mut put = client.put(url).body(body.clone());
-    if url.contains("blob.core") || url.contains(AZURITE_ACCOUNT) {
-        put = put.header("x-ms-blob-type", "BlockBlob");
+    for (name, value) in presigned["headers"].as_object().expect("headers") {
+        put = put.header(name.as_str(), value.as_str().expect("header value"));
     }
     let stored = put.send().await.expect("PUT to the store");
     assert!(
@@ -100,6 +100,26 @@ async fn exercise(app: &TestApp, store_url: &str) {
         .await;
     assert_eq!(completed.status, 201, "{}", completed.text());
     assert_eq!(completed.json()["size"], body.len());
+
+    // The URL stays valid, but the file's bytes are out of its reach now.
+    let mut replay = client.put(url).body(b"%PDF-1.7\nreplaced".to_vec());
+    for (name, value) in presigned["headers"].as_object().expect("headers") {
+        replay = replay.header(name.as_str(), value.as_str().expect("header value"));
+    }
+    assert!(
+        replay
+            .send()
+            .await
+            .expect("PUT again")
+            .status()
+            .is_success()
+    );
+    let content = format!("/v1/orgs/{org}/files/{upload_id}/content");
+    assert_eq!(
+        owner.get(app, &content).await.body,
+        body,
+        "the recorded bytes stay"
+    );
 
     // The store's own presigned GET, whole and ranged.
     let download = owner

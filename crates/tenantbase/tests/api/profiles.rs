@@ -93,6 +93,12 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
     let colleague = add_member(&app, &owner, &org, "colleague@example.com", &["member"]).await;
     let stranger = Caller::guest(&app).await;
 
+    // Over the general body limit (1 MiB), within the avatar's own (2 MiB).
+    let large = png(512, 512, 1536 * 1024);
+    assert_eq!(
+        put_avatar(&app, &owner, "image/png", large).await.status,
+        200
+    );
     let image = png(64, 64, 100);
     let set = put_avatar(&app, &owner, "image/png", image.clone()).await;
     assert_eq!(set.status, 200, "{}", set.text());

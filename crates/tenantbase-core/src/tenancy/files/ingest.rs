@@ -11,6 +11,9 @@ use super::sniff::{SNIFF_BYTES, mismatch};
 use super::{FileRefusal, unavailable};
 use crate::tenancy::TenancyError;
 
+/// Uploads have no overall time limit, but one that sends nothing for this long ends.
+const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How many bytes an upload may hold, and which refusal exceeding it earns.
 #[derive(Debug, Clone)]
 pub(crate) struct Budget {
@@ -67,13 +70,17 @@ where
     // The head is held back until the signature check has seen enough of it.
     let mut head = Some(BytesMut::new());
     loop {
-        let chunk = match body.next().await {
-            Some(Ok(chunk)) => chunk,
-            Some(Err(error)) => {
+        let chunk = match tokio::time::timeout(IDLE_LIMIT, body.next()).await {
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(error))) => {
                 tracing::info!(%error, "upload body ended early");
                 return Err(TenancyError::File(FileRefusal::Interrupted));
             }
-            None => break,
+            Err(_) => {
+                tracing::info!("upload body stalled");
+                return Err(TenancyError::File(FileRefusal::Interrupted));
+            }
+            Ok(None) => break,
         };
         size += chunk.len() as u64;
         if size > budget.bytes {

@@ -102,6 +102,12 @@ pub fn object_key(org: OrgId, file: FileId) -> String {
     format!("org/{org}/{file}")
 }
 
+/// Where a presigned upload's bytes land until it completes. Presigned URLs write only
+/// here, so once a file is recorded no URL can change its bytes.
+pub fn staging_key(org: OrgId, upload: FileId) -> String {
+    format!("uploads/{org}/{upload}")
+}
+
 /// A file name as stored: no path separators, no control characters, not `.`/`..`.
 pub(crate) fn valid_name(field: &str, name: &str) -> Result<String, FieldProblem> {
     let problem = |message: &str| Err(FieldProblem::new(field, message));
@@ -114,13 +120,22 @@ pub(crate) fn valid_name(field: &str, name: &str) -> Result<String, FieldProblem
     if name.contains(['/', '\\']) {
         return problem("must not contain path separators");
     }
-    if name.chars().any(char::is_control) {
-        return problem("must not contain control characters");
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return problem("must not contain control or bidirectional formatting characters");
     }
     if name == "." || name == ".." {
         return problem("must not be . or ..");
     }
     Ok(name.to_owned())
+}
+
+/// Characters that change how a name reads without being seen (bidirectional overrides
+/// and isolates, zero-width marks): `invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A media type `type/subtype` (parameters dropped), lower case.
@@ -234,26 +249,22 @@ impl Tenancy {
             stored.sha256,
             access.accountable_user(),
         );
-        self.record_file(access, &file, None, request).await?;
+        self.record_file(access, &file, request).await?;
         Ok(file)
     }
 
-    /// Writes the row of a stored object (closing `upload` if it came presigned) under the
-    /// org's lock, so concurrent uploads cannot overrun the quota together. On refusal or
-    /// failure the object goes: no object stays without a row.
+    /// Writes the row of an object stored under its final key, under the org's lock, so
+    /// concurrent uploads cannot overrun the quota together. On refusal or failure the
+    /// object goes: no object stays without a row.
     async fn record_file(
         &self,
         access: &OrgAccess,
         file: &StoredFile,
-        upload: Option<FileId>,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let recorded = async {
             let mut unit = self.store.begin_org(access.scope()).await?;
             unit.lock_org().await?;
-            if let Some(upload) = upload {
-                unit.delete_upload(upload).await?;
-            }
             let used = unit.bytes_used(Utc::now()).await?;
             let quota = self.policy.files.quota_bytes;
             if used.saturating_add(file.size) > quota {

@@ -20,7 +20,9 @@ use tenantbase_store::files::{FileUpload, StoredFile};
 
 use super::ingest::{Budget, ingest};
 use super::sniff::{SNIFF_BYTES, mismatch};
-use super::{FileRefusal, object_key, stored_file, unavailable, valid_content_type, valid_name};
+use super::{
+    FileRefusal, object_key, staging_key, stored_file, unavailable, valid_content_type, valid_name,
+};
 use crate::tenancy::access::OrgAccess;
 use crate::tenancy::{FieldProblem, Tenancy, TenancyError, now_micros};
 
@@ -204,7 +206,10 @@ impl Tenancy {
             GrantMethod::Get => tenantbase_blob::Method::GET,
             GrantMethod::Put => tenantbase_blob::Method::PUT,
         };
-        let key = object_key(access.org_id(), file);
+        let key = match method {
+            GrantMethod::Get => object_key(access.org_id(), file),
+            GrantMethod::Put => staging_key(access.org_id(), file),
+        };
         match self
             .blob
             .signed_url(store_method, &key, ttl)
@@ -313,9 +318,11 @@ impl Tenancy {
         Ok(upload)
     }
 
-    /// Registers a presigned upload the store received: the object must be there, of the
-    /// announced size, with the promised hash and a head that fits the declared type.
-    /// Completing a file already registered returns it.
+    /// Registers a presigned upload the store received. The upload is claimed first (only
+    /// one completion proceeds; the others return the file it made), its bytes move from
+    /// the staging key to the file's own, and are checked there — size, promised hash,
+    /// signature — before the row is written. Completing a completed upload returns its
+    /// file.
     pub async fn complete_upload(
         &self,
         access: &OrgAccess,
@@ -326,9 +333,19 @@ impl Tenancy {
             Err(TenancyError::NotFound) => return self.file(access, id).await,
             other => other?,
         };
-        let key = object_key(access.org_id(), id);
-        let meta = match self.blob.head(&key).await {
-            Ok(meta) => meta,
+        let staging = staging_key(access.org_id(), id);
+        // Until the bytes are right the upload stays open: the client may PUT again.
+        match self.blob.head(&staging).await {
+            Ok(meta) if meta.size == upload.size => {}
+            Ok(meta) => {
+                return Err(TenancyError::invalid(
+                    "size",
+                    format!(
+                        "{} bytes were announced, {} arrived",
+                        upload.size, meta.size
+                    ),
+                ));
+            }
             Err(BlobError::NotFound) => {
                 return Err(TenancyError::Conflict(
                     "upload_incomplete",
@@ -336,16 +353,44 @@ impl Tenancy {
                 ));
             }
             Err(other) => return Err(unavailable(other)),
+        }
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        let claimed = unit.delete_upload(id).await?;
+        unit.commit().await?;
+        if !claimed {
+            return self.file(access, id).await;
+        }
+        let key = object_key(access.org_id(), id);
+        self.blob
+            .rename(&staging, &key)
+            .await
+            .map_err(unavailable)?;
+        let sha256 = match self.check_arrival(&key, &upload).await {
+            Ok(sha256) => sha256,
+            Err(refused) => {
+                self.discard(&key).await;
+                return Err(refused);
+            }
         };
-        let (sha256, head) = digest(&self.blob, &key).await?;
-        let mut problems = Vec::new();
-        if meta.size != upload.size {
-            problems.push(FieldProblem::new(
+        let file = stored_file(
+            id,
+            upload.name,
+            upload.content_type,
+            upload.size,
+            sha256,
+            upload.created_by,
+        );
+        self.record_file(access, &file, request).await?;
+        Ok(file)
+    }
+
+    /// The SHA-256 of the bytes under `key` if they are what `upload` announced.
+    async fn check_arrival(&self, key: &str, upload: &FileUpload) -> Result<String, TenancyError> {
+        let (sha256, size, head) = digest(&self.blob, key).await?;
+        if size != upload.size {
+            return Err(TenancyError::invalid(
                 "size",
-                format!(
-                    "{} bytes were announced, {} arrived",
-                    upload.size, meta.size
-                ),
+                "the stored bytes changed size",
             ));
         }
         if upload
@@ -353,33 +398,18 @@ impl Tenancy {
             .as_ref()
             .is_some_and(|promised| *promised != sha256)
         {
-            problems.push(FieldProblem::new(
+            return Err(TenancyError::invalid(
                 "sha256",
                 "the bytes that arrived have another SHA-256",
             ));
         }
         if let Some(found) = mismatch(&upload.content_type, &head) {
-            // The bytes stay refused whatever happens next: remove them.
-            self.discard(&key).await;
             return Err(TenancyError::File(FileRefusal::TypeMismatch {
-                declared: upload.content_type,
+                declared: upload.content_type.clone(),
                 found,
             }));
         }
-        if !problems.is_empty() {
-            self.discard(&key).await;
-            return Err(TenancyError::Invalid(problems));
-        }
-        let file = stored_file(
-            id,
-            upload.name,
-            upload.content_type,
-            meta.size,
-            sha256,
-            upload.created_by,
-        );
-        self.record_file(access, &file, Some(id), request).await?;
-        Ok(file)
+        Ok(sha256)
     }
 
     async fn discard(&self, key: &str) {
@@ -401,7 +431,8 @@ impl Tenancy {
         Ok(access)
     }
 
-    /// `PUT /v1/blobs/{token}`: the body becomes the presigned upload's file at once.
+    /// `PUT /v1/blobs/{token}`: the body lands on the staging key and the upload completes
+    /// at once.
     pub async fn put_granted<S, E>(
         &self,
         grant: &BlobGrant,
@@ -414,37 +445,31 @@ impl Tenancy {
     {
         let access = self.grant_access(grant, Permission::FilesWrite).await?;
         let upload = self.open_upload(&access, grant.file).await?;
-        let key = object_key(grant.org, grant.file);
         let budget = Budget {
             bytes: upload.size,
             over: FileRefusal::TooLarge {
                 max_bytes: upload.size,
             },
         };
-        let stored = ingest(&self.blob, &key, &upload.content_type, budget, body).await?;
-        if stored.size != upload.size || upload.sha256.as_ref().is_some_and(|h| *h != stored.sha256)
-        {
-            self.discard(&key).await;
+        let staging = staging_key(grant.org, grant.file);
+        let stored = ingest(&self.blob, &staging, &upload.content_type, budget, body).await?;
+        // Wrong bytes leave the upload open for another PUT.
+        if stored.size != upload.size {
             return Err(TenancyError::invalid(
-                if stored.size != upload.size {
-                    "size"
-                } else {
-                    "sha256"
-                },
-                "the bytes do not match what the upload announced",
+                "size",
+                format!(
+                    "{} bytes were announced, {} arrived",
+                    upload.size, stored.size
+                ),
             ));
         }
-        let file = stored_file(
-            upload.id,
-            upload.name,
-            upload.content_type,
-            stored.size,
-            stored.sha256,
-            upload.created_by,
-        );
-        self.record_file(&access, &file, Some(upload.id), request)
-            .await?;
-        Ok(file)
+        if upload.sha256.as_ref().is_some_and(|h| *h != stored.sha256) {
+            return Err(TenancyError::invalid(
+                "sha256",
+                "the bytes that arrived have another SHA-256",
+            ));
+        }
+        self.complete_upload(&access, upload.id, request).await
     }
 
     /// `GET /v1/blobs/{token}`: the access to read the granted file with, if its signer
@@ -463,6 +488,7 @@ impl Tenancy {
         access: &OrgAccess,
         id: FileId,
         expires_in: Option<u64>,
+        request: &RequestMeta,
     ) -> Result<PresignedDownload, TenancyError> {
         let ttl = ttl(
             "expires_in",
@@ -470,27 +496,39 @@ impl Tenancy {
             DOWNLOAD_TTL_DEFAULT,
             DOWNLOAD_TTL_MAX,
         )?;
-        self.file(access, id).await?;
+        let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.file(id).await?;
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
         let (url, _) = self
             .presigned_url(access, GrantMethod::Get, id, ttl, expires_at)
             .await?;
+        // The URL is a credential anyone holding it may use: who made one is on record.
+        unit.append_event(access.event(
+            "file.download_presigned",
+            Some(("file", id.to_string())),
+            request,
+            serde_json::json!({"expires_at": expires_at}),
+        ))
+        .await?;
+        unit.commit().await?;
         Ok(PresignedDownload { url, expires_at })
     }
 }
 
-/// SHA-256 of a stored object and its first bytes, read as a stream.
-async fn digest(blob: &BlobStore, key: &str) -> Result<(String, Vec<u8>), TenancyError> {
+/// SHA-256, size and first bytes of a stored object, read as a stream.
+async fn digest(blob: &BlobStore, key: &str) -> Result<(String, u64, Vec<u8>), TenancyError> {
     let mut body = blob.read(key, None).await.map_err(unavailable)?.body;
     let mut hasher = Sha256::new();
     let mut head = Vec::new();
+    let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(unavailable)?;
         if head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..take]);
         }
+        size += chunk.len() as u64;
         hasher.update(&chunk);
     }
-    Ok((hex::encode(hasher.finalize()), head))
+    Ok((hex::encode(hasher.finalize()), size, head))
 }

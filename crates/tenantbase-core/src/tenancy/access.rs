@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use tenantbase_domain::id::UserId;
+use tenantbase_domain::id::{ApiKeyId, UserId};
 use tenantbase_domain::{OrgId, Permission, PermissionSet};
 use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
 use tenantbase_store::tenant::Role;
@@ -255,6 +255,32 @@ impl Tenancy {
         }
     }
 
+    /// What the API key `id` may do in `org` now, if it is still live (for grants it made
+    /// earlier, such as presigned URLs); `NotFound` otherwise.
+    pub(super) async fn key_access(
+        &self,
+        id: ApiKeyId,
+        org: OrgId,
+    ) -> Result<OrgAccess, TenancyError> {
+        let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
+        let key = unit.api_keys().await?.into_iter().find(|k| k.id == id);
+        let grant = match key {
+            Some(key) => live_key_grant(unit.as_mut(), key, Utc::now()).await?,
+            None => None,
+        };
+        match grant {
+            Some(grant) if !grant.org_deleted => Ok(OrgAccess {
+                scope: OrgScope::for_checked_org(org),
+                actor: Actor::ApiKey(id.to_string()),
+                user: None,
+                accountable: grant.key.created_by,
+                permissions: grant.permissions,
+                roles: Arc::from(Vec::new()),
+            }),
+            _ => Err(TenancyError::NotFound),
+        }
+    }
+
     /// An API key's access in its own org, for routes without an org in the path (the
     /// org list, gateway verification): any valid key, whatever its permissions.
     pub async fn api_key_access(&self, secret: &str) -> Result<OrgAccess, TenancyError> {
@@ -291,45 +317,55 @@ impl Tenancy {
         let now = Utc::now();
         let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
         let grant = match unit.api_key_by_secret(&hash).await? {
-            Some(key) if key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now) => {
-                // A key never does more than its creator can do now: a creator who lost
-                // a permission, or left, takes it from their keys too.
-                let creator = load_member_grant(unit.as_mut(), key.created_by).await?;
-                let creator_permissions =
-                    creator.as_ref().map(|g| g.permissions).unwrap_or_default();
-                let own: PermissionSet = key
-                    .permissions
-                    .iter()
-                    .filter_map(|n| Permission::parse(n))
-                    .collect();
-                let stale = key
-                    .last_used_at
-                    .is_none_or(|at| now - at >= chrono::Duration::minutes(1));
-                let grant = KeyGrant {
-                    permissions: own.intersection(creator_permissions),
-                    org_deleted: creator.is_none_or(|g| g.org_deleted),
-                    key,
-                };
-                drop(unit);
-                if stale {
-                    // Last use is recorded at most once a minute (and once per cache fill).
-                    let mut write = self
-                        .store
-                        .begin_org(&OrgScope::for_checked_org(org))
-                        .await?;
-                    write.touch_api_key(grant.key.id, now).await?;
-                    write.commit().await?;
-                }
-                Some(grant)
-            }
-            _ => None,
+            Some(key) => live_key_grant(unit.as_mut(), key, now).await?,
+            None => None,
         };
+        drop(unit);
+        if let Some(grant) = &grant {
+            let stale = grant
+                .key
+                .last_used_at
+                .is_none_or(|at| now - at >= chrono::Duration::minutes(1));
+            if stale {
+                // Last use is recorded at most once a minute (and once per cache fill).
+                let mut write = self
+                    .store
+                    .begin_org(&OrgScope::for_checked_org(org))
+                    .await?;
+                write.touch_api_key(grant.key.id, now).await?;
+                write.commit().await?;
+            }
+        }
         self.cache.remember_key(org, hash, grant.clone());
         Ok(grant)
     }
 }
 
 /// A user's grant in the unit's org, or `None` when not a member or the org is gone.
+/// What a key may do now, if it is live: its own permissions cut to what its creator
+/// holds now — a creator who lost a permission, or left, takes it from their keys too.
+async fn live_key_grant(
+    unit: &mut dyn OrgUnit,
+    key: tenantbase_store::tenant::ApiKey,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<KeyGrant>, TenancyError> {
+    if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    let creator = load_member_grant(unit, key.created_by).await?;
+    let creator_permissions = creator.as_ref().map(|g| g.permissions).unwrap_or_default();
+    let own: PermissionSet = key
+        .permissions
+        .iter()
+        .filter_map(|n| Permission::parse(n))
+        .collect();
+    Ok(Some(KeyGrant {
+        permissions: own.intersection(creator_permissions),
+        org_deleted: creator.is_none_or(|g| g.org_deleted),
+        key,
+    }))
+}
+
 async fn load_member_grant(
     unit: &mut dyn OrgUnit,
     user: UserId,

@@ -197,3 +197,42 @@ async fn presigned_uploads_count_against_the_quota_and_check_what_arrives() {
         .await
         .problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn urls_signed_with_an_api_key_die_with_the_key() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let owner = Caller::guest(&app).await;
+    let org = owner.create_org(&app, "Keys").await;
+    let created = owner
+        .post(
+            &app,
+            &format!("/v1/orgs/{org}/api-keys"),
+            json!({"name": "downloads", "permissions": ["files:read", "files:write"]}),
+        )
+        .await
+        .json();
+    let key = owner.with_token(created["secret"].as_str().expect("secret"));
+    let file = crate::files::created_id(
+        crate::files::upload(&app, &key, &org, "k.txt", "text/plain", b"by key".to_vec()).await,
+    );
+    let url = presign_download(&app, &key, &org, &file, 300).await.json()["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let path = blob_path(&url);
+    assert_eq!(get_with(&app, None, &path, &[]).await.body, b"by key");
+
+    let key_id = created["id"].as_str().expect("key id");
+    let revoked = owner
+        .call(
+            &app,
+            axum::http::Method::DELETE,
+            &format!("/v1/orgs/{org}/api-keys/{key_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 204);
+    get_with(&app, None, &path, &[])
+        .await
+        .problem(404, "not_found");
+}

@@ -13,9 +13,9 @@ use futures::{Stream, StreamExt};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tenantbase_blob::{BlobError, BlobStore};
-use tenantbase_domain::id::{FileId, UserId};
+use tenantbase_domain::id::{ApiKeyId, FileId, UserId};
 use tenantbase_domain::{OrgId, Permission};
-use tenantbase_store::events::RequestMeta;
+use tenantbase_store::events::{Actor, RequestMeta};
 use tenantbase_store::files::{FileUpload, StoredFile};
 
 use super::ingest::{Budget, ingest};
@@ -81,8 +81,44 @@ pub struct BlobGrant {
     pub method: GrantMethod,
     org: OrgId,
     file: FileId,
-    signer: UserId,
+    signer: Signer,
     expires_at: i64,
+}
+
+/// Who signed a local URL: a user, or an API key — whose own access is re-checked at
+/// use, so revoking the key kills its URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signer {
+    User(UserId),
+    Key(ApiKeyId),
+}
+
+impl Signer {
+    fn of(access: &OrgAccess) -> Self {
+        if let Actor::ApiKey(id) = access.actor()
+            && let Ok(key) = id.parse()
+        {
+            return Signer::Key(key);
+        }
+        Signer::User(access.accountable_user())
+    }
+
+    /// Typed ids (`usr_…`, `key_…`) tell the two apart.
+    fn parse(text: &str) -> Option<Self> {
+        text.parse()
+            .map(Signer::User)
+            .or_else(|_| text.parse().map(Signer::Key))
+            .ok()
+    }
+}
+
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::User(id) => id.fmt(f),
+            Signer::Key(id) => id.fmt(f),
+        }
+    }
 }
 
 /// Why a `/v1/blobs/{token}` is refused.
@@ -133,7 +169,7 @@ impl Tenancy {
         method: GrantMethod,
         org: OrgId,
         file: FileId,
-        signer: UserId,
+        signer: Signer,
         expires_at: DateTime<Utc>,
     ) -> String {
         let claims = format!(
@@ -181,7 +217,7 @@ impl Tenancy {
             method: granted,
             org: org.parse().map_err(|_| GrantRefusal::Invalid)?,
             file: file.parse().map_err(|_| GrantRefusal::Invalid)?,
-            signer: signer.parse().map_err(|_| GrantRefusal::Invalid)?,
+            signer: Signer::parse(signer).ok_or(GrantRefusal::Invalid)?,
             expires_at: expires_at.parse().map_err(|_| GrantRefusal::Invalid)?,
         };
         if grant.expires_at <= Utc::now().timestamp() {
@@ -222,7 +258,7 @@ impl Tenancy {
                     method,
                     access.org_id(),
                     file,
-                    access.accountable_user(),
+                    Signer::of(access),
                     expires_at,
                 );
                 let base = self.policy.files.public_url.trim_end_matches('/');
@@ -424,7 +460,10 @@ impl Tenancy {
         grant: &BlobGrant,
         permission: Permission,
     ) -> Result<OrgAccess, TenancyError> {
-        let access = self.member_access(grant.signer, grant.org, false).await?;
+        let access = match grant.signer {
+            Signer::User(user) => self.member_access(user, grant.org, false).await?,
+            Signer::Key(key) => self.key_access(key, grant.org).await?,
+        };
         access
             .require(permission)
             .map_err(|_| TenancyError::NotFound)?;

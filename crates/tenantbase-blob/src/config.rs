@@ -105,7 +105,10 @@ impl BlobConfig {
                     path: root.display().to_string(),
                     source,
                 })?;
-                (Arc::new(LocalFileSystem::new_with_prefix(root)?), None)
+                // Synced before the rename that publishes it: a file's row is written only
+                // after its object, and must not outlive it through a power cut.
+                let store = LocalFileSystem::new_with_prefix(root)?.with_fsync(true);
+                (Arc::new(store), None)
             }
             BlobConfig::S3(s3) => {
                 let mut builder = AmazonS3Builder::new()

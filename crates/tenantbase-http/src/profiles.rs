@@ -32,6 +32,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(guard(SignedIn, routes!(update_me)))
         .routes(guard(SignedIn, routes!(get_avatar)))
+        .routes(guard(SignedIn, routes!(delete_avatar)))
         .merge(avatar_upload)
 }
 
@@ -131,6 +132,20 @@ pub(crate) async fn put_avatar(
         .await?;
     let profile = state.tenancy.profile(principal.user_id).await?;
     Ok(Json(ProfileView::new(principal.user_id, profile)))
+}
+
+/// Remove your avatar.
+#[utoipa::path(delete, path = "/v1/auth/me/avatar", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "You have no avatar", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn delete_avatar(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.tenancy.delete_avatar(principal.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A user's avatar, for themself and — unless their profile is private — for members

@@ -30,12 +30,19 @@ CREATE TABLE file_uploads (
 
 CREATE INDEX file_uploads_org ON file_uploads (org_id, id);
 
+-- Bytes of each org's stored files, kept in step with `files` by the statements that
+-- insert and delete them: the quota check reads one row, whatever the number of files.
+CREATE TABLE org_file_usage (
+    org_id UUID PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+    bytes  BIGINT NOT NULL
+);
+
 -- The same wall as 0006 for the new tables.
 DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['files', 'file_uploads']
+    FOREACH t IN ARRAY ARRAY['files', 'file_uploads', 'org_file_usage']
     LOOP
         EXECUTE format('ALTER TABLE %I OWNER TO tenantbase_owner', t);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO tenantbase_app', t);

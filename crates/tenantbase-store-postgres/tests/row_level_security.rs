@@ -14,7 +14,7 @@ use tenantbase_store::{OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 
 /// Every table holding org-owned rows.
-const ORG_OWNED: [&str; 12] = [
+const ORG_OWNED: [&str; 13] = [
     "organizations",
     "org_roles",
     "org_members",
@@ -27,6 +27,7 @@ const ORG_OWNED: [&str; 12] = [
     "projects",
     "files",
     "file_uploads",
+    "org_file_usage",
 ];
 
 /// An org with one row in every org-owned table, written through the store.

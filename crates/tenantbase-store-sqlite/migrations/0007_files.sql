@@ -30,6 +30,13 @@ CREATE TABLE file_uploads (
 
 CREATE INDEX file_uploads_org ON file_uploads (org_id, id);
 
+-- Bytes of each org's stored files, kept in step with `files` by the statements that
+-- insert and delete them: the quota check reads one row, whatever the number of files.
+CREATE TABLE org_file_usage (
+    org_id BLOB PRIMARY KEY NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    bytes  INTEGER NOT NULL
+);
+
 -- Profiles (DATA-3).
 ALTER TABLE users ADD COLUMN bio TEXT;
 ALTER TABLE users ADD COLUMN profile_visibility TEXT NOT NULL DEFAULT 'org';

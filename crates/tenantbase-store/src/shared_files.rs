@@ -149,6 +149,14 @@ macro_rules! file_statements {
                     .bind(file.created_at)
                     .execute(&mut *self.tx)
                     .await?;
+                    sqlx::query(
+                        "INSERT INTO org_file_usage (org_id, bytes) VALUES ($1, $2) \
+                         ON CONFLICT (org_id) DO UPDATE SET bytes = org_file_usage.bytes + excluded.bytes",
+                    )
+                    .bind(org)
+                    .bind(size_value(file.size)?)
+                    .execute(&mut *self.tx)
+                    .await?;
                     Ok(())
                 }
 
@@ -206,12 +214,21 @@ macro_rules! file_statements {
 
                 async fn delete_file(&mut self, id: FileId) -> StoreResult<bool> {
                     let org = self.org_id();
-                    let gone = sqlx::query("DELETE FROM files WHERE org_id = $1 AND id = $2")
+                    let gone: Option<(i64,)> =
+                        sqlx::query_as("DELETE FROM files WHERE org_id = $1 AND id = $2 RETURNING size")
+                            .bind(org)
+                            .bind(id.as_uuid())
+                            .fetch_optional(&mut *self.tx)
+                            .await?;
+                    let Some((size,)) = gone else {
+                        return Ok(false);
+                    };
+                    sqlx::query("UPDATE org_file_usage SET bytes = bytes - $2 WHERE org_id = $1")
                         .bind(org)
-                        .bind(id.as_uuid())
+                        .bind(size)
                         .execute(&mut *self.tx)
                         .await?;
-                    Ok(gone.rows_affected() > 0)
+                    Ok(true)
                 }
 
                 async fn existing_files(&mut self, ids: &[FileId]) -> StoreResult<Vec<FileId>> {
@@ -233,7 +250,7 @@ macro_rules! file_statements {
                 async fn bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
                     let org = self.org_id();
                     let (used,): (i64,) = sqlx::query_as(
-                        "SELECT CAST(COALESCE((SELECT SUM(size) FROM files WHERE org_id = $1), 0) \
+                        "SELECT CAST(COALESCE((SELECT bytes FROM org_file_usage WHERE org_id = $1), 0) \
                          + COALESCE((SELECT SUM(size) FROM file_uploads WHERE org_id = $1 \
                          AND expires_at > $2), 0) AS BIGINT)",
                     )

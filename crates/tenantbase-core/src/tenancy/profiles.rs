@@ -25,8 +25,10 @@ pub struct ProfilePatch {
     pub visibility: Option<String>,
 }
 
-fn avatar_key(user: UserId) -> String {
-    format!("users/{user}/avatar")
+/// Each avatar under its own hash: a new one never overwrites the bytes the row still
+/// describes, and the old one goes only once the row points at the new.
+fn avatar_key(user: UserId, avatar: &Avatar) -> String {
+    format!("users/{user}/avatar/{}", avatar.sha256)
 }
 
 impl Tenancy {
@@ -116,12 +118,32 @@ impl Tenancy {
             content_type,
             sha256: hex::encode(Sha256::digest(&bytes)),
         };
+        let previous = self.store.profile(user).await?.avatar;
         self.blob
-            .put(&avatar_key(user), bytes.to_vec())
+            .put(&avatar_key(user, &avatar), bytes.to_vec())
             .await
             .map_err(super::files::unavailable)?;
         self.store.set_avatar(user, Some(&avatar)).await?;
+        if let Some(previous) = previous.filter(|p| p.sha256 != avatar.sha256) {
+            self.forget_avatar(user, &previous).await;
+        }
         Ok(avatar)
+    }
+
+    /// Removes the user's avatar; `NotFound` if they have none.
+    pub async fn delete_avatar(&self, user: UserId) -> Result<(), TenancyError> {
+        let Some(avatar) = self.store.profile(user).await?.avatar else {
+            return Err(TenancyError::NotFound);
+        };
+        self.store.set_avatar(user, None).await?;
+        self.forget_avatar(user, &avatar).await;
+        Ok(())
+    }
+
+    async fn forget_avatar(&self, user: UserId, avatar: &Avatar) {
+        if let Err(error) = self.blob.delete(&avatar_key(user, avatar)).await {
+            tracing::warn!(%error, "removing a replaced avatar; its bytes stay behind");
+        }
     }
 
     /// Whether `viewer` may see `owner`'s profile: their own, or — unless it is private —
@@ -176,7 +198,7 @@ impl Tenancy {
         }
         let mut body = self
             .blob
-            .read(&avatar_key(owner), None)
+            .read(&avatar_key(owner, &avatar), None)
             .await
             .map_err(super::files::unavailable)?
             .body;

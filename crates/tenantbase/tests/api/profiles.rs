@@ -154,6 +154,25 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
         .get(&app, &format!("/v1/users/{}/avatar", colleague.user_id))
         .await
         .problem(404, "not_found");
+    let removed = owner
+        .call(&app, Method::DELETE, "/v1/auth/me/avatar", None)
+        .await;
+    assert_eq!(removed.status, 204);
+    owner.get(&app, &path).await.problem(404, "not_found");
+    owner
+        .call(&app, Method::DELETE, "/v1/auth/me/avatar", None)
+        .await
+        .problem(404, "not_found");
+    let left: Vec<_> = std::fs::read_dir(
+        app.files_dir
+            .join(format!("users/{}/avatar", owner.user_id)),
+    )
+    .map(|entries| entries.flatten().collect())
+    .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "replaced and removed avatars leave no bytes: {left:?}"
+    );
     stranger
         .get(&app, "/v1/users/not-an-id/avatar")
         .await

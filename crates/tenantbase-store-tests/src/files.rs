@@ -178,6 +178,19 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
     drop(other);
 
     let mut unit = store.begin_org(&a).await.expect("unit");
+    assert_eq!(unit.open_uploads(Utc::now()).await.expect("open"), 1);
+    let expired = FileUpload {
+        id: FileId::new(),
+        expires_at: (now - chrono::Duration::seconds(1)).trunc_subsecs(6),
+        ..upload.clone()
+    };
+    unit.insert_upload(&expired).await.expect("expired upload");
+    assert_eq!(
+        unit.prune_uploads(Utc::now()).await.expect("prune"),
+        1,
+        "only the expired one"
+    );
+    assert_eq!(unit.open_uploads(Utc::now()).await.expect("open"), 1);
     assert!(unit.delete_file(files[0].id).await.expect("delete"));
     assert!(!unit.delete_file(files[0].id).await.expect("again"));
     assert!(unit.delete_upload(upload.id).await.expect("delete upload"));

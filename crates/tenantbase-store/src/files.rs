@@ -66,6 +66,10 @@ pub trait FileUnit: Send {
     /// `NotFound` if not in this org (expired ones are returned).
     async fn upload(&mut self, id: FileId) -> StoreResult<FileUpload>;
     async fn delete_upload(&mut self, id: FileId) -> StoreResult<bool>;
+    /// Removes uploads expired at `now`; how many went.
+    async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Uploads still open at `now`.
+    async fn open_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Who may see a user's profile and avatar.

@@ -305,6 +305,28 @@ macro_rules! file_statements {
                             .await?;
                     Ok(gone.rows_affected() > 0)
                 }
+
+                async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
+                    let org = self.org_id();
+                    let gone = sqlx::query("DELETE FROM file_uploads WHERE org_id = $1 AND expires_at <= $2")
+                        .bind(org)
+                        .bind(now)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(gone.rows_affected())
+                }
+
+                async fn open_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
+                    let org = self.org_id();
+                    let (open,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM file_uploads WHERE org_id = $1 AND expires_at > $2",
+                    )
+                    .bind(org)
+                    .bind(now)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                    Ok(u64::try_from(open).unwrap_or(0))
+                }
             }
         }
 

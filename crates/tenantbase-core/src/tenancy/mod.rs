@@ -44,6 +44,7 @@ pub mod limits {
     pub const TEAMS: usize = 500;
     pub const ACTIVE_API_KEYS: usize = 100;
     pub const PENDING_INVITATIONS: usize = 1_000;
+    pub const OPEN_UPLOADS: usize = 1_000;
 }
 
 /// The refusal when an org already has `limit` of `what`.

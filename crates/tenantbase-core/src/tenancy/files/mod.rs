@@ -2,6 +2,7 @@
 //! content-type checks, metadata, downloads, deletion, presigned URLs, and the sweep that
 //! removes objects no row describes. Objects are keyed `org/{org_id}/{file_id}`.
 
+mod grants;
 mod ingest;
 mod presign;
 pub(crate) mod sniff;
@@ -18,9 +19,8 @@ use tenantbase_domain::id::FileId;
 use tenantbase_store::events::RequestMeta;
 use tenantbase_store::files::{FileQuery, StoredFile};
 
-pub use presign::{
-    BlobGrant, GrantMethod, GrantRefusal, PresignedDownload, PresignedUpload, UploadRequest,
-};
+pub use grants::{BlobGrant, GrantMethod, GrantRefusal};
+pub use presign::{PresignedDownload, PresignedUpload, UploadRequest};
 pub use sweep::SweepFiles;
 
 use super::access::OrgAccess;

@@ -185,7 +185,7 @@ pub(super) async fn serve_file(
     }
     let range = read_range(headers, file.size);
     let partial = range.is_some();
-    let download = state.tenancy.download_file(access, id, range).await?;
+    let download = state.tenancy.download(access, file, range).await?;
     respond(download, partial)
 }
 

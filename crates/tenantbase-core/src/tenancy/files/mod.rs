@@ -328,30 +328,23 @@ impl Tenancy {
         })
     }
 
-    /// The file's bytes, or `range` of them (within the file: the caller checks).
-    pub async fn download_file(
+    /// The bytes of `file` (a row `self.file` gave for the same access), or `range` of
+    /// them (within the file: the caller checks). The key comes from the access's org, so
+    /// no row can lead to another org's bytes.
+    pub async fn download(
         &self,
         access: &OrgAccess,
-        id: FileId,
+        file: StoredFile,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<FileDownload, TenancyError> {
-        let file = self.file(access, id).await?;
-        let read = self.read_object(access.org_id(), &file, range).await?;
-        Ok(FileDownload { file, read })
-    }
-
-    async fn read_object(
-        &self,
-        org: OrgId,
-        file: &StoredFile,
-        range: Option<std::ops::Range<u64>>,
-    ) -> Result<BlobRead, TenancyError> {
         // An empty file has no byte to range over; some stores refuse an empty range.
         let range = range.filter(|r| !r.is_empty());
-        self.blob
-            .read(&object_key(org, file.id), range)
+        let read = self
+            .blob
+            .read(&object_key(access.org_id(), file.id), range)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(FileDownload { file, read })
     }
 
     /// Removes the row, then the object; the sweep removes the object if this process

@@ -84,7 +84,9 @@ fn client_behaviour() -> (ClientOptions, RetryConfig) {
     let options = ClientOptions::new()
         .with_allow_http(true)
         .with_connect_timeout(Duration::from_secs(3))
-        .with_timeout_disabled();
+        .with_timeout_disabled()
+        // …but a connection that stops sending fails: the limit restarts with every read.
+        .with_read_timeout(Duration::from_secs(30));
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: 2,

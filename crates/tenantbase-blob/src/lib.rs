@@ -84,6 +84,7 @@ pub struct BlobStore {
 /// What a store's own URLs need of their clients.
 #[derive(Debug, Clone, Copy)]
 enum StoreKind {
+    S3,
     Azure,
     Other,
 }
@@ -93,6 +94,7 @@ impl BlobStore {
     pub async fn open(config: &BlobConfig) -> Result<Self, BlobError> {
         let (inner, signer) = config.open()?;
         let kind = match config {
+            BlobConfig::S3(_) => StoreKind::S3,
             BlobConfig::Azure(_) => StoreKind::Azure,
             _ => StoreKind::Other,
         };
@@ -160,11 +162,21 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Largest object a single presigned PUT may create here (and the store copy the
+    /// completion makes may move): `None` where there is no such limit (local folder).
+    pub fn presigned_put_max(&self) -> Option<u64> {
+        match self.kind {
+            StoreKind::S3 => Some(5 << 30),
+            StoreKind::Azure => Some(5000 << 20),
+            StoreKind::Other => None,
+        }
+    }
+
     /// Headers a client must send with a PUT to this store's presigned URLs.
     pub fn presigned_put_headers(&self) -> &'static [(&'static str, &'static str)] {
         match self.kind {
             StoreKind::Azure => &[("x-ms-blob-type", "BlockBlob")],
-            StoreKind::Other => &[],
+            StoreKind::S3 | StoreKind::Other => &[],
         }
     }
 
@@ -202,6 +214,8 @@ impl BlobStore {
 
     /// A URL the store itself honours for `method` on `key` until `expires_in` passes, or
     /// `None` where the store cannot sign (local folder, memory: tenantbase serves those).
+    /// Neither S3 nor Azure lets a presigned PUT bind its length (object_store reserves a
+    /// signed `content-length`): completion checks it.
     pub async fn signed_url(
         &self,
         method: Method,

@@ -25,7 +25,10 @@ CREATE TABLE file_uploads (
     sha256       TEXT,
     created_by   BLOB NOT NULL,
     created_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL
+    expires_at   TEXT NOT NULL,
+    -- Set while a request completes the upload (a lease: a crashed completion's claim
+    -- runs out and another may take over).
+    claimed_until TEXT
 );
 
 CREATE INDEX file_uploads_org ON file_uploads (org_id, id);

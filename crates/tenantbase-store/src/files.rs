@@ -59,17 +59,27 @@ pub trait FileUnit: Send {
     async fn delete_file(&mut self, id: FileId) -> StoreResult<bool>;
     /// Which of `ids` have a row.
     async fn existing_files(&mut self, ids: &[FileId]) -> StoreResult<Vec<FileId>>;
-    /// Bytes the org uses: stored files plus presigned uploads still open at `now`.
+    /// Bytes the org uses: stored files plus presigned uploads still open (or being
+    /// completed) at `now`.
     async fn bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn insert_upload(&mut self, upload: &FileUpload) -> StoreResult<()>;
     /// `NotFound` if not in this org (expired ones are returned).
     async fn upload(&mut self, id: FileId) -> StoreResult<FileUpload>;
     async fn delete_upload(&mut self, id: FileId) -> StoreResult<bool>;
-    /// Removes uploads expired at `now`; how many went.
+    /// Removes uploads expired at `now` and not being completed; how many went.
     async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Uploads still open at `now`.
+    /// Uploads still open (or being completed) at `now`.
     async fn open_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Claims the upload for one completion until `until`; `false` if another holds it.
+    async fn claim_upload(
+        &mut self,
+        id: FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives a claim up, so the upload can be completed again.
+    async fn release_upload(&mut self, id: FileId) -> StoreResult<()>;
 }
 
 /// Who may see a user's profile and avatar.

@@ -252,7 +252,7 @@ macro_rules! file_statements {
                     let (used,): (i64,) = sqlx::query_as(
                         "SELECT CAST(COALESCE((SELECT bytes FROM org_file_usage WHERE org_id = $1), 0) \
                          + COALESCE((SELECT SUM(size) FROM file_uploads WHERE org_id = $1 \
-                         AND expires_at > $2), 0) AS BIGINT)",
+                         AND (expires_at > $2 OR claimed_until > $2)), 0) AS BIGINT)",
                     )
                     .bind(org)
                     .bind(now)
@@ -308,7 +308,8 @@ macro_rules! file_statements {
 
                 async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
                     let org = self.org_id();
-                    let gone = sqlx::query("DELETE FROM file_uploads WHERE org_id = $1 AND expires_at <= $2")
+                    let gone = sqlx::query("DELETE FROM file_uploads WHERE org_id = $1 AND expires_at <= $2 \
+                         AND (claimed_until IS NULL OR claimed_until <= $2)")
                         .bind(org)
                         .bind(now)
                         .execute(&mut *self.tx)
@@ -319,13 +320,44 @@ macro_rules! file_statements {
                 async fn open_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
                     let org = self.org_id();
                     let (open,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM file_uploads WHERE org_id = $1 AND expires_at > $2",
+                        "SELECT COUNT(*) FROM file_uploads WHERE org_id = $1 \
+                         AND (expires_at > $2 OR claimed_until > $2)",
                     )
                     .bind(org)
                     .bind(now)
                     .fetch_one(&mut *self.tx)
                     .await?;
                     Ok(u64::try_from(open).unwrap_or(0))
+                }
+
+                async fn claim_upload(
+                    &mut self,
+                    id: FileId,
+                    now: DateTime<Utc>,
+                    until: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let org = self.org_id();
+                    let claimed = sqlx::query(
+                        "UPDATE file_uploads SET claimed_until = $4 WHERE org_id = $1 AND id = $2 \
+                         AND (claimed_until IS NULL OR claimed_until <= $3)",
+                    )
+                    .bind(org)
+                    .bind(id.as_uuid())
+                    .bind(now)
+                    .bind(until)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(claimed.rows_affected() == 1)
+                }
+
+                async fn release_upload(&mut self, id: FileId) -> StoreResult<()> {
+                    let org = self.org_id();
+                    sqlx::query("UPDATE file_uploads SET claimed_until = NULL WHERE org_id = $1 AND id = $2")
+                        .bind(org)
+                        .bind(id.as_uuid())
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
                 }
             }
         }

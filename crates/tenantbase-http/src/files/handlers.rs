@@ -272,10 +272,13 @@ pub(crate) async fn complete_upload(
     RequestInfo(meta): RequestInfo,
     Path(ids): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
-    let file = state
-        .tenancy
-        .complete_upload(&ctx.access, file_id(&ids.1)?, &meta)
-        .await?;
+    let id = file_id(&ids.1)?;
+    // Completion runs to its end even if the client goes: stopping half-way would leave
+    // the upload claimed until its lease runs out.
+    let (tenancy, access) = (state.tenancy.clone(), ctx.access.clone());
+    let file = tokio::spawn(async move { tenancy.complete_upload(&access, id, &meta).await })
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 

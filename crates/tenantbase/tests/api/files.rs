@@ -292,6 +292,24 @@ async fn multipart_uploads_take_the_part_with_a_file_name() {
     assert_eq!(file["size"], 13);
     assert_eq!(file["sha256"], sha256(b"%PDF-1.7\nbody"));
 
+    // A large file streams through, whatever the size of the pieces it arrives in.
+    let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    for piece in [16 * 1024, 256 * 1024, 4 * 1024 * 1024] {
+        let mut body = b"--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n\
+            --XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+            .to_vec();
+        body.extend_from_slice(&big);
+        body.extend_from_slice(b"\r\n--XYZ--\r\n");
+        let request = Request::post(format!("/v1/orgs/{org}/files"))
+            .header("authorization", format!("Bearer {}", owner.token))
+            .header("content-type", "multipart/form-data; boundary=XYZ")
+            .body(Body::from_stream(in_chunks(body, piece)))
+            .expect("request");
+        let stored = app.send(request).await;
+        assert_eq!(stored.status, 201, "pieces of {piece}: {}", stored.text());
+        assert_eq!(stored.json()["sha256"], sha256(&big));
+    }
+
     // Whatever is not file data may take only so much of the body: a part that never
     // ends, or a boundary that never comes, is refused instead of held in memory.
     let filler = "x".repeat(200 * 1024);

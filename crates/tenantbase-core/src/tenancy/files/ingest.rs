@@ -11,9 +11,6 @@ use super::sniff::{SNIFF_BYTES, mismatch};
 use super::{FileRefusal, unavailable};
 use crate::tenancy::TenancyError;
 
-/// Uploads have no overall time limit, but one that sends nothing for this long ends.
-const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// How many bytes an upload may hold, and which refusal exceeding it earns.
 #[derive(Debug, Clone)]
 pub(crate) struct Budget {
@@ -70,7 +67,7 @@ where
     // The head is held back until the signature check has seen enough of it.
     let mut head = Some(BytesMut::new());
     loop {
-        let chunk = match tokio::time::timeout(IDLE_LIMIT, body.next()).await {
+        let chunk = match tokio::time::timeout(super::UPLOAD_IDLE_LIMIT, body.next()).await {
             Ok(Some(Ok(chunk))) => chunk,
             Ok(Some(Err(error))) => {
                 tracing::info!(%error, "upload body ended early");

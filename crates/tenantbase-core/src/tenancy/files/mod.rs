@@ -16,6 +16,7 @@ use futures::Stream;
 use tenantbase_blob::{BlobError, BlobRead};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::FileId;
+use tenantbase_store::OrgUnit;
 use tenantbase_store::events::RequestMeta;
 use tenantbase_store::files::{FileQuery, StoredFile};
 
@@ -28,6 +29,8 @@ use super::{FieldProblem, Tenancy, TenancyError, now_micros};
 use ingest::{Budget, ingest};
 
 pub const NAME_MAX: usize = 255;
+/// Uploads have no overall time limit, but one that sends nothing for this long ends.
+pub const UPLOAD_IDLE_LIMIT: Duration = Duration::from_secs(60);
 pub const PAGE_MAX: u32 = 100;
 
 /// Limits and keys of file storage, from the configuration.
@@ -249,30 +252,47 @@ impl Tenancy {
             stored.sha256,
             access.accountable_user(),
         );
-        self.record_file(access, &file, request).await?;
+        self.record_file(access, &file, None, request).await?;
         Ok(file)
     }
 
-    /// Writes the row of an object stored under its final key, under the org's lock, so
-    /// concurrent uploads cannot overrun the quota together. On refusal or failure the
-    /// object goes: no object stays without a row.
+    /// Refuses `size` more bytes if the org's quota cannot take them. Called under the
+    /// org's lock, so concurrent uploads cannot overrun it together.
+    async fn check_quota(&self, unit: &mut dyn OrgUnit, size: u64) -> Result<(), TenancyError> {
+        let used = unit.bytes_used(Utc::now()).await?;
+        let quota = self.policy.files.quota_bytes;
+        if used.saturating_add(size) > quota {
+            return Err(TenancyError::File(FileRefusal::QuotaExceeded {
+                quota_bytes: quota,
+                used_bytes: used,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Writes the row of an object stored under its final key (closing the presigned
+    /// `upload` it came from, whose reservation it takes over), under the org's lock. A
+    /// refusal or failure before the commit removes the object: no object stays without a
+    /// row. A failed commit leaves it — the row may exist — to the sweep.
     async fn record_file(
         &self,
         access: &OrgAccess,
         file: &StoredFile,
+        upload: Option<FileId>,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let recorded = async {
+        let prepared = async {
             let mut unit = self.store.begin_org(access.scope()).await?;
             unit.lock_org().await?;
-            let used = unit.bytes_used(Utc::now()).await?;
-            let quota = self.policy.files.quota_bytes;
-            if used.saturating_add(file.size) > quota {
-                return Err(TenancyError::File(FileRefusal::QuotaExceeded {
-                    quota_bytes: quota,
-                    used_bytes: used,
-                }));
+            if let Some(upload) = upload
+                && !unit.delete_upload(upload).await?
+            {
+                return Err(TenancyError::Conflict(
+                    "upload_completing",
+                    "Another request completed this upload.".to_owned(),
+                ));
             }
+            self.check_quota(unit.as_mut(), file.size).await?;
             unit.insert_file(file).await?;
             unit.append_event(access.event(
                 "file.uploaded",
@@ -281,17 +301,19 @@ impl Tenancy {
                 serde_json::json!({"size": file.size, "content_type": file.content_type, "sha256": file.sha256}),
             ))
             .await?;
-            unit.commit().await?;
-            Ok(())
+            Ok(unit)
         }
         .await;
-        if recorded.is_err() {
-            let key = object_key(access.org_id(), file.id);
-            if let Err(error) = self.blob.delete(&key).await {
-                tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
+        match prepared {
+            Ok(unit) => Ok(unit.commit().await?),
+            Err(refused) => {
+                let key = object_key(access.org_id(), file.id);
+                if let Err(error) = self.blob.delete(&key).await {
+                    tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
+                }
+                Err(refused)
             }
         }
-        recorded
     }
 
     pub async fn file(&self, access: &OrgAccess, id: FileId) -> Result<StoredFile, TenancyError> {
@@ -357,7 +379,9 @@ impl Tenancy {
     ) -> Result<(), TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
         let file = unit.file(id).await?;
-        unit.delete_file(id).await?;
+        if !unit.delete_file(id).await? {
+            return Err(TenancyError::NotFound);
+        }
         unit.append_event(access.event(
             "file.deleted",
             Some(("file", id.to_string())),

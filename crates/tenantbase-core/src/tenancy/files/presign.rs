@@ -26,6 +26,8 @@ pub const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
 pub const DOWNLOAD_TTL_MAX: Duration = Duration::from_secs(7 * 86_400);
 const UPLOAD_TTL_DEFAULT: Duration = Duration::from_secs(900);
 const DOWNLOAD_TTL_DEFAULT: Duration = Duration::from_secs(3600);
+/// How long one completion holds an upload: ample to move and hash 5 GiB.
+const COMPLETION_LEASE: chrono::Duration = chrono::Duration::minutes(30);
 
 /// A presigned upload to open.
 #[derive(Debug, Clone)]
@@ -146,6 +148,14 @@ impl Tenancy {
             UPLOAD_TTL_DEFAULT,
             UPLOAD_TTL_MAX,
         )?;
+        if let Some(max) = self.blob.presigned_put_max()
+            && asked.size > max
+        {
+            problems.push(FieldProblem::new(
+                "size",
+                format!("a presigned upload may hold at most {max} bytes here; upload larger files directly"),
+            ));
+        }
         let (Some(name), Some(content_type)) = (name, content_type) else {
             return Err(TenancyError::Invalid(problems));
         };
@@ -169,6 +179,8 @@ impl Tenancy {
             .presigned_url(access, GrantMethod::Put, upload.id, ttl, expires_at)
             .await?;
         let mut unit = self.store.begin_org(access.scope()).await?;
+        // Under the org's lock: concurrent presigns cannot reserve more than the quota.
+        unit.lock_org().await?;
         // Expired uploads go as new ones come, so an org's table holds what is open.
         unit.prune_uploads(now).await?;
         if unit.open_uploads(now).await? >= limits::OPEN_UPLOADS as u64 {
@@ -177,6 +189,7 @@ impl Tenancy {
                 limits::OPEN_UPLOADS,
             ));
         }
+        self.check_quota(unit.as_mut(), upload.size).await?;
         unit.insert_upload(&upload).await?;
         unit.append_event(access.event(
             "file.upload_presigned",
@@ -212,11 +225,13 @@ impl Tenancy {
         Ok(upload)
     }
 
-    /// Registers a presigned upload the store received. The upload is claimed first (only
-    /// one completion proceeds; the others return the file it made), its bytes move from
-    /// the staging key to the file's own, and are checked there — size, promised hash,
-    /// signature — before the row is written. Completing a completed upload returns its
-    /// file.
+    /// Registers a presigned upload the store received. One completion at a time holds
+    /// the upload (a lease in its row, so its bytes stay reserved against the quota): it
+    /// moves the staged bytes to the file's own key, checks them there — size, promised
+    /// hash, signature — and writes the file row in the transaction that closes the
+    /// upload. Wrong bytes are removed and the upload stays open for another PUT; a failure
+    /// gives the lease back so a retry can finish (from the file's key, if the bytes had
+    /// moved already). Completing a completed upload returns its file.
     pub async fn complete_upload(
         &self,
         access: &OrgAccess,
@@ -228,10 +243,11 @@ impl Tenancy {
             other => other?,
         };
         let staging = staging_key(access.org_id(), id);
-        // Until the bytes are right the upload stays open: the client may PUT again.
-        match self.blob.head(&staging).await {
-            Ok(meta) if meta.size == upload.size => {}
+        let staged = match self.blob.head(&staging).await {
+            Ok(meta) if meta.size == upload.size => true,
             Ok(meta) => {
+                // Bytes nobody will use count against nothing: they go now.
+                self.discard(&staging).await;
                 return Err(TenancyError::invalid(
                     "size",
                     format!(
@@ -240,41 +256,79 @@ impl Tenancy {
                     ),
                 ));
             }
-            Err(BlobError::NotFound) => {
-                return Err(TenancyError::Conflict(
-                    "upload_incomplete",
-                    "Nothing has been uploaded to this URL yet.".to_owned(),
-                ));
-            }
+            Err(BlobError::NotFound) => false,
             Err(other) => return Err(unavailable(other)),
-        }
+        };
+        let now = Utc::now();
         let mut unit = self.store.begin_org(access.scope()).await?;
-        let claimed = unit.delete_upload(id).await?;
+        let claimed = unit.claim_upload(id, now, now + COMPLETION_LEASE).await?;
         unit.commit().await?;
         if !claimed {
-            return self.file(access, id).await;
+            return Err(TenancyError::Conflict(
+                "upload_completing",
+                "Another request is completing this upload; retry shortly.".to_owned(),
+            ));
         }
-        let key = object_key(access.org_id(), id);
-        self.blob
-            .rename(&staging, &key)
-            .await
-            .map_err(unavailable)?;
+        let completed = self.finish_upload(access, upload, staged, request).await;
+        if completed.is_err() {
+            let released = async {
+                let mut unit = self.store.begin_org(access.scope()).await?;
+                unit.release_upload(id).await?;
+                unit.commit().await
+            };
+            if let Err(error) = released.await {
+                tracing::warn!(%error, "giving back an upload's claim; it runs out by itself");
+            }
+        }
+        completed
+    }
+
+    /// The claimed part of a completion: move, check, record.
+    async fn finish_upload(
+        &self,
+        access: &OrgAccess,
+        upload: FileUpload,
+        staged: bool,
+        request: &RequestMeta,
+    ) -> Result<StoredFile, TenancyError> {
+        let key = object_key(access.org_id(), upload.id);
+        if staged {
+            let staging = staging_key(access.org_id(), upload.id);
+            self.blob
+                .rename(&staging, &key)
+                .await
+                .map_err(unavailable)?;
+        } else if let Err(missing) = self.blob.head(&key).await {
+            // Neither staged nor moved by an earlier attempt: nothing arrived yet.
+            return Err(match missing {
+                BlobError::NotFound => TenancyError::Conflict(
+                    "upload_incomplete",
+                    "Nothing has been uploaded to this URL yet.".to_owned(),
+                ),
+                other => unavailable(other),
+            });
+        }
         let sha256 = match self.check_arrival(&key, &upload).await {
             Ok(sha256) => sha256,
+            Err(TenancyError::File(FileRefusal::StoreUnavailable)) => {
+                // The bytes may be fine: a retry checks them again.
+                return Err(TenancyError::File(FileRefusal::StoreUnavailable));
+            }
             Err(refused) => {
                 self.discard(&key).await;
                 return Err(refused);
             }
         };
         let file = stored_file(
-            id,
+            upload.id,
             upload.name,
             upload.content_type,
             upload.size,
             sha256,
             upload.created_by,
         );
-        self.record_file(access, &file, request).await?;
+        self.record_file(access, &file, Some(file.id), request)
+            .await?;
         Ok(file)
     }
 

@@ -300,12 +300,24 @@ pub async fn profiles_round_trip(store: &dyn Store) {
         content_type: "image/png".to_owned(),
         sha256: "cd".repeat(32),
     };
-    store.set_avatar(user, Some(&avatar)).await.expect("avatar");
+    assert!(
+        store
+            .set_avatar(user, None, Some(&avatar))
+            .await
+            .expect("avatar")
+    );
+    assert!(
+        !store
+            .set_avatar(user, None, Some(&avatar))
+            .await
+            .expect("stale"),
+        "only over the avatar it replaces"
+    );
     let read = store.profile(user).await.expect("profile");
     assert_eq!(
         read,
         Profile {
-            avatar: Some(avatar),
+            avatar: Some(avatar.clone()),
             ..changed.clone()
         }
     );
@@ -313,7 +325,12 @@ pub async fn profiles_round_trip(store: &dyn Store) {
         store.user_by_id(user).await.expect("user").display_name,
         "Ada"
     );
-    store.set_avatar(user, None).await.expect("clear");
+    assert!(
+        store
+            .set_avatar(user, Some(&avatar), None)
+            .await
+            .expect("clear")
+    );
     assert_eq!(store.profile(user).await.expect("profile"), changed);
     assert!(matches!(
         store.profile(UserId::new()).await,

@@ -134,9 +134,10 @@ macro_rules! store_areas {
             async fn set_avatar(
                 &self,
                 user: tenantbase_domain::id::UserId,
+                previous: Option<&$crate::files::Avatar>,
                 avatar: Option<&$crate::files::Avatar>,
-            ) -> $crate::StoreResult<()> {
-                profile_sql::set_avatar(&self.$writer, user, avatar).await
+            ) -> $crate::StoreResult<bool> {
+                profile_sql::set_avatar(&self.$writer, user, previous, avatar).await
             }
         }
 

@@ -131,5 +131,12 @@ pub trait ProfileStore: Send + Sync {
     async fn profile(&self, user: UserId) -> StoreResult<Profile>;
     /// Writes every field but the avatar.
     async fn update_profile(&self, user: UserId, profile: &Profile) -> StoreResult<()>;
-    async fn set_avatar(&self, user: UserId, avatar: Option<&Avatar>) -> StoreResult<()>;
+    /// Replaces the avatar if it is still `previous` (compare and set); `false` if it was
+    /// not (another request changed it, or there is no such user).
+    async fn set_avatar(
+        &self,
+        user: UserId,
+        previous: Option<&Avatar>,
+        avatar: Option<&Avatar>,
+    ) -> StoreResult<bool>;
 }

@@ -404,21 +404,27 @@ macro_rules! file_statements {
                 found(changed.rows_affected())
             }
 
-            pub async fn set_avatar<'e, E>(db: E, user: UserId, avatar: Option<&Avatar>) -> StoreResult<()>
+            pub async fn set_avatar<'e, E>(
+                db: E,
+                user: UserId,
+                previous: Option<&Avatar>,
+                avatar: Option<&Avatar>,
+            ) -> StoreResult<bool>
             where
                 E: sqlx::Executor<'e, Database = Db>,
             {
                 let changed = sqlx::query(
                     "UPDATE users SET avatar_content_type = $2, avatar_sha256 = $3, updated_at = $4 \
-                     WHERE id = $1",
+                     WHERE id = $1 AND avatar_sha256 IS NOT DISTINCT FROM $5",
                 )
                 .bind(user.as_uuid())
                 .bind(avatar.map(|a| a.content_type.as_str()))
                 .bind(avatar.map(|a| a.sha256.as_str()))
                 .bind(chrono::Utc::now())
+                .bind(previous.map(|a| a.sha256.as_str()))
                 .execute(db)
                 .await?;
-                found(changed.rows_affected())
+                Ok(changed.rows_affected() == 1)
             }
         }
     };

@@ -31,6 +31,13 @@ fn avatar_key(user: UserId, avatar: &Avatar) -> String {
     format!("users/{user}/avatar/{}", avatar.sha256)
 }
 
+fn avatar_changed() -> TenancyError {
+    TenancyError::Conflict(
+        "avatar_changed",
+        "The avatar changed while this request ran; retry.".to_owned(),
+    )
+}
+
 impl Tenancy {
     pub async fn profile(&self, user: UserId) -> Result<Profile, TenancyError> {
         Ok(self.store.profile(user).await?)
@@ -123,8 +130,15 @@ impl Tenancy {
             .put(&avatar_key(user, &avatar), bytes.to_vec())
             .await
             .map_err(super::files::unavailable)?;
-        self.store.set_avatar(user, Some(&avatar)).await?;
-        if let Some(previous) = previous.filter(|p| p.sha256 != avatar.sha256) {
+        if !self
+            .store
+            .set_avatar(user, previous.as_ref(), Some(&avatar))
+            .await?
+        {
+            self.forget_avatar(user, &avatar).await;
+            return Err(avatar_changed());
+        }
+        if let Some(previous) = previous {
             self.forget_avatar(user, &previous).await;
         }
         Ok(avatar)
@@ -135,12 +149,23 @@ impl Tenancy {
         let Some(avatar) = self.store.profile(user).await?.avatar else {
             return Err(TenancyError::NotFound);
         };
-        self.store.set_avatar(user, None).await?;
+        if !self.store.set_avatar(user, Some(&avatar), None).await? {
+            return Err(avatar_changed());
+        }
         self.forget_avatar(user, &avatar).await;
         Ok(())
     }
 
+    /// Removes the bytes of `avatar` unless the profile names them (again) now: another
+    /// request may have set the same image meanwhile.
     async fn forget_avatar(&self, user: UserId, avatar: &Avatar) {
+        let named = match self.store.profile(user).await {
+            Ok(profile) => profile.avatar.is_some_and(|a| a.sha256 == avatar.sha256),
+            Err(_) => true,
+        };
+        if named {
+            return;
+        }
         if let Err(error) = self.blob.delete(&avatar_key(user, avatar)).await {
             tracing::warn!(%error, "removing a replaced avatar; its bytes stay behind");
         }

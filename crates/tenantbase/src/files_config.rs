@@ -1,7 +1,6 @@
 //! `[files]`: where org files live (local folder, S3, Azure Blob) and their limits.
 
 use std::path::Path;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -136,7 +135,6 @@ impl FilesConfig {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{listen}")),
-            orphan_grace: Duration::from_secs(self.orphan_grace_minutes * 60),
         }
     }
 }

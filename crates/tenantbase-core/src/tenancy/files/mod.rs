@@ -44,8 +44,6 @@ pub struct FilePolicy {
     pub url_key: zeroize::Zeroizing<[u8; 32]>,
     /// Where this API is reached from outside, for those URLs.
     pub public_url: String,
-    /// An object without a row is removed once it is older than this.
-    pub orphan_grace: Duration,
 }
 
 impl std::fmt::Debug for FilePolicy {
@@ -67,7 +65,6 @@ impl Default for FilePolicy {
             // from the master key.
             url_key: zeroize::Zeroizing::new(random_key()),
             public_url: "http://127.0.0.1:8080".to_owned(),
-            orphan_grace: Duration::from_secs(2 * 3600),
         }
     }
 }

@@ -21,9 +21,9 @@ use crate::tenancy::access::OrgAccess;
 use crate::tenancy::{FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros};
 
 /// Longest an upload URL stays valid.
-pub const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
+const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
 /// Longest a download URL stays valid (S3's limit for signed URLs).
-pub const DOWNLOAD_TTL_MAX: Duration = Duration::from_secs(7 * 86_400);
+const DOWNLOAD_TTL_MAX: Duration = Duration::from_secs(7 * 86_400);
 const UPLOAD_TTL_DEFAULT: Duration = Duration::from_secs(900);
 const DOWNLOAD_TTL_DEFAULT: Duration = Duration::from_secs(3600);
 /// How long one completion holds an upload: ample to move and hash 5 GiB.
@@ -45,8 +45,6 @@ pub struct PresignedUpload {
     pub upload: FileUpload,
     pub method: &'static str,
     pub url: String,
-    /// The store serves this URL directly (S3, Azure): the client reports completion.
-    pub native: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +87,7 @@ impl Tenancy {
         file: FileId,
         ttl: Duration,
         expires_at: DateTime<Utc>,
-    ) -> Result<(String, bool), TenancyError> {
+    ) -> Result<String, TenancyError> {
         let store_method = match method {
             GrantMethod::Get => tenantbase_blob::Method::GET,
             GrantMethod::Put => tenantbase_blob::Method::PUT,
@@ -104,7 +102,7 @@ impl Tenancy {
             .await
             .map_err(unavailable)?
         {
-            Some(url) => Ok((url, true)),
+            Some(url) => Ok(url),
             None => {
                 let token = self.sign_grant(
                     method,
@@ -114,7 +112,7 @@ impl Tenancy {
                     expires_at,
                 );
                 let base = self.policy.files.public_url.trim_end_matches('/');
-                Ok((format!("{base}/v1/blobs/{token}"), false))
+                Ok(format!("{base}/v1/blobs/{token}"))
             }
         }
     }
@@ -175,7 +173,7 @@ impl Tenancy {
             created_at: now,
             expires_at,
         };
-        let (url, native) = self
+        let url = self
             .presigned_url(access, GrantMethod::Put, upload.id, ttl, expires_at)
             .await?;
         let mut unit = self.store.begin_org(access.scope()).await?;
@@ -203,7 +201,6 @@ impl Tenancy {
             upload,
             method: "PUT",
             url,
-            native,
         })
     }
 
@@ -383,7 +380,7 @@ impl Tenancy {
         let mut unit = self.store.begin_org(access.scope()).await?;
         unit.file(id).await?;
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
-        let (url, _) = self
+        let url = self
             .presigned_url(access, GrantMethod::Get, id, ttl, expires_at)
             .await?;
         // The URL is a credential anyone holding it may use: who made one is on record.

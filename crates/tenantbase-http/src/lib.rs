@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use docs::openapi;
 pub use json::ApiJson;
-pub use middleware::RequestId;
+pub use middleware::{InFlight, RequestId};
 pub use ops::metrics::metrics_handle;
 pub use problem::{ApiError, FieldError};
 pub use state::{AppState, HttpSettings};

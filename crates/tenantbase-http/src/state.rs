@@ -107,4 +107,7 @@ pub struct AppState {
     pub identity: Arc<tenantbase_core::identity::Identity>,
     /// Orgs, access control and org-owned data.
     pub tenancy: Arc<tenantbase_core::tenancy::Tenancy>,
+    /// Every request in flight; writes run to completion in tasks of their own, a
+    /// bounded number at once. Shutdown waits for them, up to its deadline.
+    pub in_flight: crate::InFlight,
 }

@@ -13,8 +13,8 @@ use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
 use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
-    Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
-    TxStore, UnitOfWork, migrations,
+    Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreError, StoreResult,
+    TenantStore, TxStore, UnitOfWork, migrations, transactions,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -98,6 +98,7 @@ impl PgStore {
             // per request. A connection the server dropped fails its next statement,
             // which answers 503 once and leaves the pool to open a fresh one.
             .test_before_acquire(false)
+            .before_acquire(transactions::refuse_in_transaction)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(format!("SET ROLE {RUNTIME_ROLE}").as_str())
@@ -118,6 +119,18 @@ impl OpsStore for PgStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping_writer(&self) -> StoreResult<()> {
+        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&self.pool)
+            .await?;
+        if standby {
+            return Err(StoreError::Invalid(
+                "the server is a read-only standby".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -159,7 +172,8 @@ impl OpsStore for PgStore {
 #[async_trait]
 impl TxStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
-        Ok(Box::new(shared::Unit::new(self.pool.begin().await?)))
+        let tx = transactions::begin_detached(&self.pool, None).await?;
+        Ok(Box::new(shared::Unit::new(tx)))
     }
 }
 
@@ -167,13 +181,13 @@ impl TxStore for PgStore {
 impl TenantStore for PgStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN", "app.org_id", scope.org_id().as_uuid());
-        let tx = self.pool.begin_with(begin).await?;
+        let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
         Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
-        let tx = self.pool.begin_with(begin).await?;
+        let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
         Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
     }
 
@@ -183,14 +197,8 @@ impl TenantStore for PgStore {
         after: Option<OrgId>,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
-        let mut tx = self
-            .pool
-            .begin_with(begin_with_setting(
-                "BEGIN READ ONLY",
-                "app.user_id",
-                user.as_uuid(),
-            ))
-            .await?;
+        let begin = begin_with_setting("BEGIN READ ONLY", "app.user_id", user.as_uuid());
+        let mut tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
         let orgs = tenant_sql::orgs_of_user(&mut tx, user, after, limit).await?;
         tx.commit().await?;
         Ok(orgs)

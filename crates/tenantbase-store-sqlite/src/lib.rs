@@ -14,7 +14,7 @@ use tenantbase_domain::id::UserId;
 use tenantbase_store::tenant::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
-    TxStore, UnitOfWork, migrations,
+    TxStore, UnitOfWork, migrations, transactions,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -89,6 +89,7 @@ impl SqliteStore {
         // drop connections, and the ping is a round trip to the connection's thread.
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
+            .before_acquire(transactions::refuse_in_transaction)
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(
@@ -99,11 +100,20 @@ impl SqliteStore {
             .await?;
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
+            .before_acquire(transactions::refuse_in_transaction)
             .max_connections(pool.max_readers.max(1))
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
         Ok(Self { writer, reader })
+    }
+
+    /// IMMEDIATE takes the write lock up front: a unit that reads and then writes cannot
+    /// fail halfway when another process (a separate worker) writes meanwhile.
+    async fn begin_immediate(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        transactions::begin_detached(&self.writer, Some("BEGIN IMMEDIATE".into())).await
     }
 }
 
@@ -115,6 +125,11 @@ impl OpsStore for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn ping_writer(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.writer).await?;
         Ok(())
     }
 
@@ -151,17 +166,14 @@ impl OpsStore for SqliteStore {
 #[async_trait]
 impl TxStore for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
-        // IMMEDIATE takes the write lock up front: a unit that reads and then writes
-        // cannot fail halfway when another process (a separate worker) writes meanwhile.
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(shared::Unit::new(tx)))
+        Ok(Box::new(shared::Unit::new(self.begin_immediate().await?)))
     }
 }
 
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = self.begin_immediate().await?;
         Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
     }
 

@@ -21,6 +21,7 @@ pub mod shared_tenant;
 pub mod sql;
 pub mod tenant;
 pub mod tenant_rows;
+pub mod transactions;
 pub mod unit;
 
 pub use error::StoreError;

@@ -39,6 +39,11 @@ pub trait OpsStore: Send + Sync {
     /// One cheap round trip to the database.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Whether a write could start now: SQLite's single writer connection can be had, a
+    /// PostgreSQL server accepts writes (not a standby). `/ready` asks it: reads working
+    /// says nothing of a wedged writer.
+    async fn ping_writer(&self) -> StoreResult<()>;
+
     fn pool_stats(&self) -> PoolStats;
 
     /// Applies pending migrations and says which ran. Forward-only.

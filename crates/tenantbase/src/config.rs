@@ -22,6 +22,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite://…`; unset means SQLite at `<data_dir>/tenantbase.db`.
     pub database_url: Option<SecretString>,
+    /// After SIGTERM/SIGINT, in-flight requests and jobs get this long to finish; then the
+    /// process logs what it abandons and exits non-zero.
+    pub shutdown_timeout_secs: u64,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
@@ -74,6 +77,10 @@ pub struct HttpConfig {
     pub hsts_max_age_secs: Option<u64>,
     /// Per-dependency limit of the `/ready` checks.
     pub ready_timeout_ms: u64,
+    /// Writes running at once (each runs to its end even if its client hangs up); more
+    /// wait for a slot. Uploads are not counted. Unset: half of `database.max_connections`
+    /// (at least 2), so abandoned writes can never hold every connection.
+    pub max_concurrent_writes: Option<usize>,
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -229,6 +236,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            shutdown_timeout_secs: 30,
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
@@ -249,6 +257,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             hsts_max_age_secs: None,
             ready_timeout_ms: 1500,
+            max_concurrent_writes: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -319,6 +328,11 @@ impl Config {
         let positive = [
             ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
+            ("shutdown_timeout_secs", self.shutdown_timeout_secs),
+            (
+                "http.max_concurrent_writes",
+                self.max_concurrent_writes() as u64,
+            ),
             ("http.ready_timeout_ms", self.http.ready_timeout_ms),
             (
                 "database.max_connections",
@@ -382,6 +396,12 @@ impl Config {
                 "invalid configuration: database_url must start with postgres:// or sqlite://"
             ),
         }
+    }
+
+    pub fn max_concurrent_writes(&self) -> usize {
+        self.http
+            .max_concurrent_writes
+            .unwrap_or((self.database.max_connections as usize / 2).max(2))
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -28,13 +28,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Migrate => commands::migrate::run(&config).await.map(|()| true),
         Command::Serve(args) => {
             let _log = telemetry::init(&config.log)?;
-            serve::serve(config, !args.no_migrate).await.map(|()| true)
+            serve::serve(config, !args.no_migrate).await
         }
         Command::Worker(args) => {
             let _log = telemetry::init(&config.log)?;
-            commands::worker::run(&config, args.concurrency)
-                .await
-                .map(|()| true)
+            commands::worker::run(&config, args.concurrency).await
         }
         Command::Audit(command) => commands::audit::run(&config, command).await,
         Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),

@@ -1,5 +1,6 @@
 //! `tenantbase serve`: opens the store and object storage, applies migrations, and
-//! serves HTTP until SIGTERM or SIGINT, letting in-flight requests finish.
+//! serves HTTP until SIGTERM or SIGINT, letting in-flight requests and jobs finish — for
+//! at most `shutdown_timeout_secs`, after which it says what it abandons and exits 1.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +18,8 @@ use crate::{background, connect};
 /// without it they would pile up in memory.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
-pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
+/// `Ok(false)` when the shutdown deadline passed with work still running.
+pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool> {
     let started = Instant::now();
     let store = connect::open_store(&config).await?;
     if migrate {
@@ -60,7 +62,9 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
             },
         )),
         identity,
+        in_flight: tenantbase_http::InFlight::new(config.max_concurrent_writes()),
     };
+    let requests = state.in_flight.clone();
 
     let shutdown = CancellationToken::new();
     let mut background = match config.jobs.workers {
@@ -84,14 +88,39 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
     });
     let app = tenantbase_http::router(state)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("serving HTTP")?;
-    while background.join_next().await.is_some() {}
+    // axum's server only ends once the signal came, so the signal starts the deadline.
+    let serving = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+    shutdown.cancelled().await;
+    // From the signal on, everything left shares one deadline: connections to close,
+    // detached writes to finish, jobs to end their runs.
+    let drained = async {
+        let served = serving.await;
+        requests.close_and_wait().await;
+        while background.join_next().await.is_some() {}
+        served
+    };
+    let deadline = Duration::from_secs(config.shutdown_timeout_secs);
+    match tokio::time::timeout(deadline, drained).await {
+        Ok(served) => served
+            .context("the HTTP server task")?
+            .context("serving HTTP")?,
+        Err(_) => {
+            tracing::error!(
+                deadline_secs = config.shutdown_timeout_secs,
+                requests = requests.len(),
+                jobs = background.len(),
+                "shutdown deadline passed: abandoning in-flight requests and jobs"
+            );
+            return Ok(false);
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(true)
 }
 
 /// The object store `[files]` names (by default the folder `<data_dir>/files`).

@@ -1,7 +1,9 @@
 //! The middleware every request passes through, outermost first: compression, the request
 //! context (id, log line, metrics, problem bodies, security headers), panic recovery, the
-//! request timeout and the body limit (uploads are exempt from the last two).
+//! request timeout, running writes to completion and the body limit (uploads are exempt
+//! from the timeout and the body limit).
 
+mod completion;
 mod request_context;
 mod security_headers;
 
@@ -17,6 +19,7 @@ use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 use crate::AppState;
 
+pub use completion::InFlight;
 pub use request_context::RequestId;
 
 pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
@@ -29,6 +32,10 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            completion::handle,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -58,8 +65,8 @@ fn not_a_download(
     !headers.contains_key(axum::http::header::CONTENT_DISPOSITION)
 }
 
-/// A request still running after `http.request_timeout` gets 503 and is dropped — except
-/// uploads, which take as long as their bytes take to arrive.
+/// A request still running after `http.request_timeout` gets 503 — except uploads, which
+/// take as long as their bytes take to arrive. A write goes on to its end meanwhile.
 async fn time_limit(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<Body>,

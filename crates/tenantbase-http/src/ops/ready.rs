@@ -1,5 +1,5 @@
-//! `GET /ready`: whether this replica can serve traffic — the database and the object
-//! store both answer. Each check is bounded by `ready_timeout`, so the probe answers in
+//! `GET /ready`: whether this replica can serve traffic — the database answers and can
+//! take a write now, and the object store answers. Each check is bounded by `ready_timeout`, so the probe answers in
 //! time even when a dependency hangs instead of failing.
 
 use std::collections::BTreeMap;
@@ -30,11 +30,16 @@ pub(crate) struct Readiness {
     ))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let limit = state.http.ready_timeout;
-    let (database, object_store) = tokio::join!(
+    let (database, database_writer, object_store) = tokio::join!(
         check("database", limit, state.store.ping()),
+        check("database_writer", limit, state.store.ping_writer()),
         check("object_store", limit, state.blob.ping()),
     );
-    let checks = BTreeMap::from([("database", database), ("object_store", object_store)]);
+    let checks = BTreeMap::from([
+        ("database", database),
+        ("database_writer", database_writer),
+        ("object_store", object_store),
+    ]);
     let failing: Vec<&str> = checks
         .iter()
         .filter(|(_, outcome)| **outcome != "ok")

@@ -1,12 +1,13 @@
 //! `tenantbase worker`: job workers and schedules without the HTTP server, until SIGTERM
-//! or SIGINT; running jobs finish first.
+//! or SIGINT; running jobs finish first, within `shutdown_timeout_secs`.
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::{background, connect, serve};
 
-pub(crate) async fn run(config: &Config, concurrency: Option<usize>) -> anyhow::Result<()> {
+/// `Ok(false)` when the shutdown deadline passed with jobs still running.
+pub(crate) async fn run(config: &Config, concurrency: Option<usize>) -> anyhow::Result<bool> {
     let store = connect::open_store(config).await?;
     let blob = serve::open_blob(config).await?;
     let shutdown = CancellationToken::new();
@@ -14,8 +15,17 @@ pub(crate) async fn run(config: &Config, concurrency: Option<usize>) -> anyhow::
     let mut tasks = background::spawn(config, &store, &blob, concurrency, &shutdown)?;
     serve::wait_for_signal().await;
     shutdown.cancel();
-    while tasks.join_next().await.is_some() {}
+    let deadline = std::time::Duration::from_secs(config.shutdown_timeout_secs);
+    let drained = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadline, drained).await.is_err() {
+        tracing::error!(
+            deadline_secs = config.shutdown_timeout_secs,
+            jobs = tasks.len(),
+            "shutdown deadline passed: abandoning running jobs"
+        );
+        return Ok(false);
+    }
     store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(true)
 }

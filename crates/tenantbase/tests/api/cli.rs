@@ -170,6 +170,62 @@ async fn sigterm_lets_in_flight_requests_finish() {
 }
 
 #[tokio::test]
+async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server =
+        Server::start(tenantbase(dir.path()).env("TENANTBASE_SHUTDOWN_TIMEOUT_SECS", "1"));
+    let client = reqwest::Client::new();
+    let guest: serde_json::Value = client
+        .post(server.url("/v1/auth/guest"))
+        .send()
+        .await
+        .expect("guest")
+        .json()
+        .await
+        .expect("json");
+    let token = guest["access_token"].as_str().expect("token");
+    let org: serde_json::Value = client
+        .post(server.url("/v1/orgs"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Slow"}))
+        .send()
+        .await
+        .expect("org")
+        .json()
+        .await
+        .expect("json");
+
+    // An upload whose bytes stop coming: work that will not finish in time. The server's
+    // `100 Continue` says the handler is reading the body, so it is in flight.
+    let mut upload = tokio::net::TcpStream::connect(&server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/orgs/{}/files?name=never.bin HTTP/1.1\r\nhost: x\r\n\
+         authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: 1000\r\nexpect: 100-continue\r\n\r\n",
+        org["id"].as_str().expect("org id")
+    );
+    upload.write_all(head.as_bytes()).await.expect("head");
+    let mut interim = [0u8; 25];
+    upload.read_exact(&mut interim).await.expect("100 Continue");
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
+    upload.write_all(&[1u8; 10]).await.expect("some bytes");
+
+    server.terminate();
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(1), "a deadline that passed is an error");
+    let abandoned = server.wait_for_line(|l| {
+        l["message"] == "shutdown deadline passed: abandoning in-flight requests and jobs"
+    });
+    assert_eq!(abandoned["level"], "ERROR");
+    assert_eq!(abandoned["requests"], 1, "{abandoned}");
+    drop(upload);
+}
+
+#[tokio::test]
 async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
     use std::os::unix::fs::PermissionsExt;
 

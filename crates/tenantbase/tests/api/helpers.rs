@@ -254,6 +254,7 @@ impl TestApp {
                 },
             )),
             identity,
+            in_flight: tenantbase_http::InFlight::new(64),
         };
         let router =
             tenantbase_http::layered(tenantbase_http::api_routes().merge(options.extra), state);

@@ -15,6 +15,7 @@ mod files;
 mod files_faults;
 mod files_presigned;
 mod gateway;
+mod hangups;
 mod helpers;
 mod jobs_processes;
 mod members;

@@ -1,0 +1,84 @@
+//! Requests that may change state run to completion in a task of their own. A client that
+//! hangs up, the request timeout or a shutdown drops only the wait for the answer, never a
+//! unit of work half way — nor what follows its commit (cache evictions, object deletes).
+//!
+//! Work nobody waits for any more must not pile up: a client that hangs up and retries at
+//! once would otherwise queue writes faster than the store commits them. So a write first
+//! takes one of `http.max_concurrent_writes` slots — a wait that is dropped harmlessly,
+//! since nothing has started — and holds it until its task ends. Streamed uploads skip the
+//! slots: they last as long as their bytes and are bounded by their own caps.
+//!
+//! Every request, read or write, is counted in one task tracker, so a graceful shutdown
+//! knows what it waits for and what it abandons at its deadline (ADR 0008).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::AppState;
+
+/// The requests this server is running.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    tasks: TaskTracker,
+    write_slots: Arc<Semaphore>,
+}
+
+impl InFlight {
+    pub fn new(max_concurrent_writes: usize) -> Self {
+        Self {
+            tasks: TaskTracker::new(),
+            write_slots: Arc::new(Semaphore::new(max_concurrent_writes.max(1))),
+        }
+    }
+
+    /// Requests still running, detached writes included.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Waits until every request has ended; none may start afterwards.
+    pub async fn close_and_wait(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+pub(super) async fn handle(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let in_flight = &state.in_flight;
+    if request.method().is_safe() {
+        return in_flight.tasks.track_future(next.run(request)).await;
+    }
+    let slot = if crate::files::takes_its_time(request.method(), request.uri().path()) {
+        None
+    } else {
+        match in_flight.write_slots.clone().acquire_owned().await {
+            Ok(slot) => Some(slot),
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    };
+    let task = in_flight.tasks.spawn(async move {
+        let response = next.run(request).await;
+        drop(slot);
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        // The panic catcher outside this layer turns it into a 500.
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

@@ -21,6 +21,7 @@ mod members;
 mod middleware;
 mod object_stores;
 mod ops;
+mod org_bound_tokens;
 mod orgs;
 mod process;
 mod profiles;

@@ -27,4 +27,5 @@ mod process;
 mod profiles;
 mod projects;
 mod ready_faults;
+mod team_owners;
 mod tenants;

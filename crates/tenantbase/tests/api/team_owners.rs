@@ -171,3 +171,36 @@ async fn an_org_whose_only_owner_holds_it_through_a_team_keeps_them() {
         assert_eq!(left.status, 204, "{}", left.text());
     }
 }
+
+#[test]
+fn the_owner_refusals_are_documented() {
+    let document = serde_json::to_value(tenantbase_http::openapi()).expect("document");
+    let operations = [
+        ("delete", "/v1/orgs/{org_id}/members/{user_id}"),
+        ("patch", "/v1/orgs/{org_id}/members/{user_id}"),
+        ("post", "/v1/orgs/{org_id}/members/leave"),
+        ("patch", "/v1/orgs/{org_id}/teams/{team_id}"),
+        ("delete", "/v1/orgs/{org_id}/teams/{team_id}"),
+        (
+            "delete",
+            "/v1/orgs/{org_id}/teams/{team_id}/members/{user_id}",
+        ),
+    ];
+    for (method, path) in operations {
+        let responses = &document["paths"][path][method]["responses"];
+        assert!(
+            responses["409"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("last_owner")),
+            "{method} {path}: {responses}"
+        );
+        if method != "post" {
+            assert!(
+                responses["403"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("owners_only") || d.contains("Owners only")),
+                "{method} {path}: {responses}"
+            );
+        }
+    }
+}

@@ -1,8 +1,11 @@
 //! Deny by default: every route is registered through `guard` with its `Access`, which
-//! is written into the OpenAPI operation (`x-access`) and, for org routes, enforced by a
-//! layer in front of the handler. The layer authenticates the bearer credential (access
-//! token or API key), authorizes it in the path's org and hands the handler an `OrgCtx`.
-//! A test walks the whole document and fails on any operation without `x-access`.
+//! is written into the OpenAPI operation (`x-access`) and enforced by a layer in front of
+//! the handler. On org routes the layer authenticates the bearer credential (access token
+//! or API key), authorizes it in the path's org and hands the handler an `OrgCtx`; on
+//! account routes it refuses tokens bound to an org. A test walks the whole document and
+//! fails on any operation without `x-access`.
+
+use std::collections::btree_map::Entry;
 
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
@@ -13,17 +16,18 @@ use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
 use tenantbase_domain::OrgId;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::UtoipaMethodRouter;
 
-use crate::auth::bearer_token;
+use crate::auth::{Authenticated, bearer_token};
 use crate::{ApiError, AppState, FieldError};
 
 /// The OpenAPI extension naming a route's access rule.
 pub const ACCESS_EXTENSION: &str = "x-access";
 
 /// Registers `route` with its access rule: documented on every operation, and enforced
-/// for org routes (`Member`, `Permission`). `SignedIn` handlers take `Authenticated`.
+/// for org routes (`Member`, `Permission`) and account routes (`SignedIn`, whose
+/// handlers take `Authenticated` or `Bearer`).
 pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
     let (schemas, mut paths, method_router) = route;
     for item in paths.paths.values_mut() {
@@ -41,14 +45,18 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
             document_refusals(operation, access);
         }
     }
-    let permission = match access {
-        Access::Public | Access::SignedIn => return (schemas, paths, method_router),
-        Access::Member => None,
-        Access::Permission(permission) => Some(permission),
+    let in_org = |permission| {
+        axum::middleware::from_fn(move |request: Request, next: Next| {
+            enforce(permission, request, next)
+        })
     };
-    let method_router = method_router.layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| enforce(permission, request, next),
-    ));
+    let method_router = match access {
+        // Introspection handlers authenticate through their own extractors.
+        Access::Public | Access::Introspect => method_router,
+        Access::SignedIn => method_router.layer(axum::middleware::from_fn(admit_account)),
+        Access::Member => method_router.layer(in_org(None)),
+        Access::Permission(permission) => method_router.layer(in_org(Some(permission))),
+    };
     (schemas, paths, method_router)
 }
 
@@ -56,7 +64,17 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
 fn document_refusals(operation: &mut Operation, access: Access) {
     let refusals: &[(&str, &str)] = match access {
         Access::Public => &[],
-        Access::SignedIn => &[(
+        Access::SignedIn => &[
+            (
+                "401",
+                "No valid access token (`missing_token`, `invalid_token`)",
+            ),
+            (
+                "403",
+                "A token bound to an org, which acts only on that org's routes (`org_bound_token`)",
+            ),
+        ],
+        Access::Introspect => &[(
             "401",
             "No valid access token (`missing_token`, `invalid_token`)",
         )],
@@ -83,17 +101,23 @@ fn document_refusals(operation: &mut Operation, access: Access) {
         let problem = ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Problem")))
             .build();
-        operation
-            .responses
-            .responses
-            .entry((*status).to_owned())
-            .or_insert_with(|| {
-                ResponseBuilder::new()
-                    .description(*description)
-                    .content(crate::problem::CONTENT_TYPE, problem)
-                    .build()
-                    .into()
-            });
+        match operation.responses.responses.entry((*status).to_owned()) {
+            // The handler documents its own refusals with this status: the rule's join them.
+            Entry::Occupied(mut entry) => {
+                if let RefOr::T(response) = entry.get_mut() {
+                    response.description = format!("{}; or {description}", response.description);
+                }
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(
+                    ResponseBuilder::new()
+                        .description(*description)
+                        .content(crate::problem::CONTENT_TYPE, problem)
+                        .build()
+                        .into(),
+                );
+            }
+        }
     }
 }
 
@@ -143,11 +167,7 @@ async fn authorize(
                 .find(|(name, _)| *name == "org_id")
                 .and_then(|(_, value)| value.parse().ok())
         });
-    let state = parts.extensions.get::<AppState>().ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other(
-            "the app state is not in the request",
-        ))
-    })?;
+    let state = app_state(parts)?;
     let credential = credential(state, parts).await?;
     let org = org.ok_or_else(|| ApiError::from(TenancyError::NotFound))?;
     let access = state
@@ -155,6 +175,40 @@ async fn authorize(
         .authorize(&credential, org, permission)
         .await?;
     Ok(OrgCtx { access, credential })
+}
+
+/// Account routes: the token is authenticated here, once, and one bound to an org is
+/// refused, whichever extractor the handler takes. The verified principal travels on to
+/// `Authenticated` / `Bearer`; an API key passes as it came, for the handler to judge.
+async fn admit_account(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let credential = match app_state(&parts) {
+        Ok(state) => credential(state, &parts).await,
+        Err(error) => Err(error),
+    };
+    match credential {
+        Ok(Credential::User(principal)) if principal.org.is_some() => ApiError::forbidden(
+            "org_bound_token",
+            "This access token is bound to one org and acts only on that org's routes; \
+             use the session's own access token.",
+        )
+        .into_response(),
+        Ok(Credential::User(principal)) => {
+            parts.extensions.insert(Authenticated(principal));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Ok(Credential::ApiKey(_)) => next.run(Request::from_parts(parts, body)).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The state, which `layered` puts into every request for the guards.
+fn app_state(parts: &Parts) -> Result<&AppState, ApiError> {
+    parts.extensions.get::<AppState>().ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(
+            "the app state is not in the request",
+        ))
+    })
 }
 
 /// The bearer credential of a request: an API key as is, an access token verified.
@@ -180,6 +234,10 @@ impl FromRequestParts<AppState> for Bearer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // On account routes the guard has verified the token already.
+        if let Some(Authenticated(principal)) = parts.extensions.remove::<Authenticated>() {
+            return Ok(Bearer(Credential::User(principal)));
+        }
         credential(state, parts).await.map(Bearer)
     }
 }

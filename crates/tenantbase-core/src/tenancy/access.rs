@@ -21,8 +21,12 @@ use crate::identity::Principal;
 pub enum Access {
     /// Anyone, signed in or not.
     Public,
-    /// A signed-in user acting for themselves (no org in the path).
+    /// A signed-in user acting on their own account (no org in the path). A token bound
+    /// to an org is refused here: it acts only on that org's routes.
     SignedIn,
+    /// Any valid credential asking who it is (`/v1/auth/me`, forward-auth), org-bound
+    /// tokens included: nothing behind it acts on the account.
+    Introspect,
     /// Any member of the path's org, whatever their permissions.
     Member,
     /// A member or API key holding this permission in the path's org.
@@ -35,6 +39,7 @@ impl Access {
         match self {
             Access::Public => "public".to_owned(),
             Access::SignedIn => "signed_in".to_owned(),
+            Access::Introspect => "introspect".to_owned(),
             Access::Member => "member".to_owned(),
             Access::Permission(permission) => permission.name().to_owned(),
         }

@@ -12,7 +12,6 @@ use tenantbase_store::tenant::{Invitation, Org};
 
 use super::access::OrgAccess;
 use super::access::permissions_of;
-use super::orgs::refuse_org_bound;
 use super::roles::{check_grantable, is_owner_role, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
 use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
@@ -138,7 +137,6 @@ impl Tenancy {
         token: &str,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        refuse_org_bound(principal)?;
         let org_id = secret_org(INVITATION, token.trim()).ok_or_else(invalid_token)?;
         let user = self.store.user_by_id(principal.user_id).await?;
         let now = now_micros();

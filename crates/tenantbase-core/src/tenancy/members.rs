@@ -1,13 +1,14 @@
-//! Members and teams. The last owner can neither leave nor lose the owner role, and
-//! changes touching owners need `owners:manage` (see `roles::check_grantable`).
+//! Members and teams. Ownership counts whether held directly or through a team: the
+//! org always keeps an owner, and changes touching an owner or the owner role need
+//! `owners:manage` (see `roles::check_grantable`).
 
-use tenantbase_domain::id::{TeamId, UserId};
+use tenantbase_domain::id::{RoleId, TeamId, UserId};
 use tenantbase_store::events::RequestMeta;
 use tenantbase_store::tenant::{Member, Role, Team};
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;
-use super::roles::{check_grantable, is_owner_role, resolve_roles};
+use super::roles::{check_grantable, check_owner_reach, is_owner_role, resolve_roles};
 use super::{Tenancy, TenancyError, limit_reached, limits, required_text};
 
 /// A member's new set of directly granted roles (ids or names).
@@ -26,22 +27,39 @@ pub struct TeamChange {
 fn last_owner() -> TenancyError {
     TenancyError::Conflict(
         "last_owner",
-        "The org's last owner cannot leave or be demoted; make someone else owner first."
+        "The org's last owner (directly or through a team) cannot leave, be removed or lose \
+         the owner role; make someone else owner first."
             .to_owned(),
     )
 }
 
-/// Whether `user` is the only member holding the owner role directly.
-async fn is_last_owner(
+/// The owner role among `roles`, if there.
+fn owner_in(roles: &[Role]) -> Option<RoleId> {
+    roles.iter().find(|r| is_owner_role(r)).map(|r| r.id)
+}
+
+/// The last-owner rule, asked of the unit's state after a change that took a grant of
+/// the `owner` role away: someone must still hold it, directly or through a team. Asking
+/// after the change covers every way of losing it alike; refusing drops the unit, which
+/// rolls the change back. Callers hold the org lock, so concurrent changes cannot both
+/// pass.
+async fn ensure_an_owner_remains(
     unit: &mut dyn OrgUnit,
-    roles: &[Role],
-    user: UserId,
-) -> Result<bool, TenancyError> {
-    let Some(owner) = roles.iter().find(|r| is_owner_role(r)) else {
-        return Ok(false);
-    };
-    let owners = unit.members_with_role(owner.id).await?;
-    Ok(owners == [user])
+    owner: RoleId,
+) -> Result<(), TenancyError> {
+    if !unit.members_with_role(owner).await?.is_empty() {
+        return Ok(());
+    }
+    let through_team = unit
+        .teams()
+        .await?
+        .iter()
+        .any(|team| team.role_ids.contains(&owner) && !team.member_ids.is_empty());
+    if through_team {
+        Ok(())
+    } else {
+        Err(last_owner())
+    }
 }
 
 fn team_name_taken(error: StoreError) -> TenancyError {
@@ -81,21 +99,25 @@ impl Tenancy {
         // both pass the last-owner check.
         unit.lock_org().await?;
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
+        let held = unit
+            .roles_of_member(user)
+            .await?
+            .ok_or(TenancyError::NotFound)?;
         let all = unit.roles().await?;
         let new = resolve_roles(unit.as_mut(), "roles", &change.roles).await?;
-        // What changes: roles added and roles taken away.
+        // What changes: direct roles added and direct roles taken away.
         let changed: Vec<Role> = all
             .iter()
             .filter(|r| member.role_ids.contains(&r.id) != new.iter().any(|n| n.id == r.id))
             .cloned()
             .collect();
+        check_owner_reach(access, &held)?;
         check_grantable(access, &changed)?;
-        let loses_owner = changed.iter().any(is_owner_role) && !new.iter().any(is_owner_role);
-        if loses_owner && is_last_owner(unit.as_mut(), &all, user).await? {
-            return Err(last_owner());
-        }
         let ids: Vec<_> = new.iter().map(|r| r.id).collect();
         unit.set_member_roles(user, &ids).await?;
+        if let Some(owner) = owner_in(&changed).filter(|o| member.role_ids.contains(o)) {
+            ensure_an_owner_remains(unit.as_mut(), owner).await?;
+        }
         unit.append_event(access.event(
             "member.roles_changed",
             Some(("user", user.to_string())),
@@ -121,20 +143,18 @@ impl Tenancy {
         // Serializes membership changes of the org: two owners leaving at once cannot
         // both pass the last-owner check.
         unit.lock_org().await?;
-        let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
-        let all = unit.roles().await?;
-        let held: Vec<Role> = all
-            .iter()
-            .filter(|r| member.role_ids.contains(&r.id))
-            .cloned()
-            .collect();
+        // Effective roles: one who is owner through a team is an owner all the same.
+        let held = unit
+            .roles_of_member(user)
+            .await?
+            .ok_or(TenancyError::NotFound)?;
         if !leaving {
             check_grantable(access, &held)?;
         }
-        if held.iter().any(is_owner_role) && is_last_owner(unit.as_mut(), &all, user).await? {
-            return Err(last_owner());
-        }
         unit.remove_member(user).await?;
+        if let Some(owner) = owner_in(&held) {
+            ensure_an_owner_remains(unit.as_mut(), owner).await?;
+        }
         unit.append_event(access.event(
             if leaving {
                 "member.left"
@@ -197,6 +217,8 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Team, TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
+        // Taking the owner role from a team is a membership change (last-owner rule).
+        unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
         if let Some(name) = &change.name {
             let name =
@@ -227,14 +249,14 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
-        let all = unit.roles().await?;
-        let held: Vec<Role> = all
-            .into_iter()
-            .filter(|r| team.role_ids.contains(&r.id))
-            .collect();
+        let held = team_roles(unit.as_mut(), &team).await?;
         check_grantable(access, &held)?;
         unit.delete_team(id).await?;
+        if let Some(owner) = owner_in(&held) {
+            ensure_an_owner_remains(unit.as_mut(), owner).await?;
+        }
         unit.append_event(access.event(
             "team.deleted",
             Some(("team", id.to_string())),
@@ -257,12 +279,9 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Team, TenancyError> {
         let mut unit = self.store.begin_org(access.scope()).await?;
+        unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
-        let all = unit.roles().await?;
-        let granted: Vec<Role> = all
-            .into_iter()
-            .filter(|r| team.role_ids.contains(&r.id))
-            .collect();
+        let granted = team_roles(unit.as_mut(), &team).await?;
         check_grantable(access, &granted)?;
         if member {
             if unit.member(user).await?.is_none() {
@@ -280,6 +299,8 @@ impl Tenancy {
             })?;
         } else if !unit.remove_team_member(id, user).await? {
             return Err(TenancyError::NotFound);
+        } else if let Some(owner) = owner_in(&granted) {
+            ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
         unit.append_event(access.event(
             if member {
@@ -316,8 +337,21 @@ impl Tenancy {
         check_grantable(access, &changed)?;
         let ids: Vec<_> = new.iter().map(|r| r.id).collect();
         unit.set_team_roles(id, &ids).await?;
+        if let Some(owner) = owner_in(&changed).filter(|o| current.contains(o)) {
+            ensure_an_owner_remains(unit, owner).await?;
+        }
         Ok(())
     }
+}
+
+/// The roles `team` grants its members.
+async fn team_roles(unit: &mut dyn OrgUnit, team: &Team) -> Result<Vec<Role>, TenancyError> {
+    Ok(unit
+        .roles()
+        .await?
+        .into_iter()
+        .filter(|r| team.role_ids.contains(&r.id))
+        .collect())
 }
 
 async fn find_team(unit: &mut dyn OrgUnit, id: TeamId) -> Result<Team, TenancyError> {

@@ -87,17 +87,6 @@ fn slug_taken(error: StoreError) -> TenancyError {
     }
 }
 
-/// A token bound to one org acts only there: it neither creates nor joins other orgs.
-pub(super) fn refuse_org_bound(principal: &Principal) -> Result<(), TenancyError> {
-    match principal.org {
-        Some(_) => Err(TenancyError::NotAllowed(
-            "org_bound_token",
-            "This access token is bound to one org; use an unbound token.".to_owned(),
-        )),
-        None => Ok(()),
-    }
-}
-
 impl Tenancy {
     /// Creates an org owned by the caller, with the built-in roles.
     pub async fn create_org(
@@ -107,7 +96,6 @@ impl Tenancy {
         slug: Option<&str>,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        refuse_org_bound(principal)?;
         let (name, slug) = org_fields(Some(name), slug)?;
         let name = name.unwrap_or_default();
         let slug = slug.unwrap_or_else(|| slug_from(&name));
@@ -148,21 +136,18 @@ impl Tenancy {
         Ok(org)
     }
 
-    /// The caller's live orgs by id, after `after`. An org-bound token sees only its org.
+    /// The caller's live orgs by id, after `after`. (Org-bound tokens never get here: the
+    /// HTTP access guard refuses them on every account route.)
     pub async fn orgs_of(
         &self,
         principal: &Principal,
         after: Option<OrgId>,
         limit: u32,
     ) -> Result<Vec<Membership>, TenancyError> {
-        let mut orgs = self
+        Ok(self
             .store
             .orgs_of_user(principal.user_id, after, limit)
-            .await?;
-        if let Some(bound) = &principal.org {
-            orgs.retain(|m| m.org.id.to_string() == *bound);
-        }
-        Ok(orgs)
+            .await?)
     }
 
     pub async fn org(&self, access: &OrgAccess) -> Result<Org, TenancyError> {

@@ -53,14 +53,21 @@ pub(super) async fn resolve_roles(
 
 /// Refuses to grant (or take away) roles beyond the caller's own reach.
 pub(super) fn check_grantable(access: &OrgAccess, changed: &[Role]) -> Result<(), TenancyError> {
-    if changed.iter().any(is_owner_role) && !access.has(Permission::OwnersManage) {
-        return Err(TenancyError::NotAllowed(
-            "owners_only",
-            "Only owners can grant or take away the owner role.".to_owned(),
-        ));
-    }
+    check_owner_reach(access, changed)?;
     if !permissions_of(changed).is_subset_of(access.permissions()) {
         return Err(exceeds_own());
+    }
+    Ok(())
+}
+
+/// Refuses to touch the owner role among `roles` (granted, taken away, or held by the
+/// member being changed) without `owners:manage`.
+pub(super) fn check_owner_reach(access: &OrgAccess, roles: &[Role]) -> Result<(), TenancyError> {
+    if roles.iter().any(is_owner_role) && !access.has(Permission::OwnersManage) {
+        return Err(TenancyError::NotAllowed(
+            "owners_only",
+            "Only owners can change owners or grant or take away the owner role.".to_owned(),
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ use tenantbase_store::events::RequestMeta;
 
 use crate::{ApiError, AppState, RequestId};
 
-/// A request from a signed-in user; extracting it answers 401 otherwise.
+/// A request from a signed-in user; extracting it answers 401 otherwise. On account
+/// routes (`Access::SignedIn`) the access guard has admitted it already (no org-bound
+/// token); elsewhere it is authenticated here.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -22,6 +24,9 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(admitted) = parts.extensions.remove::<Authenticated>() {
+            return Ok(admitted);
+        }
         let token = bearer_token(parts)?;
         authenticate(state, token).await.map(Authenticated)
     }

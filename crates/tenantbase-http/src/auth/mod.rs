@@ -15,14 +15,14 @@ use crate::access::guard;
 use tenantbase_core::tenancy::Access;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    use Access::{Public, SignedIn};
+    use Access::{Introspect, Public, SignedIn};
     OpenApiRouter::new()
         .routes(guard(Public, routes!(handlers::register)))
         .routes(guard(Public, routes!(handlers::login)))
         .routes(guard(Public, routes!(handlers::guest)))
         .routes(guard(Public, routes!(handlers::refresh)))
         .routes(guard(SignedIn, routes!(handlers::logout)))
-        .routes(guard(SignedIn, routes!(handlers::me)))
+        .routes(guard(Introspect, routes!(handlers::me)))
         .routes(guard(SignedIn, routes!(handlers::list_sessions)))
         .routes(guard(SignedIn, routes!(handlers::revoke_session)))
         .routes(guard(SignedIn, routes!(handlers::revoke_all_sessions)))
@@ -32,6 +32,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(Public, routes!(handlers::reset_password)))
         .routes(guard(SignedIn, routes!(handlers::change_password)))
         .routes(guard(SignedIn, routes!(handlers::upgrade_guest)))
-        .routes(guard(SignedIn, routes!(handlers::verify)))
+        .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
 }

@@ -194,7 +194,11 @@ pub(crate) async fn create_team(
 /// Rename a team or replace its roles.
 #[utoipa::path(patch, path = "/v1/orgs/{org_id}/teams/{team_id}", tag = "orgs", request_body = TeamPatchBody,
     params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`")),
-    responses((status = 200, description = "Updated", body = TeamView)))]
+    responses(
+        (status = 200, description = "Updated", body = TeamView),
+        (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn update_team(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -219,7 +223,11 @@ pub(crate) async fn update_team(
 /// Delete a team (its members keep their own roles).
 #[utoipa::path(delete, path = "/v1/orgs/{org_id}/teams/{team_id}", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`")),
-    responses((status = 204, description = "Deleted")))]
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn delete_team(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -257,7 +265,11 @@ pub(crate) async fn add_team_member(
 #[utoipa::path(delete, path = "/v1/orgs/{org_id}/teams/{team_id}/members/{user_id}", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`"),
         ("user_id" = String, Path, description = "`usr_…`")),
-    responses((status = 204, description = "Removed")))]
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn remove_team_member(
     State(state): State<AppState>,
     ctx: OrgCtx,

@@ -268,6 +268,7 @@ pub(crate) async fn set_member_roles(
     params(("org_id" = String, Path, description = "`org_…`"), ("user_id" = String, Path, description = "`usr_…`")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn remove_member(

@@ -15,15 +15,23 @@ use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::{Caller, add_member};
 
 /// One operation of the document.
-struct Route {
-    method: Method,
-    template: String,
-    access: String,
+pub(crate) struct Route {
+    pub method: Method,
+    pub template: String,
+    pub access: String,
     /// The documented response statuses.
-    statuses: Vec<String>,
+    pub statuses: Vec<String>,
 }
 
-fn routes() -> Vec<Route> {
+impl Route {
+    /// Under `/v1/orgs/{org_id}`: authorized in the path's org.
+    pub fn in_org(&self) -> bool {
+        self.template.starts_with("/v1/orgs/{org_id}")
+    }
+}
+
+/// Every operation of the OpenAPI document.
+pub(crate) fn routes() -> Vec<Route> {
     let document = serde_json::to_value(tenantbase_http::openapi()).expect("document");
     let mut routes = Vec::new();
     for (template, item) in document["paths"].as_object().expect("paths") {
@@ -58,8 +66,10 @@ fn every_operation_declares_a_known_access_rule() {
     let routes = routes();
     assert!(routes.len() > 60, "only {} operations", routes.len());
     for route in &routes {
-        let known = matches!(route.access.as_str(), "public" | "signed_in" | "member")
-            || Permission::parse(&route.access).is_some();
+        let known = matches!(
+            route.access.as_str(),
+            "public" | "signed_in" | "introspect" | "member"
+        ) || Permission::parse(&route.access).is_some();
         assert!(
             known,
             "{} {}: unknown access {}",
@@ -68,7 +78,8 @@ fn every_operation_declares_a_known_access_rule() {
         // The refusals the rule implies are part of the published contract.
         let refusals: &[&str] = match route.access.as_str() {
             "public" => &[],
-            "signed_in" => &["401"],
+            "signed_in" => &["401", "403"],
+            "introspect" => &["401"],
             "member" => &["401", "404"],
             _ => &["401", "403", "404"],
         };
@@ -80,7 +91,7 @@ fn every_operation_declares_a_known_access_rule() {
                 route.template
             );
         }
-        if route.template.starts_with("/v1/orgs/{org_id}") {
+        if route.in_org() {
             assert!(
                 route.access == "member" || Permission::parse(&route.access).is_some(),
                 "{} {} is an org route but declares {}",
@@ -161,7 +172,7 @@ async fn resources(
     ids
 }
 
-fn fill(template: &str, ids: &HashMap<&'static str, String>) -> String {
+pub(crate) fn fill(template: &str, ids: &HashMap<&'static str, String>) -> String {
     let mut path = template.to_owned();
     for (name, value) in ids {
         path = path.replace(&format!("{{{name}}}"), value);
@@ -171,7 +182,11 @@ fn fill(template: &str, ids: &HashMap<&'static str, String>) -> String {
 }
 
 /// A body that passes validation, so that only the resource lookup can refuse.
-fn body_for(method: &Method, template: &str, ids: &HashMap<&'static str, String>) -> Option<Value> {
+pub(crate) fn body_for(
+    method: &Method,
+    template: &str,
+    ids: &HashMap<&'static str, String>,
+) -> Option<Value> {
     let tail = template.rsplit('/').next().unwrap_or_default();
     let body = match (method.as_str(), tail) {
         ("PATCH", "{user_id}") => json!({"roles": ["viewer"]}),
@@ -185,7 +200,7 @@ fn body_for(method: &Method, template: &str, ids: &HashMap<&'static str, String>
     Some(body)
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: &Method,
     path: &str,
@@ -237,7 +252,7 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
         let (mut driven, mut crossed_checks) = (0, 0);
         for route in routes() {
             let (method, template) = (&route.method, route.template.as_str());
-            if route.access == "signed_in" {
+            if matches!(route.access.as_str(), "signed_in" | "introspect") {
                 let mut ids = a.clone();
                 ids.insert("id", format!("ses_{}", "0".repeat(32)));
                 let path = fill(template, &ids);
@@ -246,7 +261,7 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
                     .problem(401, "missing_token");
                 continue;
             }
-            if !template.starts_with("/v1/orgs/{org_id}") {
+            if !route.in_org() {
                 continue;
             }
             driven += 1;

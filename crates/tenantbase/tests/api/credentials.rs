@@ -143,8 +143,10 @@ async fn org_bound_tokens_act_only_in_their_org() {
             .get(&app, &format!("/v1/orgs/{b}"))
             .await
             .problem(404, "not_found");
-        let orgs = bound.get(&app, "/v1/orgs").await.json();
-        assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
+        bound
+            .get(&app, "/v1/orgs")
+            .await
+            .problem(403, "org_bound_token");
 
         let stranger = Caller::guest(&app).await;
         stranger

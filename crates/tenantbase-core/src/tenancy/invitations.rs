@@ -87,7 +87,9 @@ impl Tenancy {
                 links.app_url.trim_end_matches('/')
             ),
         };
-        let job = crate::mail::email_job(invitation.email.as_str(), &message, &links.branding)
+        let job = links
+            .mailer
+            .job(invitation.email.as_str(), &message)
             .map_err(|e| TenancyError::Internal(e.to_string()))?;
         unit.enqueue_job(job).await?;
         unit.append_event(access.event(

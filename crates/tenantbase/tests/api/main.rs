@@ -26,4 +26,5 @@ mod process;
 mod profiles;
 mod projects;
 mod ready_faults;
+mod secrets_at_rest;
 mod tenants;

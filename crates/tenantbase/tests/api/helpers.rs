@@ -134,8 +134,15 @@ impl TestApp {
     /// With file limits, and optionally an object store other than a local folder.
     pub async fn with_files(backend: Backend, files: FilePolicy, blob: Option<BlobConfig>) -> Self {
         let mut options = Options::new(OpenApiRouter::new(), settings());
-        options.files = files;
+        options.tenancy.files = files;
         options.blob = blob;
+        Self::open(backend, options).await
+    }
+
+    /// With tenancy rules (invitation and org limits) other than the default.
+    pub async fn with_tenancy(backend: Backend, tenancy: TenancyPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.tenancy = tenancy;
         Self::open(backend, options).await
     }
 
@@ -275,10 +282,7 @@ impl TestApp {
                 store.clone(),
                 blob.clone(),
                 identity.clone(),
-                TenancyPolicy {
-                    files: options.files,
-                    ..TenancyPolicy::default()
-                },
+                options.tenancy,
             )),
             identity,
         };
@@ -341,7 +345,7 @@ struct Options {
     http: HttpSettings,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
-    files: FilePolicy,
+    tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
 }
 
@@ -352,7 +356,7 @@ impl Options {
             http,
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
-            files: FilePolicy::default(),
+            tenancy: TenancyPolicy::default(),
             blob: None,
         }
     }

@@ -1,6 +1,10 @@
 //! Outgoing email is a job: a request only renders the message and enqueues it in its
 //! own transaction, and a worker delivers it — retried with backoff while the mail
 //! server is down, dead-lettered (and visible) when it refuses for good.
+//!
+//! A rendered message holds its recipient and often a single-use link, so the job's
+//! payload is sealed (`jobs::JobSeal`): neither the queue nor a dead letter keeps it in
+//! plain text, and a delivered job's payload is dropped by the queue.
 
 use std::sync::Arc;
 
@@ -9,7 +13,7 @@ use tenantbase_mail::{Branding, MailError, MailTransport, MessageKind, OutgoingE
 use tenantbase_store::jobs::{Enqueued, NewJob};
 use tenantbase_store::{StoreError, UnitOfWork};
 
-use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::jobs::{JobContext, JobError, JobHandler, JobSeal, SealError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueMailError {
@@ -17,34 +21,46 @@ pub enum QueueMailError {
     #[error(transparent)]
     Render(#[from] MailError),
     #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Renders `message` for `to` and enqueues its delivery in `unit`.
-pub async fn queue_email(
-    unit: &mut dyn UnitOfWork,
-    to: &str,
-    message: &MessageKind,
-    branding: &Branding,
-) -> Result<Enqueued, QueueMailError> {
-    Ok(unit.enqueue_job(email_job(to, message, branding)?).await?)
+/// Renders messages with the product's branding and queues them, sealed.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    branding: Branding,
+    seal: JobSeal,
 }
 
-/// The `mail.send` job delivering `message` to `to`, for units other than `UnitOfWork`.
-pub fn email_job(
-    to: &str,
-    message: &MessageKind,
-    branding: &Branding,
-) -> Result<NewJob, MailError> {
-    let email = tenantbase_mail::render(to, message, branding)?;
-    // A rendered message is plain strings: serializing it cannot fail.
-    let payload = serde_json::to_value(&email).unwrap_or_default();
-    Ok(NewJob::new(SendEmail::KIND, payload))
+impl Mailer {
+    pub fn new(branding: Branding, seal: JobSeal) -> Self {
+        Self { branding, seal }
+    }
+
+    /// Renders `message` for `to` and enqueues its delivery in `unit`.
+    pub async fn queue(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        to: &str,
+        message: &MessageKind,
+    ) -> Result<Enqueued, QueueMailError> {
+        Ok(unit.enqueue_job(self.job(to, message)?).await?)
+    }
+
+    /// The `mail.send` job delivering `message` to `to`, for units other than `UnitOfWork`.
+    pub fn job(&self, to: &str, message: &MessageKind) -> Result<NewJob, QueueMailError> {
+        let email = tenantbase_mail::render(to, message, &self.branding)?;
+        let payload = self.seal.seal(SendEmail::KIND, &email)?;
+        Ok(NewJob::new(SendEmail::KIND, payload))
+    }
 }
 
-/// `mail.send`: delivers one rendered message through the configured transport.
+/// `mail.send`: opens one sealed, rendered message and delivers it through the transport.
 pub struct SendEmail {
     pub transport: Arc<dyn MailTransport>,
+    /// Opens the payloads `Mailer` sealed (same master key).
+    pub seal: JobSeal,
 }
 
 impl SendEmail {
@@ -58,7 +74,7 @@ impl JobHandler for SendEmail {
     }
 
     async fn run(&self, job: &JobContext) -> Result<(), JobError> {
-        let email: OutgoingEmail = job.payload()?;
+        let email: OutgoingEmail = self.seal.open(job)?;
         self.transport.send(&email).await.map_err(|error| {
             if error.is_transient() {
                 JobError::Retry(error.to_string())

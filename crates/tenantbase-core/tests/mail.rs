@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixture::{Backend, Fixture};
-use tenantbase_core::jobs::{Backoff, Registry, Worker, WorkerConfig};
-use tenantbase_core::mail::{SendEmail, queue_email};
+use tenantbase_core::identity::tokens::MasterKey;
+use tenantbase_core::jobs::{Backoff, JobSeal, Registry, Worker, WorkerConfig};
+use tenantbase_core::mail::{Mailer, SendEmail};
 use tenantbase_mail::testing::SmtpServer;
 use tenantbase_mail::{Branding, MessageKind, SmtpConfig, SmtpSecurity, SmtpTransport};
 use tenantbase_store::Store;
@@ -26,13 +27,23 @@ fn smtp_config(port: u16) -> SmtpConfig {
     }
 }
 
-async fn queue(store: &dyn Store, to: &str, name: &str) -> tenantbase_domain::JobId {
+fn seal() -> JobSeal {
+    JobSeal::from_master(&MasterKey::generate().expect("master key"))
+}
+
+async fn queue(
+    store: &dyn Store,
+    mailer: &Mailer,
+    to: &str,
+    name: &str,
+) -> tenantbase_domain::JobId {
     let mut unit = store.begin().await.expect("begin");
     let message = MessageKind::VerifyEmail {
         display_name: name.to_owned(),
         link: "https://app.example.com/verify?token=abc".to_owned(),
     };
-    let id = queue_email(unit.as_mut(), to, &message, &Branding::default())
+    let id = mailer
+        .queue(unit.as_mut(), to, &message)
         .await
         .expect("queued")
         .id();
@@ -53,8 +64,11 @@ async fn mail_survives_an_smtp_outage() {
         "tenantbase <no-reply@example.com>",
     )
     .expect("transport");
+    let seal = seal();
+    let mailer = Mailer::new(Branding::default(), seal.clone());
     let registry = Registry::new().register(SendEmail {
         transport: Arc::new(transport),
+        seal,
     });
     let config = WorkerConfig {
         concurrency: 2,
@@ -68,7 +82,13 @@ async fn mail_survives_an_smtp_outage() {
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(Worker::new(f.store.clone(), registry, config).run(shutdown.clone()));
 
-    queue(f.store.as_ref(), "ada@example.com", "Ada <b>Lovelace</b>").await;
+    queue(
+        f.store.as_ref(),
+        &mailer,
+        "ada@example.com",
+        "Ada <b>Lovelace</b>",
+    )
+    .await;
     let received = smtp.wait_for_messages(1, Duration::from_secs(20));
     assert_eq!(received.len(), 1);
     assert!(
@@ -83,7 +103,7 @@ async fn mail_survives_an_smtp_outage() {
     );
 
     smtp.stop();
-    let id = queue(f.store.as_ref(), "grace@example.com", "Grace").await;
+    let id = queue(f.store.as_ref(), &mailer, "grace@example.com", "Grace").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let job = f.store.get_job(id).await.expect("job");
@@ -119,29 +139,22 @@ async fn mail_survives_an_smtp_outage() {
 #[tokio::test]
 async fn unrenderable_mail_is_refused_at_enqueue() {
     let f = Fixture::new(Backend::Sqlite).await;
+    let mailer = Mailer::new(Branding::default(), seal());
     let mut unit = f.store.begin().await.expect("begin");
     let message = MessageKind::VerifyEmail {
         display_name: "x".to_owned(),
         link: "javascript:alert(1)".to_owned(),
     };
     assert!(
-        queue_email(
-            unit.as_mut(),
-            "a@example.com",
-            &message,
-            &Branding::default()
-        )
-        .await
-        .is_err()
+        mailer
+            .queue(unit.as_mut(), "a@example.com", &message)
+            .await
+            .is_err()
     );
     assert!(
-        queue_email(
-            unit.as_mut(),
-            "not an address",
-            &message,
-            &Branding::default()
-        )
-        .await
-        .is_err()
+        mailer
+            .queue(unit.as_mut(), "not an address", &message)
+            .await
+            .is_err()
     );
 }

@@ -326,6 +326,10 @@ impl From<TenancyError> for ApiError {
                     .collect(),
             ),
             TenancyError::Conflict(code, message) => ApiError::conflict(code, message),
+            TenancyError::RateLimited {
+                message,
+                retry_after,
+            } => ApiError::throttled("rate_limited", message, retry_after),
             TenancyError::File(refusal) => file_refusal(refusal),
             TenancyError::Store(error) => error.into(),
             other @ TenancyError::Internal(_) => ApiError::internal(&other),

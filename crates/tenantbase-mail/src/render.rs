@@ -1,5 +1,6 @@
 //! Rendering: picks the templates and subject of a `MessageKind`, checks the values that
-//! escaping cannot make safe (colours, URLs), and fills the text and HTML templates.
+//! escaping cannot make safe (colours, URLs), shows user-chosen names quoted, bounded and
+//! unlinkable (`safe::quoted_name`), and fills the text and HTML templates.
 //! The `.html` templates auto-escape every variable; the `.txt` ones do not, since the
 //! text part is never interpreted as markup.
 
@@ -33,9 +34,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("mfa_code.html"),
     template!("mfa_code.txt"),
 ];
-
-/// Longest user-provided text put in a subject, in characters; subjects stay short.
-const SUBJECT_FIELD_MAX_CHARS: usize = 60;
 
 /// Parsed once; an error here is a bug in a template, reported on every render.
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(environment);
@@ -106,7 +104,10 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
         MessageKind::VerifyEmail { display_name, link } => (
             "verify_email",
             format!("Verify your email for {product}"),
-            context! { display_name, link => safe::web_url("verification link", link)? },
+            context! {
+                display_name => safe::quoted_name(display_name),
+                link => safe::web_url("verification link", link)?,
+            },
         ),
         MessageKind::ResetPassword {
             display_name,
@@ -116,7 +117,7 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             "reset_password",
             format!("Reset your {product} password"),
             context! {
-                display_name,
+                display_name => safe::quoted_name(display_name),
                 expires_in_minutes,
                 link => safe::web_url("password reset link", link)?,
             },
@@ -125,15 +126,18 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             inviter_name,
             org_name,
             link,
-        } => (
-            "invitation",
-            format!("Join {} on {product}", subject_field(org_name)),
-            context! {
-                inviter_name,
-                org_name,
-                link => safe::web_url("invitation link", link)?,
-            },
-        ),
+        } => {
+            let org_name = safe::quoted_name(org_name);
+            (
+                "invitation",
+                format!("Join {org_name} on {product}"),
+                context! {
+                    inviter_name => safe::quoted_name(inviter_name),
+                    org_name,
+                    link => safe::web_url("invitation link", link)?,
+                },
+            )
+        }
         MessageKind::NewSignIn {
             display_name,
             device,
@@ -142,7 +146,7 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
         } => (
             "new_sign_in",
             format!("New sign-in to your {product} account"),
-            context! { display_name, device, ip, time },
+            context! { display_name => safe::quoted_name(display_name), device, ip, time },
         ),
         MessageKind::MfaCode {
             display_name,
@@ -152,18 +156,9 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             // The code stays out of the subject: lock screens show subjects.
             "mfa_code",
             format!("Your {product} sign-in code"),
-            context! { display_name, code, expires_in_minutes },
+            context! { display_name => safe::quoted_name(display_name), code, expires_in_minutes },
         ),
     })
-}
-
-/// User text for a subject: one line, cut at `SUBJECT_FIELD_MAX_CHARS`.
-fn subject_field(value: &str) -> String {
-    let line = safe::header_text(value);
-    match line.char_indices().nth(SUBJECT_FIELD_MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
-        None => line,
-    }
 }
 
 #[cfg(test)]

@@ -136,12 +136,11 @@ fn user_text_is_escaped_in_html_and_verbatim_in_text() {
         assert!(email.html.contains("&lt;script&gt;"), "{message:?}");
         assert!(email.html.contains("&quot;x&quot;"), "{message:?}");
         assert!(email.html.contains(" &amp; "), "{message:?}");
-        // Only user fields are checked: a link has no `<` to begin with.
+        // Only user fields are checked: a link has no `<` to begin with. Names are cut
+        // at 64 characters, so their start is compared.
         for value in values.iter().filter(|v| v.starts_with("<script>")) {
-            assert!(
-                email.text.contains(value.as_str()),
-                "{value:?} changed in text"
-            );
+            let start: String = value.chars().take(40).collect();
+            assert!(email.text.contains(&start), "{value:?} changed in text");
         }
     }
 }
@@ -158,14 +157,54 @@ fn subjects_stay_one_short_line() {
     assert!(
         email
             .subject
-            .starts_with("Join Acme Bcc: victim@example.com x")
+            .starts_with("Join “Acme Bcc: victim@example[.]com x"),
+        "{:?}",
+        email.subject
     );
     assert!(
-        email.subject.ends_with("… on tenantbase"),
+        email.subject.ends_with("…” on tenantbase"),
         "{:?}",
         email.subject
     );
     assert!(email.subject.chars().count() < 90, "{:?}", email.subject);
+}
+
+#[test]
+fn names_holding_a_url_are_quoted_one_line_and_not_links() {
+    let message = MessageKind::Invitation {
+        inviter_name: "IT desk\r\nhttps://evil.example/login".to_owned(),
+        org_name: format!(
+            "Your account is locked: visit www.evil.example {}",
+            "!".repeat(80)
+        ),
+        link: LINK.to_owned(),
+    };
+    let email = render(TO, &message, &Branding::default()).expect("renders");
+    let inviter = "“IT desk https[:]//evil[.]example/login”";
+    for (part, body, inviter) in [
+        ("text", &email.text, inviter.to_owned()),
+        ("html", &email.html, escaped(inviter)),
+    ] {
+        for linkable in [
+            "https://evil",
+            "https:&#x2f;&#x2f;evil",
+            "evil.example",
+            "www.evil",
+        ] {
+            assert!(!body.contains(linkable), "{linkable} in {part}:\n{body}");
+        }
+        assert!(body.contains(&inviter), "{part}:\n{body}");
+        assert!(
+            body.contains("“Your account is locked: visit www[.]evil[.]example !"),
+            "{part}:\n{body}"
+        );
+        assert!(
+            body.contains("!…”"),
+            "cut with an ellipsis in {part}:\n{body}"
+        );
+    }
+    // Only the real link is one.
+    assert_eq!(email.html.matches("href=").count(), 2, "{}", email.html);
 }
 
 #[test]

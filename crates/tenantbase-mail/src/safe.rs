@@ -44,6 +44,51 @@ pub(crate) fn header_text(value: &str) -> String {
         .join(" ")
 }
 
+/// Most characters of a user-chosen name (an org's, a person's) that an email shows.
+pub(crate) const NAME_MAX_CHARS: usize = 64;
+
+/// A user-chosen name as an email shows it: one line, at most `NAME_MAX_CHARS`
+/// characters (then an ellipsis), defanged so that no mail client makes a link of it,
+/// and in quotes so the reader sees where someone else's words start and end. Empty
+/// stays empty, so templates can leave the name out.
+pub(crate) fn quoted_name(value: &str) -> String {
+    let line = header_text(value);
+    if line.is_empty() {
+        return line;
+    }
+    let bounded = match line.char_indices().nth(NAME_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
+        None => line,
+    };
+    format!("“{}”", defang(&bounded))
+}
+
+/// Breaks what mail clients turn into links — `scheme://…`, `host.example`,
+/// `user@host.example` — the way security advisories quote hostile addresses:
+/// `https[:]//evil[.]example`. Only a dot between two letters or digits is bracketed, so
+/// `Acme Inc.` reads as it was. Escaping cannot do this (clients link plain text after
+/// parsing), and invisible characters would hide the change and survive a copy.
+fn defang(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let alphanumeric_at = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        // Full-width and ideographic stops separate labels of internationalised names too.
+        let dot = matches!(c, '.' | '。' | '．' | '｡');
+        if dot && alphanumeric_at(i.checked_sub(1)) && alphanumeric_at(Some(i + 1)) {
+            out.push_str("[.]");
+        } else if c == ':' && chars.get(i + 1..i + 3) == Some(&['/', '/']) {
+            out.push_str("[:]");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +139,20 @@ mod tests {
     fn quotes_and_spaces_in_urls_come_out_encoded() {
         let url = web_url("link", "https://example.com/a b\"c'd<e>").expect("parses");
         assert!(!url.contains([' ', '"', '<', '>']), "{url}");
+    }
+
+    #[test]
+    fn names_are_quoted_bounded_one_line_and_never_a_link() {
+        assert_eq!(quoted_name("Acme Inc."), "“Acme Inc.”");
+        assert_eq!(quoted_name(" \r\n "), "");
+        assert_eq!(
+            quoted_name("Claim at https://evil.example/x\r\nor www.evil.example, mail a@b.io"),
+            "“Claim at https[:]//evil[.]example/x or www[.]evil[.]example, mail a@b[.]io”"
+        );
+        assert_eq!(quoted_name("evil。example"), "“evil[.]example”");
+        let long = quoted_name(&"x".repeat(200));
+        assert_eq!(long.chars().count(), NAME_MAX_CHARS + 3, "{long}");
+        assert!(long.ends_with("…”"), "{long}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
         .id();
     let later = enqueue(
         store,
-        NewJob::new("b", json!({})).at(Utc::now() + chrono::Duration::hours(1)),
+        NewJob::new("b", json!({"n": 2})).at(Utc::now() + chrono::Duration::hours(1)),
     )
     .await
     .id();
@@ -107,14 +107,17 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
     let job = store.get_job(due).await.expect("get");
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(job.locked_by.as_deref(), Some("w1"));
+    assert_eq!(job.payload, json!({}), "a finished job keeps no payload");
+    let later = store.get_job(later).await.expect("get");
     assert_eq!(
-        store.get_job(later).await.expect("get").state,
-        JobState::Queued
+        (later.state, later.payload),
+        (JobState::Queued, json!({"n": 2})),
+        "an unfinished job keeps its payload"
     );
 }
 
 pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
-    let id = enqueue(store, NewJob::new("flaky", json!({})).max_attempts(2))
+    let id = enqueue(store, NewJob::new("flaky", json!({"n": 3})).max_attempts(2))
         .await
         .id();
     let now = Utc::now();
@@ -154,6 +157,11 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
     let dead = store.get_job(id).await.expect("get");
     assert_eq!(dead.state, JobState::Dead);
     assert_eq!(dead.last_error.as_deref(), Some("still down"));
+    assert_eq!(
+        dead.payload,
+        json!({"n": 3}),
+        "a dead letter keeps it, to retry"
+    );
     assert!(dead.finished_at.is_some());
     let depth = store.queue_depth().await.expect("depth");
     assert!(

@@ -162,8 +162,10 @@ pub trait JobStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>>;
 
-    /// Marks jobs done in one statement; returns how many `worker` still held (a job whose
-    /// lease ran out and that another worker took is left alone).
+    /// Marks jobs done in one statement and empties their payloads (`{}`): a delivered
+    /// job's payload has served, and it may carry personal data. Returns how many
+    /// `worker` still held (a job whose lease ran out and that another worker took is left
+    /// alone).
     async fn complete_jobs(
         &self,
         ids: &[JobId],

@@ -304,7 +304,8 @@ macro_rules! shared_statements {
                 }
                 let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
                 let sql = format!(
-                    "UPDATE jobs SET state = 'succeeded', finished_at = $2, updated_at = $2, locked_until = NULL \
+                    "UPDATE jobs SET state = 'succeeded', payload = '{{}}', finished_at = $2, updated_at = $2, \
+                     locked_until = NULL \
                      WHERE locked_by = $1 AND state = 'running' AND id IN ({})",
                     placeholders.join(", ")
                 );

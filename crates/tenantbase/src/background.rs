@@ -9,7 +9,9 @@ use serde_json::json;
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::ArchiveJob;
 use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
-use tenantbase_core::jobs::{Backoff, Registry, Schedule, Scheduler, Worker, WorkerConfig};
+use tenantbase_core::jobs::{
+    Backoff, JobSeal, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+};
 use tenantbase_core::mail::SendEmail;
 use tenantbase_core::tenancy::PurgeOrg;
 use tenantbase_core::tenancy::files::SweepFiles;
@@ -35,6 +37,7 @@ pub(crate) fn registry(
         })
         .register(SendEmail {
             transport: mail_transport(config)?,
+            seal: JobSeal::from_master(&crate::identity::master_key(config)?),
         })
         .register(PurgeOrg {
             store: store.clone(),

@@ -43,6 +43,10 @@ pub struct OrgsConfig {
     pub restore_days: u32,
     /// How long an invitation link works.
     pub invitation_ttl_hours: u32,
+    /// Invitation emails one user may send per hour, across all orgs.
+    pub invitations_per_hour_per_inviter: u32,
+    /// Invitation emails sent from one org per hour.
+    pub invitations_per_hour_per_org: u32,
 }
 
 impl Default for OrgsConfig {
@@ -50,6 +54,8 @@ impl Default for OrgsConfig {
         Self {
             restore_days: 30,
             invitation_ttl_hours: 168,
+            invitations_per_hour_per_inviter: 50,
+            invitations_per_hour_per_org: 100,
         }
     }
 }
@@ -61,6 +67,8 @@ impl OrgsConfig {
             invitation_ttl: std::time::Duration::from_secs(
                 u64::from(self.invitation_ttl_hours) * 3600,
             ),
+            invitations_per_hour_per_inviter: self.invitations_per_hour_per_inviter,
+            invitations_per_hour_per_org: self.invitations_per_hour_per_org,
             ..tenantbase_core::tenancy::TenancyPolicy::default()
         }
     }

@@ -13,6 +13,8 @@ use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
 use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::jobs::JobSeal;
+use tenantbase_core::mail::Mailer;
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_store::Store;
 
@@ -52,7 +54,7 @@ pub(crate) async fn build(
         sessions,
         links: Links {
             app_url: auth.app_url.trim_end_matches('/').to_owned(),
-            branding: config.mail.branding.clone(),
+            mailer: Mailer::new(config.mail.branding.clone(), JobSeal::from_master(&master)),
         },
         throttle: ThrottlePolicy {
             ip_failures: auth.login_failures_per_ip,

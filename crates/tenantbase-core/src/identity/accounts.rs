@@ -49,12 +49,12 @@ impl Default for SessionPolicy {
     }
 }
 
-/// Where emailed links point, and how emails look.
+/// Where emailed links point, and how emails are rendered and queued.
 #[derive(Debug, Clone)]
 pub struct Links {
     /// Base URL of the app that handles `/verify-email?token=…` and `/reset-password?token=…`.
     pub app_url: String,
-    pub branding: tenantbase_mail::Branding,
+    pub mailer: crate::mail::Mailer,
 }
 
 /// The client's device, as it describes itself on sign-in.

@@ -16,7 +16,6 @@ use tenantbase_store::{StoreError, UnitOfWork};
 
 use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};
 use super::{IdentityError, Principal};
-use crate::mail::queue_email;
 
 const VERIFY_EMAIL: &str = "verify_email";
 const RESET_PASSWORD: &str = "reset_password";
@@ -58,7 +57,9 @@ impl Identity {
             .await?;
         let page = purpose.replace('_', "-");
         let link = format!("{}/{page}?token={token}", self.links.app_url);
-        queue_email(unit, to, &message(link), &self.links.branding)
+        self.links
+            .mailer
+            .queue(unit, to, &message(link))
             .await
             .map_err(|e| IdentityError::Internal(format!("queueing the {purpose} email: {e}")))?;
         Ok(())

@@ -1,10 +1,11 @@
 //! Background jobs: typed handlers registered by kind, a worker pool that runs them with
-//! retries and dead-lettering, and cron schedules that enqueue jobs once per tick across
-//! any number of replicas.
+//! retries and dead-lettering, cron schedules that enqueue jobs once per tick across
+//! any number of replicas, and sealed payloads for jobs that carry a secret.
 
 mod backoff;
 pub mod builtin;
 mod schedule;
+mod sealed;
 mod worker;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use tenantbase_domain::JobId;
 
 pub use backoff::Backoff;
 pub use schedule::{Schedule, Scheduler};
+pub use sealed::{JobSeal, SealError};
 pub use worker::{Worker, WorkerConfig};
 
 /// One run of a job, as its handler sees it.

@@ -43,6 +43,20 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<SentInvitation, TenancyError> {
         let inviter = access.acting_user()?;
+        // An unverified (or guest) account could otherwise mail anyone from our domain.
+        let inviter_user = self.store.user_by_id(inviter).await?;
+        if !inviter_user.email_verified {
+            return Err(TenancyError::NotAllowed(
+                "email_unverified",
+                "Verify your email address before sending invitations.".to_owned(),
+            ));
+        }
+        self.invitation_limits
+            .spend(inviter, access.org_id())
+            .map_err(|retry_after| TenancyError::RateLimited {
+                message: "Too many invitations sent in the last hour; retry later.".to_owned(),
+                retry_after,
+            })?;
         let email =
             Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()))?;
         let references = if new.roles.is_empty() {
@@ -76,17 +90,18 @@ impl Tenancy {
         };
         unit.insert_invitation(&invitation, &hash_secret(&token))
             .await?;
-        let inviter_name = self.store.user_by_id(inviter).await?.display_name;
         let links = self.links();
         let message = MessageKind::Invitation {
-            inviter_name,
+            inviter_name: inviter_user.display_name,
             org_name: org.name,
             link: format!(
                 "{}/accept-invitation?token={token}",
                 links.app_url.trim_end_matches('/')
             ),
         };
-        let job = crate::mail::email_job(invitation.email.as_str(), &message, &links.branding)
+        let job = links
+            .mailer
+            .job(invitation.email.as_str(), &message)
             .map_err(|e| TenancyError::Internal(e.to_string()))?;
         unit.enqueue_job(job).await?;
         unit.append_event(access.event(

@@ -8,6 +8,7 @@ mod api_keys;
 mod audit_log;
 mod cache;
 pub mod files;
+mod invitation_limits;
 mod invitations;
 mod members;
 mod orgs;
@@ -90,6 +91,12 @@ pub enum TenancyError {
     /// The change conflicts with the current state (`code` says how).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// Too many of something in a window (invitations per hour); come back after the wait.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     /// A file operation the store or the org's limits refuse.
     #[error("file refused: {0:?}")]
     File(files::FileRefusal),
@@ -123,6 +130,10 @@ pub struct TenancyPolicy {
     pub invitation_ttl: Duration,
     /// Quotas, size caps and URL signing of files.
     pub files: files::FilePolicy,
+    /// Invitation emails one user may send per hour, across all orgs.
+    pub invitations_per_hour_per_inviter: u32,
+    /// Invitation emails sent from one org per hour, whoever sends them.
+    pub invitations_per_hour_per_org: u32,
 }
 
 impl Default for TenancyPolicy {
@@ -131,6 +142,8 @@ impl Default for TenancyPolicy {
             restore_period: Duration::from_secs(30 * 86_400),
             invitation_ttl: Duration::from_secs(7 * 86_400),
             files: files::FilePolicy::default(),
+            invitations_per_hour_per_inviter: 50,
+            invitations_per_hour_per_org: 100,
         }
     }
 }
@@ -142,6 +155,7 @@ pub struct Tenancy {
     identity: Arc<Identity>,
     policy: TenancyPolicy,
     cache: cache::AccessCache,
+    invitation_limits: invitation_limits::InvitationLimits,
 }
 
 impl Tenancy {
@@ -155,6 +169,10 @@ impl Tenancy {
             store,
             blob,
             identity,
+            invitation_limits: invitation_limits::InvitationLimits::new(
+                policy.invitations_per_hour_per_inviter,
+                policy.invitations_per_hour_per_org,
+            ),
             policy,
             cache: cache::AccessCache::new(),
         }

@@ -308,10 +308,16 @@ pub(crate) async fn leave_org(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Invite someone by email; the link in the email carries a single-use token.
+/// Invite someone by email; the link in the email carries a single-use token. The
+/// inviter's own address must be verified, and invitations per inviter and per org are
+/// limited per hour.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/invitations", tag = "orgs", request_body = InviteBody,
     params(("org_id" = String, Path, description = "`org_…`")),
-    responses((status = 201, description = "Sent", body = InvitationView)))]
+    responses(
+        (status = 201, description = "Sent", body = InvitationView),
+        (status = 403, description = "The inviter's email address is not verified (`email_unverified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many invitations this hour (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     ctx: OrgCtx,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tenantbase_domain::Permission;
 
 use crate::helpers::{BOTH, TestApp, TestResponse};
-use crate::tenants::{Caller, add_member};
+use crate::tenants::{Caller, add_member, verified};
 
 /// One operation of the document.
 pub(crate) struct Route {
@@ -225,7 +225,7 @@ pub(crate) async fn call(
 async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org_a = owner.create_org(&app, "A").await;
         let org_b = owner.create_org(&app, "B").await;
         let a = resources(&app, &owner, &org_a, "member-a@example.com").await;

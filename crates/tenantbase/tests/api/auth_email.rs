@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::{Value, json};
-use tenantbase_core::jobs::{Registry, Worker, WorkerConfig};
+use tenantbase_core::jobs::{JobSeal, Registry, Worker, WorkerConfig};
 use tenantbase_core::mail::SendEmail;
 use tenantbase_mail::testing::SmtpServer;
 use tenantbase_mail::{SmtpConfig, SmtpSecurity, SmtpTransport};
@@ -75,6 +75,7 @@ async fn verification_and_password_reset_by_email() {
         SmtpTransport::new(&config, "tenantbase <no-reply@example.com>").expect("transport");
     let registry = Registry::new().register(SendEmail {
         transport: Arc::new(transport),
+        seal: JobSeal::from_master(app.master()),
     });
     let worker_config = WorkerConfig {
         poll_interval: Duration::from_millis(20),

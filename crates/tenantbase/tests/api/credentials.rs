@@ -5,13 +5,13 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{BOTH, TestApp};
-use crate::tenants::{Caller, add_member};
+use crate::tenants::{Caller, add_member, verified};
 
 #[tokio::test]
 async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Keys").await;
         let other = owner.create_org(&app, "Other").await;
         let keys = format!("/v1/orgs/{org}/api-keys");

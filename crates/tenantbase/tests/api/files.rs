@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tenantbase_core::tenancy::files::FilePolicy;
 
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
-use crate::tenants::{Caller, add_member};
+use crate::tenants::{Caller, add_member, verified};
 
 /// A PNG header as image tools write it: signature and IHDR of a `width`×`height` image.
 pub(crate) fn png(width: u32, height: u32, padding: usize) -> Vec<u8> {
@@ -468,7 +468,7 @@ async fn quota_and_size_caps_refuse_with_quota_exceeded() {
 #[tokio::test]
 async fn files_are_invisible_across_orgs_and_need_their_permissions() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let owner = Caller::guest(&app).await;
+    let owner = verified(&app, "owner@example.com").await;
     let org = owner.create_org(&app, "Mine").await;
     let id = created_id(
         upload(

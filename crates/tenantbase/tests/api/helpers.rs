@@ -13,6 +13,8 @@ use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
 use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::jobs::{JobContext, JobSeal};
+use tenantbase_core::mail::{Mailer, SendEmail};
 use tenantbase_core::tenancy::files::FilePolicy;
 use tenantbase_core::tenancy::{Tenancy, TenancyPolicy};
 use tenantbase_domain::password::PasswordPolicy;
@@ -49,6 +51,8 @@ pub struct TestApp {
     identity: Arc<Identity>,
     master: MasterKey,
     pub store: Arc<dyn Store>,
+    /// Where the store's database is, for tests that read it directly.
+    pub database_url: String,
     /// Root of the local object store (unused when the app runs on another store).
     pub files_dir: std::path::PathBuf,
     /// The app's object store.
@@ -116,7 +120,8 @@ impl TestApp {
     pub async fn on_postgres_url(url: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let options = Options::new(OpenApiRouter::new(), settings());
-        Self::assemble(dir, Arc::new(pg_store(url)), None, options).await
+        let store = Arc::new(pg_store(url));
+        Self::assemble(dir, store, url.to_owned(), None, options).await
     }
 
     /// With a session policy other than the default.
@@ -129,8 +134,15 @@ impl TestApp {
     /// With file limits, and optionally an object store other than a local folder.
     pub async fn with_files(backend: Backend, files: FilePolicy, blob: Option<BlobConfig>) -> Self {
         let mut options = Options::new(OpenApiRouter::new(), settings());
-        options.files = files;
+        options.tenancy.files = files;
         options.blob = blob;
+        Self::open(backend, options).await
+    }
+
+    /// With tenancy rules (invitation and org limits) other than the default.
+    pub async fn with_tenancy(backend: Backend, tenancy: TenancyPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.tenancy = tenancy;
         Self::open(backend, options).await
     }
 
@@ -160,6 +172,25 @@ impl TestApp {
         &self.master
     }
 
+    /// The messages waiting in the queue (`mail.send` jobs not yet delivered), opened as
+    /// the worker would open them.
+    pub async fn queued_mail(&self) -> Vec<tenantbase_mail::OutgoingEmail> {
+        let seal = JobSeal::from_master(&self.master);
+        let jobs = self.store.list_jobs(None, 10_000).await.expect("jobs");
+        jobs.into_iter()
+            .filter(|job| job.kind == SendEmail::KIND && job.finished_at.is_none())
+            .map(|job| {
+                let context = JobContext {
+                    id: job.id,
+                    kind: job.kind,
+                    payload: job.payload,
+                    attempt: job.attempts,
+                };
+                seal.open(&context).expect("a sealed message")
+            })
+            .collect()
+    }
+
     /// Every event of the platform chain (auth events land there), as JSON.
     pub async fn platform_events(&self) -> Vec<serde_json::Value> {
         let events = self
@@ -175,7 +206,7 @@ impl TestApp {
 
     async fn open(backend: Backend, options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (store, database): (Arc<dyn Store>, _) = match backend {
+        let (store, url, database): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
                 let pool = SqlitePoolConfig {
@@ -184,20 +215,23 @@ impl TestApp {
                 };
                 (
                     Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite")),
+                    url,
                     None,
                 )
             }
             Backend::Postgres => {
                 let database = tenantbase_testkit::fresh_database().await;
-                (Arc::new(pg_store(&database.url)), Some(database))
+                let url = database.url.clone();
+                (Arc::new(pg_store(&url)), url, Some(database))
             }
         };
-        Self::assemble(dir, store, database, options).await
+        Self::assemble(dir, store, url, database, options).await
     }
 
     async fn assemble(
         dir: tempfile::TempDir,
         store: Arc<dyn Store>,
+        database_url: String,
         database: Option<TestDatabase>,
         options: Options,
     ) -> Self {
@@ -223,7 +257,7 @@ impl TestApp {
             sessions: options.sessions,
             links: Links {
                 app_url: "https://app.example.com".to_owned(),
-                branding: Default::default(),
+                mailer: Mailer::new(Default::default(), JobSeal::from_master(&master)),
             },
             throttle: options.throttle,
         };
@@ -248,10 +282,7 @@ impl TestApp {
                 store.clone(),
                 blob.clone(),
                 identity.clone(),
-                TenancyPolicy {
-                    files: options.files,
-                    ..TenancyPolicy::default()
-                },
+                options.tenancy,
             )),
             identity,
             in_flight: tenantbase_http::InFlight::new(64),
@@ -263,6 +294,7 @@ impl TestApp {
             identity: state_identity,
             master,
             store,
+            database_url,
             files_dir,
             blob,
             _dir: dir,
@@ -314,7 +346,7 @@ struct Options {
     http: HttpSettings,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
-    files: FilePolicy,
+    tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
 }
 
@@ -325,7 +357,7 @@ impl Options {
             http,
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
-            files: FilePolicy::default(),
+            tenancy: TenancyPolicy::default(),
             blob: None,
         }
     }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tenantbase_core::identity::tokens::MasterKey;
+use tenantbase_core::jobs::JobSeal;
+use tenantbase_core::mail::Mailer;
 use tenantbase_store::Store;
 use tenantbase_store::jobs::{JobState, NewJob};
 
@@ -155,17 +158,17 @@ async fn the_embedded_mode_delivers_mail_to_eml_files() {
         code: "493817".to_owned(),
         expires_in_minutes: 10,
     };
-    tenantbase_core::mail::queue_email(
-        unit.as_mut(),
-        "ada@example.com",
-        &message,
-        &Default::default(),
-    )
-    .await
-    .expect("queue");
+    // The server opens the sealed message with the master key it is given.
+    let master = MasterKey::generate().expect("master key");
+    Mailer::new(Default::default(), JobSeal::from_master(&master))
+        .queue(unit.as_mut(), "ada@example.com", &message)
+        .await
+        .expect("queue");
     unit.commit().await.expect("commit");
 
-    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let mut server = Server::start(
+        tenantbase(dir.path()).env("TENANTBASE_AUTH__MASTER_KEY", master.to_base64()),
+    );
     let line = server.wait_for_line(|l| {
         l["target"]
             .as_str()

@@ -1,6 +1,7 @@
 //! The API suite: the real router and middleware, in process (`oneshot`) on both backends,
 //! and the real binary over a socket where signals, logs or the command line matter.
 
+mod abuse_limits;
 mod access_matrix;
 mod audit_cli;
 mod auth;
@@ -28,5 +29,6 @@ mod process;
 mod profiles;
 mod projects;
 mod ready_faults;
+mod secrets_at_rest;
 mod team_owners;
 mod tenants;

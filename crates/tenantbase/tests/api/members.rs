@@ -11,7 +11,7 @@ use crate::tenants::{Caller, add_member, mailed_invitation_token, verified};
 async fn invitations_add_members_with_roles_and_are_single_use() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Invites").await;
         let viewer = add_member(&app, &owner, &org, "viewer@example.com", &["viewer"]).await;
         let me = viewer.get(&app, &format!("/v1/orgs/{org}/me")).await.json();
@@ -103,7 +103,7 @@ async fn invitations_add_members_with_roles_and_are_single_use() {
 async fn invitations_need_the_verified_address_and_an_inviter_still_entitled() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Strict").await;
         let invitations = format!("/v1/orgs/{org}/invitations");
 
@@ -165,7 +165,7 @@ async fn invitations_need_the_verified_address_and_an_inviter_still_entitled() {
 async fn the_last_owner_cannot_leave_or_be_demoted_and_admins_cannot_touch_owners() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Owners").await;
         owner
             .call(
@@ -233,7 +233,7 @@ async fn the_last_owner_cannot_leave_or_be_demoted_and_admins_cannot_touch_owner
 async fn two_owners_leaving_at_once_leave_one_owner() {
     for backend in BOTH {
         let app = std::sync::Arc::new(TestApp::new(backend).await);
-        let first = Caller::registered(&app, "first@example.com").await;
+        let first = verified(&app, "first@example.com").await;
         for round in 0..5 {
             let org = first.create_org(&app, &format!("Race {round}")).await;
             let email = format!("second{round}@example.com");
@@ -267,7 +267,7 @@ async fn two_owners_leaving_at_once_leave_one_owner() {
 async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Roles").await;
         let roles = format!("/v1/orgs/{org}/roles");
         let unknown = owner
@@ -374,7 +374,7 @@ async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
 async fn editing_a_role_needs_reach_over_what_it_grants_now() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Reach").await;
         let roles = format!("/v1/orgs/{org}/roles");
         let co_owner = owner
@@ -425,7 +425,7 @@ async fn an_org_holds_at_most_a_hundred_custom_roles() {
 async fn team_members_inherit_the_team_roles() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Teams").await;
         let guest = add_member(&app, &owner, &org, "guest@example.com", &["guest"]).await;
         guest

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::files::png;
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
-use crate::tenants::{Caller, add_member};
+use crate::tenants::{Caller, add_member, verified};
 
 async fn put_avatar(
     app: &TestApp,
@@ -88,7 +88,7 @@ async fn profile_fields_change_with_patch_me() {
 #[tokio::test]
 async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let owner = Caller::guest(&app).await;
+    let owner = verified(&app, "owner@example.com").await;
     let org = owner.create_org(&app, "Team").await;
     let colleague = add_member(&app, &owner, &org, "colleague@example.com", &["member"]).await;
     let stranger = Caller::guest(&app).await;

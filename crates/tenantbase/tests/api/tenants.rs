@@ -104,16 +104,15 @@ impl Caller {
 
 /// The token of the link mailed to `to` whose URL contains `page` (read from the queued
 /// `mail.send` job's text).
-async fn mailed_token(app: &TestApp, to: &str, page: &str) -> String {
-    let jobs = app.store.list_jobs(None, 1000).await.expect("jobs");
-    let text = jobs
-        .iter()
-        .filter(|job| job.kind == "mail.send")
-        .filter(|job| job.payload["to"].as_str().is_some_and(|t| t.contains(to)))
-        .filter_map(|job| job.payload["text"].as_str())
+pub(crate) async fn mailed_token(app: &TestApp, to: &str, page: &str) -> String {
+    let text = app
+        .queued_mail()
+        .await
+        .into_iter()
+        .filter(|mail| mail.to.contains(to))
+        .map(|mail| mail.text)
         .find(|text| text.contains(page))
-        .unwrap_or_else(|| panic!("no {page} email to {to}"))
-        .to_owned();
+        .unwrap_or_else(|| panic!("no {page} email to {to}"));
     let start = text.find(page).expect("link") + page.len();
     text[start..]
         .chars()

@@ -14,6 +14,7 @@ mod orgs;
 pub mod problem;
 mod profiles;
 pub mod query;
+mod refusals;
 mod state;
 
 use axum::Router;

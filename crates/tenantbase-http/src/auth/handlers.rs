@@ -1,7 +1,7 @@
 //! Handlers of the auth routes: parse, call one `Identity` use case, shape the answer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use tenantbase_core::identity::{IdentityError, TokenPair};
@@ -16,6 +16,7 @@ use super::dto::{
 };
 use super::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
+use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};
 
 impl From<IdentityError> for ApiError {
@@ -235,7 +236,7 @@ pub(crate) async fn revoke_all_sessions(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     client: ClientMeta,
-    Query(query): Query<RevokeAllQuery>,
+    ApiQuery(query): ApiQuery<RevokeAllQuery>,
 ) -> Result<Json<RevokedCount>, ApiError> {
     let revoked = state
         .identity

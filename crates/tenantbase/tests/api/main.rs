@@ -20,6 +20,7 @@ mod jobs_processes;
 mod members;
 mod middleware;
 mod object_stores;
+mod openapi_contract;
 mod ops;
 mod orgs;
 mod process;

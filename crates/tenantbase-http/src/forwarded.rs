@@ -25,6 +25,25 @@ pub(crate) fn client_ip(trusted_proxies: &[IpNet], peer: IpAddr, headers: &Heade
         .unwrap_or(peer)
 }
 
+/// Deserializes `http.trusted_proxies`: CIDRs, or bare addresses meaning that one host.
+pub fn deserialize_trusted_proxies<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<IpNet>, D::Error> {
+    let entries = <Vec<String> as serde::Deserialize>::deserialize(deserializer)?;
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("`{entry}` is neither an address nor a CIDR"))
+                })
+        })
+        .collect()
+}
+
 /// Every hop of every `X-Forwarded-For` line, right-most first; `None` for a hop that
 /// is not an address (a line that is not text counts as one such hop).
 fn hops_from_the_right(headers: &HeaderMap) -> impl Iterator<Item = Option<IpAddr>> + '_ {
@@ -76,6 +95,18 @@ mod tests {
             );
         }
         headers
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_single_addresses() {
+        let parse =
+            |json: &str| deserialize_trusted_proxies(&mut serde_json::Deserializer::from_str(json));
+        assert_eq!(
+            parse(r#"["10.0.0.0/8", "127.0.0.1", "::1"]"#).expect("valid"),
+            nets(&["10.0.0.0/8", "127.0.0.1/32", "::1/128"])
+        );
+        let error = parse(r#"["10.0.0.0/33"]"#).expect_err("invalid");
+        assert!(error.to_string().contains("10.0.0.0/33"), "{error}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod access;
 pub mod auth;
 mod docs;
 mod files;
-mod forwarded;
+pub mod forwarded;
 pub mod json;
 mod middleware;
 mod ops;

@@ -57,7 +57,9 @@ fn security(access: Access) -> Vec<SecurityRequirement> {
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,

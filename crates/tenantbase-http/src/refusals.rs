@@ -2,11 +2,16 @@
 //! rather than route by route: its access rule's (401, 403, 404), a JSON body's (400
 //! `malformed_json`, 413, 415 `unsupported_media_type`, 422) and a query string's (422).
 //! `guard` applies this to every route, so a new route cannot leave one out; a route's
-//! own, more precise description of the same status wins.
+//! own, more precise description of the same status wins. Routes that spend the client
+//! address's request budget are registered through `throttled`, which adds their 429.
 
 use tenantbase_core::tenancy::Access;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa_axum::router::UtoipaMethodRouter;
+
+use crate::AppState;
+use crate::access::operations;
 
 /// What `ApiJson` answers before the handler runs.
 const JSON_BODY: &[(&str, &str)] = &[
@@ -28,6 +33,23 @@ const QUERY: &[(&str, &str)] = &[(
     "A query parameter does not fit (`validation_failed`, with `errors`)",
 )];
 
+/// What `ClientMeta` answers once the client address has spent its budget.
+const THROTTLED: (&str, &str) = (
+    "429",
+    "Too many requests from this address (`rate_limited`); `Retry-After` says when to retry",
+);
+
+/// Documents the 429 of a route whose handler takes `ClientMeta`.
+pub(crate) fn throttled(route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, method_router) = route;
+    for item in paths.paths.values_mut() {
+        for operation in operations(item) {
+            add_problem(operation, THROTTLED.0, THROTTLED.1);
+        }
+    }
+    (schemas, paths, method_router)
+}
+
 /// Adds the refusals `operation` implies to its documented responses.
 pub(crate) fn document(operation: &mut Operation, access: Access) {
     let mut refusals = access_refusals(access).to_vec();
@@ -38,21 +60,26 @@ pub(crate) fn document(operation: &mut Operation, access: Access) {
         refusals.extend_from_slice(QUERY);
     }
     for (status, description) in refusals {
-        let problem = ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Problem")))
-            .build();
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| {
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(crate::problem::CONTENT_TYPE, problem)
-                    .build()
-                    .into()
-            });
+        add_problem(operation, status, description);
     }
+}
+
+/// Documents a problem+json answer, unless the operation already describes `status`.
+fn add_problem(operation: &mut Operation, status: &str, description: &str) {
+    let problem = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(crate::problem::CONTENT_TYPE, problem)
+                .build()
+                .into()
+        });
 }
 
 fn access_refusals(access: Access) -> &'static [(&'static str, &'static str)] {

@@ -102,6 +102,7 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -366,6 +367,7 @@ pub(crate) async fn reset_password(
     responses(
         (status = 204, description = "Changed"),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,

@@ -1,10 +1,18 @@
 //! The OpenAPI document tells the truth about the server: parameters sit where the
 //! handlers read them, public operations say they need no token, the refusals of JSON
-//! bodies and query strings are documented, and every documented `limit` maximum is
-//! enforced (on both backends). `scripts/contract-check` fuzzes the rest against the
+//! bodies and query strings are documented, every documented `limit` maximum is
+//! enforced and exactly the operations that document a 429 spend the client address's
+//! request budget (on both backends). `scripts/contract-check` fuzzes the rest against the
 //! real binary.
 
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request};
 use serde_json::Value;
+use tenantbase_core::identity::throttle::ThrottlePolicy;
 
 use crate::helpers::{BOTH, TestApp};
 use crate::tenants::Caller;
@@ -144,5 +152,53 @@ async fn every_documented_limit_maximum_is_enforced() {
             }
         }
         assert!(lists >= 8, "only {lists} list operations with a limit");
+    }
+}
+
+/// A request from its own client address, as a socket would give it.
+fn from_address(method: &str, path: &str, token: &str, address: u32) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method.parse::<Method>().expect("method"))
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let peer = SocketAddr::from((Ipv4Addr::from(0x0a00_0000 + address), 4711));
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
+#[tokio::test]
+async fn exactly_the_operations_documenting_429_spend_the_address_budget() {
+    for backend in BOTH {
+        let throttle = ThrottlePolicy {
+            requests_per_minute: 1,
+            ..ThrottlePolicy::default()
+        };
+        let app = TestApp::with_throttle(backend, throttle).await;
+        let caller = Caller::guest(&app).await;
+        let org = caller.create_org(&app, "Budget").await;
+        let (mut documented, mut throttled) = (BTreeSet::new(), BTreeSet::new());
+        for (address, (method, template, operation)) in (1..).zip(operations()) {
+            let name = format!("{method} {template}");
+            if documents(&operation, "429") {
+                documented.insert(name.clone());
+            }
+            // One request of this address's budget of one spent on a budgeted route, so the
+            // next request to a budgeted route is refused before its handler runs.
+            let spend = from_address("POST", "/v1/auth/guest", &caller.token, address);
+            assert_eq!(app.send(spend).await.status, 201, "{name}");
+            let path = template.replace("{org_id}", &org);
+            let path = path.replace(['{', '}'], "");
+            let response = app
+                .send(from_address(&method, &path, &caller.token, address))
+                .await;
+            if response.status == 429 {
+                response.problem(429, "rate_limited");
+                throttled.insert(name);
+            }
+        }
+        assert!(throttled.len() >= 10, "only {throttled:?}");
+        assert_eq!(documented, throttled);
     }
 }

@@ -65,6 +65,7 @@ impl utoipa::Modify for DocsPage {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let operation = OperationBuilder::new()
             .summary(Some("Interactive API reference (Swagger UI)"))
+            .operation_id(Some("docs"))
             .tag("operations")
             .response(
                 "200",

@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 mod docs;
 mod files;
+pub mod forwarded;
 pub mod json;
 mod middleware;
 mod ops;
@@ -13,6 +14,7 @@ mod orgs;
 pub mod problem;
 mod profiles;
 pub mod query;
+mod refusals;
 mod state;
 
 use axum::Router;

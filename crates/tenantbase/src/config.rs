@@ -90,6 +90,7 @@ pub struct HttpConfig {
     /// (at least 2), so abandoned writes can never hold every connection.
     pub max_concurrent_writes: Option<usize>,
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
+    #[serde(deserialize_with = "tenantbase_http::forwarded::deserialize_trusted_proxies")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -518,6 +519,23 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "TENANTBASE_HTTP__TRUSTED_PROXIES",
+                "[127.0.0.1, 10.0.0.0/8]",
+            );
+            let config = Config::load(&Overrides::default()).expect("loads");
+            let expected: Vec<ipnet::IpNet> = ["127.0.0.1/32", "10.0.0.0/8"]
+                .iter()
+                .map(|net| net.parse().expect("net"))
+                .collect();
+            assert_eq!(config.http.trusted_proxies, expected);
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Handlers of the auth routes: parse, call one `Identity` use case, shape the answer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use tenantbase_core::identity::{IdentityError, TokenPair};
@@ -16,6 +16,7 @@ use super::dto::{
 };
 use super::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
+use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};
 
 impl From<IdentityError> for ApiError {
@@ -101,6 +102,7 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -235,7 +237,7 @@ pub(crate) async fn revoke_all_sessions(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     client: ClientMeta,
-    Query(query): Query<RevokeAllQuery>,
+    ApiQuery(query): ApiQuery<RevokeAllQuery>,
 ) -> Result<Json<RevokedCount>, ApiError> {
     let revoked = state
         .identity
@@ -365,6 +367,7 @@ pub(crate) async fn reset_password(
     responses(
         (status = 204, description = "Changed"),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,

@@ -22,6 +22,7 @@ mod jobs_processes;
 mod members;
 mod middleware;
 mod object_stores;
+mod openapi_contract;
 mod ops;
 mod org_bound_tokens;
 mod orgs;

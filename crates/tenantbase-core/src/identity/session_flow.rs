@@ -115,11 +115,12 @@ impl Identity {
             .sid
             .parse()
             .map_err(|_| IdentityError::InvalidAccessToken)?;
+        let read = self.cache.begin_session_read();
         let session = match self.cache.session(session_id) {
             Some(session) => session,
             None => match self.store.session_by_id(session_id).await {
                 Ok(session) => {
-                    self.cache.remember_session(session.clone());
+                    self.cache.remember_session(read, session.clone());
                     session
                 }
                 Err(StoreError::NotFound) => return Err(IdentityError::InvalidAccessToken),

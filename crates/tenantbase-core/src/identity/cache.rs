@@ -7,8 +7,8 @@
 //! A session read from the store may be stale by the time it is cached: a request that
 //! read the live row just before a logout committed would put it back after the logout
 //! evicted it, and the logged-out token would work again here until the entry expires.
-//! So every eviction bumps a generation counter, and a read is cached only if no eviction
-//! happened since it began (`begin_session_read` / `remember_session`).
+//! So every eviction bumps a generation counter, and `session_or_load` caches a read only
+//! if no eviction happened while it was under way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_store::StoreResult;
 use tenantbase_store::identity::Session;
 
 use super::tokens::AccessClaims;
@@ -35,9 +36,6 @@ pub(super) struct AuthCache {
     evictions: AtomicU64,
 }
 
-/// The eviction generation when a session read from the store began.
-#[must_use = "pass it to `remember_session` with what the read returned"]
-pub(super) struct SessionRead(u64);
 
 impl AuthCache {
     pub(super) fn new() -> Self {
@@ -68,25 +66,28 @@ impl AuthCache {
         self.tokens.insert(key, claims);
     }
 
-    pub(super) fn session(&self, id: SessionId) -> Option<Session> {
-        self.sessions.get(&id)
-    }
-
-    /// Call before reading a session from the store, to cache what the read returns.
-    pub(super) fn begin_session_read(&self) -> SessionRead {
-        SessionRead(self.evictions.load(Ordering::SeqCst))
-    }
-
-    /// Caches `session` as read since `read` began, unless an eviction came in between.
-    pub(super) fn remember_session(&self, read: SessionRead, session: Session) {
-        let id = session.id;
-        self.sessions.insert(id, session);
-        // Checked after inserting: an eviction that bumped the counter before this load
-        // is seen here and undone; one that bumps it later also invalidates after it, so
-        // removes this entry itself. Either way no stale row survives an eviction.
-        if self.evictions.load(Ordering::SeqCst) != read.0 {
+    /// The session `id`, from the cache or else from `load` (not yet started: a future
+    /// runs only when awaited). What `load` returns is cached unless an eviction came
+    /// while it was under way; then it may predate a revocation, so this one request gets
+    /// it but the cache does not keep it.
+    pub(super) async fn session_or_load(
+        &self,
+        id: SessionId,
+        load: impl Future<Output = StoreResult<Session>>,
+    ) -> StoreResult<Session> {
+        if let Some(session) = self.sessions.get(&id) {
+            return Ok(session);
+        }
+        let generation = self.evictions.load(Ordering::SeqCst);
+        let session = load.await?;
+        self.sessions.insert(id, session.clone());
+        // Checked after inserting: an eviction that bumped the counter before this insert
+        // is seen here and undone; one that bumps it later invalidates after it, removing
+        // this entry itself. Either way no stale row outlives an eviction.
+        if self.evictions.load(Ordering::SeqCst) != generation {
             self.sessions.invalidate(&id);
         }
+        Ok(session)
     }
 
     /// Evicts one session; call after the change that made it stale has committed.
@@ -108,6 +109,7 @@ impl AuthCache {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use tenantbase_store::StoreError;
 
     use super::*;
 
@@ -129,29 +131,56 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_read_that_began_before_an_eviction_is_not_cached() {
-        let cache = AuthCache::new();
-        let live = session();
-        let read = cache.begin_session_read();
-        // The logout commits and evicts while the read is on its way back.
-        cache.forget_session(live.id);
-        cache.remember_session(read, live.clone());
-        assert!(cache.session(live.id).is_none(), "the stale row came back");
-
-        let read = cache.begin_session_read();
-        cache.forget_user_sessions(live.user_id);
-        cache.remember_session(read, live.clone());
-        assert!(cache.session(live.id).is_none(), "revoke-all: the stale row came back");
+    /// A load that a lookup after it would have to do again: the cache kept nothing.
+    async fn was_cached(cache: &AuthCache, id: SessionId) -> bool {
+        cache
+            .session_or_load(id, async { Err(StoreError::NotFound) })
+            .await
+            .is_ok()
     }
 
-    #[test]
-    fn a_read_with_no_eviction_since_it_began_is_cached() {
+    /// Reads the live row, then waits for `evict` to run before returning it: a
+    /// request's read that a logout's commit and eviction overtake.
+    async fn read_overtaken_by(cache: &AuthCache, live: &Session, evict: impl FnOnce()) {
+        let (release, gate) = tokio::sync::oneshot::channel::<()>();
+        let row = live.clone();
+        let mut read = Box::pin(cache.session_or_load(live.id, async move {
+            let _ = gate.await;
+            Ok(row)
+        }));
+        assert!(futures::poll!(&mut read).is_pending(), "the read is under way");
+        evict();
+        release.send(()).expect("the read waits");
+        let served = read.await.expect("the read answers");
+        assert_eq!(served.id, live.id, "the request itself gets what it read");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_a_logout_overtakes_is_not_cached() {
+        let cache = AuthCache::new();
+        let live = session();
+        read_overtaken_by(&cache, &live, || cache.forget_session(live.id)).await;
+        assert!(!was_cached(&cache, live.id).await, "the revoked session came back");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_a_revoke_all_overtakes_is_not_cached() {
+        let cache = AuthCache::new();
+        let live = session();
+        read_overtaken_by(&cache, &live, || cache.forget_user_sessions(live.user_id)).await;
+        assert!(!was_cached(&cache, live.id).await, "the revoked session came back");
+    }
+
+    #[tokio::test]
+    async fn a_read_with_no_eviction_under_way_is_cached() {
         let cache = AuthCache::new();
         let live = session();
         cache.forget_session(SessionId::new());
-        let read = cache.begin_session_read();
-        cache.remember_session(read, live.clone());
-        assert_eq!(cache.session(live.id).map(|s| s.id), Some(live.id));
+        let row = live.clone();
+        cache
+            .session_or_load(live.id, async move { Ok(row) })
+            .await
+            .expect("loads");
+        assert!(was_cached(&cache, live.id).await);
     }
 }

@@ -216,6 +216,8 @@ impl TestApp {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 4,
+            // Shedding is tested on the binary (`auth_overload`); here bursts just wait.
+            max_queued: 1024,
         })
         .expect("hasher");
         let policy = IdentityPolicy {

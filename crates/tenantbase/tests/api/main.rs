@@ -5,6 +5,8 @@ mod access_matrix;
 mod audit_cli;
 mod auth;
 mod auth_email;
+mod auth_overload;
+mod auth_revocation;
 mod auth_throttle;
 mod auth_tokens;
 mod cli;

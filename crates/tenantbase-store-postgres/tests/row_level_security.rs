@@ -162,7 +162,9 @@ async fn setup() -> (tenantbase_testkit::TestDatabase, PgStore, OrgId, OrgId) {
     .await
     .expect("user");
     // The platform chain, appended as the auth flows do: through a platform unit.
-    unit.append_event(event(None)).await.expect("platform event");
+    unit.append_event(event(None))
+        .await
+        .expect("platform event");
     unit.commit().await.expect("commit");
     let a = populate(&store, owner).await;
     let b = populate(&store, owner).await;

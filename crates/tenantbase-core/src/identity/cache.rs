@@ -36,7 +36,6 @@ pub(super) struct AuthCache {
     evictions: AtomicU64,
 }
 
-
 impl AuthCache {
     pub(super) fn new() -> Self {
         Self {
@@ -148,7 +147,10 @@ mod tests {
             let _ = gate.await;
             Ok(row)
         }));
-        assert!(futures::poll!(&mut read).is_pending(), "the read is under way");
+        assert!(
+            futures::poll!(&mut read).is_pending(),
+            "the read is under way"
+        );
         evict();
         release.send(()).expect("the read waits");
         let served = read.await.expect("the read answers");
@@ -160,7 +162,10 @@ mod tests {
         let cache = AuthCache::new();
         let live = session();
         read_overtaken_by(&cache, &live, || cache.forget_session(live.id)).await;
-        assert!(!was_cached(&cache, live.id).await, "the revoked session came back");
+        assert!(
+            !was_cached(&cache, live.id).await,
+            "the revoked session came back"
+        );
     }
 
     #[tokio::test]
@@ -168,7 +173,10 @@ mod tests {
         let cache = AuthCache::new();
         let live = session();
         read_overtaken_by(&cache, &live, || cache.forget_user_sessions(live.user_id)).await;
-        assert!(!was_cached(&cache, live.id).await, "the revoked session came back");
+        assert!(
+            !was_cached(&cache, live.id).await,
+            "the revoked session came back"
+        );
     }
 
     #[tokio::test]

@@ -62,7 +62,10 @@ async fn a_login_flood_beyond_the_hash_queue_is_shed_at_once_with_retry_after() 
     );
     for (_, retry_after, problem, _) in &shed {
         assert_eq!(problem["code"], "overloaded", "{problem}");
-        assert!(retry_after.is_some_and(|s| s >= 1), "Retry-After: {retry_after:?}");
+        assert!(
+            retry_after.is_some_and(|s| s >= 1),
+            "Retry-After: {retry_after:?}"
+        );
         assert_eq!(problem["retry_after"].as_u64(), *retry_after);
     }
     for (_, _, problem, _) in &checked {

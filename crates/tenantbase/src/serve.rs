@@ -41,12 +41,14 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         store: store.clone(),
         blob: blob.clone(),
         metrics,
+        queue_depth: Arc::default(),
         http: Arc::new(HttpSettings {
             body_limit_bytes: config.http.body_limit_bytes,
             request_timeout: config.request_timeout(),
             hsts_max_age_secs: config.http.hsts_max_age_secs,
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
             trusted_proxies: config.http.trusted_proxies.clone(),
+            metrics: config.metrics.access(),
         }),
         tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
             store.clone(),
@@ -68,6 +70,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         workers => background::spawn(&config, &store, &state.blob, workers, &shutdown)?,
     };
 
+    let management = crate::management::serve(&config, &state, &shutdown).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -88,6 +91,9 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("serving HTTP")?;
+    if let Some(management) = management {
+        management.await.context("management listener")??;
+    }
     while background.join_next().await.is_some() {}
     store.close().await;
     tracing::info!("stopped");

@@ -40,6 +40,7 @@ pub fn settings() -> HttpSettings {
         hsts_max_age_secs: None,
         ready_timeout: Duration::from_millis(1500),
         trusted_proxies: Vec::new(),
+        metrics: tenantbase_http::MetricsAccess::default(),
     }
 }
 
@@ -245,6 +246,7 @@ impl TestApp {
             store: store.clone(),
             blob: blob.clone(),
             metrics: tenantbase_http::metrics_handle(),
+            queue_depth: Arc::default(),
             http: Arc::new(options.http),
             tenancy: Arc::new(Tenancy::new(
                 store.clone(),

@@ -20,6 +20,7 @@ mod gateway;
 mod helpers;
 mod jobs_processes;
 mod members;
+mod metrics_access;
 mod middleware;
 mod object_stores;
 mod ops;

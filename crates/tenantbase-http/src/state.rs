@@ -21,6 +21,8 @@ pub struct HttpSettings {
     /// Reverse proxies whose `X-Forwarded-For` is believed: a request from one of these
     /// is attributed to the address the proxy saw. Empty: the socket's peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may scrape `/metrics`, and on which listener.
+    pub metrics: crate::MetricsAccess,
 }
 
 impl HttpSettings {
@@ -45,6 +47,8 @@ pub struct AppState {
     pub blob: BlobStore,
     /// Renders the process's metrics as Prometheus text.
     pub metrics: PrometheusHandle,
+    /// When `/metrics` last read the job queue's depth (it rereads every few seconds).
+    pub queue_depth: Arc<crate::QueueDepthReadings>,
     /// Limits and switches of the HTTP layer.
     pub http: Arc<HttpSettings>,
     /// Accounts, sessions and tokens.

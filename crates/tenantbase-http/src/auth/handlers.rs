@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use tenantbase_core::identity::password_hash::{HashError, OVERLOADED_RETRY_AFTER};
 use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
@@ -56,6 +57,10 @@ impl From<IdentityError> for ApiError {
             IdentityError::NotAGuest => {
                 ApiError::conflict("not_a_guest", "Only guest accounts can be upgraded.")
             }
+            IdentityError::Hash(HashError::Overloaded) => ApiError::overloaded(
+                "Too many sign-ins are being checked right now; retry shortly.",
+                OVERLOADED_RETRY_AFTER,
+            ),
             IdentityError::Store(error) => error.into(),
             other => ApiError::internal(&other),
         }
@@ -78,6 +83,7 @@ fn tokens(pair: TokenPair) -> TokenResponse {
         (status = 201, description = "Account created; a verification email is queued", body = TokenResponse),
         (status = 409, description = "Email taken (`email_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn register(
     State(state): State<AppState>,
@@ -103,6 +109,7 @@ pub(crate) async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -349,6 +356,7 @@ pub(crate) async fn forgot_password(
     responses(
         (status = 204, description = "Password replaced; sign in again"),
         (status = 422, description = "Bad token or password", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
@@ -368,6 +376,7 @@ pub(crate) async fn reset_password(
         (status = 204, description = "Changed"),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong current passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
@@ -392,6 +401,7 @@ pub(crate) async fn change_password(
     responses(
         (status = 200, description = "Upgraded; a verification email is queued", body = UserView),
         (status = 409, description = "Email taken (`email_taken`) or not a guest (`not_a_guest`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn upgrade_guest(
     State(state): State<AppState>,

@@ -12,7 +12,7 @@ use crate::process::{Server, tenantbase};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn client_from(ip: &str) -> reqwest::Client {
+pub(crate) fn client_from(ip: &str) -> reqwest::Client {
     let ip: IpAddr = ip.parse().expect("ip");
     reqwest::Client::builder()
         .local_address(ip)

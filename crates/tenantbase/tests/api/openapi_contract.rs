@@ -181,7 +181,11 @@ async fn exactly_the_operations_documenting_429_spend_the_address_budget() {
         let (mut documented, mut throttled) = (BTreeSet::new(), BTreeSet::new());
         for (address, (method, template, operation)) in (1..).zip(operations()) {
             let name = format!("{method} {template}");
-            if documents(&operation, "429") {
+            // Other budgets (invitations per inviter and org) document a 429 of their own.
+            let description = operation["responses"]["429"]["description"]
+                .as_str()
+                .unwrap_or_default();
+            if description.contains("from this address") {
                 documented.insert(name.clone());
             }
             // One request of this address's budget of one spent on a budgeted route, so the

@@ -102,13 +102,8 @@ struct FailedClaims(Arc<AtomicU32>);
 impl FailedClaims {
     const MESSAGE: &str = "claiming jobs failed";
 
-    /// Waits (up to 30 s) until the worker has failed to claim at least once.
-    async fn wait_for_one(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.0.load(Ordering::SeqCst) == 0 {
-            assert!(Instant::now() < deadline, "the worker never met the outage");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    fn count(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -304,7 +299,19 @@ async fn workers_wait_out_a_database_outage_and_lose_nothing() {
         tracing_subscriber::registry().with(failed_claims.clone()),
     );
     let (shutdown, worker) = start(store.clone(), Registry::new().register(Probe));
-    failed_claims.wait_for_one().await;
+    // Resume once the worker has met the outage and its pool has let go of every
+    // connection the stop broke (each fails its next statement once): one left over could
+    // fail the recording of a finished job, which would then run twice.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while failed_claims.count() == 0 || store.pool_stats().size > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never met the outage: {} failed claims, {:?}",
+            failed_claims.count(),
+            store.pool_stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     cluster.resume_service().expect("start again");
     for id in ids {
         let job = wait_for(store.as_ref(), id, |j| j.state == JobState::Succeeded).await;

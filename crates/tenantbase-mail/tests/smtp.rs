@@ -55,7 +55,7 @@ async fn delivers_to_a_real_server_and_fails_transiently_while_it_is_down() {
     let from = parsed.from().and_then(|a| a.first()).expect("From");
     assert_eq!(from.address(), Some("no-reply@acme.example"));
     assert_eq!(from.name(), Some("Acme"));
-    assert_eq!(parsed.subject(), Some("Join Acme & Co on tenantbase"));
+    assert_eq!(parsed.subject(), Some("Join “Acme & Co” on tenantbase"));
     // The envelope, as aiosmtpd recorded it.
     assert!(
         messages[0].contains("X-MailFrom: no-reply@acme.example"),
@@ -82,7 +82,7 @@ async fn delivers_to_a_real_server_and_fails_transiently_while_it_is_down() {
         .replace("\r\n", "\n");
     assert_eq!(text.trim_end(), email.text.trim_end());
     assert_eq!(html.trim_end(), email.html.trim_end());
-    assert!(text.contains("Grace <Hopper> invited you to join Acme & Co"));
+    assert!(text.contains("“Grace <Hopper>” invited you to join “Acme & Co”"), "{text}");
     assert!(html.contains("Grace &lt;Hopper&gt;") && html.contains("Acme &amp; Co"));
 
     server.stop();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tenantbase_testkit::PgCluster;
 
-use crate::process::{Server, output, tenantbase};
+use crate::process::{Server, client, output, tenantbase};
 
 #[test]
 fn help_and_version() {
@@ -110,7 +110,7 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
         "SQLite runs in WAL mode"
     );
 
-    let client = reqwest::Client::new();
+    let client = client();
     let response = client
         .get(server.url("/health?token=query-secret-123"))
         .header("x-request-id", "cli-test-42")
@@ -144,7 +144,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .expect("a throwaway cluster (needs initdb and pg_ctl)");
     let dir = tempfile::tempdir().expect("dir");
     let mut server = Server::start(tenantbase(dir.path()).env("DATABASE_URL", cluster.url()));
-    let client = reqwest::Client::new();
+    let client = client();
     assert_eq!(
         client
             .get(server.url("/ready"))
@@ -176,7 +176,7 @@ async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
     let dir = tempfile::tempdir().expect("dir");
     let mut server =
         Server::start(tenantbase(dir.path()).env("TENANTBASE_SHUTDOWN_TIMEOUT_SECS", "1"));
-    let client = reqwest::Client::new();
+    let client = client();
     let guest: serde_json::Value = client
         .post(server.url("/v1/auth/guest"))
         .send()
@@ -210,7 +210,10 @@ async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
     );
     upload.write_all(head.as_bytes()).await.expect("head");
     let mut interim = [0u8; 25];
-    upload.read_exact(&mut interim).await.expect("100 Continue");
+    tokio::time::timeout(Duration::from_secs(30), upload.read_exact(&mut interim))
+        .await
+        .expect("100 Continue within 30 s")
+        .expect("100 Continue");
     assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     upload.write_all(&[1u8; 10]).await.expect("some bytes");
 
@@ -231,7 +234,9 @@ async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
 
     let dir = tempfile::tempdir().expect("dir");
     let mut server = Server::start(&mut tenantbase(dir.path()));
-    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+    let jwks: serde_json::Value = client()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
         .await
         .expect("jwks")
         .json()
@@ -255,7 +260,9 @@ async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
     assert!(stdout.starts_with("new signing key k_"), "{stdout}");
 
     let mut server = Server::start(&mut tenantbase(dir.path()));
-    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+    let jwks: serde_json::Value = client()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
         .await
         .expect("jwks")
         .json()

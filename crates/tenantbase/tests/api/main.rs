@@ -19,6 +19,7 @@ mod gateway;
 mod hangups;
 mod helpers;
 mod jobs_processes;
+mod key_reload;
 mod members;
 mod middleware;
 mod object_stores;

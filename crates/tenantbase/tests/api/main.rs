@@ -15,6 +15,7 @@ mod errors;
 mod files;
 mod files_faults;
 mod files_presigned;
+mod files_quota_race;
 mod gateway;
 mod hangups;
 mod helpers;

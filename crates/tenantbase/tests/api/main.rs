@@ -14,6 +14,7 @@ mod docs_browser;
 mod errors;
 mod files;
 mod files_faults;
+mod files_hangups;
 mod files_presigned;
 mod files_quota_race;
 mod gateway;

@@ -78,6 +78,66 @@ pub async fn refreshes(addr: SocketAddr, connections: usize) -> anyhow::Result<V
     Ok(flows)
 }
 
+/// Signs in with the right password from `connections` loopback addresses of their own
+/// (127.0.1.x, 127.0.2.x, …), so per-IP limits do not turn the flood away: argon2 does.
+/// Counts each answer's status in `outcomes`.
+pub async fn login_flood(
+    addr: SocketAddr,
+    connections: usize,
+    outcomes: &std::sync::Arc<FloodOutcomes>,
+) -> anyhow::Result<Vec<Box<dyn Flow>>> {
+    register(addr, "bench-flood@example.com").await?;
+    let body = json!({"email": "bench-flood@example.com", "password": PASSWORD});
+    Ok((0..connections)
+        .map(|i| {
+            let ip = std::net::Ipv4Addr::new(127, 1 + (i / 250) as u8, 1 + (i % 250) as u8, 1);
+            Box::new(FloodLogin {
+                body: body.clone(),
+                from: ip.into(),
+                outcomes: outcomes.clone(),
+            }) as Box<dyn Flow>
+        })
+        .collect())
+}
+
+/// How a login flood was answered.
+#[derive(Debug, Default)]
+pub struct FloodOutcomes {
+    pub signed_in: std::sync::atomic::AtomicU64,
+    /// 503 `overloaded`: shed at once because the argon2 queue was full.
+    pub shed: std::sync::atomic::AtomicU64,
+    /// 429: a per-IP budget ran out.
+    pub throttled: std::sync::atomic::AtomicU64,
+    pub other: std::sync::atomic::AtomicU64,
+}
+
+struct FloodLogin {
+    body: Value,
+    from: std::net::IpAddr,
+    outcomes: std::sync::Arc<FloodOutcomes>,
+}
+
+impl Flow for FloodLogin {
+    fn request(&mut self) -> Request<Full<Bytes>> {
+        load::post_json("/v1/auth/login", &self.body)
+    }
+
+    fn response(&mut self, status: StatusCode, _: &[u8]) -> bool {
+        let counter = match status.as_u16() {
+            200 => &self.outcomes.signed_in,
+            503 => &self.outcomes.shed,
+            429 => &self.outcomes.throttled,
+            _ => &self.outcomes.other,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        status.is_success()
+    }
+
+    fn local_ip(&self) -> Option<std::net::IpAddr> {
+        Some(self.from)
+    }
+}
+
 struct Post {
     path: &'static str,
     body: Value,

@@ -31,6 +31,12 @@ pub trait Flow: Send + 'static {
         let _ = body;
         status.is_success()
     }
+
+    /// The loopback address to connect from (the server's per-IP limits see each as a
+    /// client of its own); `None`: the system's choice.
+    fn local_ip(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// The same GET, with optional headers, every time.
@@ -111,7 +117,7 @@ async fn connection_loop(
     let mut sender = None;
     while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
         if sender.is_none() {
-            sender = connect(addr).await;
+            sender = connect_from(addr, flow.local_ip()).await;
             if sender.is_none() {
                 failed += 1;
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -146,7 +152,18 @@ async fn connection_loop(
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(addr: SocketAddr) -> Option<Sender> {
-    let stream = TcpStream::connect(addr).await.ok()?;
+    connect_from(addr, None).await
+}
+
+async fn connect_from(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Option<Sender> {
+    let stream = match local {
+        None => TcpStream::connect(addr).await.ok()?,
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().ok()?;
+            socket.bind(SocketAddr::new(ip, 0)).ok()?;
+            socket.connect(addr).await.ok()?
+        }
+    };
     stream.set_nodelay(true).ok()?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

@@ -49,6 +49,9 @@ enum Scenario {
     ReadyPostgres,
     /// `POST /v1/auth/login` (argon2id at production cost), SQLite.
     LoginSqlite,
+    /// Project-get p99 alone, then during a flood of sign-ins from many addresses (argon2
+    /// saturated, its queue full), SQLite.
+    LoginFloodSqlite,
     /// `POST /v1/auth/refresh`, each connection rotating its own token, SQLite.
     RefreshSqlite,
     /// The same on PostgreSQL.
@@ -189,6 +192,7 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         | Scenario::FileDownload1mib
         | Scenario::FileDownloadRange
         | Scenario::FileUpload1gibRss => file_scenario(args, scenario).await,
+        Scenario::LoginFloodSqlite => login_flood_scenario(args).await,
         _ => http_scenario(args, scenario).await,
     }
 }
@@ -274,6 +278,36 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
     line["health_rps"] = health_rps.round().into();
     line["ratio_to_health"] = ratio(line["rps"].as_f64().unwrap_or(0.0), health_rps).into();
     Ok(line)
+}
+
+/// Whether a sign-in flood reaches other routes: project-get measured alone, then with
+/// as many connections flooding `/v1/auth/login` from addresses of their own.
+async fn login_flood_scenario(args: &Args) -> anyhow::Result<serde_json::Value> {
+    let server = Server::start(&args.server, Backend::Sqlite).await?;
+    let (addr, connections) = (server.addr, args.connections);
+    let fixture = org_load::fixture(addr, 200).await?;
+    let limits = load::Limits {
+        duration: Duration::from_secs(args.duration),
+        max_requests: args.max_requests,
+    };
+    let alone = load::run(addr, org_load::get_flows(&fixture, connections), limits).await?;
+    let outcomes = std::sync::Arc::new(auth_load::FloodOutcomes::default());
+    let flood = auth_load::login_flood(addr, connections, &outcomes).await?;
+    let flooding = tokio::spawn(load::run(addr, flood, limits));
+    let during = load::run(addr, org_load::get_flows(&fixture, connections), limits).await?;
+    let flood = flooding.await??;
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(serde_json::json!({
+        "connections": connections,
+        "get_alone": summary(&alone),
+        "get_during_flood": summary(&during),
+        "get_p99_ratio": ratio(during.percentile_ms(99.0), alone.percentile_ms(99.0)),
+        "flood": summary(&flood),
+        "flood_signed_in": count(&outcomes.signed_in),
+        "flood_shed_503": count(&outcomes.shed),
+        "flood_throttled_429": count(&outcomes.throttled),
+        "flood_other": count(&outcomes.other),
+    }))
 }
 
 /// The file scenarios on the local store: throughput beside `dd` moving the same bytes

@@ -127,6 +127,36 @@ async fn a_deleted_event_leaves_a_gap() {
     }
 }
 
+#[tokio::test]
+async fn an_event_no_append_recorded_lies_past_the_head() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let org = OrgId::new();
+        append_many(f.store.as_ref(), org, 4).await;
+        assert!(verdict_of(&f, org).await.is_intact(), "{backend:?}");
+        // As if event 4 had been inserted without the append that moves the head.
+        f.raw(&format!(
+            "UPDATE audit_chains SET head_seq = 3 WHERE chain = '{org}'"
+        ))
+        .await;
+        let verdict = verdict_of(&f, org).await;
+        assert!(
+            matches!(
+                verdict,
+                Verdict::Broken {
+                    problem: Break::PastHead {
+                        seq: 4,
+                        head_seq: 3
+                    },
+                    ..
+                }
+            ),
+            "{backend:?}: {verdict:?}"
+        );
+        assert!(verdict.to_string().contains("lies past the chain head"));
+    }
+}
+
 async fn verdict_of(f: &Fixture, org: OrgId) -> Verdict {
     verdict(f.store.as_ref(), org).await
 }

@@ -17,6 +17,8 @@ use tenantbase_core::jobs::{
 use tenantbase_store::Store;
 use tenantbase_store::jobs::{Job, JobState, NewJob};
 use tokio_util::sync::CancellationToken;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 /// Fails with a retryable error until its `n`-th run.
 struct SucceedsOnRun {
@@ -79,6 +81,40 @@ async fn wait_for(
     done: impl Fn(&Job) -> bool,
 ) -> Job {
     wait_for_job(store, id, Duration::from_secs(30), done).await
+}
+
+/// Counts the worker's "claiming jobs failed" warnings: proof that it met an outage. The
+/// test runtime has one thread, so a subscriber set as its default sees the worker's events.
+#[derive(Clone, Default)]
+struct FailedClaims(Arc<AtomicU32>);
+
+impl FailedClaims {
+    const MESSAGE: &str = "claiming jobs failed";
+
+    fn count(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for FailedClaims {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut message = MessageIs(Self::MESSAGE, false);
+        event.record(&mut message);
+        if message.1 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Whether an event's `message` field is the given text.
+struct MessageIs(&'static str, bool);
+
+impl Visit for MessageIs {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.1 = format!("{value:?}") == self.0;
+        }
+    }
 }
 
 fn start(
@@ -245,8 +281,24 @@ async fn workers_wait_out_a_database_outage_and_lose_nothing() {
         );
     }
     cluster.stop_service().expect("stop");
+    let failed_claims = FailedClaims::default();
+    let _listening = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(failed_claims.clone()),
+    );
     let (shutdown, worker) = start(store.clone(), Registry::new().register(Probe));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Resume once the worker has met the outage and its pool has let go of every
+    // connection the stop broke (each fails its next statement once): one left over could
+    // fail the recording of a finished job, which would then run twice.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while failed_claims.count() == 0 || store.pool_stats().size > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never met the outage: {} failed claims, {:?}",
+            failed_claims.count(),
+            store.pool_stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     cluster.resume_service().expect("start again");
     for id in ids {
         let job = wait_for(store.as_ref(), id, |j| j.state == JobState::Succeeded).await;

@@ -5,8 +5,6 @@
 //! account routes it refuses tokens bound to an org. A test walks the whole document and
 //! fails on any operation without `x-access`.
 
-use std::collections::btree_map::Entry;
-
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -16,7 +14,6 @@ use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
 use tenantbase_domain::OrgId;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::auth::{Authenticated, bearer_token};
@@ -36,13 +33,10 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
                 .extensions
                 .get_or_insert_with(Default::default)
                 .insert(ACCESS_EXTENSION.to_owned(), access.label().into());
-            if access != Access::Public && operation.security.is_none() {
-                operation.security = Some(vec![SecurityRequirement::new(
-                    "bearer",
-                    Vec::<String>::new(),
-                )]);
+            if operation.security.is_none() {
+                operation.security = Some(security(access));
             }
-            document_refusals(operation, access);
+            crate::refusals::document(operation, access);
         }
     }
     let in_org = |permission| {
@@ -60,68 +54,18 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
     (schemas, paths, method_router)
 }
 
-/// Adds the refusals the rule implies to the operation's documented responses.
-fn document_refusals(operation: &mut Operation, access: Access) {
-    let refusals: &[(&str, &str)] = match access {
-        Access::Public => &[],
-        Access::SignedIn => &[
-            (
-                "401",
-                "No valid access token (`missing_token`, `invalid_token`)",
-            ),
-            (
-                "403",
-                "A token bound to an org, which acts only on that org's routes (`org_bound_token`)",
-            ),
-        ],
-        Access::Introspect => &[(
-            "401",
-            "No valid access token (`missing_token`, `invalid_token`)",
-        )],
-        Access::Member => &[
-            ("401", "No valid access token or API key"),
-            (
-                "404",
-                "Not a member, another org's token or key, or no such org (`not_found`)",
-            ),
-        ],
-        Access::Permission(_) => &[
-            ("401", "No valid access token or API key"),
-            (
-                "403",
-                "A member without the permission (`permission_denied`, with `permission`)",
-            ),
-            (
-                "404",
-                "Not a member, another org's token or key, or no such org or resource (`not_found`)",
-            ),
-        ],
-    };
-    for (status, description) in refusals {
-        let problem = ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Problem")))
-            .build();
-        match operation.responses.responses.entry((*status).to_owned()) {
-            // The handler documents its own refusals with this status: the rule's join them.
-            Entry::Occupied(mut entry) => {
-                if let RefOr::T(response) = entry.get_mut() {
-                    response.description = format!("{}; or {description}", response.description);
-                }
-            }
-            Entry::Vacant(entry) => {
-                entry.insert(
-                    ResponseBuilder::new()
-                        .description(*description)
-                        .content(crate::problem::CONTENT_TYPE, problem)
-                        .build()
-                        .into(),
-                );
-            }
-        }
+/// A public operation says so (`security: []`) rather than leaving it to the reader;
+/// every other one needs a bearer credential.
+fn security(access: Access) -> Vec<SecurityRequirement> {
+    match access {
+        Access::Public => Vec::new(),
+        _ => vec![SecurityRequirement::new("bearer", Vec::<String>::new())],
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,

@@ -16,6 +16,9 @@ use crate::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tenantbase", description = "The backend foundation of a multi-tenant SaaS."),
+    // Relative: the same document is served by every deployment (and printed by
+    // `tenantbase openapi` without one), so its paths resolve against wherever it was read.
+    servers((url = "/", description = "The server this document was read from")),
     paths(openapi_json),
     components(schemas(crate::problem::Problem, crate::problem::FieldError)),
     modifiers(&DocsPage),
@@ -62,6 +65,7 @@ impl utoipa::Modify for DocsPage {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let operation = OperationBuilder::new()
             .summary(Some("Interactive API reference (Swagger UI)"))
+            .operation_id(Some("docs"))
             .tag("operations")
             .response(
                 "200",
@@ -86,6 +90,7 @@ impl utoipa::Modify for DocsPage {
                     .extensions
                     .get_or_insert_with(Default::default)
                     .insert(crate::access::ACCESS_EXTENSION.to_owned(), "public".into());
+                operation.security = Some(Vec::new());
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);

@@ -1,6 +1,6 @@
 //! `ApiJson`: the JSON body extractor whose every failure is a problem+json answer —
 //! 415 for a non-JSON content type, 400 for malformed JSON, 413 past the body limit and
-//! 422 naming the field that does not fit the expected shape.
+//! 422 naming the field that does not fit the expected shape. Every body is a JSON object.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -68,6 +68,14 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         }])
     })?;
     deserializer.end().map_err(malformed)?;
+    // serde's derived structs also take an array of their fields in order, which no
+    // client means and the document does not allow.
+    if body.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::validation(vec![FieldError {
+            field: String::new(),
+            message: "the body must be a JSON object".to_owned(),
+        }]));
+    }
     Ok(value)
 }
 
@@ -127,6 +135,13 @@ mod tests {
     fn names_a_missing_field() {
         let error = parse::<Input>(br#"{"tags": []}"#).expect_err("invalid");
         assert_eq!(error.into_problem("req_1").errors[0].field, "name");
+    }
+
+    #[test]
+    fn an_array_of_the_fields_is_not_an_object() {
+        let error = parse::<Input>(br#" ["a", [1]]"#).expect_err("not an object");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(parse::<Input>(br#"{"name": "a", "tags": [1]}"#).is_ok());
     }
 
     #[test]

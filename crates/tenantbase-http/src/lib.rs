@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 mod docs;
 mod files;
+pub mod forwarded;
 pub mod json;
 mod middleware;
 mod ops;
@@ -13,6 +14,7 @@ mod orgs;
 pub mod problem;
 mod profiles;
 pub mod query;
+mod refusals;
 mod state;
 
 use axum::Router;
@@ -21,7 +23,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub use docs::openapi;
 pub use json::ApiJson;
 pub use middleware::{InFlight, RequestId};
-pub use ops::metrics::metrics_handle;
+pub use ops::metrics::{QueueDepthReadings, metrics_handle};
+pub use ops::metrics_access::MetricsAccess;
 pub use problem::{ApiError, FieldError};
 pub use state::{AppState, HttpSettings};
 
@@ -38,6 +41,13 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(orgs::routes())
         .merge(files::routes())
         .merge(profiles::routes())
+}
+
+/// The management listener (`metrics.listen`): `/metrics` only, through the same
+/// middleware, so its errors are problem+json too.
+pub fn management_router(state: AppState) -> Router {
+    let router = ops::management_routes().fallback(problem::unknown_route);
+    middleware::apply(router, &state).with_state(state)
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the

@@ -138,10 +138,23 @@ impl ApiError {
         detail: impl Into<Cow<'static, str>>,
         retry_after: std::time::Duration,
     ) -> Self {
-        let mut error = Self::too_many_requests(code, detail);
+        Self::too_many_requests(code, detail).with_retry_after(retry_after)
+    }
+
+    /// A 503 `overloaded`: the server sheds this request at once rather than queue it
+    /// behind work it cannot finish in time, and says when to come back.
+    pub fn overloaded(
+        detail: impl Into<Cow<'static, str>>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        Self::unavailable("overloaded", detail).with_retry_after(retry_after)
+    }
+
+    /// Adds `Retry-After` (whole seconds, at least 1) and the same `retry_after` member.
+    fn with_retry_after(mut self, retry_after: std::time::Duration) -> Self {
         let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u32;
-        error.header = Some(StatusHeader::RetryAfter(seconds));
-        error.with_extension("retry_after", seconds.into())
+        self.header = Some(StatusHeader::RetryAfter(seconds));
+        self.with_extension("retry_after", seconds.into())
     }
 
     /// A 416 for a file of `size` bytes, with the `Content-Range` that tells its size.

@@ -21,74 +21,20 @@ pub struct HttpSettings {
     /// Reverse proxies whose `X-Forwarded-For` is believed: a request from one of these
     /// is attributed to the address the proxy saw. Empty: the socket's peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may scrape `/metrics`, and on which listener.
+    pub metrics: crate::MetricsAccess,
 }
 
 impl HttpSettings {
     /// The client's address: the socket peer, or — when the peer is a trusted proxy — the
-    /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the
-    /// left-most entries are whatever the client chose to send).
+    /// right-most `X-Forwarded-For` hop that is not itself a trusted proxy (see
+    /// `forwarded`).
     pub fn client_ip(
         &self,
         peer: std::net::IpAddr,
-        forwarded_for: Option<&str>,
+        headers: &axum::http::HeaderMap,
     ) -> std::net::IpAddr {
-        let trusted =
-            |ip: &std::net::IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
-        if !trusted(&peer) {
-            return peer;
-        }
-        forwarded_for
-            .into_iter()
-            .flat_map(|header| header.rsplit(','))
-            .map_while(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
-            .find(|ip| !trusted(ip))
-            .unwrap_or(peer)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(trusted: &[&str]) -> HttpSettings {
-        HttpSettings {
-            body_limit_bytes: 1,
-            request_timeout: Duration::from_secs(1),
-            hsts_max_age_secs: None,
-            ready_timeout: Duration::from_secs(1),
-            trusted_proxies: trusted.iter().map(|n| n.parse().expect("net")).collect(),
-        }
-    }
-
-    #[test]
-    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
-        let open = settings(&[]);
-        assert_eq!(
-            open.client_ip(ip("10.0.0.1"), Some("203.0.113.7")),
-            ip("10.0.0.1"),
-            "not trusted: ignored"
-        );
-        let proxied = settings(&["10.0.0.0/8"]);
-        assert_eq!(
-            proxied.client_ip(ip("10.0.0.1"), Some("203.0.113.7")),
-            ip("203.0.113.7")
-        );
-        assert_eq!(
-            proxied.client_ip(ip("10.0.0.1"), Some("1.2.3.4, 203.0.113.7, 10.0.0.2")),
-            ip("203.0.113.7"),
-            "the right-most untrusted hop, not what the client wrote first"
-        );
-        assert_eq!(
-            proxied.client_ip(ip("10.0.0.1"), Some("garbage")),
-            ip("10.0.0.1")
-        );
-        assert_eq!(proxied.client_ip(ip("10.0.0.1"), None), ip("10.0.0.1"));
-        assert_eq!(
-            proxied.client_ip(ip("192.0.2.1"), Some("203.0.113.7")),
-            ip("192.0.2.1"),
-            "a direct client cannot forge it"
-        );
+        crate::forwarded::client_ip(&self.trusted_proxies, peer, headers)
     }
 }
 
@@ -101,6 +47,8 @@ pub struct AppState {
     pub blob: BlobStore,
     /// Renders the process's metrics as Prometheus text.
     pub metrics: PrometheusHandle,
+    /// When `/metrics` last read the job queue's depth (it rereads every few seconds).
+    pub queue_depth: Arc<crate::QueueDepthReadings>,
     /// Limits and switches of the HTTP layer.
     pub http: Arc<HttpSettings>,
     /// Accounts, sessions and tokens.

@@ -25,6 +25,10 @@ const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 /// Row locks for reads that must serialize with writers (`lock_user`).
 const USER_ROW_LOCK: &str = "FOR UPDATE";
 
+/// The transaction-local setting that row-level security on `events` admits every chain
+/// for (migration 0008); set only by the event log's cross-org paths.
+const ENTER_PLATFORM_SCOPE: Option<&str> = Some("SELECT set_config('app.scope', 'platform', true)");
+
 tenantbase_store::shared_statements!(sqlx::Postgres);
 tenantbase_store::identity_statements!(sqlx::Postgres);
 tenantbase_store::tenant_statements!(sqlx::Postgres);

@@ -7,14 +7,15 @@ use std::time::Duration;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{FileId, ProjectId, UserId};
+use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
 use tenantbase_store::files::{FileUpload, StoredFile};
 use tenantbase_store::identity::NewUser;
-use tenantbase_store::tenant::{ApiKey, Invitation, Project, Role};
-use tenantbase_store::{OpsStore, OrgScope, TenantStore, TxStore};
+use tenantbase_store::tenant::{ApiKey, EventQuery, Invitation, Project, Role};
+use tenantbase_store::{EventStore, OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 
 /// Every table holding org-owned rows.
-const ORG_OWNED: [&str; 13] = [
+const ORG_OWNED: [&str; 14] = [
     "organizations",
     "org_roles",
     "org_members",
@@ -28,6 +29,7 @@ const ORG_OWNED: [&str; 13] = [
     "files",
     "file_uploads",
     "org_file_usage",
+    "events",
 ];
 
 /// An org with one row in every org-owned table, written through the store.
@@ -120,8 +122,21 @@ async fn populate(store: &PgStore, owner: UserId) -> OrgId {
         expires_at: now + chrono::Duration::hours(1),
     };
     unit.insert_upload(&upload).await.expect("upload");
+    unit.append_event(event(Some(org))).await.expect("event");
     unit.commit().await.expect("commit");
     org
+}
+
+/// An audit event in `org`'s chain, or the platform chain.
+fn event(org: Option<OrgId>) -> NewEvent {
+    NewEvent {
+        org_id: org,
+        event_type: "test.event".into(),
+        actor: Actor::System,
+        target: None,
+        request: RequestMeta::default(),
+        payload: serde_json::json!({}),
+    }
 }
 
 async fn setup() -> (tenantbase_testkit::TestDatabase, PgStore, OrgId, OrgId) {
@@ -146,6 +161,10 @@ async fn setup() -> (tenantbase_testkit::TestDatabase, PgStore, OrgId, OrgId) {
     })
     .await
     .expect("user");
+    // The platform chain, appended as the auth flows do: through a platform unit.
+    unit.append_event(event(None))
+        .await
+        .expect("platform event");
     unit.commit().await.expect("commit");
     let a = populate(&store, owner).await;
     let b = populate(&store, owner).await;
@@ -161,8 +180,9 @@ async fn runtime_connection(url: &str) -> PgConnection {
     conn
 }
 
-/// The org ids of every row `conn` can see in `table`, with no WHERE of its own.
-async fn visible_orgs(conn: &mut PgConnection, table: &str) -> Vec<uuid::Uuid> {
+/// The org ids of every row `conn` can see in `table`, with no WHERE of its own (`None`
+/// for a platform event).
+async fn visible_orgs(conn: &mut PgConnection, table: &str) -> Vec<Option<uuid::Uuid>> {
     let column = if table == "organizations" {
         "id"
     } else {
@@ -173,7 +193,7 @@ async fn visible_orgs(conn: &mut PgConnection, table: &str) -> Vec<uuid::Uuid> {
         .await
         .unwrap_or_else(|e| panic!("SELECT * FROM {table}: {e}"));
     rows.iter()
-        .map(|row| row.get::<uuid::Uuid, _>(column))
+        .map(|row| row.get::<Option<uuid::Uuid>, _>(column))
         .collect()
 }
 
@@ -209,7 +229,7 @@ async fn the_runtime_role_sees_only_the_org_its_transaction_names() {
         let orgs = visible_orgs(&mut tx, table).await;
         assert!(!orgs.is_empty(), "{table}: org A's own rows are visible");
         assert!(
-            orgs.iter().all(|org| *org == a.as_uuid()),
+            orgs.iter().all(|org| *org == Some(a.as_uuid())),
             "{table}: saw {orgs:?}, B is {b}"
         );
     }
@@ -253,6 +273,118 @@ async fn a_path_that_forgets_to_set_the_org_sees_nothing() {
         .await
         .expect("orgs");
     assert!(orgs.is_empty());
+    store.close().await;
+}
+
+/// The SQLSTATE of a failed statement.
+fn sqlstate(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> Option<String> {
+    result
+        .err()?
+        .as_database_error()?
+        .code()
+        .map(|code| code.into_owned())
+}
+
+#[tokio::test]
+async fn an_orgs_transaction_cannot_write_another_orgs_events() {
+    let (db, store, a, b) = setup().await;
+    let mut conn = runtime_connection(&db.url).await;
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(a.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set org");
+    let forged = sqlx::query(
+        "INSERT INTO events (id, chain, seq, org_id, event_type, actor_kind, payload, \
+         occurred_at, prev_hash, hash) \
+         VALUES ($1, $2, 99, $3, 'forged', 'system', '{}', now(), 'x', 'y')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(b.to_string())
+    .bind(b.as_uuid())
+    .execute(&mut *tx)
+    .await;
+    assert_eq!(
+        sqlstate(forged).as_deref(),
+        Some("42501"),
+        "an event for org B from org A's transaction violates the policy"
+    );
+    drop(tx);
+    // Nor can it edit or delete B's events: they are not there for it.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(a.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set org");
+    let touched = sqlx::query("DELETE FROM events WHERE org_id = $1")
+        .bind(b.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .expect("delete runs")
+        .rows_affected();
+    assert_eq!(touched, 0, "org B's events are out of reach");
+    drop(tx);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_platform_scope_reaches_every_chain_and_nothing_else_does() {
+    let (db, store, a, b) = setup().await;
+    let mut conn = runtime_connection(&db.url).await;
+    let count = "SELECT count(*) FROM events WHERE org_id IS NULL";
+    let platform: i64 = sqlx::query_scalar(count)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(platform, 0, "no scope: not even the platform chain");
+
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.scope', 'platform', true)")
+        .execute(&mut *tx)
+        .await
+        .expect("set scope");
+    let chains: Vec<String> = sqlx::query_scalar("SELECT chain FROM events ORDER BY chain")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("chains");
+    let mut expected = vec![a.to_string(), b.to_string(), "platform".to_owned()];
+    expected.sort();
+    assert_eq!(chains, expected, "the platform scope sees every chain");
+    tx.commit().await.expect("commit");
+    let after: i64 = sqlx::query_scalar(count)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(after, 0, "the scope ends with its transaction");
+
+    // The store's cross-org paths (verify, export, archive) work as the runtime role.
+    for chain in [a.to_string(), b.to_string(), "platform".to_owned()] {
+        let events = store.events_after(&chain, 0, 10).await.expect("page");
+        assert_eq!(events.len(), 1, "{chain}");
+    }
+    let mut unit = store.begin().await.expect("unit");
+    assert_eq!(
+        unit.truncate_chain(&a.to_string(), 1, "h")
+            .await
+            .expect("truncate"),
+        1,
+        "archival deletes from an org's chain"
+    );
+    drop(unit);
+    // An org unit sees only its own org's events.
+    let own = store
+        .read_org(&OrgScope::for_checked_org(a))
+        .await
+        .expect("unit")
+        .events(&EventQuery {
+            limit: 10,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events");
+    assert!(own.iter().all(|e| e.org_id == Some(a)) && own.len() == 1);
     store.close().await;
 }
 

@@ -25,6 +25,9 @@ const CLAIM_ROW_LOCK: &str = "";
 /// SQLite units hold the database write lock: rows need no lock of their own.
 const USER_ROW_LOCK: &str = "";
 
+/// SQLite has no row-level security: the event log's platform paths need no scope.
+const ENTER_PLATFORM_SCOPE: Option<&str> = None;
+
 tenantbase_store::shared_statements!(sqlx::Sqlite);
 tenantbase_store::identity_statements!(sqlx::Sqlite);
 tenantbase_store::tenant_statements!(sqlx::Sqlite);

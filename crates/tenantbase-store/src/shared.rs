@@ -63,6 +63,7 @@ macro_rules! shared_statements {
             #[async_trait]
             impl UnitOfWork for Unit {
                 async fn append_event(&mut self, event: NewEvent) -> StoreResult<Event> {
+                    enter_platform_scope(&mut self.tx).await?;
                     append_event(&mut self.tx, event).await
                 }
 
@@ -75,6 +76,7 @@ macro_rules! shared_statements {
                 }
 
                 async fn truncate_chain(&mut self, chain: &str, through_seq: i64, through_hash: &str) -> StoreResult<u64> {
+                    enter_platform_scope(&mut self.tx).await?;
                     truncate_chain(&mut self.tx, chain, through_seq, through_hash).await
                 }
 
@@ -161,6 +163,18 @@ macro_rules! shared_statements {
                 }
             }
 
+            /// Opens the event log's platform scope for the rest of this transaction: on
+            /// PostgreSQL, row-level security on `events` admits every chain to it
+            /// (migration 0008). Only the cross-org paths of the event log call it: a
+            /// platform unit's append and truncation, and `events_after`. Org units never
+            /// do, so they reach their own org's events only.
+            async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
+                if let Some(enter) = super::ENTER_PLATFORM_SCOPE {
+                    sqlx::query(enter).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
             pub async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<Event> {
                 let chain = tenantbase_store::events::ChainKey::for_org(new.org_id).as_string();
                 // Taking the next number locks the chain's row until commit, so appends
@@ -243,19 +257,24 @@ macro_rules! shared_statements {
                 Ok(Enqueued::Duplicate(JobId::from_uuid(existing)))
             }
 
-            pub async fn events_after<'e, E>(db: E, chain: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<Event>>
-            where
-                E: sqlx::Executor<'e, Database = Db>,
-            {
-                let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            /// A page of any chain, for verification, export and archival: in the
+            /// platform scope, which on PostgreSQL takes a read-only transaction (opened
+            /// with the setting in the same round trip).
+            pub async fn events_after(pool: &sqlx::Pool<Db>, chain: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<Event>> {
+                let sql = format!(
                     "SELECT {} FROM events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                     columns::EVENT
-                ))
-                .bind(chain)
-                .bind(after_seq)
-                .bind(i64::from(limit))
-                .fetch_all(db)
-                .await?;
+                );
+                let page = || sqlx::query_as::<_, EventRow>(&sql).bind(chain).bind(after_seq).bind(i64::from(limit));
+                let rows = match super::ENTER_PLATFORM_SCOPE {
+                    None => page().fetch_all(pool).await?,
+                    Some(enter) => {
+                        let mut tx = pool.begin_with(format!("BEGIN READ ONLY; {enter}")).await?;
+                        let rows = page().fetch_all(&mut *tx).await?;
+                        tx.commit().await?;
+                        rows
+                    }
+                };
                 Ok(rows.into_iter().map(Event::from).collect())
             }
 

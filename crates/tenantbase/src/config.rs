@@ -34,6 +34,27 @@ pub struct Config {
     pub auth: AuthConfig,
     pub orgs: OrgsConfig,
     pub files: crate::files_config::FilesConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Where `/metrics` is served and who may read it. Defaults: the API listener, anyone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A management listener of its own; when set, only it serves `/metrics`.
+    pub listen: Option<SocketAddr>,
+    /// A bearer token scrapers must send (a secret: never logged).
+    pub token: Option<SecretString>,
+}
+
+impl MetricsConfig {
+    /// The HTTP layer's rule for `/metrics`.
+    pub fn access(&self) -> tenantbase_http::MetricsAccess {
+        tenantbase_http::MetricsAccess::new(
+            self.token.as_ref().map(|t| t.expose_secret()),
+            self.listen.is_some(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +111,7 @@ pub struct HttpConfig {
     /// (at least 2), so abandoned writes can never hold every connection.
     pub max_concurrent_writes: Option<usize>,
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
+    #[serde(deserialize_with = "tenantbase_http::forwarded::deserialize_trusted_proxies")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -258,6 +280,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             orgs: OrgsConfig::default(),
             files: crate::files_config::FilesConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -377,6 +400,17 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("invalid configuration: log.level `{}`", self.log.level))?;
         self.database_kind()?;
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().trim().is_empty())
+        {
+            bail!("invalid configuration: metrics.token must not be empty");
+        }
+        if self.metrics.listen == Some(self.listen) && self.listen.port() != 0 {
+            bail!("invalid configuration: metrics.listen must differ from listen");
+        }
         if self.auth.leeway_secs > 30 {
             bail!("invalid configuration: auth.leeway_secs must be at most 30");
         }
@@ -523,6 +557,23 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "TENANTBASE_HTTP__TRUSTED_PROXIES",
+                "[127.0.0.1, 10.0.0.0/8]",
+            );
+            let config = Config::load(&Overrides::default()).expect("loads");
+            let expected: Vec<ipnet::IpNet> = ["127.0.0.1/32", "10.0.0.0/8"]
+                .iter()
+                .map(|net| net.parse().expect("net"))
+                .collect();
+            assert_eq!(config.http.trusted_proxies, expected);
+            Ok(())
+        });
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config;
 mod connect;
 pub mod files_config;
 mod identity;
+mod management;
 mod serve;
 mod telemetry;
 

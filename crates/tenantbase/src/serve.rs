@@ -43,12 +43,14 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
         store: store.clone(),
         blob: blob.clone(),
         metrics,
+        queue_depth: Arc::default(),
         http: Arc::new(HttpSettings {
             body_limit_bytes: config.http.body_limit_bytes,
             request_timeout: config.request_timeout(),
             hsts_max_age_secs: config.http.hsts_max_age_secs,
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
             trusted_proxies: config.http.trusted_proxies.clone(),
+            metrics: config.metrics.access(),
         }),
         tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
             store.clone(),
@@ -72,6 +74,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
         workers => background::spawn(&config, &store, &state.blob, workers, &shutdown)?,
     };
 
+    let management = crate::management::serve(&config, &state, &shutdown).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -98,16 +101,20 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
     // From the signal on, everything left shares one deadline: connections to close,
     // detached writes to finish, jobs to end their runs.
     let drained = async {
-        let served = serving.await;
+        serving
+            .await
+            .context("the HTTP server task")?
+            .context("serving HTTP")?;
+        if let Some(management) = management {
+            management.await.context("management listener")??;
+        }
         requests.close_and_wait().await;
         while background.join_next().await.is_some() {}
-        served
+        anyhow::Ok(())
     };
     let deadline = Duration::from_secs(config.shutdown_timeout_secs);
     match tokio::time::timeout(deadline, drained).await {
-        Ok(served) => served
-            .context("the HTTP server task")?
-            .context("serving HTTP")?,
+        Ok(drained) => drained?,
         Err(_) => {
             tracing::error!(
                 deadline_secs = config.shutdown_timeout_secs,

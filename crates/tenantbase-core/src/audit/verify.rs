@@ -1,6 +1,8 @@
 //! Walks hash chains and reports the first broken link: an edited event (its hash no
-//! longer matches its content), a removed one (a gap in the sequence), or a removed tail
-//! (the chain's recorded head is further on than its last event).
+//! longer matches its content), a removed one (a gap in the sequence), a removed tail
+//! (the chain's recorded head is further on than its last event), or an event past the
+//! head that no append recorded. A live chain may grow while it is walked: the walk stops
+//! at the head read when it began.
 
 use std::fmt;
 
@@ -20,6 +22,8 @@ pub enum Break {
     Gap { expected_seq: i64, found_seq: i64 },
     /// Events after the last one found are missing.
     MissingTail { last_seq: i64, head_seq: i64 },
+    /// An event lies past the chain's head, which an append would have moved.
+    PastHead { seq: i64, head_seq: i64 },
 }
 
 /// The verdict on one chain.
@@ -85,6 +89,12 @@ impl fmt::Display for Verdict {
                             "events missing after seq {last_seq}: the chain head is at {head_seq}"
                         )
                     }
+                    Break::PastHead { seq, head_seq } => {
+                        write!(
+                            f,
+                            "event seq {seq} lies past the chain head at {head_seq}: no append recorded it"
+                        )
+                    }
                 }
             }
         }
@@ -105,11 +115,16 @@ pub async fn verify_chains(store: &dyn Store, chain: Option<&str>) -> StoreResul
 pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Verdict> {
     let mut walker = Walker::from_anchor(head.anchor_seq, head.anchor_hash.clone());
     let mut after = head.anchor_seq;
-    loop {
+    let mut past_head = None;
+    'walk: loop {
         let page = store.events_after(&head.chain, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for event in &page {
+            if event.seq > head.head_seq {
+                past_head = Some(event.seq);
+                break 'walk;
+            }
             if let Some((seq, problem)) = walker.step(event) {
                 return Ok(Verdict::Broken {
                     chain: head.chain.clone(),
@@ -130,6 +145,24 @@ pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Ve
                 head_seq: head.head_seq,
             },
         });
+    }
+    if let Some(seq) = past_head {
+        // Appended while this ran? An append moves the head in its own transaction, so
+        // the head read now reaches every event already seen.
+        let now = store
+            .chain_heads()
+            .await?
+            .into_iter()
+            .find(|now| now.chain == head.chain)
+            .map_or(head.head_seq, |now| now.head_seq);
+        if now < seq {
+            return Ok(Verdict::Broken {
+                chain: head.chain.clone(),
+                event_id: None,
+                seq,
+                problem: Break::PastHead { seq, head_seq: now },
+            });
+        }
     }
     Ok(Verdict::Intact {
         chain: head.chain.clone(),

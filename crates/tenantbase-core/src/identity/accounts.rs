@@ -204,7 +204,7 @@ impl Identity {
         };
         let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
         else {
-            self.hasher.verify_dummy(password).await;
+            self.hasher.verify_dummy(password).await?;
             self.record_failed_login(None, request).await?;
             return Err(IdentityError::InvalidCredentials);
         };

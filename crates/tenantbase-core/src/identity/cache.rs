@@ -3,12 +3,20 @@
 //!
 //! Revocations made by this process evict at once; another replica's revocation reaches
 //! this one within `SESSION_TTL`, which is the documented revocation bound (5 s).
+//!
+//! A session read from the store may be stale by the time it is cached: a request that
+//! read the live row just before a logout committed would put it back after the logout
+//! evicted it, and the logged-out token would work again here until the entry expires.
+//! So every eviction bumps a generation counter, and `session_or_load` caches a read only
+//! if no eviction happened while it was under way.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_store::StoreResult;
 use tenantbase_store::identity::Session;
 
 use super::tokens::AccessClaims;
@@ -23,6 +31,9 @@ const CAPACITY: u64 = 100_000;
 pub(super) struct AuthCache {
     tokens: Cache<[u8; 32], AccessClaims>,
     sessions: Cache<SessionId, Session>,
+    /// Session evictions so far. One counter for all sessions: an eviction only costs the
+    /// reads in flight at that moment their caching, and they are rare next to reads.
+    evictions: AtomicU64,
 }
 
 impl AuthCache {
@@ -37,6 +48,7 @@ impl AuthCache {
                 .time_to_live(SESSION_TTL)
                 .support_invalidation_closures()
                 .build(),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -53,22 +65,130 @@ impl AuthCache {
         self.tokens.insert(key, claims);
     }
 
-    pub(super) fn session(&self, id: SessionId) -> Option<Session> {
-        self.sessions.get(&id)
+    /// The session `id`, from the cache or else from `load` (not yet started: a future
+    /// runs only when awaited). What `load` returns is cached unless an eviction came
+    /// while it was under way; then it may predate a revocation, so this one request gets
+    /// it but the cache does not keep it.
+    pub(super) async fn session_or_load(
+        &self,
+        id: SessionId,
+        load: impl Future<Output = StoreResult<Session>>,
+    ) -> StoreResult<Session> {
+        if let Some(session) = self.sessions.get(&id) {
+            return Ok(session);
+        }
+        let generation = self.evictions.load(Ordering::SeqCst);
+        let session = load.await?;
+        self.sessions.insert(id, session.clone());
+        // Checked after inserting: an eviction that bumped the counter before this insert
+        // is seen here and undone; one that bumps it later invalidates after it, removing
+        // this entry itself. Either way no stale row outlives an eviction.
+        if self.evictions.load(Ordering::SeqCst) != generation {
+            self.sessions.invalidate(&id);
+        }
+        Ok(session)
     }
 
-    pub(super) fn remember_session(&self, session: Session) {
-        self.sessions.insert(session.id, session);
-    }
-
+    /// Evicts one session; call after the change that made it stale has committed.
     pub(super) fn forget_session(&self, id: SessionId) {
+        self.evictions.fetch_add(1, Ordering::SeqCst);
         self.sessions.invalidate(&id);
     }
 
+    /// Evicts every session of `user`; call after the change has committed.
     pub(super) fn forget_user_sessions(&self, user: UserId) {
+        self.evictions.fetch_add(1, Ordering::SeqCst);
         // Only fails when closures are not enabled, which `new` does.
         let _ = self
             .sessions
             .invalidate_entries_if(move |_, session| session.user_id == user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use tenantbase_store::StoreError;
+
+    use super::*;
+
+    fn session() -> Session {
+        let now = Utc::now();
+        Session {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            device_id: None,
+            device_label: None,
+            user_agent: None,
+            ip: None,
+            amr: vec!["pwd".to_owned()],
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: now + chrono::Duration::days(1),
+            absolute_expires_at: now + chrono::Duration::days(2),
+            revoked_at: None,
+        }
+    }
+
+    /// A load that a lookup after it would have to do again: the cache kept nothing.
+    async fn was_cached(cache: &AuthCache, id: SessionId) -> bool {
+        cache
+            .session_or_load(id, async { Err(StoreError::NotFound) })
+            .await
+            .is_ok()
+    }
+
+    /// Reads the live row, then waits for `evict` to run before returning it: a
+    /// request's read that a logout's commit and eviction overtake.
+    async fn read_overtaken_by(cache: &AuthCache, live: &Session, evict: impl FnOnce()) {
+        let (release, gate) = tokio::sync::oneshot::channel::<()>();
+        let row = live.clone();
+        let mut read = Box::pin(cache.session_or_load(live.id, async move {
+            let _ = gate.await;
+            Ok(row)
+        }));
+        assert!(
+            futures::poll!(&mut read).is_pending(),
+            "the read is under way"
+        );
+        evict();
+        release.send(()).expect("the read waits");
+        let served = read.await.expect("the read answers");
+        assert_eq!(served.id, live.id, "the request itself gets what it read");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_a_logout_overtakes_is_not_cached() {
+        let cache = AuthCache::new();
+        let live = session();
+        read_overtaken_by(&cache, &live, || cache.forget_session(live.id)).await;
+        assert!(
+            !was_cached(&cache, live.id).await,
+            "the revoked session came back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_that_a_revoke_all_overtakes_is_not_cached() {
+        let cache = AuthCache::new();
+        let live = session();
+        read_overtaken_by(&cache, &live, || cache.forget_user_sessions(live.user_id)).await;
+        assert!(
+            !was_cached(&cache, live.id).await,
+            "the revoked session came back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_with_no_eviction_under_way_is_cached() {
+        let cache = AuthCache::new();
+        let live = session();
+        cache.forget_session(SessionId::new());
+        let row = live.clone();
+        cache
+            .session_or_load(live.id, async move { Ok(row) })
+            .await
+            .expect("loads");
+        assert!(was_cached(&cache, live.id).await);
     }
 }

@@ -115,17 +115,14 @@ impl Identity {
             .sid
             .parse()
             .map_err(|_| IdentityError::InvalidAccessToken)?;
-        let session = match self.cache.session(session_id) {
-            Some(session) => session,
-            None => match self.store.session_by_id(session_id).await {
-                Ok(session) => {
-                    self.cache.remember_session(session.clone());
-                    session
-                }
-                Err(StoreError::NotFound) => return Err(IdentityError::InvalidAccessToken),
-                Err(other) => return Err(other.into()),
-            },
-        };
+        let session = self
+            .cache
+            .session_or_load(session_id, self.store.session_by_id(session_id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => IdentityError::InvalidAccessToken,
+                other => other.into(),
+            })?;
         if session.user_id != user_id || !session.is_live(now) {
             return Err(IdentityError::InvalidAccessToken);
         }

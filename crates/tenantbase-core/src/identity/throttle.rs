@@ -93,7 +93,16 @@ impl Throttle {
 
     /// Counts a sign-in attempt, or `Err(wait)` while the client or the account must wait.
     pub fn start_attempt(&self, ip: Option<&str>, account: &str) -> Result<(), Duration> {
-        let now = Instant::now();
+        self.start_attempt_at(ip, account, Instant::now())
+    }
+
+    /// [`Self::start_attempt`] at a given time, so tests can walk the delays without waiting.
+    fn start_attempt_at(
+        &self,
+        ip: Option<&str>,
+        account: &str,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let Ok(mut attempts) = self.attempts.lock() else {
             return Ok(());
         };
@@ -199,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn the_account_waits_when_many_ips_fail_and_the_wait_is_capped() {
+    fn the_account_waits_when_many_ips_fail() {
         let throttle = Throttle::new(policy());
         for i in 0..5 {
             assert!(
@@ -211,9 +220,36 @@ mod tests {
         let wait = throttle
             .start_attempt(Some("2.2.2.2"), "victim")
             .expect_err("the account waits");
-        assert!(wait <= Duration::from_secs(60), "capped: {wait:?}");
+        assert!(wait <= Duration::from_secs(1), "the first delay: {wait:?}");
         throttle.record_success(Some("10.0.0.1"), "victim");
         assert!(throttle.start_attempt(Some("2.2.2.2"), "victim").is_ok());
+    }
+
+    #[test]
+    fn the_wait_doubles_up_to_the_cap_and_stays_there() {
+        let throttle = Throttle::new(ThrottlePolicy {
+            max_delay: Duration::from_secs(8),
+            ..policy()
+        });
+        let mut now = Instant::now();
+        for i in 0..5 {
+            let ip = format!("10.0.0.{i}");
+            assert!(throttle.start_attempt_at(Some(&ip), "victim", now).is_ok());
+        }
+        let mut waits = Vec::new();
+        for i in 5..11 {
+            let ip = format!("10.0.0.{i}");
+            let wait = throttle
+                .start_attempt_at(Some(&ip), "victim", now)
+                .expect_err("the account waits");
+            waits.push(wait.as_secs());
+            now += wait;
+            assert!(
+                throttle.start_attempt_at(Some(&ip), "victim", now).is_ok(),
+                "after the wait, one more guess"
+            );
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 8, 8], "doubling, then held at the cap");
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub(crate) struct ChangePasswordBody {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RevokeAllQuery {
     /// Also end the session making this request.
     #[serde(default)]

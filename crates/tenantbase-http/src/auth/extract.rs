@@ -109,14 +109,10 @@ impl FromRequestParts<AppState> for ClientMeta {
 }
 
 fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
-    let forwarded_for = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| state.http.client_ip(peer.ip(), forwarded_for))
+        .map(|ConnectInfo(peer)| state.http.client_ip(peer.ip(), &parts.headers))
 }
 
 /// A header's text, cut to `max` characters; `None` when absent, empty or not text.

@@ -1,9 +1,10 @@
 //! Handlers of the auth routes: parse, call one `Identity` use case, shape the answer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use tenantbase_core::identity::password_hash::{HashError, OVERLOADED_RETRY_AFTER};
 use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
@@ -16,6 +17,7 @@ use super::dto::{
 };
 use super::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
+use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};
 
 impl From<IdentityError> for ApiError {
@@ -55,6 +57,10 @@ impl From<IdentityError> for ApiError {
             IdentityError::NotAGuest => {
                 ApiError::conflict("not_a_guest", "Only guest accounts can be upgraded.")
             }
+            IdentityError::Hash(HashError::Overloaded) => ApiError::overloaded(
+                "Too many sign-ins are being checked right now; retry shortly.",
+                OVERLOADED_RETRY_AFTER,
+            ),
             IdentityError::Store(error) => error.into(),
             other => ApiError::internal(&other),
         }
@@ -77,6 +83,7 @@ fn tokens(pair: TokenPair) -> TokenResponse {
         (status = 201, description = "Account created; a verification email is queued", body = TokenResponse),
         (status = 409, description = "Email taken (`email_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn register(
     State(state): State<AppState>,
@@ -101,6 +108,8 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -235,7 +244,7 @@ pub(crate) async fn revoke_all_sessions(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     client: ClientMeta,
-    Query(query): Query<RevokeAllQuery>,
+    ApiQuery(query): ApiQuery<RevokeAllQuery>,
 ) -> Result<Json<RevokedCount>, ApiError> {
     let revoked = state
         .identity
@@ -347,6 +356,7 @@ pub(crate) async fn forgot_password(
     responses(
         (status = 204, description = "Password replaced; sign in again"),
         (status = 422, description = "Bad token or password", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
@@ -365,6 +375,8 @@ pub(crate) async fn reset_password(
     responses(
         (status = 204, description = "Changed"),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
@@ -389,6 +401,7 @@ pub(crate) async fn change_password(
     responses(
         (status = 200, description = "Upgraded; a verification email is queued", body = UserView),
         (status = 409, description = "Email taken (`email_taken`) or not a guest (`not_a_guest`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn upgrade_guest(
     State(state): State<AppState>,

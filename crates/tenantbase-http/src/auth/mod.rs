@@ -12,26 +12,41 @@ pub(crate) use extract::{authenticate, bearer_token};
 
 use crate::AppState;
 use crate::access::guard;
+use crate::refusals::throttled;
 use tenantbase_core::tenancy::Access;
 
+/// The routes whose handlers take `ClientMeta` spend the client address's request budget:
+/// `throttled` documents their 429.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::{Introspect, Public, SignedIn};
     OpenApiRouter::new()
-        .routes(guard(Public, routes!(handlers::register)))
-        .routes(guard(Public, routes!(handlers::login)))
-        .routes(guard(Public, routes!(handlers::guest)))
-        .routes(guard(Public, routes!(handlers::refresh)))
-        .routes(guard(SignedIn, routes!(handlers::logout)))
+        .routes(guard(Public, throttled(routes!(handlers::register))))
+        .routes(guard(Public, throttled(routes!(handlers::login))))
+        .routes(guard(Public, throttled(routes!(handlers::guest))))
+        .routes(guard(Public, throttled(routes!(handlers::refresh))))
+        .routes(guard(SignedIn, throttled(routes!(handlers::logout))))
         .routes(guard(Introspect, routes!(handlers::me)))
         .routes(guard(SignedIn, routes!(handlers::list_sessions)))
-        .routes(guard(SignedIn, routes!(handlers::revoke_session)))
-        .routes(guard(SignedIn, routes!(handlers::revoke_all_sessions)))
-        .routes(guard(Public, routes!(handlers::verify_email)))
-        .routes(guard(SignedIn, routes!(handlers::resend_verification)))
-        .routes(guard(Public, routes!(handlers::forgot_password)))
-        .routes(guard(Public, routes!(handlers::reset_password)))
-        .routes(guard(SignedIn, routes!(handlers::change_password)))
-        .routes(guard(SignedIn, routes!(handlers::upgrade_guest)))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(handlers::revoke_session)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(handlers::revoke_all_sessions)),
+        ))
+        .routes(guard(Public, throttled(routes!(handlers::verify_email))))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(handlers::resend_verification)),
+        ))
+        .routes(guard(Public, throttled(routes!(handlers::forgot_password))))
+        .routes(guard(Public, throttled(routes!(handlers::reset_password))))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(handlers::change_password)),
+        ))
+        .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
 }

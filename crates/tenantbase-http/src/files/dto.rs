@@ -35,14 +35,17 @@ impl From<StoredFile> for FileView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadParams {
     /// The file's name, for raw (non-multipart) bodies; a multipart part's file name wins.
     pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct FileListParams {
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
     /// Only names starting with this.

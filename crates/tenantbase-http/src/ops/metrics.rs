@@ -1,15 +1,24 @@
 //! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
-//! middleware; database pool and process figures are sampled at scrape time.
+//! middleware; database pool and process figures are sampled at scrape time, the job
+//! queue's depth at most every `QUEUE_DEPTH_TTL`. Who may scrape it, and on which
+//! listener, is `MetricsAccess`'s call.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::AppState;
+use super::metrics_access::Listener;
+use crate::{ApiError, AppState};
+
+/// How long a reading of the job queue's depth stands: a scraper polling every second
+/// (or many scrapers) costs the database one grouped count per this interval.
+const QUEUE_DEPTH_TTL: Duration = Duration::from_secs(5);
 
 /// Latency buckets in seconds, from sub-millisecond up to the request timeout range.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -54,10 +63,34 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// `jobs_queue_depth{kind,state}`; pairs that emptied since the last scrape read 0.
+/// When the job queue's depth was last read for `/metrics`, per app.
+#[derive(Debug, Default)]
+pub struct QueueDepthReadings {
+    last: Mutex<Option<Instant>>,
+}
+
+impl QueueDepthReadings {
+    /// Whether this scrape should read the queue again. Claims the reading, so scrapes
+    /// arriving meanwhile reuse the gauges instead of querying too; a failed reading is
+    /// not retried before the interval ends either, so a struggling database is spared.
+    fn claim(&self) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        if last.is_some_and(|at| at.elapsed() < QUEUE_DEPTH_TTL) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+}
+
+/// `jobs_queue_depth{kind,state}`; pairs that emptied since the last reading read 0.
 async fn record_queue_depth(state: &AppState) {
-    static SEEN: std::sync::Mutex<BTreeSet<(String, &'static str)>> =
-        std::sync::Mutex::new(BTreeSet::new());
+    static SEEN: Mutex<BTreeSet<(String, &'static str)>> = Mutex::new(BTreeSet::new());
+    if !state.queue_depth.claim() {
+        return;
+    }
     let depths = match state.store.queue_depth().await {
         Ok(depths) => depths,
         Err(error) => {
@@ -82,17 +115,39 @@ fn process_collector() -> &'static metrics_process::Collector {
     COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics. With `metrics.listen` set they are served only on that listener
+/// (404 here); with `metrics.token` set, only to `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
+        (status = 401, description = "`metrics.token` is set and the request lacks it (`missing_token`, `invalid_token`)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Served on the management listener instead (`metrics.listen`)", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    state.http.metrics.admit(Listener::Api, &parts)?;
+    Ok(scrape(&state).await)
+}
+
+/// `/metrics` on the management listener.
+pub(crate) async fn management_metrics(
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    state.http.metrics.admit(Listener::Management, &parts)?;
+    Ok(scrape(&state).await)
+}
+
+async fn scrape(state: &AppState) -> Response {
     let pool = state.store.pool_stats();
     let backend = state.store.backend().as_str();
     for (kind, value) in [("open", pool.size), ("idle", pool.idle), ("max", pool.max)] {
         metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend)
             .set(f64::from(value));
     }
-    record_queue_depth(&state).await;
+    record_queue_depth(state).await;
     process_collector().collect();
     state.metrics.run_upkeep();
     (
@@ -102,4 +157,5 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

@@ -3,6 +3,7 @@
 mod health;
 mod info;
 pub mod metrics;
+pub mod metrics_access;
 mod ready;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -19,4 +20,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(Access::Public, routes!(ready::ready)))
         .routes(guard(Access::Public, routes!(info::info)))
         .routes(guard(Access::Public, routes!(metrics::metrics)))
+}
+
+/// The management listener's routes: `/metrics` alone (`metrics.listen`).
+pub(crate) fn management_routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics::management_metrics))
 }

@@ -66,7 +66,7 @@ pub(crate) async fn get_role(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 201, description = "Created", body = RoleView),
-        (status = 409, description = "Name taken (`role_name_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken (`role_name_taken`) or the org has its most custom roles (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_role(
@@ -90,7 +90,10 @@ pub(crate) async fn create_role(
 /// Change a custom role (built-in roles are read-only: 409 `builtin_role`).
 #[utoipa::path(patch, path = "/v1/orgs/{org_id}/roles/{role_id}", tag = "orgs", request_body = RolePatchBody,
     params(("org_id" = String, Path, description = "`org_…`"), ("role_id" = String, Path, description = "`rol_…`")),
-    responses((status = 200, description = "Updated", body = RoleView)))]
+    responses(
+        (status = 200, description = "Updated", body = RoleView),
+        (status = 409, description = "A built-in role (`builtin_role`) or the name is taken (`role_name_taken`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn update_role(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -116,7 +119,10 @@ pub(crate) async fn update_role(
 /// Delete a custom role that nobody holds (409 `role_in_use` otherwise).
 #[utoipa::path(delete, path = "/v1/orgs/{org_id}/roles/{role_id}", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`"), ("role_id" = String, Path, description = "`rol_…`")),
-    responses((status = 204, description = "Deleted")))]
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "A built-in role (`builtin_role`) or one still granted (`role_in_use`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -173,7 +179,10 @@ pub(crate) async fn get_team(
 /// Create a team; its roles apply to all its members.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/teams", tag = "orgs", request_body = TeamBody,
     params(("org_id" = String, Path, description = "`org_…`")),
-    responses((status = 201, description = "Created", body = TeamView)))]
+    responses(
+        (status = 201, description = "Created", body = TeamView),
+        (status = 409, description = "Name taken (`team_name_taken`) or the org has its most teams (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn create_team(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -197,7 +206,7 @@ pub(crate) async fn create_team(
     responses(
         (status = 200, description = "Updated", body = TeamView),
         (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn update_team(
     State(state): State<AppState>,
@@ -242,7 +251,10 @@ pub(crate) async fn delete_team(
 /// Add a member of the org to a team.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/teams/{team_id}/members", tag = "orgs", request_body = TeamMemberBody,
     params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`")),
-    responses((status = 200, description = "The team", body = TeamView)))]
+    responses(
+        (status = 200, description = "The team", body = TeamView),
+        (status = 409, description = "Already in the team (`already_in_team`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn add_team_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -291,6 +303,7 @@ pub(crate) async fn remove_team_member(
     responses(
         (status = 201, description = "Created", body = CreatedApiKeyView),
         (status = 403, description = "Beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The org has its most active keys (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_api_key(
     State(state): State<AppState>,

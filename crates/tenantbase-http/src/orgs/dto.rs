@@ -14,8 +14,10 @@ pub(crate) struct Page<T: ToSchema> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -338,6 +340,7 @@ impl From<Event> for EventView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// Only events of this type, e.g. `project.created`.
     #[serde(rename = "type")]
@@ -346,6 +349,8 @@ pub(crate) struct AuditQuery {
     pub actor: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -413,8 +418,10 @@ pub(crate) struct ProjectPatchBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ProjectQueryParams {
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
     /// Full-text search over name and description: every word must match, as a prefix.
@@ -451,6 +458,7 @@ pub(crate) struct BulkDeleted {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
     /// `jsonl` (default) or `csv`.
     pub format: Option<String>,

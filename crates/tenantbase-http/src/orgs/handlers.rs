@@ -137,7 +137,10 @@ pub(crate) async fn get_org(
 /// Rename the org or change its slug.
 #[utoipa::path(patch, path = "/v1/orgs/{org_id}", tag = "orgs", request_body = UpdateOrgBody,
     params(("org_id" = String, Path, description = "`org_…`")),
-    responses((status = 200, description = "Updated", body = OrgView)))]
+    responses(
+        (status = 200, description = "Updated", body = OrgView),
+        (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn update_org(
     State(state): State<AppState>,
     ctx: OrgCtx,

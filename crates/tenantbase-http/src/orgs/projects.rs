@@ -245,7 +245,8 @@ const EXPORT_PAGE: u32 = 500;
 /// Export every live project, oldest first, streamed page by page.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/projects/export", tag = "projects",
     params(("org_id" = String, Path, description = "`org_…`"), ExportQuery),
-    responses((status = 200, description = "JSON lines (`application/x-ndjson`) or CSV (`text/csv`)", body = String)))]
+    responses((status = 200, description = "JSON lines (`application/x-ndjson`) or CSV (`text/csv`), as `format` asks",
+        content((String = "application/x-ndjson"), (String = "text/csv")))))]
 pub(crate) async fn export_projects(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -313,7 +314,8 @@ async fn export_chunk(
 /// problems are reported per row (`rows[0]` is the first), and then all are created or none.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/projects/import", tag = "projects",
     params(("org_id" = String, Path, description = "`org_…`")),
-    request_body(content = String, description = "`application/x-ndjson` or `text/csv`"),
+    request_body(content((String = "application/x-ndjson"), (String = "text/csv")),
+        description = "JSON lines or CSV, as exported"),
     responses(
         (status = 201, description = "Imported", body = ImportResult),
         (status = 415, description = "Neither JSON lines nor CSV", body = Problem, content_type = "application/problem+json"),

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use tenantbase_testkit::PgCluster;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::process::{Server, client, output, tenantbase};
 
@@ -135,47 +136,10 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
     assert!(server.wait_exit().success());
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish() {
-    // A frozen database makes `/ready` take its full 1.5 s limit: a real in-flight request.
-    let cluster = tokio::task::spawn_blocking(PgCluster::start)
-        .await
-        .expect("no panic")
-        .expect("a throwaway cluster (needs initdb and pg_ctl)");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut server = Server::start(tenantbase(dir.path()).env("DATABASE_URL", cluster.url()));
-    let client = client();
-    assert_eq!(
-        client
-            .get(server.url("/ready"))
-            .send()
-            .await
-            .expect("ready")
-            .status(),
-        200
-    );
-
-    cluster.freeze().expect("freeze");
-    let in_flight = tokio::spawn(client.get(server.url("/ready")).send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    server.terminate();
-    let response = in_flight
-        .await
-        .expect("join")
-        .expect("the in-flight request got its answer");
-    assert_eq!(response.status(), 503);
-    cluster.thaw().expect("thaw");
-    assert!(server.wait_exit().success());
-    server.wait_for_line(|l| l["message"] == "stopped");
-}
-
-#[tokio::test]
-async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let dir = tempfile::tempdir().expect("dir");
-    let mut server =
-        Server::start(tenantbase(dir.path()).env("TENANTBASE_SHUTDOWN_TIMEOUT_SECS", "1"));
+/// Starts a guest's upload to a new org over a raw socket and stops after the first 10 of
+/// its 1000 bytes. The server's `100 Continue` says the handler is reading the body, so
+/// the request is in flight when this returns.
+async fn start_upload(server: &Server, name: &str) -> TcpStream {
     let client = client();
     let guest: serde_json::Value = client
         .post(server.url("/v1/auth/guest"))
@@ -196,16 +160,11 @@ async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
         .json()
         .await
         .expect("json");
-
-    // An upload whose bytes stop coming: work that will not finish in time. The server's
-    // `100 Continue` says the handler is reading the body, so it is in flight.
-    let mut upload = tokio::net::TcpStream::connect(&server.addr)
-        .await
-        .expect("connect");
+    let mut upload = TcpStream::connect(&server.addr).await.expect("connect");
     let head = format!(
-        "POST /v1/orgs/{}/files?name=never.bin HTTP/1.1\r\nhost: x\r\n\
+        "POST /v1/orgs/{}/files?name={name} HTTP/1.1\r\nhost: x\r\n\
          authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
-         content-length: 1000\r\nexpect: 100-continue\r\n\r\n",
+         content-length: {UPLOAD_BYTES}\r\nexpect: 100-continue\r\n\r\n",
         org["id"].as_str().expect("org id")
     );
     upload.write_all(head.as_bytes()).await.expect("head");
@@ -216,6 +175,43 @@ async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
         .expect("100 Continue");
     assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     upload.write_all(&[1u8; 10]).await.expect("some bytes");
+    upload
+}
+
+/// The body size `start_upload` announces.
+const UPLOAD_BYTES: usize = 1000;
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let mut upload = start_upload(&server, "late.bin").await;
+
+    server.terminate();
+    server.wait_for_line(|l| l["message"] == "shutting down");
+    // Only now does the rest of the body come: the request outlives the signal.
+    upload
+        .write_all(&[1u8; UPLOAD_BYTES - 10])
+        .await
+        .expect("the rest");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), upload.read_to_end(&mut response))
+        .await
+        .expect("answered before the deadline")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(server.wait_exit().success());
+    server.wait_for_line(|l| l["message"] == "stopped");
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_at_its_deadline_and_says_what_it_abandons() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server =
+        Server::start(tenantbase(dir.path()).env("TENANTBASE_SHUTDOWN_TIMEOUT_SECS", "1"));
+    // An upload whose bytes stop coming: work that will not finish in time.
+    let upload = start_upload(&server, "never.bin").await;
 
     server.terminate();
     let status = server.wait_exit();

@@ -1,6 +1,8 @@
 //! Presigned URLs on the local store: `/v1/blobs/{token}` uploads and downloads, tamper,
 //! expiry and method checks, and presigned uploads reserving quota until completed.
 
+use std::time::{Duration, Instant};
+
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
@@ -133,9 +135,21 @@ async fn local_presigned_urls_upload_and_download_and_refuse_tampering() {
 
         let short = presign_download(&app, &owner, &org, &upload_id, 1).await;
         let short_path = blob_path(short.json()["url"].as_str().expect("url"));
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        let expired = get_with(&app, None, &short_path, &[]).await;
+        let expired = wait_until_refused(&app, &short_path).await;
         expired.problem(403, "url_expired");
+    }
+}
+
+/// Fetches `path` until it stops answering 200 (up to 10 s), and returns that answer.
+async fn wait_until_refused(app: &TestApp, path: &str) -> TestResponse {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = get_with(app, None, path, &[]).await;
+        if response.status != 200 {
+            return response;
+        }
+        assert!(Instant::now() < deadline, "{path} was still served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

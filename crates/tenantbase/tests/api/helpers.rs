@@ -42,6 +42,7 @@ pub fn settings() -> HttpSettings {
         hsts_max_age_secs: None,
         ready_timeout: Duration::from_millis(1500),
         trusted_proxies: Vec::new(),
+        metrics: tenantbase_http::MetricsAccess::default(),
     }
 }
 
@@ -250,6 +251,8 @@ impl TestApp {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 4,
+            // Shedding is tested on the binary (`auth_overload`); here bursts just wait.
+            max_queued: 1024,
         })
         .expect("hasher");
         let policy = IdentityPolicy {
@@ -277,6 +280,7 @@ impl TestApp {
             store: store.clone(),
             blob: blob.clone(),
             metrics: tenantbase_http::metrics_handle(),
+            queue_depth: Arc::default(),
             http: Arc::new(options.http),
             tenancy: Arc::new(Tenancy::new(
                 store.clone(),

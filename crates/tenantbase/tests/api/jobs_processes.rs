@@ -2,7 +2,6 @@
 //! server killed with SIGKILL in the middle of a thousand jobs.
 
 use std::collections::HashSet;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,45 +44,34 @@ async fn wait_until_succeeded(store: &dyn Store, n: usize) -> Vec<tenantbase_sto
     }
 }
 
-fn terminate(child: &mut Child) {
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "worker exited with {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "worker did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test]
 async fn two_worker_processes_run_each_job_exactly_once() {
     let db = tenantbase_testkit::fresh_database().await;
     let store: Arc<dyn Store> = Arc::new(pg_store(&db.url));
     store.migrate().await.expect("migrate");
-    enqueue_probes(store.as_ref(), 1000, 5).await;
 
     let dir = tempfile::tempdir().expect("dir");
-    let mut workers: Vec<Child> = (0..2)
+    let mut workers: Vec<Server> = (0..2)
         .map(|_| {
-            tenantbase(dir.path())
-                .args(["worker", "--concurrency", "4"])
-                .env("DATABASE_URL", &db.url)
-                .env("TENANTBASE_JOBS__POLL_INTERVAL_MS", "20")
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("spawn worker")
+            Server::spawn(
+                tenantbase(dir.path())
+                    .args(["worker", "--concurrency", "4"])
+                    .env("DATABASE_URL", &db.url)
+                    .env("TENANTBASE_JOBS__POLL_INTERVAL_MS", "20"),
+            )
         })
         .collect();
+    // Jobs go in once both are polling: a worker that started late would find the queue
+    // already emptied by the other.
+    for worker in &mut workers {
+        worker.wait_for_line(|l| l["message"] == "job worker started");
+    }
+    enqueue_probes(store.as_ref(), 1000, 5).await;
     let done = wait_until_succeeded(store.as_ref(), 1000).await;
     for worker in &mut workers {
-        terminate(worker);
+        worker.terminate();
+        let status = worker.wait_exit();
+        assert!(status.success(), "worker exited with {status}");
     }
     assert!(
         done.iter().all(|job| job.attempts == 1),

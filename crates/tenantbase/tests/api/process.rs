@@ -76,7 +76,8 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// A running server whose stdout (JSON log lines) is collected by a thread.
+/// A running server (or another long-running command, e.g. `worker`) whose stdout (JSON
+/// log lines) is collected by a thread.
 pub struct Server {
     pub child: Child,
     lines: mpsc::Receiver<String>,
@@ -86,8 +87,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(command: &mut Command) -> Self {
+        let mut server = Self::spawn(command.args(["serve", "--listen", "127.0.0.1:0"]));
+        let listening = server.wait_for_line(|l| l["message"] == "listening");
+        server.addr = listening["addr"].as_str().expect("addr").to_owned();
+        server
+    }
+
+    /// Runs `command` as given, collecting its log; it has no address.
+    pub fn spawn(command: &mut Command) -> Self {
         let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -101,15 +109,12 @@ impl Server {
                 }
             }
         });
-        let mut server = Self {
+        Self {
             child,
             lines,
             seen: Vec::new(),
             addr: String::new(),
-        };
-        let listening = server.wait_for_line(|l| l["message"] == "listening");
-        server.addr = listening["addr"].as_str().expect("addr").to_owned();
-        server
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

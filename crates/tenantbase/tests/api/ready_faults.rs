@@ -59,13 +59,16 @@ async fn ready_follows_postgres_down_and_up_and_hung() {
     cluster.resume_service().expect("start again");
     wait_for_status(&app, 200).await;
 
+    // A frozen server never answers, and the pool would give up only after 3 s: `timeout`
+    // can only come from the 1.5 s limit of the check. How long that took in wall time is
+    // not asserted (a loaded machine stretches it); the deadline only stops a hang.
     cluster.freeze().expect("freeze");
-    let started = Instant::now();
-    let response = app.get("/ready").await;
-    let elapsed = started.elapsed();
+    let response = tokio::time::timeout(Duration::from_secs(20), app.get("/ready"))
+        .await
+        .expect("/ready answered while the database hung");
     cluster.thaw().expect("thaw");
     let problem = response.problem(503, "dependency_unavailable");
-    assert!(elapsed < Duration::from_secs(2), "answered in {elapsed:?}");
-    assert_is_down(&problem["checks"]["database"]);
+    assert_eq!(problem["checks"]["database"], "timeout", "{problem}");
+    assert_eq!(problem["checks"]["database_writer"], "timeout", "{problem}");
     wait_for_status(&app, 200).await;
 }

@@ -7,7 +7,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{BOTH, TestApp};
-use crate::tenants::{Caller, add_member};
+use crate::tenants::{Caller, add_member, verified};
 
 /// Creates a team granting `roles` with `members` in it; answers its id.
 async fn team_with(
@@ -53,7 +53,7 @@ async fn roles_in(app: &TestApp, caller: &Caller, org: &str) -> Vec<String> {
 async fn admins_cannot_remove_or_change_an_owner_through_a_team() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Teams").await;
         let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
         let founder = add_member(&app, &owner, &org, "founder@example.com", &["member"]).await;
@@ -109,7 +109,7 @@ async fn admins_cannot_remove_or_change_an_owner_through_a_team() {
 async fn an_org_whose_only_owner_holds_it_through_a_team_keeps_them() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
-        let owner = Caller::registered(&app, "owner@example.com").await;
+        let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Owned by a team").await;
         let team = team_with(&app, &owner, &org, &["owner"], &[&owner]).await;
         let me = format!("/v1/orgs/{org}/members/{}", owner.user_id);

@@ -2,9 +2,11 @@
 //! says when a stored hash is due for the current parameters, and a dummy verification so
 //! that a login to an unknown account costs as long as one to a real account.
 //!
-//! Every hash runs on the blocking pool behind a semaphore: a hash is ~19 MiB and tens of
-//! milliseconds of CPU, so a burst of logins must neither starve the async runtime nor
-//! allocate without bound.
+//! Every hash runs on a few threads of its own behind a semaphore: a hash is ~19 MiB and
+//! tens of milliseconds of CPU, so a burst of logins must neither starve the async runtime
+//! nor allocate without bound. Hashes waiting for a turn are bounded too: past
+//! `max_queued`, a call fails at once with `Overloaded` (503 with `Retry-After`) instead of
+//! waiting out the request timeout behind a queue it cannot get through.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -38,6 +40,9 @@ pub struct HashConfig {
     pub parallelism: u32,
     /// Most hashes computed at once; each holds `memory_kib` while it runs. Default 2.
     pub max_concurrent: usize,
+    /// Most hashes waiting for one of those slots; more are refused at once. Default 32:
+    /// at the default cost two slots clear it in about half a second.
+    pub max_queued: usize,
 }
 
 impl Default for HashConfig {
@@ -47,9 +52,14 @@ impl Default for HashConfig {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 2,
+            max_queued: 32,
         }
     }
 }
+
+/// What a refused caller is told to wait (`Retry-After`): a full queue at the default
+/// cost drains in about half a second, so one second sees it moving again.
+pub const OVERLOADED_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +77,13 @@ pub enum HashError {
     #[error("invalid argon2 parameters: {0}")]
     InvalidParams(#[source] argon2::Error),
     #[error(
-        "max_concurrent must be at least 1 and at most {}",
+        "max_concurrent must be at least 1, and it plus max_queued at most {}",
         Semaphore::MAX_PERMITS
     )]
     InvalidConcurrency,
+    /// Every slot is busy and `max_queued` hashes already wait: retry later.
+    #[error("too many password hashes are waiting; retry later")]
+    Overloaded,
     #[error("the stored password hash is not a usable argon2 PHC string: {0}")]
     MalformedHash(#[source] password_hash::Error),
     #[error("the stored password hash has no salt or no hash value")]
@@ -81,13 +94,18 @@ pub enum HashError {
     Closed,
 }
 
-/// Hashes and verifies passwords with argon2id on the blocking pool, at most
-/// `max_concurrent` at a time. Cheap to clone; clones share the limit.
+/// Hashes and verifies passwords with argon2id on threads of its own, at most
+/// `max_concurrent` at a time with at most `max_queued` waiting. Cheap to clone; clones
+/// share the limits.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: Params,
+    /// One per hash running now.
     permits: Arc<Semaphore>,
+    /// One per hash running or waiting (`max_concurrent + max_queued`), taken without
+    /// waiting: when none is left, the caller is refused rather than queued.
+    admissions: Arc<Semaphore>,
     /// Where hashes run: a few threads of their own rather than the blocking pool. Each
     /// hash needs `memory_kib` at once; glibc keeps such blocks in the arena of the thread
     /// that freed them, so spread over the blocking pool's many threads they add up to
@@ -100,9 +118,11 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// A hasher with `config`'s costs, refusing costs argon2 cannot run with.
     pub fn new(config: HashConfig) -> Result<Self, HashError> {
-        if config.max_concurrent == 0 || config.max_concurrent > Semaphore::MAX_PERMITS {
-            return Err(HashError::InvalidConcurrency);
-        }
+        let admitted = config
+            .max_concurrent
+            .checked_add(config.max_queued)
+            .filter(|&n| config.max_concurrent > 0 && n <= Semaphore::MAX_PERMITS)
+            .ok_or(HashError::InvalidConcurrency)?;
         let params = Params::new(
             config.memory_kib,
             config.iterations,
@@ -115,6 +135,7 @@ impl PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             params,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            admissions: Arc::new(Semaphore::new(admitted)),
             threads: Arc::new(HashThreads::start(config.max_concurrent)?),
             dummy_phc: dummy_phc.into(),
         })
@@ -141,30 +162,36 @@ impl PasswordHasher {
     }
 
     /// Spends the time of a real verification on nothing, for a login to an account that
-    /// does not exist, so that response times do not tell which accounts do.
-    pub async fn verify_dummy(&self, candidate: &str) {
+    /// does not exist, so that response times do not tell which accounts do. It fails as
+    /// a real one would (`Overloaded` above all), for the same reason.
+    pub async fn verify_dummy(&self, candidate: &str) -> Result<(), HashError> {
         let dummy_phc = Arc::clone(&self.dummy_phc);
-        if let Err(error) = self.verify(candidate, &dummy_phc).await {
-            tracing::warn!(%error, "dummy password verification failed");
-        }
+        self.verify(candidate, &dummy_phc).await.map(|_| ())
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on the hashing threads once a permit is free; refuses at once when
+    /// `max_queued` callers already wait for one.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
+        let admission = Arc::clone(&self.admissions)
+            .try_acquire_owned()
+            .map_err(|error| match error {
+                tokio::sync::TryAcquireError::NoPermits => HashError::Overloaded,
+                tokio::sync::TryAcquireError::Closed => HashError::Closed,
+            })?;
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| HashError::Closed)?;
-        // The permit moves into the job: when a caller gives up (a request timeout drops
+        // Both permits move into the job: when a caller gives up (a request timeout drops
         // this future), the hash keeps running and keeps its memory counted until it ends.
         let (done, result) = tokio::sync::oneshot::channel();
         self.threads.execute(Box::new(move || {
             let result = work();
             // Released before the caller hears back, so a finished hash never holds a slot.
-            drop(permit);
+            drop((permit, admission));
             let _ = done.send(result);
         }))?;
         result.await.map_err(|_| HashError::Closed)?

@@ -11,6 +11,7 @@ fn small() -> HashConfig {
         iterations: 1,
         parallelism: 1,
         max_concurrent: 2,
+        max_queued: 8,
     }
 }
 
@@ -175,8 +176,11 @@ async fn the_dummy_has_the_current_parameters_and_matches_nothing() {
             needs_rehash: false
         }
     );
-    hasher.verify_dummy("correct horse battery").await;
-    hasher.verify_dummy("").await;
+    hasher
+        .verify_dummy("correct horse battery")
+        .await
+        .expect("spends the time");
+    hasher.verify_dummy("").await.expect("spends the time");
 }
 
 #[tokio::test]
@@ -194,6 +198,44 @@ async fn a_burst_beyond_the_limit_waits_its_turn_and_returns_every_permit() {
             .await;
     assert!(outcomes.iter().all(|o| matches!(o, Ok(v) if v.matches)));
     assert_eq!(hasher.permits.available_permits(), 1);
+}
+
+#[tokio::test]
+async fn past_the_queue_bound_a_caller_is_refused_at_once_and_a_leaver_frees_its_place() {
+    use futures::FutureExt as _;
+
+    let hasher = hasher(HashConfig {
+        max_concurrent: 1,
+        max_queued: 1,
+        ..small()
+    });
+    // The one slot: a job that runs until the test lets it go.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let mut busy = Box::pin(hasher.run(move || {
+        let _ = hold.recv();
+        Ok(())
+    }));
+    assert!(futures::poll!(&mut busy).is_pending(), "running");
+    // The one place in the queue.
+    let mut queued = Box::pin(hasher.verify("correct horse battery", &hasher.dummy_phc));
+    assert!(futures::poll!(&mut queued).is_pending(), "waiting its turn");
+    // Anyone else is answered without waiting, while the slot is still taken.
+    for _ in 0..3 {
+        let refused = hasher.verify_dummy("correct horse battery").now_or_never();
+        assert!(
+            matches!(refused, Some(Err(HashError::Overloaded))),
+            "{refused:?}"
+        );
+    }
+    // A waiter that gives up (its request dropped) leaves room for the next.
+    drop(queued);
+    let mut next = Box::pin(hasher.verify_dummy("correct horse battery"));
+    assert!(futures::poll!(&mut next).is_pending(), "admitted to wait");
+    release.send(()).expect("the job waits");
+    busy.await.expect("the held job ends");
+    next.await.expect("the next one runs once the slot frees");
+    assert_eq!(hasher.permits.available_permits(), 1);
+    assert_eq!(hasher.admissions.available_permits(), 2);
 }
 
 #[tokio::test]
@@ -233,6 +275,10 @@ fn unusable_configs_are_refused() {
         },
         HashConfig {
             max_concurrent: 0,
+            ..small()
+        },
+        HashConfig {
+            max_queued: usize::MAX,
             ..small()
         },
     ] {

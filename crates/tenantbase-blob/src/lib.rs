@@ -24,7 +24,7 @@ pub use config::{AzureConfig, BlobConfig, S3Config};
 pub use object_store::signer::Method;
 
 /// The marker object that readiness checks look for; written when the store opens.
-const PROBE_KEY: &str = "_health/probe";
+pub const PROBE_KEY: &str = "_health/probe";
 /// Bytes per multipart part: the S3 minimum, so memory per upload stays a few parts.
 const PART_BYTES: usize = 5 * 1024 * 1024;
 /// Parts in flight per upload before `write` waits.

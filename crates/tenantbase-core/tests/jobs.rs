@@ -4,11 +4,11 @@ mod fixture;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use fixture::{BOTH, Backend, Fixture};
+use fixture::{BOTH, Backend, Fixture, stop_worker, wait_for_job};
 use serde_json::json;
 use tenantbase_core::jobs::builtin::Probe;
 use tenantbase_core::jobs::{
@@ -80,18 +80,7 @@ async fn wait_for(
     id: tenantbase_domain::JobId,
     done: impl Fn(&Job) -> bool,
 ) -> Job {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let job = store.get_job(id).await.expect("get");
-        if done(&job) {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job never reached the state: {job:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_job(store, id, Duration::from_secs(30), done).await
 }
 
 /// Counts the worker's "claiming jobs failed" warnings: proof that it met an outage. The
@@ -200,8 +189,7 @@ async fn retries_with_backoff_then_succeeds_or_dead_letters() {
         // The worker survived all of that.
         let probe = enqueue(f.store.as_ref(), NewJob::new(Probe::KIND, json!({}))).await;
         wait_for(f.store.as_ref(), probe, |j| j.state == JobState::Succeeded).await;
-        shutdown.cancel();
-        worker.await.expect("worker stops cleanly");
+        stop_worker(shutdown, worker).await;
     }
 }
 
@@ -215,8 +203,7 @@ async fn shutdown_lets_running_jobs_finish() {
     )
     .await;
     wait_for(f.store.as_ref(), id, |j| j.state == JobState::Running).await;
-    shutdown.cancel();
-    worker.await.expect("worker");
+    stop_worker(shutdown, worker).await;
     assert_eq!(
         f.store.get_job(id).await.expect("get").state,
         JobState::Succeeded
@@ -317,6 +304,5 @@ async fn workers_wait_out_a_database_outage_and_lose_nothing() {
         let job = wait_for(store.as_ref(), id, |j| j.state == JobState::Succeeded).await;
         assert_eq!(job.attempts, 1);
     }
-    shutdown.cancel();
-    worker.await.expect("worker");
+    stop_worker(shutdown, worker).await;
 }

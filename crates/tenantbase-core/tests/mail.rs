@@ -4,9 +4,9 @@
 mod fixture;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fixture::{Backend, Fixture};
+use fixture::{Backend, Fixture, stop_worker, wait_for_job};
 use tenantbase_core::identity::tokens::MasterKey;
 use tenantbase_core::jobs::{Backoff, JobSeal, Registry, Worker, WorkerConfig};
 use tenantbase_core::mail::{Mailer, SendEmail};
@@ -104,36 +104,22 @@ async fn mail_survives_an_smtp_outage() {
 
     smtp.stop();
     let id = queue(f.store.as_ref(), &mailer, "grace@example.com", "Grace").await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let job = f.store.get_job(id).await.expect("job");
-        if job.state == JobState::Queued && job.attempts >= 1 {
-            assert!(job.last_error.is_some(), "the failure is recorded");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the send never failed: {job:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let job = wait_for_job(f.store.as_ref(), id, Duration::from_secs(20), |job| {
+        job.state == JobState::Queued && job.attempts >= 1
+    })
+    .await;
+    assert!(job.last_error.is_some(), "the failure is recorded");
     smtp.restart();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let job = f.store.get_job(id).await.expect("job");
-        if job.state == JobState::Succeeded {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mail never delivered after the restart: {job:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_job(f.store.as_ref(), id, Duration::from_secs(30), |job| {
+        job.state == JobState::Succeeded
+    })
+    .await;
     let after = smtp.wait_for_messages(1, Duration::from_secs(10));
     assert!(
         after.iter().any(|m| m.contains("To: grace@example.com")),
         "{after:?}"
     );
-    shutdown.cancel();
-    worker.await.expect("worker");
+    stop_worker(shutdown, worker).await;
 }
 
 #[tokio::test]

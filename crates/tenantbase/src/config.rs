@@ -210,6 +210,9 @@ pub struct AuthConfig {
     pub login_failures_per_account: u32,
     /// The longest such delay.
     pub login_max_delay_secs: u64,
+    /// How often a running server re-reads the signing keys, so a `keys rotate` run
+    /// elsewhere takes effect without a restart.
+    pub key_reload_secs: u64,
     pub argon2: tenantbase_core::identity::password_hash::HashConfig,
 }
 
@@ -231,6 +234,7 @@ impl Default for AuthConfig {
             login_failures_per_ip: 5,
             login_failures_per_account: 10,
             login_max_delay_secs: 900,
+            key_reload_secs: 60,
             argon2: Default::default(),
         }
     }
@@ -373,6 +377,7 @@ impl Config {
                 "database.acquire_timeout_ms",
                 self.database.acquire_timeout_ms,
             ),
+            ("auth.key_reload_secs", self.auth.key_reload_secs),
             ("files.quota_bytes", self.files.quota_bytes),
             ("files.max_file_bytes", self.files.max_file_bytes),
         ];

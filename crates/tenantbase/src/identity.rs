@@ -70,22 +70,29 @@ pub(crate) async fn build(
         Arc::new(keyring),
         policy,
     ));
-    spawn_key_reload(identity.clone(), store.clone(), master, tokens);
+    let reload_every = Duration::from_secs(auth.key_reload_secs);
+    spawn_key_reload(
+        identity.clone(),
+        store.clone(),
+        master,
+        tokens,
+        reload_every,
+    );
     Ok(identity)
 }
 
-/// How often a server re-reads the signing keys, so a `keys rotate` run elsewhere takes
-/// effect without a restart.
-const KEY_RELOAD: Duration = Duration::from_secs(60);
-
+/// Re-reads the signing keys every `period` (`auth.key_reload_secs`, validated non-zero),
+/// so a `keys rotate` run elsewhere takes effect without a restart.
 fn spawn_key_reload(
     identity: Arc<Identity>,
     store: Arc<dyn Store>,
     master: MasterKey,
     tokens: TokenConfig,
+    period: Duration,
 ) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KEY_RELOAD);
+        let mut tick = tokio::time::interval(period);
+        // The first tick is immediate, and the keys were just loaded.
         tick.tick().await;
         loop {
             tick.tick().await;

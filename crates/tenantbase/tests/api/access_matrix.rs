@@ -2,7 +2,9 @@
 //! (which every route is registered through) declares `x-access`, and every org route is
 //! driven as a caller without a token (401), a member lacking the permission (403), a
 //! non-member (404), a token bound to another org (404) and, for routes naming a resource,
-//! an owner of org A passing org B's ids in A's path (404) — on both backends.
+//! an owner of org A passing org B's ids in A's path (404, while the org's own ids are
+//! found) — on both backends. Every refusal is checked for its problem `code`, so a route
+//! that vanished (`route_not_found`) cannot pass for one that refused.
 
 use std::collections::HashMap;
 
@@ -133,6 +135,15 @@ async fn resources(
             .post(app, &format!("/v1/orgs/{org}/teams"), json!({"name": "t"}))
             .await),
     );
+    // The member is in the team, so routes naming both find them.
+    let joined = owner
+        .post(
+            app,
+            &format!("/v1/orgs/{org}/teams/{}/members", ids["team_id"]),
+            json!({"user_id": member.user_id}),
+        )
+        .await;
+    assert!(joined.status.is_success(), "{}", joined.text());
     ids.insert(
         "invitation_id",
         id(owner
@@ -270,13 +281,9 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
             let body_a = body_for(method, template, &a);
             let label = format!("{method} {template}");
 
-            let anonymous = call(&app, method, &in_a, None, body_a.clone()).await;
-            assert_eq!(
-                anonymous.status,
-                401,
-                "{label} without a token: {}",
-                anonymous.text()
-            );
+            call(&app, method, &in_a, None, body_a.clone())
+                .await
+                .problem(401, "missing_token");
             if route.access != "member" {
                 let refused =
                     call(&app, method, &in_a, Some(&powerless.token), body_a.clone()).await;
@@ -288,27 +295,19 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
                 );
                 assert_eq!(refused.json()["code"], "permission_denied", "{label}");
             }
-            let outsider = call(&app, method, &in_a, Some(&stranger.token), body_a.clone()).await;
-            assert_eq!(
-                outsider.status,
-                404,
-                "{label} by a non-member: {}",
-                outsider.text()
-            );
-            let bound = call(
+            // `not_found`, not `route_not_found`: the route exists and refused to look.
+            call(&app, method, &in_a, Some(&stranger.token), body_a.clone())
+                .await
+                .problem(404, "not_found");
+            call(
                 &app,
                 method,
                 &in_b,
                 Some(&bound_to_a),
                 body_for(method, template, &b),
             )
-            .await;
-            assert_eq!(
-                bound.status,
-                404,
-                "{label} with a token bound to another org: {}",
-                bound.text()
-            );
+            .await
+            .problem(404, "not_found");
 
             // Org B's resource ids in org A's path: the owner of both still gets 404.
             let resource = template.rsplit('{').next().unwrap_or_default();
@@ -324,19 +323,37 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
                         )
                         .collect(),
                 );
-                let crossed = call(
+                call(
                     &app,
                     method,
                     &mixed,
                     Some(&owner.token),
                     body_for(method, template, &a),
                 )
+                .await
+                .problem(404, "not_found");
+                // The positive control: with its own org's ids the same call finds the
+                // resource. A change of state happens in an org of its own.
+                let own = if method.is_safe() {
+                    a.clone()
+                } else {
+                    let org = owner.create_org(&app, "Control").await;
+                    let member = format!("control-{crossed_checks}@example.com");
+                    resources(&app, &owner, &org, &member).await
+                };
+                let found = call(
+                    &app,
+                    method,
+                    &fill(template, &own),
+                    Some(&owner.token),
+                    body_for(method, template, &own),
+                )
                 .await;
-                assert_eq!(
-                    crossed.status,
+                assert_ne!(
+                    found.status,
                     404,
-                    "{label} with org B's ids in org A: {}",
-                    crossed.text()
+                    "{label} with the org's own ids: {}",
+                    found.text()
                 );
                 crossed_checks += 1;
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::process::{Server, output, tenantbase};
+use crate::process::{Server, client, output, tenantbase};
 
 #[test]
 fn help_and_version() {
@@ -111,7 +111,7 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
         "SQLite runs in WAL mode"
     );
 
-    let client = reqwest::Client::new();
+    let client = client();
     let response = client
         .get(server.url("/health?token=query-secret-123"))
         .header("x-request-id", "cli-test-42")
@@ -140,7 +140,7 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
 /// its 1000 bytes. The server's `100 Continue` says the handler is reading the body, so
 /// the request is in flight when this returns.
 async fn start_upload(server: &Server, name: &str) -> TcpStream {
-    let client = reqwest::Client::new();
+    let client = client();
     let guest: serde_json::Value = client
         .post(server.url("/v1/auth/guest"))
         .send()
@@ -169,7 +169,10 @@ async fn start_upload(server: &Server, name: &str) -> TcpStream {
     );
     upload.write_all(head.as_bytes()).await.expect("head");
     let mut interim = [0u8; 25];
-    upload.read_exact(&mut interim).await.expect("100 Continue");
+    tokio::time::timeout(Duration::from_secs(30), upload.read_exact(&mut interim))
+        .await
+        .expect("100 Continue within 30 s")
+        .expect("100 Continue");
     assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     upload.write_all(&[1u8; 10]).await.expect("some bytes");
     upload
@@ -227,7 +230,9 @@ async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
 
     let dir = tempfile::tempdir().expect("dir");
     let mut server = Server::start(&mut tenantbase(dir.path()));
-    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+    let jwks: serde_json::Value = client()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
         .await
         .expect("jwks")
         .json()
@@ -251,7 +256,9 @@ async fn keys_rotate_adds_a_signing_key_and_the_master_key_stays_private() {
     assert!(stdout.starts_with("new signing key k_"), "{stdout}");
 
     let mut server = Server::start(&mut tenantbase(dir.path()));
-    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+    let jwks: serde_json::Value = client()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
         .await
         .expect("jwks")
         .json()

@@ -82,8 +82,17 @@ pub(crate) async fn get_with(
 
 /// Object keys of files and staged uploads in the local store.
 pub(crate) fn stored_objects(app: &TestApp) -> Vec<String> {
+    everything_stored(app)
+        .into_iter()
+        .filter(|key| key.starts_with("org/") || key.starts_with("uploads/"))
+        .collect()
+}
+
+/// Every object anywhere under the local store's root but the store's own readiness
+/// marker, as paths relative to it: bytes in a folder a test did not think of are seen.
+pub(crate) fn everything_stored(app: &TestApp) -> Vec<String> {
     let mut found = Vec::new();
-    let mut stack = vec![app.files_dir.join("org"), app.files_dir.join("uploads")];
+    let mut stack = vec![app.files_dir.clone()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -102,6 +111,7 @@ pub(crate) fn stored_objects(app: &TestApp) -> Vec<String> {
             }
         }
     }
+    found.retain(|key| key != tenantbase_blob::PROBE_KEY);
     found.sort();
     found
 }

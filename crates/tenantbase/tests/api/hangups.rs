@@ -26,15 +26,15 @@ fn spread(seed: u64) -> u64 {
 /// PostgreSQL database. Auth rate limits are lifted: every client here is 127.0.0.1. The
 /// pool waits long: these tests look for wedged or poisoned connections, not capacity, and
 /// a debug build beside the rest of the suite on two cores is slow.
-struct Target {
-    server: Server,
-    dir: tempfile::TempDir,
+pub(crate) struct Target {
+    pub(crate) server: Server,
+    pub(crate) dir: tempfile::TempDir,
     database_url: Option<String>,
     _database: Option<tenantbase_testkit::TestDatabase>,
 }
 
 impl Target {
-    async fn start(postgres: bool) -> Self {
+    pub(crate) async fn start(postgres: bool) -> Self {
         let database = if postgres {
             Some(tenantbase_testkit::fresh_database().await)
         } else {
@@ -58,7 +58,7 @@ impl Target {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 
@@ -102,11 +102,16 @@ fn client_waiting(patience: Duration) -> reqwest::Client {
 }
 
 /// Writes after a storm must succeed within 5 s.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     client_waiting(Duration::from_secs(5))
 }
 
-async fn post_json(client: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> Value {
     let response = client
         .post(url)
         .bearer_auth(token)
@@ -119,7 +124,7 @@ async fn post_json(client: &reqwest::Client, url: String, token: &str, body: Val
 }
 
 /// A guest that owns a fresh org: (token, org id).
-async fn guest_with_org(target: &Target, name: &str) -> (String, String) {
+pub(crate) async fn guest_with_org(target: &Target, name: &str) -> (String, String) {
     let client = client();
     let guest = post_json(&client, target.url("/v1/auth/guest"), "", json!({})).await;
     let token = guest["access_token"].as_str().expect("token").to_owned();
@@ -135,14 +140,20 @@ async fn guest_with_org(target: &Target, name: &str) -> (String, String) {
 
 /// One raw HTTP/1.1 request (`Connection: close`), sent whole or cut after `send_bytes`
 /// of its body.
-struct RawRequest {
+pub(crate) struct RawRequest {
     head: String,
     body: Vec<u8>,
     send_bytes: usize,
 }
 
 impl RawRequest {
-    fn new(method: &str, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Self {
+    pub(crate) fn new(
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Self {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
              content-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -164,7 +175,7 @@ impl RawRequest {
 
 /// Sends the request, waits at most `patience` for the whole answer, then hangs up.
 /// Returns the answer's status and JSON body when it came in time.
-async fn send_and_hang_up(
+pub(crate) async fn send_and_hang_up(
     addr: &str,
     request: RawRequest,
     patience: Duration,

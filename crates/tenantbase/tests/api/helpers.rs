@@ -327,22 +327,35 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Sends `request` through the router and reads the whole answer, failing the test
+    /// when that takes longer than [`REQUEST_DEADLINE`]: a wedged handler fails the suite
+    /// instead of hanging it.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
+        let what = format!("{} {}", request.method(), request.uri());
+        let answer = async {
+            let response = self
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("infallible");
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.expect("body").to_bytes().to_vec();
+            TestResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            }
+        };
+        tokio::time::timeout(REQUEST_DEADLINE, answer)
             .await
-            .expect("infallible");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("body").to_bytes().to_vec();
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+            .unwrap_or_else(|_| panic!("{what} got no whole answer within {REQUEST_DEADLINE:?}"))
     }
 }
+
+/// The longest a test waits for one in-process request: past the router's own 30 s
+/// timeout (whose 503 is an answer), far past any honest one.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(45);
 
 /// What a test can change about the app.
 struct Options {

@@ -1,7 +1,7 @@
 //! The real binary as a child process: a clean command, its output, and a running server
 //! whose JSON log lines are collected.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -21,13 +21,59 @@ pub fn tenantbase(dir: &Path) -> Command {
     command
 }
 
+/// The longest a command may run before the test fails (and the command is killed).
+const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs the command to its end: (success, stdout, stderr). A command still running after
+/// [`COMMAND_DEADLINE`] is killed and fails the test, so a wedge cannot hang the suite.
 pub fn output(command: &mut Command) -> (bool, String, String) {
-    let out = command.output().expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    output_within(command, COMMAND_DEADLINE)
+}
+
+/// [`output`] with a deadline of the caller's choosing.
+pub fn output_within(command: &mut Command, limit: Duration) -> (bool, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = read_to_end_aside(child.stdout.take().expect("stdout"));
+    let stderr = read_to_end_aside(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = |reader: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&reader.join().expect("reader")).into_owned()
+    };
+    (status.success(), text(stdout), text(stderr))
+}
+
+/// Reads a child's pipe on a thread, so a full pipe cannot stall the child.
+fn read_to_end_aside(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// An HTTP client for talking to a test server: a request without an answer within 30 s
+/// fails instead of hanging the suite.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
 }
 
 /// A running server (or another long-running command, e.g. `worker`) whose stdout (JSON

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
 
-use crate::files::png;
+use crate::files::{everything_stored, png};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::{Caller, add_member, verified};
 
@@ -108,6 +108,15 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
         .to_owned();
     assert!(url.starts_with(&format!("/v1/users/{}/avatar", owner.user_id)));
 
+    // The positive control for the end: the listing sees the avatar's bytes, and only the
+    // current avatar's (the large one it replaced is gone).
+    let stored = everything_stored(&app);
+    assert_eq!(stored.len(), 1, "one avatar stored: {stored:?}");
+    assert_eq!(
+        std::fs::read(app.files_dir.join(&stored[0])).expect("stored avatar"),
+        image
+    );
+
     let path = format!("/v1/users/{}/avatar", owner.user_id);
     for viewer in [&owner, &colleague] {
         let seen = viewer.get(&app, &path).await;
@@ -163,12 +172,7 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
         .call(&app, Method::DELETE, "/v1/auth/me/avatar", None)
         .await
         .problem(404, "not_found");
-    let left: Vec<_> = std::fs::read_dir(
-        app.files_dir
-            .join(format!("users/{}/avatar", owner.user_id)),
-    )
-    .map(|entries| entries.flatten().collect())
-    .unwrap_or_default();
+    let left = everything_stored(&app);
     assert!(
         left.is_empty(),
         "replaced and removed avatars leave no bytes: {left:?}"

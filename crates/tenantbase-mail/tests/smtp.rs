@@ -82,7 +82,10 @@ async fn delivers_to_a_real_server_and_fails_transiently_while_it_is_down() {
         .replace("\r\n", "\n");
     assert_eq!(text.trim_end(), email.text.trim_end());
     assert_eq!(html.trim_end(), email.html.trim_end());
-    assert!(text.contains("“Grace <Hopper>” invited you to join “Acme & Co”"), "{text}");
+    assert!(
+        text.contains("“Grace <Hopper>” invited you to join “Acme & Co”"),
+        "{text}"
+    );
     assert!(html.contains("Grace &lt;Hopper&gt;") && html.contains("Acme &amp; Co"));
 
     server.stop();

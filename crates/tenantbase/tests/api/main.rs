@@ -9,6 +9,7 @@ mod auth_email;
 mod auth_throttle;
 mod auth_tokens;
 mod cli;
+mod creator_limits;
 mod credentials;
 mod docs_browser;
 mod errors;

@@ -36,8 +36,9 @@ async fn orgs_created_are_capped_per_guest_and_per_account() {
         // An account is below its cap where a guest is at it; a creation that fails
         // for another reason counts nothing.
         let ada = Caller::registered(&app, "ada@example.com").await;
-        let taken = guest.create_org(&app, "Taken").await;
-        let slug = guest.get(&app, &format!("/v1/orgs/{taken}")).await.json()["slug"]
+        let squatter = Caller::guest(&app).await;
+        let taken = squatter.create_org(&app, "Taken").await;
+        let slug = squatter.get(&app, &format!("/v1/orgs/{taken}")).await.json()["slug"]
             .as_str()
             .expect("slug")
             .to_owned();

@@ -1,6 +1,7 @@
-//! Files of an org (DATA-2): streamed uploads with a per-org quota and a size cap,
-//! content-type checks, metadata, downloads, deletion, presigned URLs, and the sweep that
-//! removes objects no row describes. Objects are keyed `org/{org_id}/{file_id}`.
+//! Files of an org (DATA-2): streamed uploads under a per-org quota, a quota per creating
+//! user across their orgs (`quota`) and a size cap; content-type checks, metadata,
+//! downloads, deletion, presigned URLs, and the sweep that removes objects no row
+//! describes. Objects are keyed `org/{org_id}/{file_id}`.
 
 mod grants;
 mod ingest;

@@ -38,7 +38,10 @@ async fn orgs_created_are_capped_per_guest_and_per_account() {
         let ada = Caller::registered(&app, "ada@example.com").await;
         let squatter = Caller::guest(&app).await;
         let taken = squatter.create_org(&app, "Taken").await;
-        let slug = squatter.get(&app, &format!("/v1/orgs/{taken}")).await.json()["slug"]
+        let slug = squatter
+            .get(&app, &format!("/v1/orgs/{taken}"))
+            .await
+            .json()["slug"]
             .as_str()
             .expect("slug")
             .to_owned();

@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tenantbase_core::tenancy::files::FileRefusal;
+use tenantbase_core::tenancy::files::{FileRefusal, StorageQuota};
 use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
 use tenantbase_domain::OrgId;
 use utoipa::openapi::path::Operation;
@@ -206,7 +206,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
     }
 }
 
-/// Both size limits share the code `quota_exceeded`; `limit` tells which one was hit.
+/// The size limits share the code `quota_exceeded`; `limit` tells which one was hit.
 fn file_refusal(refusal: FileRefusal) -> ApiError {
     use axum::http::StatusCode;
     match refusal {
@@ -218,16 +218,28 @@ fn file_refusal(refusal: FileRefusal) -> ApiError {
         .with_extension("limit", "max_file_bytes".into())
         .with_extension("max_bytes", max_bytes.into()),
         FileRefusal::QuotaExceeded {
+            quota,
             quota_bytes,
             used_bytes,
-        } => ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "quota_exceeded",
-            format!("The org's storage quota of {quota_bytes} bytes would be exceeded; {used_bytes} are in use."),
-        )
-        .with_extension("limit", "org_quota_bytes".into())
-        .with_extension("quota_bytes", quota_bytes.into())
-        .with_extension("used_bytes", used_bytes.into()),
+        } => {
+            let (limit, whose) = match quota {
+                StorageQuota::Org => ("org_quota_bytes", "The org's storage quota"),
+                StorageQuota::Creator => (
+                    "creator_quota_bytes",
+                    "The storage quota of the orgs this org's creator created",
+                ),
+            };
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "quota_exceeded",
+                format!(
+                    "{whose} of {quota_bytes} bytes would be exceeded; {used_bytes} are in use."
+                ),
+            )
+            .with_extension("limit", limit.into())
+            .with_extension("quota_bytes", quota_bytes.into())
+            .with_extension("used_bytes", used_bytes.into())
+        }
         FileRefusal::TypeMismatch { declared, found } => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content_type_mismatch",

@@ -34,6 +34,7 @@ tenantbase_store::identity_statements!(sqlx::Postgres);
 tenantbase_store::tenant_statements!(sqlx::Postgres);
 tenantbase_store::project_statements!(sqlx::Postgres);
 tenantbase_store::file_statements!(sqlx::Postgres);
+tenantbase_store::creator_statements!(sqlx::Postgres);
 tenantbase_store::access_statements!(sqlx::Postgres);
 tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);
 

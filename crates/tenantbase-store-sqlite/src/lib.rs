@@ -33,6 +33,7 @@ tenantbase_store::identity_statements!(sqlx::Sqlite);
 tenantbase_store::tenant_statements!(sqlx::Sqlite);
 tenantbase_store::project_statements!(sqlx::Sqlite);
 tenantbase_store::file_statements!(sqlx::Sqlite);
+tenantbase_store::creator_statements!(sqlx::Sqlite);
 tenantbase_store::access_statements!(sqlx::Sqlite);
 tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);
 

@@ -302,3 +302,78 @@ pub async fn profiles_round_trip(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
 }
+
+/// Creates an org of `creator` in a committed unit, if `creator` has a slot below `cap`.
+async fn create_counted_org(store: &dyn Store, creator: UserId, cap: u32) -> Option<OrgScope> {
+    let scope = OrgScope::for_checked_org(OrgId::new());
+    let mut unit = store.begin_org(&scope).await.expect("unit");
+    if !unit.take_org_slot(creator, cap).await.expect("slot") {
+        return None;
+    }
+    let slug = format!("o-{}", scope.org_id().as_uuid().simple());
+    unit.create_org("Org", &slug, creator).await.expect("org");
+    unit.commit().await.expect("commit");
+    Some(scope)
+}
+
+pub async fn creators_are_charged_for_their_orgs_until_purged(store: &dyn Store) {
+    let creator = new_user(store).await;
+    let a = create_counted_org(store, creator, 2).await.expect("first");
+    let b = create_counted_org(store, creator, 2).await.expect("second");
+    assert!(
+        create_counted_org(store, creator, 2).await.is_none(),
+        "the cap is reached"
+    );
+    let someone_else = new_user(store).await;
+    assert!(create_counted_org(store, someone_else, 2).await.is_some());
+
+    let kept = file("a.bin", 100, "application/octet-stream", creator);
+    let gone = file("b.bin", 40, "application/octet-stream", creator);
+    for (scope, stored) in [(&a, &kept), (&b, &gone)] {
+        let mut unit = store.begin_org(scope).await.expect("unit");
+        unit.insert_file(stored).await.expect("file");
+        unit.commit().await.expect("commit");
+    }
+    let mut unit = store.begin_org(&b).await.expect("unit");
+    unit.lock_creator().await.expect("lock");
+    let now = Utc::now();
+    unit.insert_upload(&FileUpload {
+        id: FileId::new(),
+        name: "open.bin".to_owned(),
+        size: 7,
+        content_type: "application/octet-stream".to_owned(),
+        sha256: None,
+        created_by: creator,
+        created_at: now.trunc_subsecs(6),
+        expires_at: (now + chrono::Duration::minutes(5)).trunc_subsecs(6),
+    })
+    .await
+    .expect("upload");
+    assert_eq!(
+        unit.creator_bytes_used(now).await.expect("used"),
+        147,
+        "both orgs' files and this org's open upload"
+    );
+    unit.commit().await.expect("commit");
+    let mut read = store.read_org(&a).await.expect("read a");
+    assert_eq!(read.creator_bytes_used(now).await.expect("used"), 140);
+    drop(read);
+
+    let mut unit = store.begin_org(&a).await.expect("unit");
+    assert!(unit.delete_file(kept.id).await.expect("delete"));
+    unit.commit().await.expect("commit");
+    let mut unit = store.begin_org(&b).await.expect("unit");
+    unit.purge_org().await.expect("purge");
+    unit.commit().await.expect("commit");
+    let mut read = store.read_org(&a).await.expect("read a");
+    assert_eq!(
+        read.creator_bytes_used(now).await.expect("used"),
+        0,
+        "deleted and purged bytes are given back"
+    );
+    drop(read);
+    assert!(
+        create_counted_org(store, creator, 2).await.is_some(),
+        "the purged org's slot is given back"
+    );
+}

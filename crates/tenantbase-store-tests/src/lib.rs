@@ -47,6 +47,7 @@ macro_rules! conformance_suite {
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
             files_are_listed_filtered_and_counted_per_org,
+            creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,
         );
     };

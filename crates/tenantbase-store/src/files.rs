@@ -51,6 +51,7 @@ pub struct FileQuery {
 
 #[async_trait]
 pub trait FileUnit: Send {
+    /// Also charges the bytes to the org and to its creator.
     async fn insert_file(&mut self, file: &StoredFile) -> StoreResult<()>;
     /// `NotFound` if not in this org.
     async fn file(&mut self, id: FileId) -> StoreResult<StoredFile>;
@@ -62,6 +63,12 @@ pub trait FileUnit: Send {
     /// Bytes the org uses: stored files plus presigned uploads still open (or being
     /// completed) at `now`.
     async fn bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Bytes stored across every org the org's creator created, plus this org's uploads
+    /// open at `now`: what the per-creator quota counts.
+    async fn creator_bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Locks the org's creator's row until commit (PostgreSQL; SQLite units already hold
+    /// the write lock), so uploads to two of their orgs check the creator quota in turn.
+    async fn lock_creator(&mut self) -> StoreResult<()>;
 
     async fn insert_upload(&mut self, upload: &FileUpload) -> StoreResult<()>;
     /// `NotFound` if not in this org (expired ones are returned).

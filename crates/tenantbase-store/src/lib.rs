@@ -14,6 +14,7 @@ pub mod scope;
 pub mod settings;
 pub mod shared;
 pub mod shared_access;
+pub mod shared_creators;
 pub mod shared_files;
 pub mod shared_identity;
 pub mod shared_projects;

@@ -149,6 +149,9 @@ macro_rules! file_statements {
                     .bind(file.created_at)
                     .execute(&mut *self.tx)
                     .await?;
+                    // The creator's row before the org's usage row, in every statement
+                    // that changes both: concurrent writers wait instead of deadlocking.
+                    super::creator_sql::charge_bytes(&mut self.tx, org, size_value(file.size)?).await?;
                     sqlx::query(
                         "INSERT INTO org_file_usage (org_id, bytes) VALUES ($1, $2) \
                          ON CONFLICT (org_id) DO UPDATE SET bytes = org_file_usage.bytes + excluded.bytes",
@@ -223,6 +226,7 @@ macro_rules! file_statements {
                     let Some((size,)) = gone else {
                         return Ok(false);
                     };
+                    super::creator_sql::charge_bytes(&mut self.tx, org, -size).await?;
                     sqlx::query("UPDATE org_file_usage SET bytes = bytes - $2 WHERE org_id = $1")
                         .bind(org)
                         .bind(size)
@@ -259,6 +263,16 @@ macro_rules! file_statements {
                     .fetch_one(&mut *self.tx)
                     .await?;
                     Ok(u64::try_from(used).unwrap_or(0))
+                }
+
+                async fn creator_bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
+                    let org = self.org_id();
+                    super::creator_sql::creator_bytes_used(&mut self.tx, org, now).await
+                }
+
+                async fn lock_creator(&mut self) -> StoreResult<()> {
+                    let org = self.org_id();
+                    super::creator_sql::lock_creator(&mut self.tx, org).await
                 }
 
                 async fn insert_upload(&mut self, upload: &FileUpload) -> StoreResult<()> {

@@ -243,12 +243,20 @@ macro_rules! tenant_statements {
                 }
 
                 async fn purge_org(&mut self) -> StoreResult<()> {
+                    // The org's row first, then its creator's: the order uploads take them in.
+                    self.lock_org().await?;
+                    let org = self.org_id();
+                    super::creator_sql::release_org(&mut self.tx, org).await?;
                     // Everything the org owns references it with ON DELETE CASCADE.
                     let gone = sqlx::query("DELETE FROM organizations WHERE id = $1")
                         .bind(self.org_id())
                         .execute(&mut *self.tx)
                         .await?;
                     found(gone.rows_affected())
+                }
+
+                async fn take_org_slot(&mut self, creator: UserId, cap: u32) -> StoreResult<bool> {
+                    super::creator_sql::take_org_slot(&mut self.tx, creator.as_uuid(), cap).await
                 }
 
                 async fn roles(&mut self) -> StoreResult<Vec<Role>> {

@@ -189,9 +189,13 @@ pub trait OrgUnit: crate::FileUnit + Send {
     /// lock), so checks that span rows — "is this the last owner?" — cannot interleave.
     async fn lock_org(&mut self) -> StoreResult<()>;
     async fn set_org_deleted(&mut self, deleted_at: Option<DateTime<Utc>>) -> StoreResult<()>;
-    /// Removes the org and everything it owns. Its audit chain is kept: the record of
-    /// what happened outlives the data.
+    /// Removes the org and everything it owns, giving its creator the org's slot and
+    /// stored bytes back. Its audit chain is kept: the record of what happened outlives
+    /// the data.
     async fn purge_org(&mut self) -> StoreResult<()>;
+    /// Counts the scope's org, about to be created, against `creator`'s orgs; `false`
+    /// (nothing counted) if they have `cap` orgs already.
+    async fn take_org_slot(&mut self, creator: UserId, cap: u32) -> StoreResult<bool>;
 
     // Roles.
     async fn roles(&mut self) -> StoreResult<Vec<Role>>;

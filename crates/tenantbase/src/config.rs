@@ -68,6 +68,10 @@ pub struct OrgsConfig {
     pub invitations_per_hour_per_inviter: u32,
     /// Invitation emails sent from one org per hour.
     pub invitations_per_hour_per_org: u32,
+    /// Orgs a guest may have created (until purged).
+    pub max_created_per_guest: u32,
+    /// Orgs an account with credentials may have created (until purged).
+    pub max_created_per_user: u32,
 }
 
 impl Default for OrgsConfig {
@@ -77,6 +81,8 @@ impl Default for OrgsConfig {
             invitation_ttl_hours: 168,
             invitations_per_hour_per_inviter: 50,
             invitations_per_hour_per_org: 100,
+            max_created_per_guest: 5,
+            max_created_per_user: 100,
         }
     }
 }
@@ -90,6 +96,8 @@ impl OrgsConfig {
             ),
             invitations_per_hour_per_inviter: self.invitations_per_hour_per_inviter,
             invitations_per_hour_per_org: self.invitations_per_hour_per_org,
+            max_orgs_created_per_guest: self.max_created_per_guest,
+            max_orgs_created_per_user: self.max_created_per_user,
             ..tenantbase_core::tenancy::TenancyPolicy::default()
         }
     }
@@ -379,6 +387,10 @@ impl Config {
             ),
             ("auth.key_reload_secs", self.auth.key_reload_secs),
             ("files.quota_bytes", self.files.quota_bytes),
+            (
+                "files.quota_bytes_per_creator",
+                self.files.quota_bytes_per_creator,
+            ),
             ("files.max_file_bytes", self.files.max_file_bytes),
         ];
         for (key, value) in positive {

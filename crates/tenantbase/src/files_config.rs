@@ -23,6 +23,8 @@ pub struct FilesConfig {
     pub backend: FilesBackend,
     /// Bytes each org may store.
     pub quota_bytes: u64,
+    /// Bytes the orgs one user created may store together.
+    pub quota_bytes_per_creator: u64,
     /// Largest single file, in bytes.
     pub max_file_bytes: u64,
     /// Base URL of this API as clients reach it, for the presigned URLs of the local
@@ -39,6 +41,7 @@ impl Default for FilesConfig {
         Self {
             backend: FilesBackend::Local,
             quota_bytes: 10 << 30,
+            quota_bytes_per_creator: 20 << 30,
             max_file_bytes: 5 << 30,
             public_url: None,
             orphan_grace_minutes: 120,
@@ -129,6 +132,7 @@ impl FilesConfig {
     pub fn policy(&self, master: &MasterKey, listen: std::net::SocketAddr) -> FilePolicy {
         FilePolicy {
             quota_bytes: self.quota_bytes,
+            creator_quota_bytes: self.quota_bytes_per_creator,
             max_file_bytes: self.max_file_bytes,
             url_key: master.derive("tenantbase/files/presigned-urls"),
             public_url: self

@@ -134,6 +134,10 @@ pub struct TenancyPolicy {
     pub invitations_per_hour_per_inviter: u32,
     /// Invitation emails sent from one org per hour, whoever sends them.
     pub invitations_per_hour_per_org: u32,
+    /// Orgs a guest may have created (until purged).
+    pub max_orgs_created_per_guest: u32,
+    /// Orgs an account with credentials may have created (until purged).
+    pub max_orgs_created_per_user: u32,
 }
 
 impl Default for TenancyPolicy {
@@ -144,6 +148,8 @@ impl Default for TenancyPolicy {
             files: files::FilePolicy::default(),
             invitations_per_hour_per_inviter: 50,
             invitations_per_hour_per_org: 100,
+            max_orgs_created_per_guest: 5,
+            max_orgs_created_per_user: 100,
         }
     }
 }

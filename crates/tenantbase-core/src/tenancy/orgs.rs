@@ -87,8 +87,24 @@ fn slug_taken(error: StoreError) -> TenancyError {
     }
 }
 
+/// The refusal when `creator` has `cap` orgs already.
+fn too_many_orgs(cap: u32, guest: bool) -> TenancyError {
+    let who = if guest {
+        "A guest account"
+    } else {
+        "An account"
+    };
+    TenancyError::Conflict(
+        "limit_reached",
+        format!(
+            "{who} can have created at most {cap} orgs; a deleted org stops counting once it is purged."
+        ),
+    )
+}
+
 impl Tenancy {
-    /// Creates an org owned by the caller, with the built-in roles.
+    /// Creates an org owned by the caller, with the built-in roles, unless the caller
+    /// has created as many orgs as a guest or an account may.
     pub async fn create_org(
         &self,
         principal: &Principal,
@@ -101,7 +117,18 @@ impl Tenancy {
         let slug = slug.unwrap_or_else(|| slug_from(&name));
         let org_id = OrgId::new();
         let access = OrgAccess::of_creator(org_id, principal.user_id);
+        let guest = self.store.user_by_id(principal.user_id).await?.is_guest;
+        let cap = if guest {
+            self.policy.max_orgs_created_per_guest
+        } else {
+            self.policy.max_orgs_created_per_user
+        };
         let mut unit = self.store.begin_org(access.scope()).await?;
+        // Counted on the user's row, in this transaction: concurrent creations take turns
+        // on it, and a failed creation counts nothing.
+        if !unit.take_org_slot(principal.user_id, cap).await? {
+            return Err(too_many_orgs(cap, guest));
+        }
         let org = unit
             .create_org(&name, &slug, principal.user_id)
             .await

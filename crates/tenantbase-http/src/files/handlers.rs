@@ -54,7 +54,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         (status = 415, description = "The bytes are not of the declared type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name or type", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The object store does not answer", body = Problem, content_type = "application/problem+json"),
-        (status = 507, description = "The org's quota is used up (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The org's quota, or its creator's across their orgs, is used up (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn upload_file(
     State(state): State<AppState>,
@@ -213,6 +213,7 @@ pub(crate) async fn delete_file(
     responses(
         (status = 201, description = "An upload URL", body = PresignedUploadView),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The org's quota, or its creator's across their orgs, cannot take the announced size (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn presign_upload(
     State(state): State<AppState>,

@@ -34,11 +34,12 @@ pub(crate) async fn permissions() -> Json<Page<PermissionView>> {
     })
 }
 
-/// Create an org; the caller becomes its owner.
+/// Create an org; the caller becomes its owner. Guests and accounts may each have
+/// created a limited number of orgs (`orgs.max_created_per_guest`, `_per_user`).
 #[utoipa::path(post, path = "/v1/orgs", tag = "orgs", request_body = CreateOrgBody,
     responses(
         (status = 201, description = "Created", body = OrgView),
-        (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken (`slug_taken`), or the caller created as many orgs as they may (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name or slug", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_org(

@@ -11,6 +11,7 @@ mod auth_revocation;
 mod auth_throttle;
 mod auth_tokens;
 mod cli;
+mod creator_limits;
 mod credentials;
 mod docs_browser;
 mod errors;

@@ -1,10 +1,12 @@
-//! Files of an org (DATA-2): streamed uploads with a per-org quota and a size cap,
-//! content-type checks, metadata, downloads, deletion, presigned URLs, and the sweep that
-//! removes objects no row describes. Objects are keyed `org/{org_id}/{file_id}`.
+//! Files of an org (DATA-2): streamed uploads under a per-org quota, a quota per creating
+//! user across their orgs (`quota`) and a size cap; content-type checks, metadata,
+//! downloads, deletion, presigned URLs, and the sweep that removes objects no row
+//! describes. Objects are keyed `org/{org_id}/{file_id}`.
 
 mod grants;
 mod ingest;
 mod presign;
+mod quota;
 pub(crate) mod sniff;
 mod sweep;
 
@@ -16,7 +18,6 @@ use futures::Stream;
 use tenantbase_blob::{BlobError, BlobRead};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::FileId;
-use tenantbase_store::OrgUnit;
 use tenantbase_store::events::RequestMeta;
 use tenantbase_store::files::{FileQuery, StoredFile};
 
@@ -26,7 +27,7 @@ pub use sweep::SweepFiles;
 
 use super::access::OrgAccess;
 use super::{FieldProblem, Tenancy, TenancyError, now_micros};
-use ingest::{Budget, ingest};
+use ingest::ingest;
 
 pub const NAME_MAX: usize = 255;
 /// Uploads have no overall time limit, but one that sends nothing for this long ends.
@@ -38,6 +39,9 @@ pub const PAGE_MAX: u32 = 100;
 pub struct FilePolicy {
     /// Bytes an org may keep, counting presigned uploads still open.
     pub quota_bytes: u64,
+    /// Bytes the orgs one user created may keep together (their open presigned uploads
+    /// count in the org being written to).
+    pub creator_quota_bytes: u64,
     /// Largest single file.
     pub max_file_bytes: u64,
     /// Signs the `/v1/blobs/{token}` URLs of stores that cannot sign their own.
@@ -50,6 +54,7 @@ impl std::fmt::Debug for FilePolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FilePolicy")
             .field("quota_bytes", &self.quota_bytes)
+            .field("creator_quota_bytes", &self.creator_quota_bytes)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("public_url", &self.public_url)
             .finish_non_exhaustive()
@@ -60,6 +65,7 @@ impl Default for FilePolicy {
     fn default() -> Self {
         Self {
             quota_bytes: 10 << 30,
+            creator_quota_bytes: 20 << 30,
             max_file_bytes: 5 << 30,
             // A key of this process only: URLs die with it. `serve` derives a stable one
             // from the master key.
@@ -82,14 +88,27 @@ fn random_key() -> [u8; 32] {
 pub enum FileRefusal {
     /// Larger than the per-file cap.
     TooLarge { max_bytes: u64 },
-    /// Would take the org past its quota.
-    QuotaExceeded { quota_bytes: u64, used_bytes: u64 },
+    /// Would take the org, or its creator's orgs together, past a quota.
+    QuotaExceeded {
+        quota: StorageQuota,
+        quota_bytes: u64,
+        used_bytes: u64,
+    },
     /// The bytes' signature says another type.
     TypeMismatch { declared: String, found: String },
     /// The body ended before it was complete.
     Interrupted,
     /// The object store does not answer.
     StoreUnavailable,
+}
+
+/// Which storage quota an upload ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageQuota {
+    /// The org's own (`files.quota_bytes`).
+    Org,
+    /// Its creator's, across every org they created (`files.quota_bytes_per_creator`).
+    Creator,
 }
 
 pub(crate) fn unavailable(error: BlobError) -> TenancyError {
@@ -184,43 +203,6 @@ pub struct FilePage {
 }
 
 impl Tenancy {
-    /// The bytes an upload may still bring: the smaller of the file cap and what is left
-    /// of the quota, refused early if `declared` is already beyond it.
-    async fn budget(
-        &self,
-        access: &OrgAccess,
-        declared: Option<u64>,
-    ) -> Result<Budget, TenancyError> {
-        let files = &self.policy.files;
-        let used = self
-            .store
-            .read_org(access.scope())
-            .await?
-            .bytes_used(Utc::now())
-            .await?;
-        let left = files.quota_bytes.saturating_sub(used);
-        let budget = if left < files.max_file_bytes {
-            Budget {
-                bytes: left,
-                over: FileRefusal::QuotaExceeded {
-                    quota_bytes: files.quota_bytes,
-                    used_bytes: used,
-                },
-            }
-        } else {
-            Budget {
-                bytes: files.max_file_bytes,
-                over: FileRefusal::TooLarge {
-                    max_bytes: files.max_file_bytes,
-                },
-            }
-        };
-        match declared {
-            Some(size) if size > budget.bytes => Err(TenancyError::File(budget.over)),
-            _ => Ok(budget),
-        }
-    }
-
     /// Streams `body` into the store, then records the file — or, if the org ran out of
     /// quota meanwhile, removes the object again.
     pub async fn upload_file<S, E>(
@@ -251,20 +233,6 @@ impl Tenancy {
         );
         self.record_file(access, &file, None, request).await?;
         Ok(file)
-    }
-
-    /// Refuses `size` more bytes if the org's quota cannot take them. Called under the
-    /// org's lock, so concurrent uploads cannot overrun it together.
-    async fn check_quota(&self, unit: &mut dyn OrgUnit, size: u64) -> Result<(), TenancyError> {
-        let used = unit.bytes_used(Utc::now()).await?;
-        let quota = self.policy.files.quota_bytes;
-        if used.saturating_add(size) > quota {
-            return Err(TenancyError::File(FileRefusal::QuotaExceeded {
-                quota_bytes: quota,
-                used_bytes: used,
-            }));
-        }
-        Ok(())
     }
 
     /// Writes the row of an object stored under its final key (closing the presigned

@@ -140,32 +140,12 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
 /// its 1000 bytes. The server's `100 Continue` says the handler is reading the body, so
 /// the request is in flight when this returns.
 async fn start_upload(server: &Server, name: &str) -> TcpStream {
-    let client = client();
-    let guest: serde_json::Value = client
-        .post(server.url("/v1/auth/guest"))
-        .send()
-        .await
-        .expect("guest")
-        .json()
-        .await
-        .expect("json");
-    let token = guest["access_token"].as_str().expect("token");
-    let org: serde_json::Value = client
-        .post(server.url("/v1/orgs"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": "Slow"}))
-        .send()
-        .await
-        .expect("org")
-        .json()
-        .await
-        .expect("json");
+    let (token, org) = server.guest_with_org("Slow").await;
     let mut upload = TcpStream::connect(&server.addr).await.expect("connect");
     let head = format!(
-        "POST /v1/orgs/{}/files?name={name} HTTP/1.1\r\nhost: x\r\n\
+        "POST /v1/orgs/{org}/files?name={name} HTTP/1.1\r\nhost: x\r\n\
          authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
-         content-length: {UPLOAD_BYTES}\r\nexpect: 100-continue\r\n\r\n",
-        org["id"].as_str().expect("org id")
+         content-length: {UPLOAD_BYTES}\r\nexpect: 100-continue\r\n\r\n"
     );
     upload.write_all(head.as_bytes()).await.expect("head");
     let mut interim = [0u8; 25];

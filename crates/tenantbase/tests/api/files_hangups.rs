@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::hangups::{RawRequest, Target, client, guest_with_org, post_json, send_and_hang_up};
+use crate::hangups::{RawRequest, Target, client, post_json, send_and_hang_up};
 
 const PDF: &[u8] = b"%PDF-1.7\nbytes whose client hung up";
 
@@ -66,7 +66,7 @@ async fn assert_completed(target: &Target, token: &str, org: &str, id: &str) {
 
 async fn hang_ups_cannot_cut_an_upload_completion_short(postgres: bool) {
     let target = Target::start(postgres).await;
-    let (token, org) = guest_with_org(&target, "Hang-ups").await;
+    let (token, org) = target.server.guest_with_org("Hang-ups").await;
 
     // The local store's presigned PUT completes the upload in the same request.
     let (put_id, path) = presign(&target, &token, &org).await;

@@ -123,21 +123,6 @@ pub(crate) async fn post_json(
     response.json().await.expect("json")
 }
 
-/// A guest that owns a fresh org: (token, org id).
-pub(crate) async fn guest_with_org(target: &Target, name: &str) -> (String, String) {
-    let client = client();
-    let guest = post_json(&client, target.url("/v1/auth/guest"), "", json!({})).await;
-    let token = guest["access_token"].as_str().expect("token").to_owned();
-    let org = post_json(
-        &client,
-        target.url("/v1/orgs"),
-        &token,
-        json!({"name": name}),
-    )
-    .await;
-    (token, org["id"].as_str().expect("org id").to_owned())
-}
-
 /// One raw HTTP/1.1 request (`Connection: close`), sent whole or cut after `send_bytes`
 /// of its body.
 pub(crate) struct RawRequest {
@@ -201,7 +186,7 @@ const STORM_CLIENTS: u64 = 1_000;
 
 async fn storm_of_hangups_leaves_the_store_writable(postgres: bool) {
     let mut target = Target::start(postgres).await;
-    let (token, org) = guest_with_org(&target, "Storm").await;
+    let (token, org) = target.server.guest_with_org("Storm").await;
     let addr = target.server.addr.clone();
 
     let slots = Arc::new(Semaphore::new(100));
@@ -417,8 +402,8 @@ async fn hang_up_repeatedly(addr: String, org: String, token: String, marker: &s
 async fn mixed_load_with_hangups(postgres: bool) {
     let mut target = Target::start(postgres).await;
     let orgs = [
-        guest_with_org(&target, "Left").await,
-        guest_with_org(&target, "Right").await,
+        target.server.guest_with_org("Left").await,
+        target.server.guest_with_org("Right").await,
     ];
     let mut stayers = tokio::task::JoinSet::new();
     let mut leavers = tokio::task::JoinSet::new();

@@ -30,15 +30,7 @@ async fn published_kids(server: &Server) -> Vec<String> {
 
 /// The `kid` in the header of a fresh guest's access token.
 async fn kid_of_next_token(server: &Server) -> String {
-    let guest: Value = client()
-        .post(server.url("/v1/auth/guest"))
-        .send()
-        .await
-        .expect("guest")
-        .json()
-        .await
-        .expect("json");
-    let token = guest["access_token"].as_str().expect("token");
+    let token = server.guest_token().await;
     let header = token.split('.').next().expect("header");
     let header: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD

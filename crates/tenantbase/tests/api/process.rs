@@ -121,6 +121,34 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A fresh guest's access token.
+    pub async fn guest_token(&self) -> String {
+        let response = client()
+            .post(self.url("/v1/auth/guest"))
+            .send()
+            .await
+            .expect("guest sign-in");
+        assert_eq!(response.status(), 201, "guest sign-in");
+        let guest: serde_json::Value = response.json().await.expect("json");
+        guest["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// A fresh guest who owns a new org named `name`: (access token, org id).
+    pub async fn guest_with_org(&self, name: &str) -> (String, String) {
+        let token = self.guest_token().await;
+        let response = client()
+            .post(self.url("/v1/orgs"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("org");
+        assert_eq!(response.status(), 201, "org created");
+        let org: serde_json::Value = response.json().await.expect("json");
+        let id = org["id"].as_str().expect("org id").to_owned();
+        (token, id)
+    }
+
     /// Waits up to 20 s for a log line matching `want`; every line must be JSON.
     pub fn wait_for_line(
         &mut self,

@@ -1,0 +1,125 @@
+//! Loading the configuration from every source, and the refusals of bad values.
+
+use super::*;
+
+#[test]
+fn defaults_are_safe() {
+    figment::Jail::expect_with(|_jail| {
+        let config = Config::load(&Overrides::default()).expect("defaults load");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.database_kind().expect("kind"), DatabaseKind::Sqlite);
+        assert_eq!(
+            config.database_url().expose_secret(),
+            "sqlite://./data/tenantbase.db"
+        );
+        assert!(config.http.hsts_max_age_secs.is_none());
+        Ok(())
+    });
+}
+
+#[test]
+fn file_then_env_then_flags() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "tb.toml",
+            "listen = \"127.0.0.1:1111\"\ndata_dir = \"/file\"\n[http]\nbody_limit_bytes = 10\n",
+        )?;
+        jail.set_env("TENANTBASE_DATA_DIR", "/env");
+        jail.set_env("TENANTBASE_HTTP__REQUEST_TIMEOUT_SECS", "7");
+        jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
+        let overrides = Overrides {
+            config_file: Some(PathBuf::from("tb.toml")),
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
+            ..Overrides::default()
+        };
+        let config = Config::load(&overrides).expect("loads");
+        assert_eq!(config.listen.port(), 2222, "flag wins over file");
+        assert_eq!(config.data_dir, PathBuf::from("/env"), "env wins over file");
+        assert_eq!(config.http.body_limit_bytes, 10, "file wins over default");
+        assert_eq!(config.http.request_timeout_secs, 7);
+        assert_eq!(
+            config.database_kind().expect("kind"),
+            DatabaseKind::Postgres
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
+            "lots",
+            "body_limit_bytes",
+        ),
+        (
+            "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
+            "0",
+            "http.body_limit_bytes",
+        ),
+        ("TENANTBASE_LISTEN", "nowhere", "listen"),
+        ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),
+        ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
+    ];
+    for (var, value, key) in cases {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            let error = Config::load(&Overrides::default()).expect_err("rejected");
+            let message = format!("{error:#}");
+            assert!(message.contains(key), "{var}={value}: {message}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn trusted_proxies_take_addresses_and_cidrs() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "TENANTBASE_HTTP__TRUSTED_PROXIES",
+            "[127.0.0.1, 10.0.0.0/8]",
+        );
+        let config = Config::load(&Overrides::default()).expect("loads");
+        let expected: Vec<ipnet::IpNet> = ["127.0.0.1/32", "10.0.0.0/8"]
+            .iter()
+            .map(|net| net.parse().expect("net"))
+            .collect();
+        assert_eq!(config.http.trusted_proxies, expected);
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_database_scheme_is_rejected() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", "mysql://x");
+        let error = Config::load(&Overrides::default()).expect_err("rejected");
+        assert!(error.to_string().contains("database_url"));
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    figment::Jail::expect_with(|_jail| {
+        let overrides = Overrides {
+            config_file: Some(PathBuf::from("absent.toml")),
+            ..Overrides::default()
+        };
+        let error = Config::load(&overrides).expect_err("rejected");
+        assert!(error.to_string().contains("absent.toml"));
+        Ok(())
+    });
+}
+
+#[test]
+fn debug_hides_the_database_url() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", "postgres://user:hunter2@db/x");
+        let config = Config::load(&Overrides::default()).expect("loads");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        Ok(())
+    });
+}

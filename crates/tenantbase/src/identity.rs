@@ -112,20 +112,39 @@ pub(crate) fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
         return MasterKey::from_base64(key.expose_secret())
             .context("auth.master_key is not 32 bytes of base64");
     }
-    let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return MasterKey::from_base64(text.trim())
-            .with_context(|| format!("{} is not a master key", path.display()));
+    master_key_file(&config.data_dir.join("master.key"))
+}
+
+/// The key stored at `path`, created if absent. Processes sharing a data folder (a server
+/// and its workers starting together) may race here: the key is written whole under a
+/// private name and then hard-linked into place, which fails rather than overwrites, so
+/// every racer ends up reading the one key that won.
+fn master_key_file(path: &Path) -> anyhow::Result<MasterKey> {
+    if !path.exists() {
+        let key = MasterKey::generate()?;
+        let draft = path.with_extension(format!("key.{}", uuid::Uuid::now_v7().simple()));
+        write_private(&draft, &key.to_base64())?;
+        let linked = std::fs::hard_link(&draft, path);
+        // The draft is only a name for the same bytes; the key lives on at `path`.
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    "generated a master key for the signing keys; back it up, and set auth.master_key in production"
+                );
+                return Ok(key);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(error).with_context(|| format!("creating {}", path.display()));
+            }
+        }
     }
-    let key = MasterKey::generate()?;
-    write_private(&path, &key.to_base64())?;
-    tracing::warn!(
-        path = %path.display(),
-        "generated a master key for the signing keys; back it up, and set auth.master_key in production"
-    );
-    Ok(key)
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::from_base64(text.trim())
+        .with_context(|| format!("{} is not a master key", path.display()))
 }
 
 /// Creates `path` readable by its owner only, failing if it exists.
@@ -143,4 +162,34 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::master_key_file;
+
+    #[test]
+    fn racing_first_uses_all_get_the_one_stored_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join("master.key");
+            let keys: Vec<String> = std::thread::scope(|scope| {
+                let racers: Vec<_> = (0..8)
+                    .map(|_| scope.spawn(|| master_key_file(&path).expect("key").to_base64()))
+                    .collect();
+                racers
+                    .into_iter()
+                    .map(|r| r.join().expect("racer"))
+                    .collect()
+            });
+            let stored = std::fs::read_to_string(&path).expect("stored");
+            let differing = keys.iter().filter(|k| **k != stored.trim()).count();
+            assert_eq!(
+                differing, 0,
+                "racers holding another key than the stored one"
+            );
+            let names = std::fs::read_dir(dir.path()).expect("list").count();
+            assert_eq!(names, 1, "no drafts left behind");
+        }
+    }
 }

@@ -20,6 +20,7 @@ mod files_faults;
 mod files_hangups;
 mod files_presigned;
 mod files_quota_race;
+mod files_refusals;
 mod gateway;
 mod hangups;
 mod helpers;

@@ -122,7 +122,8 @@ pub(crate) async fn rotate_refresh_token(
     now: DateTime<Utc>,
 ) -> StoreResult<Rotation> {
     let used: Vec<(uuid::Uuid,)> = sqlx::query_as(
-        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING session_id",
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+         RETURNING session_id",
     )
     .bind(old_hash)
     .bind(now)
@@ -155,7 +156,8 @@ pub(crate) async fn revoke_session(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let revoked = sqlx::query(
-        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+         WHERE id = $1 AND revoked_at IS NULL",
     )
     .bind(id.as_uuid())
     .bind(now)
@@ -228,11 +230,14 @@ pub(crate) async fn touch_session<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    sqlx::query("UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id.as_uuid())
-        .bind(now)
-        .bind(idle_expires_at)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 \
+         WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id.as_uuid())
+    .bind(now)
+    .bind(idle_expires_at)
+    .execute(db)
+    .await?;
     Ok(())
 }

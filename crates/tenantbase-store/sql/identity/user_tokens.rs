@@ -41,7 +41,8 @@ pub(crate) async fn issue_user_token(
 ) -> StoreResult<()> {
     let now = Utc::now().trunc_subsecs(6);
     sqlx::query(
-        "UPDATE user_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+        "UPDATE user_tokens SET used_at = $3 \
+         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
     )
     .bind(user_id.as_uuid())
     .bind(purpose)

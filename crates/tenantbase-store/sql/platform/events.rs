@@ -126,7 +126,8 @@ where
     E: sqlx::Executor<'e, Database = Db>,
 {
     let rows: Vec<ChainHeadRow> = sqlx::query_as(
-        "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains ORDER BY chain",
+        "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains \
+         ORDER BY chain",
     )
     .fetch_all(db)
     .await?;

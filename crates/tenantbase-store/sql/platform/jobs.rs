@@ -163,7 +163,8 @@ where
     E: sqlx::Executor<'e, Database = Db>,
 {
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM jobs WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
+        "SELECT {} FROM jobs WHERE ($1 IS NULL OR state = $1) \
+         ORDER BY created_at DESC, id DESC LIMIT $2",
         JOB_COLUMNS
     ))
     .bind(state.map(JobState::as_str))

@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tenantbase_domain::model::Enqueued;
 use tenantbase_mail::{Branding, MailError, MailTransport, MessageKind, OutgoingEmail};
-use tenantbase_store::jobs::{Enqueued, NewJob};
+use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::{StoreError, UnitOfWork};
 
 use crate::jobs::{JobContext, JobError, JobHandler, JobSeal, SealError};

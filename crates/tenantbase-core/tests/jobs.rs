@@ -14,8 +14,9 @@ use tenantbase_core::jobs::builtin::Probe;
 use tenantbase_core::jobs::{
     Backoff, JobContext, JobError, JobHandler, Registry, Schedule, Scheduler, Worker, WorkerConfig,
 };
+use tenantbase_domain::model::{Job, JobState};
 use tenantbase_store::Store;
-use tenantbase_store::jobs::{Job, JobState, NewJob};
+use tenantbase_store::platform::jobs::NewJob;
 use tokio_util::sync::CancellationToken;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
@@ -231,7 +232,7 @@ async fn each_tick_is_enqueued_once_across_replicas() {
         .map(|r| {
             r.expect("enqueue")
                 .into_iter()
-                .filter(|e| matches!(e, tenantbase_store::jobs::Enqueued::Created(_)))
+                .filter(|e| matches!(e, tenantbase_domain::model::Enqueued::Created(_)))
                 .count()
         })
         .sum();

@@ -10,10 +10,10 @@ use fixture::{Backend, Fixture, stop_worker, wait_for_job};
 use tenantbase_core::identity::tokens::MasterKey;
 use tenantbase_core::jobs::{Backoff, JobSeal, Registry, Worker, WorkerConfig};
 use tenantbase_core::mail::{Mailer, SendEmail};
+use tenantbase_domain::model::JobState;
 use tenantbase_mail::testing::SmtpServer;
 use tenantbase_mail::{Branding, MessageKind, SmtpConfig, SmtpSecurity, SmtpTransport};
 use tenantbase_store::Store;
-use tenantbase_store::jobs::JobState;
 use tokio_util::sync::CancellationToken;
 
 fn smtp_config(port: u16) -> SmtpConfig {

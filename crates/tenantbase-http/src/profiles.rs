@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tenantbase_core::tenancy::{Access, ProfilePatch};
 use tenantbase_domain::id::UserId;
-use tenantbase_store::files::Profile;
+use tenantbase_domain::model::Profile;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -19,57 +19,20 @@ use tenantbase_store::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Concurrent workers skip rows another worker is claiming (see `claim_sql`).
-const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+mod dialect;
 
-/// Row locks for reads that must serialize with writers (`lock_user`).
-const USER_ROW_LOCK: &str = "FOR UPDATE";
+/// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
+#[path = "../../tenantbase-store/sql/mod.rs"]
+mod sql;
 
-/// The transaction-local setting that row-level security on `events` admits every chain
-/// for (migration 0008); set only by the event log's cross-org paths.
-const ENTER_PLATFORM_SCOPE: Option<&str> = Some("SELECT set_config('app.scope', 'platform', true)");
-
-tenantbase_store::shared_statements!(sqlx::Postgres);
-tenantbase_store::identity_statements!(sqlx::Postgres);
 tenantbase_store::tenant_statements!(sqlx::Postgres);
 tenantbase_store::project_statements!(sqlx::Postgres);
 tenantbase_store::file_statements!(sqlx::Postgres);
 tenantbase_store::creator_statements!(sqlx::Postgres);
 tenantbase_store::access_statements!(sqlx::Postgres);
-tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);
 
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
-
-/// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
-mod search {
-    use sqlx::{Postgres, QueryBuilder};
-
-    const DOCUMENT: &str =
-        "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
-
-    pub const FROM_MATCHING: &str = "projects";
-
-    /// Every word, as a prefix: `word:* & other:*`.
-    pub fn query_text(words: &[String]) -> String {
-        words
-            .iter()
-            .map(|word| format!("{word}:*"))
-            .collect::<Vec<_>>()
-            .join(" & ")
-    }
-
-    pub fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
-        builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
-        builder.push_bind(query).push(")");
-    }
-
-    /// ts_rank, best (highest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
-        builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
-        builder.push_bind(query).push(")) DESC");
-    }
-}
 
 /// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting in one round
 /// trip. `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
@@ -113,6 +76,16 @@ impl PgStore {
             })
             .connect_lazy(url)?;
         Ok(Self { pool })
+    }
+
+    /// The pool the shared statements read through: the one pool.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool the shared statements write through: the one pool.
+    fn writer(&self) -> &PgPool {
+        &self.pool
     }
 }
 
@@ -178,7 +151,7 @@ impl OpsStore for PgStore {
 impl TxStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
         let tx = transactions::begin_detached(&self.pool, None).await?;
-        Ok(Box::new(shared::Unit::new(tx)))
+        Ok(Box::new(sql::platform::PlatformTx::new(tx)))
     }
 }
 

@@ -45,7 +45,7 @@ async fn eight_tasks_by_five_hundred_appends_make_one_unbroken_chain() {
     loop {
         let after = chain
             .last()
-            .map_or(0, |e: &tenantbase_store::events::Event| e.seq);
+            .map_or(0, |e: &tenantbase_domain::model::Event| e.seq);
         let page = store
             .events_after(&org.to_string(), after, 1000)
             .await

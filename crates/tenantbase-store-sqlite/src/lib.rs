@@ -19,50 +19,17 @@ use tenantbase_store::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// SQLite has one writer at a time: claims need no row lock.
-const CLAIM_ROW_LOCK: &str = "";
+mod dialect;
 
-/// SQLite units hold the database write lock: rows need no lock of their own.
-const USER_ROW_LOCK: &str = "";
+/// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
+#[path = "../../tenantbase-store/sql/mod.rs"]
+mod sql;
 
-/// SQLite has no row-level security: the event log's platform paths need no scope.
-const ENTER_PLATFORM_SCOPE: Option<&str> = None;
-
-tenantbase_store::shared_statements!(sqlx::Sqlite);
-tenantbase_store::identity_statements!(sqlx::Sqlite);
 tenantbase_store::tenant_statements!(sqlx::Sqlite);
 tenantbase_store::project_statements!(sqlx::Sqlite);
 tenantbase_store::file_statements!(sqlx::Sqlite);
 tenantbase_store::creator_statements!(sqlx::Sqlite);
 tenantbase_store::access_statements!(sqlx::Sqlite);
-tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);
-
-/// Project search through the FTS5 index `projects_fts` (external content, kept in step
-/// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
-mod search {
-    use sqlx::{QueryBuilder, Sqlite};
-
-    pub const FROM_MATCHING: &str =
-        "projects JOIN projects_fts ON projects_fts.rowid = projects.rowid";
-
-    /// Every word, as a prefix: `"word"*` terms, which FTS5 ANDs together.
-    pub fn query_text(words: &[String]) -> String {
-        words
-            .iter()
-            .map(|word| format!("\"{word}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    pub fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
-        builder.push(" AND projects_fts MATCH ").push_bind(query);
-    }
-
-    /// bm25, best (lowest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
-        builder.push("projects_fts.rank");
-    }
-}
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,6 +77,16 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await?;
         Ok(Self { writer, reader })
+    }
+
+    /// The read-only pool.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The single writer connection's pool.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// IMMEDIATE takes the write lock up front: a unit that reads and then writes cannot
@@ -170,7 +147,9 @@ impl OpsStore for SqliteStore {
 #[async_trait]
 impl TxStore for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
-        Ok(Box::new(shared::Unit::new(self.begin_immediate().await?)))
+        Ok(Box::new(sql::platform::PlatformTx::new(
+            self.begin_immediate().await?,
+        )))
     }
 }
 

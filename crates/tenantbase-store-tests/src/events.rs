@@ -3,11 +3,10 @@
 use futures::future::join_all;
 use serde_json::json;
 use tenantbase_domain::OrgId;
+use tenantbase_domain::model::{Actor, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
 use tenantbase_store::Store;
-use tenantbase_store::events::{
-    Actor, ChainKey, Event, GENESIS_HASH, NewEvent, RequestMeta, Target,
-};
-use tenantbase_store::jobs::NewJob;
+use tenantbase_store::platform::events::NewEvent;
+use tenantbase_store::platform::jobs::NewJob;
 
 /// An event of `event_type` in `org` (or the platform chain).
 pub fn sample_event(org: Option<OrgId>, event_type: &str) -> NewEvent {

@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::join_all;
 use tenantbase_domain::id::{SessionId, UserId};
-use tenantbase_store::identity::{NewSession, NewUser, Rotation, SigningKeyRow, User};
+use tenantbase_domain::model::{Rotation, SigningKeyRow, User};
+use tenantbase_store::identity::sessions::NewSession;
+use tenantbase_store::identity::users::NewUser;
 use tenantbase_store::{Store, StoreError};
 
 const GRACE: Duration = Duration::from_secs(10);

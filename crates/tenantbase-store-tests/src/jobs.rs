@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tenantbase_store::jobs::{Enqueued, JobState, MAX_PAYLOAD_BYTES, NewJob};
+use tenantbase_domain::model::{Enqueued, JobState};
+use tenantbase_store::platform::jobs::{MAX_PAYLOAD_BYTES, NewJob};
 use tenantbase_store::{Store, StoreError};
 
 const LEASE: Duration = Duration::from_secs(30);

@@ -2,38 +2,28 @@
 //! `SettingsStore`, …); `Store` is all of them together. Two crates implement it, one over
 //! SQLite and one over PostgreSQL; the rest of the system only ever sees `Arc<dyn Store>`.
 
-pub mod areas;
 pub mod error;
-pub mod events;
 pub mod files;
 pub mod identity;
-pub mod jobs;
 pub mod migrations;
-pub mod ops;
+pub mod platform;
 pub mod scope;
-pub mod settings;
-pub mod shared;
 pub mod shared_access;
 pub mod shared_creators;
 pub mod shared_files;
-pub mod shared_identity;
 pub mod shared_projects;
 pub mod shared_tenant;
-pub mod sql;
 pub mod tenant;
 pub mod tenant_rows;
 pub mod transactions;
 pub mod unit;
 
 pub use error::StoreError;
-pub use events::EventStore;
-pub use files::{FileUnit, ProfileStore};
-pub use identity::IdentityStore;
-pub use jobs::JobStore;
+pub use files::FileUnit;
+pub use identity::{ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore};
 pub use migrations::{MigrationInfo, MigrationReport};
-pub use ops::{Backend, OpsStore, PoolStats};
+pub use platform::{Backend, EventStore, JobStore, OpsStore, PoolStats, SettingsStore};
 pub use scope::OrgScope;
-pub use settings::{Setting, SettingsStore};
 pub use tenant::{OrgUnit, TenantStore};
 pub use unit::{TxStore, UnitOfWork};
 
@@ -43,7 +33,10 @@ pub trait Store:
     + SettingsStore
     + EventStore
     + JobStore
-    + IdentityStore
+    + UserStore
+    + SessionStore
+    + UserTokenStore
+    + SigningKeyStore
     + ProfileStore
     + TxStore
     + TenantStore
@@ -55,7 +48,10 @@ impl<T> Store for T where
         + SettingsStore
         + EventStore
         + JobStore
-        + IdentityStore
+        + UserStore
+        + SessionStore
+        + UserTokenStore
+        + SigningKeyStore
         + ProfileStore
         + TxStore
         + TenantStore

@@ -40,7 +40,7 @@ macro_rules! creator_statements {
             /// the write lock already): quota checks in two orgs of one creator take turns.
             pub async fn lock_creator(conn: &mut Conn, org: Uuid) -> StoreResult<()> {
                 // No row is fine: a creator whose account is gone has nothing to charge.
-                sqlx::query(&format!("SELECT id FROM users WHERE id = {CREATOR} {}", super::USER_ROW_LOCK))
+                sqlx::query(&format!("SELECT id FROM users WHERE id = {CREATOR} {}", super::dialect::USER_ROW_LOCK))
                     .bind(org)
                     .fetch_optional(&mut *conn)
                     .await?;

@@ -12,8 +12,8 @@ macro_rules! project_statements {
             use sqlx::QueryBuilder;
             use tenantbase_domain::OrgId;
             use tenantbase_domain::id::ProjectId;
-            use tenantbase_store::events::{ChainKey, Event};
-            use tenantbase_store::sql::EventRow;
+            use tenantbase_domain::model::{ChainKey, Event};
+            use tenantbase_store::platform::events::EventRow;
             use tenantbase_store::tenant::{EventQuery, Project, ProjectCursor, ProjectQuery, ProjectSort};
             use tenantbase_store::tenant_rows::{columns, found, ProjectRow};
             use tenantbase_store::{StoreError, StoreResult};
@@ -41,7 +41,7 @@ macro_rules! project_statements {
                 b.push(" AND projects.created_by = ").push_bind(creator.as_uuid());
             }
             if let Some(search) = search {
-                super::search::push_match(b, search.clone());
+                super::dialect::search::push_match(b, search.clone());
             }
         }
 
@@ -115,10 +115,10 @@ macro_rules! project_statements {
 
             pub async fn projects(conn: &mut Conn, org: Uuid, query: &ProjectQuery) -> StoreResult<Vec<Project>> {
                 let search = (!query.search_words.is_empty())
-                    .then(|| super::search::query_text(&query.search_words));
+                    .then(|| super::dialect::search::query_text(&query.search_words));
                 let columns: Vec<String> = columns::PROJECT.split(", ").map(|c| format!("projects.{c}")).collect();
                 let mut b = QueryBuilder::<Db>::new(format!("SELECT {} FROM ", columns.join(", ")));
-                b.push(if search.is_some() { super::search::FROM_MATCHING } else { "projects" });
+                b.push(if search.is_some() { super::dialect::search::FROM_MATCHING } else { "projects" });
                 push_project_filters(&mut b, org, query, &search);
                 let (op, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
                 let mut offset = 0;
@@ -137,7 +137,7 @@ macro_rules! project_statements {
                 match (query.sort, &search) {
                     (ProjectSort::Relevance, Some(search)) => {
                         b.push(" ORDER BY ");
-                        super::search::push_rank(&mut b, search.clone());
+                        super::dialect::search::push_rank(&mut b, search.clone());
                         b.push(", projects.id");
                     }
                     (ProjectSort::Name, _) => {
@@ -154,7 +154,7 @@ macro_rules! project_statements {
             }
 
             pub async fn events(conn: &mut Conn, org: Uuid, query: &EventQuery) -> StoreResult<Vec<Event>> {
-                let columns = tenantbase_store::shared::columns::EVENT;
+                let columns = tenantbase_store::platform::events::EVENT_COLUMNS;
                 let mut b = QueryBuilder::<Db>::new(format!("SELECT {columns} FROM events WHERE chain = "));
                 b.push_bind(ChainKey::Org(OrgId::from_uuid(org)).as_string());
                 if let Some(kind) = &query.event_type {

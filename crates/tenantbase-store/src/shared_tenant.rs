@@ -14,8 +14,10 @@ macro_rules! tenant_statements {
             use chrono::{DateTime, SubsecRound, Utc};
             use tenantbase_domain::OrgId;
             use tenantbase_domain::id::{ApiKeyId, InvitationId, ProjectId, RoleId, TeamId, UserId};
-            use tenantbase_store::events::{Event, NewEvent};
-            use tenantbase_store::jobs::{Enqueued, NewJob};
+            use tenantbase_domain::model::Event;
+            use tenantbase_store::platform::events::NewEvent;
+            use tenantbase_domain::model::Enqueued;
+            use tenantbase_store::platform::jobs::NewJob;
             use tenantbase_store::tenant::{
                 ApiKey, EventQuery, Invitation, Member, Membership, Org, OrgUnit, Project, ProjectQuery, Role, Team,
             };
@@ -224,7 +226,7 @@ macro_rules! tenant_statements {
                 }
 
                 async fn lock_org(&mut self) -> StoreResult<()> {
-                    sqlx::query(&format!("SELECT id FROM organizations WHERE id = $1 {}", super::USER_ROW_LOCK))
+                    sqlx::query(&format!("SELECT id FROM organizations WHERE id = $1 {}", super::dialect::USER_ROW_LOCK))
                         .bind(self.org_id())
                         .fetch_optional(&mut *self.tx)
                         .await?
@@ -587,7 +589,7 @@ macro_rules! tenant_statements {
                     if event.org_id != Some(self.scope.org_id()) {
                         return Err(StoreError::Invalid("an org unit appends only to its org's chain".to_owned()));
                     }
-                    super::shared::append_event(&mut self.tx, event).await
+                    super::sql::platform::events::append_event(&mut self.tx, event).await
                 }
 
                 async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>> {
@@ -595,7 +597,7 @@ macro_rules! tenant_statements {
                     super::project_sql::events(&mut self.tx, org, query).await
                 }
                 async fn enqueue_job(&mut self, job: NewJob) -> StoreResult<Enqueued> {
-                    super::shared::enqueue_job(&mut self.tx, job).await
+                    super::sql::platform::jobs::enqueue_job(&mut self.tx, job).await
                 }
 
                 async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{ApiKeyId, InvitationId, ProjectId, RoleId, TeamId, UserId};
+use tenantbase_domain::model::{Enqueued, Event};
 
-use crate::events::{Event, NewEvent};
-use crate::jobs::{Enqueued, NewJob};
+use crate::platform::events::NewEvent;
+use crate::platform::jobs::NewJob;
 use crate::{OrgScope, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use tenantbase_core::tenancy::PurgeOrg;
 use tenantbase_core::tenancy::files::SweepFiles;
 use tenantbase_mail::{FileSink, MailTransport, SmtpTransport};
 use tenantbase_store::Store;
-use tenantbase_store::jobs::NewJob;
+use tenantbase_store::platform::jobs::NewJob;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 

@@ -13,7 +13,8 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tenantbase_blob::{BlobError, BlobStore};
-use tenantbase_store::events::{Actor, ChainHead, Event, NewEvent, RequestMeta, Target};
+use tenantbase_domain::model::{Actor, ChainHead, Event, RequestMeta, Target};
+use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError};
 
 use super::verify::{Break, Walker};

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tenantbase_domain::model::Event;
 use tenantbase_store::Store;
-use tenantbase_store::events::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

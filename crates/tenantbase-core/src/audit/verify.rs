@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use tenantbase_store::events::{ChainHead, Event};
+use tenantbase_domain::model::{ChainHead, Event};
 use tenantbase_store::{Store, StoreResult};
 
 const PAGE: u32 = 1000;

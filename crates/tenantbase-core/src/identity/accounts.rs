@@ -9,9 +9,12 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::{Actor, RequestMeta, Target};
+use tenantbase_domain::model::{Session, User};
 use tenantbase_domain::password::{Password, PasswordPolicy};
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
-use tenantbase_store::identity::{NewSession, NewUser, Session, User};
+use tenantbase_store::identity::sessions::NewSession;
+use tenantbase_store::identity::users::NewUser;
+use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::AuthCache;

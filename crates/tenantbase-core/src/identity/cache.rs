@@ -16,8 +16,8 @@ use std::time::Duration;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::Session;
 use tenantbase_store::StoreResult;
-use tenantbase_store::identity::Session;
 
 use super::tokens::AccessClaims;
 

@@ -11,8 +11,8 @@ pub mod throttle;
 pub mod tokens;
 
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::User;
 use tenantbase_store::StoreError;
-use tenantbase_store::identity::User;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 pub use cache::SESSION_TTL as REVOCATION_BOUND;

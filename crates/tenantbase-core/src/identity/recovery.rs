@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::RequestMeta;
+use tenantbase_domain::model::User;
 use tenantbase_domain::password::Password;
 use tenantbase_mail::MessageKind;
-use tenantbase_store::events::RequestMeta;
-use tenantbase_store::identity::User;
 use tenantbase_store::{StoreError, UnitOfWork};
 
 use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::{SessionId, UserId};
-use tenantbase_store::events::RequestMeta;
-use tenantbase_store::identity::{Rotation, Session};
+use tenantbase_domain::model::RequestMeta;
+use tenantbase_domain::model::{Rotation, Session};
 use tenantbase_store::{StoreError, UnitOfWork};
 
 use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};

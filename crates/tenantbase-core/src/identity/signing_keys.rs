@@ -2,9 +2,10 @@
 //! active key and adds a new one; both are audited in the same transaction.
 
 use chrono::Utc;
+use tenantbase_domain::model::SigningKeyRow;
+use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_store::Store;
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
-use tenantbase_store::identity::SigningKeyRow;
+use tenantbase_store::platform::events::NewEvent;
 
 use super::IdentityError;
 use super::tokens::{Keyring, MasterKey, StoredKey, TokenConfig};

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tenantbase_store::jobs::{Enqueued, NewJob};
+use tenantbase_domain::model::Enqueued;
+use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::{Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tenantbase_domain::JobId;
-use tenantbase_store::jobs::ClaimedJob;
+use tenantbase_domain::model::ClaimedJob;
 use tenantbase_store::{Store, StoreResult};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;

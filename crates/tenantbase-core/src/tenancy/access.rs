@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tenantbase_domain::id::{ApiKeyId, UserId};
+use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_domain::{OrgId, Permission, PermissionSet};
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
+use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::tenant::Role;
 use tenantbase_store::{OrgScope, OrgUnit};
 

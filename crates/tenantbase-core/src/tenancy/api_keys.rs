@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::ApiKeyId;
-use tenantbase_store::events::RequestMeta;
+use tenantbase_domain::model::RequestMeta;
 use tenantbase_store::tenant::ApiKey;
 
 use super::access::OrgAccess;

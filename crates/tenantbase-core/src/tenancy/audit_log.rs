@@ -1,7 +1,7 @@
 //! An org's own view of its audit chain: filtered pages, newest first, and verification.
 
 use chrono::{DateTime, Utc};
-use tenantbase_store::events::{ChainKey, Event};
+use tenantbase_domain::model::{ChainKey, Event};
 use tenantbase_store::tenant::EventQuery;
 
 use super::access::OrgAccess;

@@ -4,9 +4,9 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::RoleId;
+use tenantbase_domain::model::RequestMeta;
 use tenantbase_domain::{BuiltinRole, OrgId};
-use tenantbase_store::events::RequestMeta;
-use tenantbase_store::jobs::NewJob;
+use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::tenant::{Membership, Org, Role};
 use tenantbase_store::{OrgScope, StoreError};
 

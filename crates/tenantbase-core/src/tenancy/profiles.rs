@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tenantbase_domain::id::UserId;
-use tenantbase_store::files::{Avatar, Profile, ProfileVisibility};
+use tenantbase_domain::model::{Avatar, Profile, ProfileVisibility};
 
 use super::files::FileRefusal;
 use super::{FieldProblem, Tenancy, TenancyError, required_text};

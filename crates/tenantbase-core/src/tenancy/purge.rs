@@ -11,7 +11,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use tenantbase_blob::BlobStore;
 use tenantbase_domain::OrgId;
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
+use tenantbase_domain::model::{Actor, RequestMeta};
+use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError};
 
 use super::Tenancy;
@@ -65,7 +66,7 @@ impl JobHandler for PurgeOrg {
             org_id: Some(org_id),
             event_type: "org.purged".to_owned(),
             actor: Actor::System,
-            target: Some(tenantbase_store::events::Target {
+            target: Some(tenantbase_domain::model::Target {
                 kind: "org".to_owned(),
                 id: org_id.to_string(),
             }),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantbase_store::identity::{Session, User};
+use tenantbase_domain::model::{Session, User};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use tenantbase_core::identity::{Device, IdentityError, Principal};
-use tenantbase_store::events::RequestMeta;
+use tenantbase_domain::model::RequestMeta;
 
 use crate::{ApiError, AppState, RequestId};
 

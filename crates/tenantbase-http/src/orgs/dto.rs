@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantbase_store::events::Event;
+use tenantbase_domain::model::Event;
 use tenantbase_store::tenant::{ApiKey, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
 

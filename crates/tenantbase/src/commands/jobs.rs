@@ -3,8 +3,9 @@
 use anyhow::Context;
 use chrono::Utc;
 use tenantbase_domain::JobId;
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta, Target};
-use tenantbase_store::jobs::{Job, JobState};
+use tenantbase_domain::model::{Actor, RequestMeta, Target};
+use tenantbase_domain::model::{Job, JobState};
+use tenantbase_store::platform::events::NewEvent;
 
 use crate::cli::JobsCommand;
 use crate::config::Config;

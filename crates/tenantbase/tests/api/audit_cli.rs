@@ -5,9 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use tenantbase_domain::OrgId;
+use tenantbase_domain::model::{Actor, RequestMeta};
 use tenantbase_store::Store;
-use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
-use tenantbase_store::jobs::NewJob;
+use tenantbase_store::platform::events::NewEvent;
+use tenantbase_store::platform::jobs::NewJob;
 
 use crate::process::{migrated_sqlite, output, tenantbase};
 

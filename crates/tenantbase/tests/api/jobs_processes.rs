@@ -9,8 +9,9 @@ use serde_json::json;
 use tenantbase_core::identity::tokens::MasterKey;
 use tenantbase_core::jobs::JobSeal;
 use tenantbase_core::mail::Mailer;
+use tenantbase_domain::model::JobState;
 use tenantbase_store::Store;
-use tenantbase_store::jobs::{JobState, NewJob};
+use tenantbase_store::platform::jobs::NewJob;
 
 use crate::helpers::pg_store;
 use crate::process::{Server, migrated_sqlite, output, tenantbase};
@@ -25,7 +26,7 @@ async fn enqueue_probes(store: &dyn Store, n: usize, sleep_ms: u64) {
     unit.commit().await.expect("commit");
 }
 
-async fn wait_until_succeeded(store: &dyn Store, n: usize) -> Vec<tenantbase_store::jobs::Job> {
+async fn wait_until_succeeded(store: &dyn Store, n: usize) -> Vec<tenantbase_domain::model::Job> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let done = store

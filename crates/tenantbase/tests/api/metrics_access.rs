@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use tenantbase_http::{HttpSettings, MetricsAccess};
-use tenantbase_store::jobs::NewJob;
+use tenantbase_store::platform::jobs::NewJob;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::helpers::{BOTH, Backend, TestApp, settings};

@@ -59,7 +59,7 @@ async fn metrics_report_requests_pool_and_process() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
         let mut unit = app.store.begin().await.expect("begin");
-        unit.enqueue_job(tenantbase_store::jobs::NewJob::new(
+        unit.enqueue_job(tenantbase_store::platform::jobs::NewJob::new(
             "metrics.test",
             serde_json::json!({}),
         ))

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, Row};
 use tenantbase_core::jobs::{JobSeal, Registry, Worker, WorkerConfig};
 use tenantbase_core::mail::SendEmail;
+use tenantbase_domain::model::JobState;
 use tenantbase_mail::{MailError, MailTransport, OutgoingEmail};
-use tenantbase_store::jobs::JobState;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{BOTH, Backend, TestApp};

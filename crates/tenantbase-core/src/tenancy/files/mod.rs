@@ -18,7 +18,7 @@ use futures::Stream;
 use tenantbase_blob::{BlobError, BlobRead};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::FileId;
-use tenantbase_store::events::RequestMeta;
+use tenantbase_domain::model::RequestMeta;
 use tenantbase_store::files::{FileQuery, StoredFile};
 
 pub use grants::{BlobGrant, GrantMethod, GrantRefusal};

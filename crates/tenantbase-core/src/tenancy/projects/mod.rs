@@ -8,7 +8,7 @@ mod transfer;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
-use tenantbase_store::events::RequestMeta;
+use tenantbase_domain::model::RequestMeta;
 use tenantbase_store::tenant::{Project, ProjectCursor, ProjectQuery, ProjectSort};
 
 pub use listing::{ProjectListing, ProjectPage};
@@ -105,7 +105,7 @@ fn project_event(
     kind: &str,
     id: ProjectId,
     request: &RequestMeta,
-) -> tenantbase_store::events::NewEvent {
+) -> tenantbase_store::platform::events::NewEvent {
     access.event(
         kind,
         Some(("project", id.to_string())),

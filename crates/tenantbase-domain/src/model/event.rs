@@ -1,15 +1,13 @@
-//! The event log, which is also the audit log: every change appends an event in the
-//! transaction that makes it. Events form hash chains — one per org and one for the
-//! platform — where each event's hash covers the previous hash and the event itself, so
-//! an edited, removed or reordered event breaks the chain at a findable place.
+//! Events of the event log, which is also the audit log, and the hash chains they form —
+//! one per org and one for the platform — where each event's hash covers the previous
+//! hash and the event itself, so an edited, removed or reordered event breaks the chain
+//! at a findable place.
 
-use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tenantbase_domain::{EventId, OrgId};
 
-use crate::StoreResult;
+use crate::{EventId, OrgId};
 
 /// The `prev_hash` of every chain's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -77,18 +75,6 @@ pub struct RequestMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
-}
-
-/// An event to append. Its payload is redacted (secrets removed, PII masked) on append.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub org_id: Option<OrgId>,
-    /// Dotted type, e.g. `auth.login.succeeded`, `org.member.added`.
-    pub event_type: String,
-    pub actor: Actor,
-    pub target: Option<Target>,
-    pub request: RequestMeta,
-    pub payload: serde_json::Value,
 }
 
 /// A stored event. Its serde form is what archives hold, verifiable on its own.
@@ -162,32 +148,6 @@ impl Event {
         hasher.update(&encoded);
         hex::encode(hasher.finalize())
     }
-
-    /// Builds the stored event for `new` at position `seq` after `prev_hash`.
-    pub fn seal(new: NewEvent, chain: String, seq: i64, prev_hash: String) -> Self {
-        let payload = tenantbase_domain::redact::redact_payload(&new.payload).to_string();
-        let mut event = Event {
-            id: EventId::new(),
-            chain,
-            seq,
-            org_id: new.org_id,
-            event_type: new.event_type,
-            actor_kind: new.actor.kind().to_owned(),
-            actor_id: new.actor.id().map(str::to_owned),
-            target_kind: new.target.as_ref().map(|t| t.kind.clone()),
-            target_id: new.target.map(|t| t.id),
-            ip: new.request.ip,
-            user_agent: new.request.user_agent,
-            request_id: new.request.request_id,
-            payload,
-            // Both backends keep microseconds; hashing finer time would not verify.
-            occurred_at: Utc::now().trunc_subsecs(6),
-            prev_hash,
-            hash: String::new(),
-        };
-        event.hash = event.expected_hash();
-        event
-    }
 }
 
 /// A chain's head and, after archival, the anchor the remaining events continue from.
@@ -200,69 +160,4 @@ pub struct ChainHead {
     pub anchor_seq: i64,
     /// The hash of the last archived event (`GENESIS_HASH` when none were).
     pub anchor_hash: String,
-}
-
-/// Bounds of an event listing.
-#[derive(Debug, Clone, Default)]
-pub struct EventRange {
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-}
-
-#[async_trait]
-pub trait EventStore: Send + Sync {
-    /// Events of `chain` with `seq > after_seq`, in order, at most `limit`.
-    async fn events_after(
-        &self,
-        chain: &str,
-        after_seq: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Event>>;
-
-    /// Every chain's head, ordered by chain.
-    async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>>;
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn sample() -> Event {
-        let new = NewEvent {
-            org_id: Some(OrgId::new()),
-            event_type: "org.member.added".to_owned(),
-            actor: Actor::User("usr_1".to_owned()),
-            target: Some(Target {
-                kind: "user".to_owned(),
-                id: "usr_2".to_owned(),
-            }),
-            request: RequestMeta::default(),
-            payload: json!({"roles": ["admin"], "password": "nope"}),
-        };
-        Event::seal(new, "org_x".to_owned(), 1, GENESIS_HASH.to_owned())
-    }
-
-    #[test]
-    fn sealing_redacts_and_hashes() {
-        let event = sample();
-        assert!(!event.payload.contains("nope"));
-        assert_eq!(event.hash.len(), 64);
-        assert_eq!(event.hash, event.expected_hash());
-    }
-
-    #[test]
-    fn any_change_changes_the_hash() {
-        let event = sample();
-        let mut edited = event.clone();
-        edited.payload = edited.payload.replace("admin", "owner");
-        assert_ne!(edited.expected_hash(), event.hash);
-        let mut moved = event.clone();
-        moved.seq = 2;
-        assert_ne!(moved.expected_hash(), event.hash);
-        let mut relinked = event.clone();
-        relinked.prev_hash = "1".repeat(64);
-        assert_ne!(relinked.expected_hash(), event.hash);
-    }
 }

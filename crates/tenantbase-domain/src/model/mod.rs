@@ -1,0 +1,19 @@
+//! The entities the store keeps and the rest of the system reads: plain data, one module
+//! per resource. They live here, not in the store, so that layers above can name them
+//! without depending on persistence.
+
+pub mod event;
+pub mod job;
+pub mod profile;
+pub mod session;
+pub mod setting;
+pub mod signing_key;
+pub mod user;
+
+pub use event::{Actor, ChainHead, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
+pub use job::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+pub use profile::{Avatar, Profile, ProfileVisibility};
+pub use session::{Rotation, Session};
+pub use setting::Setting;
+pub use signing_key::SigningKeyRow;
+pub use user::User;

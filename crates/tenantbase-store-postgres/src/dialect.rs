@@ -1,0 +1,50 @@
+//! What PostgreSQL does differently from SQLite, for the shared statements (`crate::sql`):
+//! the database type, the store type, row locks, the event log's platform scope, and
+//! project search through full-text search.
+
+/// The database the shared statements are compiled for.
+pub(crate) type Db = sqlx::Postgres;
+
+/// The store type the shared statements implement the area traits for.
+pub(crate) type BackendStore = crate::PgStore;
+
+/// Concurrent workers skip rows another worker is claiming (see `sql::platform::jobs`).
+pub(crate) const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+
+/// Row locks for reads that must serialize with writers (`lock_user`).
+pub(crate) const USER_ROW_LOCK: &str = "FOR UPDATE";
+
+/// The transaction-local setting that row-level security on `events` admits every chain
+/// for (migration 0008); set only by the event log's cross-org paths.
+pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> =
+    Some("SELECT set_config('app.scope', 'platform', true)");
+
+/// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
+pub(crate) mod search {
+    use sqlx::{Postgres, QueryBuilder};
+
+    const DOCUMENT: &str =
+        "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
+
+    pub const FROM_MATCHING: &str = "projects";
+
+    /// Every word, as a prefix: `word:* & other:*`.
+    pub fn query_text(words: &[String]) -> String {
+        words
+            .iter()
+            .map(|word| format!("{word}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+
+    pub fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
+        builder.push_bind(query).push(")");
+    }
+
+    /// ts_rank, best (highest) first.
+    pub fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
+        builder.push_bind(query).push(")) DESC");
+    }
+}

@@ -1,0 +1,8 @@
+//! The identity statements: accounts, sessions, single-use tokens, signing keys and
+//! profiles. Their unit-of-work parts are implemented for the platform unit.
+
+pub(crate) mod profiles;
+pub(crate) mod sessions;
+pub(crate) mod signing_keys;
+pub(crate) mod user_tokens;
+pub(crate) mod users;

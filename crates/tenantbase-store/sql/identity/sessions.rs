@@ -1,0 +1,243 @@
+//! The statements on sessions and their refresh tokens.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::{Rotation, Session};
+use tenantbase_store::identity::SessionsUnit;
+use tenantbase_store::identity::sessions::{NewSession, SESSION_COLUMNS, SessionRow};
+use tenantbase_store::{StoreError, StoreResult};
+
+use crate::dialect::Db;
+use crate::sql::Conn;
+use crate::sql::platform::PlatformTx;
+
+#[async_trait]
+impl SessionsUnit for PlatformTx {
+    async fn session(&mut self, id: SessionId) -> StoreResult<Session> {
+        session_by_id(&mut *self.tx, id).await
+    }
+
+    async fn create_session(
+        &mut self,
+        session: NewSession,
+        refresh_hash: &str,
+    ) -> StoreResult<Session> {
+        create_session(&mut self.tx, session, refresh_hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &mut self,
+        old_hash: &str,
+        new_hash: &str,
+        grace: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation> {
+        rotate_refresh_token(&mut self.tx, old_hash, new_hash, grace, now).await
+    }
+
+    async fn revoke_session(
+        &mut self,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        revoke_session(&mut self.tx, id, reason, now).await
+    }
+
+    async fn revoke_user_sessions(
+        &mut self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        revoke_user_sessions(&mut self.tx, user_id, keep, reason, now).await
+    }
+}
+
+pub(crate) async fn create_session(
+    conn: &mut Conn,
+    new: NewSession,
+    refresh_hash: &str,
+) -> StoreResult<Session> {
+    // Microseconds: what both databases keep, so the returned value equals a re-read.
+    let now = Utc::now().trunc_subsecs(6);
+    let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    sqlx::query(&format!(
+        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL)",
+        SESSION_COLUMNS
+    ))
+    .bind(new.id.as_uuid())
+    .bind(new.user_id.as_uuid())
+    .bind(&new.device_id)
+    .bind(&new.device_label)
+    .bind(&new.user_agent)
+    .bind(&new.ip)
+    .bind(&amr)
+    .bind(now)
+    .bind(new.idle_expires_at)
+    .bind(new.absolute_expires_at)
+    .execute(&mut *conn)
+    .await?;
+    insert_refresh_token(conn, refresh_hash, new.id, now).await?;
+    Ok(Session {
+        id: new.id,
+        user_id: new.user_id,
+        device_id: new.device_id,
+        device_label: new.device_label,
+        user_agent: new.user_agent,
+        ip: new.ip,
+        amr: new.amr,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: new.idle_expires_at,
+        absolute_expires_at: new.absolute_expires_at,
+        revoked_at: None,
+    })
+}
+
+async fn insert_refresh_token(
+    conn: &mut Conn,
+    hash: &str,
+    session: SessionId,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(hash)
+    .bind(session.as_uuid())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn rotate_refresh_token(
+    conn: &mut Conn,
+    old_hash: &str,
+    new_hash: &str,
+    grace: std::time::Duration,
+    now: DateTime<Utc>,
+) -> StoreResult<Rotation> {
+    let used: Vec<(uuid::Uuid,)> = sqlx::query_as(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+         RETURNING session_id",
+    )
+    .bind(old_hash)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some((session,)) = used.into_iter().next() {
+        let session = SessionId::from_uuid(session);
+        insert_refresh_token(conn, new_hash, session, now).await?;
+        return Ok(Rotation::Rotated(session));
+    }
+    let earlier: Option<(uuid::Uuid, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(old_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+    Ok(match earlier {
+        None => Rotation::Unknown,
+        Some((session, Some(used_at))) if now - used_at < grace => {
+            Rotation::RaceLost(SessionId::from_uuid(session))
+        }
+        Some((session, _)) => Rotation::Reused(SessionId::from_uuid(session)),
+    })
+}
+
+pub(crate) async fn revoke_session(
+    conn: &mut Conn,
+    id: SessionId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+         WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id.as_uuid())
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(revoked.rows_affected() == 1)
+}
+
+pub(crate) async fn revoke_user_sessions(
+    conn: &mut Conn,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+         WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
+    )
+    .bind(user_id.as_uuid())
+    .bind(keep.map(|k| k.as_uuid()))
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(revoked.rows_affected())
+}
+
+pub(crate) async fn session_by_id<'e, E>(db: E, id: SessionId) -> StoreResult<Session>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let row: SessionRow = sqlx::query_as(&format!(
+        "SELECT {} FROM sessions WHERE id = $1",
+        SESSION_COLUMNS
+    ))
+    .bind(id.as_uuid())
+    .fetch_one(db)
+    .await?;
+    Session::try_from(row)
+}
+
+pub(crate) async fn live_sessions<'e, E>(
+    db: E,
+    user_id: UserId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Session>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let rows: Vec<SessionRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+         AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY created_at DESC, id DESC",
+        SESSION_COLUMNS
+    ))
+    .bind(user_id.as_uuid())
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(Session::try_from).collect()
+}
+
+pub(crate) async fn touch_session<'e, E>(
+    db: E,
+    id: SessionId,
+    now: DateTime<Utc>,
+    idle_expires_at: DateTime<Utc>,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 \
+         WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id.as_uuid())
+    .bind(now)
+    .bind(idle_expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}

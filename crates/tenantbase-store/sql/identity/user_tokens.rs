@@ -1,0 +1,104 @@
+//! The statements on single-use tokens.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use tenantbase_domain::id::UserId;
+use tenantbase_store::StoreResult;
+use tenantbase_store::identity::UserTokensUnit;
+
+use crate::dialect::Db;
+use crate::sql::Conn;
+use crate::sql::platform::PlatformTx;
+
+#[async_trait]
+impl UserTokensUnit for PlatformTx {
+    async fn issue_user_token(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        issue_user_token(&mut self.tx, user_id, purpose, token_hash, expires_at).await
+    }
+
+    async fn consume_user_token(
+        &mut self,
+        token_hash: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>> {
+        consume_user_token(&mut self.tx, token_hash, purpose, now).await
+    }
+}
+
+pub(crate) async fn issue_user_token(
+    conn: &mut Conn,
+    user_id: UserId,
+    purpose: &str,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = Utc::now().trunc_subsecs(6);
+    sqlx::query(
+        "UPDATE user_tokens SET used_at = $3 \
+         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+    )
+    .bind(user_id.as_uuid())
+    .bind(purpose)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(user_id.as_uuid())
+    .bind(purpose)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn consume_user_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserId>> {
+    let used: Vec<(uuid::Uuid,)> = sqlx::query_as(
+        "UPDATE user_tokens SET used_at = $3 \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+         RETURNING user_id",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(used.into_iter().next().map(|(id,)| UserId::from_uuid(id)))
+}
+
+pub(crate) async fn user_token_owner<'e, E>(
+    db: E,
+    token_hash: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserId>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let owner: Option<(uuid::Uuid,)> = sqlx::query_as(
+        "SELECT user_id FROM user_tokens \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(owner.map(|(id,)| UserId::from_uuid(id)))
+}

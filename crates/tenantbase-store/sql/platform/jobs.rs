@@ -1,0 +1,234 @@
+//! The job queue's statements. Only claiming differs between the dialects (the row lock
+//! of `dialect::CLAIM_ROW_LOCK`); the rest is written once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tenantbase_domain::JobId;
+use tenantbase_domain::model::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+use tenantbase_store::platform::JobsUnit;
+use tenantbase_store::platform::jobs::{
+    CLAIMED_COLUMNS, ClaimedRow, JOB_COLUMNS, JobRow, MAX_PAYLOAD_BYTES, NewJob,
+};
+use tenantbase_store::{StoreError, StoreResult};
+
+use super::PlatformTx;
+use crate::dialect::{self, Db};
+use crate::sql::Conn;
+
+#[async_trait]
+impl JobsUnit for PlatformTx {
+    async fn enqueue_job(&mut self, job: NewJob) -> StoreResult<Enqueued> {
+        enqueue_job(&mut self.tx, job).await
+    }
+
+    async fn retry_job(&mut self, id: JobId, now: DateTime<Utc>) -> StoreResult<()> {
+        retry_job(&mut *self.tx, id, now).await
+    }
+}
+
+/// Claims up to `limit` due jobs for `worker` until `lease_until`. The dialect's row lock
+/// keeps concurrent claimers apart: PostgreSQL's `FOR UPDATE SKIP LOCKED` (workers in
+/// other processes pass over rows another is claiming, so they neither wait nor take the
+/// same job), nothing on SQLite, whose single writer already makes `UPDATE … RETURNING`
+/// atomic.
+pub(crate) async fn claim_jobs<'e, E>(
+    db: E,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedJob>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
+         locked_until = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs \
+           WHERE state IN ('queued', 'running') AND run_at <= $3 \
+             AND (state = 'queued' OR locked_until < $3) \
+           ORDER BY run_at LIMIT $4 {}) \
+         RETURNING {CLAIMED_COLUMNS}",
+        dialect::CLAIM_ROW_LOCK
+    );
+    let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
+    rows.into_iter().map(ClaimedJob::try_from).collect()
+}
+
+pub(crate) async fn enqueue_job(conn: &mut Conn, job: NewJob) -> StoreResult<Enqueued> {
+    let payload = job.payload.to_string();
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "job payload is {} bytes; the limit is {MAX_PAYLOAD_BYTES}",
+            payload.len()
+        )));
+    }
+    let now = Utc::now();
+    let id = JobId::new();
+    let inserted: Vec<(uuid::Uuid,)> = sqlx::query_as(
+        "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, \
+         unique_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $7, $7) \
+         ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+    )
+    .bind(id.as_uuid())
+    .bind(&job.kind)
+    .bind(&payload)
+    .bind(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
+    .bind(job.run_at.unwrap_or(now))
+    .bind(&job.unique_key)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !inserted.is_empty() {
+        return Ok(Enqueued::Created(id));
+    }
+    let (existing,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM jobs WHERE unique_key = $1")
+        .bind(&job.unique_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Enqueued::Duplicate(JobId::from_uuid(existing)))
+}
+
+pub(crate) async fn complete_jobs<'e, E>(
+    db: E,
+    ids: &[JobId],
+    worker: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<u64>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE jobs SET state = 'succeeded', payload = '{{}}', finished_at = $2, updated_at = $2, \
+         locked_until = NULL \
+         WHERE locked_by = $1 AND state = 'running' AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(worker).bind(now);
+    for id in ids {
+        query = query.bind(id.as_uuid());
+    }
+    Ok(query.execute(db).await?.rows_affected())
+}
+
+pub(crate) async fn fail_job<'e, E>(
+    db: E,
+    id: JobId,
+    worker: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let (state, finished_at) = match retry_at {
+        Some(_) => (JobState::Queued, None),
+        None => (JobState::Dead, Some(now)),
+    };
+    let failed = sqlx::query(
+        "UPDATE jobs SET state = $4, run_at = COALESCE($5, run_at), last_error = $3, \
+         locked_until = NULL, finished_at = $6, updated_at = $7 \
+         WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+    )
+    .bind(id.as_uuid())
+    .bind(worker)
+    .bind(error)
+    .bind(state.as_str())
+    .bind(retry_at)
+    .bind(finished_at)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(failed.rows_affected() == 1)
+}
+
+pub(crate) async fn list_jobs<'e, E>(
+    db: E,
+    state: Option<JobState>,
+    limit: u32,
+) -> StoreResult<Vec<Job>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM jobs WHERE ($1 IS NULL OR state = $1) \
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+        JOB_COLUMNS
+    ))
+    .bind(state.map(JobState::as_str))
+    .bind(i64::from(limit))
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+pub(crate) async fn get_job<'e, E>(db: E, id: JobId) -> StoreResult<Job>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let row: JobRow = sqlx::query_as(&format!("SELECT {} FROM jobs WHERE id = $1", JOB_COLUMNS))
+        .bind(id.as_uuid())
+        .fetch_one(db)
+        .await?;
+    Job::try_from(row)
+}
+
+pub(crate) async fn retry_job<'e, E>(db: E, id: JobId, now: DateTime<Utc>) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let retried = sqlx::query(
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, locked_by = NULL, \
+         locked_until = NULL, finished_at = NULL, updated_at = $2 \
+         WHERE id = $1 AND state = 'dead'",
+    )
+    .bind(id.as_uuid())
+    .bind(now)
+    .execute(db)
+    .await?;
+    if retried.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) async fn queue_depth<'e, E>(db: E) -> StoreResult<Vec<QueueDepth>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, state, COUNT(*) FROM jobs WHERE state <> 'succeeded' \
+         GROUP BY kind, state ORDER BY kind, state",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(kind, state, count)| {
+            let state = state.parse().map_err(StoreError::Corrupt)?;
+            Ok(QueueDepth { kind, state, count })
+        })
+        .collect()
+}
+
+pub(crate) async fn delete_finished_jobs<'e, E>(db: E, before: DateTime<Utc>) -> StoreResult<u64>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let deleted = sqlx::query("DELETE FROM jobs WHERE state = 'succeeded' AND finished_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?;
+    Ok(deleted.rows_affected())
+}

@@ -1,0 +1,30 @@
+//! The platform's statements — event log, job queue, settings — and the platform unit of
+//! work, which the identity statements share.
+
+pub(crate) mod events;
+pub(crate) mod jobs;
+pub(crate) mod settings;
+
+use async_trait::async_trait;
+use tenantbase_store::{StoreResult, UnitOfWork};
+
+use crate::dialect::Db;
+
+/// A platform unit of work on this backend: one transaction, in which each resource's
+/// statements run through the unit traits implemented beside them.
+pub(crate) struct PlatformTx {
+    pub(crate) tx: sqlx::Transaction<'static, Db>,
+}
+
+impl PlatformTx {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, Db>) -> Self {
+        Self { tx }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for PlatformTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}

@@ -1,0 +1,126 @@
+//! Sessions and their refresh tokens: opened, rotated and revoked inside a unit of work
+//! (`SessionsUnit`), looked up and touched outside one (`SessionStore`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::{Rotation, Session};
+
+use crate::{StoreError, StoreResult};
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub device_id: Option<String>,
+    pub device_label: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub amr: Vec<String>,
+    pub idle_expires_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+}
+
+/// Sessions' part of a unit of work.
+#[async_trait]
+pub trait SessionsUnit: Send {
+    /// Reads a session inside this transaction (never through the pool while holding a
+    /// unit: concurrent units could exhaust it waiting on each other's locks).
+    async fn session(&mut self, id: SessionId) -> StoreResult<Session>;
+
+    /// A session and its first refresh token (stored as `refresh_hash`).
+    async fn create_session(
+        &mut self,
+        session: NewSession,
+        refresh_hash: &str,
+    ) -> StoreResult<Session>;
+
+    /// Marks `old_hash` used and stores `new_hash` for the same session. Of concurrent
+    /// presentations of one token exactly one rotates it (the row lock, or SQLite's one
+    /// writer, serializes them); a token used less than `grace` ago is a lost race, an
+    /// older use is reuse.
+    async fn rotate_refresh_token(
+        &mut self,
+        old_hash: &str,
+        new_hash: &str,
+        grace: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Rotation>;
+
+    /// Revokes one session; `false` if it was already revoked or does not exist.
+    async fn revoke_session(
+        &mut self,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Revokes every live session of `user_id` but `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &mut self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn session_by_id(&self, id: SessionId) -> StoreResult<Session>;
+
+    /// The user's sessions that are not revoked, newest first.
+    async fn live_sessions(&self, user_id: UserId, now: DateTime<Utc>)
+    -> StoreResult<Vec<Session>>;
+
+    /// Slides the session's idle expiry and records activity.
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+/// The columns of `sessions`, in `SessionRow`'s order.
+pub const SESSION_COLUMNS: &str = "id, user_id, device_id, device_label, user_agent, ip, amr, \
+     created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at";
+
+/// A row of `sessions`; `amr` is a JSON array.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub device_id: Option<String>,
+    pub device_label: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub amr: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub idle_expires_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: SessionId::from_uuid(row.id),
+            user_id: UserId::from_uuid(row.user_id),
+            amr: serde_json::from_str(&row.amr)
+                .map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?,
+            device_id: row.device_id,
+            device_label: row.device_label,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            idle_expires_at: row.idle_expires_at,
+            absolute_expires_at: row.absolute_expires_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}

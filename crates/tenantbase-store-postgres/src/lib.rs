@@ -11,65 +11,30 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
-use tenantbase_store::tenant::Membership;
+use tenantbase_domain::model::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreError, StoreResult,
     TenantStore, TxStore, UnitOfWork, migrations, transactions,
 };
 
+mod dialect;
+
+/// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
+#[path = "../../tenantbase-store/sql/mod.rs"]
+mod sql;
+
+// The platform statements still come from the store's macros, which find these here.
+use dialect::{CLAIM_ROW_LOCK, ENTER_PLATFORM_SCOPE, USER_ROW_LOCK};
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// Concurrent workers skip rows another worker is claiming (see `claim_sql`).
-const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
-
-/// Row locks for reads that must serialize with writers (`lock_user`).
-const USER_ROW_LOCK: &str = "FOR UPDATE";
-
-/// The transaction-local setting that row-level security on `events` admits every chain
-/// for (migration 0008); set only by the event log's cross-org paths.
-const ENTER_PLATFORM_SCOPE: Option<&str> = Some("SELECT set_config('app.scope', 'platform', true)");
 
 tenantbase_store::shared_statements!(sqlx::Postgres);
 tenantbase_store::identity_statements!(sqlx::Postgres);
-tenantbase_store::tenant_statements!(sqlx::Postgres);
-tenantbase_store::project_statements!(sqlx::Postgres);
-tenantbase_store::file_statements!(sqlx::Postgres);
-tenantbase_store::creator_statements!(sqlx::Postgres);
-tenantbase_store::access_statements!(sqlx::Postgres);
+tenantbase_store::profile_statements!(sqlx::Postgres);
 tenantbase_store::store_areas!(PgStore, reader: pool, writer: pool);
 
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
-
-/// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
-mod search {
-    use sqlx::{Postgres, QueryBuilder};
-
-    const DOCUMENT: &str =
-        "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
-
-    pub const FROM_MATCHING: &str = "projects";
-
-    /// Every word, as a prefix: `word:* & other:*`.
-    pub fn query_text(words: &[String]) -> String {
-        words
-            .iter()
-            .map(|word| format!("{word}:*"))
-            .collect::<Vec<_>>()
-            .join(" & ")
-    }
-
-    pub fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
-        builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
-        builder.push_bind(query).push(")");
-    }
-
-    /// ts_rank, best (highest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
-        builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
-        builder.push_bind(query).push(")) DESC");
-    }
-}
 
 /// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting in one round
 /// trip. `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
@@ -187,13 +152,13 @@ impl TenantStore for PgStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN", "app.org_id", scope.org_id().as_uuid());
         let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
         let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn orgs_of_user(
@@ -204,7 +169,7 @@ impl TenantStore for PgStore {
     ) -> StoreResult<Vec<Membership>> {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.user_id", user.as_uuid());
         let mut tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        let orgs = tenant_sql::orgs_of_user(&mut tx, user, after, limit).await?;
+        let orgs = sql::org::orgs_of_user(&mut tx, user, after, limit).await?;
         tx.commit().await?;
         Ok(orgs)
     }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{FileId, ProjectId, UserId};
+use tenantbase_domain::model::{ApiKey, FileUpload, Invitation, Project, Role, StoredFile};
 use tenantbase_store::events::{Actor, NewEvent, RequestMeta};
-use tenantbase_store::files::{FileUpload, StoredFile};
 use tenantbase_store::identity::NewUser;
-use tenantbase_store::tenant::{ApiKey, EventQuery, Invitation, Project, Role};
+use tenantbase_store::org::events::EventQuery;
 use tenantbase_store::{EventStore, OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 

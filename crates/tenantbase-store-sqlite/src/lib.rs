@@ -11,58 +11,27 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqlitePool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
-use tenantbase_store::tenant::Membership;
+use tenantbase_domain::model::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
     TxStore, UnitOfWork, migrations, transactions,
 };
 
+mod dialect;
+
+/// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
+#[path = "../../tenantbase-store/sql/mod.rs"]
+mod sql;
+
+// The platform statements still come from the store's macros, which find these here.
+use dialect::{CLAIM_ROW_LOCK, ENTER_PLATFORM_SCOPE, USER_ROW_LOCK};
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// SQLite has one writer at a time: claims need no row lock.
-const CLAIM_ROW_LOCK: &str = "";
-
-/// SQLite units hold the database write lock: rows need no lock of their own.
-const USER_ROW_LOCK: &str = "";
-
-/// SQLite has no row-level security: the event log's platform paths need no scope.
-const ENTER_PLATFORM_SCOPE: Option<&str> = None;
 
 tenantbase_store::shared_statements!(sqlx::Sqlite);
 tenantbase_store::identity_statements!(sqlx::Sqlite);
-tenantbase_store::tenant_statements!(sqlx::Sqlite);
-tenantbase_store::project_statements!(sqlx::Sqlite);
-tenantbase_store::file_statements!(sqlx::Sqlite);
-tenantbase_store::creator_statements!(sqlx::Sqlite);
-tenantbase_store::access_statements!(sqlx::Sqlite);
+tenantbase_store::profile_statements!(sqlx::Sqlite);
 tenantbase_store::store_areas!(SqliteStore, reader: reader, writer: writer);
-
-/// Project search through the FTS5 index `projects_fts` (external content, kept in step
-/// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
-mod search {
-    use sqlx::{QueryBuilder, Sqlite};
-
-    pub const FROM_MATCHING: &str =
-        "projects JOIN projects_fts ON projects_fts.rowid = projects.rowid";
-
-    /// Every word, as a prefix: `"word"*` terms, which FTS5 ANDs together.
-    pub fn query_text(words: &[String]) -> String {
-        words
-            .iter()
-            .map(|word| format!("\"{word}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    pub fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
-        builder.push(" AND projects_fts MATCH ").push_bind(query);
-    }
-
-    /// bm25, best (lowest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
-        builder.push("projects_fts.rank");
-    }
-}
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,12 +147,12 @@ impl TxStore for SqliteStore {
 impl TenantStore for SqliteStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let tx = self.begin_immediate().await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let conn = self.reader.acquire().await?;
-        Ok(Box::new(tenant_sql::OrgTx::pooled(conn, *scope)))
+        Ok(Box::new(sql::org::OrgTx::pooled(conn, *scope)))
     }
 
     async fn orgs_of_user(
@@ -193,6 +162,6 @@ impl TenantStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
         let mut conn = self.reader.acquire().await?;
-        tenant_sql::orgs_of_user(&mut conn, user, after, limit).await
+        sql::org::orgs_of_user(&mut conn, user, after, limit).await
     }
 }

@@ -3,10 +3,10 @@
 use chrono::{SubsecRound, Utc};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{FileId, UserId};
-use tenantbase_store::files::{
-    Avatar, FileQuery, FileUpload, Profile, ProfileVisibility, StoredFile,
-};
+use tenantbase_domain::model::{FileUpload, StoredFile};
+use tenantbase_store::files::{Avatar, Profile, ProfileVisibility};
 use tenantbase_store::identity::NewUser;
+use tenantbase_store::org::files::FileQuery;
 use tenantbase_store::{OrgScope, Store, StoreError};
 
 fn file(name: &str, size: u64, content_type: &str, created_by: UserId) -> StoredFile {

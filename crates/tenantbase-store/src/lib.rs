@@ -10,31 +10,27 @@ pub mod identity;
 pub mod jobs;
 pub mod migrations;
 pub mod ops;
+pub mod org;
+pub mod rows;
 pub mod scope;
 pub mod settings;
 pub mod shared;
-pub mod shared_access;
-pub mod shared_creators;
 pub mod shared_files;
 pub mod shared_identity;
-pub mod shared_projects;
-pub mod shared_tenant;
 pub mod sql;
-pub mod tenant;
-pub mod tenant_rows;
 pub mod transactions;
 pub mod unit;
 
 pub use error::StoreError;
 pub use events::EventStore;
-pub use files::{FileUnit, ProfileStore};
+pub use files::ProfileStore;
 pub use identity::IdentityStore;
 pub use jobs::JobStore;
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use ops::{Backend, OpsStore, PoolStats};
+pub use org::{OrgUnit, TenantStore};
 pub use scope::OrgScope;
 pub use settings::{Setting, SettingsStore};
-pub use tenant::{OrgUnit, TenantStore};
 pub use unit::{TxStore, UnitOfWork};
 
 /// Everything a backend provides. Implemented automatically for any type with every area.

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::ApiKeyId;
+use tenantbase_domain::model::ApiKey;
 use tenantbase_store::events::RequestMeta;
-use tenantbase_store::tenant::ApiKey;
 
 use super::access::OrgAccess;
 use super::roles::{exceeds_own, parse_permissions};

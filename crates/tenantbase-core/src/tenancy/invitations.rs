@@ -5,10 +5,10 @@
 use chrono::Utc;
 use tenantbase_domain::Email;
 use tenantbase_domain::id::InvitationId;
+use tenantbase_domain::model::{Invitation, Org};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::OrgScope;
 use tenantbase_store::events::RequestMeta;
-use tenantbase_store::tenant::{Invitation, Org};
 
 use super::access::OrgAccess;
 use super::access::permissions_of;

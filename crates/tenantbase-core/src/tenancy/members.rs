@@ -3,8 +3,8 @@
 //! `owners:manage` (see `roles::check_grantable`).
 
 use tenantbase_domain::id::{RoleId, TeamId, UserId};
+use tenantbase_domain::model::{Member, Role, Team};
 use tenantbase_store::events::RequestMeta;
-use tenantbase_store::tenant::{Member, Role, Team};
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;

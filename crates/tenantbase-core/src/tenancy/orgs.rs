@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::RoleId;
+use tenantbase_domain::model::{Membership, Org, Role};
 use tenantbase_domain::{BuiltinRole, OrgId};
 use tenantbase_store::events::RequestMeta;
 use tenantbase_store::jobs::NewJob;
-use tenantbase_store::tenant::{Membership, Org, Role};
 use tenantbase_store::{OrgScope, StoreError};
 
 use super::access::OrgAccess;

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenantbase_domain::model::{ApiKey, Invitation, Member, Org, Project, Role, Team};
 use tenantbase_store::events::Event;
-use tenantbase_store::tenant::{ApiKey, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
 
 /// A page of a list: `next_cursor` is null on the last page.

@@ -10,9 +10,9 @@ use futures::Stream;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tenantbase_domain::id::{ApiKeyId, FileId, UserId};
+use tenantbase_domain::model::StoredFile;
 use tenantbase_domain::{OrgId, Permission};
 use tenantbase_store::events::{Actor, RequestMeta};
-use tenantbase_store::files::StoredFile;
 
 use super::ingest::{Budget, ingest};
 use super::{FileRefusal, staging_key};

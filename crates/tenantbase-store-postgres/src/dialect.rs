@@ -1,0 +1,46 @@
+//! What PostgreSQL does differently from SQLite in the statements both share (the store's
+//! `sql/`, mounted in `lib.rs`): its database type, row locks, the event log's platform
+//! scope under row-level security, and project search through a GIN index.
+
+pub(crate) type Db = sqlx::Postgres;
+
+/// Concurrent workers skip rows another worker is claiming (see `claim_sql`).
+pub(crate) const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+
+/// Row locks for reads that must serialize with writers (`lock_user`).
+pub(crate) const USER_ROW_LOCK: &str = "FOR UPDATE";
+
+/// The transaction-local setting that row-level security on `events` admits every chain
+/// for (migration 0008); set only by the event log's cross-org paths.
+pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> =
+    Some("SELECT set_config('app.scope', 'platform', true)");
+
+/// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
+pub(crate) mod search {
+    use sqlx::{Postgres, QueryBuilder};
+
+    const DOCUMENT: &str =
+        "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
+
+    pub(crate) const FROM_MATCHING: &str = "projects";
+
+    /// Every word, as a prefix: `word:* & other:*`.
+    pub(crate) fn query_text(words: &[String]) -> String {
+        words
+            .iter()
+            .map(|word| format!("{word}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+
+    pub(crate) fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
+        builder.push_bind(query).push(")");
+    }
+
+    /// ts_rank, best (highest) first.
+    pub(crate) fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+        builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
+        builder.push_bind(query).push(")) DESC");
+    }
+}

@@ -1,0 +1,41 @@
+//! What SQLite does differently from PostgreSQL in the statements both share (the store's
+//! `sql/`, mounted in `lib.rs`): its database type, row locks it does not need, and
+//! project search through FTS5.
+
+pub(crate) type Db = sqlx::Sqlite;
+
+/// SQLite has one writer at a time: claims need no row lock.
+pub(crate) const CLAIM_ROW_LOCK: &str = "";
+
+/// SQLite units hold the database write lock: rows need no lock of their own.
+pub(crate) const USER_ROW_LOCK: &str = "";
+
+/// SQLite has no row-level security: the event log's platform paths need no scope.
+pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
+
+/// Project search through the FTS5 index `projects_fts` (external content, kept in step
+/// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
+pub(crate) mod search {
+    use sqlx::{QueryBuilder, Sqlite};
+
+    pub(crate) const FROM_MATCHING: &str =
+        "projects JOIN projects_fts ON projects_fts.rowid = projects.rowid";
+
+    /// Every word, as a prefix: `"word"*` terms, which FTS5 ANDs together.
+    pub(crate) fn query_text(words: &[String]) -> String {
+        words
+            .iter()
+            .map(|word| format!("\"{word}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub(crate) fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
+        builder.push(" AND projects_fts MATCH ").push_bind(query);
+    }
+
+    /// bm25, best (lowest) first.
+    pub(crate) fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
+        builder.push("projects_fts.rank");
+    }
+}

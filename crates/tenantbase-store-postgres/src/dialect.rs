@@ -26,10 +26,10 @@ pub(crate) mod search {
     const DOCUMENT: &str =
         "to_tsvector('simple', projects.name || ' ' || coalesce(projects.description, ''))";
 
-    pub const FROM_MATCHING: &str = "projects";
+    pub(crate) const FROM_MATCHING: &str = "projects";
 
     /// Every word, as a prefix: `word:* & other:*`.
-    pub fn query_text(words: &[String]) -> String {
+    pub(crate) fn query_text(words: &[String]) -> String {
         words
             .iter()
             .map(|word| format!("{word}:*"))
@@ -37,13 +37,13 @@ pub(crate) mod search {
             .join(" & ")
     }
 
-    pub fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+    pub(crate) fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
         builder.push(format!(" AND {DOCUMENT} @@ to_tsquery('simple', "));
         builder.push_bind(query).push(")");
     }
 
     /// ts_rank, best (highest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
+    pub(crate) fn push_rank(builder: &mut QueryBuilder<'_, Postgres>, query: String) {
         builder.push(format!("ts_rank({DOCUMENT}, to_tsquery('simple', "));
         builder.push_bind(query).push(")) DESC");
     }

@@ -11,13 +11,11 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
-use tenantbase_store::tenant::Membership;
+use tenantbase_domain::model::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreError, StoreResult,
     TenantStore, TxStore, UnitOfWork, migrations, transactions,
 };
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 mod dialect;
 
@@ -25,11 +23,7 @@ mod dialect;
 #[path = "../../tenantbase-store/sql/mod.rs"]
 mod sql;
 
-tenantbase_store::tenant_statements!(sqlx::Postgres);
-tenantbase_store::project_statements!(sqlx::Postgres);
-tenantbase_store::file_statements!(sqlx::Postgres);
-tenantbase_store::creator_statements!(sqlx::Postgres);
-tenantbase_store::access_statements!(sqlx::Postgres);
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
@@ -160,13 +154,13 @@ impl TenantStore for PgStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN", "app.org_id", scope.org_id().as_uuid());
         let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
         let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn orgs_of_user(
@@ -177,7 +171,7 @@ impl TenantStore for PgStore {
     ) -> StoreResult<Vec<Membership>> {
         let begin = begin_with_setting("BEGIN READ ONLY", "app.user_id", user.as_uuid());
         let mut tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        let orgs = tenant_sql::orgs_of_user(&mut tx, user, after, limit).await?;
+        let orgs = sql::org::orgs_of_user(&mut tx, user, after, limit).await?;
         tx.commit().await?;
         Ok(orgs)
     }

@@ -7,11 +7,12 @@ use std::time::Duration;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{FileId, ProjectId, UserId};
-use tenantbase_domain::model::{Actor, RequestMeta};
-use tenantbase_store::files::{FileUpload, StoredFile};
+use tenantbase_domain::model::{
+    Actor, ApiKey, FileUpload, Invitation, Project, RequestMeta, Role, StoredFile,
+};
 use tenantbase_store::identity::users::NewUser;
+use tenantbase_store::org::events::EventQuery;
 use tenantbase_store::platform::events::NewEvent;
-use tenantbase_store::tenant::{ApiKey, EventQuery, Invitation, Project, Role};
 use tenantbase_store::{EventStore, OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 

@@ -22,11 +22,11 @@ pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
 pub(crate) mod search {
     use sqlx::{QueryBuilder, Sqlite};
 
-    pub const FROM_MATCHING: &str =
+    pub(crate) const FROM_MATCHING: &str =
         "projects JOIN projects_fts ON projects_fts.rowid = projects.rowid";
 
     /// Every word, as a prefix: `"word"*` terms, which FTS5 ANDs together.
-    pub fn query_text(words: &[String]) -> String {
+    pub(crate) fn query_text(words: &[String]) -> String {
         words
             .iter()
             .map(|word| format!("\"{word}\"*"))
@@ -34,12 +34,12 @@ pub(crate) mod search {
             .join(" ")
     }
 
-    pub fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
+    pub(crate) fn push_match(builder: &mut QueryBuilder<'_, Sqlite>, query: String) {
         builder.push(" AND projects_fts MATCH ").push_bind(query);
     }
 
     /// bm25, best (lowest) first.
-    pub fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
+    pub(crate) fn push_rank(builder: &mut QueryBuilder<'_, Sqlite>, _query: String) {
         builder.push("projects_fts.rank");
     }
 }

@@ -11,13 +11,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqlitePool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
-use tenantbase_store::tenant::Membership;
+use tenantbase_domain::model::Membership;
 use tenantbase_store::{
     Backend, MigrationReport, OpsStore, OrgScope, OrgUnit, PoolStats, StoreResult, TenantStore,
     TxStore, UnitOfWork, migrations, transactions,
 };
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 mod dialect;
 
@@ -25,11 +23,7 @@ mod dialect;
 #[path = "../../tenantbase-store/sql/mod.rs"]
 mod sql;
 
-tenantbase_store::tenant_statements!(sqlx::Sqlite);
-tenantbase_store::project_statements!(sqlx::Sqlite);
-tenantbase_store::file_statements!(sqlx::Sqlite);
-tenantbase_store::creator_statements!(sqlx::Sqlite);
-tenantbase_store::access_statements!(sqlx::Sqlite);
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -157,12 +151,12 @@ impl TxStore for SqliteStore {
 impl TenantStore for SqliteStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let tx = self.begin_immediate().await?;
-        Ok(Box::new(tenant_sql::OrgTx::new(tx, *scope)))
+        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
         let conn = self.reader.acquire().await?;
-        Ok(Box::new(tenant_sql::OrgTx::pooled(conn, *scope)))
+        Ok(Box::new(sql::org::OrgTx::pooled(conn, *scope)))
     }
 
     async fn orgs_of_user(
@@ -172,6 +166,6 @@ impl TenantStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
         let mut conn = self.reader.acquire().await?;
-        tenant_sql::orgs_of_user(&mut conn, user, after, limit).await
+        sql::org::orgs_of_user(&mut conn, user, after, limit).await
     }
 }

@@ -3,9 +3,9 @@
 use chrono::{SubsecRound, Utc};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{FileId, UserId};
-use tenantbase_domain::model::{Avatar, Profile, ProfileVisibility};
-use tenantbase_store::files::{FileQuery, FileUpload, StoredFile};
+use tenantbase_domain::model::{Avatar, FileUpload, Profile, ProfileVisibility, StoredFile};
 use tenantbase_store::identity::users::NewUser;
+use tenantbase_store::org::files::FileQuery;
 use tenantbase_store::{OrgScope, Store, StoreError};
 
 fn file(name: &str, size: u64, content_type: &str, created_by: UserId) -> StoredFile {

@@ -4,6 +4,7 @@
 //! dialects comes from `crate::dialect`; nothing here names a backend.
 
 pub(crate) mod identity;
+pub(crate) mod org;
 pub(crate) mod platform;
 mod stores;
 

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tenantbase_domain::id::{ApiKeyId, UserId};
-use tenantbase_domain::model::{Actor, RequestMeta, Target};
+use tenantbase_domain::model::{Actor, ApiKey, RequestMeta, Role, Target};
 use tenantbase_domain::{OrgId, Permission, PermissionSet};
 use tenantbase_store::platform::events::NewEvent;
-use tenantbase_store::tenant::Role;
 use tenantbase_store::{OrgScope, OrgUnit};
 
 use super::cache::{KeyGrant, MemberGrant};
@@ -352,7 +351,7 @@ impl Tenancy {
 /// holds now — a creator who lost a permission, or left, takes it from their keys too.
 async fn live_key_grant(
     unit: &mut dyn OrgUnit,
-    key: tenantbase_store::tenant::ApiKey,
+    key: ApiKey,
     now: chrono::DateTime<Utc>,
 ) -> Result<Option<KeyGrant>, TenancyError> {
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {

@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::ApiKeyId;
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::tenant::ApiKey;
+use tenantbase_domain::model::{ApiKey, RequestMeta};
 
 use super::access::OrgAccess;
 use super::roles::{exceeds_own, parse_permissions};

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::model::{ChainKey, Event};
-use tenantbase_store::tenant::EventQuery;
+use tenantbase_store::org::events::EventQuery;
 
 use super::access::OrgAccess;
 use super::{FieldProblem, Tenancy, TenancyError};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use moka::sync::Cache;
 use tenantbase_domain::id::UserId;
+use tenantbase_domain::model::ApiKey;
 use tenantbase_domain::{OrgId, PermissionSet};
-use tenantbase_store::tenant::ApiKey;
 
 use crate::identity::REVOCATION_BOUND as ACCESS_TTL;
 

@@ -5,10 +5,9 @@
 use chrono::Utc;
 use tenantbase_domain::Email;
 use tenantbase_domain::id::InvitationId;
-use tenantbase_domain::model::RequestMeta;
+use tenantbase_domain::model::{Invitation, Org, RequestMeta};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::OrgScope;
-use tenantbase_store::tenant::{Invitation, Org};
 
 use super::access::OrgAccess;
 use super::access::permissions_of;

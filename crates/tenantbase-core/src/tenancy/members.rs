@@ -3,8 +3,7 @@
 //! `owners:manage` (see `roles::check_grantable`).
 
 use tenantbase_domain::id::{RoleId, TeamId, UserId};
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::tenant::{Member, Role, Team};
+use tenantbase_domain::model::{Member, RequestMeta, Role, Team};
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;

@@ -4,10 +4,9 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::RoleId;
-use tenantbase_domain::model::RequestMeta;
+use tenantbase_domain::model::{Membership, Org, RequestMeta, Role};
 use tenantbase_domain::{BuiltinRole, OrgId};
 use tenantbase_store::platform::jobs::NewJob;
-use tenantbase_store::tenant::{Membership, Org, Role};
 use tenantbase_store::{OrgScope, StoreError};
 
 use super::access::OrgAccess;

@@ -4,9 +4,8 @@
 //! take away the owner role.
 
 use tenantbase_domain::id::RoleId;
-use tenantbase_domain::model::RequestMeta;
+use tenantbase_domain::model::{RequestMeta, Role};
 use tenantbase_domain::{BuiltinRole, Permission, PermissionSet};
-use tenantbase_store::tenant::Role;
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::{OrgAccess, permissions_of};

@@ -3,16 +3,22 @@
 //! without depending on persistence.
 
 pub mod event;
+pub mod file;
 pub mod job;
+pub mod org;
 pub mod profile;
+pub mod project;
 pub mod session;
 pub mod setting;
 pub mod signing_key;
 pub mod user;
 
 pub use event::{Actor, ChainHead, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
+pub use file::{FileUpload, StoredFile};
 pub use job::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+pub use org::{ApiKey, Invitation, Member, Membership, Org, Role, Team};
 pub use profile::{Avatar, Profile, ProfileVisibility};
+pub use project::Project;
 pub use session::{Rotation, Session};
 pub use setting::Setting;
 pub use signing_key::SigningKeyRow;

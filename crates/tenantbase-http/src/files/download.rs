@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tenantbase_core::tenancy::files::FileDownload;
-use tenantbase_store::files::StoredFile;
+use tenantbase_domain::model::StoredFile;
 
 use crate::ApiError;
 

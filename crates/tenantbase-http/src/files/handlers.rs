@@ -7,7 +7,7 @@ use axum::response::Response;
 use tenantbase_core::tenancy::OrgAccess;
 use tenantbase_core::tenancy::files::{NewFile, UploadRequest};
 use tenantbase_domain::id::FileId;
-use tenantbase_store::files::FileQuery;
+use tenantbase_store::org::files::FileQuery;
 
 use super::download::{early_answer, read_range, respond};
 use super::dto::{

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantbase_domain::model::Event;
-use tenantbase_store::tenant::{ApiKey, Invitation, Member, Org, Project, Role, Team};
+use tenantbase_domain::model::{ApiKey, Event, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
 
 /// A page of a list: `next_cursor` is null on the last page.

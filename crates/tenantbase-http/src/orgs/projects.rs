@@ -31,7 +31,7 @@ impl From<ProjectBody> for NewProject {
     }
 }
 
-fn views(access: &OrgAccess, projects: Vec<tenantbase_store::tenant::Project>) -> Vec<ProjectView> {
+fn views(access: &OrgAccess, projects: Vec<tenantbase_domain::model::Project>) -> Vec<ProjectView> {
     let org = access.org_id().to_string();
     projects
         .into_iter()

@@ -3,7 +3,7 @@
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{Avatar, Profile};
 use tenantbase_store::identity::profiles::{PROFILE_COLUMNS, ProfileRow};
-use tenantbase_store::tenant_rows::found;
+use tenantbase_store::rows::found;
 use tenantbase_store::{StoreError, StoreResult};
 
 use crate::dialect::Db;

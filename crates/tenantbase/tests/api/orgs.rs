@@ -275,7 +275,7 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
             unit.org().await,
             Err(tenantbase_store::StoreError::NotFound)
         ));
-        let everything = tenantbase_store::tenant::ProjectQuery {
+        let everything = tenantbase_store::org::projects::ProjectQuery {
             include_deleted: true,
             limit: 100,
             ..Default::default()

@@ -10,9 +10,8 @@ use futures::Stream;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tenantbase_domain::id::{ApiKeyId, FileId, UserId};
-use tenantbase_domain::model::{Actor, RequestMeta};
+use tenantbase_domain::model::{Actor, RequestMeta, StoredFile};
 use tenantbase_domain::{OrgId, Permission};
-use tenantbase_store::files::StoredFile;
 
 use super::ingest::{Budget, ingest};
 use super::{FileRefusal, staging_key};

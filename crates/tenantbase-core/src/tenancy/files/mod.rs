@@ -18,8 +18,8 @@ use futures::Stream;
 use tenantbase_blob::{BlobError, BlobRead};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::FileId;
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::files::{FileQuery, StoredFile};
+use tenantbase_domain::model::{RequestMeta, StoredFile};
+use tenantbase_store::org::files::FileQuery;
 
 pub use grants::{BlobGrant, GrantMethod, GrantRefusal};
 pub use presign::{PresignedDownload, PresignedUpload, UploadRequest};

@@ -9,8 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tenantbase_blob::{BlobError, BlobStore};
 use tenantbase_domain::id::FileId;
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::files::{FileUpload, StoredFile};
+use tenantbase_domain::model::{FileUpload, RequestMeta, StoredFile};
 
 use super::grants::{GrantMethod, Signer};
 use super::sniff::{SNIFF_BYTES, mismatch};

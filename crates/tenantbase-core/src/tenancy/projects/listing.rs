@@ -5,8 +5,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantbase_domain::id::{ProjectId, UserId};
-use tenantbase_store::tenant::{Project, ProjectCursor, ProjectQuery, ProjectSort};
-use tenantbase_store::tenant_rows::search_words;
+use tenantbase_domain::model::Project;
+use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort, search_words};
 
 use super::PAGE_MAX;
 use crate::tenancy::{FieldProblem, TenancyError};

@@ -8,8 +8,8 @@ mod transfer;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::tenant::{Project, ProjectCursor, ProjectQuery, ProjectSort};
+use tenantbase_domain::model::{Project, RequestMeta};
+use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort};
 
 pub use listing::{ProjectListing, ProjectPage};
 pub use transfer::{ExportFormat, IMPORT_MAX_ROWS};

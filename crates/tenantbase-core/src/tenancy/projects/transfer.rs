@@ -1,7 +1,7 @@
 //! Export and import of projects as JSON lines or CSV (with a guard against spreadsheet
 //! formulas), every row checked before any is written.
 
-use tenantbase_store::tenant::Project;
+use tenantbase_domain::model::Project;
 
 use super::NewProject;
 use crate::tenancy::{FieldProblem, TenancyError};

@@ -1,0 +1,84 @@
+//! `OrgTx`, the backend's `OrgUnit`: a transaction (or, for SQLite reads, a pooled
+//! connection) and the org it is confined to. Its resource traits are implemented beside
+//! their statements.
+
+use async_trait::async_trait;
+use tenantbase_store::org::OrgUnit;
+use tenantbase_store::{OrgScope, StoreResult};
+use uuid::Uuid;
+
+use super::Conn;
+use crate::dialect::Db;
+
+/// What an org unit runs its statements on: a transaction, or — for reads that need no
+/// snapshot and no transaction-local setting (SQLite) — a pooled connection, which saves
+/// the BEGIN and ROLLBACK round trips.
+pub(super) enum Handle {
+    Tx(sqlx::Transaction<'static, Db>),
+    Pooled(sqlx::pool::PoolConnection<Db>),
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        match self {
+            Handle::Tx(tx) => tx,
+            Handle::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Handle {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            Handle::Tx(tx) => tx,
+            Handle::Pooled(conn) => conn,
+        }
+    }
+}
+
+/// A unit of work confined to one org.
+pub(crate) struct OrgTx {
+    pub(super) tx: Handle,
+    pub(super) scope: OrgScope,
+}
+
+impl OrgTx {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, Db>, scope: OrgScope) -> Self {
+        Self {
+            tx: Handle::Tx(tx),
+            scope,
+        }
+    }
+
+    /// Statements run one by one on `conn`, each seeing the latest commit.
+    #[allow(
+        dead_code,
+        reason = "only SQLite reads through a pooled connection; PostgreSQL reads in a READ ONLY transaction"
+    )]
+    pub(crate) fn pooled(conn: sqlx::pool::PoolConnection<Db>, scope: OrgScope) -> Self {
+        Self {
+            tx: Handle::Pooled(conn),
+            scope,
+        }
+    }
+
+    pub(super) fn org_id(&self) -> Uuid {
+        self.scope.org_id().as_uuid()
+    }
+}
+
+#[async_trait]
+impl OrgUnit for OrgTx {
+    fn scope(&self) -> OrgScope {
+        self.scope
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        match self.tx {
+            Handle::Tx(tx) => Ok(tx.commit().await?),
+            Handle::Pooled(_) => Ok(()),
+        }
+    }
+}

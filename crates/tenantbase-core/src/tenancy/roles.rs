@@ -10,9 +10,11 @@ use tenantbase_store::tenant::Role;
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::{OrgAccess, permissions_of};
+use super::cache::OrgStale;
 use super::{
     FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
 };
+use crate::write::Change;
 
 /// A custom role's fields; on update, `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -174,20 +176,19 @@ impl Tenancy {
             created_at: now,
             updated_at: now,
         };
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let custom = unit.roles().await?.iter().filter(|r| !r.builtin).count();
         if custom >= limits::CUSTOM_ROLES {
             return Err(limit_reached("custom roles", limits::CUSTOM_ROLES));
         }
         unit.insert_role(&role).await.map_err(name_taken)?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.created",
             Some(("role", role.id.to_string())),
             request,
             serde_json::json!({"name": role.name, "permissions": role.permissions}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(role)
     }
 
@@ -198,7 +199,7 @@ impl Tenancy {
         change: RoleChange,
         request: &RequestMeta,
     ) -> Result<Role, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let mut role = custom_role(unit.as_mut(), id).await?;
         // Changing a role changes what its holders can do: only within the caller's reach.
         check_grantable(access, std::slice::from_ref(&role))?;
@@ -217,15 +218,13 @@ impl Tenancy {
         }
         role.updated_at = now_micros();
         unit.update_role(&role).await.map_err(name_taken)?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.updated",
             Some(("role", role.id.to_string())),
             request,
             serde_json::json!({"name": role.name, "permissions": role.permissions}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(role)
     }
 
@@ -235,7 +234,7 @@ impl Tenancy {
         id: RoleId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let role = custom_role(unit.as_mut(), id).await?;
         if unit.role_in_use(id, chrono::Utc::now()).await? {
             return Err(TenancyError::Conflict(
@@ -244,14 +243,13 @@ impl Tenancy {
             ));
         }
         unit.delete_role(id).await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.deleted",
             Some(("role", id.to_string())),
             request,
             serde_json::json!({"name": role.name}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use tenantbase_store::tenant::{Invitation, Org};
 use super::access::OrgAccess;
 use super::access::permissions_of;
 use super::cache::OrgStale;
-use super::roles::{check_grantable, is_owner_role, resolve_roles};
+use super::roles::{check_grantable, is_owner_role, member_roles, org_roles, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
 use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
 use crate::identity::Principal;
@@ -176,14 +176,12 @@ impl Tenancy {
             ));
         }
         // The roles are granted now: the inviter must still be able to grant them.
-        let granted: Vec<_> = unit
-            .roles()
+        let granted: Vec<_> = org_roles(unit.as_mut())
             .await?
             .into_iter()
             .filter(|role| invitation.role_ids.contains(&role.id))
             .collect();
-        let inviter = unit
-            .roles_of_member(invitation.invited_by)
+        let inviter = member_roles(unit.as_mut(), invitation.invited_by)
             .await?
             .unwrap_or_default();
         let inviter_permissions = permissions_of(&inviter);

@@ -9,7 +9,9 @@ use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;
 use super::cache::OrgStale;
-use super::roles::{check_grantable, check_owner_reach, is_owner_role, resolve_roles};
+use super::roles::{
+    check_grantable, check_owner_reach, is_owner_role, member_roles, org_roles, resolve_roles,
+};
 use super::{Tenancy, TenancyError, limit_reached, limits, required_text};
 use crate::write::Change;
 
@@ -101,11 +103,10 @@ impl Tenancy {
         // both pass the last-owner check.
         unit.lock_org().await?;
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
-        let held = unit
-            .roles_of_member(user)
+        let held = member_roles(unit.as_mut(), user)
             .await?
             .ok_or(TenancyError::NotFound)?;
-        let all = unit.roles().await?;
+        let all = org_roles(unit.as_mut()).await?;
         let new = resolve_roles(unit.as_mut(), "roles", &change.roles).await?;
         // What changes: direct roles added and direct roles taken away.
         let changed: Vec<Role> = all
@@ -145,8 +146,7 @@ impl Tenancy {
         // both pass the last-owner check.
         unit.lock_org().await?;
         // Effective roles: one who is owner through a team is an owner all the same.
-        let held = unit
-            .roles_of_member(user)
+        let held = member_roles(unit.as_mut(), user)
             .await?
             .ok_or(TenancyError::NotFound)?;
         if !leaving {
@@ -324,7 +324,7 @@ impl Tenancy {
         references: &[String],
         current: &[tenantbase_domain::id::RoleId],
     ) -> Result<(), TenancyError> {
-        let all = unit.roles().await?;
+        let all = org_roles(unit).await?;
         let new = resolve_roles(unit, "roles", references).await?;
         let changed: Vec<Role> = all
             .iter()
@@ -343,8 +343,7 @@ impl Tenancy {
 
 /// The roles `team` grants its members.
 async fn team_roles(unit: &mut dyn OrgUnit, team: &Team) -> Result<Vec<Role>, TenancyError> {
-    Ok(unit
-        .roles()
+    Ok(org_roles(unit)
         .await?
         .into_iter()
         .filter(|r| team.role_ids.contains(&r.id))

@@ -142,7 +142,8 @@ impl Tenancy {
                 id: RoleId::new(),
                 name: builtin.name().to_owned(),
                 description: builtin.description().to_owned(),
-                permissions: builtin.permissions().names(),
+                // Read from code (`roles::org_roles`), never from the row.
+                permissions: Vec::new(),
                 builtin: true,
                 created_at: now,
                 updated_at: now,

@@ -7,3 +7,4 @@ pub mod identity;
 pub mod jobs;
 pub mod mail;
 pub mod tenancy;
+pub mod write;

@@ -16,23 +16,47 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{EventStore, OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
 
-/// Every table holding org-owned rows.
-const ORG_OWNED: [&str; 14] = [
-    "organizations",
-    "org_roles",
-    "org_members",
-    "member_roles",
-    "teams",
-    "team_members",
-    "team_roles",
-    "invitations",
-    "api_keys",
-    "projects",
-    "files",
-    "file_uploads",
-    "org_file_usage",
-    "events",
+/// Tables that hold something of orgs yet stay outside the wall, and why. None has an
+/// `org_id` column, so `org_tables` does not find them; the rule test checks that this
+/// stays true — a table here that gains one holds org rows and needs the wall.
+const OUTSIDE_THE_WALL: [(&str, &str); 2] = [
+    (
+        "audit_chains",
+        "one head per chain, keyed by its name: a sequence number and a hash, no org data; \
+         the events themselves are walled",
+    ),
+    (
+        "jobs",
+        "the queue every worker claims from, for any org; an org's id sits only in a job's \
+         payload, and handlers open org units to act",
+    ),
 ];
+
+/// Every table holding org-owned rows, from the catalog: each table of the schema with an
+/// `org_id` column, and `organizations` itself (its `id` is the org). A new org table is
+/// on the list, and held to the wall, from the migration that creates it.
+async fn org_tables(conn: &mut PgConnection) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+           AND (c.relname = 'organizations' OR EXISTS ( \
+                SELECT 1 FROM pg_attribute a \
+                WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)) \
+         ORDER BY c.relname",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("org tables");
+    // A query that finds nothing would make every test below pass vacuously.
+    for known in ["organizations", "projects", "events"] {
+        assert!(
+            tables.iter().any(|t| t == known),
+            "the catalog query finds {known}: {tables:?}"
+        );
+    }
+    tables
+}
 
 /// An org with one row in every org-owned table, written through the store.
 async fn populate(store: &PgStore, owner: UserId) -> OrgId {
@@ -227,8 +251,8 @@ async fn the_runtime_role_sees_only_the_org_its_transaction_names() {
         .execute(&mut *tx)
         .await
         .expect("set org");
-    for table in ORG_OWNED {
-        let orgs = visible_orgs(&mut tx, table).await;
+    for table in org_tables(&mut tx).await {
+        let orgs = visible_orgs(&mut tx, &table).await;
         assert!(!orgs.is_empty(), "{table}: org A's own rows are visible");
         assert!(
             orgs.iter().all(|org| *org == Some(a.as_uuid())),
@@ -245,11 +269,63 @@ async fn the_runtime_role_sees_only_the_org_its_transaction_names() {
     store.close().await;
 }
 
+/// The wall's rule, read from the catalog: every org table enables and forces row-level
+/// security and has a policy — so a migration adding one without them fails here.
+#[tokio::test]
+async fn every_org_table_is_walled() {
+    let db = tenantbase_testkit::fresh_database().await;
+    let store = PgStore::connect(
+        &db.url,
+        PgPoolConfig {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(10),
+        },
+    )
+    .expect("pool");
+    store.migrate().await.expect("migrate");
+    store.close().await;
+    let mut conn = PgConnection::connect(&db.url).await.expect("connect");
+    for table in org_tables(&mut conn).await {
+        let (enabled, forced, policies): (bool, bool, i64) = sqlx::query_as(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity, \
+                    (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = $1",
+        )
+        .bind(&table)
+        .fetch_one(&mut conn)
+        .await
+        .expect("row security of a table");
+        assert!(enabled, "{table}: ENABLE ROW LEVEL SECURITY is missing");
+        assert!(forced, "{table}: FORCE ROW LEVEL SECURITY is missing");
+        assert!(policies > 0, "{table}: no policy, so no row is reachable");
+    }
+    for (table, why) in OUTSIDE_THE_WALL {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+        )
+        .bind(table)
+        .fetch_all(&mut conn)
+        .await
+        .expect("columns");
+        assert!(
+            !columns.is_empty(),
+            "{table} is gone: drop it from the list"
+        );
+        assert!(
+            !columns.iter().any(|c| c == "org_id"),
+            "{table} has an org_id column now; it was outside the wall because: {why}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_path_that_forgets_to_set_the_org_sees_nothing() {
     let (db, store, a, _) = setup().await;
     let mut conn = runtime_connection(&db.url).await;
-    for table in ORG_OWNED {
+    let tables = org_tables(&mut conn).await;
+    for table in &tables {
         assert!(
             visible_orgs(&mut conn, table).await.is_empty(),
             "{table} without an org"
@@ -263,7 +339,7 @@ async fn a_path_that_forgets_to_set_the_org_sees_nothing() {
         .await
         .expect("set org");
     tx.commit().await.expect("commit");
-    for table in ORG_OWNED {
+    for table in &tables {
         assert!(
             visible_orgs(&mut conn, table).await.is_empty(),
             "{table} after a scoped transaction"
@@ -454,8 +530,8 @@ async fn a_login_role_that_is_only_an_app_member_cannot_lift_the_wall() {
     // …and a connection of it that drops the role still sees nothing and owns nothing.
     let mut conn = PgConnection::connect(&url).await.expect("connect as login");
     conn.execute("RESET ROLE").await.expect("reset");
-    for table in ORG_OWNED {
-        assert!(visible_orgs(&mut conn, table).await.is_empty(), "{table}");
+    for table in org_tables(&mut conn).await {
+        assert!(visible_orgs(&mut conn, &table).await.is_empty(), "{table}");
     }
     let lifted = conn
         .execute("ALTER TABLE projects DISABLE ROW LEVEL SECURITY")

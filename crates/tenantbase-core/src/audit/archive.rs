@@ -19,6 +19,7 @@ use tenantbase_store::{Store, StoreError};
 
 use super::verify::{Break, Walker};
 use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::write::{Change, NoCache};
 
 /// Events per archive object: bounds the memory one archive run takes.
 const BATCH: usize = 10_000;
@@ -123,10 +124,10 @@ async fn archive_batch(
         .await?;
     // Only once both objects are stored do the events leave the database, and the
     // platform chain records that they did, in the same transaction.
-    let mut unit = store.begin().await?;
+    let mut unit = crate::write::Write::new(store.begin().await?, NoCache);
     unit.truncate_chain(&head.chain, last.seq, &last.hash)
         .await?;
-    unit.append_event(NewEvent {
+    let event = NewEvent {
         org_id: None,
         event_type: "audit.archived".to_owned(),
         actor: Actor::System,
@@ -141,9 +142,8 @@ async fn archive_batch(
             "last_hash": manifest.last_hash,
             "object": manifest.object,
         }),
-    })
-    .await?;
-    unit.commit().await?;
+    };
+    unit.commit(Change::new((), event)).await?;
     tracing::info!(chain = %head.chain, first_seq = first.seq, last_seq = last.seq, "archived audit events");
     Ok(Some(manifest))
 }

@@ -17,11 +17,15 @@ use tenantbase_store::identity::users::NewUser;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
-use super::cache::AuthCache;
+use super::cache::{AuthCache, AuthStale};
 use super::password_hash::PasswordHasher;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
 use super::{IdentityError, TokenPair};
+use crate::write::{Change, Write};
+
+/// A unit of work that commits only with a `Change` (see `crate::write`).
+pub(super) type IdentityWrite<'c> = Write<Box<dyn UnitOfWork>, &'c AuthCache>;
 
 /// Lifetimes of sessions and tokens.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +113,12 @@ impl Identity {
         }
     }
 
+    /// A unit of work whose commit appends the change's events and evicts the sessions
+    /// this process cached that the change made stale.
+    pub(super) async fn write(&self) -> Result<IdentityWrite<'_>, StoreError> {
+        Ok(Write::new(self.store.begin().await?, &self.cache))
+    }
+
     /// Where emailed links point, and how emails look.
     pub fn links(&self) -> &Links {
         &self.links
@@ -158,7 +168,7 @@ impl Identity {
             .take(100)
             .collect::<String>();
         let password_hash = self.hasher.hash(&password).await?;
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let user = unit
             .create_user(NewUser {
                 id: UserId::new(),
@@ -172,17 +182,14 @@ impl Identity {
                 StoreError::Conflict { .. } => IdentityError::EmailTaken,
                 other => other.into(),
             })?;
-        record(
-            unit.as_mut(),
+        let event = user_event(
             "auth.registered",
             &user,
             request,
             serde_json::json!({"email": email.as_str()}),
-        )
-        .await?;
+        );
         self.queue_verification(unit.as_mut(), &user).await?;
-        self.open_session(unit, user, &["pwd"], None, device, request)
-            .await
+        self.open_session(unit, event, user, device, request).await
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail the same
@@ -217,7 +224,7 @@ impl Identity {
             return Err(IdentityError::InvalidCredentials);
         }
         self.throttle.record_success(ip, &account);
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         // The password may have changed since it was checked (a reset racing this
         // sign-in): re-read it under a row lock, so either the reset sees this session and
         // ends it, or this sign-in sees the new hash and fails.
@@ -238,16 +245,13 @@ impl Identity {
                 unit.set_password_hash(user.id, &hash, Utc::now()).await?;
             }
         }
-        record(
-            unit.as_mut(),
+        let event = user_event(
             "auth.login.succeeded",
             &user,
             request,
             serde_json::json!({}),
-        )
-        .await?;
-        self.open_session(unit, user, &["pwd"], None, device, request)
-            .await
+        );
+        self.open_session(unit, event, user, device, request).await
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
@@ -259,7 +263,7 @@ impl Identity {
         let id = UserId::new();
         let number =
             u16::from_be_bytes([id.as_uuid().as_bytes()[14], id.as_uuid().as_bytes()[15]]) % 10_000;
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let user = unit
             .create_user(NewUser {
                 id,
@@ -269,17 +273,8 @@ impl Identity {
                 is_guest: true,
             })
             .await?;
-        record(
-            unit.as_mut(),
-            "auth.guest.created",
-            &user,
-            request,
-            serde_json::json!({}),
-        )
-        .await?;
-        let ttl = Some(self.sessions.guest_access_ttl);
-        self.open_session(unit, user, &["guest"], ttl, device, request)
-            .await
+        let event = user_event("auth.guest.created", &user, request, serde_json::json!({}));
+        self.open_session(unit, event, user, device, request).await
     }
 
     async fn record_failed_login(
@@ -287,8 +282,8 @@ impl Identity {
         user: Option<&User>,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
-        let mut unit = self.store.begin().await?;
-        unit.append_event(NewEvent {
+        let unit = self.write().await?;
+        let event = NewEvent {
             org_id: None,
             event_type: "auth.login.failed".to_owned(),
             actor: user.map_or(Actor::System, |u| Actor::User(u.id.to_string())),
@@ -298,22 +293,27 @@ impl Identity {
             }),
             request: request.clone(),
             payload: serde_json::json!({"known_account": user.is_some()}),
-        })
-        .await?;
-        unit.commit().await?;
+        };
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())
     }
 
-    /// Creates the session in `unit`, commits, and issues the token pair.
+    /// Creates the session in `unit`, commits it with `event`, and issues the token pair
+    /// (a guest's signed in as a guest, with the guests' short access tokens; anyone
+    /// else's with a password).
     async fn open_session(
         &self,
-        mut unit: Box<dyn UnitOfWork>,
+        mut unit: IdentityWrite<'_>,
+        event: NewEvent,
         user: User,
-        amr: &[&str],
-        access_ttl: Option<Duration>,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
+        let (amr, access_ttl) = if user.is_guest {
+            ("guest", Some(self.sessions.guest_access_ttl))
+        } else {
+            ("pwd", None)
+        };
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -325,14 +325,14 @@ impl Identity {
                     device_label: device.label.clone(),
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
-                    amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+                    amr: vec![amr.to_owned()],
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },
                 &hash_refresh_token(&refresh_token),
             )
             .await?;
-        unit.commit().await?;
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         self.enforce_session_limit(&user, request).await?;
         self.token_pair(user, &session, refresh_token, access_ttl, now)
     }
@@ -348,17 +348,22 @@ impl Identity {
         if live.len() <= self.sessions.max_per_user {
             return Ok(());
         }
-        let mut unit = self.store.begin().await?;
-        for session in &live[self.sessions.max_per_user..] {
+        let excess = &live[self.sessions.max_per_user..];
+        let mut unit = self.write().await?;
+        for session in excess {
             unit.revoke_session(session.id, "auth.session.limit", now)
                 .await?;
-            record(unit.as_mut(), "auth.session.revoked", user, request, serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"})).await?;
         }
-        unit.commit().await?;
-        // Evicted after the commit, so a concurrent read cannot re-cache the live row.
-        for session in &live[self.sessions.max_per_user..] {
-            self.cache.forget_session(session.id);
-        }
+        let mut events = excess.iter().map(|session| {
+            let payload = serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"});
+            user_event("auth.session.revoked", user, request, payload)
+        });
+        let Some(first) = events.next() else {
+            return Ok(());
+        };
+        let ids = excess.iter().map(|session| session.id).collect();
+        let change = events.fold(Change::new(AuthStale::Sessions(ids), first), Change::and);
+        unit.commit(change).await?;
         Ok(())
     }
 
@@ -389,15 +394,14 @@ impl Identity {
     }
 }
 
-/// Appends an auth event about `user` (platform chain: users belong to no org).
-pub(super) async fn record(
-    unit: &mut dyn UnitOfWork,
+/// An auth event about `user` (platform chain: users belong to no org).
+pub(super) fn user_event(
     event_type: &str,
     user: &User,
     request: &RequestMeta,
     payload: serde_json::Value,
-) -> Result<(), IdentityError> {
-    unit.append_event(NewEvent {
+) -> NewEvent {
+    NewEvent {
         org_id: None,
         event_type: event_type.to_owned(),
         actor: Actor::User(user.id.to_string()),
@@ -407,9 +411,7 @@ pub(super) async fn record(
         }),
         request: request.clone(),
         payload,
-    })
-    .await?;
-    Ok(())
+    }
 }
 
 /// 256 random bits, URL-safe: the only copy lives with the client.

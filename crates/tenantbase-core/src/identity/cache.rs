@@ -20,6 +20,7 @@ use tenantbase_domain::model::Session;
 use tenantbase_store::StoreResult;
 
 use super::tokens::AccessClaims;
+use crate::write::Evict;
 
 /// How long a session read stands in for the database.
 pub const SESSION_TTL: Duration = Duration::from_secs(5);
@@ -102,6 +103,28 @@ impl AuthCache {
         let _ = self
             .sessions
             .invalidate_entries_if(move |_, session| session.user_id == user);
+    }
+}
+
+/// The kind of an identity change, which decides what it makes stale in the auth cache.
+/// Tokens are never evicted: a token's session is checked on every use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AuthStale {
+    /// Accounts, emails and keys: nothing the cache holds.
+    Nothing,
+    /// Sessions revoked one by one.
+    Sessions(Vec<SessionId>),
+    /// Every session of a user revoked (or all but one).
+    UserSessions(UserId),
+}
+
+impl Evict<AuthStale> for &AuthCache {
+    fn evict(&self, stale: AuthStale) {
+        match stale {
+            AuthStale::Nothing => {}
+            AuthStale::Sessions(ids) => ids.into_iter().for_each(|id| self.forget_session(id)),
+            AuthStale::UserSessions(user) => self.forget_user_sessions(user),
+        }
     }
 }
 

@@ -14,8 +14,12 @@ use tenantbase_domain::password::Password;
 use tenantbase_mail::MessageKind;
 use tenantbase_store::{StoreError, UnitOfWork};
 
-use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};
+use super::accounts::{
+    Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token, user_event,
+};
+use super::cache::AuthStale;
 use super::{IdentityError, Principal};
+use crate::write::Change;
 
 const VERIFY_EMAIL: &str = "verify_email";
 const RESET_PASSWORD: &str = "reset_password";
@@ -72,22 +76,15 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = Utc::now();
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let user_id = unit
             .consume_user_token(&hash_refresh_token(token), VERIFY_EMAIL, now)
             .await?
             .ok_or(IdentityError::InvalidOneTimeToken)?;
         unit.mark_email_verified(user_id, now).await?;
         let user = unit.user(user_id).await?;
-        record(
-            unit.as_mut(),
-            "auth.email.verified",
-            &user,
-            request,
-            serde_json::json!({}),
-        )
-        .await?;
-        unit.commit().await?;
+        let event = user_event("auth.email.verified", &user, request, serde_json::json!({}));
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())
     }
 
@@ -119,7 +116,7 @@ impl Identity {
         if user.password_hash.is_none() {
             return Ok(());
         }
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let display_name = user.display_name.clone();
         let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
         self.mail_token(
@@ -135,15 +132,13 @@ impl Identity {
             },
         )
         .await?;
-        record(
-            unit.as_mut(),
+        let event = user_event(
             "auth.password.reset_requested",
             &user,
             request,
             serde_json::json!({}),
-        )
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())
     }
 
@@ -165,7 +160,7 @@ impl Identity {
         let user = self.store.user_by_id(owner).await?;
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         // Consuming it is what counts: a concurrent reset with the same token loses here.
         let consumed = unit
             .consume_user_token(&token_hash, RESET_PASSWORD, Utc::now())
@@ -200,16 +195,14 @@ impl Identity {
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
         if !self.hasher.verify(current, phc).await?.matches {
-            let mut unit = self.store.begin().await?;
-            record(
-                unit.as_mut(),
+            let unit = self.write().await?;
+            let event = user_event(
                 "auth.password.change_failed",
                 &user,
                 request,
                 serde_json::json!({}),
-            )
-            .await?;
-            unit.commit().await?;
+            );
+            unit.commit(Change::new(AuthStale::Nothing, event)).await?;
             return Err(IdentityError::invalid(
                 "current_password",
                 "is not correct".to_owned(),
@@ -218,7 +211,7 @@ impl Identity {
         self.throttle.record_success(ip, &account);
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
-        let unit = self.store.begin().await?;
+        let unit = self.write().await?;
         let keep = Some(principal.session_id);
         self.replace_password(unit, &user, &hash, keep, "auth.password.changed", request)
             .await
@@ -228,7 +221,7 @@ impl Identity {
     /// `event_type`, and commits.
     async fn replace_password(
         &self,
-        mut unit: Box<dyn UnitOfWork>,
+        mut unit: IdentityWrite<'_>,
         user: &User,
         hash: &str,
         keep: Option<SessionId>,
@@ -239,16 +232,9 @@ impl Identity {
         unit.set_password_hash(user.id, hash, now).await?;
         unit.revoke_user_sessions(user.id, keep, event_type, now)
             .await?;
-        record(
-            unit.as_mut(),
-            event_type,
-            user,
-            request,
-            serde_json::json!({}),
-        )
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_user_sessions(user.id);
+        let event = user_event(event_type, user, request, serde_json::json!({}));
+        unit.commit(Change::new(AuthStale::UserSessions(user.id), event))
+            .await?;
         Ok(())
     }
 
@@ -265,7 +251,7 @@ impl Identity {
         let password = Password::new(password, Some(email.as_str()), &self.passwords)
             .map_err(|e| IdentityError::invalid("password", e.to_string()))?;
         let hash = self.hasher.hash(&password).await?;
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let user = unit
             .upgrade_guest(principal.user_id, email.as_str(), &hash, Utc::now())
             .await
@@ -274,16 +260,14 @@ impl Identity {
                 StoreError::NotFound => IdentityError::NotAGuest,
                 other => other.into(),
             })?;
-        record(
-            unit.as_mut(),
+        let event = user_event(
             "auth.guest.upgraded",
             &user,
             request,
             serde_json::json!({"email": email.as_str()}),
-        )
-        .await?;
+        );
         self.queue_verification(unit.as_mut(), &user).await?;
-        unit.commit().await?;
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(user)
     }
 

@@ -5,11 +5,14 @@ use chrono::Utc;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
 use tenantbase_domain::model::{Rotation, Session};
-use tenantbase_store::{StoreError, UnitOfWork};
+use tenantbase_store::StoreError;
 
-use super::accounts::{Identity, chrono_duration, hash_refresh_token, new_refresh_token, record};
-use super::cache::AuthCache;
+use super::accounts::{
+    Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token, user_event,
+};
+use super::cache::{AuthCache, AuthStale};
 use super::{IdentityError, Principal, TokenPair};
+use crate::write::{Change, Write};
 
 impl Identity {
     /// Exchanges a refresh token for a new pair. The old token stops working; presenting
@@ -37,6 +40,7 @@ impl Identity {
                 return Err(IdentityError::InvalidRefreshToken);
             }
             Rotation::Reused(id) => {
+                let unit = Write::new(unit, &self.cache);
                 self.revoke_for_cause(unit, id, "auth.refresh.reused", request)
                     .await?;
                 return Err(IdentityError::InvalidRefreshToken);
@@ -47,6 +51,7 @@ impl Identity {
             return Err(IdentityError::InvalidRefreshToken);
         }
         if session.device_id.is_some() && session.device_id.as_deref() != device_id {
+            let unit = Write::new(unit, &self.cache);
             self.revoke_for_cause(unit, session_id, "auth.refresh.device_mismatch", request)
                 .await?;
             return Err(IdentityError::InvalidRefreshToken);
@@ -66,7 +71,7 @@ impl Identity {
     /// and commits.
     async fn revoke_for_cause(
         &self,
-        mut unit: Box<dyn UnitOfWork>,
+        mut unit: IdentityWrite<'_>,
         session: SessionId,
         event_type: &str,
         request: &RequestMeta,
@@ -74,16 +79,14 @@ impl Identity {
         let owner = unit.session(session).await?;
         let user = unit.user(owner.user_id).await?;
         unit.revoke_session(session, event_type, Utc::now()).await?;
-        record(
-            unit.as_mut(),
+        let event = user_event(
             event_type,
             &user,
             request,
             serde_json::json!({"session_id": session.to_string()}),
-        )
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_session(session);
+        );
+        unit.commit(Change::new(AuthStale::Sessions(vec![session]), event))
+            .await?;
         Ok(())
     }
 
@@ -191,7 +194,7 @@ impl Identity {
         if target.user_id != principal.user_id || target.revoked_at.is_some() {
             return Err(IdentityError::NotFound);
         }
-        let unit = self.store.begin().await?;
+        let unit = self.write().await?;
         self.revoke_for_cause(unit, session, event_type, request)
             .await
     }
@@ -205,20 +208,18 @@ impl Identity {
     ) -> Result<u64, IdentityError> {
         let user = self.store.user_by_id(principal.user_id).await?;
         let keep = (!include_current).then_some(principal.session_id);
-        let mut unit = self.store.begin().await?;
+        let mut unit = self.write().await?;
         let revoked = unit
             .revoke_user_sessions(user.id, keep, "auth.sessions.revoked_all", Utc::now())
             .await?;
-        record(
-            unit.as_mut(),
+        let event = user_event(
             "auth.sessions.revoked_all",
             &user,
             request,
             serde_json::json!({"revoked": revoked, "kept_current": keep.is_some()}),
-        )
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_user_sessions(user.id);
+        );
+        unit.commit(Change::new(AuthStale::UserSessions(user.id), event))
+            .await?;
         Ok(revoked)
     }
 }

@@ -9,6 +9,7 @@ use tenantbase_store::platform::events::NewEvent;
 
 use super::IdentityError;
 use super::tokens::{Keyring, MasterKey, StoredKey, TokenConfig};
+use crate::write::{Change, NoCache, Write};
 
 /// The keyring from the stored keys, creating the first key if none is active.
 pub async fn load_keyring(
@@ -24,11 +25,10 @@ pub async fn load_keyring(
         .collect();
     if keys.iter().all(|k| k.retired_at.is_some()) {
         let fresh = StoredKey::generate(master, Utc::now())?;
-        let mut unit = store.begin().await?;
+        let mut unit = Write::new(store.begin().await?, NoCache);
         unit.insert_signing_key(row(&fresh)).await?;
-        unit.append_event(key_event("auth.key.created", &fresh.kid))
-            .await?;
-        unit.commit().await?;
+        let event = key_event("auth.key.created", &fresh.kid);
+        unit.commit(Change::new((), event)).await?;
         keys.push(fresh);
     }
     Ok(Keyring::load(master, &keys, config)?)
@@ -50,14 +50,14 @@ pub async fn rotate_keys(store: &dyn Store, master: &MasterKey) -> Result<String
         .map(|k| k.kid.clone())
         .collect();
     let fresh = super::tokens::rotate(master, &mut keys, now)?;
-    let mut unit = store.begin().await?;
+    // Tokens are verified against the keyring, which the caller replaces.
+    let mut unit = Write::new(store.begin().await?, NoCache);
     for kid in &active {
         unit.retire_signing_key(kid, now).await?;
     }
     unit.insert_signing_key(row(&fresh)).await?;
-    unit.append_event(key_event("auth.key.rotated", &fresh.kid))
-        .await?;
-    unit.commit().await?;
+    let event = key_event("auth.key.rotated", &fresh.kid);
+    unit.commit(Change::new((), event)).await?;
     Ok(fresh.kid)
 }
 

@@ -12,6 +12,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{OrgScope, OrgUnit};
 
 use super::cache::{KeyGrant, MemberGrant};
+use super::roles::member_roles;
 use super::secrets::{API_KEY, hash_secret, secret_org};
 use super::{Tenancy, TenancyError};
 use crate::identity::Principal;
@@ -380,7 +381,7 @@ async fn load_member_grant(
         Err(tenantbase_store::StoreError::NotFound) => return Ok(None),
         Err(other) => return Err(other.into()),
     };
-    let Some(roles) = unit.roles_of_member(user).await? else {
+    let Some(roles) = member_roles(unit, user).await? else {
         return Ok(None);
     };
     Ok(Some(MemberGrant {

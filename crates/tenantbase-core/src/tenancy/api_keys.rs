@@ -6,9 +6,11 @@ use tenantbase_domain::id::ApiKeyId;
 use tenantbase_domain::model::{ApiKey, RequestMeta};
 
 use super::access::OrgAccess;
+use super::cache::OrgStale;
 use super::roles::{exceeds_own, parse_permissions};
 use super::secrets::{API_KEY, display_prefix, hash_secret, new_secret};
 use super::{Tenancy, TenancyError, limit_reached, limits, now_micros, required_text};
+use crate::write::Change;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewApiKey {
@@ -71,7 +73,7 @@ impl Tenancy {
             last_used_at: None,
             revoked_at: None,
         };
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let active = unit
             .api_keys()
             .await?
@@ -82,14 +84,13 @@ impl Tenancy {
             return Err(limit_reached("active API keys", limits::ACTIVE_API_KEYS));
         }
         unit.insert_api_key(&key, &hash_secret(&secret)).await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "apikey.created",
             Some(("api_key", key.id.to_string())),
             request,
             serde_json::json!({"name": key.name, "permissions": key.permissions}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::ApiKeys, event)).await?;
         Ok(CreatedApiKey { key, secret })
     }
 
@@ -108,19 +109,17 @@ impl Tenancy {
         id: ApiKeyId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if !unit.revoke_api_key(id, now_micros()).await? {
             return Err(TenancyError::NotFound);
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "apikey.revoked",
             Some(("api_key", id.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::ApiKeys, event)).await?;
         Ok(())
     }
 }

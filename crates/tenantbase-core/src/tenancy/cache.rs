@@ -1,5 +1,6 @@
 //! What authorization reads on every request, cached briefly: a user's permissions in an
-//! org and an API key's grant. Changes made by this process evict at once; another
+//! org and an API key's grant. Changes made by this process evict at once — what a change
+//! evicts follows from its kind (`OrgStale`), applied by `crate::write` on commit; another
 //! replica's change reaches this one within `ACCESS_TTL` — the same bound as session
 //! revocation (`REVOCATION_BOUND`).
 
@@ -11,6 +12,7 @@ use tenantbase_domain::model::ApiKey;
 use tenantbase_domain::{OrgId, PermissionSet};
 
 use crate::identity::REVOCATION_BOUND as ACCESS_TTL;
+use crate::write::Evict;
 
 const CAPACITY: u64 = 100_000;
 
@@ -69,13 +71,121 @@ impl AccessCache {
         self.keys.insert((org, hash), grant);
     }
 
-    /// After any change to who may do what in `org`: its members, roles, teams, keys or
-    /// its deletion.
-    pub(super) fn forget_org(&self, org: OrgId) {
+    /// Every grant in `org`: a key's grant is cut to its creator's, so whatever changes a
+    /// member's changes the keys' too.
+    fn forget_org(&self, org: OrgId) {
         // Errors only when invalidation closures are not enabled, which they are.
         let _ = self
             .members
             .invalidate_entries_if(move |(_, o), _| *o == org);
+        self.forget_keys(org);
+    }
+
+    fn forget_keys(&self, org: OrgId) {
         let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
+    }
+
+    /// The view of this cache that a change of `org` evicts from.
+    pub(super) fn of(&self, org: OrgId) -> OrgEntries<'_> {
+        OrgEntries { cache: self, org }
+    }
+}
+
+/// The kind of an org change, which decides what it makes stale in the access cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrgStale {
+    /// The org's content — projects, files, pending invitations, its name — which no
+    /// grant reads.
+    Nothing,
+    /// Members and teams: who belongs, with which roles.
+    Membership,
+    /// The org's roles and what they grant.
+    Roles,
+    /// API keys created or revoked.
+    ApiKeys,
+    /// The org created, deleted or restored (grants carry `org_deleted`).
+    OrgState,
+}
+
+/// The entries of one org in the cache.
+pub(crate) struct OrgEntries<'c> {
+    cache: &'c AccessCache,
+    org: OrgId,
+}
+
+impl Evict<OrgStale> for OrgEntries<'_> {
+    fn evict(&self, stale: OrgStale) {
+        match stale {
+            OrgStale::Nothing => {}
+            OrgStale::ApiKeys => self.cache.forget_keys(self.org),
+            OrgStale::Membership | OrgStale::Roles | OrgStale::OrgState => {
+                self.cache.forget_org(self.org)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use tenantbase_domain::id::ApiKeyId;
+
+    use super::*;
+
+    fn member() -> Option<MemberGrant> {
+        Some(MemberGrant {
+            permissions: PermissionSet::all(),
+            roles: Arc::from(vec!["owner".to_owned()]),
+            org_deleted: false,
+        })
+    }
+
+    fn key() -> Option<KeyGrant> {
+        Some(KeyGrant {
+            key: ApiKey {
+                id: ApiKeyId::new(),
+                name: "k".to_owned(),
+                prefix: "tb_k".to_owned(),
+                permissions: vec![],
+                created_by: UserId::new(),
+                created_at: Utc::now(),
+                expires_at: None,
+                last_used_at: None,
+                revoked_at: None,
+            },
+            permissions: PermissionSet::EMPTY,
+            org_deleted: false,
+        })
+    }
+
+    /// Which of (`org`'s member, `org`'s key, `other`'s member, `other`'s key) are still
+    /// cached after `stale` is evicted from `org`.
+    fn left_after(stale: OrgStale) -> [bool; 4] {
+        let cache = AccessCache::new();
+        let (org, other, user) = (OrgId::new(), OrgId::new(), UserId::new());
+        for o in [org, other] {
+            cache.remember_member(user, o, member());
+            cache.remember_key(o, "hash".to_owned(), key());
+        }
+        cache.of(org).evict(stale);
+        [
+            cache.member(user, org).is_some(),
+            cache.key(org, "hash").is_some(),
+            cache.member(user, other).is_some(),
+            cache.key(other, "hash").is_some(),
+        ]
+    }
+
+    #[test]
+    fn each_kind_of_change_evicts_what_it_made_stale_in_its_org_only() {
+        assert_eq!(left_after(OrgStale::Nothing), [true, true, true, true]);
+        assert_eq!(left_after(OrgStale::ApiKeys), [true, false, true, true]);
+        for grants_changed in [OrgStale::Membership, OrgStale::Roles, OrgStale::OrgState] {
+            assert_eq!(
+                left_after(grants_changed),
+                [false, false, true, true],
+                "{grants_changed:?}"
+            );
+        }
     }
 }

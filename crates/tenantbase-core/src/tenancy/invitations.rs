@@ -11,10 +11,12 @@ use tenantbase_store::OrgScope;
 
 use super::access::OrgAccess;
 use super::access::permissions_of;
-use super::roles::{check_grantable, is_owner_role, resolve_roles};
+use super::cache::OrgStale;
+use super::roles::{check_grantable, is_owner_role, member_roles, org_roles, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
 use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
 use crate::identity::Principal;
+use crate::write::Change;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewInvitation {
@@ -64,7 +66,7 @@ impl Tenancy {
             new.roles
         };
         let now = now_micros();
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let org = unit.org().await?;
         if unit.pending_invitations(now).await?.len() >= limits::PENDING_INVITATIONS {
             return Err(limit_reached(
@@ -103,14 +105,13 @@ impl Tenancy {
             .job(invitation.email.as_str(), &message)
             .map_err(|e| TenancyError::Internal(e.to_string()))?;
         unit.enqueue_job(job).await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "invitation.sent",
             Some(("invitation", invitation.id.to_string())),
             request,
             serde_json::json!({"email": invitation.email, "roles": roles.iter().map(|r| &r.name).collect::<Vec<_>>()}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(SentInvitation { invitation })
     }
 
@@ -129,18 +130,17 @@ impl Tenancy {
         id: InvitationId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if !unit.revoke_invitation(id, now_micros()).await? {
             return Err(TenancyError::NotFound);
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "invitation.revoked",
             Some(("invitation", id.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(())
     }
 
@@ -155,10 +155,7 @@ impl Tenancy {
         let user = self.store.user_by_id(principal.user_id).await?;
         let now = now_micros();
         // The token is the authorization: whoever holds a live one may join its org.
-        let mut unit = self
-            .store
-            .begin_org(&OrgScope::for_checked_org(org_id))
-            .await?;
+        let mut unit = self.write(&OrgScope::for_checked_org(org_id)).await?;
         let invitation = unit
             .invitation_by_token(&hash_secret(token.trim()))
             .await?
@@ -178,14 +175,12 @@ impl Tenancy {
             ));
         }
         // The roles are granted now: the inviter must still be able to grant them.
-        let granted: Vec<_> = unit
-            .roles()
+        let granted: Vec<_> = org_roles(unit.as_mut())
             .await?
             .into_iter()
             .filter(|role| invitation.role_ids.contains(&role.id))
             .collect();
-        let inviter = unit
-            .roles_of_member(invitation.invited_by)
+        let inviter = member_roles(unit.as_mut(), invitation.invited_by)
             .await?
             .unwrap_or_default();
         let inviter_permissions = permissions_of(&inviter);
@@ -210,22 +205,20 @@ impl Tenancy {
         }
         unit.add_member(user.id, &invitation.role_ids).await?;
         let access = OrgAccess::of_invitee(org_id, user.id);
-        unit.append_event(access.event(
+        let accepted = access.event(
             "invitation.accepted",
             Some(("invitation", invitation.id.to_string())),
             request,
             serde_json::json!({"user_id": user.id}),
-        ))
-        .await?;
-        unit.append_event(access.event(
+        );
+        let added = access.event(
             "member.added",
             Some(("user", user.id.to_string())),
             request,
             serde_json::json!({"invitation_id": invitation.id, "role_ids": invitation.role_ids}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(org_id);
+        );
+        unit.commit(Change::new(OrgStale::Membership, accepted).and(added))
+            .await?;
         Ok(org)
     }
 }

@@ -7,8 +7,12 @@ use tenantbase_domain::model::{Member, RequestMeta, Role, Team};
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::OrgAccess;
-use super::roles::{check_grantable, check_owner_reach, is_owner_role, resolve_roles};
+use super::cache::OrgStale;
+use super::roles::{
+    check_grantable, check_owner_reach, is_owner_role, member_roles, org_roles, resolve_roles,
+};
 use super::{Tenancy, TenancyError, limit_reached, limits, required_text};
+use crate::write::Change;
 
 /// A member's new set of directly granted roles (ids or names).
 #[derive(Debug, Clone, Default)]
@@ -93,16 +97,15 @@ impl Tenancy {
         change: MemberChange,
         request: &RequestMeta,
     ) -> Result<Member, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         // Serializes membership changes of the org: two owners leaving at once cannot
         // both pass the last-owner check.
         unit.lock_org().await?;
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
-        let held = unit
-            .roles_of_member(user)
+        let held = member_roles(unit.as_mut(), user)
             .await?
             .ok_or(TenancyError::NotFound)?;
-        let all = unit.roles().await?;
+        let all = org_roles(unit.as_mut()).await?;
         let new = resolve_roles(unit.as_mut(), "roles", &change.roles).await?;
         // What changes: direct roles added and direct roles taken away.
         let changed: Vec<Role> = all
@@ -117,16 +120,15 @@ impl Tenancy {
         if let Some(owner) = owner_in(&changed).filter(|o| member.role_ids.contains(o)) {
             ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "member.roles_changed",
             Some(("user", user.to_string())),
             request,
             serde_json::json!({"roles": new.iter().map(|r| &r.name).collect::<Vec<_>>()}),
-        ))
-        .await?;
+        );
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(member)
     }
 
@@ -138,13 +140,12 @@ impl Tenancy {
         leaving: bool,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         // Serializes membership changes of the org: two owners leaving at once cannot
         // both pass the last-owner check.
         unit.lock_org().await?;
         // Effective roles: one who is owner through a team is an owner all the same.
-        let held = unit
-            .roles_of_member(user)
+        let held = member_roles(unit.as_mut(), user)
             .await?
             .ok_or(TenancyError::NotFound)?;
         if !leaving {
@@ -154,7 +155,7 @@ impl Tenancy {
         if let Some(owner) = owner_in(&held) {
             ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
-        unit.append_event(access.event(
+        let event = access.event(
             if leaving {
                 "member.left"
             } else {
@@ -163,10 +164,9 @@ impl Tenancy {
             Some(("user", user.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(())
     }
 
@@ -183,7 +183,7 @@ impl Tenancy {
         let name = required_text("name", change.name.as_deref().unwrap_or_default(), 64)
             .map_err(|p| TenancyError::Invalid(vec![p]))?;
         let id = TeamId::new();
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if unit.teams().await?.len() >= limits::TEAMS {
             return Err(limit_reached("teams", limits::TEAMS));
         }
@@ -196,15 +196,15 @@ impl Tenancy {
             &[],
         )
         .await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "team.created",
             Some(("team", id.to_string())),
             request,
             serde_json::json!({"name": name}),
-        ))
-        .await?;
+        );
         let team = find_team(unit.as_mut(), id).await?;
-        unit.commit().await?;
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(team)
     }
 
@@ -215,7 +215,7 @@ impl Tenancy {
         change: TeamChange,
         request: &RequestMeta,
     ) -> Result<Team, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         // Taking the owner role from a team is a membership change (last-owner rule).
         unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
@@ -228,16 +228,15 @@ impl Tenancy {
             self.grant_team_roles(access, unit.as_mut(), id, roles, &team.role_ids)
                 .await?;
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "team.updated",
             Some(("team", id.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
+        );
         let team = find_team(unit.as_mut(), id).await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(team)
     }
 
@@ -247,7 +246,7 @@ impl Tenancy {
         id: TeamId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
         let held = team_roles(unit.as_mut(), &team).await?;
@@ -256,15 +255,14 @@ impl Tenancy {
         if let Some(owner) = owner_in(&held) {
             ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "team.deleted",
             Some(("team", id.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(())
     }
 
@@ -277,7 +275,7 @@ impl Tenancy {
         member: bool,
         request: &RequestMeta,
     ) -> Result<Team, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
         let granted = team_roles(unit.as_mut(), &team).await?;
@@ -301,7 +299,7 @@ impl Tenancy {
         } else if let Some(owner) = owner_in(&granted) {
             ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
-        unit.append_event(access.event(
+        let event = access.event(
             if member {
                 "team.member_added"
             } else {
@@ -310,11 +308,10 @@ impl Tenancy {
             Some(("team", id.to_string())),
             request,
             serde_json::json!({"user_id": user}),
-        ))
-        .await?;
+        );
         let team = find_team(unit.as_mut(), id).await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        unit.commit(Change::new(OrgStale::Membership, event))
+            .await?;
         Ok(team)
     }
 
@@ -326,7 +323,7 @@ impl Tenancy {
         references: &[String],
         current: &[tenantbase_domain::id::RoleId],
     ) -> Result<(), TenancyError> {
-        let all = unit.roles().await?;
+        let all = org_roles(unit).await?;
         let new = resolve_roles(unit, "roles", references).await?;
         let changed: Vec<Role> = all
             .iter()
@@ -345,8 +342,7 @@ impl Tenancy {
 
 /// The roles `team` grants its members.
 async fn team_roles(unit: &mut dyn OrgUnit, team: &Team) -> Result<Vec<Role>, TenancyError> {
-    Ok(unit
-        .roles()
+    Ok(org_roles(unit)
         .await?
         .into_iter()
         .filter(|r| team.role_ids.contains(&r.id))

@@ -23,9 +23,10 @@ use std::time::Duration;
 
 use tenantbase_blob::BlobStore;
 use tenantbase_domain::Permission;
-use tenantbase_store::{Store, StoreError};
+use tenantbase_store::{OrgScope, OrgUnit, Store, StoreError};
 
 use crate::identity::{Identity, Links};
+use crate::write::Write;
 
 pub use access::{Access, Credential, OrgAccess};
 pub use api_keys::{CreatedApiKey, NewApiKey};
@@ -187,7 +188,17 @@ impl Tenancy {
     fn links(&self) -> &Links {
         self.identity.links()
     }
+
+    /// A read-write unit of `scope`'s org whose commit appends the change's events and
+    /// evicts the access this process cached that the change made stale.
+    async fn write(&self, scope: &OrgScope) -> Result<OrgWrite<'_>, StoreError> {
+        let unit = self.store.begin_org(scope).await?;
+        Ok(Write::new(unit, self.cache.of(scope.org_id())))
+    }
 }
+
+/// An org unit that commits only with a `Change` (see `crate::write`).
+type OrgWrite<'c> = Write<Box<dyn OrgUnit>, cache::OrgEntries<'c>>;
 
 /// `value` trimmed, required, at most `max` characters.
 pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldProblem> {

@@ -10,9 +10,11 @@ use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::{OrgScope, StoreError};
 
 use super::access::OrgAccess;
+use super::cache::OrgStale;
 use super::purge::PurgeOrg;
 use super::{FieldProblem, Tenancy, TenancyError, required_text};
 use crate::identity::Principal;
+use crate::write::Change;
 
 /// A rename: either field may be left as is.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +124,7 @@ impl Tenancy {
         } else {
             self.policy.max_orgs_created_per_user
         };
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         // Counted on the user's row, in this transaction: concurrent creations take turns
         // on it, and a failed creation counts nothing.
         if !unit.take_org_slot(principal.user_id, cap).await? {
@@ -139,7 +141,8 @@ impl Tenancy {
                 id: RoleId::new(),
                 name: builtin.name().to_owned(),
                 description: builtin.description().to_owned(),
-                permissions: builtin.permissions().names(),
+                // Read from code (`roles::org_roles`), never from the row.
+                permissions: Vec::new(),
                 builtin: true,
                 created_at: now,
                 updated_at: now,
@@ -151,14 +154,13 @@ impl Tenancy {
         }
         unit.add_member(principal.user_id, &owner.into_iter().collect::<Vec<_>>())
             .await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "org.created",
             Some(("org", org.id.to_string())),
             request,
             serde_json::json!({"name": org.name, "slug": org.slug}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::OrgState, event)).await?;
         Ok(org)
     }
 
@@ -187,7 +189,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
         let (name, slug) = org_fields(change.name.as_deref(), change.slug.as_deref())?;
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let before = unit.org().await?;
         let org = unit
             .update_org(
@@ -196,14 +198,13 @@ impl Tenancy {
             )
             .await
             .map_err(slug_taken)?;
-        unit.append_event(access.event(
+        let event = access.event(
             "org.updated",
             Some(("org", org.id.to_string())),
             request,
             serde_json::json!({"name": org.name, "slug": org.slug}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(org)
     }
 
@@ -214,7 +215,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let now = Utc::now();
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if unit.org().await?.deleted_at.is_some() {
             return Err(TenancyError::NotFound);
         }
@@ -235,15 +236,13 @@ impl Tenancy {
             )),
         )
         .await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "org.deleted",
             Some(("org", access.org_id().to_string())),
             request,
             serde_json::json!({"purge_at": purge_at}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::OrgState, event)).await?;
         Ok(())
     }
 
@@ -252,7 +251,7 @@ impl Tenancy {
         access: &OrgAccess,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if unit.org().await?.deleted_at.is_none() {
             return Err(TenancyError::Conflict(
                 "not_deleted",
@@ -261,15 +260,13 @@ impl Tenancy {
         }
         unit.set_org_deleted(None).await?;
         let org = unit.org().await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "org.restored",
             Some(("org", org.id.to_string())),
             request,
             serde_json::json!({}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::OrgState, event)).await?;
         Ok(org)
     }
 

@@ -16,7 +16,9 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError};
 
 use super::Tenancy;
+use super::cache::OrgStale;
 use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::write::{Change, NoCache, Write};
 
 pub struct PurgeOrg {
     pub store: Arc<dyn Store>,
@@ -45,11 +47,13 @@ impl JobHandler for PurgeOrg {
 
     async fn run(&self, job: &JobContext) -> Result<(), JobError> {
         let Payload { org_id } = job.payload()?;
-        let mut unit = self
+        let unit = self
             .store
             .begin_org(&Tenancy::system_scope(org_id))
             .await
             .map_err(retry)?;
+        // The serving processes' grants already say the org is deleted, and expire soon.
+        let mut unit = Write::new(unit, NoCache);
         let org = match unit.org().await {
             Ok(org) => org,
             // Purged already; a retry finishes removing the objects.
@@ -61,8 +65,9 @@ impl JobHandler for PurgeOrg {
         if !due {
             return Ok(());
         }
+        unit.purge_org().await.map_err(retry)?;
         // The org's audit chain outlives it: the purge is its last event.
-        unit.append_event(NewEvent {
+        let event = NewEvent {
             org_id: Some(org_id),
             event_type: "org.purged".to_owned(),
             actor: Actor::System,
@@ -72,11 +77,10 @@ impl JobHandler for PurgeOrg {
             }),
             request: RequestMeta::default(),
             payload: serde_json::json!({"slug": org.slug}),
-        })
-        .await
-        .map_err(retry)?;
-        unit.purge_org().await.map_err(retry)?;
-        unit.commit().await.map_err(retry)?;
+        };
+        unit.commit(Change::new(OrgStale::OrgState, event))
+            .await
+            .map_err(retry)?;
         self.purge_objects(org_id).await
     }
 }

@@ -2,16 +2,22 @@
 //! they do not hold: a role's permissions, and the roles given to members, teams and
 //! invitations, must lie within the caller's own permissions, and only owners grant or
 //! take away the owner role.
+//!
+//! A built-in role's permissions come from code (`BuiltinRole::permissions`), never from
+//! its row: every read of roles goes through `org_roles`/`member_roles`, so a permission
+//! added to the catalog reaches every org without a data migration.
 
-use tenantbase_domain::id::RoleId;
+use tenantbase_domain::id::{RoleId, UserId};
 use tenantbase_domain::model::{RequestMeta, Role};
 use tenantbase_domain::{BuiltinRole, Permission, PermissionSet};
 use tenantbase_store::{OrgUnit, StoreError};
 
 use super::access::{OrgAccess, permissions_of};
+use super::cache::OrgStale;
 use super::{
     FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
 };
+use crate::write::Change;
 
 /// A custom role's fields; on update, `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -21,13 +27,41 @@ pub struct RoleChange {
     pub permissions: Option<Vec<String>>,
 }
 
+/// `role` as it grants: a built-in role with its permissions from code (an unknown
+/// built-in name grants nothing), a custom role as stored.
+fn as_granted(mut role: Role) -> Role {
+    if role.builtin {
+        let builtin = BuiltinRole::by_name(&role.name);
+        role.permissions = builtin
+            .map(BuiltinRole::permissions)
+            .unwrap_or_default()
+            .names();
+    }
+    role
+}
+
+/// The unit's org's roles, as they grant.
+pub(super) async fn org_roles(unit: &mut dyn OrgUnit) -> Result<Vec<Role>, TenancyError> {
+    Ok(unit.roles().await?.into_iter().map(as_granted).collect())
+}
+
+/// Every role `user` holds in the unit's org, directly or through teams, as they grant;
+/// `None` if not a member.
+pub(super) async fn member_roles(
+    unit: &mut dyn OrgUnit,
+    user: UserId,
+) -> Result<Option<Vec<Role>>, TenancyError> {
+    let roles = unit.roles_of_member(user).await?;
+    Ok(roles.map(|roles| roles.into_iter().map(as_granted).collect()))
+}
+
 /// Resolves role references — ids (`rol_…`) or names — against the org's roles.
 pub(super) async fn resolve_roles(
     unit: &mut dyn OrgUnit,
     field: &str,
     references: &[String],
 ) -> Result<Vec<Role>, TenancyError> {
-    let roles = unit.roles().await?;
+    let roles = org_roles(unit).await?;
     let mut chosen: Vec<Role> = Vec::new();
     let mut problems = Vec::new();
     for (i, reference) in references.iter().enumerate() {
@@ -116,8 +150,7 @@ fn name_taken(error: StoreError) -> TenancyError {
 
 /// A custom role of the unit's org; built-in ones are read-only (409).
 async fn custom_role(unit: &mut dyn OrgUnit, id: RoleId) -> Result<Role, TenancyError> {
-    let role = unit
-        .roles()
+    let role = org_roles(unit)
         .await?
         .into_iter()
         .find(|r| r.id == id)
@@ -148,7 +181,8 @@ fn valid_name(name: &str) -> Result<String, TenancyError> {
 
 impl Tenancy {
     pub async fn roles(&self, access: &OrgAccess) -> Result<Vec<Role>, TenancyError> {
-        Ok(self.store.read_org(access.scope()).await?.roles().await?)
+        let mut unit = self.store.read_org(access.scope()).await?;
+        org_roles(unit.as_mut()).await
     }
 
     pub async fn create_role(
@@ -173,20 +207,20 @@ impl Tenancy {
             created_at: now,
             updated_at: now,
         };
-        let mut unit = self.store.begin_org(access.scope()).await?;
-        let custom = unit.roles().await?.iter().filter(|r| !r.builtin).count();
+        let mut unit = self.write(access.scope()).await?;
+        let custom = org_roles(unit.as_mut()).await?;
+        let custom = custom.iter().filter(|r| !r.builtin).count();
         if custom >= limits::CUSTOM_ROLES {
             return Err(limit_reached("custom roles", limits::CUSTOM_ROLES));
         }
         unit.insert_role(&role).await.map_err(name_taken)?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.created",
             Some(("role", role.id.to_string())),
             request,
             serde_json::json!({"name": role.name, "permissions": role.permissions}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(role)
     }
 
@@ -197,7 +231,7 @@ impl Tenancy {
         change: RoleChange,
         request: &RequestMeta,
     ) -> Result<Role, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let mut role = custom_role(unit.as_mut(), id).await?;
         // Changing a role changes what its holders can do: only within the caller's reach.
         check_grantable(access, std::slice::from_ref(&role))?;
@@ -216,15 +250,13 @@ impl Tenancy {
         }
         role.updated_at = now_micros();
         unit.update_role(&role).await.map_err(name_taken)?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.updated",
             Some(("role", role.id.to_string())),
             request,
             serde_json::json!({"name": role.name, "permissions": role.permissions}),
-        ))
-        .await?;
-        unit.commit().await?;
-        self.cache.forget_org(access.org_id());
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(role)
     }
 
@@ -234,7 +266,7 @@ impl Tenancy {
         id: RoleId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let role = custom_role(unit.as_mut(), id).await?;
         if unit.role_in_use(id, chrono::Utc::now()).await? {
             return Err(TenancyError::Conflict(
@@ -243,14 +275,53 @@ impl Tenancy {
             ));
         }
         unit.delete_role(id).await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "role.deleted",
             Some(("role", id.to_string())),
             request,
             serde_json::json!({"name": role.name}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Roles, event)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, builtin: bool, permissions: &[&str]) -> Role {
+        let now = chrono::Utc::now();
+        Role {
+            id: RoleId::new(),
+            name: name.to_owned(),
+            description: String::new(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            builtin,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn built_in_roles_grant_what_code_says_whatever_their_row_holds() {
+        for builtin in BuiltinRole::ALL {
+            for stored in [&[][..], &["org:delete"][..]] {
+                let granted = as_granted(row(builtin.name(), true, stored));
+                assert_eq!(granted.permissions, builtin.permissions().names());
+            }
+        }
+        let unknown = as_granted(row("auditor", true, &["audit:read"]));
+        assert!(
+            unknown.permissions.is_empty(),
+            "an unknown built-in grants nothing"
+        );
+    }
+
+    #[test]
+    fn custom_roles_grant_what_their_row_holds() {
+        // Named like a built-in one, yet custom: its row decides.
+        let custom = row("owner", false, &["projects:read"]);
+        assert_eq!(as_granted(custom.clone()), custom);
     }
 }

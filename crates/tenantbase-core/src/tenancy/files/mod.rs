@@ -26,7 +26,9 @@ pub use presign::{PresignedDownload, PresignedUpload, UploadRequest};
 pub use sweep::SweepFiles;
 
 use super::access::OrgAccess;
+use super::cache::OrgStale;
 use super::{FieldProblem, Tenancy, TenancyError, now_micros};
+use crate::write::Change;
 use ingest::ingest;
 
 pub const NAME_MAX: usize = 255;
@@ -247,7 +249,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let prepared = async {
-            let mut unit = self.store.begin_org(access.scope()).await?;
+            let mut unit = self.write(access.scope()).await?;
             unit.lock_org().await?;
             if let Some(upload) = upload
                 && !unit.delete_upload(upload).await?
@@ -259,18 +261,17 @@ impl Tenancy {
             }
             self.check_quota(unit.as_mut(), file.size).await?;
             unit.insert_file(file).await?;
-            unit.append_event(access.event(
+            let event = access.event(
                 "file.uploaded",
                 Some(("file", file.id.to_string())),
                 request,
                 serde_json::json!({"size": file.size, "content_type": file.content_type, "sha256": file.sha256}),
-            ))
-            .await?;
-            Ok(unit)
+            );
+            Ok((unit, Change::new(OrgStale::Nothing, event)))
         }
         .await;
         match prepared {
-            Ok(unit) => Ok(unit.commit().await?),
+            Ok((unit, change)) => Ok(unit.commit(change).await?),
             Err(refused) => {
                 let key = object_key(access.org_id(), file.id);
                 if let Err(error) = self.blob.delete(&key).await {
@@ -342,19 +343,18 @@ impl Tenancy {
         id: FileId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let file = unit.file(id).await?;
         if !unit.delete_file(id).await? {
             return Err(TenancyError::NotFound);
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "file.deleted",
             Some(("file", id.to_string())),
             request,
             serde_json::json!({"name": file.name, "size": file.size}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         if let Err(error) = self.blob.delete(&object_key(access.org_id(), id)).await {
             tracing::warn!(%error, "removing a deleted file's object; the sweep will retry");
         }

@@ -17,7 +17,9 @@ use super::{
     FileRefusal, object_key, staging_key, stored_file, unavailable, valid_content_type, valid_name,
 };
 use crate::tenancy::access::OrgAccess;
+use crate::tenancy::cache::OrgStale;
 use crate::tenancy::{FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros};
+use crate::write::Change;
 
 /// Longest an upload URL stays valid.
 const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
@@ -175,7 +177,7 @@ impl Tenancy {
         let url = self
             .presigned_url(access, GrantMethod::Put, upload.id, ttl, expires_at)
             .await?;
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         // Under the org's lock: concurrent presigns cannot reserve more than the quota.
         unit.lock_org().await?;
         // Expired uploads go as new ones come, so an org's table holds what is open.
@@ -188,14 +190,13 @@ impl Tenancy {
         }
         self.check_quota(unit.as_mut(), upload.size).await?;
         unit.insert_upload(&upload).await?;
-        unit.append_event(access.event(
+        let event = access.event(
             "file.upload_presigned",
             Some(("file", upload.id.to_string())),
             request,
             serde_json::json!({"size": upload.size, "expires_at": upload.expires_at}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(PresignedUpload {
             upload,
             method: "PUT",
@@ -376,21 +377,20 @@ impl Tenancy {
             DOWNLOAD_TTL_DEFAULT,
             DOWNLOAD_TTL_MAX,
         )?;
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         unit.file(id).await?;
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
         let url = self
             .presigned_url(access, GrantMethod::Get, id, ttl, expires_at)
             .await?;
         // The URL is a credential anyone holding it may use: who made one is on record.
-        unit.append_event(access.event(
+        let event = access.event(
             "file.download_presigned",
             Some(("file", id.to_string())),
             request,
             serde_json::json!({"expires_at": expires_at}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(PresignedDownload { url, expires_at })
     }
 }

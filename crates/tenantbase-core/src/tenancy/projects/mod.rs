@@ -15,7 +15,9 @@ pub use listing::{ProjectListing, ProjectPage};
 pub use transfer::{ExportFormat, IMPORT_MAX_ROWS};
 
 use super::access::OrgAccess;
+use super::cache::OrgStale;
 use super::{FieldProblem, Tenancy, TenancyError, now_micros, required_text};
+use crate::write::Change;
 use listing::next_cursor;
 
 pub const NAME_MAX: usize = 200;
@@ -192,7 +194,7 @@ impl Tenancy {
         if !problems.is_empty() {
             return Err(TenancyError::Invalid(problems));
         }
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         unit.insert_projects(&projects).await?;
         let event = match (collection, projects.as_slice()) {
             ("", [one]) => project_event(access, "project.created", one.id, request),
@@ -203,8 +205,7 @@ impl Tenancy {
                 serde_json::json!({"count": projects.len(), "ids": projects.iter().map(|p| p.id).collect::<Vec<_>>()}),
             ),
         };
-        unit.append_event(event).await?;
-        unit.commit().await?;
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(projects)
     }
 
@@ -261,7 +262,7 @@ impl Tenancy {
         if !problems.is_empty() {
             return Err(TenancyError::Invalid(problems));
         }
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let mut project = unit.project(id).await?;
         if project.deleted_at.is_some() {
             return Err(TenancyError::NotFound);
@@ -277,9 +278,8 @@ impl Tenancy {
         }
         project.updated_at = now_micros();
         unit.update_project(&project).await?;
-        unit.append_event(project_event(access, "project.updated", id, request))
-            .await?;
-        unit.commit().await?;
+        let event = project_event(access, "project.updated", id, request);
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(project)
     }
 
@@ -289,13 +289,12 @@ impl Tenancy {
         id: ProjectId,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         if unit.set_projects_deleted(&[id], Some(Utc::now())).await? == 0 {
             return Err(TenancyError::NotFound);
         }
-        unit.append_event(project_event(access, "project.deleted", id, request))
-            .await?;
-        unit.commit().await?;
+        let event = project_event(access, "project.deleted", id, request);
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(())
     }
 
@@ -318,7 +317,7 @@ impl Tenancy {
         if unique.len() != ids.len() {
             return Err(TenancyError::invalid("ids", "must not repeat an id"));
         }
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let mut problems = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             match unit.project(*id).await {
@@ -340,14 +339,13 @@ impl Tenancy {
                 "Some of these projects changed meanwhile; nothing was deleted, retry.".to_owned(),
             ));
         }
-        unit.append_event(access.event(
+        let event = access.event(
             "project.bulk_deleted",
             None,
             request,
             serde_json::json!({"count": deleted, "ids": ids}),
-        ))
-        .await?;
-        unit.commit().await?;
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(deleted)
     }
 
@@ -357,7 +355,7 @@ impl Tenancy {
         id: ProjectId,
         request: &RequestMeta,
     ) -> Result<Project, TenancyError> {
-        let mut unit = self.store.begin_org(access.scope()).await?;
+        let mut unit = self.write(access.scope()).await?;
         let project = unit.project(id).await?;
         if project.deleted_at.is_none() {
             return Err(TenancyError::Conflict(
@@ -366,10 +364,9 @@ impl Tenancy {
             ));
         }
         unit.set_projects_deleted(&[id], None).await?;
-        unit.append_event(project_event(access, "project.restored", id, request))
-            .await?;
         let project = unit.project(id).await?;
-        unit.commit().await?;
+        let event = project_event(access, "project.restored", id, request);
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(project)
     }
 

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # use tenantbase_core::write::{Change, NoCache, Write};
-//! # use tenantbase_store::{OrgUnit, StoreResult, events::NewEvent};
+//! # use tenantbase_store::{OrgUnit, StoreResult, platform::events::NewEvent};
 //! async fn rename(unit: Box<dyn OrgUnit>, event: NewEvent) -> StoreResult<()> {
 //!     let mut write = Write::new(unit, NoCache);
 //!     write.lock_org().await?;

@@ -5,6 +5,8 @@
 pub mod access;
 pub mod auth;
 mod docs;
+mod dto;
+pub mod extract;
 mod files;
 pub mod forwarded;
 pub mod json;
@@ -23,7 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub use docs::openapi;
 pub use json::ApiJson;
 pub use middleware::{InFlight, RequestId};
-pub use ops::metrics::{QueueDepthReadings, metrics_handle};
+pub use ops::metrics::metrics_handle;
+pub use ops::queue_depth::QueueDepthReadings;
 pub use ops::metrics_access::MetricsAccess;
 pub use problem::{ApiError, FieldError};
 pub use state::{AppState, HttpSettings};

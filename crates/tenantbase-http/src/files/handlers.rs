@@ -15,9 +15,8 @@ use super::dto::{
     PresignedUploadView, UploadParams,
 };
 use super::multipart::file_part;
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
-use crate::orgs::Page;
+use crate::extract::{OrgCtx, RequestInfo};
+use crate::dto::Page;
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};

@@ -2,7 +2,6 @@
 
 mod blobs;
 mod download;
-pub(crate) use download::STORED_CSP;
 mod dto;
 mod handlers;
 mod multipart;

@@ -11,47 +11,12 @@
 //! Every request, read or write, is counted in one task tracker, so a graceful shutdown
 //! knows what it waits for and what it abandons at its deadline (ADR 0008).
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
-use tokio_util::task::TaskTracker;
 
 use crate::AppState;
-
-/// The requests this server is running.
-#[derive(Debug, Clone)]
-pub struct InFlight {
-    tasks: TaskTracker,
-    write_slots: Arc<Semaphore>,
-}
-
-impl InFlight {
-    pub fn new(max_concurrent_writes: usize) -> Self {
-        Self {
-            tasks: TaskTracker::new(),
-            write_slots: Arc::new(Semaphore::new(max_concurrent_writes.max(1))),
-        }
-    }
-
-    /// Requests still running, detached writes included.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
-    /// Waits until every request has ended; none may start afterwards.
-    pub async fn close_and_wait(&self) {
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-}
 
 pub(super) async fn handle(
     State(state): State<AppState>,

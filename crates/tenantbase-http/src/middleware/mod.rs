@@ -4,6 +4,7 @@
 //! from the timeout and the body limit).
 
 mod completion;
+mod in_flight;
 mod request_context;
 mod security_headers;
 
@@ -19,8 +20,9 @@ use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 use crate::AppState;
 
-pub use completion::InFlight;
+pub use in_flight::InFlight;
 pub use request_context::RequestId;
+pub(crate) use security_headers::STORED_CSP;
 
 pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let settings = &state.http;

@@ -13,8 +13,7 @@ use super::dto::{
     TeamView,
 };
 use super::{field_id, page_of, path_id};
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
+use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState};

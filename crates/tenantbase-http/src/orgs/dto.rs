@@ -6,22 +6,7 @@ use tenantbase_store::events::Event;
 use tenantbase_store::tenant::{ApiKey, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
 
-/// A page of a list: `next_cursor` is null on the last page.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pub(crate) use crate::dto::{Page, PageQuery};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OrgView {

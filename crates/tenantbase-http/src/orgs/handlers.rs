@@ -12,8 +12,7 @@ use super::dto::{
     OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
 };
 use super::{field_id, page_limit, page_of, path_id};
-use crate::access::{Bearer, OrgCtx};
-use crate::auth::{Authenticated, RequestInfo};
+use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState};

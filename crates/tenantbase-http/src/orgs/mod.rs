@@ -14,8 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) use self::dto::Page;
-use self::dto::PageQuery;
+use crate::dto::{Page, PageQuery};
 use crate::access::guard;
 use crate::{ApiError, AppState, FieldError};
 

@@ -15,8 +15,7 @@ use super::dto::{
     ProjectPatchBody, ProjectQueryParams, ProjectView,
 };
 use super::{field_id, path_id};
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
+use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};

@@ -16,7 +16,7 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::extract::{Authenticated, OrgCtx, credential};
-use crate::refusals::operations;
+use crate::operations::operations;
 use crate::{ApiError, AppState, FieldError};
 
 /// The OpenAPI extension naming a route's access rule.

@@ -11,6 +11,7 @@ mod files;
 pub mod forwarded;
 pub mod json;
 mod middleware;
+mod operations;
 mod ops;
 mod orgs;
 pub mod problem;
@@ -20,6 +21,7 @@ mod refusals;
 mod state;
 
 use axum::Router;
+use middleware::RouteTable;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use docs::openapi;
@@ -50,16 +52,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// middleware, so its errors are problem+json too.
 pub fn management_router(state: AppState) -> Router {
     let router = ops::management_routes().fallback(problem::unknown_route);
-    middleware::apply(router, &state).with_state(state)
+    middleware::apply(router, &state, RouteTable::default()).with_state(state)
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the
 /// production middleware stack. Tests use it to serve extra routes exactly as the real
 /// ones are served.
 pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
-    let (router, api) = routes.split_for_parts();
+    let (router, api, limits) = middleware::split(routes);
     let router = docs::mount(router, api).fallback(problem::unknown_route);
     // The access guards of org routes read the state from the request (see `access`).
     let router = router.layer(axum::Extension(state.clone()));
-    middleware::apply(router, &state).with_state(state)
+    middleware::apply(router, &state, limits).with_state(state)
 }

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,29 +16,24 @@ use utoipa_axum::routes;
 use crate::access::guard;
 use crate::dto::ProfileView;
 use crate::extract::Authenticated;
+use crate::middleware::{RouteLimits, limited};
 use crate::problem::Problem;
 use crate::{ApiError, ApiJson, AppState};
 
 /// Avatars are small: their route takes bodies up to this (2 MiB and one byte, so that a
 /// larger one reaches the handler's own refusal), whatever `http.body_limit_bytes` says.
-pub(crate) const AVATAR_BODY_LIMIT: usize =
-    tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
+const AVATAR_BODY_LIMIT: usize = tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::SignedIn;
-    let avatar_upload = OpenApiRouter::new()
-        .routes(guard(SignedIn, routes!(put_avatar)))
-        .layer(DefaultBodyLimit::max(AVATAR_BODY_LIMIT));
     OpenApiRouter::new()
         .routes(guard(SignedIn, routes!(update_me)))
+        .routes(limited(
+            RouteLimits::body_max(AVATAR_BODY_LIMIT),
+            guard(SignedIn, routes!(put_avatar)),
+        ))
         .routes(guard(SignedIn, routes!(get_avatar)))
         .routes(guard(SignedIn, routes!(delete_avatar)))
-        .merge(avatar_upload)
-}
-
-/// `PUT /v1/auth/me/avatar`, which has its own body limit.
-pub(crate) fn is_avatar_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::PUT && path.trim_end_matches('/') == "/v1/auth/me/avatar"
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -14,6 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::AppState;
+use crate::operations::operations;
 
 /// What `ApiJson` answers before the handler runs.
 const JSON_BODY: &[(&str, &str)] = &[
@@ -139,22 +140,4 @@ fn takes_query(operation: &Operation) -> bool {
         .iter()
         .flatten()
         .any(|parameter| matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Query))
-}
-
-/// Every operation of a path item, whatever its method.
-pub(crate) fn operations(
-    item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-        &mut item.head,
-        &mut item.options,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .filter_map(Option::as_mut)
 }

@@ -285,8 +285,8 @@ pub(crate) async fn verify(
         Credential::User(principal) => {
             set("x-auth-user-id", &principal.user_id.to_string())?;
             set("x-auth-session-id", &principal.session_id.to_string())?;
-            if let Some(org) = &principal.org {
-                set("x-auth-org-id", org)?;
+            if let Some(org) = principal.org {
+                set("x-auth-org-id", &org.to_string())?;
             }
         }
         Credential::ApiKey(secret) => {

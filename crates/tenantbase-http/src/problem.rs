@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tenantbase_store::StoreError;
+use tenantbase_core::StoreError;
 use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";

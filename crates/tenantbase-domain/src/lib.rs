@@ -4,6 +4,7 @@
 pub mod access;
 pub mod email;
 pub mod id;
+pub mod page;
 pub mod password;
 pub mod redact;
 

@@ -1,27 +1,10 @@
-//! Bodies several areas share: a page of a list and the query asking for one, and a
-//! user's profile (in `/v1/auth/me` and the profile routes).
+//! Bodies several areas share: a user's profile (in `/v1/auth/me` and the profile
+//! routes). Lists share the page kit of `tenantbase_domain::page`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tenantbase_domain::id::UserId;
 use tenantbase_store::files::Profile;
-use utoipa::{IntoParams, ToSchema};
-
-/// A page of a list: `next_cursor` is null on the last page.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProfileView {

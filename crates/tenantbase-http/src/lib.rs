@@ -28,8 +28,8 @@ pub use docs::openapi;
 pub use json::ApiJson;
 pub use middleware::{InFlight, RequestId};
 pub use ops::metrics::metrics_handle;
-pub use ops::queue_depth::QueueDepthReadings;
 pub use ops::metrics_access::MetricsAccess;
+pub use ops::queue_depth::QueueDepthReadings;
 pub use problem::{ApiError, FieldError};
 pub use state::{AppState, HttpSettings};
 

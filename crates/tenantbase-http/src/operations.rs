@@ -5,9 +5,7 @@ use utoipa::openapi::PathItem;
 use utoipa::openapi::path::Operation;
 
 /// Every operation of a path item, whatever its method.
-pub(crate) fn operations(
-    item: &mut PathItem,
-) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,

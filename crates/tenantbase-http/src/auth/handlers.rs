@@ -9,7 +9,6 @@ use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
 
-
 use super::dto::{
     ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
     RevokeAllQuery, RevokedCount, SessionList, SessionView, TokenBody, TokenResponse, UserView,

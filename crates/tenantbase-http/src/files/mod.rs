@@ -60,7 +60,11 @@ mod tests {
             (Method::POST, "/v1/orgs/{org_id}/files/presign"),
             (Method::GET, "/v1/blobs/{token}"),
         ] {
-            assert_eq!(limits(method, template), RouteLimits::default(), "{template}");
+            assert_eq!(
+                limits(method, template),
+                RouteLimits::default(),
+                "{template}"
+            );
         }
     }
 }

@@ -176,7 +176,10 @@ mod tests {
             table.get(&Method::PUT, "/things/{id}"),
             RouteLimits::body_max(10)
         );
-        assert_eq!(table.get(&Method::GET, "/things/{id}"), RouteLimits::default());
+        assert_eq!(
+            table.get(&Method::GET, "/things/{id}"),
+            RouteLimits::default()
+        );
         let document = serde_json::to_string(&api).expect("document");
         assert!(!document.contains(EXTENSION), "{document}");
     }

@@ -8,3 +8,8 @@ pub mod jobs;
 pub mod mail;
 pub mod tenancy;
 pub mod write;
+
+/// The store as the layers above core see it: the trait the app state holds and the
+/// error every use case may pass on (the HTTP API maps it to problems), so that those
+/// layers need not depend on the store crate.
+pub use tenantbase_store::{Store, StoreError};

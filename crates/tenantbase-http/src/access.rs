@@ -10,13 +10,13 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tenantbase_core::tenancy::files::{FileRefusal, StorageQuota};
-use tenantbase_core::tenancy::{Access, Credential, OrgAccess, TenancyError};
+use tenantbase_core::tenancy::{Access, Credential, TenancyError};
 use tenantbase_domain::OrgId;
-use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa_axum::router::UtoipaMethodRouter;
 
-use crate::auth::{Authenticated, bearer_token};
+use crate::extract::{Authenticated, OrgCtx, credential};
+use crate::operations::operations;
 use crate::{ApiError, AppState, FieldError};
 
 /// The OpenAPI extension naming a route's access rule.
@@ -61,23 +61,6 @@ fn security(access: Access) -> Vec<SecurityRequirement> {
         Access::Public => Vec::new(),
         _ => vec![SecurityRequirement::new("bearer", Vec::<String>::new())],
     }
-}
-
-pub(crate) fn operations(
-    item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-        &mut item.head,
-        &mut item.options,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .filter_map(Option::as_mut)
 }
 
 /// Authenticates, authorizes in the path's `{org_id}`, and passes an `OrgCtx` on.
@@ -153,57 +136,6 @@ fn app_state(parts: &Parts) -> Result<&AppState, ApiError> {
             "the app state is not in the request",
         ))
     })
-}
-
-/// The bearer credential of a request: an API key as is, an access token verified.
-pub(crate) async fn credential(state: &AppState, parts: &Parts) -> Result<Credential, ApiError> {
-    let token = bearer_token(parts)?;
-    if Credential::is_api_key(token) {
-        return Ok(Credential::ApiKey(token.to_owned()));
-    }
-    Ok(Credential::User(
-        crate::auth::authenticate(state, token).await?,
-    ))
-}
-
-/// Any authenticated bearer credential: a user's access token or an API key. For routes
-/// without an org in the path that API keys may use too.
-#[derive(Debug, Clone)]
-pub struct Bearer(pub Credential);
-
-impl FromRequestParts<AppState> for Bearer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        // On account routes the guard has verified the token already.
-        if let Some(Authenticated(principal)) = parts.extensions.remove::<Authenticated>() {
-            return Ok(Bearer(Credential::User(principal)));
-        }
-        credential(state, parts).await.map(Bearer)
-    }
-}
-
-/// What an org route's handler knows about its caller: authorized in the path's org.
-#[derive(Debug, Clone)]
-pub struct OrgCtx {
-    pub access: OrgAccess,
-    pub credential: Credential,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Taken, not cloned: a handler extracts it once.
-        parts.extensions.remove::<OrgCtx>().ok_or_else(|| {
-            ApiError::internal(&std::io::Error::other(
-                "org route registered without its access guard",
-            ))
-        })
-    }
 }
 
 /// The size limits share the code `quota_exceeded`; `limit` tells which one was hit.

@@ -36,7 +36,7 @@ pub(crate) fn base() -> utoipa::openapi::OpenApi {
 
 /// The complete document, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::api_routes().split_for_parts().1
+    crate::middleware::split(crate::api_routes()).1
 }
 
 /// Adds `/openapi.json` and the `/docs` pages to `router`.

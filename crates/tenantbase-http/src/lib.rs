@@ -5,10 +5,13 @@
 pub mod access;
 pub mod auth;
 mod docs;
+mod dto;
+pub mod extract;
 mod files;
 pub mod forwarded;
 pub mod json;
 mod middleware;
+mod operations;
 mod ops;
 mod orgs;
 pub mod problem;
@@ -18,13 +21,15 @@ mod refusals;
 mod state;
 
 use axum::Router;
+use middleware::RouteTable;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use docs::openapi;
 pub use json::ApiJson;
 pub use middleware::{InFlight, RequestId};
-pub use ops::metrics::{QueueDepthReadings, metrics_handle};
+pub use ops::metrics::metrics_handle;
 pub use ops::metrics_access::MetricsAccess;
+pub use ops::queue_depth::QueueDepthReadings;
 pub use problem::{ApiError, FieldError};
 pub use state::{AppState, HttpSettings};
 
@@ -47,16 +52,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// middleware, so its errors are problem+json too.
 pub fn management_router(state: AppState) -> Router {
     let router = ops::management_routes().fallback(problem::unknown_route);
-    middleware::apply(router, &state).with_state(state)
+    middleware::apply(router, &state, RouteTable::default()).with_state(state)
 }
 
 /// Wraps `routes` in the documentation endpoints, the unknown-route fallback and the
 /// production middleware stack. Tests use it to serve extra routes exactly as the real
 /// ones are served.
 pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
-    let (router, api) = routes.split_for_parts();
+    let (router, api, limits) = middleware::split(routes);
     let router = docs::mount(router, api).fallback(problem::unknown_route);
     // The access guards of org routes read the state from the request (see `access`).
     let router = router.layer(axum::Extension(state.clone()));
-    middleware::apply(router, &state).with_state(state)
+    middleware::apply(router, &state, limits).with_state(state)
 }

@@ -8,7 +8,8 @@ use std::borrow::Cow;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tenantbase_store::StoreError;
+use tenantbase_core::StoreError;
+use tenantbase_domain::page::InvalidCursor;
 use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -314,6 +315,16 @@ impl From<StoreError> for ApiError {
             }
             other => Self::internal(&other),
         }
+    }
+}
+
+/// A cursor the list did not make is the `cursor` field's problem (422).
+impl From<InvalidCursor> for ApiError {
+    fn from(invalid: InvalidCursor) -> Self {
+        Self::validation(vec![FieldError {
+            field: "cursor".to_owned(),
+            message: invalid.to_string(),
+        }])
     }
 }
 

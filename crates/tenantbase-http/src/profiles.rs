@@ -3,71 +3,37 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tenantbase_core::tenancy::{Access, ProfilePatch};
 use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::Profile;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::guard;
-use crate::auth::Authenticated;
+use crate::dto::ProfileView;
+use crate::extract::Authenticated;
+use crate::middleware::{RouteLimits, limited};
 use crate::problem::Problem;
 use crate::{ApiError, ApiJson, AppState};
 
 /// Avatars are small: their route takes bodies up to this (2 MiB and one byte, so that a
 /// larger one reaches the handler's own refusal), whatever `http.body_limit_bytes` says.
-pub(crate) const AVATAR_BODY_LIMIT: usize =
-    tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
+const AVATAR_BODY_LIMIT: usize = tenantbase_core::tenancy::profiles::AVATAR_MAX_BYTES + 1;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::SignedIn;
-    let avatar_upload = OpenApiRouter::new()
-        .routes(guard(SignedIn, routes!(put_avatar)))
-        .layer(DefaultBodyLimit::max(AVATAR_BODY_LIMIT));
     OpenApiRouter::new()
         .routes(guard(SignedIn, routes!(update_me)))
+        .routes(limited(
+            RouteLimits::body_max(AVATAR_BODY_LIMIT),
+            guard(SignedIn, routes!(put_avatar)),
+        ))
         .routes(guard(SignedIn, routes!(get_avatar)))
         .routes(guard(SignedIn, routes!(delete_avatar)))
-        .merge(avatar_upload)
-}
-
-/// `PUT /v1/auth/me/avatar`, which has its own body limit.
-pub(crate) fn is_avatar_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::PUT && path.trim_end_matches('/') == "/v1/auth/me/avatar"
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ProfileView {
-    /// `usr_…`
-    pub user_id: String,
-    pub display_name: String,
-    pub bio: Option<String>,
-    /// `org` (fellow members may see it) or `private` (only you).
-    pub profile_visibility: &'static str,
-    /// Where the avatar is served; null without one.
-    pub avatar_url: Option<String>,
-}
-
-impl ProfileView {
-    pub(crate) fn new(user: UserId, profile: Profile) -> Self {
-        Self {
-            user_id: user.to_string(),
-            avatar_url: profile.avatar.as_ref().map(|a| {
-                format!(
-                    "/v1/users/{user}/avatar?v={}",
-                    &a.sha256[..16.min(a.sha256.len())]
-                )
-            }),
-            display_name: profile.display_name,
-            bio: profile.bio,
-            profile_visibility: profile.visibility.as_str(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -176,7 +142,7 @@ pub(crate) async fn get_avatar(
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::files::STORED_CSP),
+        HeaderValue::from_static(crate::middleware::STORED_CSP),
     );
     let fresh = request
         .get(header::IF_NONE_MATCH)

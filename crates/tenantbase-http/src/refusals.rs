@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::AppState;
-use crate::access::operations;
+use crate::operations::operations;
 
 /// What `ApiJson` answers before the handler runs.
 const JSON_BODY: &[(&str, &str)] = &[

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tenantbase_blob::BlobStore;
-use tenantbase_store::Store;
+use tenantbase_core::Store;
 
 /// Limits and switches of the HTTP layer, from the configuration.
 #[derive(Debug, Clone)]

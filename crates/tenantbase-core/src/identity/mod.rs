@@ -10,7 +10,7 @@ pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{OrgId, SessionId, UserId};
 use tenantbase_domain::model::User;
 use tenantbase_store::StoreError;
 
@@ -35,7 +35,7 @@ pub struct Principal {
     pub session_id: SessionId,
     pub amr: Vec<String>,
     /// Set when the token is bound to one org.
-    pub org: Option<String>,
+    pub org: Option<OrgId>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,9 +2,8 @@
 //! device binding), authenticating requests, listing, and revoking.
 
 use chrono::Utc;
-use tenantbase_domain::id::{SessionId, UserId};
-use tenantbase_domain::model::RequestMeta;
-use tenantbase_domain::model::{Rotation, Session};
+use tenantbase_domain::id::{OrgId, SessionId, UserId};
+use tenantbase_domain::model::{RequestMeta, Rotation, Session};
 use tenantbase_store::StoreError;
 
 use super::accounts::{
@@ -118,6 +117,13 @@ impl Identity {
             .sid
             .parse()
             .map_err(|_| IdentityError::InvalidAccessToken)?;
+        // A token bound to something that is not an org id binds to no org there is.
+        let org: Option<OrgId> = claims
+            .org
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| IdentityError::InvalidAccessToken)?;
         let session = self
             .cache
             .session_or_load(session_id, self.store.session_by_id(session_id))
@@ -143,7 +149,7 @@ impl Identity {
             user_id,
             session_id,
             amr: claims.amr,
-            org: claims.org,
+            org,
         })
     }
 
@@ -230,14 +236,14 @@ impl Identity {
     pub fn org_bound_token(
         &self,
         principal: &Principal,
-        org: &str,
+        org: OrgId,
     ) -> Result<(String, u64), IdentityError> {
         let amr: Vec<&str> = principal.amr.iter().map(String::as_str).collect();
         let (token, claims) = self.keyring().issue(
             &principal.user_id.to_string(),
             &principal.session_id.to_string(),
             &amr,
-            Some(org),
+            Some(&org.to_string()),
             None,
             Utc::now(),
         )?;

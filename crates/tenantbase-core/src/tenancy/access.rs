@@ -205,11 +205,7 @@ impl Tenancy {
         let access = match credential {
             Credential::User(principal) => {
                 // An org-bound token acts only in its own org.
-                if principal
-                    .org
-                    .as_deref()
-                    .is_some_and(|bound| bound != org.to_string())
-                {
+                if principal.org.is_some_and(|bound| bound != org) {
                     return Err(TenancyError::NotFound);
                 }
                 self.member_access(principal.user_id, org, allow_deleted)

@@ -1,22 +1,31 @@
 //! An org's own view of its audit chain: filtered pages, newest first, and verification.
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use tenantbase_domain::model::{ChainKey, Event};
+use tenantbase_domain::page::{Cursor, InvalidCursor, Page, PageQuery};
 use tenantbase_store::org::events::EventQuery;
+use utoipa::IntoParams;
 
 use super::access::OrgAccess;
-use super::{FieldProblem, Tenancy, TenancyError};
+use super::{Tenancy, TenancyError};
 use crate::audit::verify::{Verdict, verify_chains};
 
-#[derive(Debug, Clone, Default)]
+/// Which events to list; `PageQuery` says which page (its cursor holds the `seq` of the
+/// previous page's last event).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditListing {
+    /// Only events of this type, e.g. `project.created`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
     pub event_type: Option<String>,
+    /// Only events by this actor (`usr_…`, `key_…`).
+    #[serde(rename = "actor")]
+    #[param(rename = "actor")]
     pub actor_id: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    /// The `seq` of the previous page's last event, as text.
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
 }
 
 impl Tenancy {
@@ -24,23 +33,12 @@ impl Tenancy {
     pub async fn audit_events(
         &self,
         access: &OrgAccess,
+        page: &PageQuery,
         listing: AuditListing,
-    ) -> Result<(Vec<Event>, Option<String>), TenancyError> {
-        let limit = listing.limit.unwrap_or(50);
-        let mut problems = Vec::new();
-        if !(1..=100).contains(&limit) {
-            problems.push(FieldProblem::new("limit", "must be between 1 and 100"));
-        }
-        let before_seq = match listing.cursor.as_deref().map(str::parse::<i64>) {
-            None => None,
-            Some(Ok(seq)) if seq > 0 => Some(seq),
-            Some(_) => {
-                problems.push(FieldProblem::new("cursor", "is not a cursor of this list"));
-                None
-            }
-        };
-        if !problems.is_empty() {
-            return Err(TenancyError::Invalid(problems));
+    ) -> Result<Page<Event>, TenancyError> {
+        let before_seq: Option<i64> = page.cursor.as_ref().map(Cursor::decode).transpose()?;
+        if before_seq.is_some_and(|seq| seq <= 0) {
+            return Err(InvalidCursor.into());
         }
         let query = EventQuery {
             event_type: listing.event_type,
@@ -48,18 +46,15 @@ impl Tenancy {
             since: listing.since,
             until: listing.until,
             before_seq,
-            limit: limit + 1,
+            limit: page.limit.fetch(),
         };
-        let mut events = self
+        let events = self
             .store
             .read_org(access.scope())
             .await?
             .events(&query)
             .await?;
-        let more = events.len() > limit as usize;
-        events.truncate(limit as usize);
-        let next = events.last().filter(|_| more).map(|e| e.seq.to_string());
-        Ok((events, next))
+        Ok(Page::of(events, page.limit, |last| last.seq))
     }
 
     /// Verifies the org's chain from its anchor to its head.

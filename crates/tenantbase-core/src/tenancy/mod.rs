@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tenantbase_blob::BlobStore;
 use tenantbase_domain::Permission;
+use tenantbase_domain::page::InvalidCursor;
 use tenantbase_store::{OrgScope, OrgUnit, Store, StoreError};
 
 use crate::identity::{Identity, Links};
@@ -35,7 +36,7 @@ pub use invitations::{NewInvitation, SentInvitation};
 pub use members::{MemberChange, TeamChange};
 pub use orgs::OrgChange;
 pub use profiles::ProfilePatch;
-pub use projects::{ExportFormat, NewProject, ProjectListing, ProjectPage, ProjectPatch};
+pub use projects::{ExportFormat, NewProject, ProjectFilter, ProjectPatch};
 pub use purge::PurgeOrg;
 pub use roles::RoleChange;
 
@@ -62,6 +63,19 @@ pub(crate) fn limit_reached(what: &str, limit: usize) -> TenancyError {
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
+}
+
+/// A cursor this list did not make is the `cursor` field's problem.
+impl From<InvalidCursor> for FieldProblem {
+    fn from(invalid: InvalidCursor) -> Self {
+        Self::new("cursor", invalid.to_string())
+    }
+}
+
+impl From<InvalidCursor> for TenancyError {
+    fn from(invalid: InvalidCursor) -> Self {
+        Self::Invalid(vec![invalid.into()])
+    }
 }
 
 impl FieldProblem {

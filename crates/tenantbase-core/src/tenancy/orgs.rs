@@ -277,7 +277,7 @@ impl Tenancy {
         access: &OrgAccess,
     ) -> Result<(String, u64), TenancyError> {
         self.identity
-            .org_bound_token(principal, &access.org_id().to_string())
+            .org_bound_token(principal, access.org_id())
             .map_err(|e| TenancyError::Internal(e.to_string()))
     }
 

@@ -108,7 +108,7 @@ pub(crate) struct MeResponse {
     /// Org memberships (none until organizations exist).
     pub memberships: Vec<serde_json::Value>,
     /// Bio, visibility and avatar (`PATCH /v1/auth/me` changes them).
-    pub profile: crate::profiles::ProfileView,
+    pub profile: crate::dto::ProfileView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

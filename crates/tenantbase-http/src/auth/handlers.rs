@@ -9,13 +9,11 @@ use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
 
-use crate::access::Bearer;
-
 use super::dto::{
     ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
     RevokeAllQuery, RevokedCount, SessionList, SessionView, TokenBody, TokenResponse, UserView,
 };
-use super::extract::{Authenticated, ClientMeta};
+use crate::extract::{Authenticated, Bearer, ClientMeta};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};
@@ -182,7 +180,7 @@ pub(crate) async fn me(
     let user = state.store.user_by_id(principal.user_id).await?;
     let profile = state.tenancy.profile(principal.user_id).await?;
     Ok(Json(MeResponse {
-        profile: crate::profiles::ProfileView::new(principal.user_id, profile),
+        profile: crate::dto::ProfileView::new(principal.user_id, profile),
         email_verified: user.email_verified,
         user: UserView::from(&user),
         session_id: principal.session_id.to_string(),
@@ -286,8 +284,8 @@ pub(crate) async fn verify(
         Credential::User(principal) => {
             set("x-auth-user-id", &principal.user_id.to_string())?;
             set("x-auth-session-id", &principal.session_id.to_string())?;
-            if let Some(org) = &principal.org {
-                set("x-auth-org-id", org)?;
+            if let Some(org) = principal.org {
+                set("x-auth-org-id", &org.to_string())?;
             }
         }
         Credential::ApiKey(secret) => {

@@ -1,14 +1,10 @@
 //! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, and the JWKS.
 
 mod dto;
-mod extract;
 mod handlers;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-pub use extract::{Authenticated, ClientMeta, RequestInfo};
-pub(crate) use extract::{authenticate, bearer_token};
 
 use crate::AppState;
 use crate::access::guard;

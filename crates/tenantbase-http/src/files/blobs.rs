@@ -10,7 +10,7 @@ use tenantbase_core::tenancy::files::{BlobGrant, GrantMethod, GrantRefusal};
 
 use super::dto::FileView;
 use super::handlers::serve_file;
-use crate::auth::RequestInfo;
+use crate::extract::RequestInfo;
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
 

@@ -10,10 +10,7 @@ use tenantbase_core::tenancy::files::FileDownload;
 use tenantbase_domain::model::StoredFile;
 
 use crate::ApiError;
-
-/// Uploaded bytes are never a page of ours: even opened in a browser, an HTML or SVG
-/// file runs no script and reaches nothing.
-pub(crate) const STORED_CSP: &str = "default-src 'none'; sandbox; frame-ancestors 'none'";
+use crate::middleware::STORED_CSP;
 
 /// What a `Range` header asks of an object of `size` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,19 +41,6 @@ pub(crate) struct UploadParams {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct FileListParams {
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-    /// Only names starting with this.
-    pub prefix: Option<String>,
-    /// `image/png` exactly, or a family such as `image/`.
-    pub content_type: Option<String>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PresignBody {

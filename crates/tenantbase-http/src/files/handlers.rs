@@ -5,21 +5,20 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use tenantbase_core::tenancy::OrgAccess;
-use tenantbase_core::tenancy::files::{NewFile, UploadRequest};
+use tenantbase_core::tenancy::files::{FileFilter, NewFile, UploadRequest};
 use tenantbase_domain::id::FileId;
-use tenantbase_store::org::files::FileQuery;
+use tenantbase_domain::page::{Page, PageQuery};
 
 use super::download::{early_answer, read_range, respond};
 use super::dto::{
-    FileListParams, FileView, PresignBody, PresignDownloadBody, PresignedDownloadView,
-    PresignedUploadView, UploadParams,
+    FileView, PresignBody, PresignDownloadBody, PresignedDownloadView, PresignedUploadView,
+    UploadParams,
 };
 use super::multipart::file_part;
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
-use crate::orgs::Page;
+use crate::extract::{OrgCtx, RequestInfo};
+
 use crate::problem::Problem;
-use crate::query::ApiQuery;
+use crate::query::{ApiQuery, ListQuery};
 use crate::{ApiError, ApiJson, AppState, FieldError};
 
 fn file_id(text: &str) -> Result<FileId, ApiError> {
@@ -98,45 +97,17 @@ pub(crate) async fn upload_file(
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 
-/// The cursor of a file page: the last file's creation time and id.
-fn encode_cursor((at, id): (chrono::DateTime<chrono::Utc>, FileId)) -> String {
-    format!("{}.{id}", at.timestamp_micros())
-}
-
-fn decode_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, FileId), ApiError> {
-    let bad = || missing("cursor", "is not a cursor of this list");
-    let (micros, id) = text.split_once('.').ok_or_else(bad)?;
-    let at = micros
-        .parse()
-        .ok()
-        .and_then(chrono::DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
-}
-
 /// List files, oldest first, by name prefix and content type.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/files", tag = "files",
-    params(("org_id" = String, Path, description = "`org_…`"), FileListParams),
+    params(("org_id" = String, Path, description = "`org_…`"), PageQuery, FileFilter),
     responses((status = 200, description = "A page of files", body = Page<FileView>)))]
 pub(crate) async fn list_files(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiQuery(params): ApiQuery<FileListParams>,
+    ListQuery(page, filter): ListQuery<FileFilter>,
 ) -> Result<Json<Page<FileView>>, ApiError> {
-    let query = FileQuery {
-        name_prefix: params.prefix.filter(|p| !p.is_empty()),
-        content_type: params
-            .content_type
-            .filter(|t| !t.is_empty())
-            .map(|t| t.to_ascii_lowercase()),
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit: params.limit.unwrap_or(50),
-    };
-    let page = state.tenancy.files(&ctx.access, query).await?;
-    Ok(Json(Page {
-        items: page.items.into_iter().map(FileView::from).collect(),
-        next_cursor: page.next_cursor.map(encode_cursor),
-    }))
+    let files = state.tenancy.files(&ctx.access, &page, &filter).await?;
+    Ok(Json(files.map(FileView::from)))
 }
 
 /// A file's metadata.

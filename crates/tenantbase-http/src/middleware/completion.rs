@@ -5,53 +5,19 @@
 //! Work nobody waits for any more must not pile up: a client that hangs up and retries at
 //! once would otherwise queue writes faster than the store commits them. So a write first
 //! takes one of `http.max_concurrent_writes` slots — a wait that is dropped harmlessly,
-//! since nothing has started — and holds it until its task ends. Streamed uploads skip the
-//! slots: they last as long as their bytes and are bounded by their own caps.
+//! since nothing has started — and holds it until its task ends. Long-running routes
+//! (streamed uploads) skip the slots: they last as long as their bytes and are bounded by
+//! their own caps.
 //!
 //! Every request, read or write, is counted in one task tracker, so a graceful shutdown
 //! knows what it waits for and what it abandons at its deadline (ADR 0008).
-
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
-use tokio_util::task::TaskTracker;
 
 use crate::AppState;
-
-/// The requests this server is running.
-#[derive(Debug, Clone)]
-pub struct InFlight {
-    tasks: TaskTracker,
-    write_slots: Arc<Semaphore>,
-}
-
-impl InFlight {
-    pub fn new(max_concurrent_writes: usize) -> Self {
-        Self {
-            tasks: TaskTracker::new(),
-            write_slots: Arc::new(Semaphore::new(max_concurrent_writes.max(1))),
-        }
-    }
-
-    /// Requests still running, detached writes included.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
-    /// Waits until every request has ended; none may start afterwards.
-    pub async fn close_and_wait(&self) {
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-}
 
 pub(super) async fn handle(
     State(state): State<AppState>,
@@ -62,7 +28,7 @@ pub(super) async fn handle(
     if request.method().is_safe() {
         return in_flight.tasks.track_future(next.run(request)).await;
     }
-    let slot = if crate::files::takes_its_time(request.method(), request.uri().path()) {
+    let slot = if super::limits(&request).long_running() {
         None
     } else {
         match in_flight.write_slots.clone().acquire_owned().await {

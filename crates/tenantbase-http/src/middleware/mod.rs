@@ -1,9 +1,12 @@
 //! The middleware every request passes through, outermost first: compression, the request
 //! context (id, log line, metrics, problem bodies, security headers), panic recovery, the
-//! request timeout, running writes to completion and the body limit (uploads are exempt
-//! from the timeout and the body limit).
+//! request timeout, running writes to completion and the body limit. Routes that depart
+//! from the timeout, the write slots or the body limit say so where they are declared
+//! (`limits::limited`); the table of their limits is all this knows of them.
 
 mod completion;
+mod in_flight;
+mod limits;
 mod request_context;
 mod security_headers;
 
@@ -18,11 +21,19 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 use crate::AppState;
+use limits::BodyLimit;
 
-pub use completion::InFlight;
+pub use in_flight::InFlight;
+pub(crate) use limits::{RouteLimits, RouteTable, limited, split};
 pub use request_context::RequestId;
+pub(crate) use security_headers::STORED_CSP;
 
-pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+/// `routes`: the limits routes declared for themselves (`split` collects them).
+pub(crate) fn apply(
+    router: Router<AppState>,
+    state: &AppState,
+    routes: RouteTable,
+) -> Router<AppState> {
     let settings = &state.http;
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
@@ -40,6 +51,13 @@ pub(crate) fn apply(router: Router<AppState>, state: &AppState) -> Router<AppSta
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             time_limit,
+        ))
+        .layer(axum::middleware::from_fn(
+            move |mut request: Request<Body>, next: axum::middleware::Next| {
+                let limits = routes.limits_of(&request);
+                request.extensions_mut().insert(limits);
+                next.run(request)
+            },
         ))
         .layer(CatchPanicLayer::custom(report_panic))
         .layer(axum::middleware::from_fn_with_state(
@@ -65,14 +83,24 @@ fn not_a_download(
     !headers.contains_key(axum::http::header::CONTENT_DISPOSITION)
 }
 
-/// A request still running after `http.request_timeout` gets 503 — except uploads, which
-/// take as long as their bytes take to arrive. A write goes on to its end meanwhile.
+/// The limits of the route a request matched, as the layer in front of the limits put them.
+fn limits(request: &Request<Body>) -> RouteLimits {
+    request
+        .extensions()
+        .get::<RouteLimits>()
+        .copied()
+        .unwrap_or_default()
+}
+
+/// A request still running after `http.request_timeout` gets 503 — except on long-running
+/// routes (uploads), which take as long as their bytes take. A write goes on to its end
+/// meanwhile.
 async fn time_limit(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    if crate::files::takes_its_time(request.method(), request.uri().path()) {
+    if limits(&request).long_running() {
         return next.run(request).await;
     }
     match tokio::time::timeout(state.http.request_timeout, next.run(request)).await {
@@ -81,22 +109,18 @@ async fn time_limit(
     }
 }
 
-/// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes` (an
-/// avatar's own limit on its route), and caps bodies that do not say their length. File
-/// uploads are exempt: they stream to the object store under their own caps.
+/// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes` (or the
+/// route's own limit), and caps bodies that do not say their length. Streamed bodies
+/// (file uploads) are exempt: they go to the object store under their own caps.
 async fn limit_body(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let (method, path) = (request.method(), request.uri().path());
-    if crate::files::streams_body(method, path) {
-        return next.run(request).await;
-    }
-    let limit = if crate::profiles::is_avatar_upload(method, path) {
-        crate::profiles::AVATAR_BODY_LIMIT
-    } else {
-        state.http.body_limit_bytes
+    let limit = match limits(&request).body() {
+        BodyLimit::Streamed => return next.run(request).await,
+        BodyLimit::Max(bytes) => bytes,
+        BodyLimit::Server => state.http.body_limit_bytes,
     };
     let declared = request
         .headers()

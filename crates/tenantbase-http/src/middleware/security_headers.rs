@@ -6,6 +6,9 @@ use crate::HttpSettings;
 
 /// API answers load nothing and may not be framed.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// Uploaded bytes are never a page of ours: even opened in a browser, an HTML or SVG
+/// file runs no script and reaches nothing (file downloads and avatars set it).
+pub(crate) const STORED_CSP: &str = "default-src 'none'; sandbox; frame-ancestors 'none'";
 /// HTML pages (the API reference) load their own scripts and styles only.
 const HTML_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

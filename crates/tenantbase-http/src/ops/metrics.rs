@@ -1,11 +1,10 @@
 //! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
 //! middleware; database pool and process figures are sampled at scrape time, the job
-//! queue's depth at most every `QUEUE_DEPTH_TTL`. Who may scrape it, and on which
-//! listener, is `MetricsAccess`'s call.
+//! queue's depth at most once per interval (`queue_depth`). Who may scrape it, and on
+//! which listener, is `MetricsAccess`'s call.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::header;
@@ -15,10 +14,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::metrics_access::Listener;
 use crate::{ApiError, AppState};
-
-/// How long a reading of the job queue's depth stands: a scraper polling every second
-/// (or many scrapers) costs the database one grouped count per this interval.
-const QUEUE_DEPTH_TTL: Duration = Duration::from_secs(5);
 
 /// Latency buckets in seconds, from sub-millisecond up to the request timeout range.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -61,28 +56,6 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
-}
-
-/// When the job queue's depth was last read for `/metrics`, per app.
-#[derive(Debug, Default)]
-pub struct QueueDepthReadings {
-    last: Mutex<Option<Instant>>,
-}
-
-impl QueueDepthReadings {
-    /// Whether this scrape should read the queue again. Claims the reading, so scrapes
-    /// arriving meanwhile reuse the gauges instead of querying too; a failed reading is
-    /// not retried before the interval ends either, so a struggling database is spared.
-    fn claim(&self) -> bool {
-        let Ok(mut last) = self.last.lock() else {
-            return false;
-        };
-        if last.is_some_and(|at| at.elapsed() < QUEUE_DEPTH_TTL) {
-            return false;
-        }
-        *last = Some(Instant::now());
-        true
-    }
 }
 
 /// `jobs_queue_depth{kind,state}`; pairs that emptied since the last reading read 0.

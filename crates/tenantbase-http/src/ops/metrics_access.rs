@@ -51,7 +51,7 @@ impl MetricsAccess {
         let Some(expected) = &self.token_sha256 else {
             return Ok(());
         };
-        let presented = crate::auth::bearer_token(parts)?;
+        let presented = crate::extract::bearer_token(parts)?;
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         if bool::from(presented.ct_eq(expected)) {
             Ok(())

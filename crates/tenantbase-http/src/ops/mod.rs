@@ -4,6 +4,7 @@ mod health;
 mod info;
 pub mod metrics;
 pub mod metrics_access;
+pub mod queue_depth;
 mod ready;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -8,15 +8,13 @@ use tenantbase_core::tenancy::{AuditListing, NewApiKey, RoleChange, TeamChange};
 use tenantbase_domain::id::{ApiKeyId, RoleId, TeamId, UserId};
 
 use super::dto::{
-    ApiKeyBody, ApiKeyView, AuditQuery, AuditVerifyView, CreatedApiKeyView, EventView, Page,
-    PageQuery, RoleBody, RolePatchBody, RoleView, TeamBody, TeamMemberBody, TeamPatchBody,
-    TeamView,
+    ApiKeyBody, ApiKeyView, AuditVerifyView, CreatedApiKeyView, EventView, Page, PageQuery,
+    RoleBody, RolePatchBody, RoleView, TeamBody, TeamMemberBody, TeamPatchBody, TeamView,
 };
 use super::{field_id, page_of, path_id};
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
+use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
-use crate::query::ApiQuery;
+use crate::query::{ApiQuery, ListQuery};
 use crate::{ApiError, ApiJson, AppState};
 
 /// The org's roles: the built-in five, then custom ones by creation.
@@ -368,26 +366,18 @@ pub(crate) async fn revoke_api_key(
 
 /// The org's audit log, newest first.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/audit", tag = "orgs",
-    params(("org_id" = String, Path, description = "`org_…`"), AuditQuery),
+    params(("org_id" = String, Path, description = "`org_…`"), AuditListing, PageQuery),
     responses((status = 200, description = "A page of events", body = Page<EventView>)))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiQuery(query): ApiQuery<AuditQuery>,
+    ListQuery(page, listing): ListQuery<AuditListing>,
 ) -> Result<Json<Page<EventView>>, ApiError> {
-    let listing = AuditListing {
-        event_type: query.event_type,
-        actor_id: query.actor,
-        since: query.since,
-        until: query.until,
-        cursor: query.cursor,
-        limit: query.limit,
-    };
-    let (events, next_cursor) = state.tenancy.audit_events(&ctx.access, listing).await?;
-    Ok(Json(Page {
-        items: events.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    let events = state
+        .tenancy
+        .audit_events(&ctx.access, &page, listing)
+        .await?;
+    Ok(Json(events.map(EventView::from)))
 }
 
 /// Verify the org's audit hash chain.

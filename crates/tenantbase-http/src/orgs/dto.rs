@@ -5,22 +5,7 @@ use serde::{Deserialize, Serialize};
 use tenantbase_domain::model::{ApiKey, Event, Invitation, Member, Org, Project, Role, Team};
 use utoipa::{IntoParams, ToSchema};
 
-/// A page of a list: `next_cursor` is null on the last page.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pub(crate) use tenantbase_domain::page::{Page, PageQuery};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OrgView {
@@ -338,22 +323,6 @@ impl From<Event> for EventView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct AuditQuery {
-    /// Only events of this type, e.g. `project.created`.
-    #[serde(rename = "type")]
-    pub event_type: Option<String>,
-    /// Only events by this actor (`usr_…`, `key_…`).
-    pub actor: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditVerifyView {
     pub intact: bool,
@@ -414,27 +383,6 @@ pub(crate) struct ProjectPatchBody {
     pub description: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ProjectQueryParams {
-    /// 1–100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-    /// Full-text search over name and description: every word must match, as a prefix.
-    pub q: Option<String>,
-    /// `created_at` (default) or `name`; with `q`, relevance unless set.
-    pub sort: Option<String>,
-    /// `asc` or `desc` (default `desc` for `created_at`, `asc` for `name`).
-    pub order: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// `usr_…`
-    pub created_by: Option<String>,
-    #[serde(default)]
-    pub include_deleted: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,15 +5,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tenantbase_core::tenancy::{Credential, MemberChange, NewInvitation, OrgChange};
 use tenantbase_domain::id::{InvitationId, UserId};
+use tenantbase_domain::page::Cursor;
 use tenantbase_domain::{OrgId, Permission};
 
 use super::dto::{
     AcceptBody, CreateOrgBody, InvitationView, InviteBody, MemberView, MyAccessView, OrgTokenBody,
     OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
 };
-use super::{field_id, page_limit, page_of, path_id};
-use crate::access::{Bearer, OrgCtx};
-use crate::auth::{Authenticated, RequestInfo};
+use super::{field_id, page_of, path_id};
+use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState};
@@ -22,16 +22,15 @@ use crate::{ApiError, ApiJson, AppState};
 #[utoipa::path(get, path = "/v1/permissions", tag = "orgs",
     responses((status = 200, description = "The catalog", body = Page<PermissionView>)))]
 pub(crate) async fn permissions() -> Json<Page<PermissionView>> {
-    Json(Page {
-        items: Permission::ALL
+    Json(Page::whole(
+        Permission::ALL
             .iter()
             .map(|p| PermissionView {
                 name: p.name(),
                 description: p.description(),
             })
             .collect(),
-        next_cursor: None,
-    })
+    ))
 }
 
 /// Create an org; the caller becomes its owner. Guests and accounts may each have
@@ -63,16 +62,11 @@ pub(crate) async fn list_orgs(
     Bearer(credential): Bearer,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<OrgView>>, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| field_id::<OrgId>("cursor", c))
-        .transpose()?;
-    let mut orgs = match credential {
+    let after: Option<OrgId> = query.cursor.as_ref().map(Cursor::decode).transpose()?;
+    let orgs = match credential {
         Credential::User(principal) => state
             .tenancy
-            .orgs_of(&principal, after, limit + 1)
+            .orgs_of(&principal, after, query.limit.fetch())
             .await?
             .into_iter()
             .map(|membership| membership.org)
@@ -87,13 +81,8 @@ pub(crate) async fn list_orgs(
                 .collect::<Vec<_>>()
         }
     };
-    let more = orgs.len() > limit as usize;
-    orgs.truncate(limit as usize);
-    let next_cursor = orgs.last().filter(|_| more).map(|org| org.id.to_string());
-    Ok(Json(Page {
-        items: orgs.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    let page = Page::of(orgs, query.limit, |last| last.id);
+    Ok(Json(page.map(OrgView::from)))
 }
 
 /// An access token bound to one org (claim `org`): it acts only there.
@@ -217,25 +206,14 @@ pub(crate) async fn list_members(
     ctx: OrgCtx,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<MemberView>>, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| field_id::<UserId>("cursor", c))
-        .transpose()?;
+    let after: Option<UserId> = query.cursor.as_ref().map(Cursor::decode).transpose()?;
     let roles = state.tenancy.roles(&ctx.access).await?;
-    let mut members = state.tenancy.members(&ctx.access, after, limit + 1).await?;
-    let more = members.len() > limit as usize;
-    members.truncate(limit as usize);
-    let next_cursor = members
-        .last()
-        .filter(|_| more)
-        .map(|m| m.user_id.to_string());
-    let items = members
-        .into_iter()
-        .map(|m| MemberView::new(m, &roles))
-        .collect();
-    Ok(Json(Page { items, next_cursor }))
+    let members = state
+        .tenancy
+        .members(&ctx.access, after, query.limit.fetch())
+        .await?;
+    let page = Page::of(members, query.limit, |last| last.user_id);
+    Ok(Json(page.map(|m| MemberView::new(m, &roles))))
 }
 
 /// Replace a member's directly granted roles.

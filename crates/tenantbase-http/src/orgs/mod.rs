@@ -10,14 +10,12 @@ use std::str::FromStr;
 
 use tenantbase_core::tenancy::Access;
 use tenantbase_domain::Permission::*;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) use self::dto::Page;
-use self::dto::PageQuery;
 use crate::access::guard;
 use crate::{ApiError, AppState, FieldError};
+use tenantbase_domain::page::{InvalidCursor, Page, PageQuery};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::{Member, Permission as Needs, Public, SignedIn};
@@ -123,42 +121,28 @@ fn field_id<T: FromStr>(field: &str, text: &str) -> Result<T, ApiError> {
     })
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit.unwrap_or(50) {
-        limit @ 1..=100 => Ok(limit),
-        _ => Err(ApiError::validation(vec![FieldError {
-            field: "limit".to_owned(),
-            message: "must be between 1 and 100".to_owned(),
-        }])),
-    }
-}
-
 /// Pages a short list held whole in memory (roles, teams, invitations, keys); the
-/// cursor is the last item's id.
-fn page_of<T: ToSchema>(
+/// cursor holds the last item's id.
+fn page_of<T>(
     items: Vec<T>,
     id: impl Fn(&T) -> &str,
     query: &PageQuery,
 ) -> Result<Page<T>, ApiError> {
-    let limit = page_limit(query.limit)? as usize;
     let start = match &query.cursor {
         None => 0,
-        Some(cursor) => items
-            .iter()
-            .position(|item| id(item) == cursor)
-            .map(|i| i + 1)
-            .ok_or_else(|| {
-                ApiError::validation(vec![FieldError {
-                    field: "cursor".to_owned(),
-                    message: "is not a cursor of this list".to_owned(),
-                }])
-            })?,
+        Some(cursor) => {
+            let after: String = cursor.decode()?;
+            items
+                .iter()
+                .position(|item| id(item) == after)
+                .map(|i| i + 1)
+                .ok_or(InvalidCursor)?
+        }
     };
-    let more = items.len() > start + limit;
-    let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let next_cursor = items
-        .last()
-        .filter(|_| more)
-        .map(|item| id(item).to_owned());
-    Ok(Page { items, next_cursor })
+    let rest: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(query.limit.fetch() as usize)
+        .collect();
+    Ok(Page::of(rest, query.limit, |last| id(last).to_owned()))
 }

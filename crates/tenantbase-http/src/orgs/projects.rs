@@ -6,19 +6,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tenantbase_core::tenancy::{
-    ExportFormat, NewProject, OrgAccess, ProjectListing, ProjectPatch, Tenancy, TenancyError,
+    ExportFormat, NewProject, OrgAccess, ProjectFilter, ProjectPatch, Tenancy, TenancyError,
 };
-use tenantbase_domain::id::{ProjectId, UserId};
+use tenantbase_domain::id::ProjectId;
 
 use super::dto::{
-    BulkCreateBody, BulkDeleteBody, BulkDeleted, ExportQuery, ImportResult, Page, ProjectBody,
-    ProjectPatchBody, ProjectQueryParams, ProjectView,
+    BulkCreateBody, BulkDeleteBody, BulkDeleted, ExportQuery, ImportResult, Page, PageQuery,
+    ProjectBody, ProjectPatchBody, ProjectView,
 };
 use super::{field_id, path_id};
-use crate::access::OrgCtx;
-use crate::auth::RequestInfo;
+use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
-use crate::query::ApiQuery;
+use crate::query::{ApiQuery, ListQuery};
 use crate::{ApiError, ApiJson, AppState, FieldError};
 
 impl From<ProjectBody> for NewProject {
@@ -64,33 +63,16 @@ pub(crate) async fn create_project(
 
 /// List projects: filters, sort, full-text search and cursor pagination.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/projects", tag = "projects",
-    params(("org_id" = String, Path, description = "`org_…`"), ProjectQueryParams),
+    params(("org_id" = String, Path, description = "`org_…`"), PageQuery, ProjectFilter),
     responses((status = 200, description = "A page of projects", body = Page<ProjectView>)))]
 pub(crate) async fn list_projects(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiQuery(query): ApiQuery<ProjectQueryParams>,
+    ListQuery(page, filter): ListQuery<ProjectFilter>,
 ) -> Result<Json<Page<ProjectView>>, ApiError> {
-    let listing = ProjectListing {
-        limit: query.limit,
-        cursor: query.cursor,
-        q: query.q,
-        sort: query.sort,
-        order: query.order,
-        created_after: query.created_after,
-        created_before: query.created_before,
-        created_by: query
-            .created_by
-            .as_deref()
-            .map(|u| field_id::<UserId>("created_by", u))
-            .transpose()?,
-        include_deleted: query.include_deleted,
-    };
-    let page = state.tenancy.projects(&ctx.access, &listing).await?;
-    Ok(Json(Page {
-        items: views(&ctx.access, page.items),
-        next_cursor: page.next_cursor,
-    }))
+    let projects = state.tenancy.projects(&ctx.access, &page, &filter).await?;
+    let org = ctx.access.org_id().to_string();
+    Ok(Json(projects.map(|p| ProjectView::new(&org, p))))
 }
 
 /// One project.
@@ -199,10 +181,7 @@ pub(crate) async fn bulk_create_projects(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(Page {
-            items: views(&ctx.access, created),
-            next_cursor: None,
-        }),
+        Json(Page::whole(views(&ctx.access, created))),
     ))
 }
 

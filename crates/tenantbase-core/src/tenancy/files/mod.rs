@@ -13,12 +13,13 @@ mod sweep;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use futures::Stream;
+use serde::Deserialize;
 use tenantbase_blob::{BlobError, BlobRead};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::FileId;
 use tenantbase_domain::model::{RequestMeta, StoredFile};
+use tenantbase_domain::page::{Cursor, Page, PageQuery};
 use tenantbase_store::org::files::FileQuery;
 
 pub use grants::{BlobGrant, GrantMethod, GrantRefusal};
@@ -30,11 +31,11 @@ use super::cache::OrgStale;
 use super::{FieldProblem, Tenancy, TenancyError, now_micros};
 use crate::write::Change;
 use ingest::ingest;
+use utoipa::IntoParams;
 
 pub const NAME_MAX: usize = 255;
 /// Uploads have no overall time limit, but one that sends nothing for this long ends.
 pub const UPLOAD_IDLE_LIMIT: Duration = Duration::from_secs(60);
-pub const PAGE_MAX: u32 = 100;
 
 /// Limits and keys of file storage, from the configuration.
 #[derive(Clone)]
@@ -197,11 +198,14 @@ pub struct FileDownload {
     pub read: BlobRead,
 }
 
-/// A page of files.
-#[derive(Debug, Clone)]
-pub struct FilePage {
-    pub items: Vec<StoredFile>,
-    pub next_cursor: Option<(DateTime<Utc>, FileId)>,
+/// Which files to list, oldest first; `PageQuery` says which page.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileFilter {
+    /// Only names starting with this.
+    pub prefix: Option<String>,
+    /// `image/png` exactly, or a family such as `image/`.
+    pub content_type: Option<String>,
 }
 
 impl Tenancy {
@@ -290,30 +294,28 @@ impl Tenancy {
     pub async fn files(
         &self,
         access: &OrgAccess,
-        mut query: FileQuery,
-    ) -> Result<FilePage, TenancyError> {
-        if query.limit == 0 || query.limit > PAGE_MAX {
-            return Err(TenancyError::invalid(
-                "limit",
-                format!("must be between 1 and {PAGE_MAX}"),
-            ));
-        }
-        let limit = query.limit as usize;
-        query.limit += 1;
-        let mut items = self
+        page: &PageQuery,
+        filter: &FileFilter,
+    ) -> Result<Page<StoredFile>, TenancyError> {
+        let query = FileQuery {
+            name_prefix: filter.prefix.clone().filter(|p| !p.is_empty()),
+            content_type: filter
+                .content_type
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(str::to_ascii_lowercase),
+            after: page.cursor.as_ref().map(Cursor::decode).transpose()?,
+            limit: page.limit.fetch(),
+        };
+        let fetched = self
             .store
             .read_org(access.scope())
             .await?
             .files(&query)
             .await?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items.last().map(|f| (f.created_at, f.id))
-        });
-        Ok(FilePage {
-            items,
-            next_cursor: next_cursor.flatten(),
-        })
+        Ok(Page::of(fetched, page.limit, |last| {
+            (last.created_at, last.id)
+        }))
     }
 
     /// The bytes of `file` (a row `self.file` gave for the same access), or `range` of

@@ -1,81 +1,80 @@
-//! Listing projects: the API's query (filters, sort, search, cursor) checked and turned
-//! into a store query, and the opaque cursor that continues a page.
+//! Listing projects: the filters the API takes (parsed and documented here), checked with
+//! the page asked for and turned into the store's query; the cursor that continues a page
+//! holds the last project's sort key, or — by relevance — how many matches came before.
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantbase_domain::id::{ProjectId, UserId};
 use tenantbase_domain::model::Project;
+use tenantbase_domain::page::{Cursor, InvalidCursor, Order, Page, PageQuery};
 use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort, search_words};
+use utoipa::IntoParams;
 
-use super::PAGE_MAX;
 use crate::tenancy::{FieldProblem, TenancyError};
 
-/// A list request as the API takes it.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectListing {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
+/// What to list: filters, sort and search; `PageQuery` says which page.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectFilter {
+    /// Full-text search over name and description: every word must match, as a prefix.
     pub q: Option<String>,
-    pub sort: Option<String>,
-    pub order: Option<String>,
+    /// `created_at` (default) or `name`; with `q`, relevance unless set.
+    #[param(value_type = Option<String>)]
+    pub sort: Option<Sort>,
+    /// `asc` or `desc` (default `desc` for `created_at`, `asc` for `name`).
+    #[param(value_type = Option<String>)]
+    pub order: Option<Order>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// `usr_…`
+    #[param(value_type = Option<String>)]
     pub created_by: Option<UserId>,
+    #[serde(default)]
     pub include_deleted: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct ProjectPage {
-    pub items: Vec<Project>,
-    pub next_cursor: Option<String>,
+/// What a project list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    CreatedAt,
+    Name,
+    /// Best match first; only with a search (`q`).
+    Relevance,
 }
 
-/// The cursor's content: where the page ended, under which sort.
+/// Where a page ended, under which sort and direction: a cursor continues only the list
+/// it came from.
 #[derive(Serialize, Deserialize)]
-struct CursorBody {
-    sort: String,
-    desc: bool,
-    #[serde(default)]
-    at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    id: Option<ProjectId>,
-    #[serde(default)]
-    offset: Option<u64>,
+enum Position {
+    CreatedAt {
+        desc: bool,
+        at: DateTime<Utc>,
+        id: ProjectId,
+    },
+    Name {
+        desc: bool,
+        name: String,
+        id: ProjectId,
+    },
+    Relevance {
+        desc: bool,
+        offset: u64,
+    },
 }
 
-fn encode_cursor(body: &CursorBody) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(body).unwrap_or_default())
-}
-
-fn decode_cursor(text: &str) -> Option<CursorBody> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-impl ProjectListing {
-    /// The store query, or the fields that make no sense.
-    pub(super) fn query(&self) -> Result<ProjectQuery, TenancyError> {
+impl ProjectFilter {
+    /// The store query for `page` of this list (one row more than the page holds, to
+    /// know whether more follow), or every field that makes no sense.
+    pub(super) fn query(&self, page: &PageQuery) -> Result<ProjectQuery, TenancyError> {
         let mut problems = Vec::new();
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            problems.push(FieldProblem::new(
-                "limit",
-                format!("must be between 1 and {PAGE_MAX}"),
-            ));
-        }
         let words = self.q.as_deref().map(search_words).unwrap_or_default();
-        let sort = match self.sort.as_deref() {
+        let sort = match self.sort {
             None if !words.is_empty() => ProjectSort::Relevance,
-            None | Some("created_at") => ProjectSort::CreatedAt,
-            Some("name") => ProjectSort::Name,
-            Some("relevance") if !words.is_empty() => ProjectSort::Relevance,
-            Some(_) => {
+            None | Some(Sort::CreatedAt) => ProjectSort::CreatedAt,
+            Some(Sort::Name) => ProjectSort::Name,
+            Some(Sort::Relevance) if !words.is_empty() => ProjectSort::Relevance,
+            Some(Sort::Relevance) => {
                 problems.push(FieldProblem::new(
                     "sort",
                     "must be created_at or name (or relevance with q)",
@@ -83,63 +82,19 @@ impl ProjectListing {
                 ProjectSort::CreatedAt
             }
         };
-        let descending = match self.order.as_deref() {
-            None => sort == ProjectSort::CreatedAt,
-            Some("asc") => false,
-            Some("desc") => true,
-            Some(_) => {
-                problems.push(FieldProblem::new("order", "must be asc or desc"));
-                false
+        let descending = self
+            .order
+            .map_or(sort == ProjectSort::CreatedAt, Order::is_desc);
+        let after = match page
+            .cursor
+            .as_ref()
+            .map(|c| continuation(c, sort, descending))
+        {
+            Some(Err(invalid)) => {
+                problems.push(invalid.into());
+                None
             }
-        };
-        let sort_name = match sort {
-            ProjectSort::CreatedAt => "created_at",
-            ProjectSort::Name => "name",
-            ProjectSort::Relevance => "relevance",
-        };
-        let after = match self.cursor.as_deref() {
-            None => None,
-            Some(text) => match decode_cursor(text) {
-                Some(body) if body.sort == sort_name && body.desc == descending => {
-                    match (sort, body) {
-                        (
-                            ProjectSort::CreatedAt,
-                            CursorBody {
-                                at: Some(at),
-                                id: Some(id),
-                                ..
-                            },
-                        ) => Some(ProjectCursor::CreatedAt(at, id)),
-                        (
-                            ProjectSort::Name,
-                            CursorBody {
-                                name: Some(name),
-                                id: Some(id),
-                                ..
-                            },
-                        ) => Some(ProjectCursor::Name(name, id)),
-                        (
-                            ProjectSort::Relevance,
-                            CursorBody {
-                                offset: Some(offset),
-                                ..
-                            },
-                        ) => Some(ProjectCursor::Offset(offset)),
-                        _ => {
-                            problems
-                                .push(FieldProblem::new("cursor", "is not a cursor of this list"));
-                            None
-                        }
-                    }
-                }
-                _ => {
-                    problems.push(FieldProblem::new(
-                        "cursor",
-                        "is not a cursor of this list (same sort and order)",
-                    ));
-                    None
-                }
-            },
+            after => after.and_then(Result::ok),
         };
         if let (Some(after), Some(before)) = (self.created_after, self.created_before)
             && after >= before
@@ -161,40 +116,57 @@ impl ProjectListing {
             sort,
             descending,
             after,
-            limit,
+            limit: page.limit.fetch(),
         })
     }
 }
 
-/// The cursor continuing after `page` (fetched with one extra row to know if more exist).
-pub(super) fn next_cursor(query: &ProjectQuery, page: &[Project], more: bool) -> Option<String> {
-    let last = page.last().filter(|_| more)?;
-    let mut body = CursorBody {
-        sort: String::new(),
-        desc: query.descending,
-        at: None,
-        name: None,
-        id: Some(last.id),
-        offset: None,
-    };
-    match query.sort {
-        ProjectSort::CreatedAt => {
-            body.sort = "created_at".to_owned();
-            body.at = Some(last.created_at);
+/// Where `cursor` continues a list sorted by `sort` in this direction.
+fn continuation(
+    cursor: &Cursor,
+    sort: ProjectSort,
+    descending: bool,
+) -> Result<ProjectCursor, InvalidCursor> {
+    match (sort, cursor.decode()?) {
+        (ProjectSort::CreatedAt, Position::CreatedAt { desc, at, id }) if desc == descending => {
+            Ok(ProjectCursor::CreatedAt(at, id))
         }
-        ProjectSort::Name => {
-            body.sort = "name".to_owned();
-            body.name = Some(last.name.clone());
+        (ProjectSort::Name, Position::Name { desc, name, id }) if desc == descending => {
+            Ok(ProjectCursor::Name(name, id))
         }
-        ProjectSort::Relevance => {
-            let done = match query.after {
-                Some(ProjectCursor::Offset(offset)) => offset,
-                _ => 0,
-            };
-            body.sort = "relevance".to_owned();
-            body.id = None;
-            body.offset = Some(done + page.len() as u64);
+        (ProjectSort::Relevance, Position::Relevance { desc, offset }) if desc == descending => {
+            Ok(ProjectCursor::Offset(offset))
         }
+        _ => Err(InvalidCursor),
     }
-    Some(encode_cursor(&body))
+}
+
+/// The page of `fetched`, read with `query` for `page`.
+pub(super) fn page_of(
+    query: &ProjectQuery,
+    page: &PageQuery,
+    fetched: Vec<Project>,
+) -> Page<Project> {
+    let desc = query.descending;
+    let before = match query.after {
+        Some(ProjectCursor::Offset(offset)) => offset,
+        _ => 0,
+    };
+    let shown = fetched.len().min(page.limit.get() as usize) as u64;
+    Page::of(fetched, page.limit, |last| match query.sort {
+        ProjectSort::CreatedAt => Position::CreatedAt {
+            desc,
+            at: last.created_at,
+            id: last.id,
+        },
+        ProjectSort::Name => Position::Name {
+            desc,
+            name: last.name.clone(),
+            id: last.id,
+        },
+        ProjectSort::Relevance => Position::Relevance {
+            desc,
+            offset: before + shown,
+        },
+    })
 }

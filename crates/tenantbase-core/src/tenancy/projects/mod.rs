@@ -9,22 +9,21 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
 use tenantbase_domain::model::{Project, RequestMeta};
+use tenantbase_domain::page::{Page, PageQuery};
 use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort};
 
-pub use listing::{ProjectListing, ProjectPage};
+pub use listing::{ProjectFilter, Sort};
 pub use transfer::{ExportFormat, IMPORT_MAX_ROWS};
 
 use super::access::OrgAccess;
 use super::cache::OrgStale;
 use super::{FieldProblem, Tenancy, TenancyError, now_micros, required_text};
 use crate::write::Change;
-use listing::next_cursor;
 
 pub const NAME_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 5_000;
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
-/// Most items a page, a bulk call or a search returns or takes.
-pub const PAGE_MAX: u32 = 100;
+/// Most items a bulk call takes.
 pub const BULK_MAX: usize = 100;
 
 /// A project to create (also a row of an import).
@@ -373,21 +372,17 @@ impl Tenancy {
     pub async fn projects(
         &self,
         access: &OrgAccess,
-        listing: &ProjectListing,
-    ) -> Result<ProjectPage, TenancyError> {
-        let query = listing.query()?;
-        let mut fetch = query.clone();
-        fetch.limit = query.limit + 1;
-        let mut items = self
+        page: &PageQuery,
+        filter: &ProjectFilter,
+    ) -> Result<Page<Project>, TenancyError> {
+        let query = filter.query(page)?;
+        let fetched = self
             .store
             .read_org(access.scope())
             .await?
-            .projects(&fetch)
+            .projects(&query)
             .await?;
-        let more = items.len() > query.limit as usize;
-        items.truncate(query.limit as usize);
-        let next_cursor = next_cursor(&query, &items, more);
-        Ok(ProjectPage { items, next_cursor })
+        Ok(listing::page_of(&query, page, fetched))
     }
 
     /// One page of the export, oldest first; `None` starts at the beginning.

@@ -1,73 +1,14 @@
-//! Extractors: the authenticated principal behind a bearer token, and what a request
-//! says about its client (IP, user agent, device, request id) for sessions and audit.
+//! What a request says about its client (IP, user agent, device, request id), for
+//! sessions and audit.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
-use tenantbase_core::identity::{Device, IdentityError, Principal};
+use tenantbase_core::identity::Device;
 use tenantbase_domain::model::RequestMeta;
 
 use crate::{ApiError, AppState, RequestId};
-
-/// A request from a signed-in user; extracting it answers 401 otherwise. On account
-/// routes (`Access::SignedIn`) the access guard has admitted it already (no org-bound
-/// token); elsewhere it is authenticated here.
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub Principal);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(admitted) = parts.extensions.remove::<Authenticated>() {
-            return Ok(admitted);
-        }
-        let token = bearer_token(parts)?;
-        authenticate(state, token).await.map(Authenticated)
-    }
-}
-
-/// The bearer token of the `Authorization` header; 401 with a challenge without one.
-pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::invalid_token(
-            "missing_token",
-            "Send an access token: `Authorization: Bearer …`.",
-        ));
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid_token(
-                "invalid_token",
-                "The Authorization header is not a bearer token.",
-            )
-        })
-}
-
-/// The principal behind a user's access token whose session is live.
-pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    match state.identity.authenticate(token).await {
-        Ok(principal) => Ok(principal),
-        Err(IdentityError::Store(error)) => Err(error.into()),
-        Err(_) => Err(ApiError::invalid_token(
-            "invalid_token",
-            "The access token is invalid, expired or revoked.",
-        )),
-    }
-}
 
 /// Who the client is, as far as the request tells.
 #[derive(Debug, Clone)]

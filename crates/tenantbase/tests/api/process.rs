@@ -170,6 +170,12 @@ impl Server {
         }
     }
 
+    /// The log lines written so far, without waiting for more.
+    pub fn lines_so_far(&mut self) -> &[String] {
+        self.seen.extend(self.lines.try_iter());
+        &self.seen
+    }
+
     pub fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")

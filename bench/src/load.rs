@@ -20,6 +20,9 @@ use tokio::net::TcpStream;
 pub struct Limits {
     pub duration: Duration,
     pub max_requests: u64,
+    /// At the deadline, close each connection with its request in flight (as wrk does)
+    /// instead of letting the request finish.
+    pub cut_off: bool,
 }
 
 /// What one connection sends, request after request.
@@ -85,7 +88,7 @@ pub async fn run(
     for flow in flows {
         let issued = issued.clone();
         tasks.push(tokio::spawn(async move {
-            connection_loop(addr, flow, deadline, limits.max_requests, &issued).await
+            connection_loop(addr, flow, deadline, limits, &issued).await
         }));
     }
     let mut latencies_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -109,53 +112,76 @@ async fn connection_loop(
     addr: SocketAddr,
     mut flow: Box<dyn Flow>,
     deadline: Instant,
-    max_requests: u64,
+    limits: Limits,
     issued: &AtomicU64,
 ) -> (Histogram<u64>, u64, u64) {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
     let (mut ok, mut failed) = (0, 0);
-    let mut sender = None;
-    while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
-        if sender.is_none() {
-            sender = connect_from(addr, flow.local_ip()).await;
-            if sender.is_none() {
+    let mut open = None;
+    while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < limits.max_requests
+    {
+        if open.is_none() {
+            open = connect_from(addr, flow.local_ip()).await;
+            if open.is_none() {
                 failed += 1;
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         }
-        let Some(connection) = sender.as_mut() else {
+        let Some(connection) = open.as_mut() else {
             continue;
         };
         let sent = Instant::now();
-        let outcome = match connection.send_request(flow.request()).await {
-            Ok(response) => {
-                let status = response.status();
-                match response.into_body().collect().await {
-                    Ok(body) => flow.response(status, &body.to_bytes()),
-                    Err(_) => false,
+        let exchange = async {
+            match connection.sender.send_request(flow.request()).await {
+                Ok(response) => {
+                    let status = response.status();
+                    match response.into_body().collect().await {
+                        Ok(body) => Some((status, body.to_bytes())),
+                        Err(_) => None,
+                    }
                 }
+                Err(_) => None,
             }
-            Err(_) => false,
         };
+        let answer = if limits.cut_off {
+            match tokio::time::timeout_at(deadline.into(), exchange).await {
+                Ok(answer) => answer,
+                // Dropping the connection closes its socket mid-request.
+                Err(_) => break,
+            }
+        } else {
+            exchange.await
+        };
+        let outcome = answer.is_some_and(|(status, body)| flow.response(status, &body));
         let _ = histogram.record(sent.elapsed().as_micros().max(1) as u64);
         if outcome {
             ok += 1;
         } else {
             failed += 1;
-            sender = None;
+            open = None;
         }
     }
     (histogram, ok, failed)
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+/// One client connection; dropping it closes the socket, whatever is in flight.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    driver: tokio::task::JoinHandle<()>,
+}
 
-async fn connect(addr: SocketAddr) -> Option<Sender> {
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Option<Connection> {
     connect_from(addr, None).await
 }
 
-async fn connect_from(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Option<Sender> {
+async fn connect_from(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Option<Connection> {
     let stream = match local {
         None => TcpStream::connect(addr).await.ok()?,
         Some(ip) => {
@@ -168,14 +194,16 @@ async fn connect_from(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Opti
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .ok()?;
-    tokio::spawn(connection);
-    Some(sender)
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Some(Connection { sender, driver })
 }
 
 /// One request outside the measured load (set-up, probes): its status and body.
 pub async fn once(addr: SocketAddr, request: Request<Full<Bytes>>) -> Option<(StatusCode, Bytes)> {
-    let mut sender = connect(addr).await?;
-    let response = sender.send_request(request).await.ok()?;
+    let mut connection = connect(addr).await?;
+    let response = connection.sender.send_request(request).await.ok()?;
     let status = response.status();
     let body = response.into_body().collect().await.ok()?.to_bytes();
     Some((status, body))

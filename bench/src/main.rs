@@ -37,6 +37,21 @@ struct Args {
     /// The server binary.
     #[arg(long, default_value = "target/release/tenantbase")]
     server: std::path::PathBuf,
+    /// wrk-style ending: at the deadline every connection closes with its request in
+    /// flight (wrk does; the in-repo default lets each finish). Project scenarios then
+    /// report how the server answers the first write and `/ready` after the cut.
+    #[arg(long)]
+    cut_off: bool,
+}
+
+impl Args {
+    fn limits(&self) -> load::Limits {
+        load::Limits {
+            duration: Duration::from_secs(self.duration),
+            max_requests: self.max_requests,
+            cut_off: self.cut_off,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,10 +234,7 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
     let server = Server::start(&args.server, scenario.backend()).await?;
     let (addr, connections) = (server.addr, args.connections);
     let fixture = org_load::fixture(addr, 200).await?;
-    let limits = load::Limits {
-        duration: Duration::from_secs(args.duration),
-        max_requests: args.max_requests,
-    };
+    let limits = args.limits();
     let measure = |flows| load::run(addr, flows, limits);
     if matches!(
         scenario,
@@ -273,6 +285,9 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
     };
     let report = measure(flows).await?;
     let mut line = summary(&report);
+    if args.cut_off {
+        line["after_cut_off"] = org_load::after_cut_off(addr, &fixture).await;
+    }
     let health_rps = health.requests as f64 / health.elapsed.as_secs_f64();
     line["connections"] = connections.into();
     line["health_rps"] = health_rps.round().into();
@@ -286,10 +301,7 @@ async fn login_flood_scenario(args: &Args) -> anyhow::Result<serde_json::Value> 
     let server = Server::start(&args.server, Backend::Sqlite).await?;
     let (addr, connections) = (server.addr, args.connections);
     let fixture = org_load::fixture(addr, 200).await?;
-    let limits = load::Limits {
-        duration: Duration::from_secs(args.duration),
-        max_requests: args.max_requests,
-    };
+    let limits = args.limits();
     let alone = load::run(addr, org_load::get_flows(&fixture, connections), limits).await?;
     let outcomes = std::sync::Arc::new(auth_load::FloodOutcomes::default());
     let flood = auth_load::login_flood(addr, connections, &outcomes).await?;
@@ -345,10 +357,7 @@ async fn file_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_
             RANGE_BYTES,
         ),
     };
-    let limits = load::Limits {
-        duration: Duration::from_secs(args.duration),
-        max_requests: args.max_requests,
-    };
+    let limits = args.limits();
     let report = load::run(addr, flows, limits).await?;
     let throughput = file_load::mib_per_s(&report, bytes);
     let ceiling = file_load::dd_ceiling(server.data_dir(), 256 * MIB, bytes)?;
@@ -389,10 +398,7 @@ async fn http_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_
     };
     let idle_rss = server.rss_bytes();
     let sampler = server.sample_peak_rss(Duration::from_millis(20));
-    let limits = load::Limits {
-        duration: Duration::from_secs(args.duration),
-        max_requests: args.max_requests,
-    };
+    let limits = args.limits();
     let report = load::run(addr, flows, limits).await?;
     let peak_rss = sampler.stop();
     let mib = |bytes: u64| (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0;

@@ -203,6 +203,28 @@ pub fn create_flows(fixture: &Fixture, orgs: &[String], connections: usize) -> V
         .collect()
 }
 
+/// After a wrk-style cut-off: how the server answers the first write (a project create,
+/// with its latency) and `/ready`, at once.
+pub async fn after_cut_off(addr: SocketAddr, fixture: &Fixture) -> Value {
+    let started = std::time::Instant::now();
+    let create = authorized(
+        load::post_json(
+            &format!("/v1/orgs/{}/projects", fixture.org),
+            &json!({"name": "after the cut-off"}),
+        ),
+        &fixture.token,
+    );
+    let write_status = load::once(addr, create)
+        .await
+        .map(|(status, _)| status.as_u16());
+    let write_ms = started.elapsed().as_secs_f64() * 1000.0;
+    json!({
+        "write_status": write_status,
+        "write_ms": (write_ms * 10.0).round() / 10.0,
+        "ready_status": load::probe(addr, "/ready").await,
+    })
+}
+
 /// What there is after seeding, the same in both dialects.
 const COUNTS: &str = "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM projects)";
 

@@ -42,14 +42,7 @@ impl Target {
         };
         let database_url = database.as_ref().map(|db| db.url.clone());
         let dir = tempfile::tempdir().expect("dir");
-        let mut command = tenantbase(dir.path());
-        command
-            .env("TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE", "1000000")
-            .env("TENANTBASE_DATABASE__ACQUIRE_TIMEOUT_MS", "20000");
-        if let Some(url) = &database_url {
-            command.env("DATABASE_URL", url);
-        }
-        let server = Server::start(&mut command);
+        let server = Server::start(&mut serve_command(dir.path(), database_url.as_deref()));
         Self {
             server,
             dir,
@@ -58,12 +51,22 @@ impl Target {
         }
     }
 
+    /// Kills the server with SIGKILL and starts another on the same data.
+    pub(crate) fn kill_and_restart(&mut self) {
+        self.server.child.kill().expect("SIGKILL");
+        self.server.child.wait().expect("reaped");
+        self.server = Server::start(&mut serve_command(
+            self.dir.path(),
+            self.database_url.as_deref(),
+        ));
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 
     /// `tenantbase audit verify` on the same database succeeds.
-    fn assert_audit_chains_verify(&self) {
+    pub(crate) fn assert_audit_chains_verify(&self) {
         let mut command = tenantbase(self.dir.path());
         if let Some(url) = &self.database_url {
             command.env("DATABASE_URL", url);
@@ -91,6 +94,19 @@ impl Target {
             .collect();
         assert!(errors.is_empty(), "ERROR lines logged: {errors:#?}");
     }
+}
+
+/// `serve` on `dir`'s data (or on PostgreSQL at `database_url`), with limits that let a
+/// storm through.
+fn serve_command(dir: &std::path::Path, database_url: Option<&str>) -> std::process::Command {
+    let mut command = tenantbase(dir);
+    command
+        .env("TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("TENANTBASE_DATABASE__ACQUIRE_TIMEOUT_MS", "20000");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
 }
 
 /// A client that gives up after `patience`.

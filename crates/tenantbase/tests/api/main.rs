@@ -11,6 +11,7 @@ mod auth_revocation;
 mod auth_throttle;
 mod auth_tokens;
 mod cli;
+mod crash_durability;
 mod creator_limits;
 mod credentials;
 mod docs_browser;

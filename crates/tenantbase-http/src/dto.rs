@@ -1,10 +1,32 @@
 //! Bodies several areas share: a user's profile (in `/v1/auth/me` and the profile
-//! routes). Lists share the page kit of `tenantbase_domain::page`.
+//! routes) and memberships. Lists share the page kit of `tenantbase_domain::page`.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::Profile;
+use tenantbase_domain::model::{Membership, Profile};
 use utoipa::ToSchema;
+
+/// One org the user belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MembershipView {
+    /// `org_…`
+    pub org_id: String,
+    pub name: String,
+    pub slug: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<Membership> for MembershipView {
+    fn from(membership: Membership) -> Self {
+        Self {
+            org_id: membership.org.id.to_string(),
+            name: membership.org.name,
+            slug: membership.org.slug,
+            joined_at: membership.joined_at,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProfileView {

@@ -178,6 +178,30 @@ impl Tenancy {
             .await?)
     }
 
+    /// The memberships `GET /v1/auth/me` shows: the first `limit` by org id, or — for a
+    /// token bound to one org — only that org, so the token reveals no other.
+    pub async fn memberships_shown(
+        &self,
+        principal: &Principal,
+        limit: u32,
+    ) -> Result<Vec<Membership>, TenancyError> {
+        let user = principal.user_id;
+        let Some(bound) = principal.org else {
+            return Ok(self.store.orgs_of_user(user, None, limit).await?);
+        };
+        let mut after = None;
+        loop {
+            let page = self.store.orgs_of_user(user, after, 100).await?;
+            let Some(last) = page.last().map(|membership| membership.org.id) else {
+                return Ok(Vec::new());
+            };
+            if let Some(found) = page.into_iter().find(|m| m.org.id == bound) {
+                return Ok(vec![found]);
+            }
+            after = Some(last);
+        }
+    }
+
     pub async fn org(&self, access: &OrgAccess) -> Result<Org, TenancyError> {
         Ok(self.store.read_org(access.scope()).await?.org().await?)
     }

@@ -105,8 +105,9 @@ pub(crate) struct MeResponse {
     /// How this session signed in (`pwd`, `guest`, …).
     pub auth_methods: Vec<String>,
     pub email_verified: bool,
-    /// Org memberships (none until organizations exist).
-    pub memberships: Vec<serde_json::Value>,
+    /// The orgs the user belongs to, by org id: the first 100 (`GET /v1/orgs` pages
+    /// through all). A token bound to one org shows that org only.
+    pub memberships: Vec<crate::dto::MembershipView>,
     /// Bio, visibility and avatar (`PATCH /v1/auth/me` changes them).
     pub profile: crate::dto::ProfileView,
 }

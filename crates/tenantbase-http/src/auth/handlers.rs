@@ -170,6 +170,9 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How many memberships `GET /v1/auth/me` shows.
+const ME_MEMBERSHIPS: u32 = 100;
+
 /// Who am I.
 #[utoipa::path(get, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user and session", body = MeResponse)))]
@@ -179,13 +182,17 @@ pub(crate) async fn me(
 ) -> Result<Json<MeResponse>, ApiError> {
     let user = state.store.user_by_id(principal.user_id).await?;
     let profile = state.tenancy.profile(principal.user_id).await?;
+    let memberships = state
+        .tenancy
+        .memberships_shown(&principal, ME_MEMBERSHIPS)
+        .await?;
     Ok(Json(MeResponse {
         profile: crate::dto::ProfileView::new(principal.user_id, profile),
         email_verified: user.email_verified,
         user: UserView::from(&user),
         session_id: principal.session_id.to_string(),
         auth_methods: principal.amr,
-        memberships: Vec::new(),
+        memberships: memberships.into_iter().map(Into::into).collect(),
     }))
 }
 

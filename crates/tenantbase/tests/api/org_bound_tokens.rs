@@ -113,6 +113,20 @@ async fn a_bound_token_acts_in_its_own_org_and_tells_who_it_is() {
         let me = bound.get(&app, "/v1/auth/me").await;
         assert_eq!(me.status, 200, "{}", me.text());
         assert_eq!(me.json()["user"]["id"], owner.user_id);
+        // The session's own token shows both orgs; the bound one only its own.
+        let shown = |me: serde_json::Value| -> Vec<String> {
+            let items = me["memberships"].as_array().cloned().unwrap_or_default();
+            items
+                .iter()
+                .map(|m| m["org_id"].as_str().expect("org id").to_owned())
+                .collect()
+        };
+        assert_eq!(shown(me.json()), [org.clone()]);
+        let mut both = shown(owner.get(&app, "/v1/auth/me").await.json());
+        both.sort();
+        let mut expected = vec![org.clone(), other.clone()];
+        expected.sort();
+        assert_eq!(both, expected);
         let verified = bound.get(&app, "/v1/auth/verify").await;
         assert_eq!(verified.status, 204, "{}", verified.text());
         assert_eq!(verified.header("x-auth-org-id"), Some(org.as_str()));

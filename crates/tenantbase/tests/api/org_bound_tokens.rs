@@ -121,7 +121,7 @@ async fn a_bound_token_acts_in_its_own_org_and_tells_who_it_is() {
                 .map(|m| m["org_id"].as_str().expect("org id").to_owned())
                 .collect()
         };
-        assert_eq!(shown(me.json()), [org.clone()]);
+        assert_eq!(shown(me.json()), std::slice::from_ref(&org));
         let mut both = shown(owner.get(&app, "/v1/auth/me").await.json());
         both.sort();
         let mut expected = vec![org.clone(), other.clone()];

@@ -8,6 +8,9 @@ pub(crate) type Db = sqlx::Postgres;
 /// The store type the shared statements implement the area traits for.
 pub(crate) type BackendStore = crate::PgStore;
 
+/// A unit of work's transaction: sqlx's own (its `commit` is COMMIT).
+pub(crate) type WriteTx = sqlx::Transaction<'static, Db>;
+
 /// Concurrent workers skip rows another worker is claiming (see `sql::platform::jobs`).
 pub(crate) const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 

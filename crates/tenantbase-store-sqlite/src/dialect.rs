@@ -8,6 +8,10 @@ pub(crate) type Db = sqlx::Sqlite;
 /// The store type the shared statements implement the area traits for.
 pub(crate) type BackendStore = crate::SqliteStore;
 
+/// A unit of work's transaction: a savepoint in the writer's group commit (ADR 0009),
+/// whose `commit` returns once its batch's COMMIT has.
+pub(crate) type WriteTx = crate::group::GroupTx;
+
 /// SQLite has one writer at a time: claims need no row lock.
 pub(crate) const CLAIM_ROW_LOCK: &str = "";
 

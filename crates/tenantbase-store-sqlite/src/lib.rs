@@ -1,7 +1,8 @@
 //! The SQLite backend of the tenantbase store, the embedded default. The database runs in
 //! WAL mode with `synchronous=FULL`, so an acknowledged write survives a power cut; all
 //! writes go through a single connection (SQLite allows one writer at a time, and queueing
-//! in the pool beats `SQLITE_BUSY` retries) while reads use a pool of read-only connections.
+//! beats `SQLITE_BUSY` retries) while reads use a pool of read-only connections. Units of
+//! work queued for the writer share one transaction and one fsync (`group`, ADR 0009).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use tenantbase_store::{
 };
 
 mod dialect;
+mod group;
+
+pub use group::GroupCommitStats;
 
 /// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
 #[path = "../../tenantbase-store/sql/mod.rs"]
@@ -41,6 +45,8 @@ pub struct SqlitePoolConfig {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Units of work on `writer`, committed in groups.
+    group: group::GroupWriter,
 }
 
 impl SqliteStore {
@@ -70,7 +76,17 @@ impl SqliteStore {
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout);
+        Ok(Self {
+            writer,
+            reader,
+            group,
+        })
+    }
+
+    /// How many COMMITs the writer's group commit ran and how many units they carried.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.group.stats()
     }
 
     /// The read-only pool.
@@ -78,17 +94,10 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// The single writer connection's pool.
+    /// The single writer connection's pool, for statements outside units of work; it
+    /// hands them the connection between group commits.
     fn writer(&self) -> &SqlitePool {
         &self.writer
-    }
-
-    /// IMMEDIATE takes the write lock up front: a unit that reads and then writes cannot
-    /// fail halfway when another process (a separate worker) writes meanwhile.
-    async fn begin_immediate(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        transactions::begin_detached(&self.writer, Some("BEGIN IMMEDIATE".into())).await
     }
 }
 
@@ -142,7 +151,7 @@ impl OpsStore for SqliteStore {
 impl TxStore for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
         Ok(Box::new(sql::platform::PlatformTx::new(
-            self.begin_immediate().await?,
+            self.group.begin().await?,
         )))
     }
 }
@@ -150,7 +159,7 @@ impl TxStore for SqliteStore {
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let tx = self.begin_immediate().await?;
+        let tx = self.group.begin().await?;
         Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }
 

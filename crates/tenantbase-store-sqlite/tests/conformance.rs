@@ -1,23 +1,7 @@
 //! The conformance suite on SQLite: each test gets its own database file.
 
-use std::time::Duration;
+mod support;
 
-use tenantbase_store::OpsStore;
-use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
-
-async fn fresh() -> (SqliteStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let config = SqlitePoolConfig {
-        max_readers: 4,
-        acquire_timeout: Duration::from_secs(5),
-    };
-    let store = SqliteStore::connect(&url, config)
-        .await
-        .expect("open sqlite");
-    let report = store.migrate().await.expect("migrate");
-    assert!(!report.applied.is_empty());
-    (store, dir)
-}
+use support::fresh;
 
 tenantbase_store_tests::conformance_suite!(fresh);

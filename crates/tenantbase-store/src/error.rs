@@ -20,6 +20,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The unit committed into a batch shared with others (SQLite group commit), and that
+    /// batch's COMMIT failed: none of its units is durable.
+    #[error("the group commit this unit joined failed: {0}")]
+    BatchFailed(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -25,17 +25,29 @@ pub async fn begin_detached<DB: Database>(
     statement: Option<Cow<'static, str>>,
 ) -> Result<Transaction<'static, DB>, sqlx::Error> {
     let pool = pool.clone();
-    let opening = tokio::spawn(async move {
+    run_detached(async move {
         match statement {
             Some(statement) => pool.begin_with(statement).await,
             None => pool.begin().await,
         }
-    });
-    match opening.await {
+    })
+    .await
+}
+
+/// Runs `work` in a task of its own, which goes on to its end even if the caller stops
+/// waiting; a panic in it resumes in the caller.
+pub async fn run_detached<T, E>(
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<sqlx::Error> + Send + 'static,
+{
+    match tokio::spawn(work).await {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
         // Only a runtime shutting down cancels the task.
-        Err(_) => Err(sqlx::Error::PoolClosed),
+        Err(_) => Err(sqlx::Error::PoolClosed.into()),
     }
 }
 

@@ -8,13 +8,13 @@ use tenantbase_store::{OrgScope, StoreResult};
 use uuid::Uuid;
 
 use super::Conn;
-use crate::dialect::Db;
+use crate::dialect::{Db, WriteTx};
 
-/// What an org unit runs its statements on: a transaction, or — for reads that need no
+/// What an org unit runs its statements on: a write transaction, or — for reads that need no
 /// snapshot and no transaction-local setting (SQLite) — a pooled connection, which saves
 /// the BEGIN and ROLLBACK round trips.
 pub(super) enum Handle {
-    Tx(sqlx::Transaction<'static, Db>),
+    Tx(WriteTx),
     Pooled(sqlx::pool::PoolConnection<Db>),
 }
 
@@ -45,7 +45,7 @@ pub(crate) struct OrgTx {
 }
 
 impl OrgTx {
-    pub(crate) fn new(tx: sqlx::Transaction<'static, Db>, scope: OrgScope) -> Self {
+    pub(crate) fn new(tx: WriteTx, scope: OrgScope) -> Self {
         Self {
             tx: Handle::Tx(tx),
             scope,

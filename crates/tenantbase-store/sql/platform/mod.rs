@@ -8,16 +8,16 @@ pub(crate) mod settings;
 use async_trait::async_trait;
 use tenantbase_store::{StoreResult, UnitOfWork};
 
-use crate::dialect::Db;
+use crate::dialect::WriteTx;
 
 /// A platform unit of work on this backend: one transaction, in which each resource's
 /// statements run through the unit traits implemented beside them.
 pub(crate) struct PlatformTx {
-    pub(crate) tx: sqlx::Transaction<'static, Db>,
+    pub(crate) tx: WriteTx,
 }
 
 impl PlatformTx {
-    pub(crate) fn new(tx: sqlx::Transaction<'static, Db>) -> Self {
+    pub(crate) fn new(tx: WriteTx) -> Self {
         Self { tx }
     }
 }

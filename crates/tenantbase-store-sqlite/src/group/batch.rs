@@ -1,0 +1,62 @@
+//! One batch: the open transaction that the units queued for the writer share, and the
+//! outcome its COMMIT gives each of them.
+
+use tokio::sync::watch;
+
+/// What a batch's end tells its units: `Ok` once its COMMIT returned, or why it failed.
+pub(super) type Outcome = Option<Result<(), String>>;
+
+/// An open `BEGIN IMMEDIATE` transaction on the writer and the units in it.
+pub(super) struct Batch {
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    outcome: watch::Sender<Outcome>,
+    /// Units that opened a savepoint in it (the batch bound counts these).
+    pub(super) joined: usize,
+    /// Units whose savepoint was released into it: what its COMMIT makes durable.
+    pub(super) released: usize,
+    /// A flush — a task in the lock's queue that commits whatever is open — is on its
+    /// way; one is enough.
+    pub(super) flush_queued: bool,
+}
+
+impl Batch {
+    pub(super) fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
+        Self {
+            tx,
+            outcome: watch::Sender::new(None),
+            joined: 0,
+            released: 0,
+            flush_queued: false,
+        }
+    }
+
+    /// Where a unit of this batch learns how it ended.
+    pub(super) fn outcome(&self) -> watch::Receiver<Outcome> {
+        self.outcome.subscribe()
+    }
+
+    /// Commits (one fsync under `synchronous=FULL`) and tells every unit.
+    pub(super) async fn commit(self) -> Result<(), String> {
+        let result = self.tx.commit().await.map_err(|error| error.to_string());
+        self.outcome.send_replace(Some(result.clone()));
+        result
+    }
+
+    /// Ends the batch without committing: the dropped transaction rolls back, and every
+    /// unit in it fails with `cause`.
+    pub(super) fn fail(self, cause: String) {
+        tracing::warn!(%cause, units = self.joined, "group commit batch rolled back");
+        self.outcome.send_replace(Some(Err(cause)));
+    }
+}
+
+/// Waits for the end of the batch a unit released itself into. A batch dropped without
+/// an outcome (its runtime shut down) committed nothing.
+pub(super) async fn wait_for(mut outcome: watch::Receiver<Outcome>) -> Result<(), String> {
+    match outcome.wait_for(Option::is_some).await {
+        Ok(ended) => ended
+            .clone()
+            .unwrap_or_else(|| unreachable!("wait_for returns once the batch has ended")),
+        Err(_) => Err("the batch was abandoned before its COMMIT".to_owned()),
+    }
+}

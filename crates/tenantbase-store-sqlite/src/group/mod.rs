@@ -1,0 +1,182 @@
+//! Group commit on the single writer connection (ADR 0009). Units of work that queue for
+//! the writer share one `BEGIN IMMEDIATE … COMMIT`, so one fsync; each runs inside a
+//! savepoint of its own, so one unit's failure undoes only its own statements. No unit's
+//! commit returns before the COMMIT of its batch has returned.
+//!
+//! The writer is a FIFO lock over the open batch. A unit takes the lock, opens the batch
+//! if none is open, and runs in its savepoint. When it ends (released or rolled back), it
+//! commits the batch at once if no other unit waits for the lock or the batch is full;
+//! otherwise it leaves the transaction open for the waiters and makes sure a flush — one
+//! more task in the lock's queue, which commits whatever is open — follows them. So the
+//! lock is never left with a transaction open and nobody to end it.
+
+mod batch;
+#[cfg(test)]
+mod tests;
+mod unit;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tenantbase_store::{StoreError, StoreResult, transactions};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use batch::Batch;
+pub(crate) use unit::GroupTx;
+
+/// Most units one transaction carries. A batch holds SQLite's write lock, which the
+/// separate `tenantbase worker` process waits for, and a failed COMMIT undoes all of it;
+/// the queue itself already bounds a batch to the units waiting when it began to flush.
+const MAX_BATCH_UNITS: usize = 64;
+
+/// The lock's content: the open batch, if any.
+type Slot = Option<Batch>;
+
+/// The writer's lock, held by one unit (or flush) at a time.
+type Lease = OwnedMutexGuard<Slot>;
+
+/// Counters of the group commit, for tests and operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// COMMITs that succeeded: one fsync each under `synchronous=FULL`.
+    pub commits: u64,
+    /// Units made durable by those COMMITs.
+    pub units: u64,
+}
+
+/// The single writer connection's group commit; cloning shares it.
+#[derive(Clone)]
+pub(crate) struct GroupWriter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The writer pool (one connection): a batch holds its connection until its COMMIT,
+    /// statements outside units (job claims, settings) take it between batches.
+    pool: SqlitePool,
+    slot: Arc<Mutex<Slot>>,
+    /// Units waiting for the lock: they can join the open batch.
+    waiting: AtomicUsize,
+    acquire_timeout: Duration,
+    commits: AtomicU64,
+    units: AtomicU64,
+}
+
+impl GroupWriter {
+    pub(crate) fn new(pool: SqlitePool, acquire_timeout: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                pool,
+                slot: Arc::new(Mutex::new(None)),
+                waiting: AtomicUsize::new(0),
+                acquire_timeout,
+                commits: AtomicU64::new(0),
+                units: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            units: self.shared.units.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Opens a unit: its own savepoint in the open batch, or in a new one.
+    pub(crate) async fn begin(&self) -> StoreResult<GroupTx> {
+        // Waiting for the lock can be dropped harmlessly: nothing has started yet.
+        let lease = self.lock().await?;
+        // From here on, dropped half way, the unit would leave the lock to nobody with a
+        // transaction open: the rest runs in a task of its own (ADR 0008), and a unit
+        // nobody waits for any more is dropped there, which rolls it back.
+        transactions::run_detached(self.clone().open_unit(lease)).await
+    }
+
+    async fn lock(&self) -> StoreResult<Lease> {
+        let waiting = Waiting::count(&self.shared.waiting);
+        let lease = tokio::time::timeout(
+            self.shared.acquire_timeout,
+            self.shared.slot.clone().lock_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))?;
+        drop(waiting);
+        Ok(lease)
+    }
+
+    async fn open_unit(self, mut lease: Lease) -> StoreResult<GroupTx> {
+        let mut batch = match lease.take() {
+            Some(batch) => batch,
+            // IMMEDIATE takes the write lock up front: a unit that reads and then writes
+            // cannot fail halfway when another process (a separate worker) writes.
+            None => Batch::new(self.shared.pool.begin_with("BEGIN IMMEDIATE").await?),
+        };
+        if let Err(error) = sqlx::query("SAVEPOINT unit").execute(&mut *batch.tx).await {
+            self.leave(lease, batch).await;
+            return Err(error.into());
+        }
+        batch.joined += 1;
+        Ok(GroupTx::new(self, lease, batch))
+    }
+
+    /// Hands the lock on once a unit's savepoint is gone (released or rolled back):
+    /// commits the batch now if no unit waits to join it or it is full; otherwise leaves
+    /// it open for the waiters, with a flush queued behind them.
+    async fn leave(&self, mut lease: Lease, mut batch: Batch) {
+        let waiting = self.shared.waiting.load(Ordering::Acquire);
+        if waiting == 0 || batch.joined >= MAX_BATCH_UNITS {
+            self.commit(batch).await;
+            return;
+        }
+        if !batch.flush_queued {
+            batch.flush_queued = true;
+            tokio::spawn(self.clone().flush());
+        }
+        *lease = Some(batch);
+    }
+
+    /// Commits whatever batch is open when its turn comes. It waits without a deadline:
+    /// it is what guarantees that an open batch ends, and the units ahead of it each hold
+    /// the lock for one unit of work.
+    async fn flush(self) {
+        let mut lease = self.shared.slot.clone().lock_owned().await;
+        if let Some(batch) = lease.take() {
+            self.commit(batch).await;
+        }
+    }
+
+    async fn commit(&self, batch: Batch) {
+        let released = batch.released as u64;
+        if batch.commit().await.is_ok() {
+            self.shared.commits.fetch_add(1, Ordering::Relaxed);
+            self.shared.units.fetch_add(released, Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for GroupWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupWriter")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One unit counted among those waiting for the lock, until it holds it or gives up.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::AcqRel);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -7,18 +7,21 @@ use fixture::{BOTH, Fixture};
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::{archive_before, read_archive};
 use tenantbase_core::audit::export::{Format, export_chain};
-use tenantbase_core::audit::verify::{Break, Verdict, verify_chains};
+use tenantbase_core::audit::seal::seal_all;
+use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chains};
 use tenantbase_domain::OrgId;
 use tenantbase_store::Store;
-use tenantbase_store_tests::sample_event;
+use tenantbase_store_tests::{record, sample_event};
 
+/// Records `n` events in `org`'s chain and seals them, as a process's sealer would.
 async fn append_many(store: &dyn Store, org: OrgId, n: usize) {
+    record_many(store, org, n).await;
+    seal_all(store).await.expect("seal");
+}
+
+async fn record_many(store: &dyn Store, org: OrgId, n: usize) {
     for i in 0..n {
-        let mut unit = store.begin().await.expect("begin");
-        unit.append_event(sample_event(Some(org), &format!("test.event.{i}")))
-            .await
-            .expect("append");
-        unit.commit().await.expect("commit");
+        record(store, sample_event(Some(org), &format!("test.event.{i}"))).await;
     }
 }
 
@@ -43,6 +46,46 @@ async fn intact_chains_verify() {
         assert_eq!(
             verdict(f.store.as_ref(), a).await.to_string(),
             format!("{a}: ok 5 events")
+        );
+    }
+}
+
+#[tokio::test]
+async fn recorded_events_are_reported_apart_and_verify_once_sealed() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let org = OrgId::new();
+        append_many(f.store.as_ref(), org, 2).await;
+        record_many(f.store.as_ref(), org, 3).await;
+        assert_eq!(
+            verdict(f.store.as_ref(), org).await.to_string(),
+            format!("{org}: ok 2 events"),
+            "{backend:?}: pending events are not a break"
+        );
+        let pending = unsealed(f.store.as_ref(), Some(&org.to_string()))
+            .await
+            .expect("unsealed");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].count, 3);
+        assert!(!pending[0].is_stale(), "{}", pending[0]);
+        assert!(
+            pending[0]
+                .to_string()
+                .starts_with(&format!("{org}: 3 events not yet sealed, oldest ")),
+            "{}",
+            pending[0]
+        );
+
+        assert_eq!(seal_all(f.store.as_ref()).await.expect("seal"), 3);
+        assert!(
+            unsealed(f.store.as_ref(), None)
+                .await
+                .expect("unsealed")
+                .is_empty()
+        );
+        assert_eq!(
+            verdict(f.store.as_ref(), org).await.to_string(),
+            format!("{org}: ok 5 events")
         );
     }
 }

@@ -1,20 +1,22 @@
-//! Many tasks appending to one org's chain on PostgreSQL at once still make one chain.
+//! Many tasks recording into one org's chain on PostgreSQL at once, with two sealers
+//! running beside them, still make one unbroken chain holding every event exactly once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tenantbase_domain::OrgId;
-use tenantbase_store::{EventStore, TxStore};
+use tenantbase_store::EventStore;
 use tenantbase_store_postgres::{PgPoolConfig, PgStore};
-use tenantbase_store_tests::{assert_unbroken, sample_event};
+use tenantbase_store_tests::{assert_unbroken, record, sample_event, seal, whole_chain};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_tasks_by_five_hundred_appends_make_one_unbroken_chain() {
+async fn eight_writers_and_two_sealers_make_one_unbroken_chain() {
     let db = tenantbase_testkit::fresh_database().await;
     let store = PgStore::connect(
         &db.url,
         PgPoolConfig {
-            max_connections: 8,
+            max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
         },
     )
@@ -24,37 +26,56 @@ async fn eight_tasks_by_five_hundred_appends_make_one_unbroken_chain() {
         .expect("migrate");
     let store = Arc::new(store);
     let org = OrgId::new();
-    let tasks: Vec<_> = (0..8)
-        .map(|task| {
-            let store = store.clone();
+    let chain = org.to_string();
+    let writing = Arc::new(AtomicBool::new(true));
+    let sealers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, chain, writing) = (store.clone(), chain.clone(), writing.clone());
             tokio::spawn(async move {
-                for i in 0..500 {
-                    let mut unit = store.begin().await.expect("begin");
-                    unit.append_event(sample_event(Some(org), &format!("t{task}.{i}")))
-                        .await
-                        .expect("append");
-                    unit.commit().await.expect("commit");
+                let mut sealed = Vec::new();
+                while writing.load(Ordering::Relaxed) {
+                    let batch = seal(store.as_ref(), &chain, 50).await;
+                    sealed.extend(batch.into_iter().map(|e| e.id));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
+                sealed
             })
         })
         .collect();
-    for task in tasks {
-        task.await.expect("task");
+    let writers: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..500 {
+                    let event = sample_event(Some(org), &format!("t{task}.{i}"));
+                    ids.push(record(store.as_ref(), event).await);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut recorded = Vec::new();
+    for writer in writers {
+        recorded.extend(writer.await.expect("writer"));
     }
-    let mut chain = Vec::new();
-    loop {
-        let after = chain
-            .last()
-            .map_or(0, |e: &tenantbase_domain::model::Event| e.seq);
-        let page = store
-            .events_after(&org.to_string(), after, 1000)
+    writing.store(false, Ordering::Relaxed);
+    let mut sealed = Vec::new();
+    for sealer in sealers {
+        sealed.extend(sealer.await.expect("sealer"));
+    }
+    sealed.extend(
+        seal(store.as_ref(), &chain, 10_000)
             .await
-            .expect("page");
-        if page.is_empty() {
-            break;
-        }
-        chain.extend(page);
-    }
-    assert_eq!(chain.len(), 4000);
-    assert_unbroken(&chain);
+            .into_iter()
+            .map(|e| e.id),
+    );
+    assert!(store.unsealed_chains().await.expect("unsealed").is_empty());
+
+    let stored = whole_chain(store.as_ref(), &chain).await;
+    assert_eq!(stored.len(), 4000);
+    assert_unbroken(&stored);
+    recorded.sort();
+    sealed.sort();
+    assert_eq!(sealed, recorded, "every event sealed exactly once");
 }

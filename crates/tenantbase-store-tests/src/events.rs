@@ -2,8 +2,8 @@
 
 use futures::future::join_all;
 use serde_json::json;
-use tenantbase_domain::OrgId;
 use tenantbase_domain::model::{Actor, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
+use tenantbase_domain::{EventId, OrgId};
 use tenantbase_store::Store;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::platform::jobs::NewJob;
@@ -27,11 +27,36 @@ pub fn sample_event(org: Option<OrgId>, event_type: &str) -> NewEvent {
     }
 }
 
-async fn append(store: &dyn Store, event: NewEvent) -> Event {
+/// Records `event` in a unit of its own; it awaits sealing.
+pub async fn record(store: &dyn Store, event: NewEvent) -> EventId {
     let mut unit = store.begin().await.expect("begin");
-    let stored = unit.append_event(event).await.expect("append");
+    let id = unit.append_event(event).await.expect("append");
     unit.commit().await.expect("commit");
-    stored
+    id
+}
+
+/// Seals up to `limit` of `chain`'s recorded events in a unit of its own.
+pub async fn seal(store: &dyn Store, chain: &str, limit: u32) -> Vec<Event> {
+    let mut unit = store.begin().await.expect("begin");
+    let sealed = unit.seal_chain(chain, limit).await.expect("seal");
+    unit.commit().await.expect("commit");
+    sealed
+}
+
+/// Records `event`, seals its chain, and returns it as sealed.
+async fn append(store: &dyn Store, event: NewEvent) -> Event {
+    let chain = ChainKey::for_org(event.org_id).as_string();
+    let id = record(store, event).await;
+    let sealed = seal(store, &chain, 10_000).await;
+    match sealed.into_iter().find(|e| e.id == id) {
+        Some(event) => event,
+        // Another task's sealer got to it first.
+        None => whole_chain(store, &chain)
+            .await
+            .into_iter()
+            .find(|e| e.id == id)
+            .expect("sealed by someone"),
+    }
 }
 
 /// Every event of a chain, in order.
@@ -100,18 +125,27 @@ pub async fn events_form_one_chain_per_org(store: &dyn Store) {
     assert_eq!(heads.len(), 3);
 }
 
+/// Each task records an event and then seals the chain, so sealers race one another and
+/// the writers; the chain still holds every event once, unbroken.
 pub async fn concurrent_appends_keep_one_unbroken_chain(store: &dyn Store) {
     let org = OrgId::new();
     let (tasks, per_task) = (8, 60);
     let appenders = (0..tasks).map(|t| async move {
+        let mut ids = Vec::new();
         for i in 0..per_task {
-            append(store, sample_event(Some(org), &format!("t{t}.{i}"))).await;
+            ids.push(record(store, sample_event(Some(org), &format!("t{t}.{i}"))).await);
+            seal(store, &org.to_string(), 7).await;
         }
+        ids
     });
-    join_all(appenders).await;
+    let mut recorded: Vec<EventId> = join_all(appenders).await.concat();
+    seal(store, &org.to_string(), 10_000).await;
     let chain = whole_chain(store, &org.to_string()).await;
-    assert_eq!(chain.len(), tasks * per_task);
     assert_unbroken(&chain);
+    let mut sealed: Vec<EventId> = chain.iter().map(|e| e.id).collect();
+    recorded.sort();
+    sealed.sort();
+    assert_eq!(sealed, recorded, "every event sealed exactly once");
 }
 
 pub async fn uncommitted_units_leave_nothing(store: &dyn Store) {
@@ -126,6 +160,7 @@ pub async fn uncommitted_units_leave_nothing(store: &dyn Store) {
             .expect("enqueue");
         // Dropped without commit.
     }
+    assert!(seal(store, &org.to_string(), 10).await.is_empty());
     assert!(whole_chain(store, &org.to_string()).await.is_empty());
     assert!(store.list_jobs(None, 10).await.expect("jobs").is_empty());
     // The chain starts cleanly afterwards.
@@ -143,17 +178,16 @@ pub async fn units_commit_event_and_job_together(store: &dyn Store) {
     let job = unit
         .enqueue_job(NewJob::new(
             "webhook.deliver",
-            json!({"event": event.id.to_string()}),
+            json!({"event": event.to_string()}),
         ))
         .await
         .expect("enqueue");
     unit.commit().await.expect("commit");
-    assert_eq!(
-        whole_chain(store, &org.to_string()).await,
-        vec![event.clone()]
-    );
+    let sealed = seal(store, &org.to_string(), 10).await;
+    assert_eq!(sealed.iter().map(|e| e.id).collect::<Vec<_>>(), [event]);
+    assert_eq!(whole_chain(store, &org.to_string()).await, sealed);
     let stored = store.get_job(job.id()).await.expect("job");
-    assert_eq!(stored.payload["event"], event.id.to_string());
+    assert_eq!(stored.payload["event"], event.to_string());
 }
 
 pub async fn truncating_a_chain_sets_its_anchor(store: &dyn Store) {

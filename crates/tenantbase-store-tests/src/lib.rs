@@ -6,11 +6,13 @@ mod events;
 mod files;
 mod identity;
 mod jobs;
+mod sealing;
 
 pub use events::*;
 pub use files::*;
 pub use identity::*;
 pub use jobs::*;
+pub use sealing::*;
 use serde_json::json;
 use tenantbase_store::{Store, StoreError};
 
@@ -29,6 +31,8 @@ macro_rules! conformance_suite {
             settings_keep_any_json,
             events_form_one_chain_per_org,
             concurrent_appends_keep_one_unbroken_chain,
+            recorded_events_await_the_sealer,
+            racing_sealers_never_fork_a_chain,
             uncommitted_units_leave_nothing,
             units_commit_event_and_job_together,
             enqueue_respects_unique_keys,

@@ -13,6 +13,7 @@ use tenantbase_domain::model::{
     Avatar, ChainHead, ClaimedJob, Event, Job, JobState, Profile, QueueDepth, Session, Setting,
     SigningKeyRow, User,
 };
+use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
     EventStore, JobStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore, StoreResult,
     UserStore, UserTokenStore,
@@ -50,6 +51,10 @@ impl EventStore for BackendStore {
 
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>> {
         events::chain_heads(self.reader()).await
+    }
+
+    async fn unsealed_chains(&self) -> StoreResult<Vec<UnsealedChain>> {
+        events::unsealed_chains(self.reader()).await
     }
 }
 

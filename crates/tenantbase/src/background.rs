@@ -1,5 +1,6 @@
-//! Background work of a process: the job worker and the cron scheduler, wired from the
-//! configuration. `serve` runs them beside HTTP; `tenantbase worker` runs only them.
+//! Background work of a process: the job worker, the cron scheduler and the audit
+//! sealer, wired from the configuration. `serve` runs them beside HTTP; `tenantbase
+//! worker` runs only them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::ArchiveJob;
+use tenantbase_core::audit::seal::{RunningSealer, Sealer};
 use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{
     Backoff, JobSeal, Registry, Schedule, Scheduler, Worker, WorkerConfig,
@@ -127,4 +129,14 @@ pub(crate) fn spawn(
     let scheduler = Scheduler::new(store.clone(), schedules(config)?);
     tasks.spawn(scheduler.run(shutdown.clone()));
     Ok(tasks)
+}
+
+/// The audit sealer. It runs in every process that writes, whether or not it runs jobs,
+/// and is stopped after the process's last write so that it seals that too.
+pub(crate) fn spawn_sealer(config: &Config, store: &Arc<dyn Store>) -> RunningSealer {
+    Sealer::new(
+        store.clone(),
+        Duration::from_millis(config.audit.seal_interval_ms.max(1)),
+    )
+    .spawn()
 }

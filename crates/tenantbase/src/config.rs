@@ -157,12 +157,24 @@ pub struct JobsConfig {
     pub keep_succeeded_hours: u64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Events older than this many days are archived (daily, 03:30 UTC) to the object
     /// store; unset keeps every event in the database.
     pub retention_days: Option<u32>,
+    /// How often `serve` and `worker` seal recorded events into their chains: about the
+    /// longest an event stays recorded but unsealed.
+    pub seal_interval_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: None,
+            seal_interval_ms: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

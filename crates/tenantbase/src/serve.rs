@@ -69,6 +69,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
     let requests = state.in_flight.clone();
 
     let shutdown = CancellationToken::new();
+    let sealer = background::spawn_sealer(&config, &store);
     let mut background = match config.jobs.workers {
         0 => tokio::task::JoinSet::new(),
         workers => background::spawn(&config, &store, &state.blob, workers, &shutdown)?,
@@ -110,6 +111,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
         }
         requests.close_and_wait().await;
         while background.join_next().await.is_some() {}
+        sealer.stop().await;
         anyhow::Ok(())
     };
     let deadline = Duration::from_secs(config.shutdown_timeout_secs);

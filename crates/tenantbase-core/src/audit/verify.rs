@@ -3,9 +3,15 @@
 //! (the chain's recorded head is further on than its last event), or an event past the
 //! head that no append recorded. A live chain may grow while it is walked: the walk stops
 //! at the head read when it began.
+//!
+//! Only sealed events can be verified. Events recorded but not yet sealed are reported
+//! beside the verdicts (`Unsealed`), never as a break: a warning once they are older
+//! than `STALE_AFTER`, which means no sealer is keeping up.
 
 use std::fmt;
+use std::time::Duration;
 
+use chrono::Utc;
 use tenantbase_domain::model::{ChainHead, Event};
 use tenantbase_store::{Store, StoreResult};
 
@@ -99,6 +105,64 @@ impl fmt::Display for Verdict {
             }
         }
     }
+}
+
+/// Recorded events older than this should have been sealed long ago: sealers run every
+/// fraction of a second in every serving process.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The events of a chain recorded but not yet sealed, so not yet verifiable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsealed {
+    pub chain: String,
+    pub count: u64,
+    /// How long ago the oldest of them was recorded.
+    pub oldest_age: Duration,
+}
+
+impl Unsealed {
+    pub fn is_stale(&self) -> bool {
+        self.oldest_age > STALE_AFTER
+    }
+}
+
+impl fmt::Display for Unsealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            chain,
+            count,
+            oldest_age,
+        } = self;
+        let age = oldest_age.as_secs_f64();
+        write!(
+            f,
+            "{chain}: {count} events not yet sealed, oldest {age:.1} s"
+        )?;
+        if self.is_stale() {
+            write!(
+                f,
+                " (WARNING: older than {} s; is a sealer — serve or worker — running?)",
+                STALE_AFTER.as_secs()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The chains (every one, or only `chain`) with events awaiting sealing.
+pub async fn unsealed(store: &dyn Store, chain: Option<&str>) -> StoreResult<Vec<Unsealed>> {
+    let now = Utc::now();
+    Ok(store
+        .unsealed_chains()
+        .await?
+        .into_iter()
+        .filter(|unsealed| chain.is_none_or(|c| c == unsealed.chain))
+        .map(|unsealed| Unsealed {
+            chain: unsealed.chain,
+            count: unsealed.count,
+            oldest_age: (now - unsealed.oldest).to_std().unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Verifies every chain, or only `chain` when given.
@@ -226,5 +290,38 @@ impl Walker {
 
     pub fn last_hash(&self) -> &str {
         &self.last_hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unsealed(age_secs: u64) -> Unsealed {
+        Unsealed {
+            chain: "platform".to_owned(),
+            count: 4,
+            oldest_age: Duration::from_secs(age_secs),
+        }
+    }
+
+    #[test]
+    fn a_fresh_backlog_is_reported_plainly() {
+        let fresh = unsealed(1);
+        assert!(!fresh.is_stale());
+        assert_eq!(
+            fresh.to_string(),
+            "platform: 4 events not yet sealed, oldest 1.0 s"
+        );
+    }
+
+    #[test]
+    fn a_backlog_past_the_bound_is_a_warning() {
+        let stale = unsealed(61);
+        assert!(stale.is_stale());
+        assert!(
+            stale.to_string().contains("WARNING: older than 60 s"),
+            "{stale}"
+        );
     }
 }

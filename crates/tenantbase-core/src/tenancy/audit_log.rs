@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 
 use super::access::OrgAccess;
 use super::{Tenancy, TenancyError};
+use crate::audit::seal::seal_chain_now;
 use crate::audit::verify::{Verdict, verify_chains};
 
 /// Which events to list; `PageQuery` says which page (its cursor holds the `seq` of the
@@ -29,7 +30,8 @@ pub struct AuditListing {
 }
 
 impl Tenancy {
-    /// A page of the org's events and the cursor of the next one.
+    /// A page of the org's events and the cursor of the next one. It includes every event
+    /// committed before the request: the org's recorded events are sealed first.
     pub async fn audit_events(
         &self,
         access: &OrgAccess,
@@ -48,6 +50,8 @@ impl Tenancy {
             before_seq,
             limit: page.limit.fetch(),
         };
+        let chain = ChainKey::Org(access.org_id()).as_string();
+        seal_chain_now(self.store.as_ref(), &chain).await?;
         let events = self
             .store
             .read_org(access.scope())
@@ -57,9 +61,11 @@ impl Tenancy {
         Ok(Page::of(events, page.limit, |last| last.seq))
     }
 
-    /// Verifies the org's chain from its anchor to its head.
+    /// Verifies the org's chain from its anchor to its head, after sealing what it has
+    /// recorded.
     pub async fn verify_audit(&self, access: &OrgAccess) -> Result<Verdict, TenancyError> {
         let chain = ChainKey::Org(access.org_id()).as_string();
+        seal_chain_now(self.store.as_ref(), &chain).await?;
         let verdicts = verify_chains(self.store.as_ref(), Some(&chain)).await?;
         Ok(verdicts
             .into_iter()

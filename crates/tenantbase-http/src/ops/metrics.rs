@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
-//! middleware; database pool and process figures are sampled at scrape time, the job
-//! queue's depth at most once per interval (`queue_depth`). Who may scrape it, and on
-//! which listener, is `MetricsAccess`'s call.
+//! middleware, the audit sealer's by the sealer (`tenantbase_core::audit::seal`);
+//! database pool and process figures are sampled at scrape time, the job queue's depth
+//! at most once per interval (`queue_depth`). Who may scrape it, and on which listener,
+//! is `MetricsAccess`'s call.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
@@ -33,6 +34,11 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("bucket list is not empty")
                 .set_buckets_for_metric(Matcher::Prefix("job_".to_owned()), LATENCY_BUCKETS)
                 .expect("bucket list is not empty")
+                .set_buckets_for_metric(
+                    Matcher::Full("audit_seal_delay_seconds".to_owned()),
+                    LATENCY_BUCKETS,
+                )
+                .expect("bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder was installed first, e.g. by an embedding
@@ -51,6 +57,20 @@ pub fn metrics_handle() -> PrometheusHandle {
             metrics::describe_gauge!(
                 "db_pool_connections",
                 "Database pool connections by state (open, idle, max)"
+            );
+            metrics::describe_gauge!(
+                "audit_events_unsealed",
+                "Audit events recorded but not yet sealed into their chains, as the sealer last found them"
+            );
+            metrics::describe_gauge!(
+                "audit_oldest_unsealed_seconds",
+                metrics::Unit::Seconds,
+                "Age of the oldest audit event not yet sealed, as the sealer last found it"
+            );
+            metrics::describe_histogram!(
+                "audit_seal_delay_seconds",
+                metrics::Unit::Seconds,
+                "Per audit event, the time from its recording to its sealing"
             );
             process_collector().describe();
             handle

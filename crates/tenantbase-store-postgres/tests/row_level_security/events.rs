@@ -38,6 +38,28 @@ async fn an_orgs_transaction_cannot_write_another_orgs_events() {
         "an event for org B from org A's transaction violates the policy"
     );
     drop(tx);
+    // Nor record one for B.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(a.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set org");
+    let forged = sqlx::query(
+        "INSERT INTO pending_events (id, chain, org_id, event_type, actor_kind, payload, \
+         occurred_at) VALUES ($1, $2, $3, 'forged', 'system', '{}', now())",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(b.to_string())
+    .bind(b.as_uuid())
+    .execute(&mut *tx)
+    .await;
+    assert_eq!(
+        sqlstate(forged).as_deref(),
+        Some("42501"),
+        "a recorded event for org B from org A's transaction violates the policy"
+    );
+    drop(tx);
     // Nor can it edit or delete B's events: they are not there for it.
     let mut tx = conn.begin().await.expect("begin");
     sqlx::query("SELECT set_config('app.org_id', $1, true)")
@@ -45,13 +67,15 @@ async fn an_orgs_transaction_cannot_write_another_orgs_events() {
         .execute(&mut *tx)
         .await
         .expect("set org");
-    let touched = sqlx::query("DELETE FROM events WHERE org_id = $1")
-        .bind(b.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .expect("delete runs")
-        .rows_affected();
-    assert_eq!(touched, 0, "org B's events are out of reach");
+    for table in ["events", "pending_events"] {
+        let touched = sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1"))
+            .bind(b.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .expect("delete runs")
+            .rows_affected();
+        assert_eq!(touched, 0, "org B's {table} are out of reach");
+    }
     drop(tx);
     store.close().await;
 }

@@ -15,6 +15,7 @@ use tenantbase_store::org::events::EventQuery;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{EventStore, OpsStore, OrgScope, TenantStore, TxStore};
 use tenantbase_store_postgres::{PgPoolConfig, PgStore, RUNTIME_ROLE};
+use tenantbase_store_tests::{record, seal};
 
 mod events;
 
@@ -196,6 +197,15 @@ async fn setup() -> (tenantbase_testkit::TestDatabase, PgStore, OrgId, OrgId) {
     unit.commit().await.expect("commit");
     let a = populate(&store, owner).await;
     let b = populate(&store, owner).await;
+    // The sealer links the recorded events into their chains (in the platform scope, as
+    // the runtime role); one more event per org stays recorded, unsealed, so the wall is
+    // tried on `pending_events` as well.
+    for chain in [a.to_string(), b.to_string(), "platform".to_owned()] {
+        assert_eq!(seal(&store, &chain, 10).await.len(), 1, "{chain}");
+    }
+    for org in [a, b] {
+        record(&store, event(Some(org))).await;
+    }
     (db, store, a, b)
 }
 

@@ -1,11 +1,11 @@
-//! The statements on an org's own audit chain. Appending is the event log's (shared with
+//! The statements on an org's own audit chain. Recording is the event log's (shared with
 //! platform units); what is org-specific is the check that the event is this org's and
-//! the audit-log page.
+//! the audit-log page, which lists sealed events.
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
-use tenantbase_domain::OrgId;
 use tenantbase_domain::model::{ChainKey, Event};
+use tenantbase_domain::{EventId, OrgId};
 use tenantbase_store::org::events::{EventQuery, OrgEventsUnit};
 use tenantbase_store::platform::events::{EVENT_COLUMNS, EventRow, NewEvent};
 use tenantbase_store::{StoreError, StoreResult};
@@ -15,7 +15,7 @@ use crate::dialect::Db;
 
 #[async_trait]
 impl OrgEventsUnit for OrgTx {
-    async fn append_event(&mut self, event: NewEvent) -> StoreResult<Event> {
+    async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId> {
         if event.org_id != Some(self.scope.org_id()) {
             return Err(StoreError::Invalid(
                 "an org unit appends only to its org's chain".to_owned(),

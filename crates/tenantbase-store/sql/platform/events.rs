@@ -1,13 +1,18 @@
-//! The event log's statements: appending to a chain (also for org units, which write
-//! their events through `append_event`), reading pages of it, truncating it after
-//! archival, and the chains' heads.
+//! The event log's statements: recording an event for the sealer (also for org units,
+//! which write their events through `append_event`), reading pages of a chain,
+//! truncating it after archival, the chains' heads and what awaits sealing.
 
 use async_trait::async_trait;
-use tenantbase_domain::model::{ChainHead, ChainKey, Event, GENESIS_HASH};
-use tenantbase_store::StoreError;
+use sqlx::QueryBuilder;
+use sqlx::query_builder::Separated;
+use tenantbase_domain::EventId;
+use tenantbase_domain::model::{ChainHead, Event};
 use tenantbase_store::StoreResult;
 use tenantbase_store::platform::EventsUnit;
-use tenantbase_store::platform::events::{ChainHeadRow, EVENT_COLUMNS, EventRow, NewEvent, seal};
+use tenantbase_store::platform::events::{
+    ChainHeadRow, EVENT_COLUMNS, EventRow, NewEvent, PendingEvent, RECORDED_COLUMNS, UnsealedChain,
+    UnsealedRow,
+};
 
 use super::PlatformTx;
 use crate::dialect::{self, Db};
@@ -15,9 +20,14 @@ use crate::sql::Conn;
 
 #[async_trait]
 impl EventsUnit for PlatformTx {
-    async fn append_event(&mut self, event: NewEvent) -> StoreResult<Event> {
+    async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId> {
         enter_platform_scope(&mut self.tx).await?;
         append_event(&mut self.tx, event).await
+    }
+
+    async fn seal_chain(&mut self, chain: &str, limit: u32) -> StoreResult<Vec<Event>> {
+        enter_platform_scope(&mut self.tx).await?;
+        super::sealing::seal_chain(&mut self.tx, chain, limit).await
     }
 
     async fn truncate_chain(
@@ -34,91 +44,53 @@ impl EventsUnit for PlatformTx {
 /// Opens the event log's platform scope for the rest of this transaction: on
 /// PostgreSQL, row-level security on `events` admits every chain to it
 /// (migration 0008). Only the cross-org paths of the event log call it: a
-/// platform unit's append and truncation, and `events_after`. Org units never
+/// platform unit's append, sealing and truncation, `events_after` and
+/// `unsealed_chains`. Org units never
 /// do, so they reach their own org's events only.
-async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
+pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
     if let Some(enter) = dialect::ENTER_PLATFORM_SCOPE {
         sqlx::query(enter).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<Event> {
-    let chain = ChainKey::for_org(new.org_id).as_string();
-    // Taking the next number locks the chain's row until commit, so appends
-    // to one chain queue up behind each other and never fork it.
-    let heads: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO audit_chains (chain, head_seq, head_hash, anchor_seq, anchor_hash) \
-         VALUES ($1, 1, $2, 0, $2) \
-         ON CONFLICT (chain) DO UPDATE SET head_seq = audit_chains.head_seq + 1 \
-         RETURNING head_seq, head_hash",
-    )
-    .bind(&chain)
-    .bind(GENESIS_HASH)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (seq, prev_hash) = heads.into_iter().next().ok_or(StoreError::NotFound)?;
-    let event = seal(new, chain, seq, prev_hash);
-    sqlx::query(&format!(
-        "INSERT INTO events ({}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        EVENT_COLUMNS
-    ))
-    .bind(event.id.as_uuid())
-    .bind(&event.chain)
-    .bind(event.seq)
-    .bind(event.org_id.map(|org| org.as_uuid()))
-    .bind(&event.event_type)
-    .bind(&event.actor_kind)
-    .bind(&event.actor_id)
-    .bind(&event.target_kind)
-    .bind(&event.target_id)
-    .bind(&event.ip)
-    .bind(&event.user_agent)
-    .bind(&event.request_id)
-    .bind(&event.payload)
-    .bind(event.occurred_at)
-    .bind(&event.prev_hash)
-    .bind(&event.hash)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_chains SET head_hash = $2 WHERE chain = $1")
-        .bind(&event.chain)
-        .bind(&event.hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(event)
+/// Records `new` for the sealer: one plain insert, no lock on the chain's head.
+pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<EventId> {
+    let event = PendingEvent::record(new);
+    let mut insert =
+        QueryBuilder::<Db>::new(format!("INSERT INTO pending_events ({RECORDED_COLUMNS}) "));
+    insert.push_values([&event], |mut row, event| push_recorded(&mut row, event));
+    insert.build().execute(&mut *conn).await?;
+    Ok(event.id)
 }
 
-/// A page of any chain, for verification, export and archival: in the
-/// platform scope, which on PostgreSQL takes a read-only transaction (opened
-/// with the setting in the same round trip).
+/// A page of any chain, for verification, export and archival.
 pub(crate) async fn events_after(
     pool: &sqlx::Pool<Db>,
     chain: &str,
     after_seq: i64,
     limit: u32,
 ) -> StoreResult<Vec<Event>> {
-    let sql = format!(
-        "SELECT {} FROM events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        EVENT_COLUMNS
-    );
-    let page = || {
-        sqlx::query_as::<_, EventRow>(&sql)
-            .bind(chain)
-            .bind(after_seq)
-            .bind(i64::from(limit))
-    };
-    let rows = match dialect::ENTER_PLATFORM_SCOPE {
-        None => page().fetch_all(pool).await?,
-        Some(enter) => {
-            let mut tx = pool.begin_with(format!("BEGIN READ ONLY; {enter}")).await?;
-            let rows = page().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            rows
-        }
-    };
+    let mut tx = begin_platform_read(pool).await?;
+    let rows: Vec<EventRow> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    ))
+    .bind(chain)
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// A read across chains: in the platform scope, which on PostgreSQL takes a read-only
+/// transaction (opened with the setting in the same round trip).
+async fn begin_platform_read(pool: &sqlx::Pool<Db>) -> StoreResult<sqlx::Transaction<'_, Db>> {
+    Ok(match dialect::ENTER_PLATFORM_SCOPE {
+        None => pool.begin().await?,
+        Some(enter) => pool.begin_with(format!("BEGIN READ ONLY; {enter}")).await?,
+    })
 }
 
 pub(crate) async fn chain_heads<'e, E>(db: E) -> StoreResult<Vec<ChainHead>>
@@ -132,6 +104,37 @@ where
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(ChainHead::from).collect())
+}
+
+/// Binds `event`'s recorded columns, in `RECORDED_COLUMNS`' order, as one row of a
+/// multi-row insert.
+pub(crate) fn push_recorded(row: &mut Separated<'_, '_, Db, &'static str>, event: &PendingEvent) {
+    row.push_bind(event.id.as_uuid())
+        .push_bind(event.chain.clone())
+        .push_bind(event.org_id.map(|org| org.as_uuid()))
+        .push_bind(event.event_type.clone())
+        .push_bind(event.actor_kind.clone())
+        .push_bind(event.actor_id.clone())
+        .push_bind(event.target_kind.clone())
+        .push_bind(event.target_id.clone())
+        .push_bind(event.ip.clone())
+        .push_bind(event.user_agent.clone())
+        .push_bind(event.request_id.clone())
+        .push_bind(event.payload.clone())
+        .push_bind(event.occurred_at);
+}
+
+/// Per chain, how many events await sealing and since when.
+pub(crate) async fn unsealed_chains(pool: &sqlx::Pool<Db>) -> StoreResult<Vec<UnsealedChain>> {
+    let mut tx = begin_platform_read(pool).await?;
+    let rows: Vec<UnsealedRow> = sqlx::query_as(
+        "SELECT chain, count(*) AS count, min(occurred_at) AS oldest \
+         FROM pending_events GROUP BY chain ORDER BY chain",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(UnsealedChain::from).collect())
 }
 
 pub(crate) async fn truncate_chain(

@@ -1,8 +1,9 @@
-//! The platform's statements — event log, job queue, settings — and the platform unit of
+//! The platform's statements — event log and its sealing, job queue, settings — and the platform unit of
 //! work, which the identity statements share.
 
 pub(crate) mod events;
 pub(crate) mod jobs;
+pub(crate) mod sealing;
 pub(crate) mod settings;
 
 use async_trait::async_trait;

@@ -1,16 +1,19 @@
-//! An org's own audit chain: appended to by its unit, read back as its audit log.
+//! An org's own audit chain: recorded into by its unit, read back as its audit log.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::StoreResult;
 use crate::platform::events::NewEvent;
+use tenantbase_domain::EventId;
 use tenantbase_domain::model::Event;
 
 #[async_trait]
 pub trait OrgEventsUnit: Send {
-    /// The event must belong to this org (`Invalid` otherwise).
-    async fn append_event(&mut self, event: NewEvent) -> StoreResult<Event>;
+    /// Records an event for the sealer, as `EventsUnit::append_event` does. The event must
+    /// belong to this org (`Invalid` otherwise).
+    async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId>;
+    /// Sealed events only: the audit log lists events by their place in the chain.
     async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>>;
 }
 

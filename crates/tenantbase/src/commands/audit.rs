@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use tenantbase_core::audit::archive::archive_before;
 use tenantbase_core::audit::export::{Format, export_chain};
-use tenantbase_core::audit::verify::verify_chains;
+use tenantbase_core::audit::verify::{unsealed, verify_chains};
 use tenantbase_domain::OrgId;
 
 use crate::cli::{AuditCommand, ExportFormat};
@@ -25,6 +25,10 @@ pub(crate) async fn run(config: &Config, command: AuditCommand) -> anyhow::Resul
             }
             for verdict in &verdicts {
                 println!("{verdict}");
+            }
+            // Pending events are reported, not failed: the sealer has yet to reach them.
+            for unsealed in unsealed(store.as_ref(), chain.as_deref()).await? {
+                println!("{unsealed}");
             }
             verdicts.iter().all(|v| v.is_intact())
         }

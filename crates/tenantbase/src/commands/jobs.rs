@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use chrono::Utc;
+use tenantbase_core::audit::seal::seal_all;
 use tenantbase_domain::JobId;
 use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_domain::model::{Job, JobState};
@@ -45,6 +46,8 @@ pub(crate) async fn run(config: &Config, command: JobsCommand) -> anyhow::Result
             })
             .await?;
             unit.commit().await?;
+            // A one-shot command runs no sealer: it seals what it recorded itself.
+            seal_all(store.as_ref()).await?;
             println!("{id} queued again");
         }
     }

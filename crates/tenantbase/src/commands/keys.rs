@@ -1,5 +1,6 @@
 //! `tenantbase keys rotate`.
 
+use tenantbase_core::audit::seal::seal_all;
 use tenantbase_core::identity::signing_keys::rotate_keys;
 
 use crate::cli::KeysCommand;
@@ -12,6 +13,8 @@ pub(crate) async fn run(config: &Config, command: KeysCommand) -> anyhow::Result
         KeysCommand::Rotate => {
             let master = identity::master_key(config)?;
             let kid = rotate_keys(store.as_ref(), &master).await?;
+            // A one-shot command runs no sealer: it seals what it recorded itself.
+            seal_all(store.as_ref()).await?;
             println!(
                 "new signing key {kid}; the previous key verifies its tokens until they expire"
             );

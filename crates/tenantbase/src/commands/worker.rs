@@ -1,5 +1,6 @@
-//! `tenantbase worker`: job workers and schedules without the HTTP server, until SIGTERM
-//! or SIGINT; running jobs finish first, within `shutdown_timeout_secs`.
+//! `tenantbase worker`: job workers, schedules and the audit sealer without the HTTP
+//! server, until SIGTERM or SIGINT; running jobs finish first, then their events are
+//! sealed, within `shutdown_timeout_secs`.
 
 use tokio_util::sync::CancellationToken;
 
@@ -13,10 +14,14 @@ pub(crate) async fn run(config: &Config, concurrency: Option<usize>) -> anyhow::
     let shutdown = CancellationToken::new();
     let concurrency = concurrency.unwrap_or(config.jobs.workers).max(1);
     let mut tasks = background::spawn(config, &store, &blob, concurrency, &shutdown)?;
+    let sealer = background::spawn_sealer(config, &store);
     serve::wait_for_signal().await;
     shutdown.cancel();
     let deadline = std::time::Duration::from_secs(config.shutdown_timeout_secs);
-    let drained = async { while tasks.join_next().await.is_some() {} };
+    let drained = async {
+        while tasks.join_next().await.is_some() {}
+        sealer.stop().await;
+    };
     if tokio::time::timeout(deadline, drained).await.is_err() {
         tracing::error!(
             deadline_secs = config.shutdown_timeout_secs,

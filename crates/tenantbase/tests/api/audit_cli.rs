@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
+use tenantbase_core::audit::seal::seal_all;
 use tenantbase_domain::OrgId;
 use tenantbase_domain::model::{Actor, RequestMeta};
 use tenantbase_store::Store;
@@ -12,7 +13,13 @@ use tenantbase_store::platform::jobs::NewJob;
 
 use crate::process::{migrated_sqlite, output, tenantbase};
 
+/// Records `n` events in `org`'s chain and seals them, as a server's sealer would.
 async fn append(store: &dyn Store, org: OrgId, n: usize) {
+    record(store, org, n).await;
+    seal_all(store).await.expect("seal");
+}
+
+async fn record(store: &dyn Store, org: OrgId, n: usize) {
     for i in 0..n {
         let mut unit = store.begin().await.expect("begin");
         unit.append_event(NewEvent {
@@ -59,6 +66,25 @@ async fn verify_reports_ok_then_pinpoints_an_edit_with_exit_code_1() {
         stdout.contains("(seq 3)") && stdout.contains(&format!("found {}", third.hash)),
         "{stdout}"
     );
+}
+
+#[tokio::test]
+async fn verify_reports_unsealed_events_beside_the_chain_without_failing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = migrated_sqlite(dir.path()).await;
+    let org = OrgId::new();
+    append(store.as_ref(), org, 2).await;
+    record(store.as_ref(), org, 3).await;
+
+    let (ok, stdout, stderr) = output(tenantbase(dir.path()).args(["audit", "verify"]));
+    assert!(ok, "pending events are no failure: {stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("{org}: ok 2 events"), "{stdout}");
+    assert!(
+        lines[1].starts_with(&format!("{org}: 3 events not yet sealed, oldest ")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("WARNING"), "{stdout}");
 }
 
 #[tokio::test]

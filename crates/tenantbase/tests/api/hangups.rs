@@ -65,13 +65,18 @@ impl Target {
         self.server.url(path)
     }
 
-    /// `tenantbase audit verify` on the same database succeeds.
-    pub(crate) fn assert_audit_chains_verify(&self) {
+    /// `tenantbase audit verify` on the same database: (succeeded, stdout, stderr).
+    pub(crate) fn audit_verify(&self) -> (bool, String, String) {
         let mut command = tenantbase(self.dir.path());
         if let Some(url) = &self.database_url {
             command.env("DATABASE_URL", url);
         }
-        let (ok, stdout, stderr) = output(command.args(["audit", "verify"]));
+        output(command.args(["audit", "verify"]))
+    }
+
+    /// `tenantbase audit verify` on the same database succeeds.
+    pub(crate) fn assert_audit_chains_verify(&self) {
+        let (ok, stdout, stderr) = self.audit_verify();
         assert!(ok, "audit chains broken:\n{stdout}\n{stderr}");
     }
 

@@ -192,8 +192,12 @@ impl TestApp {
             .collect()
     }
 
-    /// Every event of the platform chain (auth events land there), as JSON.
+    /// Every event of the platform chain (auth events land there), as JSON: sealed first,
+    /// as the server's sealer does within its interval.
     pub async fn platform_events(&self) -> Vec<serde_json::Value> {
+        tenantbase_core::audit::seal::seal_all(self.store.as_ref())
+            .await
+            .expect("seal");
         let events = self
             .store
             .events_after("platform", 0, 10_000)

@@ -4,6 +4,7 @@
 mod abuse_limits;
 mod access_matrix;
 mod audit_cli;
+mod audit_sealer;
 mod auth;
 mod auth_email;
 mod auth_overload;

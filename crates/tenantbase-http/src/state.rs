@@ -23,6 +23,8 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Who may scrape `/metrics`, and on which listener.
     pub metrics: crate::MetricsAccess,
+    /// Whether successful probe requests (`/health`, `/ready`, `/metrics`) are logged.
+    pub log_probes: bool,
 }
 
 impl HttpSettings {

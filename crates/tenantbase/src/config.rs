@@ -137,6 +137,12 @@ pub struct DatabaseConfig {
 pub struct LogConfig {
     /// A tracing filter: `info`, `debug`, `tenantbase_http=debug,info`, …
     pub level: String,
+    /// Whether successful probe requests (`/health`, `/ready`, `/metrics`) get their
+    /// request line; orchestrators poll them, and their lines would drown the rest.
+    pub probes: bool,
+    /// Lines waiting for the writer thread; when it falls behind, further lines are
+    /// dropped (and counted) rather than stalling requests or growing memory.
+    pub queue_lines: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +337,8 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_owned(),
+            probes: false,
+            queue_lines: 8192,
         }
     }
 }
@@ -398,6 +406,7 @@ impl Config {
                 self.database.acquire_timeout_ms,
             ),
             ("auth.key_reload_secs", self.auth.key_reload_secs),
+            ("log.queue_lines", self.log.queue_lines as u64),
             ("files.quota_bytes", self.files.quota_bytes),
             (
                 "files.quota_bytes_per_creator",

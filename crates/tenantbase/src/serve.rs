@@ -31,6 +31,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
     let blob = open_blob(&config).await?;
     let identity = crate::identity::build(&config, &store).await?;
     let metrics = tenantbase_http::metrics_handle();
+    crate::telemetry::describe_metrics();
     let upkeep = metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(METRICS_UPKEEP);
@@ -51,6 +52,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
             ready_timeout: Duration::from_millis(config.http.ready_timeout_ms),
             trusted_proxies: config.http.trusted_proxies.clone(),
             metrics: config.metrics.access(),
+            log_probes: config.log.probes,
         }),
         tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
             store.clone(),

@@ -17,14 +17,13 @@ use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
+use super::InFlight;
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(in_flight): State<InFlight>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let in_flight = &state.in_flight;
     if request.method().is_safe() {
         return in_flight.tasks.track_future(next.run(request)).await;
     }

@@ -97,9 +97,10 @@ pub(crate) fn limited(
     (schemas, paths, method_router)
 }
 
-/// The routes' limits by method and route template; routes not in it have the default.
+/// The routes' limits by route template and method; routes not in it have the default.
+/// Keyed by the template alone so a request's borrowed template finds its entry.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RouteTable(Arc<HashMap<(Method, String), RouteLimits>>);
+pub(crate) struct RouteTable(Arc<HashMap<String, Vec<(Method, RouteLimits)>>>);
 
 impl RouteTable {
     /// The limits of the route `request` matched.
@@ -115,16 +116,16 @@ impl RouteTable {
     /// The limits of the route `template` for `method`.
     pub(crate) fn get(&self, method: &Method, template: &str) -> RouteLimits {
         self.0
-            .get(&(method.clone(), template.to_owned()))
-            .copied()
-            .unwrap_or_default()
+            .get(template)
+            .and_then(|methods| methods.iter().find(|(m, _)| m == method))
+            .map_or_else(RouteLimits::default, |(_, limits)| *limits)
     }
 }
 
 /// The router, its OpenAPI document (without the limits' marks) and its routes' limits.
 pub(crate) fn split(routes: OpenApiRouter<AppState>) -> (Router<AppState>, OpenApi, RouteTable) {
     let (router, mut api) = routes.split_for_parts();
-    let mut table = HashMap::new();
+    let mut table: HashMap<String, Vec<(Method, RouteLimits)>> = HashMap::new();
     for (template, item) in api.paths.paths.iter_mut() {
         let methods = [
             (Method::GET, &mut item.get),
@@ -145,7 +146,10 @@ pub(crate) fn split(routes: OpenApiRouter<AppState>) -> (Router<AppState>, OpenA
                 operation.extensions = None;
             }
             if let Ok(limits) = serde_json::from_value(mark) {
-                table.insert((method, template.clone()), limits);
+                table
+                    .entry(template.clone())
+                    .or_default()
+                    .push((method, limits));
             }
         }
     }

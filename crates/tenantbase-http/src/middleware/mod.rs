@@ -5,12 +5,15 @@
 //! (`limits::limited`); the table of their limits is all this knows of them.
 
 mod completion;
+mod http_metrics;
 mod in_flight;
 mod limits;
 mod request_context;
 mod security_headers;
 
 use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -28,29 +31,37 @@ pub(crate) use limits::{RouteLimits, RouteTable, limited, split};
 pub use request_context::RequestId;
 pub(crate) use security_headers::STORED_CSP;
 
-/// `routes`: the limits routes declared for themselves (`split` collects them).
+/// `routes`: the limits routes declared for themselves (`split` collects them). Each layer
+/// gets only what it uses of the state: they run on every request, and cloning the whole
+/// state costs one reference count per field.
 pub(crate) fn apply(
     router: Router<AppState>,
     state: &AppState,
     routes: RouteTable,
 ) -> Router<AppState> {
     let settings = &state.http;
+    let body_limit = settings.body_limit_bytes;
+    let timeout = settings.request_timeout;
+    let context = Arc::new(request_context::RequestContext {
+        http: settings.clone(),
+        metrics: http_metrics::HttpMetrics::new(),
+    });
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
-        .layer(axum::extract::DefaultBodyLimit::max(
-            settings.body_limit_bytes,
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: axum::middleware::Next| {
+                limit_body(body_limit, request, next)
+            },
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limit_body,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.in_flight.clone(),
             completion::handle,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            time_limit,
+        .layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: axum::middleware::Next| {
+                time_limit(timeout, request, next)
+            },
         ))
         .layer(axum::middleware::from_fn(
             move |mut request: Request<Body>, next: axum::middleware::Next| {
@@ -61,7 +72,7 @@ pub(crate) fn apply(
         ))
         .layer(CatchPanicLayer::custom(report_panic))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            context,
             request_context::handle,
         ))
         .layer(
@@ -96,14 +107,14 @@ fn limits(request: &Request<Body>) -> RouteLimits {
 /// routes (uploads), which take as long as their bytes take. A write goes on to its end
 /// meanwhile.
 async fn time_limit(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    timeout: Duration,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
     if limits(&request).long_running() {
         return next.run(request).await;
     }
-    match tokio::time::timeout(state.http.request_timeout, next.run(request)).await {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -113,14 +124,14 @@ async fn time_limit(
 /// route's own limit), and caps bodies that do not say their length. Streamed bodies
 /// (file uploads) are exempt: they go to the object store under their own caps.
 async fn limit_body(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    server_limit: usize,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
     let limit = match limits(&request).body() {
         BodyLimit::Streamed => return next.run(request).await,
         BodyLimit::Max(bytes) => bytes,
-        BodyLimit::Server => state.http.body_limit_bytes,
+        BodyLimit::Server => server_limit,
     };
     let declared = request
         .headers()

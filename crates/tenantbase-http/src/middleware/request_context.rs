@@ -1,81 +1,103 @@
 //! Per-request context: the request id (the client's if well-formed, else a new one), a
-//! tracing span carrying it into every log line, one JSON log line per request, HTTP
-//! metrics, the problem+json body for any error response, and security headers.
+//! tracing span carrying it into every log line, one JSON log line per request (except
+//! successful probes, unless `log.probes`), HTTP metrics, the problem+json body for any
+//! error response, and security headers.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use super::http_metrics::HttpMetrics;
 use super::security_headers;
-use crate::AppState;
+use crate::HttpSettings;
 use crate::problem::{self, ApiError, PendingProblem};
 
 pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The route label of requests no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// Orchestrators and scrapers poll these; a successful answer says nothing worth a line.
+const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
 
 /// The id of the request being served, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// What the middleware needs of the app: one `Arc` to clone per request, not the state.
+pub(crate) struct RequestContext {
+    pub(crate) http: Arc<HttpSettings>,
+    pub(crate) metrics: HttpMetrics,
+}
+
 pub(crate) async fn handle(
-    State(state): State<AppState>,
+    State(context): State<Arc<RequestContext>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_id = request
+    let client_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
+        .filter(|v| v.to_str().is_ok_and(is_well_formed))
+        .cloned();
+    let request_id = client_id
+        .as_ref()
         .and_then(|v| v.to_str().ok())
-        .filter(|id| is_well_formed(id))
         .map_or_else(generate_id, str::to_owned);
     let method = request.method().clone();
     // Route templates, never raw paths: bounded metric labels and no ids or tokens in logs.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
 
     let span = tracing::info_span!("request", request_id = %request_id);
-    let in_flight = InFlight::start();
+    let in_flight = context.metrics.start();
     let mut response = next.run(request).instrument(span.clone()).await;
     drop(in_flight);
 
-    if response.status().is_client_error() || response.status().is_server_error() {
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
         response = render_problem(response, &request_id);
     }
-    security_headers::apply(response.headers_mut(), &state.http);
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    security_headers::apply(response.headers_mut(), &context.http);
+    // The client's id goes back as it came; a new one is encoded once.
+    let echoed = client_id.or_else(|| HeaderValue::from_str(&request_id).ok());
+    if let Some(value) = echoed {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
 
-    let status = response.status().as_u16();
     let latency = started.elapsed();
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            route = %route,
-            status,
-            latency_ms = latency.as_secs_f64() * 1000.0,
-            "request"
-        );
-    });
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+    if logs(&context.http, route, status) {
+        span.in_scope(|| {
+            tracing::info!(
+                method = %method,
+                route,
+                status = status.as_u16(),
+                latency_ms = latency.as_secs_f64() * 1000.0,
+                "request"
+            );
+        });
+    }
+    context.metrics.record(&method, route, status, latency);
     response
+}
+
+/// Whether a request gets its log line: all do but successful probes, unless
+/// `log.probes` asks for those too.
+fn logs(settings: &HttpSettings, route: &str, status: StatusCode) -> bool {
+    settings.log_probes
+        || status.is_client_error()
+        || status.is_server_error()
+        || !PROBES.contains(&route)
 }
 
 /// Replaces the body of an error response with the problem+json document: the pending
@@ -107,22 +129,6 @@ fn is_well_formed(id: &str) -> bool {
 
 fn generate_id() -> String {
     format!("req_{}", uuid::Uuid::now_v7().simple())
-}
-
-/// Counts a request as in flight until dropped, also when the client goes away.
-struct InFlight;
-
-impl InFlight {
-    fn start() -> Self {
-        metrics::gauge!("http_requests_in_flight").increment(1.0);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        metrics::gauge!("http_requests_in_flight").decrement(1.0);
-    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
 
     let client = client();
     let response = client
-        .get(server.url("/health?token=query-secret-123"))
+        .get(server.url("/?token=query-secret-123"))
         .header("x-request-id", "cli-test-42")
         .header("authorization", "Bearer header-secret-456")
         .send()
@@ -125,9 +125,30 @@ async fn first_start_creates_the_data_folder_and_logs_json_without_secrets() {
     let line = server
         .wait_for_line(|l| l["message"] == "request" && l["span"]["request_id"] == "cli-test-42");
     assert_eq!(line["method"], "GET");
-    assert_eq!(line["route"], "/health");
+    assert_eq!(line["route"], "/");
     assert_eq!(line["status"], 200);
     assert!(line["latency_ms"].as_f64().is_some());
+    // The fields the README promises, and no others.
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys(&line),
+        [
+            "latency_ms",
+            "level",
+            "message",
+            "method",
+            "route",
+            "span",
+            "status",
+            "target",
+            "timestamp"
+        ]
+    );
+    assert_eq!(keys(&line["span"]), ["name", "request_id"]);
     for text in &server.seen {
         assert!(!text.contains("secret"), "a secret reached the log: {text}");
     }

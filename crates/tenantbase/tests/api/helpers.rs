@@ -43,6 +43,7 @@ pub fn settings() -> HttpSettings {
         ready_timeout: Duration::from_millis(1500),
         trusted_proxies: Vec::new(),
         metrics: tenantbase_http::MetricsAccess::default(),
+        log_probes: false,
     }
 }
 

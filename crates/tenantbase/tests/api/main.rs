@@ -28,6 +28,7 @@ mod hangups;
 mod helpers;
 mod jobs_processes;
 mod key_reload;
+mod logging;
 mod members;
 mod metrics_access;
 mod middleware;

@@ -479,15 +479,22 @@ impl Config {
     }
 
     pub fn max_concurrent_writes(&self) -> usize {
-        self.http
-            .max_concurrent_writes
-            .unwrap_or((self.database.max_connections as usize / 2).max(2))
+        let default = match self.database_kind() {
+            Ok(DatabaseKind::Sqlite) => SQLITE_WRITE_SLOTS,
+            _ => (self.database.max_connections as usize / 2).max(2),
+        };
+        self.http.max_concurrent_writes.unwrap_or(default)
     }
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
     }
 }
+
+/// The default write slots on SQLite: a write waiting for the single writer holds no
+/// connection, and the writes queued there share one COMMIT (ADR 0009), so the slots are
+/// what a batch can carry rather than a share of the pool.
+const SQLITE_WRITE_SLOTS: usize = 64;
 
 /// Figment's errors, with keys spelled as in the README (`http.body_limit_bytes`) whatever
 /// case the environment variable used.

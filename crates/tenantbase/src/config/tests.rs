@@ -14,6 +14,8 @@ fn defaults_are_safe() {
             "sqlite://./data/tenantbase.db"
         );
         assert!(config.http.hsts_max_age_secs.is_none());
+        assert!(!config.log.probes, "probes are not logged by default");
+        assert_eq!(config.log.queue_lines, 8192);
         Ok(())
     });
 }
@@ -48,7 +50,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str); 6] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -61,6 +63,7 @@ fn bad_values_name_their_key() {
         ),
         ("TENANTBASE_LISTEN", "nowhere", "listen"),
         ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),
+        ("TENANTBASE_LOG__QUEUE_LINES", "0", "log.queue_lines"),
         ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
     ];
     for (var, value, key) in cases {

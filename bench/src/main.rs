@@ -7,6 +7,7 @@ mod auth_load;
 mod file_load;
 mod load;
 mod org_load;
+mod seal_watch;
 mod server;
 mod store_load;
 
@@ -283,10 +284,21 @@ async fn org_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_j
         }
         _ => org_load::create_flows(&fixture, std::slice::from_ref(&fixture.org), connections),
     };
+    let writes = matches!(
+        scenario,
+        Scenario::ProjectCreateSqlite
+            | Scenario::ProjectCreatePostgres
+            | Scenario::ProjectCreateSpreadSqlite
+            | Scenario::ProjectCreateSpreadPostgres
+    );
+    let watch = writes.then(|| seal_watch::start(addr));
     let report = measure(flows).await?;
     let mut line = summary(&report);
     if args.cut_off {
         line["after_cut_off"] = org_load::after_cut_off(addr, &fixture).await;
+    }
+    if let Some(watch) = watch {
+        line["audit_seal"] = watch.finish().await?;
     }
     let health_rps = health.requests as f64 / health.elapsed.as_secs_f64();
     line["connections"] = connections.into();

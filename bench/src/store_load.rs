@@ -1,12 +1,14 @@
 //! In-process scenarios against the store and job worker of the release build: audit
-//! appends per second (one chain, and spread over 100 orgs) and no-op jobs per second end
-//! to end (enqueue → claim → run → complete), on SQLite and PostgreSQL.
+//! appends per second (one chain, and spread over 100 orgs) with a sealer beside them, as
+//! in `serve`, and no-op jobs per second end to end (enqueue → claim → run → complete),
+//! on SQLite and PostgreSQL.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::json;
+use tenantbase_core::audit::seal::Sealer;
 use tenantbase_core::jobs::builtin::Probe;
 use tenantbase_core::jobs::{Registry, Worker, WorkerConfig};
 use tenantbase_domain::OrgId;
@@ -64,7 +66,9 @@ pub async fn fresh(backend: Backend) -> anyhow::Result<Fresh> {
     })
 }
 
-/// Appends from `CONCURRENCY` tasks for `duration`, each event to one of `orgs` orgs.
+/// Appends from `CONCURRENCY` tasks for `duration`, each event to one of `orgs` orgs,
+/// with a sealer at the default interval beside them; after the appends, the time until
+/// the sealer has sealed the rest.
 pub async fn appends(
     backend: Backend,
     orgs: usize,
@@ -73,6 +77,7 @@ pub async fn appends(
 ) -> anyhow::Result<serde_json::Value> {
     let fresh = fresh(backend).await?;
     let org_ids: Arc<Vec<OrgId>> = Arc::new((0..orgs).map(|_| OrgId::new()).collect());
+    let sealer = Sealer::new(fresh.store.clone(), Duration::from_millis(100)).spawn();
     let started = Instant::now();
     let deadline = started + duration;
     let per_task = max / CONCURRENCY as u64;
@@ -104,6 +109,13 @@ pub async fn appends(
         latencies.add(&histogram)?;
     }
     let elapsed = started.elapsed();
+    let draining = Instant::now();
+    sealer.stop().await;
+    let drain_ms = draining.elapsed().as_millis() as u64;
+    anyhow::ensure!(
+        fresh.store.unsealed_chains().await?.is_empty(),
+        "events left unsealed"
+    );
     let ms = |q: f64| (latencies.value_at_quantile(q) as f64 / 1000.0 * 1000.0).round() / 1000.0;
     Ok(json!({
         "orgs": orgs,
@@ -113,6 +125,7 @@ pub async fn appends(
         "appends_per_s": (total as f64 / elapsed.as_secs_f64()).round(),
         "p50_ms": ms(0.5),
         "p99_ms": ms(0.99),
+        "seal_drain_ms": drain_ms,
     }))
 }
 

@@ -46,7 +46,8 @@ pub(crate) async fn seal_chain(
         })
         .collect();
     insert_sealed(conn, &recorded, &sealed).await?;
-    // By number, not by "up to the last": on PostgreSQL a lower number can commit later
+    // By number (the statement's text varies with the batch, so it is not kept
+    // prepared), not by "up to the last": on PostgreSQL a lower number can commit later
     // than a higher one, and that event has not been sealed yet.
     let mut delete = QueryBuilder::<Db>::new("DELETE FROM pending_events WHERE pending_no IN (");
     let mut list = delete.separated(", ");
@@ -54,7 +55,12 @@ pub(crate) async fn seal_chain(
         list.push_bind(*number);
     }
     delete.push(")");
-    let deleted = delete.build().execute(&mut *conn).await?.rows_affected();
+    let deleted = delete
+        .build()
+        .persistent(false)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     if deleted != numbers.len() as u64 {
         return Err(StoreError::Invalid(format!(
             "chain {chain}: sealed {} events but {deleted} were still pending",
@@ -100,6 +106,7 @@ async fn insert_sealed(
             .push_bind(event.prev_hash.clone())
             .push_bind(event.hash.clone());
     });
-    insert.build().execute(&mut *conn).await?;
+    // Its text varies with the batch size: not worth a prepared statement per size.
+    insert.build().persistent(false).execute(&mut *conn).await?;
     Ok(())
 }

@@ -59,6 +59,8 @@ pub(crate) async fn get_blob(
         (status = 201, description = "Stored", body = FileView),
         (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
         (status = 405, description = "The URL is for GET", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More bytes than the upload announced (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fewer bytes than announced, or another SHA-256", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn put_blob(
     State(state): State<AppState>,

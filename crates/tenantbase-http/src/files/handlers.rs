@@ -183,6 +183,7 @@ pub(crate) async fn delete_file(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 201, description = "An upload URL", body = PresignedUploadView),
+        (status = 413, description = "The announced size is over the per-file cap (`quota_exceeded`, `limit` is `max_file_bytes`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 507, description = "The org's quota, or its creator's across their orgs, cannot take the announced size (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`)", body = Problem, content_type = "application/problem+json"),
     ))]

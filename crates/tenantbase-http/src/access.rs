@@ -209,6 +209,12 @@ impl From<TenancyError> for ApiError {
             )
             .with_extension("permission", permission.name().into()),
             TenancyError::NotAllowed(code, message) => ApiError::forbidden(code, message),
+            TenancyError::MfaRequired => ApiError::forbidden(
+                "mfa_required",
+                "This org requires signing in with a second factor: enrol one at \
+                 POST /v1/auth/mfa/totp/enroll, then sign in again.",
+            )
+            .with_extension("enroll", "/v1/auth/mfa/totp/enroll".into()),
             TenancyError::NotFound => ApiError::not_found("not_found", "No such resource."),
             TenancyError::Invalid(problems) => ApiError::validation(
                 problems

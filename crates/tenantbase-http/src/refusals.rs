@@ -111,6 +111,10 @@ fn access_refusals(access: Access) -> &'static [(&'static str, &'static str)] {
         Access::Member => &[
             ("401", "No valid access token or API key"),
             (
+                "403",
+                "The org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`)",
+            ),
+            (
                 "404",
                 "Not a member, another org's token or key, or no such org (`not_found`)",
             ),
@@ -119,7 +123,7 @@ fn access_refusals(access: Access) -> &'static [(&'static str, &'static str)] {
             ("401", "No valid access token or API key"),
             (
                 "403",
-                "A member without the permission (`permission_denied`, with `permission`)",
+                "A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`)",
             ),
             (
                 "404",

@@ -347,6 +347,7 @@ impl Config {
                 self.database.acquire_timeout_ms,
             ),
             ("auth.key_reload_secs", self.auth.key_reload_secs),
+            ("auth.step_up_minutes", self.auth.step_up_minutes),
             ("log.queue_lines", self.log.queue_lines as u64),
             ("files.quota_bytes", self.files.quota_bytes),
             (
@@ -359,6 +360,11 @@ impl Config {
             if value == 0 {
                 bail!("invalid configuration: {key} must be greater than 0");
             }
+        }
+        if self.auth.step_up_minutes > 24 * 60 {
+            bail!(
+                "invalid configuration: auth.step_up_minutes must be at most 1440: a day-old sign-in is no proof of who is at the keyboard"
+            );
         }
         if self.http.ready_timeout_ms >= 2000 {
             bail!(

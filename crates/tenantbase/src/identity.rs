@@ -12,7 +12,7 @@ use tenantbase_core::identity::password_hash::PasswordHasher;
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy, StepUpPolicy};
 use tenantbase_core::jobs::JobSeal;
 use tenantbase_core::mail::Mailer;
 use tenantbase_domain::password::PasswordPolicy;
@@ -62,6 +62,10 @@ pub(crate) async fn build(
             max_delay: Duration::from_secs(auth.login_max_delay_secs),
             requests_per_minute: auth.rate_limit_per_minute,
             ..ThrottlePolicy::default()
+        },
+        step_up: StepUpPolicy {
+            max_age: Duration::from_secs(auth.step_up_minutes.saturating_mul(60)),
+            new_sign_in_alerts: auth.new_sign_in_alerts,
         },
     };
     let identity = Arc::new(Identity::new(

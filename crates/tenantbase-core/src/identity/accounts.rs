@@ -19,6 +19,7 @@ use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
 use super::password_hash::PasswordHasher;
+use super::step_up::StepUpPolicy;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
 use super::{IdentityError, TokenPair};
@@ -82,6 +83,7 @@ pub struct Identity {
     pub(super) sessions: SessionPolicy,
     pub(super) links: Links,
     pub(super) throttle: Throttle,
+    pub(super) step_up: StepUpPolicy,
     pub(super) cache: AuthCache,
 }
 
@@ -92,6 +94,7 @@ pub struct IdentityPolicy {
     pub sessions: SessionPolicy,
     pub links: Links,
     pub throttle: ThrottlePolicy,
+    pub step_up: StepUpPolicy,
 }
 
 impl Identity {
@@ -109,6 +112,7 @@ impl Identity {
             sessions: policy.sessions,
             links: policy.links,
             throttle: Throttle::new(policy.throttle),
+            step_up: policy.step_up,
             cache: AuthCache::new(),
         }
     }
@@ -251,7 +255,11 @@ impl Identity {
             request,
             serde_json::json!({}),
         );
-        self.open_session(unit, event, user, device, request).await
+        let pair = self
+            .open_session(unit, event, user, device, request)
+            .await?;
+        self.notice_sign_in(&pair, device, request).await?;
+        Ok(pair)
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
@@ -375,15 +383,7 @@ impl Identity {
         access_ttl: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, IdentityError> {
-        let amr: Vec<&str> = session.amr.iter().map(String::as_str).collect();
-        let (access_token, claims) = self.keyring().issue(
-            &user.id.to_string(),
-            &session.id.to_string(),
-            &amr,
-            None,
-            access_ttl,
-            now,
-        )?;
+        let (access_token, claims) = self.issue_for(&user, session, None, access_ttl, now)?;
         Ok(TokenPair {
             expires_in: u64::try_from(claims.exp - claims.iat).unwrap_or(0),
             access_token,

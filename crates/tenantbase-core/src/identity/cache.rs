@@ -150,6 +150,7 @@ mod tests {
             idle_expires_at: now + chrono::Duration::days(1),
             absolute_expires_at: now + chrono::Duration::days(2),
             revoked_at: None,
+            authenticated_at: now,
         }
     }
 

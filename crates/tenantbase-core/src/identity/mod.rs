@@ -7,15 +7,18 @@ pub mod password_hash;
 mod recovery;
 mod session_flow;
 pub mod signing_keys;
+mod step_up;
 pub mod throttle;
 pub mod tokens;
 
+use chrono::{DateTime, Utc};
 use tenantbase_domain::id::{OrgId, SessionId, UserId};
 use tenantbase_domain::model::User;
 use tenantbase_store::StoreError;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 pub use cache::SESSION_TTL as REVOCATION_BOUND;
+pub use step_up::StepUpPolicy;
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -34,8 +37,18 @@ pub struct Principal {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub amr: Vec<String>,
+    /// When the user last proved who they are in this session (claim `auth_time`, or the
+    /// session's own record when a later step-up made it newer).
+    pub auth_time: DateTime<Utc>,
     /// Set when the token is bound to one org.
     pub org: Option<OrgId>,
+}
+
+impl Principal {
+    /// Whether this session was signed in with a second factor (`amr` holds `mfa`).
+    pub fn used_mfa(&self) -> bool {
+        self.amr.iter().any(|method| method == "mfa")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +76,9 @@ pub enum IdentityError {
     NothingToVerify,
     #[error("only guests can be upgraded")]
     NotAGuest,
+    /// The change needs a sign-in more recent than the step-up window allows.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
     /// Too many failed sign-ins from this client or on this account: try after the wait.
     #[error("too many attempts; retry in {0:?}")]
     TooManyAttempts(std::time::Duration),

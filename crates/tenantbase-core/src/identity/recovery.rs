@@ -180,6 +180,7 @@ impl Identity {
         new_password: &str,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
+        self.require_recent_auth(principal)?;
         let user = self.store.user_by_id(principal.user_id).await?;
         let Some(phc) = &user.password_hash else {
             return Err(IdentityError::invalid(

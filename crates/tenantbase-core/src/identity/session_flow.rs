@@ -1,7 +1,7 @@
 //! What happens to a session after sign-in: refreshing (rotation with reuse detection and
 //! device binding), authenticating requests, listing, and revoking.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tenantbase_domain::id::{OrgId, SessionId, UserId};
 use tenantbase_domain::model::{RequestMeta, Rotation, Session};
 use tenantbase_store::StoreError;
@@ -10,6 +10,7 @@ use super::accounts::{
     Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token, user_event,
 };
 use super::cache::{AuthCache, AuthStale};
+use super::tokens::Subject;
 use super::{IdentityError, Principal, TokenPair};
 use crate::write::{Change, Write};
 
@@ -145,10 +146,18 @@ impl Identity {
                 .await?;
             self.cache.forget_session(session_id);
         }
+        // A step-up renews the session's record at once; tokens issued since carry it too.
+        let claimed = claims
+            .auth_time
+            .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0));
+        let auth_time = claimed.map_or(session.authenticated_at, |at| {
+            at.max(session.authenticated_at)
+        });
         Ok(Principal {
             user_id,
             session_id,
             amr: claims.amr,
+            auth_time,
             org,
         })
     }
@@ -239,14 +248,14 @@ impl Identity {
         org: OrgId,
     ) -> Result<(String, u64), IdentityError> {
         let amr: Vec<&str> = principal.amr.iter().map(String::as_str).collect();
-        let (token, claims) = self.keyring().issue(
-            &principal.user_id.to_string(),
-            &principal.session_id.to_string(),
-            &amr,
-            Some(&org.to_string()),
-            None,
-            Utc::now(),
-        )?;
+        let subject = Subject {
+            user: &principal.user_id.to_string(),
+            session: &principal.session_id.to_string(),
+            amr: &amr,
+            auth_time: principal.auth_time.timestamp(),
+            org: Some(&org.to_string()),
+        };
+        let (token, claims) = self.keyring().issue(&subject, None, Utc::now())?;
         Ok((token, u64::try_from(claims.exp - claims.iat).unwrap_or(0)))
     }
 }

@@ -82,6 +82,8 @@ pub struct OrgAccess {
     accountable: UserId,
     permissions: PermissionSet,
     roles: Arc<[String]>,
+    /// The caller is a user whose session was signed in with a second factor.
+    second_factor: bool,
 }
 
 impl OrgAccess {
@@ -114,6 +116,11 @@ impl OrgAccess {
     /// Names of the roles held (directly or through teams); empty for API keys.
     pub fn roles(&self) -> &[String] {
         &self.roles
+    }
+
+    /// Whether the caller is a user signed in with a second factor (API keys are not).
+    pub fn used_second_factor(&self) -> bool {
+        self.second_factor
     }
 
     pub fn has(&self, permission: Permission) -> bool {
@@ -167,6 +174,20 @@ impl OrgAccess {
             accountable: user,
             permissions: PermissionSet::EMPTY,
             roles: Arc::from(Vec::new()),
+            second_factor: false,
+        }
+    }
+
+    /// A member's access, as `grant` allows (no second factor shown).
+    fn of_member(user: UserId, org: OrgId, grant: MemberGrant) -> Self {
+        Self {
+            scope: OrgScope::for_checked_org(org),
+            actor: Actor::User(user.to_string()),
+            user: Some(user),
+            accountable: user,
+            permissions: grant.permissions,
+            roles: grant.roles,
+            second_factor: false,
         }
     }
 
@@ -179,6 +200,7 @@ impl OrgAccess {
             accountable: user,
             permissions: PermissionSet::all(),
             roles: Arc::from(vec!["owner".to_owned()]),
+            second_factor: false,
         }
     }
 }
@@ -208,8 +230,16 @@ impl Tenancy {
                 if principal.org.is_some_and(|bound| bound != org) {
                     return Err(TenancyError::NotFound);
                 }
-                self.member_access(principal.user_id, org, allow_deleted)
-                    .await?
+                let grant = self
+                    .live_member_grant(principal.user_id, org, allow_deleted)
+                    .await?;
+                if grant.org_requires_mfa && !principal.used_mfa() {
+                    return Err(TenancyError::MfaRequired);
+                }
+                OrgAccess {
+                    second_factor: principal.used_mfa(),
+                    ..OrgAccess::of_member(principal.user_id, org, grant)
+                }
             }
             Credential::ApiKey(secret) => {
                 let key_org = secret_org(API_KEY, secret).ok_or(TenancyError::Unauthenticated)?;
@@ -228,6 +258,7 @@ impl Tenancy {
                     accountable: grant.key.created_by,
                     permissions: grant.permissions,
                     roles: Arc::from(Vec::new()),
+                    second_factor: false,
                 }
             }
         };
@@ -244,15 +275,19 @@ impl Tenancy {
         org: OrgId,
         allow_deleted: bool,
     ) -> Result<OrgAccess, TenancyError> {
+        let grant = self.live_member_grant(user, org, allow_deleted).await?;
+        Ok(OrgAccess::of_member(user, org, grant))
+    }
+
+    /// `user`'s grant as a member of `org`; `NotFound` if they are not one.
+    async fn live_member_grant(
+        &self,
+        user: UserId,
+        org: OrgId,
+        allow_deleted: bool,
+    ) -> Result<MemberGrant, TenancyError> {
         match self.member_grant(user, org).await? {
-            Some(grant) if allow_deleted || !grant.org_deleted => Ok(OrgAccess {
-                scope: OrgScope::for_checked_org(org),
-                actor: Actor::User(user.to_string()),
-                user: Some(user),
-                accountable: user,
-                permissions: grant.permissions,
-                roles: grant.roles,
-            }),
+            Some(grant) if allow_deleted || !grant.org_deleted => Ok(grant),
             _ => Err(TenancyError::NotFound),
         }
     }
@@ -278,6 +313,7 @@ impl Tenancy {
                 accountable: grant.key.created_by,
                 permissions: grant.permissions,
                 roles: Arc::from(Vec::new()),
+                second_factor: false,
             }),
             _ => Err(TenancyError::NotFound),
         }
@@ -384,5 +420,6 @@ async fn load_member_grant(
         permissions: permissions_of(&roles),
         roles: roles.into_iter().map(|r| r.name).collect::<Vec<_>>().into(),
         org_deleted: org.deleted_at.is_some(),
+        org_requires_mfa: org.require_mfa,
     }))
 }

@@ -22,6 +22,8 @@ pub(super) struct MemberGrant {
     pub permissions: PermissionSet,
     pub roles: Arc<[String]>,
     pub org_deleted: bool,
+    /// The org's `require_mfa` rule.
+    pub org_requires_mfa: bool,
 }
 
 /// A live API key and what it may do (its permissions within its creator's).
@@ -137,6 +139,7 @@ mod tests {
             permissions: PermissionSet::all(),
             roles: Arc::from(vec!["owner".to_owned()]),
             org_deleted: false,
+            org_requires_mfa: false,
         })
     }
 

@@ -98,6 +98,9 @@ pub enum TenancyError {
     /// A rule of the org forbids the change (e.g. only owners manage owners).
     #[error("{1}")]
     NotAllowed(&'static str, String),
+    /// The org requires members to sign in with a second factor, and this session did not.
+    #[error("the org requires a second factor")]
+    MfaRequired,
     /// Not a member, another org's id, or no such resource: indistinguishable.
     #[error("not found")]
     NotFound,

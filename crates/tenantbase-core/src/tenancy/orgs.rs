@@ -16,11 +16,13 @@ use super::{FieldProblem, Tenancy, TenancyError, required_text};
 use crate::identity::Principal;
 use crate::write::Change;
 
-/// A rename: either field may be left as is.
+/// A rename or a change of rules: any field may be left as is.
 #[derive(Debug, Clone, Default)]
 pub struct OrgChange {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// Whether members must sign in with a second factor to act in the org.
+    pub require_mfa: Option<bool>,
 }
 
 const NAME_MAX: usize = 100;
@@ -215,10 +217,17 @@ impl Tenancy {
         let (name, slug) = org_fields(change.name.as_deref(), change.slug.as_deref())?;
         let mut unit = self.write(access.scope()).await?;
         let before = unit.org().await?;
+        let require_mfa = change.require_mfa.unwrap_or(before.require_mfa);
+        // Whoever demands a second factor of the members shows one first, so the rule
+        // cannot lock its own author out unnoticed.
+        if require_mfa && !before.require_mfa && !access.used_second_factor() {
+            return Err(TenancyError::MfaRequired);
+        }
         let org = unit
             .update_org(
                 name.as_deref().unwrap_or(&before.name),
                 slug.as_deref().unwrap_or(&before.slug),
+                require_mfa,
             )
             .await
             .map_err(slug_taken)?;
@@ -226,9 +235,15 @@ impl Tenancy {
             "org.updated",
             Some(("org", org.id.to_string())),
             request,
-            serde_json::json!({"name": org.name, "slug": org.slug}),
+            serde_json::json!({"name": org.name, "slug": org.slug, "require_mfa": org.require_mfa}),
         );
-        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
+        // Grants carry the rule: a change of it must reach every cached member at once.
+        let stale = if org.require_mfa == before.require_mfa {
+            OrgStale::Nothing
+        } else {
+            OrgStale::OrgState
+        };
+        unit.commit(Change::new(stale, event)).await?;
         Ok(org)
     }
 

@@ -16,6 +16,8 @@ pub struct Org {
     pub updated_at: DateTime<Utc>,
     /// Set while the org is soft-deleted and restorable.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Members act in the org only from sessions signed in with a second factor.
+    pub require_mfa: bool,
 }
 
 /// An org of the user, with when they joined.

@@ -19,6 +19,9 @@ pub struct Session {
     pub idle_expires_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the user last proved who they are in this session: at sign-in, or later by
+    /// reauthenticating (step-up). Claim `auth_time` of its access tokens.
+    pub authenticated_at: DateTime<Utc>,
 }
 
 impl Session {

@@ -47,6 +47,11 @@ impl From<IdentityError> for ApiError {
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }
+            IdentityError::ReauthenticationRequired => ApiError::unauthorized(
+                "reauthentication_required",
+                "This change needs a recent sign-in: POST /v1/auth/reauthenticate, then retry \
+                 with the access token it returns.",
+            ),
             IdentityError::TooManyAttempts(wait) => ApiError::throttled(
                 "too_many_attempts",
                 "Too many failed sign-ins; wait before trying again.",
@@ -379,6 +384,7 @@ pub(crate) async fn reset_password(
 #[utoipa::path(post, path = "/v1/auth/password/change", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordBody,
     responses(
         (status = 204, description = "Changed"),
+        (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong current passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),

@@ -2,6 +2,7 @@
 
 mod dto;
 mod handlers;
+pub(crate) mod step_up;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             throttled(routes!(handlers::change_password)),
         ))
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
+        .routes(guard(SignedIn, throttled(routes!(step_up::reauthenticate))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
 }

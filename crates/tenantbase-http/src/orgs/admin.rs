@@ -12,6 +12,7 @@ use super::dto::{
     RoleBody, RolePatchBody, RoleView, TeamBody, TeamMemberBody, TeamPatchBody, TeamView,
 };
 use super::{field_id, page_of, path_id};
+use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
@@ -300,6 +301,7 @@ pub(crate) async fn remove_team_member(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 201, description = "Created", body = CreatedApiKeyView),
+        (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The org has its most active keys (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -309,6 +311,7 @@ pub(crate) async fn create_api_key(
     RequestInfo(request): RequestInfo,
     ApiJson(body): ApiJson<ApiKeyBody>,
 ) -> Result<(StatusCode, Json<CreatedApiKeyView>), ApiError> {
+    require_recent_sign_in(&state, &ctx.credential)?;
     let new = NewApiKey {
         name: body.name,
         permissions: body.permissions,

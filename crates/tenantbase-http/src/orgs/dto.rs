@@ -15,6 +15,8 @@ pub(crate) struct OrgView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Members must sign in with a second factor to act in the org.
+    pub require_mfa: bool,
 }
 
 impl From<Org> for OrgView {
@@ -26,6 +28,7 @@ impl From<Org> for OrgView {
             created_at: org.created_at,
             updated_at: org.updated_at,
             deleted_at: org.deleted_at,
+            require_mfa: org.require_mfa,
         }
     }
 }
@@ -43,6 +46,9 @@ pub(crate) struct CreateOrgBody {
 pub(crate) struct UpdateOrgBody {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// Members may act in the org only from sessions signed in with a second factor;
+    /// turning it on needs such a session.
+    pub require_mfa: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

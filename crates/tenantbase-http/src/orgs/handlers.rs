@@ -13,6 +13,7 @@ use super::dto::{
     OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
 };
 use super::{field_id, page_of, path_id};
+use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
@@ -129,6 +130,7 @@ pub(crate) async fn get_org(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 200, description = "Updated", body = OrgView),
+        (status = 403, description = "Turning `require_mfa` on from a session without a second factor (`mfa_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn update_org(
@@ -140,6 +142,7 @@ pub(crate) async fn update_org(
     let change = OrgChange {
         name: body.name,
         slug: body.slug,
+        require_mfa: body.require_mfa,
     };
     Ok(Json(
         state
@@ -153,12 +156,16 @@ pub(crate) async fn update_org(
 /// Delete the org: hidden at once, restorable until the purge (`orgs.restore_days`).
 #[utoipa::path(delete, path = "/v1/orgs/{org_id}", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`")),
-    responses((status = 204, description = "Deleted")))]
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn delete_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
 ) -> Result<StatusCode, ApiError> {
+    require_recent_sign_in(&state, &ctx.credential)?;
     state.tenancy.delete_org(&ctx.access, &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

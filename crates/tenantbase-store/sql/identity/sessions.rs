@@ -45,6 +45,15 @@ impl SessionsUnit for PlatformTx {
         revoke_session(&mut self.tx, id, reason, now).await
     }
 
+    async fn mark_reauthenticated(&mut self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET authenticated_at = $2 WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(now.trunc_subsecs(6))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     async fn revoke_user_sessions(
         &mut self,
         user_id: UserId,
@@ -65,7 +74,7 @@ pub(crate) async fn create_session(
     let now = Utc::now().trunc_subsecs(6);
     let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
     sqlx::query(&format!(
-        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL)",
+        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8)",
         SESSION_COLUMNS
     ))
     .bind(new.id.as_uuid())
@@ -94,6 +103,7 @@ pub(crate) async fn create_session(
         idle_expires_at: new.idle_expires_at,
         absolute_expires_at: new.absolute_expires_at,
         revoked_at: None,
+        authenticated_at: now,
     })
 }
 
@@ -219,6 +229,35 @@ where
     .fetch_all(db)
     .await?;
     rows.into_iter().map(Session::try_from).collect()
+}
+
+pub(crate) async fn device_seen<'e, E>(
+    db: E,
+    user_id: UserId,
+    besides: SessionId,
+    device_id: Option<&str>,
+    user_agent: Option<&str>,
+    ip: Option<&str>,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
+    // spells it `IS`, so the NULL cases are written out.
+    let seen: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $5 AND CASE WHEN $2 IS NOT NULL \
+         THEN device_id = $2 ELSE device_id IS NULL \
+         AND (user_agent = $3 OR (user_agent IS NULL AND $3 IS NULL)) \
+         AND (ip = $4 OR (ip IS NULL AND $4 IS NULL)) END LIMIT 1",
+    )
+    .bind(user_id.as_uuid())
+    .bind(device_id)
+    .bind(user_agent)
+    .bind(ip)
+    .bind(besides.as_uuid())
+    .fetch_optional(db)
+    .await?;
+    Ok(seen.is_some())
 }
 
 pub(crate) async fn touch_session<'e, E>(

@@ -20,6 +20,7 @@ pub(crate) async fn orgs_of_user(
 ) -> StoreResult<Vec<Membership>> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
         "SELECT o.id, o.name, o.slug, o.created_by, o.created_at, o.updated_at, o.deleted_at, \
+         o.require_mfa, \
          m.created_at AS joined_at \
          FROM org_members m JOIN organizations o ON o.id = m.org_id \
          WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2 IS NULL OR o.id > $2) \
@@ -67,17 +68,20 @@ impl OrgsUnit for OrgTx {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            require_mfa: false,
         })
     }
 
-    async fn update_org(&mut self, name: &str, slug: &str) -> StoreResult<Org> {
+    async fn update_org(&mut self, name: &str, slug: &str, require_mfa: bool) -> StoreResult<Org> {
         let changed = sqlx::query(
-            "UPDATE organizations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1",
+            "UPDATE organizations SET name = $2, slug = $3, require_mfa = $5, updated_at = $4 \
+             WHERE id = $1",
         )
         .bind(self.org_id())
         .bind(name)
         .bind(slug)
         .bind(now())
+        .bind(require_mfa)
         .execute(&mut *self.tx)
         .await?;
         found(changed.rows_affected())?;

@@ -55,6 +55,9 @@ pub trait SessionsUnit: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    /// Records that the session's user proved who they are again (step-up) at `now`.
+    async fn mark_reauthenticated(&mut self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
+
     /// Revokes every live session of `user_id` but `keep`; returns how many.
     async fn revoke_user_sessions(
         &mut self,
@@ -73,6 +76,17 @@ pub trait SessionStore: Send + Sync {
     async fn live_sessions(&self, user_id: UserId, now: DateTime<Utc>)
     -> StoreResult<Vec<Session>>;
 
+    /// Whether any session of `user_id` but `besides`, live or ended, came from this
+    /// device: the same device id when one is given, else the same user agent and IP.
+    async fn device_seen(
+        &self,
+        user_id: UserId,
+        besides: SessionId,
+        device_id: Option<&str>,
+        user_agent: Option<&str>,
+        ip: Option<&str>,
+    ) -> StoreResult<bool>;
+
     /// Slides the session's idle expiry and records activity.
     async fn touch_session(
         &self,
@@ -84,7 +98,7 @@ pub trait SessionStore: Send + Sync {
 
 /// The columns of `sessions`, in `SessionRow`'s order.
 pub const SESSION_COLUMNS: &str = "id, user_id, device_id, device_label, user_agent, ip, amr, \
-     created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at";
+     created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at, authenticated_at";
 
 /// A row of `sessions`; `amr` is a JSON array.
 #[derive(Debug, sqlx::FromRow)]
@@ -101,6 +115,8 @@ pub struct SessionRow {
     pub idle_expires_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// NULL only for sessions opened before step-up existed: read as `created_at`.
+    pub authenticated_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -121,6 +137,7 @@ impl TryFrom<SessionRow> for Session {
             idle_expires_at: row.idle_expires_at,
             absolute_expires_at: row.absolute_expires_at,
             revoked_at: row.revoked_at,
+            authenticated_at: row.authenticated_at.unwrap_or(row.created_at),
         })
     }
 }

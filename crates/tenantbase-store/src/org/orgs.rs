@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::StoreResult;
 
 /// The columns of `organizations`, in the order of `OrgRow`.
-pub const COLUMNS: &str = "id, name, slug, created_by, created_at, updated_at, deleted_at";
+pub const COLUMNS: &str =
+    "id, name, slug, created_by, created_at, updated_at, deleted_at, require_mfa";
 
 #[async_trait]
 pub trait OrgsUnit: Send {
@@ -19,7 +20,7 @@ pub trait OrgsUnit: Send {
     async fn org(&mut self) -> StoreResult<Org>;
     /// Creates the scope's org; `Conflict` if the slug is taken.
     async fn create_org(&mut self, name: &str, slug: &str, created_by: UserId) -> StoreResult<Org>;
-    async fn update_org(&mut self, name: &str, slug: &str) -> StoreResult<Org>;
+    async fn update_org(&mut self, name: &str, slug: &str, require_mfa: bool) -> StoreResult<Org>;
     /// Locks the org's row until commit (PostgreSQL; SQLite units already hold the write
     /// lock), so checks that span rows — "is this the last owner?" — cannot interleave.
     async fn lock_org(&mut self) -> StoreResult<()>;
@@ -42,6 +43,7 @@ pub struct OrgRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub require_mfa: bool,
 }
 
 impl From<OrgRow> for Org {
@@ -54,6 +56,7 @@ impl From<OrgRow> for Org {
             created_at: row.created_at,
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
+            require_mfa: row.require_mfa,
         }
     }
 }

@@ -40,6 +40,12 @@ pub struct AuthConfig {
     /// elsewhere takes effect without a restart.
     pub key_reload_secs: u64,
     pub argon2: tenantbase_core::identity::password_hash::HashConfig,
+    /// Changing the password or second factors, creating API keys and deleting an org
+    /// need a sign-in (or `POST /v1/auth/reauthenticate`) at most this many minutes ago.
+    pub step_up_minutes: u64,
+    /// Email the account (`new_sign_in`) when it is signed in to from a device none of
+    /// its sessions came from.
+    pub new_sign_in_alerts: bool,
 }
 
 impl Default for AuthConfig {
@@ -62,6 +68,8 @@ impl Default for AuthConfig {
             login_max_delay_secs: 900,
             key_reload_secs: 60,
             argon2: Default::default(),
+            step_up_minutes: 10,
+            new_sign_in_alerts: true,
         }
     }
 }

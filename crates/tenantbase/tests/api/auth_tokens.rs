@@ -4,6 +4,7 @@
 
 use axum::http::Method;
 use serde_json::{Value, json};
+use tenantbase_core::identity::tokens::Subject;
 
 use crate::auth::{login, register, token, with_token};
 use crate::helpers::{Backend, TestApp};
@@ -74,10 +75,13 @@ async fn forged_and_expired_tokens_are_401_with_a_challenge() {
         .identity()
         .keyring()
         .issue(
-            sub,
-            sid,
-            &["pwd"],
-            None,
+            &Subject {
+                user: sub,
+                session: sid,
+                amr: &["pwd"],
+                auth_time: (chrono::Utc::now() - chrono::Duration::hours(2)).timestamp(),
+                org: None,
+            },
             None,
             chrono::Utc::now() - chrono::Duration::hours(2),
         )

@@ -12,7 +12,7 @@ use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 use tenantbase_core::identity::tokens::{MasterKey, TokenConfig};
-use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy};
+use tenantbase_core::identity::{Identity, IdentityPolicy, Links, SessionPolicy, StepUpPolicy};
 use tenantbase_core::jobs::{JobContext, JobSeal};
 use tenantbase_core::mail::{Mailer, SendEmail};
 use tenantbase_core::tenancy::files::FilePolicy;
@@ -155,6 +155,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With a step-up window and new-device alerts other than the default.
+    pub async fn with_step_up(backend: Backend, step_up: StepUpPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.step_up = step_up;
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -268,6 +275,7 @@ impl TestApp {
                 mailer: Mailer::new(Default::default(), JobSeal::from_master(&master)),
             },
             throttle: options.throttle,
+            step_up: options.step_up,
         };
         let identity = Arc::new(Identity::new(
             store.clone(),
@@ -368,6 +376,7 @@ struct Options {
     http: HttpSettings,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
+    step_up: StepUpPolicy,
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
 }
@@ -379,6 +388,7 @@ impl Options {
             http,
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
+            step_up: StepUpPolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
         }

@@ -42,5 +42,6 @@ mod profiles;
 mod projects;
 mod ready_faults;
 mod secrets_at_rest;
+mod step_up;
 mod team_owners;
 mod tenants;

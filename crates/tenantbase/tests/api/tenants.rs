@@ -32,7 +32,8 @@ impl Caller {
         Self::from_tokens(&register(app, email).await)
     }
 
-    fn from_tokens(tokens: &Value) -> Self {
+    /// The caller signed in with these tokens (a sign-in or registration's answer).
+    pub fn from_tokens(tokens: &Value) -> Self {
         Self {
             token: tokens["access_token"]
                 .as_str()

@@ -89,6 +89,20 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
+/// Whom a token speaks for, and how and when they authenticated.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The user (`usr_…`), claim `sub`.
+    pub user: &'a str,
+    /// The session (`ses_…`), claim `sid`.
+    pub session: &'a str,
+    pub amr: &'a [&'a str],
+    /// Claim `auth_time`, Unix seconds.
+    pub auth_time: i64,
+    /// The org the token is restricted to, if any (claim `org`).
+    pub org: Option<&'a str>,
+}
+
 /// The claims of an access token. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -105,6 +119,10 @@ pub struct AccessClaims {
     pub jti: String,
     /// Authentication methods used (`pwd`, `otp`, …).
     pub amr: Vec<String>,
+    /// When the user last proved who they are in this session (sign-in or step-up), Unix
+    /// seconds. Absent only from tokens issued before the claim existed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<i64>,
     /// The org the token is restricted to, if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub org: Option<String>,
@@ -185,6 +203,7 @@ mod tests {
             exp: 2,
             jti: "j".into(),
             amr: vec!["pwd".into()],
+            auth_time: None,
             org: None,
         };
         let json = serde_json::to_value(&claims).expect("serializes");

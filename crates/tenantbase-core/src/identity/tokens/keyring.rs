@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::claims::check_ttl;
 use super::keys::{fill_random, open};
-use super::{AccessClaims, MAX_TOKEN_BYTES, MasterKey, StoredKey, TokenConfig, TokenError, jws};
+use super::{
+    AccessClaims, MAX_TOKEN_BYTES, MasterKey, StoredKey, Subject, TokenConfig, TokenError, jws,
+};
 
 /// Decrypted signing keys by kid, ready to issue and verify without decoding per call.
 /// Cheap to share behind an `Arc`; reload it after a rotation.
@@ -97,7 +99,7 @@ impl Keyring {
         })
     }
 
-    /// Signs claims for `sub`/`sid` with the active key: `iss` and `aud` from the config,
+    /// Signs claims for `subject` with the active key: `iss` and `aud` from the config,
     /// `iat = nbf = now`, `exp = now + ttl` (the configured `access_ttl` unless `ttl` is
     /// given, e.g. 1 h for guests; at most 24 h) and a random `jti`.
     ///
@@ -105,10 +107,7 @@ impl Keyring {
     /// period ends after a rotation, even before its `exp`.
     pub fn issue(
         &self,
-        sub: &str,
-        sid: &str,
-        amr: &[&str],
-        org: Option<&str>,
+        subject: &Subject<'_>,
         ttl: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Result<(String, AccessClaims), TokenError> {
@@ -119,14 +118,15 @@ impl Keyring {
         let claims = AccessClaims {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
-            sub: sub.to_owned(),
-            sid: sid.to_owned(),
+            sub: subject.user.to_owned(),
+            sid: subject.session.to_owned(),
             iat,
             nbf: iat,
             exp: iat.saturating_add(ttl),
             jti: jws::encode(&jti),
-            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
-            org: org.map(str::to_owned),
+            amr: subject.amr.iter().map(|m| (*m).to_owned()).collect(),
+            auth_time: Some(subject.auth_time),
+            org: subject.org.map(str::to_owned),
         };
         let payload = serde_json::to_vec(&claims)
             .map_err(|e| TokenError::Crypto(format!("serializing claims: {e}")))?;

@@ -18,7 +18,7 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-pub use claims::{AccessClaims, TokenConfig};
+pub use claims::{AccessClaims, Subject, TokenConfig};
 pub use keyring::Keyring;
 pub use keys::{MasterKey, StoredKey, rotate};
 

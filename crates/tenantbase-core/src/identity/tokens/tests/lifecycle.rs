@@ -14,7 +14,14 @@ fn round_trip_returns_the_issued_claims() {
     let fx = fixture();
     let (token, issued) = fx
         .ring
-        .issue("usr_1", "ses_1", &["pwd", "otp"], Some("org_1"), None, t0())
+        .issue(
+            &Subject {
+                org: Some("org_1"),
+                ..subject(&["pwd", "otp"])
+            },
+            None,
+            t0(),
+        )
         .expect("issues");
     assert_eq!(fx.verify(&token).expect("verifies"), issued);
     assert_eq!((issued.iss.as_str(), issued.aud.as_str()), (ISS, AUD));
@@ -24,6 +31,7 @@ fn round_trip_returns_the_issued_claims() {
     );
     assert_eq!(issued.amr, ["pwd", "otp"]);
     assert_eq!(issued.org.as_deref(), Some("org_1"));
+    assert_eq!(issued.auth_time, Some(t0().timestamp()));
     assert_eq!(
         (issued.iat, issued.nbf, issued.exp),
         (t0().timestamp(), t0().timestamp(), t0().timestamp() + TTL)
@@ -32,10 +40,7 @@ fn round_trip_returns_the_issued_claims() {
     let header: Value =
         serde_json::from_slice(&jws::decode(&parts(&token)[0], "h").expect("b64")).expect("json");
     assert_eq!(header, fx.header());
-    let (again, _) = fx
-        .ring
-        .issue("usr_1", "ses_1", &[], None, None, t0())
-        .expect("issues");
+    let (again, _) = fx.ring.issue(&subject(&[]), None, t0()).expect("issues");
     assert_ne!(fx.verify(&again).expect("verifies").jti, issued.jti);
     // The forging helper makes valid tokens, so the rejections below are due to the change.
     assert!(fx.verify(&fx.forge(&fx.header(), &fx.claims())).is_ok());
@@ -47,7 +52,15 @@ fn guest_ttl_override_sets_exp_within_bounds() {
     let hour = Duration::from_secs(3600);
     let (token, claims) = fx
         .ring
-        .issue("usr_g", "ses_g", &[], None, Some(hour), t0())
+        .issue(
+            &Subject {
+                user: "usr_g",
+                session: "ses_g",
+                ..subject(&[])
+            },
+            Some(hour),
+            t0(),
+        )
         .expect("issues");
     assert_eq!(claims.exp, t0().timestamp() + 3600);
     assert!(fx.ring.verify(&token, at(3500)).is_ok());
@@ -55,7 +68,15 @@ fn guest_ttl_override_sets_exp_within_bounds() {
         Duration::ZERO,
         TokenConfig::MAX_TTL + Duration::from_secs(1),
     ] {
-        let err = fx.ring.issue("usr_g", "ses_g", &[], None, Some(bad), t0());
+        let err = fx.ring.issue(
+            &Subject {
+                user: "usr_g",
+                session: "ses_g",
+                ..subject(&[])
+            },
+            Some(bad),
+            t0(),
+        );
         assert!(matches!(err, Err(TokenError::Config(_))), "{bad:?}");
     }
 }
@@ -68,10 +89,7 @@ fn retired_key_verifies_until_its_grace_ends() {
     let (old_token, _) = fx
         .ring
         .issue(
-            "usr_1",
-            "ses_1",
-            &[],
-            None,
+            &subject(&[]),
             Some(guest),
             rotated_at - TimeDelta::seconds(1),
         )
@@ -88,9 +106,7 @@ fn retired_key_verifies_until_its_grace_ends() {
         matches!(e, TokenError::UnknownKey)
     });
     // The retired key never signs again; the new key's tokens verify after the old grace.
-    let (new_token, _) = ring
-        .issue("usr_1", "ses_1", &[], None, None, grace_end)
-        .expect("issues");
+    let (new_token, _) = ring.issue(&subject(&[]), None, grace_end).expect("issues");
     assert_eq!(
         jws::check_header(&parts(&new_token)[0]).expect("header"),
         fresh.kid
@@ -181,10 +197,7 @@ fn load_refuses_bad_key_sets_and_config() {
 #[test]
 fn newest_active_key_signs_and_older_active_keys_verify() {
     let fx = fixture();
-    let (older_token, _) = fx
-        .ring
-        .issue("usr_1", "ses_1", &[], None, None, t0())
-        .expect("issues");
+    let (older_token, _) = fx.ring.issue(&subject(&[]), None, t0()).expect("issues");
     let mut keys = fx.keys.clone();
     keys.push(StoredKey::generate(&fx.master, t0()).expect("key"));
     let ring = Keyring::load(&fx.master, &keys, config()).expect("loads");

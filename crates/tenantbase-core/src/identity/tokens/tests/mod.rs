@@ -23,6 +23,17 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).expect("valid time")
 }
 
+/// The token subject the tests sign for: `usr_1` in `ses_1`, authenticated at `t0`.
+fn subject<'a>(amr: &'a [&'a str]) -> Subject<'a> {
+    Subject {
+        user: "usr_1",
+        session: "ses_1",
+        amr,
+        auth_time: t0().timestamp(),
+        org: None,
+    }
+}
+
 fn at(secs: i64) -> DateTime<Utc> {
     t0() + TimeDelta::seconds(secs)
 }
@@ -61,7 +72,7 @@ impl Fixture {
 
     fn issue(&self) -> String {
         self.ring
-            .issue("usr_1", "ses_1", &["pwd"], None, None, t0())
+            .issue(&subject(&["pwd"]), None, t0())
             .expect("issues")
             .0
     }

@@ -371,6 +371,6 @@ fn rejects_tokens_over_8_kib_before_parsing() {
         matches!(e, TokenError::Malformed(_))
     });
     let amr = vec!["pwd"; 2000];
-    let refused = fx.ring.issue("usr_1", "ses_1", &amr, None, None, t0());
+    let refused = fx.ring.issue(&subject(&amr), None, t0());
     assert!(matches!(refused, Err(TokenError::Config(_))));
 }

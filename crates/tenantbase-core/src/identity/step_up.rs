@@ -1,0 +1,186 @@
+//! Step-up: the changes that matter most (password, second factors, API keys, deleting
+//! an org) need a recent proof of identity, not just a live session. `reauthenticate`
+//! renews that proof in the session without opening a new one. Also the notice of a
+//! sign-in from a device the account has not used before.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tenantbase_domain::model::{RequestMeta, Session, User};
+use tenantbase_mail::MessageKind;
+
+use super::accounts::{Device, Identity, chrono_duration, user_event};
+use super::cache::AuthStale;
+use super::tokens::Subject;
+use super::{IdentityError, Principal, TokenPair};
+use crate::write::Change;
+
+/// How recent a sign-in the sensitive changes need, and whether new devices are announced.
+#[derive(Debug, Clone, Copy)]
+pub struct StepUpPolicy {
+    /// The longest time since the session's user last authenticated (`auth_time`) that a
+    /// sensitive change accepts.
+    pub max_age: Duration,
+    /// Email the user (and record an event) when an account is signed in to from a device
+    /// none of its sessions came from.
+    pub new_sign_in_alerts: bool,
+}
+
+impl Default for StepUpPolicy {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(10 * 60),
+            new_sign_in_alerts: true,
+        }
+    }
+}
+
+/// A fresh access token for the same session, carrying the renewed `auth_time`.
+#[derive(Debug, Clone)]
+pub struct Reauthenticated {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub auth_time: DateTime<Utc>,
+}
+
+impl Identity {
+    /// Refuses a sensitive change unless the caller authenticated within the window.
+    pub fn require_recent_auth(&self, principal: &Principal) -> Result<(), IdentityError> {
+        if Utc::now() - principal.auth_time <= chrono_duration(self.step_up.max_age) {
+            Ok(())
+        } else {
+            Err(IdentityError::ReauthenticationRequired)
+        }
+    }
+
+    /// The caller proves again who they are with their password (throttled like sign-in);
+    /// the session's `auth_time` becomes now.
+    pub async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        password: &str,
+        request: &RequestMeta,
+    ) -> Result<Reauthenticated, IdentityError> {
+        let user = self.store.user_by_id(principal.user_id).await?;
+        let Some(phc) = user.password_hash.clone() else {
+            return Err(IdentityError::invalid(
+                "password",
+                "this account has no password; sign in again instead".to_owned(),
+            ));
+        };
+        // Throttled on the account id: a stolen session must not allow password guessing.
+        let account = user.id.to_string();
+        let ip = request.ip.as_deref();
+        self.throttle
+            .start_attempt(ip, &account)
+            .map_err(IdentityError::TooManyAttempts)?;
+        if !self.hasher.verify(password, &phc).await?.matches {
+            let unit = self.write().await?;
+            let event = user_event("auth.step_up.failed", &user, request, serde_json::json!({}));
+            unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+            return Err(IdentityError::InvalidCredentials);
+        }
+        self.throttle.record_success(ip, &account);
+        let now = Utc::now();
+        let mut unit = self.write().await?;
+        let session = unit.session(principal.session_id).await?;
+        if !session.is_live(now) || session.user_id != user.id {
+            return Err(IdentityError::InvalidAccessToken);
+        }
+        unit.mark_reauthenticated(session.id, now).await?;
+        let event = user_event(
+            "auth.step_up.succeeded",
+            &user,
+            request,
+            serde_json::json!({"session_id": session.id.to_string()}),
+        );
+        unit.commit(Change::new(AuthStale::Sessions(vec![session.id]), event))
+            .await?;
+        let session = Session {
+            authenticated_at: now,
+            ..session
+        };
+        let org = principal.org.map(|org| org.to_string());
+        let (access_token, claims) = self.issue_for(&user, &session, org.as_deref(), None, now)?;
+        Ok(Reauthenticated {
+            access_token,
+            expires_in: u64::try_from(claims.exp - claims.iat).unwrap_or(0),
+            auth_time: now,
+        })
+    }
+
+    /// An access token for `session` of `user` (bound to `org` when given).
+    pub(super) fn issue_for(
+        &self,
+        user: &User,
+        session: &Session,
+        org: Option<&str>,
+        ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, super::tokens::AccessClaims), IdentityError> {
+        let amr: Vec<&str> = session.amr.iter().map(String::as_str).collect();
+        let subject = Subject {
+            user: &user.id.to_string(),
+            session: &session.id.to_string(),
+            amr: &amr,
+            auth_time: session.authenticated_at.timestamp(),
+            org,
+        };
+        Ok(self.keyring().issue(&subject, ttl, now)?)
+    }
+
+    /// After a sign-in: when no earlier session of the account came from this device,
+    /// emails the account's address (`new_sign_in`) and records `auth.login.new_device`.
+    pub(super) async fn notice_sign_in(
+        &self,
+        pair: &TokenPair,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let user = &pair.user;
+        let Some(email) = user.email.as_deref() else {
+            return Ok(());
+        };
+        if !self.step_up.new_sign_in_alerts {
+            return Ok(());
+        }
+        let seen = self
+            .store
+            .device_seen(
+                user.id,
+                pair.session_id,
+                device.id.as_deref(),
+                request.user_agent.as_deref(),
+                request.ip.as_deref(),
+            )
+            .await?;
+        if seen {
+            return Ok(());
+        }
+        let described = device
+            .label
+            .clone()
+            .or_else(|| request.user_agent.clone())
+            .unwrap_or_else(|| "an unnamed device".to_owned());
+        let message = MessageKind::NewSignIn {
+            display_name: user.display_name.clone(),
+            device: described,
+            ip: request.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
+            time: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        };
+        let mut unit = self.write().await?;
+        self.links
+            .mailer
+            .queue(unit.as_mut(), email, &message)
+            .await
+            .map_err(|e| IdentityError::Internal(format!("queueing the new_sign_in email: {e}")))?;
+        let event = user_event(
+            "auth.login.new_device",
+            user,
+            request,
+            serde_json::json!({"session_id": pair.session_id.to_string()}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+}

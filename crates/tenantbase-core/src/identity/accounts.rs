@@ -18,6 +18,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
+use super::mfa::{MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
@@ -83,6 +84,7 @@ pub struct Identity {
     pub(super) links: Links,
     pub(super) throttle: Throttle,
     pub(super) cache: AuthCache,
+    pub(super) mfa: MfaPolicy,
 }
 
 /// The rules an `Identity` applies.
@@ -92,6 +94,7 @@ pub struct IdentityPolicy {
     pub sessions: SessionPolicy,
     pub links: Links,
     pub throttle: ThrottlePolicy,
+    pub mfa: MfaPolicy,
 }
 
 impl Identity {
@@ -110,6 +113,7 @@ impl Identity {
             links: policy.links,
             throttle: Throttle::new(policy.throttle),
             cache: AuthCache::new(),
+            mfa: policy.mfa,
         }
     }
 
@@ -193,14 +197,16 @@ impl Identity {
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail the same
-    /// way, after the same argon2 work.
+    /// way, after the same argon2 work. An account with a second factor gets a challenge
+    /// instead of a session, unless `device_token` shows the device is trusted.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         device: &Device,
+        device_token: Option<&str>,
         request: &RequestMeta,
-    ) -> Result<TokenPair, IdentityError> {
+    ) -> Result<SignIn, IdentityError> {
         // One key for every spelling of the address that the lookup treats as one.
         let account = Email::parse(email)
             .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
@@ -251,7 +257,8 @@ impl Identity {
             request,
             serde_json::json!({}),
         );
-        self.open_session(unit, event, user, device, request).await
+        self.finish_first_step(unit, event, user, "pwd", device, device_token, request)
+            .await
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
@@ -301,9 +308,9 @@ impl Identity {
     /// Creates the session in `unit`, commits it with `event`, and issues the token pair
     /// (a guest's signed in as a guest, with the guests' short access tokens; anyone
     /// else's with a password).
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
-        mut unit: IdentityWrite<'_>,
+        unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
         device: &Device,
@@ -314,6 +321,24 @@ impl Identity {
         } else {
             ("pwd", None)
         };
+        let amr = vec![amr.to_owned()];
+        self.open_session_as(unit, event, user, device, request, amr, access_ttl)
+            .await
+    }
+
+    /// Creates the session with `amr` in `unit`, commits it with `event`, and issues the
+    /// token pair (its access token living `access_ttl`, else the configured lifetime).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open_session_as(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        event: NewEvent,
+        user: User,
+        device: &Device,
+        request: &RequestMeta,
+        amr: Vec<String>,
+        access_ttl: Option<Duration>,
+    ) -> Result<TokenPair, IdentityError> {
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -325,7 +350,7 @@ impl Identity {
                     device_label: device.label.clone(),
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
-                    amr: vec![amr.to_owned()],
+                    amr,
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

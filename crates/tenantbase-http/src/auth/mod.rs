@@ -2,6 +2,8 @@
 
 mod dto;
 mod handlers;
+mod mfa;
+mod mfa_dto;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,4 +47,5 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
+        .merge(mfa::routes())
 }

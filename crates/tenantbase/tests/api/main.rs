@@ -7,6 +7,7 @@ mod audit_cli;
 mod audit_sealer;
 mod auth;
 mod auth_email;
+mod auth_mfa;
 mod auth_overload;
 mod auth_revocation;
 mod auth_throttle;

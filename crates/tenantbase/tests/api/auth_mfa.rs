@@ -60,14 +60,14 @@ async fn sign_in(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> Value 
     sign_in_with(app, json!({"email": email, "password": PASSWORD}), headers).await
 }
 
-async fn sign_in_with(app: &TestApp, body: Value, headers: &[(&str, &str)]) -> Value {
+pub(crate) async fn sign_in_with(app: &TestApp, body: Value, headers: &[(&str, &str)]) -> Value {
     let response = post(app, "/v1/auth/login", body, headers).await;
     assert_eq!(response.status, 200, "{}", response.text());
     response.json()
 }
 
 /// The first step of an account with a second factor: its `mfa_token`.
-async fn mfa_token(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> String {
+pub(crate) async fn mfa_token(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> String {
     let first = sign_in(app, email, headers).await;
     assert_eq!(first["mfa_required"], true, "{first}");
     assert!(
@@ -77,7 +77,7 @@ async fn mfa_token(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> Stri
     first["mfa_token"].as_str().expect("mfa_token").to_owned()
 }
 
-async fn verify(
+pub(crate) async fn verify(
     app: &TestApp,
     token: &str,
     method: &str,
@@ -417,7 +417,7 @@ async fn removing_totp_ends_the_second_step_and_tells_the_user() {
 }
 
 /// The sign-in code in the last `mfa_code` email to `to`.
-async fn mailed_code(app: &TestApp, to: &str) -> String {
+pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
     let text = app
         .queued_mail()
         .await

@@ -18,7 +18,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
-use super::mfa::{MfaPolicy, SignIn};
+use super::mfa::{FirstStep, MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
@@ -71,6 +71,13 @@ pub struct Device {
     /// A stable id the client sends with every refresh; refresh tokens are bound to it.
     pub id: Option<String>,
     pub label: Option<String>,
+}
+
+/// What a new session is: how it signed in, and its access tokens' lifetime (`None`:
+/// the configured one).
+pub(super) struct Grant {
+    pub amr: Vec<String>,
+    pub access_ttl: Option<Duration>,
 }
 
 /// The identity use cases.
@@ -257,7 +264,12 @@ impl Identity {
             request,
             serde_json::json!({}),
         );
-        self.finish_first_step(unit, event, user, "pwd", device, device_token, request)
+        let step = FirstStep {
+            user,
+            factor: "pwd",
+            event,
+        };
+        self.finish_first_step(unit, step, device, device_token, request)
             .await
     }
 
@@ -321,14 +333,16 @@ impl Identity {
         } else {
             ("pwd", None)
         };
-        let amr = vec![amr.to_owned()];
-        self.open_session_as(unit, event, user, device, request, amr, access_ttl)
+        let grant = Grant {
+            amr: vec![amr.to_owned()],
+            access_ttl,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
             .await
     }
 
-    /// Creates the session with `amr` in `unit`, commits it with `event`, and issues the
-    /// token pair (its access token living `access_ttl`, else the configured lifetime).
-    #[allow(clippy::too_many_arguments)]
+    /// Creates the session `grant` describes in `unit`, commits it with `event`, and
+    /// issues the token pair.
     pub(super) async fn open_session_as(
         &self,
         mut unit: IdentityWrite<'_>,
@@ -336,9 +350,9 @@ impl Identity {
         user: User,
         device: &Device,
         request: &RequestMeta,
-        amr: Vec<String>,
-        access_ttl: Option<Duration>,
+        grant: Grant,
     ) -> Result<TokenPair, IdentityError> {
+        let Grant { amr, access_ttl } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit

@@ -16,9 +16,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
 use tenantbase_store::identity::mfa::NewMfaChallenge;
+use tenantbase_store::platform::events::NewEvent;
 
 use super::accounts::{
-    Device, Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token,
+    Device, Grant, Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token,
     user_event,
 };
 use super::cache::AuthStale;
@@ -72,6 +73,14 @@ impl MfaMethod {
             MfaMethod::EmailCode => "email_code",
         }
     }
+}
+
+/// A first step that passed: who, by which factor (an `amr` value), and the event that
+/// records the sign-in if no second step is due.
+pub(super) struct FirstStep {
+    pub user: User,
+    pub factor: &'static str,
+    pub event: NewEvent,
 }
 
 /// How a first step ended.
@@ -131,7 +140,11 @@ impl Identity {
             request,
             serde_json::json!({"amr": amr}),
         );
-        self.open_session_as(unit, event, user, device, request, amr, None)
+        let grant = Grant {
+            amr,
+            access_ttl: None,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
             .await
     }
 
@@ -161,19 +174,22 @@ impl Identity {
         methods
     }
 
-    /// Ends a first step that passed (`first_factor`, an `amr` value): a session when the
-    /// account has no active second factor or the device is trusted, else a challenge.
-    /// Commits `unit` either way, with `event` when a session opens.
+    /// Ends a first step that passed: a session when the account has no active second
+    /// factor or the device is trusted (`device_token`), else a challenge. Commits `unit`
+    /// either way.
     pub(super) async fn finish_first_step(
         &self,
         mut unit: IdentityWrite<'_>,
-        event: tenantbase_store::platform::events::NewEvent,
-        user: User,
-        first_factor: &str,
+        step: FirstStep,
         device: &Device,
         device_token: Option<&str>,
         request: &RequestMeta,
     ) -> Result<SignIn, IdentityError> {
+        let FirstStep {
+            user,
+            factor,
+            event,
+        } = step;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
         let methods = self.methods_for(&user, &factors, backup_codes);
@@ -194,7 +210,7 @@ impl Identity {
             token_hash: hash_refresh_token(&mfa_token),
             user_id: user.id,
             device_id: device.id.clone(),
-            first_factor: first_factor.to_owned(),
+            first_factor: factor.to_owned(),
             expires_at: Utc::now() + chrono_duration(MFA_TOKEN_TTL),
         })
         .await?;

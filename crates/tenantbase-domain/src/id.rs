@@ -164,6 +164,12 @@ typed_id!(
     "key"
 );
 
+typed_id!(
+    /// A device a user trusted to skip the second factor at sign-in.
+    TrustedDeviceId,
+    "tdv"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

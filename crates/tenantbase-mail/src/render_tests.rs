@@ -62,6 +62,13 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
             },
             vec![text(" (name)"), text(" (code)"), "1 minute.".to_owned()],
         ),
+        (
+            MessageKind::MfaRemoved {
+                display_name: text(" (name)"),
+                factor: text(" (factor)"),
+            },
+            vec![text(" (name)"), text(" (factor)")],
+        ),
     ]
 }
 
@@ -270,7 +277,9 @@ fn script_and_other_non_web_urls_are_refused() {
             .filter(|(m, _)| {
                 !matches!(
                     m,
-                    MessageKind::NewSignIn { .. } | MessageKind::MfaCode { .. }
+                    MessageKind::NewSignIn { .. }
+                        | MessageKind::MfaCode { .. }
+                        | MessageKind::MfaRemoved { .. }
                 )
             })
             .collect();

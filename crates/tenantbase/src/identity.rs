@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use tenantbase_core::identity::mfa::{MfaKeys, MfaPolicy};
 use tenantbase_core::identity::password_hash::PasswordHasher;
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -66,6 +67,12 @@ pub(crate) async fn build(
         step_up: StepUpPolicy {
             max_age: Duration::from_secs(auth.step_up_minutes.saturating_mul(60)),
             new_sign_in_alerts: auth.new_sign_in_alerts,
+        },
+        mfa: MfaPolicy {
+            issuer: config.mail.branding.product_name.clone(),
+            email_fallback: auth.mfa.email_fallback,
+            trusted_device_ttl: Duration::from_secs(auth.mfa.trusted_device_days * 86_400),
+            ..MfaPolicy::new(MfaKeys::from_master(&master))
         },
     };
     let identity = Arc::new(Identity::new(

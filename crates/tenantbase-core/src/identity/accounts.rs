@@ -18,6 +18,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
+use super::mfa::{FirstStep, MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::step_up::StepUpPolicy;
 use super::throttle::{Throttle, ThrottlePolicy};
@@ -73,6 +74,13 @@ pub struct Device {
     pub label: Option<String>,
 }
 
+/// What a new session is: how it signed in, and its access tokens' lifetime (`None`:
+/// the configured one).
+pub(super) struct Grant {
+    pub amr: Vec<String>,
+    pub access_ttl: Option<Duration>,
+}
+
 /// The identity use cases.
 pub struct Identity {
     pub(super) store: Arc<dyn Store>,
@@ -85,6 +93,7 @@ pub struct Identity {
     pub(super) throttle: Throttle,
     pub(super) step_up: StepUpPolicy,
     pub(super) cache: AuthCache,
+    pub(super) mfa: MfaPolicy,
 }
 
 /// The rules an `Identity` applies.
@@ -95,6 +104,7 @@ pub struct IdentityPolicy {
     pub links: Links,
     pub throttle: ThrottlePolicy,
     pub step_up: StepUpPolicy,
+    pub mfa: MfaPolicy,
 }
 
 impl Identity {
@@ -114,6 +124,7 @@ impl Identity {
             throttle: Throttle::new(policy.throttle),
             step_up: policy.step_up,
             cache: AuthCache::new(),
+            mfa: policy.mfa,
         }
     }
 
@@ -197,14 +208,16 @@ impl Identity {
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail the same
-    /// way, after the same argon2 work.
+    /// way, after the same argon2 work. An account with a second factor gets a challenge
+    /// instead of a session, unless `device_token` shows the device is trusted.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         device: &Device,
+        device_token: Option<&str>,
         request: &RequestMeta,
-    ) -> Result<TokenPair, IdentityError> {
+    ) -> Result<SignIn, IdentityError> {
         // One key for every spelling of the address that the lookup treats as one.
         let account = Email::parse(email)
             .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
@@ -255,11 +268,13 @@ impl Identity {
             request,
             serde_json::json!({}),
         );
-        let pair = self
-            .open_session(unit, event, user, device, request)
-            .await?;
-        self.notice_sign_in(&pair, device, request).await?;
-        Ok(pair)
+        let step = FirstStep {
+            user,
+            factor: "pwd",
+            event,
+        };
+        self.finish_first_step(unit, step, device, device_token, request)
+            .await
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
@@ -309,9 +324,9 @@ impl Identity {
     /// Creates the session in `unit`, commits it with `event`, and issues the token pair
     /// (a guest's signed in as a guest, with the guests' short access tokens; anyone
     /// else's with a password).
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
-        mut unit: IdentityWrite<'_>,
+        unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
         device: &Device,
@@ -322,6 +337,26 @@ impl Identity {
         } else {
             ("pwd", None)
         };
+        let grant = Grant {
+            amr: vec![amr.to_owned()],
+            access_ttl,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
+            .await
+    }
+
+    /// Creates the session `grant` describes in `unit`, commits it with `event`, and
+    /// issues the token pair.
+    pub(super) async fn open_session_as(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        event: NewEvent,
+        user: User,
+        device: &Device,
+        request: &RequestMeta,
+        grant: Grant,
+    ) -> Result<TokenPair, IdentityError> {
+        let Grant { amr, access_ttl } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -333,7 +368,7 @@ impl Identity {
                     device_label: device.label.clone(),
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
-                    amr: vec![amr.to_owned()],
+                    amr,
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cache;
+pub mod mfa;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
@@ -18,7 +19,7 @@ use tenantbase_store::StoreError;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 pub use cache::SESSION_TTL as REVOCATION_BOUND;
-pub use step_up::StepUpPolicy;
+pub use step_up::{SecondFactor, StepUpPolicy};
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -76,9 +77,28 @@ pub enum IdentityError {
     NothingToVerify,
     #[error("only guests can be upgraded")]
     NotAGuest,
+    /// A step-up of an account with an authenticator app needs one of these methods too.
+    #[error("a second factor is required")]
+    SecondFactorRequired(Vec<mfa::MfaMethod>),
     /// The change needs a sign-in more recent than the step-up window allows.
     #[error("reauthentication required")]
     ReauthenticationRequired,
+    /// An `mfa_token` that is unknown, used, expired, or bound to another device.
+    #[error("invalid or expired mfa token")]
+    InvalidMfaToken,
+    /// A second-factor code that is wrong, used, or expired.
+    #[error("invalid second-factor code")]
+    InvalidMfaCode,
+    /// No such second factor (or none active, where one is needed).
+    #[error("no such second factor")]
+    MfaNotEnrolled,
+    #[error("a TOTP factor is already active")]
+    TotpAlreadyEnrolled,
+    /// The account cannot use this second factor (a guest, an unverified email, …).
+    #[error("{0}")]
+    MfaUnavailable(String),
+    #[error("no such trusted device")]
+    TrustedDeviceNotFound,
     /// Too many failed sign-ins from this client or on this account: try after the wait.
     #[error("too many attempts; retry in {0:?}")]
     TooManyAttempts(std::time::Duration),

@@ -11,6 +11,7 @@ use tenantbase_mail::MessageKind;
 
 use super::accounts::{Device, Identity, chrono_duration, user_event};
 use super::cache::AuthStale;
+use super::mfa::MfaMethod;
 use super::tokens::Subject;
 use super::{IdentityError, Principal, TokenPair};
 use crate::write::Change;
@@ -35,6 +36,13 @@ impl Default for StepUpPolicy {
     }
 }
 
+/// A second factor's code, shown to reauthenticate an account that has one.
+#[derive(Debug, Clone, Copy)]
+pub struct SecondFactor<'a> {
+    pub method: MfaMethod,
+    pub code: &'a str,
+}
+
 /// A fresh access token for the same session, carrying the renewed `auth_time`.
 #[derive(Debug, Clone)]
 pub struct Reauthenticated {
@@ -53,12 +61,14 @@ impl Identity {
         }
     }
 
-    /// The caller proves again who they are with their password (throttled like sign-in);
+    /// The caller proves again who they are with their password and, when the account
+    /// has an authenticator app, a code of it or a backup code (throttled like sign-in);
     /// the session's `auth_time` becomes now.
     pub async fn reauthenticate(
         &self,
         principal: &Principal,
         password: &str,
+        second: Option<SecondFactor<'_>>,
         request: &RequestMeta,
     ) -> Result<Reauthenticated, IdentityError> {
         let user = self.store.user_by_id(principal.user_id).await?;
@@ -75,10 +85,21 @@ impl Identity {
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
         if !self.hasher.verify(password, &phc).await?.matches {
-            let unit = self.write().await?;
-            let event = user_event("auth.step_up.failed", &user, request, serde_json::json!({}));
-            unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-            return Err(IdentityError::InvalidCredentials);
+            return Err(self.step_up_failed(&user, "password", request).await?);
+        }
+        let methods = self.second_factors_of(&user).await?;
+        if !methods.is_empty() {
+            let Some(second) = second.filter(|f| methods.contains(&f.method)) else {
+                return Err(IdentityError::SecondFactorRequired(methods));
+            };
+            if !self
+                .check_code(&user, second.method, second.code, request)
+                .await?
+            {
+                return Err(self
+                    .step_up_failed(&user, second.method.as_str(), request)
+                    .await?);
+            }
         }
         self.throttle.record_success(ip, &account);
         let now = Utc::now();
@@ -106,6 +127,38 @@ impl Identity {
             access_token,
             expires_in: u64::try_from(claims.exp - claims.iat).unwrap_or(0),
             auth_time: now,
+        })
+    }
+
+    /// The second factors a step-up of `user` takes: an authenticator app's code or a
+    /// backup code. (An emailed code is sent only within a sign-in.)
+    async fn second_factors_of(&self, user: &User) -> Result<Vec<MfaMethod>, IdentityError> {
+        let factors = self.store.mfa_factors(user.id).await?;
+        let backup_codes = self.store.backup_codes_left(user.id).await?;
+        let mut methods = self.methods_for(user, &factors, backup_codes);
+        methods.retain(|method| *method != MfaMethod::EmailCode);
+        Ok(methods)
+    }
+
+    /// Records a failed step-up and answers the error to return.
+    async fn step_up_failed(
+        &self,
+        user: &User,
+        what: &str,
+        request: &RequestMeta,
+    ) -> Result<IdentityError, IdentityError> {
+        let unit = self.write().await?;
+        let event = user_event(
+            "auth.step_up.failed",
+            user,
+            request,
+            serde_json::json!({"failed": what}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(if what == "password" {
+            IdentityError::InvalidCredentials
+        } else {
+            IdentityError::InvalidMfaCode
         })
     }
 

@@ -2,6 +2,8 @@
 
 mod dto;
 mod handlers;
+mod mfa;
+mod mfa_dto;
 pub(crate) mod step_up;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -47,4 +49,5 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(step_up::reauthenticate))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
+        .merge(mfa::routes())
 }

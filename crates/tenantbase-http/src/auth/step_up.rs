@@ -5,9 +5,11 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenantbase_core::identity::SecondFactor;
 use tenantbase_core::tenancy::Credential;
 use utoipa::ToSchema;
 
+use super::mfa_dto::MfaMethodName;
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
 use crate::{ApiError, ApiJson, AppState};
@@ -16,6 +18,9 @@ use crate::{ApiError, ApiJson, AppState};
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReauthenticateBody {
     pub password: String,
+    /// With an authenticator app on the account: `totp` or `backup_code`.
+    pub method: Option<MfaMethodName>,
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,7 +38,7 @@ pub(crate) struct ReauthenticatedResponse {
 #[utoipa::path(post, path = "/v1/auth/reauthenticate", tag = "auth", security(("bearer" = [])), request_body = ReauthenticateBody,
     responses(
         (status = 200, description = "Reauthenticated", body = ReauthenticatedResponse),
-        (status = 401, description = "Wrong password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong password (`invalid_credentials`); the account has an authenticator app and no `method` and `code` came (`second_factor_required`, with `methods`), or a wrong one (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The account has no password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -44,9 +49,16 @@ pub(crate) async fn reauthenticate(
     client: ClientMeta,
     ApiJson(body): ApiJson<ReauthenticateBody>,
 ) -> Result<Json<ReauthenticatedResponse>, ApiError> {
+    let second = match (body.method, body.code.as_deref()) {
+        (Some(method), Some(code)) => Some(SecondFactor {
+            method: method.into(),
+            code,
+        }),
+        _ => None,
+    };
     let renewed = state
         .identity
-        .reauthenticate(&principal, &body.password, &client.request)
+        .reauthenticate(&principal, &body.password, second, &client.request)
         .await?;
     Ok(Json(ReauthenticatedResponse {
         access_token: renewed.access_token,

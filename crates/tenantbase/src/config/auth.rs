@@ -46,6 +46,8 @@ pub struct AuthConfig {
     /// Email the account (`new_sign_in`) when it is signed in to from a device none of
     /// its sessions came from.
     pub new_sign_in_alerts: bool,
+    /// Second factors (`[auth.mfa]`).
+    pub mfa: super::mfa::MfaConfig,
 }
 
 impl Default for AuthConfig {
@@ -70,6 +72,7 @@ impl Default for AuthConfig {
             argon2: Default::default(),
             step_up_minutes: 10,
             new_sign_in_alerts: true,
+            mfa: Default::default(),
         }
     }
 }

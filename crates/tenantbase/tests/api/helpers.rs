@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tenantbase_blob::{BlobConfig, BlobStore};
+use tenantbase_core::identity::mfa::{MfaKeys, MfaPolicy};
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -162,6 +163,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With `auth.mfa.email_fallback` set as given.
+    pub async fn with_mfa_email_fallback(backend: Backend, email_fallback: bool) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.mfa_email_fallback = email_fallback;
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -276,6 +284,10 @@ impl TestApp {
             },
             throttle: options.throttle,
             step_up: options.step_up,
+            mfa: MfaPolicy {
+                email_fallback: options.mfa_email_fallback,
+                ..MfaPolicy::new(MfaKeys::from_master(&master))
+            },
         };
         let identity = Arc::new(Identity::new(
             store.clone(),
@@ -379,6 +391,7 @@ struct Options {
     step_up: StepUpPolicy,
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
+    mfa_email_fallback: bool,
 }
 
 impl Options {
@@ -391,6 +404,7 @@ impl Options {
             step_up: StepUpPolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
+            mfa_email_fallback: false,
         }
     }
 }

@@ -10,6 +10,7 @@ use tenantbase_core::identity::StepUpPolicy;
 use tenantbase_core::identity::tokens::Subject;
 
 use crate::auth::{login, post, register, token};
+use crate::auth_mfa::{enrolled, totp_code};
 use crate::helpers::{BOTH, Backend, TestApp};
 use crate::tenants::{Caller, add_member, verified};
 
@@ -297,4 +298,52 @@ async fn new_device_notices_can_be_turned_off() {
     register(&app, "quiet@example.com").await;
     login(&app, "quiet@example.com", &[("x-device-id", "elsewhere")]).await;
     assert!(new_sign_in_notices(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_step_up_takes_the_second_factor_when_there_is_one() {
+    for backend in BOTH {
+        let app = short_window(backend).await;
+        let (caller, secret, backup_codes) = enrolled(&app, "sven@example.com").await;
+        outwait_the_window().await;
+        caller
+            .call(&app, Method::DELETE, "/v1/auth/mfa/totp", None)
+            .await
+            .problem(401, "reauthentication_required");
+
+        let reauthenticate = |body: Value| {
+            let caller = caller.clone();
+            let app = &app;
+            async move { caller.post(app, "/v1/auth/reauthenticate", body).await }
+        };
+        let asked = reauthenticate(json!({"password": PASSWORD}))
+            .await
+            .problem(401, "second_factor_required");
+        assert_eq!(asked["methods"], json!(["totp", "backup_code"]));
+        reauthenticate(json!({"password": PASSWORD, "method": "totp", "code": "000000"}))
+            .await
+            .problem(401, "invalid_mfa_code");
+        // A right code behind a wrong password proves nothing.
+        let code = totp_code(&secret, 0);
+        reauthenticate(json!({"password": "wrong one", "method": "totp", "code": code}))
+            .await
+            .problem(401, "invalid_credentials");
+        let renewed =
+            reauthenticate(json!({"password": PASSWORD, "method": "totp", "code": code})).await;
+        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
+        // The same code again is a replay.
+        reauthenticate(json!({"password": PASSWORD, "method": "totp", "code": code}))
+            .await
+            .problem(401, "invalid_mfa_code");
+        let by_backup = reauthenticate(
+            json!({"password": PASSWORD, "method": "backup_code", "code": backup_codes[0]}),
+        )
+        .await;
+        assert_eq!(by_backup.status, 200, "{backend:?}: {}", by_backup.text());
+
+        let removed = caller
+            .call(&app, Method::DELETE, "/v1/auth/mfa/totp", None)
+            .await;
+        assert_eq!(removed.status, 204, "{backend:?}: {}", removed.text());
+    }
 }

@@ -159,6 +159,17 @@ impl MfaUnit for PlatformTx {
     }
 
     async fn insert_mfa_challenge(&mut self, challenge: NewMfaChallenge) -> StoreResult<()> {
+        let now = Utc::now().trunc_subsecs(6);
+        // The user's used and expired challenges serve nothing any more: they go here,
+        // so the table holds a few rows per user at most.
+        sqlx::query(
+            "DELETE FROM mfa_challenges \
+             WHERE user_id = $1 AND (used_at IS NOT NULL OR expires_at <= $2)",
+        )
+        .bind(challenge.user_id.as_uuid())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
         sqlx::query(
             "INSERT INTO mfa_challenges \
              (token_hash, user_id, device_id, first_factor, created_at, expires_at, used_at) \
@@ -168,7 +179,7 @@ impl MfaUnit for PlatformTx {
         .bind(challenge.user_id.as_uuid())
         .bind(&challenge.device_id)
         .bind(&challenge.first_factor)
-        .bind(Utc::now().trunc_subsecs(6))
+        .bind(now)
         .bind(challenge.expires_at)
         .execute(&mut *self.tx)
         .await?;

@@ -85,6 +85,7 @@ pub trait MfaUnit: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    /// Stores a challenge, dropping the user's used and expired ones.
     async fn insert_mfa_challenge(&mut self, challenge: NewMfaChallenge) -> StoreResult<()>;
 
     /// Uses up an unused, unexpired challenge; `None` if there is no such challenge.

@@ -60,11 +60,10 @@ impl Identity {
         }
         self.throttle.record_success(ip, &account);
         let pair = self.complete_mfa(mfa_token, "otp", device, request).await?;
-        let device_token = match (trust_device, device.id.as_deref()) {
-            (true, Some(device_id)) => {
-                Some(self.trust_device(&user, device_id, device, request).await?)
-            }
-            _ => None,
+        let device_token = if trust_device {
+            Some(self.trust_device(&user, device, request).await?)
+        } else {
+            None
         };
         Ok(MfaVerified { pair, device_token })
     }

@@ -164,6 +164,12 @@ typed_id!(
     "key"
 );
 
+typed_id!(
+    /// An identity at an OpenID provider, linked to a user.
+    IdentityId,
+    "idn"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

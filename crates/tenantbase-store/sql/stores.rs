@@ -9,17 +9,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
 use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::model::LinkedIdentity;
 use tenantbase_domain::model::{
     Avatar, ChainHead, ClaimedJob, Event, Job, JobState, Profile, QueueDepth, Session, Setting,
     SigningKeyRow, User,
 };
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore, StoreResult,
-    UserStore, UserTokenStore,
+    EventStore, JobStore, OidcStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore,
+    StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{oidc, profiles, sessions, signing_keys, user_tokens, users};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -179,5 +180,12 @@ impl ProfileStore for BackendStore {
         avatar: Option<&Avatar>,
     ) -> StoreResult<bool> {
         profiles::set_avatar(self.writer(), user, previous, avatar).await
+    }
+}
+
+#[async_trait]
+impl OidcStore for BackendStore {
+    async fn identities_of(&self, user_id: UserId) -> StoreResult<Vec<LinkedIdentity>> {
+        oidc::identities_of(self.reader(), user_id).await
     }
 }

@@ -303,7 +303,7 @@ impl Identity {
     /// else's with a password).
     async fn open_session(
         &self,
-        mut unit: IdentityWrite<'_>,
+        unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
         device: &Device,
@@ -314,6 +314,23 @@ impl Identity {
         } else {
             ("pwd", None)
         };
+        self.open_session_as(unit, event, user, device, request, amr, access_ttl)
+            .await
+    }
+
+    /// `open_session` for a sign-in by `amr` (e.g. `fed`), with access tokens of
+    /// `access_ttl` (the default lifetime when `None`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open_session_as(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        event: NewEvent,
+        user: User,
+        device: &Device,
+        request: &RequestMeta,
+        amr: &str,
+        access_ttl: Option<Duration>,
+    ) -> Result<TokenPair, IdentityError> {
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit

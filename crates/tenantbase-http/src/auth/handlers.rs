@@ -65,7 +65,7 @@ impl From<IdentityError> for ApiError {
     }
 }
 
-fn tokens(pair: TokenPair) -> TokenResponse {
+pub(super) fn tokens(pair: TokenPair) -> TokenResponse {
     TokenResponse {
         user: UserView::from(&pair.user),
         access_token: pair.access_token,

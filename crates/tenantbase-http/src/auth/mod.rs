@@ -1,7 +1,10 @@
-//! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, and the JWKS.
+//! `/v1/auth/…`: sign-up, sign-in (with a password or an OpenID provider), guests, token
+//! refresh, sessions, linked identities, and the JWKS.
 
 mod dto;
 mod handlers;
+mod oidc;
+mod oidc_dto;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,4 +48,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
+        .routes(guard(Public, routes!(oidc::list_providers)))
+        .routes(guard(Public, throttled(routes!(oidc::start))))
+        .routes(guard(Public, throttled(routes!(oidc::callback))))
+        .routes(guard(Public, throttled(routes!(oidc::exchange))))
+        .routes(guard(SignedIn, routes!(oidc::list_identities)))
+        .routes(guard(SignedIn, throttled(routes!(oidc::link_identity))))
+        .routes(guard(SignedIn, throttled(routes!(oidc::unlink_identity))))
 }

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tenantbase_blob::{BlobConfig, BlobStore};
+use tenantbase_core::identity::oidc::{Oidc, OidcPolicy};
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -155,6 +156,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With OpenID providers.
+    pub async fn with_oidc(backend: Backend, oidc: OidcPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.oidc = oidc;
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -293,6 +301,7 @@ impl TestApp {
                 identity.clone(),
                 options.tenancy,
             )),
+            oidc: Arc::new(Oidc::new(identity.clone(), &master, options.oidc).expect("oidc")),
             identity,
             in_flight: tenantbase_http::InFlight::new(64),
         };
@@ -370,6 +379,7 @@ struct Options {
     throttle: ThrottlePolicy,
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
+    oidc: OidcPolicy,
 }
 
 impl Options {
@@ -381,6 +391,7 @@ impl Options {
             throttle: ThrottlePolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
+            oidc: OidcPolicy::default(),
         }
     }
 }

@@ -27,6 +27,9 @@ CREATE TABLE oidc_flows (
     -- Set when the flow links an identity to this signed-in user; NULL for a sign-in.
     user_id      UUID REFERENCES users (id) ON DELETE CASCADE,
     redirect_uri TEXT NOT NULL,
+    -- The S256 challenge the app may bind its login code to (RFC 7636 between the app and
+    -- this server); the exchange must then present the verifier.
+    app_challenge TEXT,
     created_at   TIMESTAMPTZ NOT NULL,
     expires_at   TIMESTAMPTZ NOT NULL
 );

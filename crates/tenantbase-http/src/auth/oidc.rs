@@ -31,11 +31,18 @@ impl From<OidcError> for ApiError {
                 message: message.to_owned(),
             }])
         };
+        let field_errors = |fields: Vec<(&str, String)>| {
+            let errors = fields.into_iter().map(|(field, message)| FieldError {
+                field: field.to_owned(),
+                message,
+            });
+            ApiError::validation(errors.collect())
+        };
         match error {
             OidcError::UnknownProvider => {
                 ApiError::not_found(code, "No provider of this name is configured.")
             }
-            OidcError::Invalid { field, message } => invalid(field, &message),
+            OidcError::Invalid(fields) => field_errors(fields),
             OidcError::InvalidState => invalid("state", "is unknown, used or expired"),
             OidcError::InvalidLoginCode => invalid("login_code", "is unknown, used or expired"),
             OidcError::ProviderDenied => {
@@ -115,7 +122,7 @@ pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<Provid
     responses(
         (status = 302, description = "To the provider's authorization endpoint", headers(("Location" = String))),
         (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`redirect_uri` is not one of the provider's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn start(
@@ -127,7 +134,11 @@ pub(crate) async fn start(
 ) -> Result<Response, ApiError> {
     let url = state
         .oidc
-        .start_sign_in(&provider, &query.redirect_uri)
+        .start_sign_in(
+            &provider,
+            &query.redirect_uri,
+            query.code_challenge.as_deref(),
+        )
         .await?;
     Ok(found(url.as_str()))
 }
@@ -170,7 +181,7 @@ pub(crate) async fn callback(
 #[utoipa::path(post, path = "/v1/auth/oidc/exchange", tag = "auth", request_body = ExchangeBody,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 422, description = "Unknown, used or expired `login_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, used or expired `login_code`, or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn exchange(
     State(state): State<AppState>,
@@ -179,7 +190,12 @@ pub(crate) async fn exchange(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let pair = state
         .oidc
-        .exchange_login_code(&body.login_code, &client.device, &client.request)
+        .exchange_login_code(
+            &body.login_code,
+            body.code_verifier.as_deref(),
+            &client.device,
+            &client.request,
+        )
         .await?;
     Ok(Json(tokens(pair)))
 }

@@ -11,6 +11,9 @@ use utoipa::ToSchema;
 pub(crate) struct StartQuery {
     /// Where the flow ends: one of the provider's configured `redirect_uris`, exactly.
     pub redirect_uri: String,
+    /// Recommended: the S256 challenge (RFC 7636) of a verifier the app keeps; the
+    /// exchange then needs the verifier, so the login code works only for this app.
+    pub code_challenge: Option<String>,
 }
 
 /// What the provider sends the browser back with. Providers add parameters of their own
@@ -29,6 +32,8 @@ pub(crate) struct CallbackQuery {
 pub(crate) struct ExchangeBody {
     /// The `login_code` the callback appended to the redirect URI (single use, 60 s).
     pub login_code: String,
+    /// The verifier of the `code_challenge` given at the start, if one was.
+    pub code_verifier: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

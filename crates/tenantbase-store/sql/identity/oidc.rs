@@ -21,14 +21,14 @@ impl OidcUnit for PlatformTx {
             .bind(flow.created_at)
             .execute(&mut *self.tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO oidc_flows (state_hash, provider, user_id, redirect_uri, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO oidc_flows ({OIDC_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
         .bind(&flow.state_hash)
         .bind(&flow.provider)
         .bind(flow.user_id.map(|id| id.as_uuid()))
         .bind(&flow.redirect_uri)
+        .bind(&flow.app_challenge)
         .bind(flow.created_at)
         .bind(flow.expires_at)
         .execute(&mut *self.tx)

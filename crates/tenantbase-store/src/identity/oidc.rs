@@ -18,6 +18,8 @@ pub struct OidcFlow {
     pub user_id: Option<UserId>,
     /// Where the app asked to be sent back (one of the provider's allowed URIs).
     pub redirect_uri: String,
+    /// The S256 challenge the app bound the flow's login code to, if it did.
+    pub app_challenge: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -96,7 +98,7 @@ impl From<IdentityRow> for LinkedIdentity {
 
 /// The columns of `oidc_flows`, in `OidcFlowRow`'s order.
 pub const OIDC_FLOW_COLUMNS: &str =
-    "state_hash, provider, user_id, redirect_uri, created_at, expires_at";
+    "state_hash, provider, user_id, redirect_uri, app_challenge, created_at, expires_at";
 
 /// A row of `oidc_flows`.
 #[derive(Debug, sqlx::FromRow)]
@@ -105,6 +107,7 @@ pub struct OidcFlowRow {
     pub provider: String,
     pub user_id: Option<uuid::Uuid>,
     pub redirect_uri: String,
+    pub app_challenge: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -116,6 +119,7 @@ impl From<OidcFlowRow> for OidcFlow {
             provider: row.provider,
             user_id: row.user_id.map(UserId::from_uuid),
             redirect_uri: row.redirect_uri,
+            app_challenge: row.app_challenge,
             created_at: row.created_at,
             expires_at: row.expires_at,
         }

@@ -197,6 +197,58 @@ async fn signs_up_then_in_through_a_provider_with_a_one_time_login_code() {
 }
 
 #[tokio::test]
+async fn a_login_code_bound_to_the_app_needs_the_apps_verifier() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-1", "one@example.com"));
+        let verifier = "a-verifier-the-app-keeps-in-its-own-storage-0123";
+        let challenge = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()))
+        };
+        let bound_start = format!(
+            "/v1/auth/oidc/test/start?{}",
+            url_query(&[("redirect_uri", APP_PAGE), ("code_challenge", &challenge)])
+        );
+        let started = app.get(&bound_start).await;
+        let back = location(&app.get(&consent(&location(&started)).await).await);
+        let code = query_param(&back, "login_code").expect("login_code");
+
+        // Planted elsewhere (no verifier) or guessed, the code finds nothing.
+        let planted = exchange(&app, &code)
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(planted["errors"][0]["field"], "login_code");
+        let wrong = json!({"login_code": code, "code_verifier": "not-the-verifier-of-this-challenge-at-all"});
+        crate::auth::post(&app, "/v1/auth/oidc/exchange", wrong, &[])
+            .await
+            .problem(422, "validation_failed");
+        let right = json!({"login_code": code, "code_verifier": verifier});
+        let signed_in = crate::auth::post(&app, "/v1/auth/oidc/exchange", right, &[]).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+
+        // Every invalid field of a start is listed.
+        let both = format!(
+            "/v1/auth/oidc/test/start?{}",
+            url_query(&[
+                ("redirect_uri", "https://evil.example.com/"),
+                ("code_challenge", "short")
+            ])
+        );
+        let refused = app.get(&both).await.problem(422, "validation_failed");
+        let fields: Vec<&Value> = refused["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| &e["field"])
+            .collect();
+        assert_eq!(fields, [&json!("redirect_uri"), &json!("code_challenge")]);
+    }
+}
+
+#[tokio::test]
 async fn refuses_bad_states_unknown_providers_and_foreign_redirects() {
     for backend in BOTH {
         let (app, provider) = app_with_provider(backend).await;

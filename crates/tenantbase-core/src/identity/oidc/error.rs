@@ -9,11 +9,9 @@ use crate::identity::IdentityError;
 pub enum OidcError {
     #[error("no provider of this name is configured")]
     UnknownProvider,
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    /// Every invalid input field, with what is wrong with it.
+    #[error("invalid fields: {0:?}")]
+    Invalid(Vec<(&'static str, String)>),
     /// Unknown, used, expired, or started for another provider.
     #[error("the state is unknown, used or expired")]
     InvalidState,
@@ -53,11 +51,15 @@ impl From<StoreError> for OidcError {
 }
 
 impl OidcError {
+    pub(super) fn invalid(field: &'static str, message: &str) -> Self {
+        OidcError::Invalid(vec![(field, message.to_owned())])
+    }
+
     /// The stable code of the failure (the problem `code`, and the audited reason).
     pub fn code(&self) -> &'static str {
         match self {
             OidcError::UnknownProvider => "provider_not_found",
-            OidcError::Invalid { .. } => "validation_failed",
+            OidcError::Invalid(_) => "validation_failed",
             OidcError::InvalidState => "invalid_state",
             OidcError::ProviderDenied => "provider_denied",
             OidcError::CodeRejected => "code_rejected",

@@ -32,24 +32,37 @@ pub(super) struct FlowSecrets {
 impl Oidc {
     /// Starts a flow with `provider` returning to `redirect_uri` (one of the provider's
     /// allowed URIs); `link_to` makes it link the identity to that user instead of
-    /// signing in. The provider's authorization URL, for the browser.
+    /// signing in; `app_challenge` binds the login code to the app (see `sign_in`). The
+    /// provider's authorization URL, for the browser.
     pub(super) async fn start_flow(
         &self,
         provider: &str,
         redirect_uri: &str,
         link_to: Option<UserId>,
+        app_challenge: Option<&str>,
     ) -> Result<Url, OidcError> {
         let provider = self.provider(provider)?;
+        let mut invalid = Vec::new();
         if !provider
             .config
             .redirect_uris
             .iter()
             .any(|uri| uri == redirect_uri)
         {
-            return Err(OidcError::Invalid {
-                field: "redirect_uri",
-                message: "is not one of the provider's allowed redirect URIs".to_owned(),
-            });
+            let message = "is not one of the provider's allowed redirect URIs";
+            invalid.push(("redirect_uri", message.to_owned()));
+        }
+        let s256 = |c: &str| {
+            c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if app_challenge.is_some_and(|challenge| !s256(challenge)) {
+            let message = "must be an S256 challenge: 43 characters of base64url";
+            invalid.push(("code_challenge", message.to_owned()));
+        }
+        if !invalid.is_empty() {
+            return Err(OidcError::Invalid(invalid));
         }
         let state = random_token()?;
         let secrets = self.flow_secrets(&state);
@@ -62,6 +75,7 @@ impl Oidc {
             provider: provider.config.name.clone(),
             user_id: link_to,
             redirect_uri: redirect_uri.to_owned(),
+            app_challenge: app_challenge.map(str::to_owned),
             created_at: now,
             expires_at: now + chrono_duration(FLOW_TTL),
         };

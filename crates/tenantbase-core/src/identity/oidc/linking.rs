@@ -23,11 +23,9 @@ impl Oidc {
         provider: &str,
         redirect_uri: &str,
     ) -> Result<Url, OidcError> {
-        self.provider(provider).map_err(|_| OidcError::Invalid {
-            field: "provider",
-            message: "is not a configured provider".to_owned(),
-        })?;
-        self.start_flow(provider, redirect_uri, Some(principal.user_id))
+        self.provider(provider)
+            .map_err(|_| OidcError::invalid("provider", "is not a configured provider"))?;
+        self.start_flow(provider, redirect_uri, Some(principal.user_id), None)
             .await
     }
 

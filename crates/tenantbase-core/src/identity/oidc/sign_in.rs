@@ -8,10 +8,18 @@
 //! `account_exists_link_required`), and an unverified email creates nothing (403
 //! `email_not_verified`): whoever controls a provider account must not take over a
 //! local one.
+//!
+//! An app may bind the login code to itself: it starts with the S256 `code_challenge` of
+//! a verifier it keeps, and the exchange needs that verifier — so a login code planted in
+//! another browser (login CSRF) or read from a log is of no use there. The binding is in
+//! the stored hash (of the code with the challenge), so a wrong verifier finds nothing.
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use sha2::{Digest, Sha256};
 use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::{Actor, LinkedIdentity, RequestMeta, Target, User};
@@ -44,13 +52,16 @@ pub struct Callback {
 }
 
 impl Oidc {
-    /// Starts a sign-in with `provider`; the URL to send the browser to.
+    /// Starts a sign-in with `provider`, its login code bound to `app_challenge` when
+    /// given; the URL to send the browser to.
     pub async fn start_sign_in(
         &self,
         provider: &str,
         redirect_uri: &str,
+        app_challenge: Option<&str>,
     ) -> Result<Url, OidcError> {
-        self.start_flow(provider, redirect_uri, None).await
+        self.start_flow(provider, redirect_uri, None, app_challenge)
+            .await
     }
 
     /// Finishes a flow at the callback: the app's redirect URI to send the browser back
@@ -69,27 +80,25 @@ impl Oidc {
             .ok_or(OidcError::InvalidState)?;
         self.provider(provider)?;
         let (flow, secrets) = self.take_flow(provider, state).await?;
-        let finished =
-            async {
-                if callback.error.is_some() {
-                    return Err(OidcError::ProviderDenied);
-                }
-                let code = callback.code.as_deref().filter(|c| !c.is_empty()).ok_or(
-                    OidcError::Invalid {
-                        field: "code",
-                        message: "is missing".to_owned(),
-                    },
-                )?;
-                let claims = self
-                    .provider(provider)?
-                    .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
-                    .await?;
-                match flow.user_id {
-                    Some(user) => self.link(&flow, user, &claims, request).await,
-                    None => self.sign_in(&flow, &claims, request).await,
-                }
+        let finished = async {
+            if callback.error.is_some() {
+                return Err(OidcError::ProviderDenied);
             }
-            .await;
+            let code = callback
+                .code
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| OidcError::invalid("code", "is missing"))?;
+            let claims = self
+                .provider(provider)?
+                .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
+                .await?;
+            match flow.user_id {
+                Some(user) => self.link(&flow, user, &claims, request).await,
+                None => self.sign_in(&flow, &claims, request).await,
+            }
+        }
+        .await;
         if let Err(error) = &finished {
             self.record_failure(&flow, error, request).await?;
         }
@@ -120,13 +129,9 @@ impl Oidc {
         };
         let login_code = random_token()?;
         let expires_at = now + chrono_duration(LOGIN_CODE_TTL);
-        unit.issue_user_token(
-            user.id,
-            LOGIN_CODE,
-            &hash_refresh_token(&login_code),
-            expires_at,
-        )
-        .await?;
+        let stored = login_code_hash(&login_code, flow.app_challenge.as_deref());
+        unit.issue_user_token(user.id, LOGIN_CODE, &stored, expires_at)
+            .await?;
         let payload = serde_json::json!({
             "provider": flow.provider,
             "identity_id": identity.id.to_string(),
@@ -240,15 +245,22 @@ impl Oidc {
     }
 
     /// Opens the session a login code stands for (amr `fed`); the code is then used up.
+    /// A code bound to an app challenge needs its `code_verifier`.
     pub async fn exchange_login_code(
         &self,
         login_code: &str,
+        code_verifier: Option<&str>,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, OidcError> {
+        // Computed here rather than by oauth2's helper, which panics on a verifier of a
+        // length RFC 7636 does not allow: any string the client sends is just a mismatch.
+        let challenge =
+            code_verifier.map(|verifier| URL_SAFE_NO_PAD.encode(Sha256::digest(verifier)));
+        let stored = login_code_hash(login_code, challenge.as_deref());
         let mut unit = self.identity.write().await?;
         let user = unit
-            .consume_user_token(&hash_refresh_token(login_code), LOGIN_CODE, Utc::now())
+            .consume_user_token(&stored, LOGIN_CODE, Utc::now())
             .await?
             .ok_or(OidcError::InvalidLoginCode)?;
         let user = unit.user(user).await?;
@@ -263,6 +275,14 @@ impl Oidc {
             .open_session_as(unit, event, user, device, request, "fed", None)
             .await?)
     }
+}
+
+/// What the database keeps of a login code: its hash with the app's challenge.
+fn login_code_hash(login_code: &str, app_challenge: Option<&str>) -> String {
+    hash_refresh_token(&format!(
+        "{login_code}.{}",
+        app_challenge.unwrap_or_default()
+    ))
 }
 
 /// `auth.identity.linked` about `user`.

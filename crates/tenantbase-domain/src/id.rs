@@ -170,6 +170,12 @@ typed_id!(
     "tdv"
 );
 
+typed_id!(
+    /// An identity at an OpenID provider, linked to a user.
+    IdentityId,
+    "idn"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Accounts, sessions and tokens.
     pub identity: Arc<tenantbase_core::identity::Identity>,
+    /// Sign-in with OpenID providers and linked identities.
+    pub oidc: Arc<tenantbase_core::identity::oidc::Oidc>,
     /// Orgs, access control and org-owned data.
     pub tenancy: Arc<tenantbase_core::tenancy::Tenancy>,
     /// Every request in flight; writes run to completion in tasks of their own, a

@@ -10,17 +10,16 @@ use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::{
-    Avatar, ChainHead, ClaimedJob, Event, Job, JobState, Profile, QueueDepth, Session, Setting,
-    SigningKeyRow, User,
+    Avatar, ChainHead, ClaimedJob, Event, Job, JobState, LinkedIdentity, MfaChallenge, MfaFactor,
+    Profile, QueueDepth, Session, Setting, SigningKeyRow, TrustedDevice, User,
 };
-use tenantbase_domain::model::{MfaChallenge, MfaFactor, TrustedDevice};
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, MfaStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore,
-    StoreResult, UserStore, UserTokenStore,
+    EventStore, JobStore, MfaStore, OidcStore, ProfileStore, SessionStore, SettingsStore,
+    SigningKeyStore, StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{mfa, profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{mfa, oidc, profiles, sessions, signing_keys, user_tokens, users};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -218,5 +217,12 @@ impl MfaStore for BackendStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<TrustedDevice>> {
         mfa::trusted_devices(self.reader(), user_id, now).await
+    }
+}
+
+#[async_trait]
+impl OidcStore for BackendStore {
+    async fn identities_of(&self, user_id: UserId) -> StoreResult<Vec<LinkedIdentity>> {
+        oidc::identities_of(self.reader(), user_id).await
     }
 }

@@ -14,7 +14,7 @@ pub mod unit;
 
 pub use error::StoreError;
 pub use identity::{
-    MfaStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
+    MfaStore, OidcStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
 };
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use org::{OrgUnit, TenantStore};
@@ -34,6 +34,7 @@ pub trait Store:
     + SigningKeyStore
     + ProfileStore
     + MfaStore
+    + OidcStore
     + TxStore
     + TenantStore
 {
@@ -50,6 +51,7 @@ impl<T> Store for T where
         + SigningKeyStore
         + ProfileStore
         + MfaStore
+        + OidcStore
         + TxStore
         + TenantStore
 {

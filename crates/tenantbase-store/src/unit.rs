@@ -5,13 +5,23 @@
 use async_trait::async_trait;
 
 use crate::StoreResult;
-use crate::identity::{MfaUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit};
+use crate::identity::{
+    MfaUnit, OidcUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit,
+};
 use crate::platform::{EventsUnit, JobsUnit};
 
 /// An open transaction. Dropping it without `commit` rolls everything back.
 #[async_trait]
 pub trait UnitOfWork:
-    EventsUnit + JobsUnit + UsersUnit + SessionsUnit + UserTokensUnit + SigningKeysUnit + MfaUnit + Send
+    EventsUnit
+    + JobsUnit
+    + UsersUnit
+    + SessionsUnit
+    + UserTokensUnit
+    + SigningKeysUnit
+    + MfaUnit
+    + OidcUnit
+    + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

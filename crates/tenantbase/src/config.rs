@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod auth;
 mod mfa;
+mod oidc;
 
 pub use auth::AuthConfig;
 
@@ -396,6 +397,7 @@ impl Config {
         if self.auth.leeway_secs > 30 {
             bail!("invalid configuration: auth.leeway_secs must be at most 30");
         }
+        self.auth.oidc.validate()?;
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.is_none() {
             bail!(
                 "invalid configuration: mail.smtp.host is required when mail.transport = \"smtp\""

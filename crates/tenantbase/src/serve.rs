@@ -65,6 +65,14 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
                 ..config.orgs.tenancy_policy()
             },
         )),
+        oidc: Arc::new(
+            tenantbase_core::identity::oidc::Oidc::new(
+                identity.clone(),
+                &crate::identity::master_key(&config)?,
+                config.auth.oidc.policy(),
+            )
+            .map_err(|why| anyhow::anyhow!("auth.oidc: {why}"))?,
+        ),
         identity,
         in_flight: tenantbase_http::InFlight::new(config.max_concurrent_writes()),
     };

@@ -1,12 +1,14 @@
 //! Identity: accounts and guests, password hashing, signing keys and access tokens,
-//! sessions with rotating refresh tokens.
+//! sessions with rotating refresh tokens, sign-in with OpenID providers.
 
 mod accounts;
 mod cache;
 pub mod mfa;
+pub mod oidc;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
+mod sign_in_methods;
 pub mod signing_keys;
 mod step_up;
 pub mod throttle;

@@ -1,9 +1,12 @@
-//! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, and the JWKS.
+//! `/v1/auth/…`: sign-up, sign-in (with a password or an OpenID provider), guests, token
+//! refresh, sessions, linked identities, and the JWKS.
 
 mod dto;
 mod handlers;
 mod mfa;
 mod mfa_dto;
+mod oidc;
+mod oidc_dto;
 pub(crate) mod step_up;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -50,4 +53,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
         .merge(mfa::routes())
+        .routes(guard(Public, routes!(oidc::list_providers)))
+        .routes(guard(Public, throttled(routes!(oidc::start))))
+        .routes(guard(Public, throttled(routes!(oidc::callback))))
+        .routes(guard(Public, throttled(routes!(oidc::exchange))))
+        .routes(guard(SignedIn, routes!(oidc::list_identities)))
+        .routes(guard(SignedIn, throttled(routes!(oidc::link_identity))))
+        .routes(guard(SignedIn, throttled(routes!(oidc::unlink_identity))))
 }

@@ -1,7 +1,9 @@
-//! The identity statements: accounts, sessions, single-use tokens, second factors, signing keys and
-//! profiles. Their unit-of-work parts are implemented for the platform unit.
+//! The identity statements: accounts, sessions, single-use tokens, second factors, signing
+//! keys, profiles and OpenID Connect identities. Their unit-of-work parts are implemented
+//! for the platform unit.
 
 pub(crate) mod mfa;
+pub(crate) mod oidc;
 pub(crate) mod profiles;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;

@@ -1,7 +1,9 @@
 //! Who people are and how they prove it: accounts, sessions and their refresh tokens,
-//! single-use tokens, second factors, token signing keys, and profiles. None of it belongs to one org.
+//! single-use tokens, second factors, token signing keys, profiles, and identities at
+//! OpenID providers. None of it belongs to one org.
 
 pub mod mfa;
+pub mod oidc;
 pub mod profiles;
 pub mod sessions;
 pub mod signing_keys;
@@ -9,6 +11,7 @@ pub mod user_tokens;
 pub mod users;
 
 pub use mfa::{MfaStore, MfaUnit};
+pub use oidc::{OidcStore, OidcUnit};
 pub use profiles::ProfileStore;
 pub use sessions::{SessionStore, SessionsUnit};
 pub use signing_keys::{SigningKeyStore, SigningKeysUnit};

@@ -48,6 +48,8 @@ pub struct AuthConfig {
     pub new_sign_in_alerts: bool,
     /// Second factors (`[auth.mfa]`).
     pub mfa: super::mfa::MfaConfig,
+    /// Sign-in with OpenID providers.
+    pub oidc: super::oidc::OidcConfig,
 }
 
 impl Default for AuthConfig {
@@ -73,6 +75,7 @@ impl Default for AuthConfig {
             step_up_minutes: 10,
             new_sign_in_alerts: true,
             mfa: Default::default(),
+            oidc: Default::default(),
         }
     }
 }

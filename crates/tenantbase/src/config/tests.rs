@@ -126,3 +126,81 @@ fn debug_hides_the_database_url() {
         Ok(())
     });
 }
+
+/// A provider as the README shows it, with `extra` lines appended to its table.
+fn oidc_toml(issuer: &str, extra: &str) -> String {
+    format!(
+        "[auth.oidc]\npublic_url = \"https://api.example.com\"\n\
+         [[auth.oidc.providers]]\nname = \"corp\"\nissuer = \"{issuer}\"\n\
+         client_id = \"tenantbase\"\nclient_secret = \"s3cret-value\"\n\
+         redirect_uris = [\"https://app.example.com/signed-in\"]\n{extra}"
+    )
+}
+
+#[test]
+fn oidc_providers_load_and_keep_their_secret_out_of_debug() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "tb.toml",
+            &oidc_toml(
+                "https://login.example.com",
+                "claims = { email = \"upn\" }\n",
+            ),
+        )?;
+        let overrides = Overrides {
+            config_file: Some(PathBuf::from("tb.toml")),
+            ..Overrides::default()
+        };
+        let config = Config::load(&overrides).expect("loads");
+        let provider = &config.auth.oidc.providers[0];
+        assert_eq!(provider.claims.email, "upn");
+        assert_eq!(
+            provider.claims.name, "name",
+            "unset claim names keep their default"
+        );
+        assert_eq!(provider.scopes, ["email", "profile"]);
+        assert!(!format!("{config:?}").contains("s3cret-value"));
+        Ok(())
+    });
+}
+
+#[test]
+fn unusable_oidc_providers_are_refused_at_start_up() {
+    let cases = [
+        (oidc_toml("http://login.example.com", ""), "issuer"),
+        (
+            oidc_toml("https://login.example.com", "scopes = [\"two words\"]\n"),
+            "scopes",
+        ),
+        (
+            oidc_toml("https://login.example.com", "").replace(
+                "https://app.example.com/signed-in",
+                "https://app.example.com/#x",
+            ),
+            "redirect_uris",
+        ),
+        (
+            oidc_toml("https://login.example.com", "").replace("\"corp\"", "\"Corp!\""),
+            "name",
+        ),
+        (
+            oidc_toml("https://login.example.com", "").replace("s3cret-value", " "),
+            "client_secret",
+        ),
+    ];
+    for (toml, key) in cases {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tb.toml", &toml)?;
+            let overrides = Overrides {
+                config_file: Some(PathBuf::from("tb.toml")),
+                ..Overrides::default()
+            };
+            let error = Config::load(&overrides).expect_err(key).to_string();
+            assert!(
+                error.contains("auth.oidc.providers") && error.contains(key),
+                "{key}: {error}"
+            );
+            Ok(())
+        });
+    }
+}

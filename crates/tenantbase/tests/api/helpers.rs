@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tenantbase_blob::{BlobConfig, BlobStore};
 use tenantbase_core::identity::mfa::{MfaKeys, MfaPolicy};
+use tenantbase_core::identity::oidc::{Oidc, OidcPolicy};
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -170,6 +171,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With OpenID providers.
+    pub async fn with_oidc(backend: Backend, oidc: OidcPolicy) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.oidc = oidc;
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -313,6 +321,7 @@ impl TestApp {
                 identity.clone(),
                 options.tenancy,
             )),
+            oidc: Arc::new(Oidc::new(identity.clone(), &master, options.oidc).expect("oidc")),
             identity,
             in_flight: tenantbase_http::InFlight::new(64),
         };
@@ -392,6 +401,7 @@ struct Options {
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
     mfa_email_fallback: bool,
+    oidc: OidcPolicy,
 }
 
 impl Options {
@@ -405,6 +415,7 @@ impl Options {
             tenancy: TenancyPolicy::default(),
             blob: None,
             mfa_email_fallback: false,
+            oidc: OidcPolicy::default(),
         }
     }
 }

@@ -35,6 +35,7 @@ mod members;
 mod metrics_access;
 mod middleware;
 mod object_stores;
+mod oidc;
 mod openapi_contract;
 mod ops;
 mod org_bound_tokens;

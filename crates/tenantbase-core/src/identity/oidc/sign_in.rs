@@ -1,0 +1,316 @@
+//! Signing in with a provider: the start, the callback (which finds or creates the
+//! account, or links the identity when the flow was started by a signed-in user), and
+//! the exchange of the one-time login code for a session.
+//!
+//! Which accounts a sign-in may reach: the account an identity is linked to; else a new
+//! account, when the provider vouches for the email (`email_verified: true`) and no
+//! account has it. An existing account is never linked automatically (409
+//! `account_exists_link_required`), and an unverified email creates nothing (403
+//! `email_not_verified`): whoever controls a provider account must not take over a
+//! local one.
+//!
+//! An app may bind the login code to itself: it starts with the S256 `code_challenge` of
+//! a verifier it keeps, and the exchange needs that verifier — so a login code planted in
+//! another browser (login CSRF) or read from a log is of no use there. The binding is in
+//! the stored hash (of the code with the challenge), so a wrong verifier finds nothing.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use tenantbase_domain::email::Email;
+use tenantbase_domain::id::{IdentityId, UserId};
+use tenantbase_domain::model::{Actor, LinkedIdentity, RequestMeta, Target, User};
+use tenantbase_store::StoreError;
+use tenantbase_store::identity::oidc::OidcFlow;
+use tenantbase_store::identity::users::NewUser;
+use tenantbase_store::platform::events::NewEvent;
+use url::Url;
+
+use super::flow::random_token;
+use super::provider::VerifiedClaims;
+use super::{Oidc, OidcError};
+use crate::identity::accounts::{
+    Grant, IdentityWrite, chrono_duration, hash_refresh_token, user_event,
+};
+use crate::identity::cache::AuthStale;
+use crate::identity::{Device, IdentityError, TokenPair};
+use crate::write::Change;
+
+/// The purpose of login codes among the user's single-use tokens.
+const LOGIN_CODE: &str = "oidc_login";
+/// Long enough for the app to exchange it at once, too short to be worth stealing.
+const LOGIN_CODE_TTL: Duration = Duration::from_secs(60);
+
+/// What the provider's redirect to the callback carries.
+#[derive(Debug, Clone, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set when the provider refused (e.g. the user declined).
+    pub error: Option<String>,
+}
+
+impl Oidc {
+    /// Starts a sign-in with `provider`, its login code bound to `app_challenge` when
+    /// given; the URL to send the browser to.
+    pub async fn start_sign_in(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+        app_challenge: Option<&str>,
+    ) -> Result<Url, OidcError> {
+        self.start_flow(provider, redirect_uri, None, app_challenge)
+            .await
+    }
+
+    /// Finishes a flow at the callback: the app's redirect URI to send the browser back
+    /// to, with `login_code` (a sign-in) or `identity_id` (a link) in its query. Failures
+    /// after the flow was found are audited as `auth.oidc.login.failed`.
+    pub async fn finish(
+        &self,
+        provider: &str,
+        callback: Callback,
+        request: &RequestMeta,
+    ) -> Result<Url, OidcError> {
+        let state = callback
+            .state
+            .as_deref()
+            .filter(|state| !state.is_empty())
+            .ok_or(OidcError::InvalidState)?;
+        self.provider(provider)?;
+        let (flow, secrets) = self.take_flow(provider, state).await?;
+        let finished = async {
+            if callback.error.is_some() {
+                return Err(OidcError::ProviderDenied);
+            }
+            let code = callback
+                .code
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| OidcError::invalid("code", "is missing"))?;
+            let claims = self
+                .provider(provider)?
+                .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
+                .await?;
+            match flow.user_id {
+                Some(user) => self.link(&flow, user, &claims, request).await,
+                None => self.sign_in(&flow, &claims, request).await,
+            }
+        }
+        .await;
+        if let Err(error) = &finished {
+            self.record_failure(&flow, error, request).await?;
+        }
+        finished
+    }
+
+    /// The account of a verified identity, found or created, and a login code for it.
+    async fn sign_in(
+        &self,
+        flow: &OidcFlow,
+        claims: &VerifiedClaims,
+        request: &RequestMeta,
+    ) -> Result<Url, OidcError> {
+        let now = Utc::now();
+        let mut unit = self.identity.write().await?;
+        let (user, identity, created) = match unit
+            .identity_by_subject(&claims.issuer, &claims.subject)
+            .await?
+        {
+            Some(identity) => {
+                unit.touch_identity(identity.id, now).await?;
+                (unit.user(identity.user_id).await?, identity, false)
+            }
+            None => {
+                let (user, identity) = self.create_account(&mut unit, flow, claims).await?;
+                (user, identity, true)
+            }
+        };
+        let login_code = random_token()?;
+        let expires_at = now + chrono_duration(LOGIN_CODE_TTL);
+        let stored = login_code_hash(&login_code, flow.app_challenge.as_deref());
+        unit.issue_user_token(user.id, LOGIN_CODE, &stored, expires_at)
+            .await?;
+        let payload = serde_json::json!({
+            "provider": flow.provider,
+            "identity_id": identity.id.to_string(),
+            "account_created": created,
+        });
+        let mut change = Change::new(
+            AuthStale::Nothing,
+            user_event("auth.oidc.login.succeeded", &user, request, payload),
+        );
+        if created {
+            change = change.and(linked_event(&user, &identity, request));
+        }
+        unit.commit(change).await?;
+        back_to(&flow.redirect_uri, "login_code", &login_code)
+    }
+
+    /// A new account for a new identity, when its email is verified and free.
+    async fn create_account(
+        &self,
+        unit: &mut IdentityWrite<'_>,
+        flow: &OidcFlow,
+        claims: &VerifiedClaims,
+    ) -> Result<(User, LinkedIdentity), OidcError> {
+        let email = claims
+            .email
+            .as_deref()
+            .filter(|_| claims.email_verified)
+            .and_then(|email| Email::parse(email).ok())
+            .ok_or(OidcError::EmailNotVerified)?;
+        let display_name = claims
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| email.local_part())
+            .chars()
+            .take(100)
+            .collect();
+        let user = unit
+            .create_user(NewUser {
+                id: UserId::new(),
+                email: Some(email.as_str().to_owned()),
+                display_name,
+                password_hash: None,
+                is_guest: false,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => OidcError::AccountExistsLinkRequired,
+                other => other.into(),
+            })?;
+        unit.mark_email_verified(user.id, Utc::now()).await?;
+        let identity = self.insert_identity(unit, flow, user.id, claims).await?;
+        Ok((user, identity))
+    }
+
+    /// Links (issuer, subject) to `user`; `IdentityLinkedElsewhere` if it is taken.
+    pub(super) async fn insert_identity(
+        &self,
+        unit: &mut IdentityWrite<'_>,
+        flow: &OidcFlow,
+        user: UserId,
+        claims: &VerifiedClaims,
+    ) -> Result<LinkedIdentity, OidcError> {
+        let now = Utc::now();
+        let identity = LinkedIdentity {
+            id: IdentityId::new(),
+            user_id: user,
+            provider: flow.provider.clone(),
+            issuer: claims.issuer.clone(),
+            subject: claims.subject.clone(),
+            email: claims.email.clone(),
+            created_at: now,
+            last_used_at: Some(now),
+        };
+        unit.insert_identity(&identity).await.map_err(|e| match e {
+            // A concurrent flow linked the same identity first.
+            StoreError::Conflict { .. } => OidcError::IdentityLinkedElsewhere,
+            other => other.into(),
+        })?;
+        Ok(identity)
+    }
+
+    /// Audits a flow that failed after it was found.
+    async fn record_failure(
+        &self,
+        flow: &OidcFlow,
+        error: &OidcError,
+        request: &RequestMeta,
+    ) -> Result<(), OidcError> {
+        let unit = self.identity.write().await?;
+        let event = NewEvent {
+            org_id: None,
+            event_type: "auth.oidc.login.failed".to_owned(),
+            actor: flow
+                .user_id
+                .map_or(Actor::System, |user| Actor::User(user.to_string())),
+            target: flow.user_id.map(|user| Target {
+                kind: "user".to_owned(),
+                id: user.to_string(),
+            }),
+            request: request.clone(),
+            payload: serde_json::json!({
+                "provider": flow.provider,
+                "reason": error.code(),
+                "linking": flow.user_id.is_some(),
+            }),
+        };
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+
+    /// Opens the session a login code stands for (amr `fed`); the code is then used up.
+    /// A code bound to an app challenge needs its `code_verifier`.
+    pub async fn exchange_login_code(
+        &self,
+        login_code: &str,
+        code_verifier: Option<&str>,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, OidcError> {
+        // Computed here rather than by oauth2's helper, which panics on a verifier of a
+        // length RFC 7636 does not allow: any string the client sends is just a mismatch.
+        let challenge =
+            code_verifier.map(|verifier| URL_SAFE_NO_PAD.encode(Sha256::digest(verifier)));
+        let stored = login_code_hash(login_code, challenge.as_deref());
+        let mut unit = self.identity.write().await?;
+        let user = unit
+            .consume_user_token(&stored, LOGIN_CODE, Utc::now())
+            .await?
+            .ok_or(OidcError::InvalidLoginCode)?;
+        let user = unit.user(user).await?;
+        let event = user_event(
+            "auth.oidc.session.opened",
+            &user,
+            request,
+            serde_json::json!({}),
+        );
+        let grant = Grant {
+            amr: vec!["fed".to_owned()],
+            access_ttl: None,
+        };
+        let pair = self
+            .identity
+            .open_session_as(unit, event, user, device, request, grant)
+            .await?;
+        self.identity.notice_sign_in(&pair, device, request).await?;
+        Ok(pair)
+    }
+}
+
+/// What the database keeps of a login code: its hash with the app's challenge.
+fn login_code_hash(login_code: &str, app_challenge: Option<&str>) -> String {
+    hash_refresh_token(&format!(
+        "{login_code}.{}",
+        app_challenge.unwrap_or_default()
+    ))
+}
+
+/// `auth.identity.linked` about `user`.
+pub(super) fn linked_event(
+    user: &User,
+    identity: &LinkedIdentity,
+    request: &RequestMeta,
+) -> NewEvent {
+    let payload = serde_json::json!({
+        "provider": identity.provider,
+        "identity_id": identity.id.to_string(),
+    });
+    user_event("auth.identity.linked", user, request, payload)
+}
+
+/// The app's `redirect_uri` (a configured one, checked at start-up) with `name=value`
+/// added to its query.
+pub(super) fn back_to(redirect_uri: &str, name: &str, value: &str) -> Result<Url, OidcError> {
+    let mut url = Url::parse(redirect_uri)
+        .map_err(|e| IdentityError::Internal(format!("stored redirect URI: {e}")))?;
+    url.query_pairs_mut().append_pair(name, value);
+    Ok(url)
+}

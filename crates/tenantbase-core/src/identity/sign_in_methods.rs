@@ -1,0 +1,26 @@
+//! The ways an account can sign in, counted before one is taken away: an account must
+//! keep at least one.
+
+use tenantbase_domain::id::IdentityId;
+use tenantbase_domain::model::User;
+use tenantbase_store::{StoreResult, UnitOfWork};
+
+/// How many ways to sign in `user` keeps once the identity `removing` is gone: its
+/// password, and its linked identities. Read in `unit`, which holds the user's row lock,
+/// so concurrent removals cannot both see the other's method as left.
+///
+/// Every removable sign-in method (passkeys, …) is counted here, in this one function.
+pub(crate) async fn sign_in_methods_left(
+    unit: &mut dyn UnitOfWork,
+    user: &User,
+    removing: Option<IdentityId>,
+) -> StoreResult<usize> {
+    let password = usize::from(user.password_hash.is_some());
+    let identities = unit
+        .user_identities(user.id)
+        .await?
+        .iter()
+        .filter(|identity| Some(identity.id) != removing)
+        .count();
+    Ok(password + identities)
+}

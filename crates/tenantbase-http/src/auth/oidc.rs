@@ -1,0 +1,266 @@
+//! Handlers of sign-in with OpenID providers (`/v1/auth/oidc/…`) and of the caller's
+//! linked identities (`/v1/auth/identities…`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tenantbase_core::identity::oidc::{Callback, OidcError};
+use tenantbase_domain::id::IdentityId;
+
+use super::dto::TokenResponse;
+use super::handlers::tokens;
+use super::oidc_dto::{
+    AuthorizationUrl, CallbackQuery, ExchangeBody, IdentityList, IdentityView, LinkBody,
+    ProviderList, ProviderView, StartQuery,
+};
+use crate::extract::{Authenticated, ClientMeta};
+use crate::problem::Problem;
+use crate::query::ApiQuery;
+use crate::{ApiError, ApiJson, AppState, FieldError};
+
+/// Where an existing account links a provider.
+const LINK_ROUTE: &str = "/v1/auth/identities/link";
+
+impl From<OidcError> for ApiError {
+    fn from(error: OidcError) -> Self {
+        let code = error.code();
+        let invalid = |field: &str, message: &str| {
+            ApiError::validation(vec![FieldError {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            }])
+        };
+        let field_errors = |fields: Vec<(&str, String)>| {
+            let errors = fields.into_iter().map(|(field, message)| FieldError {
+                field: field.to_owned(),
+                message,
+            });
+            ApiError::validation(errors.collect())
+        };
+        match error {
+            OidcError::UnknownProvider => {
+                ApiError::not_found(code, "No provider of this name is configured.")
+            }
+            OidcError::Invalid(fields) => field_errors(fields),
+            OidcError::InvalidState => invalid("state", "is unknown, used or expired"),
+            OidcError::InvalidLoginCode => invalid("login_code", "is unknown, used or expired"),
+            OidcError::ProviderDenied => {
+                ApiError::unauthorized(code, "The provider did not sign the user in.")
+            }
+            OidcError::CodeRejected => ApiError::unauthorized(
+                code,
+                "The provider refused the authorization code (or its PKCE verifier).",
+            ),
+            OidcError::InvalidIdToken(why) => {
+                ApiError::unauthorized(code, format!("The provider's ID token was refused: {why}."))
+            }
+            OidcError::ProviderUnavailable(why) => {
+                tracing::warn!(reason = %why, "an OpenID provider failed");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    code,
+                    "The provider could not be reached or answered nonsense; retry later.",
+                )
+            }
+            OidcError::EmailNotVerified => ApiError::forbidden(
+                code,
+                "The provider did not vouch for an email address, so no account was created \
+                 or linked. Sign in another way and link the provider.",
+            ),
+            OidcError::AccountExistsLinkRequired => ApiError::conflict(
+                code,
+                "An account with this email exists. Sign in to it and link the provider \
+                 with POST /v1/auth/identities/link.",
+            )
+            .with_extension("link_route", LINK_ROUTE.into()),
+            OidcError::IdentityLinkedElsewhere => {
+                ApiError::conflict(code, "This provider identity is linked to another account.")
+            }
+            OidcError::IdentityNotFound => ApiError::not_found(code, "No such identity."),
+            OidcError::LastSignInMethod => ApiError::conflict(
+                code,
+                "This is the account's last way to sign in; add a password or another \
+                 identity first.",
+            ),
+            OidcError::Identity(error) => error.into(),
+        }
+    }
+}
+
+/// A 302 to `location`, never cached: it carries a one-time state or code.
+fn found(location: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location.to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+/// The configured OpenID providers, for the app's sign-in buttons.
+#[utoipa::path(get, path = "/v1/auth/oidc/providers", tag = "auth",
+    responses((status = 200, description = "Providers", body = ProviderList)))]
+pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<ProviderList> {
+    let items = state
+        .oidc
+        .provider_names()
+        .into_iter()
+        .map(|name| ProviderView {
+            name: name.to_owned(),
+        })
+        .collect();
+    Json(ProviderList { items })
+}
+
+/// Sign in with an OpenID provider: sends the browser to the provider (authorization
+/// code flow with PKCE). The flow ends at `redirect_uri` with a `login_code`.
+#[utoipa::path(get, path = "/v1/auth/oidc/{provider}/start", tag = "auth",
+    params(("provider" = String, Path, description = "A configured provider's name"), StartQuery),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint", headers(("Location" = String))),
+        (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    // Starting writes a flow row: it spends the per-IP auth budget.
+    _client: ClientMeta,
+    Path(provider): Path<String>,
+    ApiQuery(query): ApiQuery<StartQuery>,
+) -> Result<Response, ApiError> {
+    let url = state
+        .oidc
+        .start_sign_in(
+            &provider,
+            &query.redirect_uri,
+            query.code_challenge.as_deref(),
+        )
+        .await?;
+    Ok(found(url.as_str()))
+}
+
+/// Where the provider sends the browser back. Verifies the ID token (signature, `iss`,
+/// `aud`, `exp`, `nonce`), then signs in (a known identity; or a new account when the
+/// provider vouches for an email no account has) or links the identity (a flow started
+/// by `POST /v1/auth/identities/link`), and sends the browser to the flow's redirect URI
+/// with `login_code` (exchange it at `POST /v1/auth/oidc/exchange`) or `identity_id`.
+#[utoipa::path(get, path = "/v1/auth/oidc/{provider}/callback", tag = "auth",
+    params(("provider" = String, Path, description = "A configured provider's name"), CallbackQuery),
+    responses(
+        (status = 302, description = "To the flow's redirect URI, with `login_code` or `identity_id`", headers(("Location" = String))),
+        (status = 401, description = "The provider refused (`provider_denied`), rejected the code or its PKCE verifier (`code_rejected`), or sent an ID token that fails verification (`invalid_id_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No verified email from the provider (`email_not_verified`): nothing was created", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account has this email (`account_exists_link_required`, names `link_route`), or the identity is another account's (`identity_linked_elsewhere`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, used or expired `state`, or no `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    Path(provider): Path<String>,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
+) -> Result<Response, ApiError> {
+    let callback = Callback {
+        code: query.code,
+        state: query.state,
+        error: query.error,
+    };
+    let url = state
+        .oidc
+        .finish(&provider, callback, &client.request)
+        .await?;
+    Ok(found(url.as_str()))
+}
+
+/// Exchange the one-time `login_code` of a finished sign-in for a token pair (amr `fed`).
+#[utoipa::path(post, path = "/v1/auth/oidc/exchange", tag = "auth", request_body = ExchangeBody,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 422, description = "Unknown, used or expired `login_code`, or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn exchange(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<ExchangeBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let pair = state
+        .oidc
+        .exchange_login_code(
+            &body.login_code,
+            body.code_verifier.as_deref(),
+            &client.device,
+            &client.request,
+        )
+        .await?;
+    Ok(Json(tokens(pair)))
+}
+
+/// The caller's identities at OpenID providers.
+#[utoipa::path(get, path = "/v1/auth/identities", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Linked identities, oldest first", body = IdentityList)))]
+pub(crate) async fn list_identities(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<IdentityList>, ApiError> {
+    let identities = state.oidc.identities(&principal).await?;
+    Ok(Json(IdentityList {
+        items: identities.iter().map(IdentityView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Start linking a provider to the signed-in account: send the browser to the returned
+/// URL; the callback links the identity and returns to `redirect_uri` with `identity_id`.
+#[utoipa::path(post, path = "/v1/auth/identities/link", tag = "auth", security(("bearer" = [])), request_body = LinkBody,
+    responses(
+        (status = 200, description = "The provider's authorization URL", body = AuthorizationUrl),
+        (status = 422, description = "Unknown `provider`, or a `redirect_uri` not among its", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn link_identity(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    // Writes a flow row: it spends the per-IP auth budget.
+    _client: ClientMeta,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> Result<Json<AuthorizationUrl>, ApiError> {
+    let url = state
+        .oidc
+        .start_link(&principal, &body.provider, &body.redirect_uri)
+        .await?;
+    Ok(Json(AuthorizationUrl {
+        authorization_url: url.into(),
+    }))
+}
+
+/// Unlink one of the caller's identities — never the account's last way to sign in.
+#[utoipa::path(delete, path = "/v1/auth/identities/{identity_id}", tag = "auth", security(("bearer" = [])),
+    params(("identity_id" = String, Path, description = "`idn_…`")),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 404, description = "No such identity of the caller's (`identity_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account's last way to sign in (`last_sign_in_method`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an identity id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn unlink_identity(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    Path(identity_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: IdentityId = identity_id
+        .parse()
+        .map_err(|e: tenantbase_domain::ParseIdError| {
+            ApiError::validation(vec![FieldError {
+                field: "identity_id".to_owned(),
+                message: e.to_string(),
+            }])
+        })?;
+    state.oidc.unlink(&principal, id, &client.request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

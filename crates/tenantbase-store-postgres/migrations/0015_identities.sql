@@ -1,0 +1,43 @@
+-- OpenID Connect sign-in (ID-9): the provider identities linked to accounts, and the
+-- sign-in flows under way.
+
+-- One row per (issuer, subject): an identity at a provider belongs to at most one account.
+CREATE TABLE identities (
+    id           UUID PRIMARY KEY,
+    user_id      UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- The configured provider's name, as the API shows it.
+    provider     TEXT NOT NULL,
+    issuer       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    -- The email the provider asserted when the identity was linked, for display only.
+    email        TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ,
+    UNIQUE (issuer, subject)
+);
+
+CREATE INDEX identities_user ON identities (user_id, created_at);
+
+-- Authorization-code flows started and not yet finished: single use (the callback deletes
+-- the row), ten minutes. Only the state's SHA-256 is kept; the PKCE verifier and the nonce
+-- are derived from the state under a key of the master key, so nothing here is a secret.
+CREATE TABLE oidc_flows (
+    state_hash   TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    -- Set when the flow links an identity to this signed-in user; NULL for a sign-in.
+    user_id      UUID REFERENCES users (id) ON DELETE CASCADE,
+    redirect_uri TEXT NOT NULL,
+    -- The S256 challenge the app may bind its login code to (RFC 7636 between the app and
+    -- this server); the exchange must then present the verifier.
+    app_challenge TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX oidc_flows_expiry ON oidc_flows (expires_at);
+
+-- User-owned, not org-owned: no row-level security, the same grants as the other
+-- identity tables (0006).
+ALTER TABLE identities OWNER TO tenantbase_owner;
+ALTER TABLE oidc_flows OWNER TO tenantbase_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON identities, oidc_flows TO tenantbase_app;

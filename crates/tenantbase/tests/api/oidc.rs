@@ -1,0 +1,569 @@
+//! Sign-in with an OpenID provider, end to end through the API on both backends, against
+//! the testkit's provider on loopback: the browser's part (following the redirects) is
+//! played by the test. Every refusal is checked for its problem code, and that it left
+//! nothing behind.
+
+use reqwest::Url;
+use serde_json::{Value, json};
+use tenantbase_core::identity::oidc::{OidcPolicy, ProviderConfig};
+use tenantbase_testkit::oidc_provider::{
+    CLIENT_ID, CLIENT_SECRET, OidcProvider, ProviderUser, Tamper,
+};
+
+use crate::auth::register;
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::tenants::Caller;
+
+/// The app page flows return to.
+const APP_PAGE: &str = "https://app.example.com/signed-in";
+
+async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvider) {
+    let provider = OidcProvider::start().await;
+    let config = ProviderConfig {
+        name: "test".to_owned(),
+        issuer: provider.issuer.clone(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: CLIENT_SECRET.into(),
+        scopes: vec!["email".to_owned(), "profile".to_owned()],
+        claims: Default::default(),
+        redirect_uris: vec![APP_PAGE.to_owned()],
+    };
+    let policy = OidcPolicy {
+        providers: vec![config],
+        ..OidcPolicy::default()
+    };
+    (TestApp::with_oidc(backend, policy).await, provider)
+}
+
+fn location(response: &TestResponse) -> Url {
+    assert_eq!(response.status, 302, "{}", response.text());
+    Url::parse(response.header("location").expect("location")).expect("a URL")
+}
+
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn start_path(redirect_uri: &str) -> String {
+    let query: String = url_query(&[("redirect_uri", redirect_uri)]);
+    format!("/v1/auth/oidc/test/start?{query}")
+}
+
+fn url_query(pairs: &[(&str, &str)]) -> String {
+    let mut url = Url::parse("http://x/").expect("url");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_owned()
+}
+
+/// The browser at the provider: consents, and comes back with the callback's path and
+/// query (on our API).
+async fn consent(authorization_url: &Url) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let answer = browser
+        .get(authorization_url.clone())
+        .send()
+        .await
+        .expect("provider answers");
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let back = Url::parse(answer.headers()["location"].to_str().expect("text")).expect("URL");
+    format!("{}?{}", back.path(), back.query().unwrap_or_default())
+}
+
+/// Start and consent: the callback to call, not yet called.
+async fn started_callback(app: &TestApp) -> String {
+    let started = app.get(&start_path(APP_PAGE)).await;
+    consent(&location(&started)).await
+}
+
+/// A whole sign-in up to the callback's answer.
+async fn through_callback(app: &TestApp) -> TestResponse {
+    let callback = started_callback(app).await;
+    app.get(&callback).await
+}
+
+async fn exchange(app: &TestApp, login_code: &str) -> TestResponse {
+    crate::auth::post(
+        app,
+        "/v1/auth/oidc/exchange",
+        json!({"login_code": login_code}),
+        &[],
+    )
+    .await
+}
+
+/// A whole sign-in: the token pair.
+async fn sign_in(app: &TestApp) -> Value {
+    let back = location(&through_callback(app).await);
+    assert!(back.as_str().starts_with(APP_PAGE), "{back}");
+    let code = query_param(&back, "login_code").expect("login_code");
+    let exchanged = exchange(app, &code).await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text());
+    exchanged.json()
+}
+
+fn caller(tokens: &Value) -> Caller {
+    Caller {
+        token: tokens["access_token"].as_str().expect("token").to_owned(),
+        user_id: tokens["user"]["id"].as_str().expect("user").to_owned(),
+    }
+}
+
+/// The platform events of `event_type`, their payload parsed.
+async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
+    let mut events: Vec<Value> = app
+        .platform_events()
+        .await
+        .into_iter()
+        .filter(|event| event["event_type"] == event_type)
+        .collect();
+    for event in &mut events {
+        let text = event["payload"].as_str().expect("payload text").to_owned();
+        event["payload"] = serde_json::from_str(&text).expect("payload JSON");
+    }
+    events
+}
+
+#[tokio::test]
+async fn signs_up_then_in_through_a_provider_with_a_one_time_login_code() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-ada", "Ada@Example.com"));
+
+        let listed = app.get("/v1/auth/oidc/providers").await;
+        assert_eq!(listed.json()["items"], json!([{"name": "test"}]));
+
+        let started = app.get(&start_path(APP_PAGE)).await;
+        assert_eq!(started.header("cache-control"), Some("no-store"));
+        let authorize = location(&started);
+        assert!(authorize.as_str().starts_with(&provider.issuer));
+        for (name, expected) in [
+            ("response_type", Some("code")),
+            ("client_id", Some(CLIENT_ID)),
+            ("code_challenge_method", Some("S256")),
+        ] {
+            assert_eq!(query_param(&authorize, name).as_deref(), expected, "{name}");
+        }
+        for name in ["state", "nonce", "code_challenge"] {
+            assert!(
+                query_param(&authorize, name).is_some_and(|v| v.len() >= 43),
+                "{name}"
+            );
+        }
+        assert!(query_param(&authorize, "scope").is_some_and(|s| s.contains("openid")));
+
+        let callback = consent(&authorize).await;
+        let back = location(&app.get(&callback).await);
+        assert!(back.as_str().starts_with(APP_PAGE), "{back}");
+        let code = query_param(&back, "login_code").expect("login_code");
+        let first = exchange(&app, &code).await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let tokens = first.json();
+        assert_eq!(tokens["user"]["email"], "ada@example.com");
+        assert_eq!(tokens["user"]["email_verified"], true);
+        assert_eq!(tokens["user"]["display_name"], "User sub-ada");
+        let ada = caller(&tokens);
+        let me = ada.get(&app, "/v1/auth/me").await;
+        assert_eq!(me.json()["auth_methods"], json!(["fed"]));
+
+        // The code and the state are single use.
+        let again = exchange(&app, &code)
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(again["errors"][0]["field"], "login_code");
+        let replayed = app.get(&callback).await.problem(422, "validation_failed");
+        assert_eq!(replayed["errors"][0]["field"], "state");
+
+        // Signing in again finds the identity's account.
+        let second = sign_in(&app).await;
+        assert_eq!(second["user"]["id"], tokens["user"]["id"]);
+        let identities = ada.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(identities["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(identities["items"][0]["provider"], "test");
+        assert_eq!(identities["items"][0]["email"], "Ada@Example.com");
+
+        let logins = events_of(&app, "auth.oidc.login.succeeded").await;
+        let created: Vec<&Value> = logins
+            .iter()
+            .map(|e| &e["payload"]["account_created"])
+            .collect();
+        assert_eq!(created, [&json!(true), &json!(false)]);
+        assert_eq!(events_of(&app, "auth.identity.linked").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_login_code_bound_to_the_app_needs_the_apps_verifier() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-1", "one@example.com"));
+        let verifier = "a-verifier-the-app-keeps-in-its-own-storage-0123";
+        let challenge = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()))
+        };
+        let bound_start = format!(
+            "/v1/auth/oidc/test/start?{}",
+            url_query(&[("redirect_uri", APP_PAGE), ("code_challenge", &challenge)])
+        );
+        let started = app.get(&bound_start).await;
+        let back = location(&app.get(&consent(&location(&started)).await).await);
+        let code = query_param(&back, "login_code").expect("login_code");
+
+        // Planted elsewhere (no verifier) or guessed, the code finds nothing.
+        let planted = exchange(&app, &code)
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(planted["errors"][0]["field"], "login_code");
+        let wrong = json!({"login_code": code, "code_verifier": "not-the-verifier-of-this-challenge-at-all"});
+        crate::auth::post(&app, "/v1/auth/oidc/exchange", wrong, &[])
+            .await
+            .problem(422, "validation_failed");
+        let right = json!({"login_code": code, "code_verifier": verifier});
+        let signed_in = crate::auth::post(&app, "/v1/auth/oidc/exchange", right, &[]).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+
+        // Every invalid field of a start is listed.
+        let both = format!(
+            "/v1/auth/oidc/test/start?{}",
+            url_query(&[
+                ("redirect_uri", "https://evil.example.com/"),
+                ("code_challenge", "short")
+            ])
+        );
+        let refused = app.get(&both).await.problem(422, "validation_failed");
+        let fields: Vec<&Value> = refused["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| &e["field"])
+            .collect();
+        assert_eq!(fields, [&json!("redirect_uri"), &json!("code_challenge")]);
+    }
+}
+
+#[tokio::test]
+async fn refuses_bad_states_unknown_providers_and_foreign_redirects() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-1", "one@example.com"));
+        let forged = format!(
+            "/v1/auth/oidc/test/callback?{}",
+            url_query(&[("code", "anything"), ("state", "a-state-we-never-issued")])
+        );
+        let refused = app.get(&forged).await.problem(422, "validation_failed");
+        assert_eq!(refused["errors"][0]["field"], "state");
+        app.get("/v1/auth/oidc/test/callback?code=x")
+            .await
+            .problem(422, "validation_failed");
+
+        // A state is bound to the provider that started it.
+        let callback = started_callback(&app).await;
+        let elsewhere = callback.replace("/oidc/test/", "/oidc/other/");
+        app.get(&elsewhere).await.problem(404, "provider_not_found");
+
+        app.get("/v1/auth/oidc/nope/start?redirect_uri=https%3A%2F%2Fapp.example.com%2Fsigned-in")
+            .await
+            .problem(404, "provider_not_found");
+        let foreign = app
+            .get(&start_path("https://evil.example.com/signed-in"))
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(foreign["errors"][0]["field"], "redirect_uri");
+        assert!(
+            events_of(&app, "auth.oidc.login.succeeded")
+                .await
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_provider_refuses_a_code_without_its_own_pkce_verifier() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-1", "one@example.com"));
+        // Code injection: flow A's state with flow B's code. The server sends A's
+        // verifier, which is not the one B's challenge was made from.
+        let a = Url::parse(&format!("http://x{}", started_callback(&app).await)).expect("url");
+        let b = Url::parse(&format!("http://x{}", started_callback(&app).await)).expect("url");
+        let injected = format!(
+            "{}?{}",
+            a.path(),
+            url_query(&[
+                ("code", &query_param(&b, "code").expect("code")),
+                ("state", &query_param(&a, "state").expect("state")),
+            ])
+        );
+        app.get(&injected).await.problem(401, "code_rejected");
+        let failed = events_of(&app, "auth.oidc.login.failed").await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0]["payload"]["reason"], "code_rejected");
+
+        // And without any verifier, straight at the token endpoint.
+        let c = Url::parse(&format!("http://x{}", started_callback(&app).await)).expect("url");
+        let answer = reqwest::Client::new()
+            .post(format!("{}/token", provider.issuer))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &query_param(&c, "code").expect("code")),
+                (
+                    "redirect_uri",
+                    "http://127.0.0.1:8080/v1/auth/oidc/test/callback",
+                ),
+            ])
+            .send()
+            .await
+            .expect("provider answers");
+        assert_eq!(answer.status(), 400);
+        let body: Value = answer.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant");
+        assert!(
+            app.store
+                .user_by_email("one@example.com")
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn refuses_id_tokens_with_a_wrong_audience_issuer_nonce_or_expiry() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-1", "one@example.com"));
+        let cases = [
+            (
+                "aud",
+                Tamper {
+                    audience: Some("another-client".to_owned()),
+                    ..Tamper::default()
+                },
+            ),
+            (
+                "iss",
+                Tamper {
+                    issuer: Some("http://127.0.0.1:1".to_owned()),
+                    ..Tamper::default()
+                },
+            ),
+            (
+                "nonce",
+                Tamper {
+                    nonce: Some("a-replayed-nonce".to_owned()),
+                    ..Tamper::default()
+                },
+            ),
+            (
+                "exp",
+                Tamper {
+                    expired: true,
+                    ..Tamper::default()
+                },
+            ),
+        ];
+        for (what, tamper) in cases {
+            provider.tamper(tamper);
+            let refused = through_callback(&app)
+                .await
+                .problem(401, "invalid_id_token");
+            assert!(
+                refused["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{what}"
+            );
+        }
+        let failed = events_of(&app, "auth.oidc.login.failed").await;
+        assert_eq!(failed.len(), 4);
+        assert!(
+            failed
+                .iter()
+                .all(|e| e["payload"]["reason"] == "invalid_id_token")
+        );
+        assert!(
+            app.store
+                .user_by_email("one@example.com")
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // The same provider with honest tokens again: the refusals were the tampering.
+        provider.tamper(Tamper::default());
+        sign_in(&app).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_email_creates_and_links_nothing() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        let mut user = ProviderUser::verified("sub-1", "new@example.com");
+        user.email_verified = false;
+        provider.sign_in_as(user);
+        through_callback(&app)
+            .await
+            .problem(403, "email_not_verified");
+        assert!(
+            app.store
+                .user_by_email("new@example.com")
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // Nor does it reach an account that has the address.
+        let owner = caller(&register(&app, "owner@example.com").await);
+        let mut claimant = ProviderUser::verified("sub-2", "owner@example.com");
+        claimant.email_verified = false;
+        provider.sign_in_as(claimant);
+        through_callback(&app)
+            .await
+            .problem(403, "email_not_verified");
+        let identities = owner.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(identities["items"], json!([]));
+        let failed = events_of(&app, "auth.oidc.login.failed").await;
+        assert!(
+            failed
+                .iter()
+                .all(|e| e["payload"]["reason"] == "email_not_verified")
+        );
+        assert_eq!(failed.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn an_existing_account_links_a_provider_only_explicitly() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        let owner = caller(&register(&app, "owner@example.com").await);
+        provider.sign_in_as(ProviderUser::verified("sub-owner", "owner@example.com"));
+        let refused = through_callback(&app)
+            .await
+            .problem(409, "account_exists_link_required");
+        assert_eq!(refused["link_route"], "/v1/auth/identities/link");
+
+        // Signed in, the owner links the provider explicitly.
+        let bad = owner
+            .post(
+                &app,
+                "/v1/auth/identities/link",
+                json!({"provider": "nope", "redirect_uri": APP_PAGE}),
+            )
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(bad["errors"][0]["field"], "provider");
+        let started = owner
+            .post(
+                &app,
+                "/v1/auth/identities/link",
+                json!({"provider": "test", "redirect_uri": APP_PAGE}),
+            )
+            .await;
+        assert_eq!(started.status, 200, "{}", started.text());
+        let url =
+            Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
+        let back = location(&app.get(&consent(&url).await).await);
+        let identity_id = query_param(&back, "identity_id").expect("identity_id");
+        assert!(identity_id.starts_with("idn_"), "{identity_id}");
+        let listed = owner.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(listed["items"][0]["id"], identity_id);
+        assert_eq!(events_of(&app, "auth.identity.linked").await.len(), 1);
+
+        // From now on the provider signs the owner in.
+        let tokens = sign_in(&app).await;
+        assert_eq!(tokens["user"]["id"].as_str(), Some(owner.user_id.as_str()));
+
+        // The same provider identity cannot be linked to a second account.
+        let other = caller(&register(&app, "other@example.com").await);
+        let started = other
+            .post(
+                &app,
+                "/v1/auth/identities/link",
+                json!({"provider": "test", "redirect_uri": APP_PAGE}),
+            )
+            .await;
+        let url =
+            Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
+        app.get(&consent(&url).await)
+            .await
+            .problem(409, "identity_linked_elsewhere");
+        assert_eq!(
+            other.get(&app, "/v1/auth/identities").await.json()["items"],
+            json!([])
+        );
+    }
+}
+
+#[tokio::test]
+async fn unlinking_never_removes_the_last_way_to_sign_in() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        // An account made by the provider has no password: its identity is all it has.
+        provider.sign_in_as(ProviderUser::verified("sub-fed", "fed@example.com"));
+        let fed = caller(&sign_in(&app).await);
+        let listed = fed.get(&app, "/v1/auth/identities").await.json();
+        let only = listed["items"][0]["id"].as_str().expect("id").to_owned();
+        let path = format!("/v1/auth/identities/{only}");
+        fed.call(&app, axum::http::Method::DELETE, &path, None)
+            .await
+            .problem(409, "last_sign_in_method");
+
+        // An account with a password may unlink; another user's identity is not found.
+        let owner = caller(&register(&app, "owner@example.com").await);
+        owner
+            .call(&app, axum::http::Method::DELETE, &path, None)
+            .await
+            .problem(404, "identity_not_found");
+        owner
+            .call(
+                &app,
+                axum::http::Method::DELETE,
+                "/v1/auth/identities/ses_1",
+                None,
+            )
+            .await
+            .problem(422, "validation_failed");
+        provider.sign_in_as(ProviderUser::verified(
+            "sub-owner",
+            "owner-at-provider@example.com",
+        ));
+        let started = owner
+            .post(
+                &app,
+                "/v1/auth/identities/link",
+                json!({"provider": "test", "redirect_uri": APP_PAGE}),
+            )
+            .await;
+        let url =
+            Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
+        let back = location(&app.get(&consent(&url).await).await);
+        let linked = query_param(&back, "identity_id").expect("identity_id");
+        let unlinked = owner
+            .call(
+                &app,
+                axum::http::Method::DELETE,
+                &format!("/v1/auth/identities/{linked}"),
+                None,
+            )
+            .await;
+        assert_eq!(unlinked.status, 204, "{}", unlinked.text());
+        assert_eq!(
+            owner.get(&app, "/v1/auth/identities").await.json()["items"],
+            json!([])
+        );
+        let events = events_of(&app, "auth.identity.unlinked").await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["payload"]["identity_id"], linked.as_str());
+        // The fed account still has its identity.
+        let listed = fed.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(listed["items"][0]["id"], only.as_str());
+    }
+}

@@ -24,8 +24,10 @@ CREATE INDEX identities_user ON identities (user_id, created_at);
 CREATE TABLE oidc_flows (
     state_hash   TEXT PRIMARY KEY,
     provider     TEXT NOT NULL,
-    -- Set when the flow links an identity to this signed-in user; NULL for a sign-in.
+    -- Set when the flow links an identity to this signed-in user, and the session that
+    -- started it; NULL for a sign-in.
     user_id      UUID REFERENCES users (id) ON DELETE CASCADE,
+    session_id   UUID REFERENCES sessions (id) ON DELETE CASCADE,
     redirect_uri TEXT NOT NULL,
     -- The S256 challenge the app may bind its login code to (RFC 7636 between the app and
     -- this server); the exchange must then present the verifier.
@@ -36,8 +38,27 @@ CREATE TABLE oidc_flows (
 
 CREATE INDEX oidc_flows_expiry ON oidc_flows (expires_at);
 
+-- Identities a linking flow verified, waiting for the user and session that started it
+-- to confirm them (the callback never links: a victim lured through someone else's flow
+-- must not link their identity to that account). Single use, five minutes; only the
+-- link code's SHA-256 is kept.
+CREATE TABLE oidc_link_codes (
+    code_hash    TEXT PRIMARY KEY,
+    user_id      UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    session_id   UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    provider     TEXT NOT NULL,
+    issuer       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    email        TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX oidc_link_codes_expiry ON oidc_link_codes (expires_at);
+
 -- User-owned, not org-owned: no row-level security, the same grants as the other
 -- identity tables (0006).
 ALTER TABLE identities OWNER TO tenantbase_owner;
 ALTER TABLE oidc_flows OWNER TO tenantbase_owner;
-GRANT SELECT, INSERT, UPDATE, DELETE ON identities, oidc_flows TO tenantbase_app;
+ALTER TABLE oidc_link_codes OWNER TO tenantbase_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON identities, oidc_flows, oidc_link_codes TO tenantbase_app;

@@ -59,5 +59,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(Public, throttled(routes!(oidc::exchange))))
         .routes(guard(SignedIn, routes!(oidc::list_identities)))
         .routes(guard(SignedIn, throttled(routes!(oidc::link_identity))))
+        .routes(guard(SignedIn, throttled(routes!(oidc::confirm_link))))
         .routes(guard(SignedIn, throttled(routes!(oidc::unlink_identity))))
 }

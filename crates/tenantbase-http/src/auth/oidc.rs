@@ -12,7 +12,7 @@ use super::dto::TokenResponse;
 use super::handlers::tokens;
 use super::oidc_dto::{
     AuthorizationUrl, CallbackQuery, ExchangeBody, IdentityList, IdentityView, LinkBody,
-    ProviderList, ProviderView, StartQuery,
+    LinkConfirmBody, ProviderList, ProviderView, StartQuery,
 };
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
@@ -45,6 +45,10 @@ impl From<OidcError> for ApiError {
             OidcError::Invalid(fields) => field_errors(fields),
             OidcError::InvalidState => invalid("state", "is unknown, used or expired"),
             OidcError::InvalidLoginCode => invalid("login_code", "is unknown, used or expired"),
+            OidcError::InvalidLinkCode => invalid(
+                "link_code",
+                "is unknown, used or expired, or was not issued to this session",
+            ),
             OidcError::ProviderDenied => {
                 ApiError::unauthorized(code, "The provider did not sign the user in.")
             }
@@ -145,13 +149,15 @@ pub(crate) async fn start(
 
 /// Where the provider sends the browser back. Verifies the ID token (signature, `iss`,
 /// `aud`, `exp`, `nonce`), then signs in (a known identity; or a new account when the
-/// provider vouches for an email no account has) or links the identity (a flow started
-/// by `POST /v1/auth/identities/link`), and sends the browser to the flow's redirect URI
-/// with `login_code` (exchange it at `POST /v1/auth/oidc/exchange`) or `identity_id`.
+/// provider vouches for an email no account has) or, for a flow started by
+/// `POST /v1/auth/identities/link`, keeps the identity for confirmation (it links
+/// nothing), and sends the browser to the flow's redirect URI with `login_code` (exchange
+/// it at `POST /v1/auth/oidc/exchange`) or `link_code` (confirm it at
+/// `POST /v1/auth/identities/link/confirm`).
 #[utoipa::path(get, path = "/v1/auth/oidc/{provider}/callback", tag = "auth",
     params(("provider" = String, Path, description = "A configured provider's name"), CallbackQuery),
     responses(
-        (status = 302, description = "To the flow's redirect URI, with `login_code` or `identity_id`", headers(("Location" = String))),
+        (status = 302, description = "To the flow's redirect URI, with `login_code` or `link_code`", headers(("Location" = String))),
         (status = 401, description = "The provider refused (`provider_denied`), rejected the code or its PKCE verifier (`code_rejected`), or sent an ID token that fails verification (`invalid_id_token`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "No verified email from the provider (`email_not_verified`): nothing was created", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
@@ -215,7 +221,8 @@ pub(crate) async fn list_identities(
 }
 
 /// Start linking a provider to the signed-in account: send the browser to the returned
-/// URL; the callback links the identity and returns to `redirect_uri` with `identity_id`.
+/// URL; the callback returns to `redirect_uri` with a `link_code`, which links nothing
+/// until this same session confirms it at `POST /v1/auth/identities/link/confirm`.
 #[utoipa::path(post, path = "/v1/auth/identities/link", tag = "auth", security(("bearer" = [])), request_body = LinkBody,
     responses(
         (status = 200, description = "The provider's authorization URL", body = AuthorizationUrl),
@@ -236,6 +243,30 @@ pub(crate) async fn link_identity(
     Ok(Json(AuthorizationUrl {
         authorization_url: url.into(),
     }))
+}
+
+/// Confirm a link: links the identity the linking flow's `link_code` stands for to the
+/// caller — only with the session that started the flow, once, within 5 minutes. Any
+/// attempt uses the code up, and every refusal of it is the same 422 (never saying
+/// whether the code was unknown, used, expired or another session's), so a code lured
+/// into someone else's session cannot link their provider identity to your account.
+#[utoipa::path(post, path = "/v1/auth/identities/link/confirm", tag = "auth", security(("bearer" = [])), request_body = LinkConfirmBody,
+    responses(
+        (status = 201, description = "Linked (or linked already): the identity", body = IdentityView),
+        (status = 409, description = "The identity is another account's (`identity_linked_elsewhere`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`link_code` unknown, used, expired, or not this session's (`validation_failed`, field `link_code`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn confirm_link(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<LinkConfirmBody>,
+) -> Result<(StatusCode, Json<IdentityView>), ApiError> {
+    let identity = state
+        .oidc
+        .confirm_link(&principal, &body.link_code, &client.request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(IdentityView::from(&identity))))
 }
 
 /// Unlink one of the caller's identities — never the account's last way to sign in.

@@ -42,8 +42,16 @@ pub(crate) struct LinkBody {
     /// A configured provider's name.
     pub provider: String,
     /// One of the provider's configured `redirect_uris`; the callback returns there with
-    /// `identity_id`.
+    /// `link_code`, which `POST /v1/auth/identities/link/confirm` needs.
     pub redirect_uri: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkConfirmBody {
+    /// The `link_code` the linking flow's callback appended to the redirect URI (single
+    /// use, 5 minutes, only for the session that started the flow).
+    pub link_code: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,7 +7,8 @@ use tenantbase_domain::model::LinkedIdentity;
 use tenantbase_store::StoreResult;
 use tenantbase_store::identity::OidcUnit;
 use tenantbase_store::identity::oidc::{
-    IDENTITY_COLUMNS, IdentityRow, OIDC_FLOW_COLUMNS, OidcFlow, OidcFlowRow,
+    IDENTITY_COLUMNS, IdentityRow, LINK_CODE_COLUMNS, OIDC_FLOW_COLUMNS, OidcFlow, OidcFlowRow,
+    PendingLink, PendingLinkRow,
 };
 
 use crate::dialect::Db;
@@ -22,11 +23,12 @@ impl OidcUnit for PlatformTx {
             .execute(&mut *self.tx)
             .await?;
         sqlx::query(&format!(
-            "INSERT INTO oidc_flows ({OIDC_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO oidc_flows ({OIDC_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&flow.state_hash)
         .bind(&flow.provider)
         .bind(flow.user_id.map(|id| id.as_uuid()))
+        .bind(flow.session_id.map(|id| id.as_uuid()))
         .bind(&flow.redirect_uri)
         .bind(&flow.app_challenge)
         .bind(flow.created_at)
@@ -51,6 +53,47 @@ impl OidcUnit for PlatformTx {
             .into_iter()
             .map(OidcFlow::from)
             .find(|flow| flow.expires_at > now))
+    }
+
+    async fn insert_link_code(&mut self, link: &PendingLink) -> StoreResult<()> {
+        // Unconfirmed links go with the next one, so the table stays small.
+        sqlx::query("DELETE FROM oidc_link_codes WHERE expires_at < $1")
+            .bind(link.created_at)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO oidc_link_codes ({LINK_CODE_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&link.code_hash)
+        .bind(link.user_id.as_uuid())
+        .bind(link.session_id.as_uuid())
+        .bind(&link.provider)
+        .bind(&link.issuer)
+        .bind(&link.subject)
+        .bind(&link.email)
+        .bind(link.created_at)
+        .bind(link.expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_link_code(
+        &mut self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingLink>> {
+        let taken: Vec<PendingLinkRow> = sqlx::query_as(&format!(
+            "DELETE FROM oidc_link_codes WHERE code_hash = $1 RETURNING {LINK_CODE_COLUMNS}"
+        ))
+        .bind(code_hash)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(taken
+            .into_iter()
+            .map(PendingLink::from)
+            .find(|link| link.expires_at > now))
     }
 
     async fn identity_by_subject(

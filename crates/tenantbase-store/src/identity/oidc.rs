@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{IdentityId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::LinkedIdentity;
 
 use crate::StoreResult;
@@ -16,10 +16,28 @@ pub struct OidcFlow {
     pub provider: String,
     /// The signed-in user a linking flow links to; `None` for a sign-in.
     pub user_id: Option<UserId>,
+    /// The session that started a linking flow; only it may confirm the link.
+    pub session_id: Option<SessionId>,
     /// Where the app asked to be sent back (one of the provider's allowed URIs).
     pub redirect_uri: String,
     /// The S256 challenge the app bound the flow's login code to, if it did.
     pub app_challenge: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An identity a linking flow verified, waiting for the user and session that started the
+/// flow to confirm it with the link code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    /// SHA-256 of the link code, hex.
+    pub code_hash: String,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -37,6 +55,18 @@ pub trait OidcUnit: Send {
         state_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<OidcFlow>>;
+
+    /// Stores an identity a linking flow verified, and forgets the link codes that expired
+    /// before `link.created_at`.
+    async fn insert_link_code(&mut self, link: &PendingLink) -> StoreResult<()>;
+
+    /// Removes the pending link of `code_hash` and returns it if it had not expired by
+    /// `now`: of concurrent confirmations with one code, exactly one gets it.
+    async fn take_link_code(
+        &mut self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingLink>>;
 
     /// The identity `subject` at `issuer`, whoever it is linked to.
     async fn identity_by_subject(
@@ -97,8 +127,8 @@ impl From<IdentityRow> for LinkedIdentity {
 }
 
 /// The columns of `oidc_flows`, in `OidcFlowRow`'s order.
-pub const OIDC_FLOW_COLUMNS: &str =
-    "state_hash, provider, user_id, redirect_uri, app_challenge, created_at, expires_at";
+pub const OIDC_FLOW_COLUMNS: &str = "state_hash, provider, user_id, session_id, redirect_uri, \
+     app_challenge, created_at, expires_at";
 
 /// A row of `oidc_flows`.
 #[derive(Debug, sqlx::FromRow)]
@@ -106,6 +136,7 @@ pub struct OidcFlowRow {
     pub state_hash: String,
     pub provider: String,
     pub user_id: Option<uuid::Uuid>,
+    pub session_id: Option<uuid::Uuid>,
     pub redirect_uri: String,
     pub app_challenge: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -118,8 +149,43 @@ impl From<OidcFlowRow> for OidcFlow {
             state_hash: row.state_hash,
             provider: row.provider,
             user_id: row.user_id.map(UserId::from_uuid),
+            session_id: row.session_id.map(SessionId::from_uuid),
             redirect_uri: row.redirect_uri,
             app_challenge: row.app_challenge,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
+/// The columns of `oidc_link_codes`, in `PendingLinkRow`'s order.
+pub const LINK_CODE_COLUMNS: &str =
+    "code_hash, user_id, session_id, provider, issuer, subject, email, created_at, expires_at";
+
+/// A row of `oidc_link_codes`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PendingLinkRow {
+    pub code_hash: String,
+    pub user_id: uuid::Uuid,
+    pub session_id: uuid::Uuid,
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<PendingLinkRow> for PendingLink {
+    fn from(row: PendingLinkRow) -> Self {
+        Self {
+            code_hash: row.code_hash,
+            user_id: UserId::from_uuid(row.user_id),
+            session_id: SessionId::from_uuid(row.session_id),
+            provider: row.provider,
+            issuer: row.issuer,
+            subject: row.subject,
+            email: row.email,
             created_at: row.created_at,
             expires_at: row.expires_at,
         }

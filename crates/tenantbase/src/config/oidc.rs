@@ -39,6 +39,7 @@ impl OidcConfig {
             public_url: self.public_url.clone(),
             http_timeout: Duration::from_secs(self.http_timeout_secs),
             discovery_ttl: Duration::from_secs(self.discovery_ttl_secs),
+            ..OidcPolicy::default()
         }
     }
 

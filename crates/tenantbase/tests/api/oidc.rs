@@ -10,7 +10,7 @@ use tenantbase_testkit::oidc_provider::{
     CLIENT_ID, CLIENT_SECRET, OidcProvider, ProviderUser, Tamper,
 };
 
-use crate::auth::register;
+use crate::auth::{login, register};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
@@ -18,6 +18,11 @@ use crate::tenants::Caller;
 const APP_PAGE: &str = "https://app.example.com/signed-in";
 
 async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvider) {
+    app_with_policy(backend, OidcPolicy::default()).await
+}
+
+/// `policy` with the test provider added.
+async fn app_with_policy(backend: Backend, policy: OidcPolicy) -> (TestApp, OidcProvider) {
     let provider = OidcProvider::start().await;
     let config = ProviderConfig {
         name: "test".to_owned(),
@@ -30,7 +35,7 @@ async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvider) {
     };
     let policy = OidcPolicy {
         providers: vec![config],
-        ..OidcPolicy::default()
+        ..policy
     };
     (TestApp::with_oidc(backend, policy).await, provider)
 }
@@ -111,6 +116,41 @@ fn caller(tokens: &Value) -> Caller {
         token: tokens["access_token"].as_str().expect("token").to_owned(),
         user_id: tokens["user"]["id"].as_str().expect("user").to_owned(),
     }
+}
+
+/// A linking flow started by `who`, through the provider's consent and our callback: the
+/// `link_code` the browser comes back with (nothing is linked yet).
+async fn link_code(app: &TestApp, who: &Caller) -> String {
+    let started = who
+        .post(
+            app,
+            "/v1/auth/identities/link",
+            json!({"provider": "test", "redirect_uri": APP_PAGE}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let url = Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
+    let back = location(&app.get(&consent(&url).await).await);
+    assert!(back.as_str().starts_with(APP_PAGE), "{back}");
+    assert_eq!(query_param(&back, "identity_id"), None);
+    query_param(&back, "link_code").expect("link_code")
+}
+
+async fn confirm(app: &TestApp, who: &Caller, link_code: &str) -> TestResponse {
+    who.post(
+        app,
+        "/v1/auth/identities/link/confirm",
+        json!({"link_code": link_code}),
+    )
+    .await
+}
+
+/// A refused confirmation: one answer for every reason.
+async fn confirm_refused(app: &TestApp, who: &Caller, link_code: &str) {
+    let refused = confirm(app, who, link_code)
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(refused["errors"][0]["field"], "link_code");
 }
 
 /// The platform events of `event_type`, their payload parsed.
@@ -460,22 +500,23 @@ async fn an_existing_account_links_a_provider_only_explicitly() {
             .await
             .problem(422, "validation_failed");
         assert_eq!(bad["errors"][0]["field"], "provider");
-        let started = owner
-            .post(
-                &app,
-                "/v1/auth/identities/link",
-                json!({"provider": "test", "redirect_uri": APP_PAGE}),
-            )
-            .await;
-        assert_eq!(started.status, 200, "{}", started.text());
-        let url =
-            Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
-        let back = location(&app.get(&consent(&url).await).await);
-        let identity_id = query_param(&back, "identity_id").expect("identity_id");
+        let code = link_code(&app, &owner).await;
+        // The callback linked nothing: the owner's session must confirm.
+        assert_eq!(
+            owner.get(&app, "/v1/auth/identities").await.json()["items"],
+            json!([])
+        );
+        assert!(events_of(&app, "auth.identity.linked").await.is_empty());
+        let confirmed = confirm(&app, &owner, &code).await;
+        assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+        let identity_id = confirmed.json()["id"].as_str().expect("id").to_owned();
         assert!(identity_id.starts_with("idn_"), "{identity_id}");
+        assert_eq!(confirmed.json()["provider"], "test");
         let listed = owner.get(&app, "/v1/auth/identities").await.json();
         assert_eq!(listed["items"][0]["id"], identity_id);
-        assert_eq!(events_of(&app, "auth.identity.linked").await.len(), 1);
+        let linked = events_of(&app, "auth.identity.linked").await;
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0]["payload"]["identity_id"], identity_id.as_str());
 
         // From now on the provider signs the owner in.
         let tokens = sign_in(&app).await;
@@ -535,17 +576,10 @@ async fn unlinking_never_removes_the_last_way_to_sign_in() {
             "sub-owner",
             "owner-at-provider@example.com",
         ));
-        let started = owner
-            .post(
-                &app,
-                "/v1/auth/identities/link",
-                json!({"provider": "test", "redirect_uri": APP_PAGE}),
-            )
-            .await;
-        let url =
-            Url::parse(started.json()["authorization_url"].as_str().expect("url")).expect("url");
-        let back = location(&app.get(&consent(&url).await).await);
-        let linked = query_param(&back, "identity_id").expect("identity_id");
+        let code = link_code(&app, &owner).await;
+        let confirmed = confirm(&app, &owner, &code).await;
+        assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+        let linked = confirmed.json()["id"].as_str().expect("id").to_owned();
         let unlinked = owner
             .call(
                 &app,
@@ -565,5 +599,72 @@ async fn unlinking_never_removes_the_last_way_to_sign_in() {
         // The fed account still has its identity.
         let listed = fed.get(&app, "/v1/auth/identities").await.json();
         assert_eq!(listed["items"][0]["id"], only.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_link_code_links_only_for_the_session_that_started_the_flow() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        let attacker = caller(&register(&app, "attacker@example.com").await);
+        let victim = caller(&register(&app, "victim@example.com").await);
+        provider.sign_in_as(ProviderUser::verified("sub-victim", "victim@example.com"));
+
+        // Link CSRF: the attacker starts a flow, the victim's browser consents and comes
+        // back with the code; the victim's app (signed in as the victim) confirms it.
+        let lured = link_code(&app, &attacker).await;
+        confirm_refused(&app, &victim, &lured).await;
+        // That attempt used the code up: the attacker cannot confirm it afterwards.
+        confirm_refused(&app, &attacker, &lured).await;
+        for who in [&attacker, &victim] {
+            let listed = who.get(&app, "/v1/auth/identities").await.json();
+            assert_eq!(listed["items"], json!([]));
+        }
+        assert!(events_of(&app, "auth.identity.linked").await.is_empty());
+        // And signing in with the victim's provider identity reaches no account.
+        through_callback(&app)
+            .await
+            .problem(409, "account_exists_link_required");
+
+        // Another session of the same user is not the one that started the flow.
+        let code = link_code(&app, &attacker).await;
+        let other_session = caller(&login(&app, "attacker@example.com", &[]).await);
+        confirm_refused(&app, &other_session, &code).await;
+
+        // A signed-out session cannot confirm.
+        let code = link_code(&app, &victim).await;
+        let signed_out = victim.post(&app, "/v1/auth/logout", json!({})).await;
+        assert_eq!(signed_out.status, 204, "{}", signed_out.text());
+        confirm(&app, &victim, &code)
+            .await
+            .problem(401, "invalid_token");
+
+        // A confirmed code is used up; a forged one is the same refusal.
+        let owner = caller(&register(&app, "owner@example.com").await);
+        let code = link_code(&app, &owner).await;
+        assert_eq!(confirm(&app, &owner, &code).await.status, 201);
+        confirm_refused(&app, &owner, &code).await;
+        confirm_refused(&app, &owner, "a-code-we-never-issued").await;
+        let listed = owner.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(events_of(&app, "auth.identity.linked").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_link_code_links_nothing() {
+    for backend in BOTH {
+        let policy = OidcPolicy {
+            link_code_ttl: std::time::Duration::ZERO,
+            ..OidcPolicy::default()
+        };
+        let (app, provider) = app_with_policy(backend, policy).await;
+        let owner = caller(&register(&app, "owner@example.com").await);
+        provider.sign_in_as(ProviderUser::verified("sub-owner", "owner@example.com"));
+        let code = link_code(&app, &owner).await;
+        confirm_refused(&app, &owner, &code).await;
+        let listed = owner.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(listed["items"], json!([]));
+        assert!(events_of(&app, "auth.identity.linked").await.is_empty());
     }
 }

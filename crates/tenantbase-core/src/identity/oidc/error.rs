@@ -40,6 +40,9 @@ pub enum OidcError {
     LastSignInMethod,
     #[error("the login code is unknown, used or expired")]
     InvalidLoginCode,
+    /// Unknown, used, expired, or not the caller's session's: deliberately one answer.
+    #[error("the link code is unknown, used, expired or another session's")]
+    InvalidLinkCode,
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
@@ -71,6 +74,7 @@ impl OidcError {
             OidcError::IdentityNotFound => "identity_not_found",
             OidcError::LastSignInMethod => "last_sign_in_method",
             OidcError::InvalidLoginCode => "invalid_login_code",
+            OidcError::InvalidLinkCode => "invalid_link_code",
             OidcError::Identity(_) => "internal",
         }
     }

@@ -12,13 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tenantbase_domain::id::UserId;
 use tenantbase_store::identity::oidc::OidcFlow;
 use url::Url;
 
 use super::{Oidc, OidcError};
-use crate::identity::IdentityError;
 use crate::identity::accounts::{chrono_duration, hash_refresh_token};
+use crate::identity::{IdentityError, Principal};
 
 /// How long a started flow may take to come back.
 const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
@@ -31,14 +30,14 @@ pub(super) struct FlowSecrets {
 
 impl Oidc {
     /// Starts a flow with `provider` returning to `redirect_uri` (one of the provider's
-    /// allowed URIs); `link_to` makes it link the identity to that user instead of
-    /// signing in; `app_challenge` binds the login code to the app (see `sign_in`). The
+    /// allowed URIs); `link_to` makes it verify an identity for that signed-in user and
+    /// session to link instead of signing in; `app_challenge` binds the login code to the app (see `sign_in`). The
     /// provider's authorization URL, for the browser.
     pub(super) async fn start_flow(
         &self,
         provider: &str,
         redirect_uri: &str,
-        link_to: Option<UserId>,
+        link_to: Option<&Principal>,
         app_challenge: Option<&str>,
     ) -> Result<Url, OidcError> {
         let provider = self.provider(provider)?;
@@ -73,7 +72,8 @@ impl Oidc {
         let flow = OidcFlow {
             state_hash: hash_refresh_token(&state),
             provider: provider.config.name.clone(),
-            user_id: link_to,
+            user_id: link_to.map(|principal| principal.user_id),
+            session_id: link_to.map(|principal| principal.session_id),
             redirect_uri: redirect_uri.to_owned(),
             app_challenge: app_challenge.map(str::to_owned),
             created_at: now,
@@ -121,7 +121,7 @@ impl Oidc {
     }
 }
 
-/// 256 random bits, URL-safe: states and login codes.
+/// 256 random bits, URL-safe: states, login and link codes.
 pub(super) fn random_token() -> Result<String, OidcError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| IdentityError::Internal(format!("randomness: {e}")))?;

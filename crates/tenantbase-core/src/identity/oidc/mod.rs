@@ -4,7 +4,9 @@
 //!
 //! A flow ends with a one-time `login_code` sent to the app's redirect URI, which the app
 //! exchanges for the usual token pair (`exchange_login_code`): tokens never travel in a
-//! URL, where browser history, logs and `Referer` headers keep them.
+//! URL, where browser history, logs and `Referer` headers keep them. A linking flow ends
+//! likewise with a one-time `link_code`, which links nothing until the user and session
+//! that started the flow confirm it (`confirm_link`).
 
 mod error;
 mod flow;
@@ -38,6 +40,9 @@ pub struct OidcPolicy {
     pub http_timeout: Duration,
     /// How long a provider's discovery document and keys are used before re-reading them.
     pub discovery_ttl: Duration,
+    /// How long a linking flow's `link_code` waits for its confirmation (not configurable:
+    /// tests shorten it).
+    pub link_code_ttl: Duration,
 }
 
 impl OidcPolicy {
@@ -64,6 +69,7 @@ impl Default for OidcPolicy {
             public_url: "http://127.0.0.1:8080".to_owned(),
             http_timeout: Duration::from_secs(10),
             discovery_ttl: Duration::from_secs(3600),
+            link_code_ttl: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -75,6 +81,7 @@ pub struct Oidc {
     http: reqwest::Client,
     /// Derives each flow's PKCE verifier and nonce from its state.
     flow_key: Zeroizing<[u8; 32]>,
+    link_code_ttl: Duration,
 }
 
 /// The purpose the flow key is derived for; changing it breaks the flows under way.
@@ -105,6 +112,7 @@ impl Oidc {
             providers,
             http,
             flow_key: master.derive(FLOW_KEY_PURPOSE),
+            link_code_ttl: policy.link_code_ttl,
         })
     }
 

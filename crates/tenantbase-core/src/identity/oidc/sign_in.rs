@@ -1,6 +1,6 @@
 //! Signing in with a provider: the start, the callback (which finds or creates the
-//! account, or links the identity when the flow was started by a signed-in user), and
-//! the exchange of the one-time login code for a session.
+//! account, or hands a linking flow's identity to `linking`), and the exchange of the
+//! one-time login code for a session.
 //!
 //! Which accounts a sign-in may reach: the account an identity is linked to; else a new
 //! account, when the provider vouches for the email (`email_verified: true`) and no
@@ -67,7 +67,7 @@ impl Oidc {
     }
 
     /// Finishes a flow at the callback: the app's redirect URI to send the browser back
-    /// to, with `login_code` (a sign-in) or `identity_id` (a link) in its query. Failures
+    /// to, with `login_code` (a sign-in) or `link_code` (a link) in its query. Failures
     /// after the flow was found are audited as `auth.oidc.login.failed`.
     pub async fn finish(
         &self,
@@ -96,7 +96,7 @@ impl Oidc {
                 .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
                 .await?;
             match flow.user_id {
-                Some(user) => self.link(&flow, user, &claims, request).await,
+                Some(user) => self.pend_link(&flow, user, claims).await,
                 None => self.sign_in(&flow, &claims, request).await,
             }
         }
@@ -185,23 +185,11 @@ impl Oidc {
                 StoreError::Conflict { .. } => OidcError::AccountExistsLinkRequired,
                 other => other.into(),
             })?;
-        unit.mark_email_verified(user.id, Utc::now()).await?;
-        let identity = self.insert_identity(unit, flow, user.id, claims).await?;
-        Ok((user, identity))
-    }
-
-    /// Links (issuer, subject) to `user`; `IdentityLinkedElsewhere` if it is taken.
-    pub(super) async fn insert_identity(
-        &self,
-        unit: &mut IdentityWrite<'_>,
-        flow: &OidcFlow,
-        user: UserId,
-        claims: &VerifiedClaims,
-    ) -> Result<LinkedIdentity, OidcError> {
         let now = Utc::now();
+        unit.mark_email_verified(user.id, now).await?;
         let identity = LinkedIdentity {
             id: IdentityId::new(),
-            user_id: user,
+            user_id: user.id,
             provider: flow.provider.clone(),
             issuer: claims.issuer.clone(),
             subject: claims.subject.clone(),
@@ -209,12 +197,8 @@ impl Oidc {
             created_at: now,
             last_used_at: Some(now),
         };
-        unit.insert_identity(&identity).await.map_err(|e| match e {
-            // A concurrent flow linked the same identity first.
-            StoreError::Conflict { .. } => OidcError::IdentityLinkedElsewhere,
-            other => other.into(),
-        })?;
-        Ok(identity)
+        insert_identity(unit, &identity).await?;
+        Ok((user, identity))
     }
 
     /// Audits a flow that failed after it was found.
@@ -291,6 +275,18 @@ fn login_code_hash(login_code: &str, app_challenge: Option<&str>) -> String {
         "{login_code}.{}",
         app_challenge.unwrap_or_default()
     ))
+}
+
+/// Links the identity; `IdentityLinkedElsewhere` if (issuer, subject) is taken.
+pub(super) async fn insert_identity(
+    unit: &mut IdentityWrite<'_>,
+    identity: &LinkedIdentity,
+) -> Result<(), OidcError> {
+    unit.insert_identity(identity).await.map_err(|e| match e {
+        // A concurrent flow linked the same identity first.
+        StoreError::Conflict { .. } => OidcError::IdentityLinkedElsewhere,
+        other => other.into(),
+    })
 }
 
 /// `auth.identity.linked` about `user`.

@@ -226,6 +226,7 @@ pub(crate) async fn list_identities(
 #[utoipa::path(post, path = "/v1/auth/identities/link", tag = "auth", security(("bearer" = [])), request_body = LinkBody,
     responses(
         (status = 200, description = "The provider's authorization URL", body = AuthorizationUrl),
+        (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `provider`, or a `redirect_uri` not among its", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -274,6 +275,7 @@ pub(crate) async fn confirm_link(
     params(("identity_id" = String, Path, description = "`idn_…`")),
     responses(
         (status = 204, description = "Unlinked"),
+        (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such identity of the caller's (`identity_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account's last way to sign in (`last_sign_in_method`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an identity id", body = Problem, content_type = "application/problem+json"),

@@ -73,6 +73,24 @@ async fn sensitive_changes_need_a_recent_sign_in() {
             .post(&app, "/v1/auth/password/change", new_password.clone())
             .await
             .problem(401, "reauthentication_required");
+        // Adding or removing a way to sign in is checked before anything else.
+        owner
+            .post(
+                &app,
+                "/v1/auth/identities/link",
+                json!({"provider": "any", "redirect_uri": "https://app.example.com/linked"}),
+            )
+            .await
+            .problem(401, "reauthentication_required");
+        owner
+            .call(
+                &app,
+                Method::DELETE,
+                "/v1/auth/identities/idn_0190f6a0c7e47b3c9a1d2e3f4a5b6c7d",
+                None,
+            )
+            .await
+            .problem(401, "reauthentication_required");
         // Reading is not sensitive.
         assert_eq!(owner.get(&app, &keys).await.status, 200);
 

@@ -34,6 +34,7 @@ impl Oidc {
         provider: &str,
         redirect_uri: &str,
     ) -> Result<Url, OidcError> {
+        self.identity.require_recent_auth(principal)?;
         self.provider(provider)
             .map_err(|_| OidcError::invalid("provider", "is not a configured provider"))?;
         self.start_flow(provider, redirect_uri, Some(principal), None)
@@ -136,6 +137,7 @@ impl Oidc {
         id: IdentityId,
         request: &RequestMeta,
     ) -> Result<(), OidcError> {
+        self.identity.require_recent_auth(principal)?;
         let mut unit = self.identity.write().await?;
         let user = unit.lock_user(principal.user_id).await?;
         let identity = unit

@@ -164,6 +164,12 @@ typed_id!(
     "key"
 );
 
+typed_id!(
+    /// A passkey (WebAuthn credential) of a user.
+    PasskeyId,
+    "pk"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,13 +13,14 @@ use tenantbase_domain::model::{
     Avatar, ChainHead, ClaimedJob, Event, Job, JobState, Profile, QueueDepth, Session, Setting,
     SigningKeyRow, User,
 };
+use tenantbase_store::identity::passkeys::StoredPasskey;
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore, StoreResult,
-    UserStore, UserTokenStore,
+    EventStore, JobStore, PasskeyStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore,
+    StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{passkeys, profiles, sessions, signing_keys, user_tokens, users};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -179,5 +180,12 @@ impl ProfileStore for BackendStore {
         avatar: Option<&Avatar>,
     ) -> StoreResult<bool> {
         profiles::set_avatar(self.writer(), user, previous, avatar).await
+    }
+}
+
+#[async_trait]
+impl PasskeyStore for BackendStore {
+    async fn passkeys(&self, user: UserId) -> StoreResult<Vec<StoredPasskey>> {
+        passkeys::passkeys(self.reader(), user).await
     }
 }

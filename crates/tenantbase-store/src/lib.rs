@@ -13,7 +13,9 @@ pub mod transactions;
 pub mod unit;
 
 pub use error::StoreError;
-pub use identity::{ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore};
+pub use identity::{
+    PasskeyStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
+};
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use org::{OrgUnit, TenantStore};
 pub use platform::{Backend, EventStore, JobStore, OpsStore, PoolStats, SettingsStore};
@@ -31,6 +33,7 @@ pub trait Store:
     + UserTokenStore
     + SigningKeyStore
     + ProfileStore
+    + PasskeyStore
     + TxStore
     + TenantStore
 {
@@ -46,6 +49,7 @@ impl<T> Store for T where
         + UserTokenStore
         + SigningKeyStore
         + ProfileStore
+        + PasskeyStore
         + TxStore
         + TenantStore
 {

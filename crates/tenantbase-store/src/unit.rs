@@ -5,13 +5,20 @@
 use async_trait::async_trait;
 
 use crate::StoreResult;
-use crate::identity::{SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit};
+use crate::identity::{PasskeysUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit};
 use crate::platform::{EventsUnit, JobsUnit};
 
 /// An open transaction. Dropping it without `commit` rolls everything back.
 #[async_trait]
 pub trait UnitOfWork:
-    EventsUnit + JobsUnit + UsersUnit + SessionsUnit + UserTokensUnit + SigningKeysUnit + Send
+    EventsUnit
+    + JobsUnit
+    + UsersUnit
+    + SessionsUnit
+    + UserTokensUnit
+    + SigningKeysUnit
+    + PasskeysUnit
+    + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -6,6 +6,7 @@ pub mod event;
 pub mod file;
 pub mod job;
 pub mod org;
+pub mod passkey;
 pub mod profile;
 pub mod project;
 pub mod session;
@@ -17,6 +18,7 @@ pub use event::{Actor, ChainHead, ChainKey, Event, GENESIS_HASH, RequestMeta, Ta
 pub use file::{FileUpload, StoredFile};
 pub use job::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
 pub use org::{ApiKey, Invitation, Member, Membership, Org, Role, Team};
+pub use passkey::PasskeyInfo;
 pub use profile::{Avatar, Profile, ProfileVisibility};
 pub use project::Project;
 pub use session::{Rotation, Session};

@@ -1,12 +1,14 @@
 //! Who people are and how they prove it: accounts, sessions and their refresh tokens,
 //! single-use tokens, token signing keys, and profiles. None of it belongs to one org.
 
+pub mod passkeys;
 pub mod profiles;
 pub mod sessions;
 pub mod signing_keys;
 pub mod user_tokens;
 pub mod users;
 
+pub use passkeys::{PasskeyStore, PasskeysUnit};
 pub use profiles::ProfileStore;
 pub use sessions::{SessionStore, SessionsUnit};
 pub use signing_keys::{SigningKeyStore, SigningKeysUnit};

@@ -34,6 +34,12 @@ pub enum MessageKind {
         code: String,
         expires_in_minutes: u32,
     },
+    /// Tells the user a passkey was added to their account, so they notice if it was not them.
+    PasskeyAdded {
+        display_name: String,
+        passkey_name: String,
+        time: String,
+    },
 }
 
 /// A fully rendered message: what a transport sends. It is also a job payload, so Serialize + Deserialize.

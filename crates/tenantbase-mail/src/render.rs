@@ -33,6 +33,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("new_sign_in.txt"),
     template!("mfa_code.html"),
     template!("mfa_code.txt"),
+    template!("passkey_added.html"),
+    template!("passkey_added.txt"),
 ];
 
 /// Parsed once; an error here is a bug in a template, reported on every render.
@@ -157,6 +159,19 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             "mfa_code",
             format!("Your {product} sign-in code"),
             context! { display_name => safe::quoted_name(display_name), code, expires_in_minutes },
+        ),
+        MessageKind::PasskeyAdded {
+            display_name,
+            passkey_name,
+            time,
+        } => (
+            "passkey_added",
+            format!("A passkey was added to your {product} account"),
+            context! {
+                display_name => safe::quoted_name(display_name),
+                passkey_name => safe::quoted_name(passkey_name),
+                time,
+            },
         ),
     })
 }

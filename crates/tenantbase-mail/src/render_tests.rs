@@ -62,6 +62,14 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
             },
             vec![text(" (name)"), text(" (code)"), "1 minute.".to_owned()],
         ),
+        (
+            MessageKind::PasskeyAdded {
+                display_name: text(" (name)"),
+                passkey_name: text(" (passkey)"),
+                time: text(" (time)"),
+            },
+            vec![text(" (name)"), text(" (passkey)"), text(" (time)")],
+        ),
     ]
 }
 
@@ -270,7 +278,9 @@ fn script_and_other_non_web_urls_are_refused() {
             .filter(|(m, _)| {
                 !matches!(
                     m,
-                    MessageKind::NewSignIn { .. } | MessageKind::MfaCode { .. }
+                    MessageKind::NewSignIn { .. }
+                        | MessageKind::MfaCode { .. }
+                        | MessageKind::PasskeyAdded { .. }
                 )
             })
             .collect();

@@ -83,6 +83,8 @@ pub struct Identity {
     pub(super) links: Links,
     pub(super) throttle: Throttle,
     pub(super) cache: AuthCache,
+    /// Set when passkeys are offered (`with_passkeys`).
+    pub(super) passkeys: Option<super::passkeys::RelyingParty>,
 }
 
 /// The rules an `Identity` applies.
@@ -110,6 +112,7 @@ impl Identity {
             links: policy.links,
             throttle: Throttle::new(policy.throttle),
             cache: AuthCache::new(),
+            passkeys: None,
         }
     }
 
@@ -303,17 +306,28 @@ impl Identity {
     /// else's with a password).
     async fn open_session(
         &self,
-        mut unit: IdentityWrite<'_>,
+        unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let (amr, access_ttl) = if user.is_guest {
-            ("guest", Some(self.sessions.guest_access_ttl))
-        } else {
-            ("pwd", None)
-        };
+        let amr = if user.is_guest { "guest" } else { "pwd" };
+        self.open_session_with(unit, event, user, &[amr], device, request)
+            .await
+    }
+
+    /// `open_session` for a sign-in that proved `amr` (RFC 8176 values).
+    pub(super) async fn open_session_with(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        event: NewEvent,
+        user: User,
+        amr: &[&str],
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let access_ttl = user.is_guest.then_some(self.sessions.guest_access_ttl);
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -325,7 +339,7 @@ impl Identity {
                     device_label: device.label.clone(),
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
-                    amr: vec![amr.to_owned()],
+                    amr: amr.iter().map(|m| (*m).to_owned()).collect(),
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cache;
+pub mod passkeys;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
@@ -72,6 +73,21 @@ pub enum IdentityError {
     Hash(#[from] password_hash::HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Several fields are invalid at once.
+    #[error("invalid fields")]
+    InvalidFields(Vec<crate::tenancy::FieldProblem>),
+    /// No relying party is configured (`auth.webauthn`).
+    #[error("passkeys are not enabled")]
+    PasskeysDisabled,
+    /// A passkey sign-in that failed, for whatever reason (audited with it).
+    #[error("the passkey sign-in was refused")]
+    PasskeyRefused,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("this passkey is registered already")]
+    PasskeyExists,
+    #[error("guests cannot add passkeys")]
+    GuestPasskey,
     #[error("{0}")]
     Internal(String),
 }

@@ -59,13 +59,40 @@ impl From<IdentityError> for ApiError {
                 "Too many sign-ins are being checked right now; retry shortly.",
                 OVERLOADED_RETRY_AFTER,
             ),
+            IdentityError::InvalidFields(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            IdentityError::PasskeysDisabled => ApiError::not_found(
+                "passkeys_disabled",
+                "Passkeys are not enabled on this server.",
+            ),
+            IdentityError::PasskeyRefused => ApiError::unauthorized(
+                "passkey_refused",
+                "The passkey sign-in was refused; start a new one.",
+            ),
+            IdentityError::PasskeyNotFound => {
+                ApiError::not_found("passkey_not_found", "No such passkey.")
+            }
+            IdentityError::PasskeyExists => {
+                ApiError::conflict("passkey_exists", "This passkey is registered already.")
+            }
+            IdentityError::GuestPasskey => ApiError::conflict(
+                "guest_account",
+                "Guests cannot add passkeys; upgrade the account first.",
+            ),
             IdentityError::Store(error) => error.into(),
             other => ApiError::internal(&other),
         }
     }
 }
 
-fn tokens(pair: TokenPair) -> TokenResponse {
+pub(super) fn tokens(pair: TokenPair) -> TokenResponse {
     TokenResponse {
         user: UserView::from(&pair.user),
         access_token: pair.access_token,

@@ -1,7 +1,8 @@
-//! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, and the JWKS.
+//! `/v1/auth/…`: sign-up, sign-in, guests, token refresh, sessions, passkeys, and the JWKS.
 
 mod dto;
 mod handlers;
+mod passkeys;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,4 +46,30 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
+        .merge(passkey_routes())
+}
+
+/// `/v1/auth/passkeys/…`.
+fn passkey_routes() -> OpenApiRouter<AppState> {
+    use Access::{Public, SignedIn};
+    OpenApiRouter::new()
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::start_registration)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::finish_registration)),
+        ))
+        .routes(guard(SignedIn, routes!(passkeys::list_passkeys)))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::rename_passkey)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::remove_passkey)),
+        ))
+        .routes(guard(Public, throttled(routes!(passkeys::start_login))))
+        .routes(guard(Public, throttled(routes!(passkeys::finish_login))))
 }

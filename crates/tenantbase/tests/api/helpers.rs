@@ -155,6 +155,16 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With passkeys for `relying_party`.
+    pub async fn with_passkeys(
+        backend: Backend,
+        relying_party: tenantbase_core::identity::passkeys::RelyingParty,
+    ) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.passkeys = Some(relying_party);
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -269,12 +279,11 @@ impl TestApp {
             },
             throttle: options.throttle,
         };
-        let identity = Arc::new(Identity::new(
-            store.clone(),
-            hasher,
-            Arc::new(keyring),
-            policy,
-        ));
+        let mut identity = Identity::new(store.clone(), hasher, Arc::new(keyring), policy);
+        if let Some(relying_party) = options.passkeys {
+            identity = identity.with_passkeys(relying_party);
+        }
+        let identity = Arc::new(identity);
         let state_identity = identity.clone();
         let files_dir = dir.path().join("files");
         let blob_config = options.blob.unwrap_or(BlobConfig::Local {
@@ -370,6 +379,7 @@ struct Options {
     throttle: ThrottlePolicy,
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
+    passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
 }
 
 impl Options {
@@ -381,6 +391,7 @@ impl Options {
             throttle: ThrottlePolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
+            passkeys: None,
         }
     }
 }

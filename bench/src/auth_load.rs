@@ -15,7 +15,7 @@ use tenantbase_domain::password::{Password, PasswordPolicy};
 
 use crate::load::{self, Flow, Get};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Registers `email` and returns the token response.
 pub async fn register(addr: SocketAddr, email: &str) -> anyhow::Result<Value> {

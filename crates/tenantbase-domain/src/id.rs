@@ -170,6 +170,12 @@ typed_id!(
     "pk"
 );
 
+typed_id!(
+    /// A device a user trusted to skip the second factor at sign-in.
+    TrustedDeviceId,
+    "tdv"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

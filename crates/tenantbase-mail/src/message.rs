@@ -34,6 +34,12 @@ pub enum MessageKind {
         code: String,
         expires_in_minutes: u32,
     },
+    /// Tells the user a second factor (`factor`: `totp`, `email`) was removed from the
+    /// account, so they notice if it was not them.
+    MfaRemoved {
+        display_name: String,
+        factor: String,
+    },
     /// Tells the user a passkey was added to their account, so they notice if it was not them.
     PasskeyAdded {
         display_name: String,

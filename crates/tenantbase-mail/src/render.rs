@@ -33,6 +33,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("new_sign_in.txt"),
     template!("mfa_code.html"),
     template!("mfa_code.txt"),
+    template!("mfa_removed.html"),
+    template!("mfa_removed.txt"),
     template!("passkey_added.html"),
     template!("passkey_added.txt"),
 ];
@@ -159,6 +161,14 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             "mfa_code",
             format!("Your {product} sign-in code"),
             context! { display_name => safe::quoted_name(display_name), code, expires_in_minutes },
+        ),
+        MessageKind::MfaRemoved {
+            display_name,
+            factor,
+        } => (
+            "mfa_removed",
+            format!("A sign-in factor was removed from your {product} account"),
+            context! { display_name => safe::quoted_name(display_name), factor },
         ),
         MessageKind::PasskeyAdded {
             display_name,

@@ -63,6 +63,13 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
             vec![text(" (name)"), text(" (code)"), "1 minute.".to_owned()],
         ),
         (
+            MessageKind::MfaRemoved {
+                display_name: text(" (name)"),
+                factor: text(" (factor)"),
+            },
+            vec![text(" (name)"), text(" (factor)")],
+        ),
+        (
             MessageKind::PasskeyAdded {
                 display_name: text(" (name)"),
                 passkey_name: text(" (passkey)"),
@@ -280,6 +287,7 @@ fn script_and_other_non_web_urls_are_refused() {
                     m,
                     MessageKind::NewSignIn { .. }
                         | MessageKind::MfaCode { .. }
+                        | MessageKind::MfaRemoved { .. }
                         | MessageKind::PasskeyAdded { .. }
                 )
             })

@@ -13,14 +13,15 @@ use tenantbase_domain::model::{
     Avatar, ChainHead, ClaimedJob, Event, Job, JobState, Profile, QueueDepth, Session, Setting,
     SigningKeyRow, User,
 };
+use tenantbase_domain::model::{MfaChallenge, MfaFactor, TrustedDevice};
 use tenantbase_store::identity::passkeys::StoredPasskey;
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, PasskeyStore, ProfileStore, SessionStore, SettingsStore, SigningKeyStore,
-    StoreResult, UserStore, UserTokenStore,
+    EventStore, JobStore, MfaStore, PasskeyStore, ProfileStore, SessionStore, SettingsStore,
+    SigningKeyStore, StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{passkeys, profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{mfa, passkeys, profiles, sessions, signing_keys, user_tokens, users};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -180,6 +181,33 @@ impl ProfileStore for BackendStore {
         avatar: Option<&Avatar>,
     ) -> StoreResult<bool> {
         profiles::set_avatar(self.writer(), user, previous, avatar).await
+    }
+}
+
+#[async_trait]
+impl MfaStore for BackendStore {
+    async fn mfa_factors(&self, user_id: UserId) -> StoreResult<Vec<MfaFactor>> {
+        mfa::mfa_factors(self.reader(), user_id).await
+    }
+
+    async fn backup_codes_left(&self, user_id: UserId) -> StoreResult<u64> {
+        mfa::backup_codes_left(self.reader(), user_id).await
+    }
+
+    async fn mfa_challenge(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<MfaChallenge>> {
+        mfa::mfa_challenge(self.reader(), token_hash, now).await
+    }
+
+    async fn trusted_devices(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TrustedDevice>> {
+        mfa::trusted_devices(self.reader(), user_id, now).await
     }
 }
 

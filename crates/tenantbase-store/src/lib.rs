@@ -14,7 +14,7 @@ pub mod unit;
 
 pub use error::StoreError;
 pub use identity::{
-    PasskeyStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
+    MfaStore, PasskeyStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
 };
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use org::{OrgUnit, TenantStore};
@@ -33,6 +33,7 @@ pub trait Store:
     + UserTokenStore
     + SigningKeyStore
     + ProfileStore
+    + MfaStore
     + PasskeyStore
     + TxStore
     + TenantStore
@@ -49,6 +50,7 @@ impl<T> Store for T where
         + UserTokenStore
         + SigningKeyStore
         + ProfileStore
+        + MfaStore
         + PasskeyStore
         + TxStore
         + TenantStore

@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 
 use crate::StoreResult;
-use crate::identity::{PasskeysUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit};
+use crate::identity::{
+    MfaUnit, PasskeysUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit,
+};
 use crate::platform::{EventsUnit, JobsUnit};
 
 /// An open transaction. Dropping it without `commit` rolls everything back.
@@ -17,6 +19,7 @@ pub trait UnitOfWork:
     + SessionsUnit
     + UserTokensUnit
     + SigningKeysUnit
+    + MfaUnit
     + PasskeysUnit
     + Send
 {

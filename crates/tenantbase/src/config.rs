@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 mod auth;
+mod mfa;
 mod webauthn;
 
 pub use auth::AuthConfig;
@@ -386,6 +387,7 @@ impl Config {
         if self.metrics.listen == Some(self.listen) && self.listen.port() != 0 {
             bail!("invalid configuration: metrics.listen must differ from listen");
         }
+        self.auth.mfa.validate()?;
         self.auth.webauthn.relying_party()?;
         if self.auth.leeway_secs > 30 {
             bail!("invalid configuration: auth.leeway_secs must be at most 30");

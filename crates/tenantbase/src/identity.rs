@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use tenantbase_core::identity::mfa::{MfaKeys, MfaPolicy};
 use tenantbase_core::identity::password_hash::PasswordHasher;
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -62,6 +63,12 @@ pub(crate) async fn build(
             max_delay: Duration::from_secs(auth.login_max_delay_secs),
             requests_per_minute: auth.rate_limit_per_minute,
             ..ThrottlePolicy::default()
+        },
+        mfa: MfaPolicy {
+            issuer: config.mail.branding.product_name.clone(),
+            email_fallback: auth.mfa.email_fallback,
+            trusted_device_ttl: Duration::from_secs(auth.mfa.trusted_device_days * 86_400),
+            ..MfaPolicy::new(MfaKeys::from_master(&master))
         },
     };
     let mut identity = Identity::new(store.clone(), hasher, Arc::new(keyring), policy);

@@ -18,6 +18,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
+use super::mfa::{FirstStep, MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::throttle::{Throttle, ThrottlePolicy};
 use super::tokens::Keyring;
@@ -72,6 +73,13 @@ pub struct Device {
     pub label: Option<String>,
 }
 
+/// What a new session is: how it signed in, and its access tokens' lifetime (`None`:
+/// the configured one).
+pub(super) struct Grant {
+    pub amr: Vec<String>,
+    pub access_ttl: Option<Duration>,
+}
+
 /// The identity use cases.
 pub struct Identity {
     pub(super) store: Arc<dyn Store>,
@@ -85,6 +93,7 @@ pub struct Identity {
     pub(super) cache: AuthCache,
     /// Set when passkeys are offered (`with_passkeys`).
     pub(super) passkeys: Option<super::passkeys::RelyingParty>,
+    pub(super) mfa: MfaPolicy,
 }
 
 /// The rules an `Identity` applies.
@@ -94,6 +103,7 @@ pub struct IdentityPolicy {
     pub sessions: SessionPolicy,
     pub links: Links,
     pub throttle: ThrottlePolicy,
+    pub mfa: MfaPolicy,
 }
 
 impl Identity {
@@ -113,6 +123,7 @@ impl Identity {
             throttle: Throttle::new(policy.throttle),
             cache: AuthCache::new(),
             passkeys: None,
+            mfa: policy.mfa,
         }
     }
 
@@ -196,14 +207,16 @@ impl Identity {
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail the same
-    /// way, after the same argon2 work.
+    /// way, after the same argon2 work. An account with a second factor gets a challenge
+    /// instead of a session, unless `device_token` shows the device is trusted.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         device: &Device,
+        device_token: Option<&str>,
         request: &RequestMeta,
-    ) -> Result<TokenPair, IdentityError> {
+    ) -> Result<SignIn, IdentityError> {
         // One key for every spelling of the address that the lookup treats as one.
         let account = Email::parse(email)
             .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
@@ -254,7 +267,13 @@ impl Identity {
             request,
             serde_json::json!({}),
         );
-        self.open_session(unit, event, user, device, request).await
+        let step = FirstStep {
+            user,
+            factor: "pwd",
+            event,
+        };
+        self.finish_first_step(unit, step, device, device_token, request)
+            .await
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.
@@ -304,7 +323,7 @@ impl Identity {
     /// Creates the session in `unit`, commits it with `event`, and issues the token pair
     /// (a guest's signed in as a guest, with the guests' short access tokens; anyone
     /// else's with a password).
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
         unit: IdentityWrite<'_>,
         event: NewEvent,
@@ -312,22 +331,31 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let amr = if user.is_guest { "guest" } else { "pwd" };
-        self.open_session_with(unit, event, user, &[amr], device, request)
+        let (amr, access_ttl) = if user.is_guest {
+            ("guest", Some(self.sessions.guest_access_ttl))
+        } else {
+            ("pwd", None)
+        };
+        let grant = Grant {
+            amr: vec![amr.to_owned()],
+            access_ttl,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
             .await
     }
 
-    /// `open_session` for a sign-in that proved `amr` (RFC 8176 values).
-    pub(super) async fn open_session_with(
+    /// Creates the session `grant` describes in `unit`, commits it with `event`, and
+    /// issues the token pair.
+    pub(super) async fn open_session_as(
         &self,
         mut unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
-        amr: &[&str],
         device: &Device,
         request: &RequestMeta,
+        grant: Grant,
     ) -> Result<TokenPair, IdentityError> {
-        let access_ttl = user.is_guest.then_some(self.sessions.guest_access_ttl);
+        let Grant { amr, access_ttl } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -339,7 +367,7 @@ impl Identity {
                     device_label: device.label.clone(),
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
-                    amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+                    amr,
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

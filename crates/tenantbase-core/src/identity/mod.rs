@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cache;
+pub mod mfa;
 pub mod passkeys;
 pub mod password_hash;
 mod recovery;
@@ -64,6 +65,22 @@ pub enum IdentityError {
     NothingToVerify,
     #[error("only guests can be upgraded")]
     NotAGuest,
+    /// An `mfa_token` that is unknown, used, expired, or bound to another device.
+    #[error("invalid or expired mfa token")]
+    InvalidMfaToken,
+    /// A second-factor code that is wrong, used, or expired.
+    #[error("invalid second-factor code")]
+    InvalidMfaCode,
+    /// No such second factor (or none active, where one is needed).
+    #[error("no such second factor")]
+    MfaNotEnrolled,
+    #[error("a TOTP factor is already active")]
+    TotpAlreadyEnrolled,
+    /// The account cannot use this second factor (a guest, an unverified email, …).
+    #[error("{0}")]
+    MfaUnavailable(String),
+    #[error("no such trusted device")]
+    TrustedDeviceNotFound,
     /// Too many failed sign-ins from this client or on this account: try after the wait.
     #[error("too many attempts; retry in {0:?}")]
     TooManyAttempts(std::time::Duration),

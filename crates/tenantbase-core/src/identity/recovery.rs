@@ -232,7 +232,11 @@ impl Identity {
         unit.set_password_hash(user.id, hash, now).await?;
         unit.revoke_user_sessions(user.id, keep, event_type, now)
             .await?;
-        let event = user_event(event_type, user, request, serde_json::json!({}));
+        // A device trusted under the old password would skip the second factor for
+        // whoever learned it: trust ends with the password.
+        let untrusted = unit.delete_trusted_devices(user.id).await?;
+        let payload = serde_json::json!({"trusted_devices_revoked": untrusted});
+        let event = user_event(event_type, user, request, payload);
         unit.commit(Change::new(AuthStale::UserSessions(user.id), event))
             .await?;
         Ok(())

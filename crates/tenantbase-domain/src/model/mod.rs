@@ -5,6 +5,7 @@
 pub mod event;
 pub mod file;
 pub mod job;
+pub mod mfa;
 pub mod org;
 pub mod passkey;
 pub mod profile;
@@ -17,6 +18,7 @@ pub mod user;
 pub use event::{Actor, ChainHead, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
 pub use file::{FileUpload, StoredFile};
 pub use job::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+pub use mfa::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
 pub use org::{ApiKey, Invitation, Member, Membership, Org, Role, Team};
 pub use passkey::PasskeyInfo;
 pub use profile::{Avatar, Profile, ProfileVisibility};

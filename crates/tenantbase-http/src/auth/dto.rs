@@ -22,6 +22,16 @@ pub(crate) struct LoginBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct SignInBody {
+    pub email: String,
+    pub password: String,
+    /// The `device_token` a second step with `trust_device` returned: with the same
+    /// `X-Device-Id`, the second factor is skipped until the token expires.
+    pub device_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RefreshBody {
     pub refresh_token: String,
 }
@@ -122,6 +132,8 @@ pub(crate) struct SessionView {
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// How the session signed in (RFC 8176: `pwd`, `otp`, `mfa`, …).
+    pub amr: Vec<String>,
     /// Whether this is the session making the request.
     pub current: bool,
 }
@@ -136,6 +148,7 @@ impl SessionView {
             created_at: session.created_at,
             last_seen_at: session.last_seen_at,
             expires_at: session.idle_expires_at.min(session.absolute_expires_at),
+            amr: session.amr.clone(),
             current,
         }
     }

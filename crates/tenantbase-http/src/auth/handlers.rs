@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use tenantbase_core::identity::mfa::SignIn;
 use tenantbase_core::identity::password_hash::{HashError, OVERLOADED_RETRY_AFTER};
 use tenantbase_core::identity::{IdentityError, TokenPair};
 use tenantbase_core::tenancy::Credential;
@@ -11,8 +12,10 @@ use tenantbase_domain::id::SessionId;
 
 use super::dto::{
     ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
-    RevokeAllQuery, RevokedCount, SessionList, SessionView, TokenBody, TokenResponse, UserView,
+    RevokeAllQuery, RevokedCount, SessionList, SessionView, SignInBody, TokenBody, TokenResponse,
+    UserView,
 };
+use super::mfa_dto::{LoginResponse, MfaRequiredResponse};
 use crate::extract::{Authenticated, Bearer, ClientMeta};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
@@ -59,6 +62,27 @@ impl From<IdentityError> for ApiError {
                 "Too many sign-ins are being checked right now; retry shortly.",
                 OVERLOADED_RETRY_AFTER,
             ),
+            IdentityError::InvalidMfaToken => ApiError::unauthorized(
+                "invalid_mfa_token",
+                "The mfa_token is invalid, used, expired or bound to another device; sign in again.",
+            ),
+            IdentityError::InvalidMfaCode => ApiError::unauthorized(
+                "invalid_mfa_code",
+                "The code is wrong, already used or expired.",
+            ),
+            IdentityError::MfaNotEnrolled => {
+                ApiError::not_found("mfa_not_enrolled", "No such second factor on this account.")
+            }
+            IdentityError::TotpAlreadyEnrolled => ApiError::conflict(
+                "totp_already_enrolled",
+                "An authenticator app is already active; remove it before enrolling another.",
+            ),
+            IdentityError::MfaUnavailable(message) => {
+                ApiError::conflict("mfa_unavailable", message)
+            }
+            IdentityError::TrustedDeviceNotFound => {
+                ApiError::not_found("trusted_device_not_found", "No such trusted device.")
+            }
             IdentityError::InvalidFields(problems) => ApiError::validation(
                 problems
                     .into_iter()
@@ -128,10 +152,13 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(tokens(pair))))
 }
 
-/// Sign in with email and password.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
+/// Sign in with email and password. An account with a second factor (on a device it has
+/// not trusted) gets `{mfa_required: true, mfa_token, methods}` and no session: the
+/// second step is `POST /v1/auth/mfa/verify`.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = SignInBody,
+    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it")),
     responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -139,13 +166,22 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientMeta,
-    ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let pair = state
+    ApiJson(body): ApiJson<SignInBody>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let sign_in = state
         .identity
-        .login(&body.email, &body.password, &client.device, &client.request)
+        .login(
+            &body.email,
+            &body.password,
+            &client.device,
+            body.device_token.as_deref(),
+            &client.request,
+        )
         .await?;
-    Ok(Json(tokens(pair)))
+    Ok(Json(match sign_in {
+        SignIn::Session(pair) => LoginResponse::Session(tokens(*pair)),
+        SignIn::SecondFactorDue(due) => LoginResponse::SecondFactor(MfaRequiredResponse::from(due)),
+    }))
 }
 
 /// Sign in as a guest (no email, no personal data); the access token lives 1 h.

@@ -2,6 +2,8 @@
 
 mod dto;
 mod handlers;
+mod mfa;
+mod mfa_dto;
 mod passkeys;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -46,6 +48,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
+        .merge(mfa::routes())
         .merge(passkey_routes())
 }
 

@@ -1,6 +1,7 @@
-//! The identity statements: accounts, sessions, single-use tokens, signing keys and
+//! The identity statements: accounts, sessions, single-use tokens, second factors, signing keys and
 //! profiles. Their unit-of-work parts are implemented for the platform unit.
 
+pub(crate) mod mfa;
 pub(crate) mod passkeys;
 pub(crate) mod profiles;
 pub(crate) mod sessions;

@@ -1,6 +1,7 @@
 //! Who people are and how they prove it: accounts, sessions and their refresh tokens,
-//! single-use tokens, token signing keys, and profiles. None of it belongs to one org.
+//! single-use tokens, second factors, token signing keys, and profiles. None of it belongs to one org.
 
+pub mod mfa;
 pub mod passkeys;
 pub mod profiles;
 pub mod sessions;
@@ -8,6 +9,7 @@ pub mod signing_keys;
 pub mod user_tokens;
 pub mod users;
 
+pub use mfa::{MfaStore, MfaUnit};
 pub use passkeys::{PasskeyStore, PasskeysUnit};
 pub use profiles::ProfileStore;
 pub use sessions::{SessionStore, SessionsUnit};

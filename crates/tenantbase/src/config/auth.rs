@@ -40,6 +40,8 @@ pub struct AuthConfig {
     /// elsewhere takes effect without a restart.
     pub key_reload_secs: u64,
     pub argon2: tenantbase_core::identity::password_hash::HashConfig,
+    /// Second factors (`[auth.mfa]`).
+    pub mfa: super::mfa::MfaConfig,
     /// Passkeys' relying party; unset, passkeys are off.
     pub webauthn: super::webauthn::WebauthnConfig,
 }
@@ -64,6 +66,7 @@ impl Default for AuthConfig {
             login_max_delay_secs: 900,
             key_reload_secs: 60,
             argon2: Default::default(),
+            mfa: Default::default(),
             webauthn: Default::default(),
         }
     }

@@ -11,7 +11,7 @@ use tenantbase_core::identity::SessionPolicy;
 
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) async fn post(
     app: &TestApp,

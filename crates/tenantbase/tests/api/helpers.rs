@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tenantbase_blob::{BlobConfig, BlobStore};
+use tenantbase_core::identity::mfa::{MfaKeys, MfaPolicy};
 use tenantbase_core::identity::password_hash::{HashConfig, PasswordHasher};
 use tenantbase_core::identity::signing_keys::load_keyring;
 use tenantbase_core::identity::throttle::ThrottlePolicy;
@@ -155,6 +156,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With `auth.mfa.email_fallback` set as given.
+    pub async fn with_mfa_email_fallback(backend: Backend, email_fallback: bool) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.mfa_email_fallback = email_fallback;
+        Self::open(backend, options).await
+    }
+
     /// With passkeys for `relying_party`.
     pub async fn with_passkeys(
         backend: Backend,
@@ -278,6 +286,10 @@ impl TestApp {
                 mailer: Mailer::new(Default::default(), JobSeal::from_master(&master)),
             },
             throttle: options.throttle,
+            mfa: MfaPolicy {
+                email_fallback: options.mfa_email_fallback,
+                ..MfaPolicy::new(MfaKeys::from_master(&master))
+            },
         };
         let mut identity = Identity::new(store.clone(), hasher, Arc::new(keyring), policy);
         if let Some(relying_party) = options.passkeys {
@@ -379,6 +391,7 @@ struct Options {
     throttle: ThrottlePolicy,
     tenancy: TenancyPolicy,
     blob: Option<BlobConfig>,
+    mfa_email_fallback: bool,
     passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
 }
 
@@ -391,6 +404,7 @@ impl Options {
             throttle: ThrottlePolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
+            mfa_email_fallback: false,
             passkeys: None,
         }
     }

@@ -7,6 +7,8 @@ mod audit_cli;
 mod audit_sealer;
 mod auth;
 mod auth_email;
+mod auth_mfa;
+mod auth_mfa_at_rest;
 mod auth_overload;
 mod auth_revocation;
 mod auth_throttle;

@@ -19,7 +19,7 @@ use crate::helpers::{BOTH, Backend, TestApp};
 use crate::tenants::{Caller, mailed_token};
 
 /// Where `needle` occurs, as `table.column`, in the app's database.
-async fn find_in_database(app: &TestApp, backend: Backend, needle: &str) -> Vec<String> {
+pub(crate) async fn find_in_database(app: &TestApp, backend: Backend, needle: &str) -> Vec<String> {
     match backend {
         Backend::Sqlite => find_in_sqlite(&app.database_url, needle).await,
         Backend::Postgres => find_in_postgres(&app.database_url, needle).await,
@@ -89,14 +89,14 @@ async fn find_in_postgres(url: &str, needle: &str) -> Vec<String> {
 }
 
 /// Asserts that `token` (and so any link holding it) is nowhere in the database.
-async fn assert_absent(app: &TestApp, backend: Backend, token: &str, when: &str) {
+pub(crate) async fn assert_absent(app: &TestApp, backend: Backend, token: &str, when: &str) {
     let found = find_in_database(app, backend, token).await;
     assert!(found.is_empty(), "{backend:?}, {when}: token in {found:?}");
 }
 
 /// Asserts that a freshly issued `token` is nowhere in the database while its hash is:
 /// the scan does see the rows that matter.
-async fn assert_only_hashed(app: &TestApp, backend: Backend, token: &str, when: &str) {
+pub(crate) async fn assert_only_hashed(app: &TestApp, backend: Backend, token: &str, when: &str) {
     assert_absent(app, backend, token, when).await;
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     let hashed = find_in_database(app, backend, &hash).await;

@@ -64,22 +64,26 @@ pub(super) fn parse(json: &str) -> Result<Passkey, IdentityError> {
         .map_err(|e| IdentityError::Internal(format!("stored passkey record: {e}")))
 }
 
-/// The `amr` values (RFC 8176) a passkey sign-in proves: `hwk` for a key bound to its
-/// device, `swk` for one that may be copied between devices (synced passkeys live in
-/// software keychains); `mfa` when the authenticator verified the user (PIN or
-/// biometric) — possession plus knowledge or inherence. Passkey ceremonies require user
-/// verification, so a successful one always carries `mfa`.
-pub(super) fn amr(result: &AuthenticationResult) -> Vec<&'static str> {
-    let key = if result.backup_eligible() {
+/// The `amr` value (RFC 8176) of the key a passkey proved possession of: `hwk` for a key
+/// bound to its device, `swk` for one that may be copied between devices (synced passkeys
+/// live in software keychains).
+pub(super) fn key_kind(result: &AuthenticationResult) -> &'static str {
+    if result.backup_eligible() {
         "swk"
     } else {
         "hwk"
-    };
-    if result.user_verified() {
-        vec![key, "mfa"]
-    } else {
-        vec![key]
     }
+}
+
+/// The `amr` of a passkey sign-in: the key's kind, and `mfa` when the authenticator
+/// verified the user (PIN or biometric) — possession plus knowledge or inherence.
+/// Passkey ceremonies require user verification, so a successful one always has `mfa`.
+pub(super) fn amr(result: &AuthenticationResult) -> Vec<String> {
+    let mut amr = vec![key_kind(result).to_owned()];
+    if result.user_verified() {
+        amr.push("mfa".to_owned());
+    }
+    amr
 }
 
 #[cfg(test)]

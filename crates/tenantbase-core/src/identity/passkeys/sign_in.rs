@@ -11,7 +11,7 @@ use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential, Weba
 use super::record::{Record, amr, credential_key, parse};
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::TokenPair;
-use crate::identity::accounts::{Device, user_event};
+use crate::identity::accounts::{Device, Grant, user_event};
 use crate::identity::cache::AuthStale;
 use crate::write::Change;
 
@@ -110,7 +110,11 @@ impl Identity {
         let amr = amr(&result);
         let payload = serde_json::json!({"passkey_id": stored.info.id.to_string(), "amr": amr});
         let event = user_event("auth.passkey.login.succeeded", &user, request, payload);
-        self.open_session_with(unit, event, user, &amr, device, request)
+        let grant = Grant {
+            amr,
+            access_ttl: None,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
             .await
     }
 

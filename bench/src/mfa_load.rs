@@ -1,0 +1,133 @@
+//! Sign-in with an authenticator app against sign-in with a password alone: sequential
+//! rounds, each timing a password-only sign-in, then both steps of a TOTP sign-in
+//! (`/v1/auth/login` answering `mfa_required`, then `/v1/auth/mfa/verify` with the
+//! current code). A TOTP code works once, so every round signs in a different enrolled
+//! account.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use hyper::StatusCode;
+use hyper::header::{AUTHORIZATION, HeaderValue};
+use serde_json::{Value, json};
+
+use crate::auth_load::{PASSWORD, register};
+use crate::load;
+
+/// Median latencies (ms) of the password-only sign-in and of each TOTP step.
+pub struct TotpTiming {
+    pub password_only_p50_ms: f64,
+    pub first_step_p50_ms: f64,
+    pub second_step_p50_ms: f64,
+}
+
+pub async fn totp_sign_in_timing(addr: SocketAddr, rounds: usize) -> anyhow::Result<TotpTiming> {
+    register(addr, "bench-password-only@example.com").await?;
+    let mut secrets = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        secrets.push(enrolled(addr, &format!("bench-totp-{i}@example.com")).await?);
+    }
+    let (mut password, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, secret) in secrets.iter().enumerate() {
+        let started = Instant::now();
+        let plain = call(
+            addr,
+            "/v1/auth/login",
+            &sign_in("bench-password-only@example.com"),
+            None,
+        )
+        .await?;
+        password.push(elapsed_ms(started));
+        anyhow::ensure!(
+            plain["access_token"].is_string(),
+            "password sign-in: {plain}"
+        );
+
+        let email = format!("bench-totp-{i}@example.com");
+        let started = Instant::now();
+        let due = call(addr, "/v1/auth/login", &sign_in(&email), None).await?;
+        first.push(elapsed_ms(started));
+        let mfa_token = due["mfa_token"].as_str().unwrap_or_default();
+        let body = json!({"mfa_token": mfa_token, "method": "totp", "code": code(secret, 0)?});
+        let started = Instant::now();
+        let signed_in = call(addr, "/v1/auth/mfa/verify", &body, None).await?;
+        second.push(elapsed_ms(started));
+        anyhow::ensure!(
+            signed_in["access_token"].is_string(),
+            "second step: {signed_in}"
+        );
+    }
+    Ok(TotpTiming {
+        password_only_p50_ms: median(&mut password),
+        first_step_p50_ms: median(&mut first),
+        second_step_p50_ms: median(&mut second),
+    })
+}
+
+/// Registers `email` and activates an authenticator app on it; returns the secret. The
+/// confirmation uses the previous step's code, so the current one is left for sign-in.
+async fn enrolled(addr: SocketAddr, email: &str) -> anyhow::Result<String> {
+    let account = register(addr, email).await?;
+    let token = account["access_token"].as_str().unwrap_or_default();
+    let enrolment = call(addr, "/v1/auth/mfa/totp/enroll", &json!({}), Some(token)).await?;
+    let secret = enrolment["secret"].as_str().unwrap_or_default().to_owned();
+    let confirm = json!({"code": code(&secret, -1)?});
+    let confirmed = call(addr, "/v1/auth/mfa/totp/confirm", &confirm, Some(token)).await?;
+    anyhow::ensure!(confirmed["backup_codes"].is_array(), "confirm: {confirmed}");
+    Ok(secret)
+}
+
+/// POSTs `body` (as `token`'s bearer, if any) and returns the JSON of a 2xx answer.
+async fn call(
+    addr: SocketAddr,
+    path: &str,
+    body: &Value,
+    token: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut request = load::post_json(path, body);
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}"))?,
+        );
+    }
+    let Some((status, answer)) = load::once(addr, request).await else {
+        anyhow::bail!("no answer to {path}");
+    };
+    anyhow::ensure!(
+        status == StatusCode::OK || status == StatusCode::CREATED,
+        "{path} answered {status}"
+    );
+    Ok(serde_json::from_slice(&answer)?)
+}
+
+fn sign_in(email: &str) -> Value {
+    json!({"email": email, "password": PASSWORD})
+}
+
+/// The code an authenticator app shows `steps` steps (30 s) from now.
+fn code(secret: &str, steps: i64) -> anyhow::Result<String> {
+    let secret =
+        totp_rs::Secret::try_from_base32(secret).map_err(|e| anyhow::anyhow!("secret: {e}"))?;
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build_noncompliant();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        .saturating_add_signed(steps * 30);
+    Ok(totp.generate(now).to_string())
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let middle = samples.get(samples.len() / 2).copied().unwrap_or_default();
+    (middle * 1000.0).round() / 1000.0
+}

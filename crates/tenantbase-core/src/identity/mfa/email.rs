@@ -1,0 +1,118 @@
+//! Emailed codes as a second factor: an account opts in (with a verified address), or,
+//! when `auth.mfa.email_fallback` allows it, an account with TOTP may ask for one. A code
+//! is 6 digits, lives 10 minutes, is used once, and only its keyed hash is stored; the
+//! email carrying it is sealed in the mail queue like every message.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tenantbase_domain::model::{MfaKind, RequestMeta};
+use tenantbase_mail::MessageKind;
+
+use super::codes::new_email_code;
+use super::{MfaMethod, check_device};
+use crate::identity::accounts::{Device, Identity, chrono_duration, user_event};
+use crate::identity::cache::AuthStale;
+use crate::identity::{IdentityError, Principal};
+use crate::write::Change;
+
+const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
+
+impl Identity {
+    /// Emails a sign-in code to the user of `mfa_token`, replacing any earlier code.
+    /// Sends count per account: past the sign-in threshold they are delayed like failed
+    /// attempts, so the address cannot be flooded.
+    pub async fn send_mfa_email_code(
+        &self,
+        mfa_token: &str,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let challenge = self.peek_challenge(mfa_token).await?;
+        check_device(&challenge, device)?;
+        let mut unit = self.write().await?;
+        let user = unit.user(challenge.user_id).await?;
+        let factors = unit.mfa_factors_in_unit(user.id).await?;
+        let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
+        let methods = self.methods_for(&user, &factors, backup_codes);
+        let (true, Some(email)) = (methods.contains(&MfaMethod::EmailCode), &user.email) else {
+            return Err(IdentityError::MfaUnavailable(
+                "this account does not receive sign-in codes by email".to_owned(),
+            ));
+        };
+        self.throttle
+            .start_attempt(None, &format!("mfa-email:{}", user.id))
+            .map_err(IdentityError::TooManyAttempts)?;
+        let code = new_email_code()?;
+        let expires_at = Utc::now() + chrono_duration(EMAIL_CODE_TTL);
+        unit.put_email_code(
+            user.id,
+            &self.mfa.keys.code_hash(user.id, &code),
+            expires_at,
+        )
+        .await?;
+        let message = MessageKind::MfaCode {
+            display_name: user.display_name.clone(),
+            code,
+            expires_in_minutes: (EMAIL_CODE_TTL.as_secs() / 60) as u32,
+        };
+        self.links
+            .mailer
+            .queue(unit.as_mut(), email, &message)
+            .await
+            .map_err(|e| IdentityError::Internal(format!("queueing the mfa_code email: {e}")))?;
+        let event = user_event(
+            "auth.mfa.email_code.sent",
+            &user,
+            request,
+            serde_json::json!({}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+
+    /// Opts the caller in to sign-in codes by email (their address must be verified).
+    /// Already opted in: nothing changes.
+    pub async fn enable_email_factor(
+        &self,
+        principal: &Principal,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut unit = self.write().await?;
+        let user = unit.user(principal.user_id).await?;
+        if user.is_guest || user.email.is_none() || !user.email_verified {
+            return Err(IdentityError::MfaUnavailable(
+                "verify the account's email address before using it as a second factor".to_owned(),
+            ));
+        }
+        if !unit
+            .add_mfa_factor(user.id, MfaKind::Email, Utc::now())
+            .await?
+        {
+            return Ok(());
+        }
+        let event = user_event(
+            "auth.mfa.email.enabled",
+            &user,
+            request,
+            serde_json::json!({}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+
+    /// Opts the caller out of sign-in codes by email.
+    pub async fn disable_email_factor(
+        &self,
+        principal: &Principal,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        self.remove_factor(
+            principal,
+            MfaKind::Email,
+            "auth.mfa.email.disabled",
+            request,
+        )
+        .await
+    }
+}

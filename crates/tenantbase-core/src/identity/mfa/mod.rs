@@ -1,0 +1,241 @@
+//! Second factors: TOTP with backup codes, emailed codes, trusted devices, and the
+//! second step of a sign-in. A sign-in whose account has an active factor ends its first
+//! step with an `mfa_token` (random, stored as SHA-256, 5 minutes, single use, bound to
+//! the device id the first step sent) instead of a session; `complete_mfa` turns it into
+//! one once a second factor passed. Other sign-in methods (passkeys) plug in there.
+
+mod codes;
+mod email;
+mod keys;
+mod totp;
+mod trusted;
+mod verify;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
+use tenantbase_store::identity::mfa::NewMfaChallenge;
+use tenantbase_store::platform::events::NewEvent;
+
+use super::accounts::{
+    Device, Grant, Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token,
+    user_event,
+};
+use super::cache::AuthStale;
+use super::{IdentityError, TokenPair};
+use crate::write::Change;
+
+pub use keys::MfaKeys;
+pub use totp::TotpEnrolment;
+pub use verify::MfaVerified;
+
+/// How long the second step of a sign-in may take.
+pub const MFA_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// The rules and keys of second factors.
+#[derive(Debug, Clone)]
+pub struct MfaPolicy {
+    pub keys: MfaKeys,
+    /// The issuer authenticator apps show beside the account (`otpauth://` `issuer`).
+    pub issuer: String,
+    /// Accounts with TOTP may also get a code by email (`auth.mfa.email_fallback`).
+    pub email_fallback: bool,
+    /// How long a trusted device skips the second factor (`auth.mfa.trusted_device_days`).
+    pub trusted_device_ttl: Duration,
+}
+
+impl MfaPolicy {
+    /// The defaults, with keys derived from `master`.
+    pub fn new(keys: MfaKeys) -> Self {
+        Self {
+            keys,
+            issuer: "tenantbase".to_owned(),
+            email_fallback: false,
+            trusted_device_ttl: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// A way to pass the second step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaMethod {
+    Totp,
+    BackupCode,
+    EmailCode,
+}
+
+impl MfaMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Totp => "totp",
+            MfaMethod::BackupCode => "backup_code",
+            MfaMethod::EmailCode => "email_code",
+        }
+    }
+}
+
+/// A first step that passed: who, by which factor (an `amr` value), and the event that
+/// records the sign-in if no second step is due.
+pub(super) struct FirstStep {
+    pub user: User,
+    pub factor: &'static str,
+    pub event: NewEvent,
+}
+
+/// How a first step ended.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    /// No second factor due: signed in.
+    Session(Box<TokenPair>),
+    /// The account has a second factor: no session yet.
+    SecondFactorDue(SecondFactorDue),
+}
+
+/// What the client needs for the second step.
+#[derive(Debug, Clone)]
+pub struct SecondFactorDue {
+    pub mfa_token: String,
+    /// The methods this account can use, in the order to offer them.
+    pub methods: Vec<MfaMethod>,
+    /// Seconds until `mfa_token` expires.
+    pub expires_in: u64,
+}
+
+impl Identity {
+    /// The user an unused, unexpired `mfa_token` belongs to; does not use it up.
+    pub async fn mfa_challenge_user(&self, mfa_token: &str) -> Result<User, IdentityError> {
+        let challenge = self.peek_challenge(mfa_token).await?;
+        Ok(self.store.user_by_id(challenge.user_id).await?)
+    }
+
+    /// Uses up `mfa_token` and opens the session, its `amr` the first factor's, then
+    /// `amr_factor`'s, then `mfa`. The caller has checked the second factor. Refused
+    /// (`InvalidMfaToken`) when the token is unknown, used, expired, or bound to another
+    /// device than `device`.
+    pub async fn complete_mfa(
+        &self,
+        mfa_token: &str,
+        amr_factor: &str,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
+        let mut unit = self.write().await?;
+        let challenge = unit
+            .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
+            .await?
+            .ok_or(IdentityError::InvalidMfaToken)?;
+        // Dropping the unit rolls the use back: another device cannot burn the token.
+        check_device(&challenge, device)?;
+        let user = unit.user(challenge.user_id).await?;
+        let mut amr = vec![challenge.first_factor];
+        for value in [amr_factor, "mfa"] {
+            if !amr.iter().any(|a| a == value) {
+                amr.push(value.to_owned());
+            }
+        }
+        let event = user_event(
+            "auth.login.succeeded",
+            &user,
+            request,
+            serde_json::json!({"amr": amr}),
+        );
+        let grant = Grant {
+            amr,
+            access_ttl: None,
+        };
+        self.open_session_as(unit, event, user, device, request, grant)
+            .await
+    }
+
+    /// The unused, unexpired challenge of `mfa_token`.
+    async fn peek_challenge(&self, mfa_token: &str) -> Result<MfaChallenge, IdentityError> {
+        self.store
+            .mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
+            .await?
+            .ok_or(IdentityError::InvalidMfaToken)
+    }
+
+    /// The second-step methods open to `user` now: none when no factor is active.
+    fn methods_for(&self, user: &User, factors: &[MfaFactor], backup_codes: u64) -> Vec<MfaMethod> {
+        let active = |kind| factors.iter().any(|f| f.kind == kind && f.is_active());
+        let (totp, email) = (active(MfaKind::Totp), active(MfaKind::Email));
+        let mut methods = Vec::new();
+        if totp {
+            methods.push(MfaMethod::Totp);
+        }
+        let mailable = user.email.is_some() && user.email_verified;
+        if mailable && (email || (totp && self.mfa.email_fallback)) {
+            methods.push(MfaMethod::EmailCode);
+        }
+        if !methods.is_empty() && backup_codes > 0 {
+            methods.push(MfaMethod::BackupCode);
+        }
+        methods
+    }
+
+    /// Ends a first step that passed: a session when the account has no active second
+    /// factor or the device is trusted (`device_token`), else a challenge. Commits `unit`
+    /// either way.
+    pub(super) async fn finish_first_step(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        step: FirstStep,
+        device: &Device,
+        device_token: Option<&str>,
+        request: &RequestMeta,
+    ) -> Result<SignIn, IdentityError> {
+        let FirstStep {
+            user,
+            factor,
+            event,
+        } = step;
+        let factors = unit.mfa_factors_in_unit(user.id).await?;
+        let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
+        let methods = self.methods_for(&user, &factors, backup_codes);
+        let trusted = match device_token {
+            Some(token) if !methods.is_empty() => {
+                self.is_trusted(unit.as_mut(), &user, device, token).await?
+            }
+            _ => false,
+        };
+        if methods.is_empty() || trusted {
+            let pair = self
+                .open_session(unit, event, user, device, request)
+                .await?;
+            return Ok(SignIn::Session(Box::new(pair)));
+        }
+        let mfa_token = new_refresh_token()?;
+        unit.insert_mfa_challenge(NewMfaChallenge {
+            token_hash: hash_refresh_token(&mfa_token),
+            user_id: user.id,
+            device_id: device.id.clone(),
+            first_factor: factor.to_owned(),
+            expires_at: Utc::now() + chrono_duration(MFA_TOKEN_TTL),
+        })
+        .await?;
+        let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+        let event = user_event(
+            "auth.login.mfa_required",
+            &user,
+            request,
+            serde_json::json!({"methods": names}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(SignIn::SecondFactorDue(SecondFactorDue {
+            mfa_token,
+            methods,
+            expires_in: MFA_TOKEN_TTL.as_secs(),
+        }))
+    }
+}
+
+/// A challenge bound to a device answers only to that device.
+fn check_device(challenge: &MfaChallenge, device: &Device) -> Result<(), IdentityError> {
+    match &challenge.device_id {
+        Some(bound) if device.id.as_deref() != Some(bound.as_str()) => {
+            Err(IdentityError::InvalidMfaToken)
+        }
+        _ => Ok(()),
+    }
+}

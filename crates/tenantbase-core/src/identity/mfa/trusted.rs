@@ -1,0 +1,103 @@
+//! Trusted devices: after a second step with `trust_device`, the device gets a token
+//! (random, stored as SHA-256, bound to its device id) that lets the first step alone
+//! sign in from it until the token expires, is revoked, or the password changes.
+
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+use tenantbase_domain::id::TrustedDeviceId;
+use tenantbase_domain::model::{RequestMeta, TrustedDevice, User};
+use tenantbase_store::UnitOfWork;
+use tenantbase_store::identity::mfa::NewTrustedDevice;
+
+use crate::identity::accounts::{
+    Device, Identity, chrono_duration, hash_refresh_token, new_refresh_token, user_event,
+};
+use crate::identity::cache::AuthStale;
+use crate::identity::{IdentityError, Principal};
+use crate::write::Change;
+
+impl Identity {
+    /// The caller's unexpired trusted devices, newest first.
+    pub async fn trusted_devices(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<TrustedDevice>, IdentityError> {
+        Ok(self
+            .store
+            .trusted_devices(principal.user_id, Utc::now())
+            .await?)
+    }
+
+    /// Stops trusting one of the caller's devices.
+    pub async fn revoke_trusted_device(
+        &self,
+        principal: &Principal,
+        id: TrustedDeviceId,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut unit = self.write().await?;
+        let user = unit.user(principal.user_id).await?;
+        if !unit.delete_trusted_device(user.id, id).await? {
+            return Err(IdentityError::TrustedDeviceNotFound);
+        }
+        let event = user_event(
+            "auth.mfa.trusted_device.revoked",
+            &user,
+            request,
+            serde_json::json!({"trusted_device_id": id.to_string()}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+
+    /// Trusts `device_id` of `user`; returns the device token, the only copy.
+    pub(super) async fn trust_device(
+        &self,
+        user: &User,
+        device_id: &str,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<String, IdentityError> {
+        let token = new_refresh_token()?;
+        let id = TrustedDeviceId::new();
+        let mut unit = self.write().await?;
+        unit.insert_trusted_device(NewTrustedDevice {
+            id,
+            user_id: user.id,
+            token_hash: hash_refresh_token(&token),
+            device_id: device_id.to_owned(),
+            device_label: device.label.clone(),
+            expires_at: Utc::now() + chrono_duration(self.mfa.trusted_device_ttl),
+        })
+        .await?;
+        let event = user_event(
+            "auth.mfa.trusted_device.added",
+            user,
+            request,
+            serde_json::json!({"trusted_device_id": id.to_string()}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(token)
+    }
+
+    /// Whether `token` is an unexpired trust of `user` for this very device id.
+    pub(super) async fn is_trusted(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        user: &User,
+        device: &Device,
+        token: &str,
+    ) -> Result<bool, IdentityError> {
+        let Some(trusted) = unit
+            .trusted_device_by_token(&hash_refresh_token(token))
+            .await?
+        else {
+            return Ok(false);
+        };
+        let same_device = device
+            .id
+            .as_deref()
+            .is_some_and(|id| bool::from(id.as_bytes().ct_eq(trusted.device_id.as_bytes())));
+        Ok(trusted.user_id == user.id && same_device && trusted.expires_at > Utc::now())
+    }
+}

@@ -1,0 +1,171 @@
+//! The second step of a sign-in: a code of one of the account's methods against the
+//! `mfa_token` of the first step. Failures count against the account like wrong
+//! passwords do, and are audited; a TOTP code is accepted once.
+
+use chrono::Utc;
+use tenantbase_domain::model::{MfaChallenge, MfaKind, RequestMeta, User};
+use tenantbase_store::platform::events::NewEvent;
+
+use super::codes::{find_hash, normalize_backup_code};
+use super::{MfaMethod, check_device};
+use crate::identity::accounts::{Device, Identity, IdentityWrite, user_event};
+use crate::identity::cache::AuthStale;
+use crate::identity::{IdentityError, TokenPair};
+use crate::write::Change;
+
+/// A passed second step.
+#[derive(Debug, Clone)]
+pub struct MfaVerified {
+    pub pair: TokenPair,
+    /// Set when the device asked to be trusted: it skips the second step until it expires.
+    pub device_token: Option<String>,
+}
+
+impl Identity {
+    /// Checks `code` by `method` for the challenge of `mfa_token` and opens the session;
+    /// with `trust_device`, also trusts the device (which must have sent its id).
+    pub async fn verify_mfa(
+        &self,
+        mfa_token: &str,
+        method: MfaMethod,
+        code: &str,
+        trust_device: bool,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<MfaVerified, IdentityError> {
+        if trust_device && device.id.is_none() {
+            return Err(IdentityError::invalid(
+                "trust_device",
+                "needs the device's id (X-Device-Id) to bind the trust to".to_owned(),
+            ));
+        }
+        let challenge = self.peek_challenge(mfa_token).await?;
+        check_device(&challenge, device)?;
+        let user = self.store.user_by_id(challenge.user_id).await?;
+        let account = throttle_key(&user);
+        let ip = request.ip.as_deref();
+        self.throttle
+            .start_attempt(ip, &account)
+            .map_err(IdentityError::TooManyAttempts)?;
+        if !self
+            .check_code(&challenge, &user, method, code, request)
+            .await?
+        {
+            let unit = self.write().await?;
+            let event = user_event(
+                "auth.mfa.verify.failed",
+                &user,
+                request,
+                serde_json::json!({"method": method.as_str()}),
+            );
+            unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+            return Err(IdentityError::InvalidMfaCode);
+        }
+        self.throttle.record_success(ip, &account);
+        let pair = self.complete_mfa(mfa_token, "otp", device, request).await?;
+        let device_token = match (trust_device, device.id.as_deref()) {
+            (true, Some(device_id)) => {
+                Some(self.trust_device(&user, device_id, device, request).await?)
+            }
+            _ => None,
+        };
+        Ok(MfaVerified { pair, device_token })
+    }
+
+    /// Whether `code` passes `method` for `user`, using it up if it does. A method the
+    /// account cannot use is an invalid request, not a failed attempt.
+    async fn check_code(
+        &self,
+        challenge: &MfaChallenge,
+        user: &User,
+        method: MfaMethod,
+        code: &str,
+        request: &RequestMeta,
+    ) -> Result<bool, IdentityError> {
+        let mut unit = self.write().await?;
+        let factors = unit.mfa_factors_in_unit(challenge.user_id).await?;
+        let backup_codes = unit.unused_backup_codes(user.id).await?;
+        if !self
+            .methods_for(user, &factors, backup_codes.len() as u64)
+            .contains(&method)
+        {
+            return Err(IdentityError::invalid(
+                "method",
+                format!("{} is not a method of this account", method.as_str()),
+            ));
+        }
+        let event = match method {
+            MfaMethod::Totp => {
+                let Some(factor) = factors.iter().find(|f| f.kind == MfaKind::Totp) else {
+                    return Ok(false);
+                };
+                match self.totp_step(user, factor, code)? {
+                    // Recording the step refuses it, and every earlier one, from now on.
+                    Some(step) if unit.use_totp_step(user.id, step).await? => {
+                        verified(user, method, request)
+                    }
+                    _ => return Ok(false),
+                }
+            }
+            MfaMethod::BackupCode => {
+                let hash = self
+                    .mfa
+                    .keys
+                    .code_hash(user.id, &normalize_backup_code(code));
+                let Some(found) = find_hash(&backup_codes, &hash) else {
+                    return Ok(false);
+                };
+                if !unit.use_backup_code(user.id, found, Utc::now()).await? {
+                    return Ok(false);
+                }
+                let remaining = backup_codes.len() - 1;
+                let used = user_event(
+                    "auth.mfa.backup_code.used",
+                    user,
+                    request,
+                    serde_json::json!({"remaining": remaining}),
+                );
+                return commit(unit, used, verified(user, method, request)).await;
+            }
+            MfaMethod::EmailCode => {
+                let hash = self.mfa.keys.code_hash(user.id, code.trim());
+                let Some(stored) = unit.email_code(user.id, Utc::now()).await? else {
+                    return Ok(false);
+                };
+                if find_hash(std::slice::from_ref(&stored), &hash).is_none()
+                    || !unit.use_email_code(user.id, &stored).await?
+                {
+                    return Ok(false);
+                }
+                verified(user, method, request)
+            }
+        };
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(true)
+    }
+}
+
+async fn commit(
+    unit: IdentityWrite<'_>,
+    first: NewEvent,
+    second: NewEvent,
+) -> Result<bool, IdentityError> {
+    unit.commit(Change::new(AuthStale::Nothing, first).and(second))
+        .await?;
+    Ok(true)
+}
+
+fn verified(user: &User, method: MfaMethod, request: &RequestMeta) -> NewEvent {
+    user_event(
+        "auth.mfa.verified",
+        user,
+        request,
+        serde_json::json!({"method": method.as_str()}),
+    )
+}
+
+/// Second-step failures count per account, apart from wrong passwords: a user who
+/// mistypes a code is not also held back on the password step.
+fn throttle_key(user: &User) -> String {
+    format!("mfa:{}", user.id)
+}

@@ -1,0 +1,666 @@
+//! Second factors through the API, on both backends: TOTP enrolment and the second step
+//! of sign-in with real codes computed from the returned secret, replay and skew, wrong
+//! codes and the throttle, `mfa_token` expiry, reuse and device binding, backup codes,
+//! removal, emailed codes, and trusted devices.
+
+use axum::http::Method;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::auth::{PASSWORD, post};
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::tenants::{Caller, verified};
+
+/// The code an authenticator app shows `steps` time steps (30 s) from now.
+pub(crate) fn totp_code(secret: &str, steps: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).expect("base32 secret");
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build_noncompliant();
+    let now = chrono::Utc::now().timestamp() + steps * 30;
+    totp.generate(u64::try_from(now).expect("after 1970"))
+        .to_string()
+}
+
+/// A registered user with an active authenticator app: the caller, the secret and the
+/// backup codes. The confirmation used the previous step's code, so the current and the
+/// next step's codes are still unused.
+pub(crate) async fn enrolled(app: &TestApp, email: &str) -> (Caller, String, Vec<String>) {
+    let caller = Caller::registered(app, email).await;
+    let enrolment = caller
+        .post(app, "/v1/auth/mfa/totp/enroll", json!({}))
+        .await;
+    assert_eq!(enrolment.status, 201, "{}", enrolment.text());
+    let secret = enrolment.json()["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let confirmed = caller
+        .post(
+            app,
+            "/v1/auth/mfa/totp/confirm",
+            json!({"code": totp_code(&secret, -1)}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    let codes = confirmed.json()["backup_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
+    (caller, secret, codes)
+}
+
+/// The first step; the answer's JSON (a token pair or `mfa_required`).
+async fn sign_in(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> Value {
+    sign_in_with(app, json!({"email": email, "password": PASSWORD}), headers).await
+}
+
+pub(crate) async fn sign_in_with(app: &TestApp, body: Value, headers: &[(&str, &str)]) -> Value {
+    let response = post(app, "/v1/auth/login", body, headers).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()
+}
+
+/// The first step of an account with a second factor: its `mfa_token`.
+pub(crate) async fn mfa_token(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> String {
+    let first = sign_in(app, email, headers).await;
+    assert_eq!(first["mfa_required"], true, "{first}");
+    assert!(
+        first.get("access_token").is_none(),
+        "no session yet: {first}"
+    );
+    first["mfa_token"].as_str().expect("mfa_token").to_owned()
+}
+
+pub(crate) async fn verify(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    code: &str,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    let body = json!({"mfa_token": token, "method": method, "code": code});
+    post(app, "/v1/auth/mfa/verify", body, headers).await
+}
+
+/// An event's payload, stored as JSON text.
+fn payload(event: &Value) -> Value {
+    serde_json::from_str(event["payload"].as_str().expect("payload text")).expect("JSON")
+}
+
+fn event_types(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn totp_enrolment_then_sign_in_takes_two_steps_and_the_session_says_so() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let caller = Caller::registered(&app, "ada@example.com").await;
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status, json!({"factors": [], "backup_codes_left": 0}));
+
+        let enrolment = caller
+            .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
+            .await;
+        assert_eq!(enrolment.status, 201, "{}", enrolment.text());
+        let enrolment = enrolment.json();
+        let secret = enrolment["secret"].as_str().expect("secret");
+        assert_eq!(secret.len(), 32, "160 bits in base32: {secret}");
+        let uri = enrolment["otpauth_uri"].as_str().expect("uri");
+        assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+        assert!(uri.contains(&format!("secret={secret}")), "{uri}");
+        assert!(uri.contains("issuer=tenantbase"), "{uri}");
+        assert!(enrolment["qr_svg"].as_str().expect("svg").contains("<svg"));
+        let pending = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(pending["factors"][0]["type"], "totp");
+        assert_eq!(pending["factors"][0]["confirmed"], false);
+        let before = sign_in(&app, "ada@example.com", &[]).await;
+        assert!(
+            before["access_token"].is_string(),
+            "a pending enrolment does not count: {before}"
+        );
+
+        let wrong = caller
+            .post(
+                &app,
+                "/v1/auth/mfa/totp/confirm",
+                json!({"code": totp_code(secret, 5)}),
+            )
+            .await;
+        wrong.problem(422, "validation_failed");
+        let confirmed = caller
+            .post(
+                &app,
+                "/v1/auth/mfa/totp/confirm",
+                json!({"code": totp_code(secret, -1)}),
+            )
+            .await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+        let codes = confirmed.json()["backup_codes"].clone();
+        let codes: Vec<&str> = codes
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code"))
+            .collect();
+        assert_eq!(codes.len(), 10);
+        assert!(codes.iter().all(|c| c.len() == 14), "{codes:?}");
+        let mut unique = codes.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), 10);
+        caller
+            .post(
+                &app,
+                "/v1/auth/mfa/totp/confirm",
+                json!({"code": totp_code(secret, 0)}),
+            )
+            .await
+            .problem(409, "totp_already_enrolled");
+        caller
+            .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
+            .await
+            .problem(409, "totp_already_enrolled");
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status["factors"][0]["confirmed"], true);
+        assert_eq!(status["backup_codes_left"], 10);
+
+        let first = sign_in(&app, "ada@example.com", &[]).await;
+        assert_eq!(first["mfa_required"], true, "{first}");
+        assert_eq!(first["methods"], json!(["totp", "backup_code"]));
+        let token = first["mfa_token"].as_str().expect("mfa_token");
+        let code = totp_code(secret, 0);
+        let second = verify(&app, token, "totp", &code, &[]).await;
+        assert_eq!(second.status, 200, "{}", second.text());
+        let pair = second.json();
+        assert!(pair.get("device_token").is_none(), "not asked: {pair}");
+        let signed_in = caller.with_token(pair["access_token"].as_str().expect("at"));
+        let me = signed_in.get(&app, "/v1/auth/me").await.json();
+        assert_eq!(me["auth_methods"], json!(["pwd", "otp", "mfa"]));
+        let sessions = signed_in.get(&app, "/v1/auth/sessions").await.json();
+        let current = sessions["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|s| s["current"] == true)
+            .expect("current session");
+        assert_eq!(current["amr"], json!(["pwd", "otp", "mfa"]));
+        let refreshed = post(
+            &app,
+            "/v1/auth/refresh",
+            json!({"refresh_token": pair["refresh_token"]}),
+            &[],
+        )
+        .await;
+        let refreshed = caller.with_token(refreshed.json()["access_token"].as_str().expect("at"));
+        let me = refreshed.get(&app, "/v1/auth/me").await.json();
+        assert_eq!(
+            me["auth_methods"],
+            json!(["pwd", "otp", "mfa"]),
+            "kept on refresh"
+        );
+
+        verify(&app, token, "totp", &totp_code(secret, 1), &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        verify(&app, &token, "totp", &code, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let skewed = verify(&app, &token, "totp", &totp_code(secret, 1), &[]).await;
+        assert_eq!(
+            skewed.status,
+            200,
+            "one step ahead passes: {}",
+            skewed.text()
+        );
+
+        let events = app.platform_events().await;
+        let types = event_types(&events);
+        for expected in [
+            "auth.mfa.totp.enrolment_started",
+            "auth.mfa.totp.enrolled",
+            "auth.login.mfa_required",
+            "auth.mfa.verified",
+            "auth.mfa.verify.failed",
+        ] {
+            assert!(
+                types.contains(&expected),
+                "{backend:?}: {expected} in {types:?}"
+            );
+        }
+        let succeeded = events
+            .iter()
+            .rfind(|e| e["event_type"] == "auth.login.succeeded")
+            .expect("sign-in event");
+        assert_eq!(payload(succeeded)["amr"], json!(["pwd", "otp", "mfa"]));
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_fail_with_401_then_the_account_is_throttled() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (_, secret, _) = enrolled(&app, "ada@example.com").await;
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        for _ in 0..10 {
+            verify(&app, &token, "totp", "000000x", &[])
+                .await
+                .problem(401, "invalid_mfa_code");
+        }
+        let throttled = verify(&app, &token, "totp", &totp_code(&secret, 0), &[]).await;
+        throttled.problem(429, "too_many_attempts");
+        assert!(throttled.header("retry-after").is_some());
+        let failed = app
+            .platform_events()
+            .await
+            .iter()
+            .filter(|e| e["event_type"] == "auth.mfa.verify.failed")
+            .count();
+        assert_eq!(failed, 10, "{backend:?}: each failure audited");
+    }
+}
+
+/// Makes every pending `mfa_token` of the app expired.
+async fn expire_mfa_tokens(app: &TestApp, backend: Backend) {
+    let sql = "UPDATE mfa_challenges SET expires_at = created_at";
+    match backend {
+        Backend::Sqlite => {
+            let mut db = sqlx::SqliteConnection::connect(&app.database_url)
+                .await
+                .expect("sqlite");
+            sqlx::query(sql).execute(&mut db).await.expect("expire");
+        }
+        Backend::Postgres => {
+            let mut db = sqlx::PgConnection::connect(&app.database_url)
+                .await
+                .expect("postgres");
+            sqlx::query(sql).execute(&mut db).await.expect("expire");
+        }
+    }
+}
+
+#[tokio::test]
+async fn mfa_tokens_are_bound_to_the_device_single_use_and_short_lived() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (_, secret, codes) = enrolled(&app, "ada@example.com").await;
+        let device_a = [("x-device-id", "device-a")];
+        let token = mfa_token(&app, "ada@example.com", &device_a).await;
+        let code = totp_code(&secret, 0);
+        verify(&app, &token, "totp", &code, &[("x-device-id", "device-b")])
+            .await
+            .problem(401, "invalid_mfa_token");
+        verify(&app, &token, "totp", &code, &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let passed = verify(&app, &token, "totp", &code, &device_a).await;
+        assert_eq!(
+            passed.status,
+            200,
+            "the right device still can: {}",
+            passed.text()
+        );
+        verify(&app, &token, "backup_code", &codes[0], &device_a)
+            .await
+            .problem(401, "invalid_mfa_token");
+
+        verify(&app, "rt_unknown", "backup_code", &codes[0], &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        expire_mfa_tokens(&app, backend).await;
+        verify(&app, &token, "backup_code", &codes[0], &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        verify(&app, &token, "email_code", "123456", &[])
+            .await
+            .problem(422, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn backup_codes_work_once_are_counted_and_regenerated() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        // As people retype them: upper case, spaces for dashes.
+        let typed = codes[0].to_uppercase().replace('-', " ");
+        let passed = verify(&app, &token, "backup_code", &typed, &[]).await;
+        assert_eq!(passed.status, 200, "{}", passed.text());
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status["backup_codes_left"], 9);
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        verify(&app, &token, "backup_code", &codes[0], &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let used = app
+            .platform_events()
+            .await
+            .into_iter()
+            .find(|e| e["event_type"] == "auth.mfa.backup_code.used")
+            .expect("event");
+        assert_eq!(payload(&used)["remaining"], 9);
+
+        let regenerated = caller
+            .post(&app, "/v1/auth/mfa/backup-codes/regenerate", json!({}))
+            .await;
+        assert_eq!(regenerated.status, 200, "{}", regenerated.text());
+        let fresh = regenerated.json()["backup_codes"].clone();
+        assert_eq!(fresh.as_array().expect("codes").len(), 10);
+        verify(&app, &token, "backup_code", &codes[1], &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let passed = verify(
+            &app,
+            &token,
+            "backup_code",
+            fresh[0].as_str().expect("code"),
+            &[],
+        )
+        .await;
+        assert_eq!(passed.status, 200, "{}", passed.text());
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status["backup_codes_left"], 9);
+        let types = event_types(&app.platform_events().await)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert!(
+            types
+                .iter()
+                .any(|t| t == "auth.mfa.backup_codes.regenerated")
+        );
+    }
+}
+
+#[tokio::test]
+async fn removing_totp_ends_the_second_step_and_tells_the_user() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, _) = enrolled(&app, "ada@example.com").await;
+        let removed = caller
+            .call(&app, Method::DELETE, "/v1/auth/mfa/totp", None)
+            .await;
+        assert_eq!(removed.status, 204, "{}", removed.text());
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status, json!({"factors": [], "backup_codes_left": 0}));
+        let first = sign_in(&app, "ada@example.com", &[]).await;
+        assert!(first["access_token"].is_string(), "{first}");
+        let mail = app.queued_mail().await;
+        assert!(
+            mail.iter()
+                .any(|m| m.to.contains("ada@example.com")
+                    && m.text.contains("(totp) was just removed")),
+            "{mail:?}"
+        );
+        caller
+            .call(&app, Method::DELETE, "/v1/auth/mfa/totp", None)
+            .await
+            .problem(404, "mfa_not_enrolled");
+        caller
+            .post(&app, "/v1/auth/mfa/backup-codes/regenerate", json!({}))
+            .await
+            .problem(404, "mfa_not_enrolled");
+        assert!(event_types(&app.platform_events().await).contains(&"auth.mfa.totp.removed"));
+    }
+}
+
+/// The sign-in code in the last `mfa_code` email to `to`.
+pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
+    let text = app
+        .queued_mail()
+        .await
+        .into_iter()
+        .rev()
+        .filter(|m| m.to.contains(to))
+        .map(|m| m.text)
+        .find(|t| t.contains("sign-in code is:"))
+        .unwrap_or_else(|| panic!("no code mailed to {to}"));
+    let after = &text[text.find("sign-in code is:").expect("code") + 16..];
+    let code: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{text}");
+    code
+}
+
+#[tokio::test]
+async fn emailed_codes_for_accounts_that_opted_in() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let unverified = Caller::registered(&app, "bob@example.com").await;
+        unverified
+            .post(&app, "/v1/auth/mfa/email/enable", json!({}))
+            .await
+            .problem(409, "mfa_unavailable");
+        let caller = verified(&app, "ada@example.com").await;
+        for _ in 0..2 {
+            let enabled = caller
+                .post(&app, "/v1/auth/mfa/email/enable", json!({}))
+                .await;
+            assert_eq!(enabled.status, 204, "idempotent: {}", enabled.text());
+        }
+        let status = caller.get(&app, "/v1/auth/mfa").await.json();
+        assert_eq!(status["factors"][0]["type"], "email");
+        assert_eq!(status["factors"][0]["confirmed"], true);
+
+        let first = sign_in(&app, "ada@example.com", &[]).await;
+        assert_eq!(first["methods"], json!(["email_code"]), "{first}");
+        let token = first["mfa_token"].as_str().expect("token");
+        let sent = post(
+            &app,
+            "/v1/auth/mfa/email/send",
+            json!({"mfa_token": token}),
+            &[],
+        )
+        .await;
+        assert_eq!(sent.status, 202, "{}", sent.text());
+        let code = mailed_code(&app, "ada@example.com").await;
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        verify(&app, token, "email_code", wrong, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let passed = verify(&app, token, "email_code", &code, &[]).await;
+        assert_eq!(passed.status, 200, "{}", passed.text());
+        let me = caller
+            .with_token(passed.json()["access_token"].as_str().expect("at"))
+            .get(&app, "/v1/auth/me")
+            .await
+            .json();
+        assert_eq!(me["auth_methods"], json!(["pwd", "otp", "mfa"]));
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        verify(&app, &token, "email_code", &code, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let types = event_types(&app.platform_events().await)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert!(types.iter().any(|t| t == "auth.mfa.email.enabled"));
+        assert!(types.iter().any(|t| t == "auth.mfa.email_code.sent"));
+
+        let disabled = caller
+            .call(&app, Method::DELETE, "/v1/auth/mfa/email", None)
+            .await;
+        assert_eq!(disabled.status, 204, "{}", disabled.text());
+        assert!(sign_in(&app, "ada@example.com", &[]).await["access_token"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn emailed_codes_as_a_fallback_only_when_configured() {
+    for backend in BOTH {
+        for fallback in [false, true] {
+            let app = TestApp::with_mfa_email_fallback(backend, fallback).await;
+            let caller = verified(&app, "ada@example.com").await;
+            let secret = caller
+                .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
+                .await
+                .json()["secret"]
+                .as_str()
+                .expect("secret")
+                .to_owned();
+            let confirmed = caller
+                .post(
+                    &app,
+                    "/v1/auth/mfa/totp/confirm",
+                    json!({"code": totp_code(&secret, -1)}),
+                )
+                .await;
+            assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+            let first = sign_in(&app, "ada@example.com", &[]).await;
+            let token = first["mfa_token"].as_str().expect("token");
+            let sent = post(
+                &app,
+                "/v1/auth/mfa/email/send",
+                json!({"mfa_token": token}),
+                &[],
+            )
+            .await;
+            if fallback {
+                assert_eq!(
+                    first["methods"],
+                    json!(["totp", "email_code", "backup_code"])
+                );
+                assert_eq!(sent.status, 202, "{}", sent.text());
+                let code = mailed_code(&app, "ada@example.com").await;
+                let passed = verify(&app, token, "email_code", &code, &[]).await;
+                assert_eq!(passed.status, 200, "{}", passed.text());
+            } else {
+                assert_eq!(first["methods"], json!(["totp", "backup_code"]));
+                sent.problem(409, "mfa_unavailable");
+                verify(&app, token, "email_code", "123456", &[])
+                    .await
+                    .problem(422, "validation_failed");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_device_skips_the_second_step_until_revoked_or_the_password_changes() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, secret, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [
+            ("x-device-id", "laptop"),
+            ("x-device-label", "Ada's laptop"),
+        ];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "totp",
+            "code": totp_code(&secret, 0), "trust_device": true});
+        post(&app, "/v1/auth/mfa/verify", body.clone(), &[])
+            .await
+            .problem(422, "validation_failed");
+        let unbound = json!({"mfa_token": token, "method": "totp", "code": totp_code(&secret, 0)});
+        post(&app, "/v1/auth/mfa/verify", unbound, &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"]
+            .as_str()
+            .expect("device token")
+            .to_owned();
+
+        let with_token = json!({"email": "ada@example.com", "password": PASSWORD,
+            "device_token": device_token});
+        let skipped = sign_in_with(&app, with_token.clone(), &laptop).await;
+        assert!(skipped["access_token"].is_string(), "{skipped}");
+        let elsewhere = sign_in_with(&app, with_token.clone(), &[("x-device-id", "phone")]).await;
+        assert_eq!(
+            elsewhere["mfa_required"], true,
+            "bound to its device: {elsewhere}"
+        );
+        let anonymous = sign_in_with(&app, with_token.clone(), &[]).await;
+        assert_eq!(anonymous["mfa_required"], true, "{anonymous}");
+
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        let items = listed["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{listed}");
+        assert!(items[0]["id"].as_str().expect("id").starts_with("tdv_"));
+        assert_eq!(items[0]["device_label"], "Ada's laptop");
+
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        let body = json!({"mfa_token": token, "method": "backup_code",
+            "code": codes[0], "trust_device": true});
+        post(&app, "/v1/auth/mfa/verify", body, &[])
+            .await
+            .problem(422, "validation_failed");
+
+        let changed = caller
+            .post(
+                &app,
+                "/v1/auth/password/change",
+                json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+            )
+            .await;
+        assert_eq!(changed.status, 204, "{}", changed.text());
+        let after = json!({"email": "ada@example.com", "password": "another long passphrase",
+            "device_token": device_token});
+        let first = sign_in_with(&app, after, &laptop).await;
+        assert_eq!(
+            first["mfa_required"], true,
+            "trust ends with the password: {first}"
+        );
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(listed["items"], json!([]), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_trusted_device_asks_again() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [("x-device-id", "laptop")];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "backup_code",
+            "code": codes[0], "trust_device": true});
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"].clone();
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        let id = listed["items"][0]["id"].as_str().expect("id").to_owned();
+
+        let path = format!("/v1/auth/trusted-devices/{id}");
+        let revoked = caller.call(&app, Method::DELETE, &path, None).await;
+        assert_eq!(revoked.status, 204, "{}", revoked.text());
+        caller
+            .call(&app, Method::DELETE, &path, None)
+            .await
+            .problem(404, "trusted_device_not_found");
+        caller
+            .call(&app, Method::DELETE, "/v1/auth/trusted-devices/nope", None)
+            .await
+            .problem(422, "validation_failed");
+        let other = Caller::registered(&app, "bob@example.com").await;
+        other
+            .call(&app, Method::DELETE, &path, None)
+            .await
+            .problem(404, "trusted_device_not_found");
+        let body = json!({"email": "ada@example.com", "password": PASSWORD,
+            "device_token": device_token});
+        let first = sign_in_with(&app, body, &laptop).await;
+        assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
+        let types = event_types(&app.platform_events().await)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.added"));
+        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.revoked"));
+    }
+}

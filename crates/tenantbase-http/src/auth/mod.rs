@@ -52,7 +52,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(passkey_routes())
 }
 
-/// `/v1/auth/passkeys/…`.
+/// `/v1/auth/passkeys/…` and `/v1/auth/mfa/passkey/…`.
 fn passkey_routes() -> OpenApiRouter<AppState> {
     use Access::{Public, SignedIn};
     OpenApiRouter::new()
@@ -75,4 +75,12 @@ fn passkey_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(guard(Public, throttled(routes!(passkeys::start_login))))
         .routes(guard(Public, throttled(routes!(passkeys::finish_login))))
+        .routes(guard(
+            Public,
+            throttled(routes!(passkeys::start_second_factor)),
+        ))
+        .routes(guard(
+            Public,
+            throttled(routes!(passkeys::finish_second_factor)),
+        ))
 }

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::dto::TokenResponse;
 use super::handlers::tokens;
+use super::mfa_dto::MfaTokenBody;
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
 use crate::{ApiError, ApiJson, AppState, FieldError};
@@ -40,6 +41,16 @@ pub(crate) struct RenameBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginFinishBody {
+    /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MfaPasskeyFinishBody {
+    /// From the first step of the sign-in.
+    pub mfa_token: String,
     /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON.
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
@@ -215,6 +226,55 @@ pub(crate) async fn finish_login(
     let pair = state
         .identity
         .finish_passkey_sign_in(body.credential, &client.device, &client.request)
+        .await?;
+    Ok(Json(tokens(pair)))
+}
+
+/// The second step of a sign-in with a passkey: WebAuthn request options,
+/// `{"publicKey": {…}}`, listing the passkeys of the account the `mfa_token` belongs to.
+#[utoipa::path(post, path = "/v1/auth/mfa/passkey/start", tag = "auth",
+    request_body = MfaTokenBody,
+    responses(
+        (status = 200, description = "Request options (user verification required)", body = Object),
+        (status = 401, description = "Bad, used or expired `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account has no passkey (`mfa_not_enrolled`), or passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn start_second_factor(
+    State(state): State<AppState>,
+    _client: ClientMeta,
+    ApiJson(body): ApiJson<MfaTokenBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let options = state
+        .identity
+        .start_passkey_second_factor(&body.mfa_token)
+        .await?;
+    Ok(Json(options))
+}
+
+/// Finish the second step with the passkey's answer: the token pair; the session's `amr`
+/// is the first step's, then `hwk` or `swk`, then `mfa`.
+#[utoipa::path(post, path = "/v1/auth/mfa/passkey/finish", tag = "auth",
+    request_body = MfaPasskeyFinishBody,
+    params(("X-Device-Id" = Option<String>, Header, description = "Required when the sign-in sent one")),
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`); the answer refused (`passkey_refused`): no pending challenge, another account's passkey, wrong origin, bad signature, or a counter that did not increase", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The credential is not a WebAuthn authentication response", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn finish_second_factor(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    ApiJson(body): ApiJson<MfaPasskeyFinishBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let pair = state
+        .identity
+        .finish_passkey_second_factor(
+            &body.mfa_token,
+            body.credential,
+            &client.device,
+            &client.request,
+        )
         .await?;
     Ok(Json(tokens(pair)))
 }

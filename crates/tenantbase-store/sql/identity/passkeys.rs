@@ -66,6 +66,14 @@ impl PasskeysUnit for PlatformTx {
         Ok(deleted.rows_affected() == 1)
     }
 
+    async fn passkey_count(&mut self, user: UserId) -> StoreResult<u64> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+            .bind(user.as_uuid())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn passkey_by_credential_id(
         &mut self,
         credential_id: &str,

@@ -47,6 +47,8 @@ pub enum CeremonyPurpose {
     Register,
     /// Signing in with a discoverable passkey, naming no one beforehand.
     SignIn,
+    /// The second step of a sign-in, with one of the account's passkeys.
+    SecondFactor,
 }
 
 impl CeremonyPurpose {
@@ -54,6 +56,7 @@ impl CeremonyPurpose {
         match self {
             CeremonyPurpose::Register => "register",
             CeremonyPurpose::SignIn => "sign_in",
+            CeremonyPurpose::SecondFactor => "second_factor",
         }
     }
 }
@@ -86,6 +89,9 @@ pub trait PasskeysUnit: Send {
 
     /// Deletes `user`'s passkey; `false` if it is not theirs.
     async fn delete_passkey(&mut self, user: UserId, id: PasskeyId) -> StoreResult<bool>;
+
+    /// How many passkeys `user` has.
+    async fn passkey_count(&mut self, user: UserId) -> StoreResult<u64>;
 
     /// The passkey with this credential id (base64url), whoever owns it.
     async fn passkey_by_credential_id(

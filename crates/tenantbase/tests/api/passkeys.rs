@@ -3,7 +3,7 @@
 //! `passkey` crates: ES256 keys, discoverable credentials, signature counters) — add,
 //! list, rename, sign in naming no account, and every refusal: wrong origin, a challenge
 //! answered twice, an expired ceremony, a removed passkey, a cloned authenticator, another
-//! user's passkey id.
+//! user's passkey id — and a passkey as the second step of a password sign-in.
 
 use axum::http::Method;
 use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tenantbase_core::identity::passkeys::RelyingParty;
 use url::Url;
 
-use crate::auth::post;
+use crate::auth::{PASSWORD, post};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
@@ -525,5 +525,81 @@ async fn bad_input_guests_and_an_unconfigured_server_are_refused() {
             .get(&plain, "/v1/auth/passkeys")
             .await
             .problem(404, "passkeys_disabled");
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+
+        let first = post(
+            &app,
+            "/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let first = first.json();
+        assert_eq!(first["mfa_required"], true, "{first}");
+        assert_eq!(first["methods"], json!(["passkey"]));
+        let mfa_token = first["mfa_token"].as_str().expect("mfa_token");
+
+        // A code route refuses the method; the passkey routes take it.
+        post(
+            &app,
+            "/v1/auth/mfa/verify",
+            json!({"mfa_token": mfa_token, "method": "passkey", "code": "123456"}),
+            &[],
+        )
+        .await
+        .problem(422, "validation_failed");
+        post(
+            &app,
+            "/v1/auth/mfa/passkey/start",
+            json!({"mfa_token": "not-the-token"}),
+            &[],
+        )
+        .await
+        .problem(401, "invalid_mfa_token");
+        let options = post(
+            &app,
+            "/v1/auth/mfa/passkey/start",
+            json!({"mfa_token": mfa_token}),
+            &[],
+        )
+        .await;
+        assert_eq!(options.status, 200, "{}", options.text());
+        let options = options.json();
+        let allowed = options["publicKey"]["allowCredentials"]
+            .as_array()
+            .expect("allowCredentials");
+        assert_eq!(allowed.len(), 1, "{options}");
+        let assertion = key.get(ORIGIN, &options).await;
+        let body = json!({"mfa_token": mfa_token, "credential": assertion});
+        let signed_in = post(&app, "/v1/auth/mfa/passkey/finish", body.clone(), &[]).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+        let token = signed_in.json()["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let me = ada.with_token(&token).get(&app, "/v1/auth/me").await.json();
+        let methods = me["auth_methods"].as_array().expect("amr");
+        assert_eq!(methods.len(), 3, "{me}");
+        assert_eq!(methods[0], "pwd");
+        assert!(methods[1] == "hwk" || methods[1] == "swk", "{me}");
+        assert_eq!(methods[2], "mfa");
+
+        // The mfa_token and the challenge are spent.
+        post(&app, "/v1/auth/mfa/passkey/finish", body, &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let steps = events_of(&app, "auth.passkey.login.succeeded").await;
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0]["payload"]["step"], "second_factor");
     }
 }

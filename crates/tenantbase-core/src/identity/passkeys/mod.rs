@@ -1,11 +1,14 @@
 //! Passkeys (WebAuthn, PRODUCT.md ID-9) verified by `webauthn-rs`: a signed-in user adds,
-//! lists, renames and removes passkeys, and anyone signs in with a discoverable passkey
-//! without naming an account first. Each ceremony's state waits server-side for its
-//! answer — single use, for `CEREMONY_TTL` — keyed by its challenge (`ceremony`).
+//! lists, renames and removes passkeys, anyone signs in with a discoverable passkey
+//! without naming an account first, and a passkey passes the second step of a sign-in.
+//! Each ceremony's state waits server-side for its answer — single use, for
+//! `CEREMONY_TTL` — keyed by its challenge (`ceremony`).
 
+mod answer;
 mod ceremony;
 mod manage;
 mod record;
+mod second_factor;
 mod sign_in;
 
 use std::time::Duration;

@@ -200,9 +200,12 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
         }
         Scenario::LoginTotp => {
             let server = Server::start(&args.server, backend).await?;
-            let timing = mfa_load::totp_sign_in_timing(server.addr, 50).await?;
+            // Each round enrols an account (a TOTP code works once): 50, or fewer with
+            // `--max-requests` for a quick smoke run.
+            let rounds = usize::try_from(args.max_requests.min(50)).unwrap_or(50);
+            let timing = mfa_load::totp_sign_in_timing(server.addr, rounds).await?;
             Ok(serde_json::json!({
-                "rounds": 50,
+                "rounds": rounds,
                 "password_only_p50_ms": timing.password_only_p50_ms,
                 "first_step_p50_ms": timing.first_step_p50_ms,
                 "second_step_p50_ms": timing.second_step_p50_ms,

@@ -31,6 +31,7 @@ impl MfaConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures must return figment::Error.
 mod tests {
     use std::path::PathBuf;
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
+use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::mfa::NewMfaChallenge;
 use tenantbase_store::platform::events::NewEvent;
 
@@ -23,7 +24,7 @@ use super::accounts::{
     user_event,
 };
 use super::cache::AuthStale;
-use super::{IdentityError, TokenPair};
+use super::{IdentityError, Principal, TokenPair};
 use crate::write::Change;
 
 pub use keys::MfaKeys;
@@ -46,7 +47,7 @@ pub struct MfaPolicy {
 }
 
 impl MfaPolicy {
-    /// The defaults, with keys derived from `master`.
+    /// The defaults, with `keys` (`MfaKeys::from_master`).
     pub fn new(keys: MfaKeys) -> Self {
         Self {
             keys,
@@ -149,6 +150,48 @@ impl Identity {
         };
         self.open_session_as(unit, event, user, device, request, grant)
             .await
+    }
+
+    /// Removes the factor of `kind`, audited as `event_type`; the backup codes go too
+    /// when no active factor remains, and the user is emailed.
+    pub(super) async fn remove_factor(
+        &self,
+        principal: &Principal,
+        kind: MfaKind,
+        event_type: &str,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut unit = self.write().await?;
+        let user = unit.user(principal.user_id).await?;
+        if !unit.delete_mfa_factor(user.id, kind).await? {
+            return Err(IdentityError::MfaNotEnrolled);
+        }
+        let remaining = unit.mfa_factors_in_unit(user.id).await?;
+        let last = !remaining.iter().any(MfaFactor::is_active);
+        if last {
+            unit.replace_backup_codes(user.id, &[], Utc::now()).await?;
+        }
+        if let Some(email) = &user.email {
+            let message = MessageKind::MfaRemoved {
+                display_name: user.display_name.clone(),
+                factor: kind.as_str().to_owned(),
+            };
+            self.links
+                .mailer
+                .queue(unit.as_mut(), email, &message)
+                .await
+                .map_err(|e| {
+                    IdentityError::Internal(format!("queueing the mfa_removed email: {e}"))
+                })?;
+        }
+        let event = user_event(
+            event_type,
+            &user,
+            request,
+            serde_json::json!({"backup_codes_removed": last}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
     }
 
     /// The unused, unexpired challenge of `mfa_token`.

@@ -158,48 +158,6 @@ impl Identity {
         })
     }
 
-    /// Removes the factor of `kind`, audited as `event_type`; the backup codes go too
-    /// when no active factor remains, and the user is emailed.
-    pub(super) async fn remove_factor(
-        &self,
-        principal: &Principal,
-        kind: MfaKind,
-        event_type: &str,
-        request: &RequestMeta,
-    ) -> Result<(), IdentityError> {
-        let mut unit = self.write().await?;
-        let user = unit.user(principal.user_id).await?;
-        if !unit.delete_mfa_factor(user.id, kind).await? {
-            return Err(IdentityError::MfaNotEnrolled);
-        }
-        let remaining = unit.mfa_factors_in_unit(user.id).await?;
-        let last = !remaining.iter().any(MfaFactor::is_active);
-        if last {
-            unit.replace_backup_codes(user.id, &[], Utc::now()).await?;
-        }
-        if let Some(email) = &user.email {
-            let message = tenantbase_mail::MessageKind::MfaRemoved {
-                display_name: user.display_name.clone(),
-                factor: kind.as_str().to_owned(),
-            };
-            self.links
-                .mailer
-                .queue(unit.as_mut(), email, &message)
-                .await
-                .map_err(|e| {
-                    IdentityError::Internal(format!("queueing the mfa_removed email: {e}"))
-                })?;
-        }
-        let event = user_event(
-            event_type,
-            &user,
-            request,
-            serde_json::json!({"backup_codes_removed": last}),
-        );
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-        Ok(())
-    }
-
     /// Replaces `user`'s backup codes in `unit`; returns the new codes.
     async fn replace_backup_codes(
         &self,

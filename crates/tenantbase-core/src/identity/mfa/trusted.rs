@@ -50,14 +50,20 @@ impl Identity {
         Ok(())
     }
 
-    /// Trusts `device_id` of `user`; returns the device token, the only copy.
+    /// Trusts `user`'s `device`, which must have sent its id; returns the device token,
+    /// the only copy.
     pub(super) async fn trust_device(
         &self,
         user: &User,
-        device_id: &str,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<String, IdentityError> {
+        let device_id = device.id.clone().ok_or_else(|| {
+            IdentityError::invalid(
+                "trust_device",
+                "needs the device's id (X-Device-Id)".to_owned(),
+            )
+        })?;
         let token = new_refresh_token()?;
         let id = TrustedDeviceId::new();
         let mut unit = self.write().await?;
@@ -65,7 +71,7 @@ impl Identity {
             id,
             user_id: user.id,
             token_hash: hash_refresh_token(&token),
-            device_id: device_id.to_owned(),
+            device_id,
             device_label: device.label.clone(),
             expires_at: Utc::now() + chrono_duration(self.mfa.trusted_device_ttl),
         })

@@ -3,7 +3,7 @@
 //! passwords do, and are audited; a TOTP code is accepted once.
 
 use chrono::Utc;
-use tenantbase_domain::model::{MfaChallenge, MfaKind, RequestMeta, User};
+use tenantbase_domain::model::{MfaKind, RequestMeta, User};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
@@ -47,10 +47,7 @@ impl Identity {
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
-        if !self
-            .check_code(&challenge, &user, method, code, request)
-            .await?
-        {
+        if !self.check_code(&user, method, code, request).await? {
             let unit = self.write().await?;
             let event = user_event(
                 "auth.mfa.verify.failed",
@@ -63,11 +60,10 @@ impl Identity {
         }
         self.throttle.record_success(ip, &account);
         let pair = self.complete_mfa(mfa_token, "otp", device, request).await?;
-        let device_token = match (trust_device, device.id.as_deref()) {
-            (true, Some(device_id)) => {
-                Some(self.trust_device(&user, device_id, device, request).await?)
-            }
-            _ => None,
+        let device_token = if trust_device {
+            Some(self.trust_device(&user, device, request).await?)
+        } else {
+            None
         };
         Ok(MfaVerified { pair, device_token })
     }
@@ -76,14 +72,13 @@ impl Identity {
     /// account cannot use is an invalid request, not a failed attempt.
     async fn check_code(
         &self,
-        challenge: &MfaChallenge,
         user: &User,
         method: MfaMethod,
         code: &str,
         request: &RequestMeta,
     ) -> Result<bool, IdentityError> {
         let mut unit = self.write().await?;
-        let factors = unit.mfa_factors_in_unit(challenge.user_id).await?;
+        let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?;
         let passkeys = unit.passkey_count(user.id).await?;
         if !self

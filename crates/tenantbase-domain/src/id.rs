@@ -165,6 +165,12 @@ typed_id!(
 );
 
 typed_id!(
+    /// A passkey (WebAuthn credential) of a user.
+    PasskeyId,
+    "pk"
+);
+
+typed_id!(
     /// A device a user trusted to skip the second factor at sign-in.
     TrustedDeviceId,
     "tdv"

@@ -40,6 +40,12 @@ pub enum MessageKind {
         display_name: String,
         factor: String,
     },
+    /// Tells the user a passkey was added to their account, so they notice if it was not them.
+    PasskeyAdded {
+        display_name: String,
+        passkey_name: String,
+        time: String,
+    },
 }
 
 /// A fully rendered message: what a transport sends. It is also a job payload, so Serialize + Deserialize.

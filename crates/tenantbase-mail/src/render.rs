@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("mfa_code.txt"),
     template!("mfa_removed.html"),
     template!("mfa_removed.txt"),
+    template!("passkey_added.html"),
+    template!("passkey_added.txt"),
 ];
 
 /// Parsed once; an error here is a bug in a template, reported on every render.
@@ -167,6 +169,19 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             "mfa_removed",
             format!("A sign-in factor was removed from your {product} account"),
             context! { display_name => safe::quoted_name(display_name), factor },
+        ),
+        MessageKind::PasskeyAdded {
+            display_name,
+            passkey_name,
+            time,
+        } => (
+            "passkey_added",
+            format!("A passkey was added to your {product} account"),
+            context! {
+                display_name => safe::quoted_name(display_name),
+                passkey_name => safe::quoted_name(passkey_name),
+                time,
+            },
         ),
     })
 }

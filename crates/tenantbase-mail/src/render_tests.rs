@@ -69,6 +69,14 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
             },
             vec![text(" (name)"), text(" (factor)")],
         ),
+        (
+            MessageKind::PasskeyAdded {
+                display_name: text(" (name)"),
+                passkey_name: text(" (passkey)"),
+                time: text(" (time)"),
+            },
+            vec![text(" (name)"), text(" (passkey)"), text(" (time)")],
+        ),
     ]
 }
 
@@ -280,6 +288,7 @@ fn script_and_other_non_web_urls_are_refused() {
                     MessageKind::NewSignIn { .. }
                         | MessageKind::MfaCode { .. }
                         | MessageKind::MfaRemoved { .. }
+                        | MessageKind::PasskeyAdded { .. }
                 )
             })
             .collect();

@@ -13,13 +13,14 @@ use tenantbase_domain::model::{
     Avatar, ChainHead, ClaimedJob, Event, Job, JobState, LinkedIdentity, MfaChallenge, MfaFactor,
     Profile, QueueDepth, Session, Setting, SigningKeyRow, TrustedDevice, User,
 };
+use tenantbase_store::identity::passkeys::StoredPasskey;
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, MfaStore, OidcStore, ProfileStore, SessionStore, SettingsStore,
-    SigningKeyStore, StoreResult, UserStore, UserTokenStore,
+    EventStore, JobStore, MfaStore, OidcStore, PasskeyStore, ProfileStore, SessionStore,
+    SettingsStore, SigningKeyStore, StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{mfa, oidc, profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{mfa, oidc, passkeys, profiles, sessions, signing_keys, user_tokens, users};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -224,5 +225,12 @@ impl MfaStore for BackendStore {
 impl OidcStore for BackendStore {
     async fn identities_of(&self, user_id: UserId) -> StoreResult<Vec<LinkedIdentity>> {
         oidc::identities_of(self.reader(), user_id).await
+    }
+}
+
+#[async_trait]
+impl PasskeyStore for BackendStore {
+    async fn passkeys(&self, user: UserId) -> StoreResult<Vec<StoredPasskey>> {
+        passkeys::passkeys(self.reader(), user).await
     }
 }

@@ -14,7 +14,8 @@ pub mod unit;
 
 pub use error::StoreError;
 pub use identity::{
-    MfaStore, OidcStore, ProfileStore, SessionStore, SigningKeyStore, UserStore, UserTokenStore,
+    MfaStore, OidcStore, PasskeyStore, ProfileStore, SessionStore, SigningKeyStore, UserStore,
+    UserTokenStore,
 };
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use org::{OrgUnit, TenantStore};
@@ -35,6 +36,7 @@ pub trait Store:
     + ProfileStore
     + MfaStore
     + OidcStore
+    + PasskeyStore
     + TxStore
     + TenantStore
 {
@@ -52,6 +54,7 @@ impl<T> Store for T where
         + ProfileStore
         + MfaStore
         + OidcStore
+        + PasskeyStore
         + TxStore
         + TenantStore
 {

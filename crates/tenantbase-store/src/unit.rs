@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::StoreResult;
 use crate::identity::{
-    MfaUnit, OidcUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit,
+    MfaUnit, OidcUnit, PasskeysUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit,
 };
 use crate::platform::{EventsUnit, JobsUnit};
 
@@ -21,6 +21,7 @@ pub trait UnitOfWork:
     + SigningKeysUnit
     + MfaUnit
     + OidcUnit
+    + PasskeysUnit
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;

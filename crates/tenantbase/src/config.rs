@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod mfa;
 mod oidc;
+mod webauthn;
 
 pub use auth::AuthConfig;
 
@@ -394,6 +395,7 @@ impl Config {
             bail!("invalid configuration: metrics.listen must differ from listen");
         }
         self.auth.mfa.validate()?;
+        self.auth.webauthn.relying_party()?;
         if self.auth.leeway_secs > 30 {
             bail!("invalid configuration: auth.leeway_secs must be at most 30");
         }

@@ -75,12 +75,11 @@ pub(crate) async fn build(
             ..MfaPolicy::new(MfaKeys::from_master(&master))
         },
     };
-    let identity = Arc::new(Identity::new(
-        store.clone(),
-        hasher,
-        Arc::new(keyring),
-        policy,
-    ));
+    let mut identity = Identity::new(store.clone(), hasher, Arc::new(keyring), policy);
+    if let Some(relying_party) = auth.webauthn.relying_party()? {
+        identity = identity.with_passkeys(relying_party);
+    }
+    let identity = Arc::new(identity);
     let reload_every = Duration::from_secs(auth.key_reload_secs);
     spawn_key_reload(
         identity.clone(),

@@ -93,6 +93,8 @@ pub struct Identity {
     pub(super) throttle: Throttle,
     pub(super) step_up: StepUpPolicy,
     pub(super) cache: AuthCache,
+    /// Set when passkeys are offered (`with_passkeys`).
+    pub(super) passkeys: Option<super::passkeys::RelyingParty>,
     pub(super) mfa: MfaPolicy,
 }
 
@@ -124,6 +126,7 @@ impl Identity {
             throttle: Throttle::new(policy.throttle),
             step_up: policy.step_up,
             cache: AuthCache::new(),
+            passkeys: None,
             mfa: policy.mfa,
         }
     }

@@ -5,6 +5,7 @@ mod accounts;
 mod cache;
 pub mod mfa;
 pub mod oidc;
+pub mod passkeys;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
@@ -82,6 +83,9 @@ pub enum IdentityError {
     /// A step-up of an account with an authenticator app needs one of these methods too.
     #[error("a second factor is required")]
     SecondFactorRequired(Vec<mfa::MfaMethod>),
+    /// Removing this would leave the account no way to sign in.
+    #[error("the account's last way to sign in")]
+    LastSignInMethod,
     /// The change needs a sign-in more recent than the step-up window allows.
     #[error("reauthentication required")]
     ReauthenticationRequired,
@@ -110,6 +114,21 @@ pub enum IdentityError {
     Hash(#[from] password_hash::HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Several fields are invalid at once.
+    #[error("invalid fields")]
+    InvalidFields(Vec<crate::tenancy::FieldProblem>),
+    /// No relying party is configured (`auth.webauthn`).
+    #[error("passkeys are not enabled")]
+    PasskeysDisabled,
+    /// A passkey sign-in that failed, for whatever reason (audited with it).
+    #[error("the passkey sign-in was refused")]
+    PasskeyRefused,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("this passkey is registered already")]
+    PasskeyExists,
+    #[error("guests cannot add passkeys")]
+    GuestPasskey,
     #[error("{0}")]
     Internal(String),
 }

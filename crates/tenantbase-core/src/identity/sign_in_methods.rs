@@ -6,7 +6,7 @@ use tenantbase_domain::model::User;
 use tenantbase_store::{StoreResult, UnitOfWork};
 
 /// How many ways to sign in `user` keeps once the identity `removing` is gone: its
-/// password, and its linked identities. Read in `unit`, which holds the user's row lock,
+/// password, its linked identities and its passkeys. Read in `unit`, which holds the user's row lock,
 /// so concurrent removals cannot both see the other's method as left.
 ///
 /// Every removable sign-in method (passkeys, …) is counted here, in this one function.
@@ -22,5 +22,6 @@ pub(crate) async fn sign_in_methods_left(
         .iter()
         .filter(|identity| Some(identity.id) != removing)
         .count();
-    Ok(password + identities)
+    let passkeys = usize::try_from(unit.passkey_count(user.id).await?).unwrap_or(usize::MAX);
+    Ok(password + identities + passkeys)
 }

@@ -131,11 +131,11 @@ impl Identity {
     }
 
     /// The second factors a step-up of `user` takes: an authenticator app's code or a
-    /// backup code. (An emailed code is sent only within a sign-in.)
+    /// backup code. (An emailed code is sent, and a passkey asked, only within a sign-in.)
     async fn second_factors_of(&self, user: &User) -> Result<Vec<MfaMethod>, IdentityError> {
         let factors = self.store.mfa_factors(user.id).await?;
         let backup_codes = self.store.backup_codes_left(user.id).await?;
-        let mut methods = self.methods_for(user, &factors, backup_codes);
+        let mut methods = self.methods_for(user, &factors, backup_codes, 0);
         methods.retain(|method| *method != MfaMethod::EmailCode);
         Ok(methods)
     }

@@ -50,6 +50,11 @@ impl From<IdentityError> for ApiError {
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }
+            IdentityError::LastSignInMethod => ApiError::conflict(
+                "last_sign_in_method",
+                "This is the account's last way to sign in; add a password, a passkey or an \
+                 identity first.",
+            ),
             IdentityError::ReauthenticationRequired => ApiError::unauthorized(
                 "reauthentication_required",
                 "This change needs a recent sign-in: POST /v1/auth/reauthenticate, then retry \
@@ -96,6 +101,33 @@ impl From<IdentityError> for ApiError {
             IdentityError::TrustedDeviceNotFound => {
                 ApiError::not_found("trusted_device_not_found", "No such trusted device.")
             }
+            IdentityError::InvalidFields(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            IdentityError::PasskeysDisabled => ApiError::not_found(
+                "passkeys_disabled",
+                "Passkeys are not enabled on this server.",
+            ),
+            IdentityError::PasskeyRefused => ApiError::unauthorized(
+                "passkey_refused",
+                "The passkey sign-in was refused; start a new one.",
+            ),
+            IdentityError::PasskeyNotFound => {
+                ApiError::not_found("passkey_not_found", "No such passkey.")
+            }
+            IdentityError::PasskeyExists => {
+                ApiError::conflict("passkey_exists", "This passkey is registered already.")
+            }
+            IdentityError::GuestPasskey => ApiError::conflict(
+                "guest_account",
+                "Guests cannot add passkeys; upgrade the account first.",
+            ),
             IdentityError::Store(error) => error.into(),
             other => ApiError::internal(&other),
         }

@@ -44,6 +44,8 @@ impl From<SecondFactorDue> for MfaRequiredResponse {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum MfaMethodName {
+    /// A passkey: `POST /v1/auth/mfa/passkey/start`, then `/finish`.
+    Passkey,
     /// A code of the authenticator app.
     Totp,
     /// One of the backup codes (each works once).
@@ -55,6 +57,7 @@ pub(crate) enum MfaMethodName {
 impl From<MfaMethod> for MfaMethodName {
     fn from(method: MfaMethod) -> Self {
         match method {
+            MfaMethod::Passkey => MfaMethodName::Passkey,
             MfaMethod::Totp => MfaMethodName::Totp,
             MfaMethod::BackupCode => MfaMethodName::BackupCode,
             MfaMethod::EmailCode => MfaMethodName::EmailCode,
@@ -65,6 +68,7 @@ impl From<MfaMethod> for MfaMethodName {
 impl From<MfaMethodName> for MfaMethod {
     fn from(method: MfaMethodName) -> Self {
         match method {
+            MfaMethodName::Passkey => MfaMethod::Passkey,
             MfaMethodName::Totp => MfaMethod::Totp,
             MfaMethodName::BackupCode => MfaMethod::BackupCode,
             MfaMethodName::EmailCode => MfaMethod::EmailCode,

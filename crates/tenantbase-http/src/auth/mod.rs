@@ -1,5 +1,6 @@
-//! `/v1/auth/…`: sign-up, sign-in (with a password or an OpenID provider), guests, token
-//! refresh, sessions, linked identities, and the JWKS.
+//! `/v1/auth/…`: sign-up, sign-in (with a password, a passkey or an OpenID provider),
+//! guests, token refresh, sessions, second factors, passkeys, linked identities, and the
+//! JWKS.
 
 mod dto;
 mod handlers;
@@ -7,6 +8,7 @@ mod mfa;
 mod mfa_dto;
 mod oidc;
 mod oidc_dto;
+mod passkeys;
 pub(crate) mod step_up;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -61,4 +63,38 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(SignedIn, throttled(routes!(oidc::link_identity))))
         .routes(guard(SignedIn, throttled(routes!(oidc::confirm_link))))
         .routes(guard(SignedIn, throttled(routes!(oidc::unlink_identity))))
+        .merge(passkey_routes())
+}
+
+/// `/v1/auth/passkeys/…` and `/v1/auth/mfa/passkey/…`.
+fn passkey_routes() -> OpenApiRouter<AppState> {
+    use Access::{Public, SignedIn};
+    OpenApiRouter::new()
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::start_registration)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::finish_registration)),
+        ))
+        .routes(guard(SignedIn, routes!(passkeys::list_passkeys)))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::rename_passkey)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(passkeys::remove_passkey)),
+        ))
+        .routes(guard(Public, throttled(routes!(passkeys::start_login))))
+        .routes(guard(Public, throttled(routes!(passkeys::finish_login))))
+        .routes(guard(
+            Public,
+            throttled(routes!(passkeys::start_second_factor)),
+        ))
+        .routes(guard(
+            Public,
+            throttled(routes!(passkeys::finish_second_factor)),
+        ))
 }

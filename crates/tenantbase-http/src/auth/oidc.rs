@@ -84,7 +84,7 @@ impl From<OidcError> for ApiError {
             OidcError::IdentityNotFound => ApiError::not_found(code, "No such identity."),
             OidcError::LastSignInMethod => ApiError::conflict(
                 code,
-                "This is the account's last way to sign in; add a password or another \
+                "This is the account's last way to sign in; add a password, a passkey or another \
                  identity first.",
             ),
             OidcError::Identity(error) => error.into(),

@@ -4,6 +4,7 @@
 
 pub(crate) mod mfa;
 pub(crate) mod oidc;
+pub(crate) mod passkeys;
 pub(crate) mod profiles;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;

@@ -4,6 +4,7 @@
 
 pub mod mfa;
 pub mod oidc;
+pub mod passkeys;
 pub mod profiles;
 pub mod sessions;
 pub mod signing_keys;
@@ -12,6 +13,7 @@ pub mod users;
 
 pub use mfa::{MfaStore, MfaUnit};
 pub use oidc::{OidcStore, OidcUnit};
+pub use passkeys::{PasskeyStore, PasskeysUnit};
 pub use profiles::ProfileStore;
 pub use sessions::{SessionStore, SessionsUnit};
 pub use signing_keys::{SigningKeyStore, SigningKeysUnit};

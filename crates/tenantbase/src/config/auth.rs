@@ -50,6 +50,8 @@ pub struct AuthConfig {
     pub mfa: super::mfa::MfaConfig,
     /// Sign-in with OpenID providers.
     pub oidc: super::oidc::OidcConfig,
+    /// Passkeys' relying party; unset, passkeys are off.
+    pub webauthn: super::webauthn::WebauthnConfig,
 }
 
 impl Default for AuthConfig {
@@ -76,6 +78,7 @@ impl Default for AuthConfig {
             new_sign_in_alerts: true,
             mfa: Default::default(),
             oidc: Default::default(),
+            webauthn: Default::default(),
         }
     }
 }

@@ -267,6 +267,7 @@ async fn every_org_route_refuses_strangers_the_unauthorized_and_other_orgs_ids()
                 let mut ids = a.clone();
                 ids.insert("id", format!("ses_{}", "0".repeat(32)));
                 ids.insert("identity_id", format!("idn_{}", "0".repeat(32)));
+                ids.insert("passkey_id", format!("pk_{}", "0".repeat(32)));
                 let path = fill(template, &ids);
                 call(&app, method, &path, None, body_for(method, template, &a))
                     .await

@@ -178,6 +178,16 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With passkeys for `relying_party`.
+    pub async fn with_passkeys(
+        backend: Backend,
+        relying_party: tenantbase_core::identity::passkeys::RelyingParty,
+    ) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.passkeys = Some(relying_party);
+        Self::open(backend, options).await
+    }
+
     /// The production router plus `extra` routes, served through the same middleware.
     pub async fn build(
         backend: Backend,
@@ -297,12 +307,11 @@ impl TestApp {
                 ..MfaPolicy::new(MfaKeys::from_master(&master))
             },
         };
-        let identity = Arc::new(Identity::new(
-            store.clone(),
-            hasher,
-            Arc::new(keyring),
-            policy,
-        ));
+        let mut identity = Identity::new(store.clone(), hasher, Arc::new(keyring), policy);
+        if let Some(relying_party) = options.passkeys {
+            identity = identity.with_passkeys(relying_party);
+        }
+        let identity = Arc::new(identity);
         let state_identity = identity.clone();
         let files_dir = dir.path().join("files");
         let blob_config = options.blob.unwrap_or(BlobConfig::Local {
@@ -402,6 +411,7 @@ struct Options {
     blob: Option<BlobConfig>,
     mfa_email_fallback: bool,
     oidc: OidcPolicy,
+    passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
 }
 
 impl Options {
@@ -416,6 +426,7 @@ impl Options {
             blob: None,
             mfa_email_fallback: false,
             oidc: OidcPolicy::default(),
+            passkeys: None,
         }
     }
 }

@@ -40,6 +40,7 @@ mod openapi_contract;
 mod ops;
 mod org_bound_tokens;
 mod orgs;
+mod passkeys;
 mod process;
 mod profiles;
 mod projects;

@@ -34,7 +34,8 @@ impl Identity {
         let user = unit.user(challenge.user_id).await?;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
-        let methods = self.methods_for(&user, &factors, backup_codes);
+        let passkeys = unit.passkey_count(user.id).await?;
+        let methods = self.methods_for(&user, &factors, backup_codes, passkeys);
         let (true, Some(email)) = (methods.contains(&MfaMethod::EmailCode), &user.email) else {
             return Err(IdentityError::MfaUnavailable(
                 "this account does not receive sign-in codes by email".to_owned(),

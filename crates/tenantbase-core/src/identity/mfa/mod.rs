@@ -61,6 +61,8 @@ impl MfaPolicy {
 /// A way to pass the second step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
+    /// One of the account's passkeys (`passkeys::second_factor`).
+    Passkey,
     Totp,
     BackupCode,
     EmailCode,
@@ -69,6 +71,7 @@ pub enum MfaMethod {
 impl MfaMethod {
     pub fn as_str(self) -> &'static str {
         match self {
+            MfaMethod::Passkey => "passkey",
             MfaMethod::Totp => "totp",
             MfaMethod::BackupCode => "backup_code",
             MfaMethod::EmailCode => "email_code",
@@ -202,16 +205,21 @@ impl Identity {
             .ok_or(IdentityError::InvalidMfaToken)
     }
 
-    /// The second-step methods open to `user` now: none when no factor is active.
+    /// The second-step methods open to `user` now: none when no factor is active. A
+    /// passkey is a factor of its own (while passkeys are on), offered first.
     pub(in crate::identity) fn methods_for(
         &self,
         user: &User,
         factors: &[MfaFactor],
         backup_codes: u64,
+        passkeys: u64,
     ) -> Vec<MfaMethod> {
         let active = |kind| factors.iter().any(|f| f.kind == kind && f.is_active());
         let (totp, email) = (active(MfaKind::Totp), active(MfaKind::Email));
         let mut methods = Vec::new();
+        if passkeys > 0 && self.passkeys.is_some() {
+            methods.push(MfaMethod::Passkey);
+        }
         if totp {
             methods.push(MfaMethod::Totp);
         }
@@ -243,7 +251,8 @@ impl Identity {
         } = step;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
-        let methods = self.methods_for(&user, &factors, backup_codes);
+        let passkeys = unit.passkey_count(user.id).await?;
+        let methods = self.methods_for(&user, &factors, backup_codes, passkeys);
         let trusted = match device_token {
             Some(token) if !methods.is_empty() => {
                 self.is_trusted(unit.as_mut(), &user, device, token).await?

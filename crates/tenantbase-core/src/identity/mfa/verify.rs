@@ -80,8 +80,9 @@ impl Identity {
         let mut unit = self.write().await?;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?;
+        let passkeys = unit.passkey_count(user.id).await?;
         if !self
-            .methods_for(user, &factors, backup_codes.len() as u64)
+            .methods_for(user, &factors, backup_codes.len() as u64, passkeys)
             .contains(&method)
         {
             return Err(IdentityError::invalid(
@@ -90,6 +91,12 @@ impl Identity {
             ));
         }
         let event = match method {
+            MfaMethod::Passkey => {
+                return Err(IdentityError::invalid(
+                    "method",
+                    "a passkey answers at /v1/auth/mfa/passkey/start and /finish".to_owned(),
+                ));
+            }
             MfaMethod::Totp => {
                 let Some(factor) = factors.iter().find(|f| f.kind == MfaKind::Totp) else {
                     return Ok(false);

@@ -1,0 +1,127 @@
+//! Checking a passkey's answer to an authentication challenge, for a sign-in or for the
+//! second step of one: the passkey must exist and belong to the expected user, the
+//! verifier must accept the answer, and the signature counter must move forward. Every
+//! refusal is audited (`auth.passkey.login.failed`, with its reason) and answered alike.
+
+use chrono::Utc;
+use tenantbase_domain::model::{Actor, RequestMeta, Target};
+use tenantbase_store::identity::passkeys::{PasskeyUse, StoredPasskey};
+use tenantbase_store::platform::events::NewEvent;
+use webauthn_rs::prelude::{
+    AuthenticationResult, Passkey, PublicKeyCredential, Uuid, WebauthnError,
+};
+
+use super::record::{Record, credential_key, parse};
+use super::{Identity, IdentityError};
+use crate::identity::accounts::IdentityWrite;
+use crate::identity::cache::AuthStale;
+use crate::write::Change;
+
+/// An answer that passed: the passkey, what the verifier found, and the open unit in
+/// which the passkey's new counter and flags are recorded (the caller commits it).
+pub(super) struct Passed<'a> {
+    pub stored: StoredPasskey,
+    pub result: AuthenticationResult,
+    pub unit: IdentityWrite<'a>,
+}
+
+/// The assertion JSON a browser returned, parsed.
+pub(super) fn assertion(
+    credential: serde_json::Value,
+) -> Result<PublicKeyCredential, IdentityError> {
+    serde_json::from_value(credential).map_err(|e| {
+        IdentityError::invalid(
+            "credential",
+            format!("is not a WebAuthn authentication response: {e}"),
+        )
+    })
+}
+
+impl Identity {
+    /// Checks `credential`, which must name a passkey of `owner`, with `verify` (the
+    /// verifier's finish, given the stored passkey).
+    pub(super) async fn check_answer(
+        &self,
+        credential: &PublicKeyCredential,
+        owner: Uuid,
+        verify: impl FnOnce(&Passkey) -> Result<AuthenticationResult, WebauthnError>,
+        request: &RequestMeta,
+    ) -> Result<Passed<'_>, IdentityError> {
+        let mut unit = self.write().await?;
+        let stored = unit
+            .passkey_by_credential_id(&credential_key(credential.get_credential_id()))
+            .await?;
+        let Some(stored) = stored.filter(|s| s.info.user_id.as_uuid() == owner) else {
+            drop(unit);
+            return Err(self.refuse(None, "unknown passkey", request).await);
+        };
+        let mut passkey = parse(&stored.credential)?;
+        let result = match verify(&passkey) {
+            Ok(result) => result,
+            Err(error) => {
+                drop(unit);
+                let reason = match error {
+                    WebauthnError::CredentialPossibleCompromise => COUNTER_BEHIND,
+                    WebauthnError::InvalidRPOrigin => "origin not allowed",
+                    _ => "verification failed",
+                };
+                return Err(self.refuse(Some(&stored), reason, request).await);
+            }
+        };
+        passkey.update_credential(&result);
+        let record = Record::of(&passkey)?;
+        let used = PasskeyUse {
+            id: stored.info.id,
+            credential: record.json,
+            sign_count: record.sign_count,
+            backup_eligible: record.backup_eligible,
+            backed_up: record.backed_up,
+            used_at: Utc::now(),
+        };
+        if !unit.record_passkey_use(used).await? {
+            drop(unit);
+            return Err(self.refuse(Some(&stored), COUNTER_BEHIND, request).await);
+        }
+        Ok(Passed {
+            stored,
+            result,
+            unit,
+        })
+    }
+
+    /// Audits a refused answer (about the passkey's owner when the passkey is known) and
+    /// returns the refusal, or what kept it from being audited. No unit may be open.
+    pub(super) async fn refuse(
+        &self,
+        passkey: Option<&StoredPasskey>,
+        reason: &str,
+        request: &RequestMeta,
+    ) -> IdentityError {
+        let owner = passkey.map(|p| p.info.user_id.to_string());
+        let event = NewEvent {
+            org_id: None,
+            event_type: "auth.passkey.login.failed".to_owned(),
+            actor: owner.clone().map_or(Actor::System, Actor::User),
+            target: owner.map(|id| Target {
+                kind: "user".to_owned(),
+                id,
+            }),
+            request: request.clone(),
+            payload: serde_json::json!({
+                "reason": reason,
+                "passkey_id": passkey.map(|p| p.info.id.to_string()),
+            }),
+        };
+        let audited = async {
+            let unit = self.write().await?;
+            unit.commit(Change::new(AuthStale::Nothing, event)).await
+        };
+        match audited.await {
+            Ok(()) => IdentityError::PasskeyRefused,
+            Err(error) => error.into(),
+        }
+    }
+}
+
+/// A signature counter that did not increase: a cloned authenticator.
+const COUNTER_BEHIND: &str = "signature counter did not increase";

@@ -1,0 +1,101 @@
+//! The verifier's record of a credential (`webauthn_rs` `Passkey`), as the store keeps
+//! it: JSON, with its counter and backup flags repeated in columns, and the rules for a
+//! passkey's name.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use webauthn_rs::prelude::{AuthenticationResult, Passkey};
+
+use crate::identity::IdentityError;
+
+/// Longest passkey name, in characters.
+const NAME_MAX_CHARS: usize = 64;
+
+/// A passkey name: trimmed, 1 to 64 characters, no control characters.
+pub(super) fn passkey_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
+/// How the store finds a credential: its id in base64url.
+pub(super) fn credential_key(credential_id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(credential_id)
+}
+
+/// A record and the values the store repeats in columns.
+pub(super) struct Record {
+    pub json: String,
+    pub sign_count: u32,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+}
+
+impl Record {
+    /// `webauthn-rs` keeps the counter and flags private (short of a feature named
+    /// "danger"); its serialised form names them (`cred.counter`, `cred.backup_…`).
+    pub fn of(passkey: &Passkey) -> Result<Self, IdentityError> {
+        let value = serde_json::to_value(passkey)
+            .map_err(|e| IdentityError::Internal(format!("passkey record: {e}")))?;
+        let credential = &value["cred"];
+        let flag = |name: &str| credential[name].as_bool().unwrap_or(false);
+        Ok(Self {
+            sign_count: credential["counter"]
+                .as_u64()
+                .and_then(|c| u32::try_from(c).ok())
+                .unwrap_or(0),
+            backup_eligible: flag("backup_eligible"),
+            backed_up: flag("backup_state"),
+            json: value.to_string(),
+        })
+    }
+}
+
+pub(super) fn parse(json: &str) -> Result<Passkey, IdentityError> {
+    serde_json::from_str(json)
+        .map_err(|e| IdentityError::Internal(format!("stored passkey record: {e}")))
+}
+
+/// The `amr` value (RFC 8176) of the key a passkey proved possession of: `hwk` for a key
+/// bound to its device, `swk` for one that may be copied between devices (synced passkeys
+/// live in software keychains).
+pub(super) fn key_kind(result: &AuthenticationResult) -> &'static str {
+    if result.backup_eligible() {
+        "swk"
+    } else {
+        "hwk"
+    }
+}
+
+/// The `amr` of a passkey sign-in: the key's kind, and `mfa` when the authenticator
+/// verified the user (PIN or biometric) — possession plus knowledge or inherence.
+/// Passkey ceremonies require user verification, so a successful one always has `mfa`.
+pub(super) fn amr(result: &AuthenticationResult) -> Vec<String> {
+    let mut amr = vec![key_kind(result).to_owned()];
+    if result.user_verified() {
+        amr.push("mfa".to_owned());
+    }
+    amr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_printable() {
+        assert_eq!(passkey_name("  Laptop  ").as_deref(), Ok("Laptop"));
+        assert_eq!(passkey_name(&"é".repeat(64)), Ok("é".repeat(64)));
+        for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
+            assert!(passkey_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -41,8 +41,10 @@ async fn a_bound_token_is_refused_on_every_account_route() {
             ("org_id", org.clone()),
             ("id", session),
             ("user_id", owner.user_id.clone()),
-            // The owner has no linked identity; the guard refuses before any lookup.
+            // The owner has no linked identity or passkey; the guard refuses before any
+            // lookup.
             ("identity_id", format!("idn_{}", "0".repeat(32))),
+            ("passkey_id", format!("pk_{}", "0".repeat(32))),
         ]);
 
         let (mut refused, mut admitted) = (0, Vec::new());

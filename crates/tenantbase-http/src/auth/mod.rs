@@ -3,6 +3,7 @@
 //! JWKS.
 
 mod dto;
+mod errors;
 mod handlers;
 mod mfa;
 mod mfa_dto;

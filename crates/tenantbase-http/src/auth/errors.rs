@@ -1,0 +1,120 @@
+//! How identity errors answer: each `IdentityError` as its problem+json status and
+//! stable `code`.
+
+use tenantbase_core::identity::IdentityError;
+use tenantbase_core::identity::password_hash::{HashError, OVERLOADED_RETRY_AFTER};
+
+use crate::{ApiError, FieldError};
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::Invalid { field, message } => ApiError::validation(vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }]),
+            IdentityError::EmailTaken => {
+                ApiError::conflict("email_taken", "An account with this email exists.")
+            }
+            IdentityError::InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "Invalid email or password.")
+            }
+            IdentityError::InvalidRefreshToken => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "The refresh token is invalid, used or expired.",
+            ),
+            IdentityError::InvalidAccessToken | IdentityError::Token(_) => ApiError::invalid_token(
+                "invalid_token",
+                "The access token is invalid, expired or revoked.",
+            ),
+            IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
+            IdentityError::InvalidOneTimeToken => ApiError::validation(vec![FieldError {
+                field: "token".to_owned(),
+                message: "is invalid, used, replaced by a newer one, or expired".to_owned(),
+            }]),
+            IdentityError::NothingToVerify => {
+                ApiError::conflict("already_verified", "The email address is already verified.")
+            }
+            IdentityError::LastSignInMethod => ApiError::conflict(
+                "last_sign_in_method",
+                "This is the account's last way to sign in; add a password, a passkey or an \
+                 identity first.",
+            ),
+            IdentityError::ReauthenticationRequired => ApiError::unauthorized(
+                "reauthentication_required",
+                "This change needs a recent sign-in: POST /v1/auth/reauthenticate, then retry \
+                 with the access token it returns.",
+            ),
+            IdentityError::TooManyAttempts(wait) => ApiError::throttled(
+                "too_many_attempts",
+                "Too many failed sign-ins; wait before trying again.",
+                wait,
+            ),
+            IdentityError::NotAGuest => {
+                ApiError::conflict("not_a_guest", "Only guest accounts can be upgraded.")
+            }
+            IdentityError::Hash(HashError::Overloaded) => ApiError::overloaded(
+                "Too many sign-ins are being checked right now; retry shortly.",
+                OVERLOADED_RETRY_AFTER,
+            ),
+            IdentityError::InvalidMfaToken => ApiError::unauthorized(
+                "invalid_mfa_token",
+                "The mfa_token is invalid, used, expired or bound to another device; sign in again.",
+            ),
+            IdentityError::SecondFactorRequired(methods) => {
+                let methods: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+                ApiError::unauthorized(
+                    "second_factor_required",
+                    "This account has a second factor: send `method` and `code` too.",
+                )
+                .with_extension("methods", serde_json::json!(methods))
+            }
+            IdentityError::InvalidMfaCode => ApiError::unauthorized(
+                "invalid_mfa_code",
+                "The code is wrong, already used or expired.",
+            ),
+            IdentityError::MfaNotEnrolled => {
+                ApiError::not_found("mfa_not_enrolled", "No such second factor on this account.")
+            }
+            IdentityError::TotpAlreadyEnrolled => ApiError::conflict(
+                "totp_already_enrolled",
+                "An authenticator app is already active; remove it before enrolling another.",
+            ),
+            IdentityError::MfaUnavailable(message) => {
+                ApiError::conflict("mfa_unavailable", message)
+            }
+            IdentityError::TrustedDeviceNotFound => {
+                ApiError::not_found("trusted_device_not_found", "No such trusted device.")
+            }
+            IdentityError::InvalidFields(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            IdentityError::PasskeysDisabled => ApiError::not_found(
+                "passkeys_disabled",
+                "Passkeys are not enabled on this server.",
+            ),
+            IdentityError::PasskeyRefused => ApiError::unauthorized(
+                "passkey_refused",
+                "The passkey sign-in was refused; start a new one.",
+            ),
+            IdentityError::PasskeyNotFound => {
+                ApiError::not_found("passkey_not_found", "No such passkey.")
+            }
+            IdentityError::PasskeyExists => {
+                ApiError::conflict("passkey_exists", "This passkey is registered already.")
+            }
+            IdentityError::GuestPasskey => ApiError::conflict(
+                "guest_account",
+                "Guests cannot add passkeys; upgrade the account first.",
+            ),
+            IdentityError::Store(error) => error.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}

@@ -344,16 +344,23 @@ impl Identity {
             amr: vec![amr.to_owned()],
             access_ttl,
         };
-        self.open_session_as(unit, event, user, device, request, grant)
-            .await
+        self.open_session_as(
+            unit,
+            Change::new(AuthStale::Nothing, event),
+            user,
+            device,
+            request,
+            grant,
+        )
+        .await
     }
 
-    /// Creates the session `grant` describes in `unit`, commits it with `event`, and
-    /// issues the token pair.
+    /// Creates the session `grant` describes in `unit`, commits it with `change` (the
+    /// sign-in's events), and issues the token pair.
     pub(super) async fn open_session_as(
         &self,
         mut unit: IdentityWrite<'_>,
-        event: NewEvent,
+        change: Change<AuthStale>,
         user: User,
         device: &Device,
         request: &RequestMeta,
@@ -378,7 +385,7 @@ impl Identity {
                 &hash_refresh_token(&refresh_token),
             )
             .await?;
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        unit.commit(change).await?;
         self.enforce_session_limit(&user, request).await?;
         self.token_pair(user, &session, refresh_token, access_ttl, now)
     }

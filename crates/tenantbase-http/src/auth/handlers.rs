@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use tenantbase_core::identity::mfa::SignIn;
 use tenantbase_core::identity::TokenPair;
+use tenantbase_core::identity::mfa::SignIn;
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
 

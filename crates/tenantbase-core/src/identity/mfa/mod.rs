@@ -124,7 +124,22 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let mut unit = self.write().await?;
+        let unit = self.write().await?;
+        self.complete_mfa_in(unit, mfa_token, amr_factor, None, device, request)
+            .await
+    }
+
+    /// `complete_mfa` in `unit`, committing with the session what the second factor
+    /// recorded there (`factor_used`), if anything.
+    pub(super) async fn complete_mfa_in(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        mfa_token: &str,
+        amr_factor: &str,
+        factor_used: Option<Change<AuthStale>>,
+        device: &Device,
+        request: &RequestMeta,
+    ) -> Result<TokenPair, IdentityError> {
         let challenge = unit
             .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
             .await?
@@ -148,8 +163,12 @@ impl Identity {
             amr,
             access_ttl: None,
         };
+        let change = match factor_used {
+            Some(used) => used.and(event),
+            None => Change::new(AuthStale::Nothing, event),
+        };
         let pair = self
-            .open_session_as(unit, event, user, device, request, grant)
+            .open_session_as(unit, change, user, device, request, grant)
             .await?;
         self.notice_sign_in(&pair, device, request).await?;
         Ok(pair)

@@ -47,7 +47,14 @@ impl Identity {
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
-        if !self.check_code(&user, method, code, request).await? {
+        // The code's use, the challenge's and the new session commit together: one
+        // durable write, and a code is never spent on a sign-in that did not happen.
+        let mut unit = self.write().await?;
+        let Some(used) = self
+            .check_code_in(&mut unit, &user, method, code, request)
+            .await?
+        else {
+            drop(unit);
             let unit = self.write().await?;
             let event = user_event(
                 "auth.mfa.verify.failed",
@@ -57,9 +64,11 @@ impl Identity {
             );
             unit.commit(Change::new(AuthStale::Nothing, event)).await?;
             return Err(IdentityError::InvalidMfaCode);
-        }
+        };
+        let pair = self
+            .complete_mfa_in(unit, mfa_token, "otp", Some(used), device, request)
+            .await?;
         self.throttle.record_success(ip, &account);
-        let pair = self.complete_mfa(mfa_token, "otp", device, request).await?;
         let device_token = if trust_device {
             Some(self.trust_device(&user, device, request).await?)
         } else {
@@ -68,8 +77,8 @@ impl Identity {
         Ok(MfaVerified { pair, device_token })
     }
 
-    /// Whether `code` passes `method` for `user`, using it up if it does. A method the
-    /// account cannot use is an invalid request, not a failed attempt.
+    /// Whether `code` passes `method` for `user`, using it up (and recording so) if it
+    /// does, in a unit of its own.
     pub(in crate::identity) async fn check_code(
         &self,
         user: &User,
@@ -78,6 +87,27 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<bool, IdentityError> {
         let mut unit = self.write().await?;
+        let Some(change) = self
+            .check_code_in(&mut unit, user, method, code, request)
+            .await?
+        else {
+            return Ok(false);
+        };
+        unit.commit(change).await?;
+        Ok(true)
+    }
+
+    /// `check_code` in `unit`: the change recording the code's use when it passes (to
+    /// commit with whatever else the unit does), `None` when it does not. A method the
+    /// account cannot use is an invalid request, not a failed attempt.
+    async fn check_code_in(
+        &self,
+        unit: &mut IdentityWrite<'_>,
+        user: &User,
+        method: MfaMethod,
+        code: &str,
+        request: &RequestMeta,
+    ) -> Result<Option<Change<AuthStale>>, IdentityError> {
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?;
         let passkeys = unit.passkey_count(user.id).await?;
@@ -99,14 +129,14 @@ impl Identity {
             }
             MfaMethod::Totp => {
                 let Some(factor) = factors.iter().find(|f| f.kind == MfaKind::Totp) else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 match self.totp_step(user, factor, code)? {
                     // Recording the step refuses it, and every earlier one, from now on.
                     Some(step) if unit.use_totp_step(user.id, step).await? => {
                         verified(user, method, request)
                     }
-                    _ => return Ok(false),
+                    _ => return Ok(None),
                 }
             }
             MfaMethod::BackupCode => {
@@ -115,10 +145,10 @@ impl Identity {
                     .keys
                     .code_hash(user.id, &normalize_backup_code(code));
                 let Some(found) = find_hash(&backup_codes, &hash) else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 if !unit.use_backup_code(user.id, found, Utc::now()).await? {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 let remaining = backup_codes.len() - 1;
                 let used = user_event(
@@ -127,34 +157,24 @@ impl Identity {
                     request,
                     serde_json::json!({"remaining": remaining}),
                 );
-                return commit(unit, used, verified(user, method, request)).await;
+                let change = Change::new(AuthStale::Nothing, used);
+                return Ok(Some(change.and(verified(user, method, request))));
             }
             MfaMethod::EmailCode => {
                 let hash = self.mfa.keys.code_hash(user.id, code.trim());
                 let Some(stored) = unit.email_code(user.id, Utc::now()).await? else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 if find_hash(std::slice::from_ref(&stored), &hash).is_none()
                     || !unit.use_email_code(user.id, &stored).await?
                 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 verified(user, method, request)
             }
         };
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-        Ok(true)
+        Ok(Some(Change::new(AuthStale::Nothing, event)))
     }
-}
-
-async fn commit(
-    unit: IdentityWrite<'_>,
-    first: NewEvent,
-    second: NewEvent,
-) -> Result<bool, IdentityError> {
-    unit.commit(Change::new(AuthStale::Nothing, first).and(second))
-        .await?;
-    Ok(true)
 }
 
 fn verified(user: &User, method: MfaMethod, request: &RequestMeta) -> NewEvent {

@@ -262,7 +262,14 @@ impl Oidc {
         };
         let pair = self
             .identity
-            .open_session_as(unit, event, user, device, request, grant)
+            .open_session_as(
+                unit,
+                Change::new(AuthStale::Nothing, event),
+                user,
+                device,
+                request,
+                grant,
+            )
             .await?;
         self.identity.notice_sign_in(&pair, device, request).await?;
         Ok(pair)

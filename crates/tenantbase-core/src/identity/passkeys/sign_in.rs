@@ -11,6 +11,8 @@ use super::record::amr;
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::TokenPair;
 use crate::identity::accounts::{Device, Grant, user_event};
+use crate::identity::cache::AuthStale;
+use crate::write::Change;
 
 impl Identity {
     /// Starts a usernameless sign-in: request options for `navigator.credentials.get()`
@@ -77,7 +79,14 @@ impl Identity {
             access_ttl: None,
         };
         let pair = self
-            .open_session_as(unit, event, user, device, request, grant)
+            .open_session_as(
+                unit,
+                Change::new(AuthStale::Nothing, event),
+                user,
+                device,
+                request,
+                grant,
+            )
             .await?;
         self.notice_sign_in(&pair, device, request).await?;
         Ok(pair)

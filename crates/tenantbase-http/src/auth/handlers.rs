@@ -18,7 +18,7 @@ use super::mfa_dto::{LoginResponse, MfaRequiredResponse};
 use crate::extract::{Authenticated, Bearer, ClientMeta};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
-use crate::{ApiError, ApiJson, AppState, FieldError};
+use crate::{ApiError, ApiJson, AppState};
 
 pub(super) fn tokens(pair: TokenPair) -> TokenResponse {
     TokenResponse {
@@ -195,12 +195,7 @@ pub(crate) async fn revoke_session(
     client: ClientMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: SessionId = id.parse().map_err(|e: tenantbase_domain::ParseIdError| {
-        ApiError::validation(vec![FieldError {
-            field: "id".to_owned(),
-            message: e.to_string(),
-        }])
-    })?;
+    let id: SessionId = super::path_id("id", &id)?;
     state
         .identity
         .revoke_session(&principal, id, &client.request)

@@ -18,7 +18,7 @@ use crate::access::guard;
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
 use crate::refusals::throttled;
-use crate::{ApiError, ApiJson, FieldError};
+use crate::{ApiError, ApiJson};
 use tenantbase_core::tenancy::Access;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -252,12 +252,7 @@ pub(crate) async fn revoke_trusted_device(
     client: ClientMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: TrustedDeviceId = id.parse().map_err(|e: tenantbase_domain::ParseIdError| {
-        ApiError::validation(vec![FieldError {
-            field: "id".to_owned(),
-            message: e.to_string(),
-        }])
-    })?;
+    let id: TrustedDeviceId = super::path_id("id", &id)?;
     state
         .identity
         .revoke_trusted_device(&principal, id, &client.request)

@@ -20,6 +20,20 @@ use crate::access::guard;
 use crate::refusals::throttled;
 use tenantbase_core::tenancy::Access;
 
+/// An id from an account route's path (`{id}`, `{passkey_id}`, …): one that does not parse
+/// is a field error naming the path parameter.
+fn path_id<T>(field: &str, text: &str) -> Result<T, crate::ApiError>
+where
+    T: std::str::FromStr<Err = tenantbase_domain::ParseIdError>,
+{
+    text.parse().map_err(|e: tenantbase_domain::ParseIdError| {
+        crate::ApiError::validation(vec![crate::FieldError {
+            field: field.to_owned(),
+            message: e.to_string(),
+        }])
+    })
+}
+
 /// The routes whose handlers take `ClientMeta` spend the client address's request budget:
 /// `throttled` documents their 429.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {

@@ -286,14 +286,7 @@ pub(crate) async fn unlink_identity(
     client: ClientMeta,
     Path(identity_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: IdentityId = identity_id
-        .parse()
-        .map_err(|e: tenantbase_domain::ParseIdError| {
-            ApiError::validation(vec![FieldError {
-                field: "identity_id".to_owned(),
-                message: e.to_string(),
-            }])
-        })?;
+    let id: IdentityId = super::path_id("identity_id", &identity_id)?;
     state.oidc.unlink(&principal, id, &client.request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

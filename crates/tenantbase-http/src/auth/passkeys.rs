@@ -19,7 +19,7 @@ use super::handlers::tokens;
 use super::mfa_dto::MfaTokenBody;
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
-use crate::{ApiError, ApiJson, AppState, FieldError};
+use crate::{ApiError, ApiJson, AppState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -283,10 +283,5 @@ pub(crate) async fn finish_second_factor(
 }
 
 fn passkey_id(raw: &str) -> Result<PasskeyId, ApiError> {
-    raw.parse().map_err(|e: tenantbase_domain::ParseIdError| {
-        ApiError::validation(vec![FieldError {
-            field: "passkey_id".to_owned(),
-            message: e.to_string(),
-        }])
-    })
+    super::path_id("passkey_id", raw)
 }

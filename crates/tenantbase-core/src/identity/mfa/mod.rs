@@ -106,6 +106,15 @@ pub struct SecondFactorDue {
     pub expires_in: u64,
 }
 
+/// A second factor that passed for `user`, ready to complete the sign-in.
+pub(super) struct FactorPassed<'a> {
+    pub user: User,
+    /// The factor's `amr` value (`otp`, `hwk`, …).
+    pub amr_factor: &'a str,
+    /// What checking the factor changed (a code used up), to commit with the session.
+    pub recorded: Option<Change<AuthStale>>,
+}
+
 impl Identity {
     /// The user an unused, unexpired `mfa_token` belongs to; does not use it up.
     pub async fn mfa_challenge_user(&self, mfa_token: &str) -> Result<User, IdentityError> {
@@ -113,40 +122,52 @@ impl Identity {
         Ok(self.store.user_by_id(challenge.user_id).await?)
     }
 
-    /// Uses up `mfa_token` and opens the session, its `amr` the first factor's, then
-    /// `amr_factor`'s, then `mfa`. The caller has checked the second factor. Refused
-    /// (`InvalidMfaToken`) when the token is unknown, used, expired, or bound to another
-    /// device than `device`.
+    /// Uses up `mfa_token` and opens the session for `user`, its `amr` the first factor's,
+    /// then `amr_factor`'s, then `mfa`. The caller has checked `user`'s second factor.
+    /// Refused (`InvalidMfaToken`) when the token is unknown, used, expired, another
+    /// user's, or bound to another device than `device`.
     pub async fn complete_mfa(
         &self,
         mfa_token: &str,
+        user: User,
         amr_factor: &str,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
         let unit = self.write().await?;
-        self.complete_mfa_in(unit, mfa_token, amr_factor, None, device, request)
+        let passed = FactorPassed {
+            user,
+            amr_factor,
+            recorded: None,
+        };
+        self.complete_mfa_in(unit, mfa_token, passed, device, request)
             .await
     }
 
     /// `complete_mfa` in `unit`, committing with the session what the second factor
-    /// recorded there (`factor_used`), if anything.
+    /// recorded there, if anything.
     pub(super) async fn complete_mfa_in(
         &self,
         mut unit: IdentityWrite<'_>,
         mfa_token: &str,
-        amr_factor: &str,
-        factor_used: Option<Change<AuthStale>>,
+        passed: FactorPassed<'_>,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
+        let FactorPassed {
+            user,
+            amr_factor,
+            recorded,
+        } = passed;
         let challenge = unit
             .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
             .await?
             .ok_or(IdentityError::InvalidMfaToken)?;
         // Dropping the unit rolls the use back: another device cannot burn the token.
         check_device(&challenge, device)?;
-        let user = unit.user(challenge.user_id).await?;
+        if challenge.user_id != user.id {
+            return Err(IdentityError::InvalidMfaToken);
+        }
         let mut amr = vec![challenge.first_factor];
         for value in [amr_factor, "mfa"] {
             if !amr.iter().any(|a| a == value) {
@@ -163,7 +184,7 @@ impl Identity {
             amr,
             access_ttl: None,
         };
-        let change = match factor_used {
+        let change = match recorded {
             Some(used) => used.and(event),
             None => Change::new(AuthStale::Nothing, event),
         };

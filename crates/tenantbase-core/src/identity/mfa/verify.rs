@@ -3,11 +3,12 @@
 //! passwords do, and are audited; a TOTP code is accepted once.
 
 use chrono::Utc;
+use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{MfaKind, RequestMeta, User};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
-use super::{MfaMethod, check_device};
+use super::{FactorPassed, MfaMethod, check_device};
 use crate::identity::accounts::{Device, Identity, IdentityWrite, user_event};
 use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, TokenPair};
@@ -41,8 +42,7 @@ impl Identity {
         }
         let challenge = self.peek_challenge(mfa_token).await?;
         check_device(&challenge, device)?;
-        let user = self.store.user_by_id(challenge.user_id).await?;
-        let account = throttle_key(&user);
+        let account = throttle_key(challenge.user_id);
         let ip = request.ip.as_deref();
         self.throttle
             .start_attempt(ip, &account)
@@ -50,6 +50,7 @@ impl Identity {
         // The code's use, the challenge's and the new session commit together: one
         // durable write, and a code is never spent on a sign-in that did not happen.
         let mut unit = self.write().await?;
+        let user = unit.user(challenge.user_id).await?;
         let Some(used) = self
             .check_code_in(&mut unit, &user, method, code, request)
             .await?
@@ -65,12 +66,17 @@ impl Identity {
             unit.commit(Change::new(AuthStale::Nothing, event)).await?;
             return Err(IdentityError::InvalidMfaCode);
         };
+        let passed = FactorPassed {
+            user,
+            amr_factor: "otp",
+            recorded: Some(used),
+        };
         let pair = self
-            .complete_mfa_in(unit, mfa_token, "otp", Some(used), device, request)
+            .complete_mfa_in(unit, mfa_token, passed, device, request)
             .await?;
         self.throttle.record_success(ip, &account);
         let device_token = if trust_device {
-            Some(self.trust_device(&user, device, request).await?)
+            Some(self.trust_device(&pair.user, device, request).await?)
         } else {
             None
         };
@@ -109,8 +115,14 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<Option<Change<AuthStale>>, IdentityError> {
         let factors = unit.mfa_factors_in_unit(user.id).await?;
-        let backup_codes = unit.unused_backup_codes(user.id).await?;
-        let passkeys = unit.passkey_count(user.id).await?;
+        // Only a backup code's right to answer depends on the codes and passkeys left: the
+        // other methods skip those reads.
+        let (backup_codes, passkeys) = if method == MfaMethod::BackupCode {
+            let codes = unit.unused_backup_codes(user.id).await?;
+            (codes, unit.passkey_count(user.id).await?)
+        } else {
+            (Vec::new(), 0)
+        };
         if !self
             .methods_for(user, &factors, backup_codes.len() as u64, passkeys)
             .contains(&method)
@@ -188,6 +200,6 @@ fn verified(user: &User, method: MfaMethod, request: &RequestMeta) -> NewEvent {
 
 /// Second-step failures count per account, apart from wrong passwords: a user who
 /// mistypes a code is not also held back on the password step.
-fn throttle_key(user: &User) -> String {
-    format!("mfa:{}", user.id)
+fn throttle_key(user: UserId) -> String {
+    format!("mfa:{user}")
 }

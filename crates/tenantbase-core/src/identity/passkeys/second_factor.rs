@@ -85,7 +85,7 @@ impl Identity {
         });
         let event = user_event("auth.passkey.login.succeeded", &user, request, payload);
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-        self.complete_mfa(mfa_token, key_kind(&result), device, request)
+        self.complete_mfa(mfa_token, user, key_kind(&result), device, request)
             .await
     }
 }

@@ -64,6 +64,19 @@ pub async fn logins(addr: SocketAddr, connections: usize) -> anyhow::Result<Vec<
         .collect())
 }
 
+/// Signs in as a new guest, again and again: each request creates an account and a
+/// session (argon2 is not involved).
+pub fn guests(connections: usize) -> Vec<Box<dyn Flow>> {
+    (0..connections)
+        .map(|_| {
+            Box::new(Post {
+                path: "/v1/auth/guest",
+                body: json!({}),
+            }) as Box<dyn Flow>
+        })
+        .collect()
+}
+
 /// Each connection refreshes its own session, always with the latest refresh token.
 pub async fn refreshes(addr: SocketAddr, connections: usize) -> anyhow::Result<Vec<Box<dyn Flow>>> {
     let mut flows: Vec<Box<dyn Flow>> = Vec::with_capacity(connections);

@@ -69,6 +69,10 @@ enum Scenario {
     /// Project-get p99 alone, then during a flood of sign-ins from many addresses (argon2
     /// saturated, its queue full), SQLite.
     LoginFloodSqlite,
+    /// `POST /v1/auth/guest`: a new guest account and session per request, SQLite.
+    GuestSqlite,
+    /// The same on PostgreSQL.
+    GuestPostgres,
     /// `POST /v1/auth/refresh`, each connection rotating its own token, SQLite.
     RefreshSqlite,
     /// The same on PostgreSQL.
@@ -423,6 +427,7 @@ async fn http_scenario(args: &Args, scenario: Scenario) -> anyhow::Result<serde_
                 .collect()
         }
         Scenario::LoginSqlite => auth_load::logins(addr, connections).await?,
+        Scenario::GuestSqlite | Scenario::GuestPostgres => auth_load::guests(connections),
         Scenario::RefreshSqlite | Scenario::RefreshPostgres => {
             auth_load::refreshes(addr, connections).await?
         }

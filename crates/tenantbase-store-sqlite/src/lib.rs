@@ -1,5 +1,6 @@
 //! The SQLite backend of the tenantbase store, the embedded default. The database runs in
-//! WAL mode with `synchronous=FULL`, so an acknowledged write survives a power cut; all
+//! WAL mode with `synchronous=FULL` by default, so an acknowledged write survives a power
+//! cut (`Synchronous::Normal` trades that for fewer fsyncs, see its doc); all
 //! writes go through a single connection (SQLite allows one writer at a time, and queueing
 //! beats `SQLITE_BUSY` retries) while reads use a pool of read-only connections. Units of
 //! work queued for the writer share one transaction and one fsync (`group`, ADR 0009).
@@ -32,12 +33,38 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// How long a statement waits for the write lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Pool sizing for the SQLite backend.
+/// Pool sizing and durability for the SQLite backend.
 #[derive(Debug, Clone, Copy)]
 pub struct SqlitePoolConfig {
     /// Read-only connections; the writer is always one more.
     pub max_readers: u32,
     pub acquire_timeout: Duration,
+    pub synchronous: Synchronous,
+}
+
+/// When a COMMIT reaches the disk (`database.sqlite_synchronous`: `full` or `normal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Every COMMIT is fsynced before it returns: an acknowledged write survives a crash
+    /// of the process, of the operating system and a power cut.
+    #[default]
+    Full,
+    /// COMMITs are written to the WAL without an fsync; the WAL is synced at checkpoints.
+    /// An acknowledged write survives a crash of the process (kill -9), but a crash of the
+    /// operating system or a power cut can undo the writes acknowledged since the last
+    /// checkpoint. The database is never corrupted: it reopens as of an earlier commit,
+    /// and the audit chains lose a tail (which `audit verify` cannot see) rather than break.
+    Normal,
+}
+
+impl From<Synchronous> for SqliteSynchronous {
+    fn from(mode: Synchronous) -> Self {
+        match mode {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        }
+    }
 }
 
 /// The store over one SQLite database file.
@@ -55,7 +82,7 @@ impl SqliteStore {
         let base = SqliteConnectOptions::from_str(url)?
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(pool.synchronous.into());
         // No ping before each checkout (sqlx's default): an in-process database does not
         // drop connections, and the ping is a round trip to the connection's thread.
         let writer = SqlitePoolOptions::new()
@@ -176,5 +203,41 @@ impl TenantStore for SqliteStore {
     ) -> StoreResult<Vec<Membership>> {
         let mut conn = self.reader.acquire().await?;
         sql::org::orgs_of_user(&mut conn, user, after, limit).await
+    }
+}
+
+#[cfg(test)]
+mod synchronous_tests {
+    use super::*;
+
+    async fn pragma_on_writer_and_reader(synchronous: Synchronous) -> (i64, i64) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = SqlitePoolConfig {
+            max_readers: 1,
+            acquire_timeout: Duration::from_secs(5),
+            synchronous,
+        };
+        let store = SqliteStore::connect(&url, pool).await.expect("open");
+        let read = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .expect("pragma")
+        };
+        (
+            read(store.writer.clone()).await,
+            read(store.reader.clone()).await,
+        )
+    }
+
+    #[tokio::test]
+    async fn every_connection_uses_the_configured_mode() {
+        // SQLite's codes: 1 = NORMAL, 2 = FULL.
+        assert_eq!(pragma_on_writer_and_reader(Synchronous::Full).await, (2, 2));
+        assert_eq!(
+            pragma_on_writer_and_reader(Synchronous::Normal).await,
+            (1, 1)
+        );
     }
 }

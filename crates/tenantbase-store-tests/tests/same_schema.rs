@@ -15,6 +15,7 @@ async fn sqlite_and_postgres_have_the_same_logical_schema() {
         SqlitePoolConfig {
             max_readers: 1,
             acquire_timeout: Duration::from_secs(5),
+            synchronous: Default::default(),
         },
     )
     .await

@@ -13,11 +13,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 mod auth;
+mod database;
 mod mfa;
 mod oidc;
 mod webauthn;
 
 pub use auth::AuthConfig;
+pub use database::DatabaseConfig;
 
 /// The whole configuration. See the README for every key and its default.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,15 +130,6 @@ pub struct HttpConfig {
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
     #[serde(deserialize_with = "tenantbase_http::forwarded::deserialize_trusted_proxies")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// Pool size (PostgreSQL), or read connections (SQLite, which adds one writer).
-    pub max_connections: u32,
-    /// How long a query waits for a free connection before failing with 503.
-    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,15 +257,6 @@ impl Default for HttpConfig {
             ready_timeout_ms: 1500,
             max_concurrent_writes: None,
             trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            max_connections: 10,
-            acquire_timeout_ms: 3000,
         }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
             let pool = SqlitePoolConfig {
                 max_readers: config.database.max_connections,
                 acquire_timeout,
+                synchronous: config.database.sqlite_synchronous,
             };
             Arc::new(
                 SqliteStore::connect(url.expose_secret(), pool)

@@ -15,6 +15,7 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let config = SqlitePoolConfig {
         max_readers: 2,
         acquire_timeout: Duration::from_secs(5),
+        synchronous: Default::default(),
     };
     let store = SqliteStore::connect(&url, config).await.expect("open");
     sqlx::raw_sql(

@@ -12,6 +12,7 @@ pub async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let config = SqlitePoolConfig {
         max_readers: 4,
         acquire_timeout: Duration::from_secs(5),
+        synchronous: Default::default(),
     };
     let store = SqliteStore::connect(&url, config)
         .await

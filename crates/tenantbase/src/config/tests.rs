@@ -1,6 +1,7 @@
 //! Loading the configuration from every source, and the refusals of bad values.
 
 use super::*;
+use tenantbase_store_sqlite::Synchronous;
 
 #[test]
 fn defaults_are_safe() {
@@ -100,6 +101,24 @@ fn unknown_database_scheme_is_rejected() {
         jail.set_env("DATABASE_URL", "mysql://x");
         let error = Config::load(&Overrides::default()).expect_err("rejected");
         assert!(error.to_string().contains("database_url"));
+        Ok(())
+    });
+}
+
+#[test]
+fn sqlite_synchronous_is_full_unless_set_and_only_full_or_normal() {
+    figment::Jail::expect_with(|jail| {
+        let config = Config::load(&Overrides::default()).expect("defaults load");
+        assert_eq!(config.database.sqlite_synchronous, Synchronous::Full);
+        jail.set_env("TENANTBASE_DATABASE__SQLITE_SYNCHRONOUS", "normal");
+        let config = Config::load(&Overrides::default()).expect("normal loads");
+        assert_eq!(config.database.sqlite_synchronous, Synchronous::Normal);
+        jail.set_env("TENANTBASE_DATABASE__SQLITE_SYNCHRONOUS", "off");
+        let error = Config::load(&Overrides::default()).expect_err("off is refused");
+        assert!(
+            format!("{error:#}").contains("sqlite_synchronous"),
+            "{error:#}"
+        );
         Ok(())
     });
 }

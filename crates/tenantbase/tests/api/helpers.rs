@@ -251,6 +251,7 @@ impl TestApp {
                 let pool = SqlitePoolConfig {
                     max_readers: 4,
                     acquire_timeout: Duration::from_secs(5),
+                    synchronous: Default::default(),
                 };
                 (
                     Arc::new(SqliteStore::connect(&url, pool).await.expect("sqlite")),

@@ -213,6 +213,7 @@ pub async fn migrated_sqlite(dir: &Path) -> (std::sync::Arc<dyn tenantbase_store
     let pool = tenantbase_store_sqlite::SqlitePoolConfig {
         max_readers: 2,
         acquire_timeout: Duration::from_secs(10),
+        synchronous: Default::default(),
     };
     let store = tenantbase_store_sqlite::SqliteStore::connect(&url, pool)
         .await

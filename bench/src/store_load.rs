@@ -43,6 +43,7 @@ pub async fn fresh(backend: Backend) -> anyhow::Result<Fresh> {
             let pool = SqlitePoolConfig {
                 max_readers: 4,
                 acquire_timeout: timeout,
+                synchronous: Default::default(),
             };
             (Arc::new(SqliteStore::connect(&url, pool).await?), None)
         }

@@ -9,6 +9,8 @@
                                    queries as recording rules, for `promtool check rules`
   metric-names METRICS FILE...     every metric the alert rules or dashboard query is one
                                    the server exported in METRICS (a /metrics scrape)
+  runbook-links RULES              every alert's `runbook` annotation names a file and a
+                                   heading that exist
 """
 
 import json
@@ -121,12 +123,34 @@ def metric_names(metrics_path: str, files: list[str]) -> None:
     print(f"metric names: {len(queries)} queries use only exported metrics ({len(exported)} exported)")
 
 
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def runbook_links(rules_path: str) -> None:
+    rules = [r for g in yaml.safe_load(pathlib.Path(rules_path).read_text())["groups"] for r in g["rules"]]
+    for rule in rules:
+        link = rule.get("annotations", {}).get("runbook")
+        if not link:
+            fail(f"{rules_path}: alert {rule['alert']} has no runbook annotation")
+        file, _, fragment = link.partition("#")
+        page = pathlib.Path(file)
+        if not page.is_file():
+            fail(f"{rules_path}: {rule['alert']}'s runbook {file} does not exist")
+        headings = {anchor(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")}
+        if fragment and fragment not in headings:
+            fail(f"{rules_path}: {rule['alert']}'s runbook has no heading #{fragment}")
+    print(f"runbook links: {len(rules)} alerts link existing runbook sections")
+
+
 def main() -> None:
     commands = {
         "argocd": lambda a: argocd(*a),
         "compose-env": lambda a: compose_env(*a),
         "dashboard": lambda a: dashboard(*a),
         "metric-names": lambda a: metric_names(a[0], a[1:]),
+        "runbook-links": lambda a: runbook_links(*a),
     }
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         fail(__doc__)

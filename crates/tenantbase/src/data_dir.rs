@@ -56,8 +56,10 @@ mod tests {
         let embedded = Config::default();
         assert_eq!(users(&embedded).len(), 4);
 
-        let mut remote = Config::default();
-        remote.database_url = Some("postgres://app@db/tenantbase".to_owned().into());
+        let mut remote = Config {
+            database_url: Some("postgres://app@db/tenantbase".to_owned().into()),
+            ..Config::default()
+        };
         remote.files.backend = FilesBackend::S3;
         remote.auth.master_key = Some("a key".to_owned().into());
         remote.mail.transport = MailTransportKind::Smtp;
@@ -72,13 +74,23 @@ mod tests {
             ..Config::default()
         };
         assert!(ensure_writable(&config).is_ok());
-        assert!(std::fs::read_dir(&config.data_dir).expect("made").next().is_none());
+        assert!(
+            std::fs::read_dir(&config.data_dir)
+                .expect("made")
+                .next()
+                .is_none()
+        );
 
         // A file where the folder should be: nothing can be created below it.
         config.data_dir = dir.path().join("a-file");
         std::fs::write(&config.data_dir, b"").expect("file");
-        let error = ensure_writable(&config).expect_err("not a folder").to_string();
-        assert!(error.starts_with(&format!("data_dir {} is not writable", config.data_dir.display())));
+        let error = ensure_writable(&config)
+            .expect_err("not a folder")
+            .to_string();
+        assert!(error.starts_with(&format!(
+            "data_dir {} is not writable",
+            config.data_dir.display()
+        )));
         assert!(error.contains("the SQLite database"), "{error}");
     }
 }

@@ -33,11 +33,12 @@ async fn serves_as_non_root_on_a_read_only_root_with_only_data_writable_on_postg
 #[tokio::test]
 async fn refuses_to_start_when_data_is_not_writable() {
     let sandbox = Sandbox::new();
-    let (ok, stdout, stderr) = output(
-        sandbox
-            .command(Data::ReadOnly, None)
-            .args(["serve", "--listen", "127.0.0.1:0"]),
-    );
+    let (ok, stdout, stderr) =
+        output(
+            sandbox
+                .command(Data::ReadOnly, None)
+                .args(["serve", "--listen", "127.0.0.1:0"]),
+        );
     assert!(!ok, "started without a writable /data: {stdout}");
     assert!(
         stderr.starts_with("error: ") && stderr.contains("/data"),
@@ -69,8 +70,17 @@ async fn serves_within_the_contract(database_url: Option<&str>) {
         json!({"email": "contract@example.com", "password": "runtime contract password"}),
     )
     .await;
-    let token = registered["access_token"].as_str().expect("token").to_owned();
-    let org: Value = post(&server, "/v1/orgs", Some(&token), json!({"name": "Contract"})).await;
+    let token = registered["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let org: Value = post(
+        &server,
+        "/v1/orgs",
+        Some(&token),
+        json!({"name": "Contract"}),
+    )
+    .await;
     let org = org["id"].as_str().expect("org id");
     let uploaded = http
         .post(server.url(&format!("/v1/orgs/{org}/files?name=notes.txt")))
@@ -80,7 +90,12 @@ async fn serves_within_the_contract(database_url: Option<&str>) {
         .send()
         .await
         .expect("upload");
-    assert_eq!(uploaded.status(), 201, "upload: {:?}", uploaded.text().await);
+    assert_eq!(
+        uploaded.status(),
+        201,
+        "upload: {:?}",
+        uploaded.text().await
+    );
     let file: Value = uploaded.json().await.expect("json");
     let content = http
         .get(server.url(&format!(
@@ -112,7 +127,11 @@ async fn serves_within_the_contract(database_url: Option<&str>) {
     sandbox.assert_decoy_untouched();
 
     let log = server.lines_so_far().join("\n");
-    for sign in ["Read-only file system", "os error 30", "\"level\":\"ERROR\""] {
+    for sign in [
+        "Read-only file system",
+        "os error 30",
+        "\"level\":\"ERROR\"",
+    ] {
         assert!(!log.contains(sign), "the server logged `{sign}`:\n{log}");
     }
 }
@@ -145,7 +164,9 @@ impl Sandbox {
     /// variables the image sets (plus the database) reach it.
     fn command(&self, data: Data, database_url: Option<&str>) -> Command {
         let mut command = Command::new(&self.bwrap);
-        command.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        command
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin");
         command.env("TENANTBASE_DATA_DIR", "/data");
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
@@ -227,15 +248,31 @@ fn wait_for(done: impl Fn() -> bool) -> bool {
 fn bwrap() -> PathBuf {
     let works = || {
         Command::new("bwrap")
-            .args(["--ro-bind", "/", "/", "--unshare-user", "--uid", UID, "true"])
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-user",
+                "--uid",
+                UID,
+                "true",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
     };
-    if !works().is_ok_and(|o| o.status.success()) && Command::new("bwrap").arg("--version").output().is_err() {
+    if !works().is_ok_and(|o| o.status.success())
+        && Command::new("bwrap").arg("--version").output().is_err()
+    {
         let install = || {
             Command::new("apt-get")
-                .args(["-o", "DPkg::Lock::Timeout=120", "install", "-y", "bubblewrap"])
+                .args([
+                    "-o",
+                    "DPkg::Lock::Timeout=120",
+                    "install",
+                    "-y",
+                    "bubblewrap",
+                ])
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .stdout(Stdio::null())
                 .output()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::process::{BIN, Server, client, output};
+use crate::process::{BIN, Server, apt_get_install, client, output};
 
 /// The image's user (deploy/Dockerfile `USER`, the chart's `runAsUser`).
 const UID: &str = "65532";
@@ -261,29 +261,11 @@ fn bwrap() -> PathBuf {
             .stderr(Stdio::piped())
             .output()
     };
+    let mut detail = String::new();
     if !works().is_ok_and(|o| o.status.success())
         && Command::new("bwrap").arg("--version").output().is_err()
     {
-        let install = || {
-            Command::new("apt-get")
-                .args([
-                    "-o",
-                    "DPkg::Lock::Timeout=120",
-                    "install",
-                    "-y",
-                    "bubblewrap",
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .output()
-        };
-        if !install().is_ok_and(|o| o.status.success()) {
-            let _ = Command::new("apt-get")
-                .args(["-o", "DPkg::Lock::Timeout=120", "update"])
-                .stdout(Stdio::null())
-                .status();
-            let _ = install();
-        }
+        detail = apt_get_install("bubblewrap").err().unwrap_or_default();
     }
     match works() {
         Ok(out) if out.status.success() => PathBuf::from("bwrap"),
@@ -294,7 +276,7 @@ fn bwrap() -> PathBuf {
         ),
         Err(error) => panic!(
             "this test needs bubblewrap and could not install it (`apt-get install -y \
-             bubblewrap`, as root, on Debian/Ubuntu): {error}"
+             bubblewrap`, as root, on Debian/Ubuntu): {error} {detail}"
         ),
     }
 }

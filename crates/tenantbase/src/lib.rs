@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 mod connect;
+mod data_dir;
 pub mod files_config;
 mod identity;
 mod management;

@@ -21,6 +21,7 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// `Ok(false)` when the shutdown deadline passed with work still running.
 pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool> {
     let started = Instant::now();
+    crate::data_dir::ensure_writable(&config)?;
     let store = connect::open_store(&config).await?;
     if migrate {
         let report = store.migrate().await.context("applying migrations")?;

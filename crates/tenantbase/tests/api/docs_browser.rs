@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::access_matrix::routes;
-use crate::process::{Server, output_within, tenantbase};
+use crate::process::{Server, apt_get_install, output_within, tenantbase};
 
 /// Chromium's path, installing Debian's package first if it is missing.
 fn chromium() -> String {
@@ -19,24 +19,11 @@ fn chromium() -> String {
     if let Some(path) = found() {
         return path.to_owned();
     }
-    let install = |args: &[&str]| {
-        Command::new("apt-get")
-            // Other tests may be installing their peers at the same moment.
-            .args(["-o", "DPkg::Lock::Timeout=300"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if !install(&["install", "-y", "chromium"]) {
-        let _ = install(&["update"]);
-        install(&["install", "-y", "chromium"]);
-    }
+    let detail = apt_get_install("chromium").err().unwrap_or_default();
     found()
         .unwrap_or_else(|| {
             panic!(
-                "Chromium is needed for the /docs browser test: `apt-get install chromium` failed"
+                "Chromium is needed for the /docs browser test: `apt-get install chromium` failed: {detail}"
             )
         })
         .to_owned()

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
-use crate::process::{Server, tenantbase};
+use crate::process::{Server, apt_get_install, tenantbase};
 
 const EXAMPLE: &str = include_str!("../../../../deploy/nginx/tenantbase-gateway.conf");
 const PASSWORD: &str = "correct horse battery staple";
@@ -191,25 +191,7 @@ fn nginx_binary() -> PathBuf {
     if let Some(bin) = find() {
         return bin;
     }
-    let install = || {
-        Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=120", "install", "-y", "nginx"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .output()
-    };
-    let mut result = install();
-    if !result.as_ref().is_ok_and(|o| o.status.success()) {
-        let _ = Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=120", "update"])
-            .stdout(Stdio::null())
-            .status();
-        result = install();
-    }
-    let detail = match &result {
-        Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-        Err(e) => e.to_string(),
-    };
+    let detail = apt_get_install("nginx").err().unwrap_or_default();
     find().unwrap_or_else(|| {
         panic!(
             "this test needs nginx with auth_request and could not install it \

@@ -45,6 +45,7 @@ mod process;
 mod profiles;
 mod projects;
 mod ready_faults;
+mod runtime_contract;
 mod secrets_at_rest;
 mod step_up;
 mod team_owners;

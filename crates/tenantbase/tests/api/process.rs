@@ -67,6 +67,32 @@ fn read_to_end_aside(mut pipe: impl Read + Send + 'static) -> std::thread::JoinH
     })
 }
 
+/// Installs a Debian package with apt-get (as root; refreshing the package lists once when
+/// the first try fails) for a test whose peer is missing, which then fails saying what is
+/// missing rather than skip. The error is apt-get's complaint.
+pub fn apt_get_install(package: &str) -> Result<(), String> {
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            // Other tests may be installing their peers at the same moment.
+            .args(["-o", "DPkg::Lock::Timeout=300"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+    };
+    let install = || apt(&["install", "-y", package]);
+    let mut result = install();
+    if !result.as_ref().is_ok_and(|o| o.status.success()) {
+        let _ = apt(&["update"]);
+        result = install();
+    }
+    match result {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// An HTTP client for talking to a test server: a request without an answer within 30 s
 /// fails instead of hanging the suite.
 pub fn client() -> reqwest::Client {

@@ -34,6 +34,7 @@ mod logging;
 mod members;
 mod metrics_access;
 mod middleware;
+mod migrate_data;
 mod object_stores;
 mod oidc;
 mod openapi_contract;

@@ -1,0 +1,439 @@
+//! `tenantbase migrate-data`: a SQLite deployment seeded through the real binary's API is
+//! copied to PostgreSQL by the real command, and the same binary on PostgreSQL answers
+//! the same (files moved to S3 on moto); a target holding data is refused; an interrupted copy resumes to the same
+//! end state as an uninterrupted one.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tenantbase_testkit::{emulators, fresh_database};
+
+use crate::process::{Server, client, output, tenantbase};
+
+/// The S3 bucket (on moto) the files move to.
+const BUCKET: &str = "moved-files";
+
+/// The real server's API, called with a bearer token.
+struct Api<'a> {
+    server: &'a Server,
+}
+
+impl Api<'_> {
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let mut request = client()
+            .request(method.clone(), self.server.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON")
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// A registered account's sign-in answer (tokens and user).
+    async fn register(&self, email: &str) -> Value {
+        let response = client()
+            .post(self.server.url("/v1/auth/register"))
+            .json(&json!({"email": email, "password": "correct horse battery staple"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), 201, "register {email}");
+        response.json().await.expect("JSON")
+    }
+
+    async fn upload(&self, org: &str, token: &str, name: &str, bytes: &'static [u8]) -> String {
+        let response = client()
+            .post(self.server.url(&format!("/v1/orgs/{org}/files?name={name}")))
+            .bearer_auth(token)
+            .header("content-type", "text/plain")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), 201, "upload {name}");
+        let file: Value = response.json().await.expect("JSON");
+        file["id"].as_str().expect("file id").to_owned()
+    }
+}
+
+/// The token in the newest mailed link `…/{link}?token=…` to `to`, from the `.eml` files
+/// the embedded mail sender writes; waits up to 20 s for the mail job to run.
+fn mailed_token(dir: &Path, to: &str, link: &str) -> String {
+    let needle = format!("{link}?token=");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(dir.join("data/mail"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path()).ok())
+            .filter_map(|raw| {
+                let message = mail_parser::MessageParser::default().parse(&raw)?;
+                let address = message.to()?.first()?.address()?.to_owned();
+                let text = message.body_text(0)?.into_owned();
+                (address == to).then_some(text)
+            })
+            .find_map(|text| {
+                let start = text.find(&needle)? + needle.len();
+                Some(
+                    text[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                        .collect::<String>(),
+                )
+            });
+        if let Some(token) = found {
+            return token;
+        }
+        assert!(Instant::now() < deadline, "no {link} mail to {to}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a seeded deployment holds: tokens issued on SQLite and the paths to compare.
+struct Seeded {
+    owner: String,
+    member: String,
+    org: String,
+    /// GET paths, each with the token to read it with.
+    reads: Vec<(String, String)>,
+    /// File content paths, compared byte for byte.
+    contents: Vec<String>,
+}
+
+/// Two accounts (one verified owner, one invited member), an org with a custom role, a
+/// pending invitation, projects, files, several sessions and the events all that records.
+async fn seed(server: &Server, dir: &Path) -> Seeded {
+    let api = Api { server };
+    let owner = api.register("owner@example.com").await;
+    let owner_token = owner["access_token"].as_str().expect("token").to_owned();
+    let verify = mailed_token(dir, "owner@example.com", "verify-email");
+    api.post("/v1/auth/email/verify", &owner_token, json!({"token": verify}))
+        .await;
+    // A second session of the owner.
+    let login = client()
+        .post(server.url("/v1/auth/login"))
+        .json(&json!({"email": "owner@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+
+    let org = api
+        .post("/v1/orgs", &owner_token, json!({"name": "Acme"}))
+        .await["id"]
+        .as_str()
+        .expect("org id")
+        .to_owned();
+    let o = format!("/v1/orgs/{org}");
+    let role = api
+        .post(
+            &format!("{o}/roles"),
+            &owner_token,
+            json!({"name": "auditor", "description": "Reads the log", "permissions": ["audit:read"]}),
+        )
+        .await["id"]
+        .as_str()
+        .expect("role id")
+        .to_owned();
+    let member = api.register("member@example.com").await;
+    let member_token = member["access_token"].as_str().expect("token").to_owned();
+    let member_id = member["user"]["id"].as_str().expect("id").to_owned();
+    api.post(
+        &format!("{o}/invitations"),
+        &owner_token,
+        json!({"email": "member@example.com", "roles": ["member"]}),
+    )
+    .await;
+    let invitation = mailed_token(dir, "member@example.com", "accept-invitation");
+    api.post(
+        "/v1/invitations/accept",
+        &member_token,
+        json!({"token": invitation}),
+    )
+    .await;
+    api.post(
+        &format!("{o}/invitations"),
+        &owner_token,
+        json!({"email": "later@example.com"}),
+    )
+    .await;
+
+    let mut reads = vec![
+        "/v1/auth/me".to_owned(),
+        "/v1/auth/sessions".to_owned(),
+        "/v1/orgs".to_owned(),
+        o.clone(),
+        format!("{o}/me"),
+        format!("{o}/members"),
+        format!("{o}/members/{member_id}"),
+        format!("{o}/roles"),
+        format!("{o}/roles/{role}"),
+        format!("{o}/invitations"),
+        format!("{o}/projects"),
+        format!("{o}/files"),
+        format!("{o}/audit"),
+        format!("{o}/audit/verify"),
+    ];
+    for i in 0..5 {
+        let project = api
+            .post(
+                &format!("{o}/projects"),
+                &owner_token,
+                json!({"name": format!("Project {i}"), "description": "launch", "metadata": {"tier": i, "ok": i % 2 == 0}}),
+            )
+            .await;
+        reads.push(format!("{o}/projects/{}", project["id"].as_str().expect("id")));
+    }
+    let mut contents = Vec::new();
+    for (name, bytes) in [
+        ("notes.txt", &b"the notes"[..]),
+        ("plan.txt", &b"the plan, longer"[..]),
+    ] {
+        let file = api.upload(&org, &owner_token, name, bytes).await;
+        reads.push(format!("{o}/files/{file}"));
+        contents.push(format!("{o}/files/{file}/content"));
+    }
+    let mut reads: Vec<(String, String)> = reads
+        .into_iter()
+        .map(|path| (path, owner_token.clone()))
+        .collect();
+    for path in ["/v1/auth/me", "/v1/orgs", "/v1/auth/sessions"] {
+        reads.push((path.to_owned(), member_token.clone()));
+    }
+    reads.push((format!("{o}/me"), member_token.clone()));
+    Seeded {
+        owner: owner_token,
+        member: member_token,
+        org,
+        reads,
+        contents,
+    }
+}
+
+/// Every seeded read's answer and every file's bytes, as the server gives them now.
+async fn answers(server: &Server, seeded: &Seeded) -> Vec<(String, Value)> {
+    let api = Api { server };
+    let mut out = Vec::new();
+    for (path, token) in &seeded.reads {
+        out.push((path.clone(), api.get(path, token).await));
+    }
+    for path in &seeded.contents {
+        let response = client()
+            .get(server.url(path))
+            .bearer_auth(&seeded.owner)
+            .send()
+            .await
+            .expect("content");
+        assert_eq!(response.status(), 200, "{path}");
+        let bytes = response.bytes().await.expect("bytes");
+        out.push((path.clone(), json!(String::from_utf8_lossy(&bytes))));
+    }
+    out
+}
+
+/// `tenantbase migrate-data --to URL …` in `dir`: (success, stdout, stderr).
+fn migrate_data(dir: &Path, url: &str, extra: &[&str]) -> (bool, String, String) {
+    output(
+        tenantbase(dir)
+            .args(["migrate-data", "--to", url])
+            .args(extra),
+    )
+}
+
+/// Runs the SQLite server in `dir`, lets `fill` seed it, then stops it cleanly.
+async fn with_sqlite_server<T>(dir: &Path, fill: impl AsyncFnOnce(&Server) -> T) -> T {
+    let mut server = Server::start(&mut tenantbase(dir));
+    let seeded = fill(&server).await;
+    server.terminate();
+    assert!(server.wait_exit().success());
+    seeded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_deployment_moves_to_postgres_and_answers_the_same() {
+    let dir = tempfile::tempdir().expect("dir");
+    let seeded = with_sqlite_server(dir.path(), async |server| seed(server, dir.path()).await).await;
+    // Read at rest, after the server sealed its events on the way out.
+    let before = with_sqlite_server(dir.path(), async |server| answers(server, &seeded).await).await;
+    let (ok, verified_sqlite, stderr) = output(tenantbase(dir.path()).args(["audit", "verify"]));
+    assert!(ok, "{verified_sqlite}{stderr}");
+
+    let database = fresh_database().await;
+    let moto = emulators::moto();
+    moto.create_bucket(BUCKET);
+    // The target store's settings other than its name, as the new deployment reads them.
+    let s3 = |command: &mut std::process::Command| {
+        command
+            .env("TENANTBASE_FILES__S3__ENDPOINT", &moto.url)
+            .env("TENANTBASE_FILES__S3__PATH_STYLE", "true")
+            .env("TENANTBASE_FILES__S3__ACCESS_KEY_ID", "AKIDTENANTBASE")
+            .env("TENANTBASE_FILES__S3__SECRET_ACCESS_KEY", "not-a-secret");
+    };
+    let files_to = format!("s3://{BUCKET}");
+    let copy = |extra: &[&str]| {
+        let mut command = tenantbase(dir.path());
+        s3(&mut command);
+        output(
+            command
+                .args(["migrate-data", "--to", &database.url, "--files-to", &files_to])
+                .args(extra),
+        )
+    };
+    let (ok, stdout, stderr) = copy(&["--batch-size", "3"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("rows/s") && stdout.contains("ETA"), "{stdout}");
+    assert!(stdout.contains("row counts match"), "{stdout}");
+    assert!(stdout.contains("files: 2 objects copied"), "{stdout}");
+
+    let on_postgres = |command: &mut std::process::Command| {
+        s3(command);
+        command
+            .env("DATABASE_URL", &database.url)
+            .env("TENANTBASE_FILES__BACKEND", "s3")
+            .env("TENANTBASE_FILES__S3__BUCKET", BUCKET);
+    };
+    let mut verify = tenantbase(dir.path());
+    on_postgres(&mut verify);
+    let (ok, verified_pg, stderr) = output(verify.args(["audit", "verify"]));
+    assert!(ok, "{verified_pg}{stderr}");
+    assert_eq!(verified_pg, verified_sqlite, "the same chains verify on both");
+    assert!(verified_pg.contains(&format!("{}: ok", seeded.org)), "{verified_pg}");
+
+    let mut serve = tenantbase(dir.path());
+    on_postgres(&mut serve);
+    let server = Server::start(&mut serve);
+    // Tokens issued on SQLite before the move are accepted: the signing keys moved.
+    let after = answers(&server, &seeded).await;
+    for ((path, was), (_, is)) in before.iter().zip(&after) {
+        assert_eq!(was, is, "{path} answers the same on PostgreSQL");
+    }
+    // The moved deployment takes writes: new rows, events and jobs after the copied ones.
+    let api = Api { server: &server };
+    let org = &seeded.org;
+    api.post(
+        &format!("/v1/orgs/{org}/projects"),
+        &seeded.member,
+        json!({"name": "After the move"}),
+    )
+    .await;
+    let audit = api.get(&format!("/v1/orgs/{org}/audit"), &seeded.owner).await;
+    assert!(audit.to_string().contains("project.created"), "{audit}");
+
+    // Running it again has nothing left to do.
+    let (ok, stdout, stderr) = copy(&[]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("already complete"), "{stdout}");
+    assert!(stdout.contains("0 objects copied (0 bytes), 2 already there"), "{stdout}");
+}
+
+/// Every table of the target, rows in a stable order, as text.
+async fn dump(url: &str) -> Vec<(String, String)> {
+    let pool = PgPool::connect(url).await.expect("connect");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tables");
+    let mut out = Vec::new();
+    for table in tables.into_iter().filter(|t| t != "_sqlx_migrations") {
+        let sql = format!(
+            "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM \"{table}\" t"
+        );
+        let rows: String = sqlx::query_scalar(&sql)
+            .fetch_one(&pool)
+            .await
+            .expect("rows");
+        out.push((table, rows));
+    }
+    pool.close().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_copy_resumes_to_the_same_end_and_a_full_target_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    with_sqlite_server(dir.path(), async |server| {
+        let (token, org) = server.guest_with_org("Resumable").await;
+        let api = Api { server };
+        for i in 0..12 {
+            api.post(
+                &format!("/v1/orgs/{org}/projects"),
+                &token,
+                json!({"name": format!("P{i}")}),
+            )
+            .await;
+        }
+    })
+    .await;
+
+    // Stopped part way (as Ctrl-C would between batches), then run again.
+    let interrupted = fresh_database().await;
+    let limited = ["--batch-size", "2", "--max-batches", "8"];
+    let (ok, stdout, _) = migrate_data(dir.path(), &interrupted.url, &limited);
+    assert!(!ok, "a stopped copy exits 1: {stdout}");
+    assert!(stdout.contains("run the same command again"), "{stdout}");
+    let pool = PgPool::connect(&interrupted.url).await.expect("connect");
+    let (done, all): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE done), count(*) FROM tenantbase_migrate_data.tables",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("ledger");
+    pool.close().await;
+    assert!(done > 0 && done < all, "stopped part way: {done} of {all}");
+    let (ok, stdout, stderr) = migrate_data(dir.path(), &interrupted.url, &["--batch-size", "2"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("resuming"), "{stdout}");
+
+    let straight = fresh_database().await;
+    let (ok, stdout, stderr) = migrate_data(dir.path(), &straight.url, &[]);
+    assert!(ok, "{stdout}{stderr}");
+    let resumed = dump(&interrupted.url).await;
+    assert_eq!(resumed, dump(&straight.url).await);
+    let projects = resumed.iter().find(|(t, _)| t == "projects").expect("projects");
+    assert_eq!(projects.1.lines().count(), 12);
+
+    // A target with data but no run of this source is refused, naming the tables.
+    let pool = PgPool::connect(&straight.url).await.expect("connect");
+    sqlx::query("DROP SCHEMA tenantbase_migrate_data CASCADE")
+        .execute(&pool)
+        .await
+        .expect("forget the run");
+    pool.close().await;
+    let (ok, stdout, stderr) = migrate_data(dir.path(), &straight.url, &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("not empty") && stderr.contains("users") && stderr.contains("projects"),
+        "{stderr}"
+    );
+
+    // And so is another deployment's copy into a target holding this one's run.
+    let other = tempfile::tempdir().expect("dir");
+    let (ok, _, stderr) = output(tenantbase(other.path()).arg("migrate"));
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = migrate_data(other.path(), &interrupted.url, &[]);
+    assert!(!ok);
+    assert!(stderr.contains("another source"), "{stderr}");
+}

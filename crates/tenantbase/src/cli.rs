@@ -64,7 +64,12 @@ pub struct MigrateDataArgs {
     /// The PostgreSQL database to fill: postgres://user@host/db, as a superuser or a role
     /// with BYPASSRLS (it writes every org's rows). Prefer the TARGET_DATABASE_URL
     /// variable for URLs with passwords.
-    #[arg(long, env = "TARGET_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TARGET_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub to: String,
 
     /// Also copy the files from the local folder to s3://BUCKET or azure://CONTAINER; the

@@ -29,12 +29,11 @@ pub(crate) struct TableProgress {
 
 /// The run recorded in the target, if any.
 pub(crate) async fn load(pg: &PgPool) -> anyhow::Result<Option<Run>> {
-    let exists: bool = sqlx::query_scalar(&format!(
-        "SELECT to_regclass('{SCHEMA}.runs') IS NOT NULL"
-    ))
-    .fetch_one(pg)
-    .await
-    .context("looking for an earlier migrate-data run in the target")?;
+    let exists: bool =
+        sqlx::query_scalar(&format!("SELECT to_regclass('{SCHEMA}.runs') IS NOT NULL"))
+            .fetch_one(pg)
+            .await
+            .context("looking for an earlier migrate-data run in the target")?;
     if !exists {
         return Ok(None);
     }

@@ -2,10 +2,12 @@
 //! rowid, each batch inserted and its progress recorded in one target transaction.
 //! SQLite values arrive as their storage class (integer, real, text, blob) and are turned
 //! into the target column's type: 16-byte blobs into uuids, 0/1 into booleans, blobs into
-//! bytea, and the rest cast by PostgreSQL (RFC 3339 text into timestamptz, integers into
-//! int4…), so a value that does not fit fails loudly instead of changing.
+//! bytea, RFC 3339 text into timestamptz (cut to PostgreSQL's microseconds, never rounded
+//! up: a session's expiry does not move later), and the rest cast by PostgreSQL (integers
+//! into int4…), so a value that does not fit fails loudly instead of changing.
 
 use anyhow::{Context, bail};
+use chrono::SubsecRound;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, SqlitePool, TypeInfo, ValueRef};
 
@@ -34,6 +36,7 @@ enum Value {
     Text(String),
     Bytes(Vec<u8>),
     Uuid(uuid::Uuid),
+    Time(chrono::DateTime<chrono::Utc>),
 }
 
 /// How a table's copy ended.
@@ -164,6 +167,7 @@ async fn insert(
                 Value::Text(v) => row.push_bind_unseparated(v),
                 Value::Bytes(v) => row.push_bind_unseparated(v),
                 Value::Uuid(v) => row.push_bind_unseparated(v),
+                Value::Time(v) => row.push_bind_unseparated(v),
             };
             row.push_unseparated(format!(" AS {})", column.type_name));
         }
@@ -202,6 +206,11 @@ fn convert(cell: Cell, kind: Kind) -> anyhow::Result<Value> {
             Value::Uuid(uuid::Uuid::from_slice(&bytes).context("a uuid blob is not 16 bytes")?)
         }
         (Cell::Int(i), Kind::Bool) => Value::Bool(i != 0),
+        // Text PostgreSQL reads differently is left to its cast, which fails loudly.
+        (Cell::Text(text), Kind::Timestamp) => match chrono::DateTime::parse_from_rfc3339(&text) {
+            Ok(time) => Value::Time(time.to_utc().trunc_subsecs(6)),
+            Err(_) => Value::Text(text),
+        },
         (Cell::Blob(bytes), Kind::Bytes) => Value::Bytes(bytes),
         (Cell::Text(text), Kind::Bytes) => Value::Bytes(text.into_bytes()),
         (Cell::Blob(bytes), _) => match String::from_utf8(bytes) {
@@ -257,8 +266,12 @@ mod tests {
             Ok(Value::Bool(false))
         ));
         assert!(matches!(convert(Cell::Null, Kind::Uuid), Ok(Value::Null)));
+        let nanos = Cell::Text("2026-12-02T10:00:00.123456999+00:00".into());
         assert!(
-            matches!(convert(Cell::Text("2026-12-02T10:00:00.123456+00:00".into()), Kind::Cast), Ok(Value::Text(t)) if t.ends_with("+00:00"))
+            matches!(convert(nanos, Kind::Timestamp), Ok(Value::Time(t)) if t.to_rfc3339() == "2026-12-02T10:00:00.123456+00:00")
+        );
+        assert!(
+            matches!(convert(Cell::Text("12:00".into()), Kind::Cast), Ok(Value::Text(t)) if t == "12:00")
         );
         assert!(convert(Cell::Blob(vec![1, 2, 3]), Kind::Uuid).is_err());
         assert!(convert(Cell::Blob(vec![0xff, 0xfe]), Kind::Cast).is_err());

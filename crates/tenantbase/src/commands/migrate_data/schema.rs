@@ -18,6 +18,8 @@ pub(crate) enum Kind {
     Bool,
     /// `bytea`.
     Bytes,
+    /// `timestamptz`, which SQLite keeps as RFC 3339 text, down to nanoseconds.
+    Timestamp,
     /// Anything PostgreSQL can cast from text or a number (timestamps, integers, json…).
     Cast,
 }
@@ -78,6 +80,7 @@ pub(crate) async fn target_tables(pg: &PgPool) -> anyhow::Result<Vec<Table>> {
             "uuid" => Kind::Uuid,
             "bool" => Kind::Bool,
             "bytea" => Kind::Bytes,
+            "timestamptz" => Kind::Timestamp,
             _ => Kind::Cast,
         };
         let identity = identity == "YES";
@@ -114,13 +117,16 @@ fn parents_first(
     tables: BTreeSet<String>,
     edges: &[(String, String)],
 ) -> anyhow::Result<Vec<String>> {
-    let mut waiting_on: BTreeMap<&str, BTreeSet<&str>> =
-        tables.iter().map(|t| (t.as_str(), BTreeSet::new())).collect();
+    let mut waiting_on: BTreeMap<&str, BTreeSet<&str>> = tables
+        .iter()
+        .map(|t| (t.as_str(), BTreeSet::new()))
+        .collect();
     for (child, parent) in edges {
-        if child != parent && tables.contains(parent) {
-            if let Some(parents) = waiting_on.get_mut(child.as_str()) {
-                parents.insert(parent.as_str());
-            }
+        if child != parent
+            && tables.contains(parent)
+            && let Some(parents) = waiting_on.get_mut(child.as_str())
+        {
+            parents.insert(parent.as_str());
         }
     }
     let mut order = Vec::with_capacity(tables.len());

@@ -1,14 +1,12 @@
 //! `tenantbase migrate-data`: a SQLite deployment seeded through the real binary's API is
-//! copied to PostgreSQL by the real command, and the same binary on PostgreSQL answers
-//! the same (files moved to S3 on moto); a target holding data is refused; an interrupted copy resumes to the same
-//! end state as an uninterrupted one.
+//! copied to PostgreSQL (and its files to S3 on moto) by the real command, and the same
+//! binary on PostgreSQL answers the same. Resumption and refusals: `migrate_data_resume`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use tenantbase_testkit::{emulators, fresh_database};
 
 use crate::process::{Server, client, output, tenantbase};
@@ -17,8 +15,8 @@ use crate::process::{Server, client, output, tenantbase};
 const BUCKET: &str = "moved-files";
 
 /// The real server's API, called with a bearer token.
-struct Api<'a> {
-    server: &'a Server,
+pub(crate) struct Api<'a> {
+    pub server: &'a Server,
 }
 
 impl Api<'_> {
@@ -44,7 +42,7 @@ impl Api<'_> {
         self.call(Method::GET, path, token, None).await
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Value {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
@@ -286,7 +284,7 @@ fn to_micros(value: Value) -> Value {
 }
 
 /// `tenantbase migrate-data --to URL …` in `dir`: (success, stdout, stderr).
-fn migrate_data(dir: &Path, url: &str, extra: &[&str]) -> (bool, String, String) {
+pub(crate) fn migrate_data(dir: &Path, url: &str, extra: &[&str]) -> (bool, String, String) {
     output(
         tenantbase(dir)
             .args(["migrate-data", "--to", url])
@@ -295,7 +293,7 @@ fn migrate_data(dir: &Path, url: &str, extra: &[&str]) -> (bool, String, String)
 }
 
 /// Runs the SQLite server in `dir`, lets `fill` seed it, then stops it cleanly.
-async fn with_sqlite_server<T>(dir: &Path, fill: impl AsyncFnOnce(&Server) -> T) -> T {
+pub(crate) async fn with_sqlite_server<T>(dir: &Path, fill: impl AsyncFnOnce(&Server) -> T) -> T {
     let mut server = Server::start(&mut tenantbase(dir));
     let seeded = fill(&server).await;
     server.terminate();
@@ -404,99 +402,4 @@ async fn a_sqlite_deployment_moves_to_postgres_and_answers_the_same() {
         stdout.contains("0 objects copied (0 bytes), 2 already there"),
         "{stdout}"
     );
-}
-
-/// Every table of the target, rows in a stable order, as text.
-async fn dump(url: &str) -> Vec<(String, String)> {
-    let pool = PgPool::connect(url).await.expect("connect");
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("tables");
-    let mut out = Vec::new();
-    for table in tables.into_iter().filter(|t| t != "_sqlx_migrations") {
-        let sql = format!(
-            "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM \"{table}\" t"
-        );
-        let rows: String = sqlx::query_scalar(&sql)
-            .fetch_one(&pool)
-            .await
-            .expect("rows");
-        out.push((table, rows));
-    }
-    pool.close().await;
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_copy_resumes_to_the_same_end_and_a_full_target_is_refused() {
-    let dir = tempfile::tempdir().expect("dir");
-    with_sqlite_server(dir.path(), async |server| {
-        let (token, org) = server.guest_with_org("Resumable").await;
-        let api = Api { server };
-        for i in 0..12 {
-            api.post(
-                &format!("/v1/orgs/{org}/projects"),
-                &token,
-                json!({"name": format!("P{i}")}),
-            )
-            .await;
-        }
-    })
-    .await;
-
-    // Stopped part way (as Ctrl-C would between batches), then run again.
-    let interrupted = fresh_database().await;
-    let limited = ["--batch-size", "2", "--max-batches", "8"];
-    let (ok, stdout, _) = migrate_data(dir.path(), &interrupted.url, &limited);
-    assert!(!ok, "a stopped copy exits 1: {stdout}");
-    assert!(stdout.contains("run the same command again"), "{stdout}");
-    let pool = PgPool::connect(&interrupted.url).await.expect("connect");
-    let (done, all): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE done), count(*) FROM tenantbase_migrate_data.tables",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("ledger");
-    pool.close().await;
-    assert!(done > 0 && done < all, "stopped part way: {done} of {all}");
-    let (ok, stdout, stderr) = migrate_data(dir.path(), &interrupted.url, &["--batch-size", "2"]);
-    assert!(ok, "{stdout}{stderr}");
-    assert!(stdout.contains("resuming"), "{stdout}");
-
-    let straight = fresh_database().await;
-    let (ok, stdout, stderr) = migrate_data(dir.path(), &straight.url, &[]);
-    assert!(ok, "{stdout}{stderr}");
-    let resumed = dump(&interrupted.url).await;
-    assert_eq!(resumed, dump(&straight.url).await);
-    let projects = resumed
-        .iter()
-        .find(|(t, _)| t == "projects")
-        .expect("projects");
-    assert_eq!(projects.1.lines().count(), 12);
-
-    // A target with data but no run of this source is refused, naming the tables.
-    let pool = PgPool::connect(&straight.url).await.expect("connect");
-    sqlx::query("DROP SCHEMA tenantbase_migrate_data CASCADE")
-        .execute(&pool)
-        .await
-        .expect("forget the run");
-    pool.close().await;
-    let (ok, stdout, stderr) = migrate_data(dir.path(), &straight.url, &[]);
-    assert!(!ok, "{stdout}");
-    assert!(
-        stderr.contains("not empty") && stderr.contains("users") && stderr.contains("projects"),
-        "{stderr}"
-    );
-
-    // And so is another deployment's copy into a target holding this one's run.
-    let other = tempfile::tempdir().expect("dir");
-    let (ok, _, stderr) = output(tenantbase(other.path()).arg("migrate"));
-    assert!(ok, "{stderr}");
-    let (ok, _, stderr) = migrate_data(other.path(), &interrupted.url, &[]);
-    assert!(!ok);
-    assert!(stderr.contains("another source"), "{stderr}");
 }

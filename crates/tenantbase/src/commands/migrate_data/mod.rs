@@ -168,12 +168,30 @@ async fn open_source(url: &str) -> anyhow::Result<(SqlitePool, String)> {
     Ok((pool, path.display().to_string()))
 }
 
-/// Runs the target's migrations, then connects as the login role itself (not the
-/// runtime role the server switches to), which must get past row-level security to
-/// write every org's rows.
+/// Connects as the login role itself (not the runtime role the server switches to),
+/// which must get past row-level security to write every org's rows — checked before
+/// anything is written — then runs the target's migrations.
 async fn open_target(url: &str) -> anyhow::Result<PgPool> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         bail!("--to must be a postgres:// URL");
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect(url)
+        .await
+        .context("connecting to the target database")?;
+    let (role, allowed): (String, bool) = sqlx::query_as(
+        "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await
+    .context("reading the target login role")?;
+    if !allowed {
+        bail!(
+            "the role {role} is subject to row-level security and cannot write every org's rows: \
+             connect --to as a superuser or a role with BYPASSRLS (ALTER ROLE {role} BYPASSRLS)"
+        );
     }
     let store = PgStore::connect(
         url,
@@ -193,23 +211,5 @@ async fn open_target(url: &str) -> anyhow::Result<PgPool> {
         report.applied.len(),
         report.already_applied
     );
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(CONNECT_TIMEOUT)
-        .connect(url)
-        .await
-        .context("connecting to the target database")?;
-    let (role, allowed): (String, bool) = sqlx::query_as(
-        "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(&pool)
-    .await
-    .context("reading the target login role")?;
-    if !allowed {
-        bail!(
-            "the role {role} is subject to row-level security and cannot write every org's rows: \
-             connect --to as a superuser or a role with BYPASSRLS (ALTER ROLE {role} BYPASSRLS)"
-        );
-    }
     Ok(pool)
 }

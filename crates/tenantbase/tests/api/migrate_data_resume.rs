@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use tenantbase_testkit::fresh_database;
 
 use crate::migrate_data::{Api, migrate_data, with_sqlite_server};
@@ -231,4 +231,26 @@ async fn a_login_role_bound_by_row_level_security_is_refused_before_any_write() 
         "{stderr}"
     );
     assert!(!written, "nothing written before the refusal");
+}
+
+#[tokio::test]
+async fn a_second_run_into_the_same_database_waits_its_turn() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, _, stderr) = output(tenantbase(dir.path()).arg("migrate"));
+    assert!(ok, "{stderr}");
+    let target = fresh_database().await;
+    // What a run in progress holds (the command's lock key).
+    let mut running = sqlx::PgConnection::connect(&target.url)
+        .await
+        .expect("connect");
+    sqlx::query("SELECT pg_advisory_lock(x'74626d6967726174'::bigint)")
+        .execute(&mut running)
+        .await
+        .expect("lock");
+    let (ok, _, stderr) = migrate_data(dir.path(), &target.url, &[]);
+    assert!(!ok);
+    assert!(stderr.contains("another migrate-data run"), "{stderr}");
+    running.close().await.expect("close");
+    let (ok, stdout, stderr) = migrate_data(dir.path(), &target.url, &[]);
+    assert!(ok, "{stdout}{stderr}");
 }

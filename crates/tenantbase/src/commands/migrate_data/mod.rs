@@ -32,6 +32,10 @@ use schema::Table;
 /// How long to wait for a connection to either database before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The session advisory lock a run holds on the target ("tbmigrat" in ASCII); it goes
+/// with the connection, so a killed run does not leave it behind.
+const RUN_LOCK: i64 = 0x7462_6d69_6772_6174;
+
 /// `Ok(false)` when the copy stopped before the end (interrupted, or `--max-batches`).
 pub(crate) async fn run(config: &Config, args: MigrateDataArgs) -> anyhow::Result<bool> {
     if config.database_kind()? != DatabaseKind::Sqlite {
@@ -175,8 +179,12 @@ async fn open_target(url: &str) -> anyhow::Result<PgPool> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         bail!("--to must be a postgres:// URL");
     }
+    // One connection for the whole run, never recycled: it holds the run's lock.
     let pool = PgPoolOptions::new()
         .max_connections(1)
+        .min_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect(url)
         .await
@@ -192,6 +200,15 @@ async fn open_target(url: &str) -> anyhow::Result<PgPool> {
             "the role {role} is subject to row-level security and cannot write every org's rows: \
              connect --to as a superuser or a role with BYPASSRLS (ALTER ROLE {role} BYPASSRLS)"
         );
+    }
+    // Two runs into one database would interleave their batches and ledger updates.
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(RUN_LOCK)
+        .fetch_one(&pool)
+        .await
+        .context("locking the target for this run")?;
+    if !locked {
+        bail!("another migrate-data run is copying into this database; wait for it to end");
     }
     let store = PgStore::connect(
         url,

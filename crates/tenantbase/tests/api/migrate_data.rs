@@ -311,6 +311,12 @@ async fn a_sqlite_deployment_moves_to_postgres_and_answers_the_same() {
         with_sqlite_server(dir.path(), async |server| answers(server, &seeded).await).await;
     let (ok, verified_sqlite, stderr) = output(tenantbase(dir.path()).args(["audit", "verify"]));
     assert!(ok, "{verified_sqlite}{stderr}");
+    let list_jobs = ["jobs", "list", "--limit", "1000"];
+    let (ok, jobs_sqlite, stderr) = output(tenantbase(dir.path()).args(list_jobs));
+    assert!(
+        ok && jobs_sqlite.contains("mail.send"),
+        "{jobs_sqlite}{stderr}"
+    );
 
     let database = fresh_database().await;
     let moto = emulators::moto();
@@ -367,6 +373,13 @@ async fn a_sqlite_deployment_moves_to_postgres_and_answers_the_same() {
         verified_pg.contains(&format!("{}: ok", seeded.org)),
         "{verified_pg}"
     );
+
+    // The job queue moved: the mail jobs the seeding queued, with their states.
+    let mut jobs = tenantbase(dir.path());
+    on_postgres(&mut jobs);
+    let (ok, jobs_pg, stderr) = output(jobs.args(list_jobs));
+    assert!(ok, "{stderr}");
+    assert_eq!(jobs_pg, jobs_sqlite);
 
     let mut serve = tenantbase(dir.path());
     on_postgres(&mut serve);

@@ -86,8 +86,13 @@ pub(crate) async fn run(config: &Config, args: MigrateDataArgs) -> anyhow::Resul
             let interrupted = interrupted.clone();
             async move {
                 crate::serve::wait_for_signal().await;
-                eprintln!("interrupted: stopping after the batch in flight");
+                eprintln!("interrupted: stopping after the batch in flight (again to stop now)");
                 interrupted.store(true, Ordering::SeqCst);
+                // A second signal does not wait for the batch: PostgreSQL rolls it back
+                // when the connection drops, and the next run redoes it.
+                crate::serve::wait_for_signal().await;
+                eprintln!("interrupted again: stopping now");
+                std::process::exit(130);
             }
         });
         let mut budget = Budget {

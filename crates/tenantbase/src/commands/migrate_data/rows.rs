@@ -18,6 +18,10 @@ use super::schema::{Column, Kind, Table, quote};
 /// PostgreSQL's limit on bind parameters in one statement.
 const MAX_PARAMETERS: usize = 65_535;
 
+/// The longest one batch (read, insert, commit) may take before the run gives up rather
+/// than wait on a stuck database forever; a batch takes well under a second normally.
+const BATCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A SQLite value, by storage class.
 enum Cell {
     Null,
@@ -96,27 +100,51 @@ pub(crate) async fn copy_table(
         if !budget.take_batch() {
             return Ok(Copied::Stopped);
         }
-        let rows = sqlx::query(&select)
-            .bind(progress.last_rowid)
-            .bind(i64::try_from(batch).unwrap_or(i64::MAX))
-            .fetch_all(source)
-            .await
-            .with_context(|| format!("reading the source's {} rows", table.name))?;
-        let mut tx = target.begin().await?;
-        if let Some(last) = rows.last() {
-            insert(&mut tx, table, &rows).await?;
-            progress.last_rowid = last.try_get(0)?;
-            progress.rows_copied += rows.len() as u64;
-        }
-        // A short batch is the last one: the table is done in the same transaction.
-        progress.done = rows.len() < batch;
-        ledger::advance(&mut tx, &table.name, progress).await?;
-        tx.commit()
-            .await
-            .with_context(|| format!("committing a batch of {}", table.name))?;
-        meter.advance(&table.name, rows.len() as u64);
+        let copied = copy_batch(source, target, table, &select, batch, progress);
+        let Ok(copied) = tokio::time::timeout(BATCH_DEADLINE, copied).await else {
+            bail!(
+                "a batch of {} took longer than {} s (is either database stuck?); \
+                 nothing of it was kept: run the same command again to continue",
+                table.name,
+                BATCH_DEADLINE.as_secs()
+            );
+        };
+        let rows;
+        (progress, rows) = copied?;
+        meter.advance(&table.name, rows);
     }
     Ok(Copied::Done(progress.rows_copied))
+}
+
+/// Reads the rows after `progress` and commits them with the table's new progress in one
+/// target transaction: the progress, and how many rows it copied.
+async fn copy_batch(
+    source: &SqlitePool,
+    target: &PgPool,
+    table: &Table,
+    select: &str,
+    batch: usize,
+    mut progress: TableProgress,
+) -> anyhow::Result<(TableProgress, u64)> {
+    let rows = sqlx::query(select)
+        .bind(progress.last_rowid)
+        .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+        .fetch_all(source)
+        .await
+        .with_context(|| format!("reading the source's {} rows", table.name))?;
+    let mut tx = target.begin().await?;
+    if let Some(last) = rows.last() {
+        insert(&mut tx, table, &rows).await?;
+        progress.last_rowid = last.try_get(0)?;
+        progress.rows_copied += rows.len() as u64;
+    }
+    // A short batch is the last one: the table is done in the same transaction.
+    progress.done = rows.len() < batch;
+    ledger::advance(&mut tx, &table.name, progress).await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing a batch of {}", table.name))?;
+    Ok((progress, rows.len() as u64))
 }
 
 fn column_list(columns: &[Column]) -> String {

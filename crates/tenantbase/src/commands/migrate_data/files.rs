@@ -98,3 +98,55 @@ async fn copy_one(source: &BlobStore, target: &BlobStore, key: &str) -> anyhow::
     writer.finish().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use tenantbase_blob::BlobConfig;
+
+    use super::target_config;
+    use crate::config::Config;
+
+    fn config() -> Config {
+        let mut config = Config::default();
+        config.files.s3.endpoint = Some("http://127.0.0.1:9000".to_owned());
+        config.files.s3.path_style = true;
+        config.files.azure.account = "acct".to_owned();
+        config
+    }
+
+    #[test]
+    fn the_url_names_the_bucket_or_container_and_the_config_the_rest() {
+        let BlobConfig::S3(s3) = target_config(&config(), "s3://moved").expect("s3") else {
+            panic!("not S3")
+        };
+        assert_eq!(s3.bucket, "moved");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(s3.path_style);
+        let BlobConfig::Azure(azure) = target_config(&config(), "azure://box/").expect("azure")
+        else {
+            panic!("not Azure")
+        };
+        assert_eq!(
+            (azure.account.as_str(), azure.container.as_str()),
+            ("acct", "box")
+        );
+    }
+
+    #[test]
+    fn other_urls_are_refused_saying_why() {
+        let refused = |url: &str| target_config(&config(), url).expect_err(url).to_string();
+        assert!(refused("gs://bucket").contains("s3://… or azure://…"));
+        assert!(refused("s3://bucket/prefix").contains("only a bucket or container"));
+        assert!(refused("s3://bucket?region=x").contains("only a bucket or container"));
+        assert!(refused("s3:///").contains("names no bucket"));
+        assert!(refused("not a url").contains("not a URL"));
+        let mut no_account = config();
+        no_account.files.azure.account.clear();
+        assert!(
+            target_config(&no_account, "azure://box")
+                .expect_err("no account")
+                .to_string()
+                .contains("files.azure.account")
+        );
+    }
+}

@@ -12,7 +12,7 @@ use sqlx::{Connection, PgPool};
 use tenantbase_testkit::fresh_database;
 
 use crate::migrate_data::{Api, migrate_data, with_sqlite_server};
-use crate::process::{output, tenantbase};
+use crate::process::{BIN, clean_env, output, tenantbase};
 
 /// A SQLite deployment in `dir`: a guest's org with a dozen projects.
 async fn seed(dir: &Path) {
@@ -253,4 +253,24 @@ async fn a_second_run_into_the_same_database_waits_its_turn() {
     running.close().await.expect("close");
     let (ok, stdout, stderr) = migrate_data(dir.path(), &target.url, &[]);
     assert!(ok, "{stdout}{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_progress_is_one_line_redrawn_with_rate_and_eta() {
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path()).await;
+    let target = fresh_database().await;
+    // `script` (Debian's bsdutils, always installed) gives the command a terminal.
+    let command = format!("{BIN} migrate-data --to {} --batch-size 1", target.url);
+    let mut script = Command::new("script");
+    clean_env(&mut script)
+        .current_dir(dir.path())
+        .args(["-qec", &command, "/dev/null"]);
+    let (ok, screen, stderr) = output(&mut script);
+    assert!(ok, "{screen}{stderr}");
+    // Redrawn in place (carriage return, erase line: never written when not on a
+    // terminal), with a rate and an ETA.
+    let redrawn = screen.matches("\r\x1b[2K").count();
+    assert!(redrawn > 10, "{screen:?}");
+    assert!(screen.contains(" rows/s, ETA "), "{screen:?}");
 }

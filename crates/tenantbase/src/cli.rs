@@ -54,6 +54,36 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+    /// Copy this SQLite deployment (database, and with --files-to its files) to an empty
+    /// PostgreSQL database; an interrupted run continues where it stopped when run again.
+    MigrateData(MigrateDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateDataArgs {
+    /// The PostgreSQL database to fill: postgres://user@host/db, as a superuser or a role
+    /// with BYPASSRLS (it writes every org's rows). Prefer the TARGET_DATABASE_URL
+    /// variable for URLs with passwords.
+    #[arg(
+        long,
+        env = "TARGET_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub to: String,
+
+    /// Also copy the files from the local folder to s3://BUCKET or azure://CONTAINER; the
+    /// rest of the target store's settings come from files.s3.* or files.azure.*.
+    #[arg(long, value_name = "URL")]
+    pub files_to: Option<String>,
+
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+
+    /// Stop after N batches, as if interrupted (for testing resumption).
+    #[arg(long, hide = true, value_name = "N")]
+    pub max_batches: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -39,5 +39,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Audit(command) => commands::audit::run(&config, command).await,
         Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),
         Command::Keys(command) => commands::keys::run(&config, command).await.map(|()| true),
+        Command::MigrateData(args) => commands::migrate_data::run(&config, args).await,
     }
 }

@@ -34,6 +34,8 @@ mod logging;
 mod members;
 mod metrics_access;
 mod middleware;
+mod migrate_data;
+mod migrate_data_resume;
 mod object_stores;
 mod oidc;
 mod openapi_contract;

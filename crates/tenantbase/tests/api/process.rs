@@ -12,7 +12,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tenantbase");
 /// The binary with a clean environment: no TENANTBASE_* or DATABASE_URL from outside.
 pub fn tenantbase(dir: &Path) -> Command {
     let mut command = Command::new(BIN);
-    command.current_dir(dir).env_remove("DATABASE_URL");
+    clean_env(&mut command).current_dir(dir);
+    command
+}
+
+/// Keeps TENANTBASE_* and DATABASE_URL from outside away from `command` (the binary, or
+/// a wrapper that runs it).
+pub fn clean_env(command: &mut Command) -> &mut Command {
+    command.env_remove("DATABASE_URL");
     for (name, _) in std::env::vars() {
         if name.starts_with("TENANTBASE_") {
             command.env_remove(name);

@@ -54,6 +54,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+    /// Print the permission catalog (names and descriptions) as JSON.
+    Permissions,
 }
 
 #[derive(Debug, Args)]

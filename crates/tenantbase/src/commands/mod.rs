@@ -5,4 +5,5 @@ pub(crate) mod audit;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod migrate;
+pub(crate) mod permissions;
 pub(crate) mod worker;

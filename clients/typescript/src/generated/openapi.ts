@@ -2219,8 +2219,8 @@ export interface components {
         };
         ProjectBody: {
             description?: string | null;
-            /** @description A JSON object of at most 16 KiB. */
-            metadata: Record<string, unknown>;
+            /** @description A JSON object of at most 16 KiB; `{}` when left out. */
+            metadata?: Record<string, unknown> | null;
             name: string;
         };
         ProjectPatchBody: {

@@ -57,6 +57,8 @@ pub enum Command {
     /// Copy this SQLite deployment (database, and with --files-to its files) to an empty
     /// PostgreSQL database; an interrupted run continues where it stopped when run again.
     MigrateData(MigrateDataArgs),
+    /// Print the permission catalog (names and descriptions) as JSON.
+    Permissions,
 }
 
 #[derive(Debug, Args)]

@@ -19,14 +19,19 @@ use config::Config;
 /// Runs one invocation of the command line; `Ok(false)` means it ran but found a problem
 /// it reported (e.g. a broken audit chain), so the process exits with 1.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
-    if let Command::Openapi = &cli.command {
-        let document = tenantbase_http::openapi();
-        println!("{}", serde_json::to_string_pretty(&document)?);
-        return Ok(true);
+    // These print what the code defines: no configuration, database or keys needed.
+    match &cli.command {
+        Command::Openapi => {
+            let document = tenantbase_http::openapi();
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            return Ok(true);
+        }
+        Command::Permissions => return commands::permissions::run().map(|()| true),
+        _ => {}
     }
     let config = Config::load(&cli.overrides())?;
     match cli.command {
-        Command::Openapi => Ok(true),
+        Command::Openapi | Command::Permissions => Ok(true),
         Command::Migrate => commands::migrate::run(&config).await.map(|()| true),
         Command::Serve(args) => {
             let _log = telemetry::init(&config.log)?;

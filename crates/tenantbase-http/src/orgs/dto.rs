@@ -374,8 +374,10 @@ impl ProjectView {
 pub(crate) struct ProjectBody {
     pub name: String,
     pub description: Option<String>,
-    /// A JSON object of at most 16 KiB.
-    #[schema(value_type = Object)]
+    /// A JSON object of at most 16 KiB; `{}` when left out.
+    // `Option<Object>`: `Object` alone marks the field required in the document, and
+    // generated clients would then insist on it.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 

@@ -6,4 +6,5 @@ pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod migrate_data;
+pub(crate) mod permissions;
 pub(crate) mod worker;

@@ -52,3 +52,4 @@ mod secrets_at_rest;
 mod step_up;
 mod team_owners;
 mod tenants;
+mod typescript_client;

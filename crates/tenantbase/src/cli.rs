@@ -54,6 +54,29 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+    /// Write the database (an online snapshot: the server may keep running), the local
+    /// files and the data folder's keys to one archive (SQLite deployments).
+    Backup(BackupArgs),
+    /// Restore a `backup` archive into the data folder, after verifying every checksum.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The archive to write (a gzip-compressed tar); it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The archive `tenantbase backup` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Replace a data folder or database that is not empty (stop every server and worker
+    /// on it first).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,14 +36,15 @@ impl SqliteStore {
 
 /// The database file a `sqlite:` URL names, as [`SqliteStore::connect`] reads it.
 pub fn database_path(url: &str) -> StoreResult<PathBuf> {
-    let options = SqliteConnectOptions::from_str(url)?;
-    let path = options.get_filename();
-    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+    // sqlx names an in-memory database's file itself; the URL is what says it is one.
+    if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(StoreError::Invalid(
             "an in-memory SQLite database has no file to back up or restore".to_owned(),
         ));
     }
-    Ok(path.to_path_buf())
+    Ok(SqliteConnectOptions::from_str(url)?
+        .get_filename()
+        .to_path_buf())
 }
 
 /// The newest migration this build carries: a snapshot migrated further comes from a newer

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::backup_archives::{data_digest, rewrite};
+use crate::backup_archives::{Edit, data_digest, rewrite};
 use crate::process::{Server, client, output, tenantbase};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -415,11 +416,7 @@ async fn a_damaged_archive_is_refused_and_nothing_changes_even_with_force() {
         }
         Some((name.replace("files/", "files/../../"), bytes))
     };
-    let cases: [(
-        &str,
-        &dyn Fn(&str, Vec<u8>) -> Option<(String, Vec<u8>)>,
-        &str,
-    ); 4] = [
+    let cases: [(&str, Edit<'_>, &str); 4] = [
         (
             "a flipped byte in a file",
             &flip_file,
@@ -478,6 +475,26 @@ async fn a_damaged_archive_is_refused_and_nothing_changes_even_with_force() {
             "{case}: the data folder is unchanged"
         );
     }
+    // A whole archive, but a configured master key that is not the one its signing keys
+    // were sealed with: refused after extraction, before the swap.
+    let other_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let (ok, _, stderr) = output(
+        tenantbase(dir.path())
+            .env("TENANTBASE_AUTH__MASTER_KEY", other_key)
+            .args(["restore", "--force", "--from"])
+            .arg(&archive),
+    );
+    assert!(!ok, "a foreign master key is refused");
+    assert!(
+        stderr.contains("signing keys do not open with auth.master_key")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        data_digest(&data),
+        before,
+        "a foreign key: the data folder is unchanged"
+    );
     // Into an empty target too, nothing is left behind.
     let empty = tempfile::tempdir().expect("empty");
     let (ok, _, _) = restore(empty.path(), &bad, false);

@@ -10,10 +10,13 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
+/// Changes one entry (name, bytes): renamed, altered, or dropped (`None`).
+pub type Edit<'a> = &'a dyn Fn(&str, Vec<u8>) -> Option<(String, Vec<u8>)>;
+
 /// Writes `to`: `from`'s entries in order, each passed through `edit` (name, bytes), which
 /// may rename, change or drop it (`None`). Names are written as given, `..` included, as
 /// a hostile archive would carry them.
-pub fn rewrite(from: &Path, to: &Path, edit: &dyn Fn(&str, Vec<u8>) -> Option<(String, Vec<u8>)>) {
+pub fn rewrite(from: &Path, to: &Path, edit: Edit<'_>) {
     let mut source = tar::Archive::new(GzDecoder::new(std::fs::File::open(from).expect("open")));
     let out = GzEncoder::new(
         std::fs::File::create(to).expect("create"),

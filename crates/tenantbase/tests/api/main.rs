@@ -14,7 +14,7 @@ mod auth_revocation;
 mod auth_throttle;
 mod auth_tokens;
 mod backup;
-mod backup_archives;
+mod backup_support;
 mod cli;
 mod crash_durability;
 mod creator_limits;

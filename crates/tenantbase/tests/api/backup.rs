@@ -443,3 +443,55 @@ async fn backup_on_postgres_points_to_the_runbook() {
 async fn restore_on_postgres_points_to_the_runbook() {
     postgres_is_sent_to_the_runbook("restore").await;
 }
+
+#[test]
+fn a_configured_master_key_and_remote_files_stay_out_and_restore_asks_for_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    // Files in S3 (never contacted here) and the master key from the configuration.
+    let configured = |with_key: bool| {
+        let mut command = tenantbase(dir.path());
+        command
+            .env("TENANTBASE_FILES__BACKEND", "s3")
+            .env("TENANTBASE_FILES__S3__BUCKET", "tenantbase-files");
+        if with_key {
+            command.env("TENANTBASE_AUTH__MASTER_KEY", &key);
+        }
+        command
+    };
+    for step in [&["migrate"][..], &["keys", "rotate"]] {
+        let (ok, _, stderr) = output(configured(true).args(step));
+        assert!(ok, "{step:?}: {stderr}");
+    }
+    let data = dir.path().join("data");
+    assert!(!data.join("master.key").exists());
+    let archive = dir.path().join("configured.tar.gz");
+    let (ok, stdout, stderr) = output(configured(true).args(["backup", "--out"]).arg(&archive));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("files     not included"), "{stdout}");
+    assert!(
+        stdout.contains("no master.key in the data folder"),
+        "{stdout}"
+    );
+
+    std::fs::remove_dir_all(&data).expect("wipe");
+    let (ok, _, stderr) = output(configured(false).args(["restore", "--from"]).arg(&archive));
+    assert!(!ok, "no key anywhere: refused");
+    assert!(
+        stderr.contains("holds no master key") && stderr.contains("auth.master_key"),
+        "{stderr}"
+    );
+    assert!(
+        !data.exists() || data_digest(&data).is_empty(),
+        "nothing restored without the key"
+    );
+    let (ok, stdout, stderr) = output(configured(true).args(["restore", "--from"]).arg(&archive));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("signing keys open with auth.master_key"),
+        "{stdout}"
+    );
+    assert!(!data.join("files").exists() && !data.join("master.key").exists());
+    let (ok, stdout, _) = output(configured(true).args(["audit", "verify"]));
+    assert!(ok && stdout.contains("platform: ok"), "{stdout}");
+}

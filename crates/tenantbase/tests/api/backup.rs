@@ -470,7 +470,7 @@ fn a_configured_master_key_and_remote_files_stay_out_and_restore_asks_for_the_ke
     assert!(ok, "{stderr}");
     assert!(stdout.contains("files     not included"), "{stdout}");
     assert!(
-        stdout.contains("no master.key in the data folder"),
+        stdout.contains("keys      not included: auth.master_key is configured"),
         "{stdout}"
     );
 

@@ -87,11 +87,18 @@ pub(crate) async fn run(config: &Config, out: &Path) -> anyhow::Result<()> {
         }
     };
     drop(stage);
-    print_summary(out, size, &manifest, &layout);
+    let configured_key = config.auth.master_key.is_some();
+    print_summary(out, size, &manifest, &layout, configured_key);
     Ok(())
 }
 
-fn print_summary(out: &Path, size: u64, manifest: &Manifest, layout: &Layout) {
+fn print_summary(
+    out: &Path,
+    size: u64,
+    manifest: &Manifest,
+    layout: &Layout,
+    configured_key: bool,
+) {
     let entry_size = |path: &str| {
         manifest
             .entries
@@ -121,10 +128,12 @@ fn print_summary(out: &Path, size: u64, manifest: &Manifest, layout: &Layout) {
             "  keys      {} — the archive can open every signing key and sealed secret: store it encrypted, access-controlled",
             layout.master_key.display()
         );
-    } else {
+    } else if configured_key {
         println!(
-            "  keys      no master.key in the data folder: auth.master_key is configured; keep it, restore needs it"
+            "  keys      not included: auth.master_key is configured; keep it, restore needs it"
         );
+    } else {
+        println!("  keys      none yet: the first `serve` generates <data_dir>/master.key");
     }
 }
 

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use tenantbase_core::identity::signing_keys;
+use tenantbase_core::identity::tokens::MasterKey;
+use tenantbase_store::SigningKeyStore;
+
 use super::archive;
 use super::{Item, Layout, Manifest, RUNBOOK, beside, item};
 use crate::config::Config;
@@ -126,12 +130,12 @@ fn occupied(layout: &Layout) -> anyhow::Result<Vec<String>> {
 
 /// Checks the staged database (every page, its migration level as the manifest says) and
 /// that the master key in effect after the restore opens its signing keys. Returns where
-/// that key comes from.
+/// that key comes from (`None`: the database has no signing key yet).
 async fn check_staged(
     config: &Config,
     manifest: &Manifest,
     targets: &Targets,
-) -> anyhow::Result<&'static str> {
+) -> anyhow::Result<Option<&'static str>> {
     let database = &targets.database.staged;
     let info = tenantbase_store_sqlite::inspect_snapshot(database)
         .await
@@ -143,37 +147,52 @@ async fn check_staged(
             manifest.schema_migration
         );
     }
-    let (master, source) = match identity::configured_master_key(config)? {
-        Some(key) => (key, "auth.master_key from the configuration"),
-        None if manifest.master_key_included => (
+    let master = match identity::configured_master_key(config)? {
+        Some(key) => Some((key, "auth.master_key from the configuration")),
+        None if manifest.master_key_included => Some((
             identity::read_master_key_file(&targets.master_key.staged)?,
             "master.key from the backup",
-        ),
-        None => bail!(
-            "the backup holds no master key (it was configured when the backup was made): set \
-             auth.master_key to that key and run restore again"
-        ),
+        )),
+        None => None,
     };
     let url = format!("sqlite://{}", database.display());
     let store = connect::open_sqlite(config, &url).await?;
-    let checked = tenantbase_core::identity::signing_keys::check_keys(
-        &store,
-        &master,
-        identity::token_config(config),
-    )
-    .await;
+    let checked = check_keys(&store, master, config).await;
     tenantbase_store::OpsStore::close(&store).await;
-    checked.with_context(|| {
-        format!("the backup's signing keys do not open with {source}: is it the key they were made with?")
-    })?;
-    Ok(source)
+    checked
+}
+
+/// Opens the staged database's signing keys with `master`; without a master key, only a
+/// database that has no signing key yet (never served) passes.
+async fn check_keys(
+    store: &tenantbase_store_sqlite::SqliteStore,
+    master: Option<(MasterKey, &'static str)>,
+    config: &Config,
+) -> anyhow::Result<Option<&'static str>> {
+    let Some((master, source)) = master else {
+        if store.signing_keys().await?.is_empty() {
+            return Ok(None);
+        }
+        bail!(
+            "the backup holds no master key (it was configured when the backup was made): set \
+             auth.master_key to that key and run restore again"
+        );
+    };
+    signing_keys::check_keys(store, &master, identity::token_config(config))
+        .await
+        .with_context(|| {
+            format!(
+                "the backup's signing keys do not open with {source}: is it the key they were made with?"
+            )
+        })?;
+    Ok(Some(source))
 }
 
 fn print_summary(
     from: &Path,
     manifest: &Manifest,
     targets: &Targets,
-    master_key_source: &str,
+    master_key_source: Option<&str>,
     replaced: bool,
 ) {
     println!(
@@ -207,7 +226,10 @@ fn print_summary(
             targets.master_key.live.display()
         );
     }
-    println!("signing keys open with {master_key_source}");
+    match master_key_source {
+        Some(source) => println!("signing keys open with {source}"),
+        None => println!("no signing key yet: the first `serve` makes one"),
+    }
     if replaced {
         println!("the previous data was replaced");
     }

@@ -21,8 +21,10 @@ use tenantbase_store::{
 
 mod dialect;
 mod group;
+mod snapshot;
 
 pub use group::GroupCommitStats;
+pub use snapshot::{SnapshotInfo, database_path, inspect_snapshot, latest_migration};
 
 /// The statements both backends share (ADR 0001), compiled here for `dialect::Db`.
 #[path = "../../tenantbase-store/sql/mod.rs"]

@@ -59,6 +59,11 @@ pub enum Command {
     MigrateData(MigrateDataArgs),
     /// Print the permission catalog (names and descriptions) as JSON.
     Permissions,
+    /// Write the database (an online snapshot: the server may keep running), the local
+    /// files and the data folder's keys to one archive (SQLite deployments).
+    Backup(BackupArgs),
+    /// Restore a `backup` archive into the data folder, after verifying every checksum.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +91,24 @@ pub struct MigrateDataArgs {
     /// Stop after N batches, as if interrupted (for testing resumption).
     #[arg(long, hide = true, value_name = "N")]
     pub max_batches: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The archive to write (a gzip-compressed tar); it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The archive `tenantbase backup` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Replace a data folder or database that is not empty (stop every server and worker
+    /// on it first).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

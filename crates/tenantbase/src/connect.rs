@@ -19,16 +19,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
         DatabaseKind::Sqlite => {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
-            let pool = SqlitePoolConfig {
-                max_readers: config.database.max_connections,
-                acquire_timeout,
-                synchronous: config.database.sqlite_synchronous,
-            };
-            Arc::new(
-                SqliteStore::connect(url.expose_secret(), pool)
-                    .await
-                    .context("opening the SQLite database")?,
-            )
+            Arc::new(open_sqlite(config, url.expose_secret()).await?)
         }
         DatabaseKind::Postgres => {
             let pool = PgPoolConfig {
@@ -39,4 +30,17 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
         }
     };
     Ok(store)
+}
+
+/// The SQLite store at `url` with the configured pool: the configured database, or a
+/// copy of one (`restore` checks a staged database before it takes its place).
+pub(crate) async fn open_sqlite(config: &Config, url: &str) -> anyhow::Result<SqliteStore> {
+    let pool = SqlitePoolConfig {
+        max_readers: config.database.max_connections,
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
+        synchronous: config.database.sqlite_synchronous,
+    };
+    SqliteStore::connect(url, pool)
+        .await
+        .context("opening the SQLite database")
 }

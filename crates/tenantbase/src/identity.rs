@@ -27,12 +27,7 @@ pub(crate) async fn build(
 ) -> anyhow::Result<Arc<Identity>> {
     let auth = &config.auth;
     let master = master_key(config)?;
-    let tokens = TokenConfig {
-        issuer: auth.issuer.clone(),
-        audience: auth.audience.clone(),
-        access_ttl: Duration::from_secs(auth.access_ttl_secs),
-        leeway: Duration::from_secs(auth.leeway_secs),
-    };
+    let tokens = token_config(config);
     let keyring = load_keyring(store.as_ref(), &master, tokens.clone())
         .await
         .context(
@@ -91,6 +86,17 @@ pub(crate) async fn build(
     Ok(identity)
 }
 
+/// How tokens are issued and verified, from `[auth]`.
+pub(crate) fn token_config(config: &Config) -> TokenConfig {
+    let auth = &config.auth;
+    TokenConfig {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        access_ttl: Duration::from_secs(auth.access_ttl_secs),
+        leeway: Duration::from_secs(auth.leeway_secs),
+    }
+}
+
 /// Re-reads the signing keys every `period` (`auth.key_reload_secs`, validated non-zero),
 /// so a `keys rotate` run elsewhere takes effect without a restart.
 fn spawn_key_reload(
@@ -118,11 +124,23 @@ fn spawn_key_reload(
 
 /// `auth.master_key`, else the key in `<data_dir>/master.key`, generated on first use.
 pub(crate) fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
-    if let Some(key) = &config.auth.master_key {
-        return MasterKey::from_base64(key.expose_secret())
-            .context("auth.master_key is not 32 bytes of base64");
+    if let Some(key) = configured_master_key(config)? {
+        return Ok(key);
     }
     master_key_file(&config.data_dir.join("master.key"))
+}
+
+/// `auth.master_key`, when set.
+pub(crate) fn configured_master_key(config: &Config) -> anyhow::Result<Option<MasterKey>> {
+    config
+        .auth
+        .master_key
+        .as_ref()
+        .map(|key| {
+            MasterKey::from_base64(key.expose_secret())
+                .context("auth.master_key is not 32 bytes of base64")
+        })
+        .transpose()
 }
 
 /// The key stored at `path`, created if absent. Processes sharing a data folder (a server
@@ -151,6 +169,11 @@ fn master_key_file(path: &Path) -> anyhow::Result<MasterKey> {
             }
         }
     }
+    read_master_key_file(path)
+}
+
+/// The master key stored at `path` (never created here).
+pub(crate) fn read_master_key_file(path: &Path) -> anyhow::Result<MasterKey> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     MasterKey::from_base64(text.trim())

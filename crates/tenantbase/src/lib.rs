@@ -45,5 +45,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),
         Command::Keys(command) => commands::keys::run(&config, command).await.map(|()| true),
         Command::MigrateData(args) => commands::migrate_data::run(&config, args).await,
+        Command::Backup(args) => commands::backup::create::run(&config, &args.out)
+            .await
+            .map(|()| true),
+        Command::Restore(args) => commands::backup::restore::run(&config, &args.from, args.force)
+            .await
+            .map(|()| true),
     }
 }

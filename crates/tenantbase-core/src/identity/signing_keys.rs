@@ -34,6 +34,26 @@ pub async fn load_keyring(
     Ok(Keyring::load(master, &keys, config)?)
 }
 
+/// Opens every stored key with `master` and creates none: whether a database (a restored
+/// one, say) and the master key at hand belong together. Returns how many keys it holds.
+pub async fn check_keys(
+    store: &dyn Store,
+    master: &MasterKey,
+    config: TokenConfig,
+) -> Result<usize, IdentityError> {
+    let keys: Vec<StoredKey> = store
+        .signing_keys()
+        .await?
+        .into_iter()
+        .map(stored)
+        .collect();
+    // A database that never served has no key yet: the first start makes one.
+    if !keys.is_empty() {
+        Keyring::load(master, &keys, config)?;
+    }
+    Ok(keys.len())
+}
+
 /// Retires the active key(s) and adds a new signing key; returns its kid. Tokens signed
 /// by the old key keep verifying until they expire.
 pub async fn rotate_keys(store: &dyn Store, master: &MasterKey) -> Result<String, IdentityError> {

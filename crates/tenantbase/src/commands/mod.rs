@@ -2,6 +2,7 @@
 //! plain text for an operator.
 
 pub(crate) mod audit;
+pub(crate) mod backup;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod migrate;

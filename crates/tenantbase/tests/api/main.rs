@@ -13,6 +13,8 @@ mod auth_overload;
 mod auth_revocation;
 mod auth_throttle;
 mod auth_tokens;
+mod backup;
+mod backup_support;
 mod cli;
 mod crash_durability;
 mod creator_limits;

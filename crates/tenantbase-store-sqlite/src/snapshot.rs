@@ -115,6 +115,7 @@ mod tests {
         let pool = SqlitePoolConfig {
             max_readers: 2,
             acquire_timeout: Duration::from_secs(5),
+            synchronous: Default::default(),
         };
         let store = SqliteStore::connect(&url, pool).await.expect("open");
         store.migrate().await.expect("migrate");

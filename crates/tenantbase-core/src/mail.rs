@@ -13,6 +13,7 @@ use tenantbase_domain::model::Enqueued;
 use tenantbase_mail::{Branding, MailError, MailTransport, MessageKind, OutgoingEmail};
 use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::{StoreError, UnitOfWork};
+use tracing::Instrument;
 
 use crate::jobs::{JobContext, JobError, JobHandler, JobSeal, SealError};
 
@@ -76,7 +77,10 @@ impl JobHandler for SendEmail {
 
     async fn run(&self, job: &JobContext) -> Result<(), JobError> {
         let email: OutgoingEmail = self.seal.open(job)?;
-        self.transport.send(&email).await.map_err(|error| {
+        // Neither addresses nor content go into the span.
+        let span = tracing::info_span!("mail.send", otel.kind = "client");
+        let sent = self.transport.send(&email).instrument(span).await;
+        sent.map_err(|error| {
             if error.is_transient() {
                 JobError::Retry(error.to_string())
             } else {

@@ -25,6 +25,9 @@ pub struct HttpSettings {
     pub metrics: crate::MetricsAccess,
     /// Whether successful probe requests (`/health`, `/ready`, `/metrics`) are logged.
     pub log_probes: bool,
+    /// Whether traces are exported: the request span then continues an incoming
+    /// `traceparent` and carries OpenTelemetry's HTTP attributes and the trace id.
+    pub trace_context: bool,
 }
 
 impl HttpSettings {

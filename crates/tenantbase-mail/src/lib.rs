@@ -1,6 +1,7 @@
-//! Transactional email for tenantbase: messages rendered from embedded templates with the
-//! product's branding, and the transports that deliver them — SMTP for production, a
-//! folder of `.eml` files for the embedded (development) mode.
+//! Transactional email for tenantbase: messages rendered from embedded templates (each
+//! replaceable by a file: `use_templates`) with the product's branding, and the
+//! transports that deliver them — SMTP for production, a folder of `.eml` files for the
+//! embedded (development) mode.
 //!
 //! The flow is `render` → `OutgoingEmail` (also a job payload) → `MailTransport::send`.
 //! Errors say whether a retry can help (`MailError::is_transient`), which is all a job
@@ -14,6 +15,7 @@ mod mime;
 mod render;
 mod safe;
 mod smtp;
+mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -23,6 +25,7 @@ pub use file_sink::FileSink;
 pub use message::{MessageKind, OutgoingEmail};
 pub use render::render;
 pub use smtp::{SmtpConfig, SmtpSecurity, SmtpTransport};
+pub use templates::use_templates;
 
 /// The sender used when `mail.from` is not configured.
 pub const DEFAULT_FROM: &str = "tenantbase <no-reply@localhost>";

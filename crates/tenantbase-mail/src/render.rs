@@ -1,70 +1,31 @@
-//! Rendering: picks the templates and subject of a `MessageKind`, checks the values that
+//! Rendering: picks the templates (`templates`: the ones in use) and subject of a `MessageKind`, checks the values that
 //! escaping cannot make safe (colours, URLs), shows user-chosen names quoted, bounded and
 //! unlinkable (`safe::quoted_name`), and fills the text and HTML templates.
 //! The `.html` templates auto-escape every variable; the `.txt` ones do not, since the
 //! text part is never interpreted as markup.
 
-use std::sync::LazyLock;
-
-use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, UndefinedBehavior, Value, context};
+use minijinja::{Environment, Value, context};
 
 use crate::{Branding, MailError, MessageKind, OutgoingEmail, mime, safe};
-
-/// `(name, source)` of a file in `templates/`, compiled into the binary so that a
-/// deployment cannot lose it.
-macro_rules! template {
-    ($name:literal) => {
-        ($name, include_str!(concat!("../templates/", $name)))
-    };
-}
-
-/// Every template; a kind's pair is `<kind>.txt` and `<kind>.html`, both extending a layout.
-const TEMPLATES: &[(&str, &str)] = &[
-    template!("layout.html"),
-    template!("layout.txt"),
-    template!("verify_email.html"),
-    template!("verify_email.txt"),
-    template!("reset_password.html"),
-    template!("reset_password.txt"),
-    template!("invitation.html"),
-    template!("invitation.txt"),
-    template!("new_sign_in.html"),
-    template!("new_sign_in.txt"),
-    template!("mfa_code.html"),
-    template!("mfa_code.txt"),
-    template!("mfa_removed.html"),
-    template!("mfa_removed.txt"),
-    template!("passkey_added.html"),
-    template!("passkey_added.txt"),
-];
-
-/// Parsed once; an error here is a bug in a template, reported on every render.
-static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(environment);
-
-fn environment() -> Result<Environment<'static>, String> {
-    let mut env = Environment::new();
-    // A variable that the template expects and the code forgot is a bug: fail rather
-    // than send an email with a hole in it.
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // Block tags on lines of their own leave no blank lines behind.
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| format!("template syntax: {e}"))?;
-    env.set_syntax(syntax);
-    for (name, source) in TEMPLATES {
-        env.add_template(name, source)
-            .map_err(|e| format!("template {name}: {e:#}"))?;
-    }
-    Ok(env)
-}
 
 /// Renders `message` for the recipient `to` with `branding`. Fails (permanently) when
 /// the address, a URL or the colour is unusable; nothing user-provided can add markup.
 pub fn render(
+    to: &str,
+    message: &MessageKind,
+    branding: &Branding,
+) -> Result<OutgoingEmail, MailError> {
+    let templates = crate::templates::active();
+    let env = templates
+        .as_ref()
+        .as_ref()
+        .map_err(|e| MailError::Permanent(e.clone()))?;
+    render_with(env, to, message, branding)
+}
+
+/// [`render`] with the templates of `env` (the ones in use, or a set on trial).
+pub(crate) fn render_with(
+    env: &Environment<'static>,
     to: &str,
     message: &MessageKind,
     branding: &Branding,
@@ -86,9 +47,6 @@ pub fn render(
         subject => subject.as_str(),
         ..variables
     };
-    let env = ENVIRONMENT
-        .as_ref()
-        .map_err(|e| MailError::Permanent(e.clone()))?;
     let fill = |name: String| {
         env.get_template(&name)
             .and_then(|t| t.render(&context))

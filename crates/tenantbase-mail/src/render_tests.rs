@@ -81,13 +81,6 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
 }
 
 #[test]
-fn the_templates_compile() {
-    if let Err(e) = ENVIRONMENT.as_ref() {
-        panic!("{e}");
-    }
-}
-
-#[test]
 fn every_kind_renders_text_and_html_with_its_variables() {
     for (message, values) in every_kind("Ada", LINK) {
         let email = render(TO, &message, &Branding::default()).expect("renders");

@@ -5,6 +5,9 @@
 /// The database the shared statements are compiled for.
 pub(crate) type Db = sqlx::Postgres;
 
+/// `db.system.name` of the units' trace spans (OpenTelemetry's name for it).
+pub(crate) const DB_SYSTEM: &str = "postgresql";
+
 /// The store type the shared statements implement the area traits for.
 pub(crate) type BackendStore = crate::PgStore;
 

@@ -5,6 +5,9 @@
 /// The database the shared statements are compiled for.
 pub(crate) type Db = sqlx::Sqlite;
 
+/// `db.system.name` of the units' trace spans (OpenTelemetry's name for it).
+pub(crate) const DB_SYSTEM: &str = "sqlite";
+
 /// The store type the shared statements implement the area traits for.
 pub(crate) type BackendStore = crate::SqliteStore;
 

@@ -16,10 +16,12 @@ mod auth;
 mod database;
 mod mfa;
 mod oidc;
+mod telemetry;
 mod webauthn;
 
 pub use auth::AuthConfig;
 pub use database::DatabaseConfig;
+pub use telemetry::{OtlpProtocol, TelemetryConfig};
 
 /// The whole configuration. See the README for every key and its default.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +46,7 @@ pub struct Config {
     pub orgs: OrgsConfig,
     pub files: crate::files_config::FilesConfig,
     pub metrics: MetricsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// Where `/metrics` is served and who may read it. Defaults: the API listener, anyone.
@@ -194,6 +197,9 @@ pub struct MailConfig {
     pub smtp: Option<tenantbase_mail::SmtpConfig>,
     /// Product name, logo URL and colour used by every email template.
     pub branding: tenantbase_mail::Branding,
+    /// A folder of template files replacing the built-in ones of the same name
+    /// (`verify_email.html`, `layout.txt`, …); read again on every config reload.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -210,6 +216,7 @@ impl Default for MailConfig {
             from: tenantbase_mail::DEFAULT_FROM.to_owned(),
             smtp: None,
             branding: tenantbase_mail::Branding::default(),
+            templates_dir: None,
         }
     }
 }
@@ -244,6 +251,7 @@ impl Default for Config {
             orgs: OrgsConfig::default(),
             files: crate::files_config::FilesConfig::default(),
             metrics: MetricsConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -384,6 +392,7 @@ impl Config {
             bail!("invalid configuration: auth.leeway_secs must be at most 30");
         }
         self.auth.oidc.validate()?;
+        self.telemetry.validate()?;
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.is_none() {
             bail!(
                 "invalid configuration: mail.smtp.host is required when mail.transport = \"smtp\""

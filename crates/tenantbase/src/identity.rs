@@ -19,7 +19,7 @@ use tenantbase_core::mail::Mailer;
 use tenantbase_domain::password::PasswordPolicy;
 use tenantbase_store::Store;
 
-use crate::config::Config;
+use crate::config::{AuthConfig, Config};
 
 pub(crate) async fn build(
     config: &Config,
@@ -52,13 +52,7 @@ pub(crate) async fn build(
             app_url: auth.app_url.trim_end_matches('/').to_owned(),
             mailer: Mailer::new(config.mail.branding.clone(), JobSeal::from_master(&master)),
         },
-        throttle: ThrottlePolicy {
-            ip_failures: auth.login_failures_per_ip,
-            account_failures: auth.login_failures_per_account,
-            max_delay: Duration::from_secs(auth.login_max_delay_secs),
-            requests_per_minute: auth.rate_limit_per_minute,
-            ..ThrottlePolicy::default()
-        },
+        throttle: throttle_policy(auth),
         step_up: StepUpPolicy {
             max_age: Duration::from_secs(auth.step_up_minutes.saturating_mul(60)),
             new_sign_in_alerts: auth.new_sign_in_alerts,
@@ -94,6 +88,18 @@ pub(crate) fn token_config(config: &Config) -> TokenConfig {
         audience: auth.audience.clone(),
         access_ttl: Duration::from_secs(auth.access_ttl_secs),
         leeway: Duration::from_secs(auth.leeway_secs),
+    }
+}
+
+/// The sign-in throttles and the auth routes' request rate of `[auth]`; a config reload
+/// applies them to the running process too.
+pub(crate) fn throttle_policy(auth: &AuthConfig) -> ThrottlePolicy {
+    ThrottlePolicy {
+        ip_failures: auth.login_failures_per_ip,
+        account_failures: auth.login_failures_per_account,
+        max_delay: Duration::from_secs(auth.login_max_delay_secs),
+        requests_per_minute: auth.rate_limit_per_minute,
+        ..ThrottlePolicy::default()
     }
 }
 

@@ -10,6 +10,7 @@ mod data_dir;
 pub mod files_config;
 mod identity;
 mod management;
+mod reload;
 mod serve;
 mod telemetry;
 
@@ -29,17 +30,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Permissions => return commands::permissions::run().map(|()| true),
         _ => {}
     }
-    let config = Config::load(&cli.overrides())?;
+    let overrides = cli.overrides();
+    let config = Config::load(&overrides)?;
     match cli.command {
         Command::Openapi | Command::Permissions => Ok(true),
         Command::Migrate => commands::migrate::run(&config).await.map(|()| true),
         Command::Serve(args) => {
-            let _log = telemetry::init(&config.log)?;
-            serve::serve(config, !args.no_migrate).await
+            let telemetry = telemetry::init(&config)?;
+            let served = serve::serve(config, overrides, !args.no_migrate, &telemetry).await;
+            telemetry.shutdown().await;
+            served
         }
         Command::Worker(args) => {
-            let _log = telemetry::init(&config.log)?;
-            commands::worker::run(&config, args.concurrency).await
+            let telemetry = telemetry::init(&config)?;
+            let worked = commands::worker::run(&config, args.concurrency).await;
+            telemetry.shutdown().await;
+            worked
         }
         Command::Audit(command) => commands::audit::run(&config, command).await,
         Command::Jobs(command) => commands::jobs::run(&config, command).await.map(|()| true),

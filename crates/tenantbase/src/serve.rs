@@ -1,5 +1,6 @@
 //! `tenantbase serve`: opens the store and object storage, applies migrations, and
-//! serves HTTP until SIGTERM or SIGINT, letting in-flight requests and jobs finish — for
+//! serves HTTP (reloading its live settings on SIGHUP or a config file change) until
+//! SIGTERM or SIGINT, letting in-flight requests and jobs finish — for
 //! at most `shutdown_timeout_secs`, after which it says what it abandons and exits 1.
 
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use tenantbase_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, Overrides};
+use crate::telemetry::Telemetry;
 use crate::{background, connect};
 
 /// How often histogram samples are folded into buckets when nobody scrapes `/metrics`;
@@ -19,7 +21,14 @@ use crate::{background, connect};
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// `Ok(false)` when the shutdown deadline passed with work still running.
-pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool> {
+/// `overrides`: the command line's settings, which a config reload reads again with the
+/// file and environment.
+pub(crate) async fn serve(
+    config: Config,
+    overrides: Overrides,
+    migrate: bool,
+    telemetry: &Telemetry,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
     crate::data_dir::ensure_writable(&config)?;
     let store = connect::open_store(&config).await?;
@@ -30,6 +39,8 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
         }
     }
     let blob = open_blob(&config).await?;
+    tenantbase_mail::use_templates(config.mail.templates_dir.as_deref())
+        .context("mail.templates_dir")?;
     let identity = crate::identity::build(&config, &store).await?;
     let metrics = tenantbase_http::metrics_handle();
     crate::telemetry::describe_metrics();
@@ -54,6 +65,7 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
             trusted_proxies: config.http.trusted_proxies.clone(),
             metrics: config.metrics.access(),
             log_probes: config.log.probes,
+            trace_context: config.telemetry.otlp_endpoint.is_some(),
         }),
         tenancy: Arc::new(tenantbase_core::tenancy::Tenancy::new(
             store.clone(),
@@ -80,6 +92,16 @@ pub(crate) async fn serve(config: Config, migrate: bool) -> anyhow::Result<bool>
     let requests = state.in_flight.clone();
 
     let shutdown = CancellationToken::new();
+    crate::reload::spawn(
+        overrides,
+        config.clone(),
+        crate::reload::Live {
+            log_level: telemetry.log_level.clone(),
+            identity: state.identity.clone(),
+            tenancy: state.tenancy.clone(),
+        },
+        shutdown.clone(),
+    )?;
     let sealer = background::spawn_sealer(&config, &store);
     let mut background = match config.jobs.workers {
         0 => tokio::task::JoinSet::new(),

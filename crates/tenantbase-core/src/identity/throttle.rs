@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
@@ -62,19 +62,39 @@ enum Key {
 /// Entries kept before forgotten ones are swept out.
 const SWEEP_ABOVE: usize = 100_000;
 
+/// The policy can change while the process runs (a config reload), hence the locks; they
+/// are held for a copy or one rate-limiter check, never across an await.
 pub struct Throttle {
-    policy: ThrottlePolicy,
+    policy: RwLock<ThrottlePolicy>,
     attempts: Mutex<HashMap<Key, Attempts>>,
-    requests: DefaultKeyedRateLimiter<IpAddr>,
+    requests: RwLock<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl Throttle {
     pub fn new(policy: ThrottlePolicy) -> Self {
-        let per_minute = NonZeroU32::new(policy.requests_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
-            policy,
+            policy: RwLock::new(policy),
             attempts: Mutex::new(HashMap::new()),
-            requests: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            requests: RwLock::new(request_limiter(policy.requests_per_minute)),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> ThrottlePolicy {
+        self.policy.read().map_or_else(|p| *p.into_inner(), |p| *p)
+    }
+
+    /// Applies a new policy from now on. Counted sign-in attempts are kept (the new
+    /// thresholds apply to them); a new request rate starts every network on a full budget.
+    pub fn set_policy(&self, policy: ThrottlePolicy) {
+        let old = self.policy();
+        if let Ok(mut current) = self.policy.write() {
+            *current = policy;
+        }
+        if old.requests_per_minute != policy.requests_per_minute
+            && let Ok(mut requests) = self.requests.write()
+        {
+            *requests = request_limiter(policy.requests_per_minute);
         }
     }
 
@@ -83,10 +103,13 @@ impl Throttle {
         let Some(network) = ip.map(network_of) else {
             return Ok(());
         };
-        if self.requests.len() > SWEEP_ABOVE {
-            self.requests.retain_recent();
+        let Ok(requests) = self.requests.read() else {
+            return Ok(());
+        };
+        if requests.len() > SWEEP_ABOVE {
+            requests.retain_recent();
         }
-        self.requests
+        requests
             .check_key(&network)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
@@ -103,6 +126,7 @@ impl Throttle {
         account: &str,
         now: Instant,
     ) -> Result<(), Duration> {
+        let policy = self.policy();
         let Ok(mut attempts) = self.attempts.lock() else {
             return Ok(());
         };
@@ -110,14 +134,14 @@ impl Throttle {
         let account = Key::Account(account.to_owned());
         let waits = [
             ip.as_ref()
-                .and_then(|key| self.wait(&attempts, key, self.policy.ip_failures, now)),
-            self.wait(&attempts, &account, self.policy.account_failures, now),
+                .and_then(|key| wait(&policy, &attempts, key, policy.ip_failures, now)),
+            wait(&policy, &attempts, &account, policy.account_failures, now),
         ];
         if let Some(wait) = waits.into_iter().flatten().max() {
             return Err(wait);
         }
         if attempts.len() > SWEEP_ABOVE {
-            let forget_after = self.policy.forget_after;
+            let forget_after = policy.forget_after;
             attempts.retain(|_, a| now.duration_since(a.last) < forget_after);
         }
         for key in ip.into_iter().chain([account]) {
@@ -125,7 +149,7 @@ impl Throttle {
                 count: 0,
                 last: now,
             });
-            if now.duration_since(entry.last) >= self.policy.forget_after {
+            if now.duration_since(entry.last) >= policy.forget_after {
                 entry.count = 0;
             }
             entry.count = entry.count.saturating_add(1);
@@ -144,23 +168,30 @@ impl Throttle {
             entry.count = entry.count.saturating_sub(1);
         }
     }
+}
 
-    fn wait(
-        &self,
-        attempts: &HashMap<Key, Attempts>,
-        key: &Key,
-        threshold: u32,
-        now: Instant,
-    ) -> Option<Duration> {
-        let entry = attempts.get(key)?;
-        let since = now.duration_since(entry.last);
-        if entry.count < threshold || since >= self.policy.forget_after {
-            return None;
-        }
-        let doublings = (entry.count - threshold).min(20);
-        let delay = Duration::from_secs(1u64 << doublings).min(self.policy.max_delay);
-        delay.checked_sub(since).filter(|wait| !wait.is_zero())
+/// How long `key` must still wait under `policy`, if at all.
+fn wait(
+    policy: &ThrottlePolicy,
+    attempts: &HashMap<Key, Attempts>,
+    key: &Key,
+    threshold: u32,
+    now: Instant,
+) -> Option<Duration> {
+    let entry = attempts.get(key)?;
+    let since = now.duration_since(entry.last);
+    if entry.count < threshold || since >= policy.forget_after {
+        return None;
     }
+    let doublings = (entry.count - threshold).min(20);
+    let delay = Duration::from_secs(1u64 << doublings).min(policy.max_delay);
+    delay.checked_sub(since).filter(|wait| !wait.is_zero())
+}
+
+/// Per-network request budgets: `per_minute` a minute, with the same burst.
+fn request_limiter(per_minute: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+    let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_minute(per_minute))
 }
 
 /// IPv6 clients are counted per /64: one subscriber usually holds a whole /64, and
@@ -189,6 +220,30 @@ mod tests {
             forget_after: Duration::from_secs(3600),
             requests_per_minute: 3,
         }
+    }
+
+    #[test]
+    fn a_new_policy_applies_at_once() {
+        let throttle = Throttle::new(policy());
+        let ip = Some(IpAddr::from([10, 0, 0, 1]));
+        for _ in 0..3 {
+            assert!(throttle.check_request(ip).is_ok());
+        }
+        assert!(throttle.check_request(ip).is_err(), "3 a minute");
+        throttle.set_policy(ThrottlePolicy {
+            requests_per_minute: 5,
+            ip_failures: 1,
+            ..policy()
+        });
+        for _ in 0..5 {
+            assert!(throttle.check_request(ip).is_ok(), "a fresh budget of 5");
+        }
+        assert!(throttle.check_request(ip).is_err());
+        assert!(throttle.start_attempt(Some("1.1.1.1"), "a").is_ok());
+        assert!(
+            throttle.start_attempt(Some("1.1.1.1"), "b").is_err(),
+            "the new threshold of 1 failure per IP"
+        );
     }
 
     #[test]
@@ -300,7 +355,7 @@ mod tests {
         let waits: Vec<Duration> = (5..9)
             .map(|count| {
                 let attempts = HashMap::from([(key.clone(), Attempts { count, last: now })]);
-                throttle.wait(&attempts, &key, 5, now).expect("waits")
+                wait(&throttle.policy(), &attempts, &key, 5, now).expect("waits")
             })
             .collect();
         assert_eq!(

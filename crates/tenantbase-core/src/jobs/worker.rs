@@ -14,6 +14,7 @@ use tenantbase_store::{Store, StoreResult};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{Backoff, JobContext, JobError, Registry};
 
@@ -159,13 +160,26 @@ const COMPLETION_BATCH: usize = 256;
 
 impl Run {
     async fn execute(self, job: ClaimedJob) {
-        let lag = (Utc::now() - job.run_at).to_std().unwrap_or_default();
-        metrics::histogram!("job_queue_lag_seconds").record(lag.as_secs_f64());
-        let started = Instant::now();
-        let outcome = self.run_handler(&job).await;
-        metrics::histogram!("job_run_duration_seconds", "kind" => job.kind.clone())
-            .record(started.elapsed().as_secs_f64());
-        self.settle(&job, outcome).await;
+        // One span per run (a retry is a new run); its children are the handler's units
+        // of work and sends. Kind and id only: payloads stay out of traces.
+        let span = tracing::info_span!(
+            "job",
+            otel.name = %format_args!("job {}", job.kind),
+            job.kind = %job.kind,
+            job.id = %job.id,
+            job.attempt = job.attempts,
+        );
+        async move {
+            let lag = (Utc::now() - job.run_at).to_std().unwrap_or_default();
+            metrics::histogram!("job_queue_lag_seconds").record(lag.as_secs_f64());
+            let started = Instant::now();
+            let outcome = self.run_handler(&job).await;
+            metrics::histogram!("job_run_duration_seconds", "kind" => job.kind.clone())
+                .record(started.elapsed().as_secs_f64());
+            self.settle(&job, outcome).await;
+        }
+        .instrument(span)
+        .await
     }
 
     async fn run_handler(&self, job: &ClaimedJob) -> Result<(), JobError> {
@@ -179,7 +193,7 @@ impl Run {
             attempt: job.attempts,
         };
         // Its own task, so a panicking handler fails its job instead of the worker.
-        let mut task = tokio::spawn(async move { handler.run(&context).await });
+        let mut task = tokio::spawn(async move { handler.run(&context).await }.in_current_span());
         let limit = self.config.lease.mul_f64(0.9);
         match tokio::time::timeout(limit, &mut task).await {
             Ok(Ok(result)) => result,

@@ -6,6 +6,7 @@
 //! replicas behind a balancer a sender gets at most the budget of each replica.
 
 use std::num::NonZeroU32;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -16,7 +17,11 @@ use tenantbase_domain::id::UserId;
 /// Keys kept before idle ones (whose budget is full again) are swept out.
 const SWEEP_ABOVE: usize = 100_000;
 
-pub(super) struct InvitationLimits {
+/// The two budgets; a config reload replaces them (`set`), hence the lock, held for one
+/// check and never across an await.
+pub(super) struct InvitationLimits(RwLock<Budgets>);
+
+struct Budgets {
     per_inviter: DefaultKeyedRateLimiter<UserId>,
     per_org: DefaultKeyedRateLimiter<OrgId>,
 }
@@ -25,11 +30,29 @@ fn hourly(limit: u32) -> Quota {
     Quota::per_hour(NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN))
 }
 
-impl InvitationLimits {
-    pub(super) fn new(per_inviter_per_hour: u32, per_org_per_hour: u32) -> Self {
+impl Budgets {
+    fn new(per_inviter_per_hour: u32, per_org_per_hour: u32) -> Self {
         Self {
             per_inviter: RateLimiter::keyed(hourly(per_inviter_per_hour)),
             per_org: RateLimiter::keyed(hourly(per_org_per_hour)),
+        }
+    }
+}
+
+impl InvitationLimits {
+    pub(super) fn new(per_inviter_per_hour: u32, per_org_per_hour: u32) -> Self {
+        Self(RwLock::new(Budgets::new(
+            per_inviter_per_hour,
+            per_org_per_hour,
+        )))
+    }
+
+    /// New limits from now on, every inviter and org starting on a full budget.
+    pub(super) fn set(&self, per_inviter_per_hour: u32, per_org_per_hour: u32) {
+        let budgets = Budgets::new(per_inviter_per_hour, per_org_per_hour);
+        match self.0.write() {
+            Ok(mut current) => *current = budgets,
+            Err(poisoned) => *poisoned.into_inner() = budgets,
         }
     }
 
@@ -37,16 +60,21 @@ impl InvitationLimits {
     /// both have one again. A refusal by the org's budget still costs the inviter one:
     /// hammering a full org is itself something to slow down.
     pub(super) fn spend(&self, inviter: UserId, org: OrgId) -> Result<(), Duration> {
-        if self.per_inviter.len() > SWEEP_ABOVE {
-            self.per_inviter.retain_recent();
+        let budgets = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if budgets.per_inviter.len() > SWEEP_ABOVE {
+            budgets.per_inviter.retain_recent();
         }
-        if self.per_org.len() > SWEEP_ABOVE {
-            self.per_org.retain_recent();
+        if budgets.per_org.len() > SWEEP_ABOVE {
+            budgets.per_org.retain_recent();
         }
         let now = DefaultClock::default().now();
-        self.per_inviter
+        budgets
+            .per_inviter
             .check_key(&inviter)
-            .and_then(|()| self.per_org.check_key(&org))
+            .and_then(|()| budgets.per_org.check_key(&org))
             .map_err(|not_until| not_until.wait_time_from(now))
     }
 }
@@ -72,5 +100,11 @@ mod tests {
         assert!(limits.spend(bob, one).is_ok());
         assert!(limits.spend(UserId::new(), one).is_ok());
         assert!(limits.spend(UserId::new(), one).is_err(), "org limit");
+        limits.set(2, 5);
+        assert!(
+            limits.spend(ada, two).is_ok(),
+            "new limits start on a full budget"
+        );
+        assert!(limits.spend(UserId::new(), one).is_ok());
     }
 }

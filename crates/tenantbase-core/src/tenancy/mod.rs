@@ -202,6 +202,12 @@ impl Tenancy {
         }
     }
 
+    /// New invitation limits (a config reload), in force from the next invitation.
+    pub fn set_invitation_limits(&self, per_inviter_per_hour: u32, per_org_per_hour: u32) {
+        self.invitation_limits
+            .set(per_inviter_per_hour, per_org_per_hour);
+    }
+
     fn links(&self) -> &Links {
         self.identity.links()
     }

@@ -16,6 +16,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use super::InFlight;
 
@@ -35,11 +36,16 @@ pub(super) async fn handle(
             Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     };
-    let task = in_flight.tasks.spawn(async move {
-        let response = next.run(request).await;
-        drop(slot);
-        response
-    });
+    // The task keeps the request's span: its log lines carry the request id, and its
+    // units of work are children of the request's trace.
+    let task = in_flight.tasks.spawn(
+        async move {
+            let response = next.run(request).await;
+            drop(slot);
+            response
+        }
+        .in_current_span(),
+    );
     match task.await {
         Ok(response) => response,
         // The panic catcher outside this layer turns it into a 500.

@@ -10,6 +10,7 @@ mod in_flight;
 mod limits;
 mod request_context;
 mod security_headers;
+mod trace_context;
 
 use std::any::Any;
 use std::sync::Arc;

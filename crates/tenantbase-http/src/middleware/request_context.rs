@@ -1,5 +1,6 @@
 //! Per-request context: the request id (the client's if well-formed, else a new one), a
-//! tracing span carrying it into every log line, one JSON log line per request (except
+//! tracing span carrying it into every log line (and, when traces are exported, the
+//! request's server span: `trace_context`), one JSON log line per request (except
 //! successful probes, unless `log.probes`), HTTP metrics, the problem+json body for any
 //! error response, and security headers.
 
@@ -59,12 +60,19 @@ pub(crate) async fn handle(
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
 
-    let span = tracing::info_span!("request", request_id = %request_id);
+    let span = if context.http.trace_context {
+        super::trace_context::request_span(request.headers(), &method, route, &request_id)
+    } else {
+        tracing::info_span!("request", request_id = %request_id)
+    };
     let in_flight = context.metrics.start();
     let mut response = next.run(request).instrument(span.clone()).await;
     drop(in_flight);
 
     let status = response.status();
+    if context.http.trace_context {
+        super::trace_context::record_status(&span, status);
+    }
     if status.is_client_error() || status.is_server_error() {
         response = render_problem(response, &request_id);
     }

@@ -42,6 +42,8 @@ impl std::ops::DerefMut for Handle {
 pub(crate) struct OrgTx {
     pub(super) tx: Handle,
     pub(super) scope: OrgScope,
+    /// Open while the unit is: its trace span ends when the unit commits or is dropped.
+    _span: tracing::Span,
 }
 
 impl OrgTx {
@@ -49,6 +51,7 @@ impl OrgTx {
         Self {
             tx: Handle::Tx(tx),
             scope,
+            _span: crate::sql::unit_span("org"),
         }
     }
 
@@ -61,6 +64,7 @@ impl OrgTx {
         Self {
             tx: Handle::Pooled(conn),
             scope,
+            _span: crate::sql::unit_span("org read"),
         }
     }
 

@@ -15,11 +15,16 @@ use crate::dialect::WriteTx;
 /// statements run through the unit traits implemented beside them.
 pub(crate) struct PlatformTx {
     pub(crate) tx: WriteTx,
+    /// Open while the unit is: its trace span ends when the unit commits or is dropped.
+    _span: tracing::Span,
 }
 
 impl PlatformTx {
     pub(crate) fn new(tx: WriteTx) -> Self {
-        Self { tx }
+        Self {
+            tx,
+            _span: super::unit_span("platform"),
+        }
     }
 }
 

@@ -46,6 +46,7 @@ pub fn settings() -> HttpSettings {
         trusted_proxies: Vec::new(),
         metrics: tenantbase_http::MetricsAccess::default(),
         log_probes: false,
+        trace_context: false,
     }
 }
 

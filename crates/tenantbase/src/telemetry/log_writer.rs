@@ -1,5 +1,5 @@
-//! Logging: one JSON object per line on stdout, written by a background thread so a slow
-//! terminal or pipe never stalls a request. The queue to that thread holds
+//! The log writer: one JSON object per line on stdout, written by a background thread so
+//! a slow terminal or pipe never stalls a request. The queue to that thread holds
 //! `log.queue_lines` lines; when it is full, new lines are dropped and counted
 //! (`log_lines_dropped_total`) rather than blocking the server or growing its memory.
 
@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
-
-use crate::config::LogConfig;
 
 /// The counter of lines the full queue turned away.
 const DROPPED_LINES: &str = "log_lines_dropped_total";
@@ -19,23 +16,15 @@ const DROPPED_LINES: &str = "log_lines_dropped_total";
 /// whenever the queue runs dry), instead of one system call per line.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
-/// Installs the global subscriber. Keep the guard alive: dropping it flushes the log.
-pub(crate) fn init(config: &LogConfig) -> anyhow::Result<WorkerGuard> {
+/// The writer of the JSON log: a bounded queue to a background thread. Keep the guard
+/// alive: dropping it flushes the log.
+pub(super) fn writer(queue_lines: usize) -> (CountingDrops, WorkerGuard) {
     let (queue, guard) = NonBlockingBuilder::default()
         .lossy(true)
-        .buffered_lines_limit(config.queue_lines)
+        .buffered_lines_limit(queue_lines)
         .thread_name("tenantbase-log")
         .finish(BufWriter::with_capacity(WRITE_BUFFER_BYTES, io::stdout()));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(EnvFilter::try_new(&config.level)?)
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_writer(CountingDrops::new(queue))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("installing the logger: {e}"))?;
-    Ok(guard)
+    (CountingDrops::new(queue), guard)
 }
 
 /// Registers the dropped-lines counter with the metrics recorder, so `/metrics` shows it
@@ -50,7 +39,7 @@ pub(crate) fn describe_metrics() {
 
 /// The queue's writer, publishing its count of dropped lines as a metric as it grows.
 #[derive(Clone)]
-struct CountingDrops {
+pub(super) struct CountingDrops {
     queue: NonBlocking,
     dropped: ErrorCounter,
     /// The count last published, so an unchanged count costs one atomic read per line.
@@ -86,7 +75,7 @@ impl<'a> MakeWriter<'a> for CountingDrops {
 }
 
 /// One log line on its way into the queue.
-struct Line<'a> {
+pub(super) struct Line<'a> {
     queue: NonBlocking,
     owner: &'a CountingDrops,
 }

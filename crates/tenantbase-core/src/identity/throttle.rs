@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
@@ -81,20 +81,20 @@ impl Throttle {
 
     /// The policy in force.
     pub fn policy(&self) -> ThrottlePolicy {
-        self.policy.read().map_or_else(|p| *p.into_inner(), |p| *p)
+        *self.policy.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Applies a new policy from now on. Counted sign-in attempts are kept (the new
     /// thresholds apply to them); a new request rate starts every network on a full budget.
     pub fn set_policy(&self, policy: ThrottlePolicy) {
         let old = self.policy();
-        if let Ok(mut current) = self.policy.write() {
-            *current = policy;
-        }
-        if old.requests_per_minute != policy.requests_per_minute
-            && let Ok(mut requests) = self.requests.write()
-        {
-            *requests = request_limiter(policy.requests_per_minute);
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+        if old.requests_per_minute != policy.requests_per_minute {
+            *self
+                .requests
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) =
+                request_limiter(policy.requests_per_minute);
         }
     }
 
@@ -103,9 +103,8 @@ impl Throttle {
         let Some(network) = ip.map(network_of) else {
             return Ok(());
         };
-        let Ok(requests) = self.requests.read() else {
-            return Ok(());
-        };
+        // A panic elsewhere while holding the lock must not turn the limit off.
+        let requests = self.requests.read().unwrap_or_else(PoisonError::into_inner);
         if requests.len() > SWEEP_ABOVE {
             requests.retain_recent();
         }
@@ -127,9 +126,7 @@ impl Throttle {
         now: Instant,
     ) -> Result<(), Duration> {
         let policy = self.policy();
-        let Ok(mut attempts) = self.attempts.lock() else {
-            return Ok(());
-        };
+        let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
         let ip = ip.map(|ip| Key::Ip(ip_key(ip)));
         let account = Key::Account(account.to_owned());
         let waits = [
@@ -160,9 +157,7 @@ impl Throttle {
 
     /// The attempt was right: the account starts over and the client takes it back.
     pub fn record_success(&self, ip: Option<&str>, account: &str) {
-        let Ok(mut attempts) = self.attempts.lock() else {
-            return;
-        };
+        let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
         attempts.remove(&Key::Account(account.to_owned()));
         if let Some(entry) = ip.and_then(|ip| attempts.get_mut(&Key::Ip(ip_key(ip)))) {
             entry.count = entry.count.saturating_sub(1);

@@ -49,6 +49,17 @@ impl TelemetryConfig {
             .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
     }
 
+    /// `traces_url` as it may be logged: without credentials or a query string, where
+    /// operators put collector tokens.
+    pub fn traces_url_for_logs(&self) -> Option<String> {
+        let mut url = url::Url::parse(&self.traces_url()?).ok()?;
+        // Both only fail for URLs that cannot carry credentials, which is fine here.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        Some(url.to_string())
+    }
+
     pub(super) fn validate(&self) -> anyhow::Result<()> {
         if let Some(endpoint) = &self.otlp_endpoint {
             let parsed = url::Url::parse(endpoint).map_err(|e| {

@@ -69,7 +69,7 @@ pub(crate) fn init(config: &Config) -> anyhow::Result<Telemetry> {
         .with(traces)
         .try_init()
         .map_err(|e| anyhow::anyhow!("installing the logger: {e}"))?;
-    if let Some(url) = config.telemetry.traces_url() {
+    if let Some(url) = config.telemetry.traces_url_for_logs() {
         tracing::info!(endpoint = %url, sample_ratio = config.telemetry.sample_ratio, "exporting traces");
     }
     Ok(Telemetry {

@@ -549,8 +549,8 @@ async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
         assert_eq!(first["methods"], json!(["passkey"]));
         let mfa_token = first["mfa_token"].as_str().expect("mfa_token");
 
-        // A code route refuses the method; the passkey routes take it.
-        post(
+        // A code route refuses the method, naming the routes that take it.
+        let refused = post(
             &app,
             "/v1/auth/mfa/verify",
             json!({"mfa_token": mfa_token, "method": "passkey", "code": "123456"}),
@@ -558,6 +558,10 @@ async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
         )
         .await
         .problem(422, "validation_failed");
+        assert!(
+            refused.to_string().contains("/v1/auth/mfa/passkey/start"),
+            "{refused}"
+        );
         post(
             &app,
             "/v1/auth/mfa/passkey/start",

@@ -115,14 +115,15 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<Option<Change<AuthStale>>, IdentityError> {
         let factors = unit.mfa_factors_in_unit(user.id).await?;
-        // Only a backup code's right to answer depends on the codes and passkeys left: the
-        // other methods skip those reads.
-        let (backup_codes, passkeys) = if method == MfaMethod::BackupCode {
-            let codes = unit.unused_backup_codes(user.id).await?;
-            (codes, unit.passkey_count(user.id).await?)
-        } else {
-            (Vec::new(), 0)
-        };
+        // Only a backup code's (and a passkey's) right to answer depends on the codes and
+        // passkeys left: the code methods skip those reads.
+        let (backup_codes, passkeys) =
+            if matches!(method, MfaMethod::BackupCode | MfaMethod::Passkey) {
+                let codes = unit.unused_backup_codes(user.id).await?;
+                (codes, unit.passkey_count(user.id).await?)
+            } else {
+                (Vec::new(), 0)
+            };
         if !self
             .methods_for(user, &factors, backup_codes.len() as u64, passkeys)
             .contains(&method)

@@ -38,6 +38,7 @@ mod members;
 mod metrics_access;
 mod middleware;
 mod migrate_data;
+mod migrate_data_azure;
 mod migrate_data_resume;
 mod object_stores;
 mod oidc;

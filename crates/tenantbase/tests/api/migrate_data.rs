@@ -111,19 +111,19 @@ fn mailed_token(dir: &Path, to: &str, link: &str) -> String {
 }
 
 /// What a seeded deployment holds: tokens issued on SQLite and the paths to compare.
-struct Seeded {
+pub(crate) struct Seeded {
     owner: String,
     member: String,
     org: String,
     /// GET paths, each with the token to read it with.
     reads: Vec<(String, String)>,
     /// File content paths, compared byte for byte.
-    contents: Vec<String>,
+    pub contents: Vec<String>,
 }
 
 /// Two accounts (one verified owner, one invited member), an org with a custom role, a
 /// pending invitation, projects, files, several sessions and the events all that records.
-async fn seed(server: &Server, dir: &Path) -> Seeded {
+pub(crate) async fn seed(server: &Server, dir: &Path) -> Seeded {
     let api = Api { server };
     let owner = api.register("owner@example.com").await;
     let owner_token = owner["access_token"].as_str().expect("token").to_owned();
@@ -243,8 +243,9 @@ async fn seed(server: &Server, dir: &Path) -> Seeded {
     }
 }
 
-/// Every seeded read's answer and every file's bytes, as the server gives them now.
-async fn answers(server: &Server, seeded: &Seeded) -> Vec<(String, Value)> {
+/// Every seeded read's answer and every file's bytes, as the server gives them now, read
+/// with the tokens issued at seeding.
+pub(crate) async fn answers(server: &Server, seeded: &Seeded) -> Vec<(String, Value)> {
     let api = Api { server };
     let mut out = Vec::new();
     for (path, token) in &seeded.reads {
@@ -280,6 +281,18 @@ fn to_micros(value: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+/// Fails unless the moved deployment answers every seeded read (and file) as SQLite did.
+pub(crate) fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)]) {
+    assert_eq!(before.len(), after.len());
+    for ((path, was), (_, is)) in before.iter().zip(after) {
+        assert_eq!(
+            to_micros(was.clone()),
+            to_micros(is.clone()),
+            "{path} answers the same on PostgreSQL"
+        );
     }
 }
 
@@ -385,14 +398,7 @@ async fn a_sqlite_deployment_moves_to_postgres_and_answers_the_same() {
     on_postgres(&mut serve);
     let server = Server::start(&mut serve);
     // Tokens issued on SQLite before the move are accepted: the signing keys moved.
-    let after = answers(&server, &seeded).await;
-    for ((path, was), (_, is)) in before.iter().zip(&after) {
-        assert_eq!(
-            to_micros(was.clone()),
-            to_micros(is.clone()),
-            "{path} answers the same on PostgreSQL"
-        );
-    }
+    assert_same_answers(&before, &answers(&server, &seeded).await);
     // The moved deployment takes writes: new rows, events and jobs after the copied ones.
     let api = Api { server: &server };
     let org = &seeded.org;

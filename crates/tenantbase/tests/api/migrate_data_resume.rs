@@ -1,10 +1,8 @@
 //! `tenantbase migrate-data` stopped part way (its batch budget, SIGINT, SIGKILL) resumes
 //! to the same end state as an uninterrupted copy; targets it must not write are refused.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,7 +10,7 @@ use sqlx::{Connection, PgPool};
 use tenantbase_testkit::fresh_database;
 
 use crate::migrate_data::{Api, migrate_data, with_sqlite_server};
-use crate::process::{BIN, clean_env, output, tenantbase};
+use crate::process::{BIN, clean_env, line_channel, output, tenantbase};
 
 /// A SQLite deployment in `dir`: a guest's org with a dozen projects.
 async fn seed(dir: &Path) {
@@ -129,15 +127,7 @@ fn copy_until_signalled(dir: &Path, url: &str, signal: &str) -> (bool, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = line_channel(child.stdout.take().expect("stdout"));
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !seen.contains("rows/s") {

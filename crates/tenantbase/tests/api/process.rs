@@ -133,15 +133,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_channel(child.stdout.take().expect("stdout"));
         Self {
             child,
             lines,
@@ -252,4 +244,18 @@ pub async fn migrated_sqlite(dir: &Path) -> (std::sync::Arc<dyn tenantbase_store
         .await
         .expect("sqlite");
     (std::sync::Arc::new(store), url)
+}
+
+/// The lines a child prints on `stdout`, as they come, read on a thread of their own so
+/// that waiting for one can have a deadline (`recv_timeout`).
+pub fn line_channel(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::process::{Server, client, tenantbase};
+use crate::process::{Server, client, mail_texts_to, tenantbase};
 
 /// One HTTP/1.1 keep-alive connection, spoken by hand so that the test knows every
 /// request went over the same socket.
@@ -249,20 +249,8 @@ async fn register(server: &Server, email: &str) {
 async fn mail_to(dir: &Path, email: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let found = std::fs::read_dir(dir.join("data/mail"))
+        let found = mail_texts_to(&dir.join("data/mail"), email)
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| std::fs::read(entry.path()).ok())
-            .filter_map(|raw| {
-                let message = mail_parser::MessageParser::default().parse(&raw)?;
-                let to_them = message
-                    .to()
-                    .and_then(|to| to.first())
-                    .and_then(|a| a.address())
-                    == Some(email);
-                to_them.then(|| message.body_text(0).map(|t| t.into_owned()))?
-            })
             .next();
         if let Some(text) = found {
             return text;

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tenantbase_testkit::{emulators, fresh_database};
 
-use crate::process::{Server, client, output, tenantbase};
+use crate::process::{Server, client, mail_texts_to, output, tenantbase};
 
 /// The S3 bucket (on moto) the files move to.
 const BUCKET: &str = "moved-files";
@@ -82,17 +82,8 @@ fn mailed_token(dir: &Path, to: &str, link: &str) -> String {
     let needle = format!("{link}?token=");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let found = std::fs::read_dir(dir.join("data/mail"))
+        let found = mail_texts_to(&dir.join("data/mail"), to)
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| std::fs::read(entry.path()).ok())
-            .filter_map(|raw| {
-                let message = mail_parser::MessageParser::default().parse(&raw)?;
-                let address = message.to()?.first()?.address()?.to_owned();
-                let text = message.body_text(0)?.into_owned();
-                (address == to).then_some(text)
-            })
             .find_map(|text| {
                 let start = text.find(&needle)? + needle.len();
                 Some(

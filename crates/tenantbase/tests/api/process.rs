@@ -259,3 +259,20 @@ pub fn line_channel(stdout: std::process::ChildStdout) -> mpsc::Receiver<String>
     });
     lines
 }
+
+/// The text parts of the `.eml` files (the file mail transport) in `mail_dir` sent to
+/// `to`, in the folder's order.
+pub fn mail_texts_to(mail_dir: &Path, to: &str) -> Vec<String> {
+    std::fs::read_dir(mail_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path()).ok())
+        .filter_map(|raw| {
+            let message = mail_parser::MessageParser::default().parse(&raw)?;
+            let address = message.to()?.first()?.address()?.to_owned();
+            let text = message.body_text(0)?.into_owned();
+            (address == to).then_some(text)
+        })
+        .collect()
+}

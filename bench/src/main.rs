@@ -90,6 +90,8 @@ enum Scenario {
     /// Median latency of a password-only sign-in and of both steps of a TOTP sign-in
     /// (sequential, SQLite): the second step's cost against the first's.
     LoginTotp,
+    /// The same on PostgreSQL.
+    LoginTotpPostgres,
     /// Audit appends (one unit of work each) to a single org's chain, SQLite.
     AppendOneChainSqlite,
     /// Audit appends to a single org's chain, PostgreSQL.
@@ -202,23 +204,23 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
                 "difference_ms": ((known - unknown).abs() * 1000.0).round() / 1000.0,
             }))
         }
-        Scenario::LoginTotp => {
+        Scenario::LoginTotp | Scenario::LoginTotpPostgres => {
             let server = Server::start(&args.server, backend).await?;
             // Each round enrols an account (a TOTP code works once): 50, or fewer with
             // `--max-requests` for a quick smoke run.
             let rounds = usize::try_from(args.max_requests.min(50)).unwrap_or(50);
-            let timing = mfa_load::totp_sign_in_timing(server.addr, rounds).await?;
+            let timing = mfa_load::totp_sign_in_timing(&server, rounds).await?;
+            let pct = |part: f64, whole: f64| (part / whole * 1000.0).round() / 10.0;
             Ok(serde_json::json!({
                 "rounds": rounds,
                 "password_only_p50_ms": timing.password_only_p50_ms,
                 "first_step_p50_ms": timing.first_step_p50_ms,
                 "second_step_p50_ms": timing.second_step_p50_ms,
-                // The target: below 5 %.
-                "second_step_pct_of_first": (timing.second_step_p50_ms
-                    / timing.first_step_p50_ms
-                    * 1000.0)
-                    .round()
-                    / 10.0,
+                "first_step_cpu_p50_ms": timing.first_step_cpu_p50_ms,
+                "second_step_cpu_p50_ms": timing.second_step_cpu_p50_ms,
+                // The target: below 5 %, in latency and in the server's CPU.
+                "second_step_pct_of_first": pct(timing.second_step_p50_ms, timing.first_step_p50_ms),
+                "second_step_cpu_pct_of_first": pct(timing.second_step_cpu_p50_ms, timing.first_step_cpu_p50_ms),
             }))
         }
         Scenario::ProjectGetSqlite

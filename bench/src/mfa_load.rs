@@ -2,10 +2,12 @@
 //! rounds, each timing a password-only sign-in, then both steps of a TOTP sign-in
 //! (`/v1/auth/login` answering `mfa_required`, then `/v1/auth/mfa/verify` with the
 //! current code). A TOTP code works once, so every round signs in a different enrolled
-//! account.
+//! account. Each step is measured twice: its latency at the client, and the CPU time the
+//! server's threads spent on it (what a step costs the server, apart from waiting on the
+//! disk).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use hyper::header::{AUTHORIZATION, HeaderValue};
@@ -13,21 +15,27 @@ use serde_json::{Value, json};
 
 use crate::auth_load::{PASSWORD, register};
 use crate::load;
+use crate::server::Server;
 
-/// Median latencies (ms) of the password-only sign-in and of each TOTP step.
+/// Median latencies (ms) of the password-only sign-in and of each TOTP step, and the
+/// median server CPU time (ms) of each step.
 pub struct TotpTiming {
     pub password_only_p50_ms: f64,
     pub first_step_p50_ms: f64,
     pub second_step_p50_ms: f64,
+    pub first_step_cpu_p50_ms: f64,
+    pub second_step_cpu_p50_ms: f64,
 }
 
-pub async fn totp_sign_in_timing(addr: SocketAddr, rounds: usize) -> anyhow::Result<TotpTiming> {
+pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Result<TotpTiming> {
+    let addr = server.addr;
     register(addr, "bench-password-only@example.com").await?;
     let mut secrets = Vec::with_capacity(rounds);
     for i in 0..rounds {
         secrets.push(enrolled(addr, &format!("bench-totp-{i}@example.com")).await?);
     }
     let (mut password, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut first_cpu, mut second_cpu) = (Vec::new(), Vec::new());
     for (i, secret) in secrets.iter().enumerate() {
         let started = Instant::now();
         let plain = call(
@@ -44,14 +52,16 @@ pub async fn totp_sign_in_timing(addr: SocketAddr, rounds: usize) -> anyhow::Res
         );
 
         let email = format!("bench-totp-{i}@example.com");
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), server.cpu_times());
         let due = call(addr, "/v1/auth/login", &sign_in(&email), None).await?;
         first.push(elapsed_ms(started));
+        first_cpu.push(as_ms(server.cpu_times().since(&cpu)));
         let mfa_token = due["mfa_token"].as_str().unwrap_or_default();
         let body = json!({"mfa_token": mfa_token, "method": "totp", "code": code(secret, 0)?});
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), server.cpu_times());
         let signed_in = call(addr, "/v1/auth/mfa/verify", &body, None).await?;
         second.push(elapsed_ms(started));
+        second_cpu.push(as_ms(server.cpu_times().since(&cpu)));
         anyhow::ensure!(
             signed_in["access_token"].is_string(),
             "second step: {signed_in}"
@@ -61,6 +71,8 @@ pub async fn totp_sign_in_timing(addr: SocketAddr, rounds: usize) -> anyhow::Res
         password_only_p50_ms: median(&mut password),
         first_step_p50_ms: median(&mut first),
         second_step_p50_ms: median(&mut second),
+        first_step_cpu_p50_ms: median(&mut first_cpu),
+        second_step_cpu_p50_ms: median(&mut second_cpu),
     })
 }
 
@@ -123,7 +135,11 @@ fn code(secret: &str, steps: i64) -> anyhow::Result<String> {
 }
 
 fn elapsed_ms(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
+    as_ms(started.elapsed())
+}
+
+fn as_ms(spent: Duration) -> f64 {
+    spent.as_secs_f64() * 1000.0
 }
 
 fn median(samples: &mut [f64]) -> f64 {

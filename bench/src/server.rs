@@ -119,6 +119,11 @@ impl Server {
         rss_of(self.child.id())
     }
 
+    /// The CPU time each of the server's threads has used so far.
+    pub fn cpu_times(&self) -> CpuTimes {
+        CpuTimes::of(self.child.id())
+    }
+
     /// Samples RSS every `every` until `stop` is called on the result.
     pub fn sample_peak_rss(&self, every: Duration) -> PeakRss {
         let pid = self.child.id();
@@ -159,6 +164,36 @@ impl PeakRss {
         self.running.store(false, Ordering::Relaxed);
         let _ = self.thread.join();
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// CPU time per thread in nanoseconds, from `/proc/<pid>/task/<tid>/schedstat` (exact,
+/// where `/proc/<pid>/stat` counts whole clock ticks: too coarse for a 1 ms request).
+pub struct CpuTimes(std::collections::HashMap<u32, u64>);
+
+impl CpuTimes {
+    fn of(pid: u32) -> Self {
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let tid = entry.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat"));
+                let on_cpu = stat.ok()?.split_whitespace().next()?.parse::<u64>().ok()?;
+                Some((tid, on_cpu))
+            });
+        Self(threads.collect())
+    }
+
+    /// CPU time used since `earlier`: threads started since count in full; a thread that
+    /// ended in between is lost (the runtime's threads outlive a request).
+    pub fn since(&self, earlier: &CpuTimes) -> Duration {
+        let nanos = self
+            .0
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        Duration::from_nanos(nanos)
     }
 }
 

@@ -79,6 +79,18 @@ pub struct Device {
 pub(super) struct Grant {
     pub amr: Vec<String>,
     pub access_ttl: Option<Duration>,
+    pub opening: Opening,
+}
+
+/// How a session comes to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opening {
+    /// The first session of an account just created: no limit to pass, no device to
+    /// tell about.
+    NewAccount,
+    /// A sign-in to an existing account: it may pass the account's session limit and come
+    /// from a device the account has not used.
+    SignIn,
 }
 
 /// The identity use cases.
@@ -207,7 +219,8 @@ impl Identity {
             serde_json::json!({"email": email.as_str()}),
         );
         self.queue_verification(unit.as_mut(), &user).await?;
-        self.open_session(unit, event, user, device, request).await
+        self.open_session(unit, event, user, device, request, Opening::NewAccount)
+            .await
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords fail the same
@@ -300,7 +313,8 @@ impl Identity {
             })
             .await?;
         let event = user_event("auth.guest.created", &user, request, serde_json::json!({}));
-        self.open_session(unit, event, user, device, request).await
+        self.open_session(unit, event, user, device, request, Opening::NewAccount)
+            .await
     }
 
     async fn record_failed_login(
@@ -334,6 +348,7 @@ impl Identity {
         user: User,
         device: &Device,
         request: &RequestMeta,
+        opening: Opening,
     ) -> Result<TokenPair, IdentityError> {
         let (amr, access_ttl) = if user.is_guest {
             ("guest", Some(self.sessions.guest_access_ttl))
@@ -343,6 +358,7 @@ impl Identity {
         let grant = Grant {
             amr: vec![amr.to_owned()],
             access_ttl,
+            opening,
         };
         self.open_session_as(
             unit,
@@ -366,7 +382,11 @@ impl Identity {
         request: &RequestMeta,
         grant: Grant,
     ) -> Result<TokenPair, IdentityError> {
-        let Grant { amr, access_ttl } = grant;
+        let Grant {
+            amr,
+            access_ttl,
+            opening,
+        } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -386,7 +406,15 @@ impl Identity {
             )
             .await?;
         unit.commit(change).await?;
-        self.enforce_session_limit(&user, request).await?;
+        if opening == Opening::SignIn {
+            // Two reads of the account's other sessions, independent: one wait, not two.
+            let (limited, noticed) = tokio::join!(
+                self.enforce_session_limit(&user, request),
+                self.notice_sign_in(&user, session.id, device, request),
+            );
+            limited?;
+            noticed?;
+        }
         self.token_pair(user, &session, refresh_token, access_ttl, now)
     }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tenantbase_domain::id::SessionId;
 use tenantbase_domain::model::{RequestMeta, Session, User};
 use tenantbase_mail::MessageKind;
 
@@ -13,7 +14,7 @@ use super::accounts::{Device, Identity, chrono_duration, user_event};
 use super::cache::AuthStale;
 use super::mfa::MfaMethod;
 use super::tokens::Subject;
-use super::{IdentityError, Principal, TokenPair};
+use super::{IdentityError, Principal};
 use crate::write::Change;
 
 /// How recent a sign-in the sensitive changes need, and whether new devices are announced.
@@ -186,11 +187,11 @@ impl Identity {
     /// emails the account's address (`new_sign_in`) and records `auth.login.new_device`.
     pub(super) async fn notice_sign_in(
         &self,
-        pair: &TokenPair,
+        user: &User,
+        session: SessionId,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
-        let user = &pair.user;
         let Some(email) = user.email.as_deref() else {
             return Ok(());
         };
@@ -201,7 +202,7 @@ impl Identity {
             .store
             .device_seen(
                 user.id,
-                pair.session_id,
+                session,
                 device.id.as_deref(),
                 request.user_agent.as_deref(),
                 request.ip.as_deref(),
@@ -231,7 +232,7 @@ impl Identity {
             "auth.login.new_device",
             user,
             request,
-            serde_json::json!({"session_id": pair.session_id.to_string()}),
+            serde_json::json!({"session_id": session.to_string()}),
         );
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())

@@ -126,9 +126,9 @@ impl GroupWriter {
     /// commits the batch now if no unit waits to join it or it is full; otherwise leaves
     /// it open for the waiters, with a flush queued behind them.
     async fn leave(&self, mut lease: Lease, mut batch: Batch) {
-        let waiting = self.shared.waiting.load(Ordering::Acquire);
-        if waiting == 0 || batch.joined >= MAX_BATCH_UNITS {
-            self.commit(batch).await;
+        if self.commits_now(&batch) {
+            // The outcome reaches the units through the batch's cell.
+            let _ = self.commit(batch).await;
             return;
         }
         if !batch.flush_queued {
@@ -144,16 +144,25 @@ impl GroupWriter {
     async fn flush(self) {
         let mut lease = self.shared.slot.clone().lock_owned().await;
         if let Some(batch) = lease.take() {
-            self.commit(batch).await;
+            // The outcome reaches the units through the batch's cell.
+            let _ = self.commit(batch).await;
         }
     }
 
-    async fn commit(&self, batch: Batch) {
+    /// Whether a unit leaving `batch` commits it at once: no unit waits to join it, or it
+    /// is full.
+    fn commits_now(&self, batch: &Batch) -> bool {
+        self.shared.waiting.load(Ordering::Acquire) == 0 || batch.joined >= MAX_BATCH_UNITS
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<(), String> {
         let released = batch.released as u64;
-        if batch.commit().await.is_ok() {
+        let committed = batch.commit().await;
+        if committed.is_ok() {
             self.shared.commits.fetch_add(1, Ordering::Relaxed);
             self.shared.units.fetch_add(released, Ordering::Relaxed);
         }
+        committed
     }
 }
 

@@ -275,13 +275,36 @@ fn to_micros(value: Value) -> Value {
     }
 }
 
+/// `value` without the reading session's own activity: using a session slides its
+/// `last_seen_at` and `expires_at` once it is a minute old, which a slow run (an emulator
+/// installed on first use) reaches between the reads on either side of the move.
+fn without_own_activity(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(without_own_activity).collect()),
+        Value::Object(mut fields) => {
+            if fields.get("current") == Some(&json!(true)) {
+                fields.remove("last_seen_at");
+                fields.remove("expires_at");
+            }
+            Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(key, value)| (key, without_own_activity(value)))
+                    .collect(),
+            )
+        }
+        other => other,
+    }
+}
+
 /// Fails unless the moved deployment answers every seeded read (and file) as SQLite did.
 pub(crate) fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)]) {
     assert_eq!(before.len(), after.len());
+    let comparable = |value: &Value| without_own_activity(to_micros(value.clone()));
     for ((path, was), (_, is)) in before.iter().zip(after) {
         assert_eq!(
-            to_micros(was.clone()),
-            to_micros(is.clone()),
+            comparable(was),
+            comparable(is),
             "{path} answers the same on PostgreSQL"
         );
     }

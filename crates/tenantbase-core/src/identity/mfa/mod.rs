@@ -20,8 +20,8 @@ use tenantbase_store::identity::mfa::NewMfaChallenge;
 use tenantbase_store::platform::events::NewEvent;
 
 use super::accounts::{
-    Device, Grant, Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token,
-    user_event,
+    Device, Grant, Identity, IdentityWrite, Opening, chrono_duration, hash_refresh_token,
+    new_refresh_token, user_event,
 };
 use super::cache::AuthStale;
 use super::{IdentityError, Principal, TokenPair};
@@ -183,16 +183,14 @@ impl Identity {
         let grant = Grant {
             amr,
             access_ttl: None,
+            opening: Opening::SignIn,
         };
         let change = match recorded {
             Some(used) => used.and(event),
             None => Change::new(AuthStale::Nothing, event),
         };
-        let pair = self
-            .open_session_as(unit, change, user, device, request, grant)
-            .await?;
-        self.notice_sign_in(&pair, device, request).await?;
-        Ok(pair)
+        self.open_session_as(unit, change, user, device, request, grant)
+            .await
     }
 
     /// Removes the factor of `kind`, audited as `event_type`; the backup codes go too
@@ -301,9 +299,8 @@ impl Identity {
         };
         if methods.is_empty() || trusted {
             let pair = self
-                .open_session(unit, event, user, device, request)
+                .open_session(unit, event, user, device, request, Opening::SignIn)
                 .await?;
-            self.notice_sign_in(&pair, device, request).await?;
             return Ok(SignIn::Session(Box::new(pair)));
         }
         let mfa_token = new_refresh_token()?;

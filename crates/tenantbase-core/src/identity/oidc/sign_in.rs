@@ -33,7 +33,7 @@ use super::flow::random_token;
 use super::provider::VerifiedClaims;
 use super::{Oidc, OidcError};
 use crate::identity::accounts::{
-    Grant, IdentityWrite, chrono_duration, hash_refresh_token, user_event,
+    Grant, IdentityWrite, Opening, chrono_duration, hash_refresh_token, user_event,
 };
 use crate::identity::cache::AuthStale;
 use crate::identity::{Device, IdentityError, TokenPair};
@@ -259,8 +259,9 @@ impl Oidc {
         let grant = Grant {
             amr: vec!["fed".to_owned()],
             access_ttl: None,
+            opening: Opening::SignIn,
         };
-        let pair = self
+        Ok(self
             .identity
             .open_session_as(
                 unit,
@@ -270,9 +271,7 @@ impl Oidc {
                 request,
                 grant,
             )
-            .await?;
-        self.identity.notice_sign_in(&pair, device, request).await?;
-        Ok(pair)
+            .await?)
     }
 }
 

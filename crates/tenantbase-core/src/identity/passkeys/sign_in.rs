@@ -10,7 +10,7 @@ use super::answer::{Passed, assertion};
 use super::record::amr;
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::TokenPair;
-use crate::identity::accounts::{Device, Grant, user_event};
+use crate::identity::accounts::{Device, Grant, Opening, user_event};
 use crate::identity::cache::AuthStale;
 use crate::write::Change;
 
@@ -77,18 +77,16 @@ impl Identity {
         let grant = Grant {
             amr,
             access_ttl: None,
+            opening: Opening::SignIn,
         };
-        let pair = self
-            .open_session_as(
-                unit,
-                Change::new(AuthStale::Nothing, event),
-                user,
-                device,
-                request,
-                grant,
-            )
-            .await?;
-        self.notice_sign_in(&pair, device, request).await?;
-        Ok(pair)
+        self.open_session_as(
+            unit,
+            Change::new(AuthStale::Nothing, event),
+            user,
+            device,
+            request,
+            grant,
+        )
+        .await
     }
 }

@@ -40,6 +40,7 @@ async fn create_session(store: &dyn Store, user: UserId, refresh_hash: &str) -> 
                 user_agent: Some("test-agent".to_owned()),
                 ip: Some("127.0.0.1".to_owned()),
                 amr: vec!["pwd".to_owned()],
+                identity_id: None,
                 idle_expires_at: now + chrono::Duration::days(1),
                 absolute_expires_at: now + chrono::Duration::days(30),
             },

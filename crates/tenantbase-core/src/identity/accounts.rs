@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tenantbase_domain::email::Email;
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_domain::model::{Session, User};
 use tenantbase_domain::password::{Password, PasswordPolicy};
@@ -79,6 +79,8 @@ pub struct Device {
 pub(super) struct Grant {
     pub amr: Vec<String>,
     pub access_ttl: Option<Duration>,
+    /// The linked identity an OpenID sign-in came through: unlinking it ends the session.
+    pub identity: Option<IdentityId>,
 }
 
 /// The identity use cases.
@@ -275,6 +277,7 @@ impl Identity {
             user,
             factor: "pwd",
             event,
+            identity: None,
         };
         self.finish_first_step(unit, step, device, device_token, request)
             .await
@@ -343,6 +346,7 @@ impl Identity {
         let grant = Grant {
             amr: vec![amr.to_owned()],
             access_ttl,
+            identity: None,
         };
         self.open_session_as(
             unit,
@@ -366,7 +370,11 @@ impl Identity {
         request: &RequestMeta,
         grant: Grant,
     ) -> Result<TokenPair, IdentityError> {
-        let Grant { amr, access_ttl } = grant;
+        let Grant {
+            amr,
+            access_ttl,
+            identity,
+        } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
         let session = unit
@@ -379,6 +387,7 @@ impl Identity {
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
                     amr,
+                    identity_id: identity,
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

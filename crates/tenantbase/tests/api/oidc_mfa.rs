@@ -18,8 +18,8 @@ use crate::tenants::Caller;
 const LAPTOP: [(&str, &str); 1] = [("x-device-id", "laptop")];
 
 /// A provider sign-in of an account with a second factor, from `headers`' device: the
-/// exchange's `mfa_token`, after checking it opened no session.
-async fn second_step_due(app: &TestApp, headers: &[(&str, &str)]) -> String {
+/// exchange's answer, checked to be a second step due and no session.
+async fn second_step_due(app: &TestApp, headers: &[(&str, &str)]) -> Value {
     let code = login_code(app).await;
     let first = exchange_with(app, json!({"login_code": code}), headers).await;
     assert_eq!(first.status, 200, "{}", first.text());
@@ -31,7 +31,11 @@ async fn second_step_due(app: &TestApp, headers: &[(&str, &str)]) -> String {
         .await
         .problem(422, "validation_failed");
     assert_eq!(again["errors"][0]["field"], "login_code");
-    first["mfa_token"].as_str().expect("mfa_token").to_owned()
+    first
+}
+
+fn mfa_token(due: &Value) -> &str {
+    due["mfa_token"].as_str().expect("mfa_token")
 }
 
 /// Ada, signed up through the provider and then given an authenticator app: her first
@@ -45,16 +49,15 @@ async fn federated_with_totp(app: &TestApp, provider: &OidcProvider) -> (Caller,
     (ada, secret)
 }
 
-async fn auth_methods(app: &TestApp, who: &Caller) -> Value {
+/// `GET /v1/auth/me` of a live session.
+async fn me(app: &TestApp, who: &Caller) -> Value {
     let me = who.get(app, "/v1/auth/me").await;
     assert_eq!(me.status, 200, "{}", me.text());
-    me.json()["auth_methods"].clone()
+    me.json()
 }
 
-async fn session_id(app: &TestApp, who: &Caller) -> String {
-    let me = who.get(app, "/v1/auth/me").await;
-    assert_eq!(me.status, 200, "{}", me.text());
-    me.json()["session_id"].as_str().expect("id").to_owned()
+async fn auth_methods(app: &TestApp, who: &Caller) -> Value {
+    me(app, who).await["auth_methods"].clone()
 }
 
 #[tokio::test]
@@ -64,14 +67,11 @@ async fn a_provider_sign_in_still_needs_the_accounts_second_factor() {
         let (ada, secret) = federated_with_totp(&app, &provider).await;
         assert_eq!(auth_methods(&app, &ada).await, json!(["fed"]));
 
-        let code = login_code(&app).await;
-        let due = exchange_with(&app, json!({"login_code": code}), &LAPTOP).await;
-        assert_eq!(due.status, 200, "{}", due.text());
-        let due = due.json();
+        let due = second_step_due(&app, &LAPTOP).await;
         assert_eq!(due["methods"], json!(["totp", "backup_code"]), "{due}");
         assert_eq!(due["expires_in"], 300);
         assert!(due.get("refresh_token").is_none(), "{due}");
-        let token = due["mfa_token"].as_str().expect("mfa_token");
+        let token = mfa_token(&due);
         let sessions = ada.get(&app, "/v1/auth/sessions").await.json();
         assert_eq!(sessions["items"].as_array().map(Vec::len), Some(1));
 
@@ -102,8 +102,8 @@ async fn a_trusted_device_skips_the_second_factor_after_a_provider_sign_in() {
     for backend in BOTH {
         let (app, provider) = app_with_provider(backend).await;
         let (_, secret) = federated_with_totp(&app, &provider).await;
-        let token = second_step_due(&app, &LAPTOP).await;
-        let body = json!({"mfa_token": token, "method": "totp",
+        let due = second_step_due(&app, &LAPTOP).await;
+        let body = json!({"mfa_token": mfa_token(&due), "method": "totp",
             "code": totp_code(&secret, 0), "trust_device": true});
         let trusted = post(&app, "/v1/auth/mfa/verify", body, &LAPTOP).await;
         assert_eq!(trusted.status, 200, "{}", trusted.text());
@@ -144,7 +144,8 @@ async fn unlinking_an_identity_ends_the_sessions_it_opened_and_no_other() {
         let mut opened = Vec::new();
         for session in &via {
             assert_eq!(session.user_id, owner.user_id);
-            opened.push(session_id(&app, session).await);
+            let id = me(&app, session).await["session_id"].clone();
+            opened.push(id.as_str().expect("session id").to_owned());
         }
 
         let unused = login_code(&app).await;
@@ -193,8 +194,15 @@ async fn unlinking_an_identity_ends_its_two_step_sessions_and_second_steps_under
         assert_eq!(linked.status, 201, "{}", linked.text());
         let identity = linked.json()["id"].as_str().expect("id").to_owned();
 
-        let token = second_step_due(&app, &LAPTOP).await;
-        let passed = verify(&app, &token, "totp", &totp_code(&secret, 0), &LAPTOP).await;
+        let due = second_step_due(&app, &LAPTOP).await;
+        let passed = verify(
+            &app,
+            mfa_token(&due),
+            "totp",
+            &totp_code(&secret, 0),
+            &LAPTOP,
+        )
+        .await;
         assert_eq!(passed.status, 200, "{}", passed.text());
         let two_step = Caller::from_tokens(&passed.json());
         assert_eq!(
@@ -211,7 +219,7 @@ async fn unlinking_an_identity_ends_its_two_step_sessions_and_second_steps_under
             .await
             .problem(401, "invalid_token");
         // The second step of a sign-in through the identity no longer opens anything.
-        verify(&app, &pending, "backup_code", &codes[0], &LAPTOP)
+        verify(&app, mfa_token(&pending), "backup_code", &codes[0], &LAPTOP)
             .await
             .problem(401, "invalid_mfa_token");
         assert_eq!(auth_methods(&app, &owner).await, json!(["pwd"]));

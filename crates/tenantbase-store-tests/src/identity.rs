@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::join_all;
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, SigningKeyRow, User};
 use tenantbase_store::identity::sessions::NewSession;
 use tenantbase_store::identity::users::NewUser;
@@ -28,6 +28,16 @@ async fn create_user(store: &dyn Store, email: Option<&str>) -> Result<User, Sto
 }
 
 async fn create_session(store: &dyn Store, user: UserId, refresh_hash: &str) -> SessionId {
+    create_session_via(store, user, refresh_hash, None).await
+}
+
+/// A session of `user` opened through the linked identity `identity`, if given.
+async fn create_session_via(
+    store: &dyn Store,
+    user: UserId,
+    refresh_hash: &str,
+    identity: Option<IdentityId>,
+) -> SessionId {
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
     let session = unit
@@ -40,6 +50,7 @@ async fn create_session(store: &dyn Store, user: UserId, refresh_hash: &str) -> 
                 user_agent: Some("test-agent".to_owned()),
                 ip: Some("127.0.0.1".to_owned()),
                 amr: vec!["pwd".to_owned()],
+                identity_id: identity,
                 idle_expires_at: now + chrono::Duration::days(1),
                 absolute_expires_at: now + chrono::Duration::days(30),
             },
@@ -186,6 +197,54 @@ pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {
         store.session_by_id(SessionId::new()).await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn sessions_opened_through_an_identity_are_revoked_with_it(store: &dyn Store) {
+    let user = create_user(store, Some("i@example.com"))
+        .await
+        .expect("user");
+    let (unlinked, kept) = (IdentityId::new(), IdentityId::new());
+    let mut through = vec![
+        create_session_via(store, user.id, "a", Some(unlinked)).await,
+        create_session_via(store, user.id, "b", Some(unlinked)).await,
+    ];
+    through.sort();
+    let other_identity = create_session_via(store, user.id, "c", Some(kept)).await;
+    let password = create_session(store, user.id, "d").await;
+    assert_eq!(
+        store
+            .session_by_id(through[0])
+            .await
+            .expect("session")
+            .identity_id,
+        Some(unlinked)
+    );
+
+    let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    let mut revoked = unit
+        .revoke_identity_sessions(user.id, unlinked, "unlinked", now)
+        .await
+        .expect("revoke");
+    revoked.sort();
+    assert_eq!(revoked, through);
+    let again = unit
+        .revoke_identity_sessions(user.id, unlinked, "unlinked", now)
+        .await
+        .expect("again");
+    assert!(again.is_empty(), "{again:?}");
+    unit.commit().await.expect("commit");
+    let mut live: Vec<SessionId> = store
+        .live_sessions(user.id, now)
+        .await
+        .expect("list")
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    live.sort();
+    let mut kept_live = vec![other_identity, password];
+    kept_live.sort();
+    assert_eq!(live, kept_live);
 }
 
 pub async fn signing_keys_are_kept_and_retired(store: &dyn Store) {

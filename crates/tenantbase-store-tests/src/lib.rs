@@ -48,6 +48,7 @@ macro_rules! conformance_suite {
             refresh_tokens_rotate_once_and_reuse_is_detected,
             concurrent_refreshes_yield_one_successor,
             sessions_are_listed_and_revoked,
+            sessions_opened_through_an_identity_are_revoked_with_it,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
             files_are_listed_filtered_and_counted_per_org,

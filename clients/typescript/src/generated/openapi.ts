@@ -265,7 +265,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Unlink one of the caller's identities — never the account's last way to sign in. */
+        /**
+         * Unlink one of the caller's identities — never the account's last way to sign in. Every
+         *     live session opened by signing in through the identity ends at once with it, the
+         *     caller's own included when it is one of them (its tokens then answer 401); sessions
+         *     opened another way are kept.
+         */
         delete: operations["unlink_identity"];
         options?: never;
         head?: never;
@@ -566,7 +571,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange the one-time `login_code` of a finished sign-in for a token pair (amr `fed`). */
+        /**
+         * Exchange the one-time `login_code` of a finished sign-in: it ends like the first step
+         *     of `POST /v1/auth/login`. A token pair (amr `fed`); or, for an account with an active
+         *     second factor on a device it has not trusted, `{mfa_required: true, mfa_token,
+         *     methods}` and no session: the second step is `POST /v1/auth/mfa/verify` or the
+         *     passkey routes, and its session's amr is `fed`, the factor's, and `mfa`. The code is
+         *     used up either way.
+         */
         post: operations["exchange"];
         delete?: never;
         options?: never;
@@ -1732,6 +1744,11 @@ export interface components {
         ExchangeBody: {
             /** @description The verifier of the `code_challenge` given at the start, if one was. */
             code_verifier?: string | null;
+            /**
+             * @description The `device_token` a second step with `trust_device` returned: with the same
+             *     `X-Device-Id`, the account's second factor is skipped until the token expires.
+             */
+            device_token?: string | null;
             /** @description The `login_code` the callback appended to the redirect URI (single use, 60 s). */
             login_code: string;
         };
@@ -1835,7 +1852,10 @@ export interface components {
             /** @description The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON. */
             credential: Record<string, unknown>;
         };
-        /** @description What `POST /v1/auth/login` answers with 200: a token pair, or a second factor due. */
+        /**
+         * @description What `POST /v1/auth/login` and `POST /v1/auth/oidc/exchange` answer with 200: a token
+         *     pair, or a second factor due.
+         */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaRequiredResponse"];
         MeResponse: {
             /** @description How this session signed in (`pwd`, `guest`, …). */
@@ -3111,7 +3131,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Unlinked */
+            /** @description Unlinked; the sessions opened through the identity are revoked */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4296,7 +4316,10 @@ export interface operations {
     exchange: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it */
+                "X-Device-Id"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4306,13 +4329,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in */
+            /** @description Signed in (a token pair), or a second factor is due (`mfa_required`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenResponse"];
+                    "application/json": components["schemas"]["LoginResponse"];
                 };
             };
             /** @description The body is not valid JSON (`malformed_json`) */
@@ -4342,7 +4365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, used or expired `login_code`, or a `code_verifier` that does not match the start's `code_challenge`; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description Unknown, used or expired `login_code` (or its identity was unlinked since), or a `code_verifier` that does not match the start's `code_challenge`; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

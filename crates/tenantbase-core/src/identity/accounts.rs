@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tenantbase_domain::email::Email;
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_domain::model::{Session, User};
 use tenantbase_domain::password::{Password, PasswordPolicy};
@@ -79,6 +79,8 @@ pub struct Device {
 pub(super) struct Grant {
     pub amr: Vec<String>,
     pub access_ttl: Option<Duration>,
+    /// The linked identity an OpenID sign-in came through: unlinking it ends the session.
+    pub identity: Option<IdentityId>,
     pub opening: Opening,
 }
 
@@ -219,7 +221,7 @@ impl Identity {
             serde_json::json!({"email": email.as_str()}),
         );
         self.queue_verification(unit.as_mut(), &user).await?;
-        self.open_session(unit, event, user, device, request, Opening::NewAccount)
+        self.open_first_session(unit, event, user, device, request)
             .await
     }
 
@@ -288,6 +290,7 @@ impl Identity {
             user,
             factor: "pwd",
             event,
+            identity: None,
         };
         self.finish_first_step(unit, step, device, device_token, request)
             .await
@@ -313,7 +316,7 @@ impl Identity {
             })
             .await?;
         let event = user_event("auth.guest.created", &user, request, serde_json::json!({}));
-        self.open_session(unit, event, user, device, request, Opening::NewAccount)
+        self.open_first_session(unit, event, user, device, request)
             .await
     }
 
@@ -338,17 +341,16 @@ impl Identity {
         Ok(())
     }
 
-    /// Creates the session in `unit`, commits it with `event`, and issues the token pair
-    /// (a guest's signed in as a guest, with the guests' short access tokens; anyone
-    /// else's with a password).
-    pub(super) async fn open_session(
+    /// Creates the first session of the account just created in `unit`, commits it with
+    /// `event`, and issues the token pair (a guest's signed in as a guest, with the
+    /// guests' short access tokens; anyone else's with a password).
+    pub(super) async fn open_first_session(
         &self,
         unit: IdentityWrite<'_>,
         event: NewEvent,
         user: User,
         device: &Device,
         request: &RequestMeta,
-        opening: Opening,
     ) -> Result<TokenPair, IdentityError> {
         let (amr, access_ttl) = if user.is_guest {
             ("guest", Some(self.sessions.guest_access_ttl))
@@ -358,7 +360,8 @@ impl Identity {
         let grant = Grant {
             amr: vec![amr.to_owned()],
             access_ttl,
-            opening,
+            identity: None,
+            opening: Opening::NewAccount,
         };
         self.open_session_as(
             unit,
@@ -385,6 +388,7 @@ impl Identity {
         let Grant {
             amr,
             access_ttl,
+            identity,
             opening,
         } = grant;
         let now = Utc::now();
@@ -399,6 +403,7 @@ impl Identity {
                     user_agent: request.user_agent.clone(),
                     ip: request.ip.clone(),
                     amr,
+                    identity_id: identity,
                     idle_expires_at: now + chrono_duration(self.sessions.idle),
                     absolute_expires_at: now + chrono_duration(self.sessions.absolute),
                 },

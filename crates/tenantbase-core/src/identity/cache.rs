@@ -151,6 +151,7 @@ mod tests {
             absolute_expires_at: now + chrono::Duration::days(2),
             revoked_at: None,
             authenticated_at: now,
+            identity_id: None,
         }
     }
 

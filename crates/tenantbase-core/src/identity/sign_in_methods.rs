@@ -1,7 +1,7 @@
 //! The ways an account can sign in, counted before one is taken away: an account must
-//! keep at least one.
+//! keep at least one. And whether a linked identity still is one, for a sign-in through it.
 
-use tenantbase_domain::id::IdentityId;
+use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::User;
 use tenantbase_store::{StoreResult, UnitOfWork};
 
@@ -24,4 +24,21 @@ pub(crate) async fn sign_in_methods_left(
         .count();
     let passkeys = usize::try_from(unit.passkey_count(user.id).await?).unwrap_or(usize::MAX);
     Ok(password + identities + passkeys)
+}
+
+/// `user`, locked, if `identity` is still linked to them. The row lock is the one an
+/// unlinking takes first: a sign-in through the identity either commits its session before
+/// the unlinking starts (which then revokes it) or finds the identity gone.
+pub(crate) async fn linked_user(
+    unit: &mut dyn UnitOfWork,
+    user: UserId,
+    identity: IdentityId,
+) -> StoreResult<Option<User>> {
+    let user = unit.lock_user(user).await?;
+    let linked = unit
+        .user_identities(user.id)
+        .await?
+        .iter()
+        .any(|linked| linked.id == identity);
+    Ok(linked.then_some(user))
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::id::{TrustedDeviceId, UserId};
+use crate::id::{IdentityId, TrustedDeviceId, UserId};
 
 /// What kind of second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,8 +58,10 @@ pub struct MfaChallenge {
     pub user_id: UserId,
     /// The device id of the first step, if it sent one: the second must send the same.
     pub device_id: Option<String>,
-    /// The `amr` value of the first factor (`pwd`, …).
+    /// The `amr` value of the first factor (`pwd`, `fed`, …).
     pub first_factor: String,
+    /// The linked identity a federated first step came through, for the session.
+    pub identity_id: Option<IdentityId>,
     pub expires_at: DateTime<Utc>,
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::id::{SessionId, UserId};
+use crate::id::{IdentityId, SessionId, UserId};
 
 /// One sign-in on one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct Session {
     /// When the user last proved who they are in this session: at sign-in, or later by
     /// reauthenticating (step-up). Claim `auth_time` of its access tokens.
     pub authenticated_at: DateTime<Utc>,
+    /// The linked identity an OpenID sign-in opened it through: unlinking that identity
+    /// ends the session. `None` for every other way to sign in.
+    pub identity_id: Option<IdentityId>,
 }
 
 impl Session {

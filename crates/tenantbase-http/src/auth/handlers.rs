@@ -30,6 +30,14 @@ pub(super) fn tokens(pair: TokenPair) -> TokenResponse {
     }
 }
 
+/// The 200 of a first step: a token pair, or the second factor due.
+pub(super) fn first_step_answer(sign_in: SignIn) -> LoginResponse {
+    match sign_in {
+        SignIn::Session(pair) => LoginResponse::Session(tokens(*pair)),
+        SignIn::SecondFactorDue(due) => LoginResponse::SecondFactor(MfaRequiredResponse::from(due)),
+    }
+}
+
 /// Create an account and sign in.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
@@ -82,10 +90,7 @@ pub(crate) async fn login(
             &client.request,
         )
         .await?;
-    Ok(Json(match sign_in {
-        SignIn::Session(pair) => LoginResponse::Session(tokens(*pair)),
-        SignIn::SecondFactorDue(due) => LoginResponse::SecondFactor(MfaRequiredResponse::from(due)),
-    }))
+    Ok(Json(first_step_answer(sign_in)))
 }
 
 /// Sign in as a guest (no email, no personal data); the access token lives 1 h.

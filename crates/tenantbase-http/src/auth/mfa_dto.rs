@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::dto::TokenResponse;
 
-/// What `POST /v1/auth/login` answers with 200: a token pair, or a second factor due.
+/// What `POST /v1/auth/login` and `POST /v1/auth/oidc/exchange` answer with 200: a token
+/// pair, or a second factor due.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub(crate) enum LoginResponse {

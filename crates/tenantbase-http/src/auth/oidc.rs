@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use tenantbase_core::identity::oidc::{Callback, OidcError};
 use tenantbase_domain::id::IdentityId;
 
-use super::dto::TokenResponse;
-use super::handlers::tokens;
+use super::handlers::first_step_answer;
+use super::mfa_dto::LoginResponse;
 use super::oidc_dto::{
     AuthorizationUrl, CallbackQuery, ExchangeBody, IdentityList, IdentityView, LinkBody,
     LinkConfirmBody, ProviderList, ProviderView, StartQuery,
@@ -183,27 +183,34 @@ pub(crate) async fn callback(
     Ok(found(url.as_str()))
 }
 
-/// Exchange the one-time `login_code` of a finished sign-in for a token pair (amr `fed`).
+/// Exchange the one-time `login_code` of a finished sign-in: it ends like the first step
+/// of `POST /v1/auth/login`. A token pair (amr `fed`); or, for an account with an active
+/// second factor on a device it has not trusted, `{mfa_required: true, mfa_token,
+/// methods}` and no session: the second step is `POST /v1/auth/mfa/verify` or the
+/// passkey routes, and its session's amr is `fed`, the factor's, and `mfa`. The code is
+/// used up either way.
 #[utoipa::path(post, path = "/v1/auth/oidc/exchange", tag = "auth", request_body = ExchangeBody,
+    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it")),
     responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 422, description = "Unknown, used or expired `login_code`, or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
+        (status = 422, description = "Unknown, used or expired `login_code` (or its identity was unlinked since), or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn exchange(
     State(state): State<AppState>,
     client: ClientMeta,
     ApiJson(body): ApiJson<ExchangeBody>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let pair = state
+) -> Result<Json<LoginResponse>, ApiError> {
+    let sign_in = state
         .oidc
         .exchange_login_code(
             &body.login_code,
             body.code_verifier.as_deref(),
             &client.device,
+            body.device_token.as_deref(),
             &client.request,
         )
         .await?;
-    Ok(Json(tokens(pair)))
+    Ok(Json(first_step_answer(sign_in)))
 }
 
 /// The caller's identities at OpenID providers.
@@ -270,11 +277,14 @@ pub(crate) async fn confirm_link(
     Ok((StatusCode::CREATED, Json(IdentityView::from(&identity))))
 }
 
-/// Unlink one of the caller's identities — never the account's last way to sign in.
+/// Unlink one of the caller's identities — never the account's last way to sign in. Every
+/// live session opened by signing in through the identity ends at once with it, the
+/// caller's own included when it is one of them (its tokens then answer 401); sessions
+/// opened another way are kept.
 #[utoipa::path(delete, path = "/v1/auth/identities/{identity_id}", tag = "auth", security(("bearer" = [])),
     params(("identity_id" = String, Path, description = "`idn_…`")),
     responses(
-        (status = 204, description = "Unlinked"),
+        (status = 204, description = "Unlinked; the sessions opened through the identity are revoked"),
         (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such identity of the caller's (`identity_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account's last way to sign in (`last_sign_in_method`)", body = Problem, content_type = "application/problem+json"),

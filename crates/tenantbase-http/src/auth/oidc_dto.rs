@@ -34,6 +34,9 @@ pub(crate) struct ExchangeBody {
     pub login_code: String,
     /// The verifier of the `code_challenge` given at the start, if one was.
     pub code_verifier: Option<String>,
+    /// The `device_token` a second step with `trust_device` returned: with the same
+    /// `X-Device-Id`, the account's second factor is skipped until the token expires.
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

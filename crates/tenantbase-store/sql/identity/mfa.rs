@@ -171,14 +171,15 @@ impl MfaUnit for PlatformTx {
         .execute(&mut *self.tx)
         .await?;
         sqlx::query(
-            "INSERT INTO mfa_challenges \
-             (token_hash, user_id, device_id, first_factor, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+            "INSERT INTO mfa_challenges (token_hash, user_id, device_id, first_factor, \
+             identity_id, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
         )
         .bind(&challenge.token_hash)
         .bind(challenge.user_id.as_uuid())
         .bind(&challenge.device_id)
         .bind(&challenge.first_factor)
+        .bind(challenge.identity_id.map(|id| id.as_uuid()))
         .bind(now)
         .bind(challenge.expires_at)
         .execute(&mut *self.tx)

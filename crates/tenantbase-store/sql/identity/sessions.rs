@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
 use tenantbase_store::identity::SessionsUnit;
 use tenantbase_store::identity::sessions::{NewSession, SESSION_COLUMNS, SessionRow};
@@ -54,6 +54,30 @@ impl SessionsUnit for PlatformTx {
         Ok(())
     }
 
+    async fn revoke_identity_sessions(
+        &mut self,
+        user_id: UserId,
+        identity_id: IdentityId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>> {
+        let revoked: Vec<(uuid::Uuid,)> = sqlx::query_as(
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+             WHERE user_id = $1 AND identity_id = $2 AND revoked_at IS NULL \
+             AND idle_expires_at > $3 AND absolute_expires_at > $3 RETURNING id",
+        )
+        .bind(user_id.as_uuid())
+        .bind(identity_id.as_uuid())
+        .bind(now)
+        .bind(reason)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(revoked
+            .into_iter()
+            .map(|(id,)| SessionId::from_uuid(id))
+            .collect())
+    }
+
     async fn revoke_user_sessions(
         &mut self,
         user_id: UserId,
@@ -74,7 +98,8 @@ pub(crate) async fn create_session(
     let now = Utc::now().trunc_subsecs(6);
     let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
     sqlx::query(&format!(
-        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8)",
+        "INSERT INTO sessions ({}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)",
         SESSION_COLUMNS
     ))
     .bind(new.id.as_uuid())
@@ -87,6 +112,7 @@ pub(crate) async fn create_session(
     .bind(now)
     .bind(new.idle_expires_at)
     .bind(new.absolute_expires_at)
+    .bind(new.identity_id.map(|id| id.as_uuid()))
     .execute(&mut *conn)
     .await?;
     insert_refresh_token(conn, refresh_hash, new.id, now).await?;
@@ -104,6 +130,7 @@ pub(crate) async fn create_session(
         absolute_expires_at: new.absolute_expires_at,
         revoked_at: None,
         authenticated_at: now,
+        identity_id: new.identity_id,
     })
 }
 

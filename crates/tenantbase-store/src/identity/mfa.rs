@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{TrustedDeviceId, UserId};
+use tenantbase_domain::id::{IdentityId, TrustedDeviceId, UserId};
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
 
 use crate::{StoreError, StoreResult};
@@ -15,6 +15,8 @@ pub struct NewMfaChallenge {
     pub user_id: UserId,
     pub device_id: Option<String>,
     pub first_factor: String,
+    /// The linked identity a federated first step came through.
+    pub identity_id: Option<IdentityId>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -185,13 +187,14 @@ impl TryFrom<MfaFactorRow> for MfaFactor {
 }
 
 /// The columns of `mfa_challenges` that make an `MfaChallenge`, in `MfaChallengeRow`'s order.
-pub const MFA_CHALLENGE_COLUMNS: &str = "user_id, device_id, first_factor, expires_at";
+pub const MFA_CHALLENGE_COLUMNS: &str = "user_id, device_id, first_factor, identity_id, expires_at";
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct MfaChallengeRow {
     pub user_id: uuid::Uuid,
     pub device_id: Option<String>,
     pub first_factor: String,
+    pub identity_id: Option<uuid::Uuid>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -201,6 +204,7 @@ impl From<MfaChallengeRow> for MfaChallenge {
             user_id: UserId::from_uuid(row.user_id),
             device_id: row.device_id,
             first_factor: row.first_factor,
+            identity_id: row.identity_id.map(IdentityId::from_uuid),
             expires_at: row.expires_at,
         }
     }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
 
 use crate::{StoreError, StoreResult};
@@ -17,6 +17,8 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub amr: Vec<String>,
+    /// The linked identity an OpenID sign-in came through.
+    pub identity_id: Option<IdentityId>,
     pub idle_expires_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
 }
@@ -58,6 +60,16 @@ pub trait SessionsUnit: Send {
     /// Records that the session's user proved who they are again (step-up) at `now`.
     async fn mark_reauthenticated(&mut self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
 
+    /// Revokes the live sessions of `user_id` opened through the linked identity
+    /// `identity_id`; returns their ids.
+    async fn revoke_identity_sessions(
+        &mut self,
+        user_id: UserId,
+        identity_id: IdentityId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionId>>;
+
     /// Revokes every live session of `user_id` but `keep`; returns how many.
     async fn revoke_user_sessions(
         &mut self,
@@ -98,7 +110,8 @@ pub trait SessionStore: Send + Sync {
 
 /// The columns of `sessions`, in `SessionRow`'s order.
 pub const SESSION_COLUMNS: &str = "id, user_id, device_id, device_label, user_agent, ip, amr, \
-     created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at, authenticated_at";
+     created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at, authenticated_at, \
+     identity_id";
 
 /// A row of `sessions`; `amr` is a JSON array.
 #[derive(Debug, sqlx::FromRow)]
@@ -117,6 +130,7 @@ pub struct SessionRow {
     pub revoked_at: Option<DateTime<Utc>>,
     /// NULL only for sessions opened before step-up existed: read as `created_at`.
     pub authenticated_at: Option<DateTime<Utc>>,
+    pub identity_id: Option<uuid::Uuid>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -138,6 +152,7 @@ impl TryFrom<SessionRow> for Session {
             absolute_expires_at: row.absolute_expires_at,
             revoked_at: row.revoked_at,
             authenticated_at: row.authenticated_at.unwrap_or(row.created_at),
+            identity_id: row.identity_id.map(IdentityId::from_uuid),
         })
     }
 }

@@ -30,6 +30,13 @@ pub(crate) fn totp_code(secret: &str, steps: i64) -> String {
 /// next step's codes are still unused.
 pub(crate) async fn enrolled(app: &TestApp, email: &str) -> (Caller, String, Vec<String>) {
     let caller = Caller::registered(app, email).await;
+    let (secret, codes) = enrol_totp(app, &caller).await;
+    (caller, secret, codes)
+}
+
+/// Gives `caller`'s account an active authenticator app: its secret and the backup codes.
+/// The confirmation used the previous step's code.
+pub(crate) async fn enrol_totp(app: &TestApp, caller: &Caller) -> (String, Vec<String>) {
     let enrolment = caller
         .post(app, "/v1/auth/mfa/totp/enroll", json!({}))
         .await;
@@ -52,7 +59,7 @@ pub(crate) async fn enrolled(app: &TestApp, email: &str) -> (Caller, String, Vec
         .iter()
         .map(|c| c.as_str().expect("code").to_owned())
         .collect();
-    (caller, secret, codes)
+    (secret, codes)
 }
 
 /// The first step; the answer's JSON (a token pair or `mfa_required`).

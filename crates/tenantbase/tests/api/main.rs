@@ -42,6 +42,7 @@ mod migrate_data_azure;
 mod migrate_data_resume;
 mod object_stores;
 mod oidc;
+mod oidc_mfa;
 mod openapi_contract;
 mod ops;
 mod org_bound_tokens;

@@ -15,9 +15,9 @@ use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// The app page flows return to.
-const APP_PAGE: &str = "https://app.example.com/signed-in";
+pub(crate) const APP_PAGE: &str = "https://app.example.com/signed-in";
 
-async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvider) {
+pub(crate) async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvider) {
     app_with_policy(backend, OidcPolicy::default()).await
 }
 
@@ -40,12 +40,12 @@ async fn app_with_policy(backend: Backend, policy: OidcPolicy) -> (TestApp, Oidc
     (TestApp::with_oidc(backend, policy).await, provider)
 }
 
-fn location(response: &TestResponse) -> Url {
+pub(crate) fn location(response: &TestResponse) -> Url {
     assert_eq!(response.status, 302, "{}", response.text());
     Url::parse(response.header("location").expect("location")).expect("a URL")
 }
 
-fn query_param(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
@@ -86,26 +86,34 @@ async fn started_callback(app: &TestApp) -> String {
 }
 
 /// A whole sign-in up to the callback's answer.
-async fn through_callback(app: &TestApp) -> TestResponse {
+pub(crate) async fn through_callback(app: &TestApp) -> TestResponse {
     let callback = started_callback(app).await;
     app.get(&callback).await
 }
 
 async fn exchange(app: &TestApp, login_code: &str) -> TestResponse {
-    crate::auth::post(
-        app,
-        "/v1/auth/oidc/exchange",
-        json!({"login_code": login_code}),
-        &[],
-    )
-    .await
+    exchange_with(app, json!({"login_code": login_code}), &[]).await
+}
+
+/// The exchange with `body` (the login code and whatever else), from `headers`' device.
+pub(crate) async fn exchange_with(
+    app: &TestApp,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    crate::auth::post(app, "/v1/auth/oidc/exchange", body, headers).await
+}
+
+/// A whole sign-in up to the browser's return to the app: the login code it brings.
+pub(crate) async fn login_code(app: &TestApp) -> String {
+    let back = location(&through_callback(app).await);
+    assert!(back.as_str().starts_with(APP_PAGE), "{back}");
+    query_param(&back, "login_code").expect("login_code")
 }
 
 /// A whole sign-in: the token pair.
-async fn sign_in(app: &TestApp) -> Value {
-    let back = location(&through_callback(app).await);
-    assert!(back.as_str().starts_with(APP_PAGE), "{back}");
-    let code = query_param(&back, "login_code").expect("login_code");
+pub(crate) async fn sign_in(app: &TestApp) -> Value {
+    let code = login_code(app).await;
     let exchanged = exchange(app, &code).await;
     assert_eq!(exchanged.status, 200, "{}", exchanged.text());
     exchanged.json()
@@ -120,7 +128,7 @@ fn caller(tokens: &Value) -> Caller {
 
 /// A linking flow started by `who`, through the provider's consent and our callback: the
 /// `link_code` the browser comes back with (nothing is linked yet).
-async fn link_code(app: &TestApp, who: &Caller) -> String {
+pub(crate) async fn link_code(app: &TestApp, who: &Caller) -> String {
     let started = who
         .post(
             app,
@@ -136,7 +144,7 @@ async fn link_code(app: &TestApp, who: &Caller) -> String {
     query_param(&back, "link_code").expect("link_code")
 }
 
-async fn confirm(app: &TestApp, who: &Caller, link_code: &str) -> TestResponse {
+pub(crate) async fn confirm(app: &TestApp, who: &Caller, link_code: &str) -> TestResponse {
     who.post(
         app,
         "/v1/auth/identities/link/confirm",
@@ -154,7 +162,7 @@ async fn confirm_refused(app: &TestApp, who: &Caller, link_code: &str) {
 }
 
 /// The platform events of `event_type`, their payload parsed.
-async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
+pub(crate) async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
     let mut events: Vec<Value> = app
         .platform_events()
         .await

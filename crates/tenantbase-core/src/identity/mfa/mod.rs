@@ -2,7 +2,8 @@
 //! second step of a sign-in. A sign-in whose account has an active factor ends its first
 //! step with an `mfa_token` (random, stored as SHA-256, 5 minutes, single use, bound to
 //! the device id the first step sent) instead of a session; `complete_mfa` turns it into
-//! one once a second factor passed. Other sign-in methods (passkeys) plug in there.
+//! one once a second factor passed. Other sign-in methods (passkeys) plug in there, and
+//! a sign-in with an OpenID provider (first factor `fed`) ends its first step the same way.
 
 mod codes;
 mod email;
@@ -14,6 +15,7 @@ mod verify;
 use std::time::Duration;
 
 use chrono::Utc;
+use tenantbase_domain::id::IdentityId;
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::mfa::NewMfaChallenge;
@@ -24,6 +26,7 @@ use super::accounts::{
     new_refresh_token, user_event,
 };
 use super::cache::AuthStale;
+use super::sign_in_methods::linked_user;
 use super::{IdentityError, Principal, TokenPair};
 use crate::write::Change;
 
@@ -79,12 +82,14 @@ impl MfaMethod {
     }
 }
 
-/// A first step that passed: who, by which factor (an `amr` value), and the event that
-/// records the sign-in if no second step is due.
+/// A first step that passed: who, by which factor (an `amr` value: `pwd`, `fed`), the
+/// event that records the sign-in if no second step is due, and the linked identity a
+/// federated first step came through.
 pub(super) struct FirstStep {
     pub user: User,
     pub factor: &'static str,
     pub event: NewEvent,
+    pub identity: Option<IdentityId>,
 }
 
 /// How a first step ended.
@@ -168,6 +173,15 @@ impl Identity {
         if challenge.user_id != user.id {
             return Err(IdentityError::InvalidMfaToken);
         }
+        // A federated first step counts only while its identity is still linked: an
+        // unlinking during the second step ends the sign-in too.
+        if let Some(identity) = challenge.identity_id
+            && linked_user(unit.as_mut(), user.id, identity)
+                .await?
+                .is_none()
+        {
+            return Err(IdentityError::InvalidMfaToken);
+        }
         let mut amr = vec![challenge.first_factor];
         for value in [amr_factor, "mfa"] {
             if !amr.iter().any(|a| a == value) {
@@ -183,6 +197,7 @@ impl Identity {
         let grant = Grant {
             amr,
             access_ttl: None,
+            identity: challenge.identity_id,
             opening: Opening::SignIn,
         };
         let change = match recorded {
@@ -286,6 +301,7 @@ impl Identity {
             user,
             factor,
             event,
+            identity,
         } = step;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
@@ -298,8 +314,15 @@ impl Identity {
             _ => false,
         };
         if methods.is_empty() || trusted {
+            let grant = Grant {
+                amr: vec![factor.to_owned()],
+                access_ttl: None,
+                identity,
+                opening: Opening::SignIn,
+            };
+            let change = Change::new(AuthStale::Nothing, event);
             let pair = self
-                .open_session(unit, event, user, device, request, Opening::SignIn)
+                .open_session_as(unit, change, user, device, request, grant)
                 .await?;
             return Ok(SignIn::Session(Box::new(pair)));
         }
@@ -309,6 +332,7 @@ impl Identity {
             user_id: user.id,
             device_id: device.id.clone(),
             first_factor: factor.to_owned(),
+            identity_id: identity,
             expires_at: Utc::now() + chrono_duration(MFA_TOKEN_TTL),
         })
         .await?;

@@ -1,5 +1,5 @@
 //! Linking identities to the signed-in account, explicitly, and unlinking them — never
-//! the account's last way to sign in.
+//! the account's last way to sign in, and ending the sessions the identity opened.
 //!
 //! A linking flow's callback links nothing: it keeps the verified identity under a
 //! one-time `link_code` (hashed, five minutes) and sends the browser back with it; the app
@@ -130,7 +130,9 @@ impl Oidc {
         Ok(identity)
     }
 
-    /// Unlinks one of the caller's identities; refused when it is the last way to sign in.
+    /// Unlinks one of the caller's identities, ending every live session opened through
+    /// it (the caller's own too, if it is one) in the same unit of work; refused when it
+    /// is the last way to sign in.
     pub async fn unlink(
         &self,
         principal: &Principal,
@@ -149,13 +151,20 @@ impl Oidc {
         if sign_in_methods_left(unit.as_mut(), &user, Some(id)).await? == 0 {
             return Err(OidcError::LastSignInMethod);
         }
+        // What the identity signed in must not outlive it: a provider account that was
+        // taken over, or the reason it is being unlinked, would otherwise keep its way in.
+        let revoked = unit
+            .revoke_identity_sessions(user.id, id, "auth.identity.unlinked", Utc::now())
+            .await?;
         unit.delete_identity(id, user.id).await?;
         let payload = serde_json::json!({
             "provider": identity.provider,
             "identity_id": id.to_string(),
+            "revoked_sessions": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
         let event = user_event("auth.identity.unlinked", &user, request, payload);
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        unit.commit(Change::new(AuthStale::Sessions(revoked), event))
+            .await?;
         Ok(())
     }
 }

@@ -3,10 +3,11 @@
 //! crate, identities keyed by (issuer, subject), explicit linking and unlinking.
 //!
 //! A flow ends with a one-time `login_code` sent to the app's redirect URI, which the app
-//! exchanges for the usual token pair (`exchange_login_code`): tokens never travel in a
-//! URL, where browser history, logs and `Referer` headers keep them. A linking flow ends
-//! likewise with a one-time `link_code`, which links nothing until the user and session
-//! that started the flow confirm it (`confirm_link`).
+//! exchanges for the usual token pair, or the second step of an account with a second
+//! factor (`exchange_login_code`): tokens never travel in a URL, where browser history,
+//! logs and `Referer` headers keep them. A linking flow ends likewise with a one-time
+//! `link_code`, which links nothing until the user and session that started the flow
+//! confirm it (`confirm_link`).
 
 mod error;
 mod flow;

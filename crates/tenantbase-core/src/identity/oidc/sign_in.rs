@@ -1,6 +1,8 @@
 //! Signing in with a provider: the start, the callback (which finds or creates the
 //! account, or hands a linking flow's identity to `linking`), and the exchange of the
-//! one-time login code for a session.
+//! one-time login code, which ends like a password's first step: the account's own second
+//! factor is still due (`mfa::finish_first_step`), and the session remembers the identity
+//! it came through, so that unlinking the identity ends it.
 //!
 //! Which accounts a sign-in may reach: the account an identity is linked to; else a new
 //! account, when the provider vouches for the email (`email_verified: true`) and no
@@ -32,17 +34,20 @@ use url::Url;
 use super::flow::random_token;
 use super::provider::VerifiedClaims;
 use super::{Oidc, OidcError};
-use crate::identity::accounts::{
-    Grant, IdentityWrite, Opening, chrono_duration, hash_refresh_token, user_event,
-};
+use crate::identity::accounts::{IdentityWrite, chrono_duration, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
-use crate::identity::{Device, IdentityError, TokenPair};
+use crate::identity::mfa::{FirstStep, SignIn};
+use crate::identity::sign_in_methods::linked_user;
+use crate::identity::{Device, IdentityError};
 use crate::write::Change;
 
 /// The purpose of login codes among the user's single-use tokens.
 const LOGIN_CODE: &str = "oidc_login";
 /// Long enough for the app to exchange it at once, too short to be worth stealing.
 const LOGIN_CODE_TTL: Duration = Duration::from_secs(60);
+/// Between the identity a login code names and its secret part. The stored hash covers
+/// the whole code, so a code naming another identity finds nothing.
+const LOGIN_CODE_SEPARATOR: char = '.';
 
 /// What the provider's redirect to the callback carries.
 #[derive(Debug, Clone, Default)]
@@ -129,7 +134,7 @@ impl Oidc {
                 (user, identity, true)
             }
         };
-        let login_code = random_token()?;
+        let login_code = format!("{}{LOGIN_CODE_SEPARATOR}{}", identity.id, random_token()?);
         let expires_at = now + chrono_duration(LOGIN_CODE_TTL);
         let stored = login_code_hash(&login_code, flow.app_challenge.as_deref());
         unit.issue_user_token(user.id, LOGIN_CODE, &stored, expires_at)
@@ -230,15 +235,23 @@ impl Oidc {
         Ok(())
     }
 
-    /// Opens the session a login code stands for (amr `fed`); the code is then used up.
-    /// A code bound to an app challenge needs its `code_verifier`.
+    /// Ends the sign-in a login code stands for like a password's first step (first
+    /// factor `fed`): a session (amr `fed`), or, when the account has an active second
+    /// factor and `device_token` does not show the device trusted, a challenge for the
+    /// second step. The code is used up either way. A code bound to an app challenge
+    /// needs its `code_verifier`; a code whose identity was unlinked since is refused.
     pub async fn exchange_login_code(
         &self,
         login_code: &str,
         code_verifier: Option<&str>,
         device: &Device,
+        device_token: Option<&str>,
         request: &RequestMeta,
-    ) -> Result<TokenPair, OidcError> {
+    ) -> Result<SignIn, OidcError> {
+        let identity: IdentityId = login_code
+            .split_once(LOGIN_CODE_SEPARATOR)
+            .and_then(|(identity, _)| identity.parse().ok())
+            .ok_or(OidcError::InvalidLoginCode)?;
         // Computed here rather than by oauth2's helper, which panics on a verifier of a
         // length RFC 7636 does not allow: any string the client sends is just a mismatch.
         let challenge =
@@ -249,28 +262,19 @@ impl Oidc {
             .consume_user_token(&stored, LOGIN_CODE, Utc::now())
             .await?
             .ok_or(OidcError::InvalidLoginCode)?;
-        let user = unit.user(user).await?;
-        let event = user_event(
-            "auth.oidc.session.opened",
-            &user,
-            request,
-            serde_json::json!({}),
-        );
-        let grant = Grant {
-            amr: vec!["fed".to_owned()],
-            access_ttl: None,
-            opening: Opening::SignIn,
+        let user = linked_user(unit.as_mut(), user, identity)
+            .await?
+            .ok_or(OidcError::InvalidLoginCode)?;
+        let payload = serde_json::json!({"identity_id": identity.to_string()});
+        let step = FirstStep {
+            event: user_event("auth.oidc.session.opened", &user, request, payload),
+            user,
+            factor: "fed",
+            identity: Some(identity),
         };
         Ok(self
             .identity
-            .open_session_as(
-                unit,
-                Change::new(AuthStale::Nothing, event),
-                user,
-                device,
-                request,
-                grant,
-            )
+            .finish_first_step(unit, step, device, device_token, request)
             .await?)
     }
 }

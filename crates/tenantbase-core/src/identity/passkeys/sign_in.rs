@@ -77,6 +77,7 @@ impl Identity {
         let grant = Grant {
             amr,
             access_ttl: None,
+            identity: None,
             opening: Opening::SignIn,
         };
         self.open_session_as(

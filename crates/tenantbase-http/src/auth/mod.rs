@@ -67,6 +67,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(SignedIn, throttled(routes!(step_up::reauthenticate))))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(step_up::send_email_code)),
+        ))
+        .routes(guard(SignedIn, throttled(routes!(step_up::start_passkey))))
+        .routes(guard(SignedIn, throttled(routes!(step_up::finish_passkey))))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
         .merge(mfa::routes())

@@ -21,19 +21,22 @@ use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// Where the app's pages run: the only origin the relying party allows.
-const ORIGIN: &str = "https://app.example.com";
+pub(crate) const ORIGIN: &str = "https://app.example.com";
+
+/// The relying party of the passkey tests: `example.com`, allowing `ORIGIN` only.
+pub(crate) fn relying_party() -> RelyingParty {
+    RelyingParty::new("example.com", "Example", &[ORIGIN.to_owned()]).expect("relying party")
+}
 
 async fn app(backend: Backend) -> TestApp {
-    let relying_party =
-        RelyingParty::new("example.com", "Example", &[ORIGIN.to_owned()]).expect("relying party");
-    TestApp::with_passkeys(backend, relying_party).await
+    TestApp::with_passkeys(backend, relying_party()).await
 }
 
 /// A software authenticator holding one discoverable credential, behind a WebAuthn
 /// client (which writes the client data, checks the relying party id against the
 /// origin, and speaks the browsers' JSON). Cloning it clones the key and its counter.
 #[derive(Clone, Default)]
-struct SoftKey {
+pub(crate) struct SoftKey {
     credential: Option<Passkey>,
 }
 
@@ -95,7 +98,7 @@ impl SoftKey {
     }
 
     /// `navigator.credentials.get(options)` at `origin`, as JSON for the server.
-    async fn get(&mut self, origin: &str, options: &Value) -> Value {
+    pub async fn get(&mut self, origin: &str, options: &Value) -> Value {
         let options: CredentialRequestOptions =
             serde_json::from_value(options.clone()).expect("request options");
         let mut client = Client::new(self.authenticator());
@@ -113,7 +116,12 @@ impl SoftKey {
 }
 
 /// Adds a passkey named `name` made by `key` to `caller`'s account; returns it.
-async fn add_passkey(app: &TestApp, caller: &Caller, key: &mut SoftKey, name: &str) -> Value {
+pub(crate) async fn add_passkey(
+    app: &TestApp,
+    caller: &Caller,
+    key: &mut SoftKey,
+    name: &str,
+) -> Value {
     let options = caller
         .post(app, "/v1/auth/passkeys/register/start", json!({}))
         .await;
@@ -137,7 +145,7 @@ async fn sign_in(app: &TestApp, key: &mut SoftKey, origin: &str) -> TestResponse
     login_finish(app, &credential).await
 }
 
-async fn login_start(app: &TestApp) -> Value {
+pub(crate) async fn login_start(app: &TestApp) -> Value {
     let options = post(app, "/v1/auth/passkeys/login/start", json!({}), &[]).await;
     assert_eq!(options.status, 200, "{}", options.text());
     options.json()
@@ -177,7 +185,7 @@ async fn expire_ceremonies(app: &TestApp, backend: Backend) {
 }
 
 /// The platform events of `event_type`, oldest first, with their payloads parsed.
-async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
+pub(crate) async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
     app.platform_events()
         .await
         .into_iter()

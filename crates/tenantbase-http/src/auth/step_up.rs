@@ -92,7 +92,7 @@ impl From<Reauthenticated> for ReauthenticatedResponse {
         (status = 409, description = "This account gets no codes by email (`mfa_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many codes sent (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn send_email_code(
+pub(crate) async fn send_step_up_email_code(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     client: ClientMeta,
@@ -112,7 +112,7 @@ pub(crate) async fn send_email_code(
         (status = 200, description = "Request options (user verification required)", body = Object),
         (status = 404, description = "The caller has no passkey (`mfa_not_enrolled`), or passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn start_passkey(
+pub(crate) async fn start_passkey_step_up(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     _client: ClientMeta,
@@ -132,7 +132,7 @@ pub(crate) async fn start_passkey(
         (status = 404, description = "Passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The credential is not a WebAuthn authentication response", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn finish_passkey(
+pub(crate) async fn finish_passkey_step_up(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     client: ClientMeta,

@@ -205,6 +205,25 @@ impl TestApp {
         Self::open(backend, Options::new(extra, http)).await
     }
 
+    /// Runs one SQL statement on the app's database, for a state the API cannot reach;
+    /// answers how many rows it affected.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("sqlite");
+            let done = sqlx::query(sql).execute(&mut db).await.expect(sql);
+            done.rows_affected()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("postgres");
+            let done = sqlx::query(sql).execute(&mut db).await.expect(sql);
+            done.rows_affected()
+        }
+    }
+
     /// The identity service behind the router (e.g. to mint tokens with odd claims).
     pub fn identity(&self) -> &Identity {
         &self.identity

@@ -162,26 +162,9 @@ async fn login_finish(app: &TestApp, credential: &Value) -> TestResponse {
 }
 
 /// Makes every pending ceremony older than its 5 minutes.
-async fn expire_ceremonies(app: &TestApp, backend: Backend) {
-    use sqlx::Connection;
+async fn expire_ceremonies(app: &TestApp) {
     let sql = "UPDATE webauthn_ceremonies SET expires_at = created_at";
-    let updated = match backend {
-        Backend::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(&app.database_url)
-                .await
-                .expect("sqlite");
-            sqlx::query(sql).execute(&mut db).await.expect("update")
-        }
-        .rows_affected(),
-        Backend::Postgres => {
-            let mut db = sqlx::PgConnection::connect(&app.database_url)
-                .await
-                .expect("postgres");
-            sqlx::query(sql).execute(&mut db).await.expect("update")
-        }
-        .rows_affected(),
-    };
-    assert!(updated > 0, "no ceremony was pending");
+    assert!(app.execute_sql(sql).await > 0, "no ceremony was pending");
 }
 
 /// The platform events of `event_type`, oldest first, with their payloads parsed.
@@ -400,7 +383,7 @@ async fn an_expired_ceremony_is_refused() {
             .json();
         assert_eq!(options["publicKey"]["timeout"], 300_000);
         let credential = key.create(ORIGIN, &options).await;
-        expire_ceremonies(&app, backend).await;
+        expire_ceremonies(&app).await;
         let late = ada
             .post(
                 &app,
@@ -420,7 +403,7 @@ async fn an_expired_ceremony_is_refused() {
         add_passkey(&app, &ada, &mut key, "Laptop").await;
         let options = login_start(&app).await;
         let assertion = key.get(ORIGIN, &options).await;
-        expire_ceremonies(&app, backend).await;
+        expire_ceremonies(&app).await;
         login_finish(&app, &assertion)
             .await
             .problem(401, "passkey_refused");

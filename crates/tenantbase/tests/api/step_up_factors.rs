@@ -402,3 +402,22 @@ async fn an_account_without_a_password_signs_in_again_or_uses_its_passkey() {
         assert_eq!(created.status, 201, "{backend:?}: {}", created.text());
     }
 }
+
+#[tokio::test]
+async fn an_active_factor_that_cannot_answer_refuses_the_password_alone() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (mae, _) = email_code_account(&app, "mae@example.com").await;
+        // The address stops being verified (as a change of address leaves it): codes
+        // cannot be mailed, and the password alone must not pass instead.
+        let sql = "UPDATE users SET email_verified = FALSE";
+        assert_eq!(app.execute_sql(sql).await, 1, "{backend:?}");
+        reauthenticate(&app, &mae, json!({"password": PASSWORD}))
+            .await
+            .problem(409, "mfa_unavailable");
+        mae.post(&app, "/v1/auth/reauthenticate/email-code", json!({}))
+            .await
+            .problem(409, "mfa_unavailable");
+        assert!(events_of(&app, "auth.step_up.succeeded").await.is_empty());
+    }
+}

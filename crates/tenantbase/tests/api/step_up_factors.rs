@@ -124,6 +124,18 @@ async fn an_email_code_account_steps_up_with_its_password_and_a_mailed_code() {
             .await;
         assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
         let code = mailed_code(&app, email).await;
+        let subjects: Vec<String> = app
+            .queued_mail()
+            .await
+            .into_iter()
+            .filter(|m| m.to.contains(email) && m.subject.contains("code"))
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            ["Your tenantbase confirmation code"],
+            "{backend:?}"
+        );
         let wrong = if code == "000000" { "000001" } else { "000000" };
         reauthenticate(&app, &mae, with_code(wrong))
             .await

@@ -31,7 +31,7 @@ impl Identity {
         let challenge = self.peek_challenge(mfa_token).await?;
         check_device(&challenge, device)?;
         let unit = self.write().await?;
-        self.email_code(unit, challenge.user_id, "auth.mfa.email_code.sent", request)
+        self.email_code(unit, challenge.user_id, false, request)
             .await
     }
 
@@ -43,24 +43,19 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let unit = self.write().await?;
-        self.email_code(
-            unit,
-            principal.user_id,
-            "auth.step_up.email_code.sent",
-            request,
-        )
-        .await
+        self.email_code(unit, principal.user_id, true, request)
+            .await
     }
 
-    /// Emails `user_id` a new code when the account takes emailed codes, audited as
-    /// `event_type`. Sends count per account, for sign-in and step-up alike: past the
+    /// Emails `user_id` a new code, for a sign-in or a `step_up`, when the account takes
+    /// emailed codes. Sends count per account, for sign-in and step-up alike: past the
     /// sign-in threshold they are delayed like failed attempts, so the address cannot be
     /// flooded.
     async fn email_code(
         &self,
         mut unit: IdentityWrite<'_>,
         user_id: UserId,
-        event_type: &str,
+        step_up: bool,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let user = unit.user(user_id).await?;
@@ -88,12 +83,18 @@ impl Identity {
             display_name: user.display_name.clone(),
             code,
             expires_in_minutes: (EMAIL_CODE_TTL.as_secs() / 60) as u32,
+            step_up,
         };
         self.links
             .mailer
             .queue(unit.as_mut(), email, &message)
             .await
             .map_err(|e| IdentityError::Internal(format!("queueing the mfa_code email: {e}")))?;
+        let event_type = if step_up {
+            "auth.step_up.email_code.sent"
+        } else {
+            "auth.mfa.email_code.sent"
+        };
         let event = user_event(event_type, &user, request, serde_json::json!({}));
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())

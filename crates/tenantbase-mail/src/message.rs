@@ -33,6 +33,10 @@ pub enum MessageKind {
         display_name: String,
         code: String,
         expires_in_minutes: u32,
+        /// The code confirms a signed-in user for a sensitive change (a step-up) rather
+        /// than a sign-in. Absent in messages queued before it existed.
+        #[serde(default)]
+        step_up: bool,
     },
     /// Tells the user a second factor (`factor`: `totp`, `email`) was removed from the
     /// account, so they notice if it was not them.

@@ -114,11 +114,18 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             display_name,
             code,
             expires_in_minutes,
+            step_up,
         } => (
             // The code stays out of the subject: lock screens show subjects.
             "mfa_code",
-            format!("Your {product} sign-in code"),
-            context! { display_name => safe::quoted_name(display_name), code, expires_in_minutes },
+            if *step_up {
+                format!("Your {product} confirmation code")
+            } else {
+                format!("Your {product} sign-in code")
+            },
+            context! {
+                display_name => safe::quoted_name(display_name), code, expires_in_minutes, step_up,
+            },
         ),
         MessageKind::MfaRemoved {
             display_name,

@@ -59,8 +59,29 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
                 display_name: text(" (name)"),
                 code: text(" (code)"),
                 expires_in_minutes: 1,
+                step_up: false,
             },
-            vec![text(" (name)"), text(" (code)"), "1 minute.".to_owned()],
+            vec![
+                text(" (name)"),
+                text(" (code)"),
+                "1 minute.".to_owned(),
+                "sign-in code is:".to_owned(),
+            ],
+        ),
+        (
+            MessageKind::MfaCode {
+                display_name: text(" (name)"),
+                code: text(" (code)"),
+                expires_in_minutes: 10,
+                step_up: true,
+            },
+            vec![
+                text(" (name)"),
+                text(" (code)"),
+                "10 minutes.".to_owned(),
+                "confirmation code is:".to_owned(),
+                "sensitive change".to_owned(),
+            ],
         ),
         (
             MessageKind::MfaRemoved {
@@ -333,4 +354,23 @@ fn messages_and_emails_travel_as_json() {
     let back: OutgoingEmail =
         serde_json::from_str(&serde_json::to_string(&email).expect("serializes")).expect("parses");
     assert_eq!(back, email);
+}
+
+#[test]
+fn a_step_up_code_says_what_it_confirms() {
+    let code = |step_up| MessageKind::MfaCode {
+        display_name: "Ada".to_owned(),
+        code: "123456".to_owned(),
+        expires_in_minutes: 10,
+        step_up,
+    };
+    let sign_in = render(TO, &code(false), &Branding::default()).expect("renders");
+    let step_up = render(TO, &code(true), &Branding::default()).expect("renders");
+    assert_eq!(sign_in.subject, "Your tenantbase sign-in code");
+    assert_eq!(step_up.subject, "Your tenantbase confirmation code");
+    for part in [&step_up.text, &step_up.html] {
+        assert!(part.contains("confirmation code is:"), "{part}");
+        assert!(!part.contains("try to sign in"), "{part}");
+    }
+    assert!(sign_in.text.contains("If you did not try to sign in"));
 }

@@ -159,6 +159,7 @@ fn samples() -> Vec<MessageKind> {
             display_name: text("Ada"),
             code: text("123456"),
             expires_in_minutes: 10,
+            step_up: false,
         },
         MessageKind::MfaRemoved {
             display_name: text("Ada"),

@@ -823,9 +823,72 @@ export interface paths {
         put?: never;
         /**
          * Prove again who you are, so that changes needing a recent sign-in are allowed for
-         *     `auth.step_up_minutes`.
+         *     `auth.step_up_minutes`: the password and, when the account has a second factor, a
+         *     code of one.
          */
         post: operations["reauthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/reauthenticate/email-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email the caller a code to step up with (6 digits, 10 minutes, single use), for
+         *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
+         *     working. Sends count with the sign-in's (`/v1/auth/mfa/email/send`).
+         */
+        post: operations["send_step_up_email_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/reauthenticate/passkey/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a step-up with the passkey's answer. A user-verified passkey is two factors by
+         *     itself, so no password is needed; the session keeps its `amr`.
+         */
+        post: operations["finish_passkey_step_up"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/reauthenticate/passkey/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a step-up with a passkey: WebAuthn request options, `{"publicKey": {…}}`,
+         *     listing the caller's passkeys only, user verification required. The challenge can be
+         *     answered once, within 5 minutes.
+         */
+        post: operations["start_passkey_step_up"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1848,10 +1911,6 @@ export interface components {
             email: string;
             password: string;
         };
-        LoginFinishBody: {
-            /** @description The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON. */
-            credential: Record<string, unknown>;
-        };
         /**
          * @description What `POST /v1/auth/login` and `POST /v1/auth/oidc/exchange` answer with 200: a token
          *     pair, or a second factor due.
@@ -2138,6 +2197,10 @@ export interface components {
                 role_ids: string[];
             }[];
             next_cursor?: string | null;
+        };
+        PasskeyAnswerBody: {
+            /** @description The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON. */
+            credential: Record<string, unknown>;
         };
         PasskeyList: {
             items: components["schemas"]["PasskeyView"][];
@@ -4620,7 +4683,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["LoginFinishBody"];
+                "application/json": components["schemas"]["PasskeyAnswerBody"];
             };
         };
         responses: {
@@ -5348,7 +5411,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong password (`invalid_credentials`); the account has an authenticator app and no `method` and `code` came (`second_factor_required`, with `methods`), or a wrong one (`invalid_mfa_code`); or No valid access token (`missing_token`, `invalid_token`) */
+            /** @description Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`); or No valid access token (`missing_token`, `invalid_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5359,6 +5422,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account has no password (`no_password`, with `methods`: `["passkey"]` when it can step up with one, and the `providers` to sign in again with instead), or its second factor cannot answer now (`mfa_unavailable`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5384,7 +5456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The account has no password; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description A `method` the account lacks, or `passkey` (which answers at `/v1/auth/reauthenticate/passkey/…`); or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5404,6 +5476,212 @@ export interface operations {
             };
             /** @description Too many password hashes waiting (`overloaded`); see `Retry-After` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    send_step_up_email_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued to the account's verified address */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This account gets no codes by email (`mfa_unavailable`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many codes sent (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry; or Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finish_passkey_step_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyAnswerBody"];
+            };
+        };
+        responses: {
+            /** @description Reauthenticated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReauthenticatedResponse"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused (`passkey_refused`): no pending step-up of the caller's (unknown, used or expired challenge), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase; or No valid access token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkeys are not enabled (`passkeys_disabled`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential is not a WebAuthn authentication response; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_passkey_step_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request options (user verification required) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description No valid access token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has no passkey (`mfa_not_enrolled`), or passkeys are not enabled (`passkeys_disabled`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

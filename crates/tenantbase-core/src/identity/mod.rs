@@ -22,7 +22,7 @@ use tenantbase_store::StoreError;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 pub use cache::SESSION_TTL as REVOCATION_BOUND;
-pub use step_up::{SecondFactor, StepUpPolicy};
+pub use step_up::{Reauthenticated, SecondFactor, StepUpPolicy};
 
 /// What a successful sign-in or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -80,12 +80,19 @@ pub enum IdentityError {
     NothingToVerify,
     #[error("only guests can be upgraded")]
     NotAGuest,
-    /// A step-up of an account with an authenticator app needs one of these methods too.
+    /// A step-up by password of an account with a second factor needs one of these too.
     #[error("a second factor is required")]
     SecondFactorRequired(Vec<mfa::MfaMethod>),
     /// Removing this would leave the account no way to sign in.
     #[error("the account's last way to sign in")]
     LastSignInMethod,
+    /// A step-up by password of an account that has none: with a passkey (`passkey`) it
+    /// can step up with that; else it signs in again, with one of its `providers`.
+    #[error("the account has no password")]
+    NoPassword {
+        passkey: bool,
+        providers: Vec<String>,
+    },
     /// The change needs a sign-in more recent than the step-up window allows.
     #[error("reauthentication required")]
     ReauthenticationRequired,

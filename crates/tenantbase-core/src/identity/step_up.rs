@@ -1,16 +1,18 @@
 //! Step-up: the changes that matter most (password, second factors, API keys, deleting
 //! an org) need a recent proof of identity, not just a live session. `reauthenticate`
-//! renews that proof in the session without opening a new one. Also the notice of a
-//! sign-in from a device the account has not used before.
+//! renews that proof in the session without opening a new one: the password and, when
+//! the account has any second factor, one of them — or a user-verified passkey alone
+//! (`passkeys::step_up`). Also the notice of a sign-in from a device the account has not
+//! used before.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::SessionId;
-use tenantbase_domain::model::{RequestMeta, Session, User};
+use tenantbase_domain::model::{MfaFactor, RequestMeta, Session, User};
 use tenantbase_mail::MessageKind;
 
-use super::accounts::{Device, Identity, chrono_duration, user_event};
+use super::accounts::{Device, Identity, IdentityWrite, chrono_duration, user_event};
 use super::cache::AuthStale;
 use super::mfa::MfaMethod;
 use super::tokens::Subject;
@@ -63,8 +65,9 @@ impl Identity {
     }
 
     /// The caller proves again who they are with their password and, when the account
-    /// has an authenticator app, a code of it or a backup code (throttled like sign-in);
-    /// the session's `auth_time` becomes now.
+    /// has a second factor, a code of one (TOTP, an emailed code, or a backup code;
+    /// throttled like sign-in); the session's `auth_time` becomes now. A passkey answers
+    /// at `finish_passkey_step_up` instead, without the password.
     pub async fn reauthenticate(
         &self,
         principal: &Principal,
@@ -72,12 +75,15 @@ impl Identity {
         second: Option<SecondFactor<'_>>,
         request: &RequestMeta,
     ) -> Result<Reauthenticated, IdentityError> {
+        if second.is_some_and(|f| f.method == MfaMethod::Passkey) {
+            return Err(IdentityError::invalid(
+                "method",
+                "a passkey answers at /v1/auth/reauthenticate/passkey/start and /finish".to_owned(),
+            ));
+        }
         let user = self.store.user_by_id(principal.user_id).await?;
         let Some(phc) = user.password_hash.clone() else {
-            return Err(IdentityError::invalid(
-                "password",
-                "this account has no password; sign in again instead".to_owned(),
-            ));
+            return Err(self.no_password(&user).await?);
         };
         // Throttled on the account id: a stolen session must not allow password guessing.
         let account = user.id.to_string();
@@ -89,6 +95,7 @@ impl Identity {
             return Err(self.step_up_failed(&user, "password", request).await?);
         }
         let methods = self.second_factors_of(&user).await?;
+        let mut method = "password";
         if !methods.is_empty() {
             let Some(second) = second.filter(|f| methods.contains(&f.method)) else {
                 return Err(IdentityError::SecondFactorRequired(methods));
@@ -101,21 +108,34 @@ impl Identity {
                     .step_up_failed(&user, second.method.as_str(), request)
                     .await?);
             }
+            method = second.method.as_str();
         }
         self.throttle.record_success(ip, &account);
+        let unit = self.write().await?;
+        let details = serde_json::json!({"method": method});
+        self.renew_auth_time(unit, principal, details, request)
+            .await
+    }
+
+    /// Makes the session of `principal` recently authenticated, in `unit` (which may hold
+    /// what the proof changed, e.g. a passkey's counter), audited as
+    /// `auth.step_up.succeeded` with `details` and the session; answers a new access token.
+    pub(super) async fn renew_auth_time(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        principal: &Principal,
+        mut details: serde_json::Value,
+        request: &RequestMeta,
+    ) -> Result<Reauthenticated, IdentityError> {
         let now = Utc::now();
-        let mut unit = self.write().await?;
+        let user = unit.user(principal.user_id).await?;
         let session = unit.session(principal.session_id).await?;
         if !session.is_live(now) || session.user_id != user.id {
             return Err(IdentityError::InvalidAccessToken);
         }
         unit.mark_reauthenticated(session.id, now).await?;
-        let event = user_event(
-            "auth.step_up.succeeded",
-            &user,
-            request,
-            serde_json::json!({"session_id": session.id.to_string()}),
-        );
+        details["session_id"] = serde_json::json!(session.id.to_string());
+        let event = user_event("auth.step_up.succeeded", &user, request, details);
         unit.commit(Change::new(AuthStale::Sessions(vec![session.id]), event))
             .await?;
         let session = Session {
@@ -131,14 +151,41 @@ impl Identity {
         })
     }
 
-    /// The second factors a step-up of `user` takes: an authenticator app's code or a
-    /// backup code. (An emailed code is sent, and a passkey asked, only within a sign-in.)
+    /// The second factors a step-up of `user` by password takes: those its sign-in asks
+    /// for (a passkey, an authenticator app's code, an emailed code; backup codes beside
+    /// them). An active factor none of which can answer now (an emailed code to an
+    /// address no longer verified) refuses the step-up rather than let the password alone
+    /// pass.
     async fn second_factors_of(&self, user: &User) -> Result<Vec<MfaMethod>, IdentityError> {
         let factors = self.store.mfa_factors(user.id).await?;
         let backup_codes = self.store.backup_codes_left(user.id).await?;
-        let mut methods = self.methods_for(user, &factors, backup_codes, 0);
-        methods.retain(|method| *method != MfaMethod::EmailCode);
+        let passkeys = self.store.passkeys(user.id).await?.len() as u64;
+        let methods = self.methods_for(user, &factors, backup_codes, passkeys);
+        if methods.is_empty() && factors.iter().any(MfaFactor::is_active) {
+            return Err(IdentityError::MfaUnavailable(
+                "this account's second factor cannot answer now (emailed codes need a verified \
+                 address)"
+                    .to_owned(),
+            ));
+        }
         Ok(methods)
+    }
+
+    /// Why an account without a password cannot step up with one, and what it can do:
+    /// step up with a passkey, or sign in again with its provider (a new session is a
+    /// recent sign-in).
+    async fn no_password(&self, user: &User) -> Result<IdentityError, IdentityError> {
+        let passkey = self.passkeys.is_some() && !self.store.passkeys(user.id).await?.is_empty();
+        let mut providers: Vec<String> = self
+            .store
+            .identities_of(user.id)
+            .await?
+            .into_iter()
+            .map(|identity| identity.provider)
+            .collect();
+        providers.sort();
+        providers.dedup();
+        Ok(IdentityError::NoPassword { passkey, providers })
     }
 
     /// Records a failed step-up and answers the error to return.

@@ -65,10 +65,13 @@ impl From<IdentityError> for ApiError {
                 let methods: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
                 ApiError::unauthorized(
                     "second_factor_required",
-                    "This account has a second factor: send `method` and `code` too.",
+                    "This account has a second factor: send `method` and `code` too (an \
+                     emailed code comes from POST /v1/auth/reauthenticate/email-code), or \
+                     step up with a passkey at POST /v1/auth/reauthenticate/passkey/start.",
                 )
                 .with_extension("methods", serde_json::json!(methods))
             }
+            IdentityError::NoPassword { passkey, providers } => no_password(passkey, providers),
             IdentityError::InvalidMfaCode => ApiError::unauthorized(
                 "invalid_mfa_code",
                 "The code is wrong, already used or expired.",
@@ -117,4 +120,26 @@ impl From<IdentityError> for ApiError {
             other => ApiError::internal(&other),
         }
     }
+}
+
+/// A step-up by password of an account without one, saying what the account can do
+/// instead: step up with its passkey, or sign in again (with its provider), since a new
+/// sign-in is a recent one.
+fn no_password(passkey: bool, providers: Vec<String>) -> ApiError {
+    let detail = if passkey {
+        "This account has no password: step up with a passkey (POST \
+         /v1/auth/reauthenticate/passkey/start, then /finish)."
+            .to_owned()
+    } else if let Some(provider) = providers.first() {
+        format!(
+            "This account has no password: sign in again with its provider (GET \
+             /v1/auth/oidc/{provider}/start); a new sign-in counts as recent."
+        )
+    } else {
+        "This account has no password: sign in again; a new sign-in counts as recent.".to_owned()
+    };
+    let methods: &[&str] = if passkey { &["passkey"] } else { &[] };
+    ApiError::conflict("no_password", detail)
+        .with_extension("methods", serde_json::json!(methods))
+        .with_extension("providers", serde_json::json!(providers))
 }

@@ -45,13 +45,15 @@ impl From<SecondFactorDue> for MfaRequiredResponse {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum MfaMethodName {
-    /// A passkey: `POST /v1/auth/mfa/passkey/start`, then `/finish`.
+    /// A passkey: `POST /v1/auth/mfa/passkey/start`, then `/finish` (for a step-up:
+    /// `POST /v1/auth/reauthenticate/passkey/start`, then `/finish`).
     Passkey,
     /// A code of the authenticator app.
     Totp,
     /// One of the backup codes (each works once).
     BackupCode,
-    /// A code from `POST /v1/auth/mfa/email/send`.
+    /// A code from `POST /v1/auth/mfa/email/send` (for a step-up:
+    /// `POST /v1/auth/reauthenticate/email-code`).
     EmailCode,
 }
 

@@ -67,6 +67,18 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(guard(SignedIn, throttled(routes!(handlers::upgrade_guest))))
         .routes(guard(SignedIn, throttled(routes!(step_up::reauthenticate))))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(step_up::send_step_up_email_code)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(step_up::start_passkey_step_up)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(step_up::finish_passkey_step_up)),
+        ))
         .routes(guard(Introspect, routes!(handlers::verify)))
         .routes(guard(Public, routes!(handlers::jwks)))
         .merge(mfa::routes())

@@ -40,7 +40,7 @@ pub(crate) struct RenameBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LoginFinishBody {
+pub(crate) struct PasskeyAnswerBody {
     /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON.
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
@@ -213,7 +213,7 @@ pub(crate) async fn start_login(
 /// Finish a passkey sign-in: the same token pair as `/v1/auth/login`; the session's
 /// `amr` is `["hwk", "mfa"]` for a device-bound passkey, `["swk", "mfa"]` for a synced one.
 #[utoipa::path(post, path = "/v1/auth/passkeys/login/finish", tag = "auth",
-    request_body = LoginFinishBody,
+    request_body = PasskeyAnswerBody,
     params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device; refresh tokens are bound to it")),
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
@@ -224,7 +224,7 @@ pub(crate) async fn start_login(
 pub(crate) async fn finish_login(
     State(state): State<AppState>,
     client: ClientMeta,
-    ApiJson(body): ApiJson<LoginFinishBody>,
+    ApiJson(body): ApiJson<PasskeyAnswerBody>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let pair = state
         .identity

@@ -49,6 +49,8 @@ pub enum CeremonyPurpose {
     SignIn,
     /// The second step of a sign-in, with one of the account's passkeys.
     SecondFactor,
+    /// A signed-in user's step-up (reauthentication), with one of their passkeys.
+    StepUp,
 }
 
 impl CeremonyPurpose {
@@ -57,6 +59,7 @@ impl CeremonyPurpose {
             CeremonyPurpose::Register => "register",
             CeremonyPurpose::SignIn => "sign_in",
             CeremonyPurpose::SecondFactor => "second_factor",
+            CeremonyPurpose::StepUp => "step_up",
         }
     }
 }

@@ -423,8 +423,9 @@ async fn removing_totp_ends_the_second_step_and_tells_the_user() {
     }
 }
 
-/// The sign-in code in the last `mfa_code` email to `to`.
+/// The code in the last `mfa_code` email (a sign-in or a confirmation code) to `to`.
 pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
+    const LEAD: &str = "code is:";
     let text = app
         .queued_mail()
         .await
@@ -432,9 +433,9 @@ pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
         .rev()
         .filter(|m| m.to.contains(to))
         .map(|m| m.text)
-        .find(|t| t.contains("sign-in code is:"))
+        .find(|t| t.contains(LEAD))
         .unwrap_or_else(|| panic!("no code mailed to {to}"));
-    let after = &text[text.find("sign-in code is:").expect("code") + 16..];
+    let after = &text[text.find(LEAD).expect("code") + LEAD.len()..];
     let code: String = after
         .trim_start()
         .chars()

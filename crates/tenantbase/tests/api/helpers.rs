@@ -179,6 +179,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// With whatever `configure` sets, for tests that need several policies at once.
+    pub async fn configured(backend: Backend, configure: impl FnOnce(&mut Options)) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        configure(&mut options);
+        Self::open(backend, options).await
+    }
+
     /// With passkeys for `relying_party`.
     pub async fn with_passkeys(
         backend: Backend,
@@ -196,6 +203,25 @@ impl TestApp {
         http: HttpSettings,
     ) -> Self {
         Self::open(backend, Options::new(extra, http)).await
+    }
+
+    /// Runs one SQL statement on the app's database, for a state the API cannot reach;
+    /// answers how many rows it affected.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("sqlite");
+            let done = sqlx::query(sql).execute(&mut db).await.expect(sql);
+            done.rows_affected()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("postgres");
+            let done = sqlx::query(sql).execute(&mut db).await.expect(sql);
+            done.rows_affected()
+        }
     }
 
     /// The identity service behind the router (e.g. to mint tokens with odd claims).
@@ -403,17 +429,17 @@ impl TestApp {
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(45);
 
 /// What a test can change about the app.
-struct Options {
-    extra: OpenApiRouter<AppState>,
-    http: HttpSettings,
-    sessions: SessionPolicy,
-    throttle: ThrottlePolicy,
-    step_up: StepUpPolicy,
-    tenancy: TenancyPolicy,
-    blob: Option<BlobConfig>,
-    mfa_email_fallback: bool,
-    oidc: OidcPolicy,
-    passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
+pub struct Options {
+    pub extra: OpenApiRouter<AppState>,
+    pub http: HttpSettings,
+    pub sessions: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+    pub step_up: StepUpPolicy,
+    pub tenancy: TenancyPolicy,
+    pub blob: Option<BlobConfig>,
+    pub mfa_email_fallback: bool,
+    pub oidc: OidcPolicy,
+    pub passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
 }
 
 impl Options {

@@ -146,6 +146,7 @@ async fn the_embedded_mode_delivers_mail_to_eml_files() {
         display_name: "Ada".to_owned(),
         code: "493817".to_owned(),
         expires_in_minutes: 10,
+        step_up: false,
     };
     // The server opens the sealed message with the master key it is given.
     let master = MasterKey::generate().expect("master key");

@@ -55,6 +55,7 @@ mod ready_faults;
 mod runtime_contract;
 mod secrets_at_rest;
 mod step_up;
+mod step_up_factors;
 mod team_owners;
 mod telemetry;
 mod tenants;

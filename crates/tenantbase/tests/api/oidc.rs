@@ -24,6 +24,12 @@ pub(crate) async fn app_with_provider(backend: Backend) -> (TestApp, OidcProvide
 /// `policy` with the test provider added.
 async fn app_with_policy(backend: Backend, policy: OidcPolicy) -> (TestApp, OidcProvider) {
     let provider = OidcProvider::start().await;
+    let policy = with_provider(&provider, policy);
+    (TestApp::with_oidc(backend, policy).await, provider)
+}
+
+/// `policy` with `provider` added as `test`, returning to `APP_PAGE`.
+pub(crate) fn with_provider(provider: &OidcProvider, policy: OidcPolicy) -> OidcPolicy {
     let config = ProviderConfig {
         name: "test".to_owned(),
         issuer: provider.issuer.clone(),
@@ -33,11 +39,10 @@ async fn app_with_policy(backend: Backend, policy: OidcPolicy) -> (TestApp, Oidc
         claims: Default::default(),
         redirect_uris: vec![APP_PAGE.to_owned()],
     };
-    let policy = OidcPolicy {
+    OidcPolicy {
         providers: vec![config],
         ..policy
-    };
-    (TestApp::with_oidc(backend, policy).await, provider)
+    }
 }
 
 pub(crate) fn location(response: &TestResponse) -> Url {
@@ -119,7 +124,7 @@ pub(crate) async fn sign_in(app: &TestApp) -> Value {
     exchanged.json()
 }
 
-fn caller(tokens: &Value) -> Caller {
+pub(crate) fn caller(tokens: &Value) -> Caller {
     Caller {
         token: tokens["access_token"].as_str().expect("token").to_owned(),
         user_id: tokens["user"]["id"].as_str().expect("user").to_owned(),

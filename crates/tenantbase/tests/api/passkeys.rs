@@ -21,19 +21,22 @@ use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// Where the app's pages run: the only origin the relying party allows.
-const ORIGIN: &str = "https://app.example.com";
+pub(crate) const ORIGIN: &str = "https://app.example.com";
+
+/// The relying party of the passkey tests: `example.com`, allowing `ORIGIN` only.
+pub(crate) fn relying_party() -> RelyingParty {
+    RelyingParty::new("example.com", "Example", &[ORIGIN.to_owned()]).expect("relying party")
+}
 
 async fn app(backend: Backend) -> TestApp {
-    let relying_party =
-        RelyingParty::new("example.com", "Example", &[ORIGIN.to_owned()]).expect("relying party");
-    TestApp::with_passkeys(backend, relying_party).await
+    TestApp::with_passkeys(backend, relying_party()).await
 }
 
 /// A software authenticator holding one discoverable credential, behind a WebAuthn
 /// client (which writes the client data, checks the relying party id against the
 /// origin, and speaks the browsers' JSON). Cloning it clones the key and its counter.
 #[derive(Clone, Default)]
-struct SoftKey {
+pub(crate) struct SoftKey {
     credential: Option<Passkey>,
 }
 
@@ -95,7 +98,7 @@ impl SoftKey {
     }
 
     /// `navigator.credentials.get(options)` at `origin`, as JSON for the server.
-    async fn get(&mut self, origin: &str, options: &Value) -> Value {
+    pub async fn get(&mut self, origin: &str, options: &Value) -> Value {
         let options: CredentialRequestOptions =
             serde_json::from_value(options.clone()).expect("request options");
         let mut client = Client::new(self.authenticator());
@@ -113,7 +116,12 @@ impl SoftKey {
 }
 
 /// Adds a passkey named `name` made by `key` to `caller`'s account; returns it.
-async fn add_passkey(app: &TestApp, caller: &Caller, key: &mut SoftKey, name: &str) -> Value {
+pub(crate) async fn add_passkey(
+    app: &TestApp,
+    caller: &Caller,
+    key: &mut SoftKey,
+    name: &str,
+) -> Value {
     let options = caller
         .post(app, "/v1/auth/passkeys/register/start", json!({}))
         .await;
@@ -137,7 +145,7 @@ async fn sign_in(app: &TestApp, key: &mut SoftKey, origin: &str) -> TestResponse
     login_finish(app, &credential).await
 }
 
-async fn login_start(app: &TestApp) -> Value {
+pub(crate) async fn login_start(app: &TestApp) -> Value {
     let options = post(app, "/v1/auth/passkeys/login/start", json!({}), &[]).await;
     assert_eq!(options.status, 200, "{}", options.text());
     options.json()
@@ -154,30 +162,13 @@ async fn login_finish(app: &TestApp, credential: &Value) -> TestResponse {
 }
 
 /// Makes every pending ceremony older than its 5 minutes.
-async fn expire_ceremonies(app: &TestApp, backend: Backend) {
-    use sqlx::Connection;
+async fn expire_ceremonies(app: &TestApp) {
     let sql = "UPDATE webauthn_ceremonies SET expires_at = created_at";
-    let updated = match backend {
-        Backend::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(&app.database_url)
-                .await
-                .expect("sqlite");
-            sqlx::query(sql).execute(&mut db).await.expect("update")
-        }
-        .rows_affected(),
-        Backend::Postgres => {
-            let mut db = sqlx::PgConnection::connect(&app.database_url)
-                .await
-                .expect("postgres");
-            sqlx::query(sql).execute(&mut db).await.expect("update")
-        }
-        .rows_affected(),
-    };
-    assert!(updated > 0, "no ceremony was pending");
+    assert!(app.execute_sql(sql).await > 0, "no ceremony was pending");
 }
 
 /// The platform events of `event_type`, oldest first, with their payloads parsed.
-async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
+pub(crate) async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
     app.platform_events()
         .await
         .into_iter()
@@ -392,7 +383,7 @@ async fn an_expired_ceremony_is_refused() {
             .json();
         assert_eq!(options["publicKey"]["timeout"], 300_000);
         let credential = key.create(ORIGIN, &options).await;
-        expire_ceremonies(&app, backend).await;
+        expire_ceremonies(&app).await;
         let late = ada
             .post(
                 &app,
@@ -412,7 +403,7 @@ async fn an_expired_ceremony_is_refused() {
         add_passkey(&app, &ada, &mut key, "Laptop").await;
         let options = login_start(&app).await;
         let assertion = key.get(ORIGIN, &options).await;
-        expire_ceremonies(&app, backend).await;
+        expire_ceremonies(&app).await;
         login_finish(&app, &assertion)
             .await
             .problem(401, "passkey_refused");

@@ -33,7 +33,7 @@ async fn outwait_the_window() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
 }
 
-fn claims(access_token: &str) -> Value {
+pub(crate) fn claims(access_token: &str) -> Value {
     use base64::Engine;
     let payload = access_token.split('.').nth(1).expect("a JWS");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

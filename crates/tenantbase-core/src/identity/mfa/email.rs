@@ -1,17 +1,19 @@
 //! Emailed codes as a second factor: an account opts in (with a verified address), or,
-//! when `auth.mfa.email_fallback` allows it, an account with TOTP may ask for one. A code
-//! is 6 digits, lives 10 minutes, is used once, and only its keyed hash is stored; the
-//! email carrying it is sealed in the mail queue like every message.
+//! when `auth.mfa.email_fallback` allows it, an account with TOTP may ask for one — for
+//! the second step of a sign-in or for a step-up. A code is 6 digits, lives 10 minutes,
+//! is used once, and only its keyed hash is stored; the email carrying it is sealed in
+//! the mail queue like every message.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{MfaKind, RequestMeta};
 use tenantbase_mail::MessageKind;
 
 use super::codes::new_email_code;
 use super::{MfaMethod, check_device};
-use crate::identity::accounts::{Device, Identity, chrono_duration, user_event};
+use crate::identity::accounts::{Device, Identity, IdentityWrite, chrono_duration, user_event};
 use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, Principal};
 use crate::write::Change;
@@ -20,8 +22,6 @@ const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 
 impl Identity {
     /// Emails a sign-in code to the user of `mfa_token`, replacing any earlier code.
-    /// Sends count per account: past the sign-in threshold they are delayed like failed
-    /// attempts, so the address cannot be flooded.
     pub async fn send_mfa_email_code(
         &self,
         mfa_token: &str,
@@ -30,8 +30,35 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         let challenge = self.peek_challenge(mfa_token).await?;
         check_device(&challenge, device)?;
-        let mut unit = self.write().await?;
-        let user = unit.user(challenge.user_id).await?;
+        let unit = self.write().await?;
+        self.email_code(unit, challenge.user_id, false, request)
+            .await
+    }
+
+    /// Emails the signed-in caller a code to step up with (`reauthenticate` with method
+    /// `email_code`), replacing any earlier code.
+    pub async fn send_step_up_email_code(
+        &self,
+        principal: &Principal,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let unit = self.write().await?;
+        self.email_code(unit, principal.user_id, true, request)
+            .await
+    }
+
+    /// Emails `user_id` a new code, for a sign-in or a `step_up`, when the account takes
+    /// emailed codes. Sends count per account, for sign-in and step-up alike: past the
+    /// sign-in threshold they are delayed like failed attempts, so the address cannot be
+    /// flooded.
+    async fn email_code(
+        &self,
+        mut unit: IdentityWrite<'_>,
+        user_id: UserId,
+        step_up: bool,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let user = unit.user(user_id).await?;
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
         let passkeys = unit.passkey_count(user.id).await?;
@@ -56,18 +83,19 @@ impl Identity {
             display_name: user.display_name.clone(),
             code,
             expires_in_minutes: (EMAIL_CODE_TTL.as_secs() / 60) as u32,
+            step_up,
         };
         self.links
             .mailer
             .queue(unit.as_mut(), email, &message)
             .await
             .map_err(|e| IdentityError::Internal(format!("queueing the mfa_code email: {e}")))?;
-        let event = user_event(
-            "auth.mfa.email_code.sent",
-            &user,
-            request,
-            serde_json::json!({}),
-        );
+        let event_type = if step_up {
+            "auth.step_up.email_code.sent"
+        } else {
+            "auth.mfa.email_code.sent"
+        };
+        let event = user_event(event_type, &user, request, serde_json::json!({}));
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())
     }

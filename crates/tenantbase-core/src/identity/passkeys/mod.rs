@@ -1,15 +1,18 @@
 //! Passkeys (WebAuthn, PRODUCT.md ID-9) verified by `webauthn-rs`: a signed-in user adds,
 //! lists, renames and removes passkeys, anyone signs in with a discoverable passkey
-//! without naming an account first, and a passkey passes the second step of a sign-in.
+//! without naming an account first, a passkey passes the second step of a sign-in, and
+//! a signed-in user steps up with one.
 //! Each ceremony's state waits server-side for its answer — single use, for
 //! `CEREMONY_TTL` — keyed by its challenge (`ceremony`).
 
 mod answer;
 mod ceremony;
+mod for_account;
 mod manage;
 mod record;
 mod second_factor;
 mod sign_in;
+mod step_up;
 
 use std::time::Duration;
 

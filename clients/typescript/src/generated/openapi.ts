@@ -3300,6 +3300,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The password was right, but the account's second factor cannot answer now (`mfa_unavailable`: emailed codes need a verified address) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4403,6 +4412,15 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account's second factor cannot answer now (`mfa_unavailable`: emailed codes need a verified address) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

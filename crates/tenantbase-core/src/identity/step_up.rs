@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::SessionId;
-use tenantbase_domain::model::{MfaFactor, RequestMeta, Session, User};
+use tenantbase_domain::model::{RequestMeta, Session, User};
 use tenantbase_mail::MessageKind;
 
 use super::accounts::{Device, Identity, IdentityWrite, chrono_duration, user_event};
@@ -160,15 +160,7 @@ impl Identity {
         let factors = self.store.mfa_factors(user.id).await?;
         let backup_codes = self.store.backup_codes_left(user.id).await?;
         let passkeys = self.store.passkeys(user.id).await?.len() as u64;
-        let methods = self.methods_for(user, &factors, backup_codes, passkeys);
-        if methods.is_empty() && factors.iter().any(MfaFactor::is_active) {
-            return Err(IdentityError::MfaUnavailable(
-                "this account's second factor cannot answer now (emailed codes need a verified \
-                 address)"
-                    .to_owned(),
-            ));
-        }
-        Ok(methods)
+        self.answerable_methods(user, &factors, backup_codes, passkeys)
     }
 
     /// Why an account without a password cannot step up with one, and what it can do:

@@ -72,6 +72,7 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The password was right, but the account's second factor cannot answer now (`mfa_unavailable`: emailed codes need a verified address)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]

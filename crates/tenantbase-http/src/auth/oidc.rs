@@ -194,6 +194,7 @@ pub(crate) async fn callback(
     responses(
         (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 422, description = "Unknown, used or expired `login_code` (or its identity was unlinked since), or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account's second factor cannot answer now (`mfa_unavailable`: emailed codes need a verified address)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn exchange(
     State(state): State<AppState>,

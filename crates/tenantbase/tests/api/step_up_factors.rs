@@ -424,7 +424,7 @@ async fn an_account_without_a_password_signs_in_again_or_uses_its_passkey() {
 }
 
 #[tokio::test]
-async fn an_active_factor_that_cannot_answer_refuses_the_password_alone() {
+async fn an_active_factor_that_cannot_answer_refuses_the_password_alone_at_step_up_and_sign_in() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
         let (mae, _) = email_code_account(&app, "mae@example.com").await;
@@ -439,5 +439,17 @@ async fn an_active_factor_that_cannot_answer_refuses_the_password_alone() {
             .await
             .problem(409, "mfa_unavailable");
         assert!(events_of(&app, "auth.step_up.succeeded").await.is_empty());
+        // Nor does a sign-in pass on the password alone, and it opens no session.
+        let every_session = "UPDATE sessions SET device_label = device_label";
+        let sessions = app.execute_sql(every_session).await;
+        let body = json!({"email": "mae@example.com", "password": PASSWORD});
+        post(&app, "/v1/auth/login", body, &[])
+            .await
+            .problem(409, "mfa_unavailable");
+        assert_eq!(
+            app.execute_sql(every_session).await,
+            sessions,
+            "{backend:?}"
+        );
     }
 }

@@ -286,6 +286,27 @@ impl Identity {
         methods
     }
 
+    /// `methods_for`, refusing (`MfaUnavailable`) an account with an active factor none of
+    /// whose methods can answer now (an emailed code to an address no longer verified):
+    /// such an account must not pass on its first factor alone.
+    pub(in crate::identity) fn answerable_methods(
+        &self,
+        user: &User,
+        factors: &[MfaFactor],
+        backup_codes: u64,
+        passkeys: u64,
+    ) -> Result<Vec<MfaMethod>, IdentityError> {
+        let methods = self.methods_for(user, factors, backup_codes, passkeys);
+        if methods.is_empty() && factors.iter().any(MfaFactor::is_active) {
+            return Err(IdentityError::MfaUnavailable(
+                "this account's second factor cannot answer now: emailed codes need a verified \
+                 address (follow the link sent to it)"
+                    .to_owned(),
+            ));
+        }
+        Ok(methods)
+    }
+
     /// Ends a first step that passed: a session when the account has no active second
     /// factor or the device is trusted (`device_token`), else a challenge. Commits `unit`
     /// either way.
@@ -306,7 +327,7 @@ impl Identity {
         let factors = unit.mfa_factors_in_unit(user.id).await?;
         let backup_codes = unit.unused_backup_codes(user.id).await?.len() as u64;
         let passkeys = unit.passkey_count(user.id).await?;
-        let methods = self.methods_for(&user, &factors, backup_codes, passkeys);
+        let methods = self.answerable_methods(&user, &factors, backup_codes, passkeys)?;
         let trusted = match device_token {
             Some(token) if !methods.is_empty() => {
                 self.is_trusted(unit.as_mut(), &user, device, token).await?

@@ -5429,7 +5429,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`); or No valid access token (`missing_token`, `invalid_token`) */
+            /** @description Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came, or a `method` it does not have (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`); or No valid access token (`missing_token`, `invalid_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5474,7 +5474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A `method` the account lacks, or `passkey` (which answers at `/v1/auth/reauthenticate/passkey/…`); or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description `method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, or a malformed body; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -46,9 +46,9 @@ pub(crate) struct ReauthenticatedResponse {
 #[utoipa::path(post, path = "/v1/auth/reauthenticate", tag = "auth", security(("bearer" = [])), request_body = ReauthenticateBody,
     responses(
         (status = 200, description = "Reauthenticated", body = ReauthenticatedResponse),
-        (status = 401, description = "Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came, or a `method` it does not have (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account has no password (`no_password`, with `methods`: `[\"passkey\"]` when it can step up with one, and the `providers` to sign in again with instead), or its second factor cannot answer now (`mfa_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A `method` the account lacks, or `passkey` (which answers at `/v1/auth/reauthenticate/passkey/…`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, or a malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]

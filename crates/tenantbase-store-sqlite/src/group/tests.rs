@@ -236,6 +236,31 @@ async fn a_failed_commit_fails_every_unit_of_its_batch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_units_failed_commit_fails_it_and_keeps_nothing() {
+    let (store, _dir) = fresh().await;
+    let writer = &store.group;
+    // Nobody waits: the unit commits its batch at once, without a RELEASE first.
+    let mut lone = writer.begin().await.expect("begin");
+    sqlx::query("PRAGMA defer_foreign_keys = ON")
+        .execute(&mut *lone)
+        .await
+        .expect("defer");
+    insert(&mut lone, 1, 2).await.expect("rows");
+    sqlx::query("INSERT INTO row (unit, n, parent) VALUES (1, 9, 42)")
+        .execute(&mut *lone)
+        .await
+        .expect("insert");
+    let failed = lone.commit().await;
+    assert!(
+        matches!(failed, Err(tenantbase_store::StoreError::BatchFailed(_))),
+        "{failed:?}"
+    );
+    assert_eq!(rows_of(&store, 1).await, 0);
+    assert_eq!(writer.stats(), GroupCommitStats::default());
+    assert_writer_works(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_outside_units_take_the_writer_between_batches() {
     let (store, _dir) = fresh().await;
     let unit = store.group.begin().await.expect("begin");

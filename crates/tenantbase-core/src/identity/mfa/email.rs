@@ -48,9 +48,10 @@ impl Identity {
     }
 
     /// Emails `user_id` a new code, for a sign-in or a `step_up`, when the account takes
-    /// emailed codes. Sends count per account, for sign-in and step-up alike: past the
-    /// sign-in threshold they are delayed like failed attempts, so the address cannot be
-    /// flooded.
+    /// emailed codes. Sends count per account: past the sign-in threshold they are delayed
+    /// like failed attempts, so the address cannot be flooded. Step-up sends have a budget
+    /// of their own: a stolen session must not use up the sign-in's, which the owner needs
+    /// to sign in and end that session.
     async fn email_code(
         &self,
         mut unit: IdentityWrite<'_>,
@@ -68,8 +69,13 @@ impl Identity {
                 "this account does not receive sign-in codes by email".to_owned(),
             ));
         };
+        let budget = if step_up {
+            "mfa-email-step-up"
+        } else {
+            "mfa-email"
+        };
         self.throttle
-            .start_attempt(None, &format!("mfa-email:{}", user.id))
+            .start_attempt(None, &format!("{budget}:{}", user.id))
             .map_err(IdentityError::TooManyAttempts)?;
         let code = new_email_code()?;
         let expires_at = Utc::now() + chrono_duration(EMAIL_CODE_TTL);

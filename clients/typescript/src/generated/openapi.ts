@@ -845,7 +845,8 @@ export interface paths {
         /**
          * Email the caller a code to step up with (6 digits, 10 minutes, single use), for
          *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
-         *     working. Sends count with the sign-in's (`/v1/auth/mfa/email/send`).
+         *     working. Sends have a per-account budget apart from the sign-in's
+         *     (`/v1/auth/mfa/email/send`), which a session cannot use up.
          */
         post: operations["send_step_up_email_code"];
         delete?: never;

@@ -98,7 +98,7 @@ impl Staged {
     /// Writes `bytes` at `offset`: directly when they are whole aligned blocks, through the
     /// page cache otherwise (the tail of the file, or a disk that wants more alignment).
     fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
-        if self.direct && bytes.len() % ALIGN == 0 {
+        if self.direct && bytes.len().is_multiple_of(ALIGN) {
             match self.file.write_all_at(bytes, offset) {
                 Err(e) if e.kind() == ErrorKind::InvalidInput => {}
                 written => return written,
@@ -143,7 +143,11 @@ fn open_new(path: &Path) -> io::Result<(File, bool)> {
     match direct {
         // Linux refuses `O_DIRECT` after creating the file: open what it created.
         Err(e) if e.kind() == ErrorKind::InvalidInput => {
-            let file = OpenOptions::new().write(true).create(true).open(path)?;
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
             Ok((file, false))
         }
         opened => Ok((opened?, true)),

@@ -135,18 +135,24 @@ pub async fn download_flows(
 /// MiB/s of `dd` copying `total` bytes from a file in `dir` to another there, in
 /// blocks of `block` — the same bytes the server moves, without HTTP, hashing or a
 /// database. The source is read once first, so both sides start from the page cache.
-pub fn dd_ceiling(dir: &Path, total: usize, block: usize) -> anyhow::Result<f64> {
+/// Without `durable`, dd only copies into the page cache (the target is truncated and
+/// rewritten, so it reuses the pages it freed) and nothing waits for the disk; with it,
+/// dd also fsyncs the target before it exits (`conv=fsync`), once for all its bytes.
+pub fn dd_ceiling(dir: &Path, total: usize, block: usize, durable: bool) -> anyhow::Result<f64> {
     let source = dir.join("dd-source.bin");
     std::fs::write(&source, pattern(total))?;
     let target = dir.join("dd-target.bin");
     let run = || -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let status = Command::new("dd")
-            .arg(format!("if={}", source.display()))
+        let mut dd = Command::new("dd");
+        dd.arg(format!("if={}", source.display()))
             .arg(format!("of={}", target.display()))
             .arg(format!("bs={block}"))
-            .arg("status=none")
-            .status()?;
+            .arg("status=none");
+        if durable {
+            dd.arg("conv=fsync");
+        }
+        let status = dd.status()?;
         anyhow::ensure!(status.success(), "dd failed: {status}");
         Ok(started.elapsed())
     };

@@ -95,8 +95,25 @@ fn client_behaviour() -> (ClientOptions, RetryConfig) {
     (options, retry)
 }
 
-/// The opened store, and its signer where the store signs URLs natively.
-pub(crate) type Opened = (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>);
+/// The opened store.
+pub(crate) struct Opened {
+    pub store: Arc<dyn ObjectStore>,
+    /// Where the store signs URLs natively.
+    pub signer: Option<Arc<dyn Signer>>,
+    /// The local folder's store, whose streamed writes `local_write` makes.
+    pub local: Option<Arc<LocalFileSystem>>,
+}
+
+impl Opened {
+    fn remote<S: ObjectStore + Signer>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            store: store.clone(),
+            signer: Some(store),
+            local: None,
+        }
+    }
+}
 
 impl BlobConfig {
     pub(crate) fn open(&self) -> Result<Opened, BlobError> {
@@ -109,8 +126,12 @@ impl BlobConfig {
                 })?;
                 // Synced before the rename that publishes it: a file's row is written only
                 // after its object, and must not outlive it through a power cut.
-                let store = LocalFileSystem::new_with_prefix(root)?.with_fsync(true);
-                (Arc::new(store), None)
+                let store = Arc::new(LocalFileSystem::new_with_prefix(root)?.with_fsync(true));
+                Opened {
+                    store: store.clone(),
+                    signer: None,
+                    local: Some(store),
+                }
             }
             BlobConfig::S3(s3) => {
                 let mut builder = AmazonS3Builder::new()
@@ -127,8 +148,7 @@ impl BlobConfig {
                         .with_access_key_id(&s3.access_key_id)
                         .with_secret_access_key(&s3.secret_access_key);
                 }
-                let store = Arc::new(builder.build()?);
-                (store.clone(), Some(store))
+                Opened::remote(builder.build()?)
             }
             BlobConfig::Azure(azure) => {
                 let mut builder = MicrosoftAzureBuilder::new()
@@ -142,10 +162,13 @@ impl BlobConfig {
                 if !azure.access_key.is_empty() {
                     builder = builder.with_access_key(&azure.access_key);
                 }
-                let store = Arc::new(builder.build()?);
-                (store.clone(), Some(store))
+                Opened::remote(builder.build()?)
             }
-            BlobConfig::Memory => (Arc::new(InMemory::new()), None),
+            BlobConfig::Memory => Opened {
+                store: Arc::new(InMemory::new()),
+                signer: None,
+                local: None,
+            },
         })
     }
 }

@@ -1,8 +1,10 @@
 //! Object storage for tenantbase: one `BlobStore` over the `object_store` crate — a local
 //! folder (the embedded default), S3 and S3-compatible servers, Azure Blob, or memory.
-//! Writes stream through `BlobWriter` (multipart), reads stream back, ranged or whole.
+//! Writes stream through `BlobWriter` (multipart; on the local folder, direct writes to a
+//! staged file), reads stream back, ranged or whole.
 
 mod config;
+mod local_write;
 
 use std::ops::Range;
 use std::path::Path;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{
@@ -19,6 +22,8 @@ use object_store::{
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
+
+use local_write::LocalWriter;
 
 pub use config::{AzureConfig, BlobConfig, S3Config};
 pub use object_store::signer::Method;
@@ -40,6 +45,8 @@ pub enum BlobError {
     Store(object_store::Error),
     #[error("reading a stored file: {0}")]
     Read(std::io::Error),
+    #[error("writing a stored file: {0}")]
+    Write(std::io::Error),
     #[error("object store folder {path}: {source}")]
     Folder {
         path: String,
@@ -78,6 +85,8 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// Present where the store signs URLs itself (S3, Azure).
     signer: Option<Arc<dyn Signer>>,
+    /// The same store as `inner` where it is the local folder, for streamed writes.
+    local: Option<Arc<LocalFileSystem>>,
     kind: StoreKind,
 }
 
@@ -92,15 +101,16 @@ enum StoreKind {
 impl BlobStore {
     /// Opens the configured store and writes the readiness probe.
     pub async fn open(config: &BlobConfig) -> Result<Self, BlobError> {
-        let (inner, signer) = config.open()?;
+        let opened = config.open()?;
         let kind = match config {
             BlobConfig::S3(_) => StoreKind::S3,
             BlobConfig::Azure(_) => StoreKind::Azure,
             _ => StoreKind::Other,
         };
         let blob = Self {
-            inner,
-            signer,
+            inner: opened.store,
+            signer: opened.signer,
+            local: opened.local,
             kind,
         };
         blob.put(PROBE_KEY, b"ok".to_vec()).await?;
@@ -131,10 +141,17 @@ impl BlobStore {
 
     /// Starts a streamed write of `key`; nothing is visible under it until `finish`.
     pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
-        let upload = self.inner.put_multipart(&ObjectPath::from(key)).await?;
-        Ok(BlobWriter {
-            upload: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
-        })
+        let key = ObjectPath::from(key);
+        if let Some(local) = &self.local {
+            let file = LocalWriter::create(local.path_to_filesystem(&key)?)
+                .await
+                .map_err(BlobError::Write)?;
+            return Ok(BlobWriter(Writer::Local(file)));
+        }
+        let upload = self.inner.put_multipart(&key).await?;
+        Ok(BlobWriter(Writer::Multipart(
+            WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
+        )))
     }
 
     /// Streams `key`, or the bytes `range` of it; the caller keeps `range` within the
@@ -268,27 +285,46 @@ fn to_meta(meta: object_store::ObjectMeta) -> BlobMeta {
 
 /// A streamed write in progress. Dropping it without `finish` leaves nothing visible;
 /// `abort` also frees what the store kept of the parts.
-pub struct BlobWriter {
-    upload: WriteMultipart,
+pub struct BlobWriter(Writer);
+
+enum Writer {
+    /// Parts of an object store's multipart upload.
+    Multipart(WriteMultipart),
+    /// A staged file in the local folder.
+    Local(LocalWriter),
 }
 
 impl BlobWriter {
-    /// Appends `chunk`, waiting while too many parts are in flight (back-pressure keeps
-    /// memory per upload at a few parts, whatever the object's size).
+    /// Appends `chunk`, waiting while earlier bytes are still being written (back-pressure
+    /// keeps memory per upload at a few parts or blocks, whatever the object's size).
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        self.upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-        self.upload.put(chunk);
+        match &mut self.0 {
+            Writer::Multipart(upload) => {
+                upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+                upload.put(chunk);
+            }
+            Writer::Local(file) => file.write(&chunk).await.map_err(BlobError::Write)?,
+        }
         Ok(())
     }
 
-    /// Completes the object: from now on it is visible under its key.
+    /// Completes the object: from now on it is visible under its key, and (on the local
+    /// folder) survives a power cut.
     pub async fn finish(self) -> Result<(), BlobError> {
-        self.upload.finish().await?;
+        match self.0 {
+            Writer::Multipart(upload) => {
+                upload.finish().await?;
+            }
+            Writer::Local(file) => file.finish().await.map_err(BlobError::Write)?,
+        }
         Ok(())
     }
 
     pub async fn abort(self) -> Result<(), BlobError> {
-        self.upload.abort().await?;
+        match self.0 {
+            Writer::Multipart(upload) => upload.abort().await?,
+            Writer::Local(file) => file.abort().await.map_err(BlobError::Write)?,
+        }
         Ok(())
     }
 }

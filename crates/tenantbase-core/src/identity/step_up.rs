@@ -101,7 +101,7 @@ impl Identity {
                 return Err(IdentityError::SecondFactorRequired(methods));
             };
             if !self
-                .check_code(&user, second.method, second.code, request)
+                .check_step_up_code(&user, second.method, second.code, request)
                 .await?
             {
                 return Err(self

@@ -430,7 +430,7 @@ pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
         .queued_mail()
         .await
         .into_iter()
-        .rev()
+        // Newest first, as the job list is.
         .filter(|m| m.to.contains(to))
         .map(|m| m.text)
         .find(|t| t.contains(LEAD))

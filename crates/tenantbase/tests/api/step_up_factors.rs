@@ -12,7 +12,7 @@ use tenantbase_core::identity::oidc::OidcPolicy;
 use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::{PASSWORD, post};
-use crate::auth_mfa::{mailed_code, mfa_token};
+use crate::auth_mfa::{mailed_code, mfa_token, verify};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::passkeys::{ORIGIN, SoftKey, add_passkey, events_of, login_start, relying_party};
 use crate::step_up::claims;
@@ -420,6 +420,42 @@ async fn an_account_without_a_password_signs_in_again_or_uses_its_passkey() {
         let stepped_up = renewed_caller(&again, &renewed);
         let created = create_key(&app, &stepped_up, &org).await;
         assert_eq!(created.status, 201, "{backend:?}: {}", created.text());
+    }
+}
+
+#[tokio::test]
+async fn an_emailed_code_answers_only_what_it_was_sent_for() {
+    for backend in BOTH {
+        let app = TestApp::with_step_up(backend, short_window()).await;
+        let email = "mae@example.com";
+        let (mae, _) = email_code_account(&app, email).await;
+        // A step-up's code, the account's live one, does not finish a sign-in.
+        let token = mfa_token(&app, email, &[]).await;
+        let sent = mae
+            .post(&app, "/v1/auth/reauthenticate/email-code", json!({}))
+            .await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let step_up_code = mailed_code(&app, email).await;
+        verify(&app, &token, "email_code", &step_up_code, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        // Nor does a sign-in's code answer a step-up.
+        let sent = post(
+            &app,
+            "/v1/auth/mfa/email/send",
+            json!({"mfa_token": token}),
+            &[],
+        )
+        .await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let sign_in_code = mailed_code(&app, email).await;
+        let with_code = json!({"password": PASSWORD, "method": "email_code", "code": sign_in_code});
+        reauthenticate(&app, &mae, with_code)
+            .await
+            .problem(401, "invalid_mfa_code");
+        // Each still answers what it was sent for.
+        let signed_in = verify(&app, &token, "email_code", &sign_in_code, &[]).await;
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
     }
 }
 

@@ -81,7 +81,7 @@ impl Identity {
         let expires_at = Utc::now() + chrono_duration(EMAIL_CODE_TTL);
         unit.put_email_code(
             user.id,
-            &self.mfa.keys.code_hash(user.id, &code),
+            &self.email_code_hash(user.id, &code, step_up),
             expires_at,
         )
         .await?;
@@ -151,5 +151,17 @@ impl Identity {
             request,
         )
         .await
+    }
+
+    /// The stored form of an emailed code, bound to what it was sent for: a step-up's
+    /// code cannot finish a sign-in, nor a sign-in's a step-up, though both live in the
+    /// account's one code row. (A sign-in's keeps the plain form, so codes pending at an
+    /// upgrade still work.)
+    pub(super) fn email_code_hash(&self, user: UserId, code: &str, step_up: bool) -> String {
+        if step_up {
+            self.mfa.keys.code_hash(user, &format!("step_up:{code}"))
+        } else {
+            self.mfa.keys.code_hash(user, code)
+        }
     }
 }

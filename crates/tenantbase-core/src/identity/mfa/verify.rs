@@ -52,7 +52,7 @@ impl Identity {
         let mut unit = self.write().await?;
         let user = unit.user(challenge.user_id).await?;
         let Some(used) = self
-            .check_code_in(&mut unit, &user, method, code, request)
+            .check_code_in(&mut unit, &user, method, code, false, request)
             .await?
         else {
             drop(unit);
@@ -83,9 +83,9 @@ impl Identity {
         Ok(MfaVerified { pair, device_token })
     }
 
-    /// Whether `code` passes `method` for `user`, using it up (and recording so) if it
-    /// does, in a unit of its own.
-    pub(in crate::identity) async fn check_code(
+    /// Whether `code` passes `method` for a step-up of `user`, using it up (and recording
+    /// so) if it does, in a unit of its own.
+    pub(in crate::identity) async fn check_step_up_code(
         &self,
         user: &User,
         method: MfaMethod,
@@ -94,7 +94,7 @@ impl Identity {
     ) -> Result<bool, IdentityError> {
         let mut unit = self.write().await?;
         let Some(change) = self
-            .check_code_in(&mut unit, user, method, code, request)
+            .check_code_in(&mut unit, user, method, code, true, request)
             .await?
         else {
             return Ok(false);
@@ -103,15 +103,17 @@ impl Identity {
         Ok(true)
     }
 
-    /// `check_code` in `unit`: the change recording the code's use when it passes (to
-    /// commit with whatever else the unit does), `None` when it does not. A method the
-    /// account cannot use is an invalid request, not a failed attempt.
+    /// Whether `code` passes `method` for `user`'s sign-in (or `step_up`), in `unit`: the
+    /// change recording the code's use when it passes (to commit with whatever else the
+    /// unit does), `None` when it does not. A method the account cannot use is an invalid
+    /// request, not a failed attempt.
     async fn check_code_in(
         &self,
         unit: &mut IdentityWrite<'_>,
         user: &User,
         method: MfaMethod,
         code: &str,
+        step_up: bool,
         request: &RequestMeta,
     ) -> Result<Option<Change<AuthStale>>, IdentityError> {
         let factors = unit.mfa_factors_in_unit(user.id).await?;
@@ -174,7 +176,7 @@ impl Identity {
                 return Ok(Some(change.and(verified(user, method, request))));
             }
             MfaMethod::EmailCode => {
-                let hash = self.mfa.keys.code_hash(user.id, code.trim());
+                let hash = self.email_code_hash(user.id, code.trim(), step_up);
                 let Some(stored) = unit.email_code(user.id, Utc::now()).await? else {
                     return Ok(None);
                 };

@@ -1,7 +1,7 @@
 //! Second factors through the API, on both backends: TOTP enrolment and the second step
 //! of sign-in with real codes computed from the returned secret, replay and skew, wrong
 //! codes and the throttle, `mfa_token` expiry, reuse and device binding, backup codes,
-//! removal, emailed codes, and trusted devices.
+//! and removal (emailed codes: `auth_mfa_email`; trusted devices: `auth_mfa_trusted`).
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use sqlx::Connection;
 
 use crate::auth::{PASSWORD, post};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
-use crate::tenants::{Caller, verified};
+use crate::tenants::Caller;
 
 /// The code an authenticator app shows `steps` time steps (30 s) from now.
 pub(crate) fn totp_code(secret: &str, steps: i64) -> String {
@@ -63,7 +63,7 @@ pub(crate) async fn enrol_totp(app: &TestApp, caller: &Caller) -> (String, Vec<S
 }
 
 /// The first step; the answer's JSON (a token pair or `mfa_required`).
-async fn sign_in(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> Value {
+pub(crate) async fn sign_in(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> Value {
     sign_in_with(app, json!({"email": email, "password": PASSWORD}), headers).await
 }
 
@@ -96,11 +96,11 @@ pub(crate) async fn verify(
 }
 
 /// An event's payload, stored as JSON text.
-fn payload(event: &Value) -> Value {
+pub(crate) fn payload(event: &Value) -> Value {
     serde_json::from_str(event["payload"].as_str().expect("payload text")).expect("JSON")
 }
 
-fn event_types(events: &[Value]) -> Vec<&str> {
+pub(crate) fn event_types(events: &[Value]) -> Vec<&str> {
     events
         .iter()
         .filter_map(|e| e["event_type"].as_str())
@@ -420,255 +420,5 @@ async fn removing_totp_ends_the_second_step_and_tells_the_user() {
             .await
             .problem(404, "mfa_not_enrolled");
         assert!(event_types(&app.platform_events().await).contains(&"auth.mfa.totp.removed"));
-    }
-}
-
-/// The code in the last `mfa_code` email (a sign-in or a confirmation code) to `to`.
-pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
-    const LEAD: &str = "code is:";
-    let text = app
-        .queued_mail()
-        .await
-        .into_iter()
-        // Newest first, as the job list is.
-        .filter(|m| m.to.contains(to))
-        .map(|m| m.text)
-        .find(|t| t.contains(LEAD))
-        .unwrap_or_else(|| panic!("no code mailed to {to}"));
-    let after = &text[text.find(LEAD).expect("code") + LEAD.len()..];
-    let code: String = after
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    assert_eq!(code.len(), 6, "{text}");
-    code
-}
-
-#[tokio::test]
-async fn emailed_codes_for_accounts_that_opted_in() {
-    for backend in BOTH {
-        let app = TestApp::new(backend).await;
-        let unverified = Caller::registered(&app, "bob@example.com").await;
-        unverified
-            .post(&app, "/v1/auth/mfa/email/enable", json!({}))
-            .await
-            .problem(409, "mfa_unavailable");
-        let caller = verified(&app, "ada@example.com").await;
-        for _ in 0..2 {
-            let enabled = caller
-                .post(&app, "/v1/auth/mfa/email/enable", json!({}))
-                .await;
-            assert_eq!(enabled.status, 204, "idempotent: {}", enabled.text());
-        }
-        let status = caller.get(&app, "/v1/auth/mfa").await.json();
-        assert_eq!(status["factors"][0]["type"], "email");
-        assert_eq!(status["factors"][0]["confirmed"], true);
-
-        let first = sign_in(&app, "ada@example.com", &[]).await;
-        assert_eq!(first["methods"], json!(["email_code"]), "{first}");
-        let token = first["mfa_token"].as_str().expect("token");
-        let sent = post(
-            &app,
-            "/v1/auth/mfa/email/send",
-            json!({"mfa_token": token}),
-            &[],
-        )
-        .await;
-        assert_eq!(sent.status, 202, "{}", sent.text());
-        let code = mailed_code(&app, "ada@example.com").await;
-        let wrong = if code == "000000" { "000001" } else { "000000" };
-        verify(&app, token, "email_code", wrong, &[])
-            .await
-            .problem(401, "invalid_mfa_code");
-        let passed = verify(&app, token, "email_code", &code, &[]).await;
-        assert_eq!(passed.status, 200, "{}", passed.text());
-        let me = caller
-            .with_token(passed.json()["access_token"].as_str().expect("at"))
-            .get(&app, "/v1/auth/me")
-            .await
-            .json();
-        assert_eq!(me["auth_methods"], json!(["pwd", "otp", "mfa"]));
-        let token = mfa_token(&app, "ada@example.com", &[]).await;
-        verify(&app, &token, "email_code", &code, &[])
-            .await
-            .problem(401, "invalid_mfa_code");
-        let types = event_types(&app.platform_events().await)
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>();
-        assert!(types.iter().any(|t| t == "auth.mfa.email.enabled"));
-        assert!(types.iter().any(|t| t == "auth.mfa.email_code.sent"));
-
-        let disabled = caller
-            .call(&app, Method::DELETE, "/v1/auth/mfa/email", None)
-            .await;
-        assert_eq!(disabled.status, 204, "{}", disabled.text());
-        assert!(sign_in(&app, "ada@example.com", &[]).await["access_token"].is_string());
-    }
-}
-
-#[tokio::test]
-async fn emailed_codes_as_a_fallback_only_when_configured() {
-    for backend in BOTH {
-        for fallback in [false, true] {
-            let app = TestApp::with_mfa_email_fallback(backend, fallback).await;
-            let caller = verified(&app, "ada@example.com").await;
-            let secret = caller
-                .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
-                .await
-                .json()["secret"]
-                .as_str()
-                .expect("secret")
-                .to_owned();
-            let confirmed = caller
-                .post(
-                    &app,
-                    "/v1/auth/mfa/totp/confirm",
-                    json!({"code": totp_code(&secret, -1)}),
-                )
-                .await;
-            assert_eq!(confirmed.status, 200, "{}", confirmed.text());
-            let first = sign_in(&app, "ada@example.com", &[]).await;
-            let token = first["mfa_token"].as_str().expect("token");
-            let sent = post(
-                &app,
-                "/v1/auth/mfa/email/send",
-                json!({"mfa_token": token}),
-                &[],
-            )
-            .await;
-            if fallback {
-                assert_eq!(
-                    first["methods"],
-                    json!(["totp", "email_code", "backup_code"])
-                );
-                assert_eq!(sent.status, 202, "{}", sent.text());
-                let code = mailed_code(&app, "ada@example.com").await;
-                let passed = verify(&app, token, "email_code", &code, &[]).await;
-                assert_eq!(passed.status, 200, "{}", passed.text());
-            } else {
-                assert_eq!(first["methods"], json!(["totp", "backup_code"]));
-                sent.problem(409, "mfa_unavailable");
-                verify(&app, token, "email_code", "123456", &[])
-                    .await
-                    .problem(422, "validation_failed");
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_trusted_device_skips_the_second_step_until_revoked_or_the_password_changes() {
-    for backend in BOTH {
-        let app = TestApp::new(backend).await;
-        let (caller, secret, codes) = enrolled(&app, "ada@example.com").await;
-        let laptop = [
-            ("x-device-id", "laptop"),
-            ("x-device-label", "Ada's laptop"),
-        ];
-        let token = mfa_token(&app, "ada@example.com", &laptop).await;
-        let body = json!({"mfa_token": token, "method": "totp",
-            "code": totp_code(&secret, 0), "trust_device": true});
-        post(&app, "/v1/auth/mfa/verify", body.clone(), &[])
-            .await
-            .problem(422, "validation_failed");
-        let unbound = json!({"mfa_token": token, "method": "totp", "code": totp_code(&secret, 0)});
-        post(&app, "/v1/auth/mfa/verify", unbound, &[])
-            .await
-            .problem(401, "invalid_mfa_token");
-        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
-        assert_eq!(trusted.status, 200, "{}", trusted.text());
-        let device_token = trusted.json()["device_token"]
-            .as_str()
-            .expect("device token")
-            .to_owned();
-
-        let with_token = json!({"email": "ada@example.com", "password": PASSWORD,
-            "device_token": device_token});
-        let skipped = sign_in_with(&app, with_token.clone(), &laptop).await;
-        assert!(skipped["access_token"].is_string(), "{skipped}");
-        let elsewhere = sign_in_with(&app, with_token.clone(), &[("x-device-id", "phone")]).await;
-        assert_eq!(
-            elsewhere["mfa_required"], true,
-            "bound to its device: {elsewhere}"
-        );
-        let anonymous = sign_in_with(&app, with_token.clone(), &[]).await;
-        assert_eq!(anonymous["mfa_required"], true, "{anonymous}");
-
-        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
-        let items = listed["items"].as_array().expect("items");
-        assert_eq!(items.len(), 1, "{listed}");
-        assert!(items[0]["id"].as_str().expect("id").starts_with("tdv_"));
-        assert_eq!(items[0]["device_label"], "Ada's laptop");
-
-        let token = mfa_token(&app, "ada@example.com", &[]).await;
-        let body = json!({"mfa_token": token, "method": "backup_code",
-            "code": codes[0], "trust_device": true});
-        post(&app, "/v1/auth/mfa/verify", body, &[])
-            .await
-            .problem(422, "validation_failed");
-
-        let changed = caller
-            .post(
-                &app,
-                "/v1/auth/password/change",
-                json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
-            )
-            .await;
-        assert_eq!(changed.status, 204, "{}", changed.text());
-        let after = json!({"email": "ada@example.com", "password": "another long passphrase",
-            "device_token": device_token});
-        let first = sign_in_with(&app, after, &laptop).await;
-        assert_eq!(
-            first["mfa_required"], true,
-            "trust ends with the password: {first}"
-        );
-        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
-        assert_eq!(listed["items"], json!([]), "{backend:?}");
-    }
-}
-
-#[tokio::test]
-async fn a_revoked_trusted_device_asks_again() {
-    for backend in BOTH {
-        let app = TestApp::new(backend).await;
-        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
-        let laptop = [("x-device-id", "laptop")];
-        let token = mfa_token(&app, "ada@example.com", &laptop).await;
-        let body = json!({"mfa_token": token, "method": "backup_code",
-            "code": codes[0], "trust_device": true});
-        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
-        assert_eq!(trusted.status, 200, "{}", trusted.text());
-        let device_token = trusted.json()["device_token"].clone();
-        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
-        let id = listed["items"][0]["id"].as_str().expect("id").to_owned();
-
-        let path = format!("/v1/auth/trusted-devices/{id}");
-        let revoked = caller.call(&app, Method::DELETE, &path, None).await;
-        assert_eq!(revoked.status, 204, "{}", revoked.text());
-        caller
-            .call(&app, Method::DELETE, &path, None)
-            .await
-            .problem(404, "trusted_device_not_found");
-        caller
-            .call(&app, Method::DELETE, "/v1/auth/trusted-devices/nope", None)
-            .await
-            .problem(422, "validation_failed");
-        let other = Caller::registered(&app, "bob@example.com").await;
-        other
-            .call(&app, Method::DELETE, &path, None)
-            .await
-            .problem(404, "trusted_device_not_found");
-        let body = json!({"email": "ada@example.com", "password": PASSWORD,
-            "device_token": device_token});
-        let first = sign_in_with(&app, body, &laptop).await;
-        assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
-        let types = event_types(&app.platform_events().await)
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>();
-        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.added"));
-        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.revoked"));
     }
 }

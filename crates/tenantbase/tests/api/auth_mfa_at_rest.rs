@@ -6,7 +6,8 @@ use serde_json::json;
 use sqlx::Connection;
 
 use crate::auth::post;
-use crate::auth_mfa::{enrolled, mailed_code, mfa_token, totp_code};
+use crate::auth_mfa::{enrolled, mfa_token, totp_code};
+use crate::auth_mfa_email::mailed_code;
 use crate::helpers::{BOTH, Backend, TestApp};
 use crate::secrets_at_rest::{assert_absent, assert_only_hashed, find_in_database};
 use crate::tenants::verified;

@@ -12,7 +12,8 @@ use tenantbase_core::identity::oidc::OidcPolicy;
 use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::{PASSWORD, post};
-use crate::auth_mfa::{mailed_code, mfa_token, verify};
+use crate::auth_mfa::{mfa_token, verify};
+use crate::auth_mfa_email::mailed_code;
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::passkeys::{ORIGIN, SoftKey, add_passkey, events_of, login_start, relying_party};
 use crate::step_up::claims;

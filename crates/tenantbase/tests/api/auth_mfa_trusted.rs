@@ -1,0 +1,125 @@
+//! Trusted devices through the API, on both backends: a device trusted at the second step
+//! skips it until the trust is revoked, expires or the password changes.
+
+use axum::http::Method;
+use serde_json::json;
+
+use crate::auth::{PASSWORD, post};
+use crate::auth_mfa::{enrolled, event_types, mfa_token, sign_in_with, totp_code};
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::Caller;
+
+#[tokio::test]
+async fn a_trusted_device_skips_the_second_step_until_revoked_or_the_password_changes() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, secret, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [
+            ("x-device-id", "laptop"),
+            ("x-device-label", "Ada's laptop"),
+        ];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "totp",
+            "code": totp_code(&secret, 0), "trust_device": true});
+        post(&app, "/v1/auth/mfa/verify", body.clone(), &[])
+            .await
+            .problem(422, "validation_failed");
+        let unbound = json!({"mfa_token": token, "method": "totp", "code": totp_code(&secret, 0)});
+        post(&app, "/v1/auth/mfa/verify", unbound, &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"]
+            .as_str()
+            .expect("device token")
+            .to_owned();
+
+        let with_token = json!({"email": "ada@example.com", "password": PASSWORD,
+            "device_token": device_token});
+        let skipped = sign_in_with(&app, with_token.clone(), &laptop).await;
+        assert!(skipped["access_token"].is_string(), "{skipped}");
+        let elsewhere = sign_in_with(&app, with_token.clone(), &[("x-device-id", "phone")]).await;
+        assert_eq!(
+            elsewhere["mfa_required"], true,
+            "bound to its device: {elsewhere}"
+        );
+        let anonymous = sign_in_with(&app, with_token.clone(), &[]).await;
+        assert_eq!(anonymous["mfa_required"], true, "{anonymous}");
+
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        let items = listed["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{listed}");
+        assert!(items[0]["id"].as_str().expect("id").starts_with("tdv_"));
+        assert_eq!(items[0]["device_label"], "Ada's laptop");
+
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        let body = json!({"mfa_token": token, "method": "backup_code",
+            "code": codes[0], "trust_device": true});
+        post(&app, "/v1/auth/mfa/verify", body, &[])
+            .await
+            .problem(422, "validation_failed");
+
+        let changed = caller
+            .post(
+                &app,
+                "/v1/auth/password/change",
+                json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+            )
+            .await;
+        assert_eq!(changed.status, 204, "{}", changed.text());
+        let after = json!({"email": "ada@example.com", "password": "another long passphrase",
+            "device_token": device_token});
+        let first = sign_in_with(&app, after, &laptop).await;
+        assert_eq!(
+            first["mfa_required"], true,
+            "trust ends with the password: {first}"
+        );
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(listed["items"], json!([]), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_trusted_device_asks_again() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [("x-device-id", "laptop")];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "backup_code",
+            "code": codes[0], "trust_device": true});
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"].clone();
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        let id = listed["items"][0]["id"].as_str().expect("id").to_owned();
+
+        let path = format!("/v1/auth/trusted-devices/{id}");
+        let revoked = caller.call(&app, Method::DELETE, &path, None).await;
+        assert_eq!(revoked.status, 204, "{}", revoked.text());
+        caller
+            .call(&app, Method::DELETE, &path, None)
+            .await
+            .problem(404, "trusted_device_not_found");
+        caller
+            .call(&app, Method::DELETE, "/v1/auth/trusted-devices/nope", None)
+            .await
+            .problem(422, "validation_failed");
+        let other = Caller::registered(&app, "bob@example.com").await;
+        other
+            .call(&app, Method::DELETE, &path, None)
+            .await
+            .problem(404, "trusted_device_not_found");
+        let body = json!({"email": "ada@example.com", "password": PASSWORD,
+            "device_token": device_token});
+        let first = sign_in_with(&app, body, &laptop).await;
+        assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
+        let types = event_types(&app.platform_events().await)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.added"));
+        assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.revoked"));
+    }
+}

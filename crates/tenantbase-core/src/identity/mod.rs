@@ -9,6 +9,7 @@ pub mod passkeys;
 pub mod password_hash;
 mod recovery;
 mod session_flow;
+mod session_open;
 mod sign_in_methods;
 pub mod signing_keys;
 mod step_up;

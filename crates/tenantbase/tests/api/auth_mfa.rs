@@ -5,10 +5,9 @@
 
 use axum::http::Method;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::auth::{PASSWORD, post};
-use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// The code an authenticator app shows `steps` time steps (30 s) from now.
@@ -277,22 +276,9 @@ async fn wrong_codes_fail_with_401_then_the_account_is_throttled() {
 }
 
 /// Makes every pending `mfa_token` of the app expired.
-async fn expire_mfa_tokens(app: &TestApp, backend: Backend) {
-    let sql = "UPDATE mfa_challenges SET expires_at = created_at";
-    match backend {
-        Backend::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(&app.database_url)
-                .await
-                .expect("sqlite");
-            sqlx::query(sql).execute(&mut db).await.expect("expire");
-        }
-        Backend::Postgres => {
-            let mut db = sqlx::PgConnection::connect(&app.database_url)
-                .await
-                .expect("postgres");
-            sqlx::query(sql).execute(&mut db).await.expect("expire");
-        }
-    }
+async fn expire_mfa_tokens(app: &TestApp) {
+    app.execute_sql("UPDATE mfa_challenges SET expires_at = created_at")
+        .await;
 }
 
 #[tokio::test]
@@ -324,7 +310,7 @@ async fn mfa_tokens_are_bound_to_the_device_single_use_and_short_lived() {
             .await
             .problem(401, "invalid_mfa_token");
         let token = mfa_token(&app, "ada@example.com", &[]).await;
-        expire_mfa_tokens(&app, backend).await;
+        expire_mfa_tokens(&app).await;
         verify(&app, &token, "backup_code", &codes[0], &[])
             .await
             .problem(401, "invalid_mfa_token");

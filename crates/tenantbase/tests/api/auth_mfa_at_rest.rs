@@ -7,7 +7,7 @@ use sqlx::Connection;
 
 use crate::auth::post;
 use crate::auth_mfa::{enrolled, mfa_token, totp_code};
-use crate::auth_mfa_email::mailed_code;
+use crate::auth_mfa_email::{mailed_code, send_email_code};
 use crate::helpers::{BOTH, Backend, TestApp};
 use crate::secrets_at_rest::{assert_absent, assert_only_hashed, find_in_database};
 use crate::tenants::verified;
@@ -73,13 +73,7 @@ async fn second_factor_secrets_rest_sealed_or_hashed() {
             .await;
         assert_eq!(enabled.status, 204, "{}", enabled.text());
         let token = mfa_token(&app, "bob@example.com", &[]).await;
-        let sent = post(
-            &app,
-            "/v1/auth/mfa/email/send",
-            json!({"mfa_token": token}),
-            &[],
-        )
-        .await;
+        let sent = send_email_code(&app, &token).await;
         assert_eq!(sent.status, 202, "{}", sent.text());
         // Six digits could turn up anywhere by chance (a timestamp), so instead of a
         // scan: the one stored form is a 256-bit keyed hash, and the queued email that

@@ -6,8 +6,19 @@ use serde_json::json;
 
 use crate::auth::post;
 use crate::auth_mfa::{event_types, mfa_token, sign_in, totp_code, verify};
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::{Caller, verified};
+
+/// Asks for a sign-in code by email for the second step of `mfa_token`.
+pub(crate) async fn send_email_code(app: &TestApp, mfa_token: &str) -> TestResponse {
+    post(
+        app,
+        "/v1/auth/mfa/email/send",
+        json!({"mfa_token": mfa_token}),
+        &[],
+    )
+    .await
+}
 
 /// The code in the last `mfa_code` email (a sign-in or a confirmation code) to `to`.
 pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
@@ -54,13 +65,7 @@ async fn emailed_codes_for_accounts_that_opted_in() {
         let first = sign_in(&app, "ada@example.com", &[]).await;
         assert_eq!(first["methods"], json!(["email_code"]), "{first}");
         let token = first["mfa_token"].as_str().expect("token");
-        let sent = post(
-            &app,
-            "/v1/auth/mfa/email/send",
-            json!({"mfa_token": token}),
-            &[],
-        )
-        .await;
+        let sent = send_email_code(&app, token).await;
         assert_eq!(sent.status, 202, "{}", sent.text());
         let code = mailed_code(&app, "ada@example.com").await;
         let wrong = if code == "000000" { "000001" } else { "000000" };
@@ -117,13 +122,7 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
             assert_eq!(confirmed.status, 200, "{}", confirmed.text());
             let first = sign_in(&app, "ada@example.com", &[]).await;
             let token = first["mfa_token"].as_str().expect("token");
-            let sent = post(
-                &app,
-                "/v1/auth/mfa/email/send",
-                json!({"mfa_token": token}),
-                &[],
-            )
-            .await;
+            let sent = send_email_code(&app, token).await;
             if fallback {
                 assert_eq!(
                     first["methods"],

@@ -13,7 +13,7 @@ use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{mfa_token, verify};
-use crate::auth_mfa_email::mailed_code;
+use crate::auth_mfa_email::{mailed_code, send_email_code};
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::passkeys::{ORIGIN, SoftKey, add_passkey, events_of, login_start, relying_party};
 use crate::step_up::claims;
@@ -199,8 +199,7 @@ async fn step_up_codes_are_throttled_like_the_sign_ins() {
         // The sign-in's sends have a budget of their own: a session (perhaps a stolen
         // one) cannot use it up and keep the owner from signing in to end it.
         let mfa_token = mfa_token(&app, "mae@example.com", &[]).await;
-        let body = json!({"mfa_token": mfa_token});
-        let sent = post(&app, "/v1/auth/mfa/email/send", body, &[]).await;
+        let sent = send_email_code(&app, &mfa_token).await;
         assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
 
         // Guessing codes counts against the account like guessing passwords.
@@ -441,13 +440,7 @@ async fn an_emailed_code_answers_only_what_it_was_sent_for() {
             .await
             .problem(401, "invalid_mfa_code");
         // Nor does a sign-in's code answer a step-up.
-        let sent = post(
-            &app,
-            "/v1/auth/mfa/email/send",
-            json!({"mfa_token": token}),
-            &[],
-        )
-        .await;
+        let sent = send_email_code(&app, &token).await;
         assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
         let sign_in_code = mailed_code(&app, email).await;
         let with_code = json!({"password": PASSWORD, "method": "email_code", "code": sign_in_code});

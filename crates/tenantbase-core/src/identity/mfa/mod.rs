@@ -22,10 +22,11 @@ use tenantbase_store::identity::mfa::NewMfaChallenge;
 use tenantbase_store::platform::events::NewEvent;
 
 use super::accounts::{
-    Device, Grant, Identity, IdentityWrite, Opening, chrono_duration, hash_refresh_token,
-    new_refresh_token, user_event,
+    Device, Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token,
+    user_event,
 };
 use super::cache::AuthStale;
+use super::session_open::{Grant, Opening};
 use super::sign_in_methods::linked_user;
 use super::{IdentityError, Principal, TokenPair};
 use crate::write::Change;

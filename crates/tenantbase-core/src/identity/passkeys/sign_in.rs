@@ -10,8 +10,9 @@ use super::answer::{Passed, assertion};
 use super::record::amr;
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::TokenPair;
-use crate::identity::accounts::{Device, Grant, Opening, user_event};
+use crate::identity::accounts::{Device, user_event};
 use crate::identity::cache::AuthStale;
+use crate::identity::session_open::{Grant, Opening};
 use crate::write::Change;
 
 impl Identity {

@@ -218,6 +218,7 @@ async fn run(args: &Args, scenario: Scenario) -> anyhow::Result<serde_json::Valu
                 "second_step_p50_ms": timing.second_step_p50_ms,
                 "first_step_cpu_p50_ms": timing.first_step_cpu_p50_ms,
                 "second_step_cpu_p50_ms": timing.second_step_cpu_p50_ms,
+                "second_step_thread_runs_p50": timing.second_step_thread_runs_p50,
                 // The target: below 5 %, in latency and in the server's CPU.
                 "second_step_pct_of_first": pct(timing.second_step_p50_ms, timing.first_step_p50_ms),
                 "second_step_cpu_pct_of_first": pct(timing.second_step_cpu_p50_ms, timing.first_step_cpu_p50_ms),

@@ -25,6 +25,9 @@ pub struct TotpTiming {
     pub second_step_p50_ms: f64,
     pub first_step_cpu_p50_ms: f64,
     pub second_step_cpu_p50_ms: f64,
+    /// Median times the server's threads were scheduled during the second step: its
+    /// hand-offs between threads.
+    pub second_step_thread_runs_p50: f64,
 }
 
 pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Result<TotpTiming> {
@@ -35,7 +38,7 @@ pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Resu
         secrets.push(enrolled(addr, &format!("bench-totp-{i}@example.com")).await?);
     }
     let (mut password, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut first_cpu, mut second_cpu) = (Vec::new(), Vec::new());
+    let (mut first_cpu, mut second_cpu, mut second_runs) = (Vec::new(), Vec::new(), Vec::new());
     for (i, secret) in secrets.iter().enumerate() {
         let started = Instant::now();
         let plain = call(
@@ -61,7 +64,9 @@ pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Resu
         let (started, cpu) = (Instant::now(), server.cpu_times());
         let signed_in = call(addr, "/v1/auth/mfa/verify", &body, None).await?;
         second.push(elapsed_ms(started));
-        second_cpu.push(as_ms(server.cpu_times().since(&cpu)));
+        let after = server.cpu_times();
+        second_cpu.push(as_ms(after.since(&cpu)));
+        second_runs.push(after.runs_since(&cpu) as f64);
         anyhow::ensure!(
             signed_in["access_token"].is_string(),
             "second step: {signed_in}"
@@ -73,6 +78,7 @@ pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Resu
         second_step_p50_ms: median(&mut second),
         first_step_cpu_p50_ms: median(&mut first_cpu),
         second_step_cpu_p50_ms: median(&mut second_cpu),
+        second_step_thread_runs_p50: median(&mut second_runs),
     })
 }
 

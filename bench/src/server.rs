@@ -167,9 +167,11 @@ impl PeakRss {
     }
 }
 
-/// CPU time per thread in nanoseconds, from `/proc/<pid>/task/<tid>/schedstat` (exact,
-/// where `/proc/<pid>/stat` counts whole clock ticks: too coarse for a 1 ms request).
-pub struct CpuTimes(std::collections::HashMap<u32, u64>);
+/// CPU time (nanoseconds) and times scheduled, per thread, from
+/// `/proc/<pid>/task/<tid>/schedstat` (exact, where `/proc/<pid>/stat` counts whole clock
+/// ticks: too coarse for a 1 ms request). Times scheduled counts the hand-offs between
+/// threads (each wake-up of a runtime worker or a database connection's thread).
+pub struct CpuTimes(std::collections::HashMap<u32, (u64, u64)>);
 
 impl CpuTimes {
     fn of(pid: u32) -> Self {
@@ -179,21 +181,35 @@ impl CpuTimes {
             .filter_map(|entry| {
                 let tid = entry.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat"));
-                let on_cpu = stat.ok()?.split_whitespace().next()?.parse::<u64>().ok()?;
-                Some((tid, on_cpu))
+                let stat = stat.ok()?;
+                let mut fields = stat.split_whitespace();
+                let on_cpu = fields.next()?.parse::<u64>().ok()?;
+                let scheduled = fields.nth(1)?.parse::<u64>().ok()?;
+                Some((tid, (on_cpu, scheduled)))
             });
         Self(threads.collect())
     }
 
-    /// CPU time used since `earlier`: threads started since count in full; a thread that
-    /// ended in between is lost (the runtime's threads outlive a request).
+    /// Per thread, what it used since `earlier`: threads started since count in full; a
+    /// thread that ended in between is lost (the runtime's threads outlive a request).
+    fn deltas<'a>(&'a self, earlier: &'a CpuTimes) -> impl Iterator<Item = (u64, u64)> + 'a {
+        self.0.iter().map(|(tid, &(cpu, runs))| {
+            let (cpu_before, runs_before) = earlier.0.get(tid).copied().unwrap_or((0, 0));
+            (
+                cpu.saturating_sub(cpu_before),
+                runs.saturating_sub(runs_before),
+            )
+        })
+    }
+
+    /// CPU time used since `earlier`.
     pub fn since(&self, earlier: &CpuTimes) -> Duration {
-        let nanos = self
-            .0
-            .iter()
-            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
-            .sum();
-        Duration::from_nanos(nanos)
+        Duration::from_nanos(self.deltas(earlier).map(|(cpu, _)| cpu).sum())
+    }
+
+    /// How many times the server's threads were scheduled since `earlier`.
+    pub fn runs_since(&self, earlier: &CpuTimes) -> u64 {
+        self.deltas(earlier).map(|(_, runs)| runs).sum()
     }
 }
 

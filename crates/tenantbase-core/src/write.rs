@@ -42,14 +42,15 @@ use tenantbase_store::{OrgUnit, StoreResult, UnitOfWork};
 /// A transaction a `Write` can finish: either kind of store unit.
 #[async_trait]
 pub trait Unit: Send {
-    async fn append(&mut self, event: NewEvent) -> StoreResult<()>;
+    /// Records a change's events, in order.
+    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>;
 }
 
 #[async_trait]
 impl Unit for Box<dyn OrgUnit> {
-    async fn append(&mut self, event: NewEvent) -> StoreResult<()> {
-        self.append_event(event).await.map(drop)
+    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+        self.append_events(events).await
     }
 
     async fn commit(self) -> StoreResult<()> {
@@ -59,8 +60,8 @@ impl Unit for Box<dyn OrgUnit> {
 
 #[async_trait]
 impl Unit for Box<dyn UnitOfWork> {
-    async fn append(&mut self, event: NewEvent) -> StoreResult<()> {
-        self.append_event(event).await.map(drop)
+    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+        self.append_events(events).await
     }
 
     async fn commit(self) -> StoreResult<()> {
@@ -105,6 +106,14 @@ impl<S> Change<S> {
         self.events.push(event);
         self
     }
+
+    /// The same change, with what it makes stale changed by `f` (a change that grew).
+    pub fn map_stale<T>(self, f: impl FnOnce(S) -> T) -> Change<T> {
+        Change {
+            events: self.events,
+            stale: f(self.stale),
+        }
+    }
 }
 
 /// An open unit whose only way to commit is with a `Change`.
@@ -126,9 +135,7 @@ impl<U: Unit, C> Write<U, C> {
     where
         C: Evict<S>,
     {
-        for event in change.events {
-            self.unit.append(event).await?;
-        }
+        self.unit.append(change.events).await?;
         self.unit.commit().await?;
         self.cache.evict(change.stale);
         Ok(())
@@ -179,8 +186,9 @@ mod tests {
 
     #[async_trait]
     impl Unit for FakeUnit<'_> {
-        async fn append(&mut self, event: NewEvent) -> StoreResult<()> {
-            self.log.push(format!("append {}", event.event_type));
+        async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+            self.log.push(format!("append {}", types.join(", ")));
             Ok(())
         }
 
@@ -224,7 +232,7 @@ mod tests {
             .expect("commits");
         assert_eq!(
             log.entries(),
-            ["append a.one", "append a.two", "commit", "evict members"]
+            ["append a.one, a.two", "commit", "evict members"]
         );
     }
 

@@ -4,9 +4,9 @@ use futures::future::join_all;
 use serde_json::json;
 use tenantbase_domain::model::{Actor, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
 use tenantbase_domain::{EventId, OrgId};
-use tenantbase_store::Store;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::platform::jobs::NewJob;
+use tenantbase_store::{OrgScope, Store, StoreError};
 
 /// An event of `event_type` in `org` (or the platform chain).
 pub fn sample_event(org: Option<OrgId>, event_type: &str) -> NewEvent {
@@ -123,6 +123,42 @@ pub async fn events_form_one_chain_per_org(store: &dyn Store) {
     assert_eq!(head_a.head_seq, 3);
     assert_eq!(head_a.head_hash, chain_a[2].hash);
     assert_eq!(heads.len(), 3);
+}
+
+/// A change's events, recorded in one call, are sealed in the order given; an org unit
+/// refuses the whole call when one of them is another org's.
+pub async fn events_appended_together_keep_their_order(store: &dyn Store) {
+    let mut unit = store.begin().await.expect("begin");
+    let platform: Vec<NewEvent> = (0..3)
+        .map(|i| sample_event(None, &format!("p.{i}")))
+        .collect();
+    unit.append_events(platform).await.expect("append");
+    unit.commit().await.expect("commit");
+    let sealed = seal(store, "platform", 100).await;
+    let types: Vec<&str> = sealed.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["p.0", "p.1", "p.2"]);
+
+    let (a, b) = (OrgId::new(), OrgId::new());
+    let mut unit = store
+        .begin_org(&OrgScope::for_checked_org(a))
+        .await
+        .expect("unit");
+    let mixed = vec![sample_event(Some(a), "a.0"), sample_event(Some(b), "b.0")];
+    assert!(matches!(
+        unit.append_events(mixed).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let own = (1..4)
+        .map(|i| sample_event(Some(a), &format!("a.{i}")))
+        .collect();
+    unit.append_events(own).await.expect("append");
+    unit.commit().await.expect("commit");
+    let chain = ChainKey::Org(a).as_string();
+    seal(store, &chain, 100).await;
+    let sealed = whole_chain(store, &chain).await;
+    assert_unbroken(&sealed);
+    let types: Vec<&str> = sealed.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["a.1", "a.2", "a.3"]);
 }
 
 /// Each task records an event and then seals the chain, so sealers race one another and

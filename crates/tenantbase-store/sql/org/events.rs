@@ -16,12 +16,15 @@ use crate::dialect::Db;
 #[async_trait]
 impl OrgEventsUnit for OrgTx {
     async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId> {
-        if event.org_id != Some(self.scope.org_id()) {
-            return Err(StoreError::Invalid(
-                "an org unit appends only to its org's chain".to_owned(),
-            ));
-        }
+        self.check_own(&event)?;
         crate::sql::platform::events::append_event(&mut self.tx, event).await
+    }
+
+    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+        for event in &events {
+            self.check_own(event)?;
+        }
+        crate::sql::platform::events::append_events(&mut self.tx, events).await
     }
 
     async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>> {
@@ -47,5 +50,16 @@ impl OrgEventsUnit for OrgTx {
             .push_bind(i64::from(query.limit));
         let rows: Vec<EventRow> = b.build_query_as().fetch_all(&mut *self.tx).await?;
         Ok(rows.into_iter().map(Event::from).collect())
+    }
+}
+
+impl OrgTx {
+    fn check_own(&self, event: &NewEvent) -> StoreResult<()> {
+        if event.org_id == Some(self.scope.org_id()) {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(
+            "an org unit appends only to its org's chain".to_owned(),
+        ))
     }
 }

@@ -25,6 +25,11 @@ impl EventsUnit for PlatformTx {
         append_event(&mut self.tx, event).await
     }
 
+    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+        enter_platform_scope(&mut self.tx).await?;
+        append_events(&mut self.tx, events).await
+    }
+
     async fn seal_chain(&mut self, chain: &str, limit: u32) -> StoreResult<Vec<Event>> {
         enter_platform_scope(&mut self.tx).await?;
         super::sealing::seal_chain(&mut self.tx, chain, limit).await
@@ -57,11 +62,27 @@ pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
 /// Records `new` for the sealer: one plain insert, no lock on the chain's head.
 pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<EventId> {
     let event = PendingEvent::record(new);
+    let id = event.id;
+    insert_pending(conn, &[event]).await?;
+    Ok(id)
+}
+
+/// Records `events` for the sealer in one multi-row insert; their order is kept (the
+/// sealer links them in `pending_no` order, which the rows take in turn).
+pub(crate) async fn append_events(conn: &mut Conn, events: Vec<NewEvent>) -> StoreResult<()> {
+    let events: Vec<PendingEvent> = events.into_iter().map(PendingEvent::record).collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    insert_pending(conn, &events).await
+}
+
+async fn insert_pending(conn: &mut Conn, events: &[PendingEvent]) -> StoreResult<()> {
     let mut insert =
         QueryBuilder::<Db>::new(format!("INSERT INTO pending_events ({RECORDED_COLUMNS}) "));
-    insert.push_values([&event], |mut row, event| push_recorded(&mut row, event));
+    insert.push_values(events, |mut row, event| push_recorded(&mut row, event));
     insert.build().execute(&mut *conn).await?;
-    Ok(event.id)
+    Ok(())
 }
 
 /// A page of any chain, for verification, export and archival.

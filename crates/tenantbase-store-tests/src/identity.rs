@@ -154,6 +154,50 @@ pub async fn concurrent_refreshes_yield_one_successor(store: &dyn Store) {
     assert_eq!((rotated, lost), (1, 19), "{outcomes:?}");
 }
 
+/// A sign-in's new session sees the user's live sessions beyond the limit, oldest last,
+/// and whether its device opened an earlier session (ended ones count too).
+pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Store) {
+    let user = create_user(store, Some("ctx@example.com"))
+        .await
+        .expect("user");
+    let oldest = create_session(store, user.id, "ctx-a").await;
+    let older = create_session(store, user.id, "ctx-b").await;
+    let newer = create_session(store, user.id, "ctx-c").await;
+    let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    unit.revoke_session(newer, "logout", now)
+        .await
+        .expect("revoke");
+    for (device, refresh, seen) in [("dev-2", "ctx-d", false), ("dev-1", "ctx-e", true)] {
+        let session = unit
+            .create_session(
+                NewSession {
+                    id: SessionId::new(),
+                    user_id: user.id,
+                    device_id: Some(device.to_owned()),
+                    device_label: None,
+                    user_agent: None,
+                    ip: None,
+                    amr: vec!["pwd".to_owned()],
+                    identity_id: None,
+                    idle_expires_at: now + chrono::Duration::days(1),
+                    absolute_expires_at: now + chrono::Duration::days(30),
+                },
+                refresh,
+            )
+            .await
+            .expect("session");
+        let context = unit
+            .sign_in_context(&session, 2, Utc::now())
+            .await
+            .expect("context");
+        assert_eq!(context.device_seen, seen, "{device}");
+        let expected = if seen { vec![older, oldest] } else { vec![oldest] };
+        assert_eq!(context.excess, expected, "{device}");
+    }
+    unit.commit().await.expect("commit");
+}
+
 pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {
     let user = create_user(store, Some("s@example.com"))
         .await

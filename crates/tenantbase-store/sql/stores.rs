@@ -134,17 +134,6 @@ impl SessionStore for BackendStore {
         sessions::live_sessions(self.reader(), user_id, now).await
     }
 
-    async fn device_seen(
-        &self,
-        user_id: UserId,
-        besides: SessionId,
-        device_id: Option<&str>,
-        user_agent: Option<&str>,
-        ip: Option<&str>,
-    ) -> StoreResult<bool> {
-        sessions::device_seen(self.reader(), user_id, besides, device_id, user_agent, ip).await
-    }
-
     async fn touch_session(
         &self,
         id: SessionId,

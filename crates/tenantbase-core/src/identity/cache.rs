@@ -118,6 +118,21 @@ pub(super) enum AuthStale {
     UserSessions(UserId),
 }
 
+impl AuthStale {
+    /// What this makes stale and the sessions `revoked` too.
+    pub(super) fn and_sessions(self, mut revoked: Vec<SessionId>) -> Self {
+        match self {
+            _ if revoked.is_empty() => self,
+            AuthStale::Nothing => AuthStale::Sessions(revoked),
+            AuthStale::Sessions(mut ids) => {
+                ids.append(&mut revoked);
+                AuthStale::Sessions(ids)
+            }
+            AuthStale::UserSessions(user) => AuthStale::UserSessions(user),
+        }
+    }
+}
+
 impl Evict<AuthStale> for &AuthCache {
     fn evict(&self, stale: AuthStale) {
         match stale {

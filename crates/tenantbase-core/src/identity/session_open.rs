@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::{IdentityId, SessionId};
 use tenantbase_domain::model::{RequestMeta, Session, User};
+use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::sessions::NewSession;
 use tenantbase_store::platform::events::NewEvent;
 
@@ -108,47 +109,79 @@ impl Identity {
                 &hash_refresh_token(&refresh_token),
             )
             .await?;
+        let change = match opening {
+            Opening::NewAccount => change,
+            Opening::SignIn => {
+                self.admit_sign_in(&mut unit, change, &user, &session, device, request)
+                    .await?
+            }
+        };
         unit.commit(change).await?;
-        if opening == Opening::SignIn {
-            // Two reads of the account's other sessions, independent: one wait, not two.
-            let (limited, noticed) = tokio::join!(
-                self.enforce_session_limit(&user, request),
-                self.notice_sign_in(&user, session.id, device, request),
-            );
-            limited?;
-            noticed?;
-        }
         self.token_pair(user, &session, refresh_token, access_ttl, now)
     }
 
-    /// Ends the user's oldest live sessions beyond `max_per_user`.
-    async fn enforce_session_limit(
+    /// What a sign-in's new `session` brings about, in its own unit and commit: the
+    /// account's oldest live sessions beyond `max_per_user` end, and when no earlier
+    /// session came from this device, the account's address is told (`new_sign_in`,
+    /// `auth.login.new_device`). One read for both.
+    async fn admit_sign_in(
         &self,
+        unit: &mut IdentityWrite<'_>,
+        change: Change<AuthStale>,
         user: &User,
+        session: &Session,
+        device: &Device,
         request: &RequestMeta,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<Change<AuthStale>, IdentityError> {
         let now = Utc::now();
-        let live = self.store.live_sessions(user.id, now).await?;
-        if live.len() <= self.sessions.max_per_user {
-            return Ok(());
+        let context = unit
+            .sign_in_context(session, self.sessions.max_per_user, now)
+            .await?;
+        let mut events = Vec::new();
+        for &id in &context.excess {
+            unit.revoke_session(id, "auth.session.limit", now).await?;
+            let payload =
+                serde_json::json!({"session_id": id.to_string(), "reason": "session limit"});
+            events.push(user_event("auth.session.revoked", user, request, payload));
         }
-        let excess = &live[self.sessions.max_per_user..];
-        let mut unit = self.write().await?;
-        for session in excess {
-            unit.revoke_session(session.id, "auth.session.limit", now)
+        let alert = self.step_up.new_sign_in_alerts && !context.device_seen;
+        if let Some(email) = user.email.as_deref().filter(|_| alert) {
+            self.queue_new_sign_in(unit, user, email, device, request, now)
                 .await?;
+            let payload = serde_json::json!({"session_id": session.id.to_string()});
+            events.push(user_event("auth.login.new_device", user, request, payload));
         }
-        let mut events = excess.iter().map(|session| {
-            let payload = serde_json::json!({"session_id": session.id.to_string(), "reason": "session limit"});
-            user_event("auth.session.revoked", user, request, payload)
-        });
-        let Some(first) = events.next() else {
-            return Ok(());
+        let change = change.map_stale(|stale| stale.and_sessions(context.excess));
+        Ok(events.into_iter().fold(change, Change::and))
+    }
+
+    /// Queues the `new_sign_in` email to `email` in `unit`.
+    async fn queue_new_sign_in(
+        &self,
+        unit: &mut IdentityWrite<'_>,
+        user: &User,
+        email: &str,
+        device: &Device,
+        request: &RequestMeta,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let described = device
+            .label
+            .clone()
+            .or_else(|| request.user_agent.clone())
+            .unwrap_or_else(|| "an unnamed device".to_owned());
+        let message = MessageKind::NewSignIn {
+            display_name: user.display_name.clone(),
+            device: described,
+            ip: request.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
+            time: now.format("%Y-%m-%d %H:%M UTC").to_string(),
         };
-        let ids = excess.iter().map(|session| session.id).collect();
-        let change = events.fold(Change::new(AuthStale::Sessions(ids), first), Change::and);
-        unit.commit(change).await?;
-        Ok(())
+        self.links
+            .mailer
+            .queue(unit.as_mut(), email, &message)
+            .await
+            .map(drop)
+            .map_err(|e| IdentityError::Internal(format!("queueing the new_sign_in email: {e}")))
     }
 
     pub(super) fn token_pair(

@@ -8,11 +8,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::SessionId;
 use tenantbase_domain::model::{RequestMeta, Session, User};
-use tenantbase_mail::MessageKind;
 
-use super::accounts::{Device, Identity, IdentityWrite, chrono_duration, user_event};
+use super::accounts::{Identity, IdentityWrite, chrono_duration, user_event};
 use super::cache::AuthStale;
 use super::mfa::MfaMethod;
 use super::tokens::Subject;
@@ -220,60 +218,5 @@ impl Identity {
             org,
         };
         Ok(self.keyring().issue(&subject, ttl, now)?)
-    }
-
-    /// After a sign-in: when no earlier session of the account came from this device,
-    /// emails the account's address (`new_sign_in`) and records `auth.login.new_device`.
-    pub(super) async fn notice_sign_in(
-        &self,
-        user: &User,
-        session: SessionId,
-        device: &Device,
-        request: &RequestMeta,
-    ) -> Result<(), IdentityError> {
-        let Some(email) = user.email.as_deref() else {
-            return Ok(());
-        };
-        if !self.step_up.new_sign_in_alerts {
-            return Ok(());
-        }
-        let seen = self
-            .store
-            .device_seen(
-                user.id,
-                session,
-                device.id.as_deref(),
-                request.user_agent.as_deref(),
-                request.ip.as_deref(),
-            )
-            .await?;
-        if seen {
-            return Ok(());
-        }
-        let described = device
-            .label
-            .clone()
-            .or_else(|| request.user_agent.clone())
-            .unwrap_or_else(|| "an unnamed device".to_owned());
-        let message = MessageKind::NewSignIn {
-            display_name: user.display_name.clone(),
-            device: described,
-            ip: request.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
-            time: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        };
-        let mut unit = self.write().await?;
-        self.links
-            .mailer
-            .queue(unit.as_mut(), email, &message)
-            .await
-            .map_err(|e| IdentityError::Internal(format!("queueing the new_sign_in email: {e}")))?;
-        let event = user_event(
-            "auth.login.new_device",
-            user,
-            request,
-            serde_json::json!({"session_id": session.to_string()}),
-        );
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-        Ok(())
     }
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
 use tenantbase_store::identity::SessionsUnit;
-use tenantbase_store::identity::sessions::{NewSession, SESSION_COLUMNS, SessionRow};
+use tenantbase_store::identity::sessions::{
+    NewSession, SESSION_COLUMNS, SessionRow, SignInContext,
+};
 use tenantbase_store::{StoreError, StoreResult};
 
 use crate::dialect::Db;
@@ -52,6 +54,15 @@ impl SessionsUnit for PlatformTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    async fn sign_in_context(
+        &mut self,
+        session: &Session,
+        keep: usize,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SignInContext> {
+        sign_in_context(&mut self.tx, session, keep, now).await
     }
 
     async fn revoke_identity_sessions(
@@ -258,33 +269,40 @@ where
     rows.into_iter().map(Session::try_from).collect()
 }
 
-pub(crate) async fn device_seen<'e, E>(
-    db: E,
-    user_id: UserId,
-    besides: SessionId,
-    device_id: Option<&str>,
-    user_agent: Option<&str>,
-    ip: Option<&str>,
-) -> StoreResult<bool>
-where
-    E: sqlx::Executor<'e, Database = Db>,
-{
+/// `SessionsUnit::sign_in_context`: the user's live sessions, newest first, each row
+/// carrying the (uncorrelated, so evaluated once) answer whether the device was seen.
+async fn sign_in_context(
+    conn: &mut Conn,
+    session: &Session,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> StoreResult<SignInContext> {
     // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
     // spells it `IS`, so the NULL cases are written out.
-    let seen: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $5 AND CASE WHEN $2 IS NOT NULL \
-         THEN device_id = $2 ELSE device_id IS NULL \
-         AND (user_agent = $3 OR (user_agent IS NULL AND $3 IS NULL)) \
-         AND (ip = $4 OR (ip IS NULL AND $4 IS NULL)) END LIMIT 1",
+    let live: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+        "SELECT id, EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $2 \
+         AND CASE WHEN $3 IS NOT NULL THEN device_id = $3 ELSE device_id IS NULL \
+         AND (user_agent = $4 OR (user_agent IS NULL AND $4 IS NULL)) \
+         AND (ip = $5 OR (ip IS NULL AND $5 IS NULL)) END) \
+         FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+         AND idle_expires_at > $6 AND absolute_expires_at > $6 ORDER BY created_at DESC, id DESC",
     )
-    .bind(user_id.as_uuid())
-    .bind(device_id)
-    .bind(user_agent)
-    .bind(ip)
-    .bind(besides.as_uuid())
-    .fetch_optional(db)
+    .bind(session.user_id.as_uuid())
+    .bind(session.id.as_uuid())
+    .bind(session.device_id.as_deref())
+    .bind(session.user_agent.as_deref())
+    .bind(session.ip.as_deref())
+    .bind(now)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(seen.is_some())
+    Ok(SignInContext {
+        device_seen: live.first().is_some_and(|(_, seen)| *seen),
+        excess: live
+            .into_iter()
+            .skip(keep)
+            .map(|(id, _)| SessionId::from_uuid(id))
+            .collect(),
+    })
 }
 
 pub(crate) async fn touch_session<'e, E>(

@@ -23,6 +23,16 @@ pub struct NewSession {
     pub absolute_expires_at: DateTime<Utc>,
 }
 
+/// What a sign-in's new session meets among the user's sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInContext {
+    /// Live sessions beyond the account's limit, oldest last: to revoke.
+    pub excess: Vec<SessionId>,
+    /// Whether any other session of the user, live or ended, came from this device: the
+    /// same device id when the sign-in sent one, else the same user agent and address.
+    pub device_seen: bool,
+}
+
 /// Sessions' part of a unit of work.
 #[async_trait]
 pub trait SessionsUnit: Send {
@@ -48,6 +58,16 @@ pub trait SessionsUnit: Send {
         grace: std::time::Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<Rotation>;
+
+    /// What the sign-in that just created `session` must know, read in one statement: the
+    /// user's live sessions beyond the newest `keep`, and whether an earlier session of
+    /// the user came from the same device.
+    async fn sign_in_context(
+        &mut self,
+        session: &Session,
+        keep: usize,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SignInContext>;
 
     /// Revokes one session; `false` if it was already revoked or does not exist.
     async fn revoke_session(
@@ -87,17 +107,6 @@ pub trait SessionStore: Send + Sync {
     /// The user's sessions that are not revoked, newest first.
     async fn live_sessions(&self, user_id: UserId, now: DateTime<Utc>)
     -> StoreResult<Vec<Session>>;
-
-    /// Whether any session of `user_id` but `besides`, live or ended, came from this
-    /// device: the same device id when one is given, else the same user agent and IP.
-    async fn device_seen(
-        &self,
-        user_id: UserId,
-        besides: SessionId,
-        device_id: Option<&str>,
-        user_agent: Option<&str>,
-        ip: Option<&str>,
-    ) -> StoreResult<bool>;
 
     /// Slides the session's idle expiry and records activity.
     async fn touch_session(

@@ -140,22 +140,23 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let unit = self.write().await?;
+        let mut unit = self.write().await?;
+        let challenge = use_challenge(&mut unit, mfa_token, device).await?;
         let passed = FactorPassed {
             user,
             amr_factor,
             recorded: None,
         };
-        self.complete_mfa_in(unit, mfa_token, passed, device, request)
+        self.complete_mfa_in(unit, challenge, passed, device, request)
             .await
     }
 
-    /// `complete_mfa` in `unit`, committing with the session what the second factor
-    /// recorded there, if anything.
+    /// Opens the session of `challenge` (used up in `unit`) for the user whose second
+    /// factor passed, committing with it what the factor recorded there, if anything.
     pub(super) async fn complete_mfa_in(
         &self,
         mut unit: IdentityWrite<'_>,
-        mfa_token: &str,
+        challenge: MfaChallenge,
         passed: FactorPassed<'_>,
         device: &Device,
         request: &RequestMeta,
@@ -165,12 +166,6 @@ impl Identity {
             amr_factor,
             recorded,
         } = passed;
-        let challenge = unit
-            .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
-            .await?
-            .ok_or(IdentityError::InvalidMfaToken)?;
-        // Dropping the unit rolls the use back: another device cannot burn the token.
-        check_device(&challenge, device)?;
         if challenge.user_id != user.id {
             return Err(IdentityError::InvalidMfaToken);
         }
@@ -372,6 +367,22 @@ impl Identity {
             expires_in: MFA_TOKEN_TTL.as_secs(),
         }))
     }
+}
+
+/// Uses up the challenge of `mfa_token` in `unit` (dropping the unit undoes that) if it
+/// is unused, unexpired and answers to `device`.
+pub(super) async fn use_challenge(
+    unit: &mut IdentityWrite<'_>,
+    mfa_token: &str,
+    device: &Device,
+) -> Result<MfaChallenge, IdentityError> {
+    let challenge = unit
+        .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
+        .await?
+        .ok_or(IdentityError::InvalidMfaToken)?;
+    // Refused here, the unit rolls the use back: another device cannot burn the token.
+    check_device(&challenge, device)?;
+    Ok(challenge)
 }
 
 /// A challenge bound to a device answers only to that device.

@@ -8,7 +8,7 @@ use tenantbase_domain::model::{MfaKind, RequestMeta, User};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
-use super::{FactorPassed, MfaMethod, check_device};
+use super::{FactorPassed, MfaMethod, use_challenge};
 use crate::identity::accounts::{Device, Identity, IdentityWrite, user_event};
 use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, TokenPair};
@@ -40,16 +40,16 @@ impl Identity {
                 "needs the device's id (X-Device-Id) to bind the trust to".to_owned(),
             ));
         }
-        let challenge = self.peek_challenge(mfa_token).await?;
-        check_device(&challenge, device)?;
+        // The challenge's use, the code's and the new session commit together: one
+        // durable write, and a code is never spent on a sign-in that did not happen. Every
+        // refusal below drops the unit, which gives the challenge back.
+        let mut unit = self.write().await?;
+        let challenge = use_challenge(&mut unit, mfa_token, device).await?;
         let account = throttle_key(challenge.user_id);
         let ip = request.ip.as_deref();
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
-        // The code's use, the challenge's and the new session commit together: one
-        // durable write, and a code is never spent on a sign-in that did not happen.
-        let mut unit = self.write().await?;
         let user = unit.user(challenge.user_id).await?;
         let Some(used) = self
             .check_code_in(&mut unit, &user, method, code, false, request)
@@ -72,7 +72,7 @@ impl Identity {
             recorded: Some(used),
         };
         let pair = self
-            .complete_mfa_in(unit, mfa_token, passed, device, request)
+            .complete_mfa_in(unit, challenge, passed, device, request)
             .await?;
         self.throttle.record_success(ip, &account);
         let device_token = if trust_device {

@@ -887,7 +887,7 @@ export interface paths {
         /**
          * Start a step-up with a passkey: WebAuthn request options, `{"publicKey": {…}}`,
          *     listing the caller's passkeys only, user verification required. The challenge can be
-         *     answered once, within 5 minutes.
+         *     answered once, within 5 minutes, in the same session.
          */
         post: operations["start_passkey_step_up"];
         delete?: never;
@@ -5589,7 +5589,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused (`passkey_refused`): no pending step-up of the caller's (unknown, used or expired challenge), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase; or No valid access token (`missing_token`, `invalid_token`) */
+            /** @description Refused (`passkey_refused`): no pending step-up of the caller's session (unknown, used or expired challenge, or one another session started), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase; or No valid access token (`missing_token`, `invalid_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;

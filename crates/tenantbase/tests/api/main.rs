@@ -51,6 +51,7 @@ mod ops;
 mod org_bound_tokens;
 mod orgs;
 mod passkeys;
+mod passkeys_step_up;
 mod process;
 mod profiles;
 mod projects;

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tenantbase_core::identity::StepUpPolicy;
-use tenantbase_core::identity::oidc::OidcPolicy;
-use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
+use tenantbase_testkit::oidc_provider::ProviderUser;
 
 use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{mfa_token, verify};
 use crate::auth_mfa_email::{mailed_code, send_email_code};
-use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::helpers::{BOTH, TestApp, TestResponse};
+use crate::oidc::app_with_provider_and;
 use crate::passkeys::{SoftKey, add_passkey, events_of, relying_party};
 use crate::passkeys_step_up::passkey_step_up;
 use crate::step_up::claims;
@@ -190,23 +190,14 @@ async fn step_up_codes_are_throttled_like_the_sign_ins() {
     }
 }
 
-/// An app with the test provider, passkeys and the short window.
-async fn provider_app(backend: Backend) -> (TestApp, OidcProvider) {
-    let provider = OidcProvider::start().await;
-    let oidc = crate::oidc::with_provider(&provider, OidcPolicy::default());
-    let app = TestApp::configured(backend, |options| {
-        options.oidc = oidc;
-        options.passkeys = Some(relying_party());
-        options.step_up = short_window();
-    })
-    .await;
-    (app, provider)
-}
-
 #[tokio::test]
 async fn an_account_without_a_password_signs_in_again_or_uses_its_passkey() {
     for backend in BOTH {
-        let (app, provider) = provider_app(backend).await;
+        let (app, provider) = app_with_provider_and(backend, |options| {
+            options.passkeys = Some(relying_party());
+            options.step_up = short_window();
+        })
+        .await;
         provider.sign_in_as(ProviderUser::verified("sub-fed", "fed@example.com"));
         let fed = Caller::from_tokens(&crate::oidc::sign_in(&app).await);
         let org = fed.create_org(&app, "Federated Co").await;

@@ -54,6 +54,7 @@ macro_rules! conformance_suite {
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
             ceremonies_are_taken_once_by_their_purpose_user_and_session,
+            emailed_codes_are_kept_one_per_purpose,
             files_are_listed_filtered_and_counted_per_org,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,

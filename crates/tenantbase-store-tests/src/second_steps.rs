@@ -1,8 +1,9 @@
 //! Conformance tests of what waits between two requests of a stronger sign-in: WebAuthn
-//! ceremonies.
+//! ceremonies and emailed codes.
 
 use chrono::{Duration, Utc};
 use tenantbase_store::Store;
+use tenantbase_store::identity::mfa::EmailCodePurpose;
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
 
 use crate::identity::{create_session, create_user};
@@ -58,5 +59,77 @@ pub async fn ceremonies_are_taken_once_by_their_purpose_user_and_session(store: 
         .await
         .expect("take");
     assert_eq!(taken.as_deref(), Some("state of second"));
+    unit.commit().await.expect("commit");
+}
+
+pub async fn emailed_codes_are_kept_one_per_purpose(store: &dyn Store) {
+    use EmailCodePurpose::{SignIn, StepUp};
+    let user = create_user(store, Some("e@example.com"))
+        .await
+        .expect("user")
+        .id;
+    let now = Utc::now();
+    let later = now + Duration::minutes(10);
+    let mut unit = store.begin().await.expect("begin");
+    unit.put_email_code(user, SignIn, "sign-in-1", later)
+        .await
+        .expect("put");
+    unit.put_email_code(user, StepUp, "step-up-1", later)
+        .await
+        .expect("put");
+    unit.put_email_code(user, SignIn, "sign-in-2", later)
+        .await
+        .expect("replace");
+    for (purpose, expected) in [(SignIn, "sign-in-2"), (StepUp, "step-up-1")] {
+        let outstanding = unit.email_code(user, purpose, now).await.expect("read");
+        assert_eq!(outstanding.as_deref(), Some(expected), "{purpose:?}");
+    }
+
+    assert!(
+        !unit
+            .use_email_code(user, SignIn, "sign-in-1")
+            .await
+            .expect("use"),
+        "replaced"
+    );
+    assert!(
+        !unit
+            .use_email_code(user, StepUp, "sign-in-2")
+            .await
+            .expect("use"),
+        "other purpose"
+    );
+    assert!(
+        unit.use_email_code(user, SignIn, "sign-in-2")
+            .await
+            .expect("use")
+    );
+    assert!(
+        !unit
+            .use_email_code(user, SignIn, "sign-in-2")
+            .await
+            .expect("use"),
+        "used once"
+    );
+    assert_eq!(
+        unit.email_code(user, SignIn, now).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        unit.email_code(user, StepUp, now)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("step-up-1"),
+        "the step-up's code outlives the sign-in's"
+    );
+    // Expired codes are not outstanding.
+    let after_expiry = later + Duration::seconds(1);
+    assert_eq!(
+        unit.email_code(user, StepUp, after_expiry)
+            .await
+            .expect("read"),
+        None
+    );
     unit.commit().await.expect("commit");
 }

@@ -436,7 +436,7 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in code (6 digits, 10 minutes, single use) for the second step; any
-         *     earlier code stops working.
+         *     earlier sign-in code stops working (a step-up's code does not).
          */
         post: operations["send_mfa_email_code"];
         delete?: never;
@@ -844,9 +844,9 @@ export interface paths {
         put?: never;
         /**
          * Email the caller a code to step up with (6 digits, 10 minutes, single use), for
-         *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
-         *     working. Sends have a per-account budget apart from the sign-in's
-         *     (`/v1/auth/mfa/email/send`), which a session cannot use up.
+         *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier step-up code
+         *     stops working (a sign-in's code does not). Sends have a per-account budget apart
+         *     from the sign-in's (`/v1/auth/mfa/email/send`), which a session cannot use up.
          */
         post: operations["send_step_up_email_code"];
         delete?: never;

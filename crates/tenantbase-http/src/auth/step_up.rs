@@ -84,9 +84,9 @@ impl From<Reauthenticated> for ReauthenticatedResponse {
 }
 
 /// Email the caller a code to step up with (6 digits, 10 minutes, single use), for
-/// `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
-/// working. Sends have a per-account budget apart from the sign-in's
-/// (`/v1/auth/mfa/email/send`), which a session cannot use up.
+/// `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier step-up code
+/// stops working (a sign-in's code does not). Sends have a per-account budget apart
+/// from the sign-in's (`/v1/auth/mfa/email/send`), which a session cannot use up.
 #[utoipa::path(post, path = "/v1/auth/reauthenticate/email-code", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued to the account's verified address"),

@@ -272,6 +272,47 @@ async fn an_emailed_code_answers_only_what_it_was_sent_for() {
 }
 
 #[tokio::test]
+async fn a_sign_in_code_and_a_step_up_code_do_not_cancel_each_other() {
+    for backend in BOTH {
+        let app = TestApp::with_step_up(backend, short_window()).await;
+        let email = "mae@example.com";
+        let (mae, _) = email_code_account(&app, email).await;
+        let with_code =
+            |code: &str| json!({"password": PASSWORD, "method": "email_code", "code": code});
+        // A sign-in elsewhere waits for its code while the session asks for a step-up's.
+        let token = mfa_token(&app, email, &[]).await;
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let sign_in_code = mailed_code(&app, email).await;
+        let sent = mae
+            .post(&app, "/v1/auth/reauthenticate/email-code", json!({}))
+            .await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let step_up_code = mailed_code(&app, email).await;
+        let signed_in = verify(&app, &token, "email_code", &sign_in_code, &[]).await;
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
+
+        // And the reverse: a new sign-in's code leaves the step-up's working.
+        let token = mfa_token(&app, email, &[]).await;
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let replaced = mailed_code(&app, email).await;
+        let renewed = reauthenticate(&app, &mae, with_code(&step_up_code)).await;
+        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
+
+        // Within one purpose a new code still replaces the older one.
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let newest = mailed_code(&app, email).await;
+        verify(&app, &token, "email_code", &replaced, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let signed_in = verify(&app, &token, "email_code", &newest, &[]).await;
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
+    }
+}
+
+#[tokio::test]
 async fn an_active_factor_that_cannot_answer_refuses_the_password_alone_at_step_up_and_sign_in() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;

@@ -51,6 +51,8 @@ mod ops;
 mod org_bound_tokens;
 mod orgs;
 mod passkeys;
+mod passkeys_manage;
+mod passkeys_sign_in;
 mod passkeys_step_up;
 mod process;
 mod profiles;

@@ -11,7 +11,7 @@ use tenantbase_testkit::oidc_provider::{
 };
 
 use crate::auth::register;
-use crate::helpers::{BOTH, Backend, Options, TestApp, TestResponse};
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// The app page flows return to.
@@ -29,21 +29,6 @@ pub(crate) async fn app_with_policy(
     let provider = OidcProvider::start().await;
     let policy = with_provider(&provider, policy);
     (TestApp::with_oidc(backend, policy).await, provider)
-}
-
-/// An app with the test provider and whatever else `configure` sets.
-pub(crate) async fn app_with_provider_and(
-    backend: Backend,
-    configure: impl FnOnce(&mut Options),
-) -> (TestApp, OidcProvider) {
-    let provider = OidcProvider::start().await;
-    let oidc = with_provider(&provider, OidcPolicy::default());
-    let app = TestApp::configured(backend, |options| {
-        options.oidc = oidc;
-        configure(options);
-    })
-    .await;
-    (app, provider)
 }
 
 /// `policy` with `provider` added as `test`, returning to `APP_PAGE`.

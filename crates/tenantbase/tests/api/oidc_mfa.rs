@@ -1,18 +1,20 @@
 //! A provider's sign-in against the account's own rules, on both backends: an account with
 //! a second factor takes the second step after the exchange (a code or a passkey; trusted
-//! devices skip it, as after a password), and unlinking an identity ends the sessions opened through it — at
-//! once, refresh tokens included — and the second steps it has under way.
+//! devices skip it, as after a password), and unlinking an identity ends the sessions
+//! opened through it — at once, refresh tokens included — and the second steps it has
+//! under way.
 
 use axum::http::Method;
 use serde_json::{Value, json};
+use tenantbase_core::identity::oidc::OidcPolicy;
 use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::post;
 use crate::auth_mfa::{enrol_totp, totp_code, verify};
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, Backend, Options, TestApp};
 use crate::oidc::{
-    app_with_provider, app_with_provider_and, confirm, events_of, exchange_with, link_code,
-    login_code, sign_in,
+    app_with_provider, confirm, events_of, exchange_with, link_code, login_code, sign_in,
+    with_provider,
 };
 use crate::passkeys::{ORIGIN, SoftKey, add_passkey, relying_party};
 use crate::tenants::Caller;
@@ -34,6 +36,21 @@ async fn second_step_due(app: &TestApp, headers: &[(&str, &str)]) -> Value {
         .problem(422, "validation_failed");
     assert_eq!(again["errors"][0]["field"], "login_code");
     first
+}
+
+/// An app with the test provider and whatever else `configure` sets.
+pub(crate) async fn app_with_provider_and(
+    backend: Backend,
+    configure: impl FnOnce(&mut Options),
+) -> (TestApp, OidcProvider) {
+    let provider = OidcProvider::start().await;
+    let oidc = with_provider(&provider, OidcPolicy::default());
+    let app = TestApp::configured(backend, |options| {
+        options.oidc = oidc;
+        configure(options);
+    })
+    .await;
+    (app, provider)
 }
 
 fn mfa_token(due: &Value) -> &str {

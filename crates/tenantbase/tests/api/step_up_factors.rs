@@ -14,7 +14,7 @@ use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{mfa_token, verify};
 use crate::auth_mfa_email::{mailed_code, send_email_code};
 use crate::helpers::{BOTH, TestApp, TestResponse};
-use crate::oidc::app_with_provider_and;
+use crate::oidc_mfa::app_with_provider_and;
 use crate::passkeys::{SoftKey, add_passkey, events_of, relying_party};
 use crate::passkeys_step_up::passkey_step_up;
 use crate::step_up::claims;

@@ -12,7 +12,10 @@ use tenantbase_store::{Store, StoreError};
 
 const GRACE: Duration = Duration::from_secs(10);
 
-async fn create_user(store: &dyn Store, email: Option<&str>) -> Result<User, StoreError> {
+pub(crate) async fn create_user(
+    store: &dyn Store,
+    email: Option<&str>,
+) -> Result<User, StoreError> {
     let mut unit = store.begin().await?;
     let user = unit
         .create_user(NewUser {
@@ -27,7 +30,11 @@ async fn create_user(store: &dyn Store, email: Option<&str>) -> Result<User, Sto
     Ok(user)
 }
 
-async fn create_session(store: &dyn Store, user: UserId, refresh_hash: &str) -> SessionId {
+pub(crate) async fn create_session(
+    store: &dyn Store,
+    user: UserId,
+    refresh_hash: &str,
+) -> SessionId {
     create_session_via(store, user, refresh_hash, None).await
 }
 
@@ -192,7 +199,11 @@ pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Stor
             .await
             .expect("context");
         assert_eq!(context.device_seen, seen, "{device}");
-        let expected = if seen { vec![older, oldest] } else { vec![oldest] };
+        let expected = if seen {
+            vec![older, oldest]
+        } else {
+            vec![oldest]
+        };
         assert_eq!(context.excess, expected, "{device}");
     }
     unit.commit().await.expect("commit");

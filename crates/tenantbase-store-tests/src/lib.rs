@@ -7,12 +7,14 @@ mod files;
 mod identity;
 mod jobs;
 mod sealing;
+mod second_steps;
 
 pub use events::*;
 pub use files::*;
 pub use identity::*;
 pub use jobs::*;
 pub use sealing::*;
+pub use second_steps::*;
 use serde_json::json;
 use tenantbase_store::{Store, StoreError};
 
@@ -53,6 +55,8 @@ macro_rules! conformance_suite {
             sessions_opened_through_an_identity_are_revoked_with_it,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
+            ceremonies_are_taken_once_by_their_purpose_user_and_session,
+            emailed_codes_are_kept_one_per_purpose,
             files_are_listed_filtered_and_counted_per_org,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,

@@ -436,7 +436,7 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in code (6 digits, 10 minutes, single use) for the second step; any
-         *     earlier code stops working.
+         *     earlier sign-in code stops working (a step-up's code does not).
          */
         post: operations["send_mfa_email_code"];
         delete?: never;
@@ -844,9 +844,9 @@ export interface paths {
         put?: never;
         /**
          * Email the caller a code to step up with (6 digits, 10 minutes, single use), for
-         *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
-         *     working. Sends have a per-account budget apart from the sign-in's
-         *     (`/v1/auth/mfa/email/send`), which a session cannot use up.
+         *     `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier step-up code
+         *     stops working (a sign-in's code does not). Sends have a per-account budget apart
+         *     from the sign-in's (`/v1/auth/mfa/email/send`), which a session cannot use up.
          */
         post: operations["send_step_up_email_code"];
         delete?: never;
@@ -887,7 +887,7 @@ export interface paths {
         /**
          * Start a step-up with a passkey: WebAuthn request options, `{"publicKey": {…}}`,
          *     listing the caller's passkeys only, user verification required. The challenge can be
-         *     answered once, within 5 minutes.
+         *     answered once, within 5 minutes, in the same session.
          */
         post: operations["start_passkey_step_up"];
         delete?: never;
@@ -5589,7 +5589,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused (`passkey_refused`): no pending step-up of the caller's (unknown, used or expired challenge), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase; or No valid access token (`missing_token`, `invalid_token`) */
+            /** @description Refused (`passkey_refused`): no pending step-up of the caller's session (unknown, used or expired challenge, or one another session started), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase; or No valid access token (`missing_token`, `invalid_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;

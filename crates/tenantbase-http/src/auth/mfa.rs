@@ -204,7 +204,7 @@ pub(crate) async fn verify_mfa(
 }
 
 /// Email a sign-in code (6 digits, 10 minutes, single use) for the second step; any
-/// earlier code stops working.
+/// earlier sign-in code stops working (a step-up's code does not).
 #[utoipa::path(post, path = "/v1/auth/mfa/email/send", tag = "auth", request_body = MfaTokenBody,
     params(("X-Device-Id" = Option<String>, Header, description = "Required when the sign-in sent one")),
     responses(

@@ -84,9 +84,9 @@ impl From<Reauthenticated> for ReauthenticatedResponse {
 }
 
 /// Email the caller a code to step up with (6 digits, 10 minutes, single use), for
-/// `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier code stops
-/// working. Sends have a per-account budget apart from the sign-in's
-/// (`/v1/auth/mfa/email/send`), which a session cannot use up.
+/// `POST /v1/auth/reauthenticate` with `method: "email_code"`; any earlier step-up code
+/// stops working (a sign-in's code does not). Sends have a per-account budget apart
+/// from the sign-in's (`/v1/auth/mfa/email/send`), which a session cannot use up.
 #[utoipa::path(post, path = "/v1/auth/reauthenticate/email-code", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued to the account's verified address"),
@@ -107,7 +107,7 @@ pub(crate) async fn send_step_up_email_code(
 
 /// Start a step-up with a passkey: WebAuthn request options, `{"publicKey": {…}}`,
 /// listing the caller's passkeys only, user verification required. The challenge can be
-/// answered once, within 5 minutes.
+/// answered once, within 5 minutes, in the same session.
 #[utoipa::path(post, path = "/v1/auth/reauthenticate/passkey/start", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "Request options (user verification required)", body = Object),
@@ -129,7 +129,7 @@ pub(crate) async fn start_passkey_step_up(
     request_body = PasskeyAnswerBody,
     responses(
         (status = 200, description = "Reauthenticated", body = ReauthenticatedResponse),
-        (status = 401, description = "Refused (`passkey_refused`): no pending step-up of the caller's (unknown, used or expired challenge), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Refused (`passkey_refused`): no pending step-up of the caller's session (unknown, used or expired challenge, or one another session started), another account's or a removed passkey, wrong origin, bad signature, no user verification, or a signature counter that did not increase", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The credential is not a WebAuthn authentication response", body = Problem, content_type = "application/problem+json"),
     ))]

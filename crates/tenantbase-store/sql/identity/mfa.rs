@@ -8,8 +8,8 @@ use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
 use tenantbase_store::StoreResult;
 use tenantbase_store::identity::MfaUnit;
 use tenantbase_store::identity::mfa::{
-    MFA_CHALLENGE_COLUMNS, MFA_FACTOR_COLUMNS, MfaChallengeRow, MfaFactorRow, NewMfaChallenge,
-    NewTrustedDevice, TRUSTED_DEVICE_COLUMNS, TrustedDeviceRow,
+    EmailCodePurpose, MFA_CHALLENGE_COLUMNS, MFA_FACTOR_COLUMNS, MfaChallengeRow, MfaFactorRow,
+    NewMfaChallenge, NewTrustedDevice, TRUSTED_DEVICE_COLUMNS, TrustedDeviceRow,
 };
 
 use crate::dialect::Db;
@@ -207,16 +207,18 @@ impl MfaUnit for PlatformTx {
     async fn put_email_code(
         &mut self,
         user_id: UserId,
+        purpose: EmailCodePurpose,
         code_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO mfa_email_codes (user_id, code_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, \
+            "INSERT INTO mfa_email_codes (user_id, purpose, code_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (user_id, purpose) DO UPDATE SET code_hash = excluded.code_hash, \
              created_at = excluded.created_at, expires_at = excluded.expires_at",
         )
         .bind(user_id.as_uuid())
+        .bind(purpose.as_str())
         .bind(code_hash)
         .bind(Utc::now().trunc_subsecs(6))
         .bind(expires_at)
@@ -228,24 +230,35 @@ impl MfaUnit for PlatformTx {
     async fn email_code(
         &mut self,
         user_id: UserId,
+        purpose: EmailCodePurpose,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as(
-            "SELECT code_hash FROM mfa_email_codes WHERE user_id = $1 AND expires_at > $2",
+            "SELECT code_hash FROM mfa_email_codes \
+             WHERE user_id = $1 AND purpose = $2 AND expires_at > $3",
         )
         .bind(user_id.as_uuid())
+        .bind(purpose.as_str())
         .bind(now)
         .fetch_optional(&mut *self.tx)
         .await?;
         Ok(row.map(|(hash,)| hash))
     }
 
-    async fn use_email_code(&mut self, user_id: UserId, code_hash: &str) -> StoreResult<bool> {
-        let used = sqlx::query("DELETE FROM mfa_email_codes WHERE user_id = $1 AND code_hash = $2")
-            .bind(user_id.as_uuid())
-            .bind(code_hash)
-            .execute(&mut *self.tx)
-            .await?;
+    async fn use_email_code(
+        &mut self,
+        user_id: UserId,
+        purpose: EmailCodePurpose,
+        code_hash: &str,
+    ) -> StoreResult<bool> {
+        let used = sqlx::query(
+            "DELETE FROM mfa_email_codes WHERE user_id = $1 AND purpose = $2 AND code_hash = $3",
+        )
+        .bind(user_id.as_uuid())
+        .bind(purpose.as_str())
+        .bind(code_hash)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(used.rows_affected() > 0)
     }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use tenantbase_domain::id::{PasskeyId, UserId};
+use tenantbase_domain::id::{PasskeyId, SessionId, UserId};
 use tenantbase_domain::model::PasskeyInfo;
 use tenantbase_store::identity::PasskeysUnit;
 use tenantbase_store::identity::passkeys::{
@@ -112,11 +112,12 @@ impl PasskeysUnit for PlatformTx {
             .await?;
         sqlx::query(
             "INSERT INTO webauthn_ceremonies \
-             (challenge_hash, user_id, purpose, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             (challenge_hash, user_id, session_id, purpose, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&ceremony.challenge_hash)
         .bind(ceremony.user_id.map(|id| id.as_uuid()))
+        .bind(ceremony.session_id.map(|id| id.as_uuid()))
         .bind(ceremony.purpose.as_str())
         .bind(&ceremony.state)
         .bind(now)
@@ -131,24 +132,37 @@ impl PasskeysUnit for PlatformTx {
         challenge_hash: &str,
         purpose: CeremonyPurpose,
         user: Option<UserId>,
+        session: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
         // Deleted whatever its fate: a challenge is answered once, right or wrong.
-        let taken: Vec<(Option<uuid::Uuid>, String, String, DateTime<Utc>)> = sqlx::query_as(
+        let taken: Vec<TakenCeremony> = sqlx::query_as(
             "DELETE FROM webauthn_ceremonies WHERE challenge_hash = $1 \
-             RETURNING user_id, purpose, state, expires_at",
+             RETURNING user_id, session_id, purpose, state, expires_at",
         )
         .bind(challenge_hash)
         .fetch_all(&mut *self.tx)
         .await?;
-        let owner = user.map(|id| id.as_uuid());
+        let owner = (user.map(|id| id.as_uuid()), session.map(|id| id.as_uuid()));
         Ok(taken
             .into_iter()
-            .find(|(user_id, kind, _, expires_at)| {
-                *user_id == owner && kind == purpose.as_str() && *expires_at > now
+            .find(|taken| {
+                (taken.user_id, taken.session_id) == owner
+                    && taken.purpose == purpose.as_str()
+                    && taken.expires_at > now
             })
-            .map(|(_, _, state, _)| state))
+            .map(|taken| taken.state))
     }
+}
+
+/// A ceremony as `take_ceremony` deletes it, to be checked against the answer's.
+#[derive(sqlx::FromRow)]
+struct TakenCeremony {
+    user_id: Option<uuid::Uuid>,
+    session_id: Option<uuid::Uuid>,
+    purpose: String,
+    state: String,
+    expires_at: DateTime<Utc>,
 }
 
 pub(crate) async fn passkeys<'e, E>(db: E, user: UserId) -> StoreResult<Vec<StoredPasskey>>

@@ -20,6 +20,25 @@ pub struct NewMfaChallenge {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What an emailed code was sent for. Each purpose keeps its own outstanding code, so a
+/// step-up's send does not cancel a sign-in's code, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailCodePurpose {
+    /// The second step of a sign-in.
+    SignIn,
+    /// A signed-in user's step-up (reauthentication).
+    StepUp,
+}
+
+impl EmailCodePurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailCodePurpose::SignIn => "sign_in",
+            EmailCodePurpose::StepUp => "step_up",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTrustedDevice {
     pub id: TrustedDeviceId,
@@ -97,23 +116,32 @@ pub trait MfaUnit: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<MfaChallenge>>;
 
-    /// Stores the user's one outstanding emailed code, replacing any older one.
+    /// Stores the user's one outstanding emailed code for `purpose`, replacing any older
+    /// one for the same purpose.
     async fn put_email_code(
         &mut self,
         user_id: UserId,
+        purpose: EmailCodePurpose,
         code_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// The hash of the user's unexpired emailed code, if any.
+    /// The hash of the user's unexpired emailed code for `purpose`, if any.
     async fn email_code(
         &mut self,
         user_id: UserId,
+        purpose: EmailCodePurpose,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
 
-    /// Uses up the emailed code with this hash; `false` if it was used meanwhile.
-    async fn use_email_code(&mut self, user_id: UserId, code_hash: &str) -> StoreResult<bool>;
+    /// Uses up the emailed code for `purpose` with this hash; `false` if it was used
+    /// meanwhile.
+    async fn use_email_code(
+        &mut self,
+        user_id: UserId,
+        purpose: EmailCodePurpose,
+        code_hash: &str,
+    ) -> StoreResult<bool>;
 
     /// A trusted device by its token's hash, expired or not.
     async fn trusted_device_by_token(

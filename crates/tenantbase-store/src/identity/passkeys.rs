@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{PasskeyId, UserId};
+use tenantbase_domain::id::{PasskeyId, SessionId, UserId};
 use tenantbase_domain::model::PasskeyInfo;
 
 use crate::StoreResult;
@@ -70,6 +70,9 @@ pub struct NewCeremony {
     /// SHA-256 (hex) of the challenge sent to the client.
     pub challenge_hash: String,
     pub user_id: Option<UserId>,
+    /// The session a step-up was started in, the only one that may finish it; `None`
+    /// for the other purposes.
+    pub session_id: Option<SessionId>,
     pub purpose: CeremonyPurpose,
     /// The verifier's state (JSON).
     pub state: String,
@@ -111,12 +114,14 @@ pub trait PasskeysUnit: Send {
     async fn insert_ceremony(&mut self, ceremony: NewCeremony) -> StoreResult<()>;
 
     /// Takes (deletes and returns) the unexpired state of the ceremony with this challenge
-    /// hash, purpose and user; `None` if there is none — unknown, used or expired.
+    /// hash, purpose, user and session; `None` if there is none — unknown, used, expired,
+    /// or started for another purpose, user or session.
     async fn take_ceremony(
         &mut self,
         challenge_hash: &str,
         purpose: CeremonyPurpose,
         user: Option<UserId>,
+        session: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
 }

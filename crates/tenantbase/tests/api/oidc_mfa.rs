@@ -1,18 +1,22 @@
 //! A provider's sign-in against the account's own rules, on both backends: an account with
-//! a second factor takes the second step after the exchange (trusted devices skip it, as
-//! after a password), and unlinking an identity ends the sessions opened through it — at
-//! once, refresh tokens included — and the second steps it has under way.
+//! a second factor takes the second step after the exchange (a code or a passkey; trusted
+//! devices skip it, as after a password), and unlinking an identity ends the sessions
+//! opened through it — at once, refresh tokens included — and the second steps it has
+//! under way.
 
 use axum::http::Method;
 use serde_json::{Value, json};
+use tenantbase_core::identity::oidc::OidcPolicy;
 use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::post;
 use crate::auth_mfa::{enrol_totp, totp_code, verify};
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, Backend, Options, TestApp};
 use crate::oidc::{
     app_with_provider, confirm, events_of, exchange_with, link_code, login_code, sign_in,
+    with_provider,
 };
+use crate::passkeys::{ORIGIN, SoftKey, add_passkey, relying_party};
 use crate::tenants::Caller;
 
 const LAPTOP: [(&str, &str); 1] = [("x-device-id", "laptop")];
@@ -32,6 +36,21 @@ async fn second_step_due(app: &TestApp, headers: &[(&str, &str)]) -> Value {
         .problem(422, "validation_failed");
     assert_eq!(again["errors"][0]["field"], "login_code");
     first
+}
+
+/// An app with the test provider and whatever else `configure` sets.
+pub(crate) async fn app_with_provider_and(
+    backend: Backend,
+    configure: impl FnOnce(&mut Options),
+) -> (TestApp, OidcProvider) {
+    let provider = OidcProvider::start().await;
+    let oidc = with_provider(&provider, OidcPolicy::default());
+    let app = TestApp::configured(backend, |options| {
+        options.oidc = oidc;
+        configure(options);
+    })
+    .await;
+    (app, provider)
 }
 
 fn mfa_token(due: &Value) -> &str {
@@ -94,6 +113,56 @@ async fn a_provider_sign_in_still_needs_the_accounts_second_factor() {
         let succeeded = events_of(&app, "auth.login.succeeded").await;
         assert_eq!(succeeded.len(), 1);
         assert_eq!(succeeded[0]["payload"]["amr"], json!(["fed", "otp", "mfa"]));
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_passes_the_second_step_after_a_provider_sign_in() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider_and(backend, |options| {
+            options.passkeys = Some(relying_party());
+        })
+        .await;
+        provider.sign_in_as(ProviderUser::verified("sub-ada", "ada@example.com"));
+        let ada = Caller::from_tokens(&sign_in(&app).await);
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Phone").await;
+
+        let due = second_step_due(&app, &LAPTOP).await;
+        assert_eq!(due["methods"], json!(["passkey"]), "{due}");
+        let token = mfa_token(&due);
+        let options = post(
+            &app,
+            "/v1/auth/mfa/passkey/start",
+            json!({"mfa_token": token}),
+            &LAPTOP,
+        )
+        .await;
+        assert_eq!(options.status, 200, "{}", options.text());
+        let assertion = key.get(ORIGIN, &options.json()).await;
+        let body = json!({"mfa_token": token, "credential": assertion});
+        let passed = post(&app, "/v1/auth/mfa/passkey/finish", body.clone(), &LAPTOP).await;
+        assert_eq!(passed.status, 200, "{}", passed.text());
+        let signed_in = Caller::from_tokens(&passed.json());
+        assert_eq!(signed_in.user_id, ada.user_id);
+
+        // The session says how: through the provider, then a key (synced or bound to its
+        // device), two factors in all.
+        let listed = ada.get(&app, "/v1/auth/passkeys").await.json()["items"][0].clone();
+        let key_kind = if listed["backup_eligible"] == true {
+            "swk"
+        } else {
+            "hwk"
+        };
+        let amr = json!(["fed", key_kind, "mfa"]);
+        assert_eq!(auth_methods(&app, &signed_in).await, amr, "{backend:?}");
+        let succeeded = events_of(&app, "auth.login.succeeded").await;
+        assert_eq!(succeeded.len(), 1, "{backend:?}");
+        assert_eq!(succeeded[0]["payload"]["amr"], amr);
+        // The mfa_token is spent.
+        post(&app, "/v1/auth/mfa/passkey/finish", body, &LAPTOP)
+            .await
+            .problem(401, "invalid_mfa_token");
     }
 }
 

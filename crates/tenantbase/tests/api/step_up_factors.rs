@@ -1,21 +1,22 @@
 //! Step-up with every second factor an account has, end to end on both backends: an
 //! account whose only factor is emailed codes is refused with its password alone and
-//! passes with a mailed code (single use, throttled like the sign-in's); a passkey alone
-//! steps up (the caller's own, for a step-up ceremony only); an account made by an OpenID
-//! provider is told to sign in again, and a new sign-in passes the guarded change.
+//! passes with a mailed code (single use, throttled like the sign-in's); an account made
+//! by an OpenID provider is told to sign in again, and a new sign-in passes the guarded
+//! change (or a passkey steps it up: `passkeys_step_up`).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tenantbase_core::identity::StepUpPolicy;
-use tenantbase_core::identity::oidc::OidcPolicy;
-use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
+use tenantbase_testkit::oidc_provider::ProviderUser;
 
 use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{mfa_token, verify};
 use crate::auth_mfa_email::{mailed_code, send_email_code};
-use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
-use crate::passkeys::{ORIGIN, SoftKey, add_passkey, events_of, login_start, relying_party};
+use crate::helpers::{BOTH, TestApp, TestResponse};
+use crate::oidc_mfa::app_with_provider_and;
+use crate::passkeys::{SoftKey, add_passkey, events_of, relying_party};
+use crate::passkeys_step_up::passkey_step_up;
 use crate::step_up::claims;
 use crate::tenants::{Caller, verified};
 
@@ -23,7 +24,7 @@ use crate::tenants::{Caller, verified};
 /// to outwait.
 const WINDOW: Duration = Duration::from_secs(2);
 
-fn short_window() -> StepUpPolicy {
+pub(crate) fn short_window() -> StepUpPolicy {
     StepUpPolicy {
         max_age: WINDOW,
         ..StepUpPolicy::default()
@@ -31,62 +32,33 @@ fn short_window() -> StepUpPolicy {
 }
 
 /// Past the window of every sign-in made before the call.
-async fn outwait_the_window() {
+pub(crate) async fn outwait_the_window() {
     tokio::time::sleep(WINDOW + Duration::from_millis(200)).await;
 }
 
-/// An app with passkeys and the short window.
-async fn passkey_app(backend: Backend) -> TestApp {
-    TestApp::configured(backend, |options| {
-        options.passkeys = Some(relying_party());
-        options.step_up = short_window();
-    })
-    .await
-}
-
 /// Creating an API key in `org`: a change that needs a recent sign-in.
-async fn create_key(app: &TestApp, caller: &Caller, org: &str) -> TestResponse {
+pub(crate) async fn create_key(app: &TestApp, caller: &Caller, org: &str) -> TestResponse {
     let body = json!({"name": "ci", "permissions": ["projects:read"]});
     caller
         .post(app, &format!("/v1/orgs/{org}/api-keys"), body)
         .await
 }
 
-async fn reauthenticate(app: &TestApp, caller: &Caller, body: Value) -> TestResponse {
+pub(crate) async fn reauthenticate(app: &TestApp, caller: &Caller, body: Value) -> TestResponse {
     caller.post(app, "/v1/auth/reauthenticate", body).await
 }
 
 /// The second factors a step-up by password alone is asked for.
-async fn methods_asked(app: &TestApp, caller: &Caller) -> Value {
+pub(crate) async fn methods_asked(app: &TestApp, caller: &Caller) -> Value {
     let asked = reauthenticate(app, caller, json!({"password": PASSWORD}))
         .await
         .problem(401, "second_factor_required");
     asked["methods"].clone()
 }
 
-fn renewed_caller(caller: &Caller, renewed: &TestResponse) -> Caller {
+pub(crate) fn renewed_caller(caller: &Caller, renewed: &TestResponse) -> Caller {
     assert_eq!(renewed.status, 200, "{}", renewed.text());
     caller.with_token(renewed.json()["access_token"].as_str().expect("token"))
-}
-
-/// `caller`'s passkey step-up with `key` answering: options, then the finish's answer.
-async fn passkey_step_up(app: &TestApp, caller: &Caller, key: &mut SoftKey) -> TestResponse {
-    let options = caller
-        .post(app, "/v1/auth/reauthenticate/passkey/start", json!({}))
-        .await;
-    assert_eq!(options.status, 200, "{}", options.text());
-    let credential = key.get(ORIGIN, &options.json()).await;
-    finish_passkey(app, caller, &credential).await
-}
-
-async fn finish_passkey(app: &TestApp, caller: &Caller, credential: &Value) -> TestResponse {
-    caller
-        .post(
-            app,
-            "/v1/auth/reauthenticate/passkey/finish",
-            json!({"credential": credential}),
-        )
-        .await
 }
 
 /// An email-code account past its window, with an org to guard a change in.
@@ -219,167 +191,13 @@ async fn step_up_codes_are_throttled_like_the_sign_ins() {
 }
 
 #[tokio::test]
-async fn a_passkey_alone_steps_up_and_the_session_keeps_its_amr() {
-    for backend in BOTH {
-        let app = passkey_app(backend).await;
-        let ada = Caller::registered(&app, "ada@example.com").await;
-        let mut key = SoftKey::default();
-        let passkey = add_passkey(&app, &ada, &mut key, "Laptop").await;
-        let org = ada.create_org(&app, "Keyed Co").await;
-        let before = claims(&ada.token);
-        outwait_the_window().await;
-        create_key(&app, &ada, &org)
-            .await
-            .problem(401, "reauthentication_required");
-
-        // The password alone is not enough for an account with a passkey, and a passkey
-        // does not answer at the code route.
-        assert_eq!(methods_asked(&app, &ada).await, json!(["passkey"]));
-        let misrouted = reauthenticate(
-            &app,
-            &ada,
-            json!({"password": PASSWORD, "method": "passkey", "code": "123456"}),
-        )
-        .await
-        .problem(422, "validation_failed");
-        assert_eq!(misrouted["errors"][0]["field"], "method");
-        assert!(
-            misrouted
-                .to_string()
-                .contains("/v1/auth/reauthenticate/passkey/start")
-        );
-
-        let options = ada
-            .post(&app, "/v1/auth/reauthenticate/passkey/start", json!({}))
-            .await
-            .json();
-        let request = &options["publicKey"];
-        assert_eq!(request["userVerification"], "required", "{options}");
-        let allowed = request["allowCredentials"].as_array().expect("allowed");
-        assert_eq!(allowed.len(), 1, "{options}");
-        let credential = key.get(ORIGIN, &options).await;
-        let renewed = finish_passkey(&app, &ada, &credential).await;
-        let stepped_up = renewed_caller(&ada, &renewed);
-        let after = claims(&stepped_up.token);
-        assert_eq!(after["sid"], before["sid"], "the same session");
-        assert_eq!(after["amr"], before["amr"], "{backend:?}: amr kept");
-        assert!(after["auth_time"].as_i64() > before["auth_time"].as_i64());
-        assert_eq!(renewed.json()["token_type"], "Bearer");
-
-        let created = create_key(&app, &stepped_up, &org).await;
-        assert_eq!(created.status, 201, "{backend:?}: {}", created.text());
-        let changed = stepped_up
-            .post(
-                &app,
-                "/v1/auth/password/change",
-                json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
-            )
-            .await;
-        assert_eq!(changed.status, 204, "{backend:?}: {}", changed.text());
-        // The challenge was answered once.
-        finish_passkey(&app, &ada, &credential)
-            .await
-            .problem(401, "passkey_refused");
-
-        let steps = events_of(&app, "auth.step_up.succeeded").await;
-        assert_eq!(steps.len(), 1, "{backend:?}");
-        assert_eq!(steps[0]["payload"]["method"], "passkey");
-        assert_eq!(steps[0]["payload"]["passkey_id"], passkey["id"]);
-        assert_eq!(steps[0]["payload"]["session_id"], before["sid"]);
-    }
-}
-
-#[tokio::test]
-async fn only_the_callers_own_passkey_answers_their_step_up() {
-    for backend in BOTH {
-        let app = passkey_app(backend).await;
-        let ada = Caller::registered(&app, "ada@example.com").await;
-        let bob = Caller::registered(&app, "bob@example.com").await;
-        let (mut ada_key, mut bob_key) = (SoftKey::default(), SoftKey::default());
-        add_passkey(&app, &ada, &mut ada_key, "Ada's").await;
-        add_passkey(&app, &bob, &mut bob_key, "Bob's").await;
-
-        // Ada's key answers Bob's challenge (a client that ignores `allowCredentials`).
-        let mut options = bob
-            .post(&app, "/v1/auth/reauthenticate/passkey/start", json!({}))
-            .await
-            .json();
-        options["publicKey"]
-            .as_object_mut()
-            .expect("options")
-            .remove("allowCredentials");
-        let foreign = ada_key.get(ORIGIN, &options).await;
-        finish_passkey(&app, &bob, &foreign)
-            .await
-            .problem(401, "passkey_refused");
-        // Ada's answer to her own challenge does not step Bob up either.
-        let options = ada
-            .post(&app, "/v1/auth/reauthenticate/passkey/start", json!({}))
-            .await
-            .json();
-        let ada_answer = ada_key.get(ORIGIN, &options).await;
-        finish_passkey(&app, &bob, &ada_answer)
-            .await
-            .problem(401, "passkey_refused");
-        // An answer to a sign-in ceremony is no step-up.
-        let sign_in = login_start(&app).await;
-        let signed = ada_key.get(ORIGIN, &sign_in).await;
-        finish_passkey(&app, &ada, &signed)
-            .await
-            .problem(401, "passkey_refused");
-        let reasons: Value = events_of(&app, "auth.passkey.login.failed")
-            .await
-            .iter()
-            .map(|e| e["payload"]["reason"].clone())
-            .collect();
-        assert_eq!(
-            reasons,
-            json!([
-                "unknown passkey",
-                "no pending challenge",
-                "no pending challenge"
-            ]),
-            "{backend:?}"
-        );
-        assert!(events_of(&app, "auth.step_up.succeeded").await.is_empty());
-        // Bob's own key still works, and malformed answers are bad input.
-        let renewed = passkey_step_up(&app, &bob, &mut bob_key).await;
-        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
-        finish_passkey(&app, &bob, &json!({"id": "x"}))
-            .await
-            .problem(422, "validation_failed");
-
-        // Without a passkey there is nothing to start; without passkeys, nothing at all.
-        let carol = Caller::registered(&app, "carol@example.com").await;
-        carol
-            .post(&app, "/v1/auth/reauthenticate/passkey/start", json!({}))
-            .await
-            .problem(404, "mfa_not_enrolled");
-        let plain = TestApp::new(backend).await;
-        let dan = Caller::registered(&plain, "dan@example.com").await;
-        dan.post(&plain, "/v1/auth/reauthenticate/passkey/start", json!({}))
-            .await
-            .problem(404, "passkeys_disabled");
-    }
-}
-
-/// An app with the test provider, passkeys and the short window.
-async fn provider_app(backend: Backend) -> (TestApp, OidcProvider) {
-    let provider = OidcProvider::start().await;
-    let oidc = crate::oidc::with_provider(&provider, OidcPolicy::default());
-    let app = TestApp::configured(backend, |options| {
-        options.oidc = oidc;
-        options.passkeys = Some(relying_party());
-        options.step_up = short_window();
-    })
-    .await;
-    (app, provider)
-}
-
-#[tokio::test]
 async fn an_account_without_a_password_signs_in_again_or_uses_its_passkey() {
     for backend in BOTH {
-        let (app, provider) = provider_app(backend).await;
+        let (app, provider) = app_with_provider_and(backend, |options| {
+            options.passkeys = Some(relying_party());
+            options.step_up = short_window();
+        })
+        .await;
         provider.sign_in_as(ProviderUser::verified("sub-fed", "fed@example.com"));
         let fed = Caller::from_tokens(&crate::oidc::sign_in(&app).await);
         let org = fed.create_org(&app, "Federated Co").await;
@@ -449,6 +267,47 @@ async fn an_emailed_code_answers_only_what_it_was_sent_for() {
             .problem(401, "invalid_mfa_code");
         // Each still answers what it was sent for.
         let signed_in = verify(&app, &token, "email_code", &sign_in_code, &[]).await;
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_code_and_a_step_up_code_do_not_cancel_each_other() {
+    for backend in BOTH {
+        let app = TestApp::with_step_up(backend, short_window()).await;
+        let email = "mae@example.com";
+        let (mae, _) = email_code_account(&app, email).await;
+        let with_code =
+            |code: &str| json!({"password": PASSWORD, "method": "email_code", "code": code});
+        // A sign-in elsewhere waits for its code while the session asks for a step-up's.
+        let token = mfa_token(&app, email, &[]).await;
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let sign_in_code = mailed_code(&app, email).await;
+        let sent = mae
+            .post(&app, "/v1/auth/reauthenticate/email-code", json!({}))
+            .await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let step_up_code = mailed_code(&app, email).await;
+        let signed_in = verify(&app, &token, "email_code", &sign_in_code, &[]).await;
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
+
+        // And the reverse: a new sign-in's code leaves the step-up's working.
+        let token = mfa_token(&app, email, &[]).await;
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let replaced = mailed_code(&app, email).await;
+        let renewed = reauthenticate(&app, &mae, with_code(&step_up_code)).await;
+        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
+
+        // Within one purpose a new code still replaces the older one.
+        let sent = send_email_code(&app, &token).await;
+        assert_eq!(sent.status, 202, "{backend:?}: {}", sent.text());
+        let newest = mailed_code(&app, email).await;
+        verify(&app, &token, "email_code", &replaced, &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        let signed_in = verify(&app, &token, "email_code", &newest, &[]).await;
         assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
     }
 }

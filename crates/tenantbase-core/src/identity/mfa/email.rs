@@ -2,7 +2,8 @@
 //! when `auth.mfa.email_fallback` allows it, an account with TOTP may ask for one — for
 //! the second step of a sign-in or for a step-up. A code is 6 digits, lives 10 minutes,
 //! is used once, and only its keyed hash is stored; the email carrying it is sealed in
-//! the mail queue like every message.
+//! the mail queue like every message. A sign-in and a step-up each have their own
+//! outstanding code: sending one leaves the other's working.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use chrono::Utc;
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{MfaKind, RequestMeta};
 use tenantbase_mail::MessageKind;
+use tenantbase_store::identity::mfa::EmailCodePurpose;
 
 use super::codes::new_email_code;
 use super::{MfaMethod, check_device};
@@ -21,7 +23,8 @@ use crate::write::Change;
 const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 
 impl Identity {
-    /// Emails a sign-in code to the user of `mfa_token`, replacing any earlier code.
+    /// Emails a sign-in code to the user of `mfa_token`, replacing any earlier sign-in
+    /// code (a step-up's stays).
     pub async fn send_mfa_email_code(
         &self,
         mfa_token: &str,
@@ -36,7 +39,7 @@ impl Identity {
     }
 
     /// Emails the signed-in caller a code to step up with (`reauthenticate` with method
-    /// `email_code`), replacing any earlier code.
+    /// `email_code`), replacing any earlier step-up code (a sign-in's stays).
     pub async fn send_step_up_email_code(
         &self,
         principal: &Principal,
@@ -81,6 +84,7 @@ impl Identity {
         let expires_at = Utc::now() + chrono_duration(EMAIL_CODE_TTL);
         unit.put_email_code(
             user.id,
+            email_code_purpose(step_up),
             &self.email_code_hash(user.id, &code, step_up),
             expires_at,
         )
@@ -154,14 +158,23 @@ impl Identity {
     }
 
     /// The stored form of an emailed code, bound to what it was sent for: a step-up's
-    /// code cannot finish a sign-in, nor a sign-in's a step-up, though both live in the
-    /// account's one code row. (A sign-in's keeps the plain form, so codes pending at an
-    /// upgrade still work.)
+    /// code cannot finish a sign-in, nor a sign-in's a step-up, whichever row it is
+    /// looked for in. (A sign-in's keeps the plain form, so codes pending at an upgrade
+    /// still work.)
     pub(super) fn email_code_hash(&self, user: UserId, code: &str, step_up: bool) -> String {
         if step_up {
             self.mfa.keys.code_hash(user, &format!("step_up:{code}"))
         } else {
             self.mfa.keys.code_hash(user, code)
         }
+    }
+}
+
+/// The store's slot for a code sent for a sign-in or for a `step_up`: one each per account.
+pub(super) fn email_code_purpose(step_up: bool) -> EmailCodePurpose {
+    if step_up {
+        EmailCodePurpose::StepUp
+    } else {
+        EmailCodePurpose::SignIn
     }
 }

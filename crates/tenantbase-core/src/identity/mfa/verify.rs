@@ -8,6 +8,7 @@ use tenantbase_domain::model::{MfaKind, RequestMeta, User};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
+use super::email::email_code_purpose;
 use super::{FactorPassed, MfaMethod, use_challenge};
 use crate::identity::accounts::{Device, Identity, IdentityWrite, user_event};
 use crate::identity::cache::AuthStale;
@@ -177,11 +178,12 @@ impl Identity {
             }
             MfaMethod::EmailCode => {
                 let hash = self.email_code_hash(user.id, code.trim(), step_up);
-                let Some(stored) = unit.email_code(user.id, Utc::now()).await? else {
+                let purpose = email_code_purpose(step_up);
+                let Some(stored) = unit.email_code(user.id, purpose, Utc::now()).await? else {
                     return Ok(None);
                 };
                 if find_hash(std::slice::from_ref(&stored), &hash).is_none()
-                    || !unit.use_email_code(user.id, &stored).await?
+                    || !unit.use_email_code(user.id, purpose, &stored).await?
                 {
                     return Ok(None);
                 }

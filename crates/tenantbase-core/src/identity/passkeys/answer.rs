@@ -1,9 +1,10 @@
-//! Checking a passkey's answer to an authentication challenge, for a sign-in or for the
-//! second step of one: the passkey must exist and belong to the expected user, the
+//! Checking a passkey's answer to an authentication challenge, for a sign-in (either
+//! step) or a step-up: the passkey must exist and belong to the expected user, the
 //! verifier must accept the answer, and the signature counter must move forward. Every
-//! refusal is audited (`auth.passkey.login.failed`, with its reason) and answered alike.
+//! refusal is audited with its reason (`Audit`) and answered alike.
 
 use chrono::Utc;
+use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{Actor, RequestMeta, Target};
 use tenantbase_store::identity::passkeys::{PasskeyUse, StoredPasskey};
 use tenantbase_store::platform::events::NewEvent;
@@ -25,6 +26,17 @@ pub(super) struct Passed<'a> {
     pub unit: IdentityWrite<'a>,
 }
 
+/// How a refused answer is audited.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Audit {
+    /// A sign-in's (either step): `auth.passkey.login.failed`, about the passkey's owner
+    /// when the passkey is known.
+    SignIn,
+    /// A step-up of this signed-in user: `auth.step_up.failed` about them, as a refused
+    /// password or code is, with `failed: "passkey"`.
+    StepUp(UserId),
+}
+
 /// The assertion JSON a browser returned, parsed.
 pub(super) fn assertion(
     credential: serde_json::Value,
@@ -39,12 +51,13 @@ pub(super) fn assertion(
 
 impl Identity {
     /// Checks `credential`, which must name a passkey of `owner`, with `verify` (the
-    /// verifier's finish, given the stored passkey).
+    /// verifier's finish, given the stored passkey); refusals are audited as `audit` says.
     pub(super) async fn check_answer(
         &self,
         credential: &PublicKeyCredential,
         owner: Uuid,
         verify: impl FnOnce(&Passkey) -> Result<AuthenticationResult, WebauthnError>,
+        audit: Audit,
         request: &RequestMeta,
     ) -> Result<Passed<'_>, IdentityError> {
         let mut unit = self.write().await?;
@@ -53,7 +66,7 @@ impl Identity {
             .await?;
         let Some(stored) = stored.filter(|s| s.info.user_id.as_uuid() == owner) else {
             drop(unit);
-            return Err(self.refuse(None, "unknown passkey", request).await);
+            return Err(self.refuse(audit, None, "unknown passkey", request).await);
         };
         let mut passkey = parse(&stored.credential)?;
         let result = match verify(&passkey) {
@@ -65,7 +78,7 @@ impl Identity {
                     WebauthnError::InvalidRPOrigin => "origin not allowed",
                     _ => "verification failed",
                 };
-                return Err(self.refuse(Some(&stored), reason, request).await);
+                return Err(self.refuse(audit, Some(&stored), reason, request).await);
             }
         };
         passkey.update_credential(&result);
@@ -80,7 +93,9 @@ impl Identity {
         };
         if !unit.record_passkey_use(used).await? {
             drop(unit);
-            return Err(self.refuse(Some(&stored), COUNTER_BEHIND, request).await);
+            return Err(self
+                .refuse(audit, Some(&stored), COUNTER_BEHIND, request)
+                .await);
         }
         Ok(Passed {
             stored,
@@ -89,28 +104,38 @@ impl Identity {
         })
     }
 
-    /// Audits a refused answer (about the passkey's owner when the passkey is known) and
-    /// returns the refusal, or what kept it from being audited. No unit may be open.
+    /// Audits a refused answer as `audit` says and returns the refusal, or what kept it
+    /// from being audited. No unit may be open.
     pub(super) async fn refuse(
         &self,
+        audit: Audit,
         passkey: Option<&StoredPasskey>,
         reason: &str,
         request: &RequestMeta,
     ) -> IdentityError {
-        let owner = passkey.map(|p| p.info.user_id.to_string());
+        let passkey_id = passkey.map(|p| p.info.id.to_string());
+        let (event_type, subject, payload) = match audit {
+            Audit::SignIn => (
+                "auth.passkey.login.failed",
+                passkey.map(|p| p.info.user_id.to_string()),
+                serde_json::json!({"reason": reason, "passkey_id": passkey_id}),
+            ),
+            Audit::StepUp(user) => (
+                "auth.step_up.failed",
+                Some(user.to_string()),
+                serde_json::json!({"failed": "passkey", "reason": reason, "passkey_id": passkey_id}),
+            ),
+        };
         let event = NewEvent {
             org_id: None,
-            event_type: "auth.passkey.login.failed".to_owned(),
-            actor: owner.clone().map_or(Actor::System, Actor::User),
-            target: owner.map(|id| Target {
+            event_type: event_type.to_owned(),
+            actor: subject.clone().map_or(Actor::System, Actor::User),
+            target: subject.map(|id| Target {
                 kind: "user".to_owned(),
                 id,
             }),
             request: request.clone(),
-            payload: serde_json::json!({
-                "reason": reason,
-                "passkey_id": passkey.map(|p| p.info.id.to_string()),
-            }),
+            payload,
         };
         let audited = async {
             let unit = self.write().await?;

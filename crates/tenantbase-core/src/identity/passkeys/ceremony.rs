@@ -1,6 +1,6 @@
 //! A ceremony's state between its two requests: stored under the hash of the challenge
-//! sent to the client, and taken back — once, unexpired, for the same purpose and user —
-//! by the answer, whose client data carries that challenge.
+//! sent to the client, and taken back — once, unexpired, for the same purpose, user and
+//! (for a step-up) session — by the answer, whose client data carries that challenge.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use tenantbase_domain::id::UserId;
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_store::Store;
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
 
@@ -17,10 +17,12 @@ use crate::identity::IdentityError;
 use crate::identity::accounts::chrono_duration;
 
 /// Stores `state` for the ceremony whose challenge is `challenge`, in a unit of its own.
+/// `session`: the only session that may finish it (a step-up's).
 pub(super) async fn open(
     store: &dyn Store,
     purpose: CeremonyPurpose,
     user: Option<UserId>,
+    session: Option<SessionId>,
     challenge: &[u8],
     state: &impl Serialize,
 ) -> Result<(), IdentityError> {
@@ -30,6 +32,7 @@ pub(super) async fn open(
     unit.insert_ceremony(NewCeremony {
         challenge_hash: challenge_hash(challenge),
         user_id: user,
+        session_id: session,
         purpose,
         state,
         expires_at: Utc::now() + chrono_duration(CEREMONY_TTL),
@@ -41,11 +44,12 @@ pub(super) async fn open(
 
 /// Takes the state of the ceremony `client_data_json` answers, in a unit of its own and
 /// whatever happens next, so that no challenge can be answered twice. `None`: no such
-/// ceremony — unknown, used, expired, or another purpose's or user's.
+/// ceremony — unknown, used, expired, or another purpose's, user's or session's.
 pub(super) async fn take<S: DeserializeOwned>(
     store: &dyn Store,
     purpose: CeremonyPurpose,
     user: Option<UserId>,
+    session: Option<SessionId>,
     client_data_json: &[u8],
 ) -> Result<Option<S>, IdentityError> {
     let Some(challenge) = answered_challenge(client_data_json) else {
@@ -53,7 +57,13 @@ pub(super) async fn take<S: DeserializeOwned>(
     };
     let mut unit = store.begin().await?;
     let state = unit
-        .take_ceremony(&challenge_hash(&challenge), purpose, user, Utc::now())
+        .take_ceremony(
+            &challenge_hash(&challenge),
+            purpose,
+            user,
+            session,
+            Utc::now(),
+        )
         .await?;
     unit.commit().await?;
     state

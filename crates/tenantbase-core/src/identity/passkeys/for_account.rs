@@ -1,24 +1,59 @@
 //! An authentication ceremony with the passkeys of an account named beforehand — the
 //! second step of a sign-in (`second_factor`) and a step-up (`step_up`): the challenge
 //! lists only that account's passkeys and requires user verification, and only an answer
-//! by one of them, to a ceremony started for the same purpose and account, passes.
+//! by one of them, to a ceremony started for the same purpose and account — and, for a
+//! step-up, in the same session — passes.
 
-use tenantbase_domain::id::UserId;
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
 use tenantbase_store::identity::passkeys::CeremonyPurpose;
 use webauthn_rs::prelude::PasskeyAuthentication;
 
-use super::answer::{Passed, assertion};
+use super::answer::{Audit, Passed, assertion};
 use super::record::parse;
 use super::{Identity, IdentityError, ceremony};
 
+/// What an account's ceremony is for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Step {
+    /// The second step of a sign-in, whose `mfa_token` names the account.
+    SecondFactor,
+    /// A step-up of this session: another session of the same user cannot finish it,
+    /// as a step-up renews the `auth_time` of the session it is finished in.
+    StepUp(SessionId),
+}
+
+impl Step {
+    fn purpose(self) -> CeremonyPurpose {
+        match self {
+            Step::SecondFactor => CeremonyPurpose::SecondFactor,
+            Step::StepUp(_) => CeremonyPurpose::StepUp,
+        }
+    }
+
+    fn session(self) -> Option<SessionId> {
+        match self {
+            Step::SecondFactor => None,
+            Step::StepUp(session) => Some(session),
+        }
+    }
+
+    /// How a refusal of `user`'s answer is audited.
+    fn audit(self, user: UserId) -> Audit {
+        match self {
+            Step::SecondFactor => Audit::SignIn,
+            Step::StepUp(_) => Audit::StepUp(user),
+        }
+    }
+}
+
 impl Identity {
     /// Request options for `navigator.credentials.get()` listing `user`'s passkeys, the
-    /// ceremony kept for `purpose`. `MfaNotEnrolled` when the account has none.
+    /// ceremony kept for `step`. `MfaNotEnrolled` when the account has none.
     pub(super) async fn start_with_passkeys_of(
         &self,
         user: UserId,
-        purpose: CeremonyPurpose,
+        step: Step,
     ) -> Result<serde_json::Value, IdentityError> {
         let webauthn = self.webauthn()?;
         let passkeys = self
@@ -31,6 +66,7 @@ impl Identity {
         if passkeys.is_empty() {
             return Err(IdentityError::MfaNotEnrolled);
         }
+        let purpose = step.purpose();
         // `Passkey` ceremonies of webauthn-rs require user verification (PIN, biometric).
         let (options, state) = webauthn
             .start_passkey_authentication(&passkeys)
@@ -39,6 +75,7 @@ impl Identity {
             self.store.as_ref(),
             purpose,
             Some(user),
+            step.session(),
             &options.public_key.challenge,
             &state,
         )
@@ -48,12 +85,13 @@ impl Identity {
     }
 
     /// Checks `credential` (the browser's assertion JSON) against `user`'s ceremony for
-    /// `purpose`. Refusals are `PasskeyRefused`, audited; on success the passkey's use is
-    /// recorded in the returned unit, for the caller to commit with what it proves.
+    /// `step`. Refusals are `PasskeyRefused`, audited as `step` says; on success the
+    /// passkey's use is recorded in the returned unit, for the caller to commit with what
+    /// it proves.
     pub(super) async fn finish_with_passkey_of(
         &self,
         user: UserId,
-        purpose: CeremonyPurpose,
+        step: Step,
         credential: serde_json::Value,
         request: &RequestMeta,
     ) -> Result<Passed<'_>, IdentityError> {
@@ -61,16 +99,20 @@ impl Identity {
         let credential = assertion(credential)?;
         let state: Option<PasskeyAuthentication> = ceremony::take(
             self.store.as_ref(),
-            purpose,
+            step.purpose(),
             Some(user),
+            step.session(),
             &credential.response.client_data_json,
         )
         .await?;
+        let audit = step.audit(user);
         let Some(state) = state else {
-            return Err(self.refuse(None, "no pending challenge", request).await);
+            return Err(self
+                .refuse(audit, None, "no pending challenge", request)
+                .await);
         };
         let verify = |_: &_| webauthn.finish_passkey_authentication(&credential, &state);
-        self.check_answer(&credential, user.as_uuid(), verify, request)
+        self.check_answer(&credential, user.as_uuid(), verify, audit, request)
             .await
     }
 }

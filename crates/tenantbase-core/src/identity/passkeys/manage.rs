@@ -47,6 +47,7 @@ impl Identity {
             self.store.as_ref(),
             CeremonyPurpose::Register,
             Some(user.id),
+            None,
             &options.public_key.challenge,
             &state,
         )
@@ -97,6 +98,7 @@ impl Identity {
             self.store.as_ref(),
             CeremonyPurpose::Register,
             Some(user.id),
+            None,
             &credential.response.client_data_json,
         )
         .await?

@@ -4,9 +4,9 @@
 //! `amr`.
 
 use tenantbase_domain::model::RequestMeta;
-use tenantbase_store::identity::passkeys::CeremonyPurpose;
 
 use super::answer::Passed;
+use super::for_account::Step;
 use super::record::key_kind;
 use super::{Identity, IdentityError};
 use crate::identity::TokenPair;
@@ -23,7 +23,7 @@ impl Identity {
     ) -> Result<serde_json::Value, IdentityError> {
         self.webauthn()?;
         let user = self.mfa_challenge_user(mfa_token).await?;
-        self.start_with_passkeys_of(user.id, CeremonyPurpose::SecondFactor)
+        self.start_with_passkeys_of(user.id, Step::SecondFactor)
             .await
     }
 
@@ -44,7 +44,7 @@ impl Identity {
             result,
             unit,
         } = self
-            .finish_with_passkey_of(user.id, CeremonyPurpose::SecondFactor, credential, request)
+            .finish_with_passkey_of(user.id, Step::SecondFactor, credential, request)
             .await?;
         let payload = serde_json::json!({
             "passkey_id": stored.info.id.to_string(),

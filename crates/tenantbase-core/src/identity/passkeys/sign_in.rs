@@ -6,7 +6,7 @@ use tenantbase_domain::model::RequestMeta;
 use tenantbase_store::identity::passkeys::CeremonyPurpose;
 use webauthn_rs::prelude::DiscoverableAuthentication;
 
-use super::answer::{Passed, assertion};
+use super::answer::{Audit, Passed, assertion};
 use super::record::amr;
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::TokenPair;
@@ -26,6 +26,7 @@ impl Identity {
         ceremony::open(
             self.store.as_ref(),
             CeremonyPurpose::SignIn,
+            None,
             None,
             &options.public_key.challenge,
             &state,
@@ -51,15 +52,20 @@ impl Identity {
             self.store.as_ref(),
             CeremonyPurpose::SignIn,
             None,
+            None,
             &credential.response.client_data_json,
         )
         .await?;
         let Some(state) = state else {
-            return Err(self.refuse(None, "no pending challenge", request).await);
+            return Err(self
+                .refuse(Audit::SignIn, None, "no pending challenge", request)
+                .await);
         };
         let Ok((user_handle, _)) = webauthn.identify_discoverable_authentication(&credential)
         else {
-            return Err(self.refuse(None, "no user handle", request).await);
+            return Err(self
+                .refuse(Audit::SignIn, None, "no user handle", request)
+                .await);
         };
         let verify = |passkey: &_| {
             webauthn.finish_discoverable_authentication_v2(&credential, state, passkey)
@@ -69,7 +75,7 @@ impl Identity {
             result,
             mut unit,
         } = self
-            .check_answer(&credential, user_handle, verify, request)
+            .check_answer(&credential, user_handle, verify, Audit::SignIn, request)
             .await?;
         let user = unit.lock_user(stored.info.user_id).await?;
         let amr = amr(&result);

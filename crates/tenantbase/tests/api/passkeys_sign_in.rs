@@ -1,0 +1,234 @@
+//! Signing in with a passkey, end to end on both backends: every refusal of an answer —
+//! another origin, a challenge answered twice, an expired ceremony, a cloned
+//! authenticator — audited with its reason, and a passkey as the second step of a
+//! password sign-in.
+
+use serde_json::json;
+
+use crate::auth::{PASSWORD, post};
+use crate::helpers::BOTH;
+use crate::passkeys::{
+    ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, login_finish, login_start,
+    sign_in,
+};
+use crate::tenants::Caller;
+
+#[tokio::test]
+async fn an_answer_from_another_origin_is_refused() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+
+        // The relying party id fits the origin, so the client goes ahead; the server
+        // allows one origin only.
+        let options = ada
+            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
+            .await
+            .json();
+        let credential = key.create("https://evil.example.com", &options).await;
+        let refused = ada
+            .post(
+                &app,
+                "/v1/auth/passkeys/register/finish",
+                json!({"name": "Laptop", "credential": credential}),
+            )
+            .await;
+        let problem = refused.problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "credential", "{problem}");
+        assert!(
+            ada.get(&app, "/v1/auth/passkeys").await.json()["items"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        );
+
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+        sign_in(&app, &mut key, "https://evil.example.com")
+            .await
+            .problem(401, "passkey_refused");
+        let failed = events_of(&app, "auth.passkey.login.failed").await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0]["payload"]["reason"], "origin not allowed");
+        assert_eq!(failed[0]["actor_id"], ada.user_id.as_str());
+        assert_eq!(sign_in(&app, &mut key, ORIGIN).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_challenge_is_answered_once() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+
+        let options = ada
+            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
+            .await
+            .json();
+        let credential = key.create(ORIGIN, &options).await;
+        let body = json!({"name": "Laptop", "credential": credential});
+        let first = ada
+            .post(&app, "/v1/auth/passkeys/register/finish", body.clone())
+            .await;
+        assert_eq!(first.status, 201, "{}", first.text());
+        let replayed = ada
+            .post(&app, "/v1/auth/passkeys/register/finish", body)
+            .await;
+        let problem = replayed.problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "credential");
+
+        let options = login_start(&app).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        assert_eq!(login_finish(&app, &assertion).await.status, 200);
+        login_finish(&app, &assertion)
+            .await
+            .problem(401, "passkey_refused");
+        let failed = events_of(&app, "auth.passkey.login.failed").await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0]["payload"]["reason"], "no pending challenge");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_ceremony_is_refused() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+
+        let options = ada
+            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
+            .await
+            .json();
+        assert_eq!(options["publicKey"]["timeout"], 300_000);
+        let credential = key.create(ORIGIN, &options).await;
+        expire_ceremonies(&app).await;
+        let late = ada
+            .post(
+                &app,
+                "/v1/auth/passkeys/register/finish",
+                json!({"name": "Laptop", "credential": credential}),
+            )
+            .await;
+        let problem = late.problem(422, "validation_failed");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("5 minutes")),
+            "{problem}"
+        );
+
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+        let options = login_start(&app).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        expire_ceremonies(&app).await;
+        login_finish(&app, &assertion)
+            .await
+            .problem(401, "passkey_refused");
+    }
+}
+
+#[tokio::test]
+async fn a_cloned_authenticator_is_refused_by_its_counter() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+        let mut clone = key.clone();
+
+        assert_eq!(sign_in(&app, &mut key, ORIGIN).await.status, 200);
+        // The clone signs with the counter the original just used.
+        sign_in(&app, &mut clone, ORIGIN)
+            .await
+            .problem(401, "passkey_refused");
+        let failed = events_of(&app, "auth.passkey.login.failed").await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            failed[0]["payload"]["reason"],
+            "signature counter did not increase"
+        );
+        assert_eq!(sign_in(&app, &mut key, ORIGIN).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+
+        let first = post(
+            &app,
+            "/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+            &[],
+        )
+        .await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let first = first.json();
+        assert_eq!(first["mfa_required"], true, "{first}");
+        assert_eq!(first["methods"], json!(["passkey"]));
+        let mfa_token = first["mfa_token"].as_str().expect("mfa_token");
+
+        // A code route refuses the method, naming the routes that take it.
+        let refused = post(
+            &app,
+            "/v1/auth/mfa/verify",
+            json!({"mfa_token": mfa_token, "method": "passkey", "code": "123456"}),
+            &[],
+        )
+        .await
+        .problem(422, "validation_failed");
+        assert!(
+            refused.to_string().contains("/v1/auth/mfa/passkey/start"),
+            "{refused}"
+        );
+        post(
+            &app,
+            "/v1/auth/mfa/passkey/start",
+            json!({"mfa_token": "not-the-token"}),
+            &[],
+        )
+        .await
+        .problem(401, "invalid_mfa_token");
+        let options = post(
+            &app,
+            "/v1/auth/mfa/passkey/start",
+            json!({"mfa_token": mfa_token}),
+            &[],
+        )
+        .await;
+        assert_eq!(options.status, 200, "{}", options.text());
+        let options = options.json();
+        let allowed = options["publicKey"]["allowCredentials"]
+            .as_array()
+            .expect("allowCredentials");
+        assert_eq!(allowed.len(), 1, "{options}");
+        let assertion = key.get(ORIGIN, &options).await;
+        let body = json!({"mfa_token": mfa_token, "credential": assertion});
+        let signed_in = post(&app, "/v1/auth/mfa/passkey/finish", body.clone(), &[]).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+        let token = signed_in.json()["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let me = ada.with_token(&token).get(&app, "/v1/auth/me").await.json();
+        let methods = me["auth_methods"].as_array().expect("amr");
+        assert_eq!(methods.len(), 3, "{me}");
+        assert_eq!(methods[0], "pwd");
+        assert!(methods[1] == "hwk" || methods[1] == "swk", "{me}");
+        assert_eq!(methods[2], "mfa");
+
+        // The mfa_token and the challenge are spent.
+        post(&app, "/v1/auth/mfa/passkey/finish", body, &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        let steps = events_of(&app, "auth.passkey.login.succeeded").await;
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0]["payload"]["step"], "second_factor");
+    }
+}

@@ -25,8 +25,8 @@ pub struct TotpTiming {
     pub second_step_p50_ms: f64,
     pub first_step_cpu_p50_ms: f64,
     pub second_step_cpu_p50_ms: f64,
-    /// Median times the server's threads were scheduled during the second step: its
-    /// hand-offs between threads.
+    /// Median times the server's threads were scheduled during the second step (mostly
+    /// its hand-offs between threads).
     pub second_step_thread_runs_p50: f64,
 }
 

@@ -169,8 +169,9 @@ impl PeakRss {
 
 /// CPU time (nanoseconds) and times scheduled, per thread, from
 /// `/proc/<pid>/task/<tid>/schedstat` (exact, where `/proc/<pid>/stat` counts whole clock
-/// ticks: too coarse for a 1 ms request). Times scheduled counts the hand-offs between
-/// threads (each wake-up of a runtime worker or a database connection's thread).
+/// ticks: too coarse for a 1 ms request). Times scheduled counts every timeslice: mostly
+/// the hand-offs between threads (a runtime worker's wake-up, SQLite's connection
+/// thread's), with background tasks' and preemptions beside them.
 pub struct CpuTimes(std::collections::HashMap<u32, (u64, u64)>);
 
 impl CpuTimes {

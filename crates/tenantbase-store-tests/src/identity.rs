@@ -5,10 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::join_all;
 use tenantbase_domain::id::{IdentityId, SessionId, UserId};
-use tenantbase_domain::model::{Rotation, SigningKeyRow, User};
+use tenantbase_domain::model::{Rotation, Session, SigningKeyRow, User};
 use tenantbase_store::identity::sessions::NewSession;
 use tenantbase_store::identity::users::NewUser;
-use tenantbase_store::{Store, StoreError};
+use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -161,52 +161,75 @@ pub async fn concurrent_refreshes_yield_one_successor(store: &dyn Store) {
     assert_eq!((rotated, lost), (1, 19), "{outcomes:?}");
 }
 
-/// A sign-in's new session sees the user's live sessions beyond the limit, oldest last,
-/// and whether its device opened an earlier session (ended ones count too).
+/// A sign-in's new session sees the user's other live sessions beyond the limit, oldest
+/// last (never itself), and whether its device opened an earlier session, ended ones too.
 pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Store) {
     let user = create_user(store, Some("ctx@example.com"))
         .await
         .expect("user");
     let oldest = create_session(store, user.id, "ctx-a").await;
     let older = create_session(store, user.id, "ctx-b").await;
-    let newer = create_session(store, user.id, "ctx-c").await;
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
-    unit.revoke_session(newer, "logout", now)
+    let ended = open(&mut unit, user.id, "dev-ended", "ctx-c").await;
+    unit.revoke_session(ended.id, "logout", now)
         .await
         .expect("revoke");
-    for (device, refresh, seen) in [("dev-2", "ctx-d", false), ("dev-1", "ctx-e", true)] {
-        let session = unit
-            .create_session(
-                NewSession {
-                    id: SessionId::new(),
-                    user_id: user.id,
-                    device_id: Some(device.to_owned()),
-                    device_label: None,
-                    user_agent: None,
-                    ip: None,
-                    amr: vec!["pwd".to_owned()],
-                    identity_id: None,
-                    idle_expires_at: now + chrono::Duration::days(1),
-                    absolute_expires_at: now + chrono::Duration::days(30),
-                },
-                refresh,
-            )
-            .await
-            .expect("session");
+    let mut opened = Vec::new();
+    for (device, refresh, seen) in [
+        ("dev-2", "ctx-d", false),
+        ("dev-1", "ctx-e", true),
+        ("dev-ended", "ctx-f", true),
+    ] {
+        let session = open(&mut unit, user.id, device, refresh).await;
         let context = unit
             .sign_in_context(&session, 2, Utc::now())
             .await
             .expect("context");
         assert_eq!(context.device_seen, seen, "{device}");
-        let expected = if seen {
-            vec![older, oldest]
-        } else {
-            vec![oldest]
-        };
-        assert_eq!(context.excess, expected, "{device}");
+        // The newest other session stays beside the new one; the rest are the excess.
+        let mut others: Vec<SessionId> = opened.iter().rev().copied().collect();
+        others.extend([older, oldest]);
+        assert_eq!(context.excess, others[1..], "{device}");
+        opened.push(session.id);
     }
+    let alone = open(&mut unit, user.id, "dev-3", "ctx-g").await;
+    let context = unit
+        .sign_in_context(&alone, 0, Utc::now())
+        .await
+        .expect("context");
+    assert!(
+        !context.excess.contains(&alone.id),
+        "a limit of 0 still keeps the session being opened"
+    );
     unit.commit().await.expect("commit");
+}
+
+/// Opens a session of `user` from `device` in `unit`.
+async fn open(
+    unit: &mut Box<dyn UnitOfWork>,
+    user: UserId,
+    device: &str,
+    refresh_hash: &str,
+) -> Session {
+    let now = Utc::now();
+    unit.create_session(
+        NewSession {
+            id: SessionId::new(),
+            user_id: user,
+            device_id: Some(device.to_owned()),
+            device_label: None,
+            user_agent: None,
+            ip: None,
+            amr: vec!["pwd".to_owned()],
+            identity_id: None,
+            idle_expires_at: now + chrono::Duration::days(1),
+            absolute_expires_at: now + chrono::Duration::days(30),
+        },
+        refresh_hash,
+    )
+    .await
+    .expect("session")
 }
 
 pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {

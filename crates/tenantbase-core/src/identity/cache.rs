@@ -150,6 +150,29 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn revoked_sessions_join_what_a_change_makes_stale() {
+        let (a, b) = (SessionId::new(), SessionId::new());
+        assert!(matches!(
+            AuthStale::Nothing.and_sessions(vec![]),
+            AuthStale::Nothing
+        ));
+        assert!(matches!(
+            AuthStale::Nothing.and_sessions(vec![a]),
+            AuthStale::Sessions(ids) if ids == [a]
+        ));
+        assert!(matches!(
+            AuthStale::Sessions(vec![a]).and_sessions(vec![b]),
+            AuthStale::Sessions(ids) if ids == [a, b]
+        ));
+        // Every session of the user is stale already.
+        let user = UserId::new();
+        assert!(matches!(
+            AuthStale::UserSessions(user).and_sessions(vec![a]),
+            AuthStale::UserSessions(u) if u == user
+        ));
+    }
+
     fn session() -> Session {
         let now = Utc::now();
         Session {

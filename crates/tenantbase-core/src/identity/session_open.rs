@@ -120,10 +120,10 @@ impl Identity {
         self.token_pair(user, &session, refresh_token, access_ttl, now)
     }
 
-    /// What a sign-in's new `session` brings about, in its own unit and commit: the
-    /// account's oldest live sessions beyond `max_per_user` end, and when no earlier
-    /// session came from this device, the account's address is told (`new_sign_in`,
-    /// `auth.login.new_device`). One read for both.
+    /// What a sign-in's new `session` brings about, in the sign-in's unit, before its
+    /// commit: the account's oldest live sessions beyond `max_per_user` end, and when no
+    /// earlier session came from this device, the account's address is told
+    /// (`new_sign_in`, `auth.login.new_device`). One read for both.
     async fn admit_sign_in(
         &self,
         unit: &mut IdentityWrite<'_>,
@@ -137,12 +137,15 @@ impl Identity {
         let context = unit
             .sign_in_context(session, self.sessions.max_per_user, now)
             .await?;
-        let mut events = Vec::new();
-        for &id in &context.excess {
-            unit.revoke_session(id, "auth.session.limit", now).await?;
-            let payload =
-                serde_json::json!({"session_id": id.to_string(), "reason": "session limit"});
-            events.push(user_event("auth.session.revoked", user, request, payload));
+        let (mut events, mut revoked) = (Vec::new(), Vec::new());
+        for id in context.excess {
+            // Only what this sign-in revoked is its to announce and evict.
+            if unit.revoke_session(id, "auth.session.limit", now).await? {
+                let payload =
+                    serde_json::json!({"session_id": id.to_string(), "reason": "session limit"});
+                events.push(user_event("auth.session.revoked", user, request, payload));
+                revoked.push(id);
+            }
         }
         let alert = self.step_up.new_sign_in_alerts && !context.device_seen;
         if let Some(email) = user.email.as_deref().filter(|_| alert) {
@@ -151,7 +154,7 @@ impl Identity {
             let payload = serde_json::json!({"session_id": session.id.to_string()});
             events.push(user_event("auth.login.new_device", user, request, payload));
         }
-        let change = change.map_stale(|stale| stale.and_sessions(context.excess));
+        let change = change.map_stale(|stale| stale.and_sessions(revoked));
         Ok(events.into_iter().fold(change, Change::and))
     }
 

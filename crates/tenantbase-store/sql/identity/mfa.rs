@@ -211,14 +211,14 @@ impl MfaUnit for PlatformTx {
         code_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO mfa_email_codes (user_id, purpose, code_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (user_id, purpose) DO UPDATE SET code_hash = excluded.code_hash, \
+        sqlx::query(&format!(
+            "INSERT INTO {} (user_id, code_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, \
              created_at = excluded.created_at, expires_at = excluded.expires_at",
-        )
+            purpose.table()
+        ))
         .bind(user_id.as_uuid())
-        .bind(purpose.as_str())
         .bind(code_hash)
         .bind(Utc::now().trunc_subsecs(6))
         .bind(expires_at)
@@ -233,12 +233,11 @@ impl MfaUnit for PlatformTx {
         purpose: EmailCodePurpose,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT code_hash FROM mfa_email_codes \
-             WHERE user_id = $1 AND purpose = $2 AND expires_at > $3",
-        )
+        let row: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT code_hash FROM {} WHERE user_id = $1 AND expires_at > $2",
+            purpose.table()
+        ))
         .bind(user_id.as_uuid())
-        .bind(purpose.as_str())
         .bind(now)
         .fetch_optional(&mut *self.tx)
         .await?;
@@ -251,11 +250,11 @@ impl MfaUnit for PlatformTx {
         purpose: EmailCodePurpose,
         code_hash: &str,
     ) -> StoreResult<bool> {
-        let used = sqlx::query(
-            "DELETE FROM mfa_email_codes WHERE user_id = $1 AND purpose = $2 AND code_hash = $3",
-        )
+        let used = sqlx::query(&format!(
+            "DELETE FROM {} WHERE user_id = $1 AND code_hash = $2",
+            purpose.table()
+        ))
         .bind(user_id.as_uuid())
-        .bind(purpose.as_str())
         .bind(code_hash)
         .execute(&mut *self.tx)
         .await?;

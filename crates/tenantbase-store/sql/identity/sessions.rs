@@ -10,7 +10,7 @@ use tenantbase_store::identity::sessions::{
 };
 use tenantbase_store::{StoreError, StoreResult};
 
-use crate::dialect::Db;
+use crate::dialect::{self, Db};
 use crate::sql::Conn;
 use crate::sql::platform::PlatformTx;
 
@@ -269,14 +269,28 @@ where
     rows.into_iter().map(Session::try_from).collect()
 }
 
-/// `SessionsUnit::sign_in_context`: the user's live sessions, newest first, each row
-/// carrying the (uncorrelated, so evaluated once) answer whether the device was seen.
+/// `SessionsUnit::sign_in_context`: the user's live sessions, newest first (the new one
+/// among them, so there is always a row), each row carrying the (uncorrelated, so
+/// evaluated once) answer whether the device was seen.
 async fn sign_in_context(
     conn: &mut Conn,
     session: &Session,
     keep: usize,
     now: DateTime<Utc>,
 ) -> StoreResult<SignInContext> {
+    // Concurrent sign-ins of one user must see each other's sessions, or each would trim
+    // the list it sees and together pass the limit: on PostgreSQL the user's row lock
+    // serializes them (SQLite's one writer already does). A statement of its own, so the
+    // read below takes its snapshot after the lock is held.
+    if !dialect::USER_ROW_LOCK.is_empty() {
+        sqlx::query(&format!(
+            "SELECT 1 FROM users WHERE id = $1 {}",
+            dialect::USER_ROW_LOCK
+        ))
+        .bind(session.user_id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    }
     // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
     // spells it `IS`, so the NULL cases are written out.
     let live: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
@@ -295,13 +309,16 @@ async fn sign_in_context(
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
+    let device_seen = live.first().is_some_and(|(_, seen)| *seen);
+    // The new session is never the one to go, whatever the clocks say: the others are
+    // trimmed to the newest `keep - 1`.
+    let others = live
+        .into_iter()
+        .map(|(id, _)| SessionId::from_uuid(id))
+        .filter(|id| *id != session.id);
     Ok(SignInContext {
-        device_seen: live.first().is_some_and(|(_, seen)| *seen),
-        excess: live
-            .into_iter()
-            .skip(keep)
-            .map(|(id, _)| SessionId::from_uuid(id))
-            .collect(),
+        device_seen,
+        excess: others.skip(keep.saturating_sub(1)).collect(),
     })
 }
 

@@ -78,12 +78,18 @@ pub(crate) async fn append_events(conn: &mut Conn, events: Vec<NewEvent>) -> Sto
 }
 
 async fn insert_pending(conn: &mut Conn, events: &[PendingEvent]) -> StoreResult<()> {
-    let mut insert =
-        QueryBuilder::<Db>::new(format!("INSERT INTO pending_events ({RECORDED_COLUMNS}) "));
-    insert.push_values(events, |mut row, event| push_recorded(&mut row, event));
-    insert.build().execute(&mut *conn).await?;
+    // Well under both backends' bound parameters per statement (SQLite 32,766).
+    for rows in events.chunks(MAX_ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::<Db>::new(format!("INSERT INTO pending_events ({RECORDED_COLUMNS}) "));
+        insert.push_values(rows, |mut row, event| push_recorded(&mut row, event));
+        insert.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
+
+/// Events per insert statement: each binds 13 values.
+const MAX_ROWS_PER_INSERT: usize = 500;
 
 /// A page of any chain, for verification, export and archival.
 pub(crate) async fn events_after(

@@ -31,10 +31,12 @@ pub enum EmailCodePurpose {
 }
 
 impl EmailCodePurpose {
-    pub fn as_str(self) -> &'static str {
+    /// The table that keeps this purpose's codes (migration 0018 added the step-up one
+    /// beside the sign-in one, so the binary before it keeps working).
+    pub fn table(self) -> &'static str {
         match self {
-            EmailCodePurpose::SignIn => "sign_in",
-            EmailCodePurpose::StepUp => "step_up",
+            EmailCodePurpose::SignIn => "mfa_email_codes",
+            EmailCodePurpose::StepUp => "mfa_step_up_email_codes",
         }
     }
 }

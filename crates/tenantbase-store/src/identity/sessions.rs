@@ -26,7 +26,7 @@ pub struct NewSession {
 /// What a sign-in's new session meets among the user's sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInContext {
-    /// Live sessions beyond the account's limit, oldest last: to revoke.
+    /// Other live sessions beyond the account's limit, oldest last: to revoke.
     pub excess: Vec<SessionId>,
     /// Whether any other session of the user, live or ended, came from this device: the
     /// same device id when the sign-in sent one, else the same user agent and address.
@@ -60,8 +60,10 @@ pub trait SessionsUnit: Send {
     ) -> StoreResult<Rotation>;
 
     /// What the sign-in that just created `session` must know, read in one statement: the
-    /// user's live sessions beyond the newest `keep`, and whether an earlier session of
-    /// the user came from the same device.
+    /// user's other live sessions beyond the newest `keep - 1` (with `session`, `keep`
+    /// stay), and whether an earlier session of the user came from the same device. On
+    /// PostgreSQL it first takes the user's row lock, so concurrent sign-ins of one user
+    /// take turns and none misses another's session.
     async fn sign_in_context(
         &mut self,
         session: &Session,

@@ -14,7 +14,7 @@ use tenantbase_mail::testing::SmtpServer;
 use tenantbase_mail::{SmtpConfig, SmtpSecurity, SmtpTransport};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Backend, TestApp, TestResponse};
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
 
 async fn post(app: &TestApp, path: &str, body: Value, bearer: Option<&str>) -> TestResponse {
     let mut request = Request::builder()
@@ -283,30 +283,33 @@ async fn guests_upgrade_keeping_their_id() {
 
 #[tokio::test]
 async fn the_oldest_session_goes_past_the_limit() {
-    let policy = tenantbase_core::identity::SessionPolicy {
-        max_per_user: 2,
-        ..Default::default()
-    };
-    let app = TestApp::with_sessions(Backend::Sqlite, policy).await;
-    let password = "correct horse battery staple";
-    let oldest = post(
-        &app,
-        "/v1/auth/register",
-        json!({"email": "max@example.com", "password": password}),
-        None,
-    )
-    .await
-    .json();
-    for _ in 0..2 {
-        post(
-            &app,
-            "/v1/auth/login",
-            json!({"email": "max@example.com", "password": password}),
-            None,
-        )
-        .await;
+    for backend in BOTH {
+        let policy = tenantbase_core::identity::SessionPolicy {
+            max_per_user: 2,
+            ..Default::default()
+        };
+        let app = TestApp::with_sessions(backend, policy).await;
+        let password = "correct horse battery staple";
+        let sign_in = json!({"email": "max@example.com", "password": password});
+        let registered = json!({"email": "max@example.com", "password": password});
+        let oldest = post(&app, "/v1/auth/register", registered, None)
+            .await
+            .json();
+        let middle = post(&app, "/v1/auth/login", sign_in.clone(), None)
+            .await
+            .json();
+        post(&app, "/v1/auth/login", sign_in, None).await;
+        me(&app, oldest["access_token"].as_str().expect("token"))
+            .await
+            .problem(401, "invalid_token");
+        let kept = me(&app, middle["access_token"].as_str().expect("token")).await;
+        assert_eq!(kept.status, 200, "{backend:?}: the newer sessions stay");
+        let revoked: Vec<_> = app
+            .platform_events()
+            .await
+            .into_iter()
+            .filter(|e| e["event_type"] == "auth.session.revoked")
+            .collect();
+        assert_eq!(revoked.len(), 1, "{backend:?}: {revoked:?}");
     }
-    me(&app, oldest["access_token"].as_str().expect("token"))
-        .await
-        .problem(401, "invalid_token");
 }

@@ -162,9 +162,13 @@ pub async fn concurrent_refreshes_yield_one_successor(store: &dyn Store) {
 }
 
 /// A sign-in's new session sees the user's other live sessions beyond the limit, oldest
-/// last (never itself), and whether its device opened an earlier session, ended ones too.
+/// last (never itself), whether its device opened an earlier session, ended ones too, and
+/// whether the user had signed in before at all.
 pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Store) {
     let user = create_user(store, Some("ctx@example.com"))
+        .await
+        .expect("user");
+    let newcomer = create_user(store, Some("first@example.com"))
         .await
         .expect("user");
     let oldest = create_session(store, user.id, "ctx-a").await;
@@ -187,6 +191,7 @@ pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Stor
             .await
             .expect("context");
         assert_eq!(context.device_seen, seen, "{device}");
+        assert!(context.signed_in_before, "{device}");
         // The newest other session stays beside the new one; the rest are the excess.
         let mut others: Vec<SessionId> = opened.iter().rev().copied().collect();
         others.extend([older, oldest]);
@@ -202,6 +207,13 @@ pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Stor
         !context.excess.contains(&alone.id),
         "a limit of 0 still keeps the session being opened"
     );
+    let first = open(&mut unit, newcomer.id, "dev-1", "ctx-h").await;
+    let context = unit
+        .sign_in_context(&first, 2, Utc::now())
+        .await
+        .expect("context");
+    assert!(!context.signed_in_before && !context.device_seen);
+    assert!(context.excess.is_empty());
     unit.commit().await.expect("commit");
 }
 

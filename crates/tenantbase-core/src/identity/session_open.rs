@@ -121,8 +121,8 @@ impl Identity {
     }
 
     /// What a sign-in's new `session` brings about, in the sign-in's unit, before its
-    /// commit: the account's oldest live sessions beyond `max_per_user` end, and when no
-    /// earlier session came from this device, the account's address is told
+    /// commit: the account's oldest live sessions beyond `max_per_user` end, and when the
+    /// account signed in before but never from this device, its address is told
     /// (`new_sign_in`, `auth.login.new_device`). One read for both.
     async fn admit_sign_in(
         &self,
@@ -147,7 +147,8 @@ impl Identity {
                 revoked.push(id);
             }
         }
-        let alert = self.step_up.new_sign_in_alerts && !context.device_seen;
+        let new_device = context.signed_in_before && !context.device_seen;
+        let alert = self.step_up.new_sign_in_alerts && new_device;
         if let Some(email) = user.email.as_deref().filter(|_| alert) {
             self.queue_new_sign_in(unit, user, email, device, request, now)
                 .await?;

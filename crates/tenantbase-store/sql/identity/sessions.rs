@@ -271,7 +271,7 @@ where
 
 /// `SessionsUnit::sign_in_context`: the user's live sessions, newest first (the new one
 /// among them, so there is always a row), each row carrying the (uncorrelated, so
-/// evaluated once) answer whether the device was seen.
+/// evaluated once) answers whether the device was seen and whether any other session was.
 async fn sign_in_context(
     conn: &mut Conn,
     session: &Session,
@@ -293,11 +293,12 @@ async fn sign_in_context(
     }
     // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
     // spells it `IS`, so the NULL cases are written out.
-    let live: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+    let live: Vec<(uuid::Uuid, bool, bool)> = sqlx::query_as(
         "SELECT id, EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $2 \
          AND CASE WHEN $3 IS NOT NULL THEN device_id = $3 ELSE device_id IS NULL \
          AND (user_agent = $4 OR (user_agent IS NULL AND $4 IS NULL)) \
-         AND (ip = $5 OR (ip IS NULL AND $5 IS NULL)) END) \
+         AND (ip = $5 OR (ip IS NULL AND $5 IS NULL)) END), \
+         EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $2) \
          FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
          AND idle_expires_at > $6 AND absolute_expires_at > $6 ORDER BY created_at DESC, id DESC",
     )
@@ -309,15 +310,18 @@ async fn sign_in_context(
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
-    let device_seen = live.first().is_some_and(|(_, seen)| *seen);
+    let (device_seen, signed_in_before) = live
+        .first()
+        .map_or((false, false), |&(_, seen, before)| (seen, before));
     // The new session is never the one to go, whatever the clocks say: the others are
     // trimmed to the newest `keep - 1`.
     let others = live
         .into_iter()
-        .map(|(id, _)| SessionId::from_uuid(id))
+        .map(|(id, _, _)| SessionId::from_uuid(id))
         .filter(|id| *id != session.id);
     Ok(SignInContext {
         device_seen,
+        signed_in_before,
         excess: others.skip(keep.saturating_sub(1)).collect(),
     })
 }

@@ -31,6 +31,9 @@ pub struct SignInContext {
     /// Whether any other session of the user, live or ended, came from this device: the
     /// same device id when the sign-in sent one, else the same user agent and address.
     pub device_seen: bool,
+    /// Whether the user had any other session before, live or ended: a first sign-in
+    /// (an account a provider just made, say) has no earlier device to tell apart.
+    pub signed_in_before: bool,
 }
 
 /// Sessions' part of a unit of work.

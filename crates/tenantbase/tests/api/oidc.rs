@@ -217,6 +217,12 @@ async fn signs_up_then_in_through_a_provider_with_a_one_time_login_code() {
         let ada = caller(&tokens);
         let me = ada.get(&app, "/v1/auth/me").await;
         assert_eq!(me.json()["auth_methods"], json!(["fed"]));
+        // An account's first session has no earlier device to be new beside.
+        let mailed = app.queued_mail().await;
+        assert!(
+            mailed.iter().all(|m| !m.subject.contains("New sign-in")),
+            "{backend:?}: {mailed:?}"
+        );
 
         // The code and the state are single use.
         let again = exchange(&app, &code)

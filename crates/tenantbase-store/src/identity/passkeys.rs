@@ -70,8 +70,8 @@ pub struct NewCeremony {
     /// SHA-256 (hex) of the challenge sent to the client.
     pub challenge_hash: String,
     pub user_id: Option<UserId>,
-    /// The session a step-up was started in, the only one that may finish it; `None`
-    /// for the other purposes.
+    /// The session a step-up or a registration was started in, the only one that may
+    /// finish it; `None` for the ceremonies of a sign-in, which has no session yet.
     pub session_id: Option<SessionId>,
     pub purpose: CeremonyPurpose,
     /// The verifier's state (JSON).

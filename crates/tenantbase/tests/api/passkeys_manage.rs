@@ -1,11 +1,12 @@
 //! Passkeys a signed-in user manages, end to end on both backends: added (a real
 //! registration ceremony), listed, renamed and removed — then signing in or not — and the
-//! refusals: another user's passkey ids, bad input, guests, a server without passkeys.
+//! refusals: another user's passkey ids, bad input, guests, a server without passkeys, a
+//! registration finished in another session than the one that started it.
 
 use axum::http::Method;
 use serde_json::json;
 
-use crate::auth::post;
+use crate::auth::{login, post};
 use crate::helpers::{BOTH, TestApp};
 use crate::passkeys::{
     ORIGIN, SoftKey, add_passkey, app, events_of, login_finish, login_start, sign_in,
@@ -207,5 +208,34 @@ async fn bad_input_guests_and_an_unconfigured_server_are_refused() {
             .get(&plain, "/v1/auth/passkeys")
             .await
             .problem(404, "passkeys_disabled");
+    }
+}
+
+#[tokio::test]
+async fn a_registration_is_finished_only_in_the_session_that_started_it() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        // Another session of Ada's, signed in as recently.
+        let other = Caller::from_tokens(&login(&app, "ada@example.com", &[]).await);
+        let options = ada
+            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
+            .await;
+        assert_eq!(options.status, 200, "{}", options.text());
+        let mut key = SoftKey::default();
+        let credential = key.create(ORIGIN, &options.json()).await;
+        let refused = other
+            .post(
+                &app,
+                "/v1/auth/passkeys/register/finish",
+                json!({"name": "Elsewhere", "credential": credential}),
+            )
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(refused["errors"][0]["field"], "credential", "{backend:?}");
+        let listed = ada.get(&app, "/v1/auth/passkeys").await.json();
+        assert_eq!(listed["items"], json!([]), "{backend:?}: nothing was added");
+        // The session that started a registration finishes its own.
+        add_passkey(&app, &ada, &mut SoftKey::default(), "Laptop").await;
     }
 }

@@ -47,7 +47,9 @@ impl Identity {
             self.store.as_ref(),
             CeremonyPurpose::Register,
             Some(user.id),
-            None,
+            // Only the session that started it (and passed its recent sign-in check) may
+            // finish it: another session of the user, stale or stolen, cannot.
+            Some(principal.session_id),
             &options.public_key.challenge,
             &state,
         )
@@ -98,15 +100,15 @@ impl Identity {
             self.store.as_ref(),
             CeremonyPurpose::Register,
             Some(user.id),
-            None,
+            Some(principal.session_id),
             &credential.response.client_data_json,
         )
         .await?
         .ok_or_else(|| {
             IdentityError::invalid(
                 "credential",
-                "answers no pending registration of yours: unknown, already answered, or \
-                 started more than 5 minutes ago"
+                "answers no pending registration of this session: unknown, already \
+                 answered, started elsewhere, or started more than 5 minutes ago"
                     .to_owned(),
             )
         })?;

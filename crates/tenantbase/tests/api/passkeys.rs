@@ -114,6 +114,31 @@ impl SoftKey {
     }
 }
 
+/// Starts a registration for `caller`: the creation options.
+pub(crate) async fn registration_options(app: &TestApp, caller: &Caller) -> Value {
+    let options = caller
+        .post(app, "/v1/auth/passkeys/register/start", json!({}))
+        .await;
+    assert_eq!(options.status, 200, "{}", options.text());
+    options.json()
+}
+
+/// Finishes a registration of `caller` with `credential`, naming the passkey `name`.
+pub(crate) async fn finish_registration(
+    app: &TestApp,
+    caller: &Caller,
+    name: &str,
+    credential: &Value,
+) -> TestResponse {
+    caller
+        .post(
+            app,
+            "/v1/auth/passkeys/register/finish",
+            json!({"name": name, "credential": credential}),
+        )
+        .await
+}
+
 /// Adds a passkey named `name` made by `key` to `caller`'s account; returns it.
 pub(crate) async fn add_passkey(
     app: &TestApp,
@@ -121,18 +146,9 @@ pub(crate) async fn add_passkey(
     key: &mut SoftKey,
     name: &str,
 ) -> Value {
-    let options = caller
-        .post(app, "/v1/auth/passkeys/register/start", json!({}))
-        .await;
-    assert_eq!(options.status, 200, "{}", options.text());
-    let credential = key.create(ORIGIN, &options.json()).await;
-    let added = caller
-        .post(
-            app,
-            "/v1/auth/passkeys/register/finish",
-            json!({"name": name, "credential": credential}),
-        )
-        .await;
+    let options = registration_options(app, caller).await;
+    let credential = key.create(ORIGIN, &options).await;
+    let added = finish_registration(app, caller, name, &credential).await;
     assert_eq!(added.status, 201, "{}", added.text());
     added.json()
 }

@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::auth::{login, post};
 use crate::helpers::{BOTH, TestApp};
 use crate::passkeys::{
-    ORIGIN, SoftKey, add_passkey, app, events_of, login_finish, login_start, sign_in,
+    ORIGIN, SoftKey, add_passkey, app, events_of, finish_registration, login_finish, login_start,
+    registration_options, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -20,10 +21,7 @@ async fn a_passkey_is_added_listed_renamed_and_signs_in_naming_no_account() {
         let ada = Caller::registered(&app, "ada@example.com").await;
         let mut key = SoftKey::default();
 
-        let options = ada
-            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
-            .await
-            .json();
+        let options = registration_options(&app, &ada).await;
         let public_key = &options["publicKey"];
         assert_eq!(public_key["rp"]["id"], "example.com");
         assert_eq!(public_key["user"]["name"], "ada@example.com");
@@ -31,13 +29,7 @@ async fn a_passkey_is_added_listed_renamed_and_signs_in_naming_no_account() {
         assert_eq!(selection["residentKey"], "required", "{options}");
         assert_eq!(selection["userVerification"], "required", "{options}");
         let credential = key.create(ORIGIN, &options).await;
-        let added = ada
-            .post(
-                &app,
-                "/v1/auth/passkeys/register/finish",
-                json!({"name": "  Laptop ", "credential": credential}),
-            )
-            .await;
+        let added = finish_registration(&app, &ada, "  Laptop ", &credential).await;
         assert_eq!(added.status, 201, "{}", added.text());
         let passkey = added.json();
         let id = passkey["id"].as_str().expect("id").to_owned();
@@ -218,18 +210,9 @@ async fn a_registration_is_finished_only_in_the_session_that_started_it() {
         let ada = Caller::registered(&app, "ada@example.com").await;
         // Another session of Ada's, signed in as recently.
         let other = Caller::from_tokens(&login(&app, "ada@example.com", &[]).await);
-        let options = ada
-            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
-            .await;
-        assert_eq!(options.status, 200, "{}", options.text());
-        let mut key = SoftKey::default();
-        let credential = key.create(ORIGIN, &options.json()).await;
-        let refused = other
-            .post(
-                &app,
-                "/v1/auth/passkeys/register/finish",
-                json!({"name": "Elsewhere", "credential": credential}),
-            )
+        let options = registration_options(&app, &ada).await;
+        let credential = SoftKey::default().create(ORIGIN, &options).await;
+        let refused = finish_registration(&app, &other, "Elsewhere", &credential)
             .await
             .problem(422, "validation_failed");
         assert_eq!(refused["errors"][0]["field"], "credential", "{backend:?}");

@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::auth::{PASSWORD, post};
 use crate::helpers::BOTH;
 use crate::passkeys::{
-    ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, login_finish, login_start,
-    sign_in,
+    ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, finish_registration,
+    login_finish, login_start, registration_options, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -22,18 +22,9 @@ async fn an_answer_from_another_origin_is_refused() {
 
         // The relying party id fits the origin, so the client goes ahead; the server
         // allows one origin only.
-        let options = ada
-            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
-            .await
-            .json();
+        let options = registration_options(&app, &ada).await;
         let credential = key.create("https://evil.example.com", &options).await;
-        let refused = ada
-            .post(
-                &app,
-                "/v1/auth/passkeys/register/finish",
-                json!({"name": "Laptop", "credential": credential}),
-            )
-            .await;
+        let refused = finish_registration(&app, &ada, "Laptop", &credential).await;
         let problem = refused.problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], "credential", "{problem}");
         assert!(
@@ -61,19 +52,11 @@ async fn a_challenge_is_answered_once() {
         let ada = Caller::registered(&app, "ada@example.com").await;
         let mut key = SoftKey::default();
 
-        let options = ada
-            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
-            .await
-            .json();
+        let options = registration_options(&app, &ada).await;
         let credential = key.create(ORIGIN, &options).await;
-        let body = json!({"name": "Laptop", "credential": credential});
-        let first = ada
-            .post(&app, "/v1/auth/passkeys/register/finish", body.clone())
-            .await;
+        let first = finish_registration(&app, &ada, "Laptop", &credential).await;
         assert_eq!(first.status, 201, "{}", first.text());
-        let replayed = ada
-            .post(&app, "/v1/auth/passkeys/register/finish", body)
-            .await;
+        let replayed = finish_registration(&app, &ada, "Laptop", &credential).await;
         let problem = replayed.problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], "credential");
 
@@ -96,20 +79,11 @@ async fn an_expired_ceremony_is_refused() {
         let ada = Caller::registered(&app, "ada@example.com").await;
         let mut key = SoftKey::default();
 
-        let options = ada
-            .post(&app, "/v1/auth/passkeys/register/start", json!({}))
-            .await
-            .json();
+        let options = registration_options(&app, &ada).await;
         assert_eq!(options["publicKey"]["timeout"], 300_000);
         let credential = key.create(ORIGIN, &options).await;
         expire_ceremonies(&app).await;
-        let late = ada
-            .post(
-                &app,
-                "/v1/auth/passkeys/register/finish",
-                json!({"name": "Laptop", "credential": credential}),
-            )
-            .await;
+        let late = finish_registration(&app, &ada, "Laptop", &credential).await;
         let problem = late.problem(422, "validation_failed");
         assert!(
             problem["errors"][0]["message"]

@@ -6,6 +6,8 @@
 //! work queued for the writer share one transaction and one fsync (`group`, ADR 0009).
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -87,9 +89,15 @@ impl SqliteStore {
             .synchronous(pool.synchronous.into());
         // No ping before each checkout (sqlx's default): an in-process database does not
         // drop connections, and the ping is a round trip to the connection's thread.
+        let rollbacks = Arc::new(AtomicU64::new(0));
+        let counted = rollbacks.clone();
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(transactions::refuse_in_transaction)
+            // Group commit learns from it when SQLite rolled a batch back by itself.
+            .after_connect(move |connection, _| {
+                Box::pin(group::count_rollbacks(connection, counted.clone()))
+            })
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(
@@ -105,7 +113,7 @@ impl SqliteStore {
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout);
+        let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout, rollbacks);
         Ok(Self {
             writer,
             reader,

@@ -10,24 +10,33 @@ pub(super) type Outcome = Option<Result<(), String>>;
 pub(super) struct Batch {
     pub(super) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     outcome: watch::Sender<Outcome>,
-    /// Units that opened a savepoint in it (the batch bound counts these).
+    /// Units that ran in it, kept or not (the batch bound counts these).
     pub(super) joined: usize,
-    /// Units whose savepoint was released into it: what its COMMIT makes durable.
-    pub(super) released: usize,
+    /// Units kept in it: what its COMMIT makes durable.
+    pub(super) kept: usize,
+    /// The writer's rollback count at its BEGIN: any later rollback ended it.
+    rollbacks_at_begin: u64,
     /// A flush — a task in the lock's queue that commits whatever is open — is on its
     /// way; one is enough.
     pub(super) flush_queued: bool,
 }
 
 impl Batch {
-    pub(super) fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Self {
+    /// A batch over `tx`, just begun when the writer had counted `rollbacks`.
+    pub(super) fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>, rollbacks: u64) -> Self {
         Self {
             tx,
             outcome: watch::Sender::new(None),
             joined: 0,
-            released: 0,
+            kept: 0,
             flush_queued: false,
+            rollbacks_at_begin: rollbacks,
         }
+    }
+
+    /// Whether a rollback happened since its BEGIN, the writer having counted `rollbacks`.
+    pub(super) fn rolled_back_since(&self, rollbacks: u64) -> bool {
+        rollbacks != self.rollbacks_at_begin
     }
 
     /// Where a unit of this batch learns how it ended.
@@ -50,7 +59,7 @@ impl Batch {
     }
 }
 
-/// Waits for the end of the batch a unit released itself into. A batch dropped without
+/// Waits for the end of the batch a unit was kept in. A batch dropped without
 /// an outcome (its runtime shut down) committed nothing.
 pub(super) async fn wait_for(mut outcome: watch::Receiver<Outcome>) -> Result<(), String> {
     match outcome.wait_for(Option::is_some).await {

@@ -1,14 +1,22 @@
 //! Group commit on the single writer connection (ADR 0009). Units of work that queue for
-//! the writer share one `BEGIN IMMEDIATE … COMMIT`, so one fsync; each runs inside a
-//! savepoint of its own, so one unit's failure undoes only its own statements. No unit's
-//! commit returns before the COMMIT of its batch has returned.
+//! the writer share one `BEGIN IMMEDIATE … COMMIT`, so one fsync. The unit that opens a
+//! batch runs in the transaction itself; each unit that joins it runs inside a savepoint
+//! of its own, so one unit's failure undoes only its own statements. No unit's commit
+//! returns before the COMMIT of its batch has returned.
 //!
 //! The writer is a FIFO lock over the open batch. A unit takes the lock, opens the batch
-//! if none is open, and runs in its savepoint. When it ends (released or rolled back), it
+//! if none is open, or joins it in a savepoint. When it ends (kept or rolled back), it
 //! commits the batch at once if no other unit waits for the lock or the batch is full;
 //! otherwise it leaves the transaction open for the waiters and makes sure a flush — one
 //! more task in the lock's queue, which commits whatever is open — follows them. So the
 //! lock is never left with a transaction open and nobody to end it.
+//!
+//! A kept unit's savepoint is never released: the next unit's nests inside it, a failing
+//! unit rolls back to its own (the innermost), and COMMIT keeps them all — one statement
+//! fewer per unit. What a RELEASE used to catch, a transaction SQLite rolled back under a
+//! unit (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error the unit did not pass on, the
+//! writer connection's rollback hook catches: a batch whose transaction was rolled back
+//! since its BEGIN never commits, whatever a later SAVEPOINT started.
 
 mod batch;
 #[cfg(test)]
@@ -25,6 +33,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use batch::Batch;
 pub(crate) use unit::GroupTx;
+use unit::Opened;
 
 /// Most units one transaction carries. A batch holds SQLite's write lock, which the
 /// separate `tenantbase worker` process waits for, and a failed COMMIT undoes all of it;
@@ -62,10 +71,18 @@ struct Shared {
     acquire_timeout: Duration,
     commits: AtomicU64,
     units: AtomicU64,
+    /// Transactions rolled back on the writer connection, counted by its rollback hook.
+    rollbacks: Arc<AtomicU64>,
 }
 
 impl GroupWriter {
-    pub(crate) fn new(pool: SqlitePool, acquire_timeout: Duration) -> Self {
+    /// `rollbacks` is what the writer pool's connections count in their rollback hook
+    /// (`count_rollbacks`).
+    pub(crate) fn new(
+        pool: SqlitePool,
+        acquire_timeout: Duration,
+        rollbacks: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 pool,
@@ -74,6 +91,7 @@ impl GroupWriter {
                 acquire_timeout,
                 commits: AtomicU64::new(0),
                 units: AtomicU64::new(0),
+                rollbacks,
             }),
         }
     }
@@ -85,7 +103,7 @@ impl GroupWriter {
         }
     }
 
-    /// Opens a unit: its own savepoint in the open batch, or in a new one.
+    /// Opens a unit: its own savepoint in the open batch, or a new batch.
     pub(crate) async fn begin(&self) -> StoreResult<GroupTx> {
         // Waiting for the lock can be dropped harmlessly: nothing has started yet.
         let lease = self.lock().await?;
@@ -108,22 +126,26 @@ impl GroupWriter {
     }
 
     async fn open_unit(self, mut lease: Lease) -> StoreResult<GroupTx> {
-        let mut batch = match lease.take() {
-            Some(batch) => batch,
+        let Some(mut batch) = lease.take() else {
             // IMMEDIATE takes the write lock up front: a unit that reads and then writes
             // cannot fail halfway when another process (a separate worker) writes.
-            None => Batch::new(self.shared.pool.begin_with("BEGIN IMMEDIATE").await?),
+            let tx = self.shared.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let batch = Batch::new(tx, self.rollbacks());
+            return Ok(GroupTx::new(self, lease, batch, Opened::Batch));
         };
         if let Err(error) = sqlx::query("SAVEPOINT unit").execute(&mut *batch.tx).await {
             self.leave(lease, batch).await;
             return Err(error.into());
         }
-        batch.joined += 1;
-        Ok(GroupTx::new(self, lease, batch))
+        Ok(GroupTx::new(self, lease, batch, Opened::Savepoint))
     }
 
-    /// Hands the lock on once a unit's savepoint is gone (released or rolled back):
-    /// commits the batch now if no unit waits to join it or it is full; otherwise leaves
+    /// How many transactions the writer connection has rolled back so far.
+    fn rollbacks(&self) -> u64 {
+        self.shared.rollbacks.load(Ordering::Acquire)
+    }
+
+    /// Hands the lock on once a unit has ended (kept or rolled back): commits the batch now if no unit waits to join it or it is full; otherwise leaves
     /// it open for the waiters, with a flush queued behind them.
     async fn leave(&self, mut lease: Lease, mut batch: Batch) {
         if self.commits_now(&batch) {
@@ -155,15 +177,36 @@ impl GroupWriter {
         self.shared.waiting.load(Ordering::Acquire) == 0 || batch.joined >= MAX_BATCH_UNITS
     }
 
+    /// Commits `batch`, unless SQLite rolled its transaction back under one of its
+    /// units: then what is open now began after that (a later SAVEPOINT starts a
+    /// transaction of its own) and none of it commits.
     async fn commit(&self, batch: Batch) -> Result<(), String> {
-        let released = batch.released as u64;
+        if batch.rolled_back_since(self.rollbacks()) {
+            let cause = "SQLite rolled the batch's transaction back under one of its units";
+            batch.fail(cause.to_owned());
+            return Err(cause.to_owned());
+        }
+        let kept = batch.kept as u64;
         let committed = batch.commit().await;
         if committed.is_ok() {
             self.shared.commits.fetch_add(1, Ordering::Relaxed);
-            self.shared.units.fetch_add(released, Ordering::Relaxed);
+            self.shared.units.fetch_add(kept, Ordering::Relaxed);
         }
         committed
     }
+}
+
+/// Makes the writer connection count, in `rollbacks`, every transaction SQLite rolls back
+/// on it: explicitly, or on its own after an error. Rolling back to a savepoint is not
+/// one. For the writer pool's `after_connect`.
+pub(crate) async fn count_rollbacks(
+    connection: &mut sqlx::SqliteConnection,
+    rollbacks: Arc<AtomicU64>,
+) -> Result<(), sqlx::Error> {
+    connection.lock_handle().await?.set_rollback_hook(move || {
+        rollbacks.fetch_add(1, Ordering::AcqRel);
+    });
+    Ok(())
 }
 
 impl std::fmt::Debug for GroupWriter {

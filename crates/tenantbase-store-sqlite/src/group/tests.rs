@@ -276,3 +276,101 @@ async fn statements_outside_units_take_the_writer_between_batches() {
     outside.await.expect("join").expect("the pooled write runs");
     assert_writer_works(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_opened_its_batch_and_failed_leaves_nothing() {
+    let (store, _dir) = fresh().await;
+    let writer = &store.group;
+    let mut opener = writer.begin().await.expect("begin");
+    let queued: Vec<_> = (1..=2).map(|id| spawn_unit(writer, id)).collect();
+    until_waiting(writer, 2).await;
+    insert(&mut opener, 0, 0).await.expect("insert");
+    // It has no savepoint: dropping it rolls its batch back, which holds only it.
+    drop(opener);
+    for unit in queued {
+        unit.await.expect("join").expect("a queued unit commits");
+    }
+    assert_eq!(rows_of(&store, 0).await, 0);
+    assert_eq!(rows_of(&store, 1).await, 3);
+    assert_eq!(rows_of(&store, 2).await, 3);
+    assert_eq!(writer.stats().units, 2);
+    assert_writer_works(&store).await;
+}
+
+/// Units 0 (with `opener`) and 1 (the victim) write, then the victim runs a statement
+/// that makes SQLite roll the whole transaction back (`OR ROLLBACK` here; IOERR or FULL in
+/// production), swallows its error and commits, with unit 2 queued behind it. Unit 2's
+/// SAVEPOINT then starts a new transaction: it must not commit, and nobody is told `Ok`.
+async fn rolled_back_under_a_unit(with_opener: bool) {
+    let (store, _dir) = fresh().await;
+    let writer = &store.group;
+    let (held, holds) = tokio::sync::oneshot::channel();
+    let (go, told) = tokio::sync::oneshot::channel::<()>();
+    let opener = if with_opener {
+        let mut opener = writer.begin().await.expect("begin");
+        insert(&mut opener, 0, 0).await.expect("insert");
+        Some(opener)
+    } else {
+        None
+    };
+    let victim = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let mut unit = writer.begin().await?;
+            insert(&mut unit, 1, 0).await?;
+            held.send(()).expect("signal");
+            told.await.expect("go");
+            let duplicate = sqlx::query("INSERT OR ROLLBACK INTO row (unit, n) VALUES (1, 0)")
+                .execute(&mut *unit)
+                .await;
+            assert!(duplicate.is_err(), "the duplicate is refused");
+            unit.commit().await
+        })
+    };
+    // Unit 2 queues behind the victim, before any flush, so it joins the same batch.
+    let (opener, behind) = match opener {
+        Some(opener) => {
+            until_waiting(writer, 1).await;
+            let behind = spawn_unit(writer, 2);
+            until_waiting(writer, 2).await;
+            // The opener leaves its batch open for the two queued units.
+            let opener = tokio::spawn(opener.commit());
+            holds.await.expect("the victim holds the writer");
+            (Some(opener), behind)
+        }
+        None => {
+            holds.await.expect("the victim holds the writer");
+            let behind = spawn_unit(writer, 2);
+            until_waiting(writer, 1).await;
+            (None, behind)
+        }
+    };
+    go.send(()).expect("go");
+    for (name, unit) in [
+        ("victim", Some(victim)),
+        ("opener", opener),
+        ("behind", Some(behind)),
+    ] {
+        let Some(unit) = unit else { continue };
+        let outcome = unit.await.expect("join");
+        assert!(
+            matches!(outcome, Err(tenantbase_store::StoreError::BatchFailed(_))),
+            "the {name} is told the batch failed: {outcome:?}"
+        );
+    }
+    for id in 0..=2 {
+        assert_eq!(rows_of(&store, id).await, 0, "unit {id}");
+    }
+    assert_eq!(writer.stats().commits, 0);
+    assert_writer_works(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_rolled_back_under_the_unit_that_opened_it_commits_nothing() {
+    rolled_back_under_a_unit(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_rolled_back_under_a_unit_that_joined_it_commits_nothing() {
+    rolled_back_under_a_unit(true).await;
+}

@@ -1,5 +1,6 @@
-//! `GroupTx`, one unit of work in a batch: it holds the writer's lock and its savepoint
-//! until it commits or is dropped, and runs its statements on the batch's connection.
+//! `GroupTx`, one unit of work in a batch: it holds the writer's lock until it commits or
+//! is dropped, and runs its statements on the batch's connection — in the batch's
+//! transaction if it opened the batch, in a savepoint of its own if it joined one.
 
 use sqlx::{Executor, SqliteConnection};
 use tenantbase_store::{StoreError, StoreResult, transactions};
@@ -8,13 +9,20 @@ use tokio::sync::watch;
 use super::batch::{self, Batch, Outcome};
 use super::{GroupWriter, Lease};
 
-/// A unit of work on the SQLite writer, inside savepoint `unit` of the open batch.
-/// Dropped without `commit` (an error, a cancelled future, a panic), it rolls back to its
-/// savepoint — its statements only — in a task of its own.
+/// A unit of work on the SQLite writer. Dropped without `commit` (an error, a cancelled
+/// future, a panic), it rolls back its own statements — to its savepoint, or the whole
+/// batch it opened, which holds nothing else yet — in a task of its own.
 pub(crate) struct GroupTx {
     /// `None` only once `commit` or `drop` took it.
     held: Option<Held>,
     outcome: watch::Receiver<Outcome>,
+}
+
+/// How a unit began: it opened the batch, or joined it in `SAVEPOINT unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opened {
+    Batch,
+    Savepoint,
 }
 
 /// What a running unit holds: the lock, and the batch it took out of it.
@@ -22,16 +30,19 @@ struct Held {
     writer: GroupWriter,
     lease: Lease,
     batch: Batch,
+    opened: Opened,
 }
 
 impl GroupTx {
-    pub(super) fn new(writer: GroupWriter, lease: Lease, batch: Batch) -> Self {
+    pub(super) fn new(writer: GroupWriter, lease: Lease, mut batch: Batch, opened: Opened) -> Self {
+        batch.joined += 1;
         Self {
             outcome: batch.outcome(),
             held: Some(Held {
                 writer,
                 lease,
                 batch,
+                opened,
             }),
         }
     }
@@ -48,12 +59,12 @@ impl GroupTx {
             .expect("only commit and drop take the hold, and both consume the unit")
     }
 
-    /// Releases the savepoint into the batch and returns once the batch's COMMIT has:
-    /// `Ok` means durable. The release and the hand-over of the lock run in a task of
-    /// their own, so dropping this future only stops the wait for the outcome.
+    /// Keeps the unit in its batch and returns once the batch's COMMIT has: `Ok` means
+    /// durable. Committing the batch or handing the lock on runs in a task of its own,
+    /// so dropping this future only stops the wait for the outcome.
     pub(crate) async fn commit(mut self) -> StoreResult<()> {
         if let Some(held) = self.held.take() {
-            transactions::run_detached(held.release()).await?;
+            transactions::run_detached(held.keep()).await?;
         }
         batch::wait_for(self.outcome.clone())
             .await
@@ -62,12 +73,11 @@ impl GroupTx {
 }
 
 impl Held {
-    async fn release(mut self) -> StoreResult<()> {
-        // A batch about to commit needs no RELEASE first: COMMIT keeps the savepoint's
-        // changes, and fails if SQLite already rolled the transaction back. One statement
-        // fewer for every unit that commits on its own (no load).
+    /// Keeps the unit's statements in the batch, its savepoint (if any) unreleased: the
+    /// next unit's nests inside it, and COMMIT keeps both.
+    async fn keep(mut self) -> StoreResult<()> {
+        self.batch.kept += 1;
         if self.writer.commits_now(&self.batch) {
-            self.batch.released += 1;
             // The lease is held until the COMMIT has returned.
             return self
                 .writer
@@ -75,33 +85,31 @@ impl Held {
                 .await
                 .map_err(StoreError::BatchFailed);
         }
-        match sqlx::query("RELEASE unit")
-            .execute(&mut *self.batch.tx)
-            .await
-        {
-            Ok(_) => {
-                self.batch.released += 1;
-                self.writer.leave(self.lease, self.batch).await;
-                Ok(())
-            }
-            // Only a transaction SQLite already rolled back (after SQLITE_FULL, IOERR,
-            // NOMEM…) has no savepoint left to release: every unit in it is lost.
-            Err(error) => {
-                self.batch.fail(error.to_string());
-                Err(error.into())
-            }
-        }
+        self.writer.leave(self.lease, self.batch).await;
+        Ok(())
     }
 
     async fn roll_back(mut self) {
-        let undo = self
-            .batch
-            .tx
-            .execute("ROLLBACK TO unit; RELEASE unit")
-            .await;
-        match undo {
-            Ok(_) => self.writer.leave(self.lease, self.batch).await,
-            Err(error) => self.batch.fail(error.to_string()),
+        match self.opened {
+            // Units nest in the order they ran, so this unit's savepoint is the innermost.
+            Opened::Savepoint => {
+                let undo = self
+                    .batch
+                    .tx
+                    .execute("ROLLBACK TO unit; RELEASE unit")
+                    .await;
+                match undo {
+                    Ok(_) => self.writer.leave(self.lease, self.batch).await,
+                    Err(error) => self.batch.fail(error.to_string()),
+                }
+            }
+            // The batch holds this unit alone (others join once it leaves the lock):
+            // rolling it back undoes exactly the unit, and the lock is handed on empty.
+            Opened::Batch => {
+                if let Err(error) = self.batch.tx.rollback().await {
+                    tracing::warn!(%error, "rolling back a unit that opened its batch");
+                }
+            }
         }
     }
 }

@@ -11,12 +11,12 @@
 //! more task in the lock's queue, which commits whatever is open — follows them. So the
 //! lock is never left with a transaction open and nobody to end it.
 //!
-//! A kept unit's savepoint is never released: the next unit's nests inside it, a failing
-//! unit rolls back to its own (the innermost), and COMMIT keeps them all — one statement
-//! fewer per unit. What a RELEASE used to catch, a transaction SQLite rolled back under a
-//! unit (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error the unit did not pass on, the
-//! writer connection's rollback hook catches: a batch whose transaction was rolled back
-//! since its BEGIN never commits, whatever a later SAVEPOINT started.
+//! The opener needs no savepoint: nobody joins before it leaves the lock, so rolling the
+//! transaction back undoes exactly it — one statement fewer per batch, which is every
+//! write when writes do not queue. What the opener's RELEASE used to catch, a transaction
+//! SQLite rolled back under it (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error it did
+//! not pass on, the writer connection's rollback hook catches: a batch whose transaction
+//! was rolled back since its BEGIN never commits, whatever a later SAVEPOINT started.
 
 mod batch;
 #[cfg(test)]

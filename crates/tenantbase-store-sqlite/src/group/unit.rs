@@ -73,17 +73,29 @@ impl GroupTx {
 }
 
 impl Held {
-    /// Keeps the unit's statements in the batch, its savepoint (if any) unreleased: the
-    /// next unit's nests inside it, and COMMIT keeps both.
+    /// Keeps the unit's statements in the batch: commits it now, or releases the unit's
+    /// savepoint (if it has one) into the transaction and hands the lock on.
     async fn keep(mut self) -> StoreResult<()> {
         self.batch.kept += 1;
         if self.writer.commits_now(&self.batch) {
-            // The lease is held until the COMMIT has returned.
+            // No RELEASE first: COMMIT keeps the savepoint's changes. The lease is held
+            // until the COMMIT has returned.
             return self
                 .writer
                 .commit(self.batch)
                 .await
                 .map_err(StoreError::BatchFailed);
+        }
+        // Released, not left nested under the next unit's: with savepoints open SQLite
+        // keeps a sub-journal of the pages they changed, which a batch of nested ones
+        // grows to every unit's pages (creates under load ran at two thirds the rate).
+        if self.opened == Opened::Savepoint
+            && let Err(error) = sqlx::query("RELEASE unit")
+                .execute(&mut *self.batch.tx)
+                .await
+        {
+            self.batch.fail(error.to_string());
+            return Err(error.into());
         }
         self.writer.leave(self.lease, self.batch).await;
         Ok(())
@@ -91,7 +103,6 @@ impl Held {
 
     async fn roll_back(mut self) {
         match self.opened {
-            // Units nest in the order they ran, so this unit's savepoint is the innermost.
             Opened::Savepoint => {
                 let undo = self
                     .batch

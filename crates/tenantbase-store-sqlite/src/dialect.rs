@@ -24,6 +24,17 @@ pub(crate) const USER_ROW_LOCK: &str = "";
 /// SQLite has no row-level security: the event log's platform paths need no scope.
 pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
 
+/// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
+/// insert of its first refresh token (hash `$12`) as one query: SQLite runs a query's
+/// statements in one call on its connection's thread, so a sign-in makes one hop to it
+/// for both.
+pub(crate) fn with_refresh_token(session_insert: &str) -> String {
+    format!(
+        "{session_insert}; \
+         INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($12, $1, $8)"
+    )
+}
+
 /// Project search through the FTS5 index `projects_fts` (external content, kept in step
 /// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
 pub(crate) mod search {

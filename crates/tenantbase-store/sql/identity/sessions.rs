@@ -108,25 +108,26 @@ pub(crate) async fn create_session(
     // Microseconds: what both databases keep, so the returned value equals a re-read.
     let now = Utc::now().trunc_subsecs(6);
     let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    sqlx::query(&format!(
-        "INSERT INTO sessions ({}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)",
-        SESSION_COLUMNS
-    ))
-    .bind(new.id.as_uuid())
-    .bind(new.user_id.as_uuid())
-    .bind(&new.device_id)
-    .bind(&new.device_label)
-    .bind(&new.user_agent)
-    .bind(&new.ip)
-    .bind(&amr)
-    .bind(now)
-    .bind(new.idle_expires_at)
-    .bind(new.absolute_expires_at)
-    .bind(new.identity_id.map(|id| id.as_uuid()))
-    .execute(&mut *conn)
-    .await?;
-    insert_refresh_token(conn, refresh_hash, new.id, now).await?;
+    // The session and its first refresh token in one call to the database.
+    let session_insert = format!(
+        "INSERT INTO sessions ({SESSION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
+    );
+    sqlx::query(&dialect::with_refresh_token(&session_insert))
+        .bind(new.id.as_uuid())
+        .bind(new.user_id.as_uuid())
+        .bind(&new.device_id)
+        .bind(&new.device_label)
+        .bind(&new.user_agent)
+        .bind(&new.ip)
+        .bind(&amr)
+        .bind(now)
+        .bind(new.idle_expires_at)
+        .bind(new.absolute_expires_at)
+        .bind(new.identity_id.map(|id| id.as_uuid()))
+        .bind(refresh_hash)
+        .execute(&mut *conn)
+        .await?;
     Ok(Session {
         id: new.id,
         user_id: new.user_id,

@@ -1,10 +1,12 @@
 //! Conformance tests of what waits between two requests of a stronger sign-in: WebAuthn
-//! ceremonies and emailed codes.
+//! ceremonies and emailed codes, and the read the second request starts from.
 
 use chrono::{Duration, Utc};
-use tenantbase_store::Store;
+use tenantbase_domain::id::UserId;
+use tenantbase_domain::model::MfaKind;
 use tenantbase_store::identity::mfa::EmailCodePurpose;
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
+use tenantbase_store::{Store, StoreError};
 
 use crate::identity::{create_session, create_user};
 
@@ -131,5 +133,38 @@ pub async fn emailed_codes_are_kept_one_per_purpose(store: &dyn Store) {
             .expect("read"),
         None
     );
+    unit.commit().await.expect("commit");
+}
+
+pub async fn a_user_is_read_with_their_factors(store: &dyn Store) {
+    let user = create_user(store, Some("f@example.com"))
+        .await
+        .expect("user");
+    let mut unit = store.begin().await.expect("begin");
+    let (read, factors) = unit.user_with_factors(user.id).await.expect("read");
+    assert_eq!((read, factors), (user.clone(), Vec::new()), "no factor yet");
+
+    let now = Utc::now();
+    assert!(
+        unit.put_pending_totp(user.id, b"sealed", now)
+            .await
+            .expect("totp")
+    );
+    assert!(
+        unit.add_mfa_factor(user.id, MfaKind::Email, now)
+            .await
+            .expect("email")
+    );
+    let (read, factors) = unit.user_with_factors(user.id).await.expect("read");
+    assert_eq!(read, user);
+    let alone = unit.mfa_factors_in_unit(user.id).await.expect("factors");
+    assert_eq!(factors.len(), 2, "{factors:?}");
+    assert_eq!(
+        factors, alone,
+        "the same factors as read alone, in the same order"
+    );
+
+    let unknown = unit.user_with_factors(UserId::new()).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
     unit.commit().await.expect("commit");
 }

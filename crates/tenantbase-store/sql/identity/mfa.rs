@@ -1,16 +1,19 @@
 //! The statements on second factors, backup codes, emailed codes, sign-in challenges and
 //! trusted devices.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use tenantbase_domain::id::{TrustedDeviceId, UserId};
-use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
-use tenantbase_store::StoreResult;
+use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice, User};
 use tenantbase_store::identity::MfaUnit;
 use tenantbase_store::identity::mfa::{
     EmailCodePurpose, MFA_CHALLENGE_COLUMNS, MFA_FACTOR_COLUMNS, MfaChallengeRow, MfaFactorRow,
-    NewMfaChallenge, NewTrustedDevice, TRUSTED_DEVICE_COLUMNS, TrustedDeviceRow,
+    NewMfaChallenge, NewTrustedDevice, TRUSTED_DEVICE_COLUMNS, TrustedDeviceRow, UserFactorRow,
 };
+use tenantbase_store::identity::users::USER_COLUMNS;
+use tenantbase_store::{StoreError, StoreResult};
 
 use crate::dialect::Db;
 use crate::sql::platform::PlatformTx;
@@ -21,6 +24,31 @@ const TOTP: &str = "totp";
 impl MfaUnit for PlatformTx {
     async fn mfa_factors_in_unit(&mut self, user_id: UserId) -> StoreResult<Vec<MfaFactor>> {
         mfa_factors(&mut *self.tx, user_id).await
+    }
+
+    async fn user_with_factors(&mut self, user_id: UserId) -> StoreResult<(User, Vec<MfaFactor>)> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            let user: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
+            format!(
+                "SELECT {}, f.kind AS factor_kind, f.sealed_secret AS factor_sealed_secret, \
+                 f.confirmed_at AS factor_confirmed_at, \
+                 f.last_used_step AS factor_last_used_step, f.created_at AS factor_created_at \
+                 FROM users u LEFT JOIN mfa_factors f ON f.user_id = u.id \
+                 WHERE u.id = $1 ORDER BY f.kind",
+                user.join(", ")
+            )
+        });
+        let rows: Vec<UserFactorRow> = sqlx::query_as(&QUERY)
+            .bind(user_id.as_uuid())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let factors = rows
+            .iter()
+            .filter_map(UserFactorRow::factor)
+            .map(MfaFactor::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let row = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+        Ok((User::from(row.user), factors))
     }
 
     async fn put_pending_totp(

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::id::{IdentityId, TrustedDeviceId, UserId};
-use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
+use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice, User};
 
 use crate::{StoreError, StoreResult};
 
@@ -56,6 +56,10 @@ pub struct NewTrustedDevice {
 pub trait MfaUnit: Send {
     /// The user's factors, pending ones included.
     async fn mfa_factors_in_unit(&mut self, user_id: UserId) -> StoreResult<Vec<MfaFactor>>;
+
+    /// The user and their factors (pending ones included) in one read, what the second
+    /// step of a sign-in starts from; `NotFound` without the user.
+    async fn user_with_factors(&mut self, user_id: UserId) -> StoreResult<(User, Vec<MfaFactor>)>;
 
     /// Stores a pending TOTP secret, replacing a pending one; `false` (nothing written)
     /// when a confirmed TOTP factor exists.
@@ -212,6 +216,32 @@ impl TryFrom<MfaFactorRow> for MfaFactor {
             confirmed_at: row.confirmed_at,
             last_used_step: row.last_used_step,
             created_at: row.created_at,
+        })
+    }
+}
+
+/// A user's row with one of their factors, or none (`LEFT JOIN`): `user_with_factors`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserFactorRow {
+    #[sqlx(flatten)]
+    pub user: crate::identity::users::UserRow,
+    pub factor_kind: Option<String>,
+    pub factor_sealed_secret: Option<Vec<u8>>,
+    pub factor_confirmed_at: Option<DateTime<Utc>>,
+    pub factor_last_used_step: Option<i64>,
+    pub factor_created_at: Option<DateTime<Utc>>,
+}
+
+impl UserFactorRow {
+    /// The factor of the row; `None` for a user without any.
+    pub fn factor(&self) -> Option<MfaFactorRow> {
+        Some(MfaFactorRow {
+            user_id: self.user.id,
+            kind: self.factor_kind.clone()?,
+            sealed_secret: self.factor_sealed_secret.clone(),
+            confirmed_at: self.factor_confirmed_at,
+            last_used_step: self.factor_last_used_step,
+            created_at: self.factor_created_at?,
         })
     }
 }

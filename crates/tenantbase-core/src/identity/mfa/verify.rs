@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::{MfaKind, RequestMeta, User};
+use tenantbase_domain::model::{MfaFactor, MfaKind, RequestMeta, User};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
@@ -51,9 +51,9 @@ impl Identity {
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
-        let user = unit.user(challenge.user_id).await?;
+        let (user, factors) = unit.user_with_factors(challenge.user_id).await?;
         let Some(used) = self
-            .check_code_in(&mut unit, &user, method, code, false, request)
+            .check_code_in(&mut unit, (&user, &factors), method, code, false, request)
             .await?
         else {
             drop(unit);
@@ -94,8 +94,9 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<bool, IdentityError> {
         let mut unit = self.write().await?;
+        let factors = unit.mfa_factors_in_unit(user.id).await?;
         let Some(change) = self
-            .check_code_in(&mut unit, user, method, code, true, request)
+            .check_code_in(&mut unit, (user, &factors), method, code, true, request)
             .await?
         else {
             return Ok(false);
@@ -104,20 +105,19 @@ impl Identity {
         Ok(true)
     }
 
-    /// Whether `code` passes `method` for `user`'s sign-in (or `step_up`), in `unit`: the
-    /// change recording the code's use when it passes (to commit with whatever else the
-    /// unit does), `None` when it does not. A method the account cannot use is an invalid
-    /// request, not a failed attempt.
+    /// Whether `code` passes `method` for `user`'s sign-in (or `step_up`), in `unit` where
+    /// the user's `factors` were read: the change recording the code's use when it passes (to commit
+    /// with whatever else the unit does), `None` when it does not. A method the account
+    /// cannot use is an invalid request, not a failed attempt.
     async fn check_code_in(
         &self,
         unit: &mut IdentityWrite<'_>,
-        user: &User,
+        (user, factors): (&User, &[MfaFactor]),
         method: MfaMethod,
         code: &str,
         step_up: bool,
         request: &RequestMeta,
     ) -> Result<Option<Change<AuthStale>>, IdentityError> {
-        let factors = unit.mfa_factors_in_unit(user.id).await?;
         // Only a backup code's (and a passkey's) right to answer depends on the codes and
         // passkeys left: the code methods skip those reads.
         let (backup_codes, passkeys) =
@@ -128,7 +128,7 @@ impl Identity {
                 (Vec::new(), 0)
             };
         if !self
-            .methods_for(user, &factors, backup_codes.len() as u64, passkeys)
+            .methods_for(user, factors, backup_codes.len() as u64, passkeys)
             .contains(&method)
         {
             return Err(IdentityError::invalid(

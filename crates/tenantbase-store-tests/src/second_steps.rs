@@ -150,6 +150,7 @@ pub async fn a_user_is_read_with_their_factors(store: &dyn Store) {
             .await
             .expect("totp")
     );
+    assert!(unit.confirm_totp(user.id, 42, now).await.expect("confirm"));
     assert!(
         unit.add_mfa_factor(user.id, MfaKind::Email, now)
             .await
@@ -163,6 +164,13 @@ pub async fn a_user_is_read_with_their_factors(store: &dyn Store) {
         factors, alone,
         "the same factors as read alone, in the same order"
     );
+    let totp = factors
+        .iter()
+        .find(|f| f.kind == MfaKind::Totp)
+        .expect("totp");
+    assert_eq!(totp.sealed_secret.as_deref(), Some(&b"sealed"[..]));
+    assert_eq!(totp.last_used_step, Some(42));
+    assert!(totp.confirmed_at.is_some(), "{totp:?}");
 
     let unknown = unit.user_with_factors(UserId::new()).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");

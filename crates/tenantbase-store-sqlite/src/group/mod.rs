@@ -16,7 +16,8 @@
 //! write when writes do not queue. What the opener's RELEASE used to catch, a transaction
 //! SQLite rolled back under it (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error it did
 //! not pass on, the writer connection's rollback hook catches: a batch whose transaction
-//! was rolled back since its BEGIN never commits, whatever a later SAVEPOINT started.
+//! was rolled back since its BEGIN takes no more units (a SAVEPOINT there would begin a
+//! transaction of its own) and never commits.
 
 mod batch;
 #[cfg(test)]
@@ -34,6 +35,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use batch::Batch;
 pub(crate) use unit::GroupTx;
 use unit::Opened;
+
+/// Why a batch failed whose transaction SQLite rolled back by itself.
+const ROLLED_BACK: &str = "SQLite rolled the batch's transaction back under one of its units";
 
 /// Most units one transaction carries. A batch holds SQLite's write lock, which the
 /// separate `tenantbase worker` process waits for, and a failed COMMIT undoes all of it;
@@ -126,7 +130,8 @@ impl GroupWriter {
     }
 
     async fn open_unit(self, mut lease: Lease) -> StoreResult<GroupTx> {
-        let Some(mut batch) = lease.take() else {
+        let open = lease.take().and_then(|batch| self.still_open(batch));
+        let Some(mut batch) = open else {
             // IMMEDIATE takes the write lock up front: a unit that reads and then writes
             // cannot fail halfway when another process (a separate worker) writes.
             let tx = self.shared.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -140,13 +145,25 @@ impl GroupWriter {
         Ok(GroupTx::new(self, lease, batch, Opened::Savepoint))
     }
 
+    /// `batch`, unless SQLite rolled its transaction back under one of its units: then
+    /// its units fail, and nobody may join it — a SAVEPOINT there would begin a new
+    /// transaction, whose RELEASE would commit on its own.
+    fn still_open(&self, batch: Batch) -> Option<Batch> {
+        if !batch.rolled_back_since(self.rollbacks()) {
+            return Some(batch);
+        }
+        batch.fail(ROLLED_BACK.to_owned());
+        None
+    }
+
     /// How many transactions the writer connection has rolled back so far.
     fn rollbacks(&self) -> u64 {
         self.shared.rollbacks.load(Ordering::Acquire)
     }
 
-    /// Hands the lock on once a unit has ended (kept or rolled back): commits the batch now if no unit waits to join it or it is full; otherwise leaves
-    /// it open for the waiters, with a flush queued behind them.
+    /// Hands the lock on once a unit has ended (kept or rolled back): commits the batch
+    /// now if no unit waits to join it or it is full; otherwise leaves it open for the
+    /// waiters, with a flush queued behind them.
     async fn leave(&self, mut lease: Lease, mut batch: Batch) {
         if self.commits_now(&batch) {
             // The outcome reaches the units through the batch's cell.
@@ -178,13 +195,11 @@ impl GroupWriter {
     }
 
     /// Commits `batch`, unless SQLite rolled its transaction back under one of its
-    /// units: then what is open now began after that (a later SAVEPOINT starts a
-    /// transaction of its own) and none of it commits.
+    /// units: then the batch fails whole.
     async fn commit(&self, batch: Batch) -> Result<(), String> {
         if batch.rolled_back_since(self.rollbacks()) {
-            let cause = "SQLite rolled the batch's transaction back under one of its units";
-            batch.fail(cause.to_owned());
-            return Err(cause.to_owned());
+            batch.fail(ROLLED_BACK.to_owned());
+            return Err(ROLLED_BACK.to_owned());
         }
         let kept = batch.kept as u64;
         let committed = batch.commit().await;

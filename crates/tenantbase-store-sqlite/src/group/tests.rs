@@ -299,11 +299,10 @@ async fn a_unit_that_opened_its_batch_and_failed_leaves_nothing() {
 
 /// Units 0 (with `opener`) and 1 (the victim) write, then the victim runs a statement
 /// that makes SQLite roll the whole transaction back (`OR ROLLBACK` here; IOERR or FULL in
-/// production), swallows its error and commits, with unit 2 queued behind it. Nobody in
-/// the rolled-back batch is told `Ok`. A victim that opened the batch has no savepoint to
-/// release, so unit 2 joins the batch and its SAVEPOINT starts a new transaction, which
-/// must not commit either; a victim that joined fails its RELEASE, and unit 2 opens a
-/// batch of its own.
+/// production), swallows its error and commits, with units 2 and 3 queued behind it.
+/// Nobody in the rolled-back batch is told `Ok`, and units 2 and 3 commit in a batch of
+/// their own: had unit 2 joined the dead one, its SAVEPOINT would have begun a new
+/// transaction, and its RELEASE committed it on its own.
 async fn rolled_back_under_a_unit(with_opener: bool) {
     let (store, _dir) = fresh().await;
     let writer = &store.group;
@@ -330,24 +329,21 @@ async fn rolled_back_under_a_unit(with_opener: bool) {
             unit.commit().await
         })
     };
-    // Unit 2 queues behind the victim, before any flush, so it joins the same batch.
-    let (opener, behind) = match opener {
+    // Units 2 and 3 queue behind the victim, before any flush.
+    let opener = match opener {
         Some(opener) => {
             until_waiting(writer, 1).await;
-            let behind = spawn_unit(writer, 2);
-            until_waiting(writer, 2).await;
-            // The opener leaves its batch open for the two queued units.
             let opener = tokio::spawn(opener.commit());
             holds.await.expect("the victim holds the writer");
-            (Some(opener), behind)
+            Some(opener)
         }
         None => {
             holds.await.expect("the victim holds the writer");
-            let behind = spawn_unit(writer, 2);
-            until_waiting(writer, 1).await;
-            (None, behind)
+            None
         }
     };
+    let behind = [spawn_unit(writer, 2), spawn_unit(writer, 3)];
+    until_waiting(writer, 2).await;
     go.send(()).expect("go");
     for (name, unit) in [("victim", Some(victim)), ("opener", opener)] {
         let Some(unit) = unit else { continue };
@@ -357,21 +353,43 @@ async fn rolled_back_under_a_unit(with_opener: bool) {
             "the {name} is told it failed: {outcome:?}"
         );
     }
-    let behind = behind.await.expect("join");
-    assert_eq!(behind.is_ok(), with_opener, "unit 2: {behind:?}");
+    for unit in behind {
+        unit.await.expect("join").expect("a unit behind commits");
+    }
     assert_eq!(rows_of(&store, 0).await, 0);
     assert_eq!(rows_of(&store, 1).await, 0);
-    assert_eq!(rows_of(&store, 2).await, if with_opener { 3 } else { 0 });
-    assert_eq!(writer.stats().commits, u64::from(with_opener));
+    assert_eq!(rows_of(&store, 2).await, 3);
+    assert_eq!(rows_of(&store, 3).await, 3);
+    assert_eq!(
+        writer.stats(),
+        GroupCommitStats {
+            commits: 1,
+            units: 2
+        }
+    );
     assert_writer_works(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_rolled_back_under_the_unit_that_opened_it_commits_nothing() {
+async fn a_batch_rolled_back_under_its_opener_fails_and_the_queue_commits_apart() {
     rolled_back_under_a_unit(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_rolled_back_under_a_unit_that_joined_it_commits_nothing() {
+async fn a_batch_rolled_back_under_a_joined_unit_fails_and_the_queue_commits_apart() {
     rolled_back_under_a_unit(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_between_batches_fails_no_later_batch() {
+    let (store, _dir) = fresh().await;
+    // A transaction outside units, rolled back: the writer's rollback count moves
+    // before any batch begins, so no batch counts it against itself.
+    let mut outside = store.writer.begin().await.expect("begin");
+    sqlx::query("INSERT INTO parent (id) VALUES (1)")
+        .execute(&mut *outside)
+        .await
+        .expect("insert");
+    outside.rollback().await.expect("rollback");
+    assert_writer_works(&store).await;
 }

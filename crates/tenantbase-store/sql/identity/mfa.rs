@@ -28,7 +28,10 @@ impl MfaUnit for PlatformTx {
 
     async fn user_with_factors(&mut self, user_id: UserId) -> StoreResult<(User, Vec<MfaFactor>)> {
         static QUERY: LazyLock<String> = LazyLock::new(|| {
-            let user: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
+            let user: Vec<String> = USER_COLUMNS
+                .split(',')
+                .map(|column| format!("u.{}", column.trim()))
+                .collect();
             format!(
                 "SELECT {}, f.kind AS factor_kind, f.sealed_secret AS factor_sealed_secret, \
                  f.confirmed_at AS factor_confirmed_at, \

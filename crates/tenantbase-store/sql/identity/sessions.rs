@@ -1,5 +1,7 @@
 //! The statements on sessions and their refresh tokens.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use tenantbase_domain::id::{IdentityId, SessionId, UserId};
@@ -109,11 +111,13 @@ pub(crate) async fn create_session(
     let now = Utc::now().trunc_subsecs(6);
     let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
     // The session and its first refresh token in one call to the database.
-    let session_insert = format!(
-        "INSERT INTO sessions ({SESSION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
-    );
-    sqlx::query(&dialect::with_refresh_token(&session_insert))
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        dialect::with_refresh_token(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
+        ))
+    });
+    sqlx::query(&INSERT)
         .bind(new.id.as_uuid())
         .bind(new.user_id.as_uuid())
         .bind(&new.device_id)

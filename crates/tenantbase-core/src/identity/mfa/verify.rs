@@ -105,10 +105,10 @@ impl Identity {
         Ok(true)
     }
 
-    /// Whether `code` passes `method` for `user`'s sign-in (or `step_up`), in `unit` where
-    /// the user's `factors` were read: the change recording the code's use when it passes (to commit
-    /// with whatever else the unit does), `None` when it does not. A method the account
-    /// cannot use is an invalid request, not a failed attempt.
+    /// Whether `code` passes `method` for `user`'s sign-in (or `step_up`), in `unit`, where
+    /// the user's `factors` were read: the change recording the code's use when it passes
+    /// (to commit with whatever else the unit does), `None` when it does not. A method the
+    /// account cannot use is an invalid request, not a failed attempt.
     async fn check_code_in(
         &self,
         unit: &mut IdentityWrite<'_>,

@@ -7,7 +7,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -89,15 +88,14 @@ impl SqliteStore {
             .synchronous(pool.synchronous.into());
         // No ping before each checkout (sqlx's default): an in-process database does not
         // drop connections, and the ping is a round trip to the connection's thread.
-        let rollbacks = Arc::new(AtomicU64::new(0));
-        let counted = rollbacks.clone();
+        let watch = Arc::new(group::TransactionWatch::default());
+        let installed = watch.clone();
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(transactions::refuse_in_transaction)
-            // Group commit learns from it when SQLite rolled a batch back by itself.
-            .after_connect(move |connection, _| {
-                Box::pin(group::count_rollbacks(connection, counted.clone()))
-            })
+            // Group commit learns from its hooks when SQLite rolled a batch back by
+            // itself, and refuses what would commit outside a batch's COMMIT.
+            .after_connect(move |connection, _| Box::pin(installed.clone().install(connection)))
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(
@@ -113,7 +111,7 @@ impl SqliteStore {
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout, rollbacks);
+        let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout, watch);
         Ok(Self {
             writer,
             reader,

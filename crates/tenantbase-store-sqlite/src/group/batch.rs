@@ -3,6 +3,8 @@
 
 use tokio::sync::watch;
 
+use super::hooks::OpenBatch;
+
 /// What a batch's end tells its units: `Ok` once its COMMIT returned, or why it failed.
 pub(super) type Outcome = Option<Result<(), String>>;
 
@@ -19,11 +21,17 @@ pub(super) struct Batch {
     /// A flush — a task in the lock's queue that commits whatever is open — is on its
     /// way; one is enough.
     pub(super) flush_queued: bool,
+    /// Refuses every commit on the writer but the batch's COMMIT while it lives.
+    open: OpenBatch,
 }
 
 impl Batch {
     /// A batch over `tx`, just begun when the writer had counted `rollbacks`.
-    pub(super) fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>, rollbacks: u64) -> Self {
+    pub(super) fn new(
+        tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        rollbacks: u64,
+        open: OpenBatch,
+    ) -> Self {
         Self {
             tx,
             outcome: watch::Sender::new(None),
@@ -31,6 +39,7 @@ impl Batch {
             kept: 0,
             flush_queued: false,
             rollbacks_at_begin: rollbacks,
+            open,
         }
     }
 
@@ -46,8 +55,12 @@ impl Batch {
 
     /// Commits (one fsync under `synchronous=FULL`) and tells every unit.
     pub(super) async fn commit(self) -> Result<(), String> {
-        let result = self.tx.commit().await.map_err(|error| error.to_string());
-        self.outcome.send_replace(Some(result.clone()));
+        let Self {
+            tx, outcome, open, ..
+        } = self;
+        drop(open);
+        let result = tx.commit().await.map_err(|error| error.to_string());
+        outcome.send_replace(Some(result.clone()));
         result
     }
 

@@ -17,9 +17,12 @@
 //! SQLite rolled back under it (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error it did
 //! not pass on, the writer connection's rollback hook catches: a batch whose transaction
 //! was rolled back since its BEGIN takes no more units (a SAVEPOINT there would begin a
-//! transaction of its own) and never commits.
+//! transaction of its own) and never commits. Its commit hook refuses, while a batch is
+//! open, any commit but the batch's own, so a unit that writes on after such a rollback
+//! keeps nothing (`hooks`).
 
 mod batch;
+mod hooks;
 #[cfg(test)]
 mod tests;
 mod unit;
@@ -33,6 +36,7 @@ use tenantbase_store::{StoreError, StoreResult, transactions};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use batch::Batch;
+pub(crate) use hooks::TransactionWatch;
 pub(crate) use unit::GroupTx;
 use unit::Opened;
 
@@ -75,17 +79,16 @@ struct Shared {
     acquire_timeout: Duration,
     commits: AtomicU64,
     units: AtomicU64,
-    /// Transactions rolled back on the writer connection, counted by its rollback hook.
-    rollbacks: Arc<AtomicU64>,
+    /// What the writer connection's hooks count and refuse.
+    watch: Arc<TransactionWatch>,
 }
 
 impl GroupWriter {
-    /// `rollbacks` is what the writer pool's connections count in their rollback hook
-    /// (`count_rollbacks`).
+    /// `watch` is what the writer pool's connections had installed as they opened.
     pub(crate) fn new(
         pool: SqlitePool,
         acquire_timeout: Duration,
-        rollbacks: Arc<AtomicU64>,
+        watch: Arc<TransactionWatch>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -95,7 +98,7 @@ impl GroupWriter {
                 acquire_timeout,
                 commits: AtomicU64::new(0),
                 units: AtomicU64::new(0),
-                rollbacks,
+                watch,
             }),
         }
     }
@@ -135,7 +138,8 @@ impl GroupWriter {
             // IMMEDIATE takes the write lock up front: a unit that reads and then writes
             // cannot fail halfway when another process (a separate worker) writes.
             let tx = self.shared.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let batch = Batch::new(tx, self.rollbacks());
+            let open = self.shared.watch.open_batch();
+            let batch = Batch::new(tx, self.rollbacks(), open);
             return Ok(GroupTx::new(self, lease, batch, Opened::Batch));
         };
         if let Err(error) = sqlx::query("SAVEPOINT unit").execute(&mut *batch.tx).await {
@@ -158,7 +162,7 @@ impl GroupWriter {
 
     /// How many transactions the writer connection has rolled back so far.
     fn rollbacks(&self) -> u64 {
-        self.shared.rollbacks.load(Ordering::Acquire)
+        self.shared.watch.rollbacks()
     }
 
     /// Hands the lock on once a unit has ended (kept or rolled back): commits the batch
@@ -209,19 +213,6 @@ impl GroupWriter {
         }
         committed
     }
-}
-
-/// Makes the writer connection count, in `rollbacks`, every transaction SQLite rolls back
-/// on it: explicitly, or on its own after an error. Rolling back to a savepoint is not
-/// one. For the writer pool's `after_connect`.
-pub(crate) async fn count_rollbacks(
-    connection: &mut sqlx::SqliteConnection,
-    rollbacks: Arc<AtomicU64>,
-) -> Result<(), sqlx::Error> {
-    connection.lock_handle().await?.set_rollback_hook(move || {
-        rollbacks.fetch_add(1, Ordering::AcqRel);
-    });
-    Ok(())
 }
 
 impl std::fmt::Debug for GroupWriter {

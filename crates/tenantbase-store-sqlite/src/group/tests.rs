@@ -393,3 +393,31 @@ async fn a_rollback_between_batches_fails_no_later_batch() {
     outside.rollback().await.expect("rollback");
     assert_writer_works(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_writing_on_after_sqlite_rolled_back_its_batch_keeps_nothing() {
+    let (store, _dir) = fresh().await;
+    let writer = &store.group;
+    let mut unit = writer.begin().await.expect("begin");
+    insert(&mut unit, 1, 0).await.expect("insert");
+    let duplicate = sqlx::query("INSERT OR ROLLBACK INTO row (unit, n) VALUES (1, 0)")
+        .execute(&mut *unit)
+        .await;
+    assert!(duplicate.is_err(), "the duplicate is refused");
+    // The unit swallows that and writes on: outside any transaction now, the statement
+    // would commit on its own; the commit hook refuses it while the batch is open.
+    let after = insert(&mut unit, 1, 1).await;
+    assert!(
+        after.is_err(),
+        "a write after the rollback commits nothing: {after:?}"
+    );
+    let outcome = unit.commit().await;
+    assert!(outcome.is_err(), "the unit is told it failed: {outcome:?}");
+    assert_eq!(rows_of(&store, 1).await, 0);
+    assert_writer_works(&store).await;
+    // Between batches, statements outside units commit as before.
+    sqlx::query("INSERT INTO parent (id) VALUES (7)")
+        .execute(&store.writer)
+        .await
+        .expect("an autocommit statement between batches");
+}

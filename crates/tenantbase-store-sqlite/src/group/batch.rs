@@ -64,6 +64,14 @@ impl Batch {
         result
     }
 
+    /// Rolls the batch back, with nobody in it to tell (the unit that opened it is the one
+    /// going). It is gone, its hold on commits too, before the caller hands the lock on.
+    pub(super) async fn roll_back(self) {
+        if let Err(error) = self.tx.rollback().await {
+            tracing::warn!(%error, "rolling back a unit that opened its batch");
+        }
+    }
+
     /// Ends the batch without committing: the dropped transaction rolls back, and every
     /// unit in it fails with `cause`.
     pub(super) fn fail(self, cause: String) {

@@ -116,11 +116,7 @@ impl Held {
             }
             // The batch holds this unit alone (others join once it leaves the lock):
             // rolling it back undoes exactly the unit, and the lock is handed on empty.
-            Opened::Batch => {
-                if let Err(error) = self.batch.tx.rollback().await {
-                    tracing::warn!(%error, "rolling back a unit that opened its batch");
-                }
-            }
+            Opened::Batch => self.batch.roll_back().await,
         }
     }
 }

@@ -153,7 +153,7 @@ impl GroupWriter {
     /// its units fail, and nobody may join it — a SAVEPOINT there would begin a new
     /// transaction, whose RELEASE would commit on its own.
     fn still_open(&self, batch: Batch) -> Option<Batch> {
-        if !batch.rolled_back_since(self.rollbacks()) {
+        if !self.rolled_back(&batch) {
             return Some(batch);
         }
         batch.fail(ROLLED_BACK.to_owned());
@@ -163,6 +163,11 @@ impl GroupWriter {
     /// How many transactions the writer connection has rolled back so far.
     fn rollbacks(&self) -> u64 {
         self.shared.watch.rollbacks()
+    }
+
+    /// Whether SQLite rolled `batch`'s transaction back since its BEGIN.
+    fn rolled_back(&self, batch: &Batch) -> bool {
+        batch.rolled_back_since(self.rollbacks())
     }
 
     /// Hands the lock on once a unit has ended (kept or rolled back): commits the batch
@@ -201,7 +206,7 @@ impl GroupWriter {
     /// Commits `batch`, unless SQLite rolled its transaction back under one of its
     /// units: then the batch fails whole.
     async fn commit(&self, batch: Batch) -> Result<(), String> {
-        if batch.rolled_back_since(self.rollbacks()) {
+        if self.rolled_back(&batch) {
             batch.fail(ROLLED_BACK.to_owned());
             return Err(ROLLED_BACK.to_owned());
         }

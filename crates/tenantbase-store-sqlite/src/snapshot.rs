@@ -28,7 +28,7 @@ impl SqliteStore {
         })?;
         sqlx::query("VACUUM INTO ?")
             .bind(target)
-            .execute(self.reader())
+            .execute(&mut *self.reader().await?)
             .await?;
         Ok(())
     }

@@ -31,7 +31,7 @@ pub use ops::metrics::metrics_handle;
 pub use ops::metrics_access::MetricsAccess;
 pub use ops::queue_depth::QueueDepthReadings;
 pub use problem::{ApiError, FieldError};
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, HttpSettings, Services};
 
 /// The whole API with its middleware, ready to serve.
 pub fn router(state: AppState) -> Router {

@@ -43,9 +43,27 @@ impl HttpSettings {
     }
 }
 
-/// Shared state of the server; cheap to clone.
+/// Shared state of the server: one `Arc`, so the copy axum makes for every middleware
+/// and extractor that takes it costs one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What every handler can reach, behind `AppState`.
+pub struct Services {
     /// The database, whichever backend was configured.
     pub store: Arc<dyn Store>,
     /// Object storage for files and archives.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tenantbase_blob::BlobStore;
-use tenantbase_http::{AppState, HttpSettings};
+use tenantbase_http::{AppState, HttpSettings, Services};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
             upkeep.run_upkeep();
         }
     });
-    let state = AppState {
+    let state = AppState::new(Services {
         store: store.clone(),
         blob: blob.clone(),
         metrics,
@@ -88,7 +88,7 @@ pub(crate) async fn serve(
         ),
         identity,
         in_flight: tenantbase_http::InFlight::new(config.max_concurrent_writes()),
-    };
+    });
     let requests = state.in_flight.clone();
 
     let shutdown = CancellationToken::new();

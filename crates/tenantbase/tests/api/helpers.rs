@@ -20,7 +20,7 @@ use tenantbase_core::mail::{Mailer, SendEmail};
 use tenantbase_core::tenancy::files::FilePolicy;
 use tenantbase_core::tenancy::{Tenancy, TenancyPolicy};
 use tenantbase_domain::password::PasswordPolicy;
-use tenantbase_http::{AppState, HttpSettings};
+use tenantbase_http::{AppState, HttpSettings, Services};
 use tenantbase_store::Store;
 use tenantbase_store_postgres::{PgPoolConfig, PgStore};
 use tenantbase_store_sqlite::{SqlitePoolConfig, SqliteStore};
@@ -346,7 +346,7 @@ impl TestApp {
             root: files_dir.clone(),
         });
         let blob = BlobStore::open(&blob_config).await.expect("object store");
-        let state = AppState {
+        let state = AppState::new(Services {
             store: store.clone(),
             blob: blob.clone(),
             metrics: tenantbase_http::metrics_handle(),
@@ -361,7 +361,7 @@ impl TestApp {
             oidc: Arc::new(Oidc::new(identity.clone(), &master, options.oidc).expect("oidc")),
             identity,
             in_flight: tenantbase_http::InFlight::new(64),
-        };
+        });
         let router =
             tenantbase_http::layered(tenantbase_http::api_routes().merge(options.extra), state);
         Self {

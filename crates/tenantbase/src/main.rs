@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc's per-thread heaps: glibc's arenas took a tenth of a loaded server's CPU in
+/// allocation and lock contention (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = tenantbase::cli::Cli::parse();

@@ -14,9 +14,6 @@ pub(crate) type BackendStore = crate::PgStore;
 /// A unit of work's transaction: sqlx's own (its `commit` is COMMIT).
 pub(crate) type WriteTx = sqlx::Transaction<'static, Db>;
 
-/// A connection checked out for reads.
-pub(crate) type ReadConn = sqlx::pool::PoolConnection<Db>;
-
 /// Concurrent workers skip rows another worker is claiming (see `sql::platform::jobs`).
 pub(crate) const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 

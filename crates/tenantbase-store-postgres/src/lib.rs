@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool, Postgres, migrate::Migrator};
+use sqlx::{Executor, PgPool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::Membership;
@@ -73,9 +72,9 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    /// A connection for the shared statements' reads, from the one pool.
-    async fn reader(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
-        self.pool.acquire().await
+    /// The pool the shared statements read through: the one pool.
+    fn reader(&self) -> &PgPool {
+        &self.pool
     }
 
     /// The pool the shared statements write through: the one pool.

@@ -15,9 +15,6 @@ pub(crate) type BackendStore = crate::SqliteStore;
 /// whose `commit` returns once its batch's COMMIT has.
 pub(crate) type WriteTx = crate::group::GroupTx;
 
-/// A connection checked out for reads: a reader from the store's own pool (`readers`).
-pub(crate) type ReadConn = crate::readers::Reader;
-
 /// SQLite has one writer at a time: claims need no row lock.
 pub(crate) const CLAIM_ROW_LOCK: &str = "";
 

@@ -22,7 +22,6 @@ use tenantbase_store::{
 
 mod dialect;
 mod group;
-mod readers;
 mod snapshot;
 
 pub use group::GroupCommitStats;
@@ -75,7 +74,7 @@ impl From<Synchronous> for SqliteSynchronous {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
-    reader: readers::Readers,
+    reader: SqlitePool,
     /// Units of work on `writer`, committed in groups.
     group: group::GroupWriter,
 }
@@ -105,9 +104,13 @@ impl SqliteStore {
                     .journal_mode(SqliteJournalMode::Wal),
             )
             .await?;
-        let reader =
-            readers::Readers::open(base.read_only(true), pool.max_readers, pool.acquire_timeout)
-                .await?;
+        let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .before_acquire(transactions::refuse_in_transaction)
+            .max_connections(pool.max_readers.max(1))
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(base.read_only(true))
+            .await?;
         let group = group::GroupWriter::new(writer.clone(), pool.acquire_timeout, watch);
         Ok(Self {
             writer,
@@ -121,9 +124,9 @@ impl SqliteStore {
         self.group.stats()
     }
 
-    /// A read-only connection for the shared statements' reads.
-    async fn reader(&self) -> Result<readers::Reader, sqlx::Error> {
-        self.reader.acquire().await
+    /// The read-only pool.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     /// The single writer connection's pool, for statements outside units of work; it
@@ -140,9 +143,7 @@ impl OpsStore for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.reader().await?)
-            .await?;
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
 
@@ -152,12 +153,11 @@ impl OpsStore for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        let writer = &self.writer;
-        let (readers, idle_readers) = self.reader.stats();
+        let (writer, reader) = (&self.writer, &self.reader);
         PoolStats {
-            size: writer.size() + readers,
-            idle: writer.num_idle() as u32 + idle_readers,
-            max: writer.options().get_max_connections() + self.reader.max(),
+            size: writer.size() + reader.size(),
+            idle: (writer.num_idle() + reader.num_idle()) as u32,
+            max: writer.options().get_max_connections() + reader.options().get_max_connections(),
         }
     }
 
@@ -172,7 +172,7 @@ impl OpsStore for SqliteStore {
                AND t.name <> '_sqlx_migrations' AND t.name NOT LIKE 'projects_fts%' \
              ORDER BY 1, 2",
         )
-        .fetch_all(&mut *self.reader().await?)
+        .fetch_all(&self.reader)
         .await?)
     }
 
@@ -199,7 +199,7 @@ impl TenantStore for SqliteStore {
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let conn = self.reader().await?;
+        let conn = self.reader.acquire().await?;
         Ok(Box::new(sql::org::OrgTx::pooled(conn, *scope)))
     }
 
@@ -209,7 +209,7 @@ impl TenantStore for SqliteStore {
         after: Option<OrgId>,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
-        let mut conn = self.reader().await?;
+        let mut conn = self.reader.acquire().await?;
         sql::org::orgs_of_user(&mut conn, user, after, limit).await
     }
 }
@@ -227,11 +227,16 @@ mod synchronous_tests {
             synchronous,
         };
         let store = SqliteStore::connect(&url, pool).await.expect("open");
-        let pragma = || sqlx::query_scalar::<_, i64>("PRAGMA synchronous");
-        let writer = pragma().fetch_one(&store.writer).await.expect("pragma");
-        let mut reader = store.reader().await.expect("reader");
-        let reader = pragma().fetch_one(&mut *reader).await.expect("pragma");
-        (writer, reader)
+        let read = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .expect("pragma")
+        };
+        (
+            read(store.writer.clone()).await,
+            read(store.reader.clone()).await,
+        )
     }
 
     #[tokio::test]

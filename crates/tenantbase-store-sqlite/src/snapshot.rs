@@ -28,7 +28,7 @@ impl SqliteStore {
         })?;
         sqlx::query("VACUUM INTO ?")
             .bind(target)
-            .execute(&mut *self.reader().await?)
+            .execute(self.reader())
             .await?;
         Ok(())
     }

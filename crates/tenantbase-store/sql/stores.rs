@@ -1,7 +1,7 @@
 //! The store's area traits for this backend's store type: each call goes to its
-//! resource's statements with the right connection — reads on one checked out by
-//! `reader()`, writes through the pool `writer()` (on SQLite a read-only pool of its own
-//! and the single writer; on PostgreSQL both are the one pool).
+//! resource's statements with the right pool — reads through `reader()`, writes through
+//! `writer()` (on SQLite a read-only pool and the single writer; on PostgreSQL both are
+//! the one pool).
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use crate::dialect::BackendStore;
 #[async_trait]
 impl SettingsStore for BackendStore {
     async fn get_setting(&self, key: &str) -> StoreResult<Option<Setting>> {
-        settings::get_setting(&mut *self.reader().await?, key).await
+        settings::get_setting(self.reader(), key).await
     }
 
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> StoreResult<Setting> {
@@ -47,15 +47,15 @@ impl EventStore for BackendStore {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
-        events::events_after(&mut *self.reader().await?, chain, after_seq, limit).await
+        events::events_after(self.reader(), chain, after_seq, limit).await
     }
 
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>> {
-        events::chain_heads(&mut *self.reader().await?).await
+        events::chain_heads(self.reader()).await
     }
 
     async fn unsealed_chains(&self) -> StoreResult<Vec<UnsealedChain>> {
-        events::unsealed_chains(&mut *self.reader().await?).await
+        events::unsealed_chains(self.reader()).await
     }
 }
 
@@ -93,15 +93,15 @@ impl JobStore for BackendStore {
     }
 
     async fn list_jobs(&self, state: Option<JobState>, limit: u32) -> StoreResult<Vec<Job>> {
-        jobs::list_jobs(&mut *self.reader().await?, state, limit).await
+        jobs::list_jobs(self.reader(), state, limit).await
     }
 
     async fn get_job(&self, id: JobId) -> StoreResult<Job> {
-        jobs::get_job(&mut *self.reader().await?, id).await
+        jobs::get_job(self.reader(), id).await
     }
 
     async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>> {
-        jobs::queue_depth(&mut *self.reader().await?).await
+        jobs::queue_depth(self.reader()).await
     }
 
     async fn delete_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
@@ -112,18 +112,18 @@ impl JobStore for BackendStore {
 #[async_trait]
 impl UserStore for BackendStore {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        users::user_by_email(&mut *self.reader().await?, email).await
+        users::user_by_email(self.reader(), email).await
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<User> {
-        users::user_by_id(&mut *self.reader().await?, id).await
+        users::user_by_id(self.reader(), id).await
     }
 }
 
 #[async_trait]
 impl SessionStore for BackendStore {
     async fn session_by_id(&self, id: SessionId) -> StoreResult<Session> {
-        sessions::session_by_id(&mut *self.reader().await?, id).await
+        sessions::session_by_id(self.reader(), id).await
     }
 
     async fn live_sessions(
@@ -131,7 +131,7 @@ impl SessionStore for BackendStore {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Session>> {
-        sessions::live_sessions(&mut *self.reader().await?, user_id, now).await
+        sessions::live_sessions(self.reader(), user_id, now).await
     }
 
     async fn touch_session(
@@ -152,21 +152,21 @@ impl UserTokenStore for BackendStore {
         purpose: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<UserId>> {
-        user_tokens::user_token_owner(&mut *self.reader().await?, token_hash, purpose, now).await
+        user_tokens::user_token_owner(self.reader(), token_hash, purpose, now).await
     }
 }
 
 #[async_trait]
 impl SigningKeyStore for BackendStore {
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
-        signing_keys::signing_keys(&mut *self.reader().await?).await
+        signing_keys::signing_keys(self.reader()).await
     }
 }
 
 #[async_trait]
 impl ProfileStore for BackendStore {
     async fn profile(&self, user: UserId) -> StoreResult<Profile> {
-        profiles::profile(&mut *self.reader().await?, user).await
+        profiles::profile(self.reader(), user).await
     }
 
     async fn update_profile(&self, user: UserId, profile: &Profile) -> StoreResult<()> {
@@ -186,11 +186,11 @@ impl ProfileStore for BackendStore {
 #[async_trait]
 impl MfaStore for BackendStore {
     async fn mfa_factors(&self, user_id: UserId) -> StoreResult<Vec<MfaFactor>> {
-        mfa::mfa_factors(&mut *self.reader().await?, user_id).await
+        mfa::mfa_factors(self.reader(), user_id).await
     }
 
     async fn backup_codes_left(&self, user_id: UserId) -> StoreResult<u64> {
-        mfa::backup_codes_left(&mut *self.reader().await?, user_id).await
+        mfa::backup_codes_left(self.reader(), user_id).await
     }
 
     async fn mfa_challenge(
@@ -198,7 +198,7 @@ impl MfaStore for BackendStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<MfaChallenge>> {
-        mfa::mfa_challenge(&mut *self.reader().await?, token_hash, now).await
+        mfa::mfa_challenge(self.reader(), token_hash, now).await
     }
 
     async fn trusted_devices(
@@ -206,20 +206,20 @@ impl MfaStore for BackendStore {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<TrustedDevice>> {
-        mfa::trusted_devices(&mut *self.reader().await?, user_id, now).await
+        mfa::trusted_devices(self.reader(), user_id, now).await
     }
 }
 
 #[async_trait]
 impl OidcStore for BackendStore {
     async fn identities_of(&self, user_id: UserId) -> StoreResult<Vec<LinkedIdentity>> {
-        oidc::identities_of(&mut *self.reader().await?, user_id).await
+        oidc::identities_of(self.reader(), user_id).await
     }
 }
 
 #[async_trait]
 impl PasskeyStore for BackendStore {
     async fn passkeys(&self, user: UserId) -> StoreResult<Vec<StoredPasskey>> {
-        passkeys::passkeys(&mut *self.reader().await?, user).await
+        passkeys::passkeys(self.reader(), user).await
     }
 }

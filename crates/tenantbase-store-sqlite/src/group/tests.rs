@@ -69,7 +69,7 @@ async fn until_waiting(writer: &GroupWriter, count: usize) {
 async fn rows_of(store: &SqliteStore, id: i64) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM row WHERE unit = $1")
         .bind(id)
-        .fetch_one(&mut *store.reader().await.expect("reader"))
+        .fetch_one(&store.reader)
         .await
         .expect("count")
 }

@@ -8,14 +8,14 @@ use tenantbase_store::{OrgScope, StoreResult};
 use uuid::Uuid;
 
 use super::Conn;
-use crate::dialect::{ReadConn, WriteTx};
+use crate::dialect::{Db, WriteTx};
 
 /// What an org unit runs its statements on: a write transaction, or — for reads that need no
 /// snapshot and no transaction-local setting (SQLite) — a pooled connection, which saves
 /// the BEGIN and ROLLBACK round trips.
 pub(super) enum Handle {
     Tx(WriteTx),
-    Pooled(ReadConn),
+    Pooled(sqlx::pool::PoolConnection<Db>),
 }
 
 impl std::ops::Deref for Handle {
@@ -60,7 +60,7 @@ impl OrgTx {
         dead_code,
         reason = "only SQLite reads through a pooled connection; PostgreSQL reads in a READ ONLY transaction"
     )]
-    pub(crate) fn pooled(conn: ReadConn, scope: OrgScope) -> Self {
+    pub(crate) fn pooled(conn: sqlx::pool::PoolConnection<Db>, scope: OrgScope) -> Self {
         Self {
             tx: Handle::Pooled(conn),
             scope,

@@ -3,8 +3,8 @@
 //! truncating it after archival, the chains' heads and what awaits sealing.
 
 use async_trait::async_trait;
+use sqlx::QueryBuilder;
 use sqlx::query_builder::Separated;
-use sqlx::{Connection, QueryBuilder};
 use tenantbase_domain::EventId;
 use tenantbase_domain::model::{ChainHead, Event};
 use tenantbase_store::StoreResult;
@@ -93,39 +93,31 @@ const MAX_ROWS_PER_INSERT: usize = 500;
 
 /// A page of any chain, for verification, export and archival.
 pub(crate) async fn events_after(
-    conn: &mut Conn,
+    pool: &sqlx::Pool<Db>,
     chain: &str,
     after_seq: i64,
     limit: u32,
 ) -> StoreResult<Vec<Event>> {
-    let statement = format!(
+    let mut tx = begin_platform_read(pool).await?;
+    let rows: Vec<EventRow> = sqlx::query_as(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-    );
-    let page = sqlx::query_as(&statement)
-        .bind(chain)
-        .bind(after_seq)
-        .bind(i64::from(limit));
-    let rows: Vec<EventRow> = fetch_in_platform_scope(conn, page).await?;
+    ))
+    .bind(chain)
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
-/// The rows of `query`, a read across chains, in the platform scope: on PostgreSQL inside
-/// a read-only transaction (opened with the setting in the same round trip); SQLite has no
-/// scope, and one statement needs no transaction.
-async fn fetch_in_platform_scope<'q, R>(
-    conn: &mut Conn,
-    query: sqlx::query::QueryAs<'q, Db, R, <Db as sqlx::Database>::Arguments<'q>>,
-) -> StoreResult<Vec<R>>
-where
-    R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
-{
-    let Some(enter) = dialect::ENTER_PLATFORM_SCOPE else {
-        return Ok(query.fetch_all(conn).await?);
-    };
-    let mut tx = conn.begin_with(format!("BEGIN READ ONLY; {enter}")).await?;
-    let rows = query.fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(rows)
+/// A read across chains: in the platform scope, which on PostgreSQL takes a read-only
+/// transaction (opened with the setting in the same round trip).
+async fn begin_platform_read(pool: &sqlx::Pool<Db>) -> StoreResult<sqlx::Transaction<'_, Db>> {
+    Ok(match dialect::ENTER_PLATFORM_SCOPE {
+        None => pool.begin().await?,
+        Some(enter) => pool.begin_with(format!("BEGIN READ ONLY; {enter}")).await?,
+    })
 }
 
 pub(crate) async fn chain_heads<'e, E>(db: E) -> StoreResult<Vec<ChainHead>>
@@ -160,12 +152,15 @@ pub(crate) fn push_recorded(row: &mut Separated<'_, '_, Db, &'static str>, event
 }
 
 /// Per chain, how many events await sealing and since when.
-pub(crate) async fn unsealed_chains(conn: &mut Conn) -> StoreResult<Vec<UnsealedChain>> {
-    let counts = sqlx::query_as(
+pub(crate) async fn unsealed_chains(pool: &sqlx::Pool<Db>) -> StoreResult<Vec<UnsealedChain>> {
+    let mut tx = begin_platform_read(pool).await?;
+    let rows: Vec<UnsealedRow> = sqlx::query_as(
         "SELECT chain, count(*) AS count, min(occurred_at) AS oldest \
          FROM pending_events GROUP BY chain ORDER BY chain",
-    );
-    let rows: Vec<UnsealedRow> = fetch_in_platform_scope(conn, counts).await?;
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(UnsealedChain::from).collect())
 }
 

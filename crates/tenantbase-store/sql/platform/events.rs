@@ -7,12 +7,12 @@ use sqlx::QueryBuilder;
 use sqlx::query_builder::Separated;
 use tenantbase_domain::EventId;
 use tenantbase_domain::model::{ChainHead, Event};
-use tenantbase_store::StoreResult;
 use tenantbase_store::platform::EventsUnit;
 use tenantbase_store::platform::events::{
     ChainHeadRow, EVENT_COLUMNS, EventRow, NewEvent, PendingEvent, RECORDED_COLUMNS, UnsealedChain,
     UnsealedRow,
 };
+use tenantbase_store::{StoreResult, transactions};
 
 use super::PlatformTx;
 use crate::dialect::{self, Db};
@@ -112,12 +112,14 @@ pub(crate) async fn events_after(
 }
 
 /// A read across chains: in the platform scope, which on PostgreSQL takes a read-only
-/// transaction (opened with the setting in the same round trip).
-async fn begin_platform_read(pool: &sqlx::Pool<Db>) -> StoreResult<sqlx::Transaction<'_, Db>> {
-    Ok(match dialect::ENTER_PLATFORM_SCOPE {
-        None => pool.begin().await?,
-        Some(enter) => pool.begin_with(format!("BEGIN READ ONLY; {enter}")).await?,
-    })
+/// transaction (opened with the setting in the same round trip). It is opened in a task of
+/// its own (ADR 0008): a read dropped while its BEGIN is under way would otherwise hand its
+/// connection back inside a transaction sqlx does not know of — on PostgreSQL with the
+/// platform scope set, for whichever unit takes the connection next.
+async fn begin_platform_read(pool: &sqlx::Pool<Db>) -> StoreResult<sqlx::Transaction<'static, Db>> {
+    let begin =
+        dialect::ENTER_PLATFORM_SCOPE.map(|enter| format!("BEGIN READ ONLY; {enter}").into());
+    Ok(transactions::begin_detached(pool, begin).await?)
 }
 
 pub(crate) async fn chain_heads<'e, E>(db: E) -> StoreResult<Vec<ChainHead>>

@@ -5,8 +5,6 @@
 //! account routes it refuses tokens bound to an org. A test walks the whole document and
 //! fails on any operation without `x-access`.
 
-use std::sync::Arc;
-
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -133,15 +131,11 @@ async fn admit_account(request: Request, next: Next) -> Response {
 
 /// The state, which `layered` puts into every request for the guards.
 fn app_state(parts: &Parts) -> Result<&AppState, ApiError> {
-    parts
-        .extensions
-        .get::<Arc<AppState>>()
-        .map(|state| &**state)
-        .ok_or_else(|| {
-            ApiError::internal(&std::io::Error::other(
-                "the app state is not in the request",
-            ))
-        })
+    parts.extensions.get::<AppState>().ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(
+            "the app state is not in the request",
+        ))
+    })
 }
 
 /// The size limits share the code `quota_exceeded`; `limit` tells which one was hit.

@@ -61,8 +61,7 @@ pub fn management_router(state: AppState) -> Router {
 pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
     let (router, api, limits) = middleware::split(routes);
     let router = docs::mount(router, api).fallback(problem::unknown_route);
-    // The access guards of org routes read the state from the request (see `access`);
-    // behind an `Arc`, since cloning the state itself per request costs a count per field.
-    let router = router.layer(axum::Extension(std::sync::Arc::new(state.clone())));
+    // The access guards of org routes read the state from the request (see `access`).
+    let router = router.layer(axum::Extension(state.clone()));
     middleware::apply(router, &state, limits).with_state(state)
 }

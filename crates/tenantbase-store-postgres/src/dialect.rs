@@ -37,6 +37,21 @@ pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     )
 }
 
+/// `None`: a PostgreSQL query is one statement, so `first` and `then` go one by one.
+pub(crate) fn then_in_one_call(_first: &str, _then: &str) -> Option<String> {
+    None
+}
+
+/// A query that runs `update` (no `RETURNING`) on one row, then reads what follows:
+/// `(prefix, source)`, where `source` names the row as it was updated, with its `columns`,
+/// in a `FROM` — a data-modifying `WITH`, so one statement.
+pub(crate) fn updated_row(update: &str, _row: (&str, &str), columns: &str) -> (String, String) {
+    (
+        format!("WITH updated AS ({update} RETURNING {columns})"),
+        "updated".to_owned(),
+    )
+}
+
 /// Project search through the GIN index on `to_tsvector('simple', name || ' ' || description)`.
 pub(crate) mod search {
     use sqlx::{Postgres, QueryBuilder};

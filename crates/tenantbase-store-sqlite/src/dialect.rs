@@ -35,6 +35,27 @@ pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     )
 }
 
+/// `first` and then `then` as one query: one call on the connection's thread for both
+/// (each statement still binds the query's arguments by number).
+pub(crate) fn then_in_one_call(first: &str, then: &str) -> Option<String> {
+    Some(format!("{first}; {then}"))
+}
+
+/// A query that runs `update` (no `RETURNING`) on the one row of `table` that `key` picks,
+/// then reads what follows: `("{update};", source)`, where `source` is that row's
+/// `columns` in a `FROM`, present only when the update changed it (`changes()`, the rows
+/// the last statement changed). One call on the connection's thread for both.
+pub(crate) fn updated_row(
+    update: &str,
+    (table, key): (&str, &str),
+    columns: &str,
+) -> (String, String) {
+    (
+        format!("{update};"),
+        format!("(SELECT {columns} FROM {table} WHERE {key} AND changes() = 1)"),
+    )
+}
+
 /// Project search through the FTS5 index `projects_fts` (external content, kept in step
 /// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
 pub(crate) mod search {

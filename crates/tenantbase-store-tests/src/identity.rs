@@ -6,7 +6,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use tenantbase_domain::id::{IdentityId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session, SigningKeyRow, User};
-use tenantbase_store::identity::sessions::NewSession;
+use tenantbase_store::identity::sessions::{NewSession, SignInContext};
 use tenantbase_store::identity::users::NewUser;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
@@ -185,11 +185,7 @@ pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Stor
         ("dev-1", "ctx-e", true),
         ("dev-ended", "ctx-f", true),
     ] {
-        let session = open(&mut unit, user.id, device, refresh).await;
-        let context = unit
-            .sign_in_context(&session, 2, Utc::now())
-            .await
-            .expect("context");
+        let (session, context) = sign_in(&mut unit, user.id, device, refresh, 2).await;
         assert_eq!(context.device_seen, seen, "{device}");
         assert!(context.signed_in_before, "{device}");
         // The newest other session stays beside the new one; the rest are the excess.
@@ -198,20 +194,12 @@ pub async fn sign_in_context_finds_the_excess_and_known_devices(store: &dyn Stor
         assert_eq!(context.excess, others[1..], "{device}");
         opened.push(session.id);
     }
-    let alone = open(&mut unit, user.id, "dev-3", "ctx-g").await;
-    let context = unit
-        .sign_in_context(&alone, 0, Utc::now())
-        .await
-        .expect("context");
+    let (alone, context) = sign_in(&mut unit, user.id, "dev-3", "ctx-g", 0).await;
     assert!(
         !context.excess.contains(&alone.id),
         "a limit of 0 still keeps the session being opened"
     );
-    let first = open(&mut unit, newcomer.id, "dev-1", "ctx-h").await;
-    let context = unit
-        .sign_in_context(&first, 2, Utc::now())
-        .await
-        .expect("context");
+    let (_, context) = sign_in(&mut unit, newcomer.id, "dev-1", "ctx-h", 2).await;
     assert!(!context.signed_in_before && !context.device_seen);
     assert!(context.excess.is_empty());
     unit.commit().await.expect("commit");
@@ -224,24 +212,49 @@ async fn open(
     device: &str,
     refresh_hash: &str,
 ) -> Session {
+    unit.create_session(session_from(user, device), refresh_hash)
+        .await
+        .expect("session")
+}
+
+/// Signs `user` in from `device` in `unit`, keeping `keep` sessions: the session and
+/// what the sign-in read with it.
+async fn sign_in(
+    unit: &mut Box<dyn UnitOfWork>,
+    user: UserId,
+    device: &str,
+    refresh_hash: &str,
+    keep: usize,
+) -> (Session, SignInContext) {
+    let new = session_from(user, device);
+    let id = new.id;
+    let (session, context) = unit
+        .create_sign_in_session(new, refresh_hash, keep, Utc::now())
+        .await
+        .expect("sign-in session");
+    assert_eq!(session.id, id);
+    assert_eq!(
+        unit.session(id).await.expect("stored").device_id.as_deref(),
+        Some(device),
+        "the session is stored with the context read"
+    );
+    (session, context)
+}
+
+fn session_from(user: UserId, device: &str) -> NewSession {
     let now = Utc::now();
-    unit.create_session(
-        NewSession {
-            id: SessionId::new(),
-            user_id: user,
-            device_id: Some(device.to_owned()),
-            device_label: None,
-            user_agent: None,
-            ip: None,
-            amr: vec!["pwd".to_owned()],
-            identity_id: None,
-            idle_expires_at: now + chrono::Duration::days(1),
-            absolute_expires_at: now + chrono::Duration::days(30),
-        },
-        refresh_hash,
-    )
-    .await
-    .expect("session")
+    NewSession {
+        id: SessionId::new(),
+        user_id: user,
+        device_id: Some(device.to_owned()),
+        device_label: None,
+        user_agent: None,
+        ip: None,
+        amr: vec!["pwd".to_owned()],
+        identity_id: None,
+        idle_expires_at: now + chrono::Duration::days(1),
+        absolute_expires_at: now + chrono::Duration::days(30),
+    }
 }
 
 pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {

@@ -57,7 +57,7 @@ macro_rules! conformance_suite {
             single_use_tokens_expire_are_replaced_and_work_once,
             ceremonies_are_taken_once_by_their_purpose_user_and_session,
             emailed_codes_are_kept_one_per_purpose,
-            a_user_is_read_with_their_factors,
+            a_challenge_is_used_with_its_user_and_factors,
             files_are_listed_filtered_and_counted_per_org,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,

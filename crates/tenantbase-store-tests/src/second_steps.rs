@@ -2,11 +2,10 @@
 //! ceremonies and emailed codes, and the read the second request starts from.
 
 use chrono::{Duration, Utc};
-use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::MfaKind;
-use tenantbase_store::identity::mfa::EmailCodePurpose;
+use tenantbase_store::Store;
+use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge};
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
-use tenantbase_store::{Store, StoreError};
 
 use crate::identity::{create_session, create_user};
 
@@ -136,15 +135,50 @@ pub async fn emailed_codes_are_kept_one_per_purpose(store: &dyn Store) {
     unit.commit().await.expect("commit");
 }
 
-pub async fn a_user_is_read_with_their_factors(store: &dyn Store) {
+/// The second step's first call uses its challenge up and reads the user with their
+/// factors: once, and only while the challenge is unexpired.
+pub async fn a_challenge_is_used_with_its_user_and_factors(store: &dyn Store) {
     let user = create_user(store, Some("f@example.com"))
         .await
         .expect("user");
-    let mut unit = store.begin().await.expect("begin");
-    let (read, factors) = unit.user_with_factors(user.id).await.expect("read");
-    assert_eq!((read, factors), (user.clone(), Vec::new()), "no factor yet");
-
     let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    for (hash, expires_at) in [
+        ("first", now + Duration::minutes(5)),
+        ("second", now + Duration::minutes(5)),
+        ("expired", now - Duration::seconds(1)),
+    ] {
+        unit.insert_mfa_challenge(NewMfaChallenge {
+            token_hash: hash.to_owned(),
+            user_id: user.id,
+            device_id: Some("dev-1".to_owned()),
+            first_factor: "pwd".to_owned(),
+            identity_id: None,
+            expires_at,
+        })
+        .await
+        .expect("challenge");
+    }
+    let read = unit
+        .consume_challenge_with_user("first", now)
+        .await
+        .expect("read")
+        .expect("an unused challenge");
+    assert_eq!(
+        (&read.user, read.factors.len()),
+        (&user, 0),
+        "no factor yet"
+    );
+    assert_eq!(read.challenge.user_id, user.id);
+    assert_eq!(read.challenge.device_id.as_deref(), Some("dev-1"));
+    assert_eq!(read.challenge.first_factor, "pwd");
+    let again = unit.consume_challenge_with_user("first", now).await;
+    assert!(matches!(again, Ok(None)), "used once: {again:?}");
+    let expired = unit.consume_challenge_with_user("expired", now).await;
+    assert!(matches!(expired, Ok(None)), "{expired:?}");
+    let unknown = unit.consume_challenge_with_user("unknown", now).await;
+    assert!(matches!(unknown, Ok(None)), "{unknown:?}");
+
     assert!(
         unit.put_pending_totp(user.id, b"sealed", now)
             .await
@@ -156,23 +190,25 @@ pub async fn a_user_is_read_with_their_factors(store: &dyn Store) {
             .await
             .expect("email")
     );
-    let (read, factors) = unit.user_with_factors(user.id).await.expect("read");
-    assert_eq!(read, user);
+    let read = unit
+        .consume_challenge_with_user("second", now)
+        .await
+        .expect("read")
+        .expect("an unused challenge");
+    assert_eq!(read.user, user);
     let alone = unit.mfa_factors_in_unit(user.id).await.expect("factors");
-    assert_eq!(factors.len(), 2, "{factors:?}");
+    assert_eq!(read.factors.len(), 2, "{:?}", read.factors);
     assert_eq!(
-        factors, alone,
+        read.factors, alone,
         "the same factors as read alone, in the same order"
     );
-    let totp = factors
+    let totp = read
+        .factors
         .iter()
         .find(|f| f.kind == MfaKind::Totp)
         .expect("totp");
     assert_eq!(totp.sealed_secret.as_deref(), Some(&b"sealed"[..]));
     assert_eq!(totp.last_used_step, Some(42));
     assert!(totp.confirmed_at.is_some(), "{totp:?}");
-
-    let unknown = unit.user_with_factors(UserId::new()).await;
-    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
     unit.commit().await.expect("commit");
 }

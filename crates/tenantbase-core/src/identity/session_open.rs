@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tenantbase_domain::id::{IdentityId, SessionId};
 use tenantbase_domain::model::{RequestMeta, Session, User};
 use tenantbase_mail::MessageKind;
-use tenantbase_store::identity::sessions::NewSession;
+use tenantbase_store::identity::sessions::{NewSession, SignInContext};
 use tenantbase_store::platform::events::NewEvent;
 
 use super::accounts::{
@@ -92,28 +92,30 @@ impl Identity {
         } = grant;
         let now = Utc::now();
         let refresh_token = new_refresh_token()?;
-        let session = unit
-            .create_session(
-                NewSession {
-                    id: SessionId::new(),
-                    user_id: user.id,
-                    device_id: device.id.clone(),
-                    device_label: device.label.clone(),
-                    user_agent: request.user_agent.clone(),
-                    ip: request.ip.clone(),
-                    amr,
-                    identity_id: identity,
-                    idle_expires_at: now + chrono_duration(self.sessions.idle),
-                    absolute_expires_at: now + chrono_duration(self.sessions.absolute),
-                },
-                &hash_refresh_token(&refresh_token),
-            )
-            .await?;
-        let change = match opening {
-            Opening::NewAccount => change,
+        let session = NewSession {
+            id: SessionId::new(),
+            user_id: user.id,
+            device_id: device.id.clone(),
+            device_label: device.label.clone(),
+            user_agent: request.user_agent.clone(),
+            ip: request.ip.clone(),
+            amr,
+            identity_id: identity,
+            idle_expires_at: now + chrono_duration(self.sessions.idle),
+            absolute_expires_at: now + chrono_duration(self.sessions.absolute),
+        };
+        let refresh_hash = hash_refresh_token(&refresh_token);
+        let (session, change) = match opening {
+            Opening::NewAccount => (unit.create_session(session, &refresh_hash).await?, change),
             Opening::SignIn => {
-                self.admit_sign_in(&mut unit, change, &user, &session, device, request)
-                    .await?
+                let (session, context) = unit
+                    .create_sign_in_session(session, &refresh_hash, self.sessions.max_per_user, now)
+                    .await?;
+                let opened = (&session, context);
+                let change = self
+                    .admit_sign_in(&mut unit, change, opened, &user, device, request)
+                    .await?;
+                (session, change)
             }
         };
         unit.commit(change).await?;
@@ -121,22 +123,19 @@ impl Identity {
     }
 
     /// What a sign-in's new `session` brings about, in the sign-in's unit, before its
-    /// commit: the account's oldest live sessions beyond `max_per_user` end, and when the
-    /// account signed in before but never from this device, its address is told
-    /// (`new_sign_in`, `auth.login.new_device`). One read for both.
+    /// commit, from the `context` read with it: the account's oldest live sessions beyond
+    /// `max_per_user` end, and when the account signed in before but never from this
+    /// device, its address is told (`new_sign_in`, `auth.login.new_device`).
     async fn admit_sign_in(
         &self,
         unit: &mut IdentityWrite<'_>,
         change: Change<AuthStale>,
+        (session, context): (&Session, SignInContext),
         user: &User,
-        session: &Session,
         device: &Device,
         request: &RequestMeta,
     ) -> Result<Change<AuthStale>, IdentityError> {
         let now = Utc::now();
-        let context = unit
-            .sign_in_context(session, self.sessions.max_per_user, now)
-            .await?;
         let (mut events, mut revoked) = (Vec::new(), Vec::new());
         for id in context.excess {
             // Only what this sign-in revoked is its to announce and evict.

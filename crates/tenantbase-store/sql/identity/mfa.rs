@@ -7,15 +7,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use tenantbase_domain::id::{TrustedDeviceId, UserId};
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice, User};
+use tenantbase_store::StoreResult;
 use tenantbase_store::identity::MfaUnit;
 use tenantbase_store::identity::mfa::{
-    EmailCodePurpose, MFA_CHALLENGE_COLUMNS, MFA_FACTOR_COLUMNS, MfaChallengeRow, MfaFactorRow,
-    NewMfaChallenge, NewTrustedDevice, TRUSTED_DEVICE_COLUMNS, TrustedDeviceRow, UserFactorRow,
+    ChallengedUser, ChallengedUserRow, EmailCodePurpose, MFA_CHALLENGE_COLUMNS, MFA_FACTOR_COLUMNS,
+    MfaChallengeRow, MfaFactorRow, NewMfaChallenge, NewTrustedDevice, TRUSTED_DEVICE_COLUMNS,
+    TrustedDeviceRow,
 };
 use tenantbase_store::identity::users::USER_COLUMNS;
-use tenantbase_store::{StoreError, StoreResult};
 
-use crate::dialect::Db;
+use crate::dialect::{self, Db};
 use crate::sql::platform::PlatformTx;
 
 const TOTP: &str = "totp";
@@ -26,32 +27,49 @@ impl MfaUnit for PlatformTx {
         mfa_factors(&mut *self.tx, user_id).await
     }
 
-    async fn user_with_factors(&mut self, user_id: UserId) -> StoreResult<(User, Vec<MfaFactor>)> {
+    async fn consume_challenge_with_user(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ChallengedUser>> {
         static QUERY: LazyLock<String> = LazyLock::new(|| {
+            let (update, used) = dialect::updated_row(
+                "UPDATE mfa_challenges SET used_at = $2 \
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                ("mfa_challenges", "token_hash = $1"),
+                MFA_CHALLENGE_COLUMNS,
+            );
             let user: Vec<String> = USER_COLUMNS
                 .split(',')
                 .map(|column| format!("u.{}", column.trim()))
                 .collect();
             format!(
-                "SELECT {}, f.kind AS factor_kind, f.sealed_secret AS factor_sealed_secret, \
+                "{update} SELECT c.device_id AS challenge_device_id, \
+                 c.first_factor AS challenge_first_factor, \
+                 c.identity_id AS challenge_identity_id, c.expires_at AS challenge_expires_at, \
+                 {}, f.kind AS factor_kind, f.sealed_secret AS factor_sealed_secret, \
                  f.confirmed_at AS factor_confirmed_at, \
                  f.last_used_step AS factor_last_used_step, f.created_at AS factor_created_at \
-                 FROM users u LEFT JOIN mfa_factors f ON f.user_id = u.id \
-                 WHERE u.id = $1 ORDER BY f.kind",
+                 FROM {used} c JOIN users u ON u.id = c.user_id \
+                 LEFT JOIN mfa_factors f ON f.user_id = u.id ORDER BY f.kind",
                 user.join(", ")
             )
         });
-        let rows: Vec<UserFactorRow> = sqlx::query_as(&QUERY)
-            .bind(user_id.as_uuid())
+        let rows: Vec<ChallengedUserRow> = sqlx::query_as(&QUERY)
+            .bind(token_hash)
+            .bind(now)
             .fetch_all(&mut *self.tx)
             .await?;
         let factors = rows
             .iter()
-            .filter_map(UserFactorRow::factor)
+            .filter_map(|row| row.user.factor())
             .map(MfaFactor::try_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let row = rows.into_iter().next().ok_or(StoreError::NotFound)?;
-        Ok((User::from(row.user), factors))
+        Ok(rows.into_iter().next().map(|row| ChallengedUser {
+            challenge: row.challenge(),
+            user: User::from(row.user.user),
+            factors,
+        }))
     }
 
     async fn put_pending_totp(

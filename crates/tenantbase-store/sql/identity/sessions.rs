@@ -58,13 +58,14 @@ impl SessionsUnit for PlatformTx {
         Ok(())
     }
 
-    async fn sign_in_context(
+    async fn create_sign_in_session(
         &mut self,
-        session: &Session,
+        session: NewSession,
+        refresh_hash: &str,
         keep: usize,
         now: DateTime<Utc>,
-    ) -> StoreResult<SignInContext> {
-        sign_in_context(&mut self.tx, session, keep, now).await
+    ) -> StoreResult<(Session, SignInContext)> {
+        create_sign_in_session(&mut self.tx, session, refresh_hash, keep, now).await
     }
 
     async fn revoke_identity_sessions(
@@ -102,22 +103,64 @@ impl SessionsUnit for PlatformTx {
     }
 }
 
+/// The insert of a session and of its first refresh token: `$1`..`$12`, bound by
+/// `insert_session`.
+static INSERT_SESSION: LazyLock<String> = LazyLock::new(|| {
+    dialect::with_refresh_token(&format!(
+        "INSERT INTO sessions ({SESSION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
+    ))
+});
+
 pub(crate) async fn create_session(
     conn: &mut Conn,
     new: NewSession,
     refresh_hash: &str,
 ) -> StoreResult<Session> {
+    let (session, _) = insert_session(conn, &INSERT_SESSION, new, refresh_hash, None).await?;
+    Ok(session)
+}
+
+/// `SessionsUnit::create_sign_in_session`. On SQLite the inserts and the read are one
+/// call to the writer's thread; on PostgreSQL the read follows the user's row lock, in
+/// statements of their own.
+async fn create_sign_in_session(
+    conn: &mut Conn,
+    new: NewSession,
+    refresh_hash: &str,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> StoreResult<(Session, SignInContext)> {
+    // The read binds `$13`, the time the sessions must be live at, after the inserts'.
+    static INSERT_AND_READ: LazyLock<Option<String>> = LazyLock::new(|| {
+        dialect::then_in_one_call(
+            &INSERT_SESSION,
+            &sign_in_context_select(["$2", "$1", "$3", "$5", "$6", "$13"]),
+        )
+    });
+    let Some(query) = INSERT_AND_READ.as_deref() else {
+        let session = create_session(conn, new, refresh_hash).await?;
+        let context = sign_in_context(conn, &session, keep, now).await?;
+        return Ok((session, context));
+    };
+    let (session, live) = insert_session(conn, query, new, refresh_hash, Some(now)).await?;
+    let context = sign_in_context_of(&session, live, keep);
+    Ok((session, context))
+}
+
+/// Runs `query`, which begins with `INSERT_SESSION` (and reads the sign-in's context
+/// when `context_at` binds its time): the session as stored, and the rows read.
+async fn insert_session(
+    conn: &mut Conn,
+    query: &str,
+    new: NewSession,
+    refresh_hash: &str,
+    context_at: Option<DateTime<Utc>>,
+) -> StoreResult<(Session, Vec<LiveSession>)> {
     // Microseconds: what both databases keep, so the returned value equals a re-read.
     let now = Utc::now().trunc_subsecs(6);
     let amr = serde_json::to_string(&new.amr).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    // The session and its first refresh token in one call to the database.
-    static INSERT: LazyLock<String> = LazyLock::new(|| {
-        dialect::with_refresh_token(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
-        ))
-    });
-    sqlx::query(&INSERT)
+    let mut query = sqlx::query_as(query)
         .bind(new.id.as_uuid())
         .bind(new.user_id.as_uuid())
         .bind(&new.device_id)
@@ -129,10 +172,12 @@ pub(crate) async fn create_session(
         .bind(new.idle_expires_at)
         .bind(new.absolute_expires_at)
         .bind(new.identity_id.map(|id| id.as_uuid()))
-        .bind(refresh_hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(Session {
+        .bind(refresh_hash);
+    if let Some(at) = context_at {
+        query = query.bind(at);
+    }
+    let live = query.fetch_all(&mut *conn).await?;
+    let session = Session {
         id: new.id,
         user_id: new.user_id,
         device_id: new.device_id,
@@ -147,7 +192,8 @@ pub(crate) async fn create_session(
         revoked_at: None,
         authenticated_at: now,
         identity_id: new.identity_id,
-    })
+    };
+    Ok((session, live))
 }
 
 async fn insert_refresh_token(
@@ -274,15 +320,38 @@ where
     rows.into_iter().map(Session::try_from).collect()
 }
 
-/// `SessionsUnit::sign_in_context`: the user's live sessions, newest first (the new one
-/// among them, so there is always a row), each row carrying the (uncorrelated, so
-/// evaluated once) answers whether the device was seen and whether any other session was.
+/// One of the user's live sessions, newest first, each row carrying the (uncorrelated,
+/// so evaluated once) answers whether the device was seen and whether any other session
+/// was: `sign_in_context_select`.
+type LiveSession = (uuid::Uuid, bool, bool);
+
+/// The sign-in context's read, its parameters named in `params`: the user, the new
+/// session, its device id, user agent and address, and the time the sessions must be
+/// live at. The new session is among the rows, so there is always one.
+fn sign_in_context_select([user, session, device, agent, ip, now]: [&str; 6]) -> String {
+    // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
+    // spells it `IS`, so the NULL cases are written out.
+    format!(
+        "SELECT id, EXISTS (SELECT 1 FROM sessions WHERE user_id = {user} AND id <> {session} \
+         AND CASE WHEN {device} IS NOT NULL THEN device_id = {device} ELSE device_id IS NULL \
+         AND (user_agent = {agent} OR (user_agent IS NULL AND {agent} IS NULL)) \
+         AND (ip = {ip} OR (ip IS NULL AND {ip} IS NULL)) END), \
+         EXISTS (SELECT 1 FROM sessions WHERE user_id = {user} AND id <> {session}) \
+         FROM sessions WHERE user_id = {user} AND revoked_at IS NULL \
+         AND idle_expires_at > {now} AND absolute_expires_at > {now} \
+         ORDER BY created_at DESC, id DESC"
+    )
+}
+
+/// The context of the sign-in that created `session`, in statements of its own.
 async fn sign_in_context(
     conn: &mut Conn,
     session: &Session,
     keep: usize,
     now: DateTime<Utc>,
 ) -> StoreResult<SignInContext> {
+    static SELECT: LazyLock<String> =
+        LazyLock::new(|| sign_in_context_select(["$1", "$2", "$3", "$4", "$5", "$6"]));
     // Concurrent sign-ins of one user must see each other's sessions, or each would trim
     // the list it sees and together pass the limit: on PostgreSQL the user's row lock
     // serializes them (SQLite's one writer already does). A statement of its own, so the
@@ -296,39 +365,33 @@ async fn sign_in_context(
         .execute(&mut *conn)
         .await?;
     }
-    // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
-    // spells it `IS`, so the NULL cases are written out.
-    let live: Vec<(uuid::Uuid, bool, bool)> = sqlx::query_as(
-        "SELECT id, EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $2 \
-         AND CASE WHEN $3 IS NOT NULL THEN device_id = $3 ELSE device_id IS NULL \
-         AND (user_agent = $4 OR (user_agent IS NULL AND $4 IS NULL)) \
-         AND (ip = $5 OR (ip IS NULL AND $5 IS NULL)) END), \
-         EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND id <> $2) \
-         FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
-         AND idle_expires_at > $6 AND absolute_expires_at > $6 ORDER BY created_at DESC, id DESC",
-    )
-    .bind(session.user_id.as_uuid())
-    .bind(session.id.as_uuid())
-    .bind(session.device_id.as_deref())
-    .bind(session.user_agent.as_deref())
-    .bind(session.ip.as_deref())
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let live: Vec<LiveSession> = sqlx::query_as(&SELECT)
+        .bind(session.user_id.as_uuid())
+        .bind(session.id.as_uuid())
+        .bind(session.device_id.as_deref())
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(sign_in_context_of(session, live, keep))
+}
+
+/// The context from the `live` sessions read: the new `session` is never the one to go,
+/// whatever the clocks say, so the others are trimmed to the newest `keep - 1`.
+fn sign_in_context_of(session: &Session, live: Vec<LiveSession>, keep: usize) -> SignInContext {
     let (device_seen, signed_in_before) = live
         .first()
         .map_or((false, false), |&(_, seen, before)| (seen, before));
-    // The new session is never the one to go, whatever the clocks say: the others are
-    // trimmed to the newest `keep - 1`.
     let others = live
         .into_iter()
         .map(|(id, _, _)| SessionId::from_uuid(id))
         .filter(|id| *id != session.id);
-    Ok(SignInContext {
+    SignInContext {
         device_seen,
         signed_in_before,
         excess: others.skip(keep.saturating_sub(1)).collect(),
-    })
+    }
 }
 
 pub(crate) async fn touch_session<'e, E>(

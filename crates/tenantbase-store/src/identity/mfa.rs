@@ -57,9 +57,15 @@ pub trait MfaUnit: Send {
     /// The user's factors, pending ones included.
     async fn mfa_factors_in_unit(&mut self, user_id: UserId) -> StoreResult<Vec<MfaFactor>>;
 
-    /// The user and their factors (pending ones included) in one read, what the second
-    /// step of a sign-in starts from; `NotFound` without the user.
-    async fn user_with_factors(&mut self, user_id: UserId) -> StoreResult<(User, Vec<MfaFactor>)>;
+    /// What the second step of a code sign-in starts from, in one call to the database:
+    /// uses up an unused, unexpired challenge (as `consume_mfa_challenge`) and reads its
+    /// user with their factors, pending ones included. `None` if there is no such
+    /// challenge.
+    async fn consume_challenge_with_user(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ChallengedUser>>;
 
     /// Stores a pending TOTP secret, replacing a pending one; `false` (nothing written)
     /// when a confirmed TOTP factor exists.
@@ -220,7 +226,40 @@ impl TryFrom<MfaFactorRow> for MfaFactor {
     }
 }
 
-/// A user's row with one of their factors, or none (`LEFT JOIN`): `user_with_factors`.
+/// A challenge just used up, its user and their factors: `consume_challenge_with_user`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengedUser {
+    pub challenge: MfaChallenge,
+    pub user: User,
+    pub factors: Vec<MfaFactor>,
+}
+
+/// A used challenge's row with its user and one of their factors, or none (`LEFT JOIN`):
+/// `consume_challenge_with_user`. The challenge's columns carry a `challenge_` prefix.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ChallengedUserRow {
+    pub challenge_device_id: Option<String>,
+    pub challenge_first_factor: String,
+    pub challenge_identity_id: Option<uuid::Uuid>,
+    pub challenge_expires_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub user: UserFactorRow,
+}
+
+impl ChallengedUserRow {
+    /// The challenge of the row, whose user is the row's.
+    pub fn challenge(&self) -> MfaChallenge {
+        MfaChallenge {
+            user_id: UserId::from_uuid(self.user.user.id),
+            device_id: self.challenge_device_id.clone(),
+            first_factor: self.challenge_first_factor.clone(),
+            identity_id: self.challenge_identity_id.map(IdentityId::from_uuid),
+            expires_at: self.challenge_expires_at,
+        }
+    }
+}
+
+/// A user's row with one of their factors, or none (`LEFT JOIN`).
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserFactorRow {
     #[sqlx(flatten)]

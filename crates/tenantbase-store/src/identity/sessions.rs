@@ -62,17 +62,19 @@ pub trait SessionsUnit: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<Rotation>;
 
-    /// What the sign-in that just created `session` must know, read in one statement: the
-    /// user's other live sessions beyond the newest `keep - 1` (with `session`, `keep`
-    /// stay), and whether an earlier session of the user came from the same device. On
-    /// PostgreSQL it first takes the user's row lock, so concurrent sign-ins of one user
-    /// take turns and none misses another's session.
-    async fn sign_in_context(
+    /// A sign-in's session and its first refresh token (`create_session`), with what the
+    /// sign-in must know, read after the inserts: the user's other live sessions beyond
+    /// the newest `keep - 1` (with the new one, `keep` stay), and whether an earlier
+    /// session of the user came from the same device. On SQLite one call to the writer;
+    /// on PostgreSQL the read first takes the user's row lock, so concurrent sign-ins of
+    /// one user take turns and none misses another's session.
+    async fn create_sign_in_session(
         &mut self,
-        session: &Session,
+        session: NewSession,
+        refresh_hash: &str,
         keep: usize,
         now: DateTime<Utc>,
-    ) -> StoreResult<SignInContext>;
+    ) -> StoreResult<(Session, SignInContext)>;
 
     /// Revokes one session; `false` if it was already revoked or does not exist.
     async fn revoke_session(

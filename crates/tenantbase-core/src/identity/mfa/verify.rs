@@ -5,12 +5,13 @@
 use chrono::Utc;
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{MfaFactor, MfaKind, RequestMeta, User};
+use tenantbase_store::identity::mfa::ChallengedUser;
 use tenantbase_store::platform::events::NewEvent;
 
 use super::codes::{find_hash, normalize_backup_code};
 use super::email::email_code_purpose;
-use super::{FactorPassed, MfaMethod, use_challenge};
-use crate::identity::accounts::{Device, Identity, IdentityWrite, user_event};
+use super::{FactorPassed, MfaMethod, check_device};
+use crate::identity::accounts::{Device, Identity, IdentityWrite, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, TokenPair};
 use crate::write::Change;
@@ -45,13 +46,21 @@ impl Identity {
         // durable write, and a code is never spent on a sign-in that did not happen. Every
         // refusal below drops the unit, which gives the challenge back.
         let mut unit = self.write().await?;
-        let challenge = use_challenge(&mut unit, mfa_token, device).await?;
+        let ChallengedUser {
+            challenge,
+            user,
+            factors,
+        } = unit
+            .consume_challenge_with_user(&hash_refresh_token(mfa_token), Utc::now())
+            .await?
+            .ok_or(IdentityError::InvalidMfaToken)?;
+        // Refused here, the unit rolls the use back: another device cannot burn the token.
+        check_device(&challenge, device)?;
         let account = throttle_key(challenge.user_id);
         let ip = request.ip.as_deref();
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
-        let (user, factors) = unit.user_with_factors(challenge.user_id).await?;
         let Some(used) = self
             .check_code_in(&mut unit, (&user, &factors), method, code, false, request)
             .await?

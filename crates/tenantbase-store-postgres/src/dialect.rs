@@ -42,12 +42,17 @@ pub(crate) fn then_in_one_call(_first: &str, _then: &str) -> Option<String> {
     None
 }
 
-/// A query that runs `update` (no `RETURNING`) on one row, then reads what follows:
-/// `(prefix, source)`, where `source` names the row as it was updated, with its `columns`,
-/// in a `FROM` — a data-modifying `WITH`, so one statement.
-pub(crate) fn updated_row(update: &str, _row: (&str, &str), columns: &str) -> (String, String) {
+/// A query that updates the row of `table` that `key` picks (a primary key: at most one
+/// row) — `UPDATE table set_where AND key`, where `set_where` is `SET … WHERE …` — and
+/// then reads what follows: `(prefix, source)`, where `source` names the row as updated,
+/// with its `columns`, in a `FROM`: a data-modifying `WITH`, so one statement.
+pub(crate) fn updated_row(
+    (table, key): (&str, &str),
+    set_where: &str,
+    columns: &str,
+) -> (String, String) {
     (
-        format!("WITH updated AS ({update} RETURNING {columns})"),
+        format!("WITH updated AS (UPDATE {table} {set_where} AND {key} RETURNING {columns})"),
         "updated".to_owned(),
     )
 }

@@ -41,17 +41,18 @@ pub(crate) fn then_in_one_call(first: &str, then: &str) -> Option<String> {
     Some(format!("{first}; {then}"))
 }
 
-/// A query that runs `update` (no `RETURNING`) on the one row of `table` that `key` picks,
-/// then reads what follows: `("{update};", source)`, where `source` is that row's
-/// `columns` in a `FROM`, present only when the update changed it (`changes()`, the rows
-/// the last statement changed). One call on the connection's thread for both.
+/// A query that updates the row of `table` that `key` picks (a primary key: at most one
+/// row) — `UPDATE table set_where AND key`, where `set_where` is `SET … WHERE …` — and
+/// then reads what follows: `("UPDATE …;", source)`, where `source` is that row's
+/// `columns` in a `FROM`, present only when the update changed it (`changes()`: the rows
+/// the query's previous statement changed). One call on the connection's thread for both.
 pub(crate) fn updated_row(
-    update: &str,
     (table, key): (&str, &str),
+    set_where: &str,
     columns: &str,
 ) -> (String, String) {
     (
-        format!("{update};"),
+        format!("UPDATE {table} {set_where} AND {key};"),
         format!("(SELECT {columns} FROM {table} WHERE {key} AND changes() = 1)"),
     )
 }

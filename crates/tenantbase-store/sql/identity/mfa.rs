@@ -34,9 +34,8 @@ impl MfaUnit for PlatformTx {
     ) -> StoreResult<Option<ChallengedUser>> {
         static QUERY: LazyLock<String> = LazyLock::new(|| {
             let (update, used) = dialect::updated_row(
-                "UPDATE mfa_challenges SET used_at = $2 \
-                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
                 ("mfa_challenges", "token_hash = $1"),
+                "SET used_at = $2 WHERE used_at IS NULL AND expires_at > $2",
                 MFA_CHALLENGE_COLUMNS,
             );
             let user: Vec<String> = USER_COLUMNS

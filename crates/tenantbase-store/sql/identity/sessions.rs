@@ -343,7 +343,8 @@ fn sign_in_context_select([user, session, device, agent, ip, now]: [&str; 6]) ->
     )
 }
 
-/// The context of the sign-in that created `session`, in statements of its own.
+/// The context of the sign-in that created `session`, in statements of its own: the
+/// path of a database that cannot run it in the insert's call (PostgreSQL).
 async fn sign_in_context(
     conn: &mut Conn,
     session: &Session,

@@ -371,7 +371,7 @@ impl Identity {
 
 /// Uses up the challenge of `mfa_token` in `unit` (dropping the unit undoes that) if it
 /// is unused, unexpired and answers to `device`.
-pub(super) async fn use_challenge(
+async fn use_challenge(
     unit: &mut IdentityWrite<'_>,
     mfa_token: &str,
     device: &Device,
@@ -380,12 +380,13 @@ pub(super) async fn use_challenge(
         .consume_mfa_challenge(&hash_refresh_token(mfa_token), Utc::now())
         .await?
         .ok_or(IdentityError::InvalidMfaToken)?;
-    // Refused here, the unit rolls the use back: another device cannot burn the token.
     check_device(&challenge, device)?;
     Ok(challenge)
 }
 
-/// A challenge bound to a device answers only to that device.
+/// A challenge bound to a device answers only to that device. Checked after its use in
+/// the unit: the refusal drops the unit, which rolls the use back, so another device
+/// cannot burn the token.
 fn check_device(challenge: &MfaChallenge, device: &Device) -> Result<(), IdentityError> {
     match &challenge.device_id {
         Some(bound) if device.id.as_deref() != Some(bound.as_str()) => {

@@ -54,7 +54,6 @@ impl Identity {
             .consume_challenge_with_user(&hash_refresh_token(mfa_token), Utc::now())
             .await?
             .ok_or(IdentityError::InvalidMfaToken)?;
-        // Refused here, the unit rolls the use back: another device cannot burn the token.
         check_device(&challenge, device)?;
         let account = throttle_key(challenge.user_id);
         let ip = request.ip.as_deref();

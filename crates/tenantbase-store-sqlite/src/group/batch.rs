@@ -21,6 +21,9 @@ pub(super) struct Batch {
     /// A flush — a task in the lock's queue that commits whatever is open — is on its
     /// way; one is enough.
     pub(super) flush_queued: bool,
+    /// The last unit kept left its savepoint open: the next unit releases it in the call
+    /// that opens its own, and COMMIT keeps it as it is.
+    pub(super) release_pending: bool,
     /// Refuses every commit on the writer but the batch's COMMIT while it lives.
     open: OpenBatch,
 }
@@ -38,6 +41,7 @@ impl Batch {
             joined: 0,
             kept: 0,
             flush_queued: false,
+            release_pending: false,
             rollbacks_at_begin: rollbacks,
             open,
         }

@@ -142,10 +142,25 @@ impl GroupWriter {
             let batch = Batch::new(tx, self.rollbacks(), open);
             return Ok(GroupTx::new(self, lease, batch, Opened::Batch));
         };
-        if let Err(error) = sqlx::query("SAVEPOINT unit").execute(&mut *batch.tx).await {
-            self.leave(lease, batch).await;
+        // The unit kept before this one is released first, not left nested under this
+        // one's: with savepoints open SQLite keeps a sub-journal of the pages they
+        // changed, which a batch of nested ones grows to every unit's pages (creates
+        // under load ran at two thirds the rate).
+        let statement = if batch.release_pending {
+            "RELEASE unit; SAVEPOINT unit"
+        } else {
+            "SAVEPOINT unit"
+        };
+        if let Err(error) = sqlx::query(statement).execute(&mut *batch.tx).await {
+            if batch.release_pending {
+                // Whether the kept unit's RELEASE ran is unknown: the batch cannot commit.
+                batch.fail(error.to_string());
+            } else {
+                self.leave(lease, batch).await;
+            }
             return Err(error.into());
         }
+        batch.release_pending = false;
         Ok(GroupTx::new(self, lease, batch, Opened::Savepoint))
     }
 

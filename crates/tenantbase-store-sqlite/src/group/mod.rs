@@ -13,9 +13,11 @@
 //!
 //! The opener needs no savepoint: nobody joins before it leaves the lock, so rolling the
 //! transaction back undoes exactly it — one statement fewer per batch, which is every
-//! write when writes do not queue. What the opener's RELEASE used to catch, a transaction
-//! SQLite rolled back under it (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error it did
-//! not pass on, the writer connection's rollback hook catches: a batch whose transaction
+//! write when writes do not queue. A kept joined unit leaves its savepoint for the next
+//! unit to release, in the call that opens its own, or for the COMMIT — one statement
+//! fewer per joined unit. What a unit's own RELEASE used to catch, a transaction SQLite
+//! rolled back under it (IOERR, FULL, `ON CONFLICT ROLLBACK`…) whose error it did not
+//! pass on, the writer connection's rollback hook catches: a batch whose transaction
 //! was rolled back since its BEGIN takes no more units (a SAVEPOINT there would begin a
 //! transaction of its own) and never commits. Its commit hook refuses, while a batch is
 //! open, any commit but the batch's own, so a unit that writes on after such a rollback

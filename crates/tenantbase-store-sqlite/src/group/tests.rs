@@ -301,8 +301,9 @@ async fn a_unit_that_opened_its_batch_and_failed_leaves_nothing() {
 /// that makes SQLite roll the whole transaction back (`OR ROLLBACK` here; IOERR or FULL in
 /// production), swallows its error and commits, with units 2 and 3 queued behind it.
 /// Nobody in the rolled-back batch is told `Ok`, and units 2 and 3 commit in a batch of
-/// their own: had unit 2 joined the dead one, its SAVEPOINT would have begun a new
-/// transaction, and its RELEASE committed it on its own.
+/// their own: had unit 2 joined the dead one (behind the opener, whose savepoint there
+/// is none to release), its SAVEPOINT would have begun a new transaction, and its
+/// RELEASE committed it on its own.
 async fn rolled_back_under_a_unit(with_opener: bool) {
     let (store, _dir) = fresh().await;
     let writer = &store.group;
@@ -420,4 +421,39 @@ async fn a_unit_writing_on_after_sqlite_rolled_back_its_batch_keeps_nothing() {
         .execute(&store.writer)
         .await
         .expect("an autocommit statement between batches");
+}
+
+/// A kept joined unit's savepoint is released by the next unit's call. When that call
+/// fails (here the unit released its savepoint itself, so SQLite has none to release),
+/// nothing tells what the batch still holds: every unit of it fails, none of its rows
+/// stay, and the unit that found it so fails too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_release_for_the_unit_before_fails_the_batch() {
+    let (store, _dir) = fresh().await;
+    let writer = &store.group;
+    let mut first = writer.begin().await.expect("begin");
+    insert(&mut first, 1, 0).await.expect("insert");
+    let releasing = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let mut unit = writer.begin().await?;
+            insert(&mut unit, 2, 0).await?;
+            sqlx::query("RELEASE unit").execute(&mut *unit).await?;
+            unit.commit().await
+        })
+    };
+    until_waiting(writer, 1).await;
+    let after = spawn_unit(writer, 3);
+    until_waiting(writer, 2).await;
+    let first = first.commit().await;
+    assert!(first.is_err(), "the opener is told it failed: {first:?}");
+    for (name, unit) in [("releasing", releasing), ("after", after)] {
+        let outcome = unit.await.expect("join");
+        assert!(outcome.is_err(), "{name} is told it failed: {outcome:?}");
+    }
+    for id in 1..=3 {
+        assert_eq!(rows_of(&store, id).await, 0, "unit {id}");
+    }
+    assert_eq!(writer.stats().commits, 0);
+    assert_writer_works(&store).await;
 }

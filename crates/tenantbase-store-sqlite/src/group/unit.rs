@@ -74,7 +74,8 @@ impl GroupTx {
 
 impl Held {
     /// Keeps the unit's statements in the batch: commits it now, or hands the lock on
-    /// with the unit's savepoint (if it has one) left for the next unit to release.
+    /// with the unit's savepoint (if it has one) left open, for the next unit to
+    /// release or the batch's COMMIT to keep.
     async fn keep(mut self) -> StoreResult<()> {
         self.batch.kept += 1;
         if self.writer.commits_now(&self.batch) {

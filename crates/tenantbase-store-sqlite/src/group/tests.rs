@@ -74,6 +74,16 @@ async fn rows_of(store: &SqliteStore, id: i64) -> i64 {
         .expect("count")
 }
 
+/// A failed batch kept nothing: no row of the units `ids`, no COMMIT; and the writer
+/// still works.
+async fn assert_failed_whole(store: &SqliteStore, ids: std::ops::RangeInclusive<i64>) {
+    for id in ids {
+        assert_eq!(rows_of(store, id).await, 0, "unit {id}");
+    }
+    assert_eq!(store.group.stats().commits, 0);
+    assert_writer_works(store).await;
+}
+
 /// The writer still works and ends clean: a fresh unit commits on its own.
 async fn assert_writer_works(store: &SqliteStore) {
     let before = store.group.stats();
@@ -228,11 +238,7 @@ async fn a_failed_commit_fails_every_unit_of_its_batch() {
         let outcome = unit.await.expect("join");
         assert!(outcome.is_err(), "a unit of the failed batch: {outcome:?}");
     }
-    for id in 0..=3 {
-        assert_eq!(rows_of(&store, id).await, 0, "unit {id}");
-    }
-    assert_eq!(writer.stats().commits, 0);
-    assert_writer_works(&store).await;
+    assert_failed_whole(&store, 0..=3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -451,9 +457,5 @@ async fn a_failed_release_for_the_unit_before_fails_the_batch() {
         let outcome = unit.await.expect("join");
         assert!(outcome.is_err(), "{name} is told it failed: {outcome:?}");
     }
-    for id in 1..=3 {
-        assert_eq!(rows_of(&store, id).await, 0, "unit {id}");
-    }
-    assert_eq!(writer.stats().commits, 0);
-    assert_writer_works(&store).await;
+    assert_failed_whole(&store, 1..=3).await;
 }

@@ -8,9 +8,12 @@
 //! read the live row just before a logout committed would put it back after the logout
 //! evicted it, and the logged-out token would work again here until the entry expires.
 //! So every eviction bumps a generation counter, and `session_or_load` caches a read only
-//! if no eviction happened while it was under way.
+//! if no eviction happened while it was under way — a check and an insert that are one
+//! step against an eviction's count and removal (`caching`): a read cached first and
+//! checked after would sit in the cache, answering other requests, until its check.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -35,6 +38,9 @@ pub(super) struct AuthCache {
     /// Session evictions so far. One counter for all sessions: an eviction only costs the
     /// reads in flight at that moment their caching, and they are rare next to reads.
     evictions: AtomicU64,
+    /// Held shared by a read's check and insert, exclusively by an eviction's count and
+    /// removal, so neither sees the other half done.
+    caching: RwLock<()>,
 }
 
 impl AuthCache {
@@ -50,6 +56,7 @@ impl AuthCache {
                 .support_invalidation_closures()
                 .build(),
             evictions: AtomicU64::new(0),
+            caching: RwLock::new(()),
         }
     }
 
@@ -80,24 +87,26 @@ impl AuthCache {
         }
         let generation = self.evictions.load(Ordering::SeqCst);
         let session = load.await?;
-        self.sessions.insert(id, session.clone());
-        // Checked after inserting: an eviction that bumped the counter before this insert
-        // is seen here and undone; one that bumps it later invalidates after it, removing
-        // this entry itself. Either way no stale row outlives an eviction.
-        if self.evictions.load(Ordering::SeqCst) != generation {
-            self.sessions.invalidate(&id);
+        // An eviction that counted before this check leaves the read out; one that counts
+        // after it waits for the insert, and then removes the entry itself. Either way no
+        // stale row is ever in the cache once an eviction has returned.
+        let _caching = self.caching.read().unwrap_or_else(PoisonError::into_inner);
+        if self.evictions.load(Ordering::SeqCst) == generation {
+            self.sessions.insert(id, session.clone());
         }
         Ok(session)
     }
 
     /// Evicts one session; call after the change that made it stale has committed.
     pub(super) fn forget_session(&self, id: SessionId) {
+        let _evicting = self.caching.write().unwrap_or_else(PoisonError::into_inner);
         self.evictions.fetch_add(1, Ordering::SeqCst);
         self.sessions.invalidate(&id);
     }
 
     /// Evicts every session of `user`; call after the change has committed.
     pub(super) fn forget_user_sessions(&self, user: UserId) {
+        let _evicting = self.caching.write().unwrap_or_else(PoisonError::into_inner);
         self.evictions.fetch_add(1, Ordering::SeqCst);
         // Only fails when closures are not enabled, which `new` does.
         let _ = self
@@ -229,6 +238,38 @@ mod tests {
             !was_cached(&cache, live.id).await,
             "the revoked session came back"
         );
+    }
+
+    /// Once an eviction has returned, no lookup on any thread finds the session, not even
+    /// for the moment a read that the eviction overtook takes to finish: racing threads,
+    /// 2,000 rounds, each looking the session up until the overtaken read has ended.
+    #[test]
+    fn no_lookup_finds_a_session_once_its_eviction_returned() {
+        let cache = std::sync::Arc::new(AuthCache::new());
+        for round in 0..2_000 {
+            let live = session();
+            let (read_started, evicted) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+            std::thread::scope(|scope| {
+                let reader = scope.spawn(|| {
+                    futures::executor::block_on(cache.session_or_load(live.id, async {
+                        read_started.wait();
+                        evicted.wait();
+                        Ok(live.clone())
+                    }))
+                });
+                read_started.wait();
+                cache.forget_session(live.id);
+                evicted.wait();
+                while !reader.is_finished() {
+                    assert!(
+                        cache.sessions.get(&live.id).is_none(),
+                        "round {round}: the evicted session was found"
+                    );
+                }
+                reader.join().expect("reader").expect("the read answers");
+            });
+            assert!(cache.sessions.get(&live.id).is_none(), "round {round}");
+        }
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! HTTP.
 
 pub mod audit;
+mod cache_guard;
 pub mod identity;
 pub mod jobs;
 pub mod mail;

@@ -7,13 +7,8 @@
 //! A session read from the store may be stale by the time it is cached: a request that
 //! read the live row just before a logout committed would put it back after the logout
 //! evicted it, and the logged-out token would work again here until the entry expires.
-//! So every eviction bumps a generation counter, and `session_or_load` caches a read only
-//! if no eviction happened while it was under way — a check and an insert that are one
-//! step against an eviction's count and removal (`caching`): a read cached first and
-//! checked after would sit in the cache, answering other requests, until its check.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+//! So `session_or_load` caches a read only if no eviction came while it was under way
+//! (`EvictionGuard`).
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -23,6 +18,7 @@ use tenantbase_domain::model::Session;
 use tenantbase_store::StoreResult;
 
 use super::tokens::AccessClaims;
+use crate::cache_guard::EvictionGuard;
 use crate::write::Evict;
 
 /// How long a session read stands in for the database.
@@ -35,12 +31,8 @@ const CAPACITY: u64 = 100_000;
 pub(super) struct AuthCache {
     tokens: Cache<[u8; 32], AccessClaims>,
     sessions: Cache<SessionId, Session>,
-    /// Session evictions so far. One counter for all sessions: an eviction only costs the
-    /// reads in flight at that moment their caching, and they are rare next to reads.
-    evictions: AtomicU64,
-    /// Held shared by a read's check and insert, exclusively by an eviction's count and
-    /// removal, so neither sees the other half done.
-    caching: RwLock<()>,
+    /// Session evictions against the reads under way.
+    evictions: EvictionGuard,
 }
 
 impl AuthCache {
@@ -55,8 +47,7 @@ impl AuthCache {
                 .time_to_live(SESSION_TTL)
                 .support_invalidation_closures()
                 .build(),
-            evictions: AtomicU64::new(0),
-            caching: RwLock::new(()),
+            evictions: EvictionGuard::default(),
         }
     }
 
@@ -85,33 +76,27 @@ impl AuthCache {
         if let Some(session) = self.sessions.get(&id) {
             return Ok(session);
         }
-        let generation = self.evictions.load(Ordering::SeqCst);
+        let mark = self.evictions.mark();
         let session = load.await?;
-        // An eviction that counted before this check leaves the read out; one that counts
-        // after it waits for the insert, and then removes the entry itself. Either way no
-        // stale row is ever in the cache once an eviction has returned.
-        let _caching = self.caching.read().unwrap_or_else(PoisonError::into_inner);
-        if self.evictions.load(Ordering::SeqCst) == generation {
+        self.evictions.insert_unless_evicted(mark, || {
             self.sessions.insert(id, session.clone());
-        }
+        });
         Ok(session)
     }
 
     /// Evicts one session; call after the change that made it stale has committed.
     pub(super) fn forget_session(&self, id: SessionId) {
-        let _evicting = self.caching.write().unwrap_or_else(PoisonError::into_inner);
-        self.evictions.fetch_add(1, Ordering::SeqCst);
-        self.sessions.invalidate(&id);
+        self.evictions.evict(|| self.sessions.invalidate(&id));
     }
 
     /// Evicts every session of `user`; call after the change has committed.
     pub(super) fn forget_user_sessions(&self, user: UserId) {
-        let _evicting = self.caching.write().unwrap_or_else(PoisonError::into_inner);
-        self.evictions.fetch_add(1, Ordering::SeqCst);
-        // Only fails when closures are not enabled, which `new` does.
-        let _ = self
-            .sessions
-            .invalidate_entries_if(move |_, session| session.user_id == user);
+        self.evictions.evict(|| {
+            // Only fails when closures are not enabled, which `new` does.
+            let _ = self
+                .sessions
+                .invalidate_entries_if(move |_, session| session.user_id == user);
+        });
     }
 }
 

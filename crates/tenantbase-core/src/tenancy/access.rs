@@ -341,18 +341,21 @@ impl Tenancy {
         if let Some(grant) = self.cache.member(user, org) {
             return Ok(grant);
         }
+        let mark = self.cache.mark();
         let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
         let grant = load_member_grant(unit.as_mut(), user).await?;
-        self.cache.remember_member(user, org, grant.clone());
+        self.cache.remember_member(mark, (user, org), grant.clone());
         Ok(grant)
     }
 
     async fn key_grant(&self, org: OrgId, secret: &str) -> Result<Option<KeyGrant>, TenancyError> {
         let hash = hash_secret(secret);
-        if let Some(grant) = self.cache.key(org, &hash) {
-            return Ok(grant);
-        }
         let now = Utc::now();
+        if let Some(grant) = self.cache.key(org, &hash) {
+            // The cached grant of a key that has expired since is no grant.
+            return Ok(grant.filter(|grant| grant.key.expires_at.is_none_or(|at| at > now)));
+        }
+        let mark = self.cache.mark();
         let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
         let grant = match unit.api_key_by_secret(&hash).await? {
             Some(key) => live_key_grant(unit.as_mut(), key, now).await?,
@@ -374,7 +377,7 @@ impl Tenancy {
                 write.commit().await?;
             }
         }
-        self.cache.remember_key(org, hash, grant.clone());
+        self.cache.remember_key(mark, (org, hash), grant.clone());
         Ok(grant)
     }
 }

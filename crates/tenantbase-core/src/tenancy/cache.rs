@@ -2,7 +2,9 @@
 //! org and an API key's grant. Changes made by this process evict at once — what a change
 //! evicts follows from its kind (`OrgStale`), applied by `crate::write` on commit; another
 //! replica's change reaches this one within `ACCESS_TTL` — the same bound as session
-//! revocation (`REVOCATION_BOUND`).
+//! revocation (`REVOCATION_BOUND`). A grant read while an eviction came is not cached
+//! (`EvictionGuard`): a request that read a key just before its revocation committed
+//! would otherwise put it back.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::ApiKey;
 use tenantbase_domain::{OrgId, PermissionSet};
 
+use crate::cache_guard::{EvictionGuard, ReadMark};
 use crate::identity::REVOCATION_BOUND as ACCESS_TTL;
 use crate::write::Evict;
 
@@ -39,6 +42,8 @@ pub(super) struct AccessCache {
     members: Cache<(UserId, OrgId), Option<MemberGrant>>,
     /// By the secret's hash; `None`: unknown, revoked or expired.
     keys: Cache<(OrgId, String), Option<KeyGrant>>,
+    /// Evictions of either against the reads under way.
+    evictions: EvictionGuard,
 }
 
 impl AccessCache {
@@ -54,37 +59,61 @@ impl AccessCache {
                 .time_to_live(ACCESS_TTL)
                 .support_invalidation_closures()
                 .build(),
+            evictions: EvictionGuard::default(),
         }
+    }
+
+    /// Take before reading a grant from the store, to remember it with.
+    pub(super) fn mark(&self) -> ReadMark {
+        self.evictions.mark()
     }
 
     pub(super) fn member(&self, user: UserId, org: OrgId) -> Option<Option<MemberGrant>> {
         self.members.get(&(user, org))
     }
 
-    pub(super) fn remember_member(&self, user: UserId, org: OrgId, grant: Option<MemberGrant>) {
-        self.members.insert((user, org), grant);
+    /// Caches `grant`, read since `mark`, unless an eviction came since.
+    pub(super) fn remember_member(
+        &self,
+        mark: ReadMark,
+        (user, org): (UserId, OrgId),
+        grant: Option<MemberGrant>,
+    ) {
+        self.evictions
+            .insert_unless_evicted(mark, || self.members.insert((user, org), grant));
     }
 
     pub(super) fn key(&self, org: OrgId, hash: &str) -> Option<Option<KeyGrant>> {
         self.keys.get(&(org, hash.to_owned()))
     }
 
-    pub(super) fn remember_key(&self, org: OrgId, hash: String, grant: Option<KeyGrant>) {
-        self.keys.insert((org, hash), grant);
+    /// Caches `grant`, read since `mark`, unless an eviction came since.
+    pub(super) fn remember_key(
+        &self,
+        mark: ReadMark,
+        (org, hash): (OrgId, String),
+        grant: Option<KeyGrant>,
+    ) {
+        self.evictions
+            .insert_unless_evicted(mark, || self.keys.insert((org, hash), grant));
     }
 
     /// Every grant in `org`: a key's grant is cut to its creator's, so whatever changes a
     /// member's changes the keys' too.
     fn forget_org(&self, org: OrgId) {
-        // Errors only when invalidation closures are not enabled, which they are.
-        let _ = self
-            .members
-            .invalidate_entries_if(move |(_, o), _| *o == org);
-        self.forget_keys(org);
+        self.evictions.evict(|| {
+            // Errors only when invalidation closures are not enabled, which they are.
+            let _ = self
+                .members
+                .invalidate_entries_if(move |(_, o), _| *o == org);
+            let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
+        });
     }
 
     fn forget_keys(&self, org: OrgId) {
-        let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
+        self.evictions.evict(|| {
+            let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
+        });
     }
 
     /// The view of this cache that a change of `org` evicts from.
@@ -134,6 +163,31 @@ mod tests {
 
     use super::*;
 
+    /// A grant read before a change of its org committed, remembered after that change
+    /// evicted it: a revoked key or a removed member would work again until it expired.
+    #[test]
+    fn a_grant_read_before_an_eviction_is_not_remembered() {
+        let cache = AccessCache::new();
+        let (org, user) = (OrgId::new(), UserId::new());
+        for stale in [OrgStale::ApiKeys, OrgStale::Membership] {
+            let mark = cache.mark();
+            cache.of(org).evict(stale);
+            cache.remember_key(mark, (org, "hash".to_owned()), key());
+            cache.remember_member(mark, (user, org), member());
+            assert!(
+                cache.key(org, "hash").is_none(),
+                "{stale:?}: the key came back"
+            );
+            assert!(
+                cache.member(user, org).is_none(),
+                "{stale:?}: the member came back"
+            );
+        }
+        let mark = cache.mark();
+        cache.remember_key(mark, (org, "hash".to_owned()), key());
+        assert!(cache.key(org, "hash").is_some(), "no eviction: remembered");
+    }
+
     fn member() -> Option<MemberGrant> {
         Some(MemberGrant {
             permissions: PermissionSet::all(),
@@ -167,8 +221,8 @@ mod tests {
         let cache = AccessCache::new();
         let (org, other, user) = (OrgId::new(), OrgId::new(), UserId::new());
         for o in [org, other] {
-            cache.remember_member(user, o, member());
-            cache.remember_key(o, "hash".to_owned(), key());
+            cache.remember_member(cache.mark(), (user, o), member());
+            cache.remember_key(cache.mark(), (o, "hash".to_owned()), key());
         }
         cache.of(org).evict(stale);
         [

@@ -1,0 +1,48 @@
+//! What keeps a read-through cache from keeping a row older than an eviction: a read
+//! from the store may be stale by the time it is cached (a request read the live row
+//! just before a change committed and evicted it), and caching it would undo the
+//! eviction until the entry expires. So evictions are counted, a read is cached only if
+//! none was counted since it began, and that check and the insert are one step against
+//! an eviction's count and removal — a read cached first and checked after would sit in
+//! the cache, answering other requests, until its check.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+
+/// The evictions of one cache (or of caches evicted together).
+#[derive(Debug, Default)]
+pub(crate) struct EvictionGuard {
+    /// Evictions so far. One counter for all entries: an eviction only costs the reads
+    /// in flight at that moment their caching, and they are rare next to reads.
+    evictions: AtomicU64,
+    /// Held shared by a read's check and insert, exclusively by an eviction's count and
+    /// removal, so neither sees the other half done.
+    caching: RwLock<()>,
+}
+
+/// When a read from the store began, in evictions: take it before the read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadMark(u64);
+
+impl EvictionGuard {
+    pub(crate) fn mark(&self) -> ReadMark {
+        ReadMark(self.evictions.load(Ordering::SeqCst))
+    }
+
+    /// Runs `insert` (the caching of a read begun at `mark`) unless an eviction was
+    /// counted since. An eviction that counts later waits for it, and then removes the
+    /// entry itself.
+    pub(crate) fn insert_unless_evicted(&self, mark: ReadMark, insert: impl FnOnce()) {
+        let _caching = self.caching.read().unwrap_or_else(PoisonError::into_inner);
+        if self.evictions.load(Ordering::SeqCst) == mark.0 {
+            insert();
+        }
+    }
+
+    /// Counts an eviction and runs `remove`; call after the change has committed.
+    pub(crate) fn evict(&self, remove: impl FnOnce()) {
+        let _evicting = self.caching.write().unwrap_or_else(PoisonError::into_inner);
+        self.evictions.fetch_add(1, Ordering::SeqCst);
+        remove();
+    }
+}

@@ -230,13 +230,20 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = Utc::now();
+        // Sign-ins half way through (an `mfa_token` from the old password) end with it.
+        // First, so on PostgreSQL a second step racing this waits for it and then finds
+        // no challenge, or commits first and its session is among those revoked below.
+        let sign_ins_ended = unit.delete_mfa_challenges(user.id).await?;
         unit.set_password_hash(user.id, hash, now).await?;
         unit.revoke_user_sessions(user.id, keep, event_type, now)
             .await?;
         // A device trusted under the old password would skip the second factor for
         // whoever learned it: trust ends with the password.
         let untrusted = unit.delete_trusted_devices(user.id).await?;
-        let payload = serde_json::json!({"trusted_devices_revoked": untrusted});
+        let payload = serde_json::json!({
+            "trusted_devices_revoked": untrusted,
+            "pending_sign_ins_ended": sign_ins_ended,
+        });
         let event = user_event(event_type, user, request, payload);
         unit.commit(Change::new(AuthStale::UserSessions(user.id), event))
             .await?;

@@ -360,6 +360,15 @@ impl MfaUnit for PlatformTx {
             .await?;
         Ok(deleted.rows_affected())
     }
+
+    async fn delete_mfa_challenges(&mut self, user_id: UserId) -> StoreResult<u64> {
+        let unused: Vec<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("DELETE FROM mfa_challenges WHERE user_id = $1 RETURNING used_at")
+                .bind(user_id.as_uuid())
+                .fetch_all(&mut *self.tx)
+                .await?;
+        Ok(unused.iter().filter(|used| used.is_none()).count() as u64)
+    }
 }
 
 pub(crate) async fn mfa_factors<'e, E>(db: E, user_id: UserId) -> StoreResult<Vec<MfaFactor>>

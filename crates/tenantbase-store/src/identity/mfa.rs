@@ -172,6 +172,10 @@ pub trait MfaUnit: Send {
 
     /// Removes every trusted device of the user; returns how many.
     async fn delete_trusted_devices(&mut self, user_id: UserId) -> StoreResult<u64>;
+
+    /// Removes every challenge of the user, used or not: their `mfa_token`s stop working.
+    /// Returns how many were unused.
+    async fn delete_mfa_challenges(&mut self, user_id: UserId) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -321,6 +321,40 @@ async fn mfa_tokens_are_bound_to_the_device_single_use_and_short_lived() {
     }
 }
 
+/// A password change (or reset) ends sign-ins half way through: an `mfa_token` the old
+/// password earned no longer opens a session, whatever second factor comes with it.
+#[tokio::test]
+async fn a_password_change_ends_second_steps_under_way() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, secret, codes) = enrolled(&app, "eve@example.com").await;
+        let (by_code, by_backup) = (
+            mfa_token(&app, "eve@example.com", &[]).await,
+            mfa_token(&app, "eve@example.com", &[]).await,
+        );
+        let changed = caller
+            .post(
+                &app,
+                "/v1/auth/password/change",
+                json!({"current_password": PASSWORD, "new_password": "a fresh passphrase here"}),
+            )
+            .await;
+        assert_eq!(changed.status, 204, "{backend:?}: {}", changed.text());
+        verify(&app, &by_code, "totp", &totp_code(&secret, 0), &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        verify(&app, &by_backup, "backup_code", &codes[0], &[])
+            .await
+            .problem(401, "invalid_mfa_token");
+        // The new password's sign-in still takes both steps, and the code is unspent.
+        let body = json!({"email": "eve@example.com", "password": "a fresh passphrase here"});
+        let first = sign_in_with(&app, body, &[]).await;
+        let token = first["mfa_token"].as_str().expect("mfa_token");
+        let passed = verify(&app, token, "totp", &totp_code(&secret, 0), &[]).await;
+        assert_eq!(passed.status, 200, "{backend:?}: {}", passed.text());
+    }
+}
+
 #[tokio::test]
 async fn backup_codes_work_once_are_counted_and_regenerated() {
     for backend in BOTH {

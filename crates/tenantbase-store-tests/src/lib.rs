@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             ceremonies_are_taken_once_by_their_purpose_user_and_session,
             emailed_codes_are_kept_one_per_purpose,
             a_challenge_is_used_with_its_user_and_factors,
+            sign_in_methods_but_the_password_are_removed_for_one_user,
             files_are_listed_filtered_and_counted_per_org,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,

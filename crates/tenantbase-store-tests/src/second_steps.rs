@@ -212,3 +212,66 @@ pub async fn a_challenge_is_used_with_its_user_and_factors(store: &dyn Store) {
     assert!(totp.confirmed_at.is_some(), "{totp:?}");
     unit.commit().await.expect("commit");
 }
+
+/// A reset that proves an unverified email takes every other way in off the account: its
+/// factors (a pending one too) and codes go, and only that user's.
+pub async fn sign_in_methods_but_the_password_are_removed_for_one_user(store: &dyn Store) {
+    let (user, other) = (
+        create_user(store, Some("m@example.com"))
+            .await
+            .expect("user")
+            .id,
+        create_user(store, Some("o@example.com"))
+            .await
+            .expect("user")
+            .id,
+    );
+    let now = Utc::now();
+    let mut unit = store.begin().await.expect("begin");
+    for id in [user, other] {
+        assert!(
+            unit.put_pending_totp(id, b"sealed", now)
+                .await
+                .expect("totp")
+        );
+        assert!(unit.confirm_totp(id, 1, now).await.expect("confirm"));
+        assert!(
+            unit.add_mfa_factor(id, MfaKind::Email, now)
+                .await
+                .expect("email")
+        );
+        let codes = ["code-a".to_owned(), "code-b".to_owned()];
+        unit.replace_backup_codes(id, &codes, now)
+            .await
+            .expect("codes");
+    }
+    let removed = unit
+        .remove_sign_in_methods_but_password(user)
+        .await
+        .expect("remove");
+    assert_eq!(removed, 2, "two factors");
+    assert!(
+        unit.mfa_factors_in_unit(user)
+            .await
+            .expect("factors")
+            .is_empty()
+    );
+    assert!(
+        unit.unused_backup_codes(user)
+            .await
+            .expect("codes")
+            .is_empty()
+    );
+    assert_eq!(
+        unit.mfa_factors_in_unit(other)
+            .await
+            .expect("factors")
+            .len(),
+        2
+    );
+    assert_eq!(
+        unit.unused_backup_codes(other).await.expect("codes").len(),
+        2
+    );
+    unit.commit().await.expect("commit");
+}

@@ -19,7 +19,7 @@ use super::accounts::{
 };
 use super::cache::AuthStale;
 use super::{IdentityError, Principal};
-use crate::write::Change;
+use crate::write::{Change, Unit};
 
 const VERIFY_EMAIL: &str = "verify_email";
 const RESET_PASSWORD: &str = "reset_password";
@@ -168,8 +168,31 @@ impl Identity {
         if consumed != Some(owner) {
             return Err(IdentityError::InvalidOneTimeToken);
         }
+        if !user.email_verified {
+            self.claim_unverified_account(&mut unit, &user, request)
+                .await?;
+        }
         self.replace_password(unit, &user, &hash, None, "auth.password.reset", request)
             .await
+    }
+
+    /// A reset proves the email of an account that never had: whoever registered it may
+    /// not own the address and may have added a passkey, a linked identity or a second
+    /// factor of their own to come back through after the owner resets (account
+    /// pre-hijacking). Those go, in the reset's unit, and the email counts as verified.
+    async fn claim_unverified_account(
+        &self,
+        unit: &mut IdentityWrite<'_>,
+        user: &User,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let now = Utc::now();
+        let removed = unit.remove_sign_in_methods_but_password(user.id).await?;
+        unit.mark_email_verified(user.id, now).await?;
+        let payload = serde_json::json!({"sign_in_methods_removed": removed});
+        let event = user_event("auth.email.verified_by_reset", user, request, payload);
+        unit.append(vec![event]).await?;
+        Ok(())
     }
 
     /// Changes the password after checking the current one; ends the user's other sessions.

@@ -34,6 +34,28 @@ impl UsersUnit for PlatformTx {
         mark_email_verified(&mut self.tx, user_id, now).await
     }
 
+    async fn remove_sign_in_methods_but_password(&mut self, user_id: UserId) -> StoreResult<u64> {
+        let mut removed = 0;
+        for table in ["mfa_factors", "passkeys", "identities"] {
+            removed += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(user_id.as_uuid())
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        }
+        for codes in [
+            "mfa_backup_codes",
+            "mfa_email_codes",
+            "mfa_step_up_email_codes",
+        ] {
+            sqlx::query(&format!("DELETE FROM {codes} WHERE user_id = $1"))
+                .bind(user_id.as_uuid())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(removed)
+    }
+
     async fn set_password_hash(
         &mut self,
         user_id: UserId,

@@ -32,6 +32,11 @@ pub trait UsersUnit: Send {
     async fn mark_email_verified(&mut self, user_id: UserId, now: DateTime<Utc>)
     -> StoreResult<()>;
 
+    /// Removes every way the user has to sign in besides the password — second factors
+    /// (pending ones too), backup and emailed codes, passkeys, linked identities — and
+    /// returns how many factors, passkeys and identities went.
+    async fn remove_sign_in_methods_but_password(&mut self, user_id: UserId) -> StoreResult<u64>;
+
     async fn set_password_hash(
         &mut self,
         user_id: UserId,

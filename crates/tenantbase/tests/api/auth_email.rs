@@ -57,12 +57,14 @@ fn token_from(messages: &[String], to: &str, path: &str) -> String {
         .unwrap_or_else(|| panic!("no {path} link to {to} in {} messages", messages.len()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verification_and_password_reset_by_email() {
+/// A real SMTP server on loopback and a job worker that sends `app`'s mail to it; cancel
+/// the token and await the handle to stop the worker.
+async fn mail_to_smtp(
+    app: &TestApp,
+) -> (SmtpServer, CancellationToken, tokio::task::JoinHandle<()>) {
     let smtp = tokio::task::spawn_blocking(SmtpServer::start)
         .await
         .expect("aiosmtpd");
-    let app = TestApp::new(Backend::Sqlite).await;
     let config = SmtpConfig {
         host: "127.0.0.1".to_owned(),
         port: smtp.port(),
@@ -84,6 +86,13 @@ async fn verification_and_password_reset_by_email() {
     let shutdown = CancellationToken::new();
     let worker =
         tokio::spawn(Worker::new(app.store.clone(), registry, worker_config).run(shutdown.clone()));
+    (smtp, shutdown, worker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_and_password_reset_by_email() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (smtp, shutdown, worker) = mail_to_smtp(&app).await;
 
     // Registration mails a verification link; the token verifies once.
     let password = "correct horse battery staple";
@@ -191,6 +200,50 @@ async fn verification_and_password_reset_by_email() {
     }
     shutdown.cancel();
     worker.await.expect("worker");
+}
+
+/// Account pre-hijacking: someone registers an address they do not own and adds a second
+/// factor of their own. When the owner resets the password through the address, the
+/// reset proves it: the factor goes, the email counts as verified, and the new password
+/// alone signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_of_an_unverified_account_removes_what_its_registrant_added() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (smtp, shutdown, worker) = mail_to_smtp(&app).await;
+        let squatter = crate::tenants::Caller::registered(&app, "own@example.com").await;
+        crate::auth_mfa::enrol_totp(&app, &squatter).await;
+        let forgot = json!({"email": "own@example.com"});
+        let asked = post(&app, "/v1/auth/password/forgot", forgot, None).await;
+        assert_eq!(asked.status, 202, "{backend:?}: {}", asked.text());
+        // The registration's verification mail, then the reset's.
+        let messages = smtp.wait_for_messages(2, Duration::from_secs(20));
+        let reset = token_from(&messages, "own@example.com", "/reset-password");
+        let new_password = "the owner's own passphrase";
+        let body = json!({"token": reset, "new_password": new_password});
+        let done = post(&app, "/v1/auth/password/reset", body, None).await;
+        assert_eq!(done.status, 204, "{backend:?}: {}", done.text());
+
+        let body = json!({"email": "own@example.com", "password": new_password});
+        let signed_in = post(&app, "/v1/auth/login", body, None).await.json();
+        let access = signed_in["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{backend:?}: no second step any more: {signed_in}"));
+        assert_eq!(me(&app, access).await.json()["email_verified"], true);
+        let factors = crate::auth::with_token(&app, Method::GET, "/v1/auth/mfa", access).await;
+        assert_eq!(factors.status, 200, "{}", factors.text());
+        assert_eq!(factors.json()["factors"], json!([]), "{backend:?}");
+        assert_eq!(factors.json()["backup_codes_left"], 0, "{backend:?}");
+        let events = app.platform_events().await;
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event_type"] == "auth.email.verified_by_reset"),
+            "{backend:?}: audited"
+        );
+        shutdown.cancel();
+        worker.await.expect("worker");
+    }
 }
 
 #[tokio::test]

@@ -65,9 +65,13 @@ pub(super) async fn resolve_roles(
     let mut chosen: Vec<Role> = Vec::new();
     let mut problems = Vec::new();
     for (i, reference) in references.iter().enumerate() {
-        let found = roles
-            .iter()
-            .find(|role| role.id.to_string() == *reference || role.name == *reference);
+        // A reference shaped like a role id is an id, never a name: a role renamed to
+        // another's id must not stand in for it.
+        let by_id = reference.parse::<RoleId>().ok();
+        let found = roles.iter().find(|role| match by_id {
+            Some(id) => role.id == id,
+            None => role.name == *reference,
+        });
         match found {
             Some(role) if !chosen.iter().any(|c| c.id == role.id) => chosen.push(role.clone()),
             Some(_) => {}
@@ -174,6 +178,12 @@ fn valid_name(name: &str) -> Result<String, TenancyError> {
         return Err(TenancyError::invalid(
             "name",
             "is the name of a built-in role",
+        ));
+    }
+    if name.parse::<RoleId>().is_ok() {
+        return Err(TenancyError::invalid(
+            "name",
+            "is shaped like a role id (rol_…), which references take as an id",
         ));
     }
     Ok(name)

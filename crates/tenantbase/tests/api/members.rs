@@ -370,6 +370,58 @@ async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
     }
 }
 
+/// Role references take `rol_…` as an id, never as a name: a role cannot be named (or
+/// renamed) like another role's id and stand in for it when that id is granted.
+#[tokio::test]
+async fn a_role_cannot_take_another_roles_id_as_its_name() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Names").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let create =
+            |name: &str, permissions: &[&str]| json!({"name": name, "permissions": permissions});
+        let wide = owner
+            .post(
+                &app,
+                &roles,
+                create("wide", &["audit:read", "projects:read"]),
+            )
+            .await;
+        assert_eq!(wide.status, 201, "{}", wide.text());
+        let narrow = owner
+            .post(&app, &roles, create("narrow", &["audit:read"]))
+            .await;
+        assert_eq!(narrow.status, 201, "{}", narrow.text());
+        let narrow_id = narrow.json()["id"].as_str().expect("id").to_owned();
+        let wide_id = wide.json()["id"].as_str().expect("id").to_owned();
+
+        let renamed = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("{roles}/{wide_id}"),
+                Some(json!({"name": narrow_id})),
+            )
+            .await;
+        assert_eq!(
+            renamed.problem(422, "validation_failed")["errors"][0]["field"],
+            "name",
+            "{backend:?}"
+        );
+        owner
+            .post(&app, &roles, create(&narrow_id, &[]))
+            .await
+            .problem(422, "validation_failed");
+
+        let member = add_member(&app, &owner, &org, "m@example.com", &[&narrow_id]).await;
+        member
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .problem(403, "permission_denied");
+    }
+}
+
 #[tokio::test]
 async fn editing_a_role_needs_reach_over_what_it_grants_now() {
     for backend in BOTH {

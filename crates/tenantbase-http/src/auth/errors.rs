@@ -23,10 +23,10 @@ impl From<IdentityError> for ApiError {
                 "invalid_refresh_token",
                 "The refresh token is invalid, used or expired.",
             ),
-            IdentityError::InvalidAccessToken | IdentityError::Token(_) => ApiError::invalid_token(
-                "invalid_token",
-                "The access token is invalid, expired or revoked.",
-            ),
+            IdentityError::InvalidAccessToken => invalid_token(),
+            // A token presented and refused is the client's; a key that cannot be read or
+            // used (while issuing one too) is the server's.
+            IdentityError::Token(error) if error.is_rejection() => invalid_token(),
             IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
             IdentityError::InvalidOneTimeToken => ApiError::validation(vec![FieldError {
                 field: "token".to_owned(),
@@ -122,6 +122,13 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+fn invalid_token() -> ApiError {
+    ApiError::invalid_token(
+        "invalid_token",
+        "The access token is invalid, expired or revoked.",
+    )
+}
+
 /// A step-up by password of an account without one, saying what the account can do
 /// instead: step up with its passkey, or sign in again (with its provider), since a new
 /// sign-in is a recent one.
@@ -142,4 +149,31 @@ fn no_password(passkey: bool, providers: Vec<String>) -> ApiError {
     ApiError::conflict("no_password", detail)
         .with_extension("methods", serde_json::json!(methods))
         .with_extension("providers", serde_json::json!(providers))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use tenantbase_core::identity::tokens::TokenError;
+
+    use super::*;
+
+    fn status_of(error: TokenError) -> StatusCode {
+        ApiError::from(IdentityError::Token(error)).status()
+    }
+
+    #[test]
+    fn a_refused_token_is_401_and_a_key_the_server_cannot_use_is_500() {
+        for refused in [
+            TokenError::Expired,
+            TokenError::BadSignature,
+            TokenError::UnknownKey,
+        ] {
+            assert_eq!(status_of(refused), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(
+            status_of(TokenError::NoActiveKey),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

@@ -384,7 +384,8 @@ impl Tenancy {
 
 /// A user's grant in the unit's org, or `None` when not a member or the org is gone.
 /// What a key may do now, if it is live: its own permissions cut to what its creator
-/// holds now — a creator who lost a permission, or left, takes it from their keys too.
+/// holds now — a creator who lost a permission takes it from their keys too, and one who
+/// left takes the keys.
 async fn live_key_grant(
     unit: &mut dyn OrgUnit,
     key: ApiKey,
@@ -393,16 +394,19 @@ async fn live_key_grant(
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    let creator = load_member_grant(unit, key.created_by).await?;
-    let creator_permissions = creator.as_ref().map(|g| g.permissions).unwrap_or_default();
+    // A key whose creator is no longer a member is as good as revoked: 401 everywhere,
+    // not an org that vanished for it (404) or a route it lacks the right to (403).
+    let Some(creator) = load_member_grant(unit, key.created_by).await? else {
+        return Ok(None);
+    };
     let own: PermissionSet = key
         .permissions
         .iter()
         .filter_map(|n| Permission::parse(n))
         .collect();
     Ok(Some(KeyGrant {
-        permissions: own.intersection(creator_permissions),
-        org_deleted: creator.is_none_or(|g| g.org_deleted),
+        permissions: own.intersection(creator.permissions),
+        org_deleted: creator.org_deleted,
         key,
     }))
 }

@@ -82,6 +82,43 @@ async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
     }
 }
 
+/// A key lives no longer than its creator's membership: once they are removed it is
+/// refused as an invalid credential (401) on every route, the owner-only ones included.
+#[tokio::test]
+async fn an_api_key_dies_with_its_creators_membership() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Keys").await;
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        let created = admin
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/api-keys"),
+                json!({"name": "ci", "permissions": ["projects:read"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let key = admin.with_token(created.json()["secret"].as_str().expect("secret"));
+        let projects = format!("/v1/orgs/{org}/projects");
+        assert_eq!(key.get(&app, &projects).await.status, 200);
+
+        let removed = owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/members/{}", admin.user_id),
+                None,
+            )
+            .await;
+        assert_eq!(removed.status, 204, "{}", removed.text());
+        key.get(&app, &projects).await.assert_invalid_token();
+        key.call(&app, Method::DELETE, &format!("/v1/orgs/{org}"), None)
+            .await
+            .assert_invalid_token();
+    }
+}
+
 #[tokio::test]
 async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
     for backend in BOTH {

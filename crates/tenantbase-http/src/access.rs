@@ -96,7 +96,13 @@ async fn authorize(
         });
     let state = app_state(parts)?;
     let credential = credential(state, parts).await?;
-    let org = org.ok_or_else(|| ApiError::from(TenancyError::NotFound))?;
+    let Some(org) = org else {
+        // An API key is checked against its own org: a bad one is 401 whatever the path.
+        if let Credential::ApiKey(secret) = &credential {
+            state.tenancy.api_key_access(secret).await?;
+        }
+        return Err(TenancyError::NotFound.into());
+    };
     let access = state
         .tenancy
         .authorize(&credential, org, permission)

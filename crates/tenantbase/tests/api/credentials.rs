@@ -79,6 +79,15 @@ async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
             .get(&app, &format!("/v1/orgs/{org}/projects"))
             .await
             .assert_invalid_token();
+        // A bad key is 401 before a malformed org id could be 404.
+        owner
+            .with_token("tb_nonsense")
+            .get(&app, "/v1/orgs/not-an-org/projects")
+            .await
+            .assert_invalid_token();
+        key.get(&app, "/v1/orgs/not-an-org/projects")
+            .await
+            .assert_invalid_token();
     }
 }
 

@@ -46,3 +46,46 @@ impl EvictionGuard {
         remove();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// An eviction that comes while a read is being cached waits for the insert, and then
+    /// removes it; a read begun before an eviction is not cached at all.
+    #[test]
+    fn an_eviction_waits_for_an_insert_under_way_then_undoes_it() {
+        let guard = EvictionGuard::default();
+        let cached = AtomicBool::new(false);
+        let mark = guard.mark();
+        std::thread::scope(|scope| {
+            guard.insert_unless_evicted(mark, || {
+                let evicting =
+                    scope.spawn(|| guard.evict(|| cached.store(false, Ordering::SeqCst)));
+                std::thread::sleep(Duration::from_millis(50));
+                assert!(
+                    !evicting.is_finished(),
+                    "the eviction ran while the insert was under way"
+                );
+                cached.store(true, Ordering::SeqCst);
+            });
+        });
+        assert!(
+            !cached.load(Ordering::SeqCst),
+            "the eviction undid the insert"
+        );
+        guard.insert_unless_evicted(mark, || cached.store(true, Ordering::SeqCst));
+        assert!(
+            !cached.load(Ordering::SeqCst),
+            "a read older than an eviction"
+        );
+        guard.insert_unless_evicted(guard.mark(), || cached.store(true, Ordering::SeqCst));
+        assert!(
+            cached.load(Ordering::SeqCst),
+            "a read with no eviction since"
+        );
+    }
+}

@@ -2,10 +2,11 @@
 //! ceremonies and emailed codes, and the read the second request starts from.
 
 use chrono::{Duration, Utc};
-use tenantbase_domain::model::MfaKind;
-use tenantbase_store::Store;
+use tenantbase_domain::id::{IdentityId, PasskeyId, UserId};
+use tenantbase_domain::model::{LinkedIdentity, MfaKind, PasskeyInfo};
 use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge};
-use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
+use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony, NewPasskey};
+use tenantbase_store::{Store, UnitOfWork};
 
 use crate::identity::{create_session, create_user};
 
@@ -213,8 +214,9 @@ pub async fn a_challenge_is_used_with_its_user_and_factors(store: &dyn Store) {
     unit.commit().await.expect("commit");
 }
 
-/// A reset that proves an unverified email takes every other way in off the account: its
-/// factors (a pending one too) and codes go, and only that user's.
+/// A reset that proves an unverified email takes every other way in off the account: a
+/// pending authenticator app and an active second factor, backup codes, a passkey and a
+/// linked identity go, and only that user's.
 pub async fn sign_in_methods_but_the_password_are_removed_for_one_user(store: &dyn Store) {
     let (user, other) = (
         create_user(store, Some("m@example.com"))
@@ -228,13 +230,12 @@ pub async fn sign_in_methods_but_the_password_are_removed_for_one_user(store: &d
     );
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
-    for id in [user, other] {
+    for (n, id) in [user, other].into_iter().enumerate() {
         assert!(
             unit.put_pending_totp(id, b"sealed", now)
                 .await
                 .expect("totp")
         );
-        assert!(unit.confirm_totp(id, 1, now).await.expect("confirm"));
         assert!(
             unit.add_mfa_factor(id, MfaKind::Email, now)
                 .await
@@ -244,34 +245,52 @@ pub async fn sign_in_methods_but_the_password_are_removed_for_one_user(store: &d
         unit.replace_backup_codes(id, &codes, now)
             .await
             .expect("codes");
+        let info = PasskeyInfo {
+            id: PasskeyId::new(),
+            user_id: id,
+            name: "key".to_owned(),
+            backup_eligible: false,
+            backed_up: false,
+            created_at: now,
+            last_used_at: None,
+        };
+        let credential_id = format!("credential-{n}");
+        let passkey = NewPasskey {
+            info,
+            credential_id,
+            credential: "{}".to_owned(),
+            sign_count: 0,
+        };
+        unit.insert_passkey(passkey).await.expect("passkey");
+        let identity = LinkedIdentity {
+            id: IdentityId::new(),
+            user_id: id,
+            provider: "idp".to_owned(),
+            issuer: "https://idp.example".to_owned(),
+            subject: format!("subject-{n}"),
+            email: None,
+            created_at: now,
+            last_used_at: None,
+        };
+        unit.insert_identity(&identity).await.expect("identity");
     }
     let removed = unit
         .remove_sign_in_methods_but_password(user)
         .await
         .expect("remove");
-    assert_eq!(removed, 2, "two factors");
-    assert!(
-        unit.mfa_factors_in_unit(user)
-            .await
-            .expect("factors")
-            .is_empty()
-    );
-    assert!(
-        unit.unused_backup_codes(user)
-            .await
-            .expect("codes")
-            .is_empty()
-    );
-    assert_eq!(
-        unit.mfa_factors_in_unit(other)
-            .await
-            .expect("factors")
-            .len(),
-        2
-    );
-    assert_eq!(
-        unit.unused_backup_codes(other).await.expect("codes").len(),
-        2
-    );
+    assert_eq!(removed, 4, "two factors, a passkey and an identity");
+    assert_eq!(methods_left(unit.as_mut(), user).await, (0, 0, 0, 0));
+    let others = methods_left(unit.as_mut(), other).await;
+    assert_eq!(others, (2, 2, 1, 1), "another user's stay");
     unit.commit().await.expect("commit");
+}
+
+/// The user's factors, unused backup codes, passkeys and linked identities, counted.
+async fn methods_left(unit: &mut dyn UnitOfWork, id: UserId) -> (usize, usize, u64, usize) {
+    (
+        unit.mfa_factors_in_unit(id).await.expect("factors").len(),
+        unit.unused_backup_codes(id).await.expect("codes").len(),
+        unit.passkey_count(id).await.expect("passkeys"),
+        unit.user_identities(id).await.expect("identities").len(),
+    )
 }

@@ -1882,7 +1882,7 @@ export interface components {
             /** @description Let any signed-in account accept, whatever its email. */
             any_email?: boolean;
             email: string;
-            /** @description Role ids or names; `["member"]` when absent. */
+            /** @description Role ids (`rol_…`, always taken as an id) or names; `["member"]` when absent. */
             roles?: string[];
         };
         LinkBody: {
@@ -2386,11 +2386,13 @@ export interface components {
         };
         RoleBody: {
             description?: string | null;
+            /** @description Not a built-in role's name, nor shaped like a role id (`rol_…`). */
             name: string;
             permissions: string[];
         };
         RolePatchBody: {
             description?: string | null;
+            /** @description Not a built-in role's name, nor shaped like a role id (`rol_…`). */
             name?: string | null;
             permissions?: string[] | null;
         };
@@ -2428,7 +2430,10 @@ export interface components {
             user_agent?: string | null;
         };
         SetRolesBody: {
-            /** @description Role ids (`rol_…`) or names; replaces the member's direct roles. */
+            /**
+             * @description Role ids (`rol_…`, always taken as an id) or names; replaces the member's direct
+             *     roles.
+             */
             roles: string[];
         };
         SignInBody: {
@@ -2442,7 +2447,7 @@ export interface components {
         };
         TeamBody: {
             name: string;
-            /** @description Role ids or names granted to every team member. */
+            /** @description Role ids (`rol_…`, always taken as an id) or names granted to every team member. */
             roles?: string[];
         };
         TeamMemberBody: {
@@ -6910,7 +6915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Beyond your own permissions (`exceeds_own_permissions`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description Beyond your own permissions (`exceeds_own_permissions`), or your email address is not verified (`email_unverified`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -12,6 +12,7 @@ use tenantbase_domain::model::RequestMeta;
 use tenantbase_domain::model::User;
 use tenantbase_domain::password::Password;
 use tenantbase_mail::MessageKind;
+use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{StoreError, UnitOfWork};
 
 use super::accounts::{
@@ -19,7 +20,7 @@ use super::accounts::{
 };
 use super::cache::AuthStale;
 use super::{IdentityError, Principal};
-use crate::write::{Change, Unit};
+use crate::write::Change;
 
 const VERIFY_EMAIL: &str = "verify_email";
 const RESET_PASSWORD: &str = "reset_password";
@@ -168,31 +169,41 @@ impl Identity {
         if consumed != Some(owner) {
             return Err(IdentityError::InvalidOneTimeToken);
         }
-        if !user.email_verified {
-            self.claim_unverified_account(&mut unit, &user, request)
-                .await?;
-        }
-        self.replace_password(unit, &user, &hash, None, "auth.password.reset", request)
+        let claimed = if user.email_verified {
+            None
+        } else {
+            Some(
+                self.claim_unverified_account(&mut unit, &user, request)
+                    .await?,
+            )
+        };
+        let reset = (user, claimed);
+        self.replace_password(unit, reset, &hash, None, "auth.password.reset", request)
             .await
     }
 
     /// A reset proves the email of an account that never had: whoever registered it may
     /// not own the address and may have added a passkey, a linked identity or a second
     /// factor of their own to come back through after the owner resets (account
-    /// pre-hijacking). Those go, in the reset's unit, and the email counts as verified.
+    /// pre-hijacking). Those go, in the reset's unit, and the email counts as verified:
+    /// the event to record it.
     async fn claim_unverified_account(
         &self,
         unit: &mut IdentityWrite<'_>,
         user: &User,
         request: &RequestMeta,
-    ) -> Result<(), IdentityError> {
-        let now = Utc::now();
+    ) -> Result<NewEvent, IdentityError> {
+        // The UPDATE first: on PostgreSQL it waits for whatever holds the user's row lock
+        // (a passkey or an identity being added), whose rows the DELETEs then see.
+        unit.mark_email_verified(user.id, Utc::now()).await?;
         let removed = unit.remove_sign_in_methods_but_password(user.id).await?;
-        unit.mark_email_verified(user.id, now).await?;
         let payload = serde_json::json!({"sign_in_methods_removed": removed});
-        let event = user_event("auth.email.verified_by_reset", user, request, payload);
-        unit.append(vec![event]).await?;
-        Ok(())
+        Ok(user_event(
+            "auth.email.verified_by_reset",
+            user,
+            request,
+            payload,
+        ))
     }
 
     /// Changes the password after checking the current one; ends the user's other sessions.
@@ -237,27 +248,32 @@ impl Identity {
         let hash = self.hasher.hash(&password).await?;
         let unit = self.write().await?;
         let keep = Some(principal.session_id);
-        self.replace_password(unit, &user, &hash, keep, "auth.password.changed", request)
+        let change = (user, None);
+        self.replace_password(unit, change, &hash, keep, "auth.password.changed", request)
             .await
     }
 
-    /// Stores the new hash, ends the user's sessions but `keep`, audits it as
-    /// `event_type`, and commits.
+    /// Stores the new hash of `user`, ends their sessions but `keep` and their second
+    /// steps under way, audits it as `event_type` (after `prior`, what the same unit did
+    /// first), and commits.
     async fn replace_password(
         &self,
         mut unit: IdentityWrite<'_>,
-        user: &User,
+        (user, prior): (User, Option<NewEvent>),
         hash: &str,
         keep: Option<SessionId>,
         event_type: &str,
         request: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = Utc::now();
-        // Sign-ins half way through (an `mfa_token` from the old password) end with it.
-        // First, so on PostgreSQL a second step racing this waits for it and then finds
-        // no challenge, or commits first and its session is among those revoked below.
-        let sign_ins_ended = unit.delete_mfa_challenges(user.id).await?;
+        // Sign-ins half way through (an `mfa_token` the old password earned) end with it.
+        // Before the UPDATE, so on PostgreSQL a second step racing this waits for it and
+        // finds none, or commits first and has its session revoked below; and again after
+        // it, for a first step that held the user's row lock (which the UPDATE waited for)
+        // and made its challenge under the old password.
+        let mut sign_ins_ended = unit.delete_mfa_challenges(user.id, now).await?;
         unit.set_password_hash(user.id, hash, now).await?;
+        sign_ins_ended += unit.delete_mfa_challenges(user.id, now).await?;
         unit.revoke_user_sessions(user.id, keep, event_type, now)
             .await?;
         // A device trusted under the old password would skip the second factor for
@@ -267,9 +283,12 @@ impl Identity {
             "trusted_devices_revoked": untrusted,
             "pending_sign_ins_ended": sign_ins_ended,
         });
-        let event = user_event(event_type, user, request, payload);
-        unit.commit(Change::new(AuthStale::UserSessions(user.id), event))
-            .await?;
+        let event = user_event(event_type, &user, request, payload);
+        let change = prior.into_iter().fold(
+            Change::new(AuthStale::UserSessions(user.id), event),
+            Change::and,
+        );
+        unit.commit(change).await?;
         Ok(())
     }
 

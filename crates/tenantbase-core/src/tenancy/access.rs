@@ -352,8 +352,7 @@ impl Tenancy {
         let hash = hash_secret(secret);
         let now = Utc::now();
         if let Some(grant) = self.cache.key(org, &hash) {
-            // The cached grant of a key that has expired since is no grant.
-            return Ok(grant.filter(|grant| grant.key.expires_at.is_none_or(|at| at > now)));
+            return Ok(grant.filter(|grant| grant.live_at(now)));
         }
         let mark = self.cache.mark();
         let mut unit = self.store.read_org(&OrgScope::for_checked_org(org)).await?;
@@ -382,7 +381,6 @@ impl Tenancy {
     }
 }
 
-/// A user's grant in the unit's org, or `None` when not a member or the org is gone.
 /// What a key may do now, if it is live: its own permissions cut to what its creator
 /// holds now — a creator who lost a permission takes it from their keys too, and one who
 /// left takes the keys.
@@ -411,6 +409,7 @@ async fn live_key_grant(
     }))
 }
 
+/// A user's grant in the unit's org, or `None` when not a member or the org is gone.
 async fn load_member_grant(
     unit: &mut dyn OrgUnit,
     user: UserId,

@@ -43,6 +43,13 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<CreatedApiKey, TenancyError> {
         let creator = access.acting_user()?;
+        // A key outlives its creator's sessions: an account whose address is unproven may
+        // be a squatter's, whose keys would keep working after the owner claims it by a
+        // password reset. (A guest has no address for anyone to claim.)
+        let user = self.store.user_by_id(creator).await?;
+        if user.email.is_some() && !user.email_verified {
+            return Err(super::invitations::email_unverified("creating API keys"));
+        }
         let name =
             required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p]))?;
         let permissions = parse_permissions("permissions", &new.permissions)?;

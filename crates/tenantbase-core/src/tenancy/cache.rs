@@ -37,6 +37,14 @@ pub(super) struct KeyGrant {
     pub org_deleted: bool,
 }
 
+impl KeyGrant {
+    /// Whether its key has not expired by `now`: a cached grant can outlive the key's
+    /// `expires_at` by up to the cache's lifetime, so every use asks.
+    pub(super) fn live_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.key.expires_at.is_none_or(|at| at > now)
+    }
+}
+
 pub(super) struct AccessCache {
     /// `None`: not a member (or no such org).
     members: Cache<(UserId, OrgId), Option<MemberGrant>>,
@@ -106,14 +114,17 @@ impl AccessCache {
             let _ = self
                 .members
                 .invalidate_entries_if(move |(_, o), _| *o == org);
-            let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
+            self.drop_keys(org);
         });
     }
 
     fn forget_keys(&self, org: OrgId) {
-        self.evictions.evict(|| {
-            let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
-        });
+        self.evictions.evict(|| self.drop_keys(org));
+    }
+
+    /// The removal alone, inside an eviction: `evict` cannot be entered twice.
+    fn drop_keys(&self, org: OrgId) {
+        let _ = self.keys.invalidate_entries_if(move |(o, _), _| *o == org);
     }
 
     /// The view of this cache that a change of `org` evicts from.
@@ -162,6 +173,19 @@ mod tests {
     use tenantbase_domain::id::ApiKeyId;
 
     use super::*;
+
+    #[test]
+    fn a_key_grant_is_live_until_its_key_expires() {
+        let mut grant = key().expect("grant");
+        let now = Utc::now();
+        assert!(grant.live_at(now), "no expiry");
+        grant.key.expires_at = Some(now + chrono::Duration::seconds(1));
+        assert!(grant.live_at(now));
+        assert!(
+            !grant.live_at(now + chrono::Duration::seconds(1)),
+            "at its expiry"
+        );
+    }
 
     /// A grant read before a change of its org committed, remembered after that change
     /// evicted it: a revoked key or a removed member would work again until it expired.

@@ -65,14 +65,7 @@ pub(super) async fn resolve_roles(
     let mut chosen: Vec<Role> = Vec::new();
     let mut problems = Vec::new();
     for (i, reference) in references.iter().enumerate() {
-        // A reference shaped like a role id is an id, never a name: a role renamed to
-        // another's id must not stand in for it.
-        let by_id = reference.parse::<RoleId>().ok();
-        let found = roles.iter().find(|role| match by_id {
-            Some(id) => role.id == id,
-            None => role.name == *reference,
-        });
-        match found {
+        match find_role(&roles, reference) {
             Some(role) if !chosen.iter().any(|c| c.id == role.id) => chosen.push(role.clone()),
             Some(_) => {}
             None => problems.push(FieldProblem::new(
@@ -85,6 +78,15 @@ pub(super) async fn resolve_roles(
         Ok(chosen)
     } else {
         Err(TenancyError::Invalid(problems))
+    }
+}
+
+/// The role `reference` names among `roles`. A reference shaped like a role id is an
+/// id, never a name: a role named like another's id must not stand in for it.
+fn find_role<'r>(roles: &'r [Role], reference: &str) -> Option<&'r Role> {
+    match reference.parse::<RoleId>() {
+        Ok(id) => roles.iter().find(|role| role.id == id),
+        Err(_) => roles.iter().find(|role| role.name == reference),
     }
 }
 
@@ -311,6 +313,18 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn a_role_id_reference_finds_that_role_even_behind_one_named_like_it() {
+        let narrow = row("narrow", false, &["audit:read"]);
+        let squatter = row(&narrow.id.to_string(), false, &["org:delete"]);
+        let roles = [squatter.clone(), narrow.clone()];
+        let by_id = find_role(&roles, &narrow.id.to_string()).expect("found");
+        assert_eq!(by_id.id, narrow.id);
+        assert_eq!(find_role(&roles, "narrow").map(|r| r.id), Some(narrow.id));
+        let unknown = RoleId::new().to_string();
+        assert!(find_role(&roles, &unknown).is_none());
     }
 
     #[test]

@@ -171,9 +171,16 @@ mod tests {
         ] {
             assert_eq!(status_of(refused), StatusCode::UNAUTHORIZED);
         }
-        assert_eq!(
-            status_of(TokenError::NoActiveKey),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        let faults = [
+            TokenError::NoActiveKey,
+            TokenError::KeyDecryption {
+                kid: "k".to_owned(),
+            },
+            TokenError::Crypto("c".to_owned()),
+            TokenError::Config("c".to_owned()),
+        ];
+        for fault in faults {
+            assert_eq!(status_of(fault), StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
 }

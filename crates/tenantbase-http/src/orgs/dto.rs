@@ -112,7 +112,8 @@ impl MemberView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetRolesBody {
-    /// Role ids (`rol_…`) or names; replaces the member's direct roles.
+    /// Role ids (`rol_…`, always taken as an id) or names; replaces the member's direct
+    /// roles.
     pub roles: Vec<String>,
 }
 
@@ -120,7 +121,7 @@ pub(crate) struct SetRolesBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct InviteBody {
     pub email: String,
-    /// Role ids or names; `["member"]` when absent.
+    /// Role ids (`rol_…`, always taken as an id) or names; `["member"]` when absent.
     #[serde(default)]
     pub roles: Vec<String>,
     /// Let any signed-in account accept, whatever its email.
@@ -188,6 +189,7 @@ impl From<Role> for RoleView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleBody {
+    /// Not a built-in role's name, nor shaped like a role id (`rol_…`).
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -197,6 +199,7 @@ pub(crate) struct RoleBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RolePatchBody {
+    /// Not a built-in role's name, nor shaped like a role id (`rol_…`).
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
@@ -227,7 +230,7 @@ impl From<Team> for TeamView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamBody {
     pub name: String,
-    /// Role ids or names granted to every team member.
+    /// Role ids (`rol_…`, always taken as an id) or names granted to every team member.
     #[serde(default)]
     pub roles: Vec<String>,
 }

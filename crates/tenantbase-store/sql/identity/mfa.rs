@@ -361,13 +361,21 @@ impl MfaUnit for PlatformTx {
         Ok(deleted.rows_affected())
     }
 
-    async fn delete_mfa_challenges(&mut self, user_id: UserId) -> StoreResult<u64> {
-        let unused: Vec<Option<DateTime<Utc>>> =
-            sqlx::query_scalar("DELETE FROM mfa_challenges WHERE user_id = $1 RETURNING used_at")
-                .bind(user_id.as_uuid())
-                .fetch_all(&mut *self.tx)
-                .await?;
-        Ok(unused.iter().filter(|used| used.is_none()).count() as u64)
+    async fn delete_mfa_challenges(
+        &mut self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let deleted: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)> = sqlx::query_as(
+            "DELETE FROM mfa_challenges WHERE user_id = $1 RETURNING used_at, expires_at",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let usable = deleted
+            .iter()
+            .filter(|(used, expires)| used.is_none() && *expires > now);
+        Ok(usable.count() as u64)
     }
 }
 

@@ -174,8 +174,12 @@ pub trait MfaUnit: Send {
     async fn delete_trusted_devices(&mut self, user_id: UserId) -> StoreResult<u64>;
 
     /// Removes every challenge of the user, used or not: their `mfa_token`s stop working.
-    /// Returns how many were unused.
-    async fn delete_mfa_challenges(&mut self, user_id: UserId) -> StoreResult<u64>;
+    /// Returns how many could still have been used at `now`.
+    async fn delete_mfa_challenges(
+        &mut self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -30,6 +30,10 @@ async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
             "{secret}"
         );
         let key = owner.with_token(&secret);
+        // A good key on a malformed org id finds no org there.
+        key.get(&app, "/v1/orgs/not-an-org/projects")
+            .await
+            .problem(404, "not_found");
 
         let project = key.create_project(&app, &org, "from CI").await;
         let fetched = key
@@ -88,6 +92,29 @@ async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
         key.get(&app, "/v1/orgs/not-an-org/projects")
             .await
             .assert_invalid_token();
+    }
+}
+
+/// An account whose address is not verified yet may be a squatter's: it creates no API
+/// key, which would outlive the owner's claim of the account by a password reset. A
+/// guest has no address to claim and may.
+#[tokio::test]
+async fn only_a_verified_address_or_a_guest_creates_api_keys() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let body = json!({"name": "ci", "permissions": ["projects:read"]});
+        let unverified = Caller::registered(&app, "new@example.com").await;
+        let org = unverified.create_org(&app, "Unproven").await;
+        unverified
+            .post(&app, &format!("/v1/orgs/{org}/api-keys"), body.clone())
+            .await
+            .problem(403, "email_unverified");
+        let guest = Caller::guest(&app).await;
+        let org = guest.create_org(&app, "Guest's").await;
+        let created = guest
+            .post(&app, &format!("/v1/orgs/{org}/api-keys"), body)
+            .await;
+        assert_eq!(created.status, 201, "{backend:?}: {}", created.text());
     }
 }
 

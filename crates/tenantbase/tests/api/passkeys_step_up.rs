@@ -52,6 +52,7 @@ async fn a_passkey_alone_steps_up_and_the_session_keeps_its_amr() {
     for backend in BOTH {
         let app = passkey_app(backend).await;
         let ada = Caller::registered(&app, "ada@example.com").await;
+        crate::tenants::mark_verified(&app, "ada@example.com").await;
         let mut key = SoftKey::default();
         let passkey = add_passkey(&app, &ada, &mut key, "Laptop").await;
         let org = ada.create_org(&app, "Keyed Co").await;
@@ -211,6 +212,7 @@ async fn a_step_up_is_finished_only_in_the_session_that_started_it() {
     for backend in BOTH {
         let app = passkey_app(backend).await;
         let ada = Caller::registered(&app, "ada@example.com").await;
+        crate::tenants::mark_verified(&app, "ada@example.com").await;
         // Another session of Ada's (another device, or a stolen token).
         let other = Caller::from_tokens(&login(&app, "ada@example.com", &[]).await);
         let mut key = SoftKey::default();

@@ -48,6 +48,7 @@ async fn sensitive_changes_need_a_recent_sign_in() {
         let app = short_window(backend).await;
         let tokens = register(&app, "ren@example.com").await;
         let owner = Caller::from_tokens(&tokens);
+        crate::tenants::mark_verified(&app, "ren@example.com").await;
         let org = owner.create_org(&app, "Step Co").await;
         let keys = format!("/v1/orgs/{org}/api-keys");
         let key = json!({"name": "ci", "permissions": ["projects:read"]});

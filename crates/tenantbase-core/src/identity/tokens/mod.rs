@@ -68,12 +68,23 @@ impl TokenError {
     /// True when the presented token is at fault (answer 401), false for server-side
     /// faults such as keys or configuration (answer 500).
     pub fn is_rejection(&self) -> bool {
-        !matches!(
-            self,
+        // Every variant named: a new one must be placed on one side or the other.
+        match self {
+            TokenError::TooLarge
+            | TokenError::Malformed(_)
+            | TokenError::UnsupportedAlgorithm
+            | TokenError::ForbiddenHeader(_)
+            | TokenError::WrongType
+            | TokenError::UnknownKey
+            | TokenError::BadSignature
+            | TokenError::WrongIssuer
+            | TokenError::WrongAudience
+            | TokenError::Expired
+            | TokenError::NotYetValid => true,
             TokenError::KeyDecryption { .. }
-                | TokenError::NoActiveKey
-                | TokenError::Crypto(_)
-                | TokenError::Config(_)
-        )
+            | TokenError::NoActiveKey
+            | TokenError::Crypto(_)
+            | TokenError::Config(_) => false,
+        }
     }
 }

@@ -218,6 +218,26 @@ impl BlobStore {
             .boxed()
     }
 
+    /// Removes the streamed writes under `prefix` that were abandoned (a crash, a
+    /// shutdown's deadline) and not touched for `idle`; how many went. Only the local
+    /// folder keeps such staged files; an object store's unfinished multipart uploads are
+    /// its own lifecycle rules' to expire.
+    pub async fn remove_abandoned_writes(
+        &self,
+        prefix: &str,
+        idle: Duration,
+    ) -> Result<u64, BlobError> {
+        let Some(local) = &self.local else {
+            return Ok(0);
+        };
+        let folder = local.path_to_filesystem(&ObjectPath::from(prefix))?;
+        let cutoff = std::time::SystemTime::now() - idle;
+        tokio::task::spawn_blocking(move || local_write::remove_stale_staged(&folder, cutoff))
+            .await
+            .map_err(|e| BlobError::Write(std::io::Error::other(e)))?
+            .map_err(BlobError::Write)
+    }
+
     /// Removes every object under `prefix`; how many went.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
         let mut listing = self.list(prefix);

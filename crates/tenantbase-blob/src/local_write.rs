@@ -293,9 +293,71 @@ impl Drop for LocalWriter {
     }
 }
 
+/// Whether `name` is a staged file's (`key#n`).
+fn is_staged(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(key, n)| {
+        !key.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Removes the staged files (`key#n`) under `folder` last written before `cutoff`: the
+/// writes a crash or a shutdown's deadline left behind, which listing never shows and so
+/// no sweep of objects finds. A write under way touches its file with every block. A
+/// missing folder holds none. Returns how many went.
+pub(crate) fn remove_stale_staged(folder: &Path, cutoff: std::time::SystemTime) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            removed += remove_stale_staged(&entry.path(), cutoff)?;
+        } else if kind.is_file()
+            && is_staged(&entry.file_name().to_string_lossy())
+            && entry.metadata()?.modified()? < cutoff
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                // Finished or removed by its writer meanwhile.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_staged_files_older_than_the_cutoff_are_removed() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let folder = root.path().join("org/a");
+        std::fs::create_dir_all(&folder).expect("folders");
+        let now = std::time::SystemTime::now();
+        let hour_ago = now - std::time::Duration::from_secs(3600);
+        for (name, written) in [
+            ("f1#1", hour_ago),
+            ("f1#2", now),
+            ("f1", hour_ago),
+            ("odd#x", hour_ago),
+            ("#3", hour_ago),
+        ] {
+            let file = File::create(folder.join(name)).expect("create");
+            file.set_modified(written).expect("mtime");
+        }
+        let cutoff = now - std::time::Duration::from_secs(60);
+        assert_eq!(remove_stale_staged(root.path(), cutoff).expect("sweep"), 1);
+        assert_eq!(names(&folder), ["#3", "f1", "f1#2", "odd#x"]);
+        let missing = root.path().join("nothing here");
+        assert_eq!(remove_stale_staged(&missing, cutoff).expect("none"), 0);
+    }
 
     fn names(folder: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(folder)

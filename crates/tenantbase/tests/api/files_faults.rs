@@ -63,6 +63,16 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
             .await
             .expect("replayed upload");
 
+        // What a crash in the middle of an upload leaves: a staged file (`key#n`) that no
+        // listing shows.
+        let mut abandoned = app
+            .blob
+            .writer(&format!("org/{org}/{}", FileId::new()))
+            .await
+            .expect("writer");
+        abandoned.write(b"half"[..].into()).await.expect("write");
+        std::mem::forget(abandoned);
+
         let patient = SweepFiles {
             store: app.store.clone(),
             blob: app.blob.clone(),
@@ -74,8 +84,8 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
             .expect("sweeps");
         assert_eq!(
             stored_objects(&app).len(),
-            4,
-            "{backend:?}: young objects are left alone"
+            5,
+            "{backend:?}: young objects and writes are left alone"
         );
 
         let sweep = SweepFiles {
@@ -98,7 +108,8 @@ async fn the_sweep_removes_objects_without_a_row_and_the_purge_removes_an_orgs_o
                 expected.sort();
                 expected
             },
-            "{backend:?}: the orphan and the replay went; the file and the open upload stay"
+            "{backend:?}: the orphan, the replay and the abandoned write went; the file and the \
+             open upload stay"
         );
 
         assert_eq!(

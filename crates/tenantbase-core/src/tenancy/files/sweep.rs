@@ -1,7 +1,8 @@
 //! `files.sweep`: removes objects nothing refers to — a file's object without its row
 //! (a process stopped between storing and recording, or between deleting a row and its
 //! object), and staged presigned uploads that are no longer open (never completed, or a
-//! PUT replayed after completion). Only objects older than the grace period go, so
+//! PUT replayed after completion) — and, on the local folder, staged writes a crash or a
+//! shutdown's deadline abandoned. Only what is older than the grace period goes, so
 //! uploads in flight are never touched.
 
 use std::collections::BTreeMap;
@@ -131,7 +132,15 @@ impl JobHandler for SweepFiles {
                 removed += 1;
             }
         }
-        tracing::info!(removed, "file sweep done");
+        let mut abandoned = 0u64;
+        for prefix in ["org", "uploads"] {
+            abandoned += self
+                .blob
+                .remove_abandoned_writes(prefix, self.grace)
+                .await
+                .map_err(retry)?;
+        }
+        tracing::info!(removed, abandoned, "file sweep done");
         Ok(())
     }
 }

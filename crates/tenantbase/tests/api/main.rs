@@ -58,6 +58,7 @@ mod process;
 mod profiles;
 mod projects;
 mod ready_faults;
+mod roles;
 mod runtime_contract;
 mod secrets_at_rest;
 mod step_up;

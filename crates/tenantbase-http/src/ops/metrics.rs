@@ -4,8 +4,7 @@
 //! at most once per interval (`queue_depth`). Who may scrape it, and on which listener,
 //! is `MetricsAccess`'s call.
 
-use std::collections::BTreeSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::header;
@@ -80,26 +79,12 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// `jobs_queue_depth{kind,state}`; pairs that emptied since the last reading read 0.
 async fn record_queue_depth(state: &AppState) {
-    static SEEN: Mutex<BTreeSet<(String, &'static str)>> = Mutex::new(BTreeSet::new());
     if !state.queue_depth.claim() {
         return;
     }
-    let depths = match state.store.queue_depth().await {
-        Ok(depths) => depths,
-        Err(error) => {
-            tracing::warn!(%error, "reading the job queue depth failed");
-            return;
-        }
-    };
-    let Ok(mut seen) = SEEN.lock() else { return };
-    for (kind, job_state) in seen.iter() {
-        metrics::gauge!("jobs_queue_depth", "kind" => kind.clone(), "state" => *job_state).set(0.0);
-    }
-    for depth in depths {
-        let key = (depth.kind, depth.state.as_str());
-        metrics::gauge!("jobs_queue_depth", "kind" => key.0.clone(), "state" => key.1)
-            .set(depth.count as f64);
-        seen.insert(key);
+    match state.store.queue_depth().await {
+        Ok(depths) => state.queue_depth.record(depths),
+        Err(error) => tracing::warn!(%error, "reading the job queue depth failed"),
     }
 }
 

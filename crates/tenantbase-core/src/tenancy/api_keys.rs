@@ -48,7 +48,7 @@ impl Tenancy {
         // password reset. (A guest has no address for anyone to claim.)
         let user = self.store.user_by_id(creator).await?;
         if user.email.is_some() && !user.email_verified {
-            return Err(super::invitations::email_unverified("creating API keys"));
+            return Err(TenancyError::email_unverified("creating API keys"));
         }
         let name =
             required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p]))?;

@@ -32,14 +32,6 @@ pub struct SentInvitation {
     pub invitation: Invitation,
 }
 
-/// 403 `email_unverified`: `what` needs the account's email address verified first.
-pub(super) fn email_unverified(what: &str) -> TenancyError {
-    TenancyError::NotAllowed(
-        "email_unverified",
-        format!("Verify your email address before {what}."),
-    )
-}
-
 fn invalid_token() -> TenancyError {
     TenancyError::invalid("token", "is invalid, used, revoked or expired")
 }
@@ -55,7 +47,7 @@ impl Tenancy {
         // An unverified (or guest) account could otherwise mail anyone from our domain.
         let inviter_user = self.store.user_by_id(inviter).await?;
         if !inviter_user.email_verified {
-            return Err(email_unverified("sending invitations"));
+            return Err(TenancyError::email_unverified("sending invitations"));
         }
         self.invitation_limits
             .spend(inviter, access.org_id())

@@ -137,6 +137,14 @@ impl TenancyError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         TenancyError::Invalid(vec![FieldProblem::new(field, message)])
     }
+
+    /// 403 `email_unverified`: `what` needs the account's email address verified first.
+    pub(crate) fn email_unverified(what: &str) -> Self {
+        TenancyError::NotAllowed(
+            "email_unverified",
+            format!("Verify your email address before {what}."),
+        )
+    }
 }
 
 /// The rules a `Tenancy` applies.

@@ -202,11 +202,28 @@ async fn connect_from(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Opti
 
 /// One request outside the measured load (set-up, probes): its status and body.
 pub async fn once(addr: SocketAddr, request: Request<Full<Bytes>>) -> Option<(StatusCode, Bytes)> {
-    let mut connection = connect(addr).await?;
-    let response = connection.sender.send_request(request).await.ok()?;
-    let status = response.status();
-    let body = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, body))
+    Client::open(addr).await?.send(request).await
+}
+
+/// A kept-alive connection sending one request at a time, as a browser's or an app's
+/// HTTP client does between the steps of a sign-in.
+pub struct Client(Connection);
+
+impl Client {
+    pub async fn open(addr: SocketAddr) -> Option<Self> {
+        connect(addr).await.map(Self)
+    }
+
+    /// Sends `request` and reads the whole answer: its status and body.
+    pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Option<(StatusCode, Bytes)> {
+        // The connection takes the next request only once it has finished with the last
+        // answer: sending before that fails at once.
+        self.0.sender.ready().await.ok()?;
+        let response = self.0.sender.send_request(request).await.ok()?;
+        let status = response.status();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    }
 }
 
 /// Status of one `GET path`, or `None` when the server does not answer.

@@ -4,7 +4,8 @@
 //! current code). A TOTP code works once, so every round signs in a different enrolled
 //! account. Each step is measured twice: its latency at the client, and the CPU time the
 //! server's threads spent on it (what a step costs the server, apart from waiting on the
-//! disk).
+//! disk). A run opens either a new connection for every step, or one kept-alive
+//! connection per sign-in, opened before its timing starts (`Connections`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,6 +17,37 @@ use serde_json::{Value, json};
 use crate::auth_load::{PASSWORD, register};
 use crate::load;
 use crate::server::Server;
+
+/// How a round's requests reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// A new connection for every step, its set-up and close timed with the step.
+    PerStep,
+    /// One kept-alive connection for both steps of a sign-in (and one for the
+    /// password-only sign-in), as a browser's or an app's HTTP client keeps it.
+    PerSignIn,
+}
+
+impl Connections {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connections::PerStep => "per_step",
+            Connections::PerSignIn => "per_sign_in",
+        }
+    }
+
+    /// The connection a sign-in's steps share, opened before any is timed; `None`:
+    /// each step opens its own.
+    async fn for_sign_in(self, addr: SocketAddr) -> anyhow::Result<Option<load::Client>> {
+        match self {
+            Connections::PerStep => Ok(None),
+            Connections::PerSignIn => match load::Client::open(addr).await {
+                Some(client) => Ok(Some(client)),
+                None => anyhow::bail!("no connection to {addr}"),
+            },
+        }
+    }
+}
 
 /// Median latencies (ms) of the password-only sign-in and of each TOTP step, and the
 /// median server CPU time (ms) of each step.
@@ -30,39 +62,42 @@ pub struct TotpTiming {
     pub second_step_thread_runs_p50: f64,
 }
 
-pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Result<TotpTiming> {
+pub async fn totp_sign_in_timing(
+    server: &Server,
+    rounds: usize,
+    connections: Connections,
+) -> anyhow::Result<TotpTiming> {
     let addr = server.addr;
-    register(addr, "bench-password-only@example.com").await?;
-    let mut secrets = Vec::with_capacity(rounds);
+    let mode = connections.as_str();
+    let password_only = format!("bench-password-only-{mode}@example.com");
+    register(addr, &password_only).await?;
+    let mut accounts = Vec::with_capacity(rounds);
     for i in 0..rounds {
-        secrets.push(enrolled(addr, &format!("bench-totp-{i}@example.com")).await?);
+        let email = format!("bench-totp-{mode}-{i}@example.com");
+        let secret = enrolled(addr, &email).await?;
+        accounts.push((email, secret));
     }
     let (mut password, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
     let (mut first_cpu, mut second_cpu, mut second_runs) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, secret) in secrets.iter().enumerate() {
+    for (email, secret) in &accounts {
+        let mut kept = connections.for_sign_in(addr).await?;
         let started = Instant::now();
-        let plain = call(
-            addr,
-            "/v1/auth/login",
-            &sign_in("bench-password-only@example.com"),
-            None,
-        )
-        .await?;
+        let plain = call(addr, kept.as_mut(), "/v1/auth/login", &sign_in(&password_only)).await?;
         password.push(elapsed_ms(started));
         anyhow::ensure!(
             plain["access_token"].is_string(),
             "password sign-in: {plain}"
         );
 
-        let email = format!("bench-totp-{i}@example.com");
+        let mut kept = connections.for_sign_in(addr).await?;
         let (started, cpu) = (Instant::now(), server.cpu_times());
-        let due = call(addr, "/v1/auth/login", &sign_in(&email), None).await?;
+        let due = call(addr, kept.as_mut(), "/v1/auth/login", &sign_in(email)).await?;
         first.push(elapsed_ms(started));
         first_cpu.push(as_ms(server.cpu_times().since(&cpu)));
         let mfa_token = due["mfa_token"].as_str().unwrap_or_default();
         let body = json!({"mfa_token": mfa_token, "method": "totp", "code": code(secret, 0)?});
         let (started, cpu) = (Instant::now(), server.cpu_times());
-        let signed_in = call(addr, "/v1/auth/mfa/verify", &body, None).await?;
+        let signed_in = call(addr, kept.as_mut(), "/v1/auth/mfa/verify", &body).await?;
         second.push(elapsed_ms(started));
         let after = server.cpu_times();
         second_cpu.push(as_ms(after.since(&cpu)));
@@ -87,29 +122,47 @@ pub async fn totp_sign_in_timing(server: &Server, rounds: usize) -> anyhow::Resu
 async fn enrolled(addr: SocketAddr, email: &str) -> anyhow::Result<String> {
     let account = register(addr, email).await?;
     let token = account["access_token"].as_str().unwrap_or_default();
-    let enrolment = call(addr, "/v1/auth/mfa/totp/enroll", &json!({}), Some(token)).await?;
+    let enrolment = authorized_call(addr, "/v1/auth/mfa/totp/enroll", &json!({}), token).await?;
     let secret = enrolment["secret"].as_str().unwrap_or_default().to_owned();
     let confirm = json!({"code": code(&secret, -1)?});
-    let confirmed = call(addr, "/v1/auth/mfa/totp/confirm", &confirm, Some(token)).await?;
+    let confirmed = authorized_call(addr, "/v1/auth/mfa/totp/confirm", &confirm, token).await?;
     anyhow::ensure!(confirmed["backup_codes"].is_array(), "confirm: {confirmed}");
     Ok(secret)
 }
 
-/// POSTs `body` (as `token`'s bearer, if any) and returns the JSON of a 2xx answer.
-async fn call(
+/// POSTs `body` as `token`'s bearer on a connection of its own.
+async fn authorized_call(
     addr: SocketAddr,
     path: &str,
     body: &Value,
-    token: Option<&str>,
+    token: &str,
 ) -> anyhow::Result<Value> {
     let mut request = load::post_json(path, body);
-    if let Some(token) = token {
-        request.headers_mut().insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {token}"))?,
-        );
-    }
-    let Some((status, answer)) = load::once(addr, request).await else {
+    request.headers_mut().insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}"))?,
+    );
+    answer_of(path, load::once(addr, request).await)
+}
+
+/// POSTs `body` on `kept`, or on a connection of its own when there is none, and
+/// returns the JSON of a 2xx answer.
+async fn call(
+    addr: SocketAddr,
+    kept: Option<&mut load::Client>,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let request = load::post_json(path, body);
+    let answer = match kept {
+        Some(client) => client.send(request).await,
+        None => load::once(addr, request).await,
+    };
+    answer_of(path, answer)
+}
+
+fn answer_of(path: &str, answer: Option<(StatusCode, bytes::Bytes)>) -> anyhow::Result<Value> {
+    let Some((status, answer)) = answer else {
         anyhow::bail!("no answer to {path}");
     };
     anyhow::ensure!(

@@ -1,5 +1,5 @@
 //! `ApiQuery`: query-string parameters whose every failure is a 422 problem naming each
-//! invalid parameter, instead of axum's plain-text 400; `ListQuery`: a list's page
+//! invalid parameter (or holding NUL), instead of axum's plain-text 400; `ListQuery`: a list's page
 //! (`PageQuery`) and its own filters from one query string, their problems listed together.
 
 use axum::extract::FromRequestParts;
@@ -16,7 +16,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parse(parts.uri.query().unwrap_or_default())
+        parse(query_of(parts)?)
             .map(ApiQuery)
             .map_err(ApiError::validation)
     }
@@ -30,7 +30,7 @@ impl<S: Send + Sync, F: DeserializeOwned> FromRequestParts<S> for ListQuery<F> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
+        let query = query_of(parts)?;
         match (parse(query), parse(query)) {
             (Ok(page), Ok(filters)) => Ok(ListQuery(page, filters)),
             (page, filters) => {
@@ -39,6 +39,25 @@ impl<S: Send + Sync, F: DeserializeOwned> FromRequestParts<S> for ListQuery<F> {
             }
         }
     }
+}
+
+/// The request's query string, refused when a parameter holds NUL (`%00`): PostgreSQL
+/// cannot store or compare text holding it (SQLSTATE 22021).
+fn query_of(parts: &Parts) -> Result<&str, ApiError> {
+    let query = parts.uri.query().unwrap_or_default();
+    if !query.contains("%00") {
+        return Ok(query);
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let problems: Vec<FieldError> = pairs
+        .into_iter()
+        .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| FieldError::nul(if name.contains('\0') { "query".to_owned() } else { name }))
+        .collect();
+    if problems.is_empty() {
+        return Ok(query);
+    }
+    Err(ApiError::validation(problems))
 }
 
 /// `T` from `query`, or a problem for each parameter that does not fit: serde stops at

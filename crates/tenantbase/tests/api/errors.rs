@@ -12,7 +12,8 @@ use tenantbase_http::{ApiError, ApiJson, AppState};
 use tenantbase_store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::helpers::{Backend, TestApp, settings};
+use crate::helpers::{BOTH, Backend, TestApp, settings};
+use crate::tenants::Caller;
 
 #[derive(Debug, Deserialize, serde::Serialize)]
 struct Widget {
@@ -119,6 +120,33 @@ async fn unknown_route_is_404_and_wrong_method_405() {
     assert!(response.header("allow").expect("allow").contains("GET"));
 }
 
+/// A wrong method is the route's fault, not the caller's: 405 before any authentication,
+/// whoever asks, on org and account routes alike.
+#[tokio::test]
+async fn wrong_method_on_guarded_routes_is_405_whoever_asks() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let stranger = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "M").await;
+        let org_path = format!("/v1/orgs/{org}");
+        for (method, path, allowed) in [
+            (Method::PUT, org_path.as_str(), "GET"),
+            (Method::GET, "/v1/auth/logout", "POST"),
+        ] {
+            for caller in [Some(&owner), Some(&stranger), None] {
+                let response = match caller {
+                    Some(caller) => caller.call(&app, method.clone(), path, None).await,
+                    None => app.call(method.clone(), path, "application/json", "").await,
+                };
+                response.problem(405, "method_not_allowed");
+                let allow = response.header("allow").expect("allow");
+                assert!(allow.contains(allowed), "{backend:?} {method} {path}: {allow}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_panic_is_a_500_problem_and_the_server_keeps_serving() {
     let app = app().await;
@@ -221,3 +249,4 @@ async fn slow_requests_time_out_with_a_problem() {
         .problem(503, "service_unavailable");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+

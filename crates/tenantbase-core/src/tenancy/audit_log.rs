@@ -1,8 +1,7 @@
 //! An org's own view of its audit chain: filtered pages, newest first, and verification.
 
-use chrono::{DateTime, Datelike, Utc};
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use tenantbase_domain::model::{ChainKey, Event};
 use tenantbase_domain::page::{Cursor, InvalidCursor, Page, PageQuery};
 use tenantbase_store::org::events::EventQuery;
@@ -26,21 +25,10 @@ pub struct AuditListing {
     #[serde(rename = "actor")]
     #[param(rename = "actor")]
     pub actor_id: Option<String>,
-    #[serde(default, deserialize_with = "four_digit_year")]
+    #[serde(default, deserialize_with = "super::four_digit_year")]
     pub since: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "four_digit_year")]
+    #[serde(default, deserialize_with = "super::four_digit_year")]
     pub until: Option<DateTime<Utc>>,
-}
-
-/// RFC 3339's four-digit years only: chrono also reads `-5000-01-01T00:00:00Z` and
-/// `+20000-…`, which PostgreSQL refuses to compare with (SQLSTATE 22008).
-fn four_digit_year<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    match Option::<DateTime<Utc>>::deserialize(d)? {
-        Some(at) if !(0..=9999).contains(&at.year()) => Err(D::Error::custom(
-            "the year must have four digits (0000 to 9999)",
-        )),
-        at => Ok(at),
-    }
 }
 
 impl Tenancy {

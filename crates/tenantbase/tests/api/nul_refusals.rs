@@ -1,7 +1,8 @@
 //! Inputs PostgreSQL cannot store or compare — text holding NUL, timestamps outside
 //! RFC 3339's years — are 422 naming the field on both backends, never a 500.
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
 use serde_json::{Value, json};
 
 use crate::helpers::{BOTH, TestResponse};
@@ -49,6 +50,17 @@ async fn body_text_holding_nul_is_422_naming_each_field() {
             let response = owner.call(&app, method, &path, Some(body)).await;
             assert_eq!(invalid_fields(&response), fields, "{backend:?} {path}");
         }
+        // Imports are not JSON bodies: their rows are checked as the projects they become.
+        let rows = "{\"name\":\"a\",\"description\":\"\\u0000\"}\n\
+                    {\"name\":\"b\",\"metadata\":{\"k\":\"\\u0000\"}}\n";
+        let import = Request::post(format!("/v1/orgs/{org}/projects/import"))
+            .header("authorization", format!("Bearer {}", owner.token))
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from(rows))
+            .expect("request");
+        let response = app.send(import).await;
+        let fields = ["rows[0].description", "rows[1].metadata"];
+        assert_eq!(invalid_fields(&response), fields, "{backend:?}");
         let listed = owner.get(&app, &format!("/v1/orgs/{org}/projects")).await;
         assert_eq!(listed.json()["items"], json!([]), "{backend:?}");
     }
@@ -69,6 +81,9 @@ async fn query_filters_holding_nul_or_impossible_years_are_422() {
             let response = owner.get(&app, &format!("/v1/orgs/{org}/{query}")).await;
             assert_eq!(invalid_fields(&response), fields, "{backend:?} {query}");
         }
+        let projects = "projects?created_after=-5000-01-01T00:00:00Z";
+        let response = owner.get(&app, &format!("/v1/orgs/{org}/{projects}")).await;
+        assert_eq!(invalid_fields(&response), ["created_after"], "{backend:?}");
         let fine = "audit?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z";
         let response = owner.get(&app, &format!("/v1/orgs/{org}/{fine}")).await;
         assert_eq!(response.status, 200, "{backend:?} {}", response.text());

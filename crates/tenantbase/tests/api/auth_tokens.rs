@@ -206,14 +206,21 @@ async fn the_bearer_scheme_is_case_insensitive_and_comes_once() {
         };
         for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
             let response = me(vec![format!("{scheme} {access}")]).await;
-            assert_eq!(response.status, 200, "{backend:?} {scheme}: {}", response.text());
+            assert_eq!(
+                response.status,
+                200,
+                "{backend:?} {scheme}: {}",
+                response.text()
+            );
         }
         for second in [format!("Bearer {access}"), "Bearer garbage".to_owned()] {
             me(vec![format!("Bearer {access}"), second])
                 .await
                 .assert_invalid_token();
         }
-        me(vec![format!("Bearer{access}")]).await.assert_invalid_token();
+        me(vec![format!("Bearer{access}")])
+            .await
+            .assert_invalid_token();
     }
 }
 

@@ -143,7 +143,10 @@ async fn wrong_method_on_guarded_routes_is_405_whoever_asks() {
                 };
                 response.problem(405, "method_not_allowed");
                 let allow = response.header("allow").expect("allow");
-                assert!(allow.contains(allowed), "{backend:?} {method} {path}: {allow}");
+                assert!(
+                    allow.contains(allowed),
+                    "{backend:?} {method} {path}: {allow}"
+                );
             }
         }
     }
@@ -296,7 +299,11 @@ async fn read_answer(socket: &mut tokio::net::TcpStream) -> String {
         };
         let length: usize = text[..end]
             .lines()
-            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_owned)
+            })
             .and_then(|v| v.trim().parse().ok())
             .expect("content-length");
         if answer.len() >= end + 4 + length || read == 0 {

@@ -132,14 +132,18 @@ fn nul_paths(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
 /// only in the message (``missing field `name` ``), so it is taken from there.
 fn field_name(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    match missing {
+    match missing_field(message) {
         Some(name) if parent.is_empty() => name.to_owned(),
         Some(name) => format!("{parent}.{name}"),
         None => parent.to_owned(),
     }
+}
+
+/// The name in serde's ``missing field `name` `` message.
+pub(crate) fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent (with
@@ -195,7 +199,8 @@ mod tests {
 
     #[test]
     fn every_string_holding_nul_is_named() {
-        let body = br#"{"name": "a\u0000", "tags": [1], "meta": {"x": ["ok", "\u0000"], "k\u0000": 1}}"#;
+        let body =
+            br#"{"name": "a\u0000", "tags": [1], "meta": {"x": ["ok", "\u0000"], "k\u0000": 1}}"#;
         let error = parse::<serde_json::Value>(body).expect_err("nul");
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let mut fields: Vec<String> = error

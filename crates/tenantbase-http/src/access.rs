@@ -44,12 +44,14 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
             enforce(permission, request, next)
         })
     };
+    // `route_layer`, not `layer`: a method the route lacks gets the 405 (with `Allow`)
+    // whoever asks, instead of first passing authentication (401/404/403).
     let method_router = match access {
         // Introspection handlers authenticate through their own extractors.
         Access::Public | Access::Introspect => method_router,
-        Access::SignedIn => method_router.layer(axum::middleware::from_fn(admit_account)),
-        Access::Member => method_router.layer(in_org(None)),
-        Access::Permission(permission) => method_router.layer(in_org(Some(permission))),
+        Access::SignedIn => method_router.route_layer(axum::middleware::from_fn(admit_account)),
+        Access::Member => method_router.route_layer(in_org(None)),
+        Access::Permission(permission) => method_router.route_layer(in_org(Some(permission))),
     };
     (schemas, paths, method_router)
 }

@@ -1,6 +1,7 @@
 //! `ApiJson`: the JSON body extractor whose every failure is a problem+json answer —
 //! 415 for a non-JSON content type, 400 for malformed JSON, 413 past the body limit and
-//! 422 naming the field that does not fit the expected shape. Every body is a JSON object.
+//! 422 naming the field that does not fit the expected shape or that holds a NUL
+//! character. Every body is a JSON object.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -68,6 +69,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         }])
     })?;
     deserializer.end().map_err(malformed)?;
+    refuse_nul(body)?;
     // serde's derived structs also take an array of their fields in order, which no
     // client means and the document does not allow.
     if body.trim_ascii_start().starts_with(b"[") {
@@ -79,18 +81,69 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05), so a body holding one
+/// is refused here, naming every string (or object key) that does. JSON can only carry
+/// NUL escaped, so bodies without `\u0000` are not walked.
+fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
+    if !body.windows(6).any(|w| w == br"\u0000") {
+        return Ok(());
+    }
+    // `T` was parsed from it, so it is JSON.
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut fields = Vec::new();
+    nul_paths(&value, String::new(), &mut fields);
+    if fields.is_empty() {
+        return Ok(()); // An escaped backslash followed by `u0000`.
+    }
+    Err(ApiError::validation(
+        fields.into_iter().map(FieldError::nul).collect(),
+    ))
+}
+
+/// Paths of the strings under `value` holding NUL, written as `serde_path_to_error` does
+/// (`a.b`, `tags[1]`); an object key holding NUL is named by its object's path.
+fn nul_paths(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => found.push(path),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_paths(item, format!("{path}[{i}]"), found);
+            }
+        }
+        Value::Object(members) => {
+            if members.keys().any(|key| key.contains('\0')) {
+                found.push(path.clone());
+            }
+            for (key, member) in members.iter().filter(|(key, _)| !key.contains('\0')) {
+                let member_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                nul_paths(member, member_path, found);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The path of the bad field. serde reports a missing field at its parent, with the name
 /// only in the message (``missing field `name` ``), so it is taken from there.
 fn field_name(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    match missing {
+    match missing_field(message) {
         Some(name) if parent.is_empty() => name.to_owned(),
         Some(name) => format!("{parent}.{name}"),
         None => parent.to_owned(),
     }
+}
+
+/// The name in serde's ``missing field `name` `` message.
+pub(crate) fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent (with
@@ -142,6 +195,24 @@ mod tests {
         let error = parse::<Input>(br#" ["a", [1]]"#).expect_err("not an object");
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(parse::<Input>(br#"{"name": "a", "tags": [1]}"#).is_ok());
+    }
+
+    #[test]
+    fn every_string_holding_nul_is_named() {
+        let body =
+            br#"{"name": "a\u0000", "tags": [1], "meta": {"x": ["ok", "\u0000"], "k\u0000": 1}}"#;
+        let error = parse::<serde_json::Value>(body).expect_err("nul");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let mut fields: Vec<String> = error
+            .into_problem("req_1")
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        fields.sort();
+        assert_eq!(fields, ["meta", "meta.x[1]", "name"]);
+        // An escaped backslash before `u0000` is no NUL.
+        assert!(parse::<serde_json::Value>(br#"{"name": "a\\u0000"}"#).is_ok());
     }
 
     #[test]

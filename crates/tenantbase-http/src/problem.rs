@@ -23,6 +23,16 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// A text holding NUL, which PostgreSQL cannot store (and no client means to send).
+    pub(crate) fn nul(field: String) -> Self {
+        Self {
+            field,
+            message: "must not contain a NUL character (U+0000)".to_owned(),
+        }
+    }
+}
+
 /// An error to answer with. Build it with the constructors below.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -78,6 +78,7 @@ pub(crate) async fn update_me(
     request_body(content = Vec<u8>, content_type = "image/png"),
     responses(
         (status = 200, description = "The profile with its new avatar", body = ProfileView),
+        (status = 408, description = "The body did not arrive within the request timeout (`request_timeout`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 2 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not an image of the declared type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a readable image, or too many pixels", body = Problem, content_type = "application/problem+json"),
@@ -120,6 +121,7 @@ pub(crate) async fn delete_avatar(
     params(("user_id" = String, Path, description = "`usr_…`")),
     responses(
         (status = 200, description = "The image", content_type = "image/png"),
+        (status = 304, description = "Unchanged since the ETag sent"),
         (status = 404, description = "No avatar, or not yours to see", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn get_avatar(

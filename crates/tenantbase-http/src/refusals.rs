@@ -1,6 +1,6 @@
 //! The refusals an operation answers because of what it is, documented in one place
 //! rather than route by route: its access rule's (401, 403, 404), a JSON body's (400
-//! `malformed_json`, 413, 415 `unsupported_media_type`, 422) and a query string's (422).
+//! `malformed_json`, 408, 413, 415 `unsupported_media_type`, 422) and a query string's (422).
 //! `guard` applies this to every route, so a new route cannot leave one out; where a
 //! route describes the same status itself, the two descriptions are joined. Routes that
 //! spend the client address's request budget are registered through `throttled`, which
@@ -19,6 +19,10 @@ use crate::operations::operations;
 /// What `ApiJson` answers before the handler runs.
 const JSON_BODY: &[(&str, &str)] = &[
     ("400", "The body is not valid JSON (`malformed_json`)"),
+    (
+        "408",
+        "The body did not arrive within the request timeout (`request_timeout`)",
+    ),
     ("413", "The body is larger than the server accepts"),
     (
         "415",

@@ -2786,6 +2786,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -2895,6 +2904,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3045,6 +3063,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -3134,6 +3161,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3299,6 +3335,15 @@ export interface operations {
             };
             /** @description Wrong email or password (`invalid_credentials`), indistinguishable */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3485,6 +3530,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -3547,6 +3601,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3871,6 +3934,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description This account gets no codes by email (`mfa_unavailable`) */
             409: {
                 headers: {
@@ -3970,6 +4042,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4050,6 +4131,15 @@ export interface operations {
             };
             /** @description The account has no passkey (`mfa_not_enrolled`), or passkeys are not enabled (`passkeys_disabled`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4207,6 +4297,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Already active (`totp_already_enrolled`) */
             409: {
                 headers: {
@@ -4353,6 +4452,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4418,6 +4526,15 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4747,6 +4864,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4874,6 +5000,15 @@ export interface operations {
             };
             /** @description Passkeys are not enabled (`passkeys_disabled`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5129,6 +5264,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -5214,6 +5358,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -5290,6 +5443,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -5350,6 +5512,15 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5446,6 +5617,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5621,6 +5801,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -5758,6 +5947,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -5820,6 +6018,15 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6104,6 +6311,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -6302,6 +6518,13 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
+            /** @description Unchanged since the ETag sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Tampered or expired */
             403: {
                 headers: {
@@ -6311,8 +6534,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The file is gone, or whoever presigned the URL may no longer read it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is for PUT */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range lies outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The object store does not answer */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6349,6 +6599,15 @@ export interface operations {
             };
             /** @description Tampered or expired */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The upload is gone, or whoever presigned the URL may no longer write files */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6427,6 +6686,15 @@ export interface operations {
             };
             /** @description The invitation is for another email (`invitation_email_mismatch`); or A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6566,6 +6834,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6770,6 +7047,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Slug taken (`slug_taken`) */
             409: {
                 headers: {
@@ -6926,6 +7212,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7238,6 +7533,15 @@ export interface operations {
                     "application/json": components["schemas"]["FileView"];
                 };
             };
+            /** @description A malformed multipart body (`bad_multipart`), or the body ended before all of its bytes arrived (`upload_interrupted`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid access token or API key */
             401: {
                 headers: {
@@ -7366,6 +7670,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7732,6 +8045,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -7879,6 +8201,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8267,6 +8598,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The last owner (`last_owner`) */
             409: {
                 headers: {
@@ -8441,6 +8781,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -8531,6 +8880,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -8614,6 +8972,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8760,6 +9127,24 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8945,6 +9330,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9226,6 +9620,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Name taken (`role_name_taken`) or the org has its most custom roles (`limit_reached`) */
             409: {
                 headers: {
@@ -9438,6 +9841,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A built-in role (`builtin_role`) or the name is taken (`role_name_taken`) */
             409: {
                 headers: {
@@ -9594,6 +10006,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9813,6 +10234,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Name taken (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`) */
             409: {
                 headers: {
@@ -9907,6 +10337,15 @@ export interface operations {
             };
             /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive within the request timeout (`request_timeout`) */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10053,6 +10492,13 @@ export interface operations {
                 content: {
                     "image/png": unknown;
                 };
+            };
+            /** @description Unchanged since the ETag sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No valid access token (`missing_token`, `invalid_token`) */
             401: {

@@ -25,7 +25,9 @@ pub struct AuditListing {
     #[serde(rename = "actor")]
     #[param(rename = "actor")]
     pub actor_id: Option<String>,
+    #[serde(default, deserialize_with = "super::four_digit_year")]
     pub since: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "super::four_digit_year")]
     pub until: Option<DateTime<Utc>>,
 }
 

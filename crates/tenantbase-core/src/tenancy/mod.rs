@@ -256,3 +256,17 @@ pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<Stri
 pub(crate) fn now_micros() -> chrono::DateTime<chrono::Utc> {
     chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
 }
+
+/// A timestamp filter (`?since=`, `?created_after=`) with RFC 3339's four-digit years
+/// only: chrono also reads `-5000-01-01T00:00:00Z` and `+20000-…`, which PostgreSQL
+/// refuses to compare with (SQLSTATE 22008).
+pub(crate) fn four_digit_year<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error> {
+    match <Option<chrono::DateTime<chrono::Utc>> as serde::Deserialize>::deserialize(d)? {
+        Some(at) if !(0..=9999).contains(&chrono::Datelike::year(&at)) => Err(
+            serde::de::Error::custom("the year must have four digits (0000 to 9999)"),
+        ),
+        at => Ok(at),
+    }
+}

@@ -38,8 +38,12 @@ fn grant(state: &AppState, token: &str, method: GrantMethod) -> Result<BlobGrant
     responses(
         (status = 200, description = "The bytes", content_type = "application/octet-stream"),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 304, description = "Unchanged since the ETag sent"),
         (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The file is gone, or whoever presigned the URL may no longer read it", body = Problem, content_type = "application/problem+json"),
         (status = 405, description = "The URL is for PUT", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The object store does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn get_blob(
     State(state): State<AppState>,
@@ -58,6 +62,7 @@ pub(crate) async fn get_blob(
     responses(
         (status = 201, description = "Stored", body = FileView),
         (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The upload is gone, or whoever presigned the URL may no longer write files", body = Problem, content_type = "application/problem+json"),
         (status = 405, description = "The URL is for GET", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More bytes than the upload announced (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Fewer bytes than announced, or another SHA-256", body = Problem, content_type = "application/problem+json"),

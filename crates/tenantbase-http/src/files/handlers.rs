@@ -49,6 +49,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         content_type = "application/octet-stream"),
     responses(
         (status = 201, description = "Stored", body = FileView),
+        (status = 400, description = "A malformed multipart body (`bad_multipart`), or the body ended before all of its bytes arrived (`upload_interrupted`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the per-file cap (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The bytes are not of the declared type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name or type", body = Problem, content_type = "application/problem+json"),

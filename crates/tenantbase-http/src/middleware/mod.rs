@@ -4,6 +4,7 @@
 //! from the timeout, the write slots or the body limit say so where they are declared
 //! (`limits::limited`); the table of their limits is all this knows of them.
 
+mod client_wait;
 mod completion;
 mod http_metrics;
 mod in_flight;
@@ -14,10 +15,11 @@ mod trace_context;
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -104,9 +106,10 @@ fn limits(request: &Request<Body>) -> RouteLimits {
         .unwrap_or_default()
 }
 
-/// A request still running after `http.request_timeout` gets 503 — except on long-running
-/// routes (uploads), which take as long as their bytes take. A write goes on to its end
-/// meanwhile.
+/// A request still running after `http.request_timeout` gets 503 — or 408 when it is
+/// waiting for the rest of a body the client is slow to send: a client's fault, not an
+/// outage. Long-running routes (uploads) take as long as their bytes take. A write goes on
+/// to its end meanwhile.
 async fn time_limit(
     timeout: Duration,
     request: Request<Body>,
@@ -115,8 +118,19 @@ async fn time_limit(
     if limits(&request).long_running() {
         return next.run(request).await;
     }
+    // A request without a body (most) cannot wait on one: no watch, no allocation.
+    let (request, waiting) = if request.body().is_end_stream() {
+        (request, None)
+    } else {
+        let (parts, body) = request.into_parts();
+        let (body, waiting) = client_wait::Watched::new(body);
+        (Request::from_parts(parts, Body::new(body)), Some(waiting))
+    };
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if waiting.is_some_and(|w| w.load(Ordering::Relaxed)) => {
+            StatusCode::REQUEST_TIMEOUT.into_response()
+        }
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

@@ -297,6 +297,8 @@ async fn export_chunk(
         description = "JSON lines or CSV, as exported"),
     responses(
         (status = 201, description = "Imported", body = ImportResult),
+        (status = 408, description = "The body did not arrive within the request timeout (`request_timeout`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the server accepts", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON lines nor CSV", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Row-level problems; nothing was imported", body = Problem, content_type = "application/problem+json"),
     ))]

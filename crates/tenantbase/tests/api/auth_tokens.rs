@@ -2,12 +2,13 @@
 //! an RFC 6750 challenge, key rotation without a restart, the gateway's forward-auth, and
 //! the OpenAPI contract of the auth routes.
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
 use serde_json::{Value, json};
 use tenantbase_core::identity::tokens::Subject;
 
 use crate::auth::{login, register, token, with_token};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{BOTH, Backend, TestApp};
 
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
@@ -185,6 +186,41 @@ async fn tokens_are_required_and_checked() {
     for bad in ["garbage", "a.b.c", "Basic abc"] {
         let response = with_token(&app, Method::GET, "/v1/auth/me", bad).await;
         response.assert_invalid_token();
+    }
+}
+
+/// The scheme is matched whatever its case (RFC 9110 §11.1); two `Authorization` headers
+/// are refused, even when one is valid, rather than the first one winning.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_comes_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let session = register(&app, "scheme@example.com").await;
+        let access = token(&session);
+        let me = |values: Vec<String>| {
+            let mut request = Request::get("/v1/auth/me");
+            for value in values {
+                request = request.header("authorization", value);
+            }
+            app.send(request.body(Body::empty()).expect("request"))
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let response = me(vec![format!("{scheme} {access}")]).await;
+            assert_eq!(
+                response.status,
+                200,
+                "{backend:?} {scheme}: {}",
+                response.text()
+            );
+        }
+        for second in [format!("Bearer {access}"), "Bearer garbage".to_owned()] {
+            me(vec![format!("Bearer {access}"), second])
+                .await
+                .assert_invalid_token();
+        }
+        me(vec![format!("Bearer{access}")])
+            .await
+            .assert_invalid_token();
     }
 }
 

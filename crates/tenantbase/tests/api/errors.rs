@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use axum::Json;
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
@@ -12,7 +14,8 @@ use tenantbase_http::{ApiError, ApiJson, AppState};
 use tenantbase_store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::helpers::{Backend, TestApp, settings};
+use crate::helpers::{BOTH, Backend, TestApp, settings};
+use crate::tenants::Caller;
 
 #[derive(Debug, Deserialize, serde::Serialize)]
 struct Widget {
@@ -119,6 +122,36 @@ async fn unknown_route_is_404_and_wrong_method_405() {
     assert!(response.header("allow").expect("allow").contains("GET"));
 }
 
+/// A wrong method is the route's fault, not the caller's: 405 before any authentication,
+/// whoever asks, on org and account routes alike.
+#[tokio::test]
+async fn wrong_method_on_guarded_routes_is_405_whoever_asks() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let stranger = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "M").await;
+        let org_path = format!("/v1/orgs/{org}");
+        for (method, path, allowed) in [
+            (Method::PUT, org_path.as_str(), "GET"),
+            (Method::GET, "/v1/auth/logout", "POST"),
+        ] {
+            for caller in [Some(&owner), Some(&stranger), None] {
+                let response = match caller {
+                    Some(caller) => caller.call(&app, method.clone(), path, None).await,
+                    None => app.call(method.clone(), path, "application/json", "").await,
+                };
+                response.problem(405, "method_not_allowed");
+                let allow = response.header("allow").expect("allow");
+                assert!(
+                    allow.contains(allowed),
+                    "{backend:?} {method} {path}: {allow}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_panic_is_a_500_problem_and_the_server_keeps_serving() {
     let app = app().await;
@@ -220,4 +253,61 @@ async fn slow_requests_time_out_with_a_problem() {
         .await
         .problem(503, "service_unavailable");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// A client that sends its headers and part of its body, then stalls, is the one too slow:
+/// 408 `request_timeout` at the request timeout, not a 503 counted against the server.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408() {
+    let app = app().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let router = app.router.clone();
+    let server = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await.expect("serve");
+    });
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = "POST /test/widgets HTTP/1.1\r\nHost: test\r\n\
+                Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":";
+    socket.write_all(head.as_bytes()).await.expect("send part");
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut socket))
+        .await
+        .expect("an answer within 10 s");
+    server.abort();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    assert!(answer.contains(r#""request_id":"#), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+/// The response's head and its `Content-Length` of body, as text.
+async fn read_answer(socket: &mut tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = socket.read(&mut chunk).await.expect("read");
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let Some(end) = text.find("\r\n\r\n") else {
+            assert!(read > 0, "closed mid-head: {text}");
+            continue;
+        };
+        let length: usize = text[..end]
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_owned)
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .expect("content-length");
+        if answer.len() >= end + 4 + length || read == 0 {
+            return text;
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{Method, Request};
 use serde_json::{Value, json};
 
 use crate::files::{get_with, sha256, small_quota};
@@ -126,6 +126,13 @@ async fn local_presigned_urls_upload_and_download_and_refuse_tampering() {
             (ranged.status.as_u16(), ranged.body.as_slice()),
             (206, &b"%PDF"[..])
         );
+        // The conditional and range answers of the content route, as its document says.
+        let etag = fetched.header("etag").expect("etag").to_owned();
+        let unchanged = get_with(&app, None, &get_path, &[("if-none-match", &etag)]).await;
+        assert_eq!(unchanged.status, 304);
+        get_with(&app, None, &get_path, &[("range", "bytes=999999-")])
+            .await
+            .problem(416, "range_not_satisfiable");
         let wrong = put_blob(&app, &get_path, "application/pdf", bytes.clone()).await;
         wrong.problem(405, "method_not_allowed");
         assert_eq!(wrong.header("allow"), Some("GET"));
@@ -137,6 +144,19 @@ async fn local_presigned_urls_upload_and_download_and_refuse_tampering() {
         let short_path = blob_path(short.json()["url"].as_str().expect("url"));
         let expired = wait_until_refused(&app, &short_path).await;
         expired.problem(403, "url_expired");
+
+        let deleted = owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/files/{upload_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text());
+        get_with(&app, None, &get_path, &[])
+            .await
+            .problem(404, "not_found");
     }
 }
 

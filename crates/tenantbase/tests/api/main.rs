@@ -42,6 +42,7 @@ mod middleware;
 mod migrate_data;
 mod migrate_data_azure;
 mod migrate_data_resume;
+mod nul_refusals;
 mod object_stores;
 mod oidc;
 mod oidc_linking;

@@ -299,6 +299,13 @@ async fn a_login_code_bound_to_the_app_needs_the_apps_verifier() {
             .map(|e| &e["field"])
             .collect();
         assert_eq!(fields, [&json!("redirect_uri"), &json!("code_challenge")]);
+        // The absent required parameter is named, not the one that is there.
+        let missing = app
+            .get("/v1/auth/oidc/test/start?code_challenge=abc")
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(missing["errors"][0]["field"], "redirect_uri", "{missing}");
+        assert_eq!(missing["errors"].as_array().map(Vec::len), Some(1));
     }
 }
 

@@ -101,7 +101,7 @@ fn json_bodies_and_query_strings_document_their_refusals() {
             .is_some()
         {
             json_bodies += 1;
-            for status in ["400", "413", "415", "422"] {
+            for status in ["400", "408", "413", "415", "422"] {
                 assert!(
                     documents(&operation, status),
                     "{method} {template} takes JSON but does not document {status}"
@@ -116,6 +116,35 @@ fn json_bodies_and_query_strings_document_their_refusals() {
         }
     }
     assert!(json_bodies > 20, "only {json_bodies} JSON bodies");
+}
+
+/// Answers of routes that read a body or serve bytes, which their API tests reach.
+#[test]
+fn raw_bodies_and_downloads_document_their_answers() {
+    let operations = operations();
+    for (method, template, statuses) in [
+        (
+            "GET",
+            "/v1/blobs/{token}",
+            &["304", "404", "416", "503"][..],
+        ),
+        ("PUT", "/v1/blobs/{token}", &["404"]),
+        ("GET", "/v1/users/{user_id}/avatar", &["304"]),
+        ("PUT", "/v1/auth/me/avatar", &["408"]),
+        ("POST", "/v1/orgs/{org_id}/files", &["400"]),
+        ("POST", "/v1/orgs/{org_id}/projects/import", &["408", "413"]),
+    ] {
+        let (_, _, operation) = operations
+            .iter()
+            .find(|(m, t, _)| m == method && t == template)
+            .unwrap_or_else(|| panic!("{method} {template}"));
+        for status in statuses {
+            assert!(
+                documents(operation, status),
+                "{method} {template} does not document {status}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -126,6 +126,18 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
     }
     stranger.get(&app, &path).await.problem(404, "not_found");
     app.get(&path).await.problem(401, "missing_token");
+    let etag = owner
+        .get(&app, &path)
+        .await
+        .header("etag")
+        .expect("etag")
+        .to_owned();
+    let revalidated = Request::get(&path)
+        .header("authorization", format!("Bearer {}", owner.token))
+        .header("if-none-match", etag)
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(app.send(revalidated).await.status, 304);
 
     owner
         .call(

@@ -457,6 +457,18 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
         )
         .await
         .problem(415, "unsupported_media_type");
+        // Past the body limit (1 MiB here), as the document says.
+        let huge = format!("{}\n", "{\"name\": \"x\"}\n".repeat(80_000));
+        raw(
+            &app,
+            &owner,
+            Method::POST,
+            &format!("/v1/orgs/{target}/projects/import"),
+            "application/x-ndjson",
+            huge,
+        )
+        .await
+        .problem(413, "payload_too_large");
         let count = owner
             .get(&app, &format!("/v1/orgs/{target}/projects?limit=100"))
             .await

@@ -24,7 +24,9 @@ pub struct ProjectFilter {
     /// `asc` or `desc` (default `desc` for `created_at`, `asc` for `name`).
     #[param(value_type = Option<String>)]
     pub order: Option<Order>,
+    #[serde(default, deserialize_with = "crate::tenancy::four_digit_year")]
     pub created_after: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::tenancy::four_digit_year")]
     pub created_before: Option<DateTime<Utc>>,
     /// `usr_…`
     #[param(value_type = Option<String>)]

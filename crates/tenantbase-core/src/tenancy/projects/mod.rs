@@ -77,6 +77,11 @@ fn validate_description(
             format!("{prefix}description"),
             format!("must be at most {DESCRIPTION_MAX} characters"),
         )),
+        // PostgreSQL cannot store NUL (SQLSTATE 22021); imports bring it past `ApiJson`.
+        Some(text) if text.contains('\0') => Err(FieldProblem::new(
+            format!("{prefix}description"),
+            "must not contain a NUL character (U+0000)",
+        )),
         Some(text) => Ok(Some(text.to_owned())),
     }
 }
@@ -92,13 +97,33 @@ fn validate_metadata(
             "must be a JSON object",
         ));
     }
-    if metadata.to_string().len() > METADATA_MAX_BYTES {
+    let json = metadata.to_string();
+    if json.len() > METADATA_MAX_BYTES {
         return Err(FieldProblem::new(
             format!("{prefix}metadata"),
             format!("must be at most {METADATA_MAX_BYTES} bytes as JSON"),
         ));
     }
+    // PostgreSQL's jsonb refuses NUL (SQLSTATE 22P05); imports bring it past `ApiJson`.
+    if json.contains("\\u0000") && holds_nul(&metadata) {
+        return Err(FieldProblem::new(
+            format!("{prefix}metadata"),
+            "must not contain a NUL character (U+0000)",
+        ));
+    }
     Ok(metadata)
+}
+
+/// Whether a string or key anywhere in `value` holds NUL.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(members) => members
+            .iter()
+            .any(|(key, member)| key.contains('\0') || holds_nul(member)),
+        _ => false,
+    }
 }
 
 fn project_event(

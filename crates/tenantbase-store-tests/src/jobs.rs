@@ -209,6 +209,40 @@ pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
     );
 }
 
+pub async fn lost_workers_last_attempts_are_dead_lettered(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("oom", json!({"n": 1})).max_attempts(2))
+        .await
+        .id();
+    let now = Utc::now();
+    let lease = Duration::from_secs(10);
+    store.claim_jobs("w1", now, lease, 1).await.expect("claim");
+    let second = now + chrono::Duration::seconds(11);
+    let reclaimed = store.claim_jobs("w2", second, lease, 1).await.expect("claim");
+    assert_eq!((reclaimed[0].id, reclaimed[0].attempts), (id, 2));
+
+    // w2 dies too, on the last attempt: the next claim buries the job instead of running it.
+    let other = enqueue(store, NewJob::new("other", json!({}))).await.id();
+    let third = second + chrono::Duration::seconds(11);
+    let claimed = store.claim_jobs("w3", third, LEASE, 10).await.expect("claim");
+    assert_eq!(
+        claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
+        [other],
+        "only the due job runs"
+    );
+    let dead = store.get_job(id).await.expect("get");
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 2));
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("worker w2 was lost during the last attempt")
+    );
+    assert_eq!(
+        dead.finished_at.map(|at| at.timestamp_micros()),
+        Some(third.timestamp_micros())
+    );
+    assert_eq!(dead.payload, json!({"n": 1}), "kept, to retry");
+    retry(store, id, third).await.expect("a dead letter can be retried");
+}
+
 async fn retry(
     store: &dyn Store,
     id: tenantbase_domain::JobId,

@@ -31,6 +31,9 @@ impl JobsUnit for PlatformTx {
 /// other processes pass over rows another is claiming, so they neither wait nor take the
 /// same job), nothing on SQLite, whose single writer already makes `UPDATE … RETURNING`
 /// atomic.
+///
+/// A worker that dies mid-run (OOM, abort) never settles its job, so the claim settles
+/// it: an expired lease on the last attempt is dead-lettered first, and never reclaimed.
 pub(crate) async fn claim_jobs<'e, E>(
     db: E,
     worker: &str,
@@ -39,14 +42,25 @@ pub(crate) async fn claim_jobs<'e, E>(
     limit: u32,
 ) -> StoreResult<Vec<ClaimedJob>>
 where
-    E: sqlx::Executor<'e, Database = Db>,
+    E: sqlx::Executor<'e, Database = Db> + Copy,
 {
+    sqlx::query(
+        "UPDATE jobs SET state = 'dead', \
+         last_error = 'worker ' || locked_by || ' was lost during the last attempt', \
+         locked_until = NULL, finished_at = $1, updated_at = $1 \
+         WHERE state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
+    )
+    .bind(now)
+    .execute(db)
+    .await?;
+    // `attempts < max_attempts` too: a lease that expired since the statement above is
+    // left for the next claim to dead-letter.
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
          locked_until = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM jobs \
            WHERE state IN ('queued', 'running') AND run_at <= $3 \
-             AND (state = 'queued' OR locked_until < $3) \
+             AND (state = 'queued' OR (locked_until < $3 AND attempts < max_attempts)) \
            ORDER BY run_at LIMIT $4 {}) \
          RETURNING {CLAIMED_COLUMNS}",
         dialect::CLAIM_ROW_LOCK

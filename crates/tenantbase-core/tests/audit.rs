@@ -200,6 +200,38 @@ async fn an_event_no_append_recorded_lies_past_the_head() {
     }
 }
 
+#[tokio::test]
+async fn a_chain_that_cannot_be_sealed_holds_up_no_other() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let mut orgs = [OrgId::new(), OrgId::new()];
+        // Chains are sealed in the order of their names: the failing one goes first.
+        orgs.sort_by_key(ToString::to_string);
+        let [failing, other] = orgs;
+        append_many(f.store.as_ref(), failing, 1).await;
+        // A head moved back makes the next seal reuse seq 1, which `UNIQUE (chain, seq)`
+        // refuses.
+        f.raw(&format!(
+            "UPDATE audit_chains SET head_seq = 0 WHERE chain = '{failing}'"
+        ))
+        .await;
+        record_many(f.store.as_ref(), failing, 1).await;
+        record_many(f.store.as_ref(), other, 2).await;
+
+        assert!(seal_all(f.store.as_ref()).await.is_err(), "{backend:?}");
+        let pending = unsealed(f.store.as_ref(), None).await.expect("unsealed");
+        assert_eq!(
+            pending.iter().map(|p| p.chain.clone()).collect::<Vec<_>>(),
+            [failing.to_string()],
+            "{backend:?}: only the failing chain is left unsealed"
+        );
+        assert_eq!(
+            verdict_of(&f, other).await.to_string(),
+            format!("{other}: ok 2 events")
+        );
+    }
+}
+
 async fn verdict_of(f: &Fixture, org: OrgId) -> Verdict {
     verdict(f.store.as_ref(), org).await
 }

@@ -155,6 +155,18 @@ async fn archive_moves_old_events_to_the_object_store() {
     );
     let (ok, stdout, _) = output(tenantbase(dir.path()).args(["audit", "verify"]));
     assert!(ok, "{stdout}");
+    assert!(
+        store.unsealed_chains().await.expect("unsealed").is_empty(),
+        "the command seals what it recorded"
+    );
+    let platform = store.events_after("platform", 0, 10).await.expect("events");
+    assert_eq!(
+        platform
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["audit.archived"]
+    );
 }
 
 #[tokio::test]

@@ -64,12 +64,13 @@ impl JobStore for BackendStore {
     async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>> {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        jobs::claim_jobs(self.writer(), worker, now, now + lease, limit).await
+        jobs::claim_jobs(self.writer(), worker, kinds, now, now + lease, limit).await
     }
 
     async fn complete_jobs(

@@ -182,7 +182,7 @@ async fn jobs_cli_lists_dead_jobs_and_retries_them() {
     unit.commit().await.expect("commit");
     let now = Utc::now();
     store
-        .claim_jobs("test", now, Duration::from_secs(30), 1)
+        .claim_jobs("test", &["mail.send"], now, Duration::from_secs(30), 1)
         .await
         .expect("claim");
     store

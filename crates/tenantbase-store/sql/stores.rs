@@ -54,6 +54,10 @@ impl EventStore for BackendStore {
         events::chain_heads(self.reader()).await
     }
 
+    async fn headless_chains(&self) -> StoreResult<Vec<String>> {
+        events::headless_chains(self.reader()).await
+    }
+
     async fn unsealed_chains(&self) -> StoreResult<Vec<UnsealedChain>> {
         events::unsealed_chains(self.reader()).await
     }

@@ -177,9 +177,16 @@ async fn an_event_no_append_recorded_lies_past_the_head() {
         let org = OrgId::new();
         append_many(f.store.as_ref(), org, 4).await;
         assert!(verdict_of(&f, org).await.is_intact(), "{backend:?}");
-        // As if event 4 had been inserted without the append that moves the head.
+        // As if event 4 had been inserted without the append that moves the head: the
+        // head is as event 3 left it.
+        let third = f
+            .store
+            .events_after(&org.to_string(), 2, 1)
+            .await
+            .expect("event 3");
         f.raw(&format!(
-            "UPDATE audit_chains SET head_seq = 3 WHERE chain = '{org}'"
+            "UPDATE audit_chains SET head_seq = 3, head_hash = '{}' WHERE chain = '{org}'",
+            third[0].hash
         ))
         .await;
         let verdict = verdict_of(&f, org).await;
@@ -197,6 +204,110 @@ async fn an_event_no_append_recorded_lies_past_the_head() {
             "{backend:?}: {verdict:?}"
         );
         assert!(verdict.to_string().contains("lies past the chain head"));
+    }
+}
+
+#[tokio::test]
+async fn a_removed_head_breaks_its_chain() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let (org, other) = (OrgId::new(), OrgId::new());
+        append_many(f.store.as_ref(), org, 3).await;
+        append_many(f.store.as_ref(), other, 1).await;
+        let first = f
+            .store
+            .events_after(&org.to_string(), 0, 1)
+            .await
+            .expect("event 1");
+        let removed = f
+            .raw(&format!("DELETE FROM audit_chains WHERE chain = '{org}'"))
+            .await;
+        assert_eq!(removed, 1);
+        let all = verify_chains(f.store.as_ref(), None).await.expect("verify");
+        assert_eq!(all.len(), 2, "{backend:?}: {all:?}");
+        assert!(
+            all.iter()
+                .any(|v| v.chain() == other.to_string() && v.is_intact()),
+            "{all:?}"
+        );
+        let verdict = verdict_of(&f, org).await;
+        assert_eq!(
+            verdict,
+            Verdict::Broken {
+                chain: org.to_string(),
+                event_id: Some(first[0].id.to_string()),
+                seq: 1,
+                problem: Break::NoHead,
+            },
+            "{backend:?}"
+        );
+        assert!(verdict.to_string().contains("has events but no head"));
+    }
+}
+
+#[tokio::test]
+async fn a_rewritten_head_hash_breaks_its_chain() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let org = OrgId::new();
+        append_many(f.store.as_ref(), org, 3).await;
+        let last = f
+            .store
+            .events_after(&org.to_string(), 2, 1)
+            .await
+            .expect("event 3");
+        let forged = "0".repeat(64);
+        f.raw(&format!(
+            "UPDATE audit_chains SET head_hash = '{forged}' WHERE chain = '{org}'"
+        ))
+        .await;
+        let verdict = verdict_of(&f, org).await;
+        assert_eq!(
+            verdict,
+            Verdict::Broken {
+                chain: org.to_string(),
+                event_id: None,
+                seq: 3,
+                problem: Break::HeadMismatch {
+                    expected: last[0].hash.clone(),
+                    found: forged.clone(),
+                },
+            },
+            "{backend:?}"
+        );
+        assert!(verdict.to_string().contains("the chain head was changed"));
+    }
+}
+
+#[tokio::test]
+async fn a_chain_that_cannot_be_sealed_holds_up_no_other() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let mut orgs = [OrgId::new(), OrgId::new()];
+        // Chains are sealed in the order of their names: the failing one goes first.
+        orgs.sort_by_key(ToString::to_string);
+        let [failing, other] = orgs;
+        append_many(f.store.as_ref(), failing, 1).await;
+        // A head moved back makes the next seal reuse seq 1, which `UNIQUE (chain, seq)`
+        // refuses.
+        f.raw(&format!(
+            "UPDATE audit_chains SET head_seq = 0 WHERE chain = '{failing}'"
+        ))
+        .await;
+        record_many(f.store.as_ref(), failing, 1).await;
+        record_many(f.store.as_ref(), other, 2).await;
+
+        assert!(seal_all(f.store.as_ref()).await.is_err(), "{backend:?}");
+        let pending = unsealed(f.store.as_ref(), None).await.expect("unsealed");
+        assert_eq!(
+            pending.iter().map(|p| p.chain.clone()).collect::<Vec<_>>(),
+            [failing.to_string()],
+            "{backend:?}: only the failing chain is left unsealed"
+        );
+        assert_eq!(
+            verdict_of(&f, other).await.to_string(),
+            format!("{other}: ok 2 events")
+        );
     }
 }
 

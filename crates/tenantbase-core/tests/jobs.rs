@@ -151,14 +151,6 @@ async fn retries_with_backoff_then_succeeds_or_dead_letters() {
         assert_eq!(job.attempts, 3, "{backend:?}");
         assert_eq!(runs.load(Ordering::SeqCst), 3);
 
-        let unknown = enqueue(f.store.as_ref(), NewJob::new("no.such.kind", json!({}))).await;
-        let job = wait_for(f.store.as_ref(), unknown, |j| j.state == JobState::Dead).await;
-        assert_eq!(job.attempts, 1, "unknown kinds are not retried");
-        assert_eq!(
-            job.last_error.as_deref(),
-            Some("unknown job kind `no.such.kind`")
-        );
-
         let bad_payload = enqueue(
             f.store.as_ref(),
             NewJob::new(Probe::KIND, json!({"sleep_ms": "soon"})),
@@ -191,6 +183,35 @@ async fn retries_with_backoff_then_succeeds_or_dead_letters() {
         let probe = enqueue(f.store.as_ref(), NewJob::new(Probe::KIND, json!({}))).await;
         wait_for(f.store.as_ref(), probe, |j| j.state == JobState::Succeeded).await;
         stop_worker(shutdown, worker).await;
+    }
+}
+
+#[tokio::test]
+async fn a_kind_the_worker_cannot_run_waits_for_one_that_can() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        // As in a rolling deploy: an older build knows only the probe.
+        let (shutdown, old_build) = start(f.store.clone(), Registry::new().register(Probe));
+        let newer = enqueue(f.store.as_ref(), NewJob::new("test.flaky", json!({}))).await;
+        let probe = enqueue(f.store.as_ref(), NewJob::new(Probe::KIND, json!({}))).await;
+        wait_for(f.store.as_ref(), probe, |j| j.state == JobState::Succeeded).await;
+        let job = f.store.get_job(newer).await.expect("get");
+        assert_eq!(
+            (job.state, job.attempts),
+            (JobState::Queued, 0),
+            "{backend:?}"
+        );
+        stop_worker(shutdown, old_build).await;
+
+        let runs = Arc::new(AtomicU32::new(0));
+        let registry = Registry::new().register(SucceedsOnRun {
+            n: 1,
+            runs: runs.clone(),
+        });
+        let (shutdown, new_build) = start(f.store.clone(), registry);
+        let job = wait_for(f.store.as_ref(), newer, |j| j.state == JobState::Succeeded).await;
+        assert_eq!(job.attempts, 1, "{backend:?}");
+        stop_worker(shutdown, new_build).await;
     }
 }
 

@@ -68,13 +68,16 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
     .id();
     let now = Utc::now();
 
-    let claimed = store.claim_jobs("w1", now, LEASE, 10).await.expect("claim");
+    let claimed = store
+        .claim_jobs("w1", &["a", "b"], now, LEASE, 10)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1, "only due jobs are claimed");
     assert_eq!((claimed[0].id, claimed[0].attempts), (due, 1));
     assert_eq!(claimed[0].payload, json!({"k": "v"}));
     assert!(
         store
-            .claim_jobs("w2", now, LEASE, 10)
+            .claim_jobs("w2", &["a", "b"], now, LEASE, 10)
             .await
             .expect("claim")
             .is_empty(),
@@ -122,7 +125,10 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
         .await
         .id();
     let now = Utc::now();
-    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    store
+        .claim_jobs("w", &["flaky"], now, LEASE, 1)
+        .await
+        .expect("claim");
     let retry_at = now + chrono::Duration::seconds(5);
     assert!(
         store
@@ -137,7 +143,7 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
     );
     assert!(
         store
-            .claim_jobs("w", now, LEASE, 1)
+            .claim_jobs("w", &["flaky"], now, LEASE, 1)
             .await
             .expect("claim")
             .is_empty(),
@@ -145,7 +151,7 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
     );
 
     let claimed = store
-        .claim_jobs("w", retry_at, LEASE, 1)
+        .claim_jobs("w", &["flaky"], retry_at, LEASE, 1)
         .await
         .expect("claim");
     assert_eq!(claimed[0].attempts, 2);
@@ -176,20 +182,20 @@ pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
     let id = enqueue(store, NewJob::new("slow", json!({}))).await.id();
     let now = Utc::now();
     store
-        .claim_jobs("crashed", now, Duration::from_secs(10), 1)
+        .claim_jobs("crashed", &["slow"], now, Duration::from_secs(10), 1)
         .await
         .expect("claim");
     let before_expiry = now + chrono::Duration::seconds(9);
     assert!(
         store
-            .claim_jobs("w2", before_expiry, LEASE, 1)
+            .claim_jobs("w2", &["slow"], before_expiry, LEASE, 1)
             .await
             .expect("claim")
             .is_empty()
     );
     let after_expiry = now + chrono::Duration::seconds(11);
     let reclaimed = store
-        .claim_jobs("w2", after_expiry, LEASE, 1)
+        .claim_jobs("w2", &["slow"], after_expiry, LEASE, 1)
         .await
         .expect("claim");
     assert_eq!((reclaimed[0].id, reclaimed[0].attempts), (id, 2));
@@ -206,6 +212,84 @@ pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
             .await
             .expect("complete"),
         1
+    );
+}
+
+pub async fn lost_workers_last_attempts_are_dead_lettered(store: &dyn Store) {
+    let id = enqueue(store, NewJob::new("oom", json!({"n": 1})).max_attempts(2))
+        .await
+        .id();
+    let now = Utc::now();
+    let lease = Duration::from_secs(10);
+    store
+        .claim_jobs("w1", &["oom", "other"], now, lease, 1)
+        .await
+        .expect("claim");
+    let second = now + chrono::Duration::seconds(11);
+    let reclaimed = store
+        .claim_jobs("w2", &["oom", "other"], second, lease, 1)
+        .await
+        .expect("claim");
+    assert_eq!((reclaimed[0].id, reclaimed[0].attempts), (id, 2));
+
+    // w2 dies too, on the last attempt: the next claim buries the job instead of running it.
+    let other = enqueue(store, NewJob::new("other", json!({}))).await.id();
+    let third = second + chrono::Duration::seconds(11);
+    let claimed = store
+        .claim_jobs("w3", &["oom", "other"], third, LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
+        [other],
+        "only the due job runs"
+    );
+    let dead = store.get_job(id).await.expect("get");
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 2));
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("worker w2 was lost during the last attempt")
+    );
+    assert_eq!(
+        dead.finished_at.map(|at| at.timestamp_micros()),
+        Some(third.timestamp_micros())
+    );
+    assert_eq!(dead.payload, json!({"n": 1}), "kept, to retry");
+    retry(store, id, third)
+        .await
+        .expect("a dead letter can be retried");
+}
+
+pub async fn claims_take_only_the_given_kinds(store: &dyn Store) {
+    let mail = enqueue(store, NewJob::new("mail.send", json!({})))
+        .await
+        .id();
+    let archive = enqueue(store, NewJob::new("audit.archive", json!({})))
+        .await
+        .id();
+    let now = Utc::now();
+    assert!(
+        store
+            .claim_jobs("none", &[], now, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a worker without handlers claims nothing"
+    );
+    let claimed = store
+        .claim_jobs("mailer", &["mail.send", "org.purge"], now, LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [mail]);
+    let queued = store.get_job(archive).await.expect("get");
+    assert_eq!((queued.state, queued.attempts), (JobState::Queued, 0));
+    let claimed = store
+        .claim_jobs("archiver", &["audit.archive"], now, LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
+        [archive]
     );
 }
 
@@ -228,7 +312,10 @@ pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
         matches!(retry(store, id, now).await, Err(StoreError::NotFound)),
         "not dead yet"
     );
-    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    store
+        .claim_jobs("w", &["x"], now, LEASE, 1)
+        .await
+        .expect("claim");
     store
         .fail_job(id, "w", "boom", None, now)
         .await
@@ -238,7 +325,7 @@ pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     assert_eq!(
         store
-            .claim_jobs("w", now, LEASE, 1)
+            .claim_jobs("w", &["x"], now, LEASE, 1)
             .await
             .expect("claim")
             .len(),
@@ -254,7 +341,7 @@ pub async fn completions_are_batched(store: &dyn Store) {
     let now = Utc::now();
     assert_eq!(
         store
-            .claim_jobs("w", now, LEASE, 100)
+            .claim_jobs("w", &["batch"], now, LEASE, 100)
             .await
             .expect("claim")
             .len(),
@@ -281,7 +368,10 @@ pub async fn completions_are_batched(store: &dyn Store) {
 pub async fn finished_jobs_are_cleaned_up(store: &dyn Store) {
     let id = enqueue(store, NewJob::new("x", json!({}))).await.id();
     let now = Utc::now();
-    store.claim_jobs("w", now, LEASE, 1).await.expect("claim");
+    store
+        .claim_jobs("w", &["x"], now, LEASE, 1)
+        .await
+        .expect("claim");
     store
         .complete_jobs(&[id], "w", now)
         .await

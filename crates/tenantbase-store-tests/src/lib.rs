@@ -43,6 +43,8 @@ macro_rules! conformance_suite {
             claimed_jobs_complete_once,
             failed_jobs_retry_then_die,
             expired_leases_are_reclaimed,
+            lost_workers_last_attempts_are_dead_lettered,
+            claims_take_only_the_given_kinds,
             dead_jobs_can_be_retried,
             completions_are_batched,
             finished_jobs_are_cleaned_up,

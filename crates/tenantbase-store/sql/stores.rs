@@ -54,6 +54,10 @@ impl EventStore for BackendStore {
         events::chain_heads(self.reader()).await
     }
 
+    async fn headless_chains(&self) -> StoreResult<Vec<String>> {
+        events::headless_chains(self.reader()).await
+    }
+
     async fn unsealed_chains(&self) -> StoreResult<Vec<UnsealedChain>> {
         events::unsealed_chains(self.reader()).await
     }
@@ -64,12 +68,13 @@ impl JobStore for BackendStore {
     async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>> {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        jobs::claim_jobs(self.writer(), worker, now, now + lease, limit).await
+        jobs::claim_jobs(self.writer(), worker, kinds, now, now + lease, limit).await
     }
 
     async fn complete_jobs(

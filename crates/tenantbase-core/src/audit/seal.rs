@@ -19,15 +19,25 @@ use tokio_util::sync::CancellationToken;
 /// Events sealed per chain in one transaction.
 pub const BATCH: u32 = 500;
 
-/// Seals every chain's events recorded before this call; returns how many it sealed.
+/// Seals every chain's events recorded before this call; returns how many it sealed, or
+/// the first chain's failure once every other chain has been sealed: one chain that
+/// cannot be sealed must not leave the chains after it unsealed.
 pub async fn seal_all(store: &dyn Store) -> StoreResult<u64> {
     let unsealed = store.unsealed_chains().await?;
     record_backlog(&unsealed);
     let mut sealed = 0;
+    let mut failure = None;
     for chain in &unsealed {
-        sealed += seal_chain(store, chain).await?;
+        match seal_chain(store, chain).await {
+            Ok(count) => sealed += count,
+            Err(error) => {
+                // The chain is an org's id, never personal data.
+                tracing::warn!(chain = %chain.chain, %error, "sealing an audit chain failed");
+                failure.get_or_insert(error);
+            }
+        }
     }
-    Ok(sealed)
+    failure.map_or(Ok(sealed), Err)
 }
 
 /// Seals what `chain` has recorded now, so a read of it that follows sees every event

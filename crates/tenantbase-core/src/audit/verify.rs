@@ -1,7 +1,8 @@
 //! Walks hash chains and reports the first broken link: an edited event (its hash no
 //! longer matches its content), a removed one (a gap in the sequence), a removed tail
-//! (the chain's recorded head is further on than its last event), or an event past the
-//! head that no append recorded. A live chain may grow while it is walked: the walk stops
+//! (the chain's recorded head is further on than its last event), an event past the
+//! head that no append recorded, a head whose hash is not its last event's, or events
+//! whose chain has no head. A live chain may grow while it is walked: the walk stops
 //! at the head read when it began.
 //!
 //! Only sealed events can be verified. Events recorded but not yet sealed are reported
@@ -30,6 +31,10 @@ pub enum Break {
     MissingTail { last_seq: i64, head_seq: i64 },
     /// An event lies past the chain's head, which an append would have moved.
     PastHead { seq: i64, head_seq: i64 },
+    /// The head's hash is not the last event's: the head was rewritten.
+    HeadMismatch { expected: String, found: String },
+    /// The chain has events but no head: its head was removed.
+    NoHead,
 }
 
 /// The verdict on one chain.
@@ -52,6 +57,12 @@ pub enum Verdict {
 impl Verdict {
     pub fn is_intact(&self) -> bool {
         matches!(self, Verdict::Intact { .. })
+    }
+
+    pub fn chain(&self) -> &str {
+        match self {
+            Verdict::Intact { chain, .. } | Verdict::Broken { chain, .. } => chain,
+        }
     }
 }
 
@@ -101,6 +112,13 @@ impl fmt::Display for Verdict {
                             "event seq {seq} lies past the chain head at {head_seq}: no append recorded it"
                         )
                     }
+                    Break::HeadMismatch { expected, found } => {
+                        write!(
+                            f,
+                            "the chain head was changed: its hash is {found}, the last event's {expected}"
+                        )
+                    }
+                    Break::NoHead => write!(f, "the chain has events but no head"),
                 }
             }
         }
@@ -165,13 +183,28 @@ pub async fn unsealed(store: &dyn Store, chain: Option<&str>) -> StoreResult<Vec
         .collect())
 }
 
-/// Verifies every chain, or only `chain` when given.
+/// Verifies every chain, or only `chain` when given: each chain with a head, and each
+/// with events but no head, which is broken (walking only the heads would miss it).
 pub async fn verify_chains(store: &dyn Store, chain: Option<&str>) -> StoreResult<Vec<Verdict>> {
+    let wanted = |name: &str| chain.is_none_or(|c| c == name);
     let heads = store.chain_heads().await?;
     let mut verdicts = Vec::new();
-    for head in heads.iter().filter(|h| chain.is_none_or(|c| c == h.chain)) {
+    for head in heads.iter().filter(|h| wanted(&h.chain)) {
         verdicts.push(verify_chain(store, head).await?);
     }
+    for headless in store.headless_chains().await? {
+        if !wanted(&headless) {
+            continue;
+        }
+        let first = store.events_after(&headless, i64::MIN, 1).await?;
+        verdicts.push(Verdict::Broken {
+            event_id: first.first().map(|event| event.id.to_string()),
+            seq: first.first().map_or(0, |event| event.seq),
+            chain: headless,
+            problem: Break::NoHead,
+        });
+    }
+    verdicts.sort_by(|a, b| a.chain().cmp(b.chain()));
     Ok(verdicts)
 }
 
@@ -207,6 +240,19 @@ pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Ve
             problem: Break::MissingTail {
                 last_seq: walker.last_seq,
                 head_seq: head.head_seq,
+            },
+        });
+    }
+    // The head's hash too, not only its seq: a rewritten head would otherwise pass, and
+    // a sealer would link the next event to a hash no event has.
+    if walker.last_hash != head.head_hash {
+        return Ok(Verdict::Broken {
+            chain: head.chain.clone(),
+            event_id: None,
+            seq: walker.last_seq,
+            problem: Break::HeadMismatch {
+                expected: walker.last_hash,
+                found: head.head_hash.clone(),
             },
         });
     }

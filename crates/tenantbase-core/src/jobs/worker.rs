@@ -45,6 +45,9 @@ impl Default for WorkerConfig {
 pub struct Worker {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
+    /// The registry's kinds, the only ones this worker claims: a job of a kind it cannot
+    /// run stays queued for a worker that can (a rolling deploy, a narrower build).
+    kinds: Vec<&'static str>,
     config: WorkerConfig,
     id: Arc<str>,
 }
@@ -57,8 +60,12 @@ impl Worker {
             std::process::id(),
             &tenantbase_domain::JobId::new().to_string()[28..]
         );
+        let mut kinds: Vec<_> = registry.kinds().collect();
+        // One statement text per set of kinds, whatever the map's order.
+        kinds.sort_unstable();
         Self {
             store,
+            kinds,
             registry: Arc::new(registry),
             config,
             id: id.into(),
@@ -96,6 +103,7 @@ impl Worker {
                 .store
                 .claim_jobs(
                     &self.id,
+                    &self.kinds,
                     Utc::now(),
                     self.config.lease,
                     u32::try_from(free).unwrap_or(u32::MAX),
@@ -183,6 +191,7 @@ impl Run {
     }
 
     async fn run_handler(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        // Claims take only the registry's kinds, so this is a store that disobeyed.
         let Some(handler) = self.registry.get(&job.kind) else {
             return Err(JobError::Fail(format!("unknown job kind `{}`", job.kind)));
         };

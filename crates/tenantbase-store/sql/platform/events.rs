@@ -49,8 +49,8 @@ impl EventsUnit for PlatformTx {
 /// Opens the event log's platform scope for the rest of this transaction: on
 /// PostgreSQL, row-level security on `events` admits every chain to it
 /// (migration 0008). Only the cross-org paths of the event log call it: a
-/// platform unit's append, sealing and truncation, `events_after` and
-/// `unsealed_chains`. Org units never
+/// platform unit's append, sealing and truncation, `events_after`,
+/// `headless_chains` and `unsealed_chains`. Org units never
 /// do, so they reach their own org's events only.
 pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
     if let Some(enter) = dialect::ENTER_PLATFORM_SCOPE {
@@ -133,6 +133,19 @@ where
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(ChainHead::from).collect())
+}
+
+pub(crate) async fn headless_chains(pool: &sqlx::Pool<Db>) -> StoreResult<Vec<String>> {
+    let mut tx = begin_platform_read(pool).await?;
+    let chains: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT chain FROM events WHERE NOT EXISTS \
+           (SELECT 1 FROM audit_chains WHERE audit_chains.chain = events.chain) \
+         ORDER BY chain",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(chains.into_iter().map(|(chain,)| chain).collect())
 }
 
 /// Binds `event`'s recorded columns, in `RECORDED_COLUMNS`' order, as one row of a

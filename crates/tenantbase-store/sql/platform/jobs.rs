@@ -26,39 +26,69 @@ impl JobsUnit for PlatformTx {
     }
 }
 
-/// Claims up to `limit` due jobs for `worker` until `lease_until`. The dialect's row lock
-/// keeps concurrent claimers apart: PostgreSQL's `FOR UPDATE SKIP LOCKED` (workers in
-/// other processes pass over rows another is claiming, so they neither wait nor take the
-/// same job), nothing on SQLite, whose single writer already makes `UPDATE … RETURNING`
-/// atomic.
+/// Claims up to `limit` due jobs of `kinds` for `worker` until `lease_until`. The
+/// dialect's row lock keeps concurrent claimers apart: PostgreSQL's `FOR UPDATE SKIP
+/// LOCKED` (workers in other processes pass over rows another is claiming, so they
+/// neither wait nor take the same job), nothing on SQLite, whose single writer already
+/// makes `UPDATE … RETURNING` atomic.
+///
+/// A worker that dies mid-run (OOM, abort) never settles its job, so the claim settles
+/// it: an expired lease on the last attempt is dead-lettered first, and never reclaimed.
 pub(crate) async fn claim_jobs<'e, E>(
     db: E,
     worker: &str,
+    kinds: &[&str],
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<ClaimedJob>>
 where
-    E: sqlx::Executor<'e, Database = Db>,
+    E: sqlx::Executor<'e, Database = Db> + Copy,
 {
+    sqlx::query(
+        "UPDATE jobs SET state = 'dead', \
+         last_error = 'worker ' || locked_by || ' was lost during the last attempt', \
+         locked_until = NULL, finished_at = $1, updated_at = $1 \
+         WHERE state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
+    )
+    .bind(now)
+    .execute(db)
+    .await?;
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `attempts < max_attempts` too: a lease that expired since the statement above is
+    // left for the next claim to dead-letter.
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
          locked_until = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM jobs \
            WHERE state IN ('queued', 'running') AND run_at <= $3 \
-             AND (state = 'queued' OR locked_until < $3) \
+             AND (state = 'queued' OR (locked_until < $3 AND attempts < max_attempts)) \
+             AND kind IN ({}) \
            ORDER BY run_at LIMIT $4 {}) \
          RETURNING {CLAIMED_COLUMNS}",
+        placeholders(5, kinds.len()),
         dialect::CLAIM_ROW_LOCK
     );
-    let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
+    let mut query = sqlx::query_as(&sql)
         .bind(worker)
         .bind(lease_until)
         .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(db)
-        .await?;
+        .bind(i64::from(limit));
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    let rows: Vec<ClaimedRow> = query.fetch_all(db).await?;
     rows.into_iter().map(ClaimedJob::try_from).collect()
+}
+
+/// `$first, …`: `count` numbered placeholders for an `IN` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) async fn enqueue_job(conn: &mut Conn, job: NewJob) -> StoreResult<Enqueued> {
@@ -108,12 +138,11 @@ where
     if ids.is_empty() {
         return Ok(0);
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "UPDATE jobs SET state = 'succeeded', payload = '{{}}', finished_at = $2, updated_at = $2, \
          locked_until = NULL \
          WHERE locked_by = $1 AND state = 'running' AND id IN ({})",
-        placeholders.join(", ")
+        placeholders(3, ids.len())
     );
     let mut query = sqlx::query(&sql).bind(worker).bind(now);
     for id in ids {

@@ -143,6 +143,10 @@ pub trait EventStore: Send + Sync {
     /// Every chain's head, ordered by chain.
     async fn chain_heads(&self) -> StoreResult<Vec<ChainHead>>;
 
+    /// The chains with sealed events but no head, ordered by chain: sealing always
+    /// writes the head first, so only a removed head row leaves one.
+    async fn headless_chains(&self) -> StoreResult<Vec<String>>;
+
     /// The chains with events awaiting sealing, ordered by chain.
     async fn unsealed_chains(&self) -> StoreResult<Vec<UnsealedChain>>;
 }

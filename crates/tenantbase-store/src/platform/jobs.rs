@@ -66,10 +66,13 @@ pub trait JobsUnit: Send {
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Claims up to `limit` due jobs (queued and due, or running with an expired lease)
-    /// for `worker`, leasing them until `now + lease`.
+    /// of `kinds`, the kinds `worker` can run, leasing them until `now + lease`. Other
+    /// kinds stay queued for a worker that knows them (a rolling deploy mixes builds).
+    /// Any expired lease on a last attempt is dead-lettered, whatever its kind.
     async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use tenantbase_core::audit::archive::archive_before;
 use tenantbase_core::audit::export::{Format, export_chain};
+use tenantbase_core::audit::seal::seal_all;
 use tenantbase_core::audit::verify::{unsealed, verify_chains};
 use tenantbase_domain::OrgId;
 
@@ -62,7 +63,12 @@ pub(crate) async fn run(config: &Config, command: AuditCommand) -> anyhow::Resul
             };
             let blob = serve::open_blob(config).await?;
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-            let manifests = archive_before(store.as_ref(), &blob, cutoff).await?;
+            let archived = archive_before(store.as_ref(), &blob, cutoff).await;
+            // A one-shot command runs no sealer: it seals the `audit.archived` events it
+            // recorded, those of the chains archived before any failure too.
+            let sealed = seal_all(store.as_ref()).await;
+            let manifests = archived?;
+            sealed?;
             for m in &manifests {
                 println!(
                     "archived {} seq {}..={} ({} events) to {}",

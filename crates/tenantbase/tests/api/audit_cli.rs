@@ -155,6 +155,18 @@ async fn archive_moves_old_events_to_the_object_store() {
     );
     let (ok, stdout, _) = output(tenantbase(dir.path()).args(["audit", "verify"]));
     assert!(ok, "{stdout}");
+    assert!(
+        store.unsealed_chains().await.expect("unsealed").is_empty(),
+        "the command seals what it recorded"
+    );
+    let platform = store.events_after("platform", 0, 10).await.expect("events");
+    assert_eq!(
+        platform
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["audit.archived"]
+    );
 }
 
 #[tokio::test]
@@ -170,7 +182,7 @@ async fn jobs_cli_lists_dead_jobs_and_retries_them() {
     unit.commit().await.expect("commit");
     let now = Utc::now();
     store
-        .claim_jobs("test", now, Duration::from_secs(30), 1)
+        .claim_jobs("test", &["mail.send"], now, Duration::from_secs(30), 1)
         .await
         .expect("claim");
     store

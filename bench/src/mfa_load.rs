@@ -82,7 +82,13 @@ pub async fn totp_sign_in_timing(
     for (email, secret) in &accounts {
         let mut kept = connections.for_sign_in(addr).await?;
         let started = Instant::now();
-        let plain = call(addr, kept.as_mut(), "/v1/auth/login", &sign_in(&password_only)).await?;
+        let plain = call(
+            addr,
+            kept.as_mut(),
+            "/v1/auth/login",
+            &sign_in(&password_only),
+        )
+        .await?;
         password.push(elapsed_ms(started));
         anyhow::ensure!(
             plain["access_token"].is_string(),

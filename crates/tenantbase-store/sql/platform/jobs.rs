@@ -45,11 +45,14 @@ pub(crate) async fn claim_jobs<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db> + Copy,
 {
+    // The first two terms are the claimable index's own (`jobs_claimable`, partial on
+    // them): without them this runs every poll as a scan of every job kept.
     sqlx::query(
         "UPDATE jobs SET state = 'dead', \
          last_error = 'worker ' || locked_by || ' was lost during the last attempt', \
          locked_until = NULL, finished_at = $1, updated_at = $1 \
-         WHERE state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
+         WHERE state IN ('queued', 'running') AND run_at <= $1 \
+           AND state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
     )
     .bind(now)
     .execute(db)

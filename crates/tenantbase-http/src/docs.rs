@@ -78,7 +78,8 @@ impl utoipa::Modify for DocsPage {
             "/docs".to_owned(),
             PathItem::new(HttpMethod::Get, operation),
         );
-        // Both documentation pages are public, like the routes registered through `guard`.
+        // Both documentation pages are public, and document what every route may answer,
+        // like the routes registered through `guard`.
         for path in ["/docs", "/openapi.json"] {
             if let Some(operation) = openapi
                 .paths
@@ -91,6 +92,7 @@ impl utoipa::Modify for DocsPage {
                     .get_or_insert_with(Default::default)
                     .insert(crate::access::ACCESS_EXTENSION.to_owned(), "public".into());
                 operation.security = Some(Vec::new());
+                crate::refusals::document(operation, tenantbase_core::tenancy::Access::Public);
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);

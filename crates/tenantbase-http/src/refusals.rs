@@ -1,6 +1,7 @@
 //! The refusals an operation answers because of what it is, documented in one place
 //! rather than route by route: its access rule's (401, 403, 404), a JSON body's (400
-//! `malformed_json`, 408, 413, 415 `unsupported_media_type`, 422) and a query string's (422).
+//! `malformed_json`, 408, 413, 415 `unsupported_media_type`, 422), a query string's (422)
+//! and the server's own 503 (timeout, shutdown), which every route can answer.
 //! `guard` applies this to every route, so a new route cannot leave one out; where a
 //! route describes the same status itself, the two descriptions are joined. Routes that
 //! spend the client address's request budget are registered through `throttled`, which
@@ -40,6 +41,13 @@ const QUERY: &[(&str, &str)] = &[(
     "A query parameter does not fit (`validation_failed`, with `errors`)",
 )];
 
+/// What any route answers when the server cannot: the request timeout ran out while
+/// the server was working (`http.request_timeout`), or the server is shutting down.
+const SERVER_UNAVAILABLE: (&str, &str) = (
+    "503",
+    "The server did not answer within its request timeout, or is shutting down (`service_unavailable`)",
+);
+
 /// What `ClientMeta` answers once the client address has spent its budget.
 const THROTTLED: (&str, &str) = (
     "429",
@@ -66,6 +74,7 @@ pub(crate) fn document(operation: &mut Operation, access: Access) {
     if takes_query(operation) {
         refusals.extend_from_slice(QUERY);
     }
+    refusals.push(SERVER_UNAVAILABLE);
     for (status, description) in refusals {
         add_problem(operation, status, description);
     }

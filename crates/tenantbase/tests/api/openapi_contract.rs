@@ -1,7 +1,7 @@
 //! The OpenAPI document tells the truth about the server: parameters sit where the
 //! handlers read them, public operations say they need no token, the refusals of JSON
-//! bodies and query strings are documented, every documented `limit` maximum is
-//! enforced and exactly the operations that document a 429 spend the client address's
+//! bodies and query strings and the server's own 503 are documented, every documented
+//! `limit` maximum is enforced and exactly the operations that document a 429 spend the client address's
 //! request budget (on both backends). `scripts/contract-check` fuzzes the rest against the
 //! real binary.
 
@@ -116,6 +116,18 @@ fn json_bodies_and_query_strings_document_their_refusals() {
         }
     }
     assert!(json_bodies > 20, "only {json_bodies} JSON bodies");
+}
+
+/// The request timeout and a shutdown reach every route (`errors.rs` reaches the
+/// timeout's 503 on a slow handler).
+#[test]
+fn every_operation_documents_the_servers_503() {
+    for (method, template, operation) in operations() {
+        assert!(
+            documents(&operation, "503"),
+            "{method} {template} does not document 503"
+        );
+    }
 }
 
 /// Answers of routes that read a body or serve bytes, which their API tests reach.

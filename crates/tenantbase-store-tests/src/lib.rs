@@ -57,7 +57,7 @@ macro_rules! conformance_suite {
             sessions_opened_through_an_identity_are_revoked_with_it,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
-            ceremonies_are_taken_once_by_their_purpose_user_and_session,
+            ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge,
             emailed_codes_are_kept_one_per_purpose,
             a_challenge_is_used_with_its_user_and_factors,
             sign_in_methods_but_the_password_are_removed_for_one_user,

@@ -50,6 +50,7 @@ impl Identity {
             // Only the session that started it (and passed its recent sign-in check) may
             // finish it: another session of the user, stale or stolen, cannot.
             Some(principal.session_id),
+            None,
             &options.public_key.challenge,
             &state,
         )
@@ -101,6 +102,7 @@ impl Identity {
             CeremonyPurpose::Register,
             Some(user.id),
             Some(principal.session_id),
+            None,
             &credential.response.client_data_json,
         )
         .await?

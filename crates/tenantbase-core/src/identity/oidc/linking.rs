@@ -23,7 +23,6 @@ use super::{Oidc, OidcError};
 use crate::identity::Principal;
 use crate::identity::accounts::{chrono_duration, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
-use crate::identity::sign_in_methods::sign_in_methods_left;
 use crate::write::Change;
 
 impl Oidc {
@@ -148,7 +147,12 @@ impl Oidc {
             .into_iter()
             .find(|identity| identity.id == id)
             .ok_or(OidcError::IdentityNotFound)?;
-        if sign_in_methods_left(unit.as_mut(), &user, Some(id)).await? == 0 {
+        if self
+            .identity
+            .sign_in_methods_left(unit.as_mut(), &user, Some(id))
+            .await?
+            == 0
+        {
             return Err(OidcError::LastSignInMethod);
         }
         // What the identity signed in must not outlive it: a provider account that was

@@ -14,7 +14,6 @@ use super::{Identity, IdentityError, ceremony};
 use crate::identity::Principal;
 use crate::identity::accounts::user_event;
 use crate::identity::cache::AuthStale;
-use crate::identity::sign_in_methods::sign_in_methods_left;
 use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
@@ -215,7 +214,11 @@ impl Identity {
         if !unit.delete_passkey(principal.user_id, id).await? {
             return Err(IdentityError::PasskeyNotFound);
         }
-        if sign_in_methods_left(unit.as_mut(), &user, None).await? == 0 {
+        if self
+            .sign_in_methods_left(unit.as_mut(), &user, None)
+            .await?
+            == 0
+        {
             return Err(IdentityError::LastSignInMethod);
         }
         let payload = serde_json::json!({"passkey_id": id.to_string()});

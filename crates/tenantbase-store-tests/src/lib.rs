@@ -54,7 +54,7 @@ macro_rules! conformance_suite {
             concurrent_refreshes_yield_one_successor,
             sessions_are_listed_and_revoked,
             sign_in_context_finds_the_excess_and_known_devices,
-            sessions_opened_through_an_identity_are_revoked_with_it,
+            sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
             ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge,

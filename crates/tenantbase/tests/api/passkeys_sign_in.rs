@@ -4,13 +4,14 @@
 //! password sign-in, bound to the `mfa_token` that started it and recording nothing when
 //! that token is refused.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::{PASSWORD, post};
-use crate::helpers::{BOTH, TestApp, TestResponse};
+use crate::helpers::BOTH;
 use crate::passkeys::{
     ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, finish_registration,
-    login_finish, login_start, registration_options, sign_in,
+    login_finish, login_start, password_step, registration_options, second_step_finish,
+    second_step_options, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -206,36 +207,6 @@ async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0]["payload"]["step"], "second_factor");
     }
-}
-
-/// A password first step for `ada@example.com`, whose account has a passkey: the
-/// `mfa_token`.
-async fn password_step(app: &TestApp, headers: &[(&str, &str)]) -> String {
-    let body = json!({"email": "ada@example.com", "password": PASSWORD});
-    let first = post(app, "/v1/auth/login", body, headers).await;
-    assert_eq!(first.status, 200, "{}", first.text());
-    first.json()["mfa_token"]
-        .as_str()
-        .expect("mfa_token")
-        .to_owned()
-}
-
-/// Starts a passkey second step with `mfa_token`: the request options.
-async fn second_step_options(app: &TestApp, mfa_token: &str) -> Value {
-    let body = json!({"mfa_token": mfa_token});
-    let options = post(app, "/v1/auth/mfa/passkey/start", body, &[]).await;
-    assert_eq!(options.status, 200, "{}", options.text());
-    options.json()
-}
-
-async fn second_step_finish(
-    app: &TestApp,
-    mfa_token: &str,
-    credential: &Value,
-    headers: &[(&str, &str)],
-) -> TestResponse {
-    let body = json!({"mfa_token": mfa_token, "credential": credential});
-    post(app, "/v1/auth/mfa/passkey/finish", body, headers).await
 }
 
 #[tokio::test]

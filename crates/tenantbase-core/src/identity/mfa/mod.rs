@@ -16,7 +16,7 @@ mod verify;
 use std::time::Duration;
 
 use chrono::Utc;
-use tenantbase_domain::id::IdentityId;
+use tenantbase_domain::id::{IdentityId, PasskeyId};
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::mfa::NewMfaChallenge;
@@ -120,6 +120,8 @@ pub(super) struct FactorPassed<'a> {
     pub amr_factor: &'a str,
     /// What checking the factor changed (a code used up), to commit with the session.
     pub recorded: Option<Change<AuthStale>>,
+    /// The passkey that passed, if one did: removing it ends the session.
+    pub passkey: Option<PasskeyId>,
 }
 
 impl Identity {
@@ -143,6 +145,7 @@ impl Identity {
             user,
             amr_factor,
             recorded,
+            passkey,
         } = passed;
         if challenge.user_id != user.id {
             return Err(IdentityError::InvalidMfaToken);
@@ -172,6 +175,7 @@ impl Identity {
             amr,
             access_ttl: None,
             identity: challenge.identity_id,
+            passkey,
             opening: Opening::SignIn,
         };
         let change = match recorded {
@@ -313,6 +317,7 @@ impl Identity {
                 amr: vec![factor.to_owned()],
                 access_ttl: None,
                 identity,
+                passkey: None,
                 opening: Opening::SignIn,
             };
             let change = Change::new(AuthStale::Nothing, event);

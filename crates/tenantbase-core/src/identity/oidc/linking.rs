@@ -14,6 +14,7 @@ use chrono::Utc;
 use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::{LinkedIdentity, RequestMeta};
 use tenantbase_store::identity::oidc::{OidcFlow, PendingLink};
+use tenantbase_store::identity::sessions::OpenedBy;
 use url::Url;
 
 use super::flow::random_token;
@@ -158,7 +159,12 @@ impl Oidc {
         // What the identity signed in must not outlive it: a provider account that was
         // taken over, or the reason it is being unlinked, would otherwise keep its way in.
         let revoked = unit
-            .revoke_identity_sessions(user.id, id, "auth.identity.unlinked", Utc::now())
+            .revoke_sessions_opened_by(
+                user.id,
+                OpenedBy::Identity(id),
+                "auth.identity.unlinked",
+                Utc::now(),
+            )
             .await?;
         unit.delete_identity(id, user.id).await?;
         let payload = serde_json::json!({

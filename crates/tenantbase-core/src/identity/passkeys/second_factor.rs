@@ -62,6 +62,7 @@ impl Identity {
             user,
             amr_factor: key_kind(&result),
             recorded: Some(Change::new(AuthStale::Nothing, event)),
+            passkey: Some(stored.info.id),
         };
         self.complete_mfa_in(unit, challenge, passed, device, request)
             .await

@@ -87,6 +87,7 @@ impl Identity {
             amr,
             access_ttl: None,
             identity: None,
+            passkey: Some(stored.info.id),
             opening: Opening::SignIn,
         };
         self.open_session_as(

@@ -310,9 +310,7 @@ pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {
     ));
 }
 
-pub async fn sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it(
-    store: &dyn Store,
-) {
+pub async fn sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it(store: &dyn Store) {
     let user = create_user(store, Some("i@example.com"))
         .await
         .expect("user");
@@ -324,9 +322,13 @@ pub async fn sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it(
         create_session_via(store, user.id, "b", Some(unlinked)).await,
     ];
     through.sort();
-    let other_identity =
-        create_session_via(store, user.id, "c", Some(OpenedBy::Identity(IdentityId::new())))
-            .await;
+    let other_identity = create_session_via(
+        store,
+        user.id,
+        "c",
+        Some(OpenedBy::Identity(IdentityId::new())),
+    )
+    .await;
     let passkey = create_session_via(store, user.id, "e", Some(removed)).await;
     let password = create_session(store, user.id, "d").await;
     assert_eq!(

@@ -25,7 +25,12 @@ pub async fn ceremonies_are_taken_once_by_their_purpose_user_session_and_challen
         ("step-up", CeremonyPurpose::StepUp, Some(session), None),
         ("stolen", CeremonyPurpose::StepUp, Some(session), None),
         ("second", CeremonyPurpose::SecondFactor, None, Some("mfa-a")),
-        ("crossed", CeremonyPurpose::SecondFactor, None, Some("mfa-a")),
+        (
+            "crossed",
+            CeremonyPurpose::SecondFactor,
+            None,
+            Some("mfa-a"),
+        ),
     ] {
         unit.insert_ceremony(NewCeremony {
             challenge_hash: hash.to_owned(),
@@ -68,7 +73,14 @@ pub async fn ceremonies_are_taken_once_by_their_purpose_user_session_and_challen
     // Another sign-in challenge of the same user takes nothing, and spends the ceremony.
     for (mfa_challenge, what) in [("mfa-b", "another challenge"), ("mfa-a", "spent")] {
         let taken = unit
-            .take_ceremony("crossed", second, Some(user), None, Some(mfa_challenge), now)
+            .take_ceremony(
+                "crossed",
+                second,
+                Some(user),
+                None,
+                Some(mfa_challenge),
+                now,
+            )
             .await
             .expect("take");
         assert_eq!(taken, None, "{what}");

@@ -228,7 +228,11 @@ async fn a_second_step_is_finished_only_with_the_mfa_token_that_started_it() {
         second_step_finish(&app, &token_a, &assertion, &[])
             .await
             .problem(401, "passkey_refused");
-        assert!(events_of(&app, "auth.passkey.login.succeeded").await.is_empty());
+        assert!(
+            events_of(&app, "auth.passkey.login.succeeded")
+                .await
+                .is_empty()
+        );
 
         // Token B was not used up: a ceremony of its own finishes its sign-in.
         let options = second_step_options(&app, &token_b).await;
@@ -256,7 +260,11 @@ async fn a_second_step_whose_token_is_refused_at_the_end_records_nothing() {
         second_step_finish(&app, &token, &assertion, &[("x-device-id", "phone")])
             .await
             .problem(401, "invalid_mfa_token");
-        assert!(events_of(&app, "auth.passkey.login.succeeded").await.is_empty());
+        assert!(
+            events_of(&app, "auth.passkey.login.succeeded")
+                .await
+                .is_empty()
+        );
 
         // The stored counter did not move: the clone, one use behind the key, answers.
         let options = second_step_options(&app, &token).await;

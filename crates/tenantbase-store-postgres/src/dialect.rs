@@ -26,14 +26,14 @@ pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> =
     Some("SELECT set_config('app.scope', 'platform', true)");
 
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
-/// insert of its first refresh token (hash `$12`) as one statement, so one round trip:
+/// insert of its first refresh token (hash `$13`) as one statement, so one round trip:
 /// the token's row takes the id the session's returns, and its foreign key is checked
 /// once the statement, both rows, is done.
 pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     format!(
         "WITH session AS ({session_insert} RETURNING id) \
          INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
-         SELECT $12, id, $8 FROM session"
+         SELECT $13, id, $8 FROM session"
     )
 }
 

@@ -25,13 +25,13 @@ pub(crate) const USER_ROW_LOCK: &str = "";
 pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
 
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
-/// insert of its first refresh token (hash `$12`) as one query: SQLite runs a query's
+/// insert of its first refresh token (hash `$13`) as one query: SQLite runs a query's
 /// statements in one call on its connection's thread, so a sign-in makes one hop to it
 /// for both.
 pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     format!(
         "{session_insert}; \
-         INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($12, $1, $8)"
+         INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($13, $1, $8)"
     )
 }
 

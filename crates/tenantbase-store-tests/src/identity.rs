@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::join_all;
-use tenantbase_domain::id::{IdentityId, SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, PasskeyId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session, SigningKeyRow, User};
-use tenantbase_store::identity::sessions::{NewSession, SignInContext};
+use tenantbase_store::identity::sessions::{NewSession, OpenedBy, SignInContext};
 use tenantbase_store::identity::users::NewUser;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
@@ -38,12 +38,12 @@ pub(crate) async fn create_session(
     create_session_via(store, user, refresh_hash, None).await
 }
 
-/// A session of `user` opened through the linked identity `identity`, if given.
+/// A session of `user` opened by `opened_by`, if given.
 async fn create_session_via(
     store: &dyn Store,
     user: UserId,
     refresh_hash: &str,
-    identity: Option<IdentityId>,
+    opened_by: Option<OpenedBy>,
 ) -> SessionId {
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
@@ -57,7 +57,14 @@ async fn create_session_via(
                 user_agent: Some("test-agent".to_owned()),
                 ip: Some("127.0.0.1".to_owned()),
                 amr: vec!["pwd".to_owned()],
-                identity_id: identity,
+                identity_id: match opened_by {
+                    Some(OpenedBy::Identity(id)) => Some(id),
+                    _ => None,
+                },
+                passkey_id: match opened_by {
+                    Some(OpenedBy::Passkey(id)) => Some(id),
+                    _ => None,
+                },
                 idle_expires_at: now + chrono::Duration::days(1),
                 absolute_expires_at: now + chrono::Duration::days(30),
             },
@@ -252,6 +259,7 @@ fn session_from(user: UserId, device: &str) -> NewSession {
         ip: None,
         amr: vec!["pwd".to_owned()],
         identity_id: None,
+        passkey_id: None,
         idle_expires_at: now + chrono::Duration::days(1),
         absolute_expires_at: now + chrono::Duration::days(30),
     }
@@ -302,17 +310,26 @@ pub async fn sessions_are_listed_and_revoked(store: &dyn Store) {
     ));
 }
 
-pub async fn sessions_opened_through_an_identity_are_revoked_with_it(store: &dyn Store) {
+pub async fn sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it(store: &dyn Store) {
     let user = create_user(store, Some("i@example.com"))
         .await
         .expect("user");
-    let (unlinked, kept) = (IdentityId::new(), IdentityId::new());
+    let unlinked_id = IdentityId::new();
+    let unlinked = OpenedBy::Identity(unlinked_id);
+    let removed = OpenedBy::Passkey(PasskeyId::new());
     let mut through = vec![
         create_session_via(store, user.id, "a", Some(unlinked)).await,
         create_session_via(store, user.id, "b", Some(unlinked)).await,
     ];
     through.sort();
-    let other_identity = create_session_via(store, user.id, "c", Some(kept)).await;
+    let other_identity = create_session_via(
+        store,
+        user.id,
+        "c",
+        Some(OpenedBy::Identity(IdentityId::new())),
+    )
+    .await;
+    let passkey = create_session_via(store, user.id, "e", Some(removed)).await;
     let password = create_session(store, user.id, "d").await;
     assert_eq!(
         store
@@ -320,22 +337,27 @@ pub async fn sessions_opened_through_an_identity_are_revoked_with_it(store: &dyn
             .await
             .expect("session")
             .identity_id,
-        Some(unlinked)
+        Some(unlinked_id)
     );
 
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
     let mut revoked = unit
-        .revoke_identity_sessions(user.id, unlinked, "unlinked", now)
+        .revoke_sessions_opened_by(user.id, unlinked, "unlinked", now)
         .await
         .expect("revoke");
     revoked.sort();
     assert_eq!(revoked, through);
     let again = unit
-        .revoke_identity_sessions(user.id, unlinked, "unlinked", now)
+        .revoke_sessions_opened_by(user.id, unlinked, "unlinked", now)
         .await
         .expect("again");
     assert!(again.is_empty(), "{again:?}");
+    let revoked = unit
+        .revoke_sessions_opened_by(user.id, removed, "removed", now)
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, vec![passkey]);
     unit.commit().await.expect("commit");
     let mut live: Vec<SessionId> = store
         .live_sessions(user.id, now)

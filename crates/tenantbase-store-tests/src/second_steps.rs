@@ -10,7 +10,9 @@ use tenantbase_store::{Store, UnitOfWork};
 
 use crate::identity::{create_session, create_user};
 
-pub async fn ceremonies_are_taken_once_by_their_purpose_user_and_session(store: &dyn Store) {
+pub async fn ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge(
+    store: &dyn Store,
+) {
     let user = create_user(store, Some("c@example.com"))
         .await
         .expect("user")
@@ -19,15 +21,22 @@ pub async fn ceremonies_are_taken_once_by_their_purpose_user_and_session(store: 
     let other_session = create_session(store, user, "refresh-2").await;
     let now = Utc::now();
     let mut unit = store.begin().await.expect("begin");
-    for (hash, purpose, session) in [
-        ("step-up", CeremonyPurpose::StepUp, Some(session)),
-        ("stolen", CeremonyPurpose::StepUp, Some(session)),
-        ("second", CeremonyPurpose::SecondFactor, None),
+    for (hash, purpose, session, mfa_challenge) in [
+        ("step-up", CeremonyPurpose::StepUp, Some(session), None),
+        ("stolen", CeremonyPurpose::StepUp, Some(session), None),
+        ("second", CeremonyPurpose::SecondFactor, None, Some("mfa-a")),
+        (
+            "crossed",
+            CeremonyPurpose::SecondFactor,
+            None,
+            Some("mfa-a"),
+        ),
     ] {
         unit.insert_ceremony(NewCeremony {
             challenge_hash: hash.to_owned(),
             user_id: Some(user),
             session_id: session,
+            mfa_challenge_hash: mfa_challenge.map(str::to_owned),
             purpose,
             state: format!("state of {hash}"),
             expires_at: now + Duration::minutes(5),
@@ -38,29 +47,44 @@ pub async fn ceremonies_are_taken_once_by_their_purpose_user_and_session(store: 
 
     let step_up = CeremonyPurpose::StepUp;
     let taken = unit
-        .take_ceremony("step-up", step_up, Some(user), Some(session), now)
+        .take_ceremony("step-up", step_up, Some(user), Some(session), None, now)
         .await
         .expect("take");
     assert_eq!(taken.as_deref(), Some("state of step-up"));
     let again = unit
-        .take_ceremony("step-up", step_up, Some(user), Some(session), now)
+        .take_ceremony("step-up", step_up, Some(user), Some(session), None, now)
         .await
         .expect("take again");
     assert_eq!(again, None, "taken once");
     // Another session of the same user takes nothing, and spends the ceremony.
     for (session, what) in [(other_session, "another session"), (session, "spent")] {
         let taken = unit
-            .take_ceremony("stolen", step_up, Some(user), Some(session), now)
+            .take_ceremony("stolen", step_up, Some(user), Some(session), None, now)
             .await
             .expect("take");
         assert_eq!(taken, None, "{what}");
     }
     let second = CeremonyPurpose::SecondFactor;
     let taken = unit
-        .take_ceremony("second", second, Some(user), None, now)
+        .take_ceremony("second", second, Some(user), None, Some("mfa-a"), now)
         .await
         .expect("take");
     assert_eq!(taken.as_deref(), Some("state of second"));
+    // Another sign-in challenge of the same user takes nothing, and spends the ceremony.
+    for (mfa_challenge, what) in [("mfa-b", "another challenge"), ("mfa-a", "spent")] {
+        let taken = unit
+            .take_ceremony(
+                "crossed",
+                second,
+                Some(user),
+                None,
+                Some(mfa_challenge),
+                now,
+            )
+            .await
+            .expect("take");
+        assert_eq!(taken, None, "{what}");
+    }
     unit.commit().await.expect("commit");
 }
 

@@ -753,7 +753,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove one of the caller's passkeys: it can no longer sign in. */
+        /**
+         * Remove one of the caller's passkeys: it can no longer sign in.
+         * @description Every live session signed in with it — alone, or as a sign-in's second step — ends at
+         *     once with it, the caller's own included when it is one of them (its tokens then answer
+         *     401); sessions opened another way are kept.
+         */
         delete: operations["remove_passkey"];
         options?: never;
         head?: never;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{IdentityId, SessionId};
+use tenantbase_domain::id::{IdentityId, PasskeyId, SessionId};
 use tenantbase_domain::model::{RequestMeta, Session, User};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::sessions::{NewSession, SignInContext};
@@ -25,6 +25,9 @@ pub(super) struct Grant {
     pub access_ttl: Option<Duration>,
     /// The linked identity an OpenID sign-in came through: unlinking it ends the session.
     pub identity: Option<IdentityId>,
+    /// The passkey the sign-in passed with (alone or as its second step): removing it
+    /// ends the session.
+    pub passkey: Option<PasskeyId>,
     pub opening: Opening,
 }
 
@@ -60,6 +63,7 @@ impl Identity {
             amr: vec![amr.to_owned()],
             access_ttl,
             identity: None,
+            passkey: None,
             opening: Opening::NewAccount,
         };
         self.open_session_as(
@@ -88,6 +92,7 @@ impl Identity {
             amr,
             access_ttl,
             identity,
+            passkey,
             opening,
         } = grant;
         let now = Utc::now();
@@ -101,6 +106,7 @@ impl Identity {
             ip: request.ip.clone(),
             amr,
             identity_id: identity,
+            passkey_id: passkey,
             idle_expires_at: now + chrono_duration(self.sessions.idle),
             absolute_expires_at: now + chrono_duration(self.sessions.absolute),
         };

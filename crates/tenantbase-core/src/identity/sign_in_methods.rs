@@ -5,25 +5,36 @@ use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::User;
 use tenantbase_store::{StoreResult, UnitOfWork};
 
-/// How many ways to sign in `user` keeps once the identity `removing` is gone: its
-/// password, its linked identities and its passkeys. Read in `unit`, which holds the user's row lock,
-/// so concurrent removals cannot both see the other's method as left.
-///
-/// Every removable sign-in method (passkeys, …) is counted here, in this one function.
-pub(crate) async fn sign_in_methods_left(
-    unit: &mut dyn UnitOfWork,
-    user: &User,
-    removing: Option<IdentityId>,
-) -> StoreResult<usize> {
-    let password = usize::from(user.password_hash.is_some());
-    let identities = unit
-        .user_identities(user.id)
-        .await?
-        .iter()
-        .filter(|identity| Some(identity.id) != removing)
-        .count();
-    let passkeys = usize::try_from(unit.passkey_count(user.id).await?).unwrap_or(usize::MAX);
-    Ok(password + identities + passkeys)
+use super::Identity;
+
+impl Identity {
+    /// How many ways to sign in `user` keeps once the identity `removing` is gone: its
+    /// password, its linked identities and, while passkeys are on, its passkeys — with no
+    /// relying party configured they cannot sign in, and counting them would let an
+    /// account keep nothing but them. Read in `unit`, which holds the user's row lock, so
+    /// concurrent removals cannot both see the other's method as left.
+    ///
+    /// Every removable sign-in method (passkeys, …) is counted here, in this one function.
+    pub(crate) async fn sign_in_methods_left(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        user: &User,
+        removing: Option<IdentityId>,
+    ) -> StoreResult<usize> {
+        let password = usize::from(user.password_hash.is_some());
+        let identities = unit
+            .user_identities(user.id)
+            .await?
+            .iter()
+            .filter(|identity| Some(identity.id) != removing)
+            .count();
+        let passkeys = if self.passkeys.is_some() {
+            usize::try_from(unit.passkey_count(user.id).await?).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        Ok(password + identities + passkeys)
+    }
 }
 
 /// `user`, locked, if `identity` is still linked to them. The row lock is the one an

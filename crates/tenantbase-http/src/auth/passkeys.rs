@@ -173,6 +173,10 @@ pub(crate) async fn rename_passkey(
 }
 
 /// Remove one of the caller's passkeys: it can no longer sign in.
+///
+/// Every live session signed in with it — alone, or as a sign-in's second step — ends at
+/// once with it, the caller's own included when it is one of them (its tokens then answer
+/// 401); sessions opened another way are kept.
 #[utoipa::path(delete, path = "/v1/auth/passkeys/{passkey_id}", tag = "auth", security(("bearer" = [])),
     params(("passkey_id" = String, Path, description = "`pk_…`")),
     responses(

@@ -112,12 +112,14 @@ impl PasskeysUnit for PlatformTx {
             .await?;
         sqlx::query(
             "INSERT INTO webauthn_ceremonies \
-             (challenge_hash, user_id, session_id, purpose, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (challenge_hash, user_id, session_id, mfa_challenge_hash, purpose, state, \
+              created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&ceremony.challenge_hash)
         .bind(ceremony.user_id.map(|id| id.as_uuid()))
         .bind(ceremony.session_id.map(|id| id.as_uuid()))
+        .bind(&ceremony.mfa_challenge_hash)
         .bind(ceremony.purpose.as_str())
         .bind(&ceremony.state)
         .bind(now)
@@ -133,21 +135,30 @@ impl PasskeysUnit for PlatformTx {
         purpose: CeremonyPurpose,
         user: Option<UserId>,
         session: Option<SessionId>,
+        mfa_challenge_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
         // Deleted whatever its fate: a challenge is answered once, right or wrong.
         let taken: Vec<TakenCeremony> = sqlx::query_as(
             "DELETE FROM webauthn_ceremonies WHERE challenge_hash = $1 \
-             RETURNING user_id, session_id, purpose, state, expires_at",
+             RETURNING user_id, session_id, mfa_challenge_hash, purpose, state, expires_at",
         )
         .bind(challenge_hash)
         .fetch_all(&mut *self.tx)
         .await?;
-        let owner = (user.map(|id| id.as_uuid()), session.map(|id| id.as_uuid()));
+        let owner = (
+            user.map(|id| id.as_uuid()),
+            session.map(|id| id.as_uuid()),
+            mfa_challenge_hash,
+        );
         Ok(taken
             .into_iter()
             .find(|taken| {
-                (taken.user_id, taken.session_id) == owner
+                (
+                    taken.user_id,
+                    taken.session_id,
+                    taken.mfa_challenge_hash.as_deref(),
+                ) == owner
                     && taken.purpose == purpose.as_str()
                     && taken.expires_at > now
             })
@@ -160,6 +171,7 @@ impl PasskeysUnit for PlatformTx {
 struct TakenCeremony {
     user_id: Option<uuid::Uuid>,
     session_id: Option<uuid::Uuid>,
+    mfa_challenge_hash: Option<String>,
     purpose: String,
     state: String,
     expires_at: DateTime<Utc>,

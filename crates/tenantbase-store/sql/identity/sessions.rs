@@ -4,11 +4,11 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use tenantbase_domain::id::{IdentityId, SessionId, UserId};
+use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
 use tenantbase_store::identity::SessionsUnit;
 use tenantbase_store::identity::sessions::{
-    NewSession, SESSION_COLUMNS, SessionRow, SignInContext,
+    NewSession, OpenedBy, SESSION_COLUMNS, SessionRow, SignInContext,
 };
 use tenantbase_store::{StoreError, StoreResult};
 
@@ -68,20 +68,24 @@ impl SessionsUnit for PlatformTx {
         create_sign_in_session(&mut self.tx, session, refresh_hash, keep, now).await
     }
 
-    async fn revoke_identity_sessions(
+    async fn revoke_sessions_opened_by(
         &mut self,
         user_id: UserId,
-        identity_id: IdentityId,
+        opened_by: OpenedBy,
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionId>> {
-        let revoked: Vec<(uuid::Uuid,)> = sqlx::query_as(
+        let (column, id) = match opened_by {
+            OpenedBy::Identity(id) => ("identity_id", id.as_uuid()),
+            OpenedBy::Passkey(id) => ("passkey_id", id.as_uuid()),
+        };
+        let revoked: Vec<(uuid::Uuid,)> = sqlx::query_as(&format!(
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-             WHERE user_id = $1 AND identity_id = $2 AND revoked_at IS NULL \
-             AND idle_expires_at > $3 AND absolute_expires_at > $3 RETURNING id",
-        )
+             WHERE user_id = $1 AND {column} = $2 AND revoked_at IS NULL \
+             AND idle_expires_at > $3 AND absolute_expires_at > $3 RETURNING id"
+        ))
         .bind(user_id.as_uuid())
-        .bind(identity_id.as_uuid())
+        .bind(id)
         .bind(now)
         .bind(reason)
         .fetch_all(&mut *self.tx)
@@ -103,12 +107,12 @@ impl SessionsUnit for PlatformTx {
     }
 }
 
-/// The insert of a session and of its first refresh token: `$1`..`$12`, bound by
-/// `insert_session`.
+/// The insert of a session and of its first refresh token: `$1`..`$13`, bound by
+/// `insert_session`. The passkey is written, never read back: only revocation uses it.
 static INSERT_SESSION: LazyLock<String> = LazyLock::new(|| {
     dialect::with_refresh_token(&format!(
-        "INSERT INTO sessions ({SESSION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11)"
+        "INSERT INTO sessions ({SESSION_COLUMNS}, passkey_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11, $12)"
     ))
 });
 
@@ -131,11 +135,11 @@ async fn create_sign_in_session(
     keep: usize,
     now: DateTime<Utc>,
 ) -> StoreResult<(Session, SignInContext)> {
-    // The read binds `$13`, the time the sessions must be live at, after the inserts'.
+    // The read binds `$14`, the time the sessions must be live at, after the inserts'.
     static INSERT_AND_READ: LazyLock<Option<String>> = LazyLock::new(|| {
         dialect::then_in_one_call(
             &INSERT_SESSION,
-            &sign_in_context_select(["$2", "$1", "$3", "$5", "$6", "$13"]),
+            &sign_in_context_select(["$2", "$1", "$3", "$5", "$6", "$14"]),
         )
     });
     let Some(query) = INSERT_AND_READ.as_deref() else {
@@ -172,6 +176,7 @@ async fn insert_session(
         .bind(new.idle_expires_at)
         .bind(new.absolute_expires_at)
         .bind(new.identity_id.map(|id| id.as_uuid()))
+        .bind(new.passkey_id.map(|id| id.as_uuid()))
         .bind(refresh_hash);
     if let Some(at) = context_at {
         query = query.bind(at);

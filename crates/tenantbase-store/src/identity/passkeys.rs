@@ -73,6 +73,9 @@ pub struct NewCeremony {
     /// The session a step-up or a registration was started in, the only one that may
     /// finish it; `None` for the ceremonies of a sign-in, which has no session yet.
     pub session_id: Option<SessionId>,
+    /// The sign-in challenge (its `mfa_token`'s hash) a second step was started for, the
+    /// only one that may finish it; `None` for the other purposes.
+    pub mfa_challenge_hash: Option<String>,
     pub purpose: CeremonyPurpose,
     /// The verifier's state (JSON).
     pub state: String,
@@ -114,14 +117,15 @@ pub trait PasskeysUnit: Send {
     async fn insert_ceremony(&mut self, ceremony: NewCeremony) -> StoreResult<()>;
 
     /// Takes (deletes and returns) the unexpired state of the ceremony with this challenge
-    /// hash, purpose, user and session; `None` if there is none — unknown, used, expired,
-    /// or started for another purpose, user or session.
+    /// hash, purpose, user, session and sign-in challenge; `None` if there is none —
+    /// unknown, used, expired, or started for another purpose, user, session or challenge.
     async fn take_ceremony(
         &mut self,
         challenge_hash: &str,
         purpose: CeremonyPurpose,
         user: Option<UserId>,
         session: Option<SessionId>,
+        mfa_challenge_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenantbase_domain::id::{IdentityId, SessionId, UserId};
+use tenantbase_domain::id::{IdentityId, PasskeyId, SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
 
 use crate::{StoreError, StoreResult};
@@ -19,8 +19,18 @@ pub struct NewSession {
     pub amr: Vec<String>,
     /// The linked identity an OpenID sign-in came through.
     pub identity_id: Option<IdentityId>,
+    /// The passkey a sign-in passed with (alone, or as its second step).
+    pub passkey_id: Option<PasskeyId>,
     pub idle_expires_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
+}
+
+/// A removable way to sign in that sessions remember having been opened by: removing it
+/// ends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenedBy {
+    Identity(IdentityId),
+    Passkey(PasskeyId),
 }
 
 /// What a sign-in's new session meets among the user's sessions.
@@ -87,12 +97,11 @@ pub trait SessionsUnit: Send {
     /// Records that the session's user proved who they are again (step-up) at `now`.
     async fn mark_reauthenticated(&mut self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
 
-    /// Revokes the live sessions of `user_id` opened through the linked identity
-    /// `identity_id`; returns their ids.
-    async fn revoke_identity_sessions(
+    /// Revokes the live sessions of `user_id` opened by `opened_by`; returns their ids.
+    async fn revoke_sessions_opened_by(
         &mut self,
         user_id: UserId,
-        identity_id: IdentityId,
+        opened_by: OpenedBy,
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionId>>;

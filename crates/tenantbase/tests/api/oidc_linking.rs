@@ -146,6 +146,33 @@ async fn unlinking_never_removes_the_last_way_to_sign_in() {
 }
 
 #[tokio::test]
+async fn a_passkey_is_no_way_to_sign_in_while_passkeys_are_off() {
+    for backend in BOTH {
+        // No relying party is configured: this server's passkeys cannot sign in.
+        let (app, provider) = app_with_provider(backend).await;
+        provider.sign_in_as(ProviderUser::verified("sub-fed", "fed@example.com"));
+        let fed = caller(&sign_in(&app).await);
+        // A passkey kept from when passkeys were on (its id reuses the user's, a valid one
+        // of the same column type on both backends).
+        let kept = "INSERT INTO passkeys (id, user_id, credential_id, name, credential, \
+                    sign_count, backup_eligible, backed_up, created_at) \
+                    SELECT id, id, 'kept-credential', 'Kept', '{}', 0, false, false, created_at \
+                    FROM users WHERE email = 'fed@example.com'";
+        assert_eq!(app.execute_sql(kept).await, 1);
+        let listed = fed.get(&app, "/v1/auth/identities").await.json();
+        let only = listed["items"][0]["id"].as_str().expect("id").to_owned();
+        fed.call(
+            &app,
+            axum::http::Method::DELETE,
+            &format!("/v1/auth/identities/{only}"),
+            None,
+        )
+        .await
+        .problem(409, "last_sign_in_method");
+    }
+}
+
+#[tokio::test]
 async fn a_link_code_links_only_for_the_session_that_started_the_flow() {
     for backend in BOTH {
         let (app, provider) = app_with_provider(backend).await;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tenantbase_core::identity::passkeys::RelyingParty;
 use url::Url;
 
-use crate::auth::post;
+use crate::auth::{PASSWORD, post};
 use crate::helpers::{Backend, TestApp, TestResponse};
 use crate::tenants::Caller;
 
@@ -194,4 +194,34 @@ pub(crate) async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
             event
         })
         .collect()
+}
+
+/// A password first step for `ada@example.com`, whose account has a passkey: the
+/// `mfa_token`.
+pub(crate) async fn password_step(app: &TestApp, headers: &[(&str, &str)]) -> String {
+    let body = json!({"email": "ada@example.com", "password": PASSWORD});
+    let first = post(app, "/v1/auth/login", body, headers).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    first.json()["mfa_token"]
+        .as_str()
+        .expect("mfa_token")
+        .to_owned()
+}
+
+/// Starts a passkey second step with `mfa_token`: the request options.
+pub(crate) async fn second_step_options(app: &TestApp, mfa_token: &str) -> Value {
+    let body = json!({"mfa_token": mfa_token});
+    let options = post(app, "/v1/auth/mfa/passkey/start", body, &[]).await;
+    assert_eq!(options.status, 200, "{}", options.text());
+    options.json()
+}
+
+pub(crate) async fn second_step_finish(
+    app: &TestApp,
+    mfa_token: &str,
+    credential: &Value,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    let body = json!({"mfa_token": mfa_token, "credential": credential});
+    post(app, "/v1/auth/mfa/passkey/finish", body, headers).await
 }

@@ -1,7 +1,8 @@
 //! Passkeys a signed-in user manages, end to end on both backends: added (a real
 //! registration ceremony), listed, renamed and removed — then signing in or not — and the
 //! refusals: another user's passkey ids, bad input, guests, a server without passkeys, a
-//! registration finished in another session than the one that started it.
+//! registration finished in another session than the one that started it. Removing a
+//! passkey ends the sessions it opened.
 
 use axum::http::Method;
 use serde_json::json;
@@ -10,7 +11,7 @@ use crate::auth::{login, post};
 use crate::helpers::{BOTH, TestApp};
 use crate::passkeys::{
     ORIGIN, SoftKey, add_passkey, app, events_of, finish_registration, login_finish, login_start,
-    registration_options, sign_in,
+    password_step, registration_options, second_step_finish, second_step_options, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -158,6 +159,54 @@ async fn a_removed_passkey_no_longer_signs_in_and_others_ids_are_not_found() {
         ada.call(&app, Method::DELETE, "/v1/auth/passkeys/ses_1", None)
             .await
             .problem(422, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn removing_a_passkey_ends_the_sessions_it_opened_and_no_other() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        let passkey = add_passkey(&app, &ada, &mut key, "Laptop").await;
+        // Opened by the passkey alone, and as the second step of a password sign-in.
+        let alone = sign_in(&app, &mut key, ORIGIN).await;
+        assert_eq!(alone.status, 200, "{}", alone.text());
+        let mfa_token = password_step(&app, &[]).await;
+        let options = second_step_options(&app, &mfa_token).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        let second = second_step_finish(&app, &mfa_token, &assertion, &[]).await;
+        assert_eq!(second.status, 200, "{}", second.text());
+        let opened = [alone.json(), second.json()];
+        // Each is read (and cached) now, so the revocation must evict to show.
+        for tokens in &opened {
+            let me = Caller::from_tokens(tokens).get(&app, "/v1/auth/me").await;
+            assert_eq!(me.status, 200, "{}", me.text());
+        }
+
+        // Removed from the password session the account was registered in.
+        let path = format!("/v1/auth/passkeys/{}", passkey["id"].as_str().expect("id"));
+        let removed = ada.call(&app, Method::DELETE, &path, None).await;
+        assert_eq!(removed.status, 204, "{}", removed.text());
+        for tokens in &opened {
+            Caller::from_tokens(tokens)
+                .get(&app, "/v1/auth/me")
+                .await
+                .assert_invalid_token();
+            let refresh = json!({"refresh_token": tokens["refresh_token"]});
+            post(&app, "/v1/auth/refresh", refresh, &[])
+                .await
+                .problem(401, "invalid_refresh_token");
+        }
+        assert_eq!(ada.get(&app, "/v1/auth/me").await.status, 200);
+        let revoked = events_of(&app, "auth.session.revoked").await;
+        assert_eq!(revoked.len(), 2, "{revoked:?}");
+        for event in &revoked {
+            assert_eq!(event["payload"]["reason"], "passkey removed");
+        }
+        let removed = events_of(&app, "auth.passkey.removed").await;
+        let listed = removed[0]["payload"]["revoked_sessions"].as_array();
+        assert_eq!(listed.map(Vec::len), Some(2), "{removed:?}");
     }
 }
 

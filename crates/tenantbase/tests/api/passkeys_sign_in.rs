@@ -1,7 +1,8 @@
 //! Signing in with a passkey, end to end on both backends: every refusal of an answer —
 //! another origin, a challenge answered twice, an expired ceremony, a cloned
 //! authenticator — audited with its reason, and a passkey as the second step of a
-//! password sign-in.
+//! password sign-in, bound to the `mfa_token` that started it and recording nothing when
+//! that token is refused.
 
 use serde_json::json;
 
@@ -9,7 +10,8 @@ use crate::auth::{PASSWORD, post};
 use crate::helpers::BOTH;
 use crate::passkeys::{
     ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, finish_registration,
-    login_finish, login_start, registration_options, sign_in,
+    login_finish, login_start, password_step, registration_options, second_step_finish,
+    second_step_options, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -204,5 +206,74 @@ async fn a_passkey_passes_the_second_step_of_a_password_sign_in() {
         let steps = events_of(&app, "auth.passkey.login.succeeded").await;
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0]["payload"]["step"], "second_factor");
+    }
+}
+
+#[tokio::test]
+async fn a_second_step_is_finished_only_with_the_mfa_token_that_started_it() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+        let token_a = password_step(&app, &[]).await;
+        let token_b = password_step(&app, &[]).await;
+
+        let options = second_step_options(&app, &token_a).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        second_step_finish(&app, &token_b, &assertion, &[])
+            .await
+            .problem(401, "passkey_refused");
+        // The attempt spent the ceremony: its own token cannot finish it now either.
+        second_step_finish(&app, &token_a, &assertion, &[])
+            .await
+            .problem(401, "passkey_refused");
+        assert!(
+            events_of(&app, "auth.passkey.login.succeeded")
+                .await
+                .is_empty()
+        );
+
+        // Token B was not used up: a ceremony of its own finishes its sign-in.
+        let options = second_step_options(&app, &token_b).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        let signed_in = second_step_finish(&app, &token_b, &assertion, &[]).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+    }
+}
+
+#[tokio::test]
+async fn a_second_step_whose_token_is_refused_at_the_end_records_nothing() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        add_passkey(&app, &ada, &mut key, "Laptop").await;
+        let laptop = [("x-device-id", "laptop")];
+        let token = password_step(&app, &laptop).await;
+        let mut clone = key.clone();
+
+        // The passkey's answer passes, but the token is bound to another device: the
+        // sign-in is refused after the answer was checked.
+        let options = second_step_options(&app, &token).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        second_step_finish(&app, &token, &assertion, &[("x-device-id", "phone")])
+            .await
+            .problem(401, "invalid_mfa_token");
+        assert!(
+            events_of(&app, "auth.passkey.login.succeeded")
+                .await
+                .is_empty()
+        );
+
+        // The stored counter did not move: the clone, one use behind the key, answers.
+        let options = second_step_options(&app, &token).await;
+        let assertion = clone.get(ORIGIN, &options).await;
+        let signed_in = second_step_finish(&app, &token, &assertion, &laptop).await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+        assert_eq!(
+            events_of(&app, "auth.passkey.login.succeeded").await.len(),
+            1
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! Second factors: TOTP with backup codes, emailed codes, trusted devices, and the
 //! second step of a sign-in. A sign-in whose account has an active factor ends its first
 //! step with an `mfa_token` (random, stored as SHA-256, 5 minutes, single use, bound to
-//! the device id the first step sent) instead of a session; `complete_mfa` turns it into
-//! one once a second factor passed. Other sign-in methods (passkeys) plug in there, and
-//! a sign-in with an OpenID provider (first factor `fed`) ends its first step the same way.
+//! the device id the first step sent) instead of a session; `complete_mfa_in` turns it
+//! into one once a second factor passed, in the unit that recorded the factor's use. Other
+//! sign-in methods (passkeys) plug in there, and a sign-in with an OpenID provider (first
+//! factor `fed`) ends its first step the same way.
 
 mod codes;
 mod email;
@@ -15,7 +16,7 @@ mod verify;
 use std::time::Duration;
 
 use chrono::Utc;
-use tenantbase_domain::id::IdentityId;
+use tenantbase_domain::id::{IdentityId, PasskeyId};
 use tenantbase_domain::model::{MfaChallenge, MfaFactor, MfaKind, RequestMeta, User};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::identity::mfa::NewMfaChallenge;
@@ -119,6 +120,8 @@ pub(super) struct FactorPassed<'a> {
     pub amr_factor: &'a str,
     /// What checking the factor changed (a code used up), to commit with the session.
     pub recorded: Option<Change<AuthStale>>,
+    /// The passkey that passed, if one did: removing it ends the session.
+    pub passkey: Option<PasskeyId>,
 }
 
 impl Identity {
@@ -126,29 +129,6 @@ impl Identity {
     pub async fn mfa_challenge_user(&self, mfa_token: &str) -> Result<User, IdentityError> {
         let challenge = self.peek_challenge(mfa_token).await?;
         Ok(self.store.user_by_id(challenge.user_id).await?)
-    }
-
-    /// Uses up `mfa_token` and opens the session for `user`, its `amr` the first factor's,
-    /// then `amr_factor`'s, then `mfa`. The caller has checked `user`'s second factor.
-    /// Refused (`InvalidMfaToken`) when the token is unknown, used, expired, another
-    /// user's, or bound to another device than `device`.
-    pub async fn complete_mfa(
-        &self,
-        mfa_token: &str,
-        user: User,
-        amr_factor: &str,
-        device: &Device,
-        request: &RequestMeta,
-    ) -> Result<TokenPair, IdentityError> {
-        let mut unit = self.write().await?;
-        let challenge = use_challenge(&mut unit, mfa_token, device).await?;
-        let passed = FactorPassed {
-            user,
-            amr_factor,
-            recorded: None,
-        };
-        self.complete_mfa_in(unit, challenge, passed, device, request)
-            .await
     }
 
     /// Opens the session of `challenge` (used up in `unit`) for the user whose second
@@ -165,6 +145,7 @@ impl Identity {
             user,
             amr_factor,
             recorded,
+            passkey,
         } = passed;
         if challenge.user_id != user.id {
             return Err(IdentityError::InvalidMfaToken);
@@ -194,6 +175,7 @@ impl Identity {
             amr,
             access_ttl: None,
             identity: challenge.identity_id,
+            passkey,
             opening: Opening::SignIn,
         };
         let change = match recorded {
@@ -335,6 +317,7 @@ impl Identity {
                 amr: vec![factor.to_owned()],
                 access_ttl: None,
                 identity,
+                passkey: None,
                 opening: Opening::SignIn,
             };
             let change = Change::new(AuthStale::Nothing, event);
@@ -371,7 +354,7 @@ impl Identity {
 
 /// Uses up the challenge of `mfa_token` in `unit` (dropping the unit undoes that) if it
 /// is unused, unexpired and answers to `device`.
-async fn use_challenge(
+pub(in crate::identity) async fn use_challenge(
     unit: &mut IdentityWrite<'_>,
     mfa_token: &str,
     device: &Device,

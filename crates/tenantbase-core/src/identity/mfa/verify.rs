@@ -79,6 +79,7 @@ impl Identity {
             user,
             amr_factor: "otp",
             recorded: Some(used),
+            passkey: None,
         };
         let pair = self
             .complete_mfa_in(unit, challenge, passed, device, request)

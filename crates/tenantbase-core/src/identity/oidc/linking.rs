@@ -14,6 +14,7 @@ use chrono::Utc;
 use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::{LinkedIdentity, RequestMeta};
 use tenantbase_store::identity::oidc::{OidcFlow, PendingLink};
+use tenantbase_store::identity::sessions::OpenedBy;
 use url::Url;
 
 use super::flow::random_token;
@@ -23,7 +24,6 @@ use super::{Oidc, OidcError};
 use crate::identity::Principal;
 use crate::identity::accounts::{chrono_duration, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
-use crate::identity::sign_in_methods::sign_in_methods_left;
 use crate::write::Change;
 
 impl Oidc {
@@ -148,13 +148,23 @@ impl Oidc {
             .into_iter()
             .find(|identity| identity.id == id)
             .ok_or(OidcError::IdentityNotFound)?;
-        if sign_in_methods_left(unit.as_mut(), &user, Some(id)).await? == 0 {
+        if self
+            .identity
+            .sign_in_methods_left(unit.as_mut(), &user, Some(id))
+            .await?
+            == 0
+        {
             return Err(OidcError::LastSignInMethod);
         }
         // What the identity signed in must not outlive it: a provider account that was
         // taken over, or the reason it is being unlinked, would otherwise keep its way in.
         let revoked = unit
-            .revoke_identity_sessions(user.id, id, "auth.identity.unlinked", Utc::now())
+            .revoke_sessions_opened_by(
+                user.id,
+                OpenedBy::Identity(id),
+                "auth.identity.unlinked",
+                Utc::now(),
+            )
             .await?;
         unit.delete_identity(id, user.id).await?;
         let payload = serde_json::json!({

@@ -1,6 +1,7 @@
 //! A ceremony's state between its two requests: stored under the hash of the challenge
 //! sent to the client, and taken back — once, unexpired, for the same purpose, user and
-//! (for a step-up) session — by the answer, whose client data carries that challenge.
+//! (for a step-up or a registration) session or (for a second step) sign-in challenge —
+//! by the answer, whose client data carries that challenge.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,12 +18,14 @@ use crate::identity::IdentityError;
 use crate::identity::accounts::chrono_duration;
 
 /// Stores `state` for the ceremony whose challenge is `challenge`, in a unit of its own.
-/// `session`: the only session that may finish it (a step-up's).
+/// `session`: the only session that may finish it (a step-up's); `mfa_challenge`: the
+/// hash of the only `mfa_token` that may finish it (a second step's).
 pub(super) async fn open(
     store: &dyn Store,
     purpose: CeremonyPurpose,
     user: Option<UserId>,
     session: Option<SessionId>,
+    mfa_challenge: Option<&str>,
     challenge: &[u8],
     state: &impl Serialize,
 ) -> Result<(), IdentityError> {
@@ -33,6 +36,7 @@ pub(super) async fn open(
         challenge_hash: challenge_hash(challenge),
         user_id: user,
         session_id: session,
+        mfa_challenge_hash: mfa_challenge.map(str::to_owned),
         purpose,
         state,
         expires_at: Utc::now() + chrono_duration(CEREMONY_TTL),
@@ -44,12 +48,14 @@ pub(super) async fn open(
 
 /// Takes the state of the ceremony `client_data_json` answers, in a unit of its own and
 /// whatever happens next, so that no challenge can be answered twice. `None`: no such
-/// ceremony — unknown, used, expired, or another purpose's, user's or session's.
+/// ceremony — unknown, used, expired, or another purpose's, user's, session's or sign-in
+/// challenge's.
 pub(super) async fn take<S: DeserializeOwned>(
     store: &dyn Store,
     purpose: CeremonyPurpose,
     user: Option<UserId>,
     session: Option<SessionId>,
+    mfa_challenge: Option<&str>,
     client_data_json: &[u8],
 ) -> Result<Option<S>, IdentityError> {
     let Some(challenge) = answered_challenge(client_data_json) else {
@@ -62,6 +68,7 @@ pub(super) async fn take<S: DeserializeOwned>(
             purpose,
             user,
             session,
+            mfa_challenge,
             Utc::now(),
         )
         .await?;

@@ -2,7 +2,7 @@
 //! second step of a sign-in (`second_factor`) and a step-up (`step_up`): the challenge
 //! lists only that account's passkeys and requires user verification, and only an answer
 //! by one of them, to a ceremony started for the same purpose and account — and, for a
-//! step-up, in the same session — passes.
+//! step-up, in the same session, for a second step, with the same `mfa_token` — passes.
 
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
@@ -15,33 +15,42 @@ use super::{Identity, IdentityError, ceremony};
 
 /// What an account's ceremony is for.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Step {
-    /// The second step of a sign-in, whose `mfa_token` names the account.
-    SecondFactor,
+pub(super) enum Step<'a> {
+    /// The second step of the sign-in whose challenge is this (the hash of its
+    /// `mfa_token`, which names the account): another pending sign-in of the same user
+    /// cannot finish it, as the finish completes the sign-in of the `mfa_token` it is sent.
+    SecondFactor(&'a str),
     /// A step-up of this session: another session of the same user cannot finish it,
     /// as a step-up renews the `auth_time` of the session it is finished in.
     StepUp(SessionId),
 }
 
-impl Step {
+impl<'a> Step<'a> {
     fn purpose(self) -> CeremonyPurpose {
         match self {
-            Step::SecondFactor => CeremonyPurpose::SecondFactor,
+            Step::SecondFactor(_) => CeremonyPurpose::SecondFactor,
             Step::StepUp(_) => CeremonyPurpose::StepUp,
         }
     }
 
     fn session(self) -> Option<SessionId> {
         match self {
-            Step::SecondFactor => None,
+            Step::SecondFactor(_) => None,
             Step::StepUp(session) => Some(session),
+        }
+    }
+
+    fn mfa_challenge(self) -> Option<&'a str> {
+        match self {
+            Step::SecondFactor(challenge) => Some(challenge),
+            Step::StepUp(_) => None,
         }
     }
 
     /// How a refusal of `user`'s answer is audited.
     fn audit(self, user: UserId) -> Audit {
         match self {
-            Step::SecondFactor => Audit::SignIn,
+            Step::SecondFactor(_) => Audit::SignIn,
             Step::StepUp(_) => Audit::StepUp(user),
         }
     }
@@ -53,7 +62,7 @@ impl Identity {
     pub(super) async fn start_with_passkeys_of(
         &self,
         user: UserId,
-        step: Step,
+        step: Step<'_>,
     ) -> Result<serde_json::Value, IdentityError> {
         let webauthn = self.webauthn()?;
         let passkeys = self
@@ -76,6 +85,7 @@ impl Identity {
             purpose,
             Some(user),
             step.session(),
+            step.mfa_challenge(),
             &options.public_key.challenge,
             &state,
         )
@@ -91,7 +101,7 @@ impl Identity {
     pub(super) async fn finish_with_passkey_of(
         &self,
         user: UserId,
-        step: Step,
+        step: Step<'_>,
         credential: serde_json::Value,
         request: &RequestMeta,
     ) -> Result<Passed<'_>, IdentityError> {
@@ -102,6 +112,7 @@ impl Identity {
             step.purpose(),
             Some(user),
             step.session(),
+            step.mfa_challenge(),
             &credential.response.client_data_json,
         )
         .await?;

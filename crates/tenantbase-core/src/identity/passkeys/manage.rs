@@ -7,6 +7,7 @@ use tenantbase_domain::model::{PasskeyInfo, RequestMeta, User};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::StoreError;
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewPasskey};
+use tenantbase_store::identity::sessions::OpenedBy;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::record::{Record, credential_key, parse, passkey_name};
@@ -14,7 +15,6 @@ use super::{Identity, IdentityError, ceremony};
 use crate::identity::Principal;
 use crate::identity::accounts::user_event;
 use crate::identity::cache::AuthStale;
-use crate::identity::sign_in_methods::sign_in_methods_left;
 use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
@@ -50,6 +50,7 @@ impl Identity {
             // Only the session that started it (and passed its recent sign-in check) may
             // finish it: another session of the user, stale or stolen, cannot.
             Some(principal.session_id),
+            None,
             &options.public_key.challenge,
             &state,
         )
@@ -101,6 +102,7 @@ impl Identity {
             CeremonyPurpose::Register,
             Some(user.id),
             Some(principal.session_id),
+            None,
             &credential.response.client_data_json,
         )
         .await?
@@ -197,7 +199,8 @@ impl Identity {
         Ok(info)
     }
 
-    /// Removes one of the caller's passkeys: it signs in no more. Another user's is
+    /// Removes one of the caller's passkeys: it signs in no more, and the sessions it
+    /// opened (alone or as a second step) end with it. Another user's is
     /// `PasskeyNotFound`.
     pub async fn remove_passkey(
         &self,
@@ -213,12 +216,41 @@ impl Identity {
         if !unit.delete_passkey(principal.user_id, id).await? {
             return Err(IdentityError::PasskeyNotFound);
         }
-        if sign_in_methods_left(unit.as_mut(), &user, None).await? == 0 {
+        if self
+            .sign_in_methods_left(unit.as_mut(), &user, None)
+            .await?
+            == 0
+        {
             return Err(IdentityError::LastSignInMethod);
         }
-        let payload = serde_json::json!({"passkey_id": id.to_string()});
+        // A passkey is usually removed because its device is lost or no longer trusted:
+        // what it signed in must not outlive it, as an unlinked identity's sessions do not.
+        let revoked = unit
+            .revoke_sessions_opened_by(
+                user.id,
+                OpenedBy::Passkey(id),
+                "auth.passkey.removed",
+                Utc::now(),
+            )
+            .await?;
+        let payload = serde_json::json!({
+            "passkey_id": id.to_string(),
+            "revoked_sessions": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
         let event = user_event("auth.passkey.removed", &user, request, payload);
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        let ended: Vec<_> = revoked
+            .iter()
+            .map(|session| {
+                let payload = serde_json::json!({
+                    "session_id": session.to_string(),
+                    "reason": "passkey removed",
+                });
+                user_event("auth.session.revoked", &user, request, payload)
+            })
+            .collect();
+        let change = Change::new(AuthStale::Sessions(revoked), event);
+        unit.commit(ended.into_iter().fold(change, Change::and))
+            .await?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! A passkey as the second step of a sign-in: the first step's `mfa_token` names the
-//! account, the challenge lists that account's passkeys (`for_account`), and a passing
-//! answer completes the sign-in (`complete_mfa`), adding the key's kind to the session's
-//! `amr`.
+//! account, the challenge lists that account's passkeys (`for_account`) and is bound to
+//! that `mfa_token`, and a passing answer completes the sign-in (`complete_mfa_in`),
+//! adding the key's kind to the session's `amr`.
 
 use tenantbase_domain::model::RequestMeta;
 
@@ -10,20 +10,22 @@ use super::for_account::Step;
 use super::record::key_kind;
 use super::{Identity, IdentityError};
 use crate::identity::TokenPair;
-use crate::identity::accounts::{Device, user_event};
+use crate::identity::accounts::{Device, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
+use crate::identity::mfa::{FactorPassed, use_challenge};
 use crate::write::Change;
 
 impl Identity {
     /// Request options for `navigator.credentials.get()` listing the passkeys of the
-    /// account `mfa_token` belongs to.
+    /// account `mfa_token` belongs to; only that `mfa_token` can finish the ceremony.
     pub async fn start_passkey_second_factor(
         &self,
         mfa_token: &str,
     ) -> Result<serde_json::Value, IdentityError> {
         self.webauthn()?;
         let user = self.mfa_challenge_user(mfa_token).await?;
-        self.start_with_passkeys_of(user.id, Step::SecondFactor)
+        let challenge = hash_refresh_token(mfa_token);
+        self.start_with_passkeys_of(user.id, Step::SecondFactor(&challenge))
             .await
     }
 
@@ -39,20 +41,30 @@ impl Identity {
     ) -> Result<TokenPair, IdentityError> {
         self.webauthn()?;
         let user = self.mfa_challenge_user(mfa_token).await?;
+        let challenge = hash_refresh_token(mfa_token);
         let Passed {
             stored,
             result,
-            unit,
+            mut unit,
         } = self
-            .finish_with_passkey_of(user.id, Step::SecondFactor, credential, request)
+            .finish_with_passkey_of(user.id, Step::SecondFactor(&challenge), credential, request)
             .await?;
+        // The passkey's use, the challenge's and the session commit together: a token
+        // refused now (used meanwhile, expired, another device's) drops the unit, and with
+        // it the new signature counter and the success event.
+        let challenge = use_challenge(&mut unit, mfa_token, device).await?;
         let payload = serde_json::json!({
             "passkey_id": stored.info.id.to_string(),
             "step": "second_factor",
         });
         let event = user_event("auth.passkey.login.succeeded", &user, request, payload);
-        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-        self.complete_mfa(mfa_token, user, key_kind(&result), device, request)
+        let passed = FactorPassed {
+            user,
+            amr_factor: key_kind(&result),
+            recorded: Some(Change::new(AuthStale::Nothing, event)),
+            passkey: Some(stored.info.id),
+        };
+        self.complete_mfa_in(unit, challenge, passed, device, request)
             .await
     }
 }

@@ -28,6 +28,7 @@ impl Identity {
             CeremonyPurpose::SignIn,
             None,
             None,
+            None,
             &options.public_key.challenge,
             &state,
         )
@@ -51,6 +52,7 @@ impl Identity {
         let state: Option<DiscoverableAuthentication> = ceremony::take(
             self.store.as_ref(),
             CeremonyPurpose::SignIn,
+            None,
             None,
             None,
             &credential.response.client_data_json,
@@ -85,6 +87,7 @@ impl Identity {
             amr,
             access_ttl: None,
             identity: None,
+            passkey: Some(stored.info.id),
             opening: Opening::SignIn,
         };
         self.open_session_as(

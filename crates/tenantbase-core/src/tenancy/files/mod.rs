@@ -329,11 +329,21 @@ impl Tenancy {
     ) -> Result<FileDownload, TenancyError> {
         // An empty file has no byte to range over; some stores refuse an empty range.
         let range = range.filter(|r| !r.is_empty());
-        let read = self
+        let read = match self
             .blob
             .read(&object_key(access.org_id(), file.id), range)
             .await
-            .map_err(unavailable)?;
+        {
+            Ok(read) => read,
+            // A delete may have removed the row, then the object, since `file` was read:
+            // the file is gone, as for any deleted file. Only an object missing under a row
+            // that is still there means the store lost it.
+            Err(BlobError::NotFound) => {
+                self.file(access, file.id).await?;
+                return Err(unavailable(BlobError::NotFound));
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
         Ok(FileDownload { file, read })
     }
 

@@ -8,7 +8,7 @@ use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::{archive_before, read_archive};
 use tenantbase_core::audit::export::{Format, export_chain};
 use tenantbase_core::audit::seal::seal_all;
-use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chains};
+use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chain, verify_chains};
 use tenantbase_domain::OrgId;
 use tenantbase_store::Store;
 use tenantbase_store_tests::{record, sample_event};
@@ -445,5 +445,40 @@ async fn archived_events_leave_a_chain_that_still_verifies() {
             .await
             .expect("overwrite");
         assert!(read_archive(&blob, &key).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_verify_that_an_archive_run_overtakes_reports_the_chain_intact() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let blob = BlobStore::local(&f.dir.path().join("files"))
+            .await
+            .expect("blob");
+        let org = OrgId::new();
+        append_many(f.store.as_ref(), org, 4).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let cutoff = Utc::now();
+        append_many(f.store.as_ref(), org, 2).await;
+        // The verify reads the chain's head (anchor at the start)…
+        let head = f
+            .store
+            .chain_heads()
+            .await
+            .expect("heads")
+            .into_iter()
+            .find(|h| h.chain == org.to_string())
+            .expect("head");
+        // …then an archive run truncates the chain before the verify walks it.
+        let manifests = archive_before(f.store.as_ref(), &blob, cutoff)
+            .await
+            .expect("archive");
+        assert_eq!(manifests.len(), 1, "{backend:?}");
+        let verdict = verify_chain(f.store.as_ref(), &head).await.expect("verify");
+        assert_eq!(
+            verdict.to_string(),
+            format!("{org}: ok 2 events"),
+            "{backend:?}: the walk starts again from the new anchor"
+        );
     }
 }

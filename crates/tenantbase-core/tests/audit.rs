@@ -5,7 +5,7 @@ mod fixture;
 use chrono::Utc;
 use fixture::{BOTH, Fixture};
 use tenantbase_blob::BlobStore;
-use tenantbase_core::audit::archive::{archive_before, read_archive};
+use tenantbase_core::audit::archive::{archive_before, archive_chain, read_archive};
 use tenantbase_core::audit::export::{Format, export_chain};
 use tenantbase_core::audit::seal::seal_all;
 use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chain, verify_chains};
@@ -449,7 +449,7 @@ async fn archived_events_leave_a_chain_that_still_verifies() {
 }
 
 #[tokio::test]
-async fn a_verify_that_an_archive_run_overtakes_reports_the_chain_intact() {
+async fn verify_and_archive_runs_that_an_archive_overtakes_find_no_break() {
     for backend in BOTH {
         let f = Fixture::new(backend).await;
         let blob = BlobStore::local(&f.dir.path().join("files"))
@@ -474,11 +474,31 @@ async fn a_verify_that_an_archive_run_overtakes_reports_the_chain_intact() {
             .await
             .expect("archive");
         assert_eq!(manifests.len(), 1, "{backend:?}");
-        let verdict = verify_chain(f.store.as_ref(), &head).await.expect("verify");
+        let overtaken = verify_chain(f.store.as_ref(), &head).await.expect("verify");
         assert_eq!(
-            verdict.to_string(),
+            overtaken.to_string(),
             format!("{org}: ok 2 events"),
             "{backend:?}: the walk starts again from the new anchor"
+        );
+
+        // Another archive run that read the same head goes on from the new anchor: it
+        // archives what became old since, and reports no break.
+        let later = Utc::now();
+        let manifests = archive_chain(f.store.as_ref(), &blob, head, later)
+            .await
+            .expect("an overtaken run is no break");
+        assert_eq!(
+            manifests
+                .iter()
+                .map(|m| (m.first_seq, m.last_seq))
+                .collect::<Vec<_>>(),
+            vec![(5, 6)],
+            "{backend:?}"
+        );
+        assert_eq!(
+            verdict(f.store.as_ref(), org).await.to_string(),
+            format!("{org}: ok 0 events"),
+            "{backend:?}"
         );
     }
 }

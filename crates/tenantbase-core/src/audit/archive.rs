@@ -66,27 +66,39 @@ pub async fn archive_before(
 ) -> Result<Vec<Manifest>, ArchiveError> {
     let mut manifests = Vec::new();
     for head in store.chain_heads().await? {
-        let mut head = head;
-        let mut moves = 0;
-        loop {
-            match archive_batch(store, blob, &head, cutoff).await? {
-                Batch::Archived(manifest) => {
-                    head.anchor_seq = manifest.last_seq;
-                    head.anchor_hash = manifest.last_hash.clone();
-                    manifests.push(manifest);
-                }
-                Batch::Nothing => break,
-                // Another run archived from this chain meanwhile: go on from its anchor.
-                Batch::Moved if moves + 1 < REANCHOR_TRIES => {
-                    moves += 1;
-                    match chain_head(store, &head.chain).await? {
-                        Some(now) => head = now,
-                        None => break,
-                    }
-                }
-                // It keeps moving: that run is archiving this chain.
-                Batch::Moved => break,
+        manifests.extend(archive_chain(store, blob, head, cutoff).await?);
+    }
+    Ok(manifests)
+}
+
+/// Archives the events of one chain that occurred before `cutoff`, from the anchor of
+/// `head` (read earlier; another run may have moved it since).
+pub async fn archive_chain(
+    store: &dyn Store,
+    blob: &BlobStore,
+    mut head: ChainHead,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<Manifest>, ArchiveError> {
+    let mut manifests = Vec::new();
+    let mut moves = 0;
+    loop {
+        match archive_batch(store, blob, &head, cutoff).await? {
+            Batch::Archived(manifest) => {
+                head.anchor_seq = manifest.last_seq;
+                head.anchor_hash = manifest.last_hash.clone();
+                manifests.push(manifest);
             }
+            Batch::Nothing => break,
+            // Another run archived from this chain meanwhile: go on from its anchor.
+            Batch::Moved if moves + 1 < REANCHOR_TRIES => {
+                moves += 1;
+                match chain_head(store, &head.chain).await? {
+                    Some(now) => head = now,
+                    None => break,
+                }
+            }
+            // It keeps moving: that run is archiving this chain.
+            Batch::Moved => break,
         }
     }
     Ok(manifests)

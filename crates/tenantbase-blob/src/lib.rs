@@ -283,7 +283,11 @@ fn file_stream(
 ) -> BoxStream<'static, Result<Bytes, BlobError>> {
     let opened = async move {
         let mut file = tokio::fs::File::from_std(file);
-        file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        // A read from the start needs no seek, which files that are not seekable (a
+        // named pipe) would refuse.
+        if range.start > 0 {
+            file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        }
         Ok::<_, std::io::Error>(ReaderStream::with_capacity(
             file.take(range.end - range.start),
             READ_BLOCK,

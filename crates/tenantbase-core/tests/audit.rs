@@ -5,10 +5,10 @@ mod fixture;
 use chrono::Utc;
 use fixture::{BOTH, Fixture};
 use tenantbase_blob::BlobStore;
-use tenantbase_core::audit::archive::{archive_before, read_archive};
+use tenantbase_core::audit::archive::{archive_before, archive_chain, read_archive};
 use tenantbase_core::audit::export::{Format, export_chain};
 use tenantbase_core::audit::seal::seal_all;
-use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chains};
+use tenantbase_core::audit::verify::{Break, Verdict, unsealed, verify_chain, verify_chains};
 use tenantbase_domain::OrgId;
 use tenantbase_store::Store;
 use tenantbase_store_tests::{record, sample_event};
@@ -445,5 +445,60 @@ async fn archived_events_leave_a_chain_that_still_verifies() {
             .await
             .expect("overwrite");
         assert!(read_archive(&blob, &key).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn verify_and_archive_runs_that_an_archive_overtakes_find_no_break() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let blob = BlobStore::local(&f.dir.path().join("files"))
+            .await
+            .expect("blob");
+        let org = OrgId::new();
+        append_many(f.store.as_ref(), org, 4).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let cutoff = Utc::now();
+        append_many(f.store.as_ref(), org, 2).await;
+        // The verify reads the chain's head (anchor at the start)…
+        let head = f
+            .store
+            .chain_heads()
+            .await
+            .expect("heads")
+            .into_iter()
+            .find(|h| h.chain == org.to_string())
+            .expect("head");
+        // …then an archive run truncates the chain before the verify walks it.
+        let manifests = archive_before(f.store.as_ref(), &blob, cutoff)
+            .await
+            .expect("archive");
+        assert_eq!(manifests.len(), 1, "{backend:?}");
+        let overtaken = verify_chain(f.store.as_ref(), &head).await.expect("verify");
+        assert_eq!(
+            overtaken.to_string(),
+            format!("{org}: ok 2 events"),
+            "{backend:?}: the walk starts again from the new anchor"
+        );
+
+        // Another archive run that read the same head goes on from the new anchor: it
+        // archives what became old since, and reports no break.
+        let later = Utc::now();
+        let manifests = archive_chain(f.store.as_ref(), &blob, head, later)
+            .await
+            .expect("an overtaken run is no break");
+        assert_eq!(
+            manifests
+                .iter()
+                .map(|m| (m.first_seq, m.last_seq))
+                .collect::<Vec<_>>(),
+            vec![(5, 6)],
+            "{backend:?}"
+        );
+        assert_eq!(
+            verdict(f.store.as_ref(), org).await.to_string(),
+            format!("{org}: ok 0 events"),
+            "{backend:?}"
+        );
     }
 }

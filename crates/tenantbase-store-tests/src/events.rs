@@ -235,11 +235,19 @@ pub async fn truncating_a_chain_sets_its_anchor(store: &dyn Store) {
     let events = whole_chain(store, &chain).await;
     let mut unit = store.begin().await.expect("begin");
     let deleted = unit
-        .truncate_chain(&chain, 3, &events[2].hash)
+        .truncate_chain(&chain, 0, 3, &events[2].hash)
         .await
         .expect("truncate");
     unit.commit().await.expect("commit");
-    assert_eq!(deleted, 3);
+    assert_eq!(deleted, Some(3));
+    // A run that started from the old anchor finds it moved and changes nothing.
+    let mut unit = store.begin().await.expect("begin");
+    let stale = unit
+        .truncate_chain(&chain, 0, 4, &events[3].hash)
+        .await
+        .expect("truncate");
+    unit.commit().await.expect("commit");
+    assert_eq!(stale, None);
     let rest = whole_chain(store, &chain).await;
     assert_eq!(rest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
     let head = store

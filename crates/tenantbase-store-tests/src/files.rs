@@ -179,7 +179,8 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
     let mut unit = store.begin_org(&a).await.expect("unit");
     assert_eq!(unit.open_uploads(Utc::now()).await.expect("open"), 1);
     // One completion holds an upload at a time; a lost one's claim runs out.
-    let lease = Utc::now() + chrono::Duration::minutes(5);
+    // Microseconds, as the databases keep it: a claim is named by its end.
+    let lease = (Utc::now() + chrono::Duration::minutes(5)).trunc_subsecs(6);
     assert!(
         unit.claim_upload(upload.id, Utc::now(), lease)
             .await
@@ -191,14 +192,41 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
             .await
             .expect("held")
     );
+    let newer = lease + chrono::Duration::minutes(5);
     assert!(
-        unit.claim_upload(upload.id, lease, lease + chrono::Duration::minutes(5))
+        unit.claim_upload(upload.id, lease, newer)
             .await
             .expect("ran out")
     );
-    unit.release_upload(upload.id).await.expect("release");
+    // The claim that ran out can neither act as the holder nor give the newer one up.
     assert!(
-        unit.claim_upload(upload.id, Utc::now(), lease + chrono::Duration::minutes(30))
+        !unit
+            .hold_upload(upload.id, lease, Utc::now())
+            .await
+            .expect("hold")
+    );
+    unit.release_upload(upload.id, lease)
+        .await
+        .expect("release");
+    assert!(
+        unit.hold_upload(upload.id, newer, lease)
+            .await
+            .expect("hold"),
+        "the newer claim still holds"
+    );
+    assert!(
+        !unit
+            .hold_upload(upload.id, newer, newer)
+            .await
+            .expect("hold"),
+        "not once it ran out"
+    );
+    unit.release_upload(upload.id, newer)
+        .await
+        .expect("release");
+    let again = lease + chrono::Duration::minutes(30);
+    assert!(
+        unit.claim_upload(upload.id, Utc::now(), again)
             .await
             .expect("claim again")
     );
@@ -216,7 +244,9 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
         0,
         "nor is it pruned while claimed"
     );
-    unit.release_upload(upload.id).await.expect("release");
+    unit.release_upload(upload.id, again)
+        .await
+        .expect("release");
     let expired = FileUpload {
         id: FileId::new(),
         expires_at: (now - chrono::Duration::seconds(1)).trunc_subsecs(6),

@@ -367,9 +367,12 @@ impl Config {
             );
         }
         self.files.blob_config(&self.data_dir)?;
-        if self.files.orphan_grace_minutes < 90 {
+        // A staged object keeps its PUT's time when it moves to the file's key, so one
+        // being recorded can be a presigned upload's life (60 min) plus a completion's
+        // lease (30 min) old; the rest is margin for clocks and a slow commit.
+        if self.files.orphan_grace_minutes < 120 {
             bail!(
-                "invalid configuration: files.orphan_grace_minutes must be at least 90, longer than a presigned upload stays open (60 min)"
+                "invalid configuration: files.orphan_grace_minutes must be at least 120, well past a presigned upload's life (60 min) plus its completion's lease (30 min)"
             );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)

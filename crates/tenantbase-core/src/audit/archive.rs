@@ -17,7 +17,7 @@ use tenantbase_domain::model::{Actor, ChainHead, Event, RequestMeta, Target};
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError};
 
-use super::verify::{Break, Walker};
+use super::verify::{Break, REANCHOR_TRIES, Walker, chain_head, reanchored};
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::write::{Change, NoCache};
 
@@ -66,23 +66,60 @@ pub async fn archive_before(
 ) -> Result<Vec<Manifest>, ArchiveError> {
     let mut manifests = Vec::new();
     for head in store.chain_heads().await? {
-        let mut head = head;
-        while let Some(manifest) = archive_batch(store, blob, &head, cutoff).await? {
-            head.anchor_seq = manifest.last_seq;
-            head.anchor_hash = manifest.last_hash.clone();
-            manifests.push(manifest);
+        manifests.extend(archive_chain(store, blob, head, cutoff).await?);
+    }
+    Ok(manifests)
+}
+
+/// Archives the events of one chain that occurred before `cutoff`, from the anchor of
+/// `head` (read earlier; another run may have moved it since).
+pub async fn archive_chain(
+    store: &dyn Store,
+    blob: &BlobStore,
+    mut head: ChainHead,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<Manifest>, ArchiveError> {
+    let mut manifests = Vec::new();
+    let mut moves = 0;
+    loop {
+        match archive_batch(store, blob, &head, cutoff).await? {
+            Batch::Archived(manifest) => {
+                head.anchor_seq = manifest.last_seq;
+                head.anchor_hash = manifest.last_hash.clone();
+                manifests.push(manifest);
+            }
+            Batch::Nothing => break,
+            // Another run archived from this chain meanwhile: go on from its anchor.
+            Batch::Moved if moves + 1 < REANCHOR_TRIES => {
+                moves += 1;
+                match chain_head(store, &head.chain).await? {
+                    Some(now) => head = now,
+                    None => break,
+                }
+            }
+            // It keeps moving: that run is archiving this chain.
+            Batch::Moved => break,
         }
     }
     Ok(manifests)
 }
 
-/// Archives up to `BATCH` old events from the start of one chain; `None` when none are old.
+/// What one batch of a chain came to.
+enum Batch {
+    Archived(Manifest),
+    /// No event is old enough.
+    Nothing,
+    /// Another run moved the chain's anchor since `head` was read; nothing was truncated.
+    Moved,
+}
+
+/// Archives up to `BATCH` old events from the start of one chain.
 async fn archive_batch(
     store: &dyn Store,
     blob: &BlobStore,
     head: &ChainHead,
     cutoff: DateTime<Utc>,
-) -> Result<Option<Manifest>, ArchiveError> {
+) -> Result<Batch, ArchiveError> {
     let page = store
         .events_after(&head.chain, head.anchor_seq, BATCH as u32)
         .await?;
@@ -91,12 +128,17 @@ async fn archive_batch(
         .take_while(|e| e.occurred_at < cutoff)
         .collect();
     let (Some(first), Some(last)) = (old.first(), old.last()) else {
-        return Ok(None);
+        return Ok(Batch::Nothing);
     };
     // Never move a broken chain out of sight: verify what leaves.
     let mut walker = Walker::from_anchor(head.anchor_seq, head.anchor_hash.clone());
     for event in &old {
         if let Some((seq, problem)) = walker.step(event) {
+            if let Break::Gap { expected_seq, .. } = problem
+                && reanchored(store, head, expected_seq).await?.is_some()
+            {
+                return Ok(Batch::Moved);
+            }
             return Err(ArchiveError::Broken {
                 chain: head.chain.clone(),
                 seq,
@@ -125,8 +167,15 @@ async fn archive_batch(
     // Only once both objects are stored do the events leave the database, and the
     // platform chain records that they did, in the same transaction.
     let mut unit = crate::write::Write::new(store.begin().await?, NoCache);
-    unit.truncate_chain(&head.chain, last.seq, &last.hash)
-        .await?;
+    if unit
+        .truncate_chain(&head.chain, head.anchor_seq, last.seq, &last.hash)
+        .await?
+        .is_none()
+    {
+        // What this run stored duplicates what the other one archived (the same key
+        // when both took the same events): it stays, as that one's may be it.
+        return Ok(Batch::Moved);
+    }
     let event = NewEvent {
         org_id: None,
         event_type: "audit.archived".to_owned(),
@@ -145,7 +194,7 @@ async fn archive_batch(
     };
     unit.commit(Change::new((), event)).await?;
     tracing::info!(chain = %head.chain, first_seq = first.seq, last_seq = last.seq, "archived audit events");
-    Ok(Some(manifest))
+    Ok(Batch::Archived(manifest))
 }
 
 fn compress(events: &[Event]) -> Result<Vec<u8>, ArchiveError> {

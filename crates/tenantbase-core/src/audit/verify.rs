@@ -208,8 +208,53 @@ pub async fn verify_chains(store: &dyn Store, chain: Option<&str>) -> StoreResul
     Ok(verdicts)
 }
 
+/// How many times a walk starts again from an anchor that an archive run moved meanwhile.
+pub(crate) const REANCHOR_TRIES: usize = 3;
+
 /// Verifies one chain from its anchor (the last archived event, or the start) to its head.
+/// An archive run may truncate the chain meanwhile: the events up to its new anchor leave,
+/// and a walk from the old anchor finds them missing. Such a gap (its first missing event
+/// at or before the anchor read again) is no break: the walk starts again from there.
 pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Verdict> {
+    let mut head = head.clone();
+    for _ in 1..REANCHOR_TRIES {
+        let verdict = walk_chain(store, &head).await?;
+        let Verdict::Broken {
+            problem: Break::Gap { expected_seq, .. },
+            ..
+        } = &verdict
+        else {
+            return Ok(verdict);
+        };
+        match reanchored(store, &head, *expected_seq).await? {
+            Some(moved) => head = moved,
+            None => return Ok(verdict),
+        }
+    }
+    walk_chain(store, &head).await
+}
+
+/// The chain's head as it is now, if any.
+pub(crate) async fn chain_head(store: &dyn Store, chain: &str) -> StoreResult<Option<ChainHead>> {
+    Ok(store
+        .chain_heads()
+        .await?
+        .into_iter()
+        .find(|now| now.chain == chain))
+}
+
+/// `head` read again, if an archive run moved its anchor to `seq` or past it since.
+pub(crate) async fn reanchored(
+    store: &dyn Store,
+    head: &ChainHead,
+    seq: i64,
+) -> StoreResult<Option<ChainHead>> {
+    Ok(chain_head(store, &head.chain)
+        .await?
+        .filter(|now| now.anchor_seq >= seq && now.anchor_seq > head.anchor_seq))
+}
+
+async fn walk_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Verdict> {
     let mut walker = Walker::from_anchor(head.anchor_seq, head.anchor_hash.clone());
     let mut after = head.anchor_seq;
     let mut past_head = None;
@@ -259,11 +304,8 @@ pub async fn verify_chain(store: &dyn Store, head: &ChainHead) -> StoreResult<Ve
     if let Some(seq) = past_head {
         // Appended while this ran? An append moves the head in its own transaction, so
         // the head read now reaches every event already seen.
-        let now = store
-            .chain_heads()
+        let now = chain_head(store, &head.chain)
             .await?
-            .into_iter()
-            .find(|now| now.chain == head.chain)
             .map_or(head.head_seq, |now| now.head_seq);
         if now < seq {
             return Ok(Verdict::Broken {

@@ -117,10 +117,10 @@ async fn the_platform_scope_reaches_every_chain_and_nothing_else_does() {
     }
     let mut unit = store.begin().await.expect("unit");
     assert_eq!(
-        unit.truncate_chain(&a.to_string(), 1, "h")
+        unit.truncate_chain(&a.to_string(), 0, 1, "h")
             .await
             .expect("truncate"),
-        1,
+        Some(1),
         "archival deletes from an org's chain"
     );
     drop(unit);

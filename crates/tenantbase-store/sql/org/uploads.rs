@@ -97,12 +97,36 @@ impl UploadsUnit for OrgTx {
         Ok(claimed.rows_affected() == 1)
     }
 
-    async fn release_upload(&mut self, id: FileId) -> StoreResult<()> {
-        sqlx::query("UPDATE file_uploads SET claimed_until = NULL WHERE org_id = $1 AND id = $2")
-            .bind(self.org_id())
-            .bind(id.as_uuid())
-            .execute(&mut *self.tx)
-            .await?;
+    async fn release_upload(&mut self, id: FileId, claim: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE file_uploads SET claimed_until = NULL \
+             WHERE org_id = $1 AND id = $2 AND claimed_until = $3",
+        )
+        .bind(self.org_id())
+        .bind(id.as_uuid())
+        .bind(claim)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
+    }
+
+    async fn hold_upload(
+        &mut self,
+        id: FileId,
+        claim: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // An UPDATE, not a SELECT: it takes the row's lock (the database's on SQLite).
+        let held = sqlx::query(
+            "UPDATE file_uploads SET claimed_until = claimed_until \
+             WHERE org_id = $1 AND id = $2 AND claimed_until = $3 AND claimed_until > $4",
+        )
+        .bind(self.org_id())
+        .bind(id.as_uuid())
+        .bind(claim)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(held.rows_affected() == 1)
     }
 }

@@ -38,11 +38,12 @@ impl EventsUnit for PlatformTx {
     async fn truncate_chain(
         &mut self,
         chain: &str,
+        from_seq: i64,
         through_seq: i64,
         through_hash: &str,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Option<u64>> {
         enter_platform_scope(&mut self.tx).await?;
-        truncate_chain(&mut self.tx, chain, through_seq, through_hash).await
+        truncate_chain(&mut self.tx, chain, from_seq, through_seq, through_hash).await
     }
 }
 
@@ -182,23 +183,31 @@ pub(crate) async fn unsealed_chains(pool: &sqlx::Pool<Db>) -> StoreResult<Vec<Un
 pub(crate) async fn truncate_chain(
     conn: &mut Conn,
     chain: &str,
+    from_seq: i64,
     through_seq: i64,
     through_hash: &str,
-) -> StoreResult<u64> {
+) -> StoreResult<Option<u64>> {
+    // The anchor first: on PostgreSQL a second run waits for the first's commit on the
+    // chain's row, then finds the anchor moved.
+    let anchored = sqlx::query(
+        "UPDATE audit_chains SET anchor_seq = $2, anchor_hash = $3 \
+         WHERE chain = $1 AND anchor_seq = $4 AND anchor_seq < $2",
+    )
+    .bind(chain)
+    .bind(through_seq)
+    .bind(through_hash)
+    .bind(from_seq)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if anchored == 0 {
+        return Ok(None);
+    }
     let deleted = sqlx::query("DELETE FROM events WHERE chain = $1 AND seq <= $2")
         .bind(chain)
         .bind(through_seq)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    sqlx::query(
-        "UPDATE audit_chains SET anchor_seq = $2, anchor_hash = $3 \
-         WHERE chain = $1 AND anchor_seq < $2",
-    )
-    .bind(chain)
-    .bind(through_seq)
-    .bind(through_hash)
-    .execute(&mut *conn)
-    .await?;
-    Ok(deleted)
+    Ok(Some(deleted))
 }

@@ -31,8 +31,18 @@ pub trait UploadsUnit: Send {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Gives a claim up, so the upload can be completed again.
-    async fn release_upload(&mut self, id: FileId) -> StoreResult<()>;
+    /// Gives up the claim that runs until `claim`, so the upload can be completed again;
+    /// a newer claim (this one ran out and another completion took over) stays.
+    async fn release_upload(&mut self, id: FileId, claim: DateTime<Utc>) -> StoreResult<()>;
+    /// Whether the claim that runs until `claim` still holds the upload at `now`; if so,
+    /// its row stays locked until this unit ends, so no other completion can claim it
+    /// meanwhile.
+    async fn hold_upload(
+        &mut self,
+        id: FileId,
+        claim: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
 #[derive(Debug, sqlx::FromRow)]

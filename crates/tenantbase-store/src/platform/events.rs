@@ -121,13 +121,16 @@ pub trait EventsUnit: Send {
     async fn seal_chain(&mut self, chain: &str, limit: u32) -> StoreResult<Vec<Event>>;
 
     /// Removes the events of `chain` up to `through_seq` and records the last one's hash
-    /// as the chain's anchor. Used once those events are safely archived.
+    /// as the chain's anchor, if the anchor is still at `from_seq` (where the archive of
+    /// those events started); returns how many went, or `None` when another run moved the
+    /// anchor meanwhile (nothing changes). Used once those events are safely archived.
     async fn truncate_chain(
         &mut self,
         chain: &str,
+        from_seq: i64,
         through_seq: i64,
         through_hash: &str,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Option<u64>>;
 }
 
 #[async_trait]

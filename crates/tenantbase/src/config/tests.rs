@@ -51,7 +51,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 7] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -61,6 +61,12 @@ fn bad_values_name_their_key() {
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "0",
             "http.body_limit_bytes",
+        ),
+        // Exactly an upload's life plus a completion's lease: no margin.
+        (
+            "TENANTBASE_FILES__ORPHAN_GRACE_MINUTES",
+            "90",
+            "files.orphan_grace_minutes",
         ),
         ("TENANTBASE_LISTEN", "nowhere", "listen"),
         ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),

@@ -4,8 +4,8 @@
 use axum::http::Method;
 use serde_json::{Value, json};
 use tenantbase_core::jobs::{JobContext, JobHandler};
-use tenantbase_core::tenancy::PurgeOrg;
-use tenantbase_core::tenancy::files::SweepFiles;
+use tenantbase_core::tenancy::files::{FileRefusal, GrantMethod, SweepFiles};
+use tenantbase_core::tenancy::{PurgeOrg, TenancyError};
 use tenantbase_domain::id::{FileId, JobId};
 
 use crate::files::{created_id, stored_objects, upload};
@@ -175,4 +175,70 @@ async fn a_failing_object_store_fails_file_routes_with_503_and_nothing_else() {
         Some(1),
         "the failed upload left no row"
     );
+}
+
+#[tokio::test]
+async fn a_download_that_loses_its_object_answers_404_once_the_row_is_gone_too() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Gone").await;
+        let id =
+            created_id(upload(&app, &owner, &org, "a.txt", "text/plain", b"abc".to_vec()).await);
+        // A presigned URL's grant gives the test the access a download runs with, so it
+        // can act between the download's two steps: reading the row, opening the object.
+        let url = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/files/{id}/presign-download"),
+                json!({"expires_in": 60}),
+            )
+            .await
+            .json()["url"]
+            .as_str()
+            .expect("url")
+            .to_owned();
+        let token = url.rsplit('/').next().expect("token");
+        let grant = app
+            .tenancy
+            .verify_grant(token, GrantMethod::Get)
+            .expect("grant");
+        let (access, file_id) = app.tenancy.granted_read(&grant).await.expect("access");
+        let row = app.tenancy.file(&access, file_id).await.expect("row");
+
+        // The object alone lost, the row still there: the store really lost it.
+        std::fs::rename(
+            app.files_dir.join(format!("org/{org}/{id}")),
+            app.files_dir.join("kept-aside"),
+        )
+        .expect("hide object");
+        let lost = app.tenancy.download(&access, row.clone(), None).await;
+        assert!(
+            matches!(lost, Err(TenancyError::File(FileRefusal::StoreUnavailable))),
+            "{backend:?}: {:?}",
+            lost.err()
+        );
+        std::fs::rename(
+            app.files_dir.join("kept-aside"),
+            app.files_dir.join(format!("org/{org}/{id}")),
+        )
+        .expect("restore object");
+
+        // A delete between the row read and the open: row and object both gone.
+        let path = format!("/v1/orgs/{org}/files/{id}");
+        assert_eq!(
+            owner.call(&app, Method::DELETE, &path, None).await.status,
+            204
+        );
+        let gone = app.tenancy.download(&access, row, None).await;
+        assert!(
+            matches!(gone, Err(TenancyError::NotFound)),
+            "{backend:?}: {:?}",
+            gone.err()
+        );
+        owner
+            .get(&app, &format!("{path}/content"))
+            .await
+            .problem(404, "not_found");
+    }
 }

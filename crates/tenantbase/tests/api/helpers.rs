@@ -62,6 +62,8 @@ pub struct TestApp {
     pub files_dir: std::path::PathBuf,
     /// The app's object store.
     pub blob: BlobStore,
+    /// The app's tenancy service, for tests that must act between two of its steps.
+    pub tenancy: Arc<Tenancy>,
     _dir: tempfile::TempDir,
     _database: Option<TestDatabase>,
 }
@@ -346,18 +348,19 @@ impl TestApp {
             root: files_dir.clone(),
         });
         let blob = BlobStore::open(&blob_config).await.expect("object store");
+        let tenancy = Arc::new(Tenancy::new(
+            store.clone(),
+            blob.clone(),
+            identity.clone(),
+            options.tenancy,
+        ));
         let state = AppState::new(Services {
             store: store.clone(),
             blob: blob.clone(),
             metrics: tenantbase_http::metrics_handle(),
             queue_depth: Arc::default(),
             http: Arc::new(options.http),
-            tenancy: Arc::new(Tenancy::new(
-                store.clone(),
-                blob.clone(),
-                identity.clone(),
-                options.tenancy,
-            )),
+            tenancy: tenancy.clone(),
             oidc: Arc::new(Oidc::new(identity.clone(), &master, options.oidc).expect("oidc")),
             identity,
             in_flight: tenantbase_http::InFlight::new(64),
@@ -372,6 +375,7 @@ impl TestApp {
             database_url,
             files_dir,
             blob,
+            tenancy,
             _dir: dir,
             _database: database,
         }

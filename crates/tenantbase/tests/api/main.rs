@@ -27,6 +27,7 @@ mod errors;
 mod files;
 mod files_faults;
 mod files_hangups;
+mod files_lapsed_claim;
 mod files_presigned;
 mod files_quota_race;
 mod files_refusals;

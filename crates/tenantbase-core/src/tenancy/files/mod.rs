@@ -13,6 +13,7 @@ mod sweep;
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Deserialize;
 use tenantbase_blob::{BlobError, BlobRead};
@@ -192,6 +193,14 @@ pub struct NewFile {
     pub declared_size: Option<u64>,
 }
 
+/// A completion's lease on a presigned upload: the upload, and when the lease runs out
+/// (which also tells it from the claim of a completion that took over after it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Claim {
+    pub upload: FileId,
+    pub until: DateTime<Utc>,
+}
+
 /// A file being downloaded: its row and its bytes.
 pub struct FileDownload {
     pub file: StoredFile,
@@ -242,25 +251,27 @@ impl Tenancy {
     }
 
     /// Writes the row of an object stored under its final key (closing the presigned
-    /// `upload` it came from, whose reservation it takes over), under the org's lock. A
-    /// refusal or failure before the commit removes the object: no object stays without a
-    /// row. A failed commit leaves it — the row may exist — to the sweep.
+    /// upload it came from, whose reservation it takes over, if `claim` still holds it),
+    /// under the org's lock. A refusal or failure before the commit removes the object (a
+    /// completion's only while its claim holds: see `discard_claimed`): no object stays
+    /// without a row. A failed commit leaves it — the row may exist — to the sweep.
     async fn record_file(
         &self,
         access: &OrgAccess,
         file: &StoredFile,
-        upload: Option<FileId>,
+        claim: Option<Claim>,
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let prepared = async {
             let mut unit = self.write(access.scope()).await?;
             unit.lock_org().await?;
-            if let Some(upload) = upload
-                && !unit.delete_upload(upload).await?
+            if let Some(claim) = claim
+                && !(unit.hold_upload(claim.upload, claim.until, Utc::now()).await?
+                    && unit.delete_upload(claim.upload).await?)
             {
                 return Err(TenancyError::Conflict(
                     "upload_completing",
-                    "Another request completed this upload.".to_owned(),
+                    "Another request completed this upload or took it over.".to_owned(),
                 ));
             }
             self.check_quota(unit.as_mut(), file.size).await?;
@@ -278,8 +289,13 @@ impl Tenancy {
             Ok((unit, change)) => Ok(unit.commit(change).await?),
             Err(refused) => {
                 let key = object_key(access.org_id(), file.id);
-                if let Err(error) = self.blob.delete(&key).await {
-                    tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
+                match claim {
+                    Some(claim) => self.discard_claimed(access, claim, &key).await,
+                    None => {
+                        if let Err(error) = self.blob.delete(&key).await {
+                            tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
+                        }
+                    }
                 }
                 Err(refused)
             }
@@ -329,11 +345,21 @@ impl Tenancy {
     ) -> Result<FileDownload, TenancyError> {
         // An empty file has no byte to range over; some stores refuse an empty range.
         let range = range.filter(|r| !r.is_empty());
-        let read = self
+        let read = match self
             .blob
             .read(&object_key(access.org_id(), file.id), range)
             .await
-            .map_err(unavailable)?;
+        {
+            Ok(read) => read,
+            // A delete may have removed the row, then the object, since `file` was read:
+            // the file is gone, as for any deleted file. Only an object missing under a row
+            // that is still there means the store lost it.
+            Err(BlobError::NotFound) => {
+                self.file(access, file.id).await?;
+                return Err(unavailable(BlobError::NotFound));
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
         Ok(FileDownload { file, read })
     }
 

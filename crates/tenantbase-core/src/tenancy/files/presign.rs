@@ -14,7 +14,8 @@ use tenantbase_domain::model::{FileUpload, RequestMeta, StoredFile};
 use super::grants::{GrantMethod, Signer};
 use super::sniff::{SNIFF_BYTES, mismatch};
 use super::{
-    FileRefusal, object_key, staging_key, stored_file, unavailable, valid_content_type, valid_name,
+    Claim, FileRefusal, object_key, staging_key, stored_file, unavailable, valid_content_type,
+    valid_name,
 };
 use crate::tenancy::access::OrgAccess;
 use crate::tenancy::cache::OrgStale;
@@ -256,9 +257,14 @@ impl Tenancy {
             Err(BlobError::NotFound) => false,
             Err(other) => return Err(unavailable(other)),
         };
-        let now = Utc::now();
+        // Microseconds, as the databases keep it: the claim's end also identifies it.
+        let now = now_micros();
+        let claim = Claim {
+            upload: id,
+            until: now + COMPLETION_LEASE,
+        };
         let mut unit = self.store.begin_org(access.scope()).await?;
-        let claimed = unit.claim_upload(id, now, now + COMPLETION_LEASE).await?;
+        let claimed = unit.claim_upload(id, now, claim.until).await?;
         unit.commit().await?;
         if !claimed {
             return Err(TenancyError::Conflict(
@@ -266,11 +272,13 @@ impl Tenancy {
                 "Another request is completing this upload; retry shortly.".to_owned(),
             ));
         }
-        let completed = self.finish_upload(access, upload, staged, request).await;
+        let completed = self
+            .finish_upload(access, upload, claim, staged, request)
+            .await;
         if completed.is_err() {
             let released = async {
                 let mut unit = self.store.begin_org(access.scope()).await?;
-                unit.release_upload(id).await?;
+                unit.release_upload(id, claim.until).await?;
                 unit.commit().await
             };
             if let Err(error) = released.await {
@@ -285,6 +293,7 @@ impl Tenancy {
         &self,
         access: &OrgAccess,
         upload: FileUpload,
+        claim: Claim,
         staged: bool,
         request: &RequestMeta,
     ) -> Result<StoredFile, TenancyError> {
@@ -312,7 +321,7 @@ impl Tenancy {
                 return Err(TenancyError::File(FileRefusal::StoreUnavailable));
             }
             Err(refused) => {
-                self.discard(&key).await;
+                self.discard_claimed(access, claim, &key).await;
                 return Err(refused);
             }
         };
@@ -324,7 +333,7 @@ impl Tenancy {
             sha256,
             upload.created_by,
         );
-        self.record_file(access, &file, Some(file.id), request)
+        self.record_file(access, &file, Some(claim), request)
             .await?;
         Ok(file)
     }
@@ -359,6 +368,28 @@ impl Tenancy {
 
     async fn discard(&self, key: &str) {
         if let Err(error) = self.blob.delete(key).await {
+            tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
+        }
+    }
+
+    /// Removes `key` (the upload's file key) if `claim` still holds the upload, with its
+    /// row locked meanwhile. A completion that outran its lease leaves the bytes: they may
+    /// be those of the completion that took over, or already a recorded file's; what is
+    /// left goes with a retry or the sweep.
+    pub(super) async fn discard_claimed(&self, access: &OrgAccess, claim: Claim, key: &str) {
+        let discarded = async {
+            let mut unit = self.store.begin_org(access.scope()).await?;
+            if unit
+                .hold_upload(claim.upload, claim.until, Utc::now())
+                .await?
+            {
+                self.discard(key).await;
+            } else {
+                tracing::warn!("a completion outran its claim; its bytes stay");
+            }
+            unit.commit().await
+        };
+        if let Err(error) = discarded.await {
             tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
         }
     }

@@ -31,6 +31,11 @@ const DOWNLOAD_TTL_DEFAULT: Duration = Duration::from_secs(3600);
 /// How long one completion holds an upload: ample to move and hash 5 GiB.
 const COMPLETION_LEASE: chrono::Duration = chrono::Duration::minutes(30);
 
+/// How much of its lease a completion must have left to remove refused bytes: more than
+/// an object store's delete takes (its client gives up within a minute), so no other
+/// completion can take the upload over while the delete runs.
+const DISCARD_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
 /// A presigned upload to open.
 #[derive(Debug, Clone)]
 pub struct UploadRequest {
@@ -372,25 +377,27 @@ impl Tenancy {
         }
     }
 
-    /// Removes `key` (the upload's file key) if `claim` still holds the upload, with its
-    /// row locked meanwhile. A completion that outran its lease leaves the bytes: they may
-    /// be those of the completion that took over, or already a recorded file's; what is
-    /// left goes with a retry or the sweep.
+    /// Removes `key` (the upload's file key) if `claim` still holds the upload and will
+    /// for `DISCARD_MARGIN` more. The check commits before the delete: a unit held open
+    /// across an object store's call would hold SQLite's one writer (every write of the
+    /// server) for as long as the store takes. A completion with less of its lease left
+    /// leaves the bytes: they may be those of a completion about to take over, or already
+    /// a recorded file's; what is left goes with a retry or the sweep.
     pub(super) async fn discard_claimed(&self, access: &OrgAccess, claim: Claim, key: &str) {
-        let discarded = async {
+        let held = async {
             let mut unit = self.store.begin_org(access.scope()).await?;
-            if unit
-                .hold_upload(claim.upload, claim.until, Utc::now())
-                .await?
-            {
-                self.discard(key).await;
-            } else {
-                tracing::warn!("a completion outran its claim; its bytes stay");
-            }
-            unit.commit().await
+            let held = unit
+                .hold_upload(claim.upload, claim.until, Utc::now() + DISCARD_MARGIN)
+                .await?;
+            unit.commit().await?;
+            Ok::<_, tenantbase_store::StoreError>(held)
         };
-        if let Err(error) = discarded.await {
-            tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
+        match held.await {
+            Ok(true) => self.discard(key).await,
+            Ok(false) => tracing::warn!("a completion outran its claim; its bytes stay"),
+            Err(error) => {
+                tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
+            }
         }
     }
 

@@ -296,7 +296,9 @@ where
             }
         }
     }
-    tracing::error!("gave up recording a job outcome: the job runs again once its lease ends");
+    // Once the lease ends, the next claim runs the job again, or dead-letters it as lost
+    // if that was its last attempt: its outcome here is not known to anyone.
+    tracing::error!("gave up recording a job outcome: it will run again or be dead-lettered");
     None
 }
 

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::{Actor, RequestMeta, Target};
+use tenantbase_domain::model::{Actor, RequestMeta, Target, User};
 use tenantbase_store::identity::passkeys::{PasskeyUse, StoredPasskey};
 use tenantbase_store::platform::events::NewEvent;
 use webauthn_rs::prelude::{
@@ -21,6 +21,8 @@ use crate::write::Change;
 /// An answer that passed: the passkey, what the verifier found, and the open unit in
 /// which the passkey's new counter and flags are recorded (the caller commits it).
 pub(super) struct Passed<'a> {
+    /// The passkey's owner, whose row the unit has locked.
+    pub owner: User,
     pub stored: StoredPasskey,
     pub result: AuthenticationResult,
     pub unit: IdentityWrite<'a>,
@@ -68,6 +70,9 @@ impl Identity {
             drop(unit);
             return Err(self.refuse(audit, None, "unknown passkey", request).await);
         };
+        // The owner's row before the passkey's, as a removal takes them: the other order
+        // could deadlock against it on PostgreSQL.
+        let owner = unit.lock_user(stored.info.user_id).await?;
         let mut passkey = parse(&stored.credential)?;
         let result = match verify(&passkey) {
             Ok(result) => result,
@@ -98,6 +103,7 @@ impl Identity {
                 .await);
         }
         Ok(Passed {
+            owner,
             stored,
             result,
             unit,

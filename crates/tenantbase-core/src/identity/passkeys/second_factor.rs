@@ -45,6 +45,7 @@ impl Identity {
         let Passed {
             stored,
             result,
+            owner: _,
             mut unit,
         } = self
             .finish_with_passkey_of(user.id, Step::SecondFactor(&challenge), credential, request)

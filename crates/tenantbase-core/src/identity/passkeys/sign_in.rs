@@ -73,13 +73,13 @@ impl Identity {
             webauthn.finish_discoverable_authentication_v2(&credential, state, passkey)
         };
         let Passed {
+            owner: user,
             stored,
             result,
-            mut unit,
+            unit,
         } = self
             .check_answer(&credential, user_handle, verify, Audit::SignIn, request)
             .await?;
-        let user = unit.lock_user(stored.info.user_id).await?;
         let amr = amr(&result);
         let payload = serde_json::json!({"passkey_id": stored.info.id.to_string(), "amr": amr});
         let event = user_event("auth.passkey.login.succeeded", &user, request, payload);

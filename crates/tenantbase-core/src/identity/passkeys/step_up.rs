@@ -36,6 +36,7 @@ impl Identity {
         let Passed {
             stored,
             result,
+            owner: _,
             unit,
         } = self
             .finish_with_passkey_of(

@@ -1,7 +1,7 @@
 //! Exporting and archiving a chain, and what a verify or an archive run sees when an
 //! archive truncates the chain under it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::{archive_before, archive_chain, read_archive};
 use tenantbase_core::audit::export::{Format, export_chain};
@@ -80,18 +80,25 @@ async fn exports_stream_jsonl_and_csv_within_a_time_range() {
     assert_eq!(n, 1, "until is exclusive");
 }
 
+/// An object store, and an org whose chain holds four sealed events older than the
+/// returned cutoff and two newer ones.
+async fn four_old_and_two_new(f: &Fixture) -> (BlobStore, OrgId, DateTime<Utc>) {
+    let blob = BlobStore::local(&f.dir.path().join("files"))
+        .await
+        .expect("blob");
+    let org = OrgId::new();
+    append_many(f.store.as_ref(), org, 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cutoff = Utc::now();
+    append_many(f.store.as_ref(), org, 2).await;
+    (blob, org, cutoff)
+}
+
 #[tokio::test]
 async fn archived_events_leave_a_chain_that_still_verifies() {
     for backend in BOTH {
         let f = Fixture::new(backend).await;
-        let blob = BlobStore::local(&f.dir.path().join("files"))
-            .await
-            .expect("blob");
-        let org = OrgId::new();
-        append_many(f.store.as_ref(), org, 4).await;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let cutoff = Utc::now();
-        append_many(f.store.as_ref(), org, 2).await;
+        let (blob, org, cutoff) = four_old_and_two_new(&f).await;
 
         let manifests = archive_before(f.store.as_ref(), &blob, cutoff)
             .await
@@ -148,14 +155,7 @@ async fn archived_events_leave_a_chain_that_still_verifies() {
 async fn verify_and_archive_runs_that_an_archive_overtakes_find_no_break() {
     for backend in BOTH {
         let f = Fixture::new(backend).await;
-        let blob = BlobStore::local(&f.dir.path().join("files"))
-            .await
-            .expect("blob");
-        let org = OrgId::new();
-        append_many(f.store.as_ref(), org, 4).await;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let cutoff = Utc::now();
-        append_many(f.store.as_ref(), org, 2).await;
+        let (blob, org, cutoff) = four_old_and_two_new(&f).await;
         // The verify reads the chain's head (anchor at the start)…
         let head = f
             .store

@@ -1,5 +1,6 @@
-//! Linking a provider's identity to an existing account, explicitly, and unlinking it:
-//! end to end through the API on both backends, against the testkit's provider.
+//! Linking a provider's identity to an existing account — explicitly, never through an
+//! unverified email — and unlinking it: end to end through the API on both backends,
+//! against the testkit's provider.
 
 use reqwest::Url;
 use serde_json::json;
@@ -236,5 +237,43 @@ async fn an_expired_link_code_links_nothing() {
         let listed = owner.get(&app, "/v1/auth/identities").await.json();
         assert_eq!(listed["items"], json!([]));
         assert!(events_of(&app, "auth.identity.linked").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_email_creates_and_links_nothing() {
+    for backend in BOTH {
+        let (app, provider) = app_with_provider(backend).await;
+        let mut user = ProviderUser::verified("sub-1", "new@example.com");
+        user.email_verified = false;
+        provider.sign_in_as(user);
+        through_callback(&app)
+            .await
+            .problem(403, "email_not_verified");
+        assert!(
+            app.store
+                .user_by_email("new@example.com")
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // Nor does it reach an account that has the address.
+        let owner = caller(&register(&app, "owner@example.com").await);
+        let mut claimant = ProviderUser::verified("sub-2", "owner@example.com");
+        claimant.email_verified = false;
+        provider.sign_in_as(claimant);
+        through_callback(&app)
+            .await
+            .problem(403, "email_not_verified");
+        let identities = owner.get(&app, "/v1/auth/identities").await.json();
+        assert_eq!(identities["items"], json!([]));
+        let failed = events_of(&app, "auth.oidc.login.failed").await;
+        assert!(
+            failed
+                .iter()
+                .all(|e| e["payload"]["reason"] == "email_not_verified")
+        );
+        assert_eq!(failed.len(), 2);
     }
 }

@@ -5000,6 +5000,7 @@ export interface operations {
                 /**
                  * @description Recommended: the S256 challenge (RFC 7636) of a verifier the app keeps; the
                  *     exchange then needs the verifier, so the login code works only for this app.
+                 *     Required by providers configured with `require_code_challenge`.
                  */
                 code_challenge?: string;
             };
@@ -5029,7 +5030,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge; or A query parameter does not fit (`validation_failed`, with `errors`) */
+            /** @description `redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge (or is missing where the provider requires it); or A query parameter does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -126,7 +126,7 @@ pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<Provid
     responses(
         (status = 302, description = "To the provider's authorization endpoint", headers(("Location" = String))),
         (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`redirect_uri` is not one of the provider's, or `code_challenge` is not an S256 challenge (or is missing where the provider requires it)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn start(

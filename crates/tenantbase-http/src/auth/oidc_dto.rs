@@ -13,6 +13,7 @@ pub(crate) struct StartQuery {
     pub redirect_uri: String,
     /// Recommended: the S256 challenge (RFC 7636) of a verifier the app keeps; the
     /// exchange then needs the verifier, so the login code works only for this app.
+    /// Required by providers configured with `require_code_challenge`.
     pub code_challenge: Option<String>,
 }
 

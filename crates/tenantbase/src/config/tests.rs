@@ -169,7 +169,7 @@ fn oidc_providers_load_and_keep_their_secret_out_of_debug() {
             "tb.toml",
             &oidc_toml(
                 "https://login.example.com",
-                "claims = { email = \"upn\" }\n",
+                "claims = { email = \"upn\" }\nrequire_code_challenge = true\n",
             ),
         )?;
         let overrides = Overrides {
@@ -184,6 +184,7 @@ fn oidc_providers_load_and_keep_their_secret_out_of_debug() {
             "unset claim names keep their default"
         );
         assert_eq!(provider.scopes, ["email", "profile"]);
+        assert!(provider.require_code_challenge);
         assert!(!format!("{config:?}").contains("s3cret-value"));
         Ok(())
     });

@@ -40,6 +40,7 @@ pub(crate) fn with_provider(provider: &OidcProvider, policy: OidcPolicy) -> Oidc
         scopes: vec!["email".to_owned(), "profile".to_owned()],
         claims: Default::default(),
         redirect_uris: vec![APP_PAGE.to_owned()],
+        require_code_challenge: false,
     };
     OidcPolicy {
         providers: vec![config],
@@ -58,12 +59,12 @@ pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn start_path(redirect_uri: &str) -> String {
+pub(crate) fn start_path(redirect_uri: &str) -> String {
     let query: String = url_query(&[("redirect_uri", redirect_uri)]);
     format!("/v1/auth/oidc/test/start?{query}")
 }
 
-fn url_query(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn url_query(pairs: &[(&str, &str)]) -> String {
     let mut url = Url::parse("http://x/").expect("url");
     url.query_pairs_mut().extend_pairs(pairs);
     url.query().unwrap_or_default().to_owned()

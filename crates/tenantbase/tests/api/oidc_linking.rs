@@ -1,17 +1,18 @@
 //! Linking a provider's identity to an existing account — explicitly, never through an
-//! unverified email — and unlinking it: end to end through the API on both backends,
-//! against the testkit's provider.
+//! unverified email — and unlinking it, and a provider that binds every sign-in to the
+//! app's PKCE challenge: end to end through the API on both backends, against the
+//! testkit's provider.
 
 use reqwest::Url;
 use serde_json::json;
 use tenantbase_core::identity::oidc::OidcPolicy;
-use tenantbase_testkit::oidc_provider::ProviderUser;
+use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::auth::{login, register};
 use crate::helpers::{BOTH, TestApp};
 use crate::oidc::{
     APP_PAGE, app_with_policy, app_with_provider, caller, confirm, consent, events_of, link_code,
-    sign_in, through_callback,
+    location, sign_in, start_path, through_callback, url_query, with_provider,
 };
 use crate::tenants::Caller;
 
@@ -275,5 +276,32 @@ async fn an_unverified_email_creates_and_links_nothing() {
                 .all(|e| e["payload"]["reason"] == "email_not_verified")
         );
         assert_eq!(failed.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_requiring_the_apps_challenge_refuses_sign_in_starts_without_one() {
+    for backend in BOTH {
+        let provider = OidcProvider::start().await;
+        let mut policy = with_provider(&provider, OidcPolicy::default());
+        policy.providers[0].require_code_challenge = true;
+        let app = TestApp::with_oidc(backend, policy).await;
+
+        let refused = app
+            .get(&start_path(APP_PAGE))
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(refused["errors"][0]["field"], "code_challenge", "{refused}");
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let bound = url_query(&[("redirect_uri", APP_PAGE), ("code_challenge", challenge)]);
+        let started = app.get(&format!("/v1/auth/oidc/test/start?{bound}")).await;
+        assert!(location(&started).as_str().starts_with(&provider.issuer));
+
+        // A link is confirmed by the session that started it: it needs no challenge.
+        let owner = caller(&register(&app, "owner@example.com").await);
+        provider.sign_in_as(ProviderUser::verified("sub-owner", "owner@example.com"));
+        let code = link_code(&app, &owner).await;
+        let confirmed = confirm(&app, &owner, &code).await;
+        assert_eq!(confirmed.status, 201, "{}", confirmed.text());
     }
 }

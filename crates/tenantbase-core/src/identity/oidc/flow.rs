@@ -56,9 +56,18 @@ impl Oidc {
                 && c.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        if app_challenge.is_some_and(|challenge| !s256(challenge)) {
-            let message = "must be an S256 challenge: 43 characters of base64url";
-            invalid.push(("code_challenge", message.to_owned()));
+        match app_challenge {
+            Some(challenge) if !s256(challenge) => {
+                let message = "must be an S256 challenge: 43 characters of base64url";
+                invalid.push(("code_challenge", message.to_owned()));
+            }
+            // A linking flow is confirmed by the session that started it: nothing to bind.
+            None if link_to.is_none() && provider.config.require_code_challenge => {
+                let message =
+                    "is required by this provider: the S256 challenge of a verifier the app keeps";
+                invalid.push(("code_challenge", message.to_owned()));
+            }
+            _ => {}
         }
         if !invalid.is_empty() {
             return Err(OidcError::Invalid(invalid));

@@ -38,6 +38,11 @@ pub struct ProviderConfig {
     pub claims: ClaimNames,
     /// The app URIs a flow may return to; a start naming another is refused.
     pub redirect_uris: Vec<String>,
+    /// Refuse a sign-in start without the app's `code_challenge`, so that every login code
+    /// is bound to the app that started it (no login CSRF). Off by default: a start needs
+    /// only `redirect_uri`.
+    #[serde(default)]
+    pub require_code_challenge: bool,
 }
 
 fn default_scopes() -> Vec<String> {

@@ -1,12 +1,19 @@
-//! Exporting and archiving a chain, and what a verify or an archive run sees when an
-//! archive truncates the chain under it.
+//! Exporting and archiving a chain, what a verify or an archive run sees when an archive
+//! truncates the chain under it, and what archive runs that race or crash leave stored.
+
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use tenantbase_blob::BlobStore;
-use tenantbase_core::audit::archive::{archive_before, archive_chain, read_archive};
+use tenantbase_core::audit::archive::{
+    Batch, Manifest, Selected, archive_before, archive_chain, read_archive, select_batch,
+};
 use tenantbase_core::audit::export::{Format, export_chain};
 use tenantbase_core::audit::verify::verify_chain;
 use tenantbase_domain::OrgId;
+use tenantbase_domain::model::ChainHead;
+use tenantbase_store::Store;
 
 use super::fixture::{self, BOTH, Fixture};
 use super::{append_many, verdict};
@@ -128,7 +135,7 @@ async fn archived_events_leave_a_chain_that_still_verifies() {
             format!("{org}: ok 2 events")
         );
 
-        let key = manifest.object.replace(".jsonl.gz", ".manifest.json");
+        let key = manifest.key();
         let (read, events) = read_archive(&blob, &key).await.expect("archive verifies");
         assert_eq!(&read, manifest);
         assert_eq!(
@@ -157,14 +164,7 @@ async fn verify_and_archive_runs_that_an_archive_overtakes_find_no_break() {
         let f = Fixture::new(backend).await;
         let (blob, org, cutoff) = four_old_and_two_new(&f).await;
         // The verify reads the chain's head (anchor at the start)…
-        let head = f
-            .store
-            .chain_heads()
-            .await
-            .expect("heads")
-            .into_iter()
-            .find(|h| h.chain == org.to_string())
-            .expect("head");
+        let head = head_of(f.store.as_ref(), org).await;
         // …then an archive run truncates the chain before the verify walks it.
         let manifests = archive_before(f.store.as_ref(), &blob, cutoff)
             .await
@@ -197,4 +197,126 @@ async fn verify_and_archive_runs_that_an_archive_overtakes_find_no_break() {
             "{backend:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_run_that_loses_a_race_from_one_anchor_leaves_only_the_winners_archive() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        // Whose cutoff is later (taking six events, not four); with the same cutoff,
+        // both store the same range, and the loser must remove its own copy only.
+        for (winner_later, loser_later) in [(false, true), (true, false), (false, false)] {
+            let (blob, org, cutoff) = four_old_and_two_new(&f).await;
+            let later = Utc::now();
+            let at = |is_later| if is_later { later } else { cutoff };
+            let (winner_cutoff, loser_cutoff) = (at(winner_later), at(loser_later));
+            let store = f.store.as_ref();
+            // Both runs read the chain from one anchor; the winner stores and truncates,
+            // then the loser stores what it read (after the winner's clean-up) and loses.
+            let head = head_of(store, org).await;
+            let loser = selected(store, &head, loser_cutoff).await;
+            let winner = selected(store, &head, winner_cutoff).await;
+            let written = winner.write(&blob).await.expect("winner writes");
+            let Batch::Archived(manifest) = written.truncate(store, &blob).await.expect("wins")
+            else {
+                panic!("{backend:?}: the first truncation wins");
+            };
+            let written = loser.write(&blob).await.expect("loser writes");
+            assert_ne!(written.manifest().object, manifest.object);
+            assert!(matches!(
+                written.truncate(store, &blob).await.expect("loses"),
+                Batch::Moved
+            ));
+
+            assert_eq!(
+                stored_keys(&blob, org).await,
+                keys_of(&manifest),
+                "{backend:?}, later cutoff for winner {winner_later}, loser {loser_later}"
+            );
+            let (_, events) = read_archive(&blob, &manifest.key())
+                .await
+                .expect("the winner's archive verifies");
+            assert_eq!(events.len(), if winner_later { 6 } else { 4 });
+            assert_eq!(
+                verdict(store, org).await.to_string(),
+                format!("{org}: ok {} events", 6 - manifest.events),
+                "{backend:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_next_run_removes_what_a_run_that_crashed_before_truncating_stored() {
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let (blob, org, cutoff) = four_old_and_two_new(&f).await;
+        let store = f.store.as_ref();
+        let head = head_of(store, org).await;
+        // A run stores the four old events and stops short of truncating, as if it
+        // crashed: they stay in the chain, and the anchor where it was.
+        drop(
+            selected(store, &head, cutoff)
+                .await
+                .write(&blob)
+                .await
+                .expect("write"),
+        );
+        assert_eq!(stored_keys(&blob, org).await.len(), 2);
+        assert_eq!(
+            verdict(store, org).await.to_string(),
+            format!("{org}: ok 6 events")
+        );
+
+        // The next run, with a later cutoff, archives from that anchor and removes them.
+        let manifests = archive_chain(store, &blob, head, Utc::now())
+            .await
+            .expect("archive");
+        assert_eq!(manifests.len(), 1, "{backend:?}");
+        assert_eq!(
+            stored_keys(&blob, org).await,
+            keys_of(&manifests[0]),
+            "{backend:?}"
+        );
+        read_archive(&blob, &manifests[0].key())
+            .await
+            .expect("archive verifies");
+    }
+}
+
+async fn head_of(store: &dyn Store, org: OrgId) -> ChainHead {
+    store
+        .chain_heads()
+        .await
+        .expect("heads")
+        .into_iter()
+        .find(|h| h.chain == org.to_string())
+        .expect("head")
+}
+
+/// The first step of a run from `head`: the events before `cutoff`, which must be some.
+async fn selected(store: &dyn Store, head: &ChainHead, cutoff: DateTime<Utc>) -> Selected {
+    match select_batch(store, head, cutoff).await.expect("select") {
+        ControlFlow::Continue(selected) => selected,
+        ControlFlow::Break(_) => panic!("nothing to archive"),
+    }
+}
+
+/// Every key stored for `org`'s archives, sorted.
+async fn stored_keys(blob: &BlobStore, org: OrgId) -> Vec<String> {
+    let listed: Vec<_> = blob
+        .list(&format!("audit/{org}"))
+        .try_collect()
+        .await
+        .expect("list");
+    let mut keys: Vec<String> = listed.into_iter().map(|meta| meta.key).collect();
+    keys.sort();
+    keys
+}
+
+/// The keys of an archive's object and manifest, sorted.
+fn keys_of(manifest: &Manifest) -> Vec<String> {
+    let mut keys = vec![manifest.object.clone(), manifest.key()];
+    keys.sort();
+    keys
 }

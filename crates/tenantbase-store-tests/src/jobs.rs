@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tenantbase_domain::model::{Enqueued, JobState};
+use tenantbase_domain::model::{ClaimedJob, Enqueued, JobClaim, JobState};
 use tenantbase_store::platform::jobs::{MAX_PAYLOAD_BYTES, NewJob};
 use tenantbase_store::{Store, StoreError};
 
 const LEASE: Duration = Duration::from_secs(30);
 
-async fn enqueue(store: &dyn Store, job: NewJob) -> Enqueued {
+pub(crate) async fn enqueue(store: &dyn Store, job: NewJob) -> Enqueued {
     let mut unit = store.begin().await.expect("begin");
     let outcome = unit.enqueue_job(job).await.expect("enqueue");
     unit.commit().await.expect("commit");
@@ -75,6 +75,7 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
     assert_eq!(claimed.len(), 1, "only due jobs are claimed");
     assert_eq!((claimed[0].id, claimed[0].attempts), (due, 1));
     assert_eq!(claimed[0].payload, json!({"k": "v"}));
+    let claim = claimed[0].claim();
     assert!(
         store
             .claim_jobs("w2", &["a", "b"], now, LEASE, 10)
@@ -86,7 +87,7 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
 
     assert_eq!(
         store
-            .complete_jobs(&[due], "w2", now)
+            .complete_jobs(&[claim], "w2", now)
             .await
             .expect("complete"),
         0,
@@ -94,7 +95,17 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .complete_jobs(&[due, later], "w1", now)
+            .complete_jobs(
+                &[
+                    claim,
+                    JobClaim {
+                        id: later,
+                        attempt: 1
+                    }
+                ],
+                "w1",
+                now
+            )
             .await
             .expect("complete"),
         1,
@@ -102,7 +113,7 @@ pub async fn claimed_jobs_complete_once(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .complete_jobs(&[due], "w1", now)
+            .complete_jobs(&[claim], "w1", now)
             .await
             .expect("complete"),
         0,
@@ -125,14 +136,14 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
         .await
         .id();
     let now = Utc::now();
-    store
+    let first = store
         .claim_jobs("w", &["flaky"], now, LEASE, 1)
         .await
         .expect("claim");
     let retry_at = now + chrono::Duration::seconds(5);
     assert!(
         store
-            .fail_job(id, "w", "smtp down", Some(retry_at), now)
+            .fail_job(first[0].claim(), "w", "smtp down", Some(retry_at), now)
             .await
             .expect("fail")
     );
@@ -157,7 +168,7 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
     assert_eq!(claimed[0].attempts, 2);
     assert!(
         store
-            .fail_job(id, "w", "still down", None, retry_at)
+            .fail_job(claimed[0].claim(), "w", "still down", None, retry_at)
             .await
             .expect("fail")
     );
@@ -181,7 +192,7 @@ pub async fn failed_jobs_retry_then_die(store: &dyn Store) {
 pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
     let id = enqueue(store, NewJob::new("slow", json!({}))).await.id();
     let now = Utc::now();
-    store
+    let crashed = store
         .claim_jobs("crashed", &["slow"], now, Duration::from_secs(10), 1)
         .await
         .expect("claim");
@@ -201,14 +212,14 @@ pub async fn expired_leases_are_reclaimed(store: &dyn Store) {
     assert_eq!((reclaimed[0].id, reclaimed[0].attempts), (id, 2));
     assert_eq!(
         store
-            .complete_jobs(&[id], "crashed", after_expiry)
+            .complete_jobs(&[crashed[0].claim()], "crashed", after_expiry)
             .await
             .expect("complete"),
         0
     );
     assert_eq!(
         store
-            .complete_jobs(&[id], "w2", after_expiry)
+            .complete_jobs(&[reclaimed[0].claim()], "w2", after_expiry)
             .await
             .expect("complete"),
         1
@@ -312,12 +323,12 @@ pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
         matches!(retry(store, id, now).await, Err(StoreError::NotFound)),
         "not dead yet"
     );
-    store
+    let claimed = store
         .claim_jobs("w", &["x"], now, LEASE, 1)
         .await
         .expect("claim");
     store
-        .fail_job(id, "w", "boom", None, now)
+        .fail_job(claimed[0].claim(), "w", "boom", None, now)
         .await
         .expect("fail");
     retry(store, id, now).await.expect("retry");
@@ -334,21 +345,23 @@ pub async fn dead_jobs_can_be_retried(store: &dyn Store) {
 }
 
 pub async fn completions_are_batched(store: &dyn Store) {
-    let mut ids = Vec::new();
     for _ in 0..50 {
-        ids.push(enqueue(store, NewJob::new("batch", json!({}))).await.id());
+        enqueue(store, NewJob::new("batch", json!({}))).await;
     }
     let now = Utc::now();
+    let claims: Vec<_> = store
+        .claim_jobs("w", &["batch"], now, LEASE, 100)
+        .await
+        .expect("claim")
+        .iter()
+        .map(ClaimedJob::claim)
+        .collect();
+    assert_eq!(claims.len(), 50);
     assert_eq!(
         store
-            .claim_jobs("w", &["batch"], now, LEASE, 100)
+            .complete_jobs(&claims, "w", now)
             .await
-            .expect("claim")
-            .len(),
-        50
-    );
-    assert_eq!(
-        store.complete_jobs(&ids, "w", now).await.expect("complete"),
+            .expect("complete"),
         50
     );
     assert_eq!(
@@ -368,12 +381,12 @@ pub async fn completions_are_batched(store: &dyn Store) {
 pub async fn finished_jobs_are_cleaned_up(store: &dyn Store) {
     let id = enqueue(store, NewJob::new("x", json!({}))).await.id();
     let now = Utc::now();
-    store
+    let claimed = store
         .claim_jobs("w", &["x"], now, LEASE, 1)
         .await
         .expect("claim");
     store
-        .complete_jobs(&[id], "w", now)
+        .complete_jobs(&[claimed[0].claim()], "w", now)
         .await
         .expect("complete");
     assert_eq!(

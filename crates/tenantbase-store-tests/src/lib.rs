@@ -6,6 +6,7 @@ mod events;
 mod files;
 mod identity;
 mod jobs;
+mod late_outcomes;
 mod sealing;
 mod second_steps;
 
@@ -13,6 +14,7 @@ pub use events::*;
 pub use files::*;
 pub use identity::*;
 pub use jobs::*;
+pub use late_outcomes::*;
 pub use sealing::*;
 pub use second_steps::*;
 use serde_json::json;
@@ -44,6 +46,9 @@ macro_rules! conformance_suite {
             failed_jobs_retry_then_die,
             expired_leases_are_reclaimed,
             lost_workers_last_attempts_are_dead_lettered,
+            late_success_of_a_lost_last_attempt_lands,
+            late_outcomes_leave_a_newer_claim_alone,
+            late_failure_of_a_lost_last_attempt_stays_dead,
             claims_take_only_the_given_kinds,
             dead_jobs_can_be_retried,
             completions_are_batched,

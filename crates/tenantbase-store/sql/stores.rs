@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::{
-    Avatar, ChainHead, ClaimedJob, Event, Job, JobState, LinkedIdentity, MfaChallenge, MfaFactor,
-    Profile, QueueDepth, Session, Setting, SigningKeyRow, TrustedDevice, User,
+    Avatar, ChainHead, ClaimedJob, Event, Job, JobClaim, JobState, LinkedIdentity, MfaChallenge,
+    MfaFactor, Profile, QueueDepth, Session, Setting, SigningKeyRow, TrustedDevice, User,
 };
 use tenantbase_store::identity::passkeys::StoredPasskey;
 use tenantbase_store::platform::events::UnsealedChain;
@@ -79,22 +79,22 @@ impl JobStore for BackendStore {
 
     async fn complete_jobs(
         &self,
-        ids: &[JobId],
+        claims: &[JobClaim],
         worker: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        jobs::complete_jobs(self.writer(), ids, worker, now).await
+        jobs::complete_jobs(self.writer(), claims, worker, now).await
     }
 
     async fn fail_job(
         &self,
-        id: JobId,
+        claim: JobClaim,
         worker: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        jobs::fail_job(self.writer(), id, worker, error, retry_at, now).await
+        jobs::fail_job(self.writer(), claim, worker, error, retry_at, now).await
     }
 
     async fn list_jobs(&self, state: Option<JobState>, limit: u32) -> StoreResult<Vec<Job>> {

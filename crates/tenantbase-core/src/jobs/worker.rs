@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tenantbase_domain::JobId;
-use tenantbase_domain::model::ClaimedJob;
+use tenantbase_domain::model::{ClaimedJob, JobClaim};
 use tenantbase_store::{Store, StoreResult};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -160,7 +159,7 @@ struct Run {
     config: WorkerConfig,
     worker: Arc<str>,
     /// Where successes go to be recorded in a batch.
-    succeeded: mpsc::Sender<JobId>,
+    succeeded: mpsc::Sender<JobClaim>,
 }
 
 /// Most successes recorded in one statement.
@@ -229,9 +228,9 @@ impl Run {
             .increment(1);
         let reason = match outcome {
             Ok(()) => {
-                if self.succeeded.send(job.id).await.is_err() {
-                    let ids = [job.id];
-                    persist(|| self.store.complete_jobs(&ids, &self.worker, Utc::now())).await;
+                if self.succeeded.send(job.claim()).await.is_err() {
+                    let claims = [job.claim()];
+                    persist(|| self.store.complete_jobs(&claims, &self.worker, Utc::now())).await;
                 }
                 return;
             }
@@ -252,11 +251,11 @@ impl Run {
         }
         let recorded = persist(|| {
             self.store
-                .fail_job(job.id, &self.worker, &reason, retry_at, Utc::now())
+                .fail_job(job.claim(), &self.worker, &reason, retry_at, Utc::now())
         })
         .await;
         if recorded == Some(false) {
-            tracing::warn!(job = %job.id, "job lease was lost before it finished; another worker owns it");
+            tracing::warn!(job = %job.id, "job lease ran out before its outcome was recorded; a newer claim owns it");
         }
     }
 }
@@ -265,7 +264,7 @@ impl Run {
 async fn complete_in_batches(
     store: Arc<dyn Store>,
     worker: Arc<str>,
-    mut finished: mpsc::Receiver<JobId>,
+    mut finished: mpsc::Receiver<JobClaim>,
 ) {
     let mut batch = Vec::with_capacity(COMPLETION_BATCH);
     while finished.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {

@@ -95,6 +95,26 @@ pub struct ClaimedJob {
     pub run_at: DateTime<Utc>,
 }
 
+impl ClaimedJob {
+    /// This run's claim, to record its outcome against.
+    pub fn claim(&self) -> JobClaim {
+        JobClaim {
+            id: self.id,
+            attempt: self.attempts,
+        }
+    }
+}
+
+/// One claim of a job: with the claiming worker's id, what a run's outcome is recorded
+/// against. The attempt tells this run from a later claim of the same job by the same
+/// worker, so a report that comes after the lease ran out cannot settle the newer run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobClaim {
+    pub id: JobId,
+    /// The claim's `attempts`, 1 on the first run.
+    pub attempt: i32,
+}
+
 /// Jobs per kind and state, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDepth {

@@ -18,7 +18,7 @@ pub mod user;
 
 pub use event::{Actor, ChainHead, ChainKey, Event, GENESIS_HASH, RequestMeta, Target};
 pub use file::{FileUpload, StoredFile};
-pub use job::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+pub use job::{ClaimedJob, Enqueued, Job, JobClaim, JobState, QueueDepth};
 pub use linked_identity::LinkedIdentity;
 pub use mfa::{MfaChallenge, MfaFactor, MfaKind, TrustedDevice};
 pub use org::{ApiKey, Invitation, Member, Membership, Org, Role, Team};

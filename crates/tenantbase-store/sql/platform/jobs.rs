@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
-use tenantbase_domain::model::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+use tenantbase_domain::model::{ClaimedJob, Enqueued, Job, JobClaim, JobState, QueueDepth};
 use tenantbase_store::platform::JobsUnit;
 use tenantbase_store::platform::jobs::{
     CLAIMED_COLUMNS, ClaimedRow, JOB_COLUMNS, JobRow, MAX_PAYLOAD_BYTES, NewJob,
@@ -34,6 +34,8 @@ impl JobsUnit for PlatformTx {
 ///
 /// A worker that dies mid-run (OOM, abort) never settles its job, so the claim settles
 /// it: an expired lease on the last attempt is dead-lettered first, and never reclaimed.
+/// The dead letter keeps its lapsed lease ([`LOST_CLAIM`]): the worker may only have
+/// been slow to report, and its report still lands.
 pub(crate) async fn claim_jobs<'e, E>(
     db: E,
     worker: &str,
@@ -50,7 +52,7 @@ where
     sqlx::query(
         "UPDATE jobs SET state = 'dead', \
          last_error = 'worker ' || locked_by || ' was lost during the last attempt', \
-         locked_until = NULL, finished_at = $1, updated_at = $1 \
+         finished_at = $1, updated_at = $1 \
          WHERE state IN ('queued', 'running') AND run_at <= $1 \
            AND state = 'running' AND locked_until < $1 AND attempts >= max_attempts",
     )
@@ -129,34 +131,50 @@ pub(crate) async fn enqueue_job(conn: &mut Conn, job: NewJob) -> StoreResult<Enq
     Ok(Enqueued::Duplicate(JobId::from_uuid(existing)))
 }
 
+/// A job dead-lettered by `claim_jobs` because its worker was lost on the last attempt:
+/// dead, yet still holding the lease that lapsed (every other settling clears it). Nobody
+/// has run it since, so the report of that claim (`locked_by`, `attempts`) still counts.
+const LOST_CLAIM: &str = "(state = 'dead' AND locked_until IS NOT NULL)";
+
+/// Succeeds each claim that stands: running under it, or [`LOST_CLAIM`] on it. A job
+/// claimed again since (by any worker, which moves `attempts`) is left to the new claim.
 pub(crate) async fn complete_jobs<'e, E>(
     db: E,
-    ids: &[JobId],
+    claims: &[JobClaim],
     worker: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<u64>
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    if ids.is_empty() {
+    if claims.is_empty() {
         return Ok(0);
     }
+    // Joined to the claims as a table, so each is found by the primary key; a row-value
+    // `IN` would scan every job kept on SQLite.
     let sql = format!(
         "UPDATE jobs SET state = 'succeeded', payload = '{{}}', finished_at = $2, updated_at = $2, \
          locked_until = NULL \
-         WHERE locked_by = $1 AND state = 'running' AND id IN ({})",
-        placeholders(3, ids.len())
+         FROM (VALUES {}) AS claims \
+         WHERE jobs.id = claims.column1 AND jobs.attempts = claims.column2 \
+           AND locked_by = $1 AND (state = 'running' OR {LOST_CLAIM})",
+        (0..claims.len())
+            .map(|n| format!("(${}, ${})", 3 + 2 * n, 4 + 2 * n))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut query = sqlx::query(&sql).bind(worker).bind(now);
-    for id in ids {
-        query = query.bind(id.as_uuid());
+    for claim in claims {
+        query = query.bind(claim.id.as_uuid()).bind(claim.attempt);
     }
     Ok(query.execute(db).await?.rows_affected())
 }
 
+/// Fails a claim that stands, like `complete_jobs`. A [`LOST_CLAIM`] takes only a final
+/// failure, whose reason replaces the lost-worker one: it stays dead, never requeued.
 pub(crate) async fn fail_job<'e, E>(
     db: E,
-    id: JobId,
+    claim: JobClaim,
     worker: &str,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
@@ -169,18 +187,20 @@ where
         Some(_) => (JobState::Queued, None),
         None => (JobState::Dead, Some(now)),
     };
-    let failed = sqlx::query(
+    let failed = sqlx::query(&format!(
         "UPDATE jobs SET state = $4, run_at = COALESCE($5, run_at), last_error = $3, \
          locked_until = NULL, finished_at = $6, updated_at = $7 \
-         WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-    )
-    .bind(id.as_uuid())
+         WHERE id = $1 AND attempts = $8 AND locked_by = $2 \
+           AND (state = 'running' OR ({LOST_CLAIM} AND $5 IS NULL))"
+    ))
+    .bind(claim.id.as_uuid())
     .bind(worker)
     .bind(error)
     .bind(state.as_str())
     .bind(retry_at)
     .bind(finished_at)
     .bind(now)
+    .bind(claim.attempt)
     .execute(db)
     .await?;
     Ok(failed.rows_affected() == 1)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenantbase_domain::JobId;
-use tenantbase_domain::model::{ClaimedJob, Enqueued, Job, JobState, QueueDepth};
+use tenantbase_domain::model::{ClaimedJob, Enqueued, Job, JobClaim, JobState, QueueDepth};
 
 use crate::{StoreError, StoreResult};
 
@@ -79,20 +79,23 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Vec<ClaimedJob>>;
 
     /// Marks jobs done in one statement and empties their payloads (`{}`): a delivered
-    /// job's payload has served, and it may carry personal data. Returns how many
-    /// `worker` still held (a job whose lease ran out and that another worker took is left
-    /// alone).
+    /// job's payload has served, and it may carry personal data. Returns how many of
+    /// `worker`'s claims still stood: a job whose lease ran out and that was claimed again
+    /// (by any worker) is left alone, but one dead-lettered as lost on that very claim (its
+    /// last attempt: nobody ran it since) succeeds after all.
     async fn complete_jobs(
         &self,
-        ids: &[JobId],
+        claims: &[JobClaim],
         worker: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
 
-    /// Records a failed run: back to the queue at `retry_at`, or dead when `None`.
+    /// Records a failed run: back to the queue at `retry_at`, or dead when `None`. Like
+    /// `complete_jobs`, only while `worker`'s claim stands; a final failure of a claim
+    /// dead-lettered as lost replaces the lost-worker reason with its own, still dead.
     async fn fail_job(
         &self,
-        id: JobId,
+        claim: JobClaim,
         worker: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,

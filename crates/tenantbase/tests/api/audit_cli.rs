@@ -184,12 +184,18 @@ async fn jobs_cli_lists_dead_jobs_and_retries_them() {
         .id();
     unit.commit().await.expect("commit");
     let now = Utc::now();
-    store
+    let claimed = store
         .claim_jobs("test", &["mail.send"], now, Duration::from_secs(30), 1)
         .await
         .expect("claim");
     store
-        .fail_job(id, "test", "smtp: connection refused", None, now)
+        .fail_job(
+            claimed[0].claim(),
+            "test",
+            "smtp: connection refused",
+            None,
+            now,
+        )
         .await
         .expect("fail");
 

@@ -249,8 +249,10 @@ impl Tenancy {
         let staged = match self.blob.head(&staging).await {
             Ok(meta) if meta.size == upload.size => true,
             Ok(meta) => {
-                // Bytes nobody will use count against nothing: they go now.
-                self.discard(&staging).await;
+                // The wrong bytes stay: they are not this completion's to remove. The client
+                // may be replacing them with the right ones meanwhile, for a completion of
+                // its own; its next PUT replaces them, or the sweep removes them once the
+                // upload is closed.
                 return Err(TenancyError::invalid(
                     "size",
                     format!(

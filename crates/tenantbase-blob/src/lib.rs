@@ -182,11 +182,11 @@ impl BlobStore {
         Ok(BlobRead { size, range, body })
     }
 
-    /// Moves `from` to `to`, replacing what was there (a rename on the local folder, a
-    /// server-side copy and delete on S3 and Azure).
-    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+    /// Copies `from` to `to`, replacing what was there (a hard link on the local folder, a
+    /// server-side copy on S3 and Azure).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
         self.inner
-            .rename(&ObjectPath::from(from), &ObjectPath::from(to))
+            .copy(&ObjectPath::from(from), &ObjectPath::from(to))
             .await?;
         Ok(())
     }

@@ -125,6 +125,18 @@ impl BlobStore {
         .await
     }
 
+    /// A store over any `object_store` store: it signs no URLs (tenantbase serves them, as
+    /// for the local folder) and streams writes as multipart uploads. For wrappers that
+    /// watch or hold a store's calls, as tests do; `open` needs no such help.
+    pub fn from_store(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            inner: store,
+            signer: None,
+            local: None,
+            kind: StoreKind::Other,
+        }
+    }
+
     /// Stores `bytes` under `key` (`audit/org_…/…`), replacing what was there.
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
         self.inner
@@ -170,11 +182,11 @@ impl BlobStore {
         Ok(BlobRead { size, range, body })
     }
 
-    /// Moves `from` to `to`, replacing what was there (a rename on the local folder, a
-    /// server-side copy and delete on S3 and Azure).
-    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+    /// Copies `from` to `to`, replacing what was there (a hard link on the local folder, a
+    /// server-side copy on S3 and Azure).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
         self.inner
-            .rename(&ObjectPath::from(from), &ObjectPath::from(to))
+            .copy(&ObjectPath::from(from), &ObjectPath::from(to))
             .await?;
         Ok(())
     }

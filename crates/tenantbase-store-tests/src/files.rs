@@ -17,6 +17,7 @@ fn file(name: &str, size: u64, content_type: &str, created_by: UserId) -> Stored
         sha256: "ab".repeat(32),
         created_by,
         created_at: Utc::now().trunc_subsecs(6),
+        upload_claim: None,
     }
 }
 
@@ -56,7 +57,11 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
     let files = [
         file("zoë.png", 100, "image/png", owner),
         file("zebra.jpg", 50, "image/jpeg", owner),
-        file("notes.txt", 7, "text/plain", owner),
+        StoredFile {
+            // From a presigned upload: its key names the claim that moved the bytes.
+            upload_claim: Some((Utc::now() + chrono::Duration::minutes(30)).trunc_subsecs(6)),
+            ..file("notes.txt", 7, "text/plain", owner)
+        },
     ];
     let mut unit = store.begin_org(&a).await.expect("unit");
     for f in &files {
@@ -78,6 +83,7 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
 
     let mut read = store.read_org(&a).await.expect("read");
     assert_eq!(read.file(files[0].id).await.expect("file"), files[0]);
+    assert_eq!(read.file(files[2].id).await.expect("file"), files[2]);
     let all = read
         .files(&FileQuery {
             limit: 10,
@@ -146,10 +152,12 @@ pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
     );
     let stranger = FileId::new();
     assert_eq!(
-        read.existing_files(&[files[2].id, stranger])
+        read.existing_files(&[files[0].id, files[2].id, stranger])
             .await
-            .expect("existing"),
-        vec![files[2].id]
+            .expect("existing")
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>(),
+        [(files[0].id, None), (files[2].id, files[2].upload_claim)].into()
     );
     assert_eq!(read.upload(upload.id).await.expect("upload"), upload);
     drop(read);

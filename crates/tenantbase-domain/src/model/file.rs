@@ -16,6 +16,9 @@ pub struct StoredFile {
     pub sha256: String,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
+    /// For a presigned upload, the claim (by the end of its lease) of the completion that
+    /// moved the bytes to their key, which names it; `None` for a direct upload.
+    pub upload_claim: Option<DateTime<Utc>>,
 }
 
 /// A presigned upload the client has not yet reported complete. Its size counts against

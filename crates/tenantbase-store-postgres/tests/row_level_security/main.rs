@@ -138,6 +138,7 @@ async fn populate(store: &PgStore, owner: UserId) -> OrgId {
         sha256: "0".repeat(64),
         created_by: owner,
         created_at: now,
+        upload_claim: None,
     };
     unit.insert_file(&file).await.expect("file");
     let upload = FileUpload {

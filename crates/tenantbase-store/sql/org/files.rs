@@ -42,7 +42,7 @@ impl FilesUnit for OrgTx {
     async fn insert_file(&mut self, file: &StoredFile) -> StoreResult<()> {
         let org = self.org_id();
         sqlx::query(&format!(
-            "INSERT INTO files (org_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO files (org_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             files::COLUMNS
         ))
         .bind(org)
@@ -53,6 +53,7 @@ impl FilesUnit for OrgTx {
         .bind(&file.sha256)
         .bind(file.created_by.as_uuid())
         .bind(file.created_at)
+        .bind(file.upload_claim)
         .execute(&mut *self.tx)
         .await?;
         // The creator's row before the org's usage row, in every statement that changes
@@ -122,21 +123,25 @@ impl FilesUnit for OrgTx {
         Ok(true)
     }
 
-    async fn existing_files(&mut self, ids: &[FileId]) -> StoreResult<Vec<FileId>> {
+    async fn existing_files(
+        &mut self,
+        ids: &[FileId],
+    ) -> StoreResult<Vec<(FileId, Option<DateTime<Utc>>)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut b = QueryBuilder::<Db>::new("SELECT id FROM files WHERE org_id = ");
+        let mut b = QueryBuilder::<Db>::new("SELECT id, upload_claim FROM files WHERE org_id = ");
         b.push_bind(self.org_id()).push(" AND id IN (");
         let mut list = b.separated(", ");
         for id in ids {
             list.push_bind(id.as_uuid());
         }
         b.push(")");
-        let rows: Vec<(Uuid,)> = b.build_query_as().fetch_all(&mut *self.tx).await?;
+        let rows: Vec<(Uuid, Option<DateTime<Utc>>)> =
+            b.build_query_as().fetch_all(&mut *self.tx).await?;
         Ok(rows
             .into_iter()
-            .map(|(id,)| FileId::from_uuid(id))
+            .map(|(id, claim)| (FileId::from_uuid(id), claim))
             .collect())
     }
 

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::{StoreError, StoreResult};
 
 /// The columns of `files` but `org_id`, in the order of `FileRow`.
-pub const COLUMNS: &str = "id, name, size, content_type, sha256, created_by, created_at";
+pub const COLUMNS: &str =
+    "id, name, size, content_type, sha256, created_by, created_at, upload_claim";
 
 #[async_trait]
 pub trait FilesUnit: Send {
@@ -21,8 +22,11 @@ pub trait FilesUnit: Send {
     async fn files(&mut self, query: &FileQuery) -> StoreResult<Vec<StoredFile>>;
     /// `false` if there was no such file.
     async fn delete_file(&mut self, id: FileId) -> StoreResult<bool>;
-    /// Which of `ids` have a row.
-    async fn existing_files(&mut self, ids: &[FileId]) -> StoreResult<Vec<FileId>>;
+    /// Which of `ids` have a row, each with the claim its object's key names.
+    async fn existing_files(
+        &mut self,
+        ids: &[FileId],
+    ) -> StoreResult<Vec<(FileId, Option<DateTime<Utc>>)>>;
     /// Bytes the org uses: stored files plus presigned uploads still open (or being
     /// completed) at `now`.
     async fn bytes_used(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -65,6 +69,7 @@ pub struct FileRow {
     pub sha256: String,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
+    pub upload_claim: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<FileRow> for StoredFile {
@@ -79,6 +84,7 @@ impl TryFrom<FileRow> for StoredFile {
             sha256: row.sha256,
             created_by: UserId::from_uuid(row.created_by),
             created_at: row.created_at,
+            upload_claim: row.upload_claim,
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::files::{created_id, stored_objects, upload};
 use crate::helpers::{BOTH, Backend, TestApp};
 use crate::tenants::Caller;
 
-fn job(kind: &str, payload: Value) -> JobContext {
+pub(crate) fn job(kind: &str, payload: Value) -> JobContext {
     JobContext {
         id: JobId::new(),
         kind: kind.to_owned(),

@@ -1,6 +1,6 @@
 //! A presigned upload's completion that outran its lease cannot remove the bytes of the
 //! completion that took the upload over, on both backends. The staged object is a named
-//! pipe, so the first completion waits, after its claim and its move, in the store's open
+//! pipe, so the first completion waits, after its claim and its copy, in the store's open
 //! of the bytes until the test lets it go: the test lapses its claim meanwhile and
 //! completes the upload again.
 
@@ -23,14 +23,19 @@ async fn let_reader_go(pipe: &Path) {
         .expect("writer");
 }
 
-async fn until_gone(path: &Path) {
-    while path.exists() {
+/// Returns once `folder` holds something (within a few seconds).
+async fn until_filled(folder: &Path) {
+    for _ in 0..500 {
+        if std::fs::read_dir(folder).is_ok_and(|mut entries| entries.next().is_some()) {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    panic!("nothing arrived in {}", folder.display());
 }
 
 /// What a lease running out leaves in the store: the claim ends, nothing holds the upload.
-async fn lapse_claim(app: &TestApp, org: &str, upload: &str) {
+pub(crate) async fn lapse_claim(app: &TestApp, org: &str, upload: &str) {
     let scope = OrgScope::for_checked_org(org.parse().expect("org id"));
     let id = upload.parse().expect("upload id");
     let mut unit = app.store.begin_org(&scope).await.expect("unit");
@@ -70,7 +75,7 @@ async fn a_completion_that_outran_its_claim_leaves_the_next_ones_file_alone() {
             .status()
             .expect("mkfifo");
         assert!(status.success());
-        // Another name for the pipe, to reach it once it moved (or was replaced).
+        // Another name for the pipe, to reach it once it was copied (and replaced).
         let pipe = app.files_dir.join("pipe");
         std::fs::hard_link(&staging, &pipe).expect("link");
 
@@ -79,9 +84,10 @@ async fn a_completion_that_outran_its_claim_leaves_the_next_ones_file_alone() {
         let interleave = async {
             // The first completion's size check opens the staged object: let it through.
             let_reader_go(&pipe).await;
-            // Claimed and moved; it now waits to read the bytes under the file's key.
-            until_gone(&staging).await;
+            // Claimed and copied; it now waits to read the bytes under its own key.
+            until_filled(&app.files_dir.join(format!("org/{org}"))).await;
             lapse_claim(&app, &org, &upload).await;
+            std::fs::remove_file(&staging).expect("the pipe goes");
             std::fs::write(&staging, b"").expect("staged again");
             let second = owner.post(&app, &complete, json!({})).await;
             let_reader_go(&pipe).await;

@@ -146,6 +146,13 @@ impl TestApp {
         Self::open(backend, options).await
     }
 
+    /// Over `blob` instead of a local folder of its own.
+    pub async fn with_blob(backend: Backend, blob: BlobStore) -> Self {
+        let mut options = Options::new(OpenApiRouter::new(), settings());
+        options.blob_store = Some(blob);
+        Self::open(backend, options).await
+    }
+
     /// With tenancy rules (invitation and org limits) other than the default.
     pub async fn with_tenancy(backend: Backend, tenancy: TenancyPolicy) -> Self {
         let mut options = Options::new(OpenApiRouter::new(), settings());
@@ -344,10 +351,15 @@ impl TestApp {
         let identity = Arc::new(identity);
         let state_identity = identity.clone();
         let files_dir = dir.path().join("files");
-        let blob_config = options.blob.unwrap_or(BlobConfig::Local {
-            root: files_dir.clone(),
-        });
-        let blob = BlobStore::open(&blob_config).await.expect("object store");
+        let blob = match options.blob_store {
+            Some(blob) => blob,
+            None => {
+                let config = options.blob.unwrap_or(BlobConfig::Local {
+                    root: files_dir.clone(),
+                });
+                BlobStore::open(&config).await.expect("object store")
+            }
+        };
         let tenancy = Arc::new(Tenancy::new(
             store.clone(),
             blob.clone(),
@@ -441,6 +453,8 @@ pub struct Options {
     pub step_up: StepUpPolicy,
     pub tenancy: TenancyPolicy,
     pub blob: Option<BlobConfig>,
+    /// An object store made by the test (`blob` is then ignored).
+    pub blob_store: Option<BlobStore>,
     pub mfa_email_fallback: bool,
     pub oidc: OidcPolicy,
     pub passkeys: Option<tenantbase_core::identity::passkeys::RelyingParty>,
@@ -456,6 +470,7 @@ impl Options {
             step_up: StepUpPolicy::default(),
             tenancy: TenancyPolicy::default(),
             blob: None,
+            blob_store: None,
             mfa_email_fallback: false,
             oidc: OidcPolicy::default(),
             passkeys: None,

@@ -1,7 +1,8 @@
 //! Files of an org (DATA-2): streamed uploads under a per-org quota, a quota per creating
 //! user across their orgs (`quota`) and a size cap; content-type checks, metadata,
 //! downloads, deletion, presigned URLs, and the sweep that removes objects no row
-//! describes. Objects are keyed `org/{org_id}/{file_id}`.
+//! describes. Objects are keyed `org/{org_id}/{file_id}`, or `….{claim}` for a presigned
+//! upload's (`object_key`).
 
 mod grants;
 mod ingest;
@@ -120,9 +121,21 @@ pub(crate) fn unavailable(error: BlobError) -> TenancyError {
     TenancyError::File(FileRefusal::StoreUnavailable)
 }
 
-/// Where a file's bytes live: one key space per org.
-pub fn object_key(org: OrgId, file: FileId) -> String {
-    format!("org/{org}/{file}")
+/// Where a file's bytes live: one key space per org. A presigned upload's completion
+/// moves the staged bytes to a key of its own, named by its claim (the end of its lease,
+/// in microseconds): a move that lands after its lease ran out cannot replace the bytes of
+/// the file another completion recorded.
+pub fn object_key(org: OrgId, file: FileId, claim: Option<DateTime<Utc>>) -> String {
+    match claim {
+        None => format!("org/{org}/{file}"),
+        Some(until) => format!("org/{org}/{file}.{}", until.timestamp_micros()),
+    }
+}
+
+/// The key of `file`'s bytes, from its row (within `org`: no row leads to another org's
+/// bytes).
+fn file_key(org: OrgId, file: &StoredFile) -> String {
+    object_key(org, file.id, file.upload_claim)
 }
 
 /// Where a presigned upload's bytes land until it completes. Presigned URLs write only
@@ -236,7 +249,7 @@ impl Tenancy {
             .map_err(|p| TenancyError::Invalid(vec![p]))?;
         let budget = self.budget(access, new.declared_size).await?;
         let id = FileId::new();
-        let key = object_key(access.org_id(), id);
+        let key = object_key(access.org_id(), id, None);
         let stored = ingest(&self.blob, &key, &content_type, budget, body).await?;
         let file = stored_file(
             id,
@@ -252,9 +265,9 @@ impl Tenancy {
 
     /// Writes the row of an object stored under its final key (closing the presigned
     /// upload it came from, whose reservation it takes over, if `claim` still holds it),
-    /// under the org's lock. A refusal or failure before the commit removes the object (a
-    /// completion's only while its claim holds: see `discard_claimed`): no object stays
-    /// without a row. A failed commit leaves it — the row may exist — to the sweep.
+    /// under the org's lock. A refusal or failure before the commit removes the object —
+    /// its key is this upload's, or this completion's, alone: no object stays without a
+    /// row. A failed commit leaves it — the row may exist — to the sweep.
     async fn record_file(
         &self,
         access: &OrgAccess,
@@ -288,15 +301,7 @@ impl Tenancy {
         match prepared {
             Ok((unit, change)) => Ok(unit.commit(change).await?),
             Err(refused) => {
-                let key = object_key(access.org_id(), file.id);
-                match claim {
-                    Some(claim) => self.discard_claimed(access, claim, &key).await,
-                    None => {
-                        if let Err(error) = self.blob.delete(&key).await {
-                            tracing::warn!(%error, "removing an unrecorded object; the sweep will retry");
-                        }
-                    }
-                }
+                self.discard(&file_key(access.org_id(), file)).await;
                 Err(refused)
             }
         }
@@ -347,7 +352,7 @@ impl Tenancy {
         let range = range.filter(|r| !r.is_empty());
         let read = match self
             .blob
-            .read(&object_key(access.org_id(), file.id), range)
+            .read(&file_key(access.org_id(), &file), range)
             .await
         {
             Ok(read) => read,
@@ -361,6 +366,13 @@ impl Tenancy {
             Err(error) => return Err(unavailable(error)),
         };
         Ok(FileDownload { file, read })
+    }
+
+    /// Removes bytes no row describes; the sweep retries what this cannot.
+    async fn discard(&self, key: &str) {
+        if let Err(error) = self.blob.delete(key).await {
+            tracing::warn!(%error, "removing an object no row describes; the sweep will retry");
+        }
     }
 
     /// Removes the row, then the object; the sweep removes the object if this process
@@ -383,14 +395,14 @@ impl Tenancy {
             serde_json::json!({"name": file.name, "size": file.size}),
         );
         unit.commit(Change::new(OrgStale::Nothing, event)).await?;
-        if let Err(error) = self.blob.delete(&object_key(access.org_id(), id)).await {
+        if let Err(error) = self.blob.delete(&file_key(access.org_id(), &file)).await {
             tracing::warn!(%error, "removing a deleted file's object; the sweep will retry");
         }
         Ok(())
     }
 }
 
-/// The row of a file just stored.
+/// The row of a file just stored (a presigned upload's then names its claim).
 fn stored_file(
     id: FileId,
     name: String,
@@ -407,5 +419,6 @@ fn stored_file(
         sha256,
         created_by,
         created_at: now_micros(),
+        upload_claim: None,
     }
 }

@@ -14,8 +14,8 @@ use tenantbase_domain::model::{FileUpload, RequestMeta, StoredFile};
 use super::grants::{GrantMethod, Signer};
 use super::sniff::{SNIFF_BYTES, mismatch};
 use super::{
-    Claim, FileRefusal, object_key, staging_key, stored_file, unavailable, valid_content_type,
-    valid_name,
+    Claim, FileRefusal, file_key, object_key, staging_key, stored_file, unavailable,
+    valid_content_type, valid_name,
 };
 use crate::tenancy::access::OrgAccess;
 use crate::tenancy::cache::OrgStale;
@@ -28,13 +28,8 @@ const UPLOAD_TTL_MAX: Duration = Duration::from_secs(3600);
 const DOWNLOAD_TTL_MAX: Duration = Duration::from_secs(7 * 86_400);
 const UPLOAD_TTL_DEFAULT: Duration = Duration::from_secs(900);
 const DOWNLOAD_TTL_DEFAULT: Duration = Duration::from_secs(3600);
-/// How long one completion holds an upload: ample to move and hash 5 GiB.
+/// How long one completion holds an upload: ample to copy and hash 5 GiB.
 const COMPLETION_LEASE: chrono::Duration = chrono::Duration::minutes(30);
-
-/// How much of its lease a completion must have left to remove refused bytes: more than
-/// an object store's delete takes (its client gives up within a minute), so no other
-/// completion can take the upload over while the delete runs.
-const DISCARD_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 /// A presigned upload to open.
 #[derive(Debug, Clone)]
@@ -86,12 +81,14 @@ fn valid_sha256(value: &str) -> Result<String, FieldProblem> {
 }
 
 impl Tenancy {
-    /// A URL for `method` on `file`: the store's own, or a local one.
+    /// A URL for `method` on `file`, whose bytes are (or go) under `key`: the store's
+    /// own, or a local one.
     async fn presigned_url(
         &self,
         access: &OrgAccess,
         method: GrantMethod,
         file: FileId,
+        key: &str,
         ttl: Duration,
         expires_at: DateTime<Utc>,
     ) -> Result<String, TenancyError> {
@@ -99,13 +96,9 @@ impl Tenancy {
             GrantMethod::Get => tenantbase_blob::Method::GET,
             GrantMethod::Put => tenantbase_blob::Method::PUT,
         };
-        let key = match method {
-            GrantMethod::Get => object_key(access.org_id(), file),
-            GrantMethod::Put => staging_key(access.org_id(), file),
-        };
         match self
             .blob
-            .signed_url(store_method, &key, ttl)
+            .signed_url(store_method, key, ttl)
             .await
             .map_err(unavailable)?
         {
@@ -180,8 +173,16 @@ impl Tenancy {
             created_at: now,
             expires_at,
         };
+        let staging = staging_key(access.org_id(), upload.id);
         let url = self
-            .presigned_url(access, GrantMethod::Put, upload.id, ttl, expires_at)
+            .presigned_url(
+                access,
+                GrantMethod::Put,
+                upload.id,
+                &staging,
+                ttl,
+                expires_at,
+            )
             .await?;
         let mut unit = self.write(access.scope()).await?;
         // Under the org's lock: concurrent presigns cannot reserve more than the quota.
@@ -230,11 +231,12 @@ impl Tenancy {
 
     /// Registers a presigned upload the store received. One completion at a time holds
     /// the upload (a lease in its row, so its bytes stay reserved against the quota): it
-    /// moves the staged bytes to the file's own key, checks them there — size, promised
-    /// hash, signature — and writes the file row in the transaction that closes the
-    /// upload. Wrong bytes are removed and the upload stays open for another PUT; a failure
-    /// gives the lease back so a retry can finish (from the file's key, if the bytes had
-    /// moved already). Completing a completed upload returns its file.
+    /// copies the staged bytes to a key of its own (`object_key`), checks them there —
+    /// size, promised hash, signature — and writes the file row in the transaction that
+    /// closes the upload; the staged bytes go once the file is recorded. Refused bytes are
+    /// removed from its key and the upload stays open for another PUT; a failure gives the
+    /// lease back so a retry can finish from the staged bytes. Completing a completed
+    /// upload returns its file.
     pub async fn complete_upload(
         &self,
         access: &OrgAccess,
@@ -245,12 +247,13 @@ impl Tenancy {
             Err(TenancyError::NotFound) => return self.file(access, id).await,
             other => other?,
         };
-        let staging = staging_key(access.org_id(), id);
-        let staged = match self.blob.head(&staging).await {
-            Ok(meta) if meta.size == upload.size => true,
+        match self.blob.head(&staging_key(access.org_id(), id)).await {
+            Ok(meta) if meta.size == upload.size => {}
             Ok(meta) => {
-                // Bytes nobody will use count against nothing: they go now.
-                self.discard(&staging).await;
+                // The wrong bytes stay: they are not this completion's to remove. The client
+                // may be replacing them with the right ones meanwhile, for a completion of
+                // its own; its next PUT replaces them, or the sweep removes them once the
+                // upload is closed.
                 return Err(TenancyError::invalid(
                     "size",
                     format!(
@@ -259,9 +262,8 @@ impl Tenancy {
                     ),
                 ));
             }
-            Err(BlobError::NotFound) => false,
-            Err(other) => return Err(unavailable(other)),
-        };
+            Err(missing) => return Err(not_staged(missing)),
+        }
         // Microseconds, as the databases keep it: the claim's end also identifies it.
         let now = now_micros();
         let claim = Claim {
@@ -277,9 +279,7 @@ impl Tenancy {
                 "Another request is completing this upload; retry shortly.".to_owned(),
             ));
         }
-        let completed = self
-            .finish_upload(access, upload, claim, staged, request)
-            .await;
+        let completed = self.finish_upload(access, upload, claim, request).await;
         if completed.is_err() {
             let released = async {
                 let mut unit = self.store.begin_org(access.scope()).await?;
@@ -293,53 +293,43 @@ impl Tenancy {
         completed
     }
 
-    /// The claimed part of a completion: move, check, record.
+    /// The claimed part of a completion: copy, check, record. The copy's key is the
+    /// claim's alone, so whatever lands there — however late — is this completion's to
+    /// remove, and no other's bytes: one that outran its lease cannot replace the object
+    /// of the file a later completion recorded.
     async fn finish_upload(
         &self,
         access: &OrgAccess,
         upload: FileUpload,
         claim: Claim,
-        staged: bool,
         request: &RequestMeta,
     ) -> Result<StoredFile, TenancyError> {
-        let key = object_key(access.org_id(), upload.id);
-        if staged {
-            let staging = staging_key(access.org_id(), upload.id);
-            self.blob
-                .rename(&staging, &key)
-                .await
-                .map_err(unavailable)?;
-        } else if let Err(missing) = self.blob.head(&key).await {
-            // Neither staged nor moved by an earlier attempt: nothing arrived yet.
-            return Err(match missing {
-                BlobError::NotFound => TenancyError::Conflict(
-                    "upload_incomplete",
-                    "Nothing has been uploaded to this URL yet.".to_owned(),
-                ),
-                other => unavailable(other),
-            });
-        }
+        let staging = staging_key(access.org_id(), upload.id);
+        let key = object_key(access.org_id(), upload.id, Some(claim.until));
+        self.blob.copy(&staging, &key).await.map_err(not_staged)?;
         let sha256 = match self.check_arrival(&key, &upload).await {
             Ok(sha256) => sha256,
-            Err(TenancyError::File(FileRefusal::StoreUnavailable)) => {
-                // The bytes may be fine: a retry checks them again.
-                return Err(TenancyError::File(FileRefusal::StoreUnavailable));
-            }
             Err(refused) => {
-                self.discard_claimed(access, claim, &key).await;
+                self.discard(&key).await;
                 return Err(refused);
             }
         };
-        let file = stored_file(
-            upload.id,
-            upload.name,
-            upload.content_type,
-            upload.size,
-            sha256,
-            upload.created_by,
-        );
+        let file = StoredFile {
+            upload_claim: Some(claim.until),
+            ..stored_file(
+                upload.id,
+                upload.name,
+                upload.content_type,
+                upload.size,
+                sha256,
+                upload.created_by,
+            )
+        };
         self.record_file(access, &file, Some(claim), request)
             .await?;
+        // Recorded: the upload is closed, and what is staged (these bytes, or a PUT
+        // replayed since) is nobody's.
+        self.discard(&staging).await;
         Ok(file)
     }
 
@@ -371,36 +361,6 @@ impl Tenancy {
         Ok(sha256)
     }
 
-    async fn discard(&self, key: &str) {
-        if let Err(error) = self.blob.delete(key).await {
-            tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
-        }
-    }
-
-    /// Removes `key` (the upload's file key) if `claim` still holds the upload and will
-    /// for `DISCARD_MARGIN` more. The check commits before the delete: a unit held open
-    /// across an object store's call would hold SQLite's one writer (every write of the
-    /// server) for as long as the store takes. A completion with less of its lease left
-    /// leaves the bytes: they may be those of a completion about to take over, or already
-    /// a recorded file's; what is left goes with a retry or the sweep.
-    pub(super) async fn discard_claimed(&self, access: &OrgAccess, claim: Claim, key: &str) {
-        let held = async {
-            let mut unit = self.store.begin_org(access.scope()).await?;
-            let held = unit
-                .hold_upload(claim.upload, claim.until, Utc::now() + DISCARD_MARGIN)
-                .await?;
-            unit.commit().await?;
-            Ok::<_, tenantbase_store::StoreError>(held)
-        };
-        match held.await {
-            Ok(true) => self.discard(key).await,
-            Ok(false) => tracing::warn!("a completion outran its claim; its bytes stay"),
-            Err(error) => {
-                tracing::warn!(%error, "removing refused upload bytes; the sweep will retry");
-            }
-        }
-    }
-
     /// A URL anyone holding it may GET the file from until it expires.
     pub async fn presign_download(
         &self,
@@ -416,10 +376,10 @@ impl Tenancy {
             DOWNLOAD_TTL_MAX,
         )?;
         let mut unit = self.write(access.scope()).await?;
-        unit.file(id).await?;
+        let key = file_key(access.org_id(), &unit.file(id).await?);
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
         let url = self
-            .presigned_url(access, GrantMethod::Get, id, ttl, expires_at)
+            .presigned_url(access, GrantMethod::Get, id, &key, ttl, expires_at)
             .await?;
         // The URL is a credential anyone holding it may use: who made one is on record.
         let event = access.event(
@@ -430,6 +390,17 @@ impl Tenancy {
         );
         unit.commit(Change::new(OrgStale::Nothing, event)).await?;
         Ok(PresignedDownload { url, expires_at })
+    }
+}
+
+/// Why the staged bytes could not be read: none arrived yet, or the store failed.
+fn not_staged(error: BlobError) -> TenancyError {
+    match error {
+        BlobError::NotFound => TenancyError::Conflict(
+            "upload_incomplete",
+            "Nothing has been uploaded to this URL yet.".to_owned(),
+        ),
+        other => unavailable(other),
     }
 }
 

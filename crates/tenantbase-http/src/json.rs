@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use tenantbase_domain::nul::nul_paths;
 
 use crate::problem::{ApiError, FieldError};
 
@@ -90,42 +91,13 @@ fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
     }
     // `T` was parsed from it, so it is JSON.
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let mut fields = Vec::new();
-    nul_paths(&value, String::new(), &mut fields);
+    let fields = nul_paths(&value);
     if fields.is_empty() {
         return Ok(()); // An escaped backslash followed by `u0000`.
     }
     Err(ApiError::validation(
         fields.into_iter().map(FieldError::nul).collect(),
     ))
-}
-
-/// Paths of the strings under `value` holding NUL, written as `serde_path_to_error` does
-/// (`a.b`, `tags[1]`); an object key holding NUL is named by its object's path.
-fn nul_paths(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
-    use serde_json::Value;
-    match value {
-        Value::String(text) if text.contains('\0') => found.push(path),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                nul_paths(item, format!("{path}[{i}]"), found);
-            }
-        }
-        Value::Object(members) => {
-            if members.keys().any(|key| key.contains('\0')) {
-                found.push(path.clone());
-            }
-            for (key, member) in members.iter().filter(|(key, _)| !key.contains('\0')) {
-                let member_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                nul_paths(member, member_path, found);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The path of the bad field. serde reports a missing field at its parent, with the name

@@ -138,6 +138,31 @@ impl TenancyError {
         TenancyError::Invalid(vec![FieldProblem::new(field, message)])
     }
 
+    /// One answer for several fields checked apart: every field problem among `errors`
+    /// at once (a 422 names each invalid field, not the first), unless one of them is
+    /// not about input, which then wins.
+    pub(crate) fn all_of(errors: impl IntoIterator<Item = Option<TenancyError>>) -> Self {
+        let mut problems = Vec::new();
+        for error in errors.into_iter().flatten() {
+            match error {
+                TenancyError::Invalid(found) => problems.extend(found),
+                other => return other,
+            }
+        }
+        TenancyError::Invalid(problems)
+    }
+
+    /// Both values, or every field problem of the two at once (see `all_of`).
+    pub(crate) fn both<A, B>(
+        a: Result<A, TenancyError>,
+        b: Result<B, TenancyError>,
+    ) -> Result<(A, B), TenancyError> {
+        match (a, b) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            (a, b) => Err(TenancyError::all_of([a.err(), b.err()])),
+        }
+    }
+
     /// 403 `email_unverified`: `what` needs the account's email address verified first.
     pub(crate) fn email_unverified(what: &str) -> Self {
         TenancyError::NotAllowed(

@@ -24,6 +24,7 @@ mod creator_limits;
 mod credentials;
 mod docs_browser;
 mod errors;
+mod field_problems;
 mod files;
 mod files_faults;
 mod files_hangups;

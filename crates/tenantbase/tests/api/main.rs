@@ -44,6 +44,7 @@ mod middleware;
 mod migrate_data;
 mod migrate_data_azure;
 mod migrate_data_resume;
+mod names;
 mod nul_refusals;
 mod object_stores;
 mod oidc;

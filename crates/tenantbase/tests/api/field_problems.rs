@@ -91,3 +91,36 @@ async fn every_invalid_field_of_an_admin_body_is_named_at_once() {
         created("invitations", sent).await;
     }
 }
+
+#[tokio::test]
+async fn every_member_of_the_wrong_type_and_every_absent_field_is_named_at_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Types").await;
+        let bodies: [(Method, String, Value, &[&str]); 3] = [
+            (
+                Method::PATCH,
+                format!("/v1/orgs/{org}"),
+                json!({"name": 5, "slug": 7, "require_mfa": "yes"}),
+                &["name", "require_mfa", "slug"],
+            ),
+            (
+                Method::POST,
+                format!("/v1/orgs/{org}/roles"),
+                json!({"name": 1, "permissions": "x", "bogus": true}),
+                &["bogus", "name", "permissions"],
+            ),
+            (
+                Method::POST,
+                format!("/v1/orgs/{org}/api-keys"),
+                json!({"expires_at": 12345}),
+                &["expires_at", "name", "permissions"],
+            ),
+        ];
+        for (method, path, body, fields) in bodies {
+            let response = owner.call(&app, method, &path, Some(body)).await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! Handlers of the org, membership and invitation routes.
 
+use std::cmp::Reverse;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -339,7 +341,11 @@ pub(crate) async fn list_invitations(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(page_of(items, |i| &i.id, &query)?))
+    Ok(Json(page_of(
+        items,
+        |i| Reverse((i.created_at, i.id.clone())),
+        &query,
+    )?))
 }
 
 /// Revoke a pending invitation.

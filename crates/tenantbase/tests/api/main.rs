@@ -3,6 +3,7 @@
 
 mod abuse_limits;
 mod access_matrix;
+mod admin_pages;
 mod audit_cli;
 mod audit_sealer;
 mod auth;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod email;
 pub mod id;
 pub mod model;
+pub mod nul;
 pub mod page;
 pub mod password;
 pub mod redact;

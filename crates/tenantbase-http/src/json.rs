@@ -7,6 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tenantbase_domain::nul::nul_paths;
 
 use crate::problem::{ApiError, FieldError};
 
@@ -63,10 +65,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             return malformed(inner);
         }
         let message = inner.to_string();
-        ApiError::validation(vec![FieldError {
+        let first = FieldError {
             field: field_name(&path, &message),
             message,
-        }])
+        };
+        ApiError::validation(every_field_problem::<T>(body).unwrap_or_else(|| vec![first]))
     })?;
     deserializer.end().map_err(malformed)?;
     refuse_nul(body)?;
@@ -81,6 +84,89 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Most members of a body tried one by one, and most absent fields looked for: a body
+/// past it is answered with its first problem only.
+const MEMBERS_TRIED: usize = 64;
+
+/// Kinds of value an absent field may take, to stand in for it while looking for the
+/// next: serde names one absent field at a time.
+const STAND_INS: [fn() -> Value; 6] = [
+    || Value::Null,
+    || Value::String(String::new()),
+    || Value::Bool(false),
+    || Value::from(0),
+    || Value::Array(Vec::new()),
+    || Value::Object(Map::new()),
+];
+
+/// A problem for each member of the body's object that does not fit `T` and for each
+/// field `T` needs that is absent — serde stops at the first, so each member is tried on
+/// its own, as `query::parse` does with parameters. `None` when the body is no object or
+/// has more than `MEMBERS_TRIED` members. Runs only for a body already refused.
+fn every_field_problem<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<FieldError>> {
+    let Value::Object(members) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    if members.len() > MEMBERS_TRIED {
+        return None;
+    }
+    let given: Vec<String> = members.keys().cloned().collect();
+    let mut problems = Vec::new();
+    let mut fitting = Map::new();
+    for (key, value) in members {
+        match attempt::<T>(Map::from_iter([(key.clone(), value.clone())])) {
+            Some(problem) if absent_field(&problem).is_none() => problems.push(problem),
+            _ => {
+                fitting.insert(key, value);
+            }
+        }
+    }
+    for _ in 0..MEMBERS_TRIED {
+        let Some(name) = attempt::<T>(fitting.clone())
+            .as_ref()
+            .and_then(absent_field)
+        else {
+            break;
+        };
+        let stand_in = STAND_INS.iter().map(|kind| kind()).find(|value| {
+            let mut probe = fitting.clone();
+            probe.insert(name.clone(), value.clone());
+            attempt::<T>(probe).is_none_or(|p| p.field != name)
+        });
+        // A member that did not fit is absent from `fitting`, and already named.
+        if !given.contains(&name) {
+            problems.push(FieldError {
+                message: format!("missing field `{name}`"),
+                field: name.clone(),
+            });
+        }
+        // A field no kind of value satisfies ends the search.
+        let Some(stand_in) = stand_in else { break };
+        fitting.insert(name, stand_in);
+    }
+    // None found (a repeated member, say): the first problem stands.
+    Some(problems).filter(|found| !found.is_empty())
+}
+
+/// Why `members` alone do not make a `T`, if they do not, as the field to blame.
+fn attempt<T: DeserializeOwned>(members: Map<String, Value>) -> Option<FieldError> {
+    let error = serde_path_to_error::deserialize::<_, T>(Value::Object(members)).err()?;
+    let path = error.path().to_string();
+    let message = error.into_inner().to_string();
+    Some(FieldError {
+        field: field_name(&path, &message),
+        message,
+    })
+}
+
+/// The top-level field `problem` says is absent (a field absent inside a member is that
+/// member's problem).
+fn absent_field(problem: &FieldError) -> Option<String> {
+    missing_field(&problem.message)
+        .filter(|name| *name == problem.field)
+        .map(str::to_owned)
+}
+
 /// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05), so a body holding one
 /// is refused here, naming every string (or object key) that does. JSON can only carry
 /// NUL escaped, so bodies without `\u0000` are not walked.
@@ -90,42 +176,13 @@ fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
     }
     // `T` was parsed from it, so it is JSON.
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let mut fields = Vec::new();
-    nul_paths(&value, String::new(), &mut fields);
+    let fields = nul_paths(&value);
     if fields.is_empty() {
         return Ok(()); // An escaped backslash followed by `u0000`.
     }
     Err(ApiError::validation(
         fields.into_iter().map(FieldError::nul).collect(),
     ))
-}
-
-/// Paths of the strings under `value` holding NUL, written as `serde_path_to_error` does
-/// (`a.b`, `tags[1]`); an object key holding NUL is named by its object's path.
-fn nul_paths(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
-    use serde_json::Value;
-    match value {
-        Value::String(text) if text.contains('\0') => found.push(path),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                nul_paths(item, format!("{path}[{i}]"), found);
-            }
-        }
-        Value::Object(members) => {
-            if members.keys().any(|key| key.contains('\0')) {
-                found.push(path.clone());
-            }
-            for (key, member) in members.iter().filter(|(key, _)| !key.contains('\0')) {
-                let member_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                nul_paths(member, member_path, found);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The path of the bad field. serde reports a missing field at its parent, with the name
@@ -188,6 +245,36 @@ mod tests {
     fn names_a_missing_field() {
         let error = parse::<Input>(br#"{"tags": []}"#).expect_err("invalid");
         assert_eq!(error.into_problem("req_1").errors[0].field, "name");
+    }
+
+    #[test]
+    fn every_member_that_does_not_fit_and_every_absent_field_is_named() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            name: String,
+            tags: Vec<u32>,
+            flag: bool,
+            note: Option<String>,
+        }
+        let fields = |body: &[u8]| -> Vec<String> {
+            let problem = parse::<Body>(body)
+                .expect_err("invalid")
+                .into_problem("req_1");
+            let mut fields: Vec<String> = problem.errors.into_iter().map(|e| e.field).collect();
+            fields.sort();
+            fields
+        };
+        assert_eq!(
+            fields(br#"{"name": 1, "tags": [1, "x"], "bogus": 2, "note": 3, "flag": true}"#),
+            ["bogus", "name", "note", "tags[1]"]
+        );
+        assert_eq!(fields(br#"{"note": "n"}"#), ["flag", "name", "tags"]);
+        assert_eq!(fields(br#"{"tags": {}}"#), ["flag", "name", "tags"]);
+        // A repeated member is no one member's fault: the first problem stands.
+        let repeated = br#"{"name": "a", "name": "b", "tags": [], "flag": true}"#;
+        assert_eq!(fields(repeated), [""]);
     }
 
     #[test]

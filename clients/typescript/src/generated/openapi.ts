@@ -8835,7 +8835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The inviter's email address is not verified (`email_unverified`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description The inviter's email address is not verified (`email_unverified`), or the roles are beyond your own permissions (`exceeds_own_permissions`, `owners_only`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8855,6 +8855,15 @@ export interface operations {
             };
             /** @description The body did not arrive within the request timeout (`request_timeout`) */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The org has its most pending invitations (`limit_reached`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

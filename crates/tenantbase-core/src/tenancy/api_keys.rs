@@ -2,6 +2,7 @@
 //! its creator had when making it, and never more than the creator has now.
 
 use chrono::{DateTime, Utc};
+use tenantbase_domain::PermissionSet;
 use tenantbase_domain::id::ApiKeyId;
 use tenantbase_domain::model::{ApiKey, RequestMeta};
 
@@ -35,6 +36,40 @@ impl std::fmt::Debug for CreatedApiKey {
     }
 }
 
+/// A key's permissions: at least one, each from the catalog.
+fn key_permissions(names: &[String]) -> Result<PermissionSet, TenancyError> {
+    let permissions = parse_permissions("permissions", names)?;
+    if permissions.iter().next().is_none() {
+        return Err(TenancyError::invalid(
+            "permissions",
+            "must name at least one permission",
+        ));
+    }
+    Ok(permissions)
+}
+
+/// When a key stops working, if ever: after `now`, within RFC 3339's four-digit years
+/// (chrono also reads `+20000-…`, which clients' date parsers refuse when it comes back),
+/// kept to the microsecond as both databases store it.
+fn key_expiry(
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, TenancyError> {
+    let Some(at) = expires_at else {
+        return Ok(None);
+    };
+    if at <= now {
+        return Err(TenancyError::invalid("expires_at", "must be in the future"));
+    }
+    if chrono::Datelike::year(&at) > 9999 {
+        return Err(TenancyError::invalid(
+            "expires_at",
+            "the year must have four digits (0000 to 9999)",
+        ));
+    }
+    Ok(Some(chrono::SubsecRound::trunc_subsecs(at, 6)))
+}
+
 impl Tenancy {
     pub async fn create_api_key(
         &self,
@@ -50,21 +85,23 @@ impl Tenancy {
         if user.email.is_some() && !user.email_verified {
             return Err(TenancyError::email_unverified("creating API keys"));
         }
-        let name =
-            required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p]))?;
-        let permissions = parse_permissions("permissions", &new.permissions)?;
-        if permissions.iter().next().is_none() {
-            return Err(TenancyError::invalid(
-                "permissions",
-                "must name at least one permission",
-            ));
-        }
+        let now = now_micros();
+        let (name, permissions, expires_at) = match (
+            required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p])),
+            key_permissions(&new.permissions),
+            key_expiry(new.expires_at, now),
+        ) {
+            (Ok(name), Ok(permissions), Ok(expires_at)) => (name, permissions, expires_at),
+            (name, permissions, expires_at) => {
+                return Err(TenancyError::all_of([
+                    name.err(),
+                    permissions.err(),
+                    expires_at.err(),
+                ]));
+            }
+        };
         if !permissions.is_subset_of(access.permissions()) {
             return Err(exceeds_own());
-        }
-        let now = now_micros();
-        if new.expires_at.is_some_and(|at| at <= now) {
-            return Err(TenancyError::invalid("expires_at", "must be in the future"));
         }
         let secret = new_secret(API_KEY, access.org_id())?;
         let key = ApiKey {
@@ -74,9 +111,7 @@ impl Tenancy {
             permissions: permissions.names(),
             created_by: creator,
             created_at: now,
-            expires_at: new
-                .expires_at
-                .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6)),
+            expires_at,
             last_used_at: None,
             revoked_at: None,
         };

@@ -49,14 +49,8 @@ impl Tenancy {
         if !inviter_user.email_verified {
             return Err(TenancyError::email_unverified("sending invitations"));
         }
-        self.invitation_limits
-            .spend(inviter, access.org_id())
-            .map_err(|retry_after| TenancyError::RateLimited {
-                message: "Too many invitations sent in the last hour; retry later.".to_owned(),
-                retry_after,
-            })?;
         let email =
-            Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()))?;
+            Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()));
         let references = if new.roles.is_empty() {
             vec!["member".to_owned()]
         } else {
@@ -64,15 +58,23 @@ impl Tenancy {
         };
         let now = now_micros();
         let mut unit = self.write(access.scope()).await?;
-        let org = unit.org().await?;
+        let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
+        let (email, roles) = TenancyError::both(email, roles)?;
+        check_grantable(access, &roles)?;
         if unit.pending_invitations(now).await?.len() >= limits::PENDING_INVITATIONS {
             return Err(limit_reached(
                 "pending invitations",
                 limits::PENDING_INVITATIONS,
             ));
         }
-        let roles = resolve_roles(unit.as_mut(), "roles", &references).await?;
-        check_grantable(access, &roles)?;
+        // Spent only by an invitation that goes out: a mistyped one costs nothing.
+        self.invitation_limits
+            .spend(inviter, access.org_id())
+            .map_err(|retry_after| TenancyError::RateLimited {
+                message: "Too many invitations sent in the last hour; retry later.".to_owned(),
+                retry_after,
+            })?;
+        let org = unit.org().await?;
         let token = new_secret(INVITATION, access.org_id())?;
         let invitation = Invitation {
             id: InvitationId::new(),

@@ -180,22 +180,18 @@ impl Tenancy {
         change: TeamChange,
         request: &RequestMeta,
     ) -> Result<Team, TenancyError> {
-        let name = required_text("name", change.name.as_deref().unwrap_or_default(), 64)
-            .map_err(|p| TenancyError::Invalid(vec![p]))?;
+        let name = team_name(change.name.as_deref().unwrap_or_default());
         let id = TeamId::new();
         let mut unit = self.write(access.scope()).await?;
+        let references = change.roles.unwrap_or_default();
+        let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
+        let (name, roles) = TenancyError::both(name, roles)?;
         if unit.teams().await?.len() >= limits::TEAMS {
             return Err(limit_reached("teams", limits::TEAMS));
         }
         unit.insert_team(id, &name).await.map_err(team_name_taken)?;
-        self.grant_team_roles(
-            access,
-            unit.as_mut(),
-            id,
-            &change.roles.unwrap_or_default(),
-            &[],
-        )
-        .await?;
+        self.grant_team_roles(access, unit.as_mut(), id, &roles, &[])
+            .await?;
         let event = access.event(
             "team.created",
             Some(("team", id.to_string())),
@@ -219,13 +215,19 @@ impl Tenancy {
         // Taking the owner role from a team is a membership change (last-owner rule).
         unit.lock_org().await?;
         let team = find_team(unit.as_mut(), id).await?;
-        if let Some(name) = &change.name {
-            let name =
-                required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
+        let name = change.name.as_deref().map(team_name).transpose();
+        let roles = match &change.roles {
+            Some(references) => resolve_roles(unit.as_mut(), "roles", references)
+                .await
+                .map(Some),
+            None => Ok(None),
+        };
+        let (name, roles) = TenancyError::both(name, roles)?;
+        if let Some(name) = name {
             unit.rename_team(id, &name).await.map_err(team_name_taken)?;
         }
-        if let Some(roles) = &change.roles {
-            self.grant_team_roles(access, unit.as_mut(), id, roles, &team.role_ids)
+        if let Some(roles) = roles {
+            self.grant_team_roles(access, unit.as_mut(), id, &roles, &team.role_ids)
                 .await?;
         }
         let event = access.event(
@@ -320,11 +322,10 @@ impl Tenancy {
         access: &OrgAccess,
         unit: &mut dyn OrgUnit,
         id: TeamId,
-        references: &[String],
-        current: &[tenantbase_domain::id::RoleId],
+        new: &[Role],
+        current: &[RoleId],
     ) -> Result<(), TenancyError> {
         let all = org_roles(unit).await?;
-        let new = resolve_roles(unit, "roles", references).await?;
         let changed: Vec<Role> = all
             .iter()
             .filter(|r| current.contains(&r.id) != new.iter().any(|n| n.id == r.id))
@@ -338,6 +339,10 @@ impl Tenancy {
         }
         Ok(())
     }
+}
+
+fn team_name(name: &str) -> Result<String, TenancyError> {
+    required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))
 }
 
 /// The roles `team` grants its members.

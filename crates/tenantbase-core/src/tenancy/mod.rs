@@ -138,6 +138,31 @@ impl TenancyError {
         TenancyError::Invalid(vec![FieldProblem::new(field, message)])
     }
 
+    /// One answer for several fields checked apart: every field problem among `errors`
+    /// at once (a 422 names each invalid field, not the first), unless one of them is
+    /// not about input, which then wins.
+    pub(crate) fn all_of(errors: impl IntoIterator<Item = Option<TenancyError>>) -> Self {
+        let mut problems = Vec::new();
+        for error in errors.into_iter().flatten() {
+            match error {
+                TenancyError::Invalid(found) => problems.extend(found),
+                other => return other,
+            }
+        }
+        TenancyError::Invalid(problems)
+    }
+
+    /// Both values, or every field problem of the two at once (see `all_of`).
+    pub(crate) fn both<A, B>(
+        a: Result<A, TenancyError>,
+        b: Result<B, TenancyError>,
+    ) -> Result<(A, B), TenancyError> {
+        match (a, b) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            (a, b) => Err(TenancyError::all_of([a.err(), b.err()])),
+        }
+    }
+
     /// 403 `email_unverified`: `what` needs the account's email address verified first.
     pub(crate) fn email_unverified(what: &str) -> Self {
         TenancyError::NotAllowed(
@@ -243,13 +268,34 @@ pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<Stri
             format!("must be at most {max} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err(FieldProblem::new(
             field,
-            "must not contain control characters",
+            "must not contain control or invisible formatting characters",
         ));
     }
     Ok(value.to_owned())
+}
+
+/// Characters that change how a name reads without being seen: bidirectional marks,
+/// embeddings, overrides and isolates (`invoice\u{202E}fdp.exe` shows as
+/// `invoiceexe.pdf`, an org named so reaches invitation emails), zero-width spaces, word
+/// joiners and byte-order marks. The zero-width (non-)joiners stay allowed: emoji
+/// sequences and scripts such as Persian and Devanagari are written with them.
+pub(crate) fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Now, as both databases keep it (microseconds), so a returned value equals a re-read.

@@ -216,6 +216,9 @@ impl Tenancy {
     ) -> Result<Org, TenancyError> {
         let (name, slug) = org_fields(change.name.as_deref(), change.slug.as_deref())?;
         let mut unit = self.write(access.scope()).await?;
+        // The change is written whole from what this unit read: concurrent changes take
+        // turns, or a rename could write back the `require_mfa` another just turned on.
+        unit.lock_org().await?;
         let before = unit.org().await?;
         let require_mfa = change.require_mfa.unwrap_or(before.require_mfa);
         // Whoever demands a second factor of the members shows one first, so the rule
@@ -255,6 +258,9 @@ impl Tenancy {
     ) -> Result<(), TenancyError> {
         let now = Utc::now();
         let mut unit = self.write(access.scope()).await?;
+        // Concurrent deletions take turns: one deletes, the others find it deleted (else
+        // each would enqueue its own purge and record its own event).
+        unit.lock_org().await?;
         if unit.org().await?.deleted_at.is_some() {
             return Err(TenancyError::NotFound);
         }
@@ -291,6 +297,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
         let mut unit = self.write(access.scope()).await?;
+        unit.lock_org().await?;
         if unit.org().await?.deleted_at.is_none() {
             return Err(TenancyError::Conflict(
                 "not_deleted",

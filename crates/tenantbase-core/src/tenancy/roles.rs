@@ -191,6 +191,53 @@ fn valid_name(name: &str) -> Result<String, TenancyError> {
     Ok(name)
 }
 
+/// Most characters of a role's description: roles are read whole on every listing.
+const DESCRIPTION_MAX: usize = 500;
+
+fn valid_description(description: &str) -> Result<String, TenancyError> {
+    let description = description.trim();
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(TenancyError::invalid(
+            "description",
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    Ok(description.to_owned())
+}
+
+/// The fields a role change gives, checked; every invalid one is named at once.
+struct RoleFields {
+    name: Option<String>,
+    description: Option<String>,
+    permissions: Option<PermissionSet>,
+}
+
+fn role_fields(change: RoleChange) -> Result<RoleFields, TenancyError> {
+    let name = change.name.as_deref().map(valid_name).transpose();
+    let description = change
+        .description
+        .as_deref()
+        .map(valid_description)
+        .transpose();
+    let permissions = change
+        .permissions
+        .as_deref()
+        .map(|names| parse_permissions("permissions", names))
+        .transpose();
+    match (name, description, permissions) {
+        (Ok(name), Ok(description), Ok(permissions)) => Ok(RoleFields {
+            name,
+            description,
+            permissions,
+        }),
+        (name, description, permissions) => Err(TenancyError::all_of([
+            name.err(),
+            description.err(),
+            permissions.err(),
+        ])),
+    }
+}
+
 impl Tenancy {
     pub async fn roles(&self, access: &OrgAccess) -> Result<Vec<Role>, TenancyError> {
         let mut unit = self.store.read_org(access.scope()).await?;
@@ -203,17 +250,21 @@ impl Tenancy {
         change: RoleChange,
         request: &RequestMeta,
     ) -> Result<Role, TenancyError> {
-        let name = valid_name(change.name.as_deref().unwrap_or_default())?;
-        let names = change.permissions.unwrap_or_default();
-        let permissions = parse_permissions("permissions", &names)?;
+        // A new role has a name and permissions, given or not.
+        let fields = role_fields(RoleChange {
+            name: Some(change.name.unwrap_or_default()),
+            permissions: Some(change.permissions.unwrap_or_default()),
+            ..change
+        })?;
+        let permissions = fields.permissions.unwrap_or_default();
         if !permissions.is_subset_of(access.permissions()) {
             return Err(exceeds_own());
         }
         let now = now_micros();
         let role = Role {
             id: RoleId::new(),
-            name,
-            description: change.description.unwrap_or_default().trim().to_owned(),
+            name: fields.name.unwrap_or_default(),
+            description: fields.description.unwrap_or_default(),
             permissions: permissions.names(),
             builtin: false,
             created_at: now,
@@ -243,23 +294,19 @@ impl Tenancy {
         change: RoleChange,
         request: &RequestMeta,
     ) -> Result<Role, TenancyError> {
+        let fields = role_fields(change)?;
         let mut unit = self.write(access.scope()).await?;
         let mut role = custom_role(unit.as_mut(), id).await?;
         // Changing a role changes what its holders can do: only within the caller's reach.
         check_grantable(access, std::slice::from_ref(&role))?;
-        if let Some(name) = change.name {
-            role.name = valid_name(&name)?;
-        }
-        if let Some(description) = change.description {
-            role.description = description.trim().to_owned();
-        }
-        if let Some(names) = change.permissions {
-            let permissions = parse_permissions("permissions", &names)?;
+        if let Some(permissions) = fields.permissions {
             if !permissions.is_subset_of(access.permissions()) {
                 return Err(exceeds_own());
             }
             role.permissions = permissions.names();
         }
+        role.name = fields.name.unwrap_or(role.name);
+        role.description = fields.description.unwrap_or(role.description);
         role.updated_at = now_micros();
         unit.update_role(&role).await.map_err(name_taken)?;
         let event = access.event(

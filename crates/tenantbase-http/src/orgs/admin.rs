@@ -1,5 +1,7 @@
 //! Handlers of the org administration routes: roles, teams, API keys and the audit log.
 
+use std::cmp::Reverse;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -34,7 +36,11 @@ pub(crate) async fn list_roles(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(page_of(roles, |r| &r.id, &query)?))
+    Ok(Json(page_of(
+        roles,
+        |r| (r.created_at, r.id.clone()),
+        &query,
+    )?))
 }
 
 /// One role of the org.
@@ -149,7 +155,11 @@ pub(crate) async fn list_teams(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(page_of(teams, |t| &t.id, &query)?))
+    Ok(Json(page_of(
+        teams,
+        |t| (t.name.clone(), t.id.clone()),
+        &query,
+    )?))
 }
 
 /// One team of the org, with its roles and members.
@@ -346,7 +356,11 @@ pub(crate) async fn list_api_keys(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(page_of(keys, |k| &k.id, &query)?))
+    Ok(Json(page_of(
+        keys,
+        |k| Reverse((k.created_at, k.id.clone())),
+        &query,
+    )?))
 }
 
 /// Revoke an API key; it stops working at once on this replica, within 5 s elsewhere.

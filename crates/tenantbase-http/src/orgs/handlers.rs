@@ -1,5 +1,7 @@
 //! Handlers of the org, membership and invitation routes.
 
+use std::cmp::Reverse;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -304,7 +306,8 @@ pub(crate) async fn leave_org(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 201, description = "Sent", body = InvitationView),
-        (status = 403, description = "The inviter's email address is not verified (`email_unverified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The inviter's email address is not verified (`email_unverified`), or the roles are beyond your own permissions (`exceeds_own_permissions`, `owners_only`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The org has its most pending invitations (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many invitations this hour (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn invite(
@@ -338,7 +341,11 @@ pub(crate) async fn list_invitations(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(page_of(items, |i| &i.id, &query)?))
+    Ok(Json(page_of(
+        items,
+        |i| Reverse((i.created_at, i.id.clone())),
+        &query,
+    )?))
 }
 
 /// Revoke a pending invitation.

@@ -116,6 +116,18 @@ impl TestResponse {
         assert_eq!(Some(request_id), self.header("x-request-id"));
         problem
     }
+
+    /// Asserts a 422 `validation_failed`, and returns the fields it names, sorted.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        let problem = self.problem(422, "validation_failed");
+        let errors = problem["errors"].as_array().expect("errors");
+        let mut fields: Vec<String> = errors
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect();
+        fields.sort();
+        fields
+    }
 }
 
 impl TestApp {

@@ -3,6 +3,7 @@
 
 mod abuse_limits;
 mod access_matrix;
+mod admin_pages;
 mod audit_cli;
 mod audit_sealer;
 mod auth;
@@ -24,6 +25,7 @@ mod creator_limits;
 mod credentials;
 mod docs_browser;
 mod errors;
+mod field_problems;
 mod files;
 mod files_faults;
 mod files_hangups;
@@ -45,6 +47,7 @@ mod middleware;
 mod migrate_data;
 mod migrate_data_azure;
 mod migrate_data_resume;
+mod names;
 mod nul_refusals;
 mod object_stores;
 mod oidc;

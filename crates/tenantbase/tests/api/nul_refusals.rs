@@ -5,20 +5,8 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::{Value, json};
 
-use crate::helpers::{BOTH, TestResponse};
+use crate::helpers::BOTH;
 use crate::tenants::Caller;
-
-fn invalid_fields(response: &TestResponse) -> Vec<String> {
-    let problem = response.problem(422, "validation_failed");
-    let mut fields: Vec<String> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| e["field"].as_str().expect("field").to_owned())
-        .collect();
-    fields.sort();
-    fields
-}
 
 #[tokio::test]
 async fn body_text_holding_nul_is_422_naming_each_field() {
@@ -48,7 +36,7 @@ async fn body_text_holding_nul_is_422_naming_each_field() {
         ];
         for (method, path, body, fields) in bodies {
             let response = owner.call(&app, method, &path, Some(body)).await;
-            assert_eq!(invalid_fields(&response), fields, "{backend:?} {path}");
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
         }
         // Imports are not JSON bodies: their rows are checked as the projects they become.
         let rows = "{\"name\":\"a\",\"description\":\"\\u0000\"}\n\
@@ -60,7 +48,7 @@ async fn body_text_holding_nul_is_422_naming_each_field() {
             .expect("request");
         let response = app.send(import).await;
         let fields = ["rows[0].description", "rows[1].metadata"];
-        assert_eq!(invalid_fields(&response), fields, "{backend:?}");
+        assert_eq!(response.invalid_fields(), fields, "{backend:?}");
         let listed = owner.get(&app, &format!("/v1/orgs/{org}/projects")).await;
         assert_eq!(listed.json()["items"], json!([]), "{backend:?}");
     }
@@ -79,11 +67,11 @@ async fn query_filters_holding_nul_or_impossible_years_are_422() {
             ("audit?until=%2B20000-01-01T00:00:00Z", &["until"]),
         ] {
             let response = owner.get(&app, &format!("/v1/orgs/{org}/{query}")).await;
-            assert_eq!(invalid_fields(&response), fields, "{backend:?} {query}");
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {query}");
         }
         let projects = "projects?created_after=-5000-01-01T00:00:00Z";
         let response = owner.get(&app, &format!("/v1/orgs/{org}/{projects}")).await;
-        assert_eq!(invalid_fields(&response), ["created_after"], "{backend:?}");
+        assert_eq!(response.invalid_fields(), ["created_after"], "{backend:?}");
         let fine = "audit?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z";
         let response = owner.get(&app, &format!("/v1/orgs/{org}/{fine}")).await;
         assert_eq!(response.status, 200, "{backend:?} {}", response.text());

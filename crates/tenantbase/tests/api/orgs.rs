@@ -1,6 +1,8 @@
 //! Orgs through the API on both backends: create, list, read, rename, delete, restore and
 //! purge, and the org's audit log.
 
+use std::sync::Arc;
+
 use axum::http::Method;
 use serde_json::json;
 
@@ -295,5 +297,73 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
             1
         );
         due.run(&run).await.expect("idempotent");
+    }
+}
+
+/// The statuses of `method path` sent by `caller` four times at once, sorted.
+async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, caller, method, path) =
+                (app.clone(), caller.clone(), method.clone(), path.to_owned());
+            tokio::spawn(
+                async move { caller.call(&app, method, &path, None).await.status.as_u16() },
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("task"));
+    }
+    statuses.sort();
+    statuses
+}
+
+#[tokio::test]
+async fn concurrent_deletions_and_restorations_of_an_org_take_turns() {
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let owner = Caller::guest(&app).await;
+        for round in 0..3 {
+            let org = owner.create_org(&app, &format!("Race {round}")).await;
+            let path = format!("/v1/orgs/{org}");
+            let deleted = four_at_once(&app, &owner, Method::DELETE, &path).await;
+            assert_eq!(deleted, [204, 404, 404, 404], "{backend:?} round {round}");
+            let restored =
+                four_at_once(&app, &owner, Method::POST, &format!("{path}/restore")).await;
+            assert_eq!(restored, [200, 409, 409, 409], "{backend:?} round {round}");
+        }
+        let jobs = app.store.list_jobs(None, 100).await.expect("jobs");
+        let purges = jobs.iter().filter(|j| j.kind == "org.purge").count();
+        assert_eq!(purges, 3, "{backend:?}: one purge per deletion");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_changes_of_different_org_fields_both_stay() {
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Before").await;
+        let path = format!("/v1/orgs/{org}");
+        for round in 0..5 {
+            let (name, slug) = (format!("Name {round}"), format!("slug-{round}"));
+            let tasks = [json!({"name": name}), json!({"slug": slug})].map(|body| {
+                let (app, owner, path) = (app.clone(), owner.clone(), path.clone());
+                tokio::spawn(async move {
+                    let patched = owner.call(&app, Method::PATCH, &path, Some(body)).await;
+                    patched.status.as_u16()
+                })
+            });
+            for task in tasks {
+                assert_eq!(task.await.expect("task"), 200);
+            }
+            let now = owner.get(&app, &path).await.json();
+            assert_eq!(
+                (&now["name"], &now["slug"]),
+                (&json!(name), &json!(slug)),
+                "{backend:?}"
+            );
+        }
     }
 }

@@ -30,7 +30,7 @@ pub use sweep::SweepFiles;
 
 use super::access::OrgAccess;
 use super::cache::OrgStale;
-use super::{FieldProblem, Tenancy, TenancyError, now_micros};
+use super::{FieldProblem, Tenancy, TenancyError, is_invisible_format, now_micros};
 use crate::write::Change;
 use ingest::ingest;
 use utoipa::IntoParams;
@@ -160,18 +160,12 @@ pub(crate) fn valid_name(field: &str, name: &str) -> Result<String, FieldProblem
         .chars()
         .any(|c| c.is_control() || is_invisible_format(c))
     {
-        return problem("must not contain control or bidirectional formatting characters");
+        return problem("must not contain control or invisible formatting characters");
     }
     if name == "." || name == ".." {
         return problem("must not be . or ..");
     }
     Ok(name.to_owned())
-}
-
-/// Characters that change how a name reads without being seen (bidirectional overrides
-/// and isolates, zero-width marks): `invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A media type `type/subtype` (parameters dropped), lower case.

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
 use tenantbase_domain::model::{Project, RequestMeta};
+use tenantbase_domain::nul::nul_paths;
 use tenantbase_domain::page::{Page, PageQuery};
 use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort};
 
@@ -105,25 +106,13 @@ fn validate_metadata(
         ));
     }
     // PostgreSQL's jsonb refuses NUL (SQLSTATE 22P05); imports bring it past `ApiJson`.
-    if json.contains("\\u0000") && holds_nul(&metadata) {
+    if json.contains("\\u0000") && !nul_paths(&metadata).is_empty() {
         return Err(FieldProblem::new(
             format!("{prefix}metadata"),
             "must not contain a NUL character (U+0000)",
         ));
     }
     Ok(metadata)
-}
-
-/// Whether a string or key anywhere in `value` holds NUL.
-fn holds_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(text) => text.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(holds_nul),
-        serde_json::Value::Object(members) => members
-            .iter()
-            .any(|(key, member)| key.contains('\0') || holds_nul(member)),
-        _ => false,
-    }
 }
 
 fn project_event(

@@ -1,0 +1,126 @@
+//! The org administration bodies — roles, teams, invitations, API keys — answer a 422
+//! naming every invalid field at once, not the first one checked, on both backends.
+
+use axum::http::Method;
+use serde_json::{Value, json};
+use tenantbase_core::tenancy::TenancyPolicy;
+
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::verified;
+
+#[tokio::test]
+async fn every_invalid_field_of_an_admin_body_is_named_at_once() {
+    for backend in BOTH {
+        // One invitation an hour: the refused ones below must not spend it.
+        let app = TestApp::with_tenancy(
+            backend,
+            TenancyPolicy {
+                invitations_per_hour_per_inviter: 1,
+                ..TenancyPolicy::default()
+            },
+        )
+        .await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Fields").await;
+        let created = |path: &str, body: Value| {
+            let (owner, app, path) = (owner.clone(), &app, format!("/v1/orgs/{org}/{path}"));
+            async move {
+                let response = owner.post(app, &path, body).await;
+                assert_eq!(response.status, 201, "{}", response.text());
+                response.json()["id"].as_str().expect("id").to_owned()
+            }
+        };
+        let role = created("roles", json!({"name": "r", "permissions": []})).await;
+        let team = created("teams", json!({"name": "t"})).await;
+        let long = "d".repeat(501);
+        let bodies: [(Method, String, Value, &[&str]); 7] = [
+            (
+                Method::POST,
+                "roles".to_owned(),
+                json!({"name": "", "description": long, "permissions": ["nope"]}),
+                &["description", "name", "permissions[0]"],
+            ),
+            (
+                Method::PATCH,
+                format!("roles/{role}"),
+                json!({"name": "owner", "description": long, "permissions": ["x", "audit:read", "y"]}),
+                &["description", "name", "permissions[0]", "permissions[2]"],
+            ),
+            (
+                Method::POST,
+                "teams".to_owned(),
+                json!({"name": " ", "roles": ["member", "nope"]}),
+                &["name", "roles[1]"],
+            ),
+            (
+                Method::PATCH,
+                format!("teams/{team}"),
+                json!({"name": "", "roles": ["nope"]}),
+                &["name", "roles[0]"],
+            ),
+            (
+                Method::POST,
+                "invitations".to_owned(),
+                json!({"email": "no-at-sign", "roles": ["nope"]}),
+                &["email", "roles[0]"],
+            ),
+            (
+                Method::POST,
+                "api-keys".to_owned(),
+                json!({"name": "", "permissions": [], "expires_at": "2000-01-01T00:00:00Z"}),
+                &["expires_at", "name", "permissions"],
+            ),
+            (
+                Method::POST,
+                "api-keys".to_owned(),
+                json!({"name": "k", "permissions": ["nope"], "expires_at": "+20000-01-01T00:00:00Z"}),
+                &["expires_at", "permissions[0]"],
+            ),
+        ];
+        for (method, path, body, fields) in bodies {
+            let path = format!("/v1/orgs/{org}/{path}");
+            let response = owner.call(&app, method, &path, Some(body)).await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
+        // Nothing was changed, and the hour's one invitation is still there to send.
+        let unchanged = owner
+            .get(&app, &format!("/v1/orgs/{org}/roles/{role}"))
+            .await;
+        assert_eq!(unchanged.json()["name"], "r", "{backend:?}");
+        let sent = json!({"email": "invitee@example.com"});
+        created("invitations", sent).await;
+    }
+}
+
+#[tokio::test]
+async fn every_member_of_the_wrong_type_and_every_absent_field_is_named_at_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Types").await;
+        let bodies: [(Method, String, Value, &[&str]); 3] = [
+            (
+                Method::PATCH,
+                format!("/v1/orgs/{org}"),
+                json!({"name": 5, "slug": 7, "require_mfa": "yes"}),
+                &["name", "require_mfa", "slug"],
+            ),
+            (
+                Method::POST,
+                format!("/v1/orgs/{org}/roles"),
+                json!({"name": 1, "permissions": "x", "bogus": true}),
+                &["bogus", "name", "permissions"],
+            ),
+            (
+                Method::POST,
+                format!("/v1/orgs/{org}/api-keys"),
+                json!({"expires_at": 12345}),
+                &["expires_at", "name", "permissions"],
+            ),
+        ];
+        for (method, path, body, fields) in bodies {
+            let response = owner.call(&app, method, &path, Some(body)).await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
+    }
+}

@@ -88,6 +88,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// past it is answered with its first problem only.
 const MEMBERS_TRIED: usize = 64;
 
+/// Largest refused body searched for every problem. Each absent field is looked for with
+/// a copy of the body per kind of stand-in, so a large body would cost a bad request
+/// many times its size; past this it gets its first problem only.
+const BYTES_SEARCHED: usize = 16 * 1024;
+
 /// Kinds of value an absent field may take, to stand in for it while looking for the
 /// next: serde names one absent field at a time.
 const STAND_INS: [fn() -> Value; 6] = [
@@ -102,8 +107,12 @@ const STAND_INS: [fn() -> Value; 6] = [
 /// A problem for each member of the body's object that does not fit `T` and for each
 /// field `T` needs that is absent — serde stops at the first, so each member is tried on
 /// its own, as `query::parse` does with parameters. `None` when the body is no object or
-/// has more than `MEMBERS_TRIED` members. Runs only for a body already refused.
+/// has more than `MEMBERS_TRIED` members or `BYTES_SEARCHED` bytes. Runs only for a body
+/// already refused.
 fn every_field_problem<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<FieldError>> {
+    if body.len() > BYTES_SEARCHED {
+        return None;
+    }
     let Value::Object(members) = serde_json::from_slice(body).ok()? else {
         return None;
     };
@@ -275,6 +284,10 @@ mod tests {
         // A repeated member is no one member's fault: the first problem stands.
         let repeated = br#"{"name": "a", "name": "b", "tags": [], "flag": true}"#;
         assert_eq!(fields(repeated), [""]);
+        // A large one gets its first problem only: searching would cost many times its size.
+        let note = "x".repeat(BYTES_SEARCHED);
+        let large = format!(r#"{{"name": 1, "note": "{note}", "flag": 1, "tags": []}}"#);
+        assert_eq!(fields(large.as_bytes()), ["name"]);
     }
 
     #[test]

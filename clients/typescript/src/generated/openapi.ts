@@ -10481,7 +10481,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown permission; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description Unknown permission, or the name of a built-in role in any case; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

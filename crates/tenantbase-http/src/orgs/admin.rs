@@ -72,7 +72,7 @@ pub(crate) async fn get_role(
     responses(
         (status = 201, description = "Created", body = RoleView),
         (status = 409, description = "Name taken (`role_name_taken`) or the org has its most custom roles (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown permission, or the name of a built-in role in any case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_role(
     State(state): State<AppState>,

@@ -7939,7 +7939,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            /** @description `until` is not later than `since` (`validation_failed`); or A query parameter does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

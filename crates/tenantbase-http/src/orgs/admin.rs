@@ -384,7 +384,10 @@ pub(crate) async fn revoke_api_key(
 /// The org's audit log, newest first.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/audit", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`"), AuditListing, PageQuery),
-    responses((status = 200, description = "A page of events", body = Page<EventView>)))]
+    responses(
+        (status = 200, description = "A page of events", body = Page<EventView>),
+        (status = 422, description = "`until` is not later than `since` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     ctx: OrgCtx,

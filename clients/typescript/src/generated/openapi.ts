@@ -8862,7 +8862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The org has its most pending invitations (`limit_reached`) */
+            /** @description The address is a member's (`already_member`), an invitation to it is pending (`invitation_pending`, naming it in `invitation_id`), or the org has its most pending invitations (`limit_reached`); nothing is sent */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -228,6 +228,11 @@ impl From<TenancyError> for ApiError {
                     .collect(),
             ),
             TenancyError::Conflict(code, message) => ApiError::conflict(code, message),
+            TenancyError::InvitationPending(id) => ApiError::conflict(
+                "invitation_pending",
+                "An invitation to this address is pending; revoke it to send another.",
+            )
+            .with_extension("invitation_id", id.to_string().into()),
             TenancyError::RateLimited {
                 message,
                 retry_after,

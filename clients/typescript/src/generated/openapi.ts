@@ -7939,7 +7939,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            /** @description `until` is not later than `since` (`validation_failed`); or A query parameter does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8862,7 +8862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The org has its most pending invitations (`limit_reached`) */
+            /** @description The address is a member's (`already_member`), an invitation to it is pending (`invitation_pending`, naming it in `invitation_id`), or the org has its most pending invitations (`limit_reached`); nothing is sent */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10481,7 +10481,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown permission; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description Unknown permission, or the name of a built-in role in any case; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -40,6 +40,12 @@ impl Tenancy {
         page: &PageQuery,
         listing: AuditListing,
     ) -> Result<Page<Event>, TenancyError> {
+        // Events fall in `[since, until)`: an empty window is a mistake, not a quiet list.
+        if let (Some(since), Some(until)) = (listing.since, listing.until)
+            && since >= until
+        {
+            return Err(TenancyError::invalid("until", "must be later than since"));
+        }
         let before_seq: Option<i64> = page.cursor.as_ref().map(Cursor::decode).transpose()?;
         if before_seq.is_some_and(|seq| seq <= 0) {
             return Err(InvalidCursor.into());

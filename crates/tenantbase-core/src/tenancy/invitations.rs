@@ -1,6 +1,7 @@
 //! Invitations: an emailed single-use link to join an org with given roles. The token
 //! names its org (see `secrets`), is stored hashed, expires, and is accepted by a
-//! signed-in user whose email matches — unless the inviter allowed any account.
+//! signed-in user whose email matches — unless the inviter allowed any account. An
+//! address has at most one pending invitation per org, and none while it is a member's.
 
 use chrono::Utc;
 use tenantbase_domain::Email;
@@ -51,6 +52,11 @@ impl Tenancy {
         }
         let email =
             Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()));
+        // A platform read: done before the unit, so it never holds the org's writer.
+        let invitee = match &email {
+            Ok(email) => self.store.user_by_email(email.as_str()).await?,
+            Err(_) => None,
+        };
         let references = if new.roles.is_empty() {
             vec!["member".to_owned()]
         } else {
@@ -61,7 +67,23 @@ impl Tenancy {
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
         let (email, roles) = TenancyError::both(email, roles)?;
         check_grantable(access, &roles)?;
-        if unit.pending_invitations(now).await?.len() >= limits::PENDING_INVITATIONS {
+        // Two invitations to one address must not both pass the checks below (PostgreSQL;
+        // a SQLite unit holds the write lock already).
+        unit.lock_org().await?;
+        if let Some(invitee) = invitee
+            && unit.member(invitee.id).await?.is_some()
+        {
+            return Err(TenancyError::Conflict(
+                "already_member",
+                "This address belongs to a member of the org.".to_owned(),
+            ));
+        }
+        let pending = unit.pending_invitations(now).await?;
+        // Stored addresses are canonical (`Email`), so text equality is address equality.
+        if let Some(existing) = pending.iter().find(|i| i.email == email.as_str()) {
+            return Err(TenancyError::InvitationPending(existing.id));
+        }
+        if pending.len() >= limits::PENDING_INVITATIONS {
             return Err(limit_reached(
                 "pending invitations",
                 limits::PENDING_INVITATIONS,

@@ -109,6 +109,9 @@ pub enum TenancyError {
     /// The change conflicts with the current state (`code` says how).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// A pending invitation to the same address exists; resend by revoking it first.
+    #[error("an invitation to this address is pending")]
+    InvitationPending(tenantbase_domain::id::InvitationId),
     /// Too many of something in a window (invitations per hour); come back after the wait.
     #[error("{message}")]
     RateLimited {

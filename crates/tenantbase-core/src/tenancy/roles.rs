@@ -176,10 +176,15 @@ fn read_only() -> TenancyError {
 
 fn valid_name(name: &str) -> Result<String, TenancyError> {
     let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
-    if BuiltinRole::by_name(&name).is_some() {
+    // Listed beside the built-in roles, `Owner` would pass for `owner`: any case is refused.
+    let lowered = name.to_lowercase();
+    if BuiltinRole::ALL
+        .iter()
+        .any(|builtin| builtin.name() == lowered)
+    {
         return Err(TenancyError::invalid(
             "name",
-            "is the name of a built-in role",
+            "is the name of a built-in role (in any case)",
         ));
     }
     if name.parse::<RoleId>().is_ok() {

@@ -72,7 +72,7 @@ pub(crate) async fn get_role(
     responses(
         (status = 201, description = "Created", body = RoleView),
         (status = 409, description = "Name taken (`role_name_taken`) or the org has its most custom roles (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown permission, or the name of a built-in role in any case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_role(
     State(state): State<AppState>,
@@ -384,7 +384,10 @@ pub(crate) async fn revoke_api_key(
 /// The org's audit log, newest first.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/audit", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`"), AuditListing, PageQuery),
-    responses((status = 200, description = "A page of events", body = Page<EventView>)))]
+    responses(
+        (status = 200, description = "A page of events", body = Page<EventView>),
+        (status = 422, description = "`until` is not later than `since` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     ctx: OrgCtx,

@@ -307,7 +307,7 @@ pub(crate) async fn leave_org(
     responses(
         (status = 201, description = "Sent", body = InvitationView),
         (status = 403, description = "The inviter's email address is not verified (`email_unverified`), or the roles are beyond your own permissions (`exceeds_own_permissions`, `owners_only`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The org has its most pending invitations (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The address is a member's (`already_member`), an invitation to it is pending (`invitation_pending`, naming it in `invitation_id`), or the org has its most pending invitations (`limit_reached`); nothing is sent", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many invitations this hour (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn invite(

@@ -1,6 +1,7 @@
-//! What a free account can do to others: invitations need a verified address and are
-//! limited per inviter and per org, on both backends.
+//! What a free account can do to others: invitations need a verified address, are
+//! limited per inviter and per org, and go once to an address, on both backends.
 
+use axum::http::Method;
 use serde_json::json;
 use tenantbase_core::tenancy::TenancyPolicy;
 
@@ -91,5 +92,84 @@ async fn invitations_are_limited_per_inviter_and_per_org() {
         // Dave's own budget is not spent: another org of his still takes one.
         let own = dave.create_org(&app, "Dave's").await;
         assert_eq!(invite(&dave, &own, 14).await.status, 201);
+    }
+}
+
+/// An address that is a member's, or has a pending invitation, gets no second one: 409,
+/// no email, nothing spent of the org's budget.
+#[tokio::test]
+async fn invitations_to_members_or_pending_addresses_conflict_and_cost_nothing() {
+    for backend in BOTH {
+        let app = TestApp::with_tenancy(
+            backend,
+            TenancyPolicy {
+                invitations_per_hour_per_org: 3,
+                ..TenancyPolicy::default()
+            },
+        )
+        .await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Once").await;
+        let invitations = format!("/v1/orgs/{org}/invitations");
+        let invite = |email: &str| owner.post(&app, &invitations, json!({"email": email}));
+
+        let first = invite("carol@example.com").await;
+        assert_eq!(first.status, 201, "{}", first.text());
+        let first = first.json()["id"].as_str().expect("id").to_owned();
+        let again = invite(" Carol@Example.COM ").await;
+        let problem = again.problem(409, "invitation_pending");
+        assert_eq!(problem["invitation_id"], first.as_str(), "{backend:?}");
+        invite("OWNER@example.com")
+            .await
+            .problem(409, "already_member");
+        let invitations_mailed = |to: &'static str| {
+            let app = &app;
+            async move {
+                let mail = app.queued_mail().await;
+                let to_them = mail.iter().filter(|m| m.to.contains(to));
+                to_them
+                    .filter(|m| m.text.contains("accept-invitation"))
+                    .count()
+            }
+        };
+        assert_eq!(invitations_mailed("carol@example.com").await, 1);
+        assert_eq!(invitations_mailed("owner@example.com").await, 0);
+
+        // The refusals spent nothing: two more go out, a revoked invitation blocks none,
+        // and the fourth is over the budget.
+        assert_eq!(invite("dan@example.com").await.status, 201);
+        let revoke = format!("{invitations}/{first}");
+        let revoked = owner.call(&app, Method::DELETE, &revoke, None).await;
+        assert_eq!(revoked.status, 204, "{}", revoked.text());
+        assert_eq!(invite("carol@example.com").await.status, 201);
+        invite("erin@example.com")
+            .await
+            .problem(429, "rate_limited");
+    }
+}
+
+/// Concurrent invitations to one address: exactly one goes out (PostgreSQL runs them in
+/// parallel; the org's row lock orders the checks).
+#[tokio::test]
+async fn concurrent_invitations_to_one_address_send_one() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Racing").await;
+        let invitations = format!("/v1/orgs/{org}/invitations");
+        let body = json!({"email": "carol@example.com"});
+        let sent =
+            futures::future::join_all((0..8).map(|_| owner.post(&app, &invitations, body.clone())))
+                .await;
+        let statuses: Vec<u16> = sent.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{statuses:?} on {backend:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| [201, 409].contains(s)),
+            "{statuses:?}"
+        );
     }
 }

@@ -205,6 +205,36 @@ async fn a_deleted_org_disappears_until_restored_and_changes_are_audited() {
     }
 }
 
+/// The audit log's window is `[since, until)`: one that holds no instant is refused, not
+/// answered with an empty page that reads as "nothing happened".
+#[tokio::test]
+async fn an_audit_window_that_ends_before_it_starts_is_refused() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Window").await;
+        let audit =
+            |since: &str, until: &str| format!("/v1/orgs/{org}/audit?since={since}&until={until}");
+        let (early, late) = ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
+        for (since, until) in [(late, early), (early, early)] {
+            let refused = owner.get(&app, &audit(since, until)).await;
+            let problem = refused.problem(422, "validation_failed");
+            assert_eq!(problem["errors"][0]["field"], "until", "{backend:?}");
+            assert!(
+                problem["errors"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("since")),
+                "{problem}"
+            );
+        }
+        let open = owner
+            .get(&app, &audit(early, "9999-12-31T23:59:59Z"))
+            .await
+            .json();
+        assert_eq!(open["items"][0]["type"], "org.created", "{open}");
+    }
+}
+
 #[tokio::test]
 async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
     use tenantbase_core::jobs::{JobContext, JobHandler};

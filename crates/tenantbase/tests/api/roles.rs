@@ -216,3 +216,45 @@ async fn an_org_holds_at_most_a_hundred_custom_roles() {
         .await
         .problem(409, "limit_reached");
 }
+
+/// A custom role listed beside the built-in ones must not pass for one of them.
+#[tokio::test]
+async fn a_custom_role_cannot_take_a_built_in_name_in_any_case() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Lookalikes").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        for name in ["Owner", "ADMIN", " gUeSt "] {
+            let refused = owner
+                .post(&app, &roles, json!({"name": name, "permissions": []}))
+                .await;
+            assert_eq!(
+                refused.problem(422, "validation_failed")["errors"][0]["field"],
+                "name",
+                "{name} on {backend:?}"
+            );
+        }
+        let custom = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": "Owners' deputy", "permissions": []}),
+            )
+            .await;
+        assert_eq!(custom.status, 201, "{}", custom.text());
+        let id = custom.json()["id"].as_str().expect("id").to_owned();
+        let renamed = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("{roles}/{id}"),
+                Some(json!({"name": "Member"})),
+            )
+            .await;
+        assert_eq!(
+            renamed.problem(422, "validation_failed")["errors"][0]["field"],
+            "name"
+        );
+    }
+}

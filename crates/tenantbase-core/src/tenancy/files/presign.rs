@@ -375,12 +375,17 @@ impl Tenancy {
             DOWNLOAD_TTL_DEFAULT,
             DOWNLOAD_TTL_MAX,
         )?;
-        let mut unit = self.write(access.scope()).await?;
-        let key = file_key(access.org_id(), &unit.file(id).await?);
+        let key = file_key(access.org_id(), &self.file(access, id).await?);
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+        // Signed before the unit opens: a store's signer may fetch credentials over the
+        // network, and the unit holds, on SQLite, the one writer.
         let url = self
             .presigned_url(access, GrantMethod::Get, id, &key, ttl, expires_at)
             .await?;
+        let mut unit = self.write(access.scope()).await?;
+        // Deleted meanwhile: no URL leaves, and none is on record. (A file's key never
+        // changes once it is recorded.)
+        unit.file(id).await?;
         // The URL is a credential anyone holding it may use: who made one is on record.
         let event = access.event(
             "file.download_presigned",

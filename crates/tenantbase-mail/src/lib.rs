@@ -30,6 +30,13 @@ pub use templates::use_templates;
 /// The sender used when `mail.from` is not configured.
 pub const DEFAULT_FROM: &str = "tenantbase <no-reply@localhost>";
 
+/// Whether mail can be addressed to `address` (it parses as the recipient every transport
+/// builds): lets callers refuse an address where it enters, rather than when mail to it is
+/// queued.
+pub fn can_deliver_to(address: &str) -> bool {
+    mime::mailbox("recipient", address).is_ok()
+}
+
 /// Delivers rendered messages. Implementations are shared across tasks, hence `Sync`.
 #[async_trait::async_trait]
 pub trait MailTransport: Send + Sync + std::fmt::Debug {

@@ -17,6 +17,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
+use super::credentials::new_credentials;
 use super::mfa::{FirstStep, MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::step_up::StepUpPolicy;
@@ -166,10 +167,7 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let email =
-            Email::parse(email).map_err(|e| IdentityError::invalid("email", e.to_string()))?;
-        let password = Password::new(password, Some(email.as_str()), &self.passwords)
-            .map_err(|e| IdentityError::invalid("password", e.to_string()))?;
+        let (email, password) = new_credentials(email, password, &self.passwords)?;
         let display_name = display_name
             .map(str::trim)
             .filter(|name| !name.is_empty())

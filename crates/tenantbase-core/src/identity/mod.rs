@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cache;
+mod credentials;
 pub mod mfa;
 pub mod oidc;
 pub mod passkeys;

@@ -300,10 +300,8 @@ impl Identity {
         password: &str,
         request: &RequestMeta,
     ) -> Result<User, IdentityError> {
-        let email =
-            Email::parse(email).map_err(|e| IdentityError::invalid("email", e.to_string()))?;
-        let password = Password::new(password, Some(email.as_str()), &self.passwords)
-            .map_err(|e| IdentityError::invalid("password", e.to_string()))?;
+        let (email, password) =
+            super::credentials::new_credentials(email, password, &self.passwords)?;
         let hash = self.hasher.hash(&password).await?;
         let mut unit = self.write().await?;
         let user = unit

@@ -14,6 +14,7 @@ mod auth_mfa_email;
 mod auth_mfa_trusted;
 mod auth_overload;
 mod auth_revocation;
+mod auth_sign_up_input;
 mod auth_throttle;
 mod auth_tokens;
 mod backup;

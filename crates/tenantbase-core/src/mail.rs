@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tenantbase_domain::email::Email;
 use tenantbase_domain::model::Enqueued;
 use tenantbase_mail::{Branding, MailError, MailTransport, MessageKind, OutgoingEmail};
 use tenantbase_store::platform::jobs::NewJob;
@@ -16,6 +17,19 @@ use tenantbase_store::{StoreError, UnitOfWork};
 use tracing::Instrument;
 
 use crate::jobs::{JobContext, JobError, JobHandler, JobSeal, SealError};
+
+/// An address we are about to write to (a new account's, an invitee's): a sane shape, and
+/// one the mailer accepts too. Its first message is queued in the unit that records it, so
+/// an address the mailer refuses (a local part over 64 characters, doubled dots, …) would
+/// otherwise fail the request with a 500.
+pub(crate) fn deliverable(raw: &str) -> Result<Email, String> {
+    let email = Email::parse(raw).map_err(|e| e.to_string())?;
+    if tenantbase_mail::can_deliver_to(email.as_str()) {
+        Ok(email)
+    } else {
+        Err("is not an address mail can be sent to (at most 64 characters before the @, no leading, trailing or doubled dots, and labels of letters, digits and hyphens after it)".to_owned())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueMailError {

@@ -5,6 +5,7 @@ use tenantbase_domain::email::Email;
 use tenantbase_domain::password::{Password, PasswordPolicy};
 
 use super::IdentityError;
+use crate::mail::deliverable;
 use crate::tenancy::FieldProblem;
 
 /// Parses a new account's address and password, or reports every problem at once.
@@ -30,18 +31,5 @@ pub(super) fn new_credentials(
             .flatten()
             .collect(),
         )),
-    }
-}
-
-/// A new account's address: a sane shape, and one the mailer accepts too. The verification
-/// email is queued in the same unit as the account, so an address the mailer refuses
-/// (a local part over 64 characters, doubled dots, …) would otherwise fail the sign-up
-/// with a 500.
-fn deliverable(raw: &str) -> Result<Email, String> {
-    let email = Email::parse(raw).map_err(|e| e.to_string())?;
-    if tenantbase_mail::can_deliver_to(email.as_str()) {
-        Ok(email)
-    } else {
-        Err("is not an address mail can be sent to (at most 64 characters before the @, no leading, trailing or doubled dots, and labels of letters, digits and hyphens after it)".to_owned())
     }
 }

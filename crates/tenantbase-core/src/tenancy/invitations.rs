@@ -4,7 +4,6 @@
 //! address has at most one pending invitation per org, and none while it is a member's.
 
 use chrono::Utc;
-use tenantbase_domain::Email;
 use tenantbase_domain::id::InvitationId;
 use tenantbase_domain::model::{Invitation, Org, RequestMeta};
 use tenantbase_mail::MessageKind;
@@ -17,6 +16,7 @@ use super::roles::{check_grantable, is_owner_role, member_roles, org_roles, reso
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
 use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
 use crate::identity::Principal;
+use crate::mail::deliverable;
 use crate::write::Change;
 
 #[derive(Debug, Clone, Default)]
@@ -50,8 +50,9 @@ impl Tenancy {
         if !inviter_user.email_verified {
             return Err(TenancyError::email_unverified("sending invitations"));
         }
+        // The invitation email is queued in the unit that records the invitation.
         let email =
-            Email::parse(&new.email).map_err(|e| TenancyError::invalid("email", e.to_string()));
+            deliverable(&new.email).map_err(|message| TenancyError::invalid("email", message));
         // A platform read: done before the unit, so it never holds the org's writer.
         let invitee = match &email {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,

@@ -124,3 +124,29 @@ async fn every_member_of_the_wrong_type_and_every_absent_field_is_named_at_once(
         }
     }
 }
+
+#[tokio::test]
+async fn an_invitation_to_an_address_mail_cannot_reach_is_refused() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Mailable").await;
+        let path = format!("/v1/orgs/{org}/invitations");
+        // Email accepts these shapes; the mailer does not (it used to be a 500).
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        for address in ["a..b@example.com", ".ab@example.com", long_local.as_str()] {
+            let refused = owner
+                .post(&app, &path, json!({"email": address}))
+                .await
+                .problem(422, "validation_failed");
+            assert_eq!(
+                refused["errors"][0]["field"], "email",
+                "{address}: {refused}"
+            );
+        }
+        let sent = owner
+            .post(&app, &path, json!({"email": "carol@example.com"}))
+            .await;
+        assert_eq!(sent.status, 201, "{}", sent.text());
+    }
+}

@@ -16,7 +16,8 @@ use unicode_normalization::UnicodeNormalization;
 use super::access::{OrgAccess, permissions_of};
 use super::cache::OrgStale;
 use super::{
-    FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
+    FieldProblem, Tenancy, TenancyError, is_invisible_format, limit_reached, limits, now_micros,
+    required_text,
 };
 use crate::write::Change;
 
@@ -238,6 +239,15 @@ fn valid_description(description: &str) -> Result<String, TenancyError> {
         return Err(TenancyError::invalid(
             "description",
             format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    // Shown beside the name wherever roles are listed: lines and tabs lay it out, other
+    // control and invisible characters would hide or reorder what it says.
+    let hidden = |c: char| (c.is_control() && !matches!(c, '\n' | '\t')) || is_invisible_format(c);
+    if description.chars().any(hidden) {
+        return Err(TenancyError::invalid(
+            "description",
+            "must not contain control characters other than newline and tab, nor invisible formatting characters",
         ));
     }
     Ok(description.to_owned())

@@ -308,3 +308,60 @@ async fn role_names_are_unique_in_any_case_and_composition() {
         assert_eq!(renamed.json()["name"], "Caf\u{e9} owners");
     }
 }
+
+/// A description reads as it shows: lines and tabs, but no other control characters and
+/// no invisible formatting (an RLO would reorder what follows it).
+#[tokio::test]
+async fn a_role_description_holds_no_hidden_characters() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Descriptions").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let fields = |problem: serde_json::Value| -> Vec<String> {
+            problem["errors"]
+                .as_array()
+                .expect("errors")
+                .iter()
+                .map(|e| e["field"].as_str().expect("field").to_owned())
+                .collect()
+        };
+        for description in ["rings\u{7}the bell", "reads \u{202E}gol eht"] {
+            let refused = owner
+                .post(
+                    &app,
+                    &roles,
+                    json!({"name": "r", "description": description, "permissions": ["projects:fly"]}),
+                )
+                .await;
+            assert_eq!(
+                fields(refused.problem(422, "validation_failed")),
+                ["description", "permissions[0]"],
+                "{description:?} on {backend:?}"
+            );
+        }
+        let laid_out = "Reads the log.\n\tEvery entry.";
+        let created = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": "r", "description": laid_out, "permissions": []}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.json()["description"], laid_out);
+        let path = format!("{roles}/{}", created.json()["id"].as_str().expect("id"));
+        let patched = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &path,
+                Some(json!({"description": "\u{202E}"})),
+            )
+            .await;
+        assert_eq!(
+            fields(patched.problem(422, "validation_failed")),
+            ["description"]
+        );
+    }
+}

@@ -2390,14 +2390,22 @@ export interface components {
             revoked: number;
         };
         RoleBody: {
+            /** @description No control characters other than newline and tab, nor invisible formatting. */
             description?: string | null;
-            /** @description Not a built-in role's name, nor shaped like a role id (`rol_…`). */
+            /**
+             * @description Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
+             *     in any case and Unicode composition (`role_name_taken`); kept in NFC.
+             */
             name: string;
             permissions: string[];
         };
         RolePatchBody: {
+            /** @description No control characters other than newline and tab, nor invisible formatting. */
             description?: string | null;
-            /** @description Not a built-in role's name, nor shaped like a role id (`rol_…`). */
+            /**
+             * @description Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
+             *     in any case and Unicode composition (`role_name_taken`); kept in NFC.
+             */
             name?: string | null;
             permissions?: string[] | null;
         };

@@ -11,11 +11,13 @@ use tenantbase_domain::id::{RoleId, UserId};
 use tenantbase_domain::model::{RequestMeta, Role};
 use tenantbase_domain::{BuiltinRole, Permission, PermissionSet};
 use tenantbase_store::{OrgUnit, StoreError};
+use unicode_normalization::UnicodeNormalization;
 
 use super::access::{OrgAccess, permissions_of};
 use super::cache::OrgStale;
 use super::{
-    FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
+    FieldProblem, Tenancy, TenancyError, is_invisible_format, limit_reached, limits, now_micros,
+    required_text,
 };
 use crate::write::Change;
 
@@ -146,25 +148,55 @@ pub(super) fn parse_permissions(
 
 fn name_taken(error: StoreError) -> TenancyError {
     match error {
-        StoreError::Conflict { .. } => TenancyError::Conflict(
-            "role_name_taken",
-            "A role with this name exists in the org.".to_owned(),
-        ),
+        StoreError::Conflict { .. } => role_name_taken(),
         other => other.into(),
     }
 }
 
-/// A custom role of the unit's org; built-in ones are read-only (409).
-async fn custom_role(unit: &mut dyn OrgUnit, id: RoleId) -> Result<Role, TenancyError> {
-    let role = org_roles(unit)
-        .await?
-        .into_iter()
+fn role_name_taken() -> TenancyError {
+    TenancyError::Conflict(
+        "role_name_taken",
+        "A role with this name exists in the org.".to_owned(),
+    )
+}
+
+/// How a role's name reads: NFC, lowercase. Members pick roles by name, so two that read
+/// the same — `Auditor` beside `auditor`, `é` as one code point beside `e` and a
+/// combining accent — must not both exist.
+fn name_key(name: &str) -> String {
+    name.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
+}
+
+/// Refuses `name` for role `own` if another custom role among `roles` reads the same.
+/// The database's unique index compares bytes only; this check is what holds, so callers
+/// lock the org row before reading `roles` (PostgreSQL; SQLite units hold the one
+/// writer). No index enforces it, so databases already holding such a pair still
+/// migrate.
+fn check_name_free(roles: &[Role], name: &str, own: RoleId) -> Result<(), TenancyError> {
+    let key = name_key(name);
+    let taken = roles
+        .iter()
+        .any(|r| !r.builtin && r.id != own && name_key(&r.name) == key);
+    if taken {
+        return Err(role_name_taken());
+    }
+    Ok(())
+}
+
+/// The custom role `id` among the org's `roles`; built-in ones are read-only (409).
+fn custom_role(roles: &[Role], id: RoleId) -> Result<Role, TenancyError> {
+    let role = roles
+        .iter()
         .find(|r| r.id == id)
         .ok_or(TenancyError::NotFound)?;
     if role.builtin {
         return Err(read_only());
     }
-    Ok(role)
+    Ok(role.clone())
 }
 
 fn read_only() -> TenancyError {
@@ -174,8 +206,10 @@ fn read_only() -> TenancyError {
     )
 }
 
+/// `name` checked and in NFC, as it is kept.
 fn valid_name(name: &str) -> Result<String, TenancyError> {
-    let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
+    let name: String = name.nfc().collect();
+    let name = required_text("name", &name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
     // Listed beside the built-in roles, `Owner` would pass for `owner`: any case is refused.
     let lowered = name.to_lowercase();
     if BuiltinRole::ALL
@@ -205,6 +239,15 @@ fn valid_description(description: &str) -> Result<String, TenancyError> {
         return Err(TenancyError::invalid(
             "description",
             format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    // Shown beside the name wherever roles are listed: lines and tabs lay it out, other
+    // control and invisible characters would hide or reorder what it says.
+    let hidden = |c: char| (c.is_control() && !matches!(c, '\n' | '\t')) || is_invisible_format(c);
+    if description.chars().any(hidden) {
+        return Err(TenancyError::invalid(
+            "description",
+            "must not contain control characters other than newline and tab, nor invisible formatting characters",
         ));
     }
     Ok(description.to_owned())
@@ -276,11 +319,14 @@ impl Tenancy {
             updated_at: now,
         };
         let mut unit = self.write(access.scope()).await?;
-        let custom = org_roles(unit.as_mut()).await?;
-        let custom = custom.iter().filter(|r| !r.builtin).count();
+        // Serializes role changes of the org: two creates cannot both pass the checks.
+        unit.lock_org().await?;
+        let roles = org_roles(unit.as_mut()).await?;
+        let custom = roles.iter().filter(|r| !r.builtin).count();
         if custom >= limits::CUSTOM_ROLES {
             return Err(limit_reached("custom roles", limits::CUSTOM_ROLES));
         }
+        check_name_free(&roles, &role.name, role.id)?;
         unit.insert_role(&role).await.map_err(name_taken)?;
         let event = access.event(
             "role.created",
@@ -301,7 +347,9 @@ impl Tenancy {
     ) -> Result<Role, TenancyError> {
         let fields = role_fields(change)?;
         let mut unit = self.write(access.scope()).await?;
-        let mut role = custom_role(unit.as_mut(), id).await?;
+        unit.lock_org().await?;
+        let roles = org_roles(unit.as_mut()).await?;
+        let mut role = custom_role(&roles, id)?;
         // Changing a role changes what its holders can do: only within the caller's reach.
         check_grantable(access, std::slice::from_ref(&role))?;
         if let Some(permissions) = fields.permissions {
@@ -310,7 +358,14 @@ impl Tenancy {
             }
             role.permissions = permissions.names();
         }
-        role.name = fields.name.unwrap_or(role.name);
+        if let Some(name) = fields.name {
+            // Only a new name is checked: a role of a pair that predates the check keeps
+            // its own.
+            if name != role.name {
+                check_name_free(&roles, &name, role.id)?;
+            }
+            role.name = name;
+        }
         role.description = fields.description.unwrap_or(role.description);
         role.updated_at = now_micros();
         unit.update_role(&role).await.map_err(name_taken)?;
@@ -331,7 +386,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<(), TenancyError> {
         let mut unit = self.write(access.scope()).await?;
-        let role = custom_role(unit.as_mut(), id).await?;
+        let role = custom_role(&org_roles(unit.as_mut()).await?, id)?;
         if unit.role_in_use(id, chrono::Utc::now()).await? {
             return Err(TenancyError::Conflict(
                 "role_in_use",

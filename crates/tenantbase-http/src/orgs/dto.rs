@@ -189,8 +189,10 @@ impl From<Role> for RoleView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleBody {
-    /// Not a built-in role's name, nor shaped like a role id (`rol_…`).
+    /// Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
+    /// in any case and Unicode composition (`role_name_taken`); kept in NFC.
     pub name: String,
+    /// No control characters other than newline and tab, nor invisible formatting.
     #[serde(default)]
     pub description: Option<String>,
     pub permissions: Vec<String>,
@@ -199,8 +201,10 @@ pub(crate) struct RoleBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RolePatchBody {
-    /// Not a built-in role's name, nor shaped like a role id (`rol_…`).
+    /// Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
+    /// in any case and Unicode composition (`role_name_taken`); kept in NFC.
     pub name: Option<String>,
+    /// No control characters other than newline and tab, nor invisible formatting.
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
 }

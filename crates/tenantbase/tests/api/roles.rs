@@ -258,3 +258,110 @@ async fn a_custom_role_cannot_take_a_built_in_name_in_any_case() {
         );
     }
 }
+
+/// Two roles that read the same cannot share an org: names are compared in NFC and
+/// lowercase, kept in NFC as typed.
+#[tokio::test]
+async fn role_names_are_unique_in_any_case_and_composition() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Same names").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let create = |name: &str| json!({"name": name, "permissions": []});
+        let auditor = owner.post(&app, &roles, create("Auditor")).await;
+        assert_eq!(auditor.status, 201, "{}", auditor.text());
+        // `é` as `e` and a combining accent is kept as the one code point.
+        let cafe = owner.post(&app, &roles, create("Cafe\u{301} staff")).await;
+        assert_eq!(cafe.status, 201, "{}", cafe.text());
+        assert_eq!(cafe.json()["name"], "Caf\u{e9} staff");
+        for name in [
+            "auditor",
+            " AUDITOR ",
+            "caf\u{e9} staff",
+            "CAFE\u{301} STAFF",
+        ] {
+            owner
+                .post(&app, &roles, create(name))
+                .await
+                .problem(409, "role_name_taken");
+        }
+        let other = owner.post(&app, &roles, create("Cafe staff")).await;
+        assert_eq!(other.status, 201, "{} on {backend:?}", other.text());
+
+        let rename = |id: &serde_json::Value, name: &str| {
+            let path = format!("{roles}/{}", id.as_str().expect("id"));
+            let body = json!({"name": name});
+            let owner = &owner;
+            let app = &app;
+            async move { owner.call(app, Method::PATCH, &path, Some(body)).await }
+        };
+        let other_id = &other.json()["id"];
+        for name in ["auditor", "caf\u{e9} STAFF", "Cafe\u{301} staff"] {
+            rename(other_id, name).await.problem(409, "role_name_taken");
+        }
+        // A role's own name in another case is no clash.
+        let recased = rename(&auditor.json()["id"], "AUDITOR").await;
+        assert_eq!(recased.status, 200, "{}", recased.text());
+        let renamed = rename(other_id, "Cafe\u{301} owners").await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text());
+        assert_eq!(renamed.json()["name"], "Caf\u{e9} owners");
+    }
+}
+
+/// A description reads as it shows: lines and tabs, but no other control characters and
+/// no invisible formatting (an RLO would reorder what follows it).
+#[tokio::test]
+async fn a_role_description_holds_no_hidden_characters() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Descriptions").await;
+        let roles = format!("/v1/orgs/{org}/roles");
+        let fields = |problem: serde_json::Value| -> Vec<String> {
+            problem["errors"]
+                .as_array()
+                .expect("errors")
+                .iter()
+                .map(|e| e["field"].as_str().expect("field").to_owned())
+                .collect()
+        };
+        for description in ["rings\u{7}the bell", "reads \u{202E}gol eht"] {
+            let refused = owner
+                .post(
+                    &app,
+                    &roles,
+                    json!({"name": "r", "description": description, "permissions": ["projects:fly"]}),
+                )
+                .await;
+            assert_eq!(
+                fields(refused.problem(422, "validation_failed")),
+                ["description", "permissions[0]"],
+                "{description:?} on {backend:?}"
+            );
+        }
+        let laid_out = "Reads the log.\n\tEvery entry.";
+        let created = owner
+            .post(
+                &app,
+                &roles,
+                json!({"name": "r", "description": laid_out, "permissions": []}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.json()["description"], laid_out);
+        let path = format!("{roles}/{}", created.json()["id"].as_str().expect("id"));
+        let patched = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &path,
+                Some(json!({"description": "\u{202E}"})),
+            )
+            .await;
+        assert_eq!(
+            fields(patched.problem(422, "validation_failed")),
+            ["description"]
+        );
+    }
+}

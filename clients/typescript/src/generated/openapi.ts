@@ -2390,7 +2390,7 @@ export interface components {
             revoked: number;
         };
         RoleBody: {
-            /** @description No control characters other than newline and tab, nor invisible formatting. */
+            /** @description No control characters other than line breaks (LF, CR) and tab, nor invisible formatting. */
             description?: string | null;
             /**
              * @description Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
@@ -2400,7 +2400,7 @@ export interface components {
             permissions: string[];
         };
         RolePatchBody: {
-            /** @description No control characters other than newline and tab, nor invisible formatting. */
+            /** @description No control characters other than line breaks (LF, CR) and tab, nor invisible formatting. */
             description?: string | null;
             /**
              * @description Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org

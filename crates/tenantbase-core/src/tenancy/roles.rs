@@ -243,11 +243,12 @@ fn valid_description(description: &str) -> Result<String, TenancyError> {
     }
     // Shown beside the name wherever roles are listed: lines and tabs lay it out, other
     // control and invisible characters would hide or reorder what it says.
-    let hidden = |c: char| (c.is_control() && !matches!(c, '\n' | '\t')) || is_invisible_format(c);
+    let hidden =
+        |c: char| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || is_invisible_format(c);
     if description.chars().any(hidden) {
         return Err(TenancyError::invalid(
             "description",
-            "must not contain control characters other than newline and tab, nor invisible formatting characters",
+            "must not contain control characters other than line breaks and tab, nor invisible formatting characters",
         ));
     }
     Ok(description.to_owned())

@@ -192,7 +192,7 @@ pub(crate) struct RoleBody {
     /// Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
     /// in any case and Unicode composition (`role_name_taken`); kept in NFC.
     pub name: String,
-    /// No control characters other than newline and tab, nor invisible formatting.
+    /// No control characters other than line breaks (LF, CR) and tab, nor invisible formatting.
     #[serde(default)]
     pub description: Option<String>,
     pub permissions: Vec<String>,
@@ -204,7 +204,7 @@ pub(crate) struct RolePatchBody {
     /// Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
     /// in any case and Unicode composition (`role_name_taken`); kept in NFC.
     pub name: Option<String>,
-    /// No control characters other than newline and tab, nor invisible formatting.
+    /// No control characters other than line breaks (LF, CR) and tab, nor invisible formatting.
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
 }

@@ -340,7 +340,7 @@ async fn a_role_description_holds_no_hidden_characters() {
                 "{description:?} on {backend:?}"
             );
         }
-        let laid_out = "Reads the log.\n\tEvery entry.";
+        let laid_out = "Reads the log.\n\tEvery entry.\r\nAs typed on Windows.";
         let created = owner
             .post(
                 &app,

@@ -2367,6 +2367,10 @@ export interface components {
             refresh_token: string;
         };
         RegisterBody: {
+            /**
+             * @description At most 100 characters, no control or invisible formatting characters; absent or
+             *     blank, the address's local part stands in.
+             */
             display_name?: string | null;
             email: string;
             password: string;

@@ -17,7 +17,7 @@ use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{Store, StoreError, UnitOfWork};
 
 use super::cache::{AuthCache, AuthStale};
-use super::credentials::new_credentials;
+use super::credentials::{NewAccount, new_account};
 use super::mfa::{FirstStep, MfaPolicy, SignIn};
 use super::password_hash::PasswordHasher;
 use super::step_up::StepUpPolicy;
@@ -167,14 +167,11 @@ impl Identity {
         device: &Device,
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
-        let (email, password) = new_credentials(email, password, &self.passwords)?;
-        let display_name = display_name
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| email.local_part())
-            .chars()
-            .take(100)
-            .collect::<String>();
+        let NewAccount {
+            email,
+            password,
+            display_name,
+        } = new_account(email, password, display_name, &self.passwords)?;
         let password_hash = self.hasher.hash(&password).await?;
         let mut unit = self.write().await?;
         let user = unit

@@ -10,6 +10,8 @@ use utoipa::ToSchema;
 pub(crate) struct RegisterBody {
     pub email: String,
     pub password: String,
+    /// At most 100 characters, no control or invisible formatting characters; absent or
+    /// blank, the address's local part stands in.
     pub display_name: Option<String>,
 }
 

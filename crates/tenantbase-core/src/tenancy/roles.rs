@@ -88,7 +88,10 @@ pub(super) async fn resolve_roles(
 fn find_role<'r>(roles: &'r [Role], reference: &str) -> Option<&'r Role> {
     match reference.parse::<RoleId>() {
         Ok(id) => roles.iter().find(|role| role.id == id),
-        Err(_) => roles.iter().find(|role| role.name == reference),
+        // Names are kept in NFC; a reference may come composed otherwise.
+        Err(_) => roles
+            .iter()
+            .find(|role| role.name.nfc().eq(reference.nfc())),
     }
 }
 

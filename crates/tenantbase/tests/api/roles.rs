@@ -288,6 +288,12 @@ async fn role_names_are_unique_in_any_case_and_composition() {
         }
         let other = owner.post(&app, &roles, create("Cafe staff")).await;
         assert_eq!(other.status, 201, "{} on {backend:?}", other.text());
+        // Granted by name, the role is found however the name is composed.
+        let invitation = json!({"email": "new@example.com", "roles": ["Cafe\u{301} staff"]});
+        let invited = owner
+            .post(&app, &format!("/v1/orgs/{org}/invitations"), invitation)
+            .await;
+        assert_eq!(invited.status, 201, "{} on {backend:?}", invited.text());
 
         let rename = |id: &serde_json::Value, name: &str| {
             let path = format!("{roles}/{}", id.as_str().expect("id"));

@@ -131,10 +131,22 @@ impl<'de> Deserialize<'de> for Limit {
 
 /// Where a list continues: opaque to clients, the URL-safe base64 of a JSON position that
 /// only the list that made it can read — a keyset position (the last item's sort key and
-/// id) or an offset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// id) or an offset. Text that is no cursor at all is refused as the query is parsed, so
+/// its 422 lists it with the query's other bad parameters; a cursor of another list is
+/// refused when the list reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Cursor(String);
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let cursor = Self(String::deserialize(deserializer)?);
+        cursor
+            .decode::<de::IgnoredAny>()
+            .map_err(de::Error::custom)?;
+        Ok(cursor)
+    }
+}
 
 /// A cursor that is not one of this list (made by another list, another sort, or not at
 /// all by us).
@@ -200,6 +212,18 @@ mod tests {
         let garbage = Cursor("garbage!".to_owned());
         assert_eq!(garbage.decode::<u64>(), Err(InvalidCursor));
         assert!(!cursor.as_str().contains('='), "URL-safe, unpadded");
+    }
+
+    #[test]
+    fn text_that_is_no_cursor_is_refused_as_it_is_read() {
+        let read = |text: &str| serde_json::from_value::<Cursor>(serde_json::json!(text));
+        let made = Cursor::encode(&("2026-01-01T00:00:00Z", "prj_1"));
+        assert_eq!(read(made.as_str()).ok(), Some(made));
+        // Not base64; base64 of text that is not JSON.
+        for refused in ["garbage!", "bm90IGpzb24"] {
+            let error = read(refused).expect_err(refused).to_string();
+            assert!(error.contains("is not a cursor of this list"), "{error}");
+        }
     }
 
     #[test]

@@ -143,6 +143,8 @@ mod tests {
         assert_eq!(fields(problems), ["count", "flag"]);
         let page = parse::<PageQuery>("limit=0&count=x").expect_err("limit");
         assert_eq!(fields(page), ["limit"]);
+        let page = parse::<PageQuery>("limit=0&cursor=garbage!").expect_err("cursor");
+        assert_eq!(fields(page), ["limit", "cursor"]);
         let fine = parse::<Filters>("count=3").expect("valid");
         assert_eq!((fine.count, fine.flag), (Some(3), None));
     }

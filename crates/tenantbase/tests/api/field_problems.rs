@@ -1,5 +1,6 @@
-//! The org administration bodies — roles, teams, invitations, API keys — answer a 422
-//! naming every invalid field at once, not the first one checked, on both backends.
+//! The org administration bodies — roles, teams, invitations, API keys — and list queries
+//! answer a 422 naming every invalid field at once, not the first one checked, on both
+//! backends.
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -148,5 +149,31 @@ async fn an_invitation_to_an_address_mail_cannot_reach_is_refused() {
             .post(&app, &path, json!({"email": "carol@example.com"}))
             .await;
         assert_eq!(sent.status, 201, "{}", sent.text());
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_that_is_no_cursor_is_named_with_the_other_bad_parameters() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Pages").await;
+        for (path, query, fields) in [
+            (
+                format!("/v1/orgs/{org}/projects"),
+                "limit=0&cursor=garbage!&order=up",
+                &["cursor", "limit", "order"][..],
+            ),
+            (
+                format!("/v1/orgs/{org}/members"),
+                "limit=x&cursor=bm90IGpzb24",
+                &["cursor", "limit"][..],
+            ),
+        ] {
+            let response = owner
+                .call(&app, Method::GET, &format!("{path}?{query}"), None)
+                .await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
     }
 }

@@ -25,6 +25,7 @@ use tenantbase_blob::BlobStore;
 use tenantbase_domain::Permission;
 use tenantbase_domain::page::InvalidCursor;
 use tenantbase_store::{OrgScope, OrgUnit, Store, StoreError};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::identity::{Identity, Links};
 use crate::write::Write;
@@ -259,11 +260,19 @@ impl Tenancy {
 /// An org unit that commits only with a `Change` (see `crate::write`).
 type OrgWrite<'c> = Write<Box<dyn OrgUnit>, cache::OrgEntries<'c>>;
 
-/// `value` trimmed, required, at most `max` characters.
+/// `value` trimmed and composed (NFC, so a name typed composed and one typed decomposed
+/// are one name), required, at most `max` characters.
 pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldProblem> {
-    let value = value.trim();
-    if value.is_empty() {
+    let value: String = value.trim().nfc().collect();
+    let Some(first) = value.chars().next() else {
         return Err(FieldProblem::new(field, "must not be empty"));
+    };
+    // A mark with nothing to sit on renders onto whatever text precedes the name.
+    if unicode_normalization::char::is_combining_mark(first) {
+        return Err(FieldProblem::new(
+            field,
+            "must not start with a combining mark",
+        ));
     }
     if value.chars().count() > max {
         return Err(FieldProblem::new(
@@ -280,7 +289,7 @@ pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<Stri
             "must not contain control or invisible formatting characters",
         ));
     }
-    Ok(value.to_owned())
+    Ok(value)
 }
 
 /// Characters that change how a name reads without being seen: bidirectional marks,

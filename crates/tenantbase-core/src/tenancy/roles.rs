@@ -209,10 +209,9 @@ fn read_only() -> TenancyError {
     )
 }
 
-/// `name` checked and in NFC, as it is kept.
+/// `name` checked and in NFC (`required_text` composes it), as it is kept.
 fn valid_name(name: &str) -> Result<String, TenancyError> {
-    let name: String = name.nfc().collect();
-    let name = required_text("name", &name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
+    let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
     // Listed beside the built-in roles, `Owner` would pass for `owner`: any case is refused.
     let lowered = name.to_lowercase();
     if BuiltinRole::ALL

@@ -1,7 +1,8 @@
 //! User-chosen names — orgs, roles, teams, API keys, projects — refuse the characters
 //! that change how a name reads without being seen (bidirectional overrides, zero-width
-//! spaces), and keep what real names are written with: emoji sequences, combining marks,
-//! right-to-left text and the joiners of Persian, on both backends.
+//! spaces) and a combining mark with nothing to sit on, keep what real names are written
+//! with (emoji sequences, combining marks, right-to-left text and the joiners of
+//! Persian), and are kept composed (NFC), on both backends.
 
 use axum::http::Method;
 use serde_json::json;
@@ -51,10 +52,50 @@ async fn names_refuse_invisible_formatting_and_keep_real_scripts() {
             let response = owner.call(&app, method, &path, Some(body)).await;
             assert_eq!(response.invalid_fields(), ["name"], "{backend:?} {path}");
         }
-        for name in ["👨\u{200D}👩\u{200D}👧 e\u{301} שלום", "می\u{200C}خواهم"] {
+        for (name, kept) in [
+            (
+                "👨\u{200D}👩\u{200D}👧 e\u{301} שלום",
+                "👨\u{200D}👩\u{200D}👧 \u{E9} שלום",
+            ),
+            ("می\u{200C}خواهم", "می\u{200C}خواهم"),
+        ] {
             let created = owner.post(&app, "/v1/orgs", json!({"name": name})).await;
             assert_eq!(created.status, 201, "{backend:?} {}", created.text());
-            assert_eq!(created.json()["name"], name, "{backend:?}");
+            assert_eq!(created.json()["name"], kept, "{backend:?}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_name_is_one_name_however_it_is_composed() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Compose").await;
+        let teams = format!("/v1/orgs/{org}/teams");
+        let composed = owner.post(&app, &teams, json!({"name": "Caf\u{E9}"})).await;
+        assert_eq!(composed.status, 201, "{backend:?} {}", composed.text());
+        owner
+            .post(&app, &teams, json!({"name": "Cafe\u{301}"}))
+            .await
+            .problem(409, "team_name_taken");
+        let project = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects"),
+                json!({"name": "Re\u{301}sume\u{301}"}),
+            )
+            .await;
+        assert_eq!(project.status, 201, "{backend:?} {}", project.text());
+        assert_eq!(project.json()["name"], "R\u{E9}sum\u{E9}", "{backend:?}");
+        let response = owner
+            .call(
+                &app,
+                Method::POST,
+                &format!("/v1/orgs/{org}/projects"),
+                Some(json!({"name": "\u{301}dangling"})),
+            )
+            .await;
+        assert_eq!(response.invalid_fields(), ["name"], "{backend:?}");
     }
 }

@@ -88,6 +88,18 @@ async fn a_name_is_one_name_however_it_is_composed() {
             .await;
         assert_eq!(project.status, 201, "{backend:?} {}", project.text());
         assert_eq!(project.json()["name"], "R\u{E9}sum\u{E9}", "{backend:?}");
+        // Searched for as typed, composed or not, it is found.
+        for typed in ["r%C3%A9sum%C3%A9", "re%CC%81sume%CC%81"] {
+            let found = owner
+                .get(&app, &format!("/v1/orgs/{org}/projects?q={typed}"))
+                .await
+                .json();
+            assert_eq!(
+                found["items"].as_array().map(Vec::len),
+                Some(1),
+                "{backend:?} {typed}"
+            );
+        }
         let response = owner
             .call(
                 &app,

@@ -8,6 +8,7 @@ use tenantbase_domain::id::{ProjectId, UserId};
 use tenantbase_domain::model::Project;
 use tenantbase_domain::page::{Cursor, InvalidCursor, Order, Page, PageQuery};
 use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort, search_words};
+use unicode_normalization::UnicodeNormalization;
 use utoipa::IntoParams;
 
 use crate::tenancy::{FieldProblem, TenancyError};
@@ -70,7 +71,12 @@ impl ProjectFilter {
     /// know whether more follow), or every field that makes no sense.
     pub(super) fn query(&self, page: &PageQuery) -> Result<ProjectQuery, TenancyError> {
         let mut problems = Vec::new();
-        let words = self.q.as_deref().map(search_words).unwrap_or_default();
+        // Composed as names and descriptions are kept: `e` + U+0301 finds `é`.
+        let words = self
+            .q
+            .as_deref()
+            .map(|q| search_words(&q.nfc().collect::<String>()))
+            .unwrap_or_default();
         let sort = match self.sort {
             None if !words.is_empty() => ProjectSort::Relevance,
             None | Some(Sort::CreatedAt) => ProjectSort::CreatedAt,

@@ -12,6 +12,7 @@ use tenantbase_domain::model::{Project, RequestMeta};
 use tenantbase_domain::nul::nul_paths;
 use tenantbase_domain::page::{Page, PageQuery};
 use tenantbase_store::org::projects::{ProjectCursor, ProjectQuery, ProjectSort};
+use unicode_normalization::UnicodeNormalization;
 
 pub use listing::{ProjectFilter, Sort};
 pub use transfer::{ExportFormat, IMPORT_MAX_ROWS};
@@ -83,7 +84,8 @@ fn validate_description(
             format!("{prefix}description"),
             "must not contain a NUL character (U+0000)",
         )),
-        Some(text) => Ok(Some(text.to_owned())),
+        // Composed as names are, so the search finds what it was typed with.
+        Some(text) => Ok(Some(text.nfc().collect())),
     }
 }
 

@@ -54,6 +54,7 @@ mod object_stores;
 mod oidc;
 mod oidc_linking;
 mod oidc_mfa;
+mod oidc_misuse;
 mod openapi_contract;
 mod ops;
 mod org_bound_tokens;

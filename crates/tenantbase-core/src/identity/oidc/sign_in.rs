@@ -80,22 +80,22 @@ impl Oidc {
         callback: Callback,
         request: &RequestMeta,
     ) -> Result<Url, OidcError> {
-        let state = callback
-            .state
-            .as_deref()
-            .filter(|state| !state.is_empty())
-            .ok_or(OidcError::InvalidState)?;
         self.provider(provider)?;
-        let (flow, secrets) = self.take_flow(provider, state).await?;
+        // A provider's refusal comes without a code.
+        let code_missing = given(&callback.code).is_none() && callback.error.is_none();
+        let taken = match given(&callback.state) {
+            Some(state) => self.take_flow(provider, state).await?,
+            None => None,
+        };
+        let Some((flow, secrets)) = taken else {
+            return Err(unusable_state(callback.state.is_some(), code_missing));
+        };
         let finished = async {
             if callback.error.is_some() {
                 return Err(OidcError::ProviderDenied);
             }
-            let code = callback
-                .code
-                .as_deref()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| OidcError::invalid("code", "is missing"))?;
+            let code =
+                given(&callback.code).ok_or_else(|| OidcError::invalid("code", "is missing"))?;
             let claims = self
                 .provider(provider)?
                 .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
@@ -277,6 +277,28 @@ impl Oidc {
             .finish_first_step(unit, step, device, device_token, request)
             .await?)
     }
+}
+
+/// A callback parameter's value, when one was given.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|value| !value.is_empty())
+}
+
+/// The refusal of a callback whose state finds no flow: named with the code when that is
+/// missing too, so that one answer lists both.
+fn unusable_state(state_given: bool, code_missing: bool) -> OidcError {
+    if !code_missing {
+        return OidcError::InvalidState;
+    }
+    let state = if state_given {
+        "is unknown, used or expired"
+    } else {
+        "is missing"
+    };
+    OidcError::Invalid(vec![
+        ("state", state.to_owned()),
+        ("code", "is missing".to_owned()),
+    ])
 }
 
 /// What the database keeps of a login code: its hash with the app's challenge.

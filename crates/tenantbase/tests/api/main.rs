@@ -52,6 +52,7 @@ mod names;
 mod nul_refusals;
 mod object_stores;
 mod oidc;
+mod oidc_claims;
 mod oidc_linking;
 mod oidc_mfa;
 mod oidc_misuse;

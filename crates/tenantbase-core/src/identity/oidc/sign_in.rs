@@ -22,7 +22,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::{Actor, LinkedIdentity, RequestMeta, Target, User};
 use tenantbase_store::StoreError;
@@ -39,6 +38,9 @@ use crate::identity::cache::AuthStale;
 use crate::identity::mfa::{FirstStep, SignIn};
 use crate::identity::sign_in_methods::linked_user;
 use crate::identity::{Device, IdentityError};
+use crate::mail::deliverable;
+use crate::tenancy::profiles::DISPLAY_NAME_MAX;
+use crate::tenancy::required_text;
 use crate::write::Change;
 
 /// The purpose of login codes among the user's single-use tokens.
@@ -162,21 +164,28 @@ impl Oidc {
         flow: &OidcFlow,
         claims: &VerifiedClaims,
     ) -> Result<(User, LinkedIdentity), OidcError> {
+        // Held to sign-up's rule: the account's mail (a new sign-in's alert) is queued in
+        // the sign-in's unit, and an address the mailer refuses would fail it.
         let email = claims
             .email
             .as_deref()
             .filter(|_| claims.email_verified)
-            .and_then(|email| Email::parse(email).ok())
+            .and_then(|email| deliverable(email).ok())
             .ok_or(OidcError::EmailNotVerified)?;
+        // The provider's name is the user's to type there: cut to length, as refusing the
+        // sign-in for it would help no one, but one a profile would refuse (control or
+        // invisible characters, NUL) gives way to the local part.
         let display_name = claims
             .name
             .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| email.local_part())
-            .chars()
-            .take(100)
-            .collect();
+            .map(|name| {
+                name.trim()
+                    .chars()
+                    .take(DISPLAY_NAME_MAX)
+                    .collect::<String>()
+            })
+            .and_then(|name| required_text("display_name", &name, DISPLAY_NAME_MAX).ok())
+            .unwrap_or_else(|| email.local_part().to_owned());
         let user = unit
             .create_user(NewUser {
                 id: UserId::new(),

@@ -56,6 +56,7 @@ mod oidc_claims;
 mod oidc_linking;
 mod oidc_mfa;
 mod oidc_misuse;
+mod oidc_races;
 mod openapi_contract;
 mod ops;
 mod org_bound_tokens;

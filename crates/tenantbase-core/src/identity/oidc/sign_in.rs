@@ -121,6 +121,25 @@ impl Oidc {
         claims: &VerifiedClaims,
         request: &RequestMeta,
     ) -> Result<Url, OidcError> {
+        match self.sign_in_once(flow, claims, request).await {
+            // Two first sign-ins of one identity at once (two tabs, a double click): the
+            // other created the account between our look-up and our insert, so its
+            // address or the identity is taken now — by this identity's own account,
+            // which a second look finds.
+            Err(OidcError::AccountExistsLinkRequired | OidcError::IdentityLinkedElsewhere) => {
+                self.sign_in_once(flow, claims, request).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// One attempt of `sign_in`, in one unit of work.
+    async fn sign_in_once(
+        &self,
+        flow: &OidcFlow,
+        claims: &VerifiedClaims,
+        request: &RequestMeta,
+    ) -> Result<Url, OidcError> {
         let now = Utc::now();
         let mut unit = self.identity.write().await?;
         let (user, identity, created) = match unit
@@ -139,7 +158,7 @@ impl Oidc {
         let login_code = format!("{}{LOGIN_CODE_SEPARATOR}{}", identity.id, random_token()?);
         let expires_at = now + chrono_duration(LOGIN_CODE_TTL);
         let stored = login_code_hash(&login_code, flow.app_challenge.as_deref());
-        unit.issue_user_token(user.id, LOGIN_CODE, &stored, expires_at)
+        unit.add_user_token(user.id, LOGIN_CODE, &stored, expires_at)
             .await?;
         let payload = serde_json::json!({
             "provider": flow.provider,

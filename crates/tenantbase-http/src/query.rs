@@ -86,22 +86,31 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, Vec<FieldError>> {
             _ => fitting.push(pair),
         }
     }
-    // serde names one absent field at a time: each found gets a stand-in value, and the
-    // fitting parameters are tried again to find the next.
+    // serde names one absent or repeated field at a time: each absent one found gets a
+    // stand-in value, each repeated one keeps its first value, and the fitting parameters
+    // are tried again to find the next.
     let mut probe: Vec<&(String, String)> = fitting.iter().collect();
     let mut stand_ins = Vec::new();
     while let Some(message) = attempt::<T>(&probe) {
-        match missing_field(&message) {
-            Some(name) if !probe.iter().any(|(present, _)| present == name) => {
-                problems.push(FieldError {
-                    field: name.to_owned(),
-                    message: "is required".to_owned(),
-                });
-                stand_ins.push((name.to_owned(), String::new()));
-                probe = fitting.iter().chain(&stand_ins).collect();
-            }
-            _ => break,
+        if let Some(name) = missing_field(&message)
+            && !probe.iter().any(|(present, _)| present == name)
+        {
+            problems.push(FieldError {
+                field: name.to_owned(),
+                message: "is required".to_owned(),
+            });
+            stand_ins.push((name.to_owned(), String::new()));
+        } else if let Some(name) = duplicate_field(&message) {
+            problems.push(FieldError {
+                field: name.to_owned(),
+                message: "must be given once".to_owned(),
+            });
+            let mut seen = false;
+            fitting.retain(|(present, _)| present != name || !std::mem::replace(&mut seen, true));
+        } else {
+            break;
         }
+        probe = fitting.iter().chain(&stand_ins).collect();
     }
     if problems.is_empty() {
         // Not one parameter's fault (a repeated one, say): the query as a whole.
@@ -111,6 +120,13 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, Vec<FieldError>> {
         }]);
     }
     Err(problems)
+}
+
+/// The field serde's message says was given twice, if that is what it says.
+fn duplicate_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 /// Why `pairs` alone do not make a `T`, if they do not.
@@ -169,8 +185,10 @@ mod tests {
     }
 
     #[test]
-    fn a_query_wrong_as_a_whole_is_named_query() {
+    fn a_repeated_parameter_is_named_with_the_others() {
         let problems = parse::<Filters>("count=1&count=2").expect_err("repeated");
-        assert_eq!(fields(problems), ["query"]);
+        assert_eq!(fields(problems), ["count"]);
+        let problems = parse::<Start>("state=a&state=b&count=x").expect_err("repeated");
+        assert_eq!(fields(problems), ["count", "state", "redirect_uri"]);
     }
 }

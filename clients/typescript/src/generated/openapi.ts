@@ -4966,7 +4966,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, used or expired `state`, or no `code`; or A query parameter does not fit (`validation_failed`, with `errors`) */
+            /** @description Unknown, used or expired `state`, or no `code` (both named when both are wrong); a parameter given twice; or A query parameter does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

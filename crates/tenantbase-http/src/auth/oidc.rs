@@ -134,8 +134,10 @@ pub(crate) async fn start(
     // Starting writes a flow row: it spends the per-IP auth budget.
     _client: ClientMeta,
     Path(provider): Path<String>,
-    ApiQuery(query): ApiQuery<StartQuery>,
+    query: Result<ApiQuery<StartQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
+    state.oidc.known_provider(&provider)?;
+    let ApiQuery(query) = query?;
     let url = state
         .oidc
         .start_sign_in(
@@ -162,15 +164,17 @@ pub(crate) async fn start(
         (status = 403, description = "No verified email from the provider (`email_not_verified`): nothing was created", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider (`provider_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account has this email (`account_exists_link_required`, names `link_route`), or the identity is another account's (`identity_linked_elsewhere`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown, used or expired `state`, or no `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, used or expired `state`, or no `code` (both named when both are wrong); a parameter given twice", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider cannot be reached (`provider_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn callback(
     State(state): State<AppState>,
     client: ClientMeta,
     Path(provider): Path<String>,
-    ApiQuery(query): ApiQuery<CallbackQuery>,
+    query: Result<ApiQuery<CallbackQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
+    state.oidc.known_provider(&provider)?;
+    let ApiQuery(query) = query?;
     let callback = Callback {
         code: query.code,
         state: query.state,

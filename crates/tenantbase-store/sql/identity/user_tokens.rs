@@ -22,6 +22,16 @@ impl UserTokensUnit for PlatformTx {
         issue_user_token(&mut self.tx, user_id, purpose, token_hash, expires_at).await
     }
 
+    async fn add_user_token(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        insert_user_token(&mut self.tx, user_id, purpose, token_hash, expires_at).await
+    }
+
     async fn consume_user_token(
         &mut self,
         token_hash: &str,
@@ -49,6 +59,16 @@ pub(crate) async fn issue_user_token(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    insert_user_token(conn, user_id, purpose, token_hash, expires_at).await
+}
+
+async fn insert_user_token(
+    conn: &mut Conn,
+    user_id: UserId,
+    purpose: &str,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -56,7 +76,7 @@ pub(crate) async fn issue_user_token(
     .bind(token_hash)
     .bind(user_id.as_uuid())
     .bind(purpose)
-    .bind(now)
+    .bind(Utc::now().trunc_subsecs(6))
     .bind(expires_at)
     .execute(&mut *conn)
     .await?;

@@ -21,6 +21,17 @@ pub trait UserTokensUnit: Send {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
+    /// Stores a single-use token (by hash) for `purpose` beside the user's other unused
+    /// ones: each ends a flow of its own (a sign-in's login code), and one user may have
+    /// two under way (two devices, two tabs).
+    async fn add_user_token(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
     /// Uses up a token of `purpose` that is unused and unexpired; its user, or `None`.
     async fn consume_user_token(
         &mut self,

@@ -96,21 +96,20 @@ impl Oidc {
     }
 
     /// Takes the flow of `state` for `provider` back, once: unknown, used, expired and
-    /// other providers' states are all `InvalidState`.
+    /// other providers' states are all `None`.
     pub(super) async fn take_flow(
         &self,
         provider: &str,
         state: &str,
-    ) -> Result<(OidcFlow, FlowSecrets), OidcError> {
+    ) -> Result<Option<(OidcFlow, FlowSecrets)>, OidcError> {
         let mut unit = self.identity.store.begin().await?;
         let flow = unit
             .take_oidc_flow(&hash_refresh_token(state), Utc::now())
             .await?;
         unit.commit().await?;
-        match flow {
-            Some(flow) if flow.provider == provider => Ok((flow, self.flow_secrets(state))),
-            _ => Err(OidcError::InvalidState),
-        }
+        Ok(flow
+            .filter(|flow| flow.provider == provider)
+            .map(|flow| (flow, self.flow_secrets(state))))
     }
 
     fn flow_secrets(&self, state: &str) -> FlowSecrets {

@@ -122,6 +122,12 @@ impl Oidc {
         self.providers.keys().map(String::as_str).collect()
     }
 
+    /// `UnknownProvider` unless `name` is configured: a route under a provider's name is
+    /// not found before its query is looked at.
+    pub fn known_provider(&self, name: &str) -> Result<(), OidcError> {
+        self.provider(name).map(drop)
+    }
+
     fn provider(&self, name: &str) -> Result<&Provider, OidcError> {
         self.providers.get(name).ok_or(OidcError::UnknownProvider)
     }

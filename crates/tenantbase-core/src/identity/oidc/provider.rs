@@ -16,6 +16,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tenantbase_domain::email::Email;
 use url::Url;
 
 use super::OidcError;
@@ -315,10 +316,17 @@ impl Provider {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)
         };
+        // Text neither backend stores (PostgreSQL refuses NUL) is no identity.
+        if subject.contains('\0') {
+            return Err(OidcError::InvalidIdToken(
+                "its subject holds NUL".to_owned(),
+            ));
+        }
         Ok(VerifiedClaims {
             issuer,
             subject,
-            email: text(&names.email),
+            // Kept as asserted, for display, when it is an address at all.
+            email: text(&names.email).filter(|email| Email::parse(email).is_ok()),
             // Only a JSON `true` counts: a string or an absent claim vouches for nothing.
             email_verified: payload.get(&names.email_verified)
                 == Some(&serde_json::Value::Bool(true)),

@@ -22,7 +22,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{IdentityId, UserId};
 use tenantbase_domain::model::{Actor, LinkedIdentity, RequestMeta, Target, User};
 use tenantbase_store::StoreError;
@@ -39,6 +38,9 @@ use crate::identity::cache::AuthStale;
 use crate::identity::mfa::{FirstStep, SignIn};
 use crate::identity::sign_in_methods::linked_user;
 use crate::identity::{Device, IdentityError};
+use crate::mail::deliverable;
+use crate::tenancy::profiles::DISPLAY_NAME_MAX;
+use crate::tenancy::required_text;
 use crate::write::Change;
 
 /// The purpose of login codes among the user's single-use tokens.
@@ -80,22 +82,22 @@ impl Oidc {
         callback: Callback,
         request: &RequestMeta,
     ) -> Result<Url, OidcError> {
-        let state = callback
-            .state
-            .as_deref()
-            .filter(|state| !state.is_empty())
-            .ok_or(OidcError::InvalidState)?;
         self.provider(provider)?;
-        let (flow, secrets) = self.take_flow(provider, state).await?;
+        // A provider's refusal comes without a code.
+        let code_missing = given(&callback.code).is_none() && callback.error.is_none();
+        let taken = match given(&callback.state) {
+            Some(state) => self.take_flow(provider, state).await?,
+            None => None,
+        };
+        let Some((flow, secrets)) = taken else {
+            return Err(unusable_state(callback.state.is_some(), code_missing));
+        };
         let finished = async {
             if callback.error.is_some() {
                 return Err(OidcError::ProviderDenied);
             }
-            let code = callback
-                .code
-                .as_deref()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| OidcError::invalid("code", "is missing"))?;
+            let code =
+                given(&callback.code).ok_or_else(|| OidcError::invalid("code", "is missing"))?;
             let claims = self
                 .provider(provider)?
                 .exchange(&self.http, code, &secrets.verifier, &secrets.nonce)
@@ -119,6 +121,25 @@ impl Oidc {
         claims: &VerifiedClaims,
         request: &RequestMeta,
     ) -> Result<Url, OidcError> {
+        match self.sign_in_once(flow, claims, request).await {
+            // Two first sign-ins of one identity at once (two tabs, a double click): the
+            // other created the account between our look-up and our insert, so its
+            // address or the identity is taken now — by this identity's own account,
+            // which a second look finds.
+            Err(OidcError::AccountExistsLinkRequired | OidcError::IdentityLinkedElsewhere) => {
+                self.sign_in_once(flow, claims, request).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// One attempt of `sign_in`, in one unit of work.
+    async fn sign_in_once(
+        &self,
+        flow: &OidcFlow,
+        claims: &VerifiedClaims,
+        request: &RequestMeta,
+    ) -> Result<Url, OidcError> {
         let now = Utc::now();
         let mut unit = self.identity.write().await?;
         let (user, identity, created) = match unit
@@ -137,7 +158,7 @@ impl Oidc {
         let login_code = format!("{}{LOGIN_CODE_SEPARATOR}{}", identity.id, random_token()?);
         let expires_at = now + chrono_duration(LOGIN_CODE_TTL);
         let stored = login_code_hash(&login_code, flow.app_challenge.as_deref());
-        unit.issue_user_token(user.id, LOGIN_CODE, &stored, expires_at)
+        unit.add_user_token(user.id, LOGIN_CODE, &stored, expires_at)
             .await?;
         let payload = serde_json::json!({
             "provider": flow.provider,
@@ -162,21 +183,28 @@ impl Oidc {
         flow: &OidcFlow,
         claims: &VerifiedClaims,
     ) -> Result<(User, LinkedIdentity), OidcError> {
+        // Held to sign-up's rule: the account's mail (a new sign-in's alert) is queued in
+        // the sign-in's unit, and an address the mailer refuses would fail it.
         let email = claims
             .email
             .as_deref()
             .filter(|_| claims.email_verified)
-            .and_then(|email| Email::parse(email).ok())
+            .and_then(|email| deliverable(email).ok())
             .ok_or(OidcError::EmailNotVerified)?;
+        // The provider's name is the user's to type there: cut to length, as refusing the
+        // sign-in for it would help no one, but one a profile would refuse (control or
+        // invisible characters, NUL) gives way to the local part.
         let display_name = claims
             .name
             .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| email.local_part())
-            .chars()
-            .take(100)
-            .collect();
+            .map(|name| {
+                name.trim()
+                    .chars()
+                    .take(DISPLAY_NAME_MAX)
+                    .collect::<String>()
+            })
+            .and_then(|name| required_text("display_name", &name, DISPLAY_NAME_MAX).ok())
+            .unwrap_or_else(|| email.local_part().to_owned());
         let user = unit
             .create_user(NewUser {
                 id: UserId::new(),
@@ -277,6 +305,28 @@ impl Oidc {
             .finish_first_step(unit, step, device, device_token, request)
             .await?)
     }
+}
+
+/// A callback parameter's value, when one was given.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|value| !value.is_empty())
+}
+
+/// The refusal of a callback whose state finds no flow: named with the code when that is
+/// missing too, so that one answer lists both.
+fn unusable_state(state_given: bool, code_missing: bool) -> OidcError {
+    if !code_missing {
+        return OidcError::InvalidState;
+    }
+    let state = if state_given {
+        "is unknown, used or expired"
+    } else {
+        "is missing"
+    };
+    OidcError::Invalid(vec![
+        ("state", state.to_owned()),
+        ("code", "is missing".to_owned()),
+    ])
 }
 
 /// What the database keeps of a login code: its hash with the app's challenge.

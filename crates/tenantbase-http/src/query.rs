@@ -105,8 +105,14 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, Vec<FieldError>> {
                 field: name.to_owned(),
                 message: "must be given once".to_owned(),
             });
+            let before = fitting.len();
             let mut seen = false;
             fitting.retain(|(present, _)| present != name || !std::mem::replace(&mut seen, true));
+            if fitting.len() == before {
+                // Repeated under another spelling (a serde alias): trying again would
+                // only meet the same message.
+                break;
+            }
         } else {
             break;
         }
@@ -190,5 +196,18 @@ mod tests {
         assert_eq!(fields(problems), ["count"]);
         let problems = parse::<Start>("state=a&state=b&count=x").expect_err("repeated");
         assert_eq!(fields(problems), ["count", "state", "redirect_uri"]);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Aliased {
+        #[serde(alias = "n")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn a_parameter_repeated_under_its_alias_ends_the_search() {
+        let problems = parse::<Aliased>("name=a&n=b").expect_err("repeated");
+        assert_eq!(fields(problems), ["name"]);
     }
 }

@@ -7,6 +7,7 @@ mod files;
 mod identity;
 mod jobs;
 mod late_outcomes;
+mod retention;
 mod sealing;
 mod second_steps;
 
@@ -15,6 +16,7 @@ pub use files::*;
 pub use identity::*;
 pub use jobs::*;
 pub use late_outcomes::*;
+pub use retention::*;
 pub use sealing::*;
 pub use second_steps::*;
 use serde_json::json;
@@ -62,6 +64,7 @@ macro_rules! conformance_suite {
             sessions_opened_by_an_identity_or_a_passkey_are_revoked_with_it,
             signing_keys_are_kept_and_retired,
             single_use_tokens_expire_are_replaced_and_work_once,
+            ended_sessions_tokens_and_devices_are_pruned_in_batches,
             ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge,
             emailed_codes_are_kept_one_per_purpose,
             a_challenge_is_used_with_its_user_and_factors,

@@ -14,13 +14,16 @@ use tenantbase_domain::model::{
     MfaFactor, Profile, QueueDepth, Session, Setting, SigningKeyRow, TrustedDevice, User,
 };
 use tenantbase_store::identity::passkeys::StoredPasskey;
+use tenantbase_store::identity::retention::PrunedAuth;
 use tenantbase_store::platform::events::UnsealedChain;
 use tenantbase_store::{
-    EventStore, JobStore, MfaStore, OidcStore, PasskeyStore, ProfileStore, SessionStore,
-    SettingsStore, SigningKeyStore, StoreResult, UserStore, UserTokenStore,
+    AuthRetentionStore, EventStore, JobStore, MfaStore, OidcStore, PasskeyStore, ProfileStore,
+    SessionStore, SettingsStore, SigningKeyStore, StoreResult, UserStore, UserTokenStore,
 };
 
-use super::identity::{mfa, oidc, passkeys, profiles, sessions, signing_keys, user_tokens, users};
+use super::identity::{
+    mfa, oidc, passkeys, profiles, retention, sessions, signing_keys, user_tokens, users,
+};
 use super::platform::{events, jobs, settings};
 use crate::dialect::BackendStore;
 
@@ -111,6 +114,13 @@ impl JobStore for BackendStore {
 
     async fn delete_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         jobs::delete_finished_jobs(self.writer(), before).await
+    }
+}
+
+#[async_trait]
+impl AuthRetentionStore for BackendStore {
+    async fn prune_ended_auth(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<PrunedAuth> {
+        retention::prune_ended_auth(self.writer(), before, limit).await
     }
 }
 

@@ -14,8 +14,8 @@ pub mod unit;
 
 pub use error::StoreError;
 pub use identity::{
-    MfaStore, OidcStore, PasskeyStore, ProfileStore, SessionStore, SigningKeyStore, UserStore,
-    UserTokenStore,
+    AuthRetentionStore, MfaStore, OidcStore, PasskeyStore, ProfileStore, SessionStore,
+    SigningKeyStore, UserStore, UserTokenStore,
 };
 pub use migrations::{MigrationInfo, MigrationReport};
 pub use org::{OrgUnit, TenantStore};
@@ -37,6 +37,7 @@ pub trait Store:
     + MfaStore
     + OidcStore
     + PasskeyStore
+    + AuthRetentionStore
     + TxStore
     + TenantStore
 {
@@ -55,6 +56,7 @@ impl<T> Store for T where
         + MfaStore
         + OidcStore
         + PasskeyStore
+        + AuthRetentionStore
         + TxStore
         + TenantStore
 {

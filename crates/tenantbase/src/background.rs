@@ -10,6 +10,7 @@ use serde_json::json;
 use tenantbase_blob::BlobStore;
 use tenantbase_core::audit::archive::ArchiveJob;
 use tenantbase_core::audit::seal::{RunningSealer, Sealer};
+use tenantbase_core::identity::retention::PruneEndedAuth;
 use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{
     Backoff, JobSeal, Registry, Schedule, Scheduler, Worker, WorkerConfig,
@@ -36,6 +37,10 @@ pub(crate) fn registry(
         .register(CleanupJobs {
             store: store.clone(),
             keep: Duration::from_secs(config.jobs.keep_succeeded_hours * 3600),
+        })
+        .register(PruneEndedAuth {
+            store: store.clone(),
+            keep: Duration::from_secs(config.auth.keep_ended_days * 86_400),
         })
         .register(SendEmail {
             transport: mail_transport(config)?,
@@ -85,6 +90,10 @@ pub(crate) fn schedules(config: &Config) -> anyhow::Result<Vec<Schedule>> {
         .map_err(anyhow::Error::msg)?,
         Schedule::new("files.sweep", "0 15 * * * *", || {
             NewJob::new(SweepFiles::KIND, json!({}))
+        })
+        .map_err(anyhow::Error::msg)?,
+        Schedule::new("auth.cleanup", "0 45 * * * *", || {
+            NewJob::new(PruneEndedAuth::KIND, json!({}))
         })
         .map_err(anyhow::Error::msg)?,
     ];

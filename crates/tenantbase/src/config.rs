@@ -361,6 +361,9 @@ impl Config {
                 "invalid configuration: auth.step_up_minutes must be at most 1440: a day-old sign-in is no proof of who is at the keyboard"
             );
         }
+        if self.auth.keep_ended_days > 3650 {
+            bail!("invalid configuration: auth.keep_ended_days must be at most 3650 (ten years)");
+        }
         if self.http.ready_timeout_ms >= 2000 {
             bail!(
                 "invalid configuration: http.ready_timeout_ms must be below 2000 so /ready answers within 2 s"

@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod passkeys;
 pub mod password_hash;
 mod recovery;
+pub mod retention;
 mod session_flow;
 mod session_open;
 mod sign_in_methods;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_store::Store;
 
@@ -60,13 +60,39 @@ impl JobHandler for CleanupJobs {
     }
 
     async fn run(&self, _job: &JobContext) -> Result<(), JobError> {
-        let keep = chrono::Duration::from_std(self.keep).unwrap_or(chrono::Duration::MAX);
+        let Some(before) = kept_since(self.keep) else {
+            return Ok(());
+        };
         let deleted = self
             .store
-            .delete_finished_jobs(Utc::now() - keep)
+            .delete_finished_jobs(before)
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         tracing::info!(deleted, "cleaned up finished jobs");
         Ok(())
+    }
+}
+
+/// The start of a window of `keep` ending now: what ended before it may go. `None` when
+/// the window reaches before the calendar's start (a huge setting), so nothing may yet.
+pub(crate) fn kept_since(keep: Duration) -> Option<DateTime<Utc>> {
+    chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|keep| Utc::now().checked_sub_signed(keep))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_longer_than_the_calendar_keeps_everything() {
+        let day = kept_since(Duration::from_secs(86_400)).expect("a day ago");
+        assert!(day < Utc::now());
+        assert_eq!(kept_since(Duration::from_secs(u64::MAX)), None);
+        assert_eq!(
+            kept_since(Duration::from_secs(400_000 * 365 * 86_400)),
+            None
+        );
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod mfa;
 pub(crate) mod oidc;
 pub(crate) mod passkeys;
 pub(crate) mod profiles;
+pub(crate) mod retention;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod user_tokens;

@@ -46,6 +46,9 @@ pub struct AuthConfig {
     /// Email the account (`new_sign_in`) when it is signed in to from a device none of
     /// its sessions came from.
     pub new_sign_in_alerts: bool,
+    /// Sessions past their absolute expiry, single-use tokens and trusted devices past
+    /// theirs are deleted (hourly, `auth.cleanup`) once they ended this many days ago.
+    pub keep_ended_days: u64,
     /// Second factors (`[auth.mfa]`).
     pub mfa: super::mfa::MfaConfig,
     /// Sign-in with OpenID providers.
@@ -76,6 +79,7 @@ impl Default for AuthConfig {
             argon2: Default::default(),
             step_up_minutes: 10,
             new_sign_in_alerts: true,
+            keep_ended_days: 30,
             mfa: Default::default(),
             oidc: Default::default(),
             webauthn: Default::default(),

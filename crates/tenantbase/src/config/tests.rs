@@ -51,7 +51,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 8] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -67,6 +67,11 @@ fn bad_values_name_their_key() {
             "TENANTBASE_FILES__ORPHAN_GRACE_MINUTES",
             "90",
             "files.orphan_grace_minutes",
+        ),
+        (
+            "TENANTBASE_AUTH__KEEP_ENDED_DAYS",
+            "3651",
+            "auth.keep_ended_days",
         ),
         ("TENANTBASE_LISTEN", "nowhere", "listen"),
         ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),

@@ -2378,11 +2378,14 @@ export interface components {
         RegisterFinishBody: {
             /** @description The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON. */
             credential: Record<string, unknown>;
-            /** @description What to call the passkey (1–64 characters), e.g. the device it lives on. */
+            /**
+             * @description What to call the passkey, e.g. the device it lives on: 1–64 characters, no control
+             *     or invisible formatting characters (bidirectional marks, zero-width spaces).
+             */
             name: string;
         };
         RenameBody: {
-            /** @description 1–64 characters. */
+            /** @description 1–64 characters, no control or invisible formatting characters. */
             name: string;
         };
         ResetBody: {

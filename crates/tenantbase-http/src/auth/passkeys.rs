@@ -24,7 +24,8 @@ use crate::{ApiError, ApiJson, AppState};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterFinishBody {
-    /// What to call the passkey (1–64 characters), e.g. the device it lives on.
+    /// What to call the passkey, e.g. the device it lives on: 1–64 characters, no control
+    /// or invisible formatting characters (bidirectional marks, zero-width spaces).
     pub name: String,
     /// The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON.
     #[schema(value_type = Object)]
@@ -34,7 +35,7 @@ pub(crate) struct RegisterFinishBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameBody {
-    /// 1–64 characters.
+    /// 1–64 characters, no control or invisible formatting characters.
     pub name: String,
 }
 

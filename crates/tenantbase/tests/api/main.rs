@@ -59,6 +59,7 @@ mod ops;
 mod org_bound_tokens;
 mod orgs;
 mod passkeys;
+mod passkeys_bad_input;
 mod passkeys_manage;
 mod passkeys_sign_in;
 mod passkeys_step_up;

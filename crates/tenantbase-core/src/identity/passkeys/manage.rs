@@ -86,8 +86,8 @@ impl Identity {
             (Ok(name), Ok(credential)) => (name, credential),
             (name, credential) => {
                 let mut problems = Vec::new();
-                if let Err(message) = name {
-                    problems.push(FieldProblem::new("name", message));
+                if let Err(problem) = name {
+                    problems.push(problem);
                 }
                 if let Err(error) = credential {
                     let message = format!("is not a WebAuthn registration response: {error}");
@@ -178,7 +178,8 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<PasskeyInfo, IdentityError> {
         self.webauthn()?;
-        let name = passkey_name(name).map_err(|message| IdentityError::invalid("name", message))?;
+        let name =
+            passkey_name(name).map_err(|problem| IdentityError::InvalidFields(vec![problem]))?;
         let mut unit = self.write().await?;
         let info = unit
             .rename_passkey(principal.user_id, id, &name)

@@ -4328,7 +4328,10 @@ export interface operations {
     start_second_factor: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Required when the sign-in sent one */
+                "X-Device-Id"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4356,7 +4359,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad, used or expired `mfa_token` (`invalid_mfa_token`) */
+            /** @description Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -61,6 +61,7 @@ mod orgs;
 mod passkeys;
 mod passkeys_bad_input;
 mod passkeys_manage;
+mod passkeys_races;
 mod passkeys_sign_in;
 mod passkeys_step_up;
 mod process;

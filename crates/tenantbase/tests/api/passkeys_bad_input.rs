@@ -81,6 +81,40 @@ fn assert_refused(answer: &TestResponse, code: &str, sent: &Value) {
 }
 
 #[tokio::test]
+async fn every_misshapen_member_of_a_credential_is_named_at_once() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let wrong = json!({"id": 1, "rawId": "***", "response": 3, "type": 4, "extra": 5});
+        // Members it does not know are no problem: browsers add some.
+        let every = [
+            "credential.id",
+            "credential.rawId",
+            "credential.response",
+            "credential.type",
+        ];
+        let refused = finish_registration(&app, &ada, "", &wrong).await;
+        let mut named = every.to_vec();
+        named.push("name");
+        assert_eq!(refused.invalid_fields(), named, "{backend:?}");
+        let refused = login_finish(&app, &wrong).await;
+        assert_eq!(refused.invalid_fields(), every, "{backend:?}");
+        // Absent members are named too, and a member's own member by its path.
+        let partial = json!({"id": "x", "response": {"clientDataJSON": 1}});
+        let refused = login_finish(&app, &partial).await;
+        assert_eq!(
+            refused.invalid_fields(),
+            [
+                "credential.rawId",
+                "credential.response.clientDataJSON",
+                "credential.type"
+            ],
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn misshapen_credentials_are_refused_never_a_server_error() {
     for backend in BOTH {
         let app = app(backend).await;

@@ -4,6 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tenantbase_domain::members::member_problems;
 use webauthn_rs::prelude::{AuthenticationResult, Passkey};
 
 use crate::identity::IdentityError;
@@ -17,6 +20,35 @@ const NAME_MAX_CHARS: usize = 64;
 /// passkey" email and the list a user picks a passkey to remove from.
 pub(super) fn passkey_name(raw: &str) -> Result<String, FieldProblem> {
     required_text("name", raw, NAME_MAX_CHARS)
+}
+
+/// `credential`, the JSON of a browser's `PublicKeyCredential`, as the verifier's `T` (a
+/// `what`: registration or authentication response), or a problem for each of its members
+/// that does not fit and each it lacks, named under `credential`.
+pub(super) fn credential<T: DeserializeOwned>(
+    credential: &Value,
+    what: &str,
+) -> Result<T, Vec<FieldProblem>> {
+    let error = match T::deserialize(credential) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error,
+    };
+    let members = match credential {
+        Value::Object(members) => member_problems::<T>(members.clone()),
+        _ => None,
+    };
+    Err(members.map_or_else(
+        || {
+            let message = format!("is not a WebAuthn {what}: {error}");
+            vec![FieldProblem::new("credential", message)]
+        },
+        |problems| {
+            problems
+                .into_iter()
+                .map(|p| FieldProblem::new(format!("credential.{}", p.field), p.message))
+                .collect()
+        },
+    ))
 }
 
 /// How the store finds a credential: its id in base64url.

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod email;
 pub mod id;
+pub mod members;
 pub mod model;
 pub mod nul;
 pub mod page;

@@ -7,7 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use tenantbase_domain::members::{field_name, member_problems};
 use tenantbase_domain::nul::nul_paths;
 
 use crate::problem::{ApiError, FieldError};
@@ -84,31 +85,15 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Most members of a body tried one by one, and most absent fields looked for: a body
-/// past it is answered with its first problem only.
-const MEMBERS_TRIED: usize = 64;
-
 /// Largest refused body searched for every problem. Each absent field is looked for with
 /// a copy of the body per kind of stand-in, so a large body would cost a bad request
 /// many times its size; past this it gets its first problem only.
 const BYTES_SEARCHED: usize = 16 * 1024;
 
-/// Kinds of value an absent field may take, to stand in for it while looking for the
-/// next: serde names one absent field at a time.
-const STAND_INS: [fn() -> Value; 6] = [
-    || Value::Null,
-    || Value::String(String::new()),
-    || Value::Bool(false),
-    || Value::from(0),
-    || Value::Array(Vec::new()),
-    || Value::Object(Map::new()),
-];
-
 /// A problem for each member of the body's object that does not fit `T` and for each
-/// field `T` needs that is absent — serde stops at the first, so each member is tried on
-/// its own, as `query::parse` does with parameters. `None` when the body is no object or
-/// has more than `MEMBERS_TRIED` members or `BYTES_SEARCHED` bytes. Runs only for a body
-/// already refused.
+/// field `T` needs that is absent (`members::member_problems`), as `query::parse` does
+/// with parameters. `None` when the body is no object or past `BYTES_SEARCHED` bytes or
+/// `MEMBERS_TRIED` members. Runs only for a body already refused.
 fn every_field_problem<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<FieldError>> {
     if body.len() > BYTES_SEARCHED {
         return None;
@@ -116,64 +101,8 @@ fn every_field_problem<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<FieldErro
     let Value::Object(members) = serde_json::from_slice(body).ok()? else {
         return None;
     };
-    if members.len() > MEMBERS_TRIED {
-        return None;
-    }
-    let given: Vec<String> = members.keys().cloned().collect();
-    let mut problems = Vec::new();
-    let mut fitting = Map::new();
-    for (key, value) in members {
-        match attempt::<T>(Map::from_iter([(key.clone(), value.clone())])) {
-            Some(problem) if absent_field(&problem).is_none() => problems.push(problem),
-            _ => {
-                fitting.insert(key, value);
-            }
-        }
-    }
-    for _ in 0..MEMBERS_TRIED {
-        let Some(name) = attempt::<T>(fitting.clone())
-            .as_ref()
-            .and_then(absent_field)
-        else {
-            break;
-        };
-        let stand_in = STAND_INS.iter().map(|kind| kind()).find(|value| {
-            let mut probe = fitting.clone();
-            probe.insert(name.clone(), value.clone());
-            attempt::<T>(probe).is_none_or(|p| p.field != name)
-        });
-        // A member that did not fit is absent from `fitting`, and already named.
-        if !given.contains(&name) {
-            problems.push(FieldError {
-                message: format!("missing field `{name}`"),
-                field: name.clone(),
-            });
-        }
-        // A field no kind of value satisfies ends the search.
-        let Some(stand_in) = stand_in else { break };
-        fitting.insert(name, stand_in);
-    }
-    // None found (a repeated member, say): the first problem stands.
-    Some(problems).filter(|found| !found.is_empty())
-}
-
-/// Why `members` alone do not make a `T`, if they do not, as the field to blame.
-fn attempt<T: DeserializeOwned>(members: Map<String, Value>) -> Option<FieldError> {
-    let error = serde_path_to_error::deserialize::<_, T>(Value::Object(members)).err()?;
-    let path = error.path().to_string();
-    let message = error.into_inner().to_string();
-    Some(FieldError {
-        field: field_name(&path, &message),
-        message,
-    })
-}
-
-/// The top-level field `problem` says is absent (a field absent inside a member is that
-/// member's problem).
-fn absent_field(problem: &FieldError) -> Option<String> {
-    missing_field(&problem.message)
-        .filter(|name| *name == problem.field)
-        .map(str::to_owned)
+    let problems = member_problems::<T>(members)?;
+    Some(problems.into_iter().map(FieldError::from).collect())
 }
 
 /// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05), so a body holding one
@@ -192,24 +121,6 @@ fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
     Err(ApiError::validation(
         fields.into_iter().map(FieldError::nul).collect(),
     ))
-}
-
-/// The path of the bad field. serde reports a missing field at its parent, with the name
-/// only in the message (``missing field `name` ``), so it is taken from there.
-fn field_name(path: &str, message: &str) -> String {
-    let parent = if path == "." { "" } else { path };
-    match missing_field(message) {
-        Some(name) if parent.is_empty() => name.to_owned(),
-        Some(name) => format!("{parent}.{name}"),
-        None => parent.to_owned(),
-    }
-}
-
-/// The name in serde's ``missing field `name` `` message.
-pub(crate) fn missing_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent (with

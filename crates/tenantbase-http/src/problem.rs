@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tenantbase_core::StoreError;
+use tenantbase_domain::members::MemberProblem;
 use tenantbase_domain::page::InvalidCursor;
 use utoipa::ToSchema;
 
@@ -29,6 +30,15 @@ impl FieldError {
         Self {
             field,
             message: "must not contain a NUL character (U+0000)".to_owned(),
+        }
+    }
+}
+
+impl From<MemberProblem> for FieldError {
+    fn from(problem: MemberProblem) -> Self {
+        Self {
+            field: problem.field,
+            message: problem.message,
         }
     }
 }

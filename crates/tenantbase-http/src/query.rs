@@ -5,9 +5,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use tenantbase_domain::members::missing_field;
 use tenantbase_domain::page::PageQuery;
 
-use crate::json::missing_field;
 use crate::problem::{ApiError, FieldError};
 
 #[derive(Debug, Clone, Default)]

@@ -2378,11 +2378,14 @@ export interface components {
         RegisterFinishBody: {
             /** @description The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON. */
             credential: Record<string, unknown>;
-            /** @description What to call the passkey (1–64 characters), e.g. the device it lives on. */
+            /**
+             * @description What to call the passkey, e.g. the device it lives on: 1–64 characters, no control
+             *     or invisible formatting characters (bidirectional marks, zero-width spaces).
+             */
             name: string;
         };
         RenameBody: {
-            /** @description 1–64 characters. */
+            /** @description 1–64 characters, no control or invisible formatting characters. */
             name: string;
         };
         ResetBody: {
@@ -4325,7 +4328,10 @@ export interface operations {
     start_second_factor: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Required when the sign-in sent one */
+                "X-Device-Id"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4353,7 +4359,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad, used or expired `mfa_token` (`invalid_mfa_token`) */
+            /** @description Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`) */
             401: {
                 headers: {
                     [name: string]: unknown;

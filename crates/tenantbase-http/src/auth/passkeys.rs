@@ -24,7 +24,8 @@ use crate::{ApiError, ApiJson, AppState};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterFinishBody {
-    /// What to call the passkey (1–64 characters), e.g. the device it lives on.
+    /// What to call the passkey, e.g. the device it lives on: 1–64 characters, no control
+    /// or invisible formatting characters (bidirectional marks, zero-width spaces).
     pub name: String,
     /// The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON.
     #[schema(value_type = Object)]
@@ -34,7 +35,7 @@ pub(crate) struct RegisterFinishBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameBody {
-    /// 1–64 characters.
+    /// 1–64 characters, no control or invisible formatting characters.
     pub name: String,
 }
 
@@ -241,19 +242,20 @@ pub(crate) async fn finish_login(
 /// `{"publicKey": {…}}`, listing the passkeys of the account the `mfa_token` belongs to.
 #[utoipa::path(post, path = "/v1/auth/mfa/passkey/start", tag = "auth",
     request_body = MfaTokenBody,
+    params(("X-Device-Id" = Option<String>, Header, description = "Required when the sign-in sent one")),
     responses(
         (status = 200, description = "Request options (user verification required)", body = Object),
-        (status = 401, description = "Bad, used or expired `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The account has no passkey (`mfa_not_enrolled`), or passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn start_second_factor(
     State(state): State<AppState>,
-    _client: ClientMeta,
+    client: ClientMeta,
     ApiJson(body): ApiJson<MfaTokenBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let options = state
         .identity
-        .start_passkey_second_factor(&body.mfa_token)
+        .start_passkey_second_factor(&body.mfa_token, &client.device)
         .await?;
     Ok(Json(options))
 }

@@ -210,10 +210,18 @@ pub(crate) async fn password_step(app: &TestApp, headers: &[(&str, &str)]) -> St
 
 /// Starts a passkey second step with `mfa_token`: the request options.
 pub(crate) async fn second_step_options(app: &TestApp, mfa_token: &str) -> Value {
-    let body = json!({"mfa_token": mfa_token});
-    let options = post(app, "/v1/auth/mfa/passkey/start", body, &[]).await;
+    let options = second_step_start(app, mfa_token, &[]).await;
     assert_eq!(options.status, 200, "{}", options.text());
     options.json()
+}
+
+pub(crate) async fn second_step_start(
+    app: &TestApp,
+    mfa_token: &str,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    let body = json!({"mfa_token": mfa_token});
+    post(app, "/v1/auth/mfa/passkey/start", body, headers).await
 }
 
 pub(crate) async fn second_step_finish(

@@ -1,8 +1,7 @@
 //! Signing in with a passkey, end to end on both backends: every refusal of an answer —
 //! another origin, a challenge answered twice, an expired ceremony, a cloned
 //! authenticator — audited with its reason, and a passkey as the second step of a
-//! password sign-in, bound to the `mfa_token` that started it and recording nothing when
-//! that token is refused.
+//! password sign-in, bound to the `mfa_token` that started it and to that token's device.
 
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use crate::helpers::BOTH;
 use crate::passkeys::{
     ORIGIN, SoftKey, add_passkey, app, events_of, expire_ceremonies, finish_registration,
     login_finish, login_start, password_step, registration_options, second_step_finish,
-    second_step_options, sign_in,
+    second_step_options, second_step_start, sign_in,
 };
 use crate::tenants::Caller;
 
@@ -243,7 +242,7 @@ async fn a_second_step_is_finished_only_with_the_mfa_token_that_started_it() {
 }
 
 #[tokio::test]
-async fn a_second_step_whose_token_is_refused_at_the_end_records_nothing() {
+async fn a_second_step_bound_to_a_device_is_refused_elsewhere_and_records_nothing() {
     for backend in BOTH {
         let app = app(backend).await;
         let ada = Caller::registered(&app, "ada@example.com").await;
@@ -252,25 +251,35 @@ async fn a_second_step_whose_token_is_refused_at_the_end_records_nothing() {
         let laptop = [("x-device-id", "laptop")];
         let token = password_step(&app, &laptop).await;
         let mut clone = key.clone();
+        let elsewhere: [&[(&str, &str)]; 2] = [&[("x-device-id", "phone")], &[]];
 
-        // The passkey's answer passes, but the token is bound to another device: the
-        // sign-in is refused after the answer was checked.
-        let options = second_step_options(&app, &token).await;
+        // Another device learns nothing of the account's passkeys…
+        for headers in elsewhere {
+            second_step_start(&app, &token, headers)
+                .await
+                .problem(401, "invalid_mfa_token");
+        }
+        // …and a passing answer sent from there records nothing, and spends nothing.
+        let options = second_step_start(&app, &token, &laptop).await;
+        assert_eq!(options.status, 200, "{}", options.text());
+        let options = options.json();
         let assertion = key.get(ORIGIN, &options).await;
-        second_step_finish(&app, &token, &assertion, &[("x-device-id", "phone")])
-            .await
-            .problem(401, "invalid_mfa_token");
+        for headers in elsewhere {
+            second_step_finish(&app, &token, &assertion, headers)
+                .await
+                .problem(401, "invalid_mfa_token");
+        }
         assert!(
             events_of(&app, "auth.passkey.login.succeeded")
                 .await
                 .is_empty()
         );
 
-        // The stored counter did not move: the clone, one use behind the key, answers.
-        let options = second_step_options(&app, &token).await;
+        // The ceremony still waits, and the stored counter did not move: the clone, one
+        // use behind the key, answers it from the laptop.
         let assertion = clone.get(ORIGIN, &options).await;
         let signed_in = second_step_finish(&app, &token, &assertion, &laptop).await;
-        assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+        assert_eq!(signed_in.status, 200, "{backend:?}: {}", signed_in.text());
         assert_eq!(
             events_of(&app, "auth.passkey.login.succeeded").await.len(),
             1

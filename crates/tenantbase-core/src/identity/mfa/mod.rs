@@ -125,9 +125,15 @@ pub(super) struct FactorPassed<'a> {
 }
 
 impl Identity {
-    /// The user an unused, unexpired `mfa_token` belongs to; does not use it up.
-    pub async fn mfa_challenge_user(&self, mfa_token: &str) -> Result<User, IdentityError> {
+    /// The user an unused, unexpired `mfa_token` belongs to, when `device` may use it
+    /// (the one it is bound to, if any); does not use it up.
+    pub async fn mfa_challenge_user(
+        &self,
+        mfa_token: &str,
+        device: &Device,
+    ) -> Result<User, IdentityError> {
         let challenge = self.peek_challenge(mfa_token).await?;
+        check_device(&challenge, device)?;
         Ok(self.store.user_by_id(challenge.user_id).await?)
     }
 

@@ -12,7 +12,7 @@ use webauthn_rs::prelude::{
     AuthenticationResult, Passkey, PublicKeyCredential, Uuid, WebauthnError,
 };
 
-use super::record::{Record, credential_key, parse};
+use super::record::{self, Record, credential_key, parse};
 use super::{Identity, IdentityError};
 use crate::identity::accounts::IdentityWrite;
 use crate::identity::cache::AuthStale;
@@ -43,12 +43,7 @@ pub(super) enum Audit {
 pub(super) fn assertion(
     credential: serde_json::Value,
 ) -> Result<PublicKeyCredential, IdentityError> {
-    serde_json::from_value(credential).map_err(|e| {
-        IdentityError::invalid(
-            "credential",
-            format!("is not a WebAuthn authentication response: {e}"),
-        )
-    })
+    record::credential(&credential, "authentication response").map_err(IdentityError::InvalidFields)
 }
 
 impl Identity {

@@ -10,12 +10,11 @@ use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewPasskey};
 use tenantbase_store::identity::sessions::OpenedBy;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::record::{Record, credential_key, parse, passkey_name};
+use super::record::{self, Record, credential_key, parse, passkey_name};
 use super::{Identity, IdentityError, ceremony};
 use crate::identity::Principal;
 use crate::identity::accounts::user_event;
 use crate::identity::cache::AuthStale;
-use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
 impl Identity {
@@ -81,19 +80,14 @@ impl Identity {
     ) -> Result<PasskeyInfo, IdentityError> {
         let webauthn = self.webauthn()?;
         let name = passkey_name(name);
-        let credential = serde_json::from_value::<RegisterPublicKeyCredential>(credential);
+        let credential =
+            record::credential::<RegisterPublicKeyCredential>(&credential, "registration response");
         let (name, credential) = match (name, credential) {
             (Ok(name), Ok(credential)) => (name, credential),
             (name, credential) => {
-                let mut problems = Vec::new();
-                if let Err(message) = name {
-                    problems.push(FieldProblem::new("name", message));
-                }
-                if let Err(error) = credential {
-                    let message = format!("is not a WebAuthn registration response: {error}");
-                    problems.push(FieldProblem::new("credential", message));
-                }
-                return Err(IdentityError::InvalidFields(problems));
+                let problems = name.err().into_iter();
+                let problems = problems.chain(credential.err().into_iter().flatten());
+                return Err(IdentityError::InvalidFields(problems.collect()));
             }
         };
         let user = self.passkey_owner(principal).await?;
@@ -178,7 +172,8 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<PasskeyInfo, IdentityError> {
         self.webauthn()?;
-        let name = passkey_name(name).map_err(|message| IdentityError::invalid("name", message))?;
+        let name =
+            passkey_name(name).map_err(|problem| IdentityError::InvalidFields(vec![problem]))?;
         let mut unit = self.write().await?;
         let info = unit
             .rename_passkey(principal.user_id, id, &name)

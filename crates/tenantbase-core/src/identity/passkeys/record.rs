@@ -4,26 +4,51 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tenantbase_domain::members::member_problems;
 use webauthn_rs::prelude::{AuthenticationResult, Passkey};
 
 use crate::identity::IdentityError;
+use crate::tenancy::{FieldProblem, required_text};
 
 /// Longest passkey name, in characters.
 const NAME_MAX_CHARS: usize = 64;
 
-/// A passkey name: trimmed, 1 to 64 characters, no control characters.
-pub(super) fn passkey_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err("must not be empty".to_owned());
-    }
-    if name.chars().count() > NAME_MAX_CHARS {
-        return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".to_owned());
-    }
-    Ok(name.to_owned())
+/// A passkey name: trimmed, 1 to 64 characters, no control or invisible formatting
+/// characters — checked as every name the API keeps is, since it reaches the "new
+/// passkey" email and the list a user picks a passkey to remove from.
+pub(super) fn passkey_name(raw: &str) -> Result<String, FieldProblem> {
+    required_text("name", raw, NAME_MAX_CHARS)
+}
+
+/// `credential`, the JSON of a browser's `PublicKeyCredential`, as the verifier's `T` (a
+/// `what`: registration or authentication response), or a problem for each of its members
+/// that does not fit and each it lacks, named under `credential`.
+pub(super) fn credential<T: DeserializeOwned>(
+    credential: &Value,
+    what: &str,
+) -> Result<T, Vec<FieldProblem>> {
+    let error = match T::deserialize(credential) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error,
+    };
+    let members = match credential {
+        Value::Object(members) => member_problems::<T>(members.clone()),
+        _ => None,
+    };
+    Err(members.map_or_else(
+        || {
+            let message = format!("is not a WebAuthn {what}: {error}");
+            vec![FieldProblem::new("credential", message)]
+        },
+        |problems| {
+            problems
+                .into_iter()
+                .map(|p| FieldProblem::new(format!("credential.{}", p.field), p.message))
+                .collect()
+        },
+    ))
 }
 
 /// How the store finds a credential: its id in base64url.
@@ -91,10 +116,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_trimmed_bounded_and_printable() {
+    fn names_are_trimmed_bounded_printable_and_visible() {
         assert_eq!(passkey_name("  Laptop  ").as_deref(), Ok("Laptop"));
         assert_eq!(passkey_name(&"é".repeat(64)), Ok("é".repeat(64)));
-        for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{7}b",
+            "\u{202E}exe.pdf",
+            "a\u{200B}b",
+            &"x".repeat(65),
+        ] {
             assert!(passkey_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -18,12 +18,15 @@ use crate::write::Change;
 impl Identity {
     /// Request options for `navigator.credentials.get()` listing the passkeys of the
     /// account `mfa_token` belongs to; only that `mfa_token` can finish the ceremony.
+    /// A token bound to another device is refused as the emailed code's send refuses
+    /// it: that device must not learn the account's credentials.
     pub async fn start_passkey_second_factor(
         &self,
         mfa_token: &str,
+        device: &Device,
     ) -> Result<serde_json::Value, IdentityError> {
         self.webauthn()?;
-        let user = self.mfa_challenge_user(mfa_token).await?;
+        let user = self.mfa_challenge_user(mfa_token, device).await?;
         let challenge = hash_refresh_token(mfa_token);
         self.start_with_passkeys_of(user.id, Step::SecondFactor(&challenge))
             .await
@@ -40,7 +43,9 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<TokenPair, IdentityError> {
         self.webauthn()?;
-        let user = self.mfa_challenge_user(mfa_token).await?;
+        // Another device is refused before the ceremony is taken, so it cannot spend the
+        // one the token's own device is answering.
+        let user = self.mfa_challenge_user(mfa_token, device).await?;
         let challenge = hash_refresh_token(mfa_token);
         let Passed {
             stored,

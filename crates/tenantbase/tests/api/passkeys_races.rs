@@ -1,0 +1,110 @@
+//! Passkey ceremonies finished twice at once, and a passkey's and an identity's removals
+//! racing for an account's last ways to sign in: end to end on both backends.
+
+use axum::http::Method;
+use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
+
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::oidc_mfa::app_with_provider_and;
+use crate::passkeys::{
+    ORIGIN, SoftKey, add_passkey, app, events_of, finish_registration, login_finish, login_start,
+    password_step, registration_options, relying_party, second_step_finish, second_step_options,
+    sign_in,
+};
+use crate::tenants::Caller;
+
+/// The statuses of two answers, the lower first.
+fn statuses(one: &TestResponse, two: &TestResponse) -> (u16, u16) {
+    let (a, b) = (one.status.as_u16(), two.status.as_u16());
+    (a.min(b), a.max(b))
+}
+
+#[tokio::test]
+async fn a_ceremony_finished_twice_at_once_counts_once() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+
+        let options = registration_options(&app, &ada).await;
+        let created = key.create(ORIGIN, &options).await;
+        let (one, two) = tokio::join!(
+            finish_registration(&app, &ada, "One", &created),
+            finish_registration(&app, &ada, "Two", &created),
+        );
+        assert_eq!(statuses(&one, &two), (201, 422), "{backend:?}");
+        let listed = ada.get(&app, "/v1/auth/passkeys").await.json();
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+
+        let assertion = key.get(ORIGIN, &login_start(&app).await).await;
+        let (one, two) = tokio::join!(
+            login_finish(&app, &assertion),
+            login_finish(&app, &assertion)
+        );
+        assert_eq!(statuses(&one, &two), (200, 401), "{backend:?}");
+        let mfa_token = password_step(&app, &[]).await;
+        let options = second_step_options(&app, &mfa_token).await;
+        let assertion = key.get(ORIGIN, &options).await;
+        let (one, two) = tokio::join!(
+            second_step_finish(&app, &mfa_token, &assertion, &[]),
+            second_step_finish(&app, &mfa_token, &assertion, &[]),
+        );
+        assert_eq!(statuses(&one, &two), (200, 401), "{backend:?}");
+        let succeeded = events_of(&app, "auth.passkey.login.succeeded").await;
+        assert_eq!(succeeded.len(), 2, "one sign-in of each kind");
+    }
+}
+
+/// An app with passkeys and the test provider (running while it is kept), and an account
+/// it signed up (no password) through the provider, signed in there.
+async fn federated(backend: Backend) -> (TestApp, OidcProvider, Caller) {
+    let (app, provider) = app_with_provider_and(backend, |options| {
+        options.passkeys = Some(relying_party());
+    })
+    .await;
+    provider.sign_in_as(ProviderUser::verified("sub-fed", "fed@example.com"));
+    let fed = Caller::from_tokens(&crate::oidc::sign_in(&app).await);
+    (app, provider, fed)
+}
+
+/// Two removals at once: one goes through, the other finds the account's last way to
+/// sign in — or, when the first ended the session both were sent in, that session gone.
+async fn removed_at_once(app: &TestApp, caller: &Caller, paths: [&str; 2]) -> [u16; 2] {
+    let (one, two) = tokio::join!(
+        caller.call(app, Method::DELETE, paths[0], None),
+        caller.call(app, Method::DELETE, paths[1], None),
+    );
+    let (low, high) = statuses(&one, &two);
+    assert_eq!(low, 204, "{} / {}", one.text(), two.text());
+    let refused = if one.status == 204 { &two } else { &one };
+    match high {
+        409 => {
+            refused.problem(409, "last_sign_in_method");
+        }
+        401 => refused.assert_invalid_token(),
+        _ => panic!("{low} and {high}: {} / {}", one.text(), two.text()),
+    }
+    [one.status.as_u16(), two.status.as_u16()]
+}
+
+#[tokio::test]
+async fn a_passkey_and_an_identity_removed_at_once_leave_one() {
+    for backend in BOTH {
+        let (app, _provider, fed) = federated(backend).await;
+        let mut key = SoftKey::default();
+        let passkey = add_passkey(&app, &fed, &mut key, "Laptop").await;
+        let passkey_path = format!("/v1/auth/passkeys/{}", passkey["id"].as_str().expect("id"));
+        let identities = fed.get(&app, "/v1/auth/identities").await.json();
+        let identity = identities["items"][0]["id"].as_str().expect("id");
+        let identity_path = format!("/v1/auth/identities/{identity}");
+
+        let [passkey_removal, _] =
+            removed_at_once(&app, &fed, [&passkey_path, &identity_path]).await;
+        // Whichever is left still signs in.
+        if passkey_removal == 204 {
+            crate::oidc::sign_in(&app).await;
+        } else {
+            assert_eq!(sign_in(&app, &mut key, ORIGIN).await.status, 200);
+        }
+    }
+}

@@ -10,6 +10,11 @@ use serde_json::{Map, Value};
 /// object past it is answered with its first problem only.
 pub const MEMBERS_TRIED: usize = 64;
 
+/// Largest refused JSON (in bytes, as sent) searched for every problem. Each absent
+/// field is looked for with a copy of the object per kind of stand-in, so a large one
+/// would cost a bad request many times its size; past this it gets its first problem only.
+pub const BYTES_SEARCHED: usize = 16 * 1024;
+
 /// Kinds of value an absent field may take, to stand in for it while looking for the
 /// next: serde names one absent field at a time.
 const STAND_INS: [fn() -> Value; 6] = [

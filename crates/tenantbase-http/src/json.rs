@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tenantbase_domain::members::{field_name, member_problems};
+use tenantbase_domain::members::{BYTES_SEARCHED, field_name, member_problems};
 use tenantbase_domain::nul::nul_paths;
 
 use crate::problem::{ApiError, FieldError};
@@ -84,11 +84,6 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     Ok(value)
 }
-
-/// Largest refused body searched for every problem. Each absent field is looked for with
-/// a copy of the body per kind of stand-in, so a large body would cost a bad request
-/// many times its size; past this it gets its first problem only.
-const BYTES_SEARCHED: usize = 16 * 1024;
 
 /// A problem for each member of the body's object that does not fit `T` and for each
 /// field `T` needs that is absent (`members::member_problems`), as `query::parse` does

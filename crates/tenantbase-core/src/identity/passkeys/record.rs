@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tenantbase_domain::members::member_problems;
+use tenantbase_domain::members::{BYTES_SEARCHED, member_problems};
 use webauthn_rs::prelude::{AuthenticationResult, Passkey};
 
 use crate::identity::IdentityError;
@@ -34,7 +34,11 @@ pub(super) fn credential<T: DeserializeOwned>(
         Err(error) => error,
     };
     let members = match credential {
-        Value::Object(members) => member_problems::<T>(members.clone()),
+        // Bounded as a refused body is: a credential the size of the body limit would
+        // be copied once per stand-in of every absent field.
+        Value::Object(members) if json_len(credential) <= BYTES_SEARCHED => {
+            member_problems::<T>(members.clone())
+        }
         _ => None,
     };
     Err(members.map_or_else(
@@ -111,6 +115,11 @@ pub(super) fn amr(result: &AuthenticationResult) -> Vec<String> {
     amr
 }
 
+/// The length of `value` as JSON text.
+fn json_len(value: &Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |text| text.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +138,24 @@ mod tests {
         ] {
             assert!(passkey_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        id: String,
+        count: u8,
+    }
+
+    #[test]
+    fn a_large_credential_gets_its_first_problem_only() {
+        let fields = |credential: Value| -> Vec<String> {
+            let problems = super::credential::<Shape>(&credential, "shape").expect_err("bad");
+            problems.into_iter().map(|p| p.field).collect()
+        };
+        let small = serde_json::json!({"id": 1, "count": "x"});
+        assert_eq!(fields(small), ["credential.count", "credential.id"]);
+        let large = serde_json::json!({"id": 1, "pad": "x".repeat(BYTES_SEARCHED)});
+        assert_eq!(fields(large), ["credential"]);
     }
 }

@@ -146,4 +146,13 @@ impl IdentityError {
     pub(crate) fn invalid(field: &'static str, message: String) -> Self {
         IdentityError::Invalid { field, message }
     }
+
+    /// How a refused verification or reset token (`InvalidOneTimeToken`) reads as a
+    /// field problem, alone or beside others.
+    pub fn one_time_token_problem() -> crate::tenancy::FieldProblem {
+        crate::tenancy::FieldProblem::new(
+            "token",
+            "is invalid, used, replaced by a newer one, or expired",
+        )
+    }
 }

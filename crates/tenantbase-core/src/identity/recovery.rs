@@ -10,7 +10,7 @@ use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
 use tenantbase_domain::model::User;
-use tenantbase_domain::password::Password;
+use tenantbase_domain::password::{Password, PasswordError};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{StoreError, UnitOfWork};
@@ -20,6 +20,7 @@ use super::accounts::{
 };
 use super::cache::AuthStale;
 use super::{IdentityError, Principal};
+use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
 const VERIFY_EMAIL: &str = "verify_email";
@@ -156,8 +157,19 @@ impl Identity {
         let owner = self
             .store
             .user_token_owner(&token_hash, RESET_PASSWORD, Utc::now())
-            .await?
-            .ok_or(IdentityError::InvalidOneTimeToken)?;
+            .await?;
+        // The rules that need no account apply whatever the token: one 422 names both.
+        let owner = match (owner, Password::new(new_password, None, &self.passwords)) {
+            (Some(owner), Ok(_)) => owner,
+            (Some(_), Err(weak)) => return Err(weak_password(weak)),
+            (None, Ok(_)) => return Err(IdentityError::InvalidOneTimeToken),
+            (None, Err(weak)) => {
+                return Err(IdentityError::InvalidFields(vec![
+                    IdentityError::one_time_token_problem(),
+                    FieldProblem::new("new_password", weak.to_string()),
+                ]));
+            }
+        };
         let user = self.store.user_by_id(owner).await?;
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
@@ -324,7 +336,10 @@ impl Identity {
     }
 
     fn new_password(&self, user: &User, raw: &str) -> Result<Password, IdentityError> {
-        Password::new(raw, user.email.as_deref(), &self.passwords)
-            .map_err(|e| IdentityError::invalid("new_password", e.to_string()))
+        Password::new(raw, user.email.as_deref(), &self.passwords).map_err(weak_password)
     }
+}
+
+fn weak_password(refused: PasswordError) -> IdentityError {
+    IdentityError::invalid("new_password", refused.to_string())
 }

@@ -28,10 +28,13 @@ impl From<IdentityError> for ApiError {
             // used (while issuing one too) is the server's.
             IdentityError::Token(error) if error.is_rejection() => invalid_token(),
             IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
-            IdentityError::InvalidOneTimeToken => ApiError::validation(vec![FieldError {
-                field: "token".to_owned(),
-                message: "is invalid, used, replaced by a newer one, or expired".to_owned(),
-            }]),
+            IdentityError::InvalidOneTimeToken => {
+                let problem = IdentityError::one_time_token_problem();
+                ApiError::validation(vec![FieldError {
+                    field: problem.field,
+                    message: problem.message,
+                }])
+            }
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }

@@ -12,6 +12,7 @@ mod auth_mfa;
 mod auth_mfa_at_rest;
 mod auth_mfa_email;
 mod auth_mfa_trusted;
+mod auth_misuse;
 mod auth_overload;
 mod auth_revocation;
 mod auth_sign_up_input;

@@ -1,0 +1,164 @@
+//! Misbehaving clients on the recovery and second-factor routes, on both backends: bodies
+//! wrong in several ways at once, codes replayed, raced or another user's, trust that
+//! must end (device ids: `auth_device_ids`; repeated mail: `auth_mail_budgets`).
+
+use axum::http::Method;
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::auth::{PASSWORD, post};
+use crate::auth_mfa::{enrol_totp, enrolled, mfa_token, sign_in_with, totp_code, verify};
+use crate::auth_mfa_email::{mailed_code, send_email_code};
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::{Caller, mailed_token, verified};
+
+#[tokio::test]
+async fn a_reset_with_a_bad_token_and_a_weak_password_names_both() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        for weak in ["short", "password1234", "aaaaaaaaaaaaaaaa"] {
+            let body = json!({"token": "nope", "new_password": weak});
+            let fields = post(&app, "/v1/auth/password/reset", body, &[])
+                .await
+                .invalid_fields();
+            assert_eq!(fields, ["new_password", "token"], "{backend:?}: {weak}");
+        }
+        // A password only the account refuses (its own address) waits for the token.
+        let body = json!({"token": "nope", "new_password": "ada@example.com"});
+        let fields = post(&app, "/v1/auth/password/reset", body, &[])
+            .await
+            .invalid_fields();
+        assert_eq!(fields, ["token"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn racing_one_backup_code_or_one_emailed_code_signs_in_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (_, _, codes) = enrolled(&app, "ada@example.com").await;
+        let tokens = join_all((0..4).map(|_| mfa_token(&app, "ada@example.com", &[]))).await;
+        let answers = join_all(
+            tokens
+                .iter()
+                .map(|token| verify(&app, token, "backup_code", &codes[0], &[])),
+        )
+        .await;
+        let passed = answers.iter().filter(|a| a.status == 200).count();
+        assert_eq!(passed, 1, "{backend:?}: one backup code, one sign-in");
+
+        let caller = verified(&app, "bob@example.com").await;
+        let enabled = caller
+            .post(&app, "/v1/auth/mfa/email/enable", json!({}))
+            .await;
+        assert_eq!(enabled.status, 204, "{}", enabled.text());
+        let tokens = join_all((0..4).map(|_| mfa_token(&app, "bob@example.com", &[]))).await;
+        let sent = send_email_code(&app, &tokens[0]).await;
+        assert_eq!(sent.status, 202, "{}", sent.text());
+        let code = mailed_code(&app, "bob@example.com").await;
+        let answers = join_all(
+            tokens
+                .iter()
+                .chain(tokens.iter())
+                .map(|token| verify(&app, token, "email_code", &code, &[])),
+        )
+        .await;
+        let passed = answers.iter().filter(|a| a.status == 200).count();
+        assert_eq!(passed, 1, "{backend:?}: one emailed code, one sign-in");
+    }
+}
+
+#[tokio::test]
+async fn another_users_codes_and_devices_answer_nothing() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (ada, _, ada_codes) = enrolled(&app, "ada@example.com").await;
+        let (_, _, _) = enrolled(&app, "bob@example.com").await;
+        let token = mfa_token(&app, "bob@example.com", &[]).await;
+        verify(&app, &token, "backup_code", &ada_codes[0], &[])
+            .await
+            .problem(401, "invalid_mfa_code");
+        // Ada's trusted laptop does not vouch for Bob.
+        let laptop = [("x-device-id", "laptop")];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "backup_code",
+            "code": ada_codes[1], "trust_device": true});
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"].clone();
+        let as_bob = json!({"email": "bob@example.com", "password": PASSWORD,
+            "device_token": device_token});
+        assert_eq!(
+            sign_in_with(&app, as_bob, &laptop).await["mfa_required"],
+            true
+        );
+        let listed = ada.get(&app, "/v1/auth/trusted-devices").await.json();
+        let id = listed["items"][0]["id"].as_str().expect("id").to_owned();
+        let bob = Caller::registered(&app, "carl@example.com").await;
+        bob.call(
+            &app,
+            Method::DELETE,
+            &format!("/v1/auth/trusted-devices/{id}"),
+            None,
+        )
+        .await
+        .problem(404, "trusted_device_not_found");
+        let listed = ada.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_trust_of_every_device() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        // Verified: a reset of an unverified account removes its factors altogether.
+        let caller = verified(&app, "ada@example.com").await;
+        let (secret, _) = enrol_totp(&app, &caller).await;
+        let laptop = [("x-device-id", "laptop")];
+        let token = mfa_token(&app, "ada@example.com", &laptop).await;
+        let body = json!({"mfa_token": token, "method": "totp",
+            "code": totp_code(&secret, 0), "trust_device": true});
+        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+        let device_token = trusted.json()["device_token"].clone();
+        let forgot = post(
+            &app,
+            "/v1/auth/password/forgot",
+            json!({"email": "ada@example.com"}),
+            &[],
+        )
+        .await;
+        assert_eq!(forgot.status, 202);
+        let reset = wait_for_reset_token(&app, "ada@example.com").await;
+        let new_password = "a different long passphrase";
+        let done = post(
+            &app,
+            "/v1/auth/password/reset",
+            json!({"token": reset, "new_password": new_password}),
+            &[],
+        )
+        .await;
+        assert_eq!(done.status, 204, "{}", done.text());
+        let body = json!({"email": "ada@example.com", "password": new_password,
+            "device_token": device_token});
+        let first = sign_in_with(&app, body, &laptop).await;
+        assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
+    }
+}
+
+/// The reset token mailed to `to` by a forgot-password request, which runs after its
+/// answer: waits (bounded) for the message to be queued.
+async fn wait_for_reset_token(app: &TestApp, to: &str) -> String {
+    for _ in 0..200 {
+        let queued = app.queued_mail().await;
+        if queued
+            .iter()
+            .any(|m| m.to.contains(to) && m.text.contains("reset-password?token="))
+        {
+            return mailed_token(app, to, "reset-password?token=").await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no reset email to {to}");
+}

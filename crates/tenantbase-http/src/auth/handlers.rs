@@ -68,7 +68,7 @@ pub(crate) async fn register(
 /// not trusted) gets `{mfa_required: true, mfa_token, methods}` and no session: the
 /// second step is `POST /v1/auth/mfa/verify`.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = SignInBody,
-    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it")),
+    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it")),
     responses(
         (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),

@@ -97,13 +97,16 @@ impl Identity {
         if user.email_verified || user.email.is_none() {
             return Err(IdentityError::NothingToVerify);
         }
+        self.spend_mail_budget("verify-mail", user.id)?;
         self.queue_verification(unit.as_mut(), &user).await?;
         unit.commit().await?;
         Ok(())
     }
 
-    /// Emails a reset link if `email` belongs to an account with a password. The caller
-    /// answers the same whatever happens here, so it runs apart from the request.
+    /// Emails a reset link if `email` belongs to an account with a password, within the
+    /// account's mail budget: anyone may ask for any address, so past it the request is
+    /// only audited (`mailed: false`). The caller answers the same whatever happens here,
+    /// so it runs apart from the request.
     pub async fn forgot_password(
         &self,
         email: &str,
@@ -119,26 +122,29 @@ impl Identity {
             return Ok(());
         }
         let mut unit = self.write().await?;
-        let display_name = user.display_name.clone();
-        let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
-        self.mail_token(
-            unit.as_mut(),
-            user.id,
-            email.as_str(),
-            RESET_PASSWORD,
-            RESET_TTL,
-            |link| MessageKind::ResetPassword {
-                display_name,
-                link,
-                expires_in_minutes,
-            },
-        )
-        .await?;
+        let mailed = self.spend_mail_budget("reset-mail", user.id).is_ok();
+        if mailed {
+            let display_name = user.display_name.clone();
+            let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
+            self.mail_token(
+                unit.as_mut(),
+                user.id,
+                email.as_str(),
+                RESET_PASSWORD,
+                RESET_TTL,
+                |link| MessageKind::ResetPassword {
+                    display_name,
+                    link,
+                    expires_in_minutes,
+                },
+            )
+            .await?;
+        }
         let event = user_event(
             "auth.password.reset_requested",
             &user,
             request,
-            serde_json::json!({}),
+            serde_json::json!({"mailed": mailed}),
         );
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())

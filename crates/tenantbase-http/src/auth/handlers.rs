@@ -295,6 +295,7 @@ pub(crate) async fn verify_email(
     responses(
         (status = 202, description = "Queued"),
         (status = 409, description = "Already verified (`already_verified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many verification emails sent to this account (`too_many_attempts`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn resend_verification(
     State(state): State<AppState>,
@@ -306,9 +307,10 @@ pub(crate) async fn resend_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Ask for a password-reset email. Always 202, whether or not the account exists.
+/// Ask for a password-reset email. Always 202, whether or not the account exists; past a
+/// few requests for one account, further ones send nothing for a while.
 #[utoipa::path(post, path = "/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
-    responses((status = 202, description = "If the account exists, an email is on its way")))]
+    responses((status = 202, description = "If the account exists (and has not been sent too many), an email is on its way")))]
 pub(crate) async fn forgot_password(
     State(state): State<AppState>,
     client: ClientMeta,

@@ -9,6 +9,7 @@ mod audit_sealer;
 mod auth;
 mod auth_device_ids;
 mod auth_email;
+mod auth_mail_budgets;
 mod auth_mfa;
 mod auth_mfa_at_rest;
 mod auth_mfa_email;

@@ -792,7 +792,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ask for a password-reset email. Always 202, whether or not the account exists. */
+        /**
+         * Ask for a password-reset email. Always 202, whether or not the account exists; past a
+         *     few requests for one account, further ones send nothing for a while.
+         */
         post: operations["forgot_password"];
         delete?: never;
         options?: never;
@@ -2817,7 +2820,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            /** @description Too many verification emails sent to this account (`too_many_attempts`); `Retry-After` says when to retry; or Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3437,7 +3440,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it */
+                /** @description A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it */
                 "X-Device-Id"?: string | null;
             };
             path?: never;
@@ -4781,7 +4784,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it */
+                /** @description A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it */
                 "X-Device-Id"?: string | null;
             };
             path?: never;
@@ -5805,7 +5808,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description If the account exists, an email is on its way */
+            /** @description If the account exists (and has not been sent too many), an email is on its way */
             202: {
                 headers: {
                     [name: string]: unknown;

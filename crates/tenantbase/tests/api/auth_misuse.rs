@@ -162,3 +162,31 @@ async fn wait_for_reset_token(app: &TestApp, to: &str) -> String {
     }
     panic!("no reset email to {to}");
 }
+
+#[tokio::test]
+async fn a_second_step_wrong_in_two_ways_names_both() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (_, secret, _) = enrolled(&app, "ada@example.com").await;
+        let token = mfa_token(&app, "ada@example.com", &[]).await;
+        let fields = |response: crate::helpers::TestResponse| response.invalid_fields();
+        for method in ["email_code", "passkey"] {
+            let body = json!({"mfa_token": token, "method": method, "code": "123456",
+                "trust_device": true});
+            let refused = post(&app, "/v1/auth/mfa/verify", body, &[]).await;
+            assert_eq!(fields(refused), ["method", "trust_device"], "{backend:?}");
+        }
+        // A method the account has, or a token that does not answer: the trust alone.
+        let body = json!({"mfa_token": token, "method": "totp", "code": "123456",
+            "trust_device": true});
+        let refused = post(&app, "/v1/auth/mfa/verify", body, &[]).await;
+        assert_eq!(fields(refused), ["trust_device"], "{backend:?}");
+        let body = json!({"mfa_token": "rt_unknown", "method": "email_code", "code": "1",
+            "trust_device": true});
+        let refused = post(&app, "/v1/auth/mfa/verify", body, &[]).await;
+        assert_eq!(fields(refused), ["trust_device"], "{backend:?}");
+        // None of it used the token up.
+        let passed = verify(&app, &token, "totp", &totp_code(&secret, 0), &[]).await;
+        assert_eq!(passed.status, 200, "{backend:?}: {}", passed.text());
+    }
+}

@@ -1017,7 +1017,8 @@ export interface paths {
         get: operations["list_trusted_devices"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Stop trusting every device of the caller's: each asks for the second factor again. */
+        delete: operations["revoke_trusted_devices"];
         options?: never;
         head?: never;
         patch?: never;
@@ -6840,6 +6841,60 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_trusted_devices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No device is trusted any more */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

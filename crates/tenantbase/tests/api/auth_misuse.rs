@@ -190,3 +190,53 @@ async fn a_second_step_wrong_in_two_ways_names_both() {
         assert_eq!(passed.status, 200, "{backend:?}: {}", passed.text());
     }
 }
+
+/// Issue 14 names `GET/DELETE /v1/auth/trusted-devices`: the DELETE ends every trust.
+#[tokio::test]
+async fn every_trusted_device_is_revoked_at_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (ada, _, codes) = enrolled(&app, "ada@example.com").await;
+        let mut device_tokens = Vec::new();
+        for (device, code) in ["laptop", "phone"].into_iter().zip(&codes) {
+            let headers = [("x-device-id", device)];
+            let token = mfa_token(&app, "ada@example.com", &headers).await;
+            let body = json!({"mfa_token": token, "method": "backup_code", "code": code,
+                "trust_device": true});
+            let trusted = post(&app, "/v1/auth/mfa/verify", body, &headers).await;
+            assert_eq!(trusted.status, 200, "{}", trusted.text());
+            device_tokens.push((device, trusted.json()["device_token"].clone()));
+        }
+        let (bob, _, bob_codes) = enrolled(&app, "bob@example.com").await;
+        let token = mfa_token(&app, "bob@example.com", &[("x-device-id", "desk")]).await;
+        let body = json!({"mfa_token": token, "method": "backup_code", "code": bob_codes[0],
+            "trust_device": true});
+        let trusted = post(
+            &app,
+            "/v1/auth/mfa/verify",
+            body,
+            &[("x-device-id", "desk")],
+        )
+        .await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text());
+
+        let revoked = ada
+            .call(&app, Method::DELETE, "/v1/auth/trusted-devices", None)
+            .await;
+        assert_eq!(revoked.status, 204, "{backend:?}: {}", revoked.text());
+        let listed = ada.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(listed["items"], json!([]), "{backend:?}");
+        for (device, device_token) in device_tokens {
+            let body = json!({"email": "ada@example.com", "password": PASSWORD,
+                "device_token": device_token});
+            let first = sign_in_with(&app, body, &[("x-device-id", device)]).await;
+            assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
+        }
+        let listed = bob.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(
+            listed["items"].as_array().map(Vec::len),
+            Some(1),
+            "not Bob's"
+        );
+    }
+}

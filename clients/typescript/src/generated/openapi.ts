@@ -6051,7 +6051,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, or a malformed body; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description `method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, a `method` without a `code` or a `code` without a `method`, or a malformed body; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -240,3 +240,31 @@ async fn every_trusted_device_is_revoked_at_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_step_up_with_half_a_second_factor_names_the_missing_half() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (ada, secret, _) = enrolled(&app, "ada@example.com").await;
+        let plain = Caller::registered(&app, "bob@example.com").await;
+        let code = totp_code(&secret, 0);
+        for caller in [&ada, &plain] {
+            let halves = [
+                (json!({"password": PASSWORD, "method": "totp"}), "code"),
+                (json!({"password": PASSWORD, "code": code}), "method"),
+                (
+                    json!({"password": "wrong", "method": "totp", "code": null}),
+                    "code",
+                ),
+            ];
+            for (body, missing) in halves {
+                let refused = caller.post(&app, "/v1/auth/reauthenticate", body).await;
+                assert_eq!(refused.invalid_fields(), [missing], "{backend:?}");
+            }
+        }
+        // The whole factor still passes, and the code was not spent by the refusals.
+        let body = json!({"password": PASSWORD, "method": "totp", "code": code});
+        let renewed = ada.post(&app, "/v1/auth/reauthenticate", body).await;
+        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
+    }
+}

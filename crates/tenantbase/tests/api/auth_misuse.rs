@@ -268,3 +268,33 @@ async fn a_step_up_with_half_a_second_factor_names_the_missing_half() {
         assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
     }
 }
+
+#[tokio::test]
+async fn racing_one_step_up_code_or_one_reset_token_passes_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (ada, _, codes) = enrolled(&app, "ada@example.com").await;
+        let body = json!({"password": PASSWORD, "method": "backup_code", "code": codes[0]});
+        let answers =
+            join_all((0..4).map(|_| ada.post(&app, "/v1/auth/reauthenticate", body.clone()))).await;
+        let passed = answers.iter().filter(|a| a.status == 200).count();
+        assert_eq!(passed, 1, "{backend:?}: one backup code, one step-up");
+
+        let forgot = json!({"email": "ada@example.com"});
+        assert_eq!(
+            post(&app, "/v1/auth/password/forgot", forgot, &[])
+                .await
+                .status,
+            202
+        );
+        let token = wait_for_reset_token(&app, "ada@example.com").await;
+        let answers = join_all((0..4).map(|i| {
+            let body =
+                json!({"token": token, "new_password": format!("new passphrase number {i}")});
+            post(&app, "/v1/auth/password/reset", body, &[])
+        }))
+        .await;
+        let passed = answers.iter().filter(|a| a.status == 204).count();
+        assert_eq!(passed, 1, "{backend:?}: one reset token, one new password");
+    }
+}

@@ -4,7 +4,7 @@
 
 use axum::http::Method;
 use futures::future::join_all;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{enrol_totp, enrolled, mfa_token, sign_in_with, totp_code, verify};
@@ -80,12 +80,14 @@ async fn another_users_codes_and_devices_answer_nothing() {
             .problem(401, "invalid_mfa_code");
         // Ada's trusted laptop does not vouch for Bob.
         let laptop = [("x-device-id", "laptop")];
-        let token = mfa_token(&app, "ada@example.com", &laptop).await;
-        let body = json!({"mfa_token": token, "method": "backup_code",
-            "code": ada_codes[1], "trust_device": true});
-        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
-        assert_eq!(trusted.status, 200, "{}", trusted.text());
-        let device_token = trusted.json()["device_token"].clone();
+        let device_token = trust(
+            &app,
+            "ada@example.com",
+            "laptop",
+            "backup_code",
+            &ada_codes[1],
+        )
+        .await;
         let as_bob = json!({"email": "bob@example.com", "password": PASSWORD,
             "device_token": device_token});
         assert_eq!(
@@ -116,12 +118,8 @@ async fn a_password_reset_ends_the_trust_of_every_device() {
         let caller = verified(&app, "ada@example.com").await;
         let (secret, _) = enrol_totp(&app, &caller).await;
         let laptop = [("x-device-id", "laptop")];
-        let token = mfa_token(&app, "ada@example.com", &laptop).await;
-        let body = json!({"mfa_token": token, "method": "totp",
-            "code": totp_code(&secret, 0), "trust_device": true});
-        let trusted = post(&app, "/v1/auth/mfa/verify", body, &laptop).await;
-        assert_eq!(trusted.status, 200, "{}", trusted.text());
-        let device_token = trusted.json()["device_token"].clone();
+        let code = totp_code(&secret, 0);
+        let device_token = trust(&app, "ada@example.com", "laptop", "totp", &code).await;
         let forgot = post(
             &app,
             "/v1/auth/password/forgot",
@@ -145,6 +143,17 @@ async fn a_password_reset_ends_the_trust_of_every_device() {
         let first = sign_in_with(&app, body, &laptop).await;
         assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
     }
+}
+
+/// Signs `email` in from `device` with a code of `method`, trusting the device: the
+/// device token.
+async fn trust(app: &TestApp, email: &str, device: &str, method: &str, code: &str) -> Value {
+    let headers = [("x-device-id", device)];
+    let token = mfa_token(app, email, &headers).await;
+    let body = json!({"mfa_token": token, "method": method, "code": code, "trust_device": true});
+    let trusted = post(app, "/v1/auth/mfa/verify", body, &headers).await;
+    assert_eq!(trusted.status, 200, "{}", trusted.text());
+    trusted.json()["device_token"].clone()
 }
 
 /// The reset token mailed to `to` by a forgot-password request, which runs after its
@@ -199,26 +208,18 @@ async fn every_trusted_device_is_revoked_at_once() {
         let (ada, _, codes) = enrolled(&app, "ada@example.com").await;
         let mut device_tokens = Vec::new();
         for (device, code) in ["laptop", "phone"].into_iter().zip(&codes) {
-            let headers = [("x-device-id", device)];
-            let token = mfa_token(&app, "ada@example.com", &headers).await;
-            let body = json!({"mfa_token": token, "method": "backup_code", "code": code,
-                "trust_device": true});
-            let trusted = post(&app, "/v1/auth/mfa/verify", body, &headers).await;
-            assert_eq!(trusted.status, 200, "{}", trusted.text());
-            device_tokens.push((device, trusted.json()["device_token"].clone()));
+            let device_token = trust(&app, "ada@example.com", device, "backup_code", code).await;
+            device_tokens.push((device, device_token));
         }
         let (bob, _, bob_codes) = enrolled(&app, "bob@example.com").await;
-        let token = mfa_token(&app, "bob@example.com", &[("x-device-id", "desk")]).await;
-        let body = json!({"mfa_token": token, "method": "backup_code", "code": bob_codes[0],
-            "trust_device": true});
-        let trusted = post(
+        trust(
             &app,
-            "/v1/auth/mfa/verify",
-            body,
-            &[("x-device-id", "desk")],
+            "bob@example.com",
+            "desk",
+            "backup_code",
+            &bob_codes[0],
         )
         .await;
-        assert_eq!(trusted.status, 200, "{}", trusted.text());
 
         let revoked = ada
             .call(&app, Method::DELETE, "/v1/auth/trusted-devices", None)

@@ -2812,7 +2812,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already verified (`already_verified`) */
+            /** @description Already verified (`already_verified`), or a guest, which has no address (`no_email`) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -80,6 +80,9 @@ pub enum IdentityError {
     InvalidOneTimeToken,
     #[error("the email is already verified")]
     NothingToVerify,
+    /// A guest has no address to verify.
+    #[error("the account has no email address")]
+    NoEmail,
     #[error("only guests can be upgraded")]
     NotAGuest,
     /// A step-up by password of an account with a second factor needs one of these too.

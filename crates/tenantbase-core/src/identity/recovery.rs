@@ -94,7 +94,10 @@ impl Identity {
     pub async fn resend_verification(&self, principal: &Principal) -> Result<(), IdentityError> {
         let mut unit = self.store.begin().await?;
         let user = unit.user(principal.user_id).await?;
-        if user.email_verified || user.email.is_none() {
+        if user.email.is_none() {
+            return Err(IdentityError::NoEmail);
+        }
+        if user.email_verified {
             return Err(IdentityError::NothingToVerify);
         }
         self.spend_mail_budget("verify-mail", user.id)?;

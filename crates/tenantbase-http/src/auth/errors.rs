@@ -38,6 +38,11 @@ impl From<IdentityError> for ApiError {
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }
+            IdentityError::NoEmail => ApiError::conflict(
+                "no_email",
+                "This account has no email address; a guest adds one with POST \
+                 /v1/auth/guest/upgrade.",
+            ),
             IdentityError::LastSignInMethod => ApiError::conflict(
                 "last_sign_in_method",
                 "This is the account's last way to sign in; add a password, a passkey or an \

@@ -294,7 +294,7 @@ pub(crate) async fn verify_email(
 #[utoipa::path(post, path = "/v1/auth/email/resend", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued"),
-        (status = 409, description = "Already verified (`already_verified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already verified (`already_verified`), or a guest, which has no address (`no_email`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many verification emails sent to this account (`too_many_attempts`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn resend_verification(

@@ -75,3 +75,13 @@ async fn a_verification_email_sent_again_and_again_is_held_back() {
         assert!(held_back.header("retry-after").is_some());
     }
 }
+
+#[tokio::test]
+async fn a_guest_asking_for_a_verification_email_is_told_it_has_no_address() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let guest = Caller::guest(&app).await;
+        let refused = guest.post(&app, "/v1/auth/email/resend", json!({})).await;
+        refused.problem(409, "no_email");
+    }
+}

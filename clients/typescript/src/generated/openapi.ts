@@ -792,7 +792,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ask for a password-reset email. Always 202, whether or not the account exists. */
+        /**
+         * Ask for a password-reset email. Always 202, whether or not the account exists; past a
+         *     few requests for one account, further ones send nothing for a while.
+         */
         post: operations["forgot_password"];
         delete?: never;
         options?: never;
@@ -1014,7 +1017,8 @@ export interface paths {
         get: operations["list_trusted_devices"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Stop trusting every device of the caller's: each asks for the second factor again. */
+        delete: operations["revoke_trusted_devices"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2811,7 +2815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already verified (`already_verified`) */
+            /** @description Already verified (`already_verified`), or a guest, which has no address (`no_email`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2820,7 +2824,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            /** @description Too many verification emails sent to this account (`too_many_attempts`); `Retry-After` says when to retry; or Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3440,7 +3444,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it */
+                /** @description A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it */
                 "X-Device-Id"?: string | null;
             };
             path?: never;
@@ -4787,7 +4791,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it */
+                /** @description A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it */
                 "X-Device-Id"?: string | null;
             };
             path?: never;
@@ -5811,7 +5815,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description If the account exists, an email is on its way */
+            /** @description If the account exists (and has not been sent too many), an email is on its way */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -6053,7 +6057,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, or a malformed body; or A field is missing or does not fit (`validation_failed`, with `errors`) */
+            /** @description `method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, a `method` without a `code` or a `code` without a `method`, or a malformed body; or A field is missing or does not fit (`validation_failed`, with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6843,6 +6847,60 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_trusted_devices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No device is trusted any more */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address (`rate_limited`); `Retry-After` says when to retry */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -140,6 +140,19 @@ impl Identity {
         &self.throttle
     }
 
+    /// Spends one email of `user`'s `budget` (`mfa-email`, `reset-mail`, …): past the
+    /// sign-in threshold sends are delayed like failed attempts, so whoever can trigger
+    /// them cannot flood the mailbox. `TooManyAttempts` while the budget must wait.
+    pub(super) fn spend_mail_budget(
+        &self,
+        budget: &str,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        self.throttle
+            .start_attempt(None, &format!("{budget}:{user}"))
+            .map_err(IdentityError::TooManyAttempts)
+    }
+
     /// The signing keys in use now.
     pub fn keyring(&self) -> Arc<Keyring> {
         match self.keyring.read() {

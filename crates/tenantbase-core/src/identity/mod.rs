@@ -81,6 +81,9 @@ pub enum IdentityError {
     InvalidOneTimeToken,
     #[error("the email is already verified")]
     NothingToVerify,
+    /// A guest has no address to verify.
+    #[error("the account has no email address")]
+    NoEmail,
     #[error("only guests can be upgraded")]
     NotAGuest,
     /// A step-up by password of an account with a second factor needs one of these too.
@@ -146,5 +149,14 @@ pub enum IdentityError {
 impl IdentityError {
     pub(crate) fn invalid(field: &'static str, message: String) -> Self {
         IdentityError::Invalid { field, message }
+    }
+
+    /// How a refused verification or reset token (`InvalidOneTimeToken`) reads as a
+    /// field problem, alone or beside others.
+    pub fn one_time_token_problem() -> crate::tenancy::FieldProblem {
+        crate::tenancy::FieldProblem::new(
+            "token",
+            "is invalid, used, replaced by a newer one, or expired",
+        )
     }
 }

@@ -10,7 +10,7 @@ use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
 use tenantbase_domain::model::User;
-use tenantbase_domain::password::Password;
+use tenantbase_domain::password::{Password, PasswordError};
 use tenantbase_mail::MessageKind;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{StoreError, UnitOfWork};
@@ -20,6 +20,7 @@ use super::accounts::{
 };
 use super::cache::AuthStale;
 use super::{IdentityError, Principal};
+use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
 const VERIFY_EMAIL: &str = "verify_email";
@@ -93,16 +94,22 @@ impl Identity {
     pub async fn resend_verification(&self, principal: &Principal) -> Result<(), IdentityError> {
         let mut unit = self.store.begin().await?;
         let user = unit.user(principal.user_id).await?;
-        if user.email_verified || user.email.is_none() {
+        if user.email.is_none() {
+            return Err(IdentityError::NoEmail);
+        }
+        if user.email_verified {
             return Err(IdentityError::NothingToVerify);
         }
+        self.spend_mail_budget("verify-mail", user.id)?;
         self.queue_verification(unit.as_mut(), &user).await?;
         unit.commit().await?;
         Ok(())
     }
 
-    /// Emails a reset link if `email` belongs to an account with a password. The caller
-    /// answers the same whatever happens here, so it runs apart from the request.
+    /// Emails a reset link if `email` belongs to an account with a password, within the
+    /// account's mail budget: anyone may ask for any address, so past it the request is
+    /// only audited (`mailed: false`). The caller answers the same whatever happens here,
+    /// so it runs apart from the request.
     pub async fn forgot_password(
         &self,
         email: &str,
@@ -118,26 +125,29 @@ impl Identity {
             return Ok(());
         }
         let mut unit = self.write().await?;
-        let display_name = user.display_name.clone();
-        let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
-        self.mail_token(
-            unit.as_mut(),
-            user.id,
-            email.as_str(),
-            RESET_PASSWORD,
-            RESET_TTL,
-            |link| MessageKind::ResetPassword {
-                display_name,
-                link,
-                expires_in_minutes,
-            },
-        )
-        .await?;
+        let mailed = self.spend_mail_budget("reset-mail", user.id).is_ok();
+        if mailed {
+            let display_name = user.display_name.clone();
+            let expires_in_minutes = (RESET_TTL.as_secs() / 60) as u32;
+            self.mail_token(
+                unit.as_mut(),
+                user.id,
+                email.as_str(),
+                RESET_PASSWORD,
+                RESET_TTL,
+                |link| MessageKind::ResetPassword {
+                    display_name,
+                    link,
+                    expires_in_minutes,
+                },
+            )
+            .await?;
+        }
         let event = user_event(
             "auth.password.reset_requested",
             &user,
             request,
-            serde_json::json!({}),
+            serde_json::json!({"mailed": mailed}),
         );
         unit.commit(Change::new(AuthStale::Nothing, event)).await?;
         Ok(())
@@ -156,8 +166,19 @@ impl Identity {
         let owner = self
             .store
             .user_token_owner(&token_hash, RESET_PASSWORD, Utc::now())
-            .await?
-            .ok_or(IdentityError::InvalidOneTimeToken)?;
+            .await?;
+        // The rules that need no account apply whatever the token: one 422 names both.
+        let owner = match (owner, Password::new(new_password, None, &self.passwords)) {
+            (Some(owner), Ok(_)) => owner,
+            (Some(_), Err(weak)) => return Err(weak_password(weak)),
+            (None, Ok(_)) => return Err(IdentityError::InvalidOneTimeToken),
+            (None, Err(weak)) => {
+                return Err(IdentityError::InvalidFields(vec![
+                    IdentityError::one_time_token_problem(),
+                    FieldProblem::new("new_password", weak.to_string()),
+                ]));
+            }
+        };
         let user = self.store.user_by_id(owner).await?;
         let password = self.new_password(&user, new_password)?;
         let hash = self.hasher.hash(&password).await?;
@@ -324,7 +345,10 @@ impl Identity {
     }
 
     fn new_password(&self, user: &User, raw: &str) -> Result<Password, IdentityError> {
-        Password::new(raw, user.email.as_deref(), &self.passwords)
-            .map_err(|e| IdentityError::invalid("new_password", e.to_string()))
+        Password::new(raw, user.email.as_deref(), &self.passwords).map_err(weak_password)
     }
+}
+
+fn weak_password(refused: PasswordError) -> IdentityError {
+    IdentityError::invalid("new_password", refused.to_string())
 }

@@ -28,13 +28,21 @@ impl From<IdentityError> for ApiError {
             // used (while issuing one too) is the server's.
             IdentityError::Token(error) if error.is_rejection() => invalid_token(),
             IdentityError::NotFound => ApiError::not_found("session_not_found", "No such session."),
-            IdentityError::InvalidOneTimeToken => ApiError::validation(vec![FieldError {
-                field: "token".to_owned(),
-                message: "is invalid, used, replaced by a newer one, or expired".to_owned(),
-            }]),
+            IdentityError::InvalidOneTimeToken => {
+                let problem = IdentityError::one_time_token_problem();
+                ApiError::validation(vec![FieldError {
+                    field: problem.field,
+                    message: problem.message,
+                }])
+            }
             IdentityError::NothingToVerify => {
                 ApiError::conflict("already_verified", "The email address is already verified.")
             }
+            IdentityError::NoEmail => ApiError::conflict(
+                "no_email",
+                "This account has no email address; a guest adds one with POST \
+                 /v1/auth/guest/upgrade.",
+            ),
             IdentityError::LastSignInMethod => ApiError::conflict(
                 "last_sign_in_method",
                 "This is the account's last way to sign in; add a password, a passkey or an \

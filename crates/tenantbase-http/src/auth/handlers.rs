@@ -68,7 +68,7 @@ pub(crate) async fn register(
 /// not trusted) gets `{mfa_required: true, mfa_token, methods}` and no session: the
 /// second step is `POST /v1/auth/mfa/verify`.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = SignInBody,
-    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it")),
+    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it")),
     responses(
         (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable", body = Problem, content_type = "application/problem+json"),
@@ -294,7 +294,8 @@ pub(crate) async fn verify_email(
 #[utoipa::path(post, path = "/v1/auth/email/resend", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued"),
-        (status = 409, description = "Already verified (`already_verified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already verified (`already_verified`), or a guest, which has no address (`no_email`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many verification emails sent to this account (`too_many_attempts`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn resend_verification(
     State(state): State<AppState>,
@@ -306,9 +307,10 @@ pub(crate) async fn resend_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Ask for a password-reset email. Always 202, whether or not the account exists.
+/// Ask for a password-reset email. Always 202, whether or not the account exists; past a
+/// few requests for one account, further ones send nothing for a while.
 #[utoipa::path(post, path = "/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
-    responses((status = 202, description = "If the account exists, an email is on its way")))]
+    responses((status = 202, description = "If the account exists (and has not been sent too many), an email is on its way")))]
 pub(crate) async fn forgot_password(
     State(state): State<AppState>,
     client: ClientMeta,

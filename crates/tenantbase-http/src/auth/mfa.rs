@@ -35,6 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(Public, throttled(routes!(send_mfa_email_code))))
         .routes(guard(SignedIn, routes!(list_trusted_devices)))
         .routes(guard(SignedIn, throttled(routes!(revoke_trusted_device))))
+        .routes(guard(SignedIn, throttled(routes!(revoke_trusted_devices))))
 }
 
 /// The caller's second factors and how many backup codes are left.
@@ -256,6 +257,21 @@ pub(crate) async fn revoke_trusted_device(
     state
         .identity
         .revoke_trusted_device(&principal, id, &client.request)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop trusting every device of the caller's: each asks for the second factor again.
+#[utoipa::path(delete, path = "/v1/auth/trusted-devices", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "No device is trusted any more")))]
+pub(crate) async fn revoke_trusted_devices(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    client: ClientMeta,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .revoke_trusted_devices(&principal, &client.request)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

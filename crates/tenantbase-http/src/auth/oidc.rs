@@ -194,7 +194,7 @@ pub(crate) async fn callback(
 /// passkey routes, and its session's amr is `fed`, the factor's, and `mfa`. The code is
 /// used up either way.
 #[utoipa::path(post, path = "/v1/auth/oidc/exchange", tag = "auth", request_body = ExchangeBody,
-    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device: binds the session, the `mfa_token` and trusted devices to it")),
+    params(("X-Device-Id" = Option<String>, Header, description = "A stable id of the client's device, at most 128 visible ASCII characters (a longer one, or one not text, is a 422): binds the session, the `mfa_token` and trusted devices to it")),
     responses(
         (status = 200, description = "Signed in (a token pair), or a second factor is due (`mfa_required`)", body = LoginResponse),
         (status = 422, description = "Unknown, used or expired `login_code` (or its identity was unlinked since), or a `code_verifier` that does not match the start's `code_challenge`", body = Problem, content_type = "application/problem+json"),

@@ -16,7 +16,7 @@ use super::mfa_dto::MfaMethodName;
 use super::passkeys::PasskeyAnswerBody;
 use crate::extract::{Authenticated, ClientMeta};
 use crate::problem::Problem;
-use crate::{ApiError, ApiJson, AppState};
+use crate::{ApiError, ApiJson, AppState, FieldError};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,7 +48,7 @@ pub(crate) struct ReauthenticatedResponse {
         (status = 200, description = "Reauthenticated", body = ReauthenticatedResponse),
         (status = 401, description = "Wrong password (`invalid_credentials`); the account has a second factor and no `method` and `code` of it came, or a `method` it does not have (`second_factor_required`, with the `methods` it can step up with: `passkey`, `totp`, `email_code`, `backup_code`), or a wrong, used or expired code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account has no password (`no_password`, with `methods`: `[\"passkey\"]` when it can step up with one, and the `providers` to sign in again with instead), or its second factor cannot answer now (`mfa_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, or a malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`method: passkey`, which answers at `/v1/auth/reauthenticate/passkey/…`, a `method` without a `code` or a `code` without a `method`, or a malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many password hashes waiting (`overloaded`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -63,7 +63,18 @@ pub(crate) async fn reauthenticate(
             method: method.into(),
             code,
         }),
-        _ => None,
+        (None, None) => None,
+        // Half a second factor is a malformed body, whatever the account has.
+        (method, _) => {
+            let (missing, given) = match method {
+                Some(_) => ("code", "method"),
+                None => ("method", "code"),
+            };
+            return Err(ApiError::validation(vec![FieldError {
+                field: missing.to_owned(),
+                message: format!("is required with `{given}`"),
+            }]));
+        }
     };
     let renewed = state
         .identity

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use tenantbase_core::identity::Device;
 use tenantbase_domain::model::RequestMeta;
 
-use crate::{ApiError, AppState, RequestId};
+use crate::{ApiError, AppState, FieldError, RequestId};
 
 /// Who the client is, as far as the request tells.
 #[derive(Debug, Clone)]
@@ -42,11 +42,39 @@ impl FromRequestParts<AppState> for ClientMeta {
         Ok(ClientMeta {
             request: request_meta(parts, addr),
             device: Device {
-                id: header_text(parts, "x-device-id", 128),
+                id: device_id(parts)?,
                 label: header_text(parts, "x-device-label", 100),
             },
         })
     }
+}
+
+/// The longest `X-Device-Id` taken.
+const DEVICE_ID_MAX: usize = 128;
+
+/// The `X-Device-Id` header, whole; `None` when absent or empty. An id is what sessions,
+/// `mfa_token`s and trusted devices are bound to, so one that is too long is refused
+/// rather than cut (two ids alike in their first characters would be one device), and so
+/// is one that is not text (ignoring it would leave the tokens bound to nothing).
+fn device_id(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let Some(value) = parts.headers.get("x-device-id") else {
+        return Ok(None);
+    };
+    let refused = |message: String| {
+        ApiError::validation(vec![FieldError {
+            field: "X-Device-Id".to_owned(),
+            message,
+        }])
+    };
+    let id = value
+        .to_str()
+        .map_err(|_| refused("must be visible ASCII text".to_owned()))?;
+    if id.len() > DEVICE_ID_MAX {
+        return Err(refused(format!(
+            "must be at most {DEVICE_ID_MAX} characters"
+        )));
+    }
+    Ok(Some(id.to_owned()).filter(|id| !id.is_empty()))
 }
 
 fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {

@@ -77,9 +77,7 @@ impl Identity {
         } else {
             "mfa-email"
         };
-        self.throttle
-            .start_attempt(None, &format!("{budget}:{}", user.id))
-            .map_err(IdentityError::TooManyAttempts)?;
+        self.spend_mail_budget(budget, user.id)?;
         let code = new_email_code()?;
         let expires_at = Utc::now() + chrono_duration(EMAIL_CODE_TTL);
         unit.put_email_code(

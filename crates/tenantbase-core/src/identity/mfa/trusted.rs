@@ -50,6 +50,25 @@ impl Identity {
         Ok(())
     }
 
+    /// Stops trusting every device of the caller's.
+    pub async fn revoke_trusted_devices(
+        &self,
+        principal: &Principal,
+        request: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut unit = self.write().await?;
+        let user = unit.user(principal.user_id).await?;
+        let revoked = unit.delete_trusted_devices(user.id).await?;
+        let event = user_event(
+            "auth.mfa.trusted_devices.revoked",
+            &user,
+            request,
+            serde_json::json!({"revoked": revoked}),
+        );
+        unit.commit(Change::new(AuthStale::Nothing, event)).await?;
+        Ok(())
+    }
+
     /// Trusts `user`'s `device`, which must have sent its id; returns the device token,
     /// the only copy.
     pub(super) async fn trust_device(

@@ -14,6 +14,7 @@ use super::{FactorPassed, MfaMethod, check_device};
 use crate::identity::accounts::{Device, Identity, IdentityWrite, hash_refresh_token, user_event};
 use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, TokenPair};
+use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
 /// A passed second step.
@@ -37,10 +38,13 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<MfaVerified, IdentityError> {
         if trust_device && device.id.is_none() {
-            return Err(IdentityError::invalid(
+            // Refused whatever the token, with the method too if the account lacks it.
+            let mut problems = vec![FieldProblem::new(
                 "trust_device",
-                "needs the device's id (X-Device-Id) to bind the trust to".to_owned(),
-            ));
+                "needs the device's id (X-Device-Id) to bind the trust to",
+            )];
+            problems.extend(self.method_problem(mfa_token, method, device).await?);
+            return Err(IdentityError::InvalidFields(problems));
         }
         // The challenge's use, the code's and the new session commit together: one
         // durable write, and a code is never spent on a sign-in that did not happen. Every
@@ -136,22 +140,12 @@ impl Identity {
             } else {
                 (Vec::new(), 0)
             };
-        if !self
-            .methods_for(user, factors, backup_codes.len() as u64, passkeys)
-            .contains(&method)
-        {
-            return Err(IdentityError::invalid(
-                "method",
-                format!("{} is not a method of this account", method.as_str()),
-            ));
+        let methods = self.methods_for(user, factors, backup_codes.len() as u64, passkeys);
+        if let Some(problem) = method_refusal(method, &methods) {
+            return Err(IdentityError::InvalidFields(vec![problem]));
         }
         let event = match method {
-            MfaMethod::Passkey => {
-                return Err(IdentityError::invalid(
-                    "method",
-                    "a passkey answers at /v1/auth/mfa/passkey/start and /finish".to_owned(),
-                ));
-            }
+            MfaMethod::Passkey => return Ok(None), // Refused above.
             MfaMethod::Totp => {
                 let Some(factor) = factors.iter().find(|f| f.kind == MfaKind::Totp) else {
                     return Ok(None);
@@ -201,6 +195,41 @@ impl Identity {
         };
         Ok(Some(Change::new(AuthStale::Nothing, event)))
     }
+}
+
+impl Identity {
+    /// Why `method` cannot answer the challenge of `mfa_token` from `device`, if it
+    /// cannot; nothing when the token does not answer (its refusal comes with the code).
+    async fn method_problem(
+        &self,
+        mfa_token: &str,
+        method: MfaMethod,
+        device: &Device,
+    ) -> Result<Option<FieldProblem>, IdentityError> {
+        let challenge = match self.peek_challenge(mfa_token).await {
+            Ok(challenge) if check_device(&challenge, device).is_ok() => challenge,
+            Ok(_) | Err(IdentityError::InvalidMfaToken) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let user = self.store.user_by_id(challenge.user_id).await?;
+        let factors = self.store.mfa_factors(user.id).await?;
+        let backup_codes = self.store.backup_codes_left(user.id).await?;
+        let passkeys = self.store.passkeys(user.id).await?.len() as u64;
+        let methods = self.methods_for(&user, &factors, backup_codes, passkeys);
+        Ok(method_refusal(method, &methods))
+    }
+}
+
+/// Why `method` is no way to pass this second step, given the account's `methods`.
+fn method_refusal(method: MfaMethod, methods: &[MfaMethod]) -> Option<FieldProblem> {
+    let message = if !methods.contains(&method) {
+        format!("{} is not a method of this account", method.as_str())
+    } else if method == MfaMethod::Passkey {
+        "a passkey answers at /v1/auth/mfa/passkey/start and /finish".to_owned()
+    } else {
+        return None;
+    };
+    Some(FieldProblem::new("method", message))
 }
 
 fn verified(user: &User, method: MfaMethod, request: &RequestMeta) -> NewEvent {

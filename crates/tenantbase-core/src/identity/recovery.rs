@@ -250,6 +250,9 @@ impl Identity {
         self.throttle
             .start_attempt(ip, &account)
             .map_err(IdentityError::TooManyAttempts)?;
+        // Checked first, so that a wrong current password and a weak new one are named
+        // in one 422.
+        let password = Password::new(new_password, user.email.as_deref(), &self.passwords);
         if !self.hasher.verify(current, phc).await?.matches {
             let unit = self.write().await?;
             let event = user_event(
@@ -259,13 +262,17 @@ impl Identity {
                 serde_json::json!({}),
             );
             unit.commit(Change::new(AuthStale::Nothing, event)).await?;
-            return Err(IdentityError::invalid(
-                "current_password",
-                "is not correct".to_owned(),
-            ));
+            let wrong = FieldProblem::new("current_password", "is not correct");
+            return Err(match password {
+                Ok(_) => IdentityError::InvalidFields(vec![wrong]),
+                Err(weak) => IdentityError::InvalidFields(vec![
+                    wrong,
+                    FieldProblem::new("new_password", weak.to_string()),
+                ]),
+            });
         }
         self.throttle.record_success(ip, &account);
-        let password = self.new_password(&user, new_password)?;
+        let password = password.map_err(weak_password)?;
         let hash = self.hasher.hash(&password).await?;
         let unit = self.write().await?;
         let keep = Some(principal.session_id);

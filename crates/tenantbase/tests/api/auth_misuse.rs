@@ -33,6 +33,27 @@ async fn a_reset_with_a_bad_token_and_a_weak_password_names_both() {
 }
 
 #[tokio::test]
+async fn a_change_with_a_wrong_current_and_a_weak_new_password_names_both() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let caller = verified(&app, "ada@example.com").await;
+        let change = |current: &str, new: &str| {
+            caller.post(
+                &app,
+                "/v1/auth/password/change",
+                json!({"current_password": current, "new_password": new}),
+            )
+        };
+        let both = change("not the password", "short").await.invalid_fields();
+        assert_eq!(both, ["current_password", "new_password"], "{backend:?}");
+        let wrong = change("not the password", "a fresh passphrase here").await;
+        assert_eq!(wrong.invalid_fields(), ["current_password"], "{backend:?}");
+        let weak = change(PASSWORD, "short").await.invalid_fields();
+        assert_eq!(weak, ["new_password"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn racing_one_backup_code_or_one_emailed_code_signs_in_once() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;

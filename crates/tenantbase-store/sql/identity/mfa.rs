@@ -323,6 +323,11 @@ impl MfaUnit for PlatformTx {
     }
 
     async fn insert_trusted_device(&mut self, device: NewTrustedDevice) -> StoreResult<()> {
+        sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1 AND device_id = $2")
+            .bind(device.user_id.as_uuid())
+            .bind(&device.device_id)
+            .execute(&mut *self.tx)
+            .await?;
         sqlx::query(
             "INSERT INTO trusted_devices \
              (id, user_id, token_hash, device_id, device_label, created_at, expires_at) \

@@ -161,6 +161,8 @@ pub trait MfaUnit: Send {
         token_hash: &str,
     ) -> StoreResult<Option<TrustedDevice>>;
 
+    /// Trusts a device, ending the user's earlier trust of the same device id: its old
+    /// token, wherever it went, skips nothing any more.
     async fn insert_trusted_device(&mut self, device: NewTrustedDevice) -> StoreResult<()>;
 
     /// Removes one of the user's trusted devices; `false` if it was not theirs or absent.

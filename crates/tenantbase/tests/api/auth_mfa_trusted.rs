@@ -123,3 +123,48 @@ async fn a_revoked_trusted_device_asks_again() {
         assert!(types.iter().any(|t| t == "auth.mfa.trusted_device.revoked"));
     }
 }
+
+#[tokio::test]
+async fn a_device_trusted_again_replaces_its_earlier_trust() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, secret, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [("x-device-id", "laptop")];
+        let trust = |method: &'static str, code: String| {
+            let app = &app;
+            async move {
+                let token = mfa_token(app, "ada@example.com", &laptop).await;
+                let body = json!({"mfa_token": token, "method": method, "code": code,
+                    "trust_device": true});
+                let trusted = post(app, "/v1/auth/mfa/verify", body, &laptop).await;
+                assert_eq!(trusted.status, 200, "{}", trusted.text());
+                trusted.json()["device_token"]
+                    .as_str()
+                    .expect("device token")
+                    .to_owned()
+            }
+        };
+        let first = trust("totp", totp_code(&secret, 0)).await;
+        let second = trust("backup_code", codes[0].clone()).await;
+
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(
+            listed["items"].as_array().map(Vec::len),
+            Some(1),
+            "{listed}"
+        );
+        // Kept in microseconds on both backends, so both show the same time.
+        let expires = listed["items"][0]["expires_at"].as_str().expect("expiry");
+        let fraction = expires.split('.').nth(1).unwrap_or_default();
+        assert!(fraction.len() <= "123456Z".len(), "{backend:?} {expires}");
+        let sign_in = |device_token: &str| {
+            let body = json!({"email": "ada@example.com", "password": PASSWORD,
+                "device_token": device_token});
+            sign_in_with(&app, body, &laptop)
+        };
+        let old = sign_in(&first).await;
+        assert_eq!(old["mfa_required"], true, "{backend:?} replaced: {old}");
+        let new = sign_in(&second).await;
+        assert!(new["access_token"].is_string(), "{backend:?} {new}");
+    }
+}

@@ -2,7 +2,7 @@
 //! (random, stored as SHA-256, bound to its device id) that lets the first step alone
 //! sign in from it until the token expires, is revoked, or the password changes.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use subtle::ConstantTimeEq;
 use tenantbase_domain::id::TrustedDeviceId;
 use tenantbase_domain::model::{RequestMeta, TrustedDevice, User};
@@ -92,7 +92,9 @@ impl Identity {
             token_hash: hash_refresh_token(&token),
             device_id,
             device_label: device.label.clone(),
-            expires_at: Utc::now() + chrono_duration(self.mfa.trusted_device_ttl),
+            // Microseconds, as both databases keep it: the list shows what a re-read does.
+            expires_at: (Utc::now() + chrono_duration(self.mfa.trusted_device_ttl))
+                .trunc_subsecs(6),
         })
         .await?;
         let event = user_event(

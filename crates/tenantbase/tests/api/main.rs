@@ -68,6 +68,7 @@ mod passkeys_step_up;
 mod process;
 mod profiles;
 mod projects;
+mod projects_misuse;
 mod ready_faults;
 mod roles;
 mod runtime_contract;

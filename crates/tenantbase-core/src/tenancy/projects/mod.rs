@@ -117,6 +117,10 @@ fn validate_metadata(
     Ok(metadata)
 }
 
+fn not_deleted() -> TenancyError {
+    TenancyError::Conflict("not_deleted", "The project is not deleted.".to_owned())
+}
+
 fn project_event(
     access: &OrgAccess,
     kind: &str,
@@ -373,12 +377,13 @@ impl Tenancy {
         let mut unit = self.write(access.scope()).await?;
         let project = unit.project(id).await?;
         if project.deleted_at.is_none() {
-            return Err(TenancyError::Conflict(
-                "not_deleted",
-                "The project is not deleted.".to_owned(),
-            ));
+            return Err(not_deleted());
         }
-        unit.set_projects_deleted(&[id], None).await?;
+        // A restore racing this one may have brought it back since the read (PostgreSQL):
+        // only the one whose update lands restores it, the others find it not deleted.
+        if unit.set_projects_deleted(&[id], None).await? == 0 {
+            return Err(not_deleted());
+        }
         let project = unit.project(id).await?;
         let event = project_event(access, "project.restored", id, request);
         unit.commit(Change::new(OrgStale::Nothing, event)).await?;

@@ -1,0 +1,121 @@
+//! Project bulk calls, import, export and restore with misbehaving clients, on both
+//! backends: every bad item named at once and nothing written, races resolved one way, and
+//! an export the client abandons or races with writes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::helpers::{BOTH, TestApp};
+use crate::tenants::Caller;
+
+/// The statuses of `method path` sent by `caller` four times at once, sorted.
+async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, caller, method, path) =
+                (app.clone(), caller.clone(), method.clone(), path.to_owned());
+            tokio::spawn(
+                async move { caller.call(&app, method, &path, None).await.status.as_u16() },
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("task"));
+    }
+    statuses.sort();
+    statuses
+}
+
+#[tokio::test]
+async fn concurrent_restores_of_a_project_restore_it_once() {
+    const ROUNDS: usize = 5;
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        for round in 0..ROUNDS {
+            let project = owner.create_project(&app, &org, &format!("r{round}")).await;
+            let path = format!("/v1/orgs/{org}/projects/{project}");
+            let deleted = four_at_once(&app, &owner, Method::DELETE, &path).await;
+            assert_eq!(deleted, [204, 404, 404, 404], "{backend:?} round {round}");
+            let restore = format!("{path}/restore");
+            let restored = four_at_once(&app, &owner, Method::POST, &restore).await;
+            assert_eq!(restored, [200, 409, 409, 409], "{backend:?} round {round}");
+        }
+        let events = owner
+            .get(
+                &app,
+                &format!("/v1/orgs/{org}/audit?type=project.restored&limit=100"),
+            )
+            .await
+            .json();
+        let restorations = events["items"].as_array().expect("items").len();
+        assert_eq!(restorations, ROUNDS, "{backend:?}: one event per restore");
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_export_leaves_the_org_writable_and_a_raced_one_misses_nothing() {
+    const OLD: usize = 1_200;
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        // Several export pages, each bulk call's rows sharing one `created_at`.
+        for batch in 0..OLD / 100 {
+            let items: Vec<Value> = (0..100)
+                .map(|i| json!({"name": format!("old {batch}-{i}")}))
+                .collect();
+            let created = owner
+                .post(
+                    &app,
+                    &format!("/v1/orgs/{org}/projects/bulk"),
+                    json!({ "items": items }),
+                )
+                .await;
+            assert_eq!(created.status, 201, "{}", created.text());
+        }
+        let export = format!("/v1/orgs/{org}/projects/export");
+        let request = Request::get(&export)
+            .header("authorization", format!("Bearer {}", owner.token))
+            .body(Body::empty())
+            .expect("request");
+        let response = app.router.clone().oneshot(request).await.expect("router");
+        let mut body = response.into_body();
+        assert!(body.frame().await.is_some(), "{backend:?}: a first frame");
+        drop(body);
+        owner.create_project(&app, &org, "after the hang-up").await;
+
+        let writer = {
+            let (app, owner, org) = (app.clone(), owner.clone(), org.clone());
+            tokio::spawn(async move {
+                for i in 0..30 {
+                    owner.create_project(&app, &org, &format!("new {i}")).await;
+                }
+            })
+        };
+        let exported = owner.get(&app, &export).await;
+        writer.await.expect("writer");
+        assert_eq!(exported.status, 200, "{backend:?}");
+        let mut names: Vec<String> = exported
+            .text()
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).expect("a JSON line");
+                row["name"].as_str().expect("name").to_owned()
+            })
+            .collect();
+        let lines = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), lines, "{backend:?}: no row twice");
+        let old = names.iter().filter(|n| n.starts_with("old ")).count();
+        assert_eq!(old, OLD, "{backend:?}: every row that existed throughout");
+    }
+}

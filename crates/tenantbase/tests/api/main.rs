@@ -39,6 +39,7 @@ mod gateway;
 mod hangups;
 mod held_store;
 mod helpers;
+mod invitations_misuse;
 mod jobs_processes;
 mod key_reload;
 mod logging;

@@ -14,7 +14,7 @@ use super::dto::{
     BulkCreateBody, BulkDeleteBody, BulkDeleted, ExportQuery, ImportResult, Page, PageQuery,
     ProjectBody, ProjectPatchBody, ProjectView,
 };
-use super::{field_id, path_id};
+use super::path_id;
 use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
@@ -195,15 +195,9 @@ pub(crate) async fn bulk_delete_projects(
     RequestInfo(request): RequestInfo,
     ApiJson(body): ApiJson<BulkDeleteBody>,
 ) -> Result<Json<BulkDeleted>, ApiError> {
-    let ids = body
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| field_id::<ProjectId>(&format!("ids[{i}]"), id))
-        .collect::<Result<Vec<_>, _>>()?;
     let deleted = state
         .tenancy
-        .bulk_delete_projects(&ctx.access, ids, &request)
+        .bulk_delete_projects(&ctx.access, &body.ids, &request)
         .await?;
     Ok(Json(BulkDeleted { deleted }))
 }

@@ -13,6 +13,59 @@ use tower::ServiceExt;
 use crate::helpers::{BOTH, TestApp};
 use crate::tenants::Caller;
 
+async fn live_names(app: &TestApp, caller: &Caller, org: &str) -> Vec<String> {
+    let page = caller
+        .get(app, &format!("/v1/orgs/{org}/projects?sort=name&limit=100"))
+        .await
+        .json();
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bulk_delete_names_every_bad_id_at_once_and_deletes_nothing() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        let other_org = owner.create_org(&app, "Q").await;
+        let a = owner.create_project(&app, &org, "a").await;
+        let gone = owner.create_project(&app, &org, "gone").await;
+        let deleted = owner
+            .call(
+                &app,
+                Method::DELETE,
+                &format!("/v1/orgs/{org}/projects/{gone}"),
+                None,
+            )
+            .await;
+        assert_eq!(deleted.status, 204);
+        let foreign = owner.create_project(&app, &other_org, "elsewhere").await;
+        let ids = json!(["nonsense", a, "prj_1", a, foreign, gone]);
+        let refused = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects/bulk-delete"),
+                json!({ "ids": ids }),
+            )
+            .await;
+        assert_eq!(
+            refused.invalid_fields(),
+            ["ids[0]", "ids[2]", "ids[3]", "ids[4]", "ids[5]"],
+            "{backend:?}"
+        );
+        let errors = refused.json()["errors"].clone();
+        assert_eq!(errors[2]["message"], "repeats ids[1]", "{backend:?}");
+        // Another org's project reads exactly as one that does not exist.
+        assert_eq!(errors[3]["message"], errors[4]["message"], "{backend:?}");
+        assert_eq!(live_names(&app, &owner, &org).await, ["a"], "{backend:?}");
+    }
+}
+
 /// The statuses of `method path` sent by `caller` four times at once, sorted.
 async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
     let tasks: Vec<_> = (0..4)

@@ -5,6 +5,8 @@
 mod listing;
 mod transfer;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
@@ -317,11 +319,12 @@ impl Tenancy {
         Ok(())
     }
 
-    /// Deletes all of `ids` or none: every id must be a live project of the org.
+    /// Deletes all of `ids` or none: each must name a distinct live project of the org,
+    /// and every one that does not is named at once (`ids[3]`), whatever is wrong with it.
     pub async fn bulk_delete_projects(
         &self,
         access: &OrgAccess,
-        ids: Vec<ProjectId>,
+        ids: &[String],
         request: &RequestMeta,
     ) -> Result<u64, TenancyError> {
         if ids.is_empty() || ids.len() > BULK_MAX {
@@ -330,19 +333,26 @@ impl Tenancy {
                 format!("must hold 1 to {BULK_MAX} ids"),
             ));
         }
-        let mut unique = ids.clone();
-        unique.sort();
-        unique.dedup();
-        if unique.len() != ids.len() {
-            return Err(TenancyError::invalid("ids", "must not repeat an id"));
-        }
         let mut unit = self.write(access.scope()).await?;
         let mut problems = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            match unit.project(*id).await {
+        // Each id and the index it first appears at.
+        let mut first_at: HashMap<ProjectId, usize> = HashMap::with_capacity(ids.len());
+        for (i, text) in ids.iter().enumerate() {
+            let field = format!("ids[{i}]");
+            let Ok(id) = text.parse::<ProjectId>() else {
+                problems.push(FieldProblem::new(field, "is not a valid id of this kind"));
+                continue;
+            };
+            if let Some(first) = first_at.get(&id) {
+                problems.push(FieldProblem::new(field, format!("repeats ids[{first}]")));
+                continue;
+            }
+            first_at.insert(id, i);
+            match unit.project(id).await {
                 Ok(project) if project.deleted_at.is_none() => {}
+                // Another org's id reads as absent: its existence is not ours to tell.
                 Ok(_) | Err(tenantbase_store::StoreError::NotFound) => {
-                    problems.push(FieldProblem::new(format!("ids[{i}]"), "no such project"));
+                    problems.push(FieldProblem::new(field, "no such project"));
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -350,6 +360,9 @@ impl Tenancy {
         if !problems.is_empty() {
             return Err(TenancyError::Invalid(problems));
         }
+        let mut ids: Vec<(ProjectId, usize)> = first_at.into_iter().collect();
+        ids.sort_by_key(|(_, at)| *at);
+        let ids: Vec<ProjectId> = ids.into_iter().map(|(id, _)| id).collect();
         let deleted = unit.set_projects_deleted(&ids, Some(Utc::now())).await?;
         if deleted != ids.len() as u64 {
             // Another request deleted one meanwhile: dropping the unit rolls back ours.

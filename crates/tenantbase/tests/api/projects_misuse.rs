@@ -10,8 +10,23 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::Caller;
+
+async fn import(
+    app: &TestApp,
+    caller: &Caller,
+    org: &str,
+    content_type: &str,
+    body: &[u8],
+) -> TestResponse {
+    let request = Request::post(format!("/v1/orgs/{org}/projects/import"))
+        .header("authorization", format!("Bearer {}", caller.token))
+        .header("content-type", content_type)
+        .body(Body::from(body.to_vec()))
+        .expect("request");
+    app.send(request).await
+}
 
 async fn live_names(app: &TestApp, caller: &Caller, org: &str) -> Vec<String> {
     let page = caller
@@ -63,6 +78,72 @@ async fn a_bulk_delete_names_every_bad_id_at_once_and_deletes_nothing() {
         // Another org's project reads exactly as one that does not exist.
         assert_eq!(errors[3]["message"], errors[4]["message"], "{backend:?}");
         assert_eq!(live_names(&app, &owner, &org).await, ["a"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_names_every_bad_row_whether_unreadable_or_invalid() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        let jsonl = b"{\"name\": \"\"}\n{\"name\n{\"name\": \"ok\"}\n";
+        let refused = import(&app, &owner, &org, "application/x-ndjson", jsonl).await;
+        assert_eq!(
+            refused.invalid_fields(),
+            ["rows[0].name", "rows[1]"],
+            "{backend:?}"
+        );
+        let csv = b"name,metadata\n,{}\nx,{broken\n,{broken\nok,{}\n";
+        let refused = import(&app, &owner, &org, "text/csv", csv).await;
+        assert_eq!(
+            refused.invalid_fields(),
+            [
+                "rows[0].name",
+                "rows[1].metadata",
+                "rows[2].metadata",
+                "rows[2].name"
+            ],
+            "{backend:?}"
+        );
+        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_may_start_with_a_byte_order_mark() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        let jsonl = b"\xEF\xBB\xBF{\"name\": \"from jsonl\"}\n";
+        let imported = import(&app, &owner, &org, "application/x-ndjson", jsonl).await;
+        assert_eq!(imported.status, 201, "{backend:?}: {}", imported.text());
+        let csv = b"\xEF\xBB\xBFname,description\nfrom csv,d\n";
+        let imported = import(&app, &owner, &org, "text/csv", csv).await;
+        assert_eq!(imported.status, 201, "{backend:?}: {}", imported.text());
+        assert_eq!(
+            live_names(&app, &owner, &org).await,
+            ["from csv", "from jsonl"],
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_csv_import_cut_short_inside_a_quoted_cell_imports_nothing() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        // The export quotes a multi-line description; the upload stopped inside it.
+        let cut = b"name,description\nfirst,\"line one\nline";
+        let refused = import(&app, &owner, &org, "text/csv", cut).await;
+        assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
+        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+        let whole = b"name,description\nfirst,\"line one\nline two\"\n";
+        let imported = import(&app, &owner, &org, "text/csv", whole).await;
+        assert_eq!(imported.status, 201, "{backend:?}: {}", imported.text());
     }
 }
 

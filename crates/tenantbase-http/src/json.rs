@@ -168,6 +168,21 @@ fn attempt<T: DeserializeOwned>(members: Map<String, Value>) -> Option<FieldErro
     })
 }
 
+/// `value` as a `T`, or the field that does not fit, named under `prefix` (`items[2]`):
+/// the items of a list read one by one, so that every bad item is named, not the first.
+pub(crate) fn item_as<T: DeserializeOwned>(prefix: &str, value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = match field_name(&path, &message) {
+            inner if inner.is_empty() => prefix.to_owned(),
+            inner if inner.starts_with('[') => format!("{prefix}{inner}"),
+            inner => format!("{prefix}.{inner}"),
+        };
+        FieldError { field, message }
+    })
+}
+
 /// The top-level field `problem` says is absent (a field absent inside a member is that
 /// member's problem).
 fn absent_field(problem: &FieldError) -> Option<String> {

@@ -42,6 +42,44 @@ async fn live_names(app: &TestApp, caller: &Caller, org: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn a_bulk_create_names_every_bad_item_at_once_and_creates_nothing() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        let items = json!([
+            {"name": ""},
+            {"name": "x", "metadata": 5},
+            7,
+            {"name": 5},
+            {"name": "ok", "colour": "red"},
+            {"description": "no name"},
+            {"name": "fine"},
+        ]);
+        let refused = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects/bulk"),
+                json!({ "items": items }),
+            )
+            .await;
+        assert_eq!(
+            refused.invalid_fields(),
+            [
+                "items[0].name",
+                "items[1].metadata",
+                "items[2]",
+                "items[3].name",
+                "items[4].colour",
+                "items[5].name"
+            ],
+            "{backend:?}"
+        );
+        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_bulk_delete_names_every_bad_id_at_once_and_deletes_nothing() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;

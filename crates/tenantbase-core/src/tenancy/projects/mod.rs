@@ -71,6 +71,33 @@ fn validate_new(
     }
 }
 
+/// An item of a bulk call or a row of an import as read: the project, or why it could
+/// not be read.
+pub type ReadItem = Result<NewProject, Vec<FieldProblem>>;
+
+/// The items when all could be read; otherwise every problem, item by item: those of the
+/// unreadable items and the field problems of the readable ones (`{collection}[i].…`), so
+/// one answer names them all.
+fn all_or_every_problem(
+    collection: &str,
+    items: Vec<ReadItem>,
+) -> Result<Vec<NewProject>, TenancyError> {
+    if items.iter().all(Result::is_ok) {
+        return Ok(items.into_iter().flatten().collect());
+    }
+    let problems = items
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, item)| match item {
+            Ok(item) => validate_new(&format!("{collection}[{i}]."), &item)
+                .err()
+                .unwrap_or_default(),
+            Err(problems) => problems,
+        })
+        .collect();
+    Err(TenancyError::Invalid(problems))
+}
+
 fn validate_description(
     prefix: &str,
     description: Option<&str>,
@@ -150,11 +177,12 @@ impl Tenancy {
             .ok_or(TenancyError::Internal("no project created".to_owned()))
     }
 
-    /// Creates all of `items` or none; problems are reported per item.
+    /// Creates all of `items` or none; problems are reported per item, those of items
+    /// that could not be read with those of the others.
     pub async fn bulk_create_projects(
         &self,
         access: &OrgAccess,
-        items: Vec<NewProject>,
+        items: Vec<ReadItem>,
         request: &RequestMeta,
     ) -> Result<Vec<Project>, TenancyError> {
         if items.is_empty() || items.len() > BULK_MAX {
@@ -163,6 +191,7 @@ impl Tenancy {
                 format!("must hold 1 to {BULK_MAX} projects"),
             ));
         }
+        let items = all_or_every_problem("items", items)?;
         self.insert_projects(access, items, "items", request).await
     }
 

@@ -3,7 +3,7 @@
 
 use tenantbase_domain::model::Project;
 
-use super::{NewProject, validate_new};
+use super::{NewProject, ReadItem, all_or_every_problem, validate_new};
 use crate::tenancy::{FieldProblem, TenancyError};
 
 /// A file format of export and import.
@@ -118,28 +118,6 @@ fn csv_cell(cell: &str) -> &str {
     }
 }
 
-/// A row as read: the project, or why it could not be read.
-type ReadRow = Result<NewProject, Vec<FieldProblem>>;
-
-/// The rows when all could be read; otherwise every problem, row by row: those of the
-/// unreadable rows and the field problems of the readable ones, so one answer names all.
-fn all_read(rows: Vec<ReadRow>) -> Result<Vec<NewProject>, TenancyError> {
-    if rows.iter().all(Result::is_ok) {
-        return Ok(rows.into_iter().flatten().collect());
-    }
-    let problems = rows
-        .into_iter()
-        .enumerate()
-        .flat_map(|(i, row)| match row {
-            Ok(row) => validate_new(&format!("rows[{i}]."), &row)
-                .err()
-                .unwrap_or_default(),
-            Err(problems) => problems,
-        })
-        .collect();
-    Err(TenancyError::Invalid(problems))
-}
-
 fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| TenancyError::invalid("rows", "the body is not UTF-8"))?;
@@ -147,7 +125,7 @@ fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, line)| {
+        .map(|(i, line)| -> ReadItem {
             serde_json::from_str::<NewProject>(line).map_err(|e| {
                 vec![FieldProblem::new(
                     format!("rows[{i}]"),
@@ -156,7 +134,7 @@ fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             })
         })
         .collect();
-    all_read(rows)
+    all_or_every_problem("rows", rows)
 }
 
 fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
@@ -185,7 +163,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     let rows = reader
         .records()
         .enumerate()
-        .map(|(i, record)| {
+        .map(|(i, record)| -> ReadItem {
             let record = record.map_err(|e| {
                 vec![FieldProblem::new(
                     format!("rows[{i}]"),
@@ -218,5 +196,5 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             Ok(row)
         })
         .collect();
-    all_read(rows)
+    all_or_every_problem("rows", rows)
 }

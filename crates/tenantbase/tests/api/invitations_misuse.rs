@@ -11,7 +11,10 @@ use crate::tenants::{Caller, mailed_invitation_token, verified};
 
 /// Sends each `(caller, token)` acceptance at once; answers their statuses and codes,
 /// sorted.
-async fn accept_at_once(app: &Arc<TestApp>, acceptances: Vec<(Caller, String)>) -> Vec<(u16, Value)> {
+async fn accept_at_once(
+    app: &Arc<TestApp>,
+    acceptances: Vec<(Caller, String)>,
+) -> Vec<(u16, Value)> {
     let tasks: Vec<_> = acceptances
         .into_iter()
         .map(|(caller, token)| {
@@ -63,10 +66,19 @@ async fn one_token_accepted_four_times_at_once_joins_once() {
             let invalid = (422, json!("validation_failed"));
             assert_eq!(
                 answers,
-                [(200, Value::Null), invalid.clone(), invalid.clone(), invalid],
+                [
+                    (200, Value::Null),
+                    invalid.clone(),
+                    invalid.clone(),
+                    invalid
+                ],
                 "{backend:?} round {round}"
             );
-            assert_eq!(member_count(&app, &owner, &org).await, round + 2, "{backend:?}");
+            assert_eq!(
+                member_count(&app, &owner, &org).await,
+                round + 2,
+                "{backend:?}"
+            );
         }
     }
 }
@@ -100,7 +112,11 @@ async fn two_invitations_accepted_at_once_by_one_user_join_once() {
                 [(200, Value::Null), (409, json!("already_member"))],
                 "{backend:?} round {round}"
             );
-            assert_eq!(member_count(&app, &owner, &org).await, round + 2, "{backend:?}");
+            assert_eq!(
+                member_count(&app, &owner, &org).await,
+                round + 2,
+                "{backend:?}"
+            );
         }
     }
 }

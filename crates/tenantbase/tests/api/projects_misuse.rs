@@ -75,7 +75,10 @@ async fn a_bulk_create_names_every_bad_item_at_once_and_creates_nothing() {
             ],
             "{backend:?}"
         );
-        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+        assert!(
+            live_names(&app, &owner, &org).await.is_empty(),
+            "{backend:?}"
+        );
     }
 }
 
@@ -144,7 +147,10 @@ async fn an_import_names_every_bad_row_whether_unreadable_or_invalid() {
             ],
             "{backend:?}"
         );
-        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+        assert!(
+            live_names(&app, &owner, &org).await.is_empty(),
+            "{backend:?}"
+        );
     }
 }
 
@@ -178,7 +184,10 @@ async fn a_csv_import_cut_short_inside_a_quoted_cell_imports_nothing() {
         let cut = b"name,description\nfirst,\"line one\nline";
         let refused = import(&app, &owner, &org, "text/csv", cut).await;
         assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
-        assert!(live_names(&app, &owner, &org).await.is_empty(), "{backend:?}");
+        assert!(
+            live_names(&app, &owner, &org).await.is_empty(),
+            "{backend:?}"
+        );
         let whole = b"name,description\nfirst,\"line one\nline two\"\n";
         let imported = import(&app, &owner, &org, "text/csv", whole).await;
         assert_eq!(imported.status, 201, "{backend:?}: {}", imported.text());
@@ -289,5 +298,59 @@ async fn an_abandoned_export_leaves_the_org_writable_and_a_raced_one_misses_noth
         assert_eq!(names.len(), lines, "{backend:?}: no row twice");
         let old = names.iter().filter(|n| n.starts_with("old ")).count();
         assert_eq!(old, OLD, "{backend:?}: every row that existed throughout");
+    }
+}
+
+#[tokio::test]
+async fn an_import_raced_with_a_bulk_delete_both_land_whole() {
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        for round in 0..3 {
+            let items: Vec<Value> = (0..100)
+                .map(|i| json!({"name": format!("doomed {round}-{i}")}))
+                .collect();
+            let created = owner
+                .post(
+                    &app,
+                    &format!("/v1/orgs/{org}/projects/bulk"),
+                    json!({ "items": items }),
+                )
+                .await;
+            assert_eq!(created.status, 201, "{}", created.text());
+            let ids: Vec<Value> = created.json()["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|p| p["id"].clone())
+                .collect();
+            let rows: String = (0..100)
+                .map(|i| format!("{{\"name\": \"kept {round}-{i}\"}}\n"))
+                .collect();
+            let importer = {
+                let (app, owner, org) = (app.clone(), owner.clone(), org.clone());
+                tokio::spawn(async move {
+                    import(&app, &owner, &org, "application/x-ndjson", rows.as_bytes())
+                        .await
+                        .status
+                })
+            };
+            let deleted = owner
+                .post(
+                    &app,
+                    &format!("/v1/orgs/{org}/projects/bulk-delete"),
+                    json!({ "ids": ids }),
+                )
+                .await;
+            assert_eq!(deleted.json(), json!({"deleted": 100}), "{backend:?}");
+            assert_eq!(importer.await.expect("importer"), 201, "{backend:?}");
+        }
+        let export = owner
+            .get(&app, &format!("/v1/orgs/{org}/projects/export"))
+            .await
+            .text();
+        assert_eq!(export.lines().count(), 300, "{backend:?}");
+        assert!(!export.contains("doomed"), "{backend:?}");
     }
 }

@@ -100,6 +100,21 @@ fn every_field_problem<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<FieldErro
     Some(problems.into_iter().map(FieldError::from).collect())
 }
 
+/// `value` as a `T`, or the field that does not fit, named under `prefix` (`items[2]`):
+/// the items of a list read one by one, so that every bad item is named, not the first.
+pub(crate) fn item_as<T: DeserializeOwned>(prefix: &str, value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = match field_name(&path, &message) {
+            inner if inner.is_empty() => prefix.to_owned(),
+            inner if inner.starts_with('[') => format!("{prefix}{inner}"),
+            inner => format!("{prefix}.{inner}"),
+        };
+        FieldError { field, message }
+    })
+}
+
 /// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05), so a body holding one
 /// is refused here, naming every string (or object key) that does. JSON can only carry
 /// NUL escaped, so bodies without `\u0000` are not walked.

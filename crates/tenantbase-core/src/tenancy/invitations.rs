@@ -7,7 +7,7 @@ use chrono::Utc;
 use tenantbase_domain::id::InvitationId;
 use tenantbase_domain::model::{Invitation, Org, RequestMeta};
 use tenantbase_mail::MessageKind;
-use tenantbase_store::OrgScope;
+use tenantbase_store::{OrgScope, StoreError};
 
 use super::access::OrgAccess;
 use super::access::permissions_of;
@@ -178,6 +178,12 @@ impl Tenancy {
         let now = now_micros();
         // The token is the authorization: whoever holds a live one may join its org.
         let mut unit = self.write(&OrgScope::for_checked_org(org_id)).await?;
+        // Accepts take turns (PostgreSQL; a SQLite unit holds the write lock already): two
+        // invitations accepted at once by one user must not both find them a non-member.
+        unit.lock_org().await.map_err(|error| match error {
+            StoreError::NotFound => invalid_token(),
+            other => other.into(),
+        })?;
         let invitation = unit
             .invitation_by_token(&hash_secret(token.trim()))
             .await?

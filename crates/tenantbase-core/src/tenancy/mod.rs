@@ -37,7 +37,7 @@ pub use invitations::{NewInvitation, SentInvitation};
 pub use members::{MemberChange, TeamChange};
 pub use orgs::OrgChange;
 pub use profiles::ProfilePatch;
-pub use projects::{ExportFormat, NewProject, ProjectFilter, ProjectPatch};
+pub use projects::{ExportFormat, NewProject, ProjectFilter, ProjectPatch, ReadItem};
 pub use purge::PurgeOrg;
 pub use roles::RoleChange;
 

@@ -404,7 +404,9 @@ pub(crate) struct ProjectPatchBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BulkCreateBody {
     /// 1–100 projects, created all or none.
-    pub items: Vec<ProjectBody>,
+    // Read one by one (`json::item_as`), so that every bad item is named, not the first.
+    #[schema(value_type = Vec<ProjectBody>)]
+    pub items: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tenantbase_core::tenancy::{
-    ExportFormat, NewProject, OrgAccess, ProjectFilter, ProjectPatch, Tenancy, TenancyError,
+    ExportFormat, FieldProblem, NewProject, OrgAccess, ProjectFilter, ProjectPatch, ReadItem,
+    Tenancy, TenancyError,
 };
 use tenantbase_domain::id::ProjectId;
 
@@ -14,8 +15,9 @@ use super::dto::{
     BulkCreateBody, BulkDeleteBody, BulkDeleted, ExportQuery, ImportResult, Page, PageQuery,
     ProjectBody, ProjectPatchBody, ProjectView,
 };
-use super::{field_id, path_id};
+use super::path_id;
 use crate::extract::{OrgCtx, RequestInfo};
+use crate::json::item_as;
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
 use crate::{ApiError, ApiJson, AppState, FieldError};
@@ -174,7 +176,16 @@ pub(crate) async fn bulk_create_projects(
     RequestInfo(request): RequestInfo,
     ApiJson(body): ApiJson<BulkCreateBody>,
 ) -> Result<(StatusCode, Json<Page<ProjectView>>), ApiError> {
-    let items = body.items.into_iter().map(Into::into).collect();
+    let items = body
+        .items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| -> ReadItem {
+            item_as::<ProjectBody>(&format!("items[{i}]"), item)
+                .map(Into::into)
+                .map_err(|e| vec![FieldProblem::new(e.field, e.message)])
+        })
+        .collect();
     let created = state
         .tenancy
         .bulk_create_projects(&ctx.access, items, &request)
@@ -195,15 +206,9 @@ pub(crate) async fn bulk_delete_projects(
     RequestInfo(request): RequestInfo,
     ApiJson(body): ApiJson<BulkDeleteBody>,
 ) -> Result<Json<BulkDeleted>, ApiError> {
-    let ids = body
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| field_id::<ProjectId>(&format!("ids[{i}]"), id))
-        .collect::<Result<Vec<_>, _>>()?;
     let deleted = state
         .tenancy
-        .bulk_delete_projects(&ctx.access, ids, &request)
+        .bulk_delete_projects(&ctx.access, &body.ids, &request)
         .await?;
     Ok(Json(BulkDeleted { deleted }))
 }

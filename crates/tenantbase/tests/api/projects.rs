@@ -424,7 +424,7 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
         assert_eq!(copies["items"][2]["metadata"], json!({"i": 0}));
 
         let bad = "{\"name\": \"fine\"}\n{\"name\": \"\"}\nnot json\n".to_owned();
-        let problem = raw(
+        let fields = raw(
             &app,
             &owner,
             Method::POST,
@@ -433,10 +433,10 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             bad,
         )
         .await
-        .problem(422, "validation_failed");
-        assert_eq!(problem["errors"][0]["field"], "rows[2]");
+        .invalid_fields();
+        assert_eq!(fields, ["rows[1].name", "rows[2]"]);
         let bad = "name,metadata\nok,{}\n,{}\nx,{broken\n".to_owned();
-        let problem = raw(
+        let fields = raw(
             &app,
             &owner,
             Method::POST,
@@ -445,8 +445,8 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             bad,
         )
         .await
-        .problem(422, "validation_failed");
-        assert_eq!(problem["errors"][0]["field"], "rows[2].metadata");
+        .invalid_fields();
+        assert_eq!(fields, ["rows[1].name", "rows[2].metadata"]);
         raw(
             &app,
             &owner,

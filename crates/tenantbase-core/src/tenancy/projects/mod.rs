@@ -5,6 +5,8 @@
 mod listing;
 mod transfer;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenantbase_domain::id::ProjectId;
@@ -69,6 +71,33 @@ fn validate_new(
     }
 }
 
+/// An item of a bulk call or a row of an import as read: the project, or why it could
+/// not be read.
+pub type ReadItem = Result<NewProject, Vec<FieldProblem>>;
+
+/// The items when all could be read; otherwise every problem, item by item: those of the
+/// unreadable items and the field problems of the readable ones (`{collection}[i].…`), so
+/// one answer names them all.
+fn all_or_every_problem(
+    collection: &str,
+    items: Vec<ReadItem>,
+) -> Result<Vec<NewProject>, TenancyError> {
+    if items.iter().all(Result::is_ok) {
+        return Ok(items.into_iter().flatten().collect());
+    }
+    let problems = items
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, item)| match item {
+            Ok(item) => validate_new(&format!("{collection}[{i}]."), &item)
+                .err()
+                .unwrap_or_default(),
+            Err(problems) => problems,
+        })
+        .collect();
+    Err(TenancyError::Invalid(problems))
+}
+
 fn validate_description(
     prefix: &str,
     description: Option<&str>,
@@ -117,6 +146,10 @@ fn validate_metadata(
     Ok(metadata)
 }
 
+fn not_deleted() -> TenancyError {
+    TenancyError::Conflict("not_deleted", "The project is not deleted.".to_owned())
+}
+
 fn project_event(
     access: &OrgAccess,
     kind: &str,
@@ -144,11 +177,12 @@ impl Tenancy {
             .ok_or(TenancyError::Internal("no project created".to_owned()))
     }
 
-    /// Creates all of `items` or none; problems are reported per item.
+    /// Creates all of `items` or none; problems are reported per item, those of items
+    /// that could not be read with those of the others.
     pub async fn bulk_create_projects(
         &self,
         access: &OrgAccess,
-        items: Vec<NewProject>,
+        items: Vec<ReadItem>,
         request: &RequestMeta,
     ) -> Result<Vec<Project>, TenancyError> {
         if items.is_empty() || items.len() > BULK_MAX {
@@ -157,6 +191,7 @@ impl Tenancy {
                 format!("must hold 1 to {BULK_MAX} projects"),
             ));
         }
+        let items = all_or_every_problem("items", items)?;
         self.insert_projects(access, items, "items", request).await
     }
 
@@ -313,11 +348,12 @@ impl Tenancy {
         Ok(())
     }
 
-    /// Deletes all of `ids` or none: every id must be a live project of the org.
+    /// Deletes all of `ids` or none: each must name a distinct live project of the org,
+    /// and every one that does not is named at once (`ids[3]`), whatever is wrong with it.
     pub async fn bulk_delete_projects(
         &self,
         access: &OrgAccess,
-        ids: Vec<ProjectId>,
+        ids: &[String],
         request: &RequestMeta,
     ) -> Result<u64, TenancyError> {
         if ids.is_empty() || ids.len() > BULK_MAX {
@@ -326,19 +362,26 @@ impl Tenancy {
                 format!("must hold 1 to {BULK_MAX} ids"),
             ));
         }
-        let mut unique = ids.clone();
-        unique.sort();
-        unique.dedup();
-        if unique.len() != ids.len() {
-            return Err(TenancyError::invalid("ids", "must not repeat an id"));
-        }
         let mut unit = self.write(access.scope()).await?;
         let mut problems = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            match unit.project(*id).await {
+        // Each id and the index it first appears at.
+        let mut first_at: HashMap<ProjectId, usize> = HashMap::with_capacity(ids.len());
+        for (i, text) in ids.iter().enumerate() {
+            let field = format!("ids[{i}]");
+            let Ok(id) = text.parse::<ProjectId>() else {
+                problems.push(FieldProblem::new(field, "is not a valid id of this kind"));
+                continue;
+            };
+            if let Some(first) = first_at.get(&id) {
+                problems.push(FieldProblem::new(field, format!("repeats ids[{first}]")));
+                continue;
+            }
+            first_at.insert(id, i);
+            match unit.project(id).await {
                 Ok(project) if project.deleted_at.is_none() => {}
+                // Another org's id reads as absent: its existence is not ours to tell.
                 Ok(_) | Err(tenantbase_store::StoreError::NotFound) => {
-                    problems.push(FieldProblem::new(format!("ids[{i}]"), "no such project"));
+                    problems.push(FieldProblem::new(field, "no such project"));
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -346,6 +389,9 @@ impl Tenancy {
         if !problems.is_empty() {
             return Err(TenancyError::Invalid(problems));
         }
+        let mut ids: Vec<(ProjectId, usize)> = first_at.into_iter().collect();
+        ids.sort_by_key(|(_, at)| *at);
+        let ids: Vec<ProjectId> = ids.into_iter().map(|(id, _)| id).collect();
         let deleted = unit.set_projects_deleted(&ids, Some(Utc::now())).await?;
         if deleted != ids.len() as u64 {
             // Another request deleted one meanwhile: dropping the unit rolls back ours.
@@ -373,12 +419,13 @@ impl Tenancy {
         let mut unit = self.write(access.scope()).await?;
         let project = unit.project(id).await?;
         if project.deleted_at.is_none() {
-            return Err(TenancyError::Conflict(
-                "not_deleted",
-                "The project is not deleted.".to_owned(),
-            ));
+            return Err(not_deleted());
         }
-        unit.set_projects_deleted(&[id], None).await?;
+        // A restore racing this one may have brought it back since the read (PostgreSQL):
+        // only the one whose update lands restores it, the others find it not deleted.
+        if unit.set_projects_deleted(&[id], None).await? == 0 {
+            return Err(not_deleted());
+        }
         let project = unit.project(id).await?;
         let event = project_event(access, "project.restored", id, request);
         unit.commit(Change::new(OrgStale::Nothing, event)).await?;

@@ -3,7 +3,7 @@
 
 use tenantbase_domain::model::Project;
 
-use super::NewProject;
+use super::{NewProject, ReadItem, all_or_every_problem, validate_new};
 use crate::tenancy::{FieldProblem, TenancyError};
 
 /// A file format of export and import.
@@ -75,6 +75,8 @@ impl ExportFormat {
     /// Reads an import: every row is parsed (and later validated) before any is written;
     /// problems name the row (`rows[0]` is the first data row).
     pub fn parse_import(self, body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
+        // Spreadsheets and editors on Windows often start a UTF-8 file with a byte order mark.
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let rows = match self {
             ExportFormat::Jsonl => parse_jsonl(body)?,
             ExportFormat::Csv => parse_csv(body)?,
@@ -119,25 +121,32 @@ fn csv_cell(cell: &str) -> &str {
 fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| TenancyError::invalid("rows", "the body is not UTF-8"))?;
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        match serde_json::from_str::<NewProject>(line) {
-            Ok(row) => rows.push(row),
-            Err(e) => problems.push(FieldProblem::new(
-                format!("rows[{i}]"),
-                format!("not a project object: {e}"),
-            )),
-        }
-    }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(TenancyError::Invalid(problems))
-    }
+    let rows = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| -> ReadItem {
+            serde_json::from_str::<NewProject>(line).map_err(|e| {
+                vec![FieldProblem::new(
+                    format!("rows[{i}]"),
+                    format!("not a project object: {e}"),
+                )]
+            })
+        })
+        .collect();
+    all_or_every_problem("rows", rows)
 }
 
 fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
+    // A quote opens a cell only at its start and every closing or doubled one pairs up:
+    // an odd count leaves a cell open to the end of the file, which the reader would take
+    // as the whole rest of the file (a file cut short, or a stray quote).
+    if body.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+        return Err(TenancyError::invalid(
+            "rows",
+            "has an unpaired quote (\"): a quoted cell never closes (is the file cut short?)",
+        ));
+    }
     let mut reader = csv::Reader::from_reader(body);
     let headers = reader
         .headers()
@@ -151,44 +160,41 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
         ));
     };
     let (description_at, metadata_at) = (column("description"), column("metadata"));
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                problems.push(FieldProblem::new(
+    let rows = reader
+        .records()
+        .enumerate()
+        .map(|(i, record)| -> ReadItem {
+            let record = record.map_err(|e| {
+                vec![FieldProblem::new(
                     format!("rows[{i}]"),
                     format!("unreadable CSV row: {e}"),
-                ));
-                continue;
+                )]
+            })?;
+            let cell = |at: Option<usize>| {
+                at.and_then(|at| record.get(at))
+                    .map(csv_cell)
+                    .filter(|c| !c.is_empty())
+            };
+            let mut row = NewProject {
+                name: csv_cell(record.get(name_at).unwrap_or_default()).to_owned(),
+                description: cell(description_at).map(str::to_owned),
+                metadata: None,
+            };
+            match cell(metadata_at).map(serde_json::from_str::<serde_json::Value>) {
+                None => {}
+                Some(Ok(value)) => row.metadata = Some(value),
+                Some(Err(_)) => {
+                    let prefix = format!("rows[{i}].");
+                    let mut problems = vec![FieldProblem::new(
+                        format!("{prefix}metadata"),
+                        "is not JSON",
+                    )];
+                    problems.extend(validate_new(&prefix, &row).err().unwrap_or_default());
+                    return Err(problems);
+                }
             }
-        };
-        let cell = |at: Option<usize>| {
-            at.and_then(|at| record.get(at))
-                .map(csv_cell)
-                .filter(|c| !c.is_empty())
-        };
-        let metadata = match cell(metadata_at).map(serde_json::from_str::<serde_json::Value>) {
-            None => None,
-            Some(Ok(value)) => Some(value),
-            Some(Err(_)) => {
-                problems.push(FieldProblem::new(
-                    format!("rows[{i}].metadata"),
-                    "is not JSON",
-                ));
-                continue;
-            }
-        };
-        rows.push(NewProject {
-            name: csv_cell(record.get(name_at).unwrap_or_default()).to_owned(),
-            description: cell(description_at).map(str::to_owned),
-            metadata,
-        });
-    }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(TenancyError::Invalid(problems))
-    }
+            Ok(row)
+        })
+        .collect();
+    all_or_every_problem("rows", rows)
 }

@@ -77,6 +77,18 @@ async fn another_users_or_an_ended_session_is_not_found() {
             .problem(404, "session_not_found");
         // Bob's session lives on.
         session_id(&app, token(&bob)).await;
+        let response = with_token(
+            &app,
+            Method::POST,
+            "/v1/auth/sessions/revoke-all?include_current=yes",
+            token(&alice),
+        )
+        .await;
+        assert_eq!(
+            response.invalid_fields(),
+            ["include_current"],
+            "{backend:?}"
+        );
         for bad in ["nope", "ses_", "usr_0000", "%00"] {
             let path = format!("/v1/auth/sessions/{bad}");
             let response = with_token(&app, Method::DELETE, &path, token(&alice)).await;
@@ -324,5 +336,89 @@ async fn odd_authorization_headers_are_401() {
         app.send(request).await.assert_invalid_token();
         // The session still works after all that.
         session_id(&app, token(&pair)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_racing_a_logout_does_not_survive_it() {
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        register(&app, "leaver@example.com").await;
+        for round in 0..10 {
+            let pair = login(&app, "leaver@example.com", &[]).await;
+            let refreshing = {
+                let (app, pair) = (Arc::clone(&app), pair.clone());
+                tokio::spawn(async move { refresh(&app, &pair).await })
+            };
+            let logout = with_token(&app, Method::POST, "/v1/auth/logout", token(&pair)).await;
+            assert_eq!(logout.status, 204, "{}", logout.text());
+            let refreshed = refreshing.await.expect("refresh");
+            assert!(
+                refreshed.status == 200 || refreshed.status == 401,
+                "{backend:?} {round}: {}",
+                refreshed.text()
+            );
+            let pair = if refreshed.status == 200 {
+                refreshed.json()
+            } else {
+                pair
+            };
+            with_token(&app, Method::GET, "/v1/auth/me", token(&pair))
+                .await
+                .assert_invalid_token();
+            refresh(&app, &pair)
+                .await
+                .problem(401, "invalid_refresh_token");
+        }
+    }
+}
+
+#[tokio::test]
+async fn signed_tokens_naming_odd_subjects_are_401() {
+    use tenantbase_core::identity::tokens::Subject;
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let alice = register(&app, "subj-a@example.com").await;
+        let bob = register(&app, "subj-b@example.com").await;
+        let alice_id = alice["user"]["id"].as_str().expect("id").to_owned();
+        let bob_sid = session_id(&app, token(&bob)).await;
+        let alice_sid = session_id(&app, token(&alice)).await;
+        let fresh_sid = tenantbase_domain::id::SessionId::new().to_string();
+        let cases: [(&str, &str, Option<&str>); 6] = [
+            (&alice_id, &bob_sid, None),
+            (&alice_id, &fresh_sid, None),
+            ("usr_nope", &alice_sid, None),
+            (&alice_id, "ses_nope", None),
+            (&alice_id, &alice_sid, Some("org_nope")),
+            ("", "", None),
+        ];
+        for (user, session, org) in cases {
+            let subject = Subject {
+                user,
+                session,
+                amr: &["pwd"],
+                auth_time: chrono::Utc::now().timestamp(),
+                org,
+            };
+            let (forged, _) = app
+                .identity()
+                .keyring()
+                .issue(&subject, None, chrono::Utc::now())
+                .expect("issue");
+            for (method, path) in [
+                (Method::GET, "/v1/auth/me"),
+                (Method::POST, "/v1/auth/logout"),
+                (Method::GET, "/v1/auth/sessions"),
+            ] {
+                let response = with_token(&app, method, path, &forged).await;
+                assert_eq!(
+                    response.status,
+                    401,
+                    "{backend:?} {user} {session} {org:?} {path}: {}",
+                    response.text()
+                );
+            }
+        }
+        session_id(&app, token(&bob)).await;
     }
 }

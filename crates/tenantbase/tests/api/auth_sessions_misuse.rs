@@ -422,3 +422,37 @@ async fn signed_tokens_naming_odd_subjects_are_401() {
         session_id(&app, token(&bob)).await;
     }
 }
+
+#[tokio::test]
+async fn one_address_signed_up_for_at_once_makes_one_account() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let spellings = ["twin@example.com", "Twin@Example.com", " TWIN@example.COM "];
+        let answers = join_all((0..RACERS).map(|i| {
+            let body = json!({"email": spellings[i % spellings.len()], "password": PASSWORD});
+            post(&app, "/v1/auth/register", body, &[])
+        }))
+        .await;
+        let mut expected = vec![409; RACERS - 1];
+        expected.insert(0, 201);
+        assert_eq!(statuses(&answers), expected, "{backend:?}");
+        for loser in answers.iter().filter(|r| r.status != 201) {
+            loser.problem(409, "email_taken");
+        }
+        // Ending one's own current session by id ends the token at once.
+        let winner = answers
+            .iter()
+            .find(|r| r.status == 201)
+            .expect("one")
+            .json();
+        let path = format!(
+            "/v1/auth/sessions/{}",
+            session_id(&app, token(&winner)).await
+        );
+        let own = with_token(&app, Method::DELETE, &path, token(&winner)).await;
+        assert_eq!(own.status, 204, "{}", own.text());
+        with_token(&app, Method::GET, "/v1/auth/me", token(&winner))
+            .await
+            .assert_invalid_token();
+    }
+}

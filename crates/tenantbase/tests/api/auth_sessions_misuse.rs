@@ -230,13 +230,16 @@ async fn a_guest_upgraded_twice_at_once_or_against_a_sign_up_makes_one_account()
     }
 }
 
+/// A route, a body wrong in every field, the fields named, and the headers sent.
+type WrongBody<'a> = (&'a str, Value, &'a [&'a str], &'a [(&'a str, &'a str)]);
+
 #[tokio::test]
 async fn bodies_wrong_everywhere_name_every_field() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;
         let guest = post(&app, "/v1/auth/guest", json!({}), &[]).await.json();
         let bearer = format!("Bearer {}", token(&guest));
-        let cases: [(&str, Value, &[&str], &[(&str, &str)]); 6] = [
+        let cases: [WrongBody; 6] = [
             (
                 "/v1/auth/register",
                 json!({"email": 1, "password": [], "display_name": {}}),

@@ -68,17 +68,20 @@ impl Identity {
     }
 
     /// Revokes `session` in `unit` with an audit event of `event_type` about its owner,
-    /// and commits.
+    /// and commits; `false` (and no event) if it had ended already — by a revocation
+    /// racing this one, say, which recorded its own.
     async fn revoke_for_cause(
         &self,
         mut unit: IdentityWrite<'_>,
         session: SessionId,
         event_type: &str,
         request: &RequestMeta,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<bool, IdentityError> {
         let owner = unit.session(session).await?;
         let user = unit.user(owner.user_id).await?;
-        unit.revoke_session(session, event_type, Utc::now()).await?;
+        if !unit.revoke_session(session, event_type, Utc::now()).await? {
+            return Ok(false);
+        }
         let event = user_event(
             event_type,
             &user,
@@ -87,7 +90,7 @@ impl Identity {
         );
         unit.commit(Change::new(AuthStale::Sessions(vec![session]), event))
             .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The principal behind a bearer access token whose session is live. Revocations by
@@ -162,7 +165,8 @@ impl Identity {
         })
     }
 
-    /// Ends the caller's session.
+    /// Ends the caller's session. A logout that another one (or a revocation) overtook
+    /// answers as a later one would: the token no longer works.
     pub async fn logout(
         &self,
         principal: &Principal,
@@ -170,6 +174,10 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         self.revoke_own(principal, principal.session_id, "auth.logout", request)
             .await
+            .map_err(|e| match e {
+                IdentityError::NotFound => IdentityError::InvalidAccessToken,
+                other => other,
+            })
     }
 
     /// The caller's live sessions, newest first.
@@ -209,9 +217,16 @@ impl Identity {
         if target.user_id != principal.user_id || target.revoked_at.is_some() {
             return Err(IdentityError::NotFound);
         }
+        // The check above may race another revocation: only one of them ends it.
         let unit = self.write().await?;
-        self.revoke_for_cause(unit, session, event_type, request)
-            .await
+        if self
+            .revoke_for_cause(unit, session, event_type, request)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(IdentityError::NotFound)
+        }
     }
 
     /// Revokes all the caller's other sessions, and the current one too if asked.

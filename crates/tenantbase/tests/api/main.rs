@@ -17,6 +17,7 @@ mod auth_mfa_trusted;
 mod auth_misuse;
 mod auth_overload;
 mod auth_revocation;
+mod auth_sessions_misuse;
 mod auth_sign_up_input;
 mod auth_throttle;
 mod auth_tokens;

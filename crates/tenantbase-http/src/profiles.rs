@@ -146,11 +146,7 @@ pub(crate) async fn get_avatar(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(crate::middleware::STORED_CSP),
     );
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    if fresh {
+    if crate::files::download::names_current(&request, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
     headers.insert(

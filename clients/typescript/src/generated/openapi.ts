@@ -1128,7 +1128,7 @@ export interface paths {
         get: operations["get_org"];
         put?: never;
         post?: never;
-        /** Delete the org: hidden at once, restorable until the purge (`orgs.restore_days`). */
+        /** Delete the org: hidden at once, restorable for `orgs.restore_days`, then purged. */
         delete: operations["delete_org"];
         options?: never;
         head?: never;
@@ -1564,7 +1564,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a deleted org before its purge. */
+        /** Restore a deleted org within its restore period (`orgs.restore_days`). */
         post: operations["restore_org"];
         delete?: never;
         options?: never;
@@ -10358,7 +10358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not a member, another org's token or key, or no such org or resource (`not_found`) */
+            /** @description No such org, not a member, or past its restore period (`orgs.restore_days`), purged or not; or Not a member, another org's token or key, or no such org or resource (`not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;

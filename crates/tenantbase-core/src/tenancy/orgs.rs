@@ -1,5 +1,5 @@
 //! The org itself: create (the creator becomes its owner and the built-in roles are
-//! seeded), list, read, rename, soft-delete (restorable until the purge job runs) and
+//! seeded), list, read, rename, soft-delete (restorable for the restore period) and
 //! restore; org-bound access tokens.
 
 use chrono::Utc;
@@ -298,11 +298,17 @@ impl Tenancy {
     ) -> Result<Org, TenancyError> {
         let mut unit = self.write(access.scope()).await?;
         unit.lock_org().await?;
-        if unit.org().await?.deleted_at.is_none() {
+        let Some(deleted_at) = unit.org().await?.deleted_at else {
             return Err(TenancyError::Conflict(
                 "not_deleted",
                 "The org is not deleted.".to_owned(),
             ));
+        };
+        // Past the restore period the org is gone, whether or not the purge job has run
+        // yet: the answer must not depend on how busy the job queue is.
+        let period = chrono::Duration::from_std(self.policy.restore_period).unwrap_or_default();
+        if deleted_at + period <= Utc::now() {
+            return Err(TenancyError::NotFound);
         }
         unit.set_org_deleted(None).await?;
         let org = unit.org().await?;

@@ -66,7 +66,11 @@ pub(crate) fn etag(file: &StoredFile) -> String {
 
 /// Whether `If-None-Match` names the file's current version.
 pub(crate) fn not_modified(headers: &HeaderMap, file: &StoredFile) -> bool {
-    let tag = etag(file);
+    names_current(headers, &etag(file))
+}
+
+/// Whether `If-None-Match` names `tag` (weakly compared, as RFC 9110 has it) or is `*`.
+pub(crate) fn names_current(headers: &HeaderMap, tag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -1,7 +1,7 @@
 //! `/v1/orgs/{org_id}/files…` and `/v1/blobs/{token}`: org files in the object store.
 
 mod blobs;
-mod download;
+pub(crate) mod download;
 mod dto;
 mod handlers;
 mod multipart;

@@ -155,7 +155,7 @@ pub(crate) async fn update_org(
     ))
 }
 
-/// Delete the org: hidden at once, restorable until the purge (`orgs.restore_days`).
+/// Delete the org: hidden at once, restorable for `orgs.restore_days`, then purged.
 #[utoipa::path(delete, path = "/v1/orgs/{org_id}", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
@@ -172,11 +172,12 @@ pub(crate) async fn delete_org(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Restore a deleted org before its purge.
+/// Restore a deleted org within its restore period (`orgs.restore_days`).
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/restore", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 200, description = "Restored", body = OrgView),
+        (status = 404, description = "No such org, not a member, or past its restore period (`orgs.restore_days`), purged or not", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not deleted (`not_deleted`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn restore_org(

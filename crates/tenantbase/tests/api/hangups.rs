@@ -174,7 +174,7 @@ impl RawRequest {
         }
     }
 
-    fn cut_at(mut self, bytes: usize) -> Self {
+    pub(crate) fn cut_at(mut self, bytes: usize) -> Self {
         self.send_bytes = bytes.min(self.body.len());
         self
     }

@@ -74,6 +74,8 @@ mod passkeys_sign_in;
 mod passkeys_step_up;
 mod process;
 mod profiles;
+mod profiles_hangups;
+mod profiles_misuse;
 mod projects;
 mod projects_misuse;
 mod ready_faults;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use serde_json::json;
+use tenantbase_core::tenancy::TenancyPolicy;
 
 use crate::helpers::{BOTH, TestApp};
 use crate::tenants::Caller;
@@ -395,5 +396,30 @@ async fn concurrent_changes_of_different_org_fields_both_stay() {
                 "{backend:?}"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn an_org_cannot_be_restored_once_its_restore_period_is_over() {
+    for backend in BOTH {
+        let app = TestApp::with_tenancy(
+            backend,
+            TenancyPolicy {
+                restore_period: std::time::Duration::ZERO,
+                ..TenancyPolicy::default()
+            },
+        )
+        .await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Gone").await;
+        let path = format!("/v1/orgs/{org}");
+        let deleted = owner.call(&app, Method::DELETE, &path, None).await;
+        assert_eq!(deleted.status, 204, "{backend:?}: {}", deleted.text());
+        // The purge job has not run yet; the period is over all the same.
+        owner
+            .post(&app, &format!("{path}/restore"), json!({}))
+            .await
+            .problem(404, "not_found");
+        owner.get(&app, &path).await.problem(404, "not_found");
     }
 }

@@ -297,6 +297,7 @@ pub async fn profiles_round_trip(store: &dyn Store) {
     let avatar = Avatar {
         content_type: "image/png".to_owned(),
         sha256: "cd".repeat(32),
+        key: Some("users/u/avatar/cd.1".to_owned()),
     };
     assert!(
         store

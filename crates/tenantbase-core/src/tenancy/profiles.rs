@@ -6,6 +6,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::{Avatar, Profile, ProfileVisibility};
+use uuid::Uuid;
 
 use super::files::FileRefusal;
 use super::{FieldProblem, Tenancy, TenancyError, required_text};
@@ -25,10 +26,14 @@ pub struct ProfilePatch {
     pub visibility: Option<String>,
 }
 
-/// Each avatar under its own hash: a new one never overwrites the bytes the row still
-/// describes, and the old one goes only once the row points at the new.
+/// Each upload under a key of its own, which the row names: a new one never overwrites
+/// the bytes the row still describes, the old one goes only once the row points at the
+/// new, and removing one never takes the bytes of the same image uploaded again.
 fn avatar_key(user: UserId, avatar: &Avatar) -> String {
-    format!("users/{user}/avatar/{}", avatar.sha256)
+    match &avatar.key {
+        Some(key) => key.clone(),
+        None => format!("users/{user}/avatar/{}", avatar.sha256),
+    }
 }
 
 fn avatar_changed() -> TenancyError {
@@ -121,9 +126,14 @@ impl Tenancy {
             Ok(_) => {}
             Err(_) => return Err(TenancyError::invalid("avatar", "is not a readable image")),
         }
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let avatar = Avatar {
+            key: Some(format!(
+                "users/{user}/avatar/{sha256}.{}",
+                Uuid::now_v7().simple()
+            )),
             content_type,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256,
         };
         let previous = self.store.profile(user).await?.avatar;
         self.blob
@@ -156,17 +166,18 @@ impl Tenancy {
         Ok(())
     }
 
-    /// Removes the bytes of `avatar` unless the profile names them (again) now: another
-    /// request may have set the same image meanwhile.
+    /// Removes the bytes of `avatar` unless the profile names them now (an avatar stored
+    /// before keys were per upload may have been set again meanwhile).
     async fn forget_avatar(&self, user: UserId, avatar: &Avatar) {
+        let key = avatar_key(user, avatar);
         let named = match self.store.profile(user).await {
-            Ok(profile) => profile.avatar.is_some_and(|a| a.sha256 == avatar.sha256),
+            Ok(profile) => profile.avatar.is_some_and(|a| avatar_key(user, &a) == key),
             Err(_) => true,
         };
         if named {
             return;
         }
-        if let Err(error) = self.blob.delete(&avatar_key(user, avatar)).await {
+        if let Err(error) = self.blob.delete(&key).await {
             tracing::warn!(%error, "removing a replaced avatar; its bytes stay behind");
         }
     }

@@ -27,11 +27,14 @@ impl ProfileVisibility {
     }
 }
 
-/// A user's avatar: the object `users/{user_id}/avatar`, described.
+/// A user's avatar: an object of the store, described.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Avatar {
     pub content_type: String,
     pub sha256: String,
+    /// The object's key, one per upload; `None` for an avatar stored before keys were
+    /// (`users/{user_id}/avatar/{sha256}`).
+    pub key: Option<String>,
 }
 
 /// What a user says about themself.

@@ -50,14 +50,18 @@ where
     E: sqlx::Executor<'e, Database = Db>,
 {
     let changed = sqlx::query(
-        "UPDATE users SET avatar_content_type = $2, avatar_sha256 = $3, updated_at = $4 \
-         WHERE id = $1 AND avatar_sha256 IS NOT DISTINCT FROM $5",
+        "UPDATE users SET avatar_content_type = $2, avatar_sha256 = $3, avatar_key = $6, \
+         updated_at = $4 \
+         WHERE id = $1 AND avatar_sha256 IS NOT DISTINCT FROM $5 \
+           AND avatar_key IS NOT DISTINCT FROM $7",
     )
     .bind(user.as_uuid())
     .bind(avatar.map(|a| a.content_type.as_str()))
     .bind(avatar.map(|a| a.sha256.as_str()))
     .bind(chrono::Utc::now())
     .bind(previous.map(|a| a.sha256.as_str()))
+    .bind(avatar.and_then(|a| a.key.as_deref()))
+    .bind(previous.and_then(|a| a.key.as_deref()))
     .execute(db)
     .await?;
     Ok(changed.rows_affected() == 1)

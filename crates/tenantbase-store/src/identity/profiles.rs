@@ -25,7 +25,7 @@ pub trait ProfileStore: Send + Sync {
 
 /// The columns of `users` that make a `Profile`, in `ProfileRow`'s order.
 pub const PROFILE_COLUMNS: &str =
-    "display_name, bio, profile_visibility, avatar_content_type, avatar_sha256";
+    "display_name, bio, profile_visibility, avatar_content_type, avatar_sha256, avatar_key";
 
 /// The profile columns of a row of `users`.
 #[derive(Debug, sqlx::FromRow)]
@@ -35,6 +35,7 @@ pub struct ProfileRow {
     pub profile_visibility: String,
     pub avatar_content_type: Option<String>,
     pub avatar_sha256: Option<String>,
+    pub avatar_key: Option<String>,
 }
 
 impl TryFrom<ProfileRow> for Profile {
@@ -48,6 +49,7 @@ impl TryFrom<ProfileRow> for Profile {
             (Some(content_type), Some(sha256)) => Some(Avatar {
                 content_type,
                 sha256,
+                key: row.avatar_key,
             }),
             _ => None,
         };

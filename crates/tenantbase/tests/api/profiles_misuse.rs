@@ -263,3 +263,45 @@ async fn org_listing_and_reading_refuse_bad_ids_and_paging_without_a_500() {
         assert_eq!(catalog.status, 200);
     }
 }
+
+/// A removal racing uploads of the same image must never leave the row naming bytes that
+/// are gone (keys were per image, and the removal's clean-up took the re-upload's bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_avatar_removed_while_the_same_image_is_set_again_keeps_its_bytes() {
+    for backend in BOTH {
+        let app = Arc::new(TestApp::new(backend).await);
+        let user = Caller::guest(&app).await;
+        let path = format!("/v1/users/{}/avatar", user.user_id);
+        let images = [png(20, 20, 10), png(30, 30, 10)];
+        for round in 0..60 {
+            let (same, other) = (&images[round % 2], &images[(round + 1) % 2]);
+            put_avatar(&app, &user, Some("image/png"), same.clone()).await;
+            let (a, u) = (app.clone(), user.clone());
+            let removal = tokio::spawn(async move {
+                u.call(&a, Method::DELETE, "/v1/auth/me/avatar", None)
+                    .await
+                    .status
+            });
+            let uploads = [same.clone(), other.clone()].map(|image| {
+                let (a, u) = (app.clone(), user.clone());
+                tokio::spawn(
+                    async move { put_avatar(&a, &u, Some("image/png"), image).await.status },
+                )
+            });
+            removal.await.expect("removal");
+            for upload in uploads {
+                upload.await.expect("upload");
+            }
+            let me = user.get(&app, "/v1/auth/me").await.json();
+            if me["profile"]["avatar_url"].is_string() {
+                let served = user.get(&app, &path).await;
+                assert_eq!(
+                    served.status,
+                    200,
+                    "{backend:?} round {round}: {}",
+                    served.text()
+                );
+            }
+        }
+    }
+}

@@ -194,6 +194,28 @@ async fn a_csv_import_cut_short_inside_a_quoted_cell_imports_nothing() {
     }
 }
 
+#[tokio::test]
+async fn a_csv_import_keeps_a_quote_inside_an_unquoted_cell_as_text() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        // A hand-written file may hold an inch mark in an unquoted cell; the reader keeps it.
+        let csv = b"name,description\n27\" monitor,desk \"A\"\nlamp,\"say \"\"hi\"\"\"\n";
+        let imported = import(&app, &owner, &org, "text/csv", csv).await;
+        assert_eq!(imported.status, 201, "{backend:?}: {}", imported.text());
+        assert_eq!(
+            live_names(&app, &owner, &org).await,
+            ["27\" monitor", "lamp"],
+            "{backend:?}"
+        );
+        // A quote that opens a cell and never closes is still refused.
+        let open = b"name\n\"open\nnext\" one\n\"";
+        let refused = import(&app, &owner, &org, "text/csv", open).await;
+        assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
+    }
+}
+
 /// The statuses of `method path` sent by `caller` four times at once, sorted.
 async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
     let tasks: Vec<_> = (0..4)

@@ -137,11 +137,29 @@ fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     all_or_every_problem("rows", rows)
 }
 
+/// Whether `body` ends inside a quoted cell, read as the `csv` reader does: a quote opens
+/// a cell only at the cell's start (elsewhere, as in `12" screen`, it is text), and in a
+/// quoted cell a doubled quote is text and a single one closes it.
+fn ends_in_quoted_cell(body: &[u8]) -> bool {
+    let (mut quoted, mut at_start) = (false, true);
+    let mut bytes = body.iter().peekable();
+    while let Some(&byte) = bytes.next() {
+        if quoted {
+            if byte == b'"' && bytes.next_if_eq(&&b'"').is_none() {
+                quoted = false;
+            }
+            continue;
+        }
+        quoted = at_start && byte == b'"';
+        at_start = matches!(byte, b',' | b'\n' | b'\r');
+    }
+    quoted
+}
+
 fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
-    // A quote opens a cell only at its start and every closing or doubled one pairs up:
-    // an odd count leaves a cell open to the end of the file, which the reader would take
-    // as the whole rest of the file (a file cut short, or a stray quote).
-    if body.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+    // The reader takes a quoted cell left open to the end of the file as the whole rest
+    // of it (a file cut short, or a stray quote at a cell's start).
+    if ends_in_quoted_cell(body) {
         return Err(TenancyError::invalid(
             "rows",
             "has an unpaired quote (\"): a quoted cell never closes (is the file cut short?)",

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::helpers::{BOTH, TestApp, TestResponse};
+use crate::orgs::four_at_once;
 use crate::tenants::Caller;
 
 async fn import(
@@ -214,25 +215,6 @@ async fn a_csv_import_keeps_a_quote_inside_an_unquoted_cell_as_text() {
         let refused = import(&app, &owner, &org, "text/csv", open).await;
         assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
     }
-}
-
-/// The statuses of `method path` sent by `caller` four times at once, sorted.
-async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (app, caller, method, path) =
-                (app.clone(), caller.clone(), method.clone(), path.to_owned());
-            tokio::spawn(
-                async move { caller.call(&app, method, &path, None).await.status.as_u16() },
-            )
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.expect("task"));
-    }
-    statuses.sort();
-    statuses
 }
 
 #[tokio::test]

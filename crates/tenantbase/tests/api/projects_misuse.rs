@@ -156,6 +156,25 @@ async fn an_import_names_every_bad_row_whether_unreadable_or_invalid() {
 }
 
 #[tokio::test]
+async fn an_import_past_the_row_limit_is_one_problem_however_bad_its_rows() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        // One unreadable row must not have every other row of an oversized file checked
+        // and named: 10,001 problems from 120 KB.
+        let mut jsonl = b"x\n".to_vec();
+        jsonl.extend(b"{\"name\": \"\"}\n".repeat(10_000));
+        let refused = import(&app, &owner, &org, "application/x-ndjson", &jsonl).await;
+        assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
+        let mut csv = b"name,metadata\nx,{broken\n".to_vec();
+        csv.extend(b",{}\n".repeat(10_000));
+        let refused = import(&app, &owner, &org, "text/csv", &csv).await;
+        assert_eq!(refused.invalid_fields(), ["rows"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_import_may_start_with_a_byte_order_mark() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;

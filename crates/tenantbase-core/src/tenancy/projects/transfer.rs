@@ -81,13 +81,15 @@ impl ExportFormat {
             ExportFormat::Jsonl => parse_jsonl(body)?,
             ExportFormat::Csv => parse_csv(body)?,
         };
+        // Counted before any row is checked: a file of many short bad rows would otherwise
+        // be answered with a problem for each, many times its size.
         if rows.len() > IMPORT_MAX_ROWS {
             return Err(TenancyError::invalid(
                 "rows",
                 format!("at most {IMPORT_MAX_ROWS} rows per import"),
             ));
         }
-        Ok(rows)
+        all_or_every_problem("rows", rows)
     }
 }
 
@@ -118,12 +120,14 @@ fn csv_cell(cell: &str) -> &str {
     }
 }
 
-fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
+/// The rows of a JSON lines file as read, up to one past `IMPORT_MAX_ROWS`.
+fn parse_jsonl(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| TenancyError::invalid("rows", "the body is not UTF-8"))?;
     let rows = text
         .lines()
         .filter(|l| !l.trim().is_empty())
+        .take(IMPORT_MAX_ROWS + 1)
         .enumerate()
         .map(|(i, line)| -> ReadItem {
             serde_json::from_str::<NewProject>(line).map_err(|e| {
@@ -134,7 +138,7 @@ fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             })
         })
         .collect();
-    all_or_every_problem("rows", rows)
+    Ok(rows)
 }
 
 /// Whether `body` ends inside a quoted cell, read as the `csv` reader does: a quote opens
@@ -156,7 +160,8 @@ fn ends_in_quoted_cell(body: &[u8]) -> bool {
     quoted
 }
 
-fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
+/// The rows of a CSV file as read, up to one past `IMPORT_MAX_ROWS`.
+fn parse_csv(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
     // The reader takes a quoted cell left open to the end of the file as the whole rest
     // of it (a file cut short, or a stray quote at a cell's start).
     if ends_in_quoted_cell(body) {
@@ -180,6 +185,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     let (description_at, metadata_at) = (column("description"), column("metadata"));
     let rows = reader
         .records()
+        .take(IMPORT_MAX_ROWS + 1)
         .enumerate()
         .map(|(i, record)| -> ReadItem {
             let record = record.map_err(|e| {
@@ -214,5 +220,5 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             Ok(row)
         })
         .collect();
-    all_or_every_problem("rows", rows)
+    Ok(rows)
 }

@@ -16,12 +16,6 @@ pub struct PrunedAuth {
     pub trusted_devices: u64,
 }
 
-impl PrunedAuth {
-    pub fn total(&self) -> u64 {
-        self.sessions + self.user_tokens + self.trusted_devices
-    }
-}
-
 #[async_trait]
 pub trait AuthRetentionStore: Send + Sync {
     /// Deletes up to `limit` rows of each kind that expired before `before`.

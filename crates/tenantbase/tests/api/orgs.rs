@@ -332,7 +332,12 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
 }
 
 /// The statuses of `method path` sent by `caller` four times at once, sorted.
-async fn four_at_once(app: &Arc<TestApp>, caller: &Caller, method: Method, path: &str) -> Vec<u16> {
+pub(crate) async fn four_at_once(
+    app: &Arc<TestApp>,
+    caller: &Caller,
+    method: Method,
+    path: &str,
+) -> Vec<u16> {
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let (app, caller, method, path) =

@@ -81,13 +81,15 @@ impl ExportFormat {
             ExportFormat::Jsonl => parse_jsonl(body)?,
             ExportFormat::Csv => parse_csv(body)?,
         };
+        // Counted before any row is checked: a file of many short bad rows would otherwise
+        // be answered with a problem for each, many times its size.
         if rows.len() > IMPORT_MAX_ROWS {
             return Err(TenancyError::invalid(
                 "rows",
                 format!("at most {IMPORT_MAX_ROWS} rows per import"),
             ));
         }
-        Ok(rows)
+        all_or_every_problem("rows", rows)
     }
 }
 
@@ -118,12 +120,14 @@ fn csv_cell(cell: &str) -> &str {
     }
 }
 
-fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
+/// The rows of a JSON lines file as read, up to one past `IMPORT_MAX_ROWS`.
+fn parse_jsonl(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| TenancyError::invalid("rows", "the body is not UTF-8"))?;
     let rows = text
         .lines()
         .filter(|l| !l.trim().is_empty())
+        .take(IMPORT_MAX_ROWS + 1)
         .enumerate()
         .map(|(i, line)| -> ReadItem {
             serde_json::from_str::<NewProject>(line).map_err(|e| {
@@ -134,14 +138,33 @@ fn parse_jsonl(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             })
         })
         .collect();
-    all_or_every_problem("rows", rows)
+    Ok(rows)
 }
 
-fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
-    // A quote opens a cell only at its start and every closing or doubled one pairs up:
-    // an odd count leaves a cell open to the end of the file, which the reader would take
-    // as the whole rest of the file (a file cut short, or a stray quote).
-    if body.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+/// Whether `body` ends inside a quoted cell, read as the `csv` reader does: a quote opens
+/// a cell only at the cell's start (elsewhere, as in `12" screen`, it is text), and in a
+/// quoted cell a doubled quote is text and a single one closes it.
+fn ends_in_quoted_cell(body: &[u8]) -> bool {
+    let (mut quoted, mut at_start) = (false, true);
+    let mut bytes = body.iter().peekable();
+    while let Some(&byte) = bytes.next() {
+        if quoted {
+            if byte == b'"' && bytes.next_if_eq(&&b'"').is_none() {
+                quoted = false;
+            }
+            continue;
+        }
+        quoted = at_start && byte == b'"';
+        at_start = matches!(byte, b',' | b'\n' | b'\r');
+    }
+    quoted
+}
+
+/// The rows of a CSV file as read, up to one past `IMPORT_MAX_ROWS`.
+fn parse_csv(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
+    // The reader takes a quoted cell left open to the end of the file as the whole rest
+    // of it (a file cut short, or a stray quote at a cell's start).
+    if ends_in_quoted_cell(body) {
         return Err(TenancyError::invalid(
             "rows",
             "has an unpaired quote (\"): a quoted cell never closes (is the file cut short?)",
@@ -162,6 +185,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
     let (description_at, metadata_at) = (column("description"), column("metadata"));
     let rows = reader
         .records()
+        .take(IMPORT_MAX_ROWS + 1)
         .enumerate()
         .map(|(i, record)| -> ReadItem {
             let record = record.map_err(|e| {
@@ -196,5 +220,5 @@ fn parse_csv(body: &[u8]) -> Result<Vec<NewProject>, TenancyError> {
             Ok(row)
         })
         .collect();
-    all_or_every_problem("rows", rows)
+    Ok(rows)
 }

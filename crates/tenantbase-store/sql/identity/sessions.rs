@@ -143,6 +143,18 @@ async fn create_sign_in_session(
         )
     });
     let Some(query) = INSERT_AND_READ.as_deref() else {
+        // Concurrent sign-ins of one user must see each other's sessions, or each would
+        // trim the list it sees and together pass the limit: on PostgreSQL the user's row
+        // lock serializes them (SQLite's one writer already does). Taken before the
+        // insert: its foreign key share-locks the row, and two sign-ins each holding
+        // that and then asking for the row deadlocked (a 500 for one of them).
+        sqlx::query(&format!(
+            "SELECT 1 FROM users WHERE id = $1 {}",
+            dialect::USER_ROW_LOCK
+        ))
+        .bind(new.user_id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
         let session = create_session(conn, new, refresh_hash).await?;
         let context = sign_in_context(conn, &session, keep, now).await?;
         return Ok((session, context));
@@ -349,7 +361,8 @@ fn sign_in_context_select([user, session, device, agent, ip, now]: [&str; 6]) ->
 }
 
 /// The context of the sign-in that created `session`, in statements of its own: the
-/// path of a database that cannot run it in the insert's call (PostgreSQL).
+/// path of a database that cannot run it in the insert's call (PostgreSQL), with the
+/// user's row locked before the insert.
 async fn sign_in_context(
     conn: &mut Conn,
     session: &Session,
@@ -358,19 +371,6 @@ async fn sign_in_context(
 ) -> StoreResult<SignInContext> {
     static SELECT: LazyLock<String> =
         LazyLock::new(|| sign_in_context_select(["$1", "$2", "$3", "$4", "$5", "$6"]));
-    // Concurrent sign-ins of one user must see each other's sessions, or each would trim
-    // the list it sees and together pass the limit: on PostgreSQL the user's row lock
-    // serializes them (SQLite's one writer already does). A statement of its own, so the
-    // read below takes its snapshot after the lock is held.
-    if !dialect::USER_ROW_LOCK.is_empty() {
-        sqlx::query(&format!(
-            "SELECT 1 FROM users WHERE id = $1 {}",
-            dialect::USER_ROW_LOCK
-        ))
-        .bind(session.user_id.as_uuid())
-        .execute(&mut *conn)
-        .await?;
-    }
     let live: Vec<LiveSession> = sqlx::query_as(&SELECT)
         .bind(session.user_id.as_uuid())
         .bind(session.id.as_uuid())

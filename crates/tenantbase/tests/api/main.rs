@@ -7,6 +7,7 @@ mod admin_pages;
 mod audit_cli;
 mod audit_sealer;
 mod auth;
+mod auth_concurrent_sign_ins;
 mod auth_device_ids;
 mod auth_email;
 mod auth_mail_budgets;

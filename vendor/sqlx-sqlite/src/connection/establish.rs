@@ -51,6 +51,7 @@ pub struct EstablishParams {
     extensions: IndexMap<CString, Option<CString>>,
     pub(crate) thread_name: String,
     pub(crate) command_channel_size: usize,
+    pub(crate) on_caller_thread: bool,
     #[cfg(feature = "regexp")]
     register_regexp_function: bool,
 }
@@ -162,6 +163,7 @@ impl EstablishParams {
             extensions,
             thread_name: (options.thread_name)(thread_id as u64),
             command_channel_size: options.command_channel_size,
+            on_caller_thread: options.on_caller_thread,
             #[cfg(feature = "regexp")]
             register_regexp_function: options.register_regexp_function,
         })

@@ -17,7 +17,7 @@ use sqlx_core::Either;
 
 use crate::connection::describe::describe;
 use crate::connection::establish::EstablishParams;
-use crate::connection::execute;
+use crate::connection::execute::{self, ExecuteIter};
 use crate::connection::ConnectionState;
 use crate::{Sqlite, SqliteArguments, SqliteQueryResult, SqliteRow, SqliteStatement};
 
@@ -30,7 +30,9 @@ use super::serialize::{deserialize, serialize, SchemaName, SqliteOwnedBuf};
 //       unlikely.
 
 pub(crate) struct ConnectionWorker {
-    command_tx: flume::Sender<(Command, tracing::Span)>,
+    /// `None` when the connection runs its statements on the caller's thread
+    /// (tenantbase patch: `SqliteConnectOptions::execute_on_caller_thread`).
+    command_tx: Option<flume::Sender<(Command, tracing::Span)>>,
     /// Mutex for locking access to the database.
     pub(crate) shared: Arc<WorkerSharedState>,
 }
@@ -42,6 +44,17 @@ pub(crate) struct WorkerSharedState {
 }
 
 impl WorkerSharedState {
+    fn new(conn: ConnectionState) -> Self {
+        Self {
+            transaction_depth: AtomicUsize::new(0),
+            cached_statements_size: AtomicUsize::new(0),
+            // note: must be fair because in `Command::UnlockDb` we unlock the mutex
+            // and then immediately try to relock it; an unfair mutex would immediately
+            // grant us the lock even if another task is waiting.
+            conn: Mutex::new(conn, true),
+        }
+    }
+
     pub(crate) fn get_transaction_depth(&self) -> usize {
         self.transaction_depth.load(Ordering::Acquire)
     }
@@ -101,6 +114,12 @@ enum Command {
 
 impl ConnectionWorker {
     pub(crate) async fn establish(params: EstablishParams) -> Result<Self, Error> {
+        if params.on_caller_thread {
+            return Ok(Self {
+                command_tx: None,
+                shared: Arc::new(WorkerSharedState::new(params.establish()?)),
+            });
+        }
         let (establish_tx, establish_rx) = oneshot::channel();
 
         thread::Builder::new()
@@ -116,19 +135,12 @@ impl ConnectionWorker {
                     }
                 };
 
-                let shared = Arc::new(WorkerSharedState {
-                    transaction_depth: AtomicUsize::new(0),
-                    cached_statements_size: AtomicUsize::new(0),
-                    // note: must be fair because in `Command::UnlockDb` we unlock the mutex
-                    // and then immediately try to relock it; an unfair mutex would immediately
-                    // grant us the lock even if another task is waiting.
-                    conn: Mutex::new(conn, true),
-                });
+                let shared = Arc::new(WorkerSharedState::new(conn));
                 let mut conn = shared.conn.try_lock().unwrap();
 
                 if establish_tx
                     .send(Ok(Self {
-                        command_tx,
+                        command_tx: Some(command_tx),
                         shared: Arc::clone(&shared),
                     }))
                     .is_err()
@@ -173,62 +185,12 @@ impl ConnectionWorker {
                                 }
                             };
 
-                            match limit {
-                                None => {
-                                    for res in iter {
-                                        let has_error = res.is_err();
-                                        if tx.send(res).is_err() || has_error {
-                                            break;
-                                        }
-                                    }
-                                },
-                                Some(limit) => {
-                                    let mut iter = iter;
-                                    let mut rows_returned = 0;
-
-                                    while let Some(res) = iter.next() {
-                                        if let Ok(ok) = &res {
-                                            if ok.is_right() {
-                                                rows_returned += 1;
-                                                if rows_returned >= limit {
-                                                    drop(iter);
-                                                    let _ = tx.send(res);
-                                                    break;
-                                                }
-                                            }
-                                        }
-                                        let has_error = res.is_err();
-                                        if tx.send(res).is_err() || has_error {
-                                            break;
-                                        }
-                                    }
-                                },
-                            }
+                            send_results(iter, limit, &tx);
 
                             update_cached_statements_size(&conn, &shared.cached_statements_size);
                         }
                         Command::Begin { tx, statement } => {
-                            let depth = shared.transaction_depth.load(Ordering::Acquire);
-
-                            let statement = match statement {
-                                // custom `BEGIN` statements are not allowed if
-                                // we're already in a transaction (we need to
-                                // issue a `SAVEPOINT` instead)
-                                Some(_) if depth > 0 => {
-                                    if tx.blocking_send(Err(Error::InvalidSavePointStatement)).is_err() {
-                                        break;
-                                    }
-                                    continue;
-                                },
-                                Some(statement) => statement,
-                                None => begin_ansi_transaction_sql(depth),
-                            };
-                            let res =
-                                conn.handle
-                                    .exec(statement)
-                                    .map(|_| {
-                                        shared.transaction_depth.fetch_add(1, Ordering::Release);
-                                    });
+                            let res = begin(&mut conn, &shared, statement);
                             let res_ok = res.is_ok();
 
                             if tx.blocking_send(res).is_err() && res_ok {
@@ -236,13 +198,7 @@ impl ConnectionWorker {
                                 // `Transaction` was created and so there is no way to commit /
                                 // rollback this transaction. We need to roll it back
                                 // immediately otherwise it would remain started forever.
-                                if let Err(error) = conn
-                                    .handle
-                                    .exec(rollback_ansi_transaction_sql(depth + 1))
-                                    .map(|_| {
-                                        shared.transaction_depth.fetch_sub(1, Ordering::Release);
-                                    })
-                                {
+                                if let Err(error) = rollback(&mut conn, &shared) {
                                     // The rollback failed. To prevent leaving the connection
                                     // in an inconsistent state we shutdown this worker which
                                     // causes any subsequent operation on the connection to fail.
@@ -252,17 +208,7 @@ impl ConnectionWorker {
                             }
                         }
                         Command::Commit { tx } => {
-                            let depth = shared.transaction_depth.load(Ordering::Acquire);
-
-                            let res = if depth > 0 {
-                                conn.handle
-                                    .exec(commit_ansi_transaction_sql(depth))
-                                    .map(|_| {
-                                        shared.transaction_depth.fetch_sub(1, Ordering::Release);
-                                    })
-                            } else {
-                                Ok(())
-                            };
+                            let res = commit(&mut conn, &shared);
                             let res_ok = res.is_ok();
 
                             if tx.blocking_send(res).is_err() && res_ok {
@@ -278,17 +224,7 @@ impl ConnectionWorker {
                                 continue;
                             }
 
-                            let depth = shared.transaction_depth.load(Ordering::Acquire);
-
-                            let res = if depth > 0 {
-                                conn.handle
-                                    .exec(rollback_ansi_transaction_sql(depth))
-                                    .map(|_| {
-                                        shared.transaction_depth.fetch_sub(1, Ordering::Release);
-                                    })
-                            } else {
-                                Ok(())
-                            };
+                            let res = rollback(&mut conn, &shared);
 
                             let res_ok = res.is_ok();
 
@@ -335,7 +271,25 @@ impl ConnectionWorker {
         establish_rx.await.map_err(|_| Error::WorkerCrashed)?
     }
 
+    /// The connection's state, locked for a statement run on this thread, when the
+    /// connection has no worker thread (tenantbase patch).
+    async fn on_caller_thread(&self) -> Option<MutexGuard<'_, ConnectionState>> {
+        match self.command_tx {
+            Some(_) => None,
+            None => Some(self.shared.conn.lock().await),
+        }
+    }
+
+    fn command_tx(&self) -> Result<&flume::Sender<(Command, tracing::Span)>, Error> {
+        self.command_tx.as_ref().ok_or(Error::WorkerCrashed)
+    }
+
     pub(crate) async fn prepare(&mut self, query: &str) -> Result<SqliteStatement<'static>, Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            let prepared = prepare(&mut conn, query)?;
+            update_cached_statements_size(&conn, &self.shared.cached_statements_size);
+            return Ok(prepared);
+        }
         self.oneshot_cmd(|tx| Command::Prepare {
             query: query.into(),
             tx,
@@ -344,6 +298,9 @@ impl ConnectionWorker {
     }
 
     pub(crate) async fn describe(&mut self, query: &str) -> Result<Describe<Sqlite>, Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return describe(&mut conn, query);
+        }
         self.oneshot_cmd(|tx| Command::Describe {
             query: query.into(),
             tx,
@@ -359,9 +316,22 @@ impl ConnectionWorker {
         persistent: bool,
         limit: Option<usize>,
     ) -> Result<flume::Receiver<Result<Either<SqliteQueryResult, SqliteRow>, Error>>, Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            // Every result is sent before the caller reads one: the channel must hold them all.
+            let (tx, rx) = flume::unbounded();
+            match execute::iter(&mut conn, query, args, persistent) {
+                Ok(iter) => send_results(iter, limit, &tx),
+                Err(e) => {
+                    tx.send(Err(e)).ok();
+                }
+            }
+            update_cached_statements_size(&conn, &self.shared.cached_statements_size);
+            return Ok(rx);
+        }
+
         let (tx, rx) = flume::bounded(chan_size);
 
-        self.command_tx
+        self.command_tx()?
             .send_async((
                 Command::Execute {
                     query: query.into(),
@@ -382,27 +352,47 @@ impl ConnectionWorker {
         &mut self,
         statement: Option<Cow<'static, str>>,
     ) -> Result<(), Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return begin(&mut conn, &self.shared, statement);
+        }
         self.oneshot_cmd_with_ack(|tx| Command::Begin { tx, statement })
             .await?
     }
 
     pub(crate) async fn commit(&mut self) -> Result<(), Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return commit(&mut conn, &self.shared);
+        }
         self.oneshot_cmd_with_ack(|tx| Command::Commit { tx })
             .await?
     }
 
     pub(crate) async fn rollback(&mut self) -> Result<(), Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return rollback(&mut conn, &self.shared);
+        }
         self.oneshot_cmd_with_ack(|tx| Command::Rollback { tx: Some(tx) })
             .await?
     }
 
     pub(crate) fn start_rollback(&mut self) -> Result<(), Error> {
-        self.command_tx
-            .send((Command::Rollback { tx: None }, Span::current()))
-            .map_err(|_| Error::WorkerCrashed)
+        match &self.command_tx {
+            Some(command_tx) => command_tx
+                .send((Command::Rollback { tx: None }, Span::current()))
+                .map_err(|_| Error::WorkerCrashed),
+            None => {
+                // `&mut self` leaves no other holder of the lock but a `LockedSqliteHandle`,
+                // which borrows the connection: the lock is free.
+                let mut conn = self.shared.conn.try_lock().ok_or(Error::WorkerCrashed)?;
+                rollback(&mut conn, &self.shared)
+            }
+        }
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
+        if self.command_tx.is_none() {
+            return Ok(());
+        }
         self.oneshot_cmd(|tx| Command::Ping { tx }).await
     }
 
@@ -412,6 +402,9 @@ impl ConnectionWorker {
         data: SqliteOwnedBuf,
         read_only: bool,
     ) -> Result<(), Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return deserialize(&mut conn, schema, data, read_only);
+        }
         self.oneshot_cmd(|tx| Command::Deserialize {
             schema,
             data,
@@ -425,6 +418,9 @@ impl ConnectionWorker {
         &mut self,
         schema: Option<SchemaName>,
     ) -> Result<SqliteOwnedBuf, Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            return serialize(&mut conn, schema);
+        }
         self.oneshot_cmd(|tx| Command::Serialize { schema, tx })
             .await?
     }
@@ -435,7 +431,7 @@ impl ConnectionWorker {
     {
         let (tx, rx) = oneshot::channel();
 
-        self.command_tx
+        self.command_tx()?
             .send_async((command(tx), Span::current()))
             .await
             .map_err(|_| Error::WorkerCrashed)?;
@@ -449,7 +445,7 @@ impl ConnectionWorker {
     {
         let (tx, rx) = rendezvous_oneshot::channel();
 
-        self.command_tx
+        self.command_tx()?
             .send_async((command(tx), Span::current()))
             .await
             .map_err(|_| Error::WorkerCrashed)?;
@@ -458,15 +454,22 @@ impl ConnectionWorker {
     }
 
     pub(crate) async fn clear_cache(&mut self) -> Result<(), Error> {
+        if let Some(mut conn) = self.on_caller_thread().await {
+            conn.statements.clear();
+            update_cached_statements_size(&conn, &self.shared.cached_statements_size);
+            return Ok(());
+        }
         self.oneshot_cmd(|tx| Command::ClearCache { tx }).await
     }
 
     pub(crate) async fn unlock_db(&mut self) -> Result<MutexGuard<'_, ConnectionState>, Error> {
+        let Some(command_tx) = &self.command_tx else {
+            return Ok(self.shared.conn.lock().await);
+        };
         let (guard, res) = futures_util::future::join(
             // we need to join the wait queue for the lock before we send the message
             self.shared.conn.lock(),
-            self.command_tx
-                .send_async((Command::UnlockDb, Span::current())),
+            command_tx.send_async((Command::UnlockDb, Span::current())),
         )
         .await;
 
@@ -477,21 +480,98 @@ impl ConnectionWorker {
 
     /// Send a command to the worker to shut down the processing thread.
     ///
-    /// A `WorkerCrashed` error may be returned if the thread has already stopped.
+    /// A `WorkerCrashed` error may be returned if the thread has already stopped. Without a
+    /// worker thread there is nothing to stop: the database closes when the connection drops.
     pub(crate) fn shutdown(&mut self) -> impl Future<Output = Result<(), Error>> {
         let (tx, rx) = oneshot::channel();
 
-        let send_res = self
-            .command_tx
-            .send((Command::Shutdown { tx }, Span::current()))
-            .map_err(|_| Error::WorkerCrashed);
+        let send_res = match &self.command_tx {
+            Some(command_tx) => command_tx
+                .send((Command::Shutdown { tx }, Span::current()))
+                .map(|()| Some(rx))
+                .map_err(|_| Error::WorkerCrashed),
+            None => Ok(None),
+        };
 
         async move {
-            send_res?;
-
-            // wait for the response
-            rx.await.map_err(|_| Error::WorkerCrashed)
+            if let Some(rx) = send_res? {
+                // wait for the response
+                rx.await.map_err(|_| Error::WorkerCrashed)?;
+            }
+            Ok(())
         }
+    }
+}
+
+/// Sends a statement's results to its receiver, stopping at the first error, when the
+/// receiver is gone, or after `limit` rows.
+fn send_results(
+    mut iter: ExecuteIter<'_>,
+    limit: Option<usize>,
+    tx: &flume::Sender<Result<Either<SqliteQueryResult, SqliteRow>, Error>>,
+) {
+    let mut rows_returned = 0;
+    while let Some(res) = iter.next() {
+        if let (Some(limit), Ok(Either::Right(_))) = (limit, &res) {
+            rows_returned += 1;
+            if rows_returned >= limit {
+                drop(iter);
+                let _ = tx.send(res);
+                break;
+            }
+        }
+        let has_error = res.is_err();
+        if tx.send(res).is_err() || has_error {
+            break;
+        }
+    }
+}
+
+fn begin(
+    conn: &mut ConnectionState,
+    shared: &WorkerSharedState,
+    statement: Option<Cow<'static, str>>,
+) -> Result<(), Error> {
+    let depth = shared.transaction_depth.load(Ordering::Acquire);
+
+    let statement = match statement {
+        // custom `BEGIN` statements are not allowed if
+        // we're already in a transaction (we need to
+        // issue a `SAVEPOINT` instead)
+        Some(_) if depth > 0 => return Err(Error::InvalidSavePointStatement),
+        Some(statement) => statement,
+        None => begin_ansi_transaction_sql(depth),
+    };
+    conn.handle.exec(statement).map(|_| {
+        shared.transaction_depth.fetch_add(1, Ordering::Release);
+    })
+}
+
+fn commit(conn: &mut ConnectionState, shared: &WorkerSharedState) -> Result<(), Error> {
+    let depth = shared.transaction_depth.load(Ordering::Acquire);
+
+    if depth > 0 {
+        conn.handle
+            .exec(commit_ansi_transaction_sql(depth))
+            .map(|_| {
+                shared.transaction_depth.fetch_sub(1, Ordering::Release);
+            })
+    } else {
+        Ok(())
+    }
+}
+
+fn rollback(conn: &mut ConnectionState, shared: &WorkerSharedState) -> Result<(), Error> {
+    let depth = shared.transaction_depth.load(Ordering::Acquire);
+
+    if depth > 0 {
+        conn.handle
+            .exec(rollback_ansi_transaction_sql(depth))
+            .map(|_| {
+                shared.transaction_depth.fetch_sub(1, Ordering::Release);
+            })
+    } else {
+        Ok(())
     }
 }
 

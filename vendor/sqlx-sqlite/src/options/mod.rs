@@ -85,6 +85,8 @@ pub struct SqliteConnectOptions {
 
     pub(crate) serialized: bool,
     pub(crate) thread_name: Arc<DebugFn<dyn Fn(u64) -> String + Send + Sync + 'static>>,
+    /// tenantbase patch: run statements on the calling thread, without a worker thread.
+    pub(crate) on_caller_thread: bool,
 
     pub(crate) optimize_on_close: OptimizeOnClose,
 
@@ -207,6 +209,7 @@ impl SqliteConnectOptions {
             collations: Default::default(),
             serialized: false,
             thread_name: Arc::new(DebugFn(|id| format!("sqlx-sqlite-worker-{id}"))),
+            on_caller_thread: false,
             command_channel_size: 50,
             row_channel_size: 50,
             optimize_on_close: OptimizeOnClose::Disabled,
@@ -433,6 +436,18 @@ impl SqliteConnectOptions {
         generator: impl Fn(u64) -> String + Send + Sync + 'static,
     ) -> Self {
         self.thread_name = Arc::new(DebugFn(generator));
+        self
+    }
+
+    /// tenantbase patch: run this connection's statements on the thread of the task that
+    /// sends them, under a mutex, instead of handing each to a worker thread of its own.
+    ///
+    /// Each statement then costs its own work and no thread hand-off, but it blocks the
+    /// calling thread while it runs — a `COMMIT`'s fsync, or a busy handler's wait for a lock
+    /// held by another process, included. Meant for short statements on an async runtime
+    /// with other workers to carry the rest.
+    pub fn execute_on_caller_thread(mut self, yes: bool) -> Self {
+        self.on_caller_thread = yes;
         self
     }
 

@@ -85,7 +85,10 @@ impl SqliteStore {
         let base = SqliteConnectOptions::from_str(url)?
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(pool.synchronous.into());
+            .synchronous(pool.synchronous.into())
+            // Each statement on the caller's thread, not handed to a connection thread and
+            // back: ADR 0010.
+            .execute_on_caller_thread(true);
         // No ping before each checkout (sqlx's default): an in-process database does not
         // drop connections, and the ping is a round trip to the connection's thread.
         let watch = Arc::new(group::TransactionWatch::default());

@@ -2,6 +2,7 @@
 //! skips it until the trust is revoked, expires or the password changes.
 
 use axum::http::Method;
+use futures::future::join_all;
 use serde_json::json;
 
 use crate::auth::{PASSWORD, post};
@@ -166,5 +167,33 @@ async fn a_device_trusted_again_replaces_its_earlier_trust() {
         assert_eq!(old["mfa_required"], true, "{backend:?} replaced: {old}");
         let new = sign_in(&second).await;
         assert!(new["access_token"].is_string(), "{backend:?} {new}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_device_trusted_again_several_times_at_once_keeps_one_trust() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [("x-device-id", "laptop")];
+        let tokens = join_all((0..8).map(|_| mfa_token(&app, "ada@example.com", &laptop))).await;
+        let trusts = join_all(tokens.iter().zip(&codes).map(|(token, code)| {
+            let body = json!({"mfa_token": token, "method": "backup_code", "code": code,
+                "trust_device": true});
+            post(&app, "/v1/auth/mfa/verify", body, &laptop)
+        }))
+        .await;
+        for trusted in &trusts {
+            assert_eq!(trusted.status, 200, "{backend:?}: {}", trusted.text());
+        }
+
+        // One trust for the device: on PostgreSQL, re-trusts at once each missed the
+        // others' rows (read committed) and all of them stayed.
+        let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+        assert_eq!(
+            listed["items"].as_array().map(Vec::len),
+            Some(1),
+            "{backend:?}: {listed}"
+        );
     }
 }

@@ -1,7 +1,11 @@
-//! Passkey ceremonies finished twice at once, and a passkey's and an identity's removals
-//! racing for an account's last ways to sign in: end to end on both backends.
+//! Passkey ceremonies finished twice at once, a passkey removed while it signs in, and a
+//! passkey's and an identity's removals racing for an account's last ways to sign in: end
+//! to end on both backends.
+
+use std::time::{Duration, Instant};
 
 use axum::http::Method;
+use sqlx::{Connection, PgConnection};
 use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
@@ -106,5 +110,89 @@ async fn a_passkey_and_an_identity_removed_at_once_leave_one() {
         } else {
             assert_eq!(sign_in(&app, &mut key, ORIGIN).await.status, 200);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_removed_while_it_signs_in_is_refused_as_unknown() {
+    for backend in BOTH {
+        let app = app(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let mut key = SoftKey::default();
+        let passkey = add_passkey(&app, &ada, &mut key, "Laptop").await;
+        let path = format!("/v1/auth/passkeys/{}", passkey["id"].as_str().expect("id"));
+        let assertion = key.get(ORIGIN, &login_start(&app).await).await;
+
+        let (removed, finished) = match backend {
+            Backend::Postgres => removed_in_flight(&app, &ada, &path, &assertion).await,
+            // The writer runs one unit at a time: the removal is over before the finish
+            // reads the passkey.
+            Backend::Sqlite => (
+                ada.call(&app, Method::DELETE, &path, None).await,
+                login_finish(&app, &assertion).await,
+            ),
+        };
+        assert_eq!(removed.status, 204, "{backend:?}: {}", removed.text());
+        finished.problem(401, "passkey_refused");
+        let failed = events_of(&app, "auth.passkey.login.failed").await;
+        let reasons: Vec<_> = failed.iter().map(|e| &e["payload"]["reason"]).collect();
+        assert_eq!(
+            reasons,
+            ["unknown passkey"],
+            "{backend:?}, not a cloned key"
+        );
+    }
+}
+
+/// On PostgreSQL: the removal of Ada's passkey and the finish of its sign-in lined up for
+/// her row (held from outside the app until both wait for it), the removal first — so the
+/// finish has read the passkey before the removal commits, and checks it after. Answers
+/// the removal's response and the finish's.
+async fn removed_in_flight(
+    app: &TestApp,
+    ada: &Caller,
+    path: &str,
+    assertion: &serde_json::Value,
+) -> (TestResponse, TestResponse) {
+    let mut holder = PgConnection::connect(&app.database_url)
+        .await
+        .expect("postgres");
+    let mut held = holder.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM users WHERE email = 'ada@example.com' FOR UPDATE")
+        .execute(&mut *held)
+        .await
+        .expect("ada's row");
+    let removal = ada.call(app, Method::DELETE, path, None);
+    let finish = async {
+        waiting_for_locks(app, 1).await;
+        login_finish(app, assertion).await
+    };
+    let release = async {
+        waiting_for_locks(app, 2).await;
+        held.commit().await.expect("commit");
+    };
+    let (removed, finished, ()) = tokio::join!(removal, finish, release);
+    (removed, finished)
+}
+
+/// Until `count` of the connections to the app's PostgreSQL database wait for a lock.
+async fn waiting_for_locks(app: &TestApp, count: i64) {
+    let mut watcher = PgConnection::connect(&app.database_url)
+        .await
+        .expect("postgres");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("pg_stat_activity");
+        if waiting >= count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{waiting} of {count} waiting");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

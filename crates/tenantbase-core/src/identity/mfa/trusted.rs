@@ -86,6 +86,9 @@ impl Identity {
         let token = new_refresh_token()?;
         let id = TrustedDeviceId::new();
         let mut unit = self.write().await?;
+        // Under the user's row lock, so that re-trusts of one device at once take turns:
+        // each replaces the other's trust instead of missing it (read committed).
+        unit.lock_user(user.id).await?;
         unit.insert_trusted_device(NewTrustedDevice {
             id,
             user_id: user.id,

@@ -58,12 +58,11 @@ impl Identity {
         request: &RequestMeta,
     ) -> Result<Passed<'_>, IdentityError> {
         let mut unit = self.write().await?;
-        let stored = unit
-            .passkey_by_credential_id(&credential_key(credential.get_credential_id()))
-            .await?;
+        let credential_id = credential_key(credential.get_credential_id());
+        let stored = unit.passkey_by_credential_id(&credential_id).await?;
         let Some(stored) = stored.filter(|s| s.info.user_id.as_uuid() == owner) else {
             drop(unit);
-            return Err(self.refuse(audit, None, "unknown passkey", request).await);
+            return Err(self.refuse(audit, None, UNKNOWN_PASSKEY, request).await);
         };
         // The owner's row before the passkey's, as a removal takes them: the other order
         // could deadlock against it on PostgreSQL.
@@ -92,10 +91,20 @@ impl Identity {
             used_at: Utc::now(),
         };
         if !unit.record_passkey_use(used).await? {
+            // The passkey was read before the owner's lock, which a removal may have held
+            // until it deleted the passkey: then the answer is refused as one coming just
+            // after the removal is (an unknown passkey), not as a cloned authenticator's.
+            let removed = unit
+                .passkey_by_credential_id(&credential_id)
+                .await?
+                .is_none_or(|now| now.info.id != stored.info.id);
             drop(unit);
-            return Err(self
-                .refuse(audit, Some(&stored), COUNTER_BEHIND, request)
-                .await);
+            let (passkey, reason) = if removed {
+                (None, UNKNOWN_PASSKEY)
+            } else {
+                (Some(&stored), COUNTER_BEHIND)
+            };
+            return Err(self.refuse(audit, passkey, reason, request).await);
         }
         Ok(Passed {
             owner,
@@ -148,6 +157,9 @@ impl Identity {
         }
     }
 }
+
+/// No passkey of the expected user has the answer's credential id (or no longer has).
+const UNKNOWN_PASSKEY: &str = "unknown passkey";
 
 /// A signature counter that did not increase: a cloned authenticator.
 const COUNTER_BEHIND: &str = "signature counter did not increase";

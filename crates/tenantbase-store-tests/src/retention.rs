@@ -1,9 +1,13 @@
 //! Conformance tests of deleting what ended sign-ins leave behind.
 
-use chrono::{Duration, Utc};
-use tenantbase_domain::id::{SessionId, TrustedDeviceId};
+use std::iter::repeat_n;
+
+use chrono::{DateTime, Duration, Utc};
+use tenantbase_domain::id::{SessionId, TrustedDeviceId, UserId};
 use tenantbase_domain::model::Rotation;
-use tenantbase_store::identity::mfa::NewTrustedDevice;
+use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge, NewTrustedDevice};
+use tenantbase_store::identity::oidc::{OidcFlow, PendingLink};
+use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
 use tenantbase_store::identity::retention::PrunedAuth;
 use tenantbase_store::identity::sessions::NewSession;
 use tenantbase_store::{Store, StoreError};
@@ -69,6 +73,7 @@ pub async fn ended_sessions_tokens_and_devices_are_pruned_in_batches(store: &dyn
         sessions,
         user_tokens,
         trusted_devices,
+        ..PrunedAuth::default()
     };
     // Two of each kind at most per call, until nothing is left to delete.
     let mut calls = Vec::new();
@@ -105,4 +110,172 @@ pub async fn ended_sessions_tokens_and_devices_are_pruned_in_batches(store: &dyn
         .await
         .expect("devices");
     assert_eq!(devices.len(), 1, "{devices:?}");
+}
+
+pub async fn ended_challenges_codes_and_flows_are_pruned_in_batches(store: &dyn Store) {
+    use EmailCodePurpose::{SignIn, StepUp};
+    let now = Utc::now();
+    let ended = now - Duration::days(60);
+    let users = insert_rows_between_steps(store, now, ended).await;
+
+    // Two of each kind at most per call, until nothing is left to delete.
+    let cut = now - Duration::days(30);
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        calls.push(store.prune_ended_auth(cut, 2).await.expect("prune"));
+    }
+    let first = PrunedAuth {
+        mfa_challenges: 2,
+        mfa_email_codes: 2,
+        mfa_step_up_email_codes: 1,
+        webauthn_ceremonies: 1,
+        oidc_flows: 2,
+        oidc_link_codes: 1,
+        ..PrunedAuth::default()
+    };
+    let second = PrunedAuth {
+        mfa_challenges: 1,
+        oidc_flows: 1,
+        ..PrunedAuth::default()
+    };
+    assert_eq!(calls, [first, second, PrunedAuth::default()], "per call");
+
+    // Asked as of before any of them expired: the live and recent ones are there still.
+    let asked = ended - Duration::days(1);
+    let kept = |old| -> Vec<bool> {
+        [true, true]
+            .into_iter()
+            .chain(repeat_n(false, old))
+            .collect()
+    };
+    let challenges = found(5, async |n| {
+        let hash = format!("challenge-{n}");
+        let challenge = store.mfa_challenge(&hash, asked).await;
+        challenge.expect("challenge").is_some()
+    });
+    assert_eq!(challenges.await, kept(3), "challenges");
+    let mut unit = store.begin().await.expect("begin");
+    for (purpose, old) in [(SignIn, 2), (StepUp, 1)] {
+        let codes = found(2 + old, async |n| {
+            let code = unit.email_code(users[n], purpose, asked).await;
+            code.expect("code").is_some()
+        });
+        assert_eq!(codes.await, kept(old), "{purpose:?} codes");
+    }
+    let ceremonies = found(2, async |n| {
+        let hash = format!("ceremony-{n}");
+        let sign_in = CeremonyPurpose::SignIn;
+        let taken = unit
+            .take_ceremony(&hash, sign_in, None, None, None, asked)
+            .await;
+        taken.expect("ceremony").is_some()
+    });
+    assert_eq!(ceremonies.await, [true, false], "ceremonies");
+    let flows = found(5, async |n| {
+        let hash = format!("flow-{n}");
+        let flow = unit.take_oidc_flow(&hash, asked).await;
+        flow.expect("flow").is_some()
+    });
+    assert_eq!(flows.await, kept(3), "flows");
+    let links = found(3, async |n| {
+        let hash = format!("link-{n}");
+        let link = unit.take_link_code(&hash, asked).await;
+        link.expect("link code").is_some()
+    });
+    assert_eq!(links.await, kept(1), "link codes");
+}
+
+/// Which of the rows numbered `0..count` `exists` finds.
+async fn found(count: usize, mut exists: impl AsyncFnMut(usize) -> bool) -> Vec<bool> {
+    let mut found = Vec::new();
+    for n in 0..count {
+        found.push(exists(n).await);
+    }
+    found
+}
+
+/// Of each kind waiting between the steps of a sign-in, one live row, one that expired
+/// within the kept window, then some that expired at `ended`, before it: 3 second-step
+/// challenges, 2 sign-in and 1 step-up emailed codes, 1 ceremony, 3 OpenID flows and 1
+/// link code. Returns the 5 users they belong to, in the rows' order.
+async fn insert_rows_between_steps(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    ended: DateTime<Utc>,
+) -> Vec<UserId> {
+    use EmailCodePurpose::{SignIn, StepUp};
+    let (live, recent) = (now + Duration::minutes(10), now - Duration::days(10));
+    // Newest first, as inserting one deletes the ones that had expired when it started
+    // (all of the user's second steps, all ceremonies).
+    let expiries = |old| [live, recent].into_iter().chain(repeat_n(ended, old));
+    let mut users = Vec::new();
+    for n in 0..5 {
+        let email = format!("step-{n}@example.com");
+        users.push(create_user(store, Some(&email)).await.expect("user").id);
+    }
+    let session = create_session(store, users[0], "linking").await;
+    let mut unit = store.begin().await.expect("begin");
+    for (n, (user, expires_at)) in users.iter().zip(expiries(3)).enumerate() {
+        unit.insert_mfa_challenge(NewMfaChallenge {
+            token_hash: format!("challenge-{n}"),
+            user_id: *user,
+            device_id: None,
+            first_factor: "pwd".to_owned(),
+            identity_id: None,
+            expires_at,
+        })
+        .await
+        .expect("challenge");
+    }
+    for (purpose, old) in [(SignIn, 2), (StepUp, 1)] {
+        for (user, expires_at) in users.iter().zip(expiries(old)) {
+            unit.put_email_code(*user, purpose, "code", expires_at)
+                .await
+                .expect("code");
+        }
+    }
+    for (n, expires_at) in [live, ended].into_iter().enumerate() {
+        unit.insert_ceremony(NewCeremony {
+            challenge_hash: format!("ceremony-{n}"),
+            user_id: None,
+            session_id: None,
+            mfa_challenge_hash: None,
+            purpose: CeremonyPurpose::SignIn,
+            state: "{}".to_owned(),
+            expires_at,
+        })
+        .await
+        .expect("ceremony");
+    }
+    for (n, expires_at) in expiries(3).enumerate() {
+        unit.insert_oidc_flow(&OidcFlow {
+            state_hash: format!("flow-{n}"),
+            provider: "idp".to_owned(),
+            user_id: None,
+            session_id: None,
+            redirect_uri: "https://app.example/back".to_owned(),
+            app_challenge: None,
+            created_at: expires_at - Duration::minutes(10),
+            expires_at,
+        })
+        .await
+        .expect("flow");
+    }
+    for (n, expires_at) in expiries(1).enumerate() {
+        unit.insert_link_code(&PendingLink {
+            code_hash: format!("link-{n}"),
+            user_id: users[0],
+            session_id: session,
+            provider: "idp".to_owned(),
+            issuer: "https://idp.example".to_owned(),
+            subject: format!("subject-{n}"),
+            email: None,
+            created_at: expires_at - Duration::minutes(5),
+            expires_at,
+        })
+        .await
+        .expect("link code");
+    }
+    unit.commit().await.expect("commit");
+    users
 }

@@ -1,7 +1,9 @@
-//! `auth.cleanup`: deletes sessions, single-use tokens and trusted devices that ended
-//! more than `keep` ago (`auth.keep_ended_days`), so the tables hold what can still be
-//! used, plus a window to look into recent ones — not every IP address and user agent an
-//! account ever signed in from.
+//! `auth.cleanup`: deletes sessions, single-use tokens, trusted devices and what waited
+//! between the steps of a sign-in (second-step challenges, emailed codes, WebAuthn
+//! ceremonies, OpenID flows and link codes) that ended more than `keep` ago
+//! (`auth.keep_ended_days`), so the tables hold what can still be used, plus a window to
+//! look into recent ones — not every IP address and user agent an account ever signed in
+//! from.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +46,8 @@ impl JobHandler for PruneEndedAuth {
                 .prune_ended_auth(before, BATCH)
                 .await
                 .map_err(|e| JobError::Retry(e.to_string()))?;
-            pruned.sessions += batch.sessions;
-            pruned.user_tokens += batch.user_tokens;
-            pruned.trusted_devices += batch.trusted_devices;
-            let full = [batch.sessions, batch.user_tokens, batch.trusted_devices];
-            if full.iter().all(|&count| count < u64::from(BATCH)) {
+            pruned += batch;
+            if batch.most() < u64::from(BATCH) {
                 break;
             }
         }
@@ -56,7 +55,13 @@ impl JobHandler for PruneEndedAuth {
             sessions = pruned.sessions,
             user_tokens = pruned.user_tokens,
             trusted_devices = pruned.trusted_devices,
-            "deleted ended sessions, tokens and trusted devices"
+            mfa_challenges = pruned.mfa_challenges,
+            mfa_email_codes = pruned.mfa_email_codes,
+            mfa_step_up_email_codes = pruned.mfa_step_up_email_codes,
+            webauthn_ceremonies = pruned.webauthn_ceremonies,
+            oidc_flows = pruned.oidc_flows,
+            oidc_link_codes = pruned.oidc_link_codes,
+            "deleted what ended sign-ins left behind"
         );
         Ok(())
     }

@@ -7,13 +7,6 @@ use tenantbase_store::identity::retention::PrunedAuth;
 
 use crate::dialect::Db;
 
-/// Each table with the column its rows are found by and the column that expires.
-const TABLES: [(&str, &str, &str); 3] = [
-    ("sessions", "id", "absolute_expires_at"),
-    ("user_tokens", "token_hash", "expires_at"),
-    ("trusted_devices", "id", "expires_at"),
-];
-
 pub(crate) async fn prune_ended_auth<'e, E>(
     db: E,
     before: DateTime<Utc>,
@@ -22,22 +15,40 @@ pub(crate) async fn prune_ended_auth<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db> + Copy,
 {
-    let mut deleted = [0; TABLES.len()];
-    for ((table, key, expiry), count) in TABLES.into_iter().zip(&mut deleted) {
-        *count = sqlx::query(&format!(
-            "DELETE FROM {table} WHERE {key} IN \
-             (SELECT {key} FROM {table} WHERE {expiry} < $1 LIMIT $2)"
-        ))
-        .bind(before)
-        .bind(i64::from(limit))
-        .execute(db)
-        .await?
-        .rows_affected();
-    }
-    let [sessions, user_tokens, trusted_devices] = deleted;
+    // Each table with the column its rows are found by and the column that expires.
+    let prune = |table, key, expiry| delete_expired(db, table, key, expiry, before, limit);
     Ok(PrunedAuth {
-        sessions,
-        user_tokens,
-        trusted_devices,
+        sessions: prune("sessions", "id", "absolute_expires_at").await?,
+        user_tokens: prune("user_tokens", "token_hash", "expires_at").await?,
+        trusted_devices: prune("trusted_devices", "id", "expires_at").await?,
+        mfa_challenges: prune("mfa_challenges", "token_hash", "expires_at").await?,
+        mfa_email_codes: prune("mfa_email_codes", "user_id", "expires_at").await?,
+        mfa_step_up_email_codes: prune("mfa_step_up_email_codes", "user_id", "expires_at").await?,
+        webauthn_ceremonies: prune("webauthn_ceremonies", "challenge_hash", "expires_at").await?,
+        oidc_flows: prune("oidc_flows", "state_hash", "expires_at").await?,
+        oidc_link_codes: prune("oidc_link_codes", "code_hash", "expires_at").await?,
     })
+}
+
+/// Deletes up to `limit` rows of `table` whose `expiry` is before `before`.
+async fn delete_expired<'e, E>(
+    db: E,
+    table: &str,
+    key: &str,
+    expiry: &str,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let deleted = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE {key} IN \
+         (SELECT {key} FROM {table} WHERE {expiry} < $1 LIMIT $2)"
+    ))
+    .bind(before)
+    .bind(i64::from(limit))
+    .execute(db)
+    .await?;
+    Ok(deleted.rows_affected())
 }

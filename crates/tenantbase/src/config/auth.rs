@@ -46,8 +46,10 @@ pub struct AuthConfig {
     /// Email the account (`new_sign_in`) when it is signed in to from a device none of
     /// its sessions came from.
     pub new_sign_in_alerts: bool,
-    /// Sessions past their absolute expiry, single-use tokens and trusted devices past
-    /// theirs are deleted (hourly, `auth.cleanup`) once they ended this many days ago.
+    /// Sessions past their absolute expiry, single-use tokens, trusted devices and the
+    /// rows between a sign-in's steps (challenges, emailed codes, ceremonies, OpenID flows
+    /// and link codes) past theirs are deleted (hourly, `auth.cleanup`) once they ended
+    /// this many days ago.
     pub keep_ended_days: u64,
     /// Second factors (`[auth.mfa]`).
     pub mfa: super::mfa::MfaConfig,

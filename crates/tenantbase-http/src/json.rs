@@ -1,14 +1,19 @@
 //! `ApiJson`: the JSON body extractor whose every failure is a problem+json answer —
 //! 415 for a non-JSON content type, 400 for malformed JSON, 413 past the body limit and
 //! 422 naming the field that does not fit the expected shape or that holds a NUL
-//! character. Every body is a JSON object.
+//! character. Every body is a JSON object. `ApiPatch` is the same for PATCH bodies, whose
+//! `null` for a field that cannot be null the handler reports with the change's other
+//! problems.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use tenantbase_domain::members::{BYTES_SEARCHED, field_name, member_problems};
+use serde_json::{Map, Value};
+use tenantbase_core::tenancy::FieldProblem;
+use tenantbase_domain::members::{
+    BYTES_SEARCHED, MEMBERS_TRIED, field_name, first_problem, member_problems,
+};
 use tenantbase_domain::nul::nul_paths;
 
 use crate::problem::{ApiError, FieldError};
@@ -25,18 +30,41 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send the body as JSON with `Content-Type: application/json`.",
-            ));
-        }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| ApiError::from_status(rejection.status()))?;
-        parse(&body).map(ApiJson)
+        parse(&json_body(req, state).await?).map(ApiJson)
     }
+}
+
+/// A PATCH body parsed from JSON into `T`, and a problem for each member sent as `null`
+/// that `T` refuses so (`not_null`), left out of `T`: the handler passes them on with the
+/// change, so that they are named with its other problems (an empty name, a bad slug)
+/// rather than alone, and nothing is changed.
+#[derive(Debug, Clone, Default)]
+pub struct ApiPatch<T>(pub T, pub Vec<FieldProblem>);
+
+impl<S, T> FromRequest<S> for ApiPatch<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (value, nulls) = parse_patch(&json_body(req, state).await?)?;
+        Ok(ApiPatch(value, nulls))
+    }
+}
+
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with `Content-Type: application/json`.",
+        ));
+    }
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| ApiError::from_status(rejection.status()))
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
@@ -83,6 +111,42 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         }]));
     }
     Ok(value)
+}
+
+/// `T` from `body` as `parse` makes it, but with the members sent as `null` that `T`
+/// refuses so left out and returned as problems. A body refused for anything else is
+/// refused as `parse` refuses it, which names those members too.
+fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
+    let refused = match parse::<T>(body) {
+        Ok(value) => return Ok((value, Vec::new())),
+        Err(refused) => refused,
+    };
+    let Ok(Value::Object(mut members)) = serde_json::from_slice(body) else {
+        return Err(refused);
+    };
+    if members.len() > MEMBERS_TRIED {
+        return Err(refused);
+    }
+    let nulls: Vec<FieldProblem> = members
+        .iter()
+        .filter(|(_, value)| value.is_null())
+        .filter_map(|(key, _)| {
+            let alone = Value::Object(Map::from_iter([(key.clone(), Value::Null)]));
+            first_problem::<T>(alone).filter(|problem| &problem.field == key)
+        })
+        .map(|problem| FieldProblem::new(problem.field, problem.message))
+        .collect();
+    if nulls.is_empty() {
+        return Err(refused);
+    }
+    for null in &nulls {
+        members.remove(&null.field);
+    }
+    // Written out again, so that the rest goes through every check of `parse` (NUL).
+    let rest = serde_json::to_vec(&members).unwrap_or_default();
+    parse::<T>(&rest)
+        .map(|value| (value, nulls))
+        .map_err(|_| refused)
 }
 
 /// A problem for each member of the body's object that does not fit `T` and for each
@@ -139,6 +203,17 @@ pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'d
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// `None` when the field is absent, and a problem for an explicit `null` (with
+/// `#[serde(default, deserialize_with = "not_null")]`): a PATCH body's field that cannot
+/// be null, which `ApiPatch` names with the change's other problems.
+pub(crate) fn not_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d)?
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must not be null"))
 }
 
 #[cfg(test)]
@@ -209,6 +284,34 @@ mod tests {
         let note = "x".repeat(BYTES_SEARCHED);
         let large = format!(r#"{{"name": 1, "note": "{note}", "flag": 1, "tags": []}}"#);
         assert_eq!(fields(large.as_bytes()), ["name"]);
+    }
+
+    #[test]
+    fn a_patch_names_each_null_that_cannot_be_and_keeps_the_rest() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Patch {
+            #[serde(default, deserialize_with = "not_null")]
+            name: Option<String>,
+            #[serde(default, deserialize_with = "not_null")]
+            flag: Option<bool>,
+            #[serde(default, deserialize_with = "present")]
+            note: Option<Option<String>>,
+        }
+        let (patch, nulls) =
+            parse_patch::<Patch>(br#"{"name": null, "flag": true, "note": null}"#).expect("parsed");
+        assert_eq!(
+            (patch.name, patch.flag, patch.note),
+            (None, Some(true), Some(None))
+        );
+        assert_eq!(nulls, [FieldProblem::new("name", "must not be null")]);
+        // Any other problem refuses the body, naming the nulls with it.
+        let refused = parse_patch::<Patch>(br#"{"name": null, "flag": "yes"}"#)
+            .expect_err("refused")
+            .into_problem("req_1");
+        let mut fields: Vec<String> = refused.errors.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(fields, ["flag", "name"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::dto::ProfileView;
 use crate::extract::Authenticated;
 use crate::middleware::{RouteLimits, limited};
 use crate::problem::Problem;
-use crate::{ApiError, ApiJson, AppState};
+use crate::{ApiError, ApiPatch, AppState};
 
 /// Avatars are small: their route takes bodies up to this (2 MiB and one byte, so that a
 /// larger one reaches the handler's own refusal), whatever `http.body_limit_bytes` says.
@@ -39,12 +39,16 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProfilePatchBody {
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub display_name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "crate::json::present")]
     #[schema(value_type = Option<String>)]
     pub bio: Option<Option<String>>,
     /// `org` or `private`.
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub profile_visibility: Option<String>,
 }
 
@@ -58,12 +62,13 @@ pub(crate) struct ProfilePatchBody {
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    ApiJson(body): ApiJson<ProfilePatchBody>,
+    ApiPatch(body, nulls): ApiPatch<ProfilePatchBody>,
 ) -> Result<Json<ProfileView>, ApiError> {
     let patch = ProfilePatch {
         display_name: body.display_name,
         bio: body.bio,
         visibility: body.profile_visibility,
+        refused: nulls,
     };
     let profile = state
         .tenancy

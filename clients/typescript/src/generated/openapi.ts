@@ -2296,9 +2296,9 @@ export interface components {
         ProfilePatchBody: {
             /** @description `null` clears it. */
             bio?: string | null;
-            display_name?: string | null;
+            display_name?: string;
             /** @description `org` or `private`. */
-            profile_visibility?: string | null;
+            profile_visibility?: string;
         };
         ProfileView: {
             /** @description Where the avatar is served; null without one. */
@@ -2319,8 +2319,8 @@ export interface components {
         ProjectPatchBody: {
             /** @description `null` clears it. */
             description?: string | null;
-            metadata?: Record<string, unknown> | null;
-            name?: string | null;
+            metadata?: Record<string, unknown>;
+            name?: string;
         };
         ProjectView: {
             /** Format: date-time */
@@ -2411,14 +2411,17 @@ export interface components {
             permissions: string[];
         };
         RolePatchBody: {
-            /** @description No control characters other than line breaks (LF, CR) and tab, nor invisible formatting. */
-            description?: string | null;
+            /**
+             * @description No control characters other than line breaks (LF, CR) and tab, nor invisible
+             *     formatting; `""` for none.
+             */
+            description?: string;
             /**
              * @description Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
              *     in any case and Unicode composition (`role_name_taken`); kept in NFC.
              */
-            name?: string | null;
-            permissions?: string[] | null;
+            name?: string;
+            permissions?: string[];
         };
         RoleView: {
             builtin: boolean;
@@ -2478,8 +2481,8 @@ export interface components {
             user_id: string;
         };
         TeamPatchBody: {
-            name?: string | null;
-            roles?: string[] | null;
+            name?: string;
+            roles?: string[];
         };
         TeamView: {
             /** Format: date-time */
@@ -2533,13 +2536,13 @@ export interface components {
             id: string;
         };
         UpdateOrgBody: {
-            name?: string | null;
+            name?: string;
             /**
              * @description Members may act in the org only from sessions signed in with a second factor;
              *     turning it on needs such a session.
              */
-            require_mfa?: boolean | null;
-            slug?: string | null;
+            require_mfa?: boolean;
+            slug?: string;
         };
         UserView: {
             /** Format: date-time */

@@ -11,7 +11,7 @@ use super::cache::OrgStale;
 use super::roles::{
     check_grantable, check_owner_reach, is_owner_role, member_roles, org_roles, resolve_roles,
 };
-use super::{Tenancy, TenancyError, limit_reached, limits, required_text};
+use super::{FieldProblem, Tenancy, TenancyError, limit_reached, limits, required_text};
 use crate::write::Change;
 
 /// A member's new set of directly granted roles (ids or names).
@@ -25,6 +25,9 @@ pub struct MemberChange {
 pub struct TeamChange {
     pub name: Option<String>,
     pub roles: Option<Vec<String>>,
+    /// Problems found before the change got here (a field sent as `null` that cannot be
+    /// null): refused with the change's own, so that one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 fn last_owner() -> TenancyError {
@@ -222,7 +225,8 @@ impl Tenancy {
                 .map(Some),
             None => Ok(None),
         };
-        let (name, roles) = TenancyError::both(name, roles)?;
+        let (name, roles) =
+            TenancyError::after_refused(change.refused, TenancyError::both(name, roles))?;
         if let Some(name) = name {
             unit.rename_team(id, &name).await.map_err(team_name_taken)?;
         }

@@ -156,6 +156,21 @@ impl TenancyError {
         TenancyError::Invalid(problems)
     }
 
+    /// `result`, or, when the caller found problems in the change already (`refused`),
+    /// those with `result`'s own (see `all_of`).
+    pub(crate) fn after_refused<T>(
+        refused: Vec<FieldProblem>,
+        result: Result<T, TenancyError>,
+    ) -> Result<T, TenancyError> {
+        if refused.is_empty() {
+            return result;
+        }
+        Err(TenancyError::all_of([
+            Some(TenancyError::Invalid(refused)),
+            result.err(),
+        ]))
+    }
+
     /// Both values, or every field problem of the two at once (see `all_of`).
     pub(crate) fn both<A, B>(
         a: Result<A, TenancyError>,

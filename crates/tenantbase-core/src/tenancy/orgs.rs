@@ -23,6 +23,9 @@ pub struct OrgChange {
     pub slug: Option<String>,
     /// Whether members must sign in with a second factor to act in the org.
     pub require_mfa: Option<bool>,
+    /// Problems found before the change got here (a field sent as `null` that cannot be
+    /// null): refused with the change's own, so that one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 const NAME_MAX: usize = 100;
@@ -214,7 +217,10 @@ impl Tenancy {
         change: OrgChange,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        let (name, slug) = org_fields(change.name.as_deref(), change.slug.as_deref())?;
+        let (name, slug) = TenancyError::after_refused(
+            change.refused,
+            org_fields(change.name.as_deref(), change.slug.as_deref()),
+        )?;
         let mut unit = self.write(access.scope()).await?;
         // The change is written whole from what this unit read: concurrent changes take
         // turns, or a rename could write back the `require_mfa` another just turned on.

@@ -24,6 +24,9 @@ pub struct ProfilePatch {
     pub display_name: Option<String>,
     pub bio: Option<Option<String>>,
     pub visibility: Option<String>,
+    /// Problems found before the change got here (a field sent as `null` that cannot be
+    /// null): refused with the change's own, so that one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 /// Each upload under a key of its own, which the row names: a new one never overwrites
@@ -54,7 +57,7 @@ impl Tenancy {
         patch: ProfilePatch,
     ) -> Result<Profile, TenancyError> {
         let mut profile = self.store.profile(user).await?;
-        let mut problems = Vec::new();
+        let mut problems = patch.refused;
         if let Some(name) = &patch.display_name {
             match required_text("display_name", name, DISPLAY_NAME_MAX) {
                 Ok(name) => profile.display_name = name,

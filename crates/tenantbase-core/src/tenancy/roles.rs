@@ -27,6 +27,9 @@ pub struct RoleChange {
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
+    /// Problems found before the change got here (a field sent as `null` that cannot be
+    /// null): refused with the change's own, so that one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 /// `role` as it grants: a built-in role with its permissions from code (an unknown
@@ -275,7 +278,7 @@ fn role_fields(change: RoleChange) -> Result<RoleFields, TenancyError> {
         .as_deref()
         .map(|names| parse_permissions("permissions", names))
         .transpose();
-    match (name, description, permissions) {
+    let fields = match (name, description, permissions) {
         (Ok(name), Ok(description), Ok(permissions)) => Ok(RoleFields {
             name,
             description,
@@ -286,7 +289,8 @@ fn role_fields(change: RoleChange) -> Result<RoleFields, TenancyError> {
             description.err(),
             permissions.err(),
         ])),
-    }
+    };
+    TenancyError::after_refused(change.refused, fields)
 }
 
 impl Tenancy {

@@ -18,7 +18,7 @@ use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
-use crate::{ApiError, ApiJson, AppState};
+use crate::{ApiError, ApiJson, ApiPatch, AppState};
 
 /// The org's roles: the built-in five, then custom ones by creation.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/roles", tag = "orgs",
@@ -84,6 +84,7 @@ pub(crate) async fn create_role(
         name: Some(body.name),
         description: body.description,
         permissions: Some(body.permissions),
+        refused: Vec::new(),
     };
     let role = state
         .tenancy
@@ -104,13 +105,14 @@ pub(crate) async fn update_role(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(role_id): Path<(String, String)>,
-    ApiJson(body): ApiJson<RolePatchBody>,
+    ApiPatch(body, nulls): ApiPatch<RolePatchBody>,
 ) -> Result<Json<RoleView>, ApiError> {
     let id: RoleId = path_id(&role_id.1)?;
     let change = RoleChange {
         name: body.name,
         description: body.description,
         permissions: body.permissions,
+        refused: nulls,
     };
     Ok(Json(
         state
@@ -201,6 +203,7 @@ pub(crate) async fn create_team(
     let change = TeamChange {
         name: Some(body.name),
         roles: Some(body.roles),
+        refused: Vec::new(),
     };
     let team = state
         .tenancy
@@ -222,12 +225,13 @@ pub(crate) async fn update_team(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(team_id): Path<(String, String)>,
-    ApiJson(body): ApiJson<TeamPatchBody>,
+    ApiPatch(body, nulls): ApiPatch<TeamPatchBody>,
 ) -> Result<Json<TeamView>, ApiError> {
     let id: TeamId = path_id(&team_id.1)?;
     let change = TeamChange {
         name: body.name,
         roles: body.roles,
+        refused: nulls,
     };
     Ok(Json(
         state

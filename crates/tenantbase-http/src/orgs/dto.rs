@@ -44,10 +44,16 @@ pub(crate) struct CreateOrgBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateOrgBody {
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub slug: Option<String>,
     /// Members may act in the org only from sessions signed in with a second factor;
     /// turning it on needs such a session.
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = bool)]
     pub require_mfa: Option<bool>,
 }
 
@@ -203,9 +209,16 @@ pub(crate) struct RoleBody {
 pub(crate) struct RolePatchBody {
     /// Not a built-in role's name, nor shaped like a role id (`rol_…`); unique in the org
     /// in any case and Unicode composition (`role_name_taken`); kept in NFC.
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub name: Option<String>,
-    /// No control characters other than line breaks (LF, CR) and tab, nor invisible formatting.
+    /// No control characters other than line breaks (LF, CR) and tab, nor invisible
+    /// formatting; `""` for none.
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = Vec<String>)]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -242,7 +255,11 @@ pub(crate) struct TeamBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamPatchBody {
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = Vec<String>)]
     pub roles: Option<Vec<String>>,
 }
 
@@ -391,12 +408,15 @@ pub(crate) struct ProjectBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProjectPatchBody {
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = String)]
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "crate::json::present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(value_type = Object)]
     pub metadata: Option<serde_json::Value>,
 }
 

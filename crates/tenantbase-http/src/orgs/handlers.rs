@@ -19,7 +19,7 @@ use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
 use crate::problem::Problem;
 use crate::query::ApiQuery;
-use crate::{ApiError, ApiJson, AppState};
+use crate::{ApiError, ApiJson, ApiPatch, AppState};
 
 /// The permission catalog: every permission a role or API key can hold.
 #[utoipa::path(get, path = "/v1/permissions", tag = "orgs",
@@ -139,12 +139,13 @@ pub(crate) async fn update_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<UpdateOrgBody>,
+    ApiPatch(body, nulls): ApiPatch<UpdateOrgBody>,
 ) -> Result<Json<OrgView>, ApiError> {
     let change = OrgChange {
         name: body.name,
         slug: body.slug,
         require_mfa: body.require_mfa,
+        refused: nulls,
     };
     Ok(Json(
         state

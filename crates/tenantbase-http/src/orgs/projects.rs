@@ -20,7 +20,7 @@ use crate::extract::{OrgCtx, RequestInfo};
 use crate::json::item_as;
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
-use crate::{ApiError, ApiJson, AppState, FieldError};
+use crate::{ApiError, ApiJson, ApiPatch, AppState, FieldError};
 
 impl From<ProjectBody> for NewProject {
     fn from(body: ProjectBody) -> Self {
@@ -106,13 +106,14 @@ pub(crate) async fn update_project(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(project_id): Path<(String, String)>,
-    ApiJson(body): ApiJson<ProjectPatchBody>,
+    ApiPatch(body, nulls): ApiPatch<ProjectPatchBody>,
 ) -> Result<Json<ProjectView>, ApiError> {
     let id: ProjectId = path_id(&project_id.1)?;
     let patch = ProjectPatch {
         name: body.name,
         description: body.description,
         metadata: body.metadata,
+        refused: nulls,
     };
     let project = state
         .tenancy

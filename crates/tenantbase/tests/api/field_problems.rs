@@ -6,7 +6,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 use tenantbase_core::tenancy::TenancyPolicy;
 
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, Backend, TestApp};
 use crate::tenants::verified;
 
 #[tokio::test]
@@ -176,4 +176,99 @@ async fn a_cursor_that_is_no_cursor_is_named_with_the_other_bad_parameters() {
             assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_null_where_no_null_goes_is_named_with_the_other_problems_on_sqlite() {
+    a_null_where_no_null_goes_is_named_with_the_other_problems(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_null_where_no_null_goes_is_named_with_the_other_problems_on_postgres() {
+    a_null_where_no_null_goes_is_named_with_the_other_problems(Backend::Postgres).await;
+}
+
+/// A PATCH body's `null` for a field that cannot be null is no absent field: it is named
+/// with the body's other problems, whether its shape or the change's rules find them, and
+/// nothing changes.
+async fn a_null_where_no_null_goes_is_named_with_the_other_problems(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = verified(&app, "owner@example.com").await;
+    let org_path = format!(
+        "/v1/orgs/{org}",
+        org = owner.create_org(&app, "Nulls").await
+    );
+    let created = |path: String, body: Value| {
+        let (owner, app) = (owner.clone(), &app);
+        async move {
+            let response = owner.post(app, &path, body).await;
+            assert_eq!(response.status, 201, "{}", response.text());
+            format!("{path}/{}", response.json()["id"].as_str().expect("id"))
+        }
+    };
+    let role = created(
+        format!("{org_path}/roles"),
+        json!({"name": "r", "permissions": []}),
+    )
+    .await;
+    let team = created(format!("{org_path}/teams"), json!({"name": "t"})).await;
+    let project = created(
+        format!("{org_path}/projects"),
+        json!({"name": "p", "description": "d", "metadata": {"k": 1}}),
+    )
+    .await;
+    let me = "/v1/auth/me".to_owned();
+    let paths = [&org_path, &role, &team, &project, &me];
+    let read_all = || async {
+        let mut all = Vec::new();
+        for path in paths {
+            all.push(owner.get(&app, path).await.json());
+        }
+        all
+    };
+    let before = read_all().await;
+    let bodies: [(&String, Value, &[&str]); 9] = [
+        (
+            &org_path,
+            json!({"name": null, "slug": "Not a slug", "require_mfa": null}),
+            &["name", "require_mfa", "slug"],
+        ),
+        (
+            &org_path,
+            json!({"slug": null, "require_mfa": "yes"}),
+            &["require_mfa", "slug"],
+        ),
+        (
+            &role,
+            json!({"name": null, "description": null, "permissions": ["nope"]}),
+            &["description", "name", "permissions[0]"],
+        ),
+        (&role, json!({"permissions": null}), &["permissions"]),
+        (
+            &team,
+            json!({"name": null, "roles": ["nope"]}),
+            &["name", "roles[0]"],
+        ),
+        (&team, json!({"roles": null}), &["roles"]),
+        (
+            &project,
+            json!({"name": "", "description": null, "metadata": null}),
+            &["metadata", "name"],
+        ),
+        (
+            &me,
+            json!({"display_name": null, "profile_visibility": "public"}),
+            &["display_name", "profile_visibility"],
+        ),
+        (
+            &me,
+            json!({"profile_visibility": null, "bio": null}),
+            &["profile_visibility"],
+        ),
+    ];
+    for (path, body, fields) in bodies {
+        let response = owner.call(&app, Method::PATCH, path, Some(body)).await;
+        assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+    }
+    assert_eq!(read_all().await, before, "{backend:?}: nothing changed");
 }

@@ -46,6 +46,9 @@ pub struct ProjectPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub metadata: Option<serde_json::Value>,
+    /// Problems found before the change got here (a field sent as `null` that cannot be
+    /// null): refused with the change's own, so that one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 /// Validates a new project's fields; problems are reported under `prefix` (`items[3].`).
@@ -284,7 +287,7 @@ impl Tenancy {
         patch: ProjectPatch,
         request: &RequestMeta,
     ) -> Result<Project, TenancyError> {
-        let mut problems = Vec::new();
+        let mut problems = patch.refused;
         let name = patch
             .name
             .as_deref()

@@ -3,11 +3,12 @@
 
 use axum::http::Method;
 use futures::future::join_all;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::{PASSWORD, post};
 use crate::auth_mfa::{enrolled, event_types, mfa_token, sign_in_with, totp_code};
-use crate::helpers::{BOTH, TestApp};
+use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::passkeys_races::{hold_user_row, release_row, waiting_for_locks};
 use crate::tenants::Caller;
 
 #[tokio::test]
@@ -196,4 +197,82 @@ async fn a_device_trusted_again_several_times_at_once_keeps_one_trust() {
             "{backend:?}: {listed}"
         );
     }
+}
+
+/// A password change landing between the second step's unit, which opens the session, and
+/// the one that trusts the device ends that session and every trust of the account: the
+/// trust must not be added after it, earned under the old password. Several rounds per
+/// backend, each with the next password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_changed_while_a_device_is_trusted_leaves_no_trust() {
+    const PASSWORDS: [&str; 4] = [
+        PASSWORD,
+        "a second long passphrase",
+        "a third long passphrase",
+        "a fourth long passphrase",
+    ];
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let (caller, _, codes) = enrolled(&app, "ada@example.com").await;
+        let laptop = [("x-device-id", "laptop")];
+        for (round, passwords) in PASSWORDS.windows(2).enumerate() {
+            let first = json!({"email": "ada@example.com", "password": passwords[0]});
+            let first = sign_in_with(&app, first, &laptop).await;
+            let body = json!({"mfa_token": first["mfa_token"], "method": "backup_code",
+                "code": codes[round], "trust_device": true});
+            let trust = post(&app, "/v1/auth/mfa/verify", body, &laptop);
+            let change = caller.post(
+                &app,
+                "/v1/auth/password/change",
+                json!({"current_password": passwords[0], "new_password": passwords[1]}),
+            );
+            let (trusted, changed) = match backend {
+                Backend::Postgres => changed_in_flight(&app, trust, change).await,
+                // The writer runs one unit at a time, queued for it in no order the test
+                // controls: the change comes after the trust.
+                Backend::Sqlite => (trust.await, change.await),
+            };
+            assert_eq!(changed.status, 204, "{backend:?}: {}", changed.text());
+            // The trust's unit either ran before the change (which ended the trust) or
+            // after it, refused like the second step the change ended.
+            let device_token = match trusted.status.as_u16() {
+                200 => trusted.json()["device_token"].clone(),
+                _ => {
+                    trusted.problem(401, "invalid_mfa_token");
+                    Value::Null
+                }
+            };
+
+            let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
+            assert_eq!(listed["items"], json!([]), "{backend:?} round {round}");
+            let after = json!({"email": "ada@example.com", "password": passwords[1],
+                "device_token": device_token});
+            let first = sign_in_with(&app, after, &laptop).await;
+            assert_eq!(first["mfa_required"], true, "{backend:?}: {first}");
+        }
+    }
+}
+
+/// On PostgreSQL: the second step (trusting the device) and the password change lined up,
+/// the second step waiting for Ada's row (held from outside) with her `mfa_token` consumed
+/// and the change waiting for that token's row, which it deletes first. Let go, the
+/// session commits and the change goes on at once, racing the trust's unit for her row
+/// with less left to do (nothing can hold the trust back alone: the session's unit takes
+/// the same row). Answers the second step's response and the change's.
+async fn changed_in_flight(
+    app: &TestApp,
+    trust: impl Future<Output = TestResponse>,
+    change: impl Future<Output = TestResponse>,
+) -> (TestResponse, TestResponse) {
+    let holder = hold_user_row(app, "ada@example.com").await;
+    let change = async {
+        waiting_for_locks(app, 1).await;
+        change.await
+    };
+    let release = async {
+        waiting_for_locks(app, 2).await;
+        release_row(holder).await;
+    };
+    let (trusted, changed, ()) = tokio::join!(trust, change, release);
+    (trusted, changed)
 }

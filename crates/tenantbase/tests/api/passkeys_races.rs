@@ -154,14 +154,7 @@ async fn removed_in_flight(
     path: &str,
     assertion: &serde_json::Value,
 ) -> (TestResponse, TestResponse) {
-    let mut holder = PgConnection::connect(&app.database_url)
-        .await
-        .expect("postgres");
-    let mut held = holder.begin().await.expect("begin");
-    sqlx::query("SELECT 1 FROM users WHERE email = 'ada@example.com' FOR UPDATE")
-        .execute(&mut *held)
-        .await
-        .expect("ada's row");
+    let holder = hold_user_row(app, "ada@example.com").await;
     let removal = ada.call(app, Method::DELETE, path, None);
     let finish = async {
         waiting_for_locks(app, 1).await;
@@ -169,14 +162,41 @@ async fn removed_in_flight(
     };
     let release = async {
         waiting_for_locks(app, 2).await;
-        held.commit().await.expect("commit");
+        release_row(holder).await;
     };
     let (removed, finished, ()) = tokio::join!(removal, finish, release);
     (removed, finished)
 }
 
+/// A connection of its own to the app's PostgreSQL database, holding the row of the user
+/// with `email` (in a transaction left open) until [`release_row`]: the app's units that
+/// ask for that row line up behind it.
+pub(crate) async fn hold_user_row(app: &TestApp, email: &str) -> PgConnection {
+    let mut holder = PgConnection::connect(&app.database_url)
+        .await
+        .expect("postgres");
+    sqlx::query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT 1 FROM users WHERE email = $1 FOR UPDATE")
+        .bind(email)
+        .fetch_one(&mut holder)
+        .await
+        .expect("the user's row");
+    holder
+}
+
+/// Lets go of the row [`hold_user_row`] holds.
+pub(crate) async fn release_row(mut holder: PgConnection) {
+    sqlx::query("COMMIT")
+        .execute(&mut holder)
+        .await
+        .expect("commit");
+}
+
 /// Until `count` of the connections to the app's PostgreSQL database wait for a lock.
-async fn waiting_for_locks(app: &TestApp, count: i64) {
+pub(crate) async fn waiting_for_locks(app: &TestApp, count: i64) {
     let mut watcher = PgConnection::connect(&app.database_url)
         .await
         .expect("postgres");

@@ -88,7 +88,13 @@ impl Identity {
         let mut unit = self.write().await?;
         // Under the user's row lock, so that re-trusts of one device at once take turns:
         // each replaces the other's trust instead of missing it (read committed).
-        unit.lock_user(user.id).await?;
+        let current = unit.lock_user(user.id).await?;
+        // A password change or reset since the session opened ended that session and the
+        // user's trusts: a trust earned under the old password must not outlive it. The
+        // sign-in is refused as one whose `mfa_token` the change ended.
+        if current.password_hash != user.password_hash {
+            return Err(IdentityError::InvalidMfaToken);
+        }
         unit.insert_trusted_device(NewTrustedDevice {
             id,
             user_id: user.id,

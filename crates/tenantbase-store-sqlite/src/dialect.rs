@@ -26,8 +26,7 @@ pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
 
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
 /// insert of its first refresh token (hash `$13`) as one query: SQLite runs a query's
-/// statements in one call on its connection's thread, so a sign-in makes one hop to it
-/// for both.
+/// statements in one call, so a sign-in makes one trip through sqlx for both.
 pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     format!(
         "{session_insert}; \
@@ -35,7 +34,7 @@ pub(crate) fn with_refresh_token(session_insert: &str) -> String {
     )
 }
 
-/// `first` and then `then` as one query: one call on the connection's thread for both
+/// `first` and then `then` as one query: one call through sqlx for both
 /// (each statement still binds the query's arguments by number).
 pub(crate) fn then_in_one_call(first: &str, then: &str) -> Option<String> {
     Some(format!("{first}; {then}"))
@@ -45,7 +44,7 @@ pub(crate) fn then_in_one_call(first: &str, then: &str) -> Option<String> {
 /// row) — `UPDATE table set_where AND key`, where `set_where` is `SET … WHERE …` — and
 /// then reads what follows: `("UPDATE …;", source)`, where `source` is that row's
 /// `columns` in a `FROM`, present only when the update changed it (`changes()`: the rows
-/// the query's previous statement changed). One call on the connection's thread for both.
+/// the query's previous statement changed). One call through sqlx for both.
 pub(crate) fn updated_row(
     (table, key): (&str, &str),
     set_where: &str,

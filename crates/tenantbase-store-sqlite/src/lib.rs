@@ -90,7 +90,7 @@ impl SqliteStore {
             // back: ADR 0010.
             .execute_on_caller_thread(true);
         // No ping before each checkout (sqlx's default): an in-process database does not
-        // drop connections, and the ping is a round trip to the connection's thread.
+        // drop connections, and the ping would be one more call per checkout.
         let watch = Arc::new(group::TransactionWatch::default());
         let installed = watch.clone();
         let writer = SqlitePoolOptions::new()

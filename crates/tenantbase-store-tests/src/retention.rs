@@ -185,6 +185,71 @@ pub async fn ended_challenges_codes_and_flows_are_pruned_in_batches(store: &dyn 
     assert_eq!(links.await, kept(1), "link codes");
 }
 
+/// Starting an OpenID flow or a link deletes expired rows of its kind a bounded batch at a
+/// time (100), however many there are; `auth.cleanup` takes the rest.
+pub async fn starting_a_flow_deletes_a_bounded_batch_of_expired_ones(store: &dyn Store) {
+    let now = Utc::now();
+    let ended = now - Duration::hours(1);
+    let user = create_user(store, Some("backlog@example.com"))
+        .await
+        .expect("user")
+        .id;
+    let session = create_session(store, user, "linking").await;
+    let flow = |n: usize, created_at: DateTime<Utc>, expires_at| OidcFlow {
+        state_hash: format!("flow-{n}"),
+        provider: "idp".to_owned(),
+        user_id: None,
+        session_id: None,
+        redirect_uri: "https://app.example/back".to_owned(),
+        app_challenge: None,
+        created_at,
+        expires_at,
+    };
+    let link = |n: usize, created_at: DateTime<Utc>, expires_at| PendingLink {
+        code_hash: format!("link-{n}"),
+        user_id: user,
+        session_id: session,
+        provider: "idp".to_owned(),
+        issuer: "https://idp.example".to_owned(),
+        subject: format!("subject-{n}"),
+        email: None,
+        created_at,
+        expires_at,
+    };
+    // A backlog of 150 each, started while none of them had expired yet.
+    let started = ended - Duration::minutes(10);
+    let mut unit = store.begin().await.expect("begin");
+    for n in 0..150 {
+        unit.insert_oidc_flow(&flow(n, started, ended))
+            .await
+            .expect("old flow");
+        unit.insert_link_code(&link(n, started, ended))
+            .await
+            .expect("old link");
+    }
+    unit.commit().await.expect("commit");
+    let live = now + Duration::minutes(10);
+    let mut unit = store.begin().await.expect("begin");
+    unit.insert_oidc_flow(&flow(150, now, live))
+        .await
+        .expect("new flow");
+    unit.insert_link_code(&link(150, now, live))
+        .await
+        .expect("new link");
+    unit.commit().await.expect("commit");
+    let left = store.prune_ended_auth(now, 1_000).await.expect("prune");
+    assert_eq!(
+        (left.oidc_flows, left.oidc_link_codes),
+        (50, 50),
+        "expired rows left after one start of each: {left:?}"
+    );
+    let mut unit = store.begin().await.expect("begin");
+    let flow = unit.take_oidc_flow("flow-150", now).await.expect("take");
+    assert!(flow.is_some(), "the new flow");
+    let link = unit.take_link_code("link-150", now).await.expect("take");
+    assert!(link.is_some(), "the new link");
+}
+
 /// Which of the rows numbered `0..count` `exists` finds.
 async fn found(count: usize, mut exists: impl AsyncFnMut(usize) -> bool) -> Vec<bool> {
     let mut found = Vec::new();

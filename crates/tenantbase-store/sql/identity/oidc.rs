@@ -12,16 +12,22 @@ use tenantbase_store::identity::oidc::{
 };
 
 use crate::dialect::Db;
+use crate::sql::identity::retention::{SWEEP_ON_INSERT, delete_expired};
 use crate::sql::platform::PlatformTx;
 
 #[async_trait]
 impl OidcUnit for PlatformTx {
     async fn insert_oidc_flow(&mut self, flow: &OidcFlow) -> StoreResult<()> {
-        // Abandoned flows go with the next one started, so the table stays small.
-        sqlx::query("DELETE FROM oidc_flows WHERE expires_at < $1")
-            .bind(flow.created_at)
-            .execute(&mut *self.tx)
-            .await?;
+        // Abandoned flows go with the next ones started, so the table stays small.
+        delete_expired(
+            &mut *self.tx,
+            "oidc_flows",
+            "state_hash",
+            "expires_at",
+            flow.created_at,
+            SWEEP_ON_INSERT,
+        )
+        .await?;
         sqlx::query(&format!(
             "INSERT INTO oidc_flows ({OIDC_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -56,11 +62,16 @@ impl OidcUnit for PlatformTx {
     }
 
     async fn insert_link_code(&mut self, link: &PendingLink) -> StoreResult<()> {
-        // Unconfirmed links go with the next one, so the table stays small.
-        sqlx::query("DELETE FROM oidc_link_codes WHERE expires_at < $1")
-            .bind(link.created_at)
-            .execute(&mut *self.tx)
-            .await?;
+        // Unconfirmed links go with the next ones, so the table stays small.
+        delete_expired(
+            &mut *self.tx,
+            "oidc_link_codes",
+            "code_hash",
+            "expires_at",
+            link.created_at,
+            SWEEP_ON_INSERT,
+        )
+        .await?;
         sqlx::query(&format!(
             "INSERT INTO oidc_link_codes ({LINK_CODE_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"

@@ -12,6 +12,7 @@ use tenantbase_store::identity::passkeys::{
 use tenantbase_store::{StoreError, StoreResult};
 
 use crate::dialect::Db;
+use crate::sql::identity::retention::{SWEEP_ON_INSERT, delete_expired};
 use crate::sql::platform::PlatformTx;
 
 #[async_trait]
@@ -106,10 +107,15 @@ impl PasskeysUnit for PlatformTx {
 
     async fn insert_ceremony(&mut self, ceremony: NewCeremony) -> StoreResult<()> {
         let now = Utc::now().trunc_subsecs(6);
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+        delete_expired(
+            &mut *self.tx,
+            "webauthn_ceremonies",
+            "challenge_hash",
+            "expires_at",
+            now,
+            SWEEP_ON_INSERT,
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO webauthn_ceremonies \
              (challenge_hash, user_id, session_id, mfa_challenge_hash, purpose, state, \

@@ -30,8 +30,13 @@ where
     })
 }
 
+/// How many expired rows of its kind starting an OpenID flow, a link or a passkey
+/// ceremony deletes: more than it adds, so such a table stays near its live rows, and
+/// bounded, so that no sign-in waits on a backlog (`auth.cleanup` clears what is left).
+pub(crate) const SWEEP_ON_INSERT: u32 = 100;
+
 /// Deletes up to `limit` rows of `table` whose `expiry` is before `before`.
-async fn delete_expired<'e, E>(
+pub(crate) async fn delete_expired<'e, E>(
     db: E,
     table: &str,
     key: &str,

@@ -4,10 +4,11 @@
 //! cannot bypass it (migration 0006). Migrations run on their own connection as the
 //! login role.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, migrate::Migrator};
 use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
@@ -53,6 +54,9 @@ impl PgStore {
     /// (and report "not ready") while the database is down. Each connection switches to
     /// the runtime role as it opens.
     pub fn connect(url: &str, pool: PgPoolConfig) -> StoreResult<Self> {
+        // A read's `BEGIN READ ONLY` and org setting travel with its first statement: one
+        // round trip fewer per read (vendor/README.md).
+        let options = PgConnectOptions::from_str(url)?.pipeline_read_only_begin(true);
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
@@ -68,7 +72,7 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_lazy(url)?;
+            .connect_lazy_with(options);
         Ok(Self { pool })
     }
 

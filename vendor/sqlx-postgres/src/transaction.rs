@@ -25,6 +25,19 @@ impl TransactionManager for PgTransactionManager {
                 // custom `BEGIN` statements are not allowed if we're already in
                 // a transaction (we need to issue a `SAVEPOINT` instead)
                 Some(_) if depth > 0 => return Err(Error::InvalidSavePointStatement),
+                // Sent with the transaction's first statement (`pipeline_read_only_begin`);
+                // its answer is read, and checked, before that statement's.
+                Some(statement)
+                    if conn.inner.pipeline_read_only_begin
+                        && statement.starts_with("BEGIN READ ONLY")
+                        && conn.inner.pending_ready_for_query_count == 0
+                        && !conn.in_transaction() =>
+                {
+                    conn.queue_simple_query(&statement)?;
+                    conn.inner.unread_begin = true;
+                    conn.inner.transaction_depth += 1;
+                    return Ok(());
+                }
                 Some(statement) => statement,
                 None => begin_ansi_transaction_sql(depth),
             };
@@ -72,6 +85,9 @@ impl TransactionManager for PgTransactionManager {
 
     fn start_rollback(conn: &mut PgConnection) {
         if conn.inner.transaction_depth > 0 {
+            // Whether a `BEGIN` sent without waiting opened the transaction no longer
+            // matters to anyone once it is rolled back.
+            conn.inner.unread_begin = false;
             conn.queue_simple_query(&rollback_ansi_transaction_sql(conn.inner.transaction_depth))
                 .expect("BUG: Rollback query somehow too large for protocol");
 

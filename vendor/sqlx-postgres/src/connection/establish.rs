@@ -149,6 +149,8 @@ impl PgConnection {
                 cache_type_info: HashMap::new(),
                 cache_elem_type_to_array: HashMap::new(),
                 log_settings: options.log_settings.clone(),
+                pipeline_read_only_begin: options.pipeline_read_only_begin,
+                unread_begin: false,
             }),
         })
     }

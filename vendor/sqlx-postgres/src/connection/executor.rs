@@ -204,8 +204,9 @@ impl PgConnection {
     ) -> Result<impl Stream<Item = Result<Either<PgQueryResult, PgRow>, Error>> + 'e, Error> {
         let mut logger = QueryLogger::new(query, self.inner.log_settings.clone());
 
-        // before we continue, wait until we are "ready" to accept more queries
-        self.wait_until_ready().await?;
+        // before we continue, wait until we are "ready" to accept more queries (except for
+        // a `BEGIN` that is to be sent with this query)
+        self.wait_until_ready_but_begin().await?;
 
         let mut metadata: Arc<PgStatementMetadata>;
 
@@ -235,7 +236,7 @@ impl PgConnection {
             arguments.apply_patches(self, &metadata.parameters).await?;
 
             // consume messages till `ReadyForQuery` before bind and execute
-            self.wait_until_ready().await?;
+            self.wait_until_ready_but_begin().await?;
 
             // bind to attach the arguments to the statement and create a portal
             self.inner.stream.write_msg(Bind {
@@ -290,8 +291,13 @@ impl PgConnection {
         };
 
         self.inner.stream.flush().await?;
+        let behind_begin = self.inner.unread_begin;
 
         Ok(try_stream! {
+            if behind_begin {
+                self.read_begin_answer().await?;
+            }
+
             loop {
                 let message = self.inner.stream.recv().await?;
 

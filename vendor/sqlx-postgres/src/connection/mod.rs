@@ -73,6 +73,13 @@ pub struct PgConnectionInner {
     pub(crate) transaction_depth: usize,
 
     log_settings: LogSettings,
+
+    // `PgConnectOptions::pipeline_read_only_begin`
+    pub(crate) pipeline_read_only_begin: bool,
+
+    // a `BEGIN` queued without waiting for its answer, which has not been read yet: its
+    // ReadyForQuery is the first one pending
+    pub(crate) unread_begin: bool,
 }
 
 impl PgConnection {
@@ -98,13 +105,56 @@ impl PgConnection {
         Ok(())
     }
 
+    /// Like `wait_until_ready`, except that a `BEGIN` queued without waiting (and nothing
+    /// else) is left outstanding, to be sent with the statement about to be written.
+    pub(crate) async fn wait_until_ready_but_begin(&mut self) -> Result<(), Error> {
+        if self.inner.unread_begin && self.inner.pending_ready_for_query_count == 1 {
+            return Ok(());
+        }
+        self.wait_until_ready().await
+    }
+
+    /// Reads the answer to a `BEGIN` sent ahead of a statement, leaving the statement's
+    /// own answer to be read next. If the `BEGIN` failed, the statement's answer is read
+    /// too (and dropped), so that nothing of either is left outstanding, and the
+    /// `BEGIN`'s error is returned.
+    pub(crate) async fn read_begin_answer(&mut self) -> Result<(), Error> {
+        let mut failure = None;
+        loop {
+            match self.inner.stream.recv().await {
+                Ok(message) if message.format == BackendMessageFormat::ReadyForQuery => {
+                    if let Err(error) = self.handle_ready_for_query(message) {
+                        failure.get_or_insert(error);
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(Error::Database(error)) => {
+                    failure.get_or_insert(Error::Database(error));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let Some(failure) = failure else {
+            return Ok(());
+        };
+        loop {
+            match self.inner.stream.recv().await {
+                Ok(message) if message.format == BackendMessageFormat::ReadyForQuery => {
+                    self.handle_ready_for_query(message)?;
+                    return Err(failure);
+                }
+                Ok(_) | Err(Error::Database(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     async fn recv_ready_for_query(&mut self) -> Result<(), Error> {
         let r: ReadyForQuery = self.inner.stream.recv_expect().await?;
 
         self.inner.pending_ready_for_query_count -= 1;
-        self.inner.transaction_status = r.transaction_status;
-
-        Ok(())
+        self.ready_for_query(r.transaction_status)
     }
 
     #[inline(always)]
@@ -115,8 +165,17 @@ impl PgConnection {
             .checked_sub(1)
             .ok_or_else(|| err_protocol!("received more ReadyForQuery messages than expected"))?;
 
-        self.inner.transaction_status = message.decode::<ReadyForQuery>()?.transaction_status;
+        self.ready_for_query(message.decode::<ReadyForQuery>()?.transaction_status)
+    }
 
+    /// Records the status a ReadyForQuery reports; the first one after a `BEGIN` queued
+    /// without waiting is that `BEGIN`'s, which must have opened a transaction.
+    fn ready_for_query(&mut self, status: TransactionStatus) -> Result<(), Error> {
+        let begun = matches!(status, TransactionStatus::Transaction);
+        self.inner.transaction_status = status;
+        if std::mem::take(&mut self.inner.unread_begin) && !begun {
+            return Err(Error::BeginFailed);
+        }
         Ok(())
     }
 

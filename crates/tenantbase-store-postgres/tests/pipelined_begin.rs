@@ -1,0 +1,180 @@
+//! A read-only transaction's `BEGIN READ ONLY` travels with its first statement
+//! (`PgConnectOptions::pipeline_read_only_begin`, vendor/README.md): one round trip fewer,
+//! with the same transaction, setting and errors as when it is waited for.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Executor};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const BEGIN: &str = "BEGIN READ ONLY; SELECT set_config('app.probe', 'org-a', true)";
+
+/// Counts a connection's round trips: each time the client speaks after the server did.
+#[derive(Default)]
+struct Turns {
+    count: AtomicUsize,
+    server_spoke: AtomicBool,
+}
+
+impl Turns {
+    /// Starts counting afresh; the client's next message opens a round trip.
+    fn reset(&self) {
+        self.count.store(0, Ordering::SeqCst);
+        self.server_spoke.store(true, Ordering::SeqCst);
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// A loopback proxy in front of the test server for one connection, counting its turns.
+async fn counting_proxy(server: (String, u16)) -> (u16, Arc<Turns>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let turns = Arc::new(Turns::default());
+    let counted = turns.clone();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.expect("accept");
+        let upstream = TcpStream::connect(server).await.expect("the test server");
+        let (mut client_rx, mut client_tx) = client.into_split();
+        let (mut server_rx, mut server_tx) = upstream.into_split();
+        let upward = counted.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n @ 1..) = client_rx.read(&mut buf).await {
+                if upward.server_spoke.swap(false, Ordering::SeqCst) {
+                    upward.count.fetch_add(1, Ordering::SeqCst);
+                }
+                if server_tx.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = server_rx.read(&mut buf).await {
+            counted.server_spoke.store(true, Ordering::SeqCst);
+            if client_tx.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    (port, turns)
+}
+
+/// A connection through a counting proxy, with the option set as asked.
+async fn connect(pipelined: bool) -> (PgConnection, Arc<Turns>, tenantbase_testkit::TestDatabase) {
+    let db = tenantbase_testkit::fresh_database().await;
+    let options = PgConnectOptions::from_str(&db.url).expect("test URL");
+    let (port, turns) = counting_proxy((options.get_host().to_owned(), options.get_port())).await;
+    let conn = PgConnection::connect_with(
+        &options
+            .host("127.0.0.1")
+            .port(port)
+            .pipeline_read_only_begin(pipelined),
+    )
+    .await
+    .expect("connect through the proxy");
+    (conn, turns, db)
+}
+
+const READ: &str = "SELECT current_setting('app.probe', true) || $1";
+
+/// Runs one read-only transaction (the statement already prepared) and counts its turns.
+async fn read_turns(pipelined: bool) -> usize {
+    let (mut conn, turns, _db) = connect(pipelined).await;
+    let _: Option<String> = sqlx::query_scalar(READ)
+        .bind("")
+        .fetch_one(&mut conn)
+        .await
+        .expect("prepare the read");
+    turns.reset();
+    let mut tx = conn.begin_with(BEGIN).await.expect("begin");
+    let read: String = sqlx::query_scalar(READ)
+        .bind("/read")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(read, "org-a/read", "the statement ran after the setting");
+    tx.rollback().await.expect("rollback");
+    turns.count()
+}
+
+#[tokio::test]
+async fn a_read_only_begin_is_sent_with_the_first_statement() {
+    assert_eq!(
+        read_turns(false).await,
+        3,
+        "begin, read, rollback waited for"
+    );
+    assert_eq!(
+        read_turns(true).await,
+        2,
+        "begin and read in one round trip"
+    );
+}
+
+#[tokio::test]
+async fn the_transaction_is_the_same_read_only_one_and_its_setting_ends_with_it() {
+    let (mut conn, _turns, _db) = connect(true).await;
+    let mut tx = conn.begin_with(BEGIN).await.expect("begin");
+    let refused = tx
+        .execute("CREATE TABLE written (id int)")
+        .await
+        .expect_err("a read-only transaction");
+    let code = refused.as_database_error().and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("25006"), "{refused}");
+    tx.rollback().await.expect("rollback");
+    let after: Option<String> = sqlx::query_scalar("SELECT current_setting('app.probe', true)")
+        .fetch_one(&mut conn)
+        .await
+        .expect("read after");
+    assert_eq!(after.as_deref().unwrap_or(""), "", "the setting was local");
+}
+
+/// The connection answers a plain statement and is outside any transaction (which also
+/// reads whatever a dropped transaction left queued, as the pool's release does).
+async fn assert_usable(conn: &mut PgConnection) {
+    let next: i32 = sqlx::query_scalar("SELECT 9")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("the connection is usable");
+    assert_eq!(next, 9);
+    assert!(!conn.is_in_transaction());
+}
+
+#[tokio::test]
+async fn a_failing_begin_fails_its_first_statement_and_leaves_the_connection_usable() {
+    let (mut conn, _turns, _db) = connect(true).await;
+    {
+        let mut tx = conn
+            .begin_with("BEGIN READ ONLY; SELECT 1 / 0")
+            .await
+            .expect("queued, not yet answered");
+        let failed = sqlx::query_scalar::<_, i32>("SELECT 7")
+            .fetch_one(&mut *tx)
+            .await
+            .expect_err("the begin's error, not the statement's row");
+        let code = failed.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("22012"), "{failed}");
+    }
+    assert_usable(&mut conn).await;
+    {
+        // A custom begin that leaves no transaction open: its statement must not
+        // pass as part of one.
+        let mut tx = conn
+            .begin_with("BEGIN READ ONLY; COMMIT")
+            .await
+            .expect("queued");
+        let failed = sqlx::query_scalar::<_, i32>("SELECT 8")
+            .fetch_one(&mut *tx)
+            .await
+            .expect_err("no transaction was begun");
+        assert!(matches!(failed, sqlx::Error::BeginFailed), "{failed}");
+    }
+    assert_usable(&mut conn).await;
+}

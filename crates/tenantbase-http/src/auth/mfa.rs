@@ -178,7 +178,7 @@ pub(crate) async fn disable_email_factor(
     params(("X-Device-Id" = Option<String>, Header, description = "Required when the sign-in sent one, and for `trust_device`")),
     responses(
         (status = 200, description = "Signed in; `amr` of the session names both factors", body = MfaVerifyResponse),
-        (status = 401, description = "Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`); wrong, used or expired code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad, used or expired `mfa_token`, another device, or a password changed or reset since the first step (`invalid_mfa_token`); wrong, used or expired code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A method the account lacks, `trust_device` without a device id, or a bad body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes on this account (`too_many_attempts`) or requests from this address (`rate_limited`); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
     ))]

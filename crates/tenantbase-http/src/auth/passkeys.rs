@@ -267,7 +267,7 @@ pub(crate) async fn start_second_factor(
     params(("X-Device-Id" = Option<String>, Header, description = "Required when the sign-in sent one")),
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`); the answer refused (`passkey_refused`): no pending challenge, another account's passkey, wrong origin, bad signature, or a counter that did not increase", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad, used or expired `mfa_token`, another device, or a password changed or reset since the first step (`invalid_mfa_token`); the answer refused (`passkey_refused`): no pending challenge, another account's passkey, wrong origin, bad signature, or a counter that did not increase", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The credential is not a WebAuthn authentication response", body = Problem, content_type = "application/problem+json"),
     ))]

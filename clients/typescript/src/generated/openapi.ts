@@ -4258,7 +4258,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`); the answer refused (`passkey_refused`): no pending challenge, another account's passkey, wrong origin, bad signature, or a counter that did not increase */
+            /** @description Bad, used or expired `mfa_token`, another device, or a password changed or reset since the first step (`invalid_mfa_token`); the answer refused (`passkey_refused`): no pending challenge, another account's passkey, wrong origin, bad signature, or a counter that did not increase */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4725,7 +4725,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad, used or expired `mfa_token`, or another device (`invalid_mfa_token`); wrong, used or expired code (`invalid_mfa_code`) */
+            /** @description Bad, used or expired `mfa_token`, another device, or a password changed or reset since the first step (`invalid_mfa_token`); wrong, used or expired code (`invalid_mfa_code`) */
             401: {
                 headers: {
                     [name: string]: unknown;

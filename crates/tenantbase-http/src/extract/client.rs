@@ -85,13 +85,13 @@ fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
 }
 
 /// A header's text, cut to `max` characters; `None` when absent, empty or not text.
+/// A header's text: its bytes read as UTF-8 (a device's label may be in any language),
+/// control characters left out, cut to `max` characters; `None` when absent, empty or
+/// not UTF-8.
 fn header_text(parts: &Parts, name: &str, max: usize) -> Option<String> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(max).collect::<String>())
-        .filter(|v| !v.is_empty())
+    let text = std::str::from_utf8(parts.headers.get(name)?.as_bytes()).ok()?;
+    let text: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
+    (!text.is_empty()).then_some(text)
 }
 
 fn request_meta(parts: &Parts, addr: Option<std::net::IpAddr>) -> RequestMeta {

@@ -313,6 +313,32 @@ async fn refresh_tokens_are_bound_to_the_device() {
 }
 
 #[tokio::test]
+async fn a_device_label_in_any_language_is_kept_and_cut_to_100_characters() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let first = register(&app, "zoe@example.com").await;
+        let label = "Téléphone de Zoé — 電話";
+        login(&app, "zoe@example.com", &[("x-device-label", label)]).await;
+        let long = "é".repeat(150);
+        login(&app, "zoe@example.com", &[("x-device-label", &long)]).await;
+        let list = with_token(&app, Method::GET, "/v1/auth/sessions", token(&first))
+            .await
+            .json();
+        let labels: Vec<&str> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|s| s["device_label"].as_str())
+            .collect();
+        assert!(labels.contains(&label), "{backend:?}: {labels:?}");
+        assert!(
+            labels.contains(&"é".repeat(100).as_str()),
+            "{backend:?}: {labels:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sessions_are_listed_and_revoked() {
     let app = TestApp::new(Backend::Postgres).await;
     let first = register(&app, "annie@example.com").await;

@@ -86,7 +86,7 @@ pub(crate) async fn update_me(
         (status = 408, description = "The body did not arrive within the request timeout (`request_timeout`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 2 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not an image of the declared type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a readable image, or too many pixels", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty, not a readable image, or too many pixels", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn put_avatar(
     State(state): State<AppState>,

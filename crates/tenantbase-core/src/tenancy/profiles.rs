@@ -110,6 +110,13 @@ impl Tenancy {
                 max_bytes: AVATAR_MAX_BYTES as u64,
             }));
         }
+        if bytes.is_empty() {
+            // Not an image of another type: no image at all.
+            return Err(TenancyError::invalid(
+                "avatar",
+                "is empty: send the image as the request body",
+            ));
+        }
         if let Some(found) = super::files::sniff::mismatch(&content_type, &bytes) {
             return Err(TenancyError::File(FileRefusal::TypeMismatch {
                 declared: content_type,

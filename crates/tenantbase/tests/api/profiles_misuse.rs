@@ -52,7 +52,7 @@ async fn avatars_that_are_not_fit_images_are_refused_and_store_nothing() {
             ),
             (None, png(64, 64, 10), 415),
             (Some("application/json"), png(64, 64, 10), 415),
-            (Some("image/png"), Vec::new(), 415),
+            (Some("image/png"), Vec::new(), 422),
             (Some("image/png"), png(64, 64, 2 * 1024 * 1024), 413),
         ];
         for (content_type, bytes, status) in refusals {

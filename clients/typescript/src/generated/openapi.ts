@@ -3806,7 +3806,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not a readable image, or too many pixels */
+            /** @description Empty, not a readable image, or too many pixels */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -214,11 +214,20 @@ impl Identity {
         user: &User,
         request: &RequestMeta,
     ) -> Result<NewEvent, IdentityError> {
-        // The UPDATE first: on PostgreSQL it waits for whatever holds the user's row lock
+        let now = Utc::now();
+        // Pending sign-ins end before anything else, in the order a second step takes its
+        // rows (the challenge, then the factor): on PostgreSQL a second step half way
+        // through holds its challenge and wants the factor this removes, so taking the
+        // factor first deadlocked.
+        let sign_ins_ended = unit.delete_mfa_challenges(user.id, now).await?;
+        // Then the UPDATE: on PostgreSQL it waits for whatever holds the user's row lock
         // (a passkey or an identity being added), whose rows the DELETEs then see.
-        unit.mark_email_verified(user.id, Utc::now()).await?;
+        unit.mark_email_verified(user.id, now).await?;
         let removed = unit.remove_sign_in_methods_but_password(user.id).await?;
-        let payload = serde_json::json!({"sign_in_methods_removed": removed});
+        let payload = serde_json::json!({
+            "sign_in_methods_removed": removed,
+            "pending_sign_ins_ended": sign_ins_ended,
+        });
         Ok(user_event(
             "auth.email.verified_by_reset",
             user,

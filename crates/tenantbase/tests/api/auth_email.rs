@@ -246,6 +246,65 @@ async fn a_reset_of_an_unverified_account_removes_what_its_registrant_added() {
     }
 }
 
+/// The registrant's second step racing the owner's reset, on PostgreSQL, in the order that
+/// deadlocked: the reset waiting for the factor's row when the second step takes the
+/// challenge's, then wanting that challenge while the second step waits for the factor.
+/// The reset ends pending sign-ins before anything else, so the second step waits for it
+/// and finds its challenge gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_racing_the_registrants_second_step_ends_it_without_a_deadlock() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let (smtp, shutdown, worker) = mail_to_smtp(&app).await;
+    let squatter = crate::tenants::Caller::registered(&app, "own@example.com").await;
+    let (secret, _) = crate::auth_mfa::enrol_totp(&app, &squatter).await;
+    let forgot = json!({"email": "own@example.com"});
+    let asked = post(&app, "/v1/auth/password/forgot", forgot, None).await;
+    assert_eq!(asked.status, 202, "{}", asked.text());
+    let messages = smtp.wait_for_messages(2, Duration::from_secs(20));
+    let reset = token_from(&messages, "own@example.com", "/reset-password");
+    let mfa_token = crate::auth_mfa::mfa_token(&app, "own@example.com", &[]).await;
+
+    let holder = hold_factor_rows(&app, "own@example.com").await;
+    let body = json!({"token": reset, "new_password": "the owner's own passphrase"});
+    let reset = post(&app, "/v1/auth/password/reset", body, None);
+    let code = crate::auth_mfa::totp_code(&secret, 0);
+    let second_step = async {
+        crate::passkeys_races::waiting_for_locks(&app, 1).await;
+        crate::auth_mfa::verify(&app, &mfa_token, "totp", &code, &[]).await
+    };
+    let release = async {
+        crate::passkeys_races::waiting_for_locks(&app, 2).await;
+        crate::passkeys_races::release_row(holder).await;
+    };
+    let (reset, second_step, ()) = tokio::join!(reset, second_step, release);
+    assert_eq!(reset.status, 204, "{}", reset.text());
+    second_step.problem(401, "invalid_mfa_token");
+    shutdown.cancel();
+    worker.await.expect("worker");
+}
+
+/// A connection of its own holding the second-factor rows of the user with `email` (in a
+/// transaction left open) until `release_row`.
+async fn hold_factor_rows(app: &TestApp, email: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut holder = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .expect("postgres");
+    sqlx::query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query(
+        "SELECT 1 FROM mfa_factors f JOIN users u ON u.id = f.user_id \
+         WHERE u.email = $1 FOR UPDATE OF f",
+    )
+    .bind(email)
+    .fetch_all(&mut holder)
+    .await
+    .expect("the factor rows");
+    holder
+}
+
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions() {
     let app = TestApp::new(Backend::Postgres).await;

@@ -333,6 +333,13 @@ impl From<StoreError> for ApiError {
                     "The database is not answering; retry later.",
                 )
             }
+            StoreError::Contended(cause) => {
+                tracing::warn!(error = %cause, "transaction rolled back by a conflict");
+                Self::unavailable(
+                    "database_contention",
+                    "The request collided with a concurrent one and was rolled back; retry.",
+                )
+            }
             other => Self::internal(&other),
         }
     }

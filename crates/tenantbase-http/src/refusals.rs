@@ -1,7 +1,7 @@
 //! The refusals an operation answers because of what it is, documented in one place
 //! rather than route by route: its access rule's (401, 403, 404), a JSON body's (400
 //! `malformed_json`, 408, 413, 415 `unsupported_media_type`, 422), a query string's (422)
-//! and the server's own 503 (timeout, shutdown), which every route can answer.
+//! and the server's own 503 (timeout, shutdown, the database), which every route can answer.
 //! `guard` applies this to every route, so a new route cannot leave one out; where a
 //! route describes the same status itself, the two descriptions are joined. Routes that
 //! spend the client address's request budget are registered through `throttled`, which
@@ -42,10 +42,11 @@ const QUERY: &[(&str, &str)] = &[(
 )];
 
 /// What any route answers when the server cannot: the request timeout ran out while
-/// the server was working (`http.request_timeout`), or the server is shutting down.
+/// the server was working (`http.request_timeout`), the server is shutting down, or the
+/// database did not answer or gave the request's transaction up to a concurrent one.
 const SERVER_UNAVAILABLE: (&str, &str) = (
     "503",
-    "The server did not answer within its request timeout, or is shutting down (`service_unavailable`)",
+    "The server did not answer within its request timeout, or is shutting down (`service_unavailable`); the database did not answer in time (`database_unavailable`) or rolled the request back in a conflict with a concurrent one (`database_contention`)",
 );
 
 /// What `ClientMeta` answers once the client address has spent its budget.

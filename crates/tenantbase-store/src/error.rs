@@ -1,7 +1,8 @@
 //! What can go wrong in the store, in terms the layers above can act on.
 
-/// A store failure. `Unavailable` means the database could not be reached in time (a
-/// 503 upstream); `Database` is anything else unexpected (a 500).
+/// A store failure. `Unavailable` means the database could not be reached in time and
+/// `Contended` that it gave a transaction up to a concurrent one (503s upstream);
+/// `Database` is anything else unexpected (a 500).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -11,6 +12,11 @@ pub enum StoreError {
     Conflict { constraint: String },
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// PostgreSQL rolled the transaction back to break a deadlock or a serialization
+    /// conflict with a concurrent one: nothing of it was kept, and a retry may pass (a 503
+    /// upstream).
+    #[error("transaction rolled back by a conflict: {0}")]
+    Contended(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -36,6 +42,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
                 constraint: db.constraint().unwrap_or("unique").to_owned(),
             },
+            // deadlock_detected, serialization_failure
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                StoreError::Contended(error)
+            }
             _ => StoreError::Database(error),
         }
     }

@@ -264,7 +264,10 @@ async fn a_reset_racing_the_registrants_second_step_ends_it_without_a_deadlock()
     let reset = token_from(&messages, "own@example.com", "/reset-password");
     let mfa_token = crate::auth_mfa::mfa_token(&app, "own@example.com", &[]).await;
 
-    let holder = hold_factor_rows(&app, "own@example.com").await;
+    // The registrant's factor, as a unit deleting or using it would take it.
+    let factor = "SELECT 1 FROM mfa_factors f JOIN users u ON u.id = f.user_id \
+                  WHERE u.email = $1 FOR UPDATE OF f";
+    let holder = crate::passkeys_races::hold_rows(&app, factor, "own@example.com").await;
     let body = json!({"token": reset, "new_password": "the owner's own passphrase"});
     let reset = post(&app, "/v1/auth/password/reset", body, None);
     let code = crate::auth_mfa::totp_code(&secret, 0);
@@ -281,28 +284,6 @@ async fn a_reset_racing_the_registrants_second_step_ends_it_without_a_deadlock()
     second_step.problem(401, "invalid_mfa_token");
     shutdown.cancel();
     worker.await.expect("worker");
-}
-
-/// A connection of its own holding the second-factor rows of the user with `email` (in a
-/// transaction left open) until `release_row`.
-async fn hold_factor_rows(app: &TestApp, email: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    let mut holder = sqlx::PgConnection::connect(&app.database_url)
-        .await
-        .expect("postgres");
-    sqlx::query("BEGIN")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query(
-        "SELECT 1 FROM mfa_factors f JOIN users u ON u.id = f.user_id \
-         WHERE u.email = $1 FOR UPDATE OF f",
-    )
-    .bind(email)
-    .fetch_all(&mut holder)
-    .await
-    .expect("the factor rows");
-    holder
 }
 
 #[tokio::test]

@@ -172,6 +172,17 @@ async fn removed_in_flight(
 /// with `email` (in a transaction left open) until [`release_row`]: the app's units that
 /// ask for that row line up behind it.
 pub(crate) async fn hold_user_row(app: &TestApp, email: &str) -> PgConnection {
+    hold_rows(
+        app,
+        "SELECT 1 FROM users WHERE email = $1 FOR UPDATE",
+        email,
+    )
+    .await
+}
+
+/// A connection of its own holding the rows `select` (a `SELECT … FOR UPDATE` of `$1`)
+/// locks, in a transaction left open until [`release_row`]; at least one must be found.
+pub(crate) async fn hold_rows(app: &TestApp, select: &str, key: &str) -> PgConnection {
     let mut holder = PgConnection::connect(&app.database_url)
         .await
         .expect("postgres");
@@ -179,11 +190,12 @@ pub(crate) async fn hold_user_row(app: &TestApp, email: &str) -> PgConnection {
         .execute(&mut holder)
         .await
         .expect("begin");
-    sqlx::query("SELECT 1 FROM users WHERE email = $1 FOR UPDATE")
-        .bind(email)
-        .fetch_one(&mut holder)
+    let held = sqlx::query(select)
+        .bind(key)
+        .fetch_all(&mut holder)
         .await
-        .expect("the user's row");
+        .expect("the rows to hold");
+    assert!(!held.is_empty(), "nothing to hold: {select}");
     holder
 }
 

@@ -2,8 +2,8 @@
 //! 415 for a non-JSON content type, 400 for malformed JSON, 413 past the body limit and
 //! 422 naming the field that does not fit the expected shape or that holds a NUL
 //! character. Every body is a JSON object. `ApiPatch` is the same for PATCH bodies, whose
-//! `null` for a field that cannot be null the handler reports with the change's other
-//! problems.
+//! members that do not fit on their own (a `null` for a field that cannot be null, a
+//! string for a flag) the handler reports with the change's other problems.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -34,10 +34,11 @@ where
     }
 }
 
-/// A PATCH body parsed from JSON into `T`, and a problem for each member sent as `null`
-/// that `T` refuses so (`not_null`), left out of `T`: the handler passes them on with the
-/// change, so that they are named with its other problems (an empty name, a bad slug)
-/// rather than alone, and nothing is changed.
+/// A PATCH body parsed from JSON into `T`, and a problem for each member that `T` refuses
+/// on its own (a `null` for a field that cannot be one, `not_null`; a value of the wrong
+/// type), left out of `T`: the handler passes them on with the change, so that they are
+/// named with its other problems (an empty name, a bad slug) rather than alone, and
+/// nothing is changed.
 #[derive(Debug, Clone, Default)]
 pub struct ApiPatch<T>(pub T, pub Vec<FieldProblem>);
 
@@ -49,8 +50,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (value, nulls) = parse_patch(&json_body(req, state).await?)?;
-        Ok(ApiPatch(value, nulls))
+        let (value, unfit) = parse_patch(&json_body(req, state).await?)?;
+        Ok(ApiPatch(value, unfit))
     }
 }
 
@@ -113,9 +114,10 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// `T` from `body` as `parse` makes it, but with the members sent as `null` that `T`
-/// refuses so left out and returned as problems. A body refused for anything else is
-/// refused as `parse` refuses it, which names those members too.
+/// `T` from `body` as `parse` makes it, but with the members `T` refuses on their own
+/// (each tried alone: a `null` it cannot take, a value of the wrong type) left out and
+/// returned as problems. A body refused for anything else (an unknown member, a bad item
+/// inside a list, NUL) is refused as `parse` refuses it, which names those members too.
 fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
     let refused = match parse::<T>(body) {
         Ok(value) => return Ok((value, Vec::new())),
@@ -127,25 +129,24 @@ fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>
     if members.len() > MEMBERS_TRIED {
         return Err(refused);
     }
-    let nulls: Vec<FieldProblem> = members
+    let unfit: Vec<FieldProblem> = members
         .iter()
-        .filter(|(_, value)| value.is_null())
-        .filter_map(|(key, _)| {
-            let alone = Value::Object(Map::from_iter([(key.clone(), Value::Null)]));
+        .filter_map(|(key, value)| {
+            let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
             first_problem::<T>(alone).filter(|problem| &problem.field == key)
         })
         .map(|problem| FieldProblem::new(problem.field, problem.message))
         .collect();
-    if nulls.is_empty() {
+    if unfit.is_empty() {
         return Err(refused);
     }
-    for null in &nulls {
-        members.remove(&null.field);
+    for member in &unfit {
+        members.remove(&member.field);
     }
     // Written out again, so that the rest goes through every check of `parse` (NUL).
     let rest = serde_json::to_vec(&members).unwrap_or_default();
     parse::<T>(&rest)
-        .map(|value| (value, nulls))
+        .map(|value| (value, unfit))
         .map_err(|_| refused)
 }
 
@@ -287,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_patch_names_each_null_that_cannot_be_and_keeps_the_rest() {
+    fn a_patch_names_each_member_that_does_not_fit_alone_and_keeps_the_rest() {
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Patch {
@@ -305,13 +306,24 @@ mod tests {
             (None, Some(true), Some(None))
         );
         assert_eq!(nulls, [FieldProblem::new("name", "must not be null")]);
-        // Any other problem refuses the body, naming the nulls with it.
-        let refused = parse_patch::<Patch>(br#"{"name": null, "flag": "yes"}"#)
+        // A value of the wrong type is left out and named the same way.
+        let (patch, unfit) =
+            parse_patch::<Patch>(br#"{"name": null, "flag": "yes", "note": "n"}"#).expect("parsed");
+        assert_eq!(
+            (patch.name, patch.flag, patch.note),
+            (None, None, Some(Some("n".to_owned())))
+        );
+        let fields: Vec<&str> = unfit.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["flag", "name"]);
+        // And so is a member `Patch` does not know.
+        let (_, unfit) = parse_patch::<Patch>(br#"{"flag": "yes", "bogus": 1}"#).expect("parsed");
+        let fields: Vec<&str> = unfit.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["bogus", "flag"]);
+        // A problem no member makes alone (one given twice) refuses the body.
+        let refused = parse_patch::<Patch>(br#"{"flag": true, "flag": false}"#)
             .expect_err("refused")
             .into_problem("req_1");
-        let mut fields: Vec<String> = refused.errors.into_iter().map(|e| e.field).collect();
-        fields.sort();
-        assert_eq!(fields, ["flag", "name"]);
+        assert_eq!(refused.status, 422);
     }
 
     #[test]

@@ -62,13 +62,13 @@ pub(crate) struct ProfilePatchBody {
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    ApiPatch(body, nulls): ApiPatch<ProfilePatchBody>,
+    ApiPatch(body, unfit): ApiPatch<ProfilePatchBody>,
 ) -> Result<Json<ProfileView>, ApiError> {
     let patch = ProfilePatch {
         display_name: body.display_name,
         bio: body.bio,
         visibility: body.profile_visibility,
-        refused: nulls,
+        refused: unfit,
     };
     let profile = state
         .tenancy

@@ -23,8 +23,8 @@ pub struct OrgChange {
     pub slug: Option<String>,
     /// Whether members must sign in with a second factor to act in the org.
     pub require_mfa: Option<bool>,
-    /// Problems found before the change got here (a field sent as `null` that cannot be
-    /// null): refused with the change's own, so that one answer names every field.
+    /// Problems found before the change got here (a field sent as `null` that cannot be,
+    /// or of the wrong type): refused with the change's own, so one answer names every field.
     pub refused: Vec<FieldProblem>,
 }
 

@@ -24,8 +24,8 @@ pub struct ProfilePatch {
     pub display_name: Option<String>,
     pub bio: Option<Option<String>>,
     pub visibility: Option<String>,
-    /// Problems found before the change got here (a field sent as `null` that cannot be
-    /// null): refused with the change's own, so that one answer names every field.
+    /// Problems found before the change got here (a field sent as `null` that cannot be,
+    /// or of the wrong type): refused with the change's own, so one answer names every field.
     pub refused: Vec<FieldProblem>,
 }
 

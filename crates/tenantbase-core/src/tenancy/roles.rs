@@ -27,8 +27,8 @@ pub struct RoleChange {
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
-    /// Problems found before the change got here (a field sent as `null` that cannot be
-    /// null): refused with the change's own, so that one answer names every field.
+    /// Problems found before the change got here (a field sent as `null` that cannot be,
+    /// or of the wrong type): refused with the change's own, so one answer names every field.
     pub refused: Vec<FieldProblem>,
 }
 

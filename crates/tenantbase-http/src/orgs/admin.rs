@@ -105,14 +105,14 @@ pub(crate) async fn update_role(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(role_id): Path<(String, String)>,
-    ApiPatch(body, nulls): ApiPatch<RolePatchBody>,
+    ApiPatch(body, unfit): ApiPatch<RolePatchBody>,
 ) -> Result<Json<RoleView>, ApiError> {
     let id: RoleId = path_id(&role_id.1)?;
     let change = RoleChange {
         name: body.name,
         description: body.description,
         permissions: body.permissions,
-        refused: nulls,
+        refused: unfit,
     };
     Ok(Json(
         state
@@ -225,13 +225,13 @@ pub(crate) async fn update_team(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(team_id): Path<(String, String)>,
-    ApiPatch(body, nulls): ApiPatch<TeamPatchBody>,
+    ApiPatch(body, unfit): ApiPatch<TeamPatchBody>,
 ) -> Result<Json<TeamView>, ApiError> {
     let id: TeamId = path_id(&team_id.1)?;
     let change = TeamChange {
         name: body.name,
         roles: body.roles,
-        refused: nulls,
+        refused: unfit,
     };
     Ok(Json(
         state

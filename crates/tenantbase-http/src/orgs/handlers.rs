@@ -139,13 +139,13 @@ pub(crate) async fn update_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiPatch(body, nulls): ApiPatch<UpdateOrgBody>,
+    ApiPatch(body, unfit): ApiPatch<UpdateOrgBody>,
 ) -> Result<Json<OrgView>, ApiError> {
     let change = OrgChange {
         name: body.name,
         slug: body.slug,
         require_mfa: body.require_mfa,
-        refused: nulls,
+        refused: unfit,
     };
     Ok(Json(
         state

@@ -106,14 +106,14 @@ pub(crate) async fn update_project(
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
     Path(project_id): Path<(String, String)>,
-    ApiPatch(body, nulls): ApiPatch<ProjectPatchBody>,
+    ApiPatch(body, unfit): ApiPatch<ProjectPatchBody>,
 ) -> Result<Json<ProjectView>, ApiError> {
     let id: ProjectId = path_id(&project_id.1)?;
     let patch = ProjectPatch {
         name: body.name,
         description: body.description,
         metadata: body.metadata,
-        refused: nulls,
+        refused: unfit,
     };
     let project = state
         .tenancy

@@ -1,6 +1,6 @@
 //! Profiles and orgs against misbehaving clients, on both backends: avatars that are not
 //! fit, racing uploads, who may see an avatar and how it is cached, and PATCH bodies that are
-//! wrong everywhere at once.
+//! wrong everywhere at once (wrong types named with broken rules).
 
 use std::sync::Arc;
 
@@ -213,6 +213,13 @@ async fn org_patches_with_bad_slugs_and_fields_are_refused_whole() {
         assert_eq!(same.status, 200, "{backend:?}: {}", same.text());
         let both = patch(json!({"name": "", "slug": "-taken"})).await;
         assert_eq!(both.invalid_fields(), ["name", "slug"], "{backend:?}");
+        // A member of the wrong type is named with the others' broken rules.
+        let mixed = patch(json!({"name": "", "require_mfa": "yes"})).await;
+        assert_eq!(
+            mixed.invalid_fields(),
+            ["name", "require_mfa"],
+            "{backend:?}"
+        );
         member
             .call(
                 &app,

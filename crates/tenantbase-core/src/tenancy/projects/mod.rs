@@ -46,8 +46,8 @@ pub struct ProjectPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub metadata: Option<serde_json::Value>,
-    /// Problems found before the change got here (a field sent as `null` that cannot be
-    /// null): refused with the change's own, so that one answer names every field.
+    /// Problems found before the change got here (a field sent as `null` that cannot be,
+    /// or of the wrong type): refused with the change's own, so one answer names every field.
     pub refused: Vec<FieldProblem>,
 }
 

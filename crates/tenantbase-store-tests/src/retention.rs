@@ -195,45 +195,24 @@ pub async fn starting_a_flow_deletes_a_bounded_batch_of_expired_ones(store: &dyn
         .expect("user")
         .id;
     let session = create_session(store, user, "linking").await;
-    let flow = |n: usize, created_at: DateTime<Utc>, expires_at| OidcFlow {
-        state_hash: format!("flow-{n}"),
-        provider: "idp".to_owned(),
-        user_id: None,
-        session_id: None,
-        redirect_uri: "https://app.example/back".to_owned(),
-        app_challenge: None,
-        created_at,
-        expires_at,
-    };
-    let link = |n: usize, created_at: DateTime<Utc>, expires_at| PendingLink {
-        code_hash: format!("link-{n}"),
-        user_id: user,
-        session_id: session,
-        provider: "idp".to_owned(),
-        issuer: "https://idp.example".to_owned(),
-        subject: format!("subject-{n}"),
-        email: None,
-        created_at,
-        expires_at,
-    };
     // A backlog of 150 each, started while none of them had expired yet.
     let started = ended - Duration::minutes(10);
     let mut unit = store.begin().await.expect("begin");
     for n in 0..150 {
-        unit.insert_oidc_flow(&flow(n, started, ended))
+        unit.insert_oidc_flow(&oidc_flow(n, started, ended))
             .await
             .expect("old flow");
-        unit.insert_link_code(&link(n, started, ended))
+        unit.insert_link_code(&link_code(n, (user, session), started, ended))
             .await
             .expect("old link");
     }
     unit.commit().await.expect("commit");
     let live = now + Duration::minutes(10);
     let mut unit = store.begin().await.expect("begin");
-    unit.insert_oidc_flow(&flow(150, now, live))
+    unit.insert_oidc_flow(&oidc_flow(150, now, live))
         .await
         .expect("new flow");
-    unit.insert_link_code(&link(150, now, live))
+    unit.insert_link_code(&link_code(150, (user, session), now, live))
         .await
         .expect("new link");
     unit.commit().await.expect("commit");
@@ -313,34 +292,51 @@ async fn insert_rows_between_steps(
         .expect("ceremony");
     }
     for (n, expires_at) in expiries(3).enumerate() {
-        unit.insert_oidc_flow(&OidcFlow {
-            state_hash: format!("flow-{n}"),
-            provider: "idp".to_owned(),
-            user_id: None,
-            session_id: None,
-            redirect_uri: "https://app.example/back".to_owned(),
-            app_challenge: None,
-            created_at: expires_at - Duration::minutes(10),
-            expires_at,
-        })
-        .await
-        .expect("flow");
+        let started = expires_at - Duration::minutes(10);
+        unit.insert_oidc_flow(&oidc_flow(n, started, expires_at))
+            .await
+            .expect("flow");
     }
     for (n, expires_at) in expiries(1).enumerate() {
-        unit.insert_link_code(&PendingLink {
-            code_hash: format!("link-{n}"),
-            user_id: users[0],
-            session_id: session,
-            provider: "idp".to_owned(),
-            issuer: "https://idp.example".to_owned(),
-            subject: format!("subject-{n}"),
-            email: None,
-            created_at: expires_at - Duration::minutes(5),
-            expires_at,
-        })
-        .await
-        .expect("link code");
+        let started = expires_at - Duration::minutes(5);
+        unit.insert_link_code(&link_code(n, (users[0], session), started, expires_at))
+            .await
+            .expect("link code");
     }
     unit.commit().await.expect("commit");
     users
+}
+
+/// The OpenID flow `flow-{n}`, started at `created_at`.
+fn oidc_flow(n: usize, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> OidcFlow {
+    OidcFlow {
+        state_hash: format!("flow-{n}"),
+        provider: "idp".to_owned(),
+        user_id: None,
+        session_id: None,
+        redirect_uri: "https://app.example/back".to_owned(),
+        app_challenge: None,
+        created_at,
+        expires_at,
+    }
+}
+
+/// The link code `link-{n}` for the signed-in `(user, session)`, made at `created_at`.
+fn link_code(
+    n: usize,
+    (user_id, session_id): (UserId, SessionId),
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> PendingLink {
+    PendingLink {
+        code_hash: format!("link-{n}"),
+        user_id,
+        session_id,
+        provider: "idp".to_owned(),
+        issuer: "https://idp.example".to_owned(),
+        subject: format!("subject-{n}"),
+        email: None,
+        created_at,
+        expires_at,
+    }
 }

@@ -36,7 +36,7 @@ where
 
 /// A PATCH body parsed from JSON into `T`, and a problem for each member that `T` refuses
 /// on its own (a `null` for a field that cannot be one, `not_null`; a value of the wrong
-/// type), left out of `T`: the handler passes them on with the change, so that they are
+/// type; a member it does not know), left out of `T`: the handler passes them on with the change, so that they are
 /// named with its other problems (an empty name, a bad slug) rather than alone, and
 /// nothing is changed.
 #[derive(Debug, Clone, Default)]
@@ -115,9 +115,10 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 /// `T` from `body` as `parse` makes it, but with the members `T` refuses on their own
-/// (each tried alone: a `null` it cannot take, a value of the wrong type) left out and
-/// returned as problems. A body refused for anything else (an unknown member, a bad item
-/// inside a list, NUL) is refused as `parse` refuses it, which names those members too.
+/// (each tried alone: a `null` it cannot take, a value of the wrong type, an unknown
+/// member) left out and returned as problems. A body refused for anything else (a member
+/// given twice, a bad item inside a list, NUL) is refused as `parse` refuses it, which
+/// names those members too.
 fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
     let refused = match parse::<T>(body) {
         Ok(value) => return Ok((value, Vec::new())),

@@ -84,7 +84,6 @@ fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
         .map(|ConnectInfo(peer)| state.http.client_ip(peer.ip(), &parts.headers))
 }
 
-/// A header's text, cut to `max` characters; `None` when absent, empty or not text.
 /// A header's text: its bytes read as UTF-8 (a device's label may be in any language),
 /// control characters left out, cut to `max` characters; `None` when absent, empty or
 /// not UTF-8.

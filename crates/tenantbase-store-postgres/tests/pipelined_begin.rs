@@ -1,6 +1,8 @@
 //! A read-only transaction's `BEGIN READ ONLY` travels with its first statement
 //! (`PgConnectOptions::pipeline_read_only_begin`, vendor/README.md): one round trip fewer,
-//! with the same transaction, setting and errors as when it is waited for.
+//! with the same transaction, setting and errors as when it is waited for. And a
+//! connection with nothing outstanding is taken back by the pool without a round trip
+//! (`PgConnectOptions::skip_idle_ping`).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -66,19 +68,16 @@ async fn counting_proxy(server: (String, u16)) -> (u16, Arc<Turns>) {
     (port, turns)
 }
 
-/// A connection through a counting proxy, with the option set as asked.
-async fn connect(pipelined: bool) -> (PgConnection, Arc<Turns>, tenantbase_testkit::TestDatabase) {
+/// A connection through a counting proxy, with the options `set` asks for.
+async fn connect(
+    set: impl FnOnce(PgConnectOptions) -> PgConnectOptions,
+) -> (PgConnection, Arc<Turns>, tenantbase_testkit::TestDatabase) {
     let db = tenantbase_testkit::fresh_database().await;
     let options = PgConnectOptions::from_str(&db.url).expect("test URL");
     let (port, turns) = counting_proxy((options.get_host().to_owned(), options.get_port())).await;
-    let conn = PgConnection::connect_with(
-        &options
-            .host("127.0.0.1")
-            .port(port)
-            .pipeline_read_only_begin(pipelined),
-    )
-    .await
-    .expect("connect through the proxy");
+    let conn = PgConnection::connect_with(&set(options.host("127.0.0.1").port(port)))
+        .await
+        .expect("connect through the proxy");
     (conn, turns, db)
 }
 
@@ -86,7 +85,7 @@ const READ: &str = "SELECT current_setting('app.probe', true) || $1";
 
 /// Runs one read-only transaction (the statement already prepared) and counts its turns.
 async fn read_turns(pipelined: bool) -> usize {
-    let (mut conn, turns, _db) = connect(pipelined).await;
+    let (mut conn, turns, _db) = connect(|o| o.pipeline_read_only_begin(pipelined)).await;
     let _: Option<String> = sqlx::query_scalar(READ)
         .bind("")
         .fetch_one(&mut conn)
@@ -120,7 +119,7 @@ async fn a_read_only_begin_is_sent_with_the_first_statement() {
 
 #[tokio::test]
 async fn the_transaction_is_the_same_read_only_one_and_its_setting_ends_with_it() {
-    let (mut conn, _turns, _db) = connect(true).await;
+    let (mut conn, _turns, _db) = connect(|o| o.pipeline_read_only_begin(true)).await;
     let mut tx = conn.begin_with(BEGIN).await.expect("begin");
     let refused = tx
         .execute("CREATE TABLE written (id int)")
@@ -149,7 +148,7 @@ async fn assert_usable(conn: &mut PgConnection) {
 
 #[tokio::test]
 async fn a_failing_begin_fails_its_first_statement_and_leaves_the_connection_usable() {
-    let (mut conn, _turns, _db) = connect(true).await;
+    let (mut conn, _turns, _db) = connect(|o| o.pipeline_read_only_begin(true)).await;
     {
         let mut tx = conn
             .begin_with("BEGIN READ ONLY; SELECT 1 / 0")
@@ -177,4 +176,47 @@ async fn a_failing_begin_fails_its_first_statement_and_leaves_the_connection_usa
         assert!(matches!(failed, sqlx::Error::BeginFailed), "{failed}");
     }
     assert_usable(&mut conn).await;
+}
+
+/// The round trips of the pool's release ping after a committed transaction.
+async fn ping_turns_after_commit(skip_idle_ping: bool) -> usize {
+    let (mut conn, turns, _db) = connect(|o| o.skip_idle_ping(skip_idle_ping)).await;
+    let mut tx = conn.begin().await.expect("begin");
+    tx.execute("CREATE TEMP TABLE t (id int)")
+        .await
+        .expect("write");
+    tx.commit().await.expect("commit");
+    turns.reset();
+    conn.ping().await.expect("ping");
+    turns.count()
+}
+
+#[tokio::test]
+async fn a_connection_with_nothing_outstanding_is_pinged_without_a_round_trip() {
+    assert_eq!(ping_turns_after_commit(false).await, 1, "sqlx's own ping");
+    assert_eq!(
+        ping_turns_after_commit(true).await,
+        0,
+        "nothing to flush or drain"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_is_still_rolled_back_by_the_ping() {
+    let (mut conn, turns, _db) = connect(|o| o.skip_idle_ping(true)).await;
+    {
+        let mut tx = conn.begin().await.expect("begin");
+        tx.execute("CREATE TEMP TABLE t (id int)")
+            .await
+            .expect("write");
+    }
+    turns.reset();
+    conn.ping().await.expect("ping");
+    assert_eq!(turns.count(), 1, "the queued rollback flushed and answered");
+    assert!(!conn.is_in_transaction());
+    let rolled_back: Option<String> = sqlx::query_scalar("SELECT to_regclass('pg_temp.t')::text")
+        .fetch_one(&mut conn)
+        .await
+        .expect("look");
+    assert_eq!(rolled_back, None, "the table went with the rollback");
 }

@@ -150,6 +150,7 @@ impl PgConnection {
                 cache_elem_type_to_array: HashMap::new(),
                 log_settings: options.log_settings.clone(),
                 pipeline_read_only_begin: options.pipeline_read_only_begin,
+                skip_idle_ping: options.skip_idle_ping,
                 unread_begin: false,
             }),
         })

@@ -77,6 +77,9 @@ pub struct PgConnectionInner {
     // `PgConnectOptions::pipeline_read_only_begin`
     pub(crate) pipeline_read_only_begin: bool,
 
+    // `PgConnectOptions::skip_idle_ping`
+    pub(crate) skip_idle_ping: bool,
+
     // a `BEGIN` queued without waiting for its answer, which has not been read yet: its
     // ReadyForQuery is the first one pending
     pub(crate) unread_begin: bool,
@@ -238,6 +241,15 @@ impl Connection for PgConnection {
         // self.execute("/* SQLx ping */").map_ok(|_| ()).boxed()
 
         Box::pin(async move {
+            // `skip_idle_ping`: nothing to flush and nothing to drain.
+            if self.inner.skip_idle_ping
+                && self.inner.pending_ready_for_query_count == 0
+                && self.inner.stream.write_buffer_mut().is_empty()
+                && matches!(self.inner.transaction_status, TransactionStatus::Idle)
+            {
+                return Ok(());
+            }
+
             // The simplest call-and-response that's possible.
             self.write_sync();
             self.wait_until_ready().await

@@ -31,6 +31,7 @@ pub struct PgConnectOptions {
     pub(crate) extra_float_digits: Option<Cow<'static, str>>,
     pub(crate) options: Option<String>,
     pub(crate) pipeline_read_only_begin: bool,
+    pub(crate) skip_idle_ping: bool,
 }
 
 impl Default for PgConnectOptions {
@@ -92,6 +93,7 @@ impl PgConnectOptions {
             log_settings: Default::default(),
             options: var("PGOPTIONS").ok(),
             pipeline_read_only_begin: false,
+            skip_idle_ping: false,
         }
     }
 
@@ -360,6 +362,20 @@ impl PgConnectOptions {
     /// it; otherwise the `BEGIN` is sent and waited for as usual.
     pub fn pipeline_read_only_begin(mut self, on: bool) -> Self {
         self.pipeline_read_only_begin = on;
+        self
+    }
+
+    /// `ping` answers at once, without a round trip, when the connection has nothing
+    /// outstanding: nothing unsent, no answer unread, no transaction open. Defaults to
+    /// `false` (sqlx's own behaviour: a `Sync` and its answer every time).
+    ///
+    /// The pool pings every connection it takes back; for a connection whose last
+    /// statement (a `COMMIT`, say) was answered in full, that round trip flushes nothing
+    /// and only tests that the server is still there, which the connection's next
+    /// statement finds out as well. A connection with a rollback queued, or left
+    /// mid-answer by a dropped future, is pinged as usual.
+    pub fn skip_idle_ping(mut self, on: bool) -> Self {
+        self.skip_idle_ping = on;
         self
     }
 

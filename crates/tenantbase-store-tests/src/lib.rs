@@ -66,6 +66,7 @@ macro_rules! conformance_suite {
             single_use_tokens_expire_are_replaced_and_work_once,
             ended_sessions_tokens_and_devices_are_pruned_in_batches,
             ended_challenges_codes_and_flows_are_pruned_in_batches,
+            expired_invitations_of_every_org_are_pruned_in_batches,
             starting_a_flow_deletes_a_bounded_batch_of_expired_ones,
             ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge,
             emailed_codes_are_kept_one_per_purpose,

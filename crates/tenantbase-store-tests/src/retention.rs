@@ -3,14 +3,15 @@
 use std::iter::repeat_n;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantbase_domain::id::{SessionId, TrustedDeviceId, UserId};
-use tenantbase_domain::model::Rotation;
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::{InvitationId, SessionId, TrustedDeviceId, UserId};
+use tenantbase_domain::model::{Invitation, Rotation};
 use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge, NewTrustedDevice};
 use tenantbase_store::identity::oidc::{OidcFlow, PendingLink};
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
 use tenantbase_store::identity::retention::PrunedAuth;
 use tenantbase_store::identity::sessions::NewSession;
-use tenantbase_store::{Store, StoreError};
+use tenantbase_store::{OrgScope, Store, StoreError};
 
 use crate::identity::{create_session, create_user};
 
@@ -338,5 +339,78 @@ fn link_code(
         email: None,
         created_at,
         expires_at,
+    }
+}
+
+pub async fn expired_invitations_of_every_org_are_pruned_in_batches(store: &dyn Store) {
+    let owner = create_user(store, Some("inviter@example.com"))
+        .await
+        .expect("user")
+        .id;
+    let now = Utc::now();
+    let long_ago = now - Duration::days(60);
+    // Token hashes by what becomes of them: `old-*` expired before the cut (one of them
+    // accepted, one revoked), `recent` after it, `live` not yet.
+    let orgs = [
+        (
+            "a",
+            vec![
+                ("old-a1", long_ago),
+                ("old-a2", long_ago),
+                ("recent", now - Duration::days(10)),
+                ("live-a", now + Duration::days(7)),
+            ],
+        ),
+        (
+            "b",
+            vec![("old-b", long_ago), ("live-b", now + Duration::days(7))],
+        ),
+    ];
+    let mut scopes = Vec::new();
+    for (slug, invitations) in &orgs {
+        let scope = OrgScope::for_checked_org(OrgId::new());
+        let mut unit = store.begin_org(&scope).await.expect("unit");
+        unit.create_org(
+            slug,
+            &format!("{slug}-{}", scope.org_id().as_uuid().simple()),
+            owner,
+        )
+        .await
+        .expect("org");
+        for (hash, expires_at) in invitations {
+            let invitation = Invitation {
+                id: InvitationId::new(),
+                email: format!("{hash}@example.com"),
+                role_ids: Vec::new(),
+                any_email: false,
+                invited_by: owner,
+                created_at: *expires_at - Duration::days(7),
+                expires_at: *expires_at,
+                accepted_at: (*hash == "old-a1").then_some(*expires_at - Duration::days(6)),
+                revoked_at: (*hash == "old-b").then_some(*expires_at - Duration::days(6)),
+            };
+            unit.insert_invitation(&invitation, hash)
+                .await
+                .expect("invitation");
+        }
+        unit.commit().await.expect("commit");
+        scopes.push(scope);
+    }
+
+    // Two at most per call, across both orgs, until nothing is left to delete.
+    let cut = now - Duration::days(30);
+    let mut deleted = Vec::new();
+    for _ in 0..3 {
+        let pruned = store.prune_ended_auth(cut, 2).await.expect("prune");
+        deleted.push(pruned.invitations);
+    }
+    assert_eq!(deleted, [2, 1, 0], "per call");
+
+    for (scope, (_, invitations)) in scopes.iter().zip(&orgs) {
+        let mut unit = store.read_org(scope).await.expect("read");
+        for (hash, _) in invitations {
+            let found = unit.invitation_by_token(hash).await.expect("look");
+            assert_eq!(found.is_some(), !hash.starts_with("old"), "{hash}");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `auth.cleanup`: deletes sessions, single-use tokens, trusted devices and what waited
 //! between the steps of a sign-in (second-step challenges, emailed codes, WebAuthn
-//! ceremonies, OpenID flows and link codes) that ended more than `keep` ago
-//! (`auth.keep_ended_days`), so the tables hold what can still be used, plus a window to
-//! look into recent ones — not every IP address and user agent an account ever signed in
-//! from.
+//! ceremonies, OpenID flows and link codes), and invitations to orgs, that ended more
+//! than `keep` ago (`auth.keep_ended_days`), so the tables hold what can still be used,
+//! plus a window to look into recent ones — not every IP address and user agent an
+//! account ever signed in from, nor every address an org ever invited.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +61,7 @@ impl JobHandler for PruneEndedAuth {
             webauthn_ceremonies = pruned.webauthn_ceremonies,
             oidc_flows = pruned.oidc_flows,
             oidc_link_codes = pruned.oidc_link_codes,
+            invitations = pruned.invitations,
             "deleted what ended sign-ins left behind"
         );
         Ok(())

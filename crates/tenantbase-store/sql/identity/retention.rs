@@ -6,15 +6,13 @@ use tenantbase_store::StoreResult;
 use tenantbase_store::identity::retention::PrunedAuth;
 
 use crate::dialect::Db;
+use crate::sql::platform::events::enter_platform_scope;
 
-pub(crate) async fn prune_ended_auth<'e, E>(
-    db: E,
+pub(crate) async fn prune_ended_auth(
+    db: &sqlx::Pool<Db>,
     before: DateTime<Utc>,
     limit: u32,
-) -> StoreResult<PrunedAuth>
-where
-    E: sqlx::Executor<'e, Database = Db> + Copy,
-{
+) -> StoreResult<PrunedAuth> {
     // Each table with the column its rows are found by and the column that expires.
     let prune = |table, key, expiry| delete_expired(db, table, key, expiry, before, limit);
     Ok(PrunedAuth {
@@ -27,7 +25,23 @@ where
         webauthn_ceremonies: prune("webauthn_ceremonies", "challenge_hash", "expires_at").await?,
         oidc_flows: prune("oidc_flows", "state_hash", "expires_at").await?,
         oidc_link_codes: prune("oidc_link_codes", "code_hash", "expires_at").await?,
+        invitations: prune_expired_invitations(db, before, limit).await?,
     })
+}
+
+/// Invitations of every org: row-level security admits that only in the platform scope,
+/// which is transaction-local (migration 0025), hence the transaction.
+async fn prune_expired_invitations(
+    db: &sqlx::Pool<Db>,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    let mut tx = db.begin().await?;
+    enter_platform_scope(&mut tx).await?;
+    let deleted =
+        delete_expired(&mut *tx, "invitations", "id", "expires_at", before, limit).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 /// How many expired rows of its kind starting an OpenID flow, a link or a passkey

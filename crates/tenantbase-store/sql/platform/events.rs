@@ -49,10 +49,11 @@ impl EventsUnit for PlatformTx {
 
 /// Opens the event log's platform scope for the rest of this transaction: on
 /// PostgreSQL, row-level security on `events` admits every chain to it
-/// (migration 0008). Only the cross-org paths of the event log call it: a
-/// platform unit's append, sealing and truncation, `events_after`,
-/// `headless_chains` and `unsealed_chains`. Org units never
-/// do, so they reach their own org's events only.
+/// (migration 0008), and to the deletion of every org's expired invitations (0025).
+/// Only the cross-org paths of the event log call it — a platform unit's append,
+/// sealing and truncation, `events_after`, `headless_chains` and `unsealed_chains` —
+/// and `auth.cleanup`'s deletion of invitations. Org units never do, so they reach
+/// their own org's rows only.
 pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
     if let Some(enter) = dialect::ENTER_PLATFORM_SCOPE {
         sqlx::query(enter).execute(&mut *conn).await?;

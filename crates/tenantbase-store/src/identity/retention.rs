@@ -1,9 +1,11 @@
 //! What sign-ins leave behind once it has ended: sessions past their absolute expiry
 //! (their refresh tokens go with them), single-use tokens and trusted devices past
 //! theirs, and what waited between the steps of a sign-in past its expiry — second-step
-//! challenges, emailed codes, WebAuthn ceremonies, OpenID flows and link codes. Nothing
-//! reads them any more, and sessions hold the IP address and user agent they were opened
-//! from: they are deleted some time after they ended (`auth.cleanup`).
+//! challenges, emailed codes, WebAuthn ceremonies, OpenID flows and link codes — and
+//! invitations to orgs past theirs, accepted, revoked or never used. Nothing reads them
+//! any more, sessions hold the IP address and user agent they were opened from and
+//! invitations the address they were sent to: they are deleted some time after they
+//! ended (`auth.cleanup`).
 
 use std::ops::AddAssign;
 
@@ -24,6 +26,7 @@ pub struct PrunedAuth {
     pub webauthn_ceremonies: u64,
     pub oidc_flows: u64,
     pub oidc_link_codes: u64,
+    pub invitations: u64,
 }
 
 impl PrunedAuth {
@@ -39,6 +42,7 @@ impl PrunedAuth {
             self.webauthn_ceremonies,
             self.oidc_flows,
             self.oidc_link_codes,
+            self.invitations,
         ]
         .into_iter()
         .max()
@@ -57,6 +61,7 @@ impl AddAssign for PrunedAuth {
         self.webauthn_ceremonies += other.webauthn_ceremonies;
         self.oidc_flows += other.oidc_flows;
         self.oidc_link_codes += other.oidc_link_codes;
+        self.invitations += other.invitations;
     }
 }
 

@@ -48,8 +48,9 @@ pub struct AuthConfig {
     pub new_sign_in_alerts: bool,
     /// Sessions past their absolute expiry, single-use tokens, trusted devices and the
     /// rows between a sign-in's steps (challenges, emailed codes, ceremonies, OpenID flows
-    /// and link codes) past theirs are deleted (hourly, `auth.cleanup`) once they ended
-    /// this many days ago.
+    /// and link codes) past theirs, and invitations to orgs past their expiry (accepted,
+    /// revoked or not), are deleted (hourly, `auth.cleanup`) once they ended this many
+    /// days ago.
     pub keep_ended_days: u64,
     /// Second factors (`[auth.mfa]`).
     pub mfa: super::mfa::MfaConfig,

@@ -56,11 +56,12 @@ impl PgStore {
     /// (and report "not ready") while the database is down. Each connection switches to
     /// the runtime role as it opens.
     pub fn connect(url: &str, pool: PgPoolConfig) -> StoreResult<Self> {
-        // A read's `BEGIN READ ONLY` and org setting travel with its first statement, and
-        // a connection whose unit committed goes back to the pool without a ping: one
-        // round trip fewer per read and per write (vendor/README.md).
+        // A unit's `BEGIN` (and org setting) travels with its first statement, and a
+        // connection whose unit committed goes back to the pool without a ping: a round
+        // trip fewer per unit on the request's path, and one fewer per write after it
+        // (vendor/README.md, ADR 0011).
         let options = PgConnectOptions::from_str(url)?
-            .pipeline_read_only_begin(true)
+            .pipeline_begin(true)
             .skip_idle_ping(true);
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections)
@@ -153,7 +154,8 @@ impl OpsStore for PgStore {
 #[async_trait]
 impl TxStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn UnitOfWork>> {
-        let tx = transactions::begin_detached(&self.pool, None).await?;
+        // Spelled out, so that it is pipelined with the unit's first statement.
+        let tx = transactions::begin_detached(&self.pool, Some("BEGIN".into())).await?;
         Ok(Box::new(sql::platform::PlatformTx::new(tx)))
     }
 }

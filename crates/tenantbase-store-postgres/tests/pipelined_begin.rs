@@ -1,6 +1,7 @@
-//! A read-only transaction's `BEGIN READ ONLY` travels with its first statement
-//! (`PgConnectOptions::pipeline_read_only_begin`, vendor/README.md): one round trip fewer,
-//! with the same transaction, setting and errors as when it is waited for. And a
+//! A transaction's custom `BEGIN` travels with its first statement
+//! (`PgConnectOptions::pipeline_begin`, vendor/README.md): one round trip fewer, with
+//! the same transaction, setting and errors as when it is waited for, and a statement
+//! behind a `BEGIN` that failed never runs. And a
 //! connection with nothing outstanding is taken back by the pool without a round trip
 //! (`PgConnectOptions::skip_idle_ping`).
 
@@ -85,7 +86,7 @@ const READ: &str = "SELECT current_setting('app.probe', true) || $1";
 
 /// Runs one read-only transaction (the statement already prepared) and counts its turns.
 async fn read_turns(pipelined: bool) -> usize {
-    let (mut conn, turns, _db) = connect(|o| o.pipeline_read_only_begin(pipelined)).await;
+    let (mut conn, turns, _db) = connect(|o| o.pipeline_begin(pipelined)).await;
     let _: Option<String> = sqlx::query_scalar(READ)
         .bind("")
         .fetch_one(&mut conn)
@@ -119,7 +120,7 @@ async fn a_read_only_begin_is_sent_with_the_first_statement() {
 
 #[tokio::test]
 async fn the_transaction_is_the_same_read_only_one_and_its_setting_ends_with_it() {
-    let (mut conn, _turns, _db) = connect(|o| o.pipeline_read_only_begin(true)).await;
+    let (mut conn, _turns, _db) = connect(|o| o.pipeline_begin(true)).await;
     let mut tx = conn.begin_with(BEGIN).await.expect("begin");
     let refused = tx
         .execute("CREATE TABLE written (id int)")
@@ -148,7 +149,7 @@ async fn assert_usable(conn: &mut PgConnection) {
 
 #[tokio::test]
 async fn a_failing_begin_fails_its_first_statement_and_leaves_the_connection_usable() {
-    let (mut conn, _turns, _db) = connect(|o| o.pipeline_read_only_begin(true)).await;
+    let (mut conn, _turns, _db) = connect(|o| o.pipeline_begin(true)).await;
     {
         let mut tx = conn
             .begin_with("BEGIN READ ONLY; SELECT 1 / 0")
@@ -219,4 +220,70 @@ async fn a_dropped_transaction_is_still_rolled_back_by_the_ping() {
         .await
         .expect("look");
     assert_eq!(rolled_back, None, "the table went with the rollback");
+}
+
+const INSERT: &str = "INSERT INTO written (id) VALUES ($1)";
+
+/// A connection through a counting proxy to a database with a table `written`, whose
+/// insert is prepared (as the store's statements are once used).
+async fn connect_to_write(
+    pipelined: bool,
+) -> (PgConnection, Arc<Turns>, tenantbase_testkit::TestDatabase) {
+    let (mut conn, turns, db) = connect(|o| o.pipeline_begin(pipelined)).await;
+    conn.execute("CREATE TABLE written (id int)")
+        .await
+        .expect("table");
+    conn.prepare(INSERT).await.expect("prepare the insert");
+    (conn, turns, db)
+}
+
+async fn write_turns(pipelined: bool) -> usize {
+    let (mut conn, turns, _db) = connect_to_write(pipelined).await;
+    turns.reset();
+    let mut tx = conn
+        .begin_with("BEGIN; SET LOCAL app.probe = 'org-a'")
+        .await
+        .expect("begin");
+    sqlx::query(INSERT)
+        .bind(1)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    turns.count()
+}
+
+#[tokio::test]
+async fn a_writing_transactions_begin_is_sent_with_its_first_statement() {
+    assert_eq!(write_turns(false).await, 3, "begin, insert, commit");
+    assert_eq!(write_turns(true).await, 2, "begin and insert in one");
+}
+
+#[tokio::test]
+async fn a_write_behind_a_failing_begin_never_runs() {
+    let (mut conn, turns, _db) = connect_to_write(true).await;
+    {
+        let mut tx = conn
+            .begin_with("BEGIN; SELECT 1 / 0")
+            .await
+            .expect("queued, not yet answered");
+        turns.reset();
+        let failed = sqlx::query(INSERT)
+            .bind(1)
+            .execute(&mut *tx)
+            .await
+            .expect_err("the begin's error");
+        let code = failed.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("22012"), "{failed}");
+        assert_eq!(turns.count(), 1, "the insert went out with the begin");
+    }
+    assert_usable(&mut conn).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM written")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(
+        rows, 0,
+        "skipped by the server, not run outside a transaction"
+    );
 }

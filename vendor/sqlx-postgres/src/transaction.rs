@@ -25,16 +25,16 @@ impl TransactionManager for PgTransactionManager {
                 // custom `BEGIN` statements are not allowed if we're already in
                 // a transaction (we need to issue a `SAVEPOINT` instead)
                 Some(_) if depth > 0 => return Err(Error::InvalidSavePointStatement),
-                // Sent with the transaction's first statement (`pipeline_read_only_begin`);
-                // its answer is read, and checked, before that statement's.
+                // Sent with the transaction's first statement (`pipeline_begin`); its
+                // answer is read, and checked, before that statement's.
                 Some(statement)
-                    if conn.inner.pipeline_read_only_begin
-                        && statement.starts_with("BEGIN READ ONLY")
+                    if conn.inner.pipeline_begin
+                        && statement.starts_with("BEGIN")
                         && conn.inner.pending_ready_for_query_count == 0
+                        && conn.inner.stream.write_buffer_mut().is_empty()
                         && !conn.in_transaction() =>
                 {
-                    conn.queue_simple_query(&statement)?;
-                    conn.inner.unread_begin = true;
+                    conn.queue_unsynced_begin(&statement)?;
                     conn.inner.transaction_depth += 1;
                     return Ok(());
                 }
@@ -85,9 +85,13 @@ impl TransactionManager for PgTransactionManager {
 
     fn start_rollback(conn: &mut PgConnection) {
         if conn.inner.transaction_depth > 0 {
-            // Whether a `BEGIN` sent without waiting opened the transaction no longer
-            // matters to anyone once it is rolled back.
-            conn.inner.unread_begin = false;
+            // A pipelined `BEGIN` still unsent is synced on its own; its answers are read
+            // as any others when the connection next waits. Whether it opened the
+            // transaction no longer matters once that is rolled back.
+            if std::mem::take(&mut conn.inner.unsynced_begin) > 0 {
+                conn.write_sync();
+            }
+            conn.inner.begin_unconfirmed = false;
             conn.queue_simple_query(&rollback_ansi_transaction_sql(conn.inner.transaction_depth))
                 .expect("BUG: Rollback query somehow too large for protocol");
 

@@ -149,9 +149,10 @@ impl PgConnection {
                 cache_type_info: HashMap::new(),
                 cache_elem_type_to_array: HashMap::new(),
                 log_settings: options.log_settings.clone(),
-                pipeline_read_only_begin: options.pipeline_read_only_begin,
+                pipeline_begin: options.pipeline_begin,
                 skip_idle_ping: options.skip_idle_ping,
-                unread_begin: false,
+                unsynced_begin: 0,
+                begin_unconfirmed: false,
             }),
         })
     }

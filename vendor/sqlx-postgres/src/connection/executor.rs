@@ -205,8 +205,12 @@ impl PgConnection {
         let mut logger = QueryLogger::new(query, self.inner.log_settings.clone());
 
         // before we continue, wait until we are "ready" to accept more queries (except for
-        // a `BEGIN` that is to be sent with this query)
-        self.wait_until_ready_but_begin().await?;
+        // a pipelined `BEGIN`, to be sent with this query if it is prepared)
+        if arguments.is_some() {
+            self.wait_until_ready_but_begin().await?;
+        } else {
+            self.wait_until_ready().await?;
+        }
 
         let mut metadata: Arc<PgStatementMetadata>;
 
@@ -291,7 +295,7 @@ impl PgConnection {
         };
 
         self.inner.stream.flush().await?;
-        let behind_begin = self.inner.unread_begin;
+        let behind_begin = self.inner.unsynced_begin > 0;
 
         Ok(try_stream! {
             if behind_begin {

@@ -9,10 +9,10 @@ use futures_util::FutureExt;
 use crate::common::StatementCache;
 use crate::error::Error;
 use crate::ext::ustr::UStr;
-use crate::io::StatementId;
+use crate::io::{PortalId, StatementId};
 use crate::message::{
-    BackendMessageFormat, Close, Query, ReadyForQuery, ReceivedMessage, Terminate,
-    TransactionStatus,
+    BackendMessageFormat, Bind, Close, Execute, Parse, Query, ReadyForQuery, ReceivedMessage,
+    Terminate, TransactionStatus,
 };
 use crate::statement::PgStatementMetadata;
 use crate::transaction::Transaction;
@@ -74,15 +74,19 @@ pub struct PgConnectionInner {
 
     log_settings: LogSettings,
 
-    // `PgConnectOptions::pipeline_read_only_begin`
-    pub(crate) pipeline_read_only_begin: bool,
+    // `PgConnectOptions::pipeline_begin`
+    pub(crate) pipeline_begin: bool,
 
     // `PgConnectOptions::skip_idle_ping`
     pub(crate) skip_idle_ping: bool,
 
-    // a `BEGIN` queued without waiting for its answer, which has not been read yet: its
-    // ReadyForQuery is the first one pending
-    pub(crate) unread_begin: bool,
+    // the statements of a `BEGIN` sent without a `Sync` of their own (`pipeline_begin`)
+    // whose answers have not been read: they come before anything sent after them
+    pub(crate) unsynced_begin: usize,
+
+    // whether the next ReadyForQuery is the first since a pipelined `BEGIN`, which must
+    // report a transaction (open, or failed by a later statement)
+    pub(crate) begin_unconfirmed: bool,
 }
 
 impl PgConnection {
@@ -93,6 +97,13 @@ impl PgConnection {
 
     // will return when the connection is ready for another query
     pub(crate) async fn wait_until_ready(&mut self) -> Result<(), Error> {
+        // A pipelined `BEGIN` is synced on its own when what comes next cannot go with it.
+        if self.inner.unsynced_begin > 0 {
+            self.write_sync();
+            self.inner.stream.flush().await?;
+            self.read_begin_answer().await?;
+        }
+
         if !self.inner.stream.write_buffer_mut().is_empty() {
             self.inner.stream.flush().await?;
         }
@@ -108,49 +119,73 @@ impl PgConnection {
         Ok(())
     }
 
-    /// Like `wait_until_ready`, except that a `BEGIN` queued without waiting (and nothing
-    /// else) is left outstanding, to be sent with the statement about to be written.
+    /// Like `wait_until_ready`, except that a pipelined `BEGIN` (and nothing else) is left
+    /// unsent, to go out with the prepared statement about to be written.
     pub(crate) async fn wait_until_ready_but_begin(&mut self) -> Result<(), Error> {
-        if self.inner.unread_begin && self.inner.pending_ready_for_query_count == 1 {
+        if self.inner.unsynced_begin > 0 && self.inner.pending_ready_for_query_count == 0 {
             return Ok(());
         }
         self.wait_until_ready().await
     }
 
-    /// Reads the answer to a `BEGIN` sent ahead of a statement, leaving the statement's
-    /// own answer to be read next. If the `BEGIN` failed, the statement's answer is read
-    /// too (and dropped), so that nothing of either is left outstanding, and the
-    /// `BEGIN`'s error is returned.
+    /// Queues the parts of a custom `BEGIN` (`pipeline_begin`) as extended-protocol
+    /// statements with no `Sync` of their own: they go out with the next statement, and
+    /// if one fails the server skips everything up to that statement's `Sync`.
+    pub(crate) fn queue_unsynced_begin(&mut self, statement: &str) -> Result<(), Error> {
+        let parts = statement
+            .split(';')
+            .map(str::trim)
+            .filter(|part| !part.is_empty());
+        for part in parts {
+            self.inner.stream.write_msg(Parse {
+                statement: StatementId::UNNAMED,
+                query: part,
+                param_types: &[],
+            })?;
+            self.inner.stream.write_msg(Bind {
+                portal: PortalId::UNNAMED,
+                statement: StatementId::UNNAMED,
+                formats: &[],
+                num_params: 0,
+                params: &[],
+                result_formats: &[],
+            })?;
+            self.inner.stream.write_msg(Execute {
+                portal: PortalId::UNNAMED,
+                limit: 0,
+            })?;
+            self.inner.unsynced_begin += 1;
+        }
+        self.inner.begin_unconfirmed = true;
+        Ok(())
+    }
+
+    /// Reads the answers to a pipelined `BEGIN`'s parts, which come before those of what
+    /// was sent after them. If a part failed, the server skipped everything up to the
+    /// next `Sync`: that `Sync`'s ReadyForQuery is read too, and the part's error
+    /// returned.
     pub(crate) async fn read_begin_answer(&mut self) -> Result<(), Error> {
-        let mut failure = None;
-        loop {
+        while self.inner.unsynced_begin > 0 {
             match self.inner.stream.recv().await {
-                Ok(message) if message.format == BackendMessageFormat::ReadyForQuery => {
-                    if let Err(error) = self.handle_ready_for_query(message) {
-                        failure.get_or_insert(error);
-                    }
-                    break;
+                Ok(message) if message.format == BackendMessageFormat::CommandComplete => {
+                    self.inner.unsynced_begin -= 1;
                 }
                 Ok(_) => {}
                 Err(Error::Database(error)) => {
-                    failure.get_or_insert(Error::Database(error));
+                    self.inner.unsynced_begin = 0;
+                    self.inner.begin_unconfirmed = false;
+                    loop {
+                        let message = self.inner.stream.recv().await?;
+                        if message.format == BackendMessageFormat::ReadyForQuery {
+                            self.handle_ready_for_query(message)?;
+                            return Err(Error::Database(error));
+                        }
+                    }
                 }
                 Err(error) => return Err(error),
             }
         }
-        let Some(failure) = failure else {
-            return Ok(());
-        };
-        loop {
-            match self.inner.stream.recv().await {
-                Ok(message) if message.format == BackendMessageFormat::ReadyForQuery => {
-                    self.handle_ready_for_query(message)?;
-                    return Err(failure);
-                }
-                Ok(_) | Err(Error::Database(_)) => {}
-                Err(error) => return Err(error),
-            }
-        }
+        Ok(())
     }
 
     async fn recv_ready_for_query(&mut self) -> Result<(), Error> {
@@ -171,12 +206,12 @@ impl PgConnection {
         self.ready_for_query(message.decode::<ReadyForQuery>()?.transaction_status)
     }
 
-    /// Records the status a ReadyForQuery reports; the first one after a `BEGIN` queued
-    /// without waiting is that `BEGIN`'s, which must have opened a transaction.
+    /// Records the status a ReadyForQuery reports; the first one after a pipelined
+    /// `BEGIN` must show its transaction (open, or failed by a statement inside it).
     fn ready_for_query(&mut self, status: TransactionStatus) -> Result<(), Error> {
-        let begun = matches!(status, TransactionStatus::Transaction);
+        let begun = !matches!(status, TransactionStatus::Idle);
         self.inner.transaction_status = status;
-        if std::mem::take(&mut self.inner.unread_begin) && !begun {
+        if std::mem::take(&mut self.inner.begin_unconfirmed) && !begun {
             return Err(Error::BeginFailed);
         }
         Ok(())

@@ -30,7 +30,7 @@ pub struct PgConnectOptions {
     pub(crate) log_settings: LogSettings,
     pub(crate) extra_float_digits: Option<Cow<'static, str>>,
     pub(crate) options: Option<String>,
-    pub(crate) pipeline_read_only_begin: bool,
+    pub(crate) pipeline_begin: bool,
     pub(crate) skip_idle_ping: bool,
 }
 
@@ -92,7 +92,7 @@ impl PgConnectOptions {
             extra_float_digits: Some("2".into()),
             log_settings: Default::default(),
             options: var("PGOPTIONS").ok(),
-            pipeline_read_only_begin: false,
+            pipeline_begin: false,
             skip_idle_ping: false,
         }
     }
@@ -351,17 +351,21 @@ impl PgConnectOptions {
         self
     }
 
-    /// Sends a custom `BEGIN READ ONLY…` statement (`begin_with`) together with the
+    /// Sends a custom `begin_with` statement that starts with `BEGIN` together with the
     /// transaction's first statement instead of waiting for its answer first: one round
-    /// trip fewer per read-only transaction. Defaults to `false` (sqlx's own behaviour).
+    /// trip fewer per transaction. Defaults to `false` (sqlx's own behaviour).
     ///
-    /// The `BEGIN`'s answer is read before the first statement's, so a `BEGIN` that fails
-    /// fails that statement; the statement itself has then run outside a transaction (and
-    /// without any setting the custom `BEGIN` makes), which is why only read-only
-    /// transactions are sent this way. Only a connection with nothing outstanding does
-    /// it; otherwise the `BEGIN` is sent and waited for as usual.
-    pub fn pipeline_read_only_begin(mut self, on: bool) -> Self {
-        self.pipeline_read_only_begin = on;
+    /// The custom statement's parts (separated by `;`, none holding one itself) go out
+    /// as extended-protocol statements in the same pipeline as the first statement, with
+    /// one `Sync` after it: if any part fails, the server skips everything up to that
+    /// `Sync`, so the first statement does not run, and fails with the part's error. If
+    /// the parts succeed but leave no transaction open, the first statement has run
+    /// outside one, and the transaction fails with `BeginFailed` when that is seen (at
+    /// the end of its first statement); keep the parts to `BEGIN …` and `SET LOCAL …`.
+    /// Only a connection with nothing outstanding does it; otherwise the statement is
+    /// sent and waited for as usual.
+    pub fn pipeline_begin(mut self, on: bool) -> Self {
+        self.pipeline_begin = on;
         self
     }
 

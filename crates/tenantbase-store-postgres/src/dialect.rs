@@ -2,6 +2,8 @@
 //! the database type, the store type, row locks, the event log's platform scope, and
 //! project search through full-text search.
 
+use tenantbase_store::StoreResult;
+
 /// The database the shared statements are compiled for.
 pub(crate) type Db = sqlx::Postgres;
 
@@ -22,8 +24,17 @@ pub(crate) const USER_ROW_LOCK: &str = "FOR UPDATE";
 
 /// The transaction-local setting that row-level security on `events` admits every chain
 /// for (migration 0008); set only by the event log's cross-org paths.
-pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> =
-    Some("SELECT set_config('app.scope', 'platform', true)");
+pub(crate) const PLATFORM_SCOPE: Option<&str> = Some("SET LOCAL app.scope = 'platform'");
+
+/// Sets `PLATFORM_SCOPE` for the rest of the transaction, sent with its next statement
+/// rather than on its own (the vendored sqlx-postgres's `queue_before_next`): if it
+/// failed, that statement is not run.
+pub(crate) async fn enter_platform_scope(conn: &mut crate::sql::Conn) -> StoreResult<()> {
+    if let Some(scope) = PLATFORM_SCOPE {
+        conn.queue_before_next(scope).await?;
+    }
+    Ok(())
+}
 
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
 /// insert of its first refresh token (hash `$13`) as one statement, so one round trip:

@@ -287,3 +287,58 @@ async fn a_write_behind_a_failing_begin_never_runs() {
         "skipped by the server, not run outside a transaction"
     );
 }
+
+#[tokio::test]
+async fn a_statement_queued_mid_transaction_goes_with_the_next_one() {
+    let (mut conn, turns, _db) = connect_to_write(true).await;
+    conn.prepare(READ).await.expect("prepare the read");
+    turns.reset();
+    let mut tx = conn
+        .begin_with("BEGIN; SET LOCAL app.probe = 'a'")
+        .await
+        .expect("begin");
+    sqlx::query(INSERT)
+        .bind(1)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    tx.queue_before_next("SET LOCAL app.probe = 'b'")
+        .await
+        .expect("queued");
+    let read: String = sqlx::query_scalar(READ)
+        .bind("/read")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(read, "b/read", "the queued statement ran first");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        turns.count(),
+        3,
+        "begin and insert, setting and read, commit"
+    );
+}
+
+#[tokio::test]
+async fn a_statement_behind_a_failing_queued_one_never_runs() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    {
+        let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+        tx.queue_before_next("SET LOCAL statement_timeout = 'soon'")
+            .await
+            .expect("queued");
+        let failed = sqlx::query(INSERT)
+            .bind(1)
+            .execute(&mut *tx)
+            .await
+            .expect_err("the queued statement's error");
+        let code = failed.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("22023"), "{failed}");
+    }
+    assert_usable(&mut conn).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM written")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "skipped by the server");
+}

@@ -2,6 +2,8 @@
 //! the database type, the store type, row locks and scopes it does without, and project
 //! search through FTS5.
 
+use tenantbase_store::StoreResult;
+
 /// The database the shared statements are compiled for.
 pub(crate) type Db = sqlx::Sqlite;
 
@@ -22,7 +24,12 @@ pub(crate) const CLAIM_ROW_LOCK: &str = "";
 pub(crate) const USER_ROW_LOCK: &str = "";
 
 /// SQLite has no row-level security: the event log's platform paths need no scope.
-pub(crate) const ENTER_PLATFORM_SCOPE: Option<&str> = None;
+pub(crate) const PLATFORM_SCOPE: Option<&str> = None;
+
+/// SQLite has no row-level security: nothing to enter.
+pub(crate) async fn enter_platform_scope(_conn: &mut crate::sql::Conn) -> StoreResult<()> {
+    Ok(())
+}
 
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
 /// insert of its first refresh token (hash `$13`) as one query: SQLite runs a query's

@@ -85,10 +85,11 @@ impl TransactionManager for PgTransactionManager {
 
     fn start_rollback(conn: &mut PgConnection) {
         if conn.inner.transaction_depth > 0 {
-            // A pipelined `BEGIN` still unsent is synced on its own; its answers are read
-            // as any others when the connection next waits. Whether it opened the
-            // transaction no longer matters once that is rolled back.
-            if std::mem::take(&mut conn.inner.unsynced_begin) > 0 {
+            // Statements queued without a `Sync` (a pipelined `BEGIN`) and still unsent are
+            // synced on their own; their answers are read as any others when the
+            // connection next waits. Whether the `BEGIN` opened the transaction no longer
+            // matters once that is rolled back.
+            if std::mem::take(&mut conn.inner.unsynced) > 0 {
                 conn.write_sync();
             }
             conn.inner.begin_unconfirmed = false;

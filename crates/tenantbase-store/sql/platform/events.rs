@@ -55,10 +55,7 @@ impl EventsUnit for PlatformTx {
 /// and `auth.cleanup`'s deletion of invitations. Org units never do, so they reach
 /// their own org's rows only.
 pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
-    if let Some(enter) = dialect::ENTER_PLATFORM_SCOPE {
-        sqlx::query(enter).execute(&mut *conn).await?;
-    }
-    Ok(())
+    dialect::enter_platform_scope(conn).await
 }
 
 /// Records `new` for the sealer: one plain insert, no lock on the chain's head.
@@ -119,8 +116,7 @@ pub(crate) async fn events_after(
 /// connection back inside a transaction sqlx does not know of — on PostgreSQL with the
 /// platform scope set, for whichever unit takes the connection next.
 async fn begin_platform_read(pool: &sqlx::Pool<Db>) -> StoreResult<sqlx::Transaction<'static, Db>> {
-    let begin =
-        dialect::ENTER_PLATFORM_SCOPE.map(|enter| format!("BEGIN READ ONLY; {enter}").into());
+    let begin = dialect::PLATFORM_SCOPE.map(|scope| format!("BEGIN READ ONLY; {scope}").into());
     Ok(transactions::begin_detached(pool, begin).await?)
 }
 

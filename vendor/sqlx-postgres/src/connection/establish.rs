@@ -151,7 +151,7 @@ impl PgConnection {
                 log_settings: options.log_settings.clone(),
                 pipeline_begin: options.pipeline_begin,
                 skip_idle_ping: options.skip_idle_ping,
-                unsynced_begin: 0,
+                unsynced: 0,
                 begin_unconfirmed: false,
             }),
         })

@@ -205,7 +205,8 @@ impl PgConnection {
         let mut logger = QueryLogger::new(query, self.inner.log_settings.clone());
 
         // before we continue, wait until we are "ready" to accept more queries (except for
-        // a pipelined `BEGIN`, to be sent with this query if it is prepared)
+        // statements queued without a `Sync`, to be sent with this query if it is
+        // prepared)
         if arguments.is_some() {
             self.wait_until_ready_but_begin().await?;
         } else {
@@ -295,10 +296,10 @@ impl PgConnection {
         };
 
         self.inner.stream.flush().await?;
-        let behind_begin = self.inner.unsynced_begin > 0;
+        let behind_unsynced = self.inner.unsynced > 0;
 
         Ok(try_stream! {
-            if behind_begin {
+            if behind_unsynced {
                 self.read_begin_answer().await?;
             }
 

@@ -80,9 +80,10 @@ pub struct PgConnectionInner {
     // `PgConnectOptions::skip_idle_ping`
     pub(crate) skip_idle_ping: bool,
 
-    // the statements of a `BEGIN` sent without a `Sync` of their own (`pipeline_begin`)
-    // whose answers have not been read: they come before anything sent after them
-    pub(crate) unsynced_begin: usize,
+    // statements queued without a `Sync` of their own (a pipelined `BEGIN`'s parts,
+    // `queue_before_next`) whose answers have not been read: they come before those of
+    // anything sent after them
+    pub(crate) unsynced: usize,
 
     // whether the next ReadyForQuery is the first since a pipelined `BEGIN`, which must
     // report a transaction (open, or failed by a later statement)
@@ -98,7 +99,7 @@ impl PgConnection {
     // will return when the connection is ready for another query
     pub(crate) async fn wait_until_ready(&mut self) -> Result<(), Error> {
         // A pipelined `BEGIN` is synced on its own when what comes next cannot go with it.
-        if self.inner.unsynced_begin > 0 {
+        if self.inner.unsynced > 0 {
             self.write_sync();
             self.inner.stream.flush().await?;
             self.read_begin_answer().await?;
@@ -119,19 +120,41 @@ impl PgConnection {
         Ok(())
     }
 
-    /// Like `wait_until_ready`, except that a pipelined `BEGIN` (and nothing else) is left
-    /// unsent, to go out with the prepared statement about to be written.
+    /// Like `wait_until_ready`, except that statements queued without a `Sync` (and
+    /// nothing else) are left unsent, to go out with the prepared statement about to be
+    /// written.
     pub(crate) async fn wait_until_ready_but_begin(&mut self) -> Result<(), Error> {
-        if self.inner.unsynced_begin > 0 && self.inner.pending_ready_for_query_count == 0 {
+        if self.inner.unsynced > 0 && self.inner.pending_ready_for_query_count == 0 {
             return Ok(());
         }
         self.wait_until_ready().await
     }
 
-    /// Queues the parts of a custom `BEGIN` (`pipeline_begin`) as extended-protocol
-    /// statements with no `Sync` of their own: they go out with the next statement, and
-    /// if one fails the server skips everything up to that statement's `Sync`.
+    /// Queues the parts of a custom `BEGIN` (`pipeline_begin`) to go out with the
+    /// transaction's first statement.
     pub(crate) fn queue_unsynced_begin(&mut self, statement: &str) -> Result<(), Error> {
+        self.queue_unsynced(statement)?;
+        self.inner.begin_unconfirmed = true;
+        Ok(())
+    }
+
+    /// Sends `statement` with the next prepared statement instead of on its own: one
+    /// round trip fewer. Its answer is read before that statement's; if it fails, the
+    /// server skips that statement, which fails with its error (as does whatever syncs
+    /// first: a simple query, a `COMMIT`). For statements whose answer is success or
+    /// failure alone, such as `SET LOCAL …`; parts separated by `;`, none holding one
+    /// itself, no parameters.
+    pub async fn queue_before_next(&mut self, statement: &str) -> Result<(), Error> {
+        if self.inner.pending_ready_for_query_count > 0 {
+            self.wait_until_ready().await?;
+        }
+        self.queue_unsynced(statement)
+    }
+
+    /// Queues `statement`'s parts as extended-protocol statements with no `Sync` of their
+    /// own: they go out with the next statement, and if one fails the server skips
+    /// everything up to that statement's `Sync`.
+    fn queue_unsynced(&mut self, statement: &str) -> Result<(), Error> {
         let parts = statement
             .split(';')
             .map(str::trim)
@@ -154,25 +177,24 @@ impl PgConnection {
                 portal: PortalId::UNNAMED,
                 limit: 0,
             })?;
-            self.inner.unsynced_begin += 1;
+            self.inner.unsynced += 1;
         }
-        self.inner.begin_unconfirmed = true;
         Ok(())
     }
 
-    /// Reads the answers to a pipelined `BEGIN`'s parts, which come before those of what
-    /// was sent after them. If a part failed, the server skipped everything up to the
+    /// Reads the answers to the statements queued without a `Sync`, which come before
+    /// those of what was sent after them. If a part failed, the server skipped everything up to the
     /// next `Sync`: that `Sync`'s ReadyForQuery is read too, and the part's error
     /// returned.
     pub(crate) async fn read_begin_answer(&mut self) -> Result<(), Error> {
-        while self.inner.unsynced_begin > 0 {
+        while self.inner.unsynced > 0 {
             match self.inner.stream.recv().await {
                 Ok(message) if message.format == BackendMessageFormat::CommandComplete => {
-                    self.inner.unsynced_begin -= 1;
+                    self.inner.unsynced -= 1;
                 }
                 Ok(_) => {}
                 Err(Error::Database(error)) => {
-                    self.inner.unsynced_begin = 0;
+                    self.inner.unsynced = 0;
                     self.inner.begin_unconfirmed = false;
                     loop {
                         let message = self.inner.stream.recv().await?;

@@ -126,14 +126,21 @@ async fn the_transaction_is_the_same_read_only_one_and_its_setting_ends_with_it(
         .execute("CREATE TABLE written (id int)")
         .await
         .expect_err("a read-only transaction");
-    let code = refused.as_database_error().and_then(|e| e.code());
-    assert_eq!(code.as_deref(), Some("25006"), "{refused}");
+    assert_eq!(code(&refused).as_deref(), Some("25006"), "{refused}");
     tx.rollback().await.expect("rollback");
     let after: Option<String> = sqlx::query_scalar("SELECT current_setting('app.probe', true)")
         .fetch_one(&mut conn)
         .await
         .expect("read after");
     assert_eq!(after.as_deref().unwrap_or(""), "", "the setting was local");
+}
+
+/// The SQLSTATE of a database error.
+fn code(error: &sqlx::Error) -> Option<String> {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|code| code.into_owned())
 }
 
 /// The connection answers a plain statement and is outside any transaction (which also
@@ -159,8 +166,7 @@ async fn a_failing_begin_fails_its_first_statement_and_leaves_the_connection_usa
             .fetch_one(&mut *tx)
             .await
             .expect_err("the begin's error, not the statement's row");
-        let code = failed.as_database_error().and_then(|e| e.code());
-        assert_eq!(code.as_deref(), Some("22012"), "{failed}");
+        assert_eq!(code(&failed).as_deref(), Some("22012"), "{failed}");
     }
     assert_usable(&mut conn).await;
     {
@@ -237,6 +243,22 @@ async fn connect_to_write(
     (conn, turns, db)
 }
 
+/// Inserts a row of `written` (through the prepared insert).
+async fn insert(conn: &mut PgConnection) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    sqlx::query(INSERT).bind(1).execute(conn).await
+}
+
+/// The connection is usable and `written` holds no row: the insert tried was skipped by
+/// the server, not run outside a transaction.
+async fn assert_nothing_written(conn: &mut PgConnection) {
+    assert_usable(conn).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM written")
+        .fetch_one(conn)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "skipped by the server");
+}
+
 async fn write_turns(pipelined: bool) -> usize {
     let (mut conn, turns, _db) = connect_to_write(pipelined).await;
     turns.reset();
@@ -244,11 +266,7 @@ async fn write_turns(pipelined: bool) -> usize {
         .begin_with("BEGIN; SET LOCAL app.probe = 'org-a'")
         .await
         .expect("begin");
-    sqlx::query(INSERT)
-        .bind(1)
-        .execute(&mut *tx)
-        .await
-        .expect("insert");
+    insert(&mut tx).await.expect("insert");
     tx.commit().await.expect("commit");
     turns.count()
 }
@@ -268,24 +286,11 @@ async fn a_write_behind_a_failing_begin_never_runs() {
             .await
             .expect("queued, not yet answered");
         turns.reset();
-        let failed = sqlx::query(INSERT)
-            .bind(1)
-            .execute(&mut *tx)
-            .await
-            .expect_err("the begin's error");
-        let code = failed.as_database_error().and_then(|e| e.code());
-        assert_eq!(code.as_deref(), Some("22012"), "{failed}");
+        let failed = insert(&mut tx).await.expect_err("the begin's error");
+        assert_eq!(code(&failed).as_deref(), Some("22012"), "{failed}");
         assert_eq!(turns.count(), 1, "the insert went out with the begin");
     }
-    assert_usable(&mut conn).await;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM written")
-        .fetch_one(&mut conn)
-        .await
-        .expect("count");
-    assert_eq!(
-        rows, 0,
-        "skipped by the server, not run outside a transaction"
-    );
+    assert_nothing_written(&mut conn).await;
 }
 
 #[tokio::test]
@@ -297,11 +302,7 @@ async fn a_statement_queued_mid_transaction_goes_with_the_next_one() {
         .begin_with("BEGIN; SET LOCAL app.probe = 'a'")
         .await
         .expect("begin");
-    sqlx::query(INSERT)
-        .bind(1)
-        .execute(&mut *tx)
-        .await
-        .expect("insert");
+    insert(&mut tx).await.expect("insert");
     tx.queue_before_next("SET LOCAL app.probe = 'b'")
         .await
         .expect("queued");
@@ -327,18 +328,10 @@ async fn a_statement_behind_a_failing_queued_one_never_runs() {
         tx.queue_before_next("SET LOCAL statement_timeout = 'soon'")
             .await
             .expect("queued");
-        let failed = sqlx::query(INSERT)
-            .bind(1)
-            .execute(&mut *tx)
+        let failed = insert(&mut tx)
             .await
             .expect_err("the queued statement's error");
-        let code = failed.as_database_error().and_then(|e| e.code());
-        assert_eq!(code.as_deref(), Some("22023"), "{failed}");
+        assert_eq!(code(&failed).as_deref(), Some("22023"), "{failed}");
     }
-    assert_usable(&mut conn).await;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM written")
-        .fetch_one(&mut conn)
-        .await
-        .expect("count");
-    assert_eq!(rows, 0, "skipped by the server");
+    assert_nothing_written(&mut conn).await;
 }

@@ -37,23 +37,22 @@ async fn new_user(store: &dyn Store) -> UserId {
     id
 }
 
+/// A new org named `name` that `owner` created, with a slug of its own.
+pub(crate) async fn new_org(store: &dyn Store, name: &str, owner: UserId) -> OrgScope {
+    let scope = OrgScope::for_checked_org(OrgId::new());
+    let slug = format!("{name}-{}", scope.org_id().as_uuid().simple());
+    let mut unit = store.begin_org(&scope).await.expect("unit");
+    unit.create_org(name, &slug, owner).await.expect("org");
+    unit.commit().await.expect("commit");
+    scope
+}
+
 pub async fn files_are_listed_filtered_and_counted_per_org(store: &dyn Store) {
     let owner = new_user(store).await;
     let (a, b) = (
-        OrgScope::for_checked_org(OrgId::new()),
-        OrgScope::for_checked_org(OrgId::new()),
+        new_org(store, "a", owner).await,
+        new_org(store, "b", owner).await,
     );
-    for (scope, slug) in [(&a, "a"), (&b, "b")] {
-        let mut unit = store.begin_org(scope).await.expect("unit");
-        unit.create_org(
-            slug,
-            &format!("{slug}-{}", scope.org_id().as_uuid().simple()),
-            owner,
-        )
-        .await
-        .expect("org");
-        unit.commit().await.expect("commit");
-    }
     let files = [
         file("zoë.png", 100, "image/png", owner),
         file("zebra.jpg", 50, "image/jpeg", owner),

@@ -3,7 +3,6 @@
 use std::iter::repeat_n;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantbase_domain::OrgId;
 use tenantbase_domain::id::{InvitationId, SessionId, TrustedDeviceId, UserId};
 use tenantbase_domain::model::{Invitation, Rotation};
 use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge, NewTrustedDevice};
@@ -11,8 +10,9 @@ use tenantbase_store::identity::oidc::{OidcFlow, PendingLink};
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony};
 use tenantbase_store::identity::retention::PrunedAuth;
 use tenantbase_store::identity::sessions::NewSession;
-use tenantbase_store::{OrgScope, Store, StoreError};
+use tenantbase_store::{Store, StoreError};
 
+use crate::files::new_org;
 use crate::identity::{create_session, create_user};
 
 pub async fn ended_sessions_tokens_and_devices_are_pruned_in_batches(store: &dyn Store) {
@@ -368,15 +368,8 @@ pub async fn expired_invitations_of_every_org_are_pruned_in_batches(store: &dyn 
     ];
     let mut scopes = Vec::new();
     for (slug, invitations) in &orgs {
-        let scope = OrgScope::for_checked_org(OrgId::new());
+        let scope = new_org(store, slug, owner).await;
         let mut unit = store.begin_org(&scope).await.expect("unit");
-        unit.create_org(
-            slug,
-            &format!("{slug}-{}", scope.org_id().as_uuid().simple()),
-            owner,
-        )
-        .await
-        .expect("org");
         for (hash, expires_at) in invitations {
             let invitation = Invitation {
                 id: InvitationId::new(),

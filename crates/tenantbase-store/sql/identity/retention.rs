@@ -2,8 +2,8 @@
 //! finds its rows by an expiry index and holds the writer for one batch only.
 
 use chrono::{DateTime, Utc};
-use tenantbase_store::StoreResult;
 use tenantbase_store::identity::retention::PrunedAuth;
+use tenantbase_store::{StoreResult, transactions};
 
 use crate::dialect::Db;
 use crate::sql::platform::events::enter_platform_scope;
@@ -30,13 +30,14 @@ pub(crate) async fn prune_ended_auth(
 }
 
 /// Invitations of every org: row-level security admits that only in the platform scope,
-/// which is transaction-local (migration 0025), hence the transaction.
+/// which is transaction-local (migration 0025), hence the transaction — opened in a task
+/// of its own, as every unit's (ADR 0008).
 async fn prune_expired_invitations(
     db: &sqlx::Pool<Db>,
     before: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<u64> {
-    let mut tx = db.begin().await?;
+    let mut tx = transactions::begin_detached(db, None).await?;
     enter_platform_scope(&mut tx).await?;
     let deleted =
         delete_expired(&mut *tx, "invitations", "id", "expires_at", before, limit).await?;

@@ -208,7 +208,7 @@ impl PgConnection {
         // statements queued without a `Sync`, to be sent with this query if it is
         // prepared)
         if arguments.is_some() {
-            self.wait_until_ready_but_begin().await?;
+            self.wait_until_ready_but_unsynced().await?;
         } else {
             self.wait_until_ready().await?;
         }
@@ -241,7 +241,7 @@ impl PgConnection {
             arguments.apply_patches(self, &metadata.parameters).await?;
 
             // consume messages till `ReadyForQuery` before bind and execute
-            self.wait_until_ready_but_begin().await?;
+            self.wait_until_ready_but_unsynced().await?;
 
             // bind to attach the arguments to the statement and create a portal
             self.inner.stream.write_msg(Bind {
@@ -300,7 +300,7 @@ impl PgConnection {
 
         Ok(try_stream! {
             if behind_unsynced {
-                self.read_begin_answer().await?;
+                self.read_unsynced_answers().await?;
             }
 
             loop {

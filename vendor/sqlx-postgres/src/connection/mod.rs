@@ -98,11 +98,12 @@ impl PgConnection {
 
     // will return when the connection is ready for another query
     pub(crate) async fn wait_until_ready(&mut self) -> Result<(), Error> {
-        // A pipelined `BEGIN` is synced on its own when what comes next cannot go with it.
+        // Statements queued without a `Sync` (a pipelined `BEGIN`) are synced on their own
+        // when what comes next cannot go with them.
         if self.inner.unsynced > 0 {
             self.write_sync();
             self.inner.stream.flush().await?;
-            self.read_begin_answer().await?;
+            self.read_unsynced_answers().await?;
         }
 
         if !self.inner.stream.write_buffer_mut().is_empty() {
@@ -123,7 +124,7 @@ impl PgConnection {
     /// Like `wait_until_ready`, except that statements queued without a `Sync` (and
     /// nothing else) are left unsent, to go out with the prepared statement about to be
     /// written.
-    pub(crate) async fn wait_until_ready_but_begin(&mut self) -> Result<(), Error> {
+    pub(crate) async fn wait_until_ready_but_unsynced(&mut self) -> Result<(), Error> {
         if self.inner.unsynced > 0 && self.inner.pending_ready_for_query_count == 0 {
             return Ok(());
         }
@@ -183,10 +184,10 @@ impl PgConnection {
     }
 
     /// Reads the answers to the statements queued without a `Sync`, which come before
-    /// those of what was sent after them. If a part failed, the server skipped everything up to the
-    /// next `Sync`: that `Sync`'s ReadyForQuery is read too, and the part's error
+    /// those of what was sent after them. If one failed, the server skipped everything up
+    /// to the next `Sync`: that `Sync`'s ReadyForQuery is read too, and the error
     /// returned.
-    pub(crate) async fn read_begin_answer(&mut self) -> Result<(), Error> {
+    pub(crate) async fn read_unsynced_answers(&mut self) -> Result<(), Error> {
         while self.inner.unsynced > 0 {
             match self.inner.stream.recv().await {
                 Ok(message) if message.format == BackendMessageFormat::CommandComplete => {

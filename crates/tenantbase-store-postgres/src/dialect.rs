@@ -26,6 +26,24 @@ pub(crate) const USER_ROW_LOCK: &str = "FOR UPDATE";
 /// for (migration 0008); set only by the event log's cross-org paths.
 pub(crate) const PLATFORM_SCOPE: Option<&str> = Some("SET LOCAL app.scope = 'platform'");
 
+/// An org read on a pooled connection, outside any transaction: each statement goes with
+/// the org's setting for row-level security, in the same pipeline and so the same
+/// implicit transaction (the vendored sqlx-postgres's `set_statement_prefix`): one round
+/// trip per statement, no `BEGIN` or `ROLLBACK`. If the setting failed, the statement is
+/// not run. A prepared `set_config`, not `SET LOCAL`, which outside a transaction block
+/// draws a warning from the server every time.
+pub(crate) fn pooled_org_read(conn: &mut crate::sql::Conn, scope: tenantbase_store::OrgScope) {
+    conn.set_statement_prefix(Some((
+        "SELECT set_config('app.org_id', $1, true)",
+        scope.org_id().as_uuid().to_string(),
+    )));
+}
+
+/// What `pooled_org_read` set, cleared before the connection goes back to the pool.
+pub(crate) fn end_pooled_org_read(conn: &mut crate::sql::Conn) {
+    conn.set_statement_prefix(None);
+}
+
 /// Sets `PLATFORM_SCOPE` for the rest of the transaction, sent with its next statement
 /// rather than on its own (the vendored sqlx-postgres's `queue_before_next`): if it
 /// failed, that statement is not run.

@@ -169,9 +169,8 @@ impl TenantStore for PgStore {
     }
 
     async fn read_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let begin = begin_with_setting("BEGIN READ ONLY", "app.org_id", scope.org_id().as_uuid());
-        let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
+        let conn = self.pool.acquire().await?;
+        Ok(Box::new(sql::org::OrgTx::pooled(conn, *scope)))
     }
 
     async fn orgs_of_user(

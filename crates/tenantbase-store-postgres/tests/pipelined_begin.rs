@@ -335,3 +335,52 @@ async fn a_statement_behind_a_failing_queued_one_never_runs() {
     }
     assert_nothing_written(&mut conn).await;
 }
+
+const PREFIX: &str = "SELECT set_config('app.probe', $1, true)";
+
+#[tokio::test]
+async fn a_prefixed_statement_runs_with_its_setting_in_one_round_trip() {
+    let (mut conn, turns, _db) = connect(|o| o).await;
+    conn.prepare(READ).await.expect("prepare the read");
+    conn.set_statement_prefix(Some((PREFIX, "org-a".to_owned())));
+    // The prefix is prepared on first use; count from the second.
+    let _: String = sqlx::query_scalar(READ)
+        .bind("")
+        .fetch_one(&mut conn)
+        .await
+        .expect("first");
+    turns.reset();
+    let read: String = sqlx::query_scalar(READ)
+        .bind("/read")
+        .fetch_one(&mut conn)
+        .await
+        .expect("read");
+    assert_eq!(read, "org-a/read", "the statement ran after its setting");
+    assert_eq!(turns.count(), 1, "setting and statement in one round trip");
+    assert!(!conn.is_in_transaction(), "no transaction left open");
+    conn.set_statement_prefix(None);
+    let after: String = sqlx::query_scalar(READ)
+        .bind("/after")
+        .fetch_one(&mut conn)
+        .await
+        .expect("read after");
+    assert_eq!(after, "/after", "the setting held for its statement alone");
+}
+
+#[tokio::test]
+async fn a_statement_behind_a_failing_prefix_never_runs() {
+    let (mut conn, _turns, _db) = connect_to_write(false).await;
+    conn.set_statement_prefix(Some((
+        "SELECT set_config('app.probe', $1, true)::int",
+        "not a number".to_owned(),
+    )));
+    let failed = insert(&mut conn).await.expect_err("the prefix's error");
+    assert_eq!(code(&failed).as_deref(), Some("22P02"), "{failed}");
+    let refused = conn
+        .execute("SELECT 1")
+        .await
+        .expect_err("a simple query cannot carry the prefix");
+    assert!(matches!(refused, sqlx::Error::Protocol(_)), "{refused}");
+    conn.set_statement_prefix(None);
+    assert_nothing_written(&mut conn).await;
+}

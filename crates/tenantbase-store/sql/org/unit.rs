@@ -8,14 +8,24 @@ use tenantbase_store::{OrgScope, StoreResult};
 use uuid::Uuid;
 
 use super::Conn;
-use crate::dialect::{Db, WriteTx};
+use crate::dialect::{self, Db, WriteTx};
 
-/// What an org unit runs its statements on: a write transaction, or — for reads that need no
-/// snapshot and no transaction-local setting (SQLite) — a pooled connection, which saves
-/// the BEGIN and ROLLBACK round trips.
+/// What an org unit runs its statements on: a write transaction, or — for reads — a pooled
+/// connection, which saves the BEGIN and ROLLBACK round trips (on PostgreSQL each
+/// statement carries the org's setting instead: `dialect::pooled_org_read`).
 pub(super) enum Handle {
     Tx(WriteTx),
-    Pooled(sqlx::pool::PoolConnection<Db>),
+    Pooled(PooledRead),
+}
+
+/// A pooled connection lent to one org read unit, handed back clean: what the dialect set
+/// on it for the unit is cleared when the unit ends, however it ends.
+pub(super) struct PooledRead(sqlx::pool::PoolConnection<Db>);
+
+impl Drop for PooledRead {
+    fn drop(&mut self) {
+        dialect::end_pooled_org_read(&mut self.0);
+    }
 }
 
 impl std::ops::Deref for Handle {
@@ -24,7 +34,7 @@ impl std::ops::Deref for Handle {
     fn deref(&self) -> &Conn {
         match self {
             Handle::Tx(tx) => tx,
-            Handle::Pooled(conn) => conn,
+            Handle::Pooled(conn) => &conn.0,
         }
     }
 }
@@ -33,7 +43,7 @@ impl std::ops::DerefMut for Handle {
     fn deref_mut(&mut self) -> &mut Conn {
         match self {
             Handle::Tx(tx) => tx,
-            Handle::Pooled(conn) => conn,
+            Handle::Pooled(conn) => &mut conn.0,
         }
     }
 }
@@ -56,13 +66,10 @@ impl OrgTx {
     }
 
     /// Statements run one by one on `conn`, each seeing the latest commit.
-    #[allow(
-        dead_code,
-        reason = "only SQLite reads through a pooled connection; PostgreSQL reads in a READ ONLY transaction"
-    )]
-    pub(crate) fn pooled(conn: sqlx::pool::PoolConnection<Db>, scope: OrgScope) -> Self {
+    pub(crate) fn pooled(mut conn: sqlx::pool::PoolConnection<Db>, scope: OrgScope) -> Self {
+        dialect::pooled_org_read(&mut conn, scope);
         Self {
-            tx: Handle::Pooled(conn),
+            tx: Handle::Pooled(PooledRead(conn)),
             scope,
             _span: crate::sql::unit_span("org read"),
         }

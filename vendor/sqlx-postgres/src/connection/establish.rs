@@ -153,6 +153,7 @@ impl PgConnection {
                 skip_idle_ping: options.skip_idle_ping,
                 unsynced: 0,
                 begin_unconfirmed: false,
+                statement_prefix: None,
             }),
         })
     }

@@ -210,6 +210,11 @@ impl PgConnection {
         if arguments.is_some() {
             self.wait_until_ready_but_unsynced().await?;
         } else {
+            if self.inner.statement_prefix.is_some() && self.inner.transaction_depth == 0 {
+                return Err(err_protocol!(
+                    "a simple query cannot carry the connection's statement prefix"
+                ));
+            }
             self.wait_until_ready().await?;
         }
 
@@ -240,8 +245,39 @@ impl PgConnection {
             // patch holes created during encoding
             arguments.apply_patches(self, &metadata.parameters).await?;
 
+            // `set_statement_prefix`, outside a transaction: prepared (if it is not yet)
+            // before anything is queued, bound and executed right before the statement
+            let prefix = match self.inner.statement_prefix.clone() {
+                Some((sql, argument)) if self.inner.transaction_depth == 0 => {
+                    let (statement, _) = self
+                        .get_or_prepare(sql, &[PgTypeInfo::TEXT], true, None)
+                        .await?;
+                    let mut arguments = PgArguments::default();
+                    arguments.add(argument).map_err(Error::Encode)?;
+                    Some((statement, arguments))
+                }
+                _ => None,
+            };
+
             // consume messages till `ReadyForQuery` before bind and execute
             self.wait_until_ready_but_unsynced().await?;
+
+            if let Some((statement, arguments)) = prefix {
+                self.inner.stream.write_msg(Bind {
+                    portal: PortalId::UNNAMED,
+                    statement,
+                    formats: &[PgValueFormat::Binary],
+                    num_params: 1,
+                    params: &arguments.buffer,
+                    // as many as `formats`: `Bind` counts the result formats by those
+                    result_formats: &[PgValueFormat::Binary],
+                })?;
+                self.inner.stream.write_msg(message::Execute {
+                    portal: PortalId::UNNAMED,
+                    limit: 0,
+                })?;
+                self.inner.unsynced += 1;
+            }
 
             // bind to attach the arguments to the statement and create a portal
             self.inner.stream.write_msg(Bind {

@@ -88,6 +88,9 @@ pub struct PgConnectionInner {
     // whether the next ReadyForQuery is the first since a pipelined `BEGIN`, which must
     // report a transaction (open, or failed by a later statement)
     pub(crate) begin_unconfirmed: bool,
+
+    // `set_statement_prefix`: a statement with one text parameter, and its argument
+    pub(crate) statement_prefix: Option<(&'static str, String)>,
 }
 
 impl PgConnection {
@@ -150,6 +153,17 @@ impl PgConnection {
             self.wait_until_ready().await?;
         }
         self.queue_unsynced(statement)
+    }
+
+    /// Runs `sql` (one statement with one text parameter, bound to `argument`), prepared
+    /// once, before each prepared statement this connection runs outside a transaction,
+    /// in the same pipeline: so in the same implicit transaction, which ends at that
+    /// statement's `Sync`. What it sets with `set_config(…, true)` holds for that
+    /// statement alone, and if it fails the statement is skipped and fails with its
+    /// error. A simple query outside a transaction is refused while a prefix is set.
+    /// `None` clears it: a pooled connection must be cleared before it goes back.
+    pub fn set_statement_prefix(&mut self, prefix: Option<(&'static str, String)>) {
+        self.inner.statement_prefix = prefix;
     }
 
     /// Queues `statement`'s parts as extended-protocol statements with no `Sync` of their

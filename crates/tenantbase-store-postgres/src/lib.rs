@@ -29,8 +29,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
 
-/// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting in one round
-/// trip. `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
+/// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting, sent with the
+/// unit's first statement (`pipeline_begin`). `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
 /// to inline. `SET LOCAL` rather than `SELECT set_config(…)`: a utility statement, which
 /// PostgreSQL runs without planning — a quarter less of its time for the pair (pgbench,
 /// bench/RESULTS.md).

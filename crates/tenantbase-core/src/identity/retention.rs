@@ -62,7 +62,7 @@ impl JobHandler for PruneEndedAuth {
             oidc_flows = pruned.oidc_flows,
             oidc_link_codes = pruned.oidc_link_codes,
             invitations = pruned.invitations,
-            "deleted what ended sign-ins left behind"
+            "deleted what ended sign-ins and invitations left behind"
         );
         Ok(())
     }

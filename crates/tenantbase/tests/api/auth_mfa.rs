@@ -24,6 +24,18 @@ pub(crate) fn totp_code(secret: &str, steps: i64) -> String {
         .to_string()
 }
 
+/// The code of the step before the current one, which the server accepts (one step of
+/// skew) until the current step ends: taken at least 5 s before that end, waiting for
+/// the next step if need be, so a slow request cannot reach the server one step too
+/// late.
+pub(crate) async fn previous_step_code(secret: &str) -> String {
+    let into_step = chrono::Utc::now().timestamp().rem_euclid(30);
+    if into_step >= 25 {
+        tokio::time::sleep(std::time::Duration::from_secs((30 - into_step) as u64)).await;
+    }
+    totp_code(secret, -1)
+}
+
 /// A registered user with an active authenticator app: the caller, the secret and the
 /// backup codes. The confirmation used the previous step's code, so the current and the
 /// next step's codes are still unused.
@@ -48,7 +60,7 @@ pub(crate) async fn enrol_totp(app: &TestApp, caller: &Caller) -> (String, Vec<S
         .post(
             app,
             "/v1/auth/mfa/totp/confirm",
-            json!({"code": totp_code(&secret, -1)}),
+            json!({"code": previous_step_code(&secret).await}),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text());
@@ -147,7 +159,7 @@ async fn totp_enrolment_then_sign_in_takes_two_steps_and_the_session_says_so() {
             .post(
                 &app,
                 "/v1/auth/mfa/totp/confirm",
-                json!({"code": totp_code(secret, -1)}),
+                json!({"code": previous_step_code(secret).await}),
             )
             .await;
         assert_eq!(confirmed.status, 200, "{}", confirmed.text());

@@ -5,7 +5,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::auth::post;
-use crate::auth_mfa::{event_types, mfa_token, sign_in, totp_code, verify};
+use crate::auth_mfa::{event_types, mfa_token, previous_step_code, sign_in, verify};
 use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::{Caller, verified};
 
@@ -116,7 +116,7 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
                 .post(
                     &app,
                     "/v1/auth/mfa/totp/confirm",
-                    json!({"code": totp_code(&secret, -1)}),
+                    json!({"code": previous_step_code(&secret).await}),
                 )
                 .await;
             assert_eq!(confirmed.status, 200, "{}", confirmed.text());

@@ -42,30 +42,21 @@ use tenantbase_store::{OrgUnit, StoreResult, UnitOfWork};
 /// A transaction a `Write` can finish: either kind of store unit.
 #[async_trait]
 pub trait Unit: Send {
-    /// Records a change's events, in order.
-    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()>;
-    async fn commit(self) -> StoreResult<()>;
+    /// Records a change's events, in order, and commits.
+    async fn commit_with_events(self, events: Vec<NewEvent>) -> StoreResult<()>;
 }
 
 #[async_trait]
 impl Unit for Box<dyn OrgUnit> {
-    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
-        self.append_events(events).await
-    }
-
-    async fn commit(self) -> StoreResult<()> {
-        OrgUnit::commit(self).await
+    async fn commit_with_events(self, events: Vec<NewEvent>) -> StoreResult<()> {
+        OrgUnit::commit_with_events(self, events).await
     }
 }
 
 #[async_trait]
 impl Unit for Box<dyn UnitOfWork> {
-    async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
-        self.append_events(events).await
-    }
-
-    async fn commit(self) -> StoreResult<()> {
-        UnitOfWork::commit(self).await
+    async fn commit_with_events(self, events: Vec<NewEvent>) -> StoreResult<()> {
+        UnitOfWork::commit_with_events(self, events).await
     }
 }
 
@@ -131,12 +122,11 @@ impl<U: Unit, C> Write<U, C> {
 
     /// Appends the change's events, commits, and evicts what the change made stale. An
     /// error anywhere rolls everything back and evicts nothing.
-    pub async fn commit<S>(mut self, change: Change<S>) -> StoreResult<()>
+    pub async fn commit<S>(self, change: Change<S>) -> StoreResult<()>
     where
         C: Evict<S>,
     {
-        self.unit.append(change.events).await?;
-        self.unit.commit().await?;
+        self.unit.commit_with_events(change.events).await?;
         self.cache.evict(change.stale);
         Ok(())
     }
@@ -186,13 +176,9 @@ mod tests {
 
     #[async_trait]
     impl Unit for FakeUnit<'_> {
-        async fn append(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
+        async fn commit_with_events(self, events: Vec<NewEvent>) -> StoreResult<()> {
             let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
             self.log.push(format!("append {}", types.join(", ")));
-            Ok(())
-        }
-
-        async fn commit(self) -> StoreResult<()> {
             if self.fail_commit {
                 return Err(StoreError::Invalid("gone".to_owned()));
             }

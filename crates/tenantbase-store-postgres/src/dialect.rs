@@ -22,6 +22,11 @@ pub(crate) const CLAIM_ROW_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 /// Row locks for reads that must serialize with writers (`lock_user`).
 pub(crate) const USER_ROW_LOCK: &str = "FOR UPDATE";
 
+/// `USER_ROW_LOCK` on the users row of a query that joins others, named `alias` there.
+pub(crate) fn user_row_lock_of(alias: &str) -> String {
+    format!("{USER_ROW_LOCK} OF {alias}")
+}
+
 /// The transaction-local setting that row-level security on `events` admits every chain
 /// for (migration 0008); set only by the event log's cross-org paths.
 pub(crate) const PLATFORM_SCOPE: Option<&str> = Some("SET LOCAL app.scope = 'platform'");
@@ -54,21 +59,26 @@ pub(crate) async fn enter_platform_scope(conn: &mut crate::sql::Conn) -> StoreRe
     Ok(())
 }
 
-/// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
-/// insert of its first refresh token (hash `$13`) as one statement, so one round trip:
-/// the token's row takes the id the session's returns, and its foreign key is checked
-/// once the statement, both rows, is done.
-pub(crate) fn with_refresh_token(session_insert: &str) -> String {
-    format!(
-        "WITH session AS ({session_insert} RETURNING id) \
-         INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
-         SELECT $13, id, $8 FROM session"
-    )
+/// The transaction's `COMMIT` goes with the next statement, in the same round trip (the
+/// vendored sqlx-postgres's `commit_with_next`), and is skipped if that statement fails.
+pub(crate) fn commit_with_next(conn: &mut crate::sql::Conn) {
+    conn.commit_with_next();
 }
 
-/// `None`: a PostgreSQL query is one statement, so `first` and `then` go one by one.
-pub(crate) fn then_in_one_call(_first: &str, _then: &str) -> Option<String> {
-    None
+/// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time), the
+/// insert of its first refresh token (hash `$13`) and then `read`, if any, as one
+/// statement, so one round trip: the token's row takes the id the session's returns,
+/// and its foreign key is checked once the statement, both rows, is done. `read` runs on
+/// the statement's snapshot, which does not hold the two new rows.
+pub(crate) fn with_refresh_token(session_insert: &str, read: Option<&str>) -> String {
+    let token = "INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
+                 SELECT $13, id, $8 FROM session";
+    match read {
+        None => format!("WITH session AS ({session_insert} RETURNING id) {token}"),
+        Some(read) => {
+            format!("WITH session AS ({session_insert} RETURNING id), token AS ({token}) {read}")
+        }
+    }
 }
 
 /// A query that updates the row of `table` that `key` picks (a primary key: at most one

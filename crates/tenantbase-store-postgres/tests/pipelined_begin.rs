@@ -1,7 +1,8 @@
 //! A transaction's custom `BEGIN` travels with its first statement
 //! (`PgConnectOptions::pipeline_begin`, vendor/README.md): one round trip fewer, with
 //! the same transaction, setting and errors as when it is waited for, and a statement
-//! behind a `BEGIN` that failed never runs. And a
+//! behind a `BEGIN` that failed never runs. A transaction's `COMMIT` travels with its
+//! last statement (`PgConnection::commit_with_next`), and is skipped if that fails. A
 //! connection with nothing outstanding is taken back by the pool without a round trip
 //! (`PgConnectOptions::skip_idle_ping`).
 
@@ -383,4 +384,124 @@ async fn a_statement_behind_a_failing_prefix_never_runs() {
     assert!(matches!(refused, sqlx::Error::Protocol(_)), "{refused}");
     conn.set_statement_prefix(None);
     assert_nothing_written(&mut conn).await;
+}
+
+/// How many rows `written` holds.
+async fn written_rows(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM written")
+        .fetch_one(conn)
+        .await
+        .expect("count")
+}
+
+/// A write transaction of two inserts, the second carrying the `COMMIT` when `with_next`;
+/// its round trips.
+async fn commit_turns(with_next: bool) -> usize {
+    let (mut conn, turns, _db) = connect_to_write(true).await;
+    turns.reset();
+    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    insert(&mut tx).await.expect("first insert");
+    if with_next {
+        tx.commit_with_next();
+    }
+    insert(&mut tx).await.expect("insert and commit");
+    assert_eq!(tx.is_in_transaction(), !with_next);
+    tx.commit().await.expect("commit");
+    let count = turns.count();
+    assert_eq!(written_rows(&mut conn).await, 2, "both rows committed");
+    count
+}
+
+#[tokio::test]
+async fn a_commit_goes_with_the_statement_before_it() {
+    assert_eq!(
+        commit_turns(false).await,
+        3,
+        "begin and insert, insert, commit"
+    );
+    assert_eq!(
+        commit_turns(true).await,
+        2,
+        "the commit went with the insert"
+    );
+}
+
+#[tokio::test]
+async fn a_commit_behind_a_failing_statement_is_skipped() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    {
+        let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+        insert(&mut tx).await.expect("insert");
+        tx.commit_with_next();
+        let failed = sqlx::query_scalar::<_, i32>("SELECT 1 / $1")
+            .bind(0)
+            .fetch_one(&mut *tx)
+            .await
+            .expect_err("division by zero");
+        assert_eq!(code(&failed).as_deref(), Some("22012"), "{failed}");
+    }
+    assert_nothing_written(&mut conn).await;
+}
+
+#[tokio::test]
+async fn a_failing_commit_fails_the_statement_it_went_with() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    conn.execute(
+        "CREATE TABLE parent (id int PRIMARY KEY); \
+         CREATE TABLE child (parent int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .await
+    .expect("tables");
+    {
+        let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+        insert(&mut tx).await.expect("insert");
+        tx.commit_with_next();
+        let failed = sqlx::query("INSERT INTO child (parent) VALUES ($1)")
+            .bind(5)
+            .execute(&mut *tx)
+            .await
+            .expect_err("the deferred check fails the commit");
+        assert_eq!(code(&failed).as_deref(), Some("23503"), "{failed}");
+    }
+    assert_nothing_written(&mut conn).await;
+    let children: i64 = sqlx::query_scalar("SELECT count(*) FROM child")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(children, 0);
+}
+
+#[tokio::test]
+async fn no_commit_goes_with_a_statement_behind_an_unconfirmed_begin() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    tx.commit_with_next();
+    insert(&mut tx).await.expect("insert");
+    assert!(
+        tx.is_in_transaction(),
+        "the insert went with the begin alone"
+    );
+    tx.rollback().await.expect("rollback");
+    assert_nothing_written(&mut conn).await;
+}
+
+#[tokio::test]
+async fn an_unused_commit_with_next_ends_with_its_transaction() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    insert(&mut tx).await.expect("insert");
+    tx.commit_with_next();
+    tx.commit().await.expect("commit on its own");
+    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    insert(&mut tx).await.expect("first insert");
+    insert(&mut tx)
+        .await
+        .expect("second insert, without a commit");
+    assert!(tx.is_in_transaction());
+    tx.rollback().await.expect("rollback");
+    assert_eq!(
+        written_rows(&mut conn).await,
+        1,
+        "the first transaction's row only"
+    );
 }

@@ -23,6 +23,11 @@ pub(crate) const CLAIM_ROW_LOCK: &str = "";
 /// SQLite units hold the database write lock: rows need no lock of their own.
 pub(crate) const USER_ROW_LOCK: &str = "";
 
+/// No row locks on SQLite (`USER_ROW_LOCK`), in a query that joins others either.
+pub(crate) fn user_row_lock_of(_alias: &str) -> String {
+    String::new()
+}
+
 /// SQLite has no row-level security: the event log's platform paths need no scope.
 pub(crate) const PLATFORM_SCOPE: Option<&str> = None;
 
@@ -37,20 +42,23 @@ pub(crate) async fn enter_platform_scope(_conn: &mut crate::sql::Conn) -> StoreR
     Ok(())
 }
 
-/// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time) and the
-/// insert of its first refresh token (hash `$13`) as one query: SQLite runs a query's
-/// statements in one call, so a sign-in makes one trip through sqlx for both.
-pub(crate) fn with_refresh_token(session_insert: &str) -> String {
-    format!(
+/// A unit's commit is its savepoint's release in the writer's group commit, which no
+/// statement can carry: `commit` does it.
+pub(crate) fn commit_with_next(_conn: &mut crate::sql::Conn) {}
+
+/// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time), the
+/// insert of its first refresh token (hash `$13`) and then `read`, if any, as one query:
+/// SQLite runs a query's statements in one call (each binding the query's arguments by
+/// number), so a sign-in makes one trip through sqlx for all. `read` sees both new rows.
+pub(crate) fn with_refresh_token(session_insert: &str, read: Option<&str>) -> String {
+    let insert = format!(
         "{session_insert}; \
          INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($13, $1, $8)"
-    )
-}
-
-/// `first` and then `then` as one query: one call through sqlx for both
-/// (each statement still binds the query's arguments by number).
-pub(crate) fn then_in_one_call(first: &str, then: &str) -> Option<String> {
-    Some(format!("{first}; {then}"))
+    );
+    match read {
+        None => insert,
+        Some(read) => format!("{insert}; {read}"),
+    }
 }
 
 /// A query that updates the row of `table` that `key` picks (a primary key: at most one

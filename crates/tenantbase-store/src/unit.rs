@@ -8,6 +8,7 @@ use crate::StoreResult;
 use crate::identity::{
     MfaUnit, OidcUnit, PasskeysUnit, SessionsUnit, SigningKeysUnit, UserTokensUnit, UsersUnit,
 };
+use crate::platform::events::NewEvent;
 use crate::platform::{EventsUnit, JobsUnit};
 
 /// An open transaction. Dropping it without `commit` rolls everything back.
@@ -25,6 +26,10 @@ pub trait UnitOfWork:
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Records `events` (as `append_events`) and commits, sending the `COMMIT` with
+    /// their insert where the backend can: one round trip fewer than the two calls.
+    async fn commit_with_events(self: Box<Self>, events: Vec<NewEvent>) -> StoreResult<()>;
 }
 
 #[async_trait]

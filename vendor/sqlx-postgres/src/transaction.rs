@@ -20,6 +20,8 @@ impl TransactionManager for PgTransactionManager {
         statement: Option<Cow<'static, str>>,
     ) -> BoxFuture<'conn, Result<(), Error>> {
         Box::pin(async move {
+            // A `commit_with_next` left unused belongs to a transaction that has ended.
+            conn.inner.commit_with_next = false;
             let depth = conn.inner.transaction_depth;
             let statement = match statement {
                 // custom `BEGIN` statements are not allowed if we're already in

@@ -50,8 +50,9 @@ impl MfaUnit for PlatformTx {
                  f.confirmed_at AS factor_confirmed_at, \
                  f.last_used_step AS factor_last_used_step, f.created_at AS factor_created_at \
                  FROM {used} c JOIN users u ON u.id = c.user_id \
-                 LEFT JOIN mfa_factors f ON f.user_id = u.id ORDER BY f.kind",
-                user.join(", ")
+                 LEFT JOIN mfa_factors f ON f.user_id = u.id ORDER BY f.kind {}",
+                user.join(", "),
+                dialect::user_row_lock_of("u")
             )
         });
         let rows: Vec<ChallengedUserRow> = sqlx::query_as(&QUERY)
@@ -64,6 +65,10 @@ impl MfaUnit for PlatformTx {
             .filter_map(|row| row.user.factor())
             .map(MfaFactor::try_from)
             .collect::<StoreResult<Vec<_>>>()?;
+        if let Some(row) = rows.first() {
+            // Locked with the challenge: the session this second step opens needs it.
+            self.locked_user = Some(UserId::from_uuid(row.user.user.id));
+        }
         Ok(rows.into_iter().next().map(|row| ChallengedUser {
             challenge: row.challenge(),
             user: User::from(row.user.user),

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::{Rotation, Session};
-use tenantbase_store::identity::SessionsUnit;
 use tenantbase_store::identity::sessions::{
     NewSession, OpenedBy, SESSION_COLUMNS, SessionRow, SignInContext,
 };
+use tenantbase_store::identity::{SessionsUnit, UsersUnit};
 use tenantbase_store::{StoreError, StoreResult};
 
 use crate::dialect::{self, Db};
@@ -65,6 +65,15 @@ impl SessionsUnit for PlatformTx {
         keep: usize,
         now: DateTime<Utc>,
     ) -> StoreResult<(Session, SignInContext)> {
+        // Concurrent sign-ins of one user must see each other's sessions, or each would
+        // trim the list it sees and together pass the limit: on PostgreSQL the user's row
+        // lock serializes them (SQLite's one writer already does), taken in a statement
+        // before the read's, which then sees every sign-in that held it before. Before
+        // the insert too: its foreign key share-locks the row, and two sign-ins each
+        // holding that and then asking for the row deadlocked (a 500 for one of them).
+        if !dialect::USER_ROW_LOCK.is_empty() && self.locked_user != Some(session.user_id) {
+            self.lock_user(session.user_id).await?;
+        }
         create_sign_in_session(&mut self.tx, session, refresh_hash, keep, now).await
     }
 
@@ -108,12 +117,17 @@ impl SessionsUnit for PlatformTx {
 }
 
 /// The insert of a session and of its first refresh token: `$1`..`$13`, bound by
-/// `insert_session`. The passkey is written, never read back: only revocation uses it.
-static INSERT_SESSION: LazyLock<String> = LazyLock::new(|| {
-    dialect::with_refresh_token(&format!(
+/// `insert_session`.
+static INSERT_SESSION: LazyLock<String> =
+    LazyLock::new(|| dialect::with_refresh_token(&SESSION_INSERT, None));
+
+/// The insert of the session alone: `$1`..`$12`. The passkey is written, never read
+/// back: only revocation uses it.
+static SESSION_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "INSERT INTO sessions ({SESSION_COLUMNS}, passkey_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, NULL, $8, $11, $12)"
-    ))
+    )
 });
 
 pub(crate) async fn create_session(
@@ -125,9 +139,9 @@ pub(crate) async fn create_session(
     Ok(session)
 }
 
-/// `SessionsUnit::create_sign_in_session`. On SQLite the inserts and the read are one
-/// call to the writer's thread; on PostgreSQL the read follows the user's row lock, in
-/// statements of their own.
+/// `SessionsUnit::create_sign_in_session`, the user's row locked: the inserts and the
+/// read of the sign-in's context in one query (one statement on PostgreSQL, one call on
+/// SQLite).
 async fn create_sign_in_session(
     conn: &mut Conn,
     new: NewSession,
@@ -136,30 +150,12 @@ async fn create_sign_in_session(
     now: DateTime<Utc>,
 ) -> StoreResult<(Session, SignInContext)> {
     // The read binds `$14`, the time the sessions must be live at, after the inserts'.
-    static INSERT_AND_READ: LazyLock<Option<String>> = LazyLock::new(|| {
-        dialect::then_in_one_call(
-            &INSERT_SESSION,
-            &sign_in_context_select(["$2", "$1", "$3", "$5", "$6", "$14"]),
-        )
+    static INSERT_AND_READ: LazyLock<String> = LazyLock::new(|| {
+        let read = sign_in_context_select(["$2", "$1", "$8", "$3", "$5", "$6", "$14"]);
+        dialect::with_refresh_token(&SESSION_INSERT, Some(&read))
     });
-    let Some(query) = INSERT_AND_READ.as_deref() else {
-        // Concurrent sign-ins of one user must see each other's sessions, or each would
-        // trim the list it sees and together pass the limit: on PostgreSQL the user's row
-        // lock serializes them (SQLite's one writer already does). Taken before the
-        // insert: its foreign key share-locks the row, and two sign-ins each holding
-        // that and then asking for the row deadlocked (a 500 for one of them).
-        sqlx::query(&format!(
-            "SELECT 1 FROM users WHERE id = $1 {}",
-            dialect::USER_ROW_LOCK
-        ))
-        .bind(new.user_id.as_uuid())
-        .execute(&mut *conn)
-        .await?;
-        let session = create_session(conn, new, refresh_hash).await?;
-        let context = sign_in_context(conn, &session, keep, now).await?;
-        return Ok((session, context));
-    };
-    let (session, live) = insert_session(conn, query, new, refresh_hash, Some(now)).await?;
+    let (session, live) =
+        insert_session(conn, &INSERT_AND_READ, new, refresh_hash, Some(now)).await?;
     let context = sign_in_context_of(&session, live, keep);
     Ok((session, context))
 }
@@ -343,9 +339,11 @@ where
 type LiveSession = (uuid::Uuid, bool, bool);
 
 /// The sign-in context's read, its parameters named in `params`: the user, the new
-/// session, its device id, user agent and address, and the time the sessions must be
-/// live at. The new session is among the rows, so there is always one.
-fn sign_in_context_select([user, session, device, agent, ip, now]: [&str; 6]) -> String {
+/// session and its creation time, its device id, user agent and address, and the time
+/// the sessions must be live at. The new session's row is one of the rows whether or not
+/// the read sees its insert (PostgreSQL's data-modifying `WITH` does not; SQLite's next
+/// statement does), so there is always one.
+fn sign_in_context_select([user, session, created, device, agent, ip, now]: [&str; 7]) -> String {
     // `IS NOT DISTINCT FROM` would be the portable spelling of a NULL-safe `=`; SQLite
     // spells it `IS`, so the NULL cases are written out.
     format!(
@@ -354,33 +352,11 @@ fn sign_in_context_select([user, session, device, agent, ip, now]: [&str; 6]) ->
          AND (user_agent = {agent} OR (user_agent IS NULL AND {agent} IS NULL)) \
          AND (ip = {ip} OR (ip IS NULL AND {ip} IS NULL)) END), \
          EXISTS (SELECT 1 FROM sessions WHERE user_id = {user} AND id <> {session}) \
-         FROM sessions WHERE user_id = {user} AND revoked_at IS NULL \
-         AND idle_expires_at > {now} AND absolute_expires_at > {now} \
-         ORDER BY created_at DESC, id DESC"
+         FROM (SELECT {session} AS id, {created} AS created_at UNION ALL \
+         SELECT id, created_at FROM sessions WHERE user_id = {user} AND id <> {session} \
+         AND revoked_at IS NULL AND idle_expires_at > {now} AND absolute_expires_at > {now}) \
+         AS live ORDER BY created_at DESC, id DESC"
     )
-}
-
-/// The context of the sign-in that created `session`, in statements of its own: the
-/// path of a database that cannot run it in the insert's call (PostgreSQL), with the
-/// user's row locked before the insert.
-async fn sign_in_context(
-    conn: &mut Conn,
-    session: &Session,
-    keep: usize,
-    now: DateTime<Utc>,
-) -> StoreResult<SignInContext> {
-    static SELECT: LazyLock<String> =
-        LazyLock::new(|| sign_in_context_select(["$1", "$2", "$3", "$4", "$5", "$6"]));
-    let live: Vec<LiveSession> = sqlx::query_as(&SELECT)
-        .bind(session.user_id.as_uuid())
-        .bind(session.id.as_uuid())
-        .bind(session.device_id.as_deref())
-        .bind(session.user_agent.as_deref())
-        .bind(session.ip.as_deref())
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(sign_in_context_of(session, live, keep))
 }
 
 /// The context from the `live` sessions read: the new `session` is never the one to go,

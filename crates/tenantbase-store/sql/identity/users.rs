@@ -19,7 +19,9 @@ impl UsersUnit for PlatformTx {
     }
 
     async fn lock_user(&mut self, id: UserId) -> StoreResult<User> {
-        lock_user(&mut self.tx, id).await
+        let user = lock_user(&mut self.tx, id).await?;
+        self.locked_user = Some(id);
+        Ok(user)
     }
 
     async fn create_user(&mut self, user: NewUser) -> StoreResult<User> {

@@ -54,7 +54,7 @@ impl OrgEventsUnit for OrgTx {
 }
 
 impl OrgTx {
-    fn check_own(&self, event: &NewEvent) -> StoreResult<()> {
+    pub(super) fn check_own(&self, event: &NewEvent) -> StoreResult<()> {
         if event.org_id == Some(self.scope.org_id()) {
             return Ok(());
         }

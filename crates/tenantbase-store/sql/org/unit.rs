@@ -4,11 +4,13 @@
 
 use async_trait::async_trait;
 use tenantbase_store::org::OrgUnit;
-use tenantbase_store::{OrgScope, StoreResult};
+use tenantbase_store::platform::events::NewEvent;
+use tenantbase_store::{OrgScope, StoreError, StoreResult};
 use uuid::Uuid;
 
 use super::Conn;
 use crate::dialect::{self, Db, WriteTx};
+use crate::sql::platform::events::append_events_and_commit;
 
 /// What an org unit runs its statements on: a write transaction, or — for reads — a pooled
 /// connection, which saves the BEGIN and ROLLBACK round trips (on PostgreSQL each
@@ -90,6 +92,18 @@ impl OrgUnit for OrgTx {
         match self.tx {
             Handle::Tx(tx) => Ok(tx.commit().await?),
             Handle::Pooled(_) => Ok(()),
+        }
+    }
+
+    async fn commit_with_events(self: Box<Self>, events: Vec<NewEvent>) -> StoreResult<()> {
+        for event in &events {
+            self.check_own(event)?;
+        }
+        match self.tx {
+            Handle::Tx(tx) => append_events_and_commit(tx, events).await,
+            Handle::Pooled(_) => Err(StoreError::Invalid(
+                "a read unit records no events".to_owned(),
+            )),
         }
     }
 }

@@ -62,7 +62,7 @@ pub(crate) async fn enter_platform_scope(conn: &mut Conn) -> StoreResult<()> {
 pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<EventId> {
     let event = PendingEvent::record(new);
     let id = event.id;
-    insert_pending(conn, &[event]).await?;
+    insert_pending(conn, &[event], false).await?;
     Ok(id)
 }
 
@@ -70,18 +70,39 @@ pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<
 /// sealer links them in `pending_no` order, which the rows take in turn).
 pub(crate) async fn append_events(conn: &mut Conn, events: Vec<NewEvent>) -> StoreResult<()> {
     let events: Vec<PendingEvent> = events.into_iter().map(PendingEvent::record).collect();
-    if events.is_empty() {
-        return Ok(());
-    }
-    insert_pending(conn, &events).await
+    insert_pending(conn, &events, false).await
 }
 
-async fn insert_pending(conn: &mut Conn, events: &[PendingEvent]) -> StoreResult<()> {
+/// `append_events`, then commits `tx`: on PostgreSQL the `COMMIT` goes with the last
+/// insert (the vendored sqlx-postgres's `commit_with_next`), one round trip fewer per
+/// change; if the insert fails, the server skips it and `tx` rolls back when dropped.
+pub(crate) async fn append_events_and_commit(
+    mut tx: dialect::WriteTx,
+    events: Vec<NewEvent>,
+) -> StoreResult<()> {
+    let events: Vec<PendingEvent> = events.into_iter().map(PendingEvent::record).collect();
+    insert_pending(&mut tx, &events, true).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts `events`, in order; with `commit_with_last`, the last insert carries the
+/// transaction's `COMMIT` where the backend can send it so.
+async fn insert_pending(
+    conn: &mut Conn,
+    events: &[PendingEvent],
+    commit_with_last: bool,
+) -> StoreResult<()> {
     // Well under both backends' bound parameters per statement (SQLite 32,766).
-    for rows in events.chunks(MAX_ROWS_PER_INSERT) {
+    let chunks = events.chunks(MAX_ROWS_PER_INSERT);
+    let last = chunks.len().saturating_sub(1);
+    for (index, rows) in chunks.enumerate() {
         let mut insert =
             QueryBuilder::<Db>::new(format!("INSERT INTO pending_events ({RECORDED_COLUMNS}) "));
         insert.push_values(rows, |mut row, event| push_recorded(&mut row, event));
+        if commit_with_last && index == last {
+            dialect::commit_with_next(conn);
+        }
         insert.build().execute(&mut *conn).await?;
     }
     Ok(())

@@ -26,6 +26,7 @@ use tenantbase_domain::OrgId;
 use tenantbase_domain::id::UserId;
 use tenantbase_domain::model::Membership;
 
+use crate::platform::events::NewEvent;
 use crate::{OrgScope, StoreResult};
 use api_keys::ApiKeysUnit;
 use events::OrgEventsUnit;
@@ -80,4 +81,8 @@ pub trait OrgUnit:
     fn scope(&self) -> OrgScope;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Records `events` (as `append_events`: each must be this org's) and commits,
+    /// sending the `COMMIT` with their insert where the backend can.
+    async fn commit_with_events(self: Box<Self>, events: Vec<NewEvent>) -> StoreResult<()>;
 }

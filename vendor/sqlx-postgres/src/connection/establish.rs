@@ -154,6 +154,8 @@ impl PgConnection {
                 unsynced: 0,
                 begin_unconfirmed: false,
                 statement_prefix: None,
+                commit_with_next: false,
+                commit_unconfirmed: false,
             }),
         })
     }

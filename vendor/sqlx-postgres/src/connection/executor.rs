@@ -203,6 +203,7 @@ impl PgConnection {
         metadata_opt: Option<Arc<PgStatementMetadata>>,
     ) -> Result<impl Stream<Item = Result<Either<PgQueryResult, PgRow>, Error>> + 'e, Error> {
         let mut logger = QueryLogger::new(query, self.inner.log_settings.clone());
+        let commit_asked = std::mem::take(&mut self.inner.commit_with_next);
 
         // before we continue, wait until we are "ready" to accept more queries (except for
         // statements queued without a `Sync`, to be sent with this query if it is
@@ -309,6 +310,9 @@ impl PgConnection {
             self.inner
                 .stream
                 .write_msg(Close::Portal(PortalId::UNNAMED))?;
+
+            // `commit_with_next`: the transaction's `COMMIT`, skipped if this failed
+            self.write_commit_if(commit_asked)?;
 
             // finally, [Sync] asks postgres to process the messages that we sent and respond with
             // a [ReadyForQuery] message when it's completely done. Theoretically, we could send

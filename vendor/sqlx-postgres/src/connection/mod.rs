@@ -91,6 +91,12 @@ pub struct PgConnectionInner {
 
     // `set_statement_prefix`: a statement with one text parameter, and its argument
     pub(crate) statement_prefix: Option<(&'static str, String)>,
+
+    // `commit_with_next`: the next prepared statement carries the transaction's `COMMIT`
+    pub(crate) commit_with_next: bool,
+
+    // a `COMMIT` went with a statement and the ReadyForQuery after it is not yet read
+    pub(crate) commit_unconfirmed: bool,
 }
 
 impl PgConnection {
@@ -166,6 +172,31 @@ impl PgConnection {
         self.inner.statement_prefix = prefix;
     }
 
+    /// Sends the transaction's `COMMIT` with the next statement, in the same pipeline,
+    /// instead of on its own: one round trip fewer. If that statement fails, the server
+    /// skips the `COMMIT` and the transaction is rolled back as usual; if both succeed,
+    /// the statement returns once the transaction has committed, and the transaction's
+    /// own `commit` then has nothing left to send. A `COMMIT` that fails fails that
+    /// statement. Only for a prepared statement at the outermost transaction, once a
+    /// pipelined `BEGIN` has been confirmed (a statement ran after it); otherwise, and
+    /// for any statement after the next, the usual `commit` applies.
+    pub fn commit_with_next(&mut self) {
+        self.inner.commit_with_next = true;
+    }
+
+    /// Writes a `COMMIT` without a `Sync` of its own, after the statement just written,
+    /// if `commit_with_next` `asked` for it. Not inside a savepoint, nor behind a `BEGIN`
+    /// not yet confirmed: a ReadyForQuery reporting no transaction would not tell a
+    /// commit from a `BEGIN` that opened none.
+    pub(crate) fn write_commit_if(&mut self, asked: bool) -> Result<(), Error> {
+        if !asked || self.inner.transaction_depth != 1 || self.inner.begin_unconfirmed {
+            return Ok(());
+        }
+        self.write_unnamed("COMMIT")?;
+        self.inner.commit_unconfirmed = true;
+        Ok(())
+    }
+
     /// Queues `statement`'s parts as extended-protocol statements with no `Sync` of their
     /// own: they go out with the next statement, and if one fails the server skips
     /// everything up to that statement's `Sync`.
@@ -175,26 +206,32 @@ impl PgConnection {
             .map(str::trim)
             .filter(|part| !part.is_empty());
         for part in parts {
-            self.inner.stream.write_msg(Parse {
-                statement: StatementId::UNNAMED,
-                query: part,
-                param_types: &[],
-            })?;
-            self.inner.stream.write_msg(Bind {
-                portal: PortalId::UNNAMED,
-                statement: StatementId::UNNAMED,
-                formats: &[],
-                num_params: 0,
-                params: &[],
-                result_formats: &[],
-            })?;
-            self.inner.stream.write_msg(Execute {
-                portal: PortalId::UNNAMED,
-                limit: 0,
-            })?;
+            self.write_unnamed(part)?;
             self.inner.unsynced += 1;
         }
         Ok(())
+    }
+
+    /// Writes `statement` (no parameters) as the unnamed statement and portal: Parse,
+    /// Bind and Execute, with no `Sync`.
+    fn write_unnamed(&mut self, statement: &str) -> Result<(), Error> {
+        self.inner.stream.write_msg(Parse {
+            statement: StatementId::UNNAMED,
+            query: statement,
+            param_types: &[],
+        })?;
+        self.inner.stream.write_msg(Bind {
+            portal: PortalId::UNNAMED,
+            statement: StatementId::UNNAMED,
+            formats: &[],
+            num_params: 0,
+            params: &[],
+            result_formats: &[],
+        })?;
+        self.inner.stream.write_msg(Execute {
+            portal: PortalId::UNNAMED,
+            limit: 0,
+        })
     }
 
     /// Reads the answers to the statements queued without a `Sync`, which come before
@@ -245,9 +282,15 @@ impl PgConnection {
 
     /// Records the status a ReadyForQuery reports; the first one after a pipelined
     /// `BEGIN` must show its transaction (open, or failed by a statement inside it).
+    /// A `COMMIT` sent with a statement (`commit_with_next`) ended the transaction when
+    /// the status is idle (committed, or rolled back by a failing `COMMIT`); otherwise
+    /// the statement failed, the server skipped the `COMMIT`, and a rollback follows.
     fn ready_for_query(&mut self, status: TransactionStatus) -> Result<(), Error> {
         let begun = !matches!(status, TransactionStatus::Idle);
         self.inner.transaction_status = status;
+        if std::mem::take(&mut self.inner.commit_unconfirmed) && !begun {
+            self.inner.transaction_depth = 0;
+        }
         if std::mem::take(&mut self.inner.begin_unconfirmed) && !begun {
             return Err(Error::BeginFailed);
         }

@@ -13,22 +13,24 @@
 //! knows what it waits for and what it abandons at its deadline (ADR 0008).
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::InFlight;
 
-pub(super) async fn handle(
-    State(in_flight): State<InFlight>,
+/// Runs `request` through `next`: tracked, and in a task of its own when it may change
+/// state, after taking a write slot unless its route is `long_running`.
+pub(super) async fn run(
+    in_flight: &InFlight,
+    long_running: bool,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
     if request.method().is_safe() {
         return in_flight.tasks.track_future(next.run(request)).await;
     }
-    let slot = if super::limits(&request).long_running() {
+    let slot = if long_running {
         None
     } else {
         match in_flight.write_slots.clone().acquire_owned().await {

@@ -1,6 +1,7 @@
 //! The middleware every request passes through, outermost first: compression, the request
-//! context (id, log line, metrics, problem bodies, security headers), panic recovery, the
-//! request timeout, running writes to completion and the body limit. Routes that depart
+//! context (id, log line, metrics, problem bodies, security headers), panic recovery, and
+//! the matched route's limits — the body limit, the request timeout, running writes to
+//! completion — in one layer (`guard_route`). Routes that depart
 //! from the timeout, the write slots or the body limit say so where they are declared
 //! (`limits::limited`); the table of their limits is all this knows of them.
 
@@ -15,11 +16,12 @@ mod trace_context;
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
+use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -44,35 +46,20 @@ pub(crate) fn apply(
 ) -> Router<AppState> {
     let settings = &state.http;
     let body_limit = settings.body_limit_bytes;
-    let timeout = settings.request_timeout;
     let context = Arc::new(request_context::RequestContext {
         http: settings.clone(),
         metrics: http_metrics::HttpMetrics::new(),
     });
+    let guard = Arc::new(RouteGuard {
+        routes,
+        in_flight: state.in_flight.clone(),
+        timeout: settings.request_timeout,
+        body_limit,
+    });
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(
-            move |request: Request<Body>, next: axum::middleware::Next| {
-                limit_body(body_limit, request, next)
-            },
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.in_flight.clone(),
-            completion::handle,
-        ))
-        .layer(axum::middleware::from_fn(
-            move |request: Request<Body>, next: axum::middleware::Next| {
-                time_limit(timeout, request, next)
-            },
-        ))
-        .layer(axum::middleware::from_fn(
-            move |mut request: Request<Body>, next: axum::middleware::Next| {
-                let limits = routes.limits_of(&request);
-                request.extensions_mut().insert(limits);
-                next.run(request)
-            },
-        ))
+        .layer(axum::middleware::from_fn_with_state(guard, guard_route))
         .layer(CatchPanicLayer::custom(report_panic))
         .layer(axum::middleware::from_fn_with_state(
             context,
@@ -97,36 +84,39 @@ fn not_a_download(
     !headers.contains_key(axum::http::header::CONTENT_DISPOSITION)
 }
 
-/// The limits of the route a request matched, as the layer in front of the limits put them.
-fn limits(request: &Request<Body>) -> RouteLimits {
-    request
-        .extensions()
-        .get::<RouteLimits>()
-        .copied()
-        .unwrap_or_default()
+/// What the server applies to a request by its route's limits. One layer, not one
+/// for each: a router clones every layer of the matched route for each request.
+struct RouteGuard {
+    routes: RouteTable,
+    in_flight: InFlight,
+    timeout: Duration,
+    body_limit: usize,
 }
 
-/// A request still running after `http.request_timeout` gets 503 — or 408 when it is
-/// waiting for the rest of a body the client is slow to send: a client's fault, not an
-/// outage. Long-running routes (uploads) take as long as their bytes take. A write goes on
-/// to its end meanwhile.
-async fn time_limit(
-    timeout: Duration,
+/// The matched route's limits applied, in this order: a body over its cap is refused
+/// (413) before anything starts; then, under the request timeout, the request runs to
+/// completion, a write in a task of its own (`completion`).
+async fn guard_route(
+    State(guard): State<Arc<RouteGuard>>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    if limits(&request).long_running() {
-        return next.run(request).await;
-    }
-    // A request without a body (most) cannot wait on one: no watch, no allocation.
-    let (request, waiting) = if request.body().is_end_stream() {
+    let limits = guard.routes.limits_of(&request);
+    let long_running = limits.long_running();
+    let (request, waiting) = if long_running {
         (request, None)
     } else {
-        let (parts, body) = request.into_parts();
-        let (body, waiting) = client_wait::Watched::new(body);
-        (Request::from_parts(parts, Body::new(body)), Some(waiting))
+        watch_body(request)
     };
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    let request = match cap_body(guard.body_limit, limits.body(), request) {
+        Ok(request) => request,
+        Err(too_large) => return too_large.into_response(),
+    };
+    let run = completion::run(&guard.in_flight, long_running, request, next);
+    if long_running {
+        return run.await;
+    }
+    match tokio::time::timeout(guard.timeout, run).await {
         Ok(response) => response,
         Err(_) if waiting.is_some_and(|w| w.load(Ordering::Relaxed)) => {
             StatusCode::REQUEST_TIMEOUT.into_response()
@@ -135,16 +125,30 @@ async fn time_limit(
     }
 }
 
+/// A request still running after `http.request_timeout` gets 503 — or 408 when it is
+/// waiting for the rest of a body the client is slow to send: a client's fault, not an
+/// outage. Long-running routes (uploads) take as long as their bytes take. A write goes on
+/// to its end meanwhile. This watches the body for that, if there is one.
+fn watch_body(request: Request<Body>) -> (Request<Body>, Option<Arc<AtomicBool>>) {
+    // A request without a body (most) cannot wait on one: no watch, no allocation.
+    if request.body().is_end_stream() {
+        return (request, None);
+    }
+    let (parts, body) = request.into_parts();
+    let (body, waiting) = client_wait::Watched::new(body);
+    (Request::from_parts(parts, Body::new(body)), Some(waiting))
+}
+
 /// Answers 413 up front when `Content-Length` is over `http.body_limit_bytes` (or the
 /// route's own limit), and caps bodies that do not say their length. Streamed bodies
 /// (file uploads) are exempt: they go to the object store under their own caps.
-async fn limit_body(
+fn cap_body(
     server_limit: usize,
+    route_limit: BodyLimit,
     request: Request<Body>,
-    next: axum::middleware::Next,
-) -> Response {
-    let limit = match limits(&request).body() {
-        BodyLimit::Streamed => return next.run(request).await,
+) -> Result<Request<Body>, StatusCode> {
+    let limit = match route_limit {
+        BodyLimit::Streamed => return Ok(request),
         BodyLimit::Max(bytes) => bytes,
         BodyLimit::Server => server_limit,
     };
@@ -154,10 +158,9 @@ async fn limit_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
-        .await
+    Ok(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
 }
 
 /// A panicking handler becomes a bare 500; the request context turns it into a problem

@@ -5,7 +5,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::auth::post;
-use crate::auth_mfa::{event_types, mfa_token, previous_step_code, sign_in, verify};
+use crate::auth_mfa::{confirm_with_previous_step, event_types, mfa_token, sign_in, verify};
 use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::{Caller, verified};
 
@@ -112,13 +112,7 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
                 .as_str()
                 .expect("secret")
                 .to_owned();
-            let confirmed = caller
-                .post(
-                    &app,
-                    "/v1/auth/mfa/totp/confirm",
-                    json!({"code": previous_step_code(&secret).await}),
-                )
-                .await;
+            let confirmed = confirm_with_previous_step(&app, &caller, &secret).await;
             assert_eq!(confirmed.status, 200, "{}", confirmed.text());
             let first = sign_in(&app, "ada@example.com", &[]).await;
             let token = first["mfa_token"].as_str().expect("token");

@@ -137,7 +137,7 @@ async fn admit_account(request: Request, next: Next) -> Response {
     }
 }
 
-/// The state, which `layered` puts into every request for the guards.
+/// The state, which the middleware puts into every request for the guards.
 fn app_state(parts: &Parts) -> Result<&AppState, ApiError> {
     parts.extensions.get::<AppState>().ok_or_else(|| {
         ApiError::internal(&std::io::Error::other(

@@ -43,8 +43,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub(crate) fn mount(router: Router<AppState>, api: utoipa::openapi::OpenApi) -> Router<AppState> {
     let swagger = SwaggerUi::new("/docs").config(Config::from("/openapi.json"));
     router
-        .route("/openapi.json", get(openapi_json))
-        .layer(Extension(Arc::new(api)))
+        .route(
+            "/openapi.json",
+            get(openapi_json).layer(Extension(Arc::new(api))),
+        )
         .merge(swagger)
 }
 

@@ -61,7 +61,5 @@ pub fn management_router(state: AppState) -> Router {
 pub fn layered(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
     let (router, api, limits) = middleware::split(routes);
     let router = docs::mount(router, api).fallback(problem::unknown_route);
-    // The access guards of org routes read the state from the request (see `access`).
-    let router = router.layer(axum::Extension(state.clone()));
     middleware::apply(router, &state, limits).with_state(state)
 }

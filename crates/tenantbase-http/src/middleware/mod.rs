@@ -1,5 +1,5 @@
 //! The middleware every request passes through, outermost first: compression, the request
-//! context (id, log line, metrics, problem bodies, security headers), panic recovery, and
+//! context (id, log line, metrics, problem bodies, security headers, panic recovery), and
 //! the matched route's limits — the body limit, the request timeout, running writes to
 //! completion — in one layer (`guard_route`). Routes that depart
 //! from the timeout, the write slots or the body limit say so where they are declared
@@ -24,7 +24,6 @@ use axum::body::{Body, HttpBody as _};
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
@@ -51,6 +50,7 @@ pub(crate) fn apply(
         metrics: http_metrics::HttpMetrics::new(),
     });
     let guard = Arc::new(RouteGuard {
+        state: state.clone(),
         routes,
         in_flight: state.in_flight.clone(),
         timeout: settings.request_timeout,
@@ -60,7 +60,6 @@ pub(crate) fn apply(
     router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(guard, guard_route))
-        .layer(CatchPanicLayer::custom(report_panic))
         .layer(axum::middleware::from_fn_with_state(
             context,
             request_context::handle,
@@ -87,6 +86,8 @@ fn not_a_download(
 /// What the server applies to a request by its route's limits. One layer, not one
 /// for each: a router clones every layer of the matched route for each request.
 struct RouteGuard {
+    /// For the access guards of org routes, which read it from the request (`access`).
+    state: AppState,
     routes: RouteTable,
     in_flight: InFlight,
     timeout: Duration,
@@ -98,9 +99,10 @@ struct RouteGuard {
 /// completion, a write in a task of its own (`completion`).
 async fn guard_route(
     State(guard): State<Arc<RouteGuard>>,
-    request: Request<Body>,
+    mut request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
+    request.extensions_mut().insert(guard.state.clone());
     let limits = guard.routes.limits_of(&request);
     let long_running = limits.long_running();
     let (request, waiting) = if long_running {
@@ -163,7 +165,7 @@ fn cap_body(
     Ok(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
 }
 
-/// A panicking handler becomes a bare 500; the request context turns it into a problem
+/// A panicking handler becomes a bare 500, which the request context turns into a problem
 /// with the request id. The panic message goes to the log only.
 fn report_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
     let message = payload

@@ -2,8 +2,9 @@
 //! tracing span carrying it into every log line (and, when traces are exported, the
 //! request's server span: `trace_context`), one JSON log line per request (except
 //! successful probes, unless `log.probes`), HTTP metrics, the problem+json body for any
-//! error response, and security headers.
+//! error response (a panic's included: it becomes a 500), and security headers.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures::FutureExt;
 use tracing::Instrument;
 
 use super::http_metrics::HttpMetrics;
@@ -66,7 +68,13 @@ pub(crate) async fn handle(
         tracing::info_span!("request", request_id = %request_id)
     };
     let in_flight = context.metrics.start();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // Panic recovery here rather than in a layer of its own: each layer is a service the
+    // router clones for every request.
+    let run = AssertUnwindSafe(next.run(request)).catch_unwind();
+    let mut response = match run.instrument(span.clone()).await {
+        Ok(response) => response,
+        Err(panic) => span.in_scope(|| super::report_panic(panic)),
+    };
     drop(in_flight);
 
     let status = response.status();

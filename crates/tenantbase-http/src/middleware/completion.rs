@@ -50,7 +50,7 @@ pub(super) async fn run(
     );
     match task.await {
         Ok(response) => response,
-        // The panic catcher outside this layer turns it into a 500.
+        // The request context's panic catcher turns it into a 500.
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }

@@ -44,8 +44,18 @@ pub(crate) fn pooled_org_read(conn: &mut crate::sql::Conn, scope: tenantbase_sto
     )));
 }
 
-/// What `pooled_org_read` set, cleared before the connection goes back to the pool.
-pub(crate) fn end_pooled_org_read(conn: &mut crate::sql::Conn) {
+/// `pooled_org_read` for the reads of one user's memberships across orgs, which row-level
+/// security admits by `app.user_id`.
+pub(crate) fn pooled_user_read(conn: &mut crate::sql::Conn, user: tenantbase_domain::id::UserId) {
+    conn.set_statement_prefix(Some((
+        "SELECT set_config('app.user_id', $1, true)",
+        user.as_uuid().to_string(),
+    )));
+}
+
+/// What `pooled_org_read` or `pooled_user_read` set, cleared before the connection goes
+/// back to the pool.
+pub(crate) fn end_pooled_read(conn: &mut crate::sql::Conn) {
     conn.set_statement_prefix(None);
 }
 

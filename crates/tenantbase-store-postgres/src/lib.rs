@@ -29,9 +29,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
 
-/// `begin` (`BEGIN` or `BEGIN READ ONLY`) and a transaction-local setting, sent with the
-/// unit's first statement (`pipeline_begin`). `value` is a UUID's hyphenated text (hex digits and dashes only), so it is safe
-/// to inline. `SET LOCAL` rather than `SELECT set_config(…)`: a utility statement, which
+/// `begin` and a transaction-local setting, sent with the unit's first statement
+/// (`pipeline_begin`). `value` is a UUID's hyphenated text (hex digits and dashes only),
+/// so it is safe to inline. `SET LOCAL` rather than `SELECT set_config(…)`: a utility statement, which
 /// PostgreSQL runs without planning — a quarter less of its time for the pair (pgbench,
 /// bench/RESULTS.md).
 fn begin_with_setting(begin: &str, name: &str, value: uuid::Uuid) -> String {
@@ -179,10 +179,8 @@ impl TenantStore for PgStore {
         after: Option<OrgId>,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
-        let begin = begin_with_setting("BEGIN READ ONLY", "app.user_id", user.as_uuid());
-        let mut tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
-        let orgs = sql::org::orgs_of_user(&mut tx, user, after, limit).await?;
-        tx.commit().await?;
-        Ok(orgs)
+        // One statement carrying the user's setting for row-level security: no transaction.
+        let mut conn = sql::org::PooledRead::for_user(self.pool.acquire().await?, user);
+        sql::org::orgs_of_user(&mut conn, user, after, limit).await
     }
 }

@@ -34,8 +34,12 @@ pub(crate) const PLATFORM_SCOPE: Option<&str> = None;
 /// SQLite has no row-level security: a read needs no setting.
 pub(crate) fn pooled_org_read(_conn: &mut crate::sql::Conn, _scope: tenantbase_store::OrgScope) {}
 
-/// Nothing was set by `pooled_org_read`.
-pub(crate) fn end_pooled_org_read(_conn: &mut crate::sql::Conn) {}
+/// SQLite has no row-level security: a user's read needs no setting either.
+pub(crate) fn pooled_user_read(_conn: &mut crate::sql::Conn, _user: tenantbase_domain::id::UserId) {
+}
+
+/// Nothing was set by `pooled_org_read` or `pooled_user_read`.
+pub(crate) fn end_pooled_read(_conn: &mut crate::sql::Conn) {}
 
 /// SQLite has no row-level security: nothing to enter.
 pub(crate) async fn enter_platform_scope(_conn: &mut crate::sql::Conn) -> StoreResult<()> {

@@ -212,7 +212,7 @@ impl TenantStore for SqliteStore {
         after: Option<OrgId>,
         limit: u32,
     ) -> StoreResult<Vec<Membership>> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = sql::org::PooledRead::for_user(self.reader.acquire().await?, user);
         sql::org::orgs_of_user(&mut conn, user, after, limit).await
     }
 }

@@ -21,7 +21,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::dialect::Db;
 
 pub(crate) use orgs::orgs_of_user;
-pub(crate) use unit::OrgTx;
+pub(crate) use unit::{OrgTx, PooledRead};
 
 type Conn = <Db as sqlx::Database>::Connection;
 

@@ -3,6 +3,7 @@
 //! their statements.
 
 use async_trait::async_trait;
+use tenantbase_domain::id::UserId;
 use tenantbase_store::org::OrgUnit;
 use tenantbase_store::platform::events::NewEvent;
 use tenantbase_store::{OrgScope, StoreError, StoreResult};
@@ -20,13 +21,36 @@ pub(super) enum Handle {
     Pooled(PooledRead),
 }
 
-/// A pooled connection lent to one org read unit, handed back clean: what the dialect set
-/// on it for the unit is cleared when the unit ends, however it ends.
-pub(super) struct PooledRead(sqlx::pool::PoolConnection<Db>);
+/// A pooled connection lent to one read outside a transaction (an org read unit, a user's
+/// memberships), handed back clean: what the dialect set on it for the read is cleared
+/// when the read ends, however it ends.
+pub(crate) struct PooledRead(sqlx::pool::PoolConnection<Db>);
+
+impl PooledRead {
+    /// For the reads of `user`'s memberships across orgs.
+    pub(crate) fn for_user(mut conn: sqlx::pool::PoolConnection<Db>, user: UserId) -> Self {
+        dialect::pooled_user_read(&mut conn, user);
+        Self(conn)
+    }
+}
+
+impl std::ops::Deref for PooledRead {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledRead {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
 
 impl Drop for PooledRead {
     fn drop(&mut self) {
-        dialect::end_pooled_org_read(&mut self.0);
+        dialect::end_pooled_read(&mut self.0);
     }
 }
 
@@ -36,7 +60,7 @@ impl std::ops::Deref for Handle {
     fn deref(&self) -> &Conn {
         match self {
             Handle::Tx(tx) => tx,
-            Handle::Pooled(conn) => &conn.0,
+            Handle::Pooled(conn) => conn,
         }
     }
 }
@@ -45,7 +69,7 @@ impl std::ops::DerefMut for Handle {
     fn deref_mut(&mut self) -> &mut Conn {
         match self {
             Handle::Tx(tx) => tx,
-            Handle::Pooled(conn) => &mut conn.0,
+            Handle::Pooled(conn) => conn,
         }
     }
 }

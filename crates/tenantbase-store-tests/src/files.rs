@@ -1,4 +1,5 @@
-//! Conformance tests of file rows, presigned uploads and profiles.
+//! Conformance tests of file rows, presigned uploads and profiles, and the helpers that
+//! make users and orgs for other tests.
 
 use chrono::{SubsecRound, Utc};
 use tenantbase_domain::OrgId;
@@ -21,7 +22,7 @@ fn file(name: &str, size: u64, content_type: &str, created_by: UserId) -> Stored
     }
 }
 
-async fn new_user(store: &dyn Store) -> UserId {
+pub(crate) async fn new_user(store: &dyn Store) -> UserId {
     let id = UserId::new();
     let mut unit = store.begin().await.expect("begin");
     unit.create_user(NewUser {

@@ -7,6 +7,7 @@ mod files;
 mod identity;
 mod jobs;
 mod late_outcomes;
+mod orgs;
 mod retention;
 mod sealing;
 mod second_steps;
@@ -16,6 +17,7 @@ pub use files::*;
 pub use identity::*;
 pub use jobs::*;
 pub use late_outcomes::*;
+pub use orgs::*;
 pub use retention::*;
 pub use sealing::*;
 pub use second_steps::*;
@@ -73,6 +75,7 @@ macro_rules! conformance_suite {
             a_challenge_is_used_with_its_user_and_factors,
             sign_in_methods_but_the_password_are_removed_for_one_user,
             files_are_listed_filtered_and_counted_per_org,
+            a_users_orgs_are_the_live_ones_they_belong_to,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,
         );

@@ -1,0 +1,53 @@
+//! Conformance test of the orgs a user belongs to.
+
+use chrono::Utc;
+use tenantbase_domain::OrgId;
+use tenantbase_domain::id::UserId;
+use tenantbase_domain::model::Membership;
+use tenantbase_store::{OrgScope, Store};
+
+use crate::files::{new_org, new_user};
+
+/// `orgs_of_user` lists the live orgs `user` is a member of, in id order, by pages — on
+/// PostgreSQL through row-level security keyed on the user, read outside a transaction.
+pub async fn a_users_orgs_are_the_live_ones_they_belong_to(store: &dyn Store) {
+    let (ada, bob) = (new_user(store).await, new_user(store).await);
+    let mut scopes = Vec::new();
+    for name in ["a", "b", "c", "gone"] {
+        let scope = new_org(store, name, ada).await;
+        let mut unit = store.begin_org(&scope).await.expect("unit");
+        unit.add_member(ada, &[]).await.expect("member");
+        if name == "gone" {
+            unit.set_org_deleted(Some(Utc::now()))
+                .await
+                .expect("deleted");
+        }
+        unit.commit().await.expect("commit");
+        scopes.push(scope);
+    }
+    let theirs = new_org(store, "bobs", bob).await;
+    let mut unit = store.begin_org(&theirs).await.expect("unit");
+    unit.add_member(bob, &[]).await.expect("member");
+    unit.commit().await.expect("commit");
+
+    let mut live: Vec<OrgId> = scopes[..3].iter().map(OrgScope::org_id).collect();
+    live.sort();
+    let ids =
+        |page: Vec<Membership>| -> Vec<OrgId> { page.into_iter().map(|m| m.org.id).collect() };
+    let all = store.orgs_of_user(ada, None, 10).await.expect("orgs");
+    assert_eq!(ids(all), live, "the live orgs, in id order");
+    let first = store.orgs_of_user(ada, None, 2).await.expect("page");
+    assert_eq!(ids(first), live[..2]);
+    let rest = store
+        .orgs_of_user(ada, Some(live[1]), 2)
+        .await
+        .expect("page");
+    assert_eq!(ids(rest), live[2..]);
+    let bobs = store.orgs_of_user(bob, None, 10).await.expect("orgs");
+    assert_eq!(ids(bobs), [theirs.org_id()]);
+    let none = store
+        .orgs_of_user(UserId::new(), None, 10)
+        .await
+        .expect("orgs");
+    assert!(none.is_empty());
+}

@@ -29,13 +29,13 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// The role every pooled connection acts as: not the tables' owner, no BYPASSRLS.
 pub const RUNTIME_ROLE: &str = "tenantbase_app";
 
-/// `begin` and a transaction-local setting, sent with the unit's first statement
-/// (`pipeline_begin`). `value` is a UUID's hyphenated text (hex digits and dashes only),
-/// so it is safe to inline. `SET LOCAL` rather than `SELECT set_config(…)`: a utility statement, which
-/// PostgreSQL runs without planning — a quarter less of its time for the pair (pgbench,
-/// bench/RESULTS.md).
-fn begin_with_setting(begin: &str, name: &str, value: uuid::Uuid) -> String {
-    format!("{begin}; SET LOCAL {name} = '{value}'")
+/// An org unit's `BEGIN` and its org for row-level security, sent with the unit's first
+/// statement (`pipeline_begin`). The org id is a UUID's hyphenated text (hex digits and
+/// dashes only), so it is safe to inline. `SET LOCAL` rather than `SELECT set_config(…)`:
+/// a utility statement, which PostgreSQL runs without planning — a quarter less of its
+/// time for the pair (pgbench, bench/RESULTS.md).
+fn begin_in_org(org: uuid::Uuid) -> String {
+    format!("BEGIN; SET LOCAL app.org_id = '{org}'")
 }
 
 /// Pool sizing for the PostgreSQL backend.
@@ -163,7 +163,7 @@ impl TxStore for PgStore {
 #[async_trait]
 impl TenantStore for PgStore {
     async fn begin_org(&self, scope: &OrgScope) -> StoreResult<Box<dyn OrgUnit>> {
-        let begin = begin_with_setting("BEGIN", "app.org_id", scope.org_id().as_uuid());
+        let begin = begin_in_org(scope.org_id().as_uuid());
         let tx = transactions::begin_detached(&self.pool, Some(begin.into())).await?;
         Ok(Box::new(sql::org::OrgTx::new(tx, *scope)))
     }

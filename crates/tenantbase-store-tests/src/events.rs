@@ -128,31 +128,28 @@ pub async fn events_form_one_chain_per_org(store: &dyn Store) {
 /// A change's events, recorded in one call, are sealed in the order given; an org unit
 /// refuses the whole call when one of them is another org's.
 pub async fn events_appended_together_keep_their_order(store: &dyn Store) {
-    let mut unit = store.begin().await.expect("begin");
+    let unit = store.begin().await.expect("begin");
     let platform: Vec<NewEvent> = (0..3)
         .map(|i| sample_event(None, &format!("p.{i}")))
         .collect();
-    unit.append_events(platform).await.expect("append");
-    unit.commit().await.expect("commit");
+    unit.commit_with_events(platform).await.expect("commit");
     let sealed = seal(store, "platform", 100).await;
     let types: Vec<&str> = sealed.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["p.0", "p.1", "p.2"]);
 
     let (a, b) = (OrgId::new(), OrgId::new());
-    let mut unit = store
-        .begin_org(&OrgScope::for_checked_org(a))
-        .await
-        .expect("unit");
+    let scope = OrgScope::for_checked_org(a);
+    let unit = store.begin_org(&scope).await.expect("unit");
     let mixed = vec![sample_event(Some(a), "a.0"), sample_event(Some(b), "b.0")];
     assert!(matches!(
-        unit.append_events(mixed).await,
+        unit.commit_with_events(mixed).await,
         Err(StoreError::Invalid(_))
     ));
     let own = (1..4)
         .map(|i| sample_event(Some(a), &format!("a.{i}")))
         .collect();
-    unit.append_events(own).await.expect("append");
-    unit.commit().await.expect("commit");
+    let unit = store.begin_org(&scope).await.expect("unit");
+    unit.commit_with_events(own).await.expect("commit");
     let chain = ChainKey::Org(a).as_string();
     seal(store, &chain, 100).await;
     let sealed = whole_chain(store, &chain).await;

@@ -27,8 +27,9 @@ pub trait UnitOfWork:
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
-    /// Records `events` (as `append_events`) and commits, sending the `COMMIT` with
-    /// their insert where the backend can: one round trip fewer than the two calls.
+    /// Records `events`, in order, in one statement (a change's events cost one round
+    /// trip, not one each) and commits, sending the `COMMIT` with their insert where the
+    /// backend can.
     async fn commit_with_events(self: Box<Self>, events: Vec<NewEvent>) -> StoreResult<()>;
 }
 

@@ -20,13 +20,6 @@ impl OrgEventsUnit for OrgTx {
         crate::sql::platform::events::append_event(&mut self.tx, event).await
     }
 
-    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
-        for event in &events {
-            self.check_own(event)?;
-        }
-        crate::sql::platform::events::append_events(&mut self.tx, events).await
-    }
-
     async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>> {
         let mut b =
             QueryBuilder::<Db>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE chain = "));

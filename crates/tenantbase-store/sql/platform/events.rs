@@ -25,11 +25,6 @@ impl EventsUnit for PlatformTx {
         append_event(&mut self.tx, event).await
     }
 
-    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()> {
-        enter_platform_scope(&mut self.tx).await?;
-        append_events(&mut self.tx, events).await
-    }
-
     async fn seal_chain(&mut self, chain: &str, limit: u32) -> StoreResult<Vec<Event>> {
         enter_platform_scope(&mut self.tx).await?;
         super::sealing::seal_chain(&mut self.tx, chain, limit).await
@@ -66,15 +61,9 @@ pub(crate) async fn append_event(conn: &mut Conn, new: NewEvent) -> StoreResult<
     Ok(id)
 }
 
-/// Records `events` for the sealer in one multi-row insert; their order is kept (the
-/// sealer links them in `pending_no` order, which the rows take in turn).
-pub(crate) async fn append_events(conn: &mut Conn, events: Vec<NewEvent>) -> StoreResult<()> {
-    let events: Vec<PendingEvent> = events.into_iter().map(PendingEvent::record).collect();
-    insert_pending(conn, &events, false).await
-}
-
-/// `append_events`, then commits `tx`: on PostgreSQL the `COMMIT` goes with the last
-/// insert (the vendored sqlx-postgres's `commit_with_next`), one round trip fewer per
+/// Records `events` for the sealer in one multi-row insert — their order is kept (the
+/// sealer links them in `pending_no` order, which the rows take in turn) — and commits
+/// `tx`: on PostgreSQL the `COMMIT` goes with the last insert (the vendored sqlx-postgres's `commit_with_next`), one round trip fewer per
 /// change; if the insert fails, the server skips it and `tx` rolls back when dropped.
 pub(crate) async fn append_events_and_commit(
     mut tx: dialect::WriteTx,

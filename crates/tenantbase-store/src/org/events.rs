@@ -13,8 +13,6 @@ pub trait OrgEventsUnit: Send {
     /// Records an event for the sealer, as `EventsUnit::append_event` does. The event must
     /// belong to this org (`Invalid` otherwise).
     async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId>;
-    /// `append_event` for several events, in order, in one statement.
-    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()>;
     /// Sealed events only: the audit log lists events by their place in the chain.
     async fn events(&mut self, query: &EventQuery) -> StoreResult<Vec<Event>>;
 }

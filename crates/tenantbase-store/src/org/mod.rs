@@ -82,7 +82,7 @@ pub trait OrgUnit:
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
-    /// Records `events` (as `append_events`: each must be this org's) and commits,
-    /// sending the `COMMIT` with their insert where the backend can.
+    /// Records `events` (as `UnitOfWork::commit_with_events`; each must be this org's,
+    /// `Invalid` otherwise, and then nothing is recorded) and commits.
     async fn commit_with_events(self: Box<Self>, events: Vec<NewEvent>) -> StoreResult<()>;
 }

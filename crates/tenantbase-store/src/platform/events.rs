@@ -111,10 +111,6 @@ pub trait EventsUnit: Send {
     /// Takes no lock on the chain, so concurrent units into one chain do not queue.
     async fn append_event(&mut self, event: NewEvent) -> StoreResult<EventId>;
 
-    /// Records `events` in this unit, in order, in one statement: a change's events cost
-    /// one round trip, not one each.
-    async fn append_events(&mut self, events: Vec<NewEvent>) -> StoreResult<()>;
-
     /// Seals up to `limit` of `chain`'s recorded events, oldest recorded first, after its
     /// head, and returns them. Holds the chain's head until commit, so two sealers of one
     /// chain take turns and never fork it.

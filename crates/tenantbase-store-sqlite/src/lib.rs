@@ -22,6 +22,7 @@ use tenantbase_store::{
 
 mod dialect;
 mod group;
+mod search_index;
 mod snapshot;
 
 pub use group::GroupCommitStats;

@@ -1,9 +1,11 @@
 //! One batch: the open transaction that the units queued for the writer share, and the
 //! outcome its COMMIT gives each of them.
 
+use sqlx::Executor;
 use tokio::sync::watch;
 
 use super::hooks::OpenBatch;
+use crate::search_index;
 
 /// What a batch's end tells its units: `Ok` once its COMMIT returned, or why it failed.
 pub(super) type Outcome = Option<Result<(), String>>;
@@ -57,13 +59,30 @@ impl Batch {
         self.outcome.subscribe()
     }
 
-    /// Commits (one fsync under `synchronous=FULL`) and tells every unit.
-    pub(super) async fn commit(self) -> Result<(), String> {
+    /// Takes in what its units queued for the search index, commits (one fsync under
+    /// `synchronous=FULL`) and tells every unit — after `committed` has run, if it did, so
+    /// that a unit told sees what that counts. If the index cannot take the queue in,
+    /// nothing commits.
+    pub(super) async fn commit(self, committed: impl FnOnce()) -> Result<(), String> {
         let Self {
-            tx, outcome, open, ..
+            mut tx,
+            outcome,
+            open,
+            ..
         } = self;
-        drop(open);
-        let result = tx.commit().await.map_err(|error| error.to_string());
+        let behind = open.take_search_behind();
+        let result = async {
+            if behind {
+                tx.execute(search_index::CATCH_UP).await?;
+            }
+            drop(open);
+            tx.commit().await
+        }
+        .await
+        .map_err(|error| error.to_string());
+        if result.is_ok() {
+            committed();
+        }
         outcome.send_replace(Some(result.clone()));
         result
     }

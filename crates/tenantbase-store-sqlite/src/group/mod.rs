@@ -26,6 +26,8 @@
 mod batch;
 mod hooks;
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 mod tests;
 mod unit;
 
@@ -228,12 +230,12 @@ impl GroupWriter {
             return Err(ROLLED_BACK.to_owned());
         }
         let kept = batch.kept as u64;
-        let committed = batch.commit().await;
-        if committed.is_ok() {
-            self.shared.commits.fetch_add(1, Ordering::Relaxed);
-            self.shared.units.fetch_add(kept, Ordering::Relaxed);
-        }
-        committed
+        batch
+            .commit(|| {
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                self.shared.units.fetch_add(kept, Ordering::Relaxed);
+            })
+            .await
     }
 }
 

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use tenantbase_store::OpsStore;
+
 use super::{GroupCommitStats, GroupTx, GroupWriter};
 use crate::{SqlitePoolConfig, SqliteStore};
 
-async fn fresh() -> (SqliteStore, tempfile::TempDir) {
+pub(super) async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("group.db").display());
     let config = SqlitePoolConfig {
@@ -18,6 +20,8 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
         synchronous: Default::default(),
     };
     let store = SqliteStore::connect(&url, config).await.expect("open");
+    // The real schema too: every batch's COMMIT may take in the search index's queue.
+    store.migrate().await.expect("migrate");
     sqlx::raw_sql(
         "CREATE TABLE parent (id INTEGER PRIMARY KEY); \
          CREATE TABLE row (unit INTEGER NOT NULL, n INTEGER NOT NULL, \
@@ -51,7 +55,7 @@ fn spawn_unit(writer: &GroupWriter, id: i64) -> JoinHandle<tenantbase_store::Sto
 }
 
 /// Waits until `count` units queue for the lock (bounded: 10 s of 1 ms polls).
-async fn until_waiting(writer: &GroupWriter, count: usize) {
+pub(super) async fn until_waiting(writer: &GroupWriter, count: usize) {
     for _ in 0..10_000 {
         if writer
             .shared

@@ -82,7 +82,8 @@ pub(crate) fn updated_row(
 }
 
 /// Project search through the FTS5 index `projects_fts` (external content, kept in step
-/// by triggers; keyed by the rowid, which nothing here rewrites — no VACUUM).
+/// by triggers through a queue each batch's COMMIT takes in, `search_index`; keyed by the
+/// rowid, which nothing here rewrites — no VACUUM).
 pub(crate) mod search {
     use sqlx::{QueryBuilder, Sqlite};
 

@@ -3,26 +3,41 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tenantbase_core::tenancy::MembershipGrant;
 use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::{Membership, Profile};
+use tenantbase_domain::model::Profile;
 use utoipa::ToSchema;
 
-/// One org the user belongs to.
+/// One org the user belongs to, with what the membership grants now.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MembershipView {
     /// `org_…`
     pub org_id: String,
     pub name: String,
     pub slug: String,
+    /// Names of the roles held in the org, directly or through teams.
+    pub roles: Vec<String>,
+    /// The permissions those roles grant together, in catalog order.
+    pub permissions: Vec<String>,
+    /// Whether the org's routes need a session signed in with a second factor.
+    pub require_mfa: bool,
     pub joined_at: DateTime<Utc>,
 }
 
-impl From<Membership> for MembershipView {
-    fn from(membership: Membership) -> Self {
+impl From<MembershipGrant> for MembershipView {
+    fn from(granted: MembershipGrant) -> Self {
+        let MembershipGrant {
+            membership,
+            roles,
+            permissions,
+        } = granted;
         Self {
             org_id: membership.org.id.to_string(),
             name: membership.org.name,
             slug: membership.org.slug,
+            roles: roles.to_vec(),
+            permissions: permissions.names(),
+            require_mfa: membership.org.require_mfa,
             joined_at: membership.joined_at,
         }
     }

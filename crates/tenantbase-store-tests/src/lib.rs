@@ -72,6 +72,7 @@ macro_rules! conformance_suite {
             starting_a_flow_deletes_a_bounded_batch_of_expired_ones,
             ceremonies_are_taken_once_by_their_purpose_user_session_and_challenge,
             emailed_codes_are_kept_one_per_purpose,
+            trusted_devices_are_kept_to_the_newest_of_a_bounded_number,
             a_challenge_is_used_with_its_user_and_factors,
             sign_in_methods_but_the_password_are_removed_for_one_user,
             files_are_listed_filtered_and_counted_per_org,

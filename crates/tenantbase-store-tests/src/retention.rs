@@ -54,16 +54,19 @@ pub async fn ended_sessions_tokens_and_devices_are_pruned_in_batches(store: &dyn
     unit.add_user_token(user, "login", "usable", now + Duration::hours(1))
         .await
         .expect("token");
-    // Two devices: trusting one device again replaces its earlier trust.
-    for (device, expires_at) in [("old-device", ended), ("device", now + Duration::days(9))] {
-        unit.insert_trusted_device(NewTrustedDevice {
-            id: TrustedDeviceId::new(),
-            user_id: user,
-            token_hash: device.to_owned(),
-            device_id: device.to_owned(),
-            device_label: None,
-            expires_at,
-        })
+    // Two devices, the expired one trusted last (a trust drops the expired ones before it).
+    for (device, expires_at) in [("device", now + Duration::days(9)), ("old-device", ended)] {
+        unit.insert_trusted_device(
+            NewTrustedDevice {
+                id: TrustedDeviceId::new(),
+                user_id: user,
+                token_hash: device.to_owned(),
+                device_id: device.to_owned(),
+                device_label: None,
+                expires_at,
+            },
+            20,
+        )
         .await
         .expect("device");
     }

@@ -1,10 +1,11 @@
 //! Conformance tests of what waits between two requests of a stronger sign-in: WebAuthn
-//! ceremonies and emailed codes, and the read the second request starts from.
+//! ceremonies and emailed codes, and the read the second request starts from; and of the
+//! trusted devices that skip it.
 
 use chrono::{Duration, Utc};
-use tenantbase_domain::id::{IdentityId, PasskeyId, UserId};
+use tenantbase_domain::id::{IdentityId, PasskeyId, TrustedDeviceId, UserId};
 use tenantbase_domain::model::{LinkedIdentity, MfaKind, PasskeyInfo};
-use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge};
+use tenantbase_store::identity::mfa::{EmailCodePurpose, NewMfaChallenge, NewTrustedDevice};
 use tenantbase_store::identity::passkeys::{CeremonyPurpose, NewCeremony, NewPasskey};
 use tenantbase_store::{Store, UnitOfWork};
 
@@ -317,4 +318,54 @@ async fn methods_left(unit: &mut dyn UnitOfWork, id: UserId) -> (usize, usize, u
         unit.passkey_count(id).await.expect("passkeys"),
         unit.user_identities(id).await.expect("identities").len(),
     )
+}
+
+pub async fn trusted_devices_are_kept_to_the_newest_of_a_bounded_number(store: &dyn Store) {
+    let user = create_user(store, Some("t@example.com"))
+        .await
+        .expect("user")
+        .id;
+    let other = create_user(store, Some("u@example.com"))
+        .await
+        .expect("user")
+        .id;
+    let now = Utc::now();
+    let trust = |user: UserId, device: &str, expires_at| NewTrustedDevice {
+        id: TrustedDeviceId::new(),
+        user_id: user,
+        token_hash: format!("{user}-{device}"),
+        device_id: device.to_owned(),
+        device_label: None,
+        expires_at,
+    };
+    let mut unit = store.begin().await.expect("begin");
+    // An expired trust, one of another account, then five devices (one trusted twice).
+    unit.insert_trusted_device(trust(user, "gone", now - Duration::days(1)), 3)
+        .await
+        .expect("expired");
+    unit.insert_trusted_device(trust(other, "theirs", now + Duration::days(9)), 3)
+        .await
+        .expect("other's");
+    for device in ["d1", "d2", "d3", "d2", "d4"] {
+        unit.insert_trusted_device(trust(user, device, now + Duration::days(9)), 3)
+            .await
+            .expect("trust");
+    }
+    unit.commit().await.expect("commit");
+    let kept: Vec<String> = store
+        .trusted_devices(user, now)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|device| device.device_id)
+        .collect();
+    assert_eq!(kept, ["d4", "d2", "d3"], "the three newest, d2 once");
+    let theirs = store.trusted_devices(other, now).await.expect("list");
+    assert_eq!(theirs.len(), 1, "another account's trust stays");
+    let mut unit = store.begin().await.expect("begin");
+    let gone = unit
+        .trusted_device_by_token(&format!("{user}-gone"))
+        .await
+        .expect("read");
+    assert!(gone.is_none(), "the expired trust is dropped");
 }

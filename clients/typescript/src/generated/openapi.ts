@@ -1951,13 +1951,19 @@ export interface components {
             roles: string[];
             user_id: string;
         };
-        /** @description One org the user belongs to. */
+        /** @description One org the user belongs to, with what the membership grants now. */
         MembershipView: {
             /** Format: date-time */
             joined_at: string;
             name: string;
             /** @description `org_…` */
             org_id: string;
+            /** @description The permissions those roles grant together, in catalog order. */
+            permissions: string[];
+            /** @description Whether the org's routes need a session signed in with a second factor. */
+            require_mfa: boolean;
+            /** @description Names of the roles held in the org, directly or through teams. */
+            roles: string[];
             slug: string;
         };
         MfaFactorView: {
@@ -2338,6 +2344,8 @@ export interface components {
         };
         ProviderList: {
             items: components["schemas"]["ProviderView"][];
+            /** @description Always null: the configured providers fit one page. */
+            next_cursor?: string | null;
         };
         ProviderView: {
             name: string;
@@ -2525,6 +2533,8 @@ export interface components {
         /** @description The unexpired trusted devices, newest first. */
         TrustedDeviceList: {
             items: components["schemas"]["TrustedDeviceView"][];
+            /** @description Always null: an account trusts at most 20 devices, which fit one page. */
+            next_cursor?: string | null;
         };
         TrustedDeviceView: {
             /** Format: date-time */

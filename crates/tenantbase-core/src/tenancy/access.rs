@@ -333,7 +333,7 @@ impl Tenancy {
         }
     }
 
-    async fn member_grant(
+    pub(super) async fn member_grant(
         &self,
         user: UserId,
         org: OrgId,

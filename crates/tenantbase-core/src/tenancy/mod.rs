@@ -35,7 +35,7 @@ pub use api_keys::{CreatedApiKey, NewApiKey};
 pub use audit_log::AuditListing;
 pub use invitations::{NewInvitation, SentInvitation};
 pub use members::{MemberChange, TeamChange};
-pub use orgs::OrgChange;
+pub use orgs::{MembershipGrant, OrgChange};
 pub use profiles::ProfilePatch;
 pub use projects::{ExportFormat, NewProject, ProjectFilter, ProjectPatch, ReadItem};
 pub use purge::PurgeOrg;

@@ -2,10 +2,13 @@
 //! seeded), list, read, rename, soft-delete (restorable for the restore period) and
 //! restore; org-bound access tokens.
 
+use std::sync::Arc;
+
 use chrono::Utc;
-use tenantbase_domain::id::RoleId;
+use futures::{StreamExt, TryStreamExt};
+use tenantbase_domain::id::{RoleId, UserId};
 use tenantbase_domain::model::{Membership, Org, RequestMeta, Role};
-use tenantbase_domain::{BuiltinRole, OrgId};
+use tenantbase_domain::{BuiltinRole, OrgId, PermissionSet};
 use tenantbase_store::platform::jobs::NewJob;
 use tenantbase_store::{OrgScope, StoreError};
 
@@ -15,6 +18,18 @@ use super::purge::PurgeOrg;
 use super::{FieldProblem, Tenancy, TenancyError, required_text};
 use crate::identity::Principal;
 use crate::write::Change;
+
+/// How many memberships' grants `memberships_shown` reads at once.
+const GRANTS_READ_AT_ONCE: usize = 4;
+
+/// A membership with what it grants now (PRODUCT.md ID-4).
+#[derive(Debug, Clone)]
+pub struct MembershipGrant {
+    pub membership: Membership,
+    /// Names of the roles held, directly or through teams.
+    pub roles: Arc<[String]>,
+    pub permissions: PermissionSet,
+}
 
 /// A rename or a change of rules: any field may be left as is.
 #[derive(Debug, Clone, Default)]
@@ -183,9 +198,25 @@ impl Tenancy {
             .await?)
     }
 
-    /// The memberships `GET /v1/auth/me` shows: the first `limit` by org id, or — for a
-    /// token bound to one org — only that org, so the token reveals no other.
+    /// The memberships `GET /v1/auth/me` shows, each with what it grants now: the first
+    /// `limit` by org id, or — for a token bound to one org — only that org, so the token
+    /// reveals no other.
     pub async fn memberships_shown(
+        &self,
+        principal: &Principal,
+        limit: u32,
+    ) -> Result<Vec<MembershipGrant>, TenancyError> {
+        let memberships = self.memberships_listed(principal, limit).await?;
+        // A few at a time: from the authorization cache when warm, else a read each.
+        let granted: Vec<Option<MembershipGrant>> = futures::stream::iter(memberships)
+            .map(|membership| self.granted(principal.user_id, membership))
+            .buffered(GRANTS_READ_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(granted.into_iter().flatten().collect())
+    }
+
+    async fn memberships_listed(
         &self,
         principal: &Principal,
         limit: u32,
@@ -205,6 +236,21 @@ impl Tenancy {
             }
             after = Some(last);
         }
+    }
+
+    /// `membership` with the roles and permissions it holds now; `None` when it ended
+    /// since it was listed.
+    async fn granted(
+        &self,
+        user: UserId,
+        membership: Membership,
+    ) -> Result<Option<MembershipGrant>, TenancyError> {
+        let grant = self.member_grant(user, membership.org.id).await?;
+        Ok(grant.map(|grant| MembershipGrant {
+            membership,
+            roles: grant.roles,
+            permissions: grant.permissions,
+        }))
     }
 
     pub async fn org(&self, access: &OrgAccess) -> Result<Org, TenancyError> {

@@ -236,6 +236,7 @@ pub(crate) async fn list_trusted_devices(
     let devices = state.identity.trusted_devices(&principal).await?;
     Ok(Json(TrustedDeviceList {
         items: devices.iter().map(TrustedDeviceView::from).collect(),
+        next_cursor: None,
     }))
 }
 

@@ -116,7 +116,10 @@ pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<Provid
             name: name.to_owned(),
         })
         .collect();
-    Json(ProviderList { items })
+    Json(ProviderList {
+        items,
+        next_cursor: None,
+    })
 }
 
 /// Sign in with an OpenID provider: sends the browser to the provider (authorization

@@ -72,6 +72,8 @@ pub(crate) struct ProviderView {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProviderList {
     pub items: Vec<ProviderView>,
+    /// Always null: the configured providers fit one page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

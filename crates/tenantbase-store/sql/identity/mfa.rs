@@ -327,12 +327,25 @@ impl MfaUnit for PlatformTx {
         Ok(row.map(TrustedDevice::from))
     }
 
-    async fn insert_trusted_device(&mut self, device: NewTrustedDevice) -> StoreResult<()> {
-        sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1 AND device_id = $2")
-            .bind(device.user_id.as_uuid())
-            .bind(&device.device_id)
-            .execute(&mut *self.tx)
-            .await?;
+    async fn insert_trusted_device(
+        &mut self,
+        device: NewTrustedDevice,
+        keep: usize,
+    ) -> StoreResult<()> {
+        let now = Utc::now().trunc_subsecs(6);
+        sqlx::query(
+            "DELETE FROM trusted_devices WHERE user_id = $1 \
+             AND (device_id = $2 OR expires_at <= $3 OR id NOT IN (\
+             SELECT id FROM trusted_devices \
+             WHERE user_id = $1 AND device_id <> $2 AND expires_at > $3 \
+             ORDER BY created_at DESC, id DESC LIMIT $4))",
+        )
+        .bind(device.user_id.as_uuid())
+        .bind(&device.device_id)
+        .bind(now)
+        .bind(i64::try_from(keep.saturating_sub(1)).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await?;
         sqlx::query(
             "INSERT INTO trusted_devices \
              (id, user_id, token_hash, device_id, device_label, created_at, expires_at) \
@@ -343,7 +356,7 @@ impl MfaUnit for PlatformTx {
         .bind(&device.token_hash)
         .bind(&device.device_id)
         .bind(&device.device_label)
-        .bind(Utc::now().trunc_subsecs(6))
+        .bind(now)
         .bind(device.expires_at)
         .execute(&mut *self.tx)
         .await?;
@@ -444,7 +457,7 @@ where
 {
     let rows: Vec<TrustedDeviceRow> = sqlx::query_as(&format!(
         "SELECT {TRUSTED_DEVICE_COLUMNS} FROM trusted_devices \
-         WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC"
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC"
     ))
     .bind(user_id.as_uuid())
     .bind(now)

@@ -161,9 +161,14 @@ pub trait MfaUnit: Send {
         token_hash: &str,
     ) -> StoreResult<Option<TrustedDevice>>;
 
-    /// Trusts a device, ending the user's earlier trust of the same device id: its old
-    /// token, wherever it went, skips nothing any more.
-    async fn insert_trusted_device(&mut self, device: NewTrustedDevice) -> StoreResult<()>;
+    /// Trusts a device, ending the user's earlier trust of the same device id (its old
+    /// token, wherever it went, skips nothing any more), their expired trusts, and the
+    /// oldest of the others beyond `keep` in all.
+    async fn insert_trusted_device(
+        &mut self,
+        device: NewTrustedDevice,
+        keep: usize,
+    ) -> StoreResult<()>;
 
     /// Removes one of the user's trusted devices; `false` if it was not theirs or absent.
     async fn delete_trusted_device(

@@ -52,6 +52,7 @@ async fn a_trusted_device_skips_the_second_step_until_revoked_or_the_password_ch
         let listed = caller.get(&app, "/v1/auth/trusted-devices").await.json();
         let items = listed["items"].as_array().expect("items");
         assert_eq!(items.len(), 1, "{listed}");
+        assert_eq!(listed.get("next_cursor"), Some(&json!(null)), "{listed}");
         assert!(items[0]["id"].as_str().expect("id").starts_with("tdv_"));
         assert_eq!(items[0]["device_label"], "Ada's laptop");
 

@@ -310,6 +310,9 @@ async fn team_members_inherit_the_team_roles() {
                 .contains(&json!("projects:write"))
         );
         guest.create_project(&app, &org, "by team grant").await;
+        let (roles, permissions) = membership_grant(&app, &guest).await;
+        assert_eq!(roles, ["guest", "member"], "{backend:?}");
+        assert!(permissions.contains(&"projects:write".to_owned()));
 
         let left = owner
             .call(
@@ -328,5 +331,28 @@ async fn team_members_inherit_the_team_roles() {
             )
             .await
             .problem(403, "permission_denied");
+        let (roles, permissions) = membership_grant(&app, &guest).await;
+        assert_eq!(
+            roles,
+            ["guest"],
+            "{backend:?}: the team's role went with the team"
+        );
+        assert!(!permissions.contains(&"projects:write".to_owned()));
     }
+}
+
+/// The roles (sorted) and permissions `GET /v1/auth/me` shows for `caller`'s one org.
+async fn membership_grant(app: &TestApp, caller: &Caller) -> (Vec<String>, Vec<String>) {
+    let me = caller.get(app, "/v1/auth/me").await.json();
+    let strings = |value: &serde_json::Value| -> Vec<String> {
+        let items = value.as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let membership = &me["memberships"][0];
+    let mut roles = strings(&membership["roles"]);
+    roles.sort();
+    (roles, strings(&membership["permissions"]))
 }

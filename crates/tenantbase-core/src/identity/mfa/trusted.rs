@@ -16,8 +16,14 @@ use crate::identity::cache::AuthStale;
 use crate::identity::{IdentityError, Principal};
 use crate::write::Change;
 
+/// The most devices one account trusts at once: trusting one more ends the oldest trust.
+/// Bounded, so that the list is one page and a stolen session cannot plant trusts
+/// without end.
+const TRUSTED_DEVICES_KEPT: usize = 20;
+
 impl Identity {
-    /// The caller's unexpired trusted devices, newest first.
+    /// The caller's unexpired trusted devices, newest first (at most
+    /// `TRUSTED_DEVICES_KEPT`).
     pub async fn trusted_devices(
         &self,
         principal: &Principal,
@@ -95,7 +101,7 @@ impl Identity {
         if current.password_hash != user.password_hash {
             return Err(IdentityError::InvalidMfaToken);
         }
-        unit.insert_trusted_device(NewTrustedDevice {
+        let trust = NewTrustedDevice {
             id,
             user_id: user.id,
             token_hash: hash_refresh_token(&token),
@@ -104,8 +110,9 @@ impl Identity {
             // Microseconds, as both databases keep it: the list shows what a re-read does.
             expires_at: (Utc::now() + chrono_duration(self.mfa.trusted_device_ttl))
                 .trunc_subsecs(6),
-        })
-        .await?;
+        };
+        unit.insert_trusted_device(trust, TRUSTED_DEVICES_KEPT)
+            .await?;
         let event = user_event(
             "auth.mfa.trusted_device.added",
             user,

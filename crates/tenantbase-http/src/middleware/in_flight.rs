@@ -11,6 +11,8 @@ use tokio_util::task::TaskTracker;
 pub struct InFlight {
     pub(super) tasks: TaskTracker,
     pub(super) write_slots: Arc<Semaphore>,
+    /// Room for the bytes of write bodies being read before their slot (`completion`).
+    pub(super) body_room: Arc<Semaphore>,
 }
 
 impl InFlight {
@@ -18,6 +20,7 @@ impl InFlight {
         Self {
             tasks: TaskTracker::new(),
             write_slots: Arc::new(Semaphore::new(max_concurrent_writes.max(1))),
+            body_room: Arc::new(Semaphore::new(super::completion::BODY_BYTES_READ)),
         }
     }
 

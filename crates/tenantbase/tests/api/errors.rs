@@ -285,6 +285,41 @@ async fn a_body_that_stops_arriving_is_408() {
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
+/// Clients that send half a body and stall hold their connections, not the write slots:
+/// more of them than there are slots leave another client's write to go through at once.
+#[tokio::test]
+async fn bodies_that_stop_arriving_leave_writes_to_others() {
+    use futures::StreamExt;
+    use tower::ServiceExt;
+    let app = app().await;
+    // More than the app's 64 write slots.
+    let stalled: Vec<_> = (0..70)
+        .map(|_| {
+            let part = futures::stream::iter([Ok::<_, std::io::Error>(r#"{"name":"#)]);
+            let body = axum::body::Body::from_stream(part.chain(futures::stream::pending()));
+            let request = axum::http::Request::post("/test/widgets")
+                .header("content-type", "application/json")
+                .body(body)
+                .expect("request");
+            tokio::spawn(app.router.clone().oneshot(request))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let whole = app
+        .call(
+            Method::POST,
+            "/test/widgets",
+            "application/json",
+            r#"{"name":"a","size":1}"#,
+        )
+        .await;
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    for stalled in stalled {
+        let answer = stalled.await.expect("request task").expect("infallible");
+        assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+}
+
 /// The response's head and its `Content-Length` of body, as text.
 async fn read_answer(socket: &mut tokio::net::TcpStream) -> String {
     let mut answer = Vec::new();

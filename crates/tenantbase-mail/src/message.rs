@@ -44,6 +44,15 @@ pub enum MessageKind {
         display_name: String,
         factor: String,
     },
+    /// Confirms a new address for an account: following `link` makes it the account's.
+    ConfirmEmailChange {
+        display_name: String,
+        link: String,
+        expires_in_minutes: u32,
+    },
+    /// Tells the old address that the account's address changed, so the user notices if
+    /// it was not them.
+    EmailChanged { display_name: String },
     /// Tells the user a passkey was added to their account, so they notice if it was not them.
     PasskeyAdded {
         display_name: String,

@@ -135,6 +135,24 @@ fn parts(message: &MessageKind, product: &str) -> Result<(&'static str, String, 
             format!("A sign-in factor was removed from your {product} account"),
             context! { display_name => safe::quoted_name(display_name), factor },
         ),
+        MessageKind::ConfirmEmailChange {
+            display_name,
+            link,
+            expires_in_minutes,
+        } => (
+            "confirm_email_change",
+            format!("Confirm your new email for {product}"),
+            context! {
+                display_name => safe::quoted_name(display_name),
+                expires_in_minutes,
+                link => safe::web_url("email change link", link)?,
+            },
+        ),
+        MessageKind::EmailChanged { display_name } => (
+            "email_changed",
+            format!("The email of your {product} account was changed"),
+            context! { display_name => safe::quoted_name(display_name) },
+        ),
         MessageKind::PasskeyAdded {
             display_name,
             passkey_name,

@@ -98,6 +98,20 @@ fn every_kind(user_text: &str, link: &str) -> Vec<(MessageKind, Vec<String>)> {
             },
             vec![text(" (name)"), text(" (passkey)"), text(" (time)")],
         ),
+        (
+            MessageKind::ConfirmEmailChange {
+                display_name: text(" (name)"),
+                link: link.to_owned(),
+                expires_in_minutes: 60,
+            },
+            vec![text(" (name)"), link.to_owned(), "60 minutes".to_owned()],
+        ),
+        (
+            MessageKind::EmailChanged {
+                display_name: text(" (name)"),
+            },
+            vec![text(" (name)")],
+        ),
     ]
 }
 
@@ -303,10 +317,11 @@ fn script_and_other_non_web_urls_are_refused() {
                         | MessageKind::MfaCode { .. }
                         | MessageKind::MfaRemoved { .. }
                         | MessageKind::PasskeyAdded { .. }
+                        | MessageKind::EmailChanged { .. }
                 )
             })
             .collect();
-        assert_eq!(with_link.len(), 3);
+        assert_eq!(with_link.len(), 4);
         for (message, _) in with_link {
             let error = render(TO, &message, &Branding::default()).expect_err(bad);
             assert!(!error.is_transient(), "{message:?}");

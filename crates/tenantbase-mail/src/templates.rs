@@ -36,6 +36,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     template!("mfa_removed.txt"),
     template!("passkey_added.html"),
     template!("passkey_added.txt"),
+    template!("confirm_email_change.html"),
+    template!("confirm_email_change.txt"),
+    template!("email_changed.html"),
+    template!("email_changed.txt"),
 ];
 
 /// A compiled set; an error here (built-ins only) is a bug, reported on every render.
@@ -169,6 +173,14 @@ fn samples() -> Vec<MessageKind> {
             display_name: text("Ada"),
             passkey_name: text("Laptop"),
             time: text("2025-01-01 12:00 UTC"),
+        },
+        MessageKind::ConfirmEmailChange {
+            display_name: text("Ada"),
+            link: link(),
+            expires_in_minutes: 60,
+        },
+        MessageKind::EmailChanged {
+            display_name: text("Ada"),
         },
     ]
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod cache;
 mod credentials;
+mod email_change;
 pub mod mfa;
 pub mod oidc;
 pub mod passkeys;
@@ -25,6 +26,7 @@ use tenantbase_store::StoreError;
 
 pub use accounts::{Device, Identity, IdentityPolicy, Links, SessionPolicy};
 pub use cache::SESSION_TTL as REVOCATION_BOUND;
+pub use email_change::EmailChangePending;
 pub use step_up::{Reauthenticated, SecondFactor, StepUpPolicy};
 
 /// What a successful sign-in or refresh hands the client.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tenantbase_domain::email::Email;
 use tenantbase_domain::id::{SessionId, UserId};
 use tenantbase_domain::model::RequestMeta;
@@ -23,8 +23,8 @@ use super::{IdentityError, Principal};
 use crate::tenancy::FieldProblem;
 use crate::write::Change;
 
-const VERIFY_EMAIL: &str = "verify_email";
-const RESET_PASSWORD: &str = "reset_password";
+pub(super) const VERIFY_EMAIL: &str = "verify_email";
+pub(super) const RESET_PASSWORD: &str = "reset_password";
 const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 const RESET_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -57,18 +57,40 @@ impl Identity {
         ttl: Duration,
         message: impl FnOnce(String) -> MessageKind,
     ) -> Result<(), IdentityError> {
+        let token = (purpose, ttl, None);
+        self.mail_bound_token(unit, user, to, token, message)
+            .await
+            .map(drop)
+    }
+
+    /// `mail_token`, for a token of `(purpose, ttl, bound_to)`: with `bound_to`, the token
+    /// works only beside that text (`one_time_token_hash`), which the link carries as
+    /// `email`. Returns when the token expires.
+    pub(super) async fn mail_bound_token(
+        &self,
+        unit: &mut dyn UnitOfWork,
+        user: UserId,
+        to: &str,
+        (purpose, ttl, bound_to): (&str, Duration, Option<&str>),
+        message: impl FnOnce(String) -> MessageKind,
+    ) -> Result<DateTime<Utc>, IdentityError> {
         let token = new_refresh_token()?;
         let expires_at = Utc::now() + chrono_duration(ttl);
-        unit.issue_user_token(user, purpose, &hash_refresh_token(&token), expires_at)
+        let hash = one_time_token_hash(&token, bound_to);
+        unit.issue_user_token(user, purpose, &hash, expires_at)
             .await?;
         let page = purpose.replace('_', "-");
-        let link = format!("{}/{page}?token={token}", self.links.app_url);
+        let mut link = format!("{}/{page}?token={token}", self.links.app_url);
+        if let Some(text) = bound_to {
+            link.push_str("&email=");
+            link.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+        }
         self.links
             .mailer
             .queue(unit, to, &message(link))
             .await
             .map_err(|e| IdentityError::Internal(format!("queueing the {purpose} email: {e}")))?;
-        Ok(())
+        Ok(expires_at)
     }
 
     /// Marks the email of the token's user verified.
@@ -362,6 +384,15 @@ impl Identity {
 
     fn new_password(&self, user: &User, raw: &str) -> Result<Password, IdentityError> {
         Password::new(raw, user.email.as_deref(), &self.passwords).map_err(weak_password)
+    }
+}
+
+/// What a mailed token is stored as: its hash, over the text it is bound to as well when
+/// it has one, so that the token is worth nothing beside any other.
+pub(super) fn one_time_token_hash(token: &str, bound_to: Option<&str>) -> String {
+    match bound_to {
+        None => hash_refresh_token(token),
+        Some(text) => hash_refresh_token(&format!("{token}\n{text}")),
     }
 }
 

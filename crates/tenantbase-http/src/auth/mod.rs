@@ -3,6 +3,7 @@
 //! JWKS.
 
 mod dto;
+mod email_change;
 mod errors;
 mod handlers;
 mod mfa;
@@ -58,6 +59,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(guard(
             SignedIn,
             throttled(routes!(handlers::resend_verification)),
+        ))
+        .routes(guard(
+            SignedIn,
+            throttled(routes!(email_change::request_email_change)),
+        ))
+        .routes(guard(
+            Public,
+            throttled(routes!(email_change::confirm_email_change)),
         ))
         .routes(guard(Public, throttled(routes!(handlers::forgot_password))))
         .routes(guard(Public, throttled(routes!(handlers::reset_password))))

@@ -32,6 +32,15 @@ impl UserTokensUnit for PlatformTx {
         insert_user_token(&mut self.tx, user_id, purpose, token_hash, expires_at).await
     }
 
+    async fn end_user_tokens(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        end_user_tokens(&mut self.tx, user_id, purpose, now).await
+    }
+
     async fn consume_user_token(
         &mut self,
         token_hash: &str,
@@ -49,17 +58,26 @@ pub(crate) async fn issue_user_token(
     token_hash: &str,
     expires_at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let now = Utc::now().trunc_subsecs(6);
-    sqlx::query(
+    end_user_tokens(conn, user_id, purpose, Utc::now()).await?;
+    insert_user_token(conn, user_id, purpose, token_hash, expires_at).await
+}
+
+pub(crate) async fn end_user_tokens(
+    conn: &mut Conn,
+    user_id: UserId,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let ended = sqlx::query(
         "UPDATE user_tokens SET used_at = $3 \
          WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
     )
     .bind(user_id.as_uuid())
     .bind(purpose)
-    .bind(now)
+    .bind(now.trunc_subsecs(6))
     .execute(&mut *conn)
     .await?;
-    insert_user_token(conn, user_id, purpose, token_hash, expires_at).await
+    Ok(ended.rows_affected())
 }
 
 async fn insert_user_token(

@@ -67,6 +67,15 @@ impl UsersUnit for PlatformTx {
         set_password_hash(&mut self.tx, user_id, password_hash, now).await
     }
 
+    async fn change_email(
+        &mut self,
+        user_id: UserId,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        change_email(&mut self.tx, user_id, email, now).await
+    }
+
     async fn upgrade_guest(
         &mut self,
         user_id: UserId,
@@ -132,6 +141,29 @@ pub(crate) async fn set_password_hash(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+pub(crate) async fn change_email(
+    conn: &mut Conn,
+    user_id: UserId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
+    let changed = sqlx::query(
+        "UPDATE users SET email = $2, email_verified = $3, updated_at = $4 \
+         WHERE id = $1 AND is_guest = $5",
+    )
+    .bind(user_id.as_uuid())
+    .bind(email)
+    .bind(true)
+    .bind(now)
+    .bind(false)
+    .execute(&mut *conn)
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    user_by_id(&mut *conn, user_id).await
 }
 
 pub(crate) async fn upgrade_guest(

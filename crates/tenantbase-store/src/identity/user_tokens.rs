@@ -32,6 +32,14 @@ pub trait UserTokensUnit: Send {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
+    /// Uses up every unused token of the user's for `purpose`; returns how many.
+    async fn end_user_tokens(
+        &mut self,
+        user_id: UserId,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
     /// Uses up a token of `purpose` that is unused and unexpired; its user, or `None`.
     async fn consume_user_token(
         &mut self,

@@ -44,6 +44,16 @@ pub trait UsersUnit: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
+    /// Gives a full account (not a guest) the address `email`, verified: the user proved
+    /// it by following a link mailed there. `Conflict` if another account has it;
+    /// `NotFound` for a guest.
+    async fn change_email(
+        &mut self,
+        user_id: UserId,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User>;
+
     /// Gives a guest an email and password, keeping its id; `Conflict` if the email is taken.
     async fn upgrade_guest(
         &mut self,

@@ -10,6 +10,7 @@ mod auth;
 mod auth_concurrent_sign_ins;
 mod auth_device_ids;
 mod auth_email;
+mod auth_email_change;
 mod auth_mail_budgets;
 mod auth_mfa;
 mod auth_mfa_at_rest;

@@ -74,6 +74,14 @@ async fn sensitive_changes_need_a_recent_sign_in() {
             .post(&app, "/v1/auth/password/change", new_password.clone())
             .await
             .problem(401, "reauthentication_required");
+        owner
+            .post(
+                &app,
+                "/v1/auth/email/change",
+                json!({"email": "ren2@example.com"}),
+            )
+            .await
+            .problem(401, "reauthentication_required");
         // Adding or removing a way to sign in is checked before anything else.
         owner
             .post(

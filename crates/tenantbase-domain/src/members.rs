@@ -68,11 +68,16 @@ pub fn member_problems<T: DeserializeOwned>(
         else {
             break;
         };
-        let stand_in = STAND_INS.iter().map(|kind| kind()).find(|value| {
+        let fits = |value: &Value| {
             let mut probe = fitting.clone();
             put(&mut probe, &path, value.clone());
             first_problem::<T>(Value::Object(probe)).is_none_or(|p| p.field != path)
-        });
+        };
+        let stand_in = STAND_INS
+            .iter()
+            .map(|kind| kind())
+            .find(|value| fits(value))
+            .or_else(|| named_variant::<T>(&fitting, &path).filter(|value| fits(value)));
         // A member that did not fit is absent from `fitting`, and already named; a field
         // absent inside a stand-in is part of the absent member named before.
         if !path.contains('.') && !given.contains(&path) {
@@ -87,6 +92,17 @@ pub fn member_problems<T: DeserializeOwned>(
         standing_in.push(path);
     }
     Some(problems).filter(|found| !found.is_empty())
+}
+
+/// A stand-in for an absent enum field: the first variant serde names when refusing an
+/// empty string there (``unknown variant ``, expected one of `a`, `b` ``).
+fn named_variant<T: DeserializeOwned>(fitting: &Map<String, Value>, path: &str) -> Option<Value> {
+    let mut probe = fitting.clone();
+    put(&mut probe, path, Value::String(String::new()));
+    let problem = first_problem::<T>(Value::Object(probe))?;
+    let expected = problem.message.split_once("expected ")?.1;
+    let variant = expected.split('`').nth(1)?;
+    Some(Value::String(variant.to_owned()))
 }
 
 /// The path of the field `problem` says is absent, when it is a top-level one or one
@@ -158,6 +174,21 @@ mod tests {
         flag: bool,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        First,
+        Second,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct WithKind {
+        token: String,
+        kind: Kind,
+        code: String,
+    }
+
     fn fields(value: Value) -> Vec<String> {
         let Value::Object(members) = value else {
             panic!("an object")
@@ -180,5 +211,21 @@ mod tests {
             fields(serde_json::json!({"name": 1, "inner": {"a": "x"}})),
             ["flag", "inner.b", "name"]
         );
+    }
+
+    #[test]
+    fn the_search_goes_on_past_an_absent_enum() {
+        let Value::Object(members) = serde_json::json!({"kind": "third"}) else {
+            panic!("an object")
+        };
+        let fields: Vec<String> = member_problems::<WithKind>(members)
+            .expect("problems")
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(fields, ["kind", "token", "code"]);
+        let none = member_problems::<WithKind>(Map::new()).expect("problems");
+        let fields: Vec<&str> = none.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["token", "kind", "code"]);
     }
 }

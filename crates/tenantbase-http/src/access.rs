@@ -213,8 +213,10 @@ impl From<TenancyError> for ApiError {
             TenancyError::NotAllowed(code, message) => ApiError::forbidden(code, message),
             TenancyError::MfaRequired => ApiError::forbidden(
                 "mfa_required",
-                "This org requires signing in with a second factor: enrol one at \
-                 POST /v1/auth/mfa/totp/enroll, then sign in again.",
+                "This org requires a session signed in with a second factor: sign in again \
+                 and pass the second step (a trusted device's `device_token` skips it, so \
+                 leave that out); an account without a factor enrols one first at \
+                 POST /v1/auth/mfa/totp/enroll.",
             )
             .with_extension("enroll", "/v1/auth/mfa/totp/enroll".into()),
             TenancyError::NotFound => ApiError::not_found("not_found", "No such resource."),

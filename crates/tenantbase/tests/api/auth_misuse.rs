@@ -215,6 +215,15 @@ async fn a_second_step_wrong_in_two_ways_names_both() {
             "trust_device": true});
         let refused = post(&app, "/v1/auth/mfa/verify", body, &[]).await;
         assert_eq!(fields(refused), ["trust_device"], "{backend:?}");
+        // A method that is none, or none at all, does not hide the fields after it.
+        for body in [json!({}), json!({"method": "sms"})] {
+            let refused = post(&app, "/v1/auth/mfa/verify", body, &[]).await;
+            assert_eq!(
+                fields(refused),
+                ["code", "method", "mfa_token"],
+                "{backend:?}"
+            );
+        }
         // None of it used the token up.
         let passed = verify(&app, &token, "totp", &totp_code(&secret, 0), &[]).await;
         assert_eq!(passed.status, 200, "{backend:?}: {}", passed.text());

@@ -127,11 +127,13 @@ pub(crate) async fn get_org(
     Ok(Json(state.tenancy.org(&ctx.access).await?.into()))
 }
 
-/// Rename the org or change its slug.
+/// Rename the org, change its slug, or its `require_mfa` rule (a security setting: that
+/// needs a recent sign-in).
 #[utoipa::path(patch, path = "/v1/orgs/{org_id}", tag = "orgs", request_body = UpdateOrgBody,
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 200, description = "Updated", body = OrgView),
+        (status = 401, description = "Changing `require_mfa` with a sign-in older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Turning `require_mfa` on from a session without a second factor (`mfa_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -141,6 +143,9 @@ pub(crate) async fn update_org(
     RequestInfo(request): RequestInfo,
     ApiPatch(body, unfit): ApiPatch<UpdateOrgBody>,
 ) -> Result<Json<OrgView>, ApiError> {
+    if body.require_mfa.is_some() {
+        require_recent_sign_in(&state, &ctx.credential)?;
+    }
     let change = OrgChange {
         name: body.name,
         slug: body.slug,

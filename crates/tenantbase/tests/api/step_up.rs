@@ -82,6 +82,26 @@ async fn sensitive_changes_need_a_recent_sign_in() {
             )
             .await
             .problem(401, "reauthentication_required");
+        // An org's second-factor rule is a security setting; its name is not.
+        let org_path = format!("/v1/orgs/{org}");
+        owner
+            .call(
+                &app,
+                Method::PATCH,
+                &org_path,
+                Some(json!({"require_mfa": false})),
+            )
+            .await
+            .problem(401, "reauthentication_required");
+        let renamed = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &org_path,
+                Some(json!({"name": "Step Co 2"})),
+            )
+            .await;
+        assert_eq!(renamed.status, 200, "{backend:?}: {}", renamed.text());
         // Adding or removing a way to sign in is checked before anything else.
         owner
             .post(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
@@ -79,7 +79,9 @@ async fn read_whole(
     request: Request<Body>,
 ) -> Result<(Request<Body>, Option<OwnedSemaphorePermit>), StatusCode> {
     let (parts, mut body) = request.into_parts();
-    let (mut bytes, mut held) = (BytesMut::new(), None::<OwnedSemaphorePermit>);
+    // Most bodies come in one frame, which is kept as it came; more are copied together.
+    let (mut first, mut more) = (None::<Bytes>, BytesMut::new());
+    let (mut read, mut held) = (0, None::<OwnedSemaphorePermit>);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
             if is_over_limit(&error) {
@@ -92,7 +94,8 @@ async fn read_whole(
             continue; // Trailers: no route reads them.
         };
         // One body alone past the whole budget would wait for room that never comes.
-        if bytes.len() + data.len() > BODY_BYTES_READ {
+        read += data.len();
+        if read > BODY_BYTES_READ {
             return Err(StatusCode::PAYLOAD_TOO_LARGE);
         }
         let size = u32::try_from(data.len()).map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
@@ -104,9 +107,22 @@ async fn read_whole(
             Some(permit) => permit.merge(taken),
             None => held = Some(taken),
         }
-        bytes.extend_from_slice(&data);
+        match first.as_ref() {
+            None => first = Some(data),
+            Some(earlier) => {
+                if more.is_empty() {
+                    more.extend_from_slice(earlier);
+                }
+                more.extend_from_slice(&data);
+            }
+        }
     }
-    Ok((Request::from_parts(parts, Body::from(bytes.freeze())), held))
+    let whole = if more.is_empty() {
+        first.map_or_else(Body::empty, Body::from)
+    } else {
+        Body::from(more.freeze())
+    };
+    Ok((Request::from_parts(parts, whole), held))
 }
 
 fn is_over_limit(error: &axum::Error) -> bool {

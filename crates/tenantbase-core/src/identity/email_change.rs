@@ -15,9 +15,10 @@ use super::accounts::{Identity, user_event};
 use super::cache::AuthStale;
 use super::recovery::{RESET_PASSWORD, VERIFY_EMAIL, one_time_token_hash};
 use super::{IdentityError, Principal};
+use crate::mail::deliverable;
 use crate::write::Change;
 
-const CHANGE_EMAIL: &str = "change_email";
+pub(super) const CHANGE_EMAIL: &str = "change_email";
 const CHANGE_TTL: Duration = Duration::from_secs(3600);
 
 /// An email change waiting for its link to be followed.
@@ -121,6 +122,7 @@ impl Identity {
     }
 }
 
+/// An address that mail can be sent to, as registration takes it.
 fn parse_email(email: &str) -> Result<Email, IdentityError> {
-    Email::parse(email).map_err(|e| IdentityError::invalid("email", e.to_string()))
+    deliverable(email).map_err(|message| IdentityError::invalid("email", message))
 }

@@ -19,6 +19,7 @@ use super::accounts::{
     Identity, IdentityWrite, chrono_duration, hash_refresh_token, new_refresh_token, user_event,
 };
 use super::cache::AuthStale;
+use super::email_change::CHANGE_EMAIL;
 use super::{IdentityError, Principal};
 use crate::tenancy::FieldProblem;
 use crate::write::Change;
@@ -338,6 +339,8 @@ impl Identity {
         // A device trusted under the old password would skip the second factor for
         // whoever learned it: trust ends with the password.
         let untrusted = unit.delete_trusted_devices(user.id).await?;
+        // So would an email change asked for under it: whoever asked must ask again.
+        unit.end_user_tokens(user.id, CHANGE_EMAIL, now).await?;
         let payload = serde_json::json!({
             "trusted_devices_revoked": untrusted,
             "pending_sign_ins_ended": sign_ins_ended,

@@ -133,7 +133,7 @@ pub(crate) async fn get_org(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 200, description = "Updated", body = OrgView),
-        (status = 401, description = "Changing `require_mfa` with a sign-in older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`require_mfa` sent (even unchanged) with a sign-in older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Turning `require_mfa` on from a session without a second factor (`mfa_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -170,13 +170,20 @@ async fn changes_that_cannot_be_are_refused() {
             own.problem(422, "validation_failed")["errors"][0]["field"],
             "email"
         );
-        let bad = ada
-            .post(&app, CHANGE, json!({"email": "not an address"}))
-            .await;
-        assert_eq!(
-            bad.problem(422, "validation_failed")["errors"][0]["field"],
-            "email"
-        );
+        // Refused as registration refuses them, mail could not reach them either.
+        for address in [
+            "not an address",
+            "x..y@example.com",
+            "a,b@example.com",
+            "x@[127.0.0.1]",
+        ] {
+            let bad = ada.post(&app, CHANGE, json!({"email": address})).await;
+            assert_eq!(
+                bad.problem(422, "validation_failed")["errors"][0]["field"],
+                "email",
+                "{backend:?}: {address}"
+            );
+        }
         ada.post(&app, CHANGE, json!({"mail": "x@example.com"}))
             .await
             .problem(422, "validation_failed");
@@ -209,5 +216,24 @@ async fn changes_that_cannot_be_are_refused() {
         let me = ada.get(&app, "/v1/auth/me").await.json();
         assert_eq!(me["user"]["email"], "ada@example.com", "{backend:?}");
         assert!(taker["access_token"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_ends_a_pending_email_change() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let ada = Caller::registered(&app, "ada@example.com").await;
+        let asked = ada
+            .post(&app, CHANGE, json!({"email": "ada2@example.com"}))
+            .await;
+        assert_eq!(asked.status, 202, "{backend:?}: {}", asked.text());
+        let (link_token, link_email) = mailed_link(&app, "ada2@example.com", "/change-email").await;
+        let body = json!({"current_password": PASSWORD, "new_password": "another long passphrase"});
+        let changed = ada.post(&app, "/v1/auth/password/change", body).await;
+        assert_eq!(changed.status, 204, "{backend:?}: {}", changed.text());
+        confirm(&app, &link_token, &link_email)
+            .await
+            .problem(422, "validation_failed");
     }
 }

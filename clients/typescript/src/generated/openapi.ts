@@ -1172,7 +1172,10 @@ export interface paths {
         delete: operations["delete_org"];
         options?: never;
         head?: never;
-        /** Rename the org or change its slug. */
+        /**
+         * Rename the org, change its slug, or its `require_mfa` rule (a security setting: that
+         *     needs a recent sign-in).
+         */
         patch: operations["update_org"];
         trace?: never;
     };
@@ -7910,7 +7913,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token or API key */
+            /** @description `require_mfa` sent (even unchanged) with a sign-in older than `auth.step_up_minutes` (`reauthentication_required`); or No valid access token or API key */
             401: {
                 headers: {
                     [name: string]: unknown;

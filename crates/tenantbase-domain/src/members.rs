@@ -137,15 +137,23 @@ pub fn first_problem<T: DeserializeOwned>(value: Value) -> Option<MemberProblem>
     })
 }
 
-/// The path of the bad field. serde reports a missing field at its parent, with the name
-/// only in the message (``missing field `name` ``), so it is taken from there.
+/// The path of the bad field. serde reports a missing field, or one given twice, at its
+/// parent, with the name only in the message (``missing field `name` ``), so it is taken
+/// from there.
 pub fn field_name(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    match missing_field(message) {
+    match missing_field(message).or_else(|| duplicate_field(message)) {
         Some(name) if parent.is_empty() => name.to_owned(),
         Some(name) => format!("{parent}.{name}"),
         None => parent.to_owned(),
     }
+}
+
+/// The name in serde's ``duplicate field `name` `` message.
+pub fn duplicate_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 /// The name in serde's ``missing field `name` `` message.

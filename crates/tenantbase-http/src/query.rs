@@ -5,7 +5,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use tenantbase_domain::members::missing_field;
+use tenantbase_domain::members::{duplicate_field, missing_field};
 use tenantbase_domain::page::PageQuery;
 
 use crate::problem::{ApiError, FieldError};
@@ -126,13 +126,6 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, Vec<FieldError>> {
         }]);
     }
     Err(problems)
-}
-
-/// The field serde's message says was given twice, if that is what it says.
-fn duplicate_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("duplicate field `")
-        .and_then(|rest| rest.split('`').next())
 }
 
 /// Why `pairs` alone do not make a `T`, if they do not.

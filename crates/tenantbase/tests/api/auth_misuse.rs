@@ -179,7 +179,7 @@ async fn trust(app: &TestApp, email: &str, device: &str, method: &str, code: &st
 
 /// The reset token mailed to `to` by a forgot-password request, which runs after its
 /// answer: waits (bounded) for the message to be queued.
-async fn wait_for_reset_token(app: &TestApp, to: &str) -> String {
+pub(crate) async fn wait_for_reset_token(app: &TestApp, to: &str) -> String {
     for _ in 0..200 {
         let queued = app.queued_mail().await;
         if queued

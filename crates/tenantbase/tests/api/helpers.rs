@@ -274,6 +274,15 @@ impl TestApp {
             .collect()
     }
 
+    /// The types of `platform_events`, in chain order.
+    pub async fn platform_event_types(&self) -> Vec<String> {
+        let events = self.platform_events().await;
+        events
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// Every event of the platform chain (auth events land there), as JSON: sealed first,
     /// as the server's sealer does within its interval.
     pub async fn platform_events(&self) -> Vec<serde_json::Value> {

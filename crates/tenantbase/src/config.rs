@@ -122,6 +122,9 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Requests running longer are answered with 503.
     pub request_timeout_secs: u64,
+    /// A connection whose next request's headers have not all arrived this long after it
+    /// opened or after its last answer is closed: slow senders and idle keep-alive alike.
+    pub header_read_timeout_secs: u64,
     /// Sends `Strict-Transport-Security` with this max-age when set (only behind HTTPS).
     pub hsts_max_age_secs: Option<u64>,
     /// Per-dependency limit of the `/ready` checks.
@@ -261,6 +264,7 @@ impl Default for HttpConfig {
         Self {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 30,
             hsts_max_age_secs: None,
             ready_timeout_ms: 1500,
             max_concurrent_writes: None,
@@ -327,6 +331,10 @@ impl Config {
         let positive = [
             ("http.body_limit_bytes", self.http.body_limit_bytes as u64),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
             ("shutdown_timeout_secs", self.shutdown_timeout_secs),
             (
                 "http.max_concurrent_writes",
@@ -343,6 +351,10 @@ impl Config {
             ),
             ("auth.key_reload_secs", self.auth.key_reload_secs),
             ("auth.step_up_minutes", self.auth.step_up_minutes),
+            (
+                "orgs.invitation_ttl_hours",
+                u64::from(self.orgs.invitation_ttl_hours),
+            ),
             ("log.queue_lines", self.log.queue_lines as u64),
             ("files.quota_bytes", self.files.quota_bytes),
             (
@@ -440,6 +452,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.header_read_timeout_secs)
     }
 }
 

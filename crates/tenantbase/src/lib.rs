@@ -8,6 +8,7 @@ pub mod config;
 mod connect;
 mod data_dir;
 pub mod files_config;
+mod http_server;
 mod identity;
 mod management;
 mod reload;

@@ -10,13 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
-/// Binds `metrics.listen`, when set, and serves it until `shutdown`; the handle ends with
-/// the listener's outcome.
+/// Binds `metrics.listen`, when set, and serves it until `shutdown`; the handle ends when
+/// its connections have closed.
 pub(crate) async fn serve(
     config: &Config,
     state: &AppState,
     shutdown: &CancellationToken,
-) -> anyhow::Result<Option<JoinHandle<std::io::Result<()>>>> {
+) -> anyhow::Result<Option<JoinHandle<()>>> {
     let Some(addr) = config.metrics.listen else {
         return Ok(None);
     };
@@ -24,12 +24,10 @@ pub(crate) async fn serve(
         .await
         .with_context(|| format!("listening on {addr} (metrics.listen)"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
-    let app = tenantbase_http::management_router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let stop = shutdown.clone().cancelled_owned();
-    Ok(Some(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-    })))
+    Ok(Some(tokio::spawn(crate::http_server::serve(
+        listener,
+        tenantbase_http::management_router(state.clone()),
+        config.header_read_timeout(),
+        shutdown.clone(),
+    ))))
 }

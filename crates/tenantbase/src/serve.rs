@@ -123,24 +123,20 @@ pub(crate) async fn serve(
         wait_for_signal().await;
         on_signal.cancel();
     });
-    let app = tenantbase_http::router(state)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // axum's server only ends once the signal came, so the signal starts the deadline.
-    let serving = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
-    );
+    // The server only ends once the signal came, so the signal starts the deadline.
+    let serving = tokio::spawn(crate::http_server::serve(
+        listener,
+        tenantbase_http::router(state),
+        config.header_read_timeout(),
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     // From the signal on, everything left shares one deadline: connections to close,
     // detached writes to finish, jobs to end their runs.
     let drained = async {
-        serving
-            .await
-            .context("the HTTP server task")?
-            .context("serving HTTP")?;
+        serving.await.context("the HTTP server task")?;
         if let Some(management) = management {
-            management.await.context("management listener")??;
+            management.await.context("management listener")?;
         }
         requests.close_and_wait().await;
         while background.join_next().await.is_some() {}

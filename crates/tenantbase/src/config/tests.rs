@@ -51,7 +51,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 10] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -76,6 +76,17 @@ fn bad_values_name_their_key() {
         ("TENANTBASE_LISTEN", "nowhere", "listen"),
         ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),
         ("TENANTBASE_LOG__QUEUE_LINES", "0", "log.queue_lines"),
+        (
+            "TENANTBASE_HTTP__HEADER_READ_TIMEOUT_SECS",
+            "0",
+            "http.header_read_timeout_secs",
+        ),
+        // Every invitation would be born expired.
+        (
+            "TENANTBASE_ORGS__INVITATION_TTL_HOURS",
+            "0",
+            "orgs.invitation_ttl_hours",
+        ),
         ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
     ];
     for (var, value, key) in cases {

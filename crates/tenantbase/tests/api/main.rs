@@ -84,6 +84,7 @@ mod ready_faults;
 mod roles;
 mod runtime_contract;
 mod secrets_at_rest;
+mod slow_connections;
 mod step_up;
 mod step_up_factors;
 mod team_owners;

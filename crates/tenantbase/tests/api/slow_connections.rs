@@ -1,0 +1,89 @@
+//! Connections that never finish a request, against the real binary: a client that sends
+//! part of its headers, or nothing, or stays idle after an answer is cut off at
+//! `http.header_read_timeout_secs`, so it cannot hold a descriptor and a task for good.
+//! The HTTP layer is the same whatever the store, so SQLite serves here.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::process::{Server, tenantbase};
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: tenantbase\r\n\r\n";
+
+/// Reads one answer to `GET /health` off `stream`: its head and its `Content-Length` bytes.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed before answering");
+        seen.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|value| value.trim().parse().ok())
+                .expect("content-length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+    }
+}
+
+/// How long the server took to close `stream` from `since`, reading (and dropping) what
+/// it sends; fails after `limit`.
+async fn closed_after(stream: &mut TcpStream, since: Instant, limit: Duration) -> Duration {
+    let mut sink = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut sink))
+        .await
+        .expect("the server kept the connection open")
+        .expect("read to the end");
+    since.elapsed()
+}
+
+#[tokio::test]
+async fn connections_without_a_whole_request_end_at_the_header_deadline() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server =
+        Server::start(tenantbase(dir.path()).env("TENANTBASE_HTTP__HEADER_READ_TIMEOUT_SECS", "2"));
+    let started = Instant::now();
+    let mut partial = TcpStream::connect(&server.addr).await.expect("connect");
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\nHost: tenantbase\r\n")
+        .await
+        .expect("write");
+    let mut silent = TcpStream::connect(&server.addr).await.expect("connect");
+    let mut idle = TcpStream::connect(&server.addr).await.expect("connect");
+    idle.write_all(HEALTH).await.expect("write");
+    assert!(read_answer(&mut idle).await.starts_with("HTTP/1.1 200"));
+    let answered = Instant::now();
+
+    // A kept-alive connection that asks again in time is answered as usual.
+    let mut reused = TcpStream::connect(&server.addr).await.expect("connect");
+    for _ in 0..3 {
+        reused.write_all(HEALTH).await.expect("write");
+        assert!(read_answer(&mut reused).await.starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let limit = Duration::from_secs(10);
+    for (name, stream, since) in [
+        ("partial headers", &mut partial, started),
+        ("no request at all", &mut silent, started),
+        ("idle after an answer", &mut idle, answered),
+    ] {
+        let after = closed_after(stream, since, limit).await;
+        assert!(
+            after >= Duration::from_millis(1900),
+            "{name}: closed after {after:?}, before the deadline"
+        );
+    }
+}

@@ -115,7 +115,7 @@ fn access_refusals(access: Access) -> &'static [(&'static str, &'static str)] {
             ),
             (
                 "403",
-                "A token bound to an org, which acts only on that org's routes (`org_bound_token`)",
+                "A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`)",
             ),
         ],
         Access::Introspect => &[(

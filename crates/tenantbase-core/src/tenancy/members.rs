@@ -11,7 +11,9 @@ use super::cache::OrgStale;
 use super::roles::{
     check_grantable, check_owner_reach, is_owner_role, member_roles, org_roles, resolve_roles,
 };
-use super::{FieldProblem, Tenancy, TenancyError, limit_reached, limits, required_text};
+use super::{
+    FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
+};
 use crate::write::Change;
 
 /// A member's new set of directly granted roles (ids or names).
@@ -158,6 +160,8 @@ impl Tenancy {
         if let Some(owner) = owner_in(&held) {
             ensure_an_owner_remains(unit.as_mut(), owner).await?;
         }
+        // Their keys end with the membership: one who rejoins starts without them.
+        let keys = unit.revoke_api_keys_of(user, now_micros()).await?;
         let event = access.event(
             if leaving {
                 "member.left"
@@ -166,7 +170,7 @@ impl Tenancy {
             },
             Some(("user", user.to_string())),
             request,
-            serde_json::json!({}),
+            serde_json::json!({"keys_revoked": keys}),
         );
         unit.commit(Change::new(OrgStale::Membership, event))
             .await?;

@@ -157,14 +157,18 @@ pub(crate) async fn finish_passkey_step_up(
     Ok(Json(renewed.into()))
 }
 
-/// A signed-in user must have authenticated recently for this change; an API key has no
-/// sign-in to renew and is bounded by its own permissions instead.
+/// A signed-in user must have authenticated recently for this change. An API key has no
+/// sign-in to renew, so it is refused whatever its permissions: a leaked key must not
+/// reach what a stolen session cannot without the password.
 pub(crate) fn require_recent_sign_in(
     state: &AppState,
     credential: &Credential,
 ) -> Result<(), ApiError> {
     match credential {
         Credential::User(principal) => Ok(state.identity.require_recent_auth(principal)?),
-        Credential::ApiKey(_) => Ok(()),
+        Credential::ApiKey(_) => Err(ApiError::forbidden(
+            "user_required",
+            "This change needs a recent sign-in: only a signed-in user can make it, not an API key.",
+        )),
     }
 }

@@ -316,7 +316,7 @@ pub(crate) async fn remove_team_member(
     responses(
         (status = 201, description = "Created", body = CreatedApiKeyView),
         (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Beyond your own permissions (`exceeds_own_permissions`), or your email address is not verified (`email_unverified`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Beyond your own permissions (`exceeds_own_permissions`), your email address is not verified (`email_unverified`), or an API key (`user_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The org has its most active keys (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_api_key(

@@ -134,7 +134,7 @@ pub(crate) async fn get_org(
     responses(
         (status = 200, description = "Updated", body = OrgView),
         (status = 401, description = "`require_mfa` sent (even unchanged) with a sign-in older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Turning `require_mfa` on from a session without a second factor (`mfa_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Turning `require_mfa` on from a session without a second factor (`mfa_required`), or sending `require_mfa` with an API key (`user_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken (`slug_taken`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn update_org(
@@ -167,6 +167,7 @@ pub(crate) async fn update_org(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key: deleting needs a recent sign-in (`user_required`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn delete_org(
     State(state): State<AppState>,

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use tenantbase_domain::id::ApiKeyId;
+use tenantbase_domain::id::{ApiKeyId, UserId};
 use tenantbase_domain::model::ApiKey;
 use tenantbase_store::StoreResult;
 use tenantbase_store::org::api_keys::{self, ApiKeyRow, ApiKeysUnit};
 use tenantbase_store::rows::to_json_text;
+use uuid::Uuid;
 
 use super::OrgTx;
 
@@ -67,6 +68,26 @@ impl ApiKeysUnit for OrgTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(changed.rows_affected() > 0)
+    }
+
+    async fn revoke_api_keys_of(
+        &mut self,
+        creator: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ApiKeyId>> {
+        let revoked: Vec<(Uuid,)> = sqlx::query_as(
+            "UPDATE api_keys SET revoked_at = $3 \
+             WHERE org_id = $1 AND created_by = $2 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(self.org_id())
+        .bind(creator.as_uuid())
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(revoked
+            .into_iter()
+            .map(|(id,)| ApiKeyId::from_uuid(id))
+            .collect())
     }
 
     async fn touch_api_key(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {

@@ -20,6 +20,12 @@ pub trait ApiKeysUnit: Send {
     async fn api_keys(&mut self) -> StoreResult<Vec<ApiKey>>;
     async fn api_key_by_secret(&mut self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
     async fn revoke_api_key(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Revokes every live key `creator` made in the org; returns their ids.
+    async fn revoke_api_keys_of(
+        &mut self,
+        creator: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ApiKeyId>>;
     async fn touch_api_key(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()>;
 }
 

@@ -119,7 +119,8 @@ async fn only_a_verified_address_or_a_guest_creates_api_keys() {
 }
 
 /// A key lives no longer than its creator's membership: once they are removed it is
-/// refused as an invalid credential (401) on every route, the owner-only ones included.
+/// refused as an invalid credential (401) on every route, the owner-only ones included,
+/// and it is revoked, so it stays dead if they rejoin.
 #[tokio::test]
 async fn an_api_key_dies_with_its_creators_membership() {
     for backend in BOTH {
@@ -152,6 +153,19 @@ async fn an_api_key_dies_with_its_creators_membership() {
         key.call(&app, Method::DELETE, &format!("/v1/orgs/{org}"), None)
             .await
             .assert_invalid_token();
+        let listed = owner.get(&app, &format!("/v1/orgs/{org}/api-keys")).await;
+        let keys = listed.json()["items"].as_array().expect("items").clone();
+        assert_eq!(keys.len(), 1, "{}", listed.text());
+        assert!(keys[0]["revoked_at"].is_string(), "{}", listed.text());
+        let events = owner.get(&app, &format!("/v1/orgs/{org}/audit")).await;
+        let removal = events.json()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|e| e["type"] == "member.removed")
+            .cloned()
+            .expect("member.removed");
+        assert_eq!(removal["payload"]["keys_revoked"], json!([keys[0]["id"]]));
     }
 }
 
@@ -194,8 +208,13 @@ async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
             .await
             .assert_invalid_token();
         key.get(&app, "/v1/orgs").await.assert_invalid_token();
-        // A key is not a user.
-        key.get(&app, "/v1/auth/me").await.assert_invalid_token();
+        // A key is not a user: refused, not called invalid.
+        key.get(&app, "/v1/auth/me")
+            .await
+            .problem(403, "user_required");
+        key.post(&app, "/v1/auth/token", json!({"org_id": org}))
+            .await
+            .problem(403, "user_required");
     }
 }
 

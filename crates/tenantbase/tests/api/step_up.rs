@@ -51,10 +51,25 @@ async fn sensitive_changes_need_a_recent_sign_in() {
         crate::tenants::mark_verified(&app, "ren@example.com").await;
         let org = owner.create_org(&app, "Step Co").await;
         let keys = format!("/v1/orgs/{org}/api-keys");
-        let key = json!({"name": "ci", "permissions": ["projects:read"]});
+        let key = json!({"name": "ci", "permissions": ["org:delete", "org:manage"]});
         // Within the window: allowed.
         let fresh = owner.post(&app, &keys, key.clone()).await;
         assert_eq!(fresh.status, 201, "{backend:?}: {}", fresh.text());
+        // A key has no sign-in to be recent, whatever its permissions.
+        let api_key = owner.with_token(fresh.json()["secret"].as_str().expect("secret"));
+        api_key
+            .call(&app, Method::DELETE, &format!("/v1/orgs/{org}"), None)
+            .await
+            .problem(403, "user_required");
+        api_key
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("/v1/orgs/{org}"),
+                Some(json!({"require_mfa": false})),
+            )
+            .await
+            .problem(403, "user_required");
         let first_auth_time = claims(token(&tokens))["auth_time"]
             .as_i64()
             .expect("auth_time claim");

@@ -4,6 +4,7 @@
 
 pub mod audit;
 mod cache_guard;
+mod csv_cells;
 pub mod identity;
 pub mod jobs;
 pub mod mail;

@@ -8,6 +8,8 @@ use serde::Serialize;
 use tenantbase_domain::model::Event;
 use tenantbase_store::Store;
 
+use crate::csv_cells::guarded;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Jsonl,
@@ -120,7 +122,23 @@ impl<W: Write> Sink<W> {
                     .map_err(std::io::Error::from)?;
                 out.write_all(b"\n")?;
             }
-            Sink::Csv(out) => out.serialize(ExportedEvent::new(event, event.payload.as_str()))?,
+            Sink::Csv(out) => {
+                // The cells a client chose (its user agent, above all) are kept from
+                // running as formulas; the payload is JSON text, which starts with `{`.
+                let [actor_id, target_id, user_agent, request_id] = [
+                    &event.actor_id,
+                    &event.target_id,
+                    &event.user_agent,
+                    &event.request_id,
+                ]
+                .map(|cell| cell.as_deref().map(guarded));
+                let mut row = ExportedEvent::new(event, event.payload.as_str());
+                row.actor_id = actor_id.as_deref();
+                row.target_id = target_id.as_deref();
+                row.user_agent = user_agent.as_deref();
+                row.request_id = request_id.as_deref();
+                out.serialize(row)?;
+            }
         }
         Ok(())
     }

@@ -14,6 +14,8 @@ use tenantbase_store::platform::jobs::NewJob;
 use crate::process::{migrated_sqlite, output, tenantbase};
 
 /// Records `n` events in `org`'s chain and seals them, as a server's sealer would.
+const UA_FORMULA: &str = "=HYPERLINK(\"http://attacker.example/\",\"open\")";
+
 async fn append(store: &dyn Store, org: OrgId, n: usize) {
     record(store, org, n).await;
     seal_all(store).await.expect("seal");
@@ -27,7 +29,11 @@ async fn record(store: &dyn Store, org: OrgId, n: usize) {
             event_type: format!("project.updated.{i}"),
             actor: Actor::System,
             target: None,
-            request: RequestMeta::default(),
+            // A user agent is the client's to choose: a formula, here.
+            request: RequestMeta {
+                user_agent: Some(UA_FORMULA.to_owned()),
+                ..RequestMeta::default()
+            },
             payload: json!({"i": i, "note": "comma, \"quote\""}),
         })
         .await
@@ -103,6 +109,7 @@ async fn export_streams_jsonl_and_csv() {
         .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[2]["payload"]["i"], 2);
+    assert_eq!(lines[2]["user_agent"], UA_FORMULA);
 
     let (ok, csv, _) = output(tenantbase(dir.path()).args([
         "audit",
@@ -118,6 +125,8 @@ async fn export_streams_jsonl_and_csv() {
         csv.contains(r#""{""i"":0,""note"":""comma, \""quote\""""}""#),
         "{csv}"
     );
+    // Opened in a spreadsheet, the user agent is text, not a formula.
+    assert_eq!(csv.matches(r#","'=HYPERLINK(""http"#).count(), 3, "{csv}");
 
     let future = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     let (ok, none, _) = output(tenantbase(dir.path()).args([

@@ -4,6 +4,7 @@
 use tenantbase_domain::model::Project;
 
 use super::{NewProject, ReadItem, all_or_every_problem, validate_new};
+use crate::csv_cells::{guarded, unguarded};
 use crate::tenancy::{FieldProblem, TenancyError};
 
 /// A file format of export and import.
@@ -93,31 +94,11 @@ impl ExportFormat {
     }
 }
 
-/// Cells a spreadsheet would run as a formula start with one of these.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
 fn csv_line(cells: &[&str]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    // A leading `'` keeps spreadsheets from running a cell as a formula (CSV injection);
-    // the import takes it off again.
-    let cells = cells.iter().map(|cell| {
-        if cell.starts_with(FORMULA_STARTS) {
-            format!("'{cell}")
-        } else {
-            (*cell).to_owned()
-        }
-    });
     // Writing to memory cannot fail.
-    let _ = writer.write_record(cells);
+    let _ = writer.write_record(cells.iter().map(|cell| guarded(cell).into_owned()));
     writer.into_inner().unwrap_or_default()
-}
-
-/// A cell as exported, without the formula guard `csv_line` added.
-fn csv_cell(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
-        _ => cell,
-    }
 }
 
 /// The rows of a JSON lines file as read, up to one past `IMPORT_MAX_ROWS`.
@@ -196,11 +177,11 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
             })?;
             let cell = |at: Option<usize>| {
                 at.and_then(|at| record.get(at))
-                    .map(csv_cell)
+                    .map(unguarded)
                     .filter(|c| !c.is_empty())
             };
             let mut row = NewProject {
-                name: csv_cell(record.get(name_at).unwrap_or_default()).to_owned(),
+                name: unguarded(record.get(name_at).unwrap_or_default()).to_owned(),
                 description: cell(description_at).map(str::to_owned),
                 metadata: None,
             };

@@ -1,6 +1,9 @@
 //! Keeps secrets and personal data out of event payloads: a payload passes through
 //! `redact_payload` before it is stored, whatever its author remembered to leave out.
 
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
 use serde_json::Value;
 
 /// Key fragments whose values are secrets: replaced entirely.
@@ -18,6 +21,15 @@ const PII_KEYS: &[&str] = &["email", "phone"];
 
 pub const REDACTED: &str = "[redacted]";
 
+/// An address or an international phone number inside free text (an org named
+/// "Contact bob@example.com or +1 415 555 0100"): the chain keeps an event for good, so
+/// what reaches a person is masked wherever it stands, not only under a personal key.
+static PII_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    let word = r#"[^\s<>()\[\],;:"'@]"#;
+    Regex::new(&format!(r"{word}+@{word}+\.{word}+|\+\d[\d ().-]{{5,}}\d"))
+        .expect("a valid pattern")
+});
+
 /// A copy of `value` with secret fields replaced and personal fields masked, at any depth.
 pub fn redact_payload(value: &Value) -> Value {
     match value {
@@ -27,6 +39,7 @@ pub fn redact_payload(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact_payload).collect()),
+        Value::String(text) => Value::String(mask_in_text(text)),
         other => other.clone(),
     }
 }
@@ -44,6 +57,13 @@ fn redact_field(key: &str, value: &Value) -> Value {
         };
     }
     redact_payload(value)
+}
+
+/// `text` with each address and phone number in it masked.
+fn mask_in_text(text: &str) -> String {
+    PII_IN_TEXT
+        .replace_all(text, |found: &Captures| mask(&found[0]))
+        .into_owned()
 }
 
 /// `jane.doe@example.com` → `j***@example.com`; anything else keeps its first character.
@@ -81,5 +101,17 @@ mod tests {
         assert_eq!(redacted["keys"][0]["api_key"], REDACTED);
         assert_eq!(redacted["count"], 3);
         assert!(!redacted.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn addresses_and_phone_numbers_in_free_text_are_masked() {
+        let payload = json!({
+            "name": "Contact bob.smith@example.com or +1 (415) 555-0100, soon",
+            "names": ["team <carol@corp.example.net>", "v2.1 @ 2026-12-06 +5"],
+        });
+        let redacted = redact_payload(&payload);
+        assert_eq!(redacted["name"], "Contact b***@example.com or +***, soon");
+        assert_eq!(redacted["names"][0], "team <c***@corp.example.net>");
+        assert_eq!(redacted["names"][1], "v2.1 @ 2026-12-06 +5");
     }
 }

@@ -3,8 +3,8 @@
 //! `Sealer`, which seals each chain's recorded events in recording order every
 //! `interval`. Sealers in several processes take turns on a chain (its head is locked
 //! while sealing), so the chain never forks, and the window in which an event is recorded
-//! but not yet sealed stays about one interval long; `audit verify` and the metrics show
-//! it.
+//! but not yet sealed stays about one interval long; `audit verify` and `/metrics` (read
+//! at scrape time, so a stuck sealer shows) report it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,6 @@ pub const BATCH: u32 = 100;
 /// cannot be sealed must not leave the chains after it unsealed.
 pub async fn seal_all(store: &dyn Store) -> StoreResult<u64> {
     let unsealed = store.unsealed_chains().await?;
-    record_backlog(&unsealed);
     let mut sealed = 0;
     let mut failure = None;
     for chain in &unsealed {
@@ -70,16 +69,6 @@ async fn seal_chain(store: &dyn Store, chain: &UnsealedChain) -> StoreResult<u64
     Ok(sealed)
 }
 
-/// `audit_events_unsealed` and `audit_oldest_unsealed_seconds`, as the sealer found them
-/// when it last looked.
-fn record_backlog(unsealed: &[UnsealedChain]) {
-    let count: u64 = unsealed.iter().map(|chain| chain.count).sum();
-    let oldest = unsealed.iter().map(|chain| chain.oldest).min();
-    let age = oldest.map_or(0.0, |oldest| age_secs(oldest, Utc::now()));
-    metrics::gauge!("audit_events_unsealed").set(count as f64);
-    metrics::gauge!("audit_oldest_unsealed_seconds").set(age);
-}
-
 /// `audit_seal_delay_seconds`: per event, from recording to sealing.
 fn record_delays(sealed: &[Event]) {
     let now = Utc::now();
@@ -89,7 +78,8 @@ fn record_delays(sealed: &[Event]) {
     }
 }
 
-fn age_secs(then: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> f64 {
+/// Seconds from `then` to `now`; 0 for a `then` in the future (another host's clock).
+pub fn age_secs(then: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> f64 {
     (now - then).to_std().unwrap_or_default().as_secs_f64()
 }
 

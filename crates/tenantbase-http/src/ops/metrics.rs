@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus text. HTTP metrics are recorded by the request-context
-//! middleware, the audit sealer's by the sealer (`tenantbase_core::audit::seal`);
+//! middleware, the audit seal delays by the sealer (`tenantbase_core::audit::seal`);
 //! database pool and process figures are sampled at scrape time, the job queue's depth
-//! at most once per interval (`queue_depth`). Who may scrape it, and on which listener,
+//! and the audit backlog at most once per interval (`queue_depth`). Who may scrape it, and on which listener,
 //! is `MetricsAccess`'s call.
 
 use std::sync::OnceLock;
@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tenantbase_core::audit::seal::age_secs;
 
 use super::metrics_access::Listener;
 use crate::{ApiError, AppState};
@@ -59,12 +60,12 @@ pub fn metrics_handle() -> PrometheusHandle {
             );
             metrics::describe_gauge!(
                 "audit_events_unsealed",
-                "Audit events recorded but not yet sealed into their chains, as the sealer last found them"
+                "Audit events recorded but not yet sealed into their chains (read at most once a second)"
             );
             metrics::describe_gauge!(
                 "audit_oldest_unsealed_seconds",
                 metrics::Unit::Seconds,
-                "Age of the oldest audit event not yet sealed, as the sealer last found it"
+                "Age of the oldest audit event not yet sealed (read at most once a second)"
             );
             metrics::describe_histogram!(
                 "audit_seal_delay_seconds",
@@ -77,14 +78,27 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// `jobs_queue_depth{kind,state}`; pairs that emptied since the last reading read 0.
-async fn record_queue_depth(state: &AppState) {
+/// What the database holds: `jobs_queue_depth{kind,state}` (pairs that emptied since the
+/// last reading read 0), and the audit events recorded but not sealed,
+/// `audit_events_unsealed` and `audit_oldest_unsealed_seconds` — read here rather than
+/// by the sealer, so a sealer that is stuck or slow shows as a growing backlog.
+async fn record_database_readings(state: &AppState) {
     if !state.queue_depth.claim() {
         return;
     }
     match state.store.queue_depth().await {
         Ok(depths) => state.queue_depth.record(depths),
         Err(error) => tracing::warn!(%error, "reading the job queue depth failed"),
+    }
+    match state.store.unsealed_chains().await {
+        Ok(unsealed) => {
+            let count: u64 = unsealed.iter().map(|chain| chain.count).sum();
+            let oldest = unsealed.iter().map(|chain| chain.oldest).min();
+            let age = oldest.map_or(0.0, |oldest| age_secs(oldest, chrono::Utc::now()));
+            metrics::gauge!("audit_events_unsealed").set(count as f64);
+            metrics::gauge!("audit_oldest_unsealed_seconds").set(age);
+        }
+        Err(error) => tracing::warn!(%error, "reading the audit backlog failed"),
     }
 }
 
@@ -125,7 +139,7 @@ async fn scrape(state: &AppState) -> Response {
         metrics::gauge!("db_pool_connections", "state" => kind, "backend" => backend)
             .set(f64::from(value));
     }
-    record_queue_depth(state).await;
+    record_database_readings(state).await;
     process_collector().collect();
     state.metrics.run_upkeep();
     (

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use tenantbase_domain::model::QueueDepth;
 
-/// How long a reading of the job queue's depth stands: a scraper polling every second
-/// (or many scrapers) costs the database one grouped count per this interval.
-const QUEUE_DEPTH_TTL: Duration = Duration::from_secs(5);
+/// How long a reading of the job queue's depth and the audit backlog stands: many
+/// scrapers, or one polling in a loop, cost the database two grouped counts per this
+/// interval.
+const READING_TTL: Duration = Duration::from_secs(1);
 
 /// When the job queue's depth was last read for `/metrics`, per app.
 #[derive(Debug, Default)]
@@ -30,7 +31,7 @@ impl QueueDepthReadings {
         let Ok(mut last) = self.last.lock() else {
             return false;
         };
-        if last.is_some_and(|at| at.elapsed() < QUEUE_DEPTH_TTL) {
+        if last.is_some_and(|at| at.elapsed() < READING_TTL) {
             return false;
         }
         *last = Some(Instant::now());

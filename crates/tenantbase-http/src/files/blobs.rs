@@ -61,11 +61,15 @@ pub(crate) async fn get_blob(
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 201, description = "Stored", body = FileView),
+        (status = 400, description = "The body ended before all of its bytes arrived (`upload_interrupted`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The upload is gone, or whoever presigned the URL may no longer write files", body = Problem, content_type = "application/problem+json"),
         (status = 405, description = "The URL is for GET", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another PUT to this URL is storing the upload (`upload_completing`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More bytes than the upload announced (`quota_exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of the type the URL was presigned for (`content_type_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Fewer bytes than announced, or another SHA-256", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The org's quota, or its creator's across their orgs, is used up (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn put_blob(
     State(state): State<AppState>,

@@ -21,12 +21,16 @@ pub(crate) enum Wanted {
     Unsatisfiable,
 }
 
-/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`. Several ranges, other units or a
-/// malformed header are answered with the whole object, as RFC 9110 allows.
+/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` (the unit in any case). Several ranges,
+/// other units or a malformed header are answered with the whole object, as RFC 9110
+/// allows.
 pub(crate) fn wanted(range: Option<&HeaderValue>, size: u64) -> Wanted {
     let Some(spec) = range
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .map(str::trim)
+        .and_then(|v| v.split_once('='))
+        .filter(|(unit, _)| unit.trim().eq_ignore_ascii_case("bytes"))
+        .map(|(_, spec)| spec)
     else {
         return Wanted::Whole;
     };
@@ -122,6 +126,18 @@ fn file_headers(file: &StoredFile) -> Result<HeaderMap, ApiError> {
     Ok(headers)
 }
 
+/// The request's `Range`, unless an `If-Range` names another version than the file's:
+/// RFC 9110 §13.1.5 has a client that holds a part of another version sent the whole
+/// file. Only the strong `ETag` itself matches — not a weak one, nor a date, since files
+/// send no `Last-Modified`.
+fn range_asked<'h>(request: &'h HeaderMap, file: &StoredFile) -> Option<&'h HeaderValue> {
+    let current = match request.get(header::IF_RANGE) {
+        None => true,
+        Some(validator) => validator.to_str().is_ok_and(|v| v.trim() == etag(file)),
+    };
+    current.then(|| request.get(header::RANGE)).flatten()
+}
+
 /// 304 before any byte is read, or 416 for a range outside the file.
 pub(crate) fn early_answer(
     request: &HeaderMap,
@@ -132,15 +148,15 @@ pub(crate) fn early_answer(
             (StatusCode::NOT_MODIFIED, file_headers(file)?).into_response(),
         ));
     }
-    if wanted(request.get(header::RANGE), file.size) == Wanted::Unsatisfiable {
+    if wanted(range_asked(request, file), file.size) == Wanted::Unsatisfiable {
         return Err(ApiError::range_not_satisfiable(file.size));
     }
     Ok(None)
 }
 
-/// The byte range to read for `request`, if a part was asked for.
-pub(crate) fn read_range(request: &HeaderMap, size: u64) -> Option<Range<u64>> {
-    match wanted(request.get(header::RANGE), size) {
+/// The byte range to read for `request`, if a part of this version was asked for.
+pub(crate) fn read_range(request: &HeaderMap, file: &StoredFile) -> Option<Range<u64>> {
+    match wanted(range_asked(request, file), file.size) {
         Wanted::Part(range) => Some(range),
         _ => None,
     }
@@ -201,6 +217,7 @@ mod tests {
         assert_eq!(ask("bytes=0-1,5-6", 100), Wanted::Whole);
         assert_eq!(ask("items=0-1", 100), Wanted::Whole);
         assert_eq!(ask("bytes=x-y", 100), Wanted::Whole);
+        assert_eq!(ask("BYTES=0-9", 100), Wanted::Part(0..10));
         assert_eq!(wanted(None, 100), Wanted::Whole);
     }
 

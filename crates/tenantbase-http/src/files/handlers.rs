@@ -155,7 +155,7 @@ pub(super) async fn serve_file(
     if let Some(answer) = early_answer(headers, &file)? {
         return Ok(answer);
     }
-    let range = read_range(headers, file.size);
+    let range = read_range(headers, &file);
     let partial = range.is_some();
     let download = state.tenancy.download(access, file, range).await?;
     respond(download, partial)

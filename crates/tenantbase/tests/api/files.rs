@@ -193,6 +193,23 @@ async fn files_upload_list_download_and_delete() {
             part.header("content-range"),
             Some(format!("bytes 8-15/{}", bytes.len()).as_str())
         );
+        // A part of this version only: `If-Range` with another validator gets it whole.
+        let same = [("range", "bytes=8-15"), ("if-range", etag.as_str())];
+        let same = get_with(&app, Some(&owner), &content, &same).await;
+        assert_eq!(
+            (same.status.as_u16(), same.body.as_slice()),
+            (206, &bytes[8..16])
+        );
+        let weak = format!("W/{etag}");
+        for validator in ["\"other\"", weak.as_str(), "Sun, 06 Dec 2026 10:00:00 GMT"] {
+            let other = [("range", "bytes=8-15"), ("if-range", validator)];
+            let whole = get_with(&app, Some(&owner), &content, &other).await;
+            assert_eq!(
+                (whole.status.as_u16(), whole.body.len()),
+                (200, bytes.len()),
+                "{validator}"
+            );
+        }
         let tail = get_with(&app, Some(&owner), &content, &[("range", "bytes=-10")]).await;
         assert_eq!(
             (tail.status.as_u16(), tail.body.as_slice()),

@@ -11,7 +11,11 @@ use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::tenants::Caller;
 
 /// An upload request whose body (no declared length) arrives as the test feeds it.
-fn fed_upload(caller: &Caller, org: &str, name: &str) -> (Request<Body>, mpsc::Sender<Vec<u8>>) {
+pub(crate) fn fed_upload(
+    caller: &Caller,
+    org: &str,
+    name: &str,
+) -> (Request<Body>, mpsc::Sender<Vec<u8>>) {
     // Room for one chunk: a second send returns only once the handler took the first.
     let (feed, chunks) = mpsc::channel::<Vec<u8>>(1);
     let body = futures::stream::unfold(chunks, |mut chunks| async move {

@@ -2,9 +2,10 @@
 //! per-org quota and the size cap — each refusal with its problem code, and nothing stored.
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{Method, Request};
 
 use crate::files::{png, small_quota, stored_objects, upload};
+use crate::files_quota_race::fed_upload;
 use crate::helpers::{BOTH, Backend, TestApp};
 use crate::tenants::Caller;
 
@@ -137,5 +138,31 @@ async fn quota_and_size_caps_refuse_with_quota_exceeded() {
         )
         .await;
         assert_eq!(fits.status, 201);
+    }
+}
+
+/// An upload still streaming when its org is deleted is refused at its end as the org's
+/// other routes are (404), and its bytes are removed: nothing is written into a deleted
+/// org.
+#[tokio::test]
+async fn an_upload_that_ends_after_its_org_was_deleted_is_refused() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Going").await;
+        let (request, feed) = fed_upload(&owner, &org, "late.bin");
+        let delete_mid_stream = async {
+            feed.send(vec![7; 250]).await.expect("handler reads");
+            // Returns once the handler took the first chunk: the upload is under way.
+            feed.send(vec![7; 250]).await.expect("handler reads");
+            let deleted = owner
+                .call(&app, Method::DELETE, &format!("/v1/orgs/{org}"), None)
+                .await;
+            assert_eq!(deleted.status, 204, "{}", deleted.text());
+            drop(feed);
+        };
+        let (uploaded, ()) = tokio::join!(app.send(request), delete_mid_stream);
+        uploaded.problem(404, "not_found");
+        assert!(stored_objects(&app).is_empty(), "{backend:?}: bytes left");
     }
 }

@@ -259,7 +259,7 @@ impl Tenancy {
 
     /// Writes the row of an object stored under its final key (closing the presigned
     /// upload it came from, whose reservation it takes over, if `claim` still holds it),
-    /// under the org's lock. A refusal or failure before the commit removes the object —
+    /// under the org's lock, unless the org was deleted meanwhile. A refusal or failure before the commit removes the object —
     /// its key is this upload's, or this completion's, alone: no object stays without a
     /// row. A failed commit leaves it — the row may exist — to the sweep.
     async fn record_file(
@@ -272,6 +272,11 @@ impl Tenancy {
         let prepared = async {
             let mut unit = self.write(access.scope()).await?;
             unit.lock_org().await?;
+            // The org may have been deleted while the bytes streamed: nothing is written
+            // into it then, as its other routes refuse (404).
+            if unit.org().await?.deleted_at.is_some() {
+                return Err(TenancyError::NotFound);
+            }
             if let Some(claim) = claim
                 && !(unit.hold_upload(claim.upload, claim.until, Utc::now()).await?
                     && unit.delete_upload(claim.upload).await?)

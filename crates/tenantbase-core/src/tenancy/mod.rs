@@ -49,6 +49,10 @@ pub mod limits {
     pub const ACTIVE_API_KEYS: usize = 100;
     pub const PENDING_INVITATIONS: usize = 1_000;
     pub const OPEN_UPLOADS: usize = 1_000;
+    /// Entries of one list of roles or permissions in a request: more than an org's
+    /// roles (built-in and custom) or the catalog hold, so never needed; beyond it the
+    /// list is refused as a whole rather than answered with a problem for each entry.
+    pub const LISTED: usize = 200;
 }
 
 /// The refusal when an org already has `limit` of `what`.

@@ -66,6 +66,7 @@ pub(super) async fn resolve_roles(
     field: &str,
     references: &[String],
 ) -> Result<Vec<Role>, TenancyError> {
+    check_listed(field, references)?;
     let roles = org_roles(unit).await?;
     let mut chosen: Vec<Role> = Vec::new();
     let mut problems = Vec::new();
@@ -135,6 +136,7 @@ pub(super) fn parse_permissions(
     field: &str,
     names: &[String],
 ) -> Result<PermissionSet, TenancyError> {
+    check_listed(field, names)?;
     let problems: Vec<FieldProblem> = names
         .iter()
         .enumerate()
@@ -150,6 +152,17 @@ pub(super) fn parse_permissions(
         return Err(TenancyError::Invalid(problems));
     }
     Ok(names.iter().filter_map(|n| Permission::parse(n)).collect())
+}
+
+/// Refuses a list of roles or permissions longer than any org could need.
+fn check_listed(field: &str, entries: &[String]) -> Result<(), TenancyError> {
+    if entries.len() > limits::LISTED {
+        return Err(TenancyError::invalid(
+            field,
+            format!("at most {} entries", limits::LISTED),
+        ));
+    }
+    Ok(())
 }
 
 fn name_taken(error: StoreError) -> TenancyError {
@@ -215,15 +228,16 @@ fn read_only() -> TenancyError {
 /// `name` checked and in NFC (`required_text` composes it), as it is kept.
 fn valid_name(name: &str) -> Result<String, TenancyError> {
     let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
-    // Listed beside the built-in roles, `Owner` would pass for `owner`: any case is refused.
-    let lowered = name.to_lowercase();
+    // Listed beside the built-in roles, `Owner` or a fullwidth `ｏｗｎｅｒ` would pass for
+    // `owner`: any case, and any compatibility form (NFKC), is refused.
+    let folded = name.nfkc().collect::<String>().to_lowercase();
     if BuiltinRole::ALL
         .iter()
-        .any(|builtin| builtin.name() == lowered)
+        .any(|builtin| builtin.name() == folded)
     {
         return Err(TenancyError::invalid(
             "name",
-            "is the name of a built-in role (in any case)",
+            "is the name of a built-in role (in any case or width)",
         ));
     }
     if name.parse::<RoleId>().is_ok() {

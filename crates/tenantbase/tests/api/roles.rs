@@ -25,6 +25,28 @@ async fn custom_roles_grant_only_catalog_permissions_the_creator_holds() {
             unknown.problem(422, "validation_failed")["errors"][0]["field"],
             "permissions[0]"
         );
+        // A list no org could need is refused whole, not answered entry by entry.
+        let flood = vec!["projects:fly"; 201];
+        let refused = owner
+            .post(&app, &roles, json!({"name": "x", "permissions": flood}))
+            .await;
+        assert_eq!(
+            refused.problem(422, "validation_failed")["errors"],
+            json!([{"field": "permissions", "message": "at most 200 entries"}])
+        );
+        let members = format!("/v1/orgs/{org}/members/{}", owner.user_id);
+        let refused = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &members,
+                Some(json!({"roles": vec!["x"; 201]})),
+            )
+            .await;
+        assert_eq!(
+            refused.problem(422, "validation_failed")["errors"][0]["field"],
+            "roles"
+        );
         let created = owner
             .post(&app, &roles, json!({"name": "auditor", "description": "Reads the log", "permissions": ["audit:read"]}))
             .await;
@@ -225,7 +247,7 @@ async fn a_custom_role_cannot_take_a_built_in_name_in_any_case() {
         let owner = verified(&app, "owner@example.com").await;
         let org = owner.create_org(&app, "Lookalikes").await;
         let roles = format!("/v1/orgs/{org}/roles");
-        for name in ["Owner", "ADMIN", " gUeSt "] {
+        for name in ["Owner", "ADMIN", " gUeSt ", "ｏｗｎｅｒ", "Ａｄｍｉｎ"] {
             let refused = owner
                 .post(&app, &roles, json!({"name": name, "permissions": []}))
                 .await;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{PASSWORD, login, post, register, token, with_token};
 use crate::helpers::{BOTH, TestApp, TestResponse};
-use crate::oidc::events_of;
+use crate::passkeys::events_of;
 
 /// How many clients race in each probe.
 const RACERS: usize = 8;

@@ -11,6 +11,7 @@ use tenantbase_testkit::oidc_provider::{
 };
 
 use crate::helpers::{BOTH, Backend, TestApp, TestResponse};
+use crate::passkeys::events_of;
 use crate::tenants::Caller;
 
 /// The app page flows return to.
@@ -159,21 +160,6 @@ pub(crate) async fn confirm(app: &TestApp, who: &Caller, link_code: &str) -> Tes
         json!({"link_code": link_code}),
     )
     .await
-}
-
-/// The platform events of `event_type`, their payload parsed.
-pub(crate) async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
-    let mut events: Vec<Value> = app
-        .platform_events()
-        .await
-        .into_iter()
-        .filter(|event| event["event_type"] == event_type)
-        .collect();
-    for event in &mut events {
-        let text = event["payload"].as_str().expect("payload text").to_owned();
-        event["payload"] = serde_json::from_str(&text).expect("payload JSON");
-    }
-    events
 }
 
 #[tokio::test]

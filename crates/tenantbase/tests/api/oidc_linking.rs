@@ -11,9 +11,10 @@ use tenantbase_testkit::oidc_provider::{OidcProvider, ProviderUser};
 use crate::auth::{login, register};
 use crate::helpers::{BOTH, TestApp};
 use crate::oidc::{
-    APP_PAGE, app_with_policy, app_with_provider, caller, confirm, consent, events_of, link_code,
-    location, sign_in, start_path, through_callback, url_query, with_provider,
+    APP_PAGE, app_with_policy, app_with_provider, caller, confirm, consent, link_code, location,
+    sign_in, start_path, through_callback, url_query, with_provider,
 };
+use crate::passkeys::events_of;
 use crate::tenants::Caller;
 
 /// A refused confirmation: one answer for every reason.

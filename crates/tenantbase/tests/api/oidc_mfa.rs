@@ -13,9 +13,9 @@ use crate::auth::post;
 use crate::auth_mfa::{enrol_totp, totp_code, verify};
 use crate::helpers::{BOTH, Backend, Options, TestApp};
 use crate::oidc::{
-    app_with_provider, confirm, events_of, exchange_with, link_code, login_code, sign_in,
-    with_provider,
+    app_with_provider, confirm, exchange_with, link_code, login_code, sign_in, with_provider,
 };
+use crate::passkeys::events_of;
 use crate::passkeys::{ORIGIN, SoftKey, add_passkey, relying_party};
 use crate::tenants::Caller;
 

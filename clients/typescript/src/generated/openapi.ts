@@ -2900,7 +2900,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3095,7 +3095,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3296,7 +3296,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3397,7 +3397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3457,7 +3457,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3571,7 +3571,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3673,7 +3673,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3862,7 +3862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3969,7 +3969,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4056,7 +4056,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4137,7 +4137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4193,7 +4193,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4240,7 +4240,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4303,7 +4303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4366,7 +4366,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4751,7 +4751,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4829,7 +4829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4939,7 +4939,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5406,7 +5406,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5630,7 +5630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5740,7 +5740,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5815,7 +5815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5914,7 +5914,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6026,7 +6026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6301,7 +6301,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6400,7 +6400,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6478,7 +6478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6579,7 +6579,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6839,7 +6839,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6889,7 +6889,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6955,7 +6955,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7042,7 +7042,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7134,7 +7134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7179,7 +7179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7236,7 +7236,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7436,6 +7436,15 @@ export interface operations {
                     "application/json": components["schemas"]["FileView"];
                 };
             };
+            /** @description The body ended before all of its bytes arrived (`upload_interrupted`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Tampered or expired */
             403: {
                 headers: {
@@ -7463,8 +7472,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Another PUT to this URL is storing the upload (`upload_completing`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description More bytes than the upload announced (`quota_exceeded`) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bytes are not of the type the URL was presigned for (`content_type_mismatch`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7483,6 +7510,15 @@ export interface operations {
             };
             /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`); the database did not answer in time (`database_unavailable`) or rolled the request back in a conflict with a concurrent one (`database_contention`) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The org's quota, or its creator's across their orgs, is used up (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`) */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7532,7 +7568,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The invitation is for another email (`invitation_email_mismatch`); or A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description The invitation is for another email (`invitation_email_mismatch`); or A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7629,7 +7665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7698,7 +7734,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7850,7 +7886,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description An API key: deleting needs a recent sign-in (`user_required`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7922,7 +7958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Turning `require_mfa` on from a session without a second factor (`mfa_required`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description Turning `require_mfa` on from a session without a second factor (`mfa_required`), or sending `require_mfa` with an API key (`user_required`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8112,7 +8148,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Beyond your own permissions (`exceeds_own_permissions`), or your email address is not verified (`email_unverified`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description Beyond your own permissions (`exceeds_own_permissions`), your email address is not verified (`email_unverified`), or an API key (`user_required`); or A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11807,7 +11843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`) */
+            /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -411,6 +411,21 @@ async fn a_populated_target_is_refused_without_force_and_replaced_with_it() {
     assert!(ok, "{stdout}");
 }
 
+/// A folder a server runs on is not restored, even with --force: what the server wrote
+/// afterwards would land in the files swapped out, and be lost. Once it stops, it is.
+#[tokio::test]
+async fn a_folder_a_server_runs_on_is_not_restored() {
+    let (dir, _, archive) = stopped_deployment_with_backup().await;
+    let mut server = Server::start(&mut tenantbase(dir.path()));
+    let (ok, _, stderr) = restore(dir.path(), &archive, true);
+    assert!(!ok, "restored under a running server");
+    assert!(stderr.contains("stop it first"), "{stderr}");
+    server.terminate();
+    assert!(server.wait_exit().success());
+    let (ok, _, stderr) = restore(dir.path(), &archive, true);
+    assert!(ok, "{stderr}");
+}
+
 async fn postgres_is_sent_to_the_runbook(command: &str) {
     let database = tenantbase_testkit::fresh_database().await;
     let dir = tempfile::tempdir().expect("dir");

@@ -16,7 +16,7 @@ use tenantbase_store::SigningKeyStore;
 use super::archive;
 use super::{Item, Layout, Manifest, RUNBOOK, beside, item};
 use crate::config::Config;
-use crate::{connect, identity};
+use crate::{connect, data_dir, identity};
 
 pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Result<()> {
     let layout = Layout::of(config, "restore")?;
@@ -66,6 +66,8 @@ pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Re
         .await
         .with_context(unchanged)?;
 
+    // Only now, so a restore refused above leaves the folder as it found it.
+    let _taken = data_dir::take_for_restore(&layout.data_dir).with_context(unchanged)?;
     targets.swap()?;
     drop(staged);
     print_summary(
@@ -113,7 +115,9 @@ fn occupied(layout: &Layout) -> anyhow::Result<Vec<String>> {
             for entry in entries {
                 let entry =
                     entry.with_context(|| format!("listing {}", layout.data_dir.display()))?;
-                found.push(entry.path().display().to_string());
+                if entry.file_name() != data_dir::IN_USE {
+                    found.push(entry.path().display().to_string());
+                }
             }
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -116,6 +116,13 @@ impl Tenancy {
             revoked_at: None,
         };
         let mut unit = self.write(access.scope()).await?;
+        // Taking turns with membership changes (which lock the org too): a key created
+        // while its creator is removed would escape the removal's revocation, and work
+        // again if they rejoined. The count of active keys holds under the lock as well.
+        unit.lock_org().await?;
+        if unit.member(creator).await?.is_none() {
+            return Err(TenancyError::NotFound);
+        }
         let active = unit
             .api_keys()
             .await?

@@ -169,6 +169,41 @@ async fn an_api_key_dies_with_its_creators_membership() {
     }
 }
 
+/// Keys created while their creator is being removed end with the rest: none outlives
+/// the membership to work again on a rejoin.
+#[tokio::test]
+async fn keys_created_during_their_creators_removal_end_with_it() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Race").await;
+        let admin = add_member(&app, &owner, &org, "admin@example.com", &["admin"]).await;
+        let keys = format!("/v1/orgs/{org}/api-keys");
+        let creates = (0..8).map(|n| {
+            let body = json!({"name": format!("k{n}"), "permissions": ["org:read"]});
+            admin.post(&app, &keys, body)
+        });
+        let member = format!("/v1/orgs/{org}/members/{}", admin.user_id);
+        let (created, removed) = tokio::join!(
+            futures::future::join_all(creates),
+            owner.call(&app, Method::DELETE, &member, None)
+        );
+        assert_eq!(removed.status, 204, "{}", removed.text());
+        // Created, or refused as the removal lands (its grant read mid-way: 403).
+        for answer in &created {
+            assert!(
+                matches!(answer.status.as_u16(), 201 | 401 | 403 | 404),
+                "{backend:?}: {}",
+                answer.text()
+            );
+        }
+        let listed = owner.get(&app, &keys).await.json();
+        for key in listed["items"].as_array().expect("items") {
+            assert!(key["revoked_at"].is_string(), "{backend:?}: {key}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
     for backend in BOTH {

@@ -179,14 +179,14 @@ fn role_name_taken() -> TenancyError {
     )
 }
 
-/// How a role's name reads: NFC, lowercase. Members pick roles by name, so two that read
+/// How a role's name reads: NFKC, lowercase. Members pick roles by name, so two that read
 /// the same — `Auditor` beside `auditor`, `é` as one code point beside `e` and a
-/// combining accent — must not both exist.
+/// combining accent, a fullwidth `ａｕｄｉｔｏｒ` beside `auditor` — must not both exist.
 fn name_key(name: &str) -> String {
-    name.nfc()
+    name.nfkc()
         .collect::<String>()
         .to_lowercase()
-        .nfc()
+        .nfkc()
         .collect()
 }
 
@@ -230,7 +230,7 @@ fn valid_name(name: &str) -> Result<String, TenancyError> {
     let name = required_text("name", name, 64).map_err(|p| TenancyError::Invalid(vec![p]))?;
     // Listed beside the built-in roles, `Owner` or a fullwidth `ｏｗｎｅｒ` would pass for
     // `owner`: any case, and any compatibility form (NFKC), is refused.
-    let folded = name.nfkc().collect::<String>().to_lowercase();
+    let folded = name_key(&name);
     if BuiltinRole::ALL
         .iter()
         .any(|builtin| builtin.name() == folded)

@@ -281,7 +281,7 @@ async fn a_custom_role_cannot_take_a_built_in_name_in_any_case() {
     }
 }
 
-/// Two roles that read the same cannot share an org: names are compared in NFC and
+/// Two roles that read the same cannot share an org: names are compared in NFKC and
 /// lowercase, kept in NFC as typed.
 #[tokio::test]
 async fn role_names_are_unique_in_any_case_and_composition() {
@@ -302,6 +302,7 @@ async fn role_names_are_unique_in_any_case_and_composition() {
             " AUDITOR ",
             "caf\u{e9} staff",
             "CAFE\u{301} STAFF",
+            "ａｕｄｉｔｏｒ",
         ] {
             owner
                 .post(&app, &roles, create(name))

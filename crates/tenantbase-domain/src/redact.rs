@@ -25,9 +25,13 @@ pub const REDACTED: &str = "[redacted]";
 /// "Contact bob@example.com or +1 415 555 0100"): the chain keeps an event for good, so
 /// what reaches a person is masked wherever it stands, not only under a personal key.
 static PII_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    let word = r#"[^\s<>()\[\],;:"'@]"#;
-    Regex::new(&format!(r"{word}+@{word}+\.{word}+|\+\d[\d ().-]{{5,}}\d"))
-        .expect("a valid pattern")
+    // `@` or its fullwidth form. Only a `+` marks a phone number: digits alone are as
+    // often dates, times and versions.
+    let word = r#"[^\s<>()\[\],;:"'@＠]"#;
+    Regex::new(&format!(
+        r"{word}+[@＠]{word}+\.{word}+|\+\d[\d ().-]{{5,}}\d"
+    ))
+    .expect("a valid pattern")
 });
 
 /// A copy of `value` with secret fields replaced and personal fields masked, at any depth.
@@ -107,11 +111,12 @@ mod tests {
     fn addresses_and_phone_numbers_in_free_text_are_masked() {
         let payload = json!({
             "name": "Contact bob.smith@example.com or +1 (415) 555-0100, soon",
-            "names": ["team <carol@corp.example.net>", "v2.1 @ 2026-12-06 +5"],
+            "names": ["team <carol@corp.example.net>", "v2.1 @ 2026-12-06 +5", "dan＠example.com"],
         });
         let redacted = redact_payload(&payload);
         assert_eq!(redacted["name"], "Contact b***@example.com or +***, soon");
         assert_eq!(redacted["names"][0], "team <c***@corp.example.net>");
         assert_eq!(redacted["names"][1], "v2.1 @ 2026-12-06 +5");
+        assert_eq!(redacted["names"][2], "d***");
     }
 }

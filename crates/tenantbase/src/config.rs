@@ -373,6 +373,12 @@ impl Config {
                 "invalid configuration: auth.step_up_minutes must be at most 1440: a day-old sign-in is no proof of who is at the keyboard"
             );
         }
+        if self.http.header_read_timeout_secs > 3600 {
+            bail!("invalid configuration: http.header_read_timeout_secs must be at most 3600");
+        }
+        if self.orgs.invitation_ttl_hours > 24 * 365 {
+            bail!("invalid configuration: orgs.invitation_ttl_hours must be at most 8760 (a year)");
+        }
         if self.auth.keep_ended_days > 3650 {
             bail!("invalid configuration: auth.keep_ended_days must be at most 3650 (ten years)");
         }

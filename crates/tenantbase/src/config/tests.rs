@@ -51,7 +51,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 12] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -86,6 +86,17 @@ fn bad_values_name_their_key() {
             "TENANTBASE_ORGS__INVITATION_TTL_HOURS",
             "0",
             "orgs.invitation_ttl_hours",
+        ),
+        // Past any date a database keeps.
+        (
+            "TENANTBASE_ORGS__INVITATION_TTL_HOURS",
+            "4294967295",
+            "orgs.invitation_ttl_hours",
+        ),
+        (
+            "TENANTBASE_HTTP__HEADER_READ_TIMEOUT_SECS",
+            "18446744073709551615",
+            "http.header_read_timeout_secs",
         ),
         ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
     ];

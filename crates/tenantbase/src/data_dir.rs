@@ -1,13 +1,9 @@
 //! Whether the data folder can take what this configuration writes there, checked when
 //! `serve` and `worker` start: a container whose `/data` is read-only (a missing volume, a
 //! wrong securityContext) then stops with one line naming the folder, the reason and what
-//! needs it, instead of a database driver's "unable to open database file". And who uses
-//! the folder: `restore` does not replace it under a running process.
+//! needs it, instead of a database driver's "unable to open database file".
 
-use std::fs::{File, TryLockError};
-use std::path::Path;
-
-use anyhow::{Context, anyhow, bail};
+use anyhow::anyhow;
 
 use crate::config::{Config, MailTransportKind};
 use crate::files_config::FilesBackend;
@@ -51,61 +47,6 @@ pub(crate) fn ensure_writable(config: &Config) -> anyhow::Result<()> {
         })
 }
 
-/// The file in `data_dir` that `serve` and `worker` hold a shared lock on while they run,
-/// and `restore` an exclusive one: a restore must not swap the folder from under a process
-/// still writing to it (those writes would go to the files swapped out, and be lost).
-pub(crate) const IN_USE: &str = ".in-use.lock";
-
-/// Marks `data_dir` in use by this process while the returned file is open — to the
-/// process's end, however it ends, since the kernel drops the lock with it. `None` when
-/// the configuration keeps nothing there.
-pub(crate) fn hold(config: &Config) -> anyhow::Result<Option<File>> {
-    if users(config).is_empty() {
-        return Ok(None);
-    }
-    let file = open_in_use(&config.data_dir)?;
-    match file.try_lock_shared() {
-        Ok(()) => Ok(Some(file)),
-        Err(TryLockError::WouldBlock) => bail!(
-            "data_dir {} is being restored; start again once `tenantbase restore` has finished",
-            config.data_dir.display()
-        ),
-        Err(TryLockError::Error(error)) => {
-            Err(error).with_context(|| in_use_path(&config.data_dir))
-        }
-    }
-}
-
-/// Takes `data_dir` for a restore, which it keeps until the returned file is dropped;
-/// fails while a server or worker runs on it.
-pub(crate) fn take_for_restore(data_dir: &Path) -> anyhow::Result<File> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let file = open_in_use(data_dir)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => bail!(
-            "a server or worker is running on data_dir {}; stop it first: what it wrote after \
-             the restore would be lost",
-            data_dir.display()
-        ),
-        Err(TryLockError::Error(error)) => Err(error).with_context(|| in_use_path(data_dir)),
-    }
-}
-
-fn open_in_use(data_dir: &Path) -> anyhow::Result<File> {
-    File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(data_dir.join(IN_USE))
-        .with_context(|| in_use_path(data_dir))
-}
-
-fn in_use_path(data_dir: &Path) -> String {
-    format!("opening {}", data_dir.join(IN_USE).display())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,31 +64,6 @@ mod tests {
         remote.auth.master_key = Some("a key".to_owned().into());
         remote.mail.transport = MailTransportKind::Smtp;
         assert!(users(&remote).is_empty());
-    }
-
-    #[test]
-    fn a_folder_in_use_is_not_restored_and_one_being_restored_does_not_start() {
-        let dir = tempfile::tempdir().expect("dir");
-        let config = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
-        let serving = hold(&config).expect("in use").expect("a lock");
-        let worker = hold(&config).expect("shared").expect("a lock");
-        let refused = take_for_restore(dir.path()).expect_err("in use");
-        assert!(
-            format!("{refused:#}").contains("stop it first"),
-            "{refused:#}"
-        );
-        drop((serving, worker));
-        let restoring = take_for_restore(dir.path()).expect("free");
-        let refused = hold(&config).expect_err("being restored");
-        assert!(
-            format!("{refused:#}").contains("being restored"),
-            "{refused:#}"
-        );
-        drop(restoring);
-        assert!(hold(&config).expect("free again").is_some());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod data_dir;
 pub mod files_config;
 mod http_server;
 mod identity;
+mod in_use;
 mod management;
 mod reload;
 mod serve;

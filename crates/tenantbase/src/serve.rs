@@ -31,7 +31,7 @@ pub(crate) async fn serve(
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
     crate::data_dir::ensure_writable(&config)?;
-    let _in_use = crate::data_dir::hold(&config)?;
+    let _in_use = crate::in_use::hold(&config)?;
     let store = connect::open_store(&config).await?;
     if migrate {
         let report = store.migrate().await.context("applying migrations")?;

@@ -10,7 +10,7 @@ use crate::{background, connect, serve};
 /// `Ok(false)` when the shutdown deadline passed with jobs still running.
 pub(crate) async fn run(config: &Config, concurrency: Option<usize>) -> anyhow::Result<bool> {
     crate::data_dir::ensure_writable(config)?;
-    let _in_use = crate::data_dir::hold(config)?;
+    let _in_use = crate::in_use::hold(config)?;
     let store = connect::open_store(config).await?;
     let blob = serve::open_blob(config).await?;
     let shutdown = CancellationToken::new();

@@ -16,7 +16,7 @@ use tenantbase_store::SigningKeyStore;
 use super::archive;
 use super::{Item, Layout, Manifest, RUNBOOK, beside, item};
 use crate::config::Config;
-use crate::{connect, data_dir, identity};
+use crate::{connect, identity, in_use};
 
 pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Result<()> {
     let layout = Layout::of(config, "restore")?;
@@ -25,12 +25,12 @@ pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Re
         .with_context(|| format!("{} is damaged or not a tenantbase backup", from.display()))
         .with_context(unchanged)?;
     check_fits(&manifest, &layout).with_context(unchanged)?;
-    let occupied = occupied(&layout)?;
-    if !occupied.is_empty() && !force {
+    let in_the_way = occupied(&layout)?;
+    if !in_the_way.is_empty() && !force {
         bail!(
             "the target is not empty ({}); restore replaces it only with --force, after every \
              server and worker using it has stopped",
-            occupied.join(", ")
+            in_the_way.join(", ")
         );
     }
 
@@ -67,7 +67,7 @@ pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Re
         .with_context(unchanged)?;
 
     // Only now, so a restore refused above leaves the folder as it found it.
-    let _taken = data_dir::take_for_restore(&layout.data_dir).with_context(unchanged)?;
+    let _taken = in_use::take_for_restore(&layout.database).with_context(unchanged)?;
     targets.swap()?;
     drop(staged);
     print_summary(
@@ -75,7 +75,7 @@ pub(crate) async fn run(config: &Config, from: &Path, force: bool) -> anyhow::Re
         &manifest,
         &targets,
         master_key_source,
-        !occupied.is_empty(),
+        !in_the_way.is_empty(),
     );
     Ok(())
 }
@@ -115,7 +115,7 @@ fn occupied(layout: &Layout) -> anyhow::Result<Vec<String>> {
             for entry in entries {
                 let entry =
                     entry.with_context(|| format!("listing {}", layout.data_dir.display()))?;
-                if entry.file_name() != data_dir::IN_USE {
+                if entry.path() != in_use::lock_path(&layout.database) {
                     found.push(entry.path().display().to_string());
                 }
             }

@@ -83,9 +83,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// `audit_events_unsealed` and `audit_oldest_unsealed_seconds` — read here rather than
 /// by the sealer, so a sealer that is stuck or slow shows as a growing backlog.
 async fn record_database_readings(state: &AppState) {
-    if !state.queue_depth.claim() {
+    let Some(_reading) = state.queue_depth.claim() else {
         return;
-    }
+    };
     match state.store.queue_depth().await {
         Ok(depths) => state.queue_depth.record(depths),
         Err(error) => tracing::warn!(%error, "reading the job queue depth failed"),

@@ -26,9 +26,10 @@ impl FromRequestParts<AppState> for Authenticated {
             return Ok(admitted);
         }
         let token = bearer_token(parts)?;
-        // A key is a credential, just not one for a user's route: not a 401, which would
-        // read as an invalid or revoked key.
+        // A live key is a credential, just not one for a user's route: not a 401, which
+        // would read as an invalid or revoked key. One that is not live is a 401.
         if Credential::is_api_key(token) {
+            state.tenancy.api_key_access(token).await?;
             return Err(ApiError::forbidden(
                 "user_required",
                 "API keys act only on their org's routes; this one needs a signed-in user's access token.",

@@ -224,6 +224,14 @@ async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
         assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
         assert_eq!(orgs["items"][0]["id"], org.as_str());
 
+        // A key is not a user: refused, not called invalid.
+        key.get(&app, "/v1/auth/me")
+            .await
+            .problem(403, "user_required");
+        key.post(&app, "/v1/auth/token", json!({"org_id": org}))
+            .await
+            .problem(403, "user_required");
+
         let verified = key.get(&app, "/v1/auth/verify").await;
         assert_eq!(verified.status, 204, "{}", verified.text());
         assert_eq!(verified.header("x-auth-org-id"), Some(org.as_str()));
@@ -243,13 +251,8 @@ async fn an_api_key_lists_its_own_org_and_passes_gateway_verification() {
             .await
             .assert_invalid_token();
         key.get(&app, "/v1/orgs").await.assert_invalid_token();
-        // A key is not a user: refused, not called invalid.
-        key.get(&app, "/v1/auth/me")
-            .await
-            .problem(403, "user_required");
-        key.post(&app, "/v1/auth/token", json!({"org_id": org}))
-            .await
-            .problem(403, "user_required");
+        // Revoked, it is invalid there too.
+        key.get(&app, "/v1/auth/me").await.assert_invalid_token();
     }
 }
 

@@ -52,15 +52,19 @@ pub(crate) async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout);
+            // No upgrades (`with_upgrades`): no route switches protocols.
             let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
-            // A connection's own failures (a client gone, a header deadline passed) end
-            // only that connection, and hyper has answered what can be answered.
-            tokio::select! {
-                _ = connection.as_mut() => {}
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
                 () = shutdown.cancelled() => {
                     connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+                    connection.await
                 }
+            };
+            // A connection's own failures (a client gone, a header deadline passed) end
+            // only that connection, and hyper has answered what can be answered.
+            if let Err(error) = ended {
+                tracing::debug!(%error, "connection ended");
             }
             drop(open);
         });

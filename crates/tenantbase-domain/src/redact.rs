@@ -25,11 +25,12 @@ pub const REDACTED: &str = "[redacted]";
 /// "Contact bob@example.com or +1 415 555 0100"): the chain keeps an event for good, so
 /// what reaches a person is masked wherever it stands, not only under a personal key.
 static PII_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    // `@` or its fullwidth form. Only a `+` marks a phone number: digits alone are as
-    // often dates, times and versions.
+    // `@` and the dot in their fullwidth forms too. Only a `+` that starts a word marks a
+    // phone number: digits alone are as often dates, times and versions, and a `+` after
+    // a word is a version's build (`1.2+20261206`) or base64.
     let word = r#"[^\s<>()\[\],;:"'@＠]"#;
     Regex::new(&format!(
-        r"{word}+[@＠]{word}+\.{word}+|\+\d[\d ().-]{{5,}}\d"
+        r"(?<address>{word}+[@＠]{word}+[.．。]{word}+)|(?<before>^|[^\w.+])(?<phone>\+\d[\d ().-]{{5,}}\d)"
     ))
     .expect("a valid pattern")
 });
@@ -66,7 +67,10 @@ fn redact_field(key: &str, value: &Value) -> Value {
 /// `text` with each address and phone number in it masked.
 fn mask_in_text(text: &str) -> String {
     PII_IN_TEXT
-        .replace_all(text, |found: &Captures| mask(&found[0]))
+        .replace_all(text, |found: &Captures| match found.name("address") {
+            Some(address) => mask(address.as_str()),
+            None => format!("{}{}", &found["before"], mask(&found["phone"])),
+        })
         .into_owned()
 }
 
@@ -111,12 +115,13 @@ mod tests {
     fn addresses_and_phone_numbers_in_free_text_are_masked() {
         let payload = json!({
             "name": "Contact bob.smith@example.com or +1 (415) 555-0100, soon",
-            "names": ["team <carol@corp.example.net>", "v2.1 @ 2026-12-06 +5", "dan＠example.com"],
+            "names": ["team <carol@corp.example.net>", "v2.1 @ 2026-12-06 +5", "dan＠example.com", "build 1.2.3+20261206, call:+44 20 7946 0958"],
         });
         let redacted = redact_payload(&payload);
         assert_eq!(redacted["name"], "Contact b***@example.com or +***, soon");
         assert_eq!(redacted["names"][0], "team <c***@corp.example.net>");
         assert_eq!(redacted["names"][1], "v2.1 @ 2026-12-06 +5");
         assert_eq!(redacted["names"][2], "d***");
+        assert_eq!(redacted["names"][3], "build 1.2.3+20261206, call:+***");
     }
 }

@@ -13,9 +13,10 @@ use tenantbase_store::platform::jobs::NewJob;
 
 use crate::process::{migrated_sqlite, output, tenantbase};
 
-/// Records `n` events in `org`'s chain and seals them, as a server's sealer would.
+/// A user agent is the client's to choose: a formula, in these events.
 const UA_FORMULA: &str = "=HYPERLINK(\"http://attacker.example/\",\"open\")";
 
+/// Records `n` events in `org`'s chain and seals them, as a server's sealer would.
 async fn append(store: &dyn Store, org: OrgId, n: usize) {
     record(store, org, n).await;
     seal_all(store).await.expect("seal");
@@ -29,7 +30,6 @@ async fn record(store: &dyn Store, org: OrgId, n: usize) {
             event_type: format!("project.updated.{i}"),
             actor: Actor::System,
             target: None,
-            // A user agent is the client's to choose: a formula, here.
             request: RequestMeta {
                 user_agent: Some(UA_FORMULA.to_owned()),
                 ..RequestMeta::default()

@@ -321,7 +321,7 @@ async fn bodies_that_stop_arriving_leave_writes_to_others() {
 }
 
 /// The response's head and its `Content-Length` of body, as text.
-async fn read_answer(socket: &mut tokio::net::TcpStream) -> String {
+pub(crate) async fn read_answer(socket: &mut tokio::net::TcpStream) -> String {
     let mut answer = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {

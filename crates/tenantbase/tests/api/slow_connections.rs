@@ -8,35 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::errors::read_answer;
 use crate::process::{Server, tenantbase};
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: tenantbase\r\n\r\n";
-
-/// Reads one answer to `GET /health` off `stream`: its head and its `Content-Length` bytes.
-async fn read_answer(stream: &mut TcpStream) -> String {
-    let mut seen = Vec::new();
-    let mut chunk = [0_u8; 1024];
-    loop {
-        let n = stream.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "closed before answering");
-        seen.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    line.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .and_then(|value| value.trim().parse().ok())
-                .expect("content-length");
-            if body.len() >= length {
-                return text;
-            }
-        }
-    }
-}
 
 /// How long the server took to close `stream` from `since`, reading (and dropping) what
 /// it sends; fails after `limit`.

@@ -141,15 +141,7 @@ async fn a_password_reset_ends_the_trust_of_every_device() {
         let laptop = [("x-device-id", "laptop")];
         let code = totp_code(&secret, 0);
         let device_token = trust(&app, "ada@example.com", "laptop", "totp", &code).await;
-        let forgot = post(
-            &app,
-            "/v1/auth/password/forgot",
-            json!({"email": "ada@example.com"}),
-            &[],
-        )
-        .await;
-        assert_eq!(forgot.status, 202);
-        let reset = wait_for_reset_token(&app, "ada@example.com").await;
+        let reset = requested_reset_token(&app, "ada@example.com").await;
         let new_password = "a different long passphrase";
         let done = post(
             &app,
@@ -177,9 +169,11 @@ async fn trust(app: &TestApp, email: &str, device: &str, method: &str, code: &st
     trusted.json()["device_token"].clone()
 }
 
-/// The reset token mailed to `to` by a forgot-password request, which runs after its
-/// answer: waits (bounded) for the message to be queued.
-pub(crate) async fn wait_for_reset_token(app: &TestApp, to: &str) -> String {
+/// Asks for a password reset for `to` (202) and returns the token mailed for it. The mail
+/// is queued after the answer: waits (bounded) for it.
+pub(crate) async fn requested_reset_token(app: &TestApp, to: &str) -> String {
+    let forgot = post(app, "/v1/auth/password/forgot", json!({"email": to}), &[]).await;
+    assert_eq!(forgot.status, 202, "{}", forgot.text());
     for _ in 0..200 {
         let queued = app.queued_mail().await;
         if queued
@@ -311,14 +305,7 @@ async fn racing_one_step_up_code_or_one_reset_token_passes_once() {
         let passed = answers.iter().filter(|a| a.status == 200).count();
         assert_eq!(passed, 1, "{backend:?}: one backup code, one step-up");
 
-        let forgot = json!({"email": "ada@example.com"});
-        assert_eq!(
-            post(&app, "/v1/auth/password/forgot", forgot, &[])
-                .await
-                .status,
-            202
-        );
-        let token = wait_for_reset_token(&app, "ada@example.com").await;
+        let token = requested_reset_token(&app, "ada@example.com").await;
         let answers = join_all((0..4).map(|i| {
             let body =
                 json!({"token": token, "new_password": format!("new passphrase number {i}")});

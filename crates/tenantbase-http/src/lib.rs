@@ -14,6 +14,7 @@ mod middleware;
 mod operations;
 mod ops;
 mod orgs;
+mod paging;
 pub mod problem;
 mod profiles;
 pub mod query;

@@ -157,13 +157,6 @@ impl SessionView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SessionList {
-    pub items: Vec<SessionView>,
-    /// Always null: a user's sessions fit one page (the per-user limit bounds them).
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RevokedCount {
     pub revoked: u64,
 }

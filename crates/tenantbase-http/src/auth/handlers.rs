@@ -1,5 +1,7 @@
 //! Handlers of the auth routes: parse, call one `Identity` use case, shape the answer.
 
+use std::cmp::Reverse;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -8,14 +10,15 @@ use tenantbase_core::identity::TokenPair;
 use tenantbase_core::identity::mfa::SignIn;
 use tenantbase_core::tenancy::Credential;
 use tenantbase_domain::id::SessionId;
+use tenantbase_domain::page::{Page, PageQuery};
 
 use super::dto::{
     ChangePasswordBody, ForgotBody, LoginBody, MeResponse, RefreshBody, RegisterBody, ResetBody,
-    RevokeAllQuery, RevokedCount, SessionList, SessionView, SignInBody, TokenBody, TokenResponse,
-    UserView,
+    RevokeAllQuery, RevokedCount, SessionView, SignInBody, TokenBody, TokenResponse, UserView,
 };
 use super::mfa_dto::{LoginResponse, MfaRequiredResponse};
 use crate::extract::{Authenticated, Bearer, ClientMeta};
+use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState};
@@ -171,20 +174,23 @@ pub(crate) async fn me(
 
 /// The caller's live sessions, newest first.
 #[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Sessions", body = SessionList)))]
+    params(PageQuery),
+    responses((status = 200, description = "Sessions", body = Page<SessionView>)))]
 pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<SessionList>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<SessionView>>, ApiError> {
     let sessions = state.identity.sessions(&principal).await?;
     let items = sessions
         .iter()
         .map(|s| SessionView::new(s, s.id == principal.session_id))
         .collect();
-    Ok(Json(SessionList {
+    Ok(Json(page_of(
         items,
-        next_cursor: None,
-    }))
+        |s| Reverse((s.created_at, s.id.clone())),
+        &query,
+    )?))
 }
 
 /// Revoke one of the caller's sessions.

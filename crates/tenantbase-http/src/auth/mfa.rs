@@ -1,22 +1,27 @@
 //! `/v1/auth/mfa/…` and `/v1/auth/trusted-devices`: enrolling and removing second
 //! factors, backup codes, the second step of a sign-in, emailed codes, trusted devices.
 
+use std::cmp::Reverse;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tenantbase_domain::id::TrustedDeviceId;
+use tenantbase_domain::page::{Page, PageQuery};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::handlers::tokens;
 use super::mfa_dto::{
     BackupCodes, MfaFactorView, MfaStatusView, MfaTokenBody, MfaVerifyBody, MfaVerifyResponse,
-    TotpCodeBody, TotpEnrolmentView, TrustedDeviceList, TrustedDeviceView,
+    TotpCodeBody, TotpEnrolmentView, TrustedDeviceView,
 };
 use crate::AppState;
 use crate::access::guard;
 use crate::extract::{Authenticated, ClientMeta};
+use crate::paging::page_of;
 use crate::problem::Problem;
+use crate::query::ApiQuery;
 use crate::refusals::throttled;
 use crate::{ApiError, ApiJson};
 use tenantbase_core::tenancy::Access;
@@ -228,16 +233,20 @@ pub(crate) async fn send_mfa_email_code(
 
 /// The caller's trusted devices (those skipping the second factor), newest first.
 #[utoipa::path(get, path = "/v1/auth/trusted-devices", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Unexpired trusted devices", body = TrustedDeviceList)))]
+    params(PageQuery),
+    responses((status = 200, description = "Unexpired trusted devices", body = Page<TrustedDeviceView>)))]
 pub(crate) async fn list_trusted_devices(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<TrustedDeviceList>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<TrustedDeviceView>>, ApiError> {
     let devices = state.identity.trusted_devices(&principal).await?;
-    Ok(Json(TrustedDeviceList {
-        items: devices.iter().map(TrustedDeviceView::from).collect(),
-        next_cursor: None,
-    }))
+    let items = devices.iter().map(TrustedDeviceView::from).collect();
+    Ok(Json(page_of(
+        items,
+        |d| Reverse((d.created_at, d.id.clone())),
+        &query,
+    )?))
 }
 
 /// Stop trusting a device: its next sign-in asks for the second factor again.

@@ -187,11 +187,3 @@ impl From<&TrustedDevice> for TrustedDeviceView {
         }
     }
 }
-
-/// The unexpired trusted devices, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TrustedDeviceList {
-    pub items: Vec<TrustedDeviceView>,
-    /// Always null: an account trusts at most 20 devices, which fit one page.
-    pub next_cursor: Option<String>,
-}

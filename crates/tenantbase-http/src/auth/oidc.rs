@@ -7,14 +7,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tenantbase_core::identity::oidc::{Callback, OidcError};
 use tenantbase_domain::id::IdentityId;
+use tenantbase_domain::page::{Page, PageQuery};
 
 use super::handlers::first_step_answer;
 use super::mfa_dto::LoginResponse;
 use super::oidc_dto::{
-    AuthorizationUrl, CallbackQuery, ExchangeBody, IdentityList, IdentityView, LinkBody,
-    LinkConfirmBody, ProviderList, ProviderView, StartQuery,
+    AuthorizationUrl, CallbackQuery, ExchangeBody, IdentityView, LinkBody, LinkConfirmBody,
+    ProviderView, StartQuery,
 };
 use crate::extract::{Authenticated, ClientMeta};
+use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState, FieldError};
@@ -106,8 +108,12 @@ fn found(location: &str) -> Response {
 
 /// The configured OpenID providers, for the app's sign-in buttons.
 #[utoipa::path(get, path = "/v1/auth/oidc/providers", tag = "auth",
-    responses((status = 200, description = "Providers", body = ProviderList)))]
-pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<ProviderList> {
+    params(PageQuery),
+    responses((status = 200, description = "Providers, by name", body = Page<ProviderView>)))]
+pub(crate) async fn list_providers(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<ProviderView>>, ApiError> {
     let items = state
         .oidc
         .provider_names()
@@ -116,10 +122,7 @@ pub(crate) async fn list_providers(State(state): State<AppState>) -> Json<Provid
             name: name.to_owned(),
         })
         .collect();
-    Json(ProviderList {
-        items,
-        next_cursor: None,
-    })
+    Ok(Json(page_of(items, |p| p.name.clone(), &query)?))
 }
 
 /// Sign in with an OpenID provider: sends the browser to the provider (authorization
@@ -223,16 +226,20 @@ pub(crate) async fn exchange(
 
 /// The caller's identities at OpenID providers.
 #[utoipa::path(get, path = "/v1/auth/identities", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Linked identities, oldest first", body = IdentityList)))]
+    params(PageQuery),
+    responses((status = 200, description = "Linked identities, oldest first", body = Page<IdentityView>)))]
 pub(crate) async fn list_identities(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<IdentityList>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<IdentityView>>, ApiError> {
     let identities = state.oidc.identities(&principal).await?;
-    Ok(Json(IdentityList {
-        items: identities.iter().map(IdentityView::from).collect(),
-        next_cursor: None,
-    }))
+    let items = identities.iter().map(IdentityView::from).collect();
+    Ok(Json(page_of(
+        items,
+        |i| (i.created_at, i.id.clone()),
+        &query,
+    )?))
 }
 
 /// Start linking a provider to the signed-in account: send the browser to the returned

@@ -70,13 +70,6 @@ pub(crate) struct ProviderView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ProviderList {
-    pub items: Vec<ProviderView>,
-    /// Always null: the configured providers fit one page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IdentityView {
     /// `idn_…`
     pub id: String,
@@ -97,11 +90,4 @@ impl From<&LinkedIdentity> for IdentityView {
             last_used_at: identity.last_used_at,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct IdentityList {
-    pub items: Vec<IdentityView>,
-    /// Always null: a user's identities fit one page.
-    pub next_cursor: Option<String>,
 }

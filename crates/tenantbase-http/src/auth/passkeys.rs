@@ -12,13 +12,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantbase_domain::id::PasskeyId;
 use tenantbase_domain::model::PasskeyInfo;
+use tenantbase_domain::page::{Page, PageQuery};
 use utoipa::ToSchema;
 
 use super::dto::TokenResponse;
 use super::handlers::tokens;
 use super::mfa_dto::MfaTokenBody;
 use crate::extract::{Authenticated, ClientMeta};
+use crate::paging::page_of;
 use crate::problem::Problem;
+use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, AppState};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,13 +86,6 @@ impl From<PasskeyInfo> for PasskeyView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PasskeyList {
-    pub items: Vec<PasskeyView>,
-    /// Always null: a user's passkeys fit one page.
-    pub next_cursor: Option<String>,
-}
-
 /// Start adding a passkey: WebAuthn creation options, `{"publicKey": {…}}`, for
 /// `navigator.credentials.create()`. The challenge can be answered once, within 5 minutes.
 #[utoipa::path(post, path = "/v1/auth/passkeys/register/start", tag = "auth", security(("bearer" = [])),
@@ -135,19 +131,23 @@ pub(crate) async fn finish_registration(
 
 /// The caller's passkeys, oldest first.
 #[utoipa::path(get, path = "/v1/auth/passkeys", tag = "auth", security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Passkeys", body = PasskeyList),
+        (status = 200, description = "Passkeys", body = Page<PasskeyView>),
         (status = 404, description = "Passkeys are not enabled (`passkeys_disabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn list_passkeys(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<PasskeyList>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<PasskeyView>>, ApiError> {
     let passkeys = state.identity.passkeys(&principal).await?;
-    Ok(Json(PasskeyList {
-        items: passkeys.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    let items = passkeys.into_iter().map(Into::into).collect();
+    Ok(Json(page_of(
+        items,
+        |p: &PasskeyView| (p.created_at, p.id.clone()),
+        &query,
+    )?))
 }
 
 /// Rename one of the caller's passkeys.

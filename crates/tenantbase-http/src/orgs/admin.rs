@@ -13,9 +13,10 @@ use super::dto::{
     ApiKeyBody, ApiKeyView, AuditVerifyView, CreatedApiKeyView, EventView, Page, PageQuery,
     RoleBody, RolePatchBody, RoleView, TeamBody, TeamMemberBody, TeamPatchBody, TeamView,
 };
-use super::{field_id, page_of, path_id};
+use super::{field_id, path_id};
 use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{OrgCtx, RequestInfo};
+use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
 use crate::{ApiError, ApiJson, ApiPatch, AppState};
@@ -265,7 +266,7 @@ pub(crate) async fn delete_team(
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/teams/{team_id}/members", tag = "orgs", request_body = TeamMemberBody,
     params(("org_id" = String, Path, description = "`org_…`"), ("team_id" = String, Path, description = "`team_…`")),
     responses(
-        (status = 200, description = "The team", body = TeamView),
+        (status = 201, description = "Added; the team", body = TeamView),
         (status = 409, description = "Already in the team (`already_in_team`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn add_team_member(
@@ -274,16 +275,14 @@ pub(crate) async fn add_team_member(
     RequestInfo(request): RequestInfo,
     Path(team_id): Path<(String, String)>,
     ApiJson(body): ApiJson<TeamMemberBody>,
-) -> Result<Json<TeamView>, ApiError> {
+) -> Result<(StatusCode, Json<TeamView>), ApiError> {
     let id: TeamId = path_id(&team_id.1)?;
     let user: UserId = field_id("user_id", &body.user_id)?;
-    Ok(Json(
-        state
-            .tenancy
-            .set_team_membership(&ctx.access, id, user, true, &request)
-            .await?
-            .into(),
-    ))
+    let team = state
+        .tenancy
+        .set_team_membership(&ctx.access, id, user, true, &request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(team.into())))
 }
 
 /// Take a member out of a team.

@@ -14,26 +14,31 @@ use super::dto::{
     AcceptBody, CreateOrgBody, InvitationView, InviteBody, MemberView, MyAccessView, OrgTokenBody,
     OrgTokenResponse, OrgView, Page, PageQuery, PermissionView, SetRolesBody, UpdateOrgBody,
 };
-use super::{field_id, page_of, path_id};
+use super::{field_id, path_id};
 use crate::auth::step_up::require_recent_sign_in;
 use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
+use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::ApiQuery;
 use crate::{ApiError, ApiJson, ApiPatch, AppState};
 
-/// The permission catalog: every permission a role or API key can hold.
-#[utoipa::path(get, path = "/v1/permissions", tag = "orgs",
+/// The permission catalog: every permission a role or API key can hold, grouped by
+/// what they act on (the order `…/me` lists a member's permissions in).
+#[utoipa::path(get, path = "/v1/permissions", tag = "orgs", params(PageQuery),
     responses((status = 200, description = "The catalog", body = Page<PermissionView>)))]
-pub(crate) async fn permissions() -> Json<Page<PermissionView>> {
-    Json(Page::whole(
-        Permission::ALL
-            .iter()
-            .map(|p| PermissionView {
-                name: p.name(),
-                description: p.description(),
-            })
-            .collect(),
-    ))
+pub(crate) async fn permissions(
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<PermissionView>>, ApiError> {
+    let catalog = Permission::ALL
+        .iter()
+        .map(|p| PermissionView {
+            name: p.name(),
+            description: p.description(),
+        })
+        .enumerate()
+        .collect();
+    let page = page_of(catalog, |(place, _)| *place, &query)?;
+    Ok(Json(page.map(|(_, view)| view)))
 }
 
 /// Create an org; the caller becomes its owner. Guests and accounts may each have

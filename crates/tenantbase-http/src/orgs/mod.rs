@@ -15,9 +15,6 @@ use utoipa_axum::routes;
 
 use crate::access::guard;
 use crate::{ApiError, AppState, FieldError};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tenantbase_domain::page::{Page, PageQuery};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     use Access::{Member, Permission as Needs, Public, SignedIn};
@@ -121,32 +118,4 @@ fn field_id<T: FromStr>(field: &str, text: &str) -> Result<T, ApiError> {
             message: "is not a valid id of this kind".to_owned(),
         }])
     })
-}
-
-/// Pages a short list held whole in memory (roles, teams, invitations, keys) in the order
-/// of `key`, which ends with the id so no two items share one. The cursor holds the last
-/// item's key, not its place: the next page follows on even when that item went away
-/// meanwhile (a team deleted, an invitation accepted).
-fn page_of<T, K>(
-    mut items: Vec<T>,
-    key: impl Fn(&T) -> K,
-    query: &PageQuery,
-) -> Result<Page<T>, ApiError>
-where
-    K: Ord + Serialize + DeserializeOwned,
-{
-    items.sort_by_cached_key(&key);
-    let start = match &query.cursor {
-        None => 0,
-        Some(cursor) => {
-            let after: K = cursor.decode()?;
-            items.partition_point(|item| key(item) <= after)
-        }
-    };
-    let rest: Vec<T> = items
-        .into_iter()
-        .skip(start)
-        .take(query.limit.fetch() as usize)
-        .collect();
-    Ok(Page::of(rest, query.limit, key))
 }

@@ -295,7 +295,7 @@ async fn team_members_inherit_the_team_roles() {
                 json!({"user_id": guest.user_id}),
             )
             .await;
-        assert_eq!(joined.status, 200, "{}", joined.text());
+        assert_eq!(joined.status, 201, "{}", joined.text());
         assert_eq!(joined.json()["member_ids"], json!([guest.user_id]));
         let fetched = owner
             .get(&app, &format!("/v1/orgs/{org}/teams/{team}"))

@@ -162,7 +162,8 @@ fn raw_bodies_and_downloads_document_their_answers() {
 #[tokio::test]
 async fn every_documented_limit_maximum_is_enforced() {
     for backend in BOTH {
-        let app = TestApp::new(backend).await;
+        // With passkeys on, so that their list answers too.
+        let app = crate::passkeys::app(backend).await;
         let owner = Caller::guest(&app).await;
         let org = owner.create_org(&app, "Limits").await;
         let mut lists = 0;

@@ -34,7 +34,7 @@ async fn team_with(
                 json!({"user_id": member.user_id}),
             )
             .await;
-        assert_eq!(joined.status, 200, "{}", joined.text());
+        assert_eq!(joined.status, 201, "{}", joined.text());
     }
     team
 }

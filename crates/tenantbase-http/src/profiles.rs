@@ -128,6 +128,7 @@ pub(crate) async fn delete_avatar(
         (status = 200, description = "The image", content_type = "image/png"),
         (status = 304, description = "Unchanged since the ETag sent"),
         (status = 404, description = "No avatar, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Another version than `If-Match` names (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn get_avatar(
     State(state): State<AppState>,
@@ -151,6 +152,7 @@ pub(crate) async fn get_avatar(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(crate::middleware::STORED_CSP),
     );
+    crate::files::download::check_if_match(&request, &etag)?;
     if crate::files::download::names_current(&request, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }

@@ -39,6 +39,7 @@ fn grant(state: &AppState, token: &str, method: GrantMethod) -> Result<BlobGrant
         (status = 200, description = "The bytes", content_type = "application/octet-stream"),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
         (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 412, description = "Another version than `If-Match` names (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Tampered or expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The file is gone, or whoever presigned the URL may no longer read it", body = Problem, content_type = "application/problem+json"),
         (status = 405, description = "The URL is for PUT", body = Problem, content_type = "application/problem+json"),

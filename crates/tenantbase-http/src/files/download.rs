@@ -84,6 +84,29 @@ pub(crate) fn names_current(headers: &HeaderMap, tag: &str) -> bool {
         .any(|v| v == "*" || v == tag)
 }
 
+/// A 412 when an `If-Match` is sent and names neither `tag` (strongly compared: a weak
+/// tag never matches) nor `*`: RFC 9110 §13.1.1 has the request refused, so that a client
+/// resuming or re-reading what it believes is one version never gets another.
+pub(crate) fn check_if_match(headers: &HeaderMap, tag: &str) -> Result<(), ApiError> {
+    let mut sent = headers.get_all(header::IF_MATCH).iter().peekable();
+    if sent.peek().is_none() {
+        return Ok(());
+    }
+    let matches = sent
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|v| v == "*" || v == tag);
+    if matches {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        "The resource is not the version `If-Match` names; its `ETag` says which it is.",
+    ))
+}
+
 /// `attachment` with an ASCII fallback name and the exact one in RFC 5987 encoding, so no
 /// name can break out of the header or be taken for a path.
 pub(crate) fn disposition(name: &str) -> String {
@@ -138,11 +161,13 @@ fn range_asked<'h>(request: &'h HeaderMap, file: &StoredFile) -> Option<&'h Head
     current.then(|| request.get(header::RANGE)).flatten()
 }
 
-/// 304 before any byte is read, or 416 for a range outside the file.
+/// 412 or 304 before any byte is read (RFC 9110 §13.2.2's order), or 416 for a range
+/// outside the file.
 pub(crate) fn early_answer(
     request: &HeaderMap,
     file: &StoredFile,
 ) -> Result<Option<Response>, ApiError> {
+    check_if_match(request, &etag(file))?;
     if not_modified(request, file) {
         return Ok(Some(
             (StatusCode::NOT_MODIFIED, file_headers(file)?).into_response(),

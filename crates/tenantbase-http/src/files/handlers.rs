@@ -124,14 +124,15 @@ pub(crate) async fn get_file(
     Ok(Json(FileView::from(file)))
 }
 
-/// Download a file: `ETag` and `If-None-Match` (304), one `Range` (206, or 416), and an
-/// `attachment` disposition with the file's name.
+/// Download a file: `ETag` with `If-Match` (412) and `If-None-Match` (304), one `Range`
+/// (206, or 416; `If-Range`), and an `attachment` disposition with the file's name.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/files/{file_id}/content", tag = "files",
     params(("org_id" = String, Path, description = "`org_…`"), ("file_id" = String, Path, description = "`fil_…`")),
     responses(
         (status = 200, description = "The bytes", content_type = "application/octet-stream"),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
         (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 412, description = "Another version than `If-Match` names (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The object store does not answer", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -185,6 +185,18 @@ async fn files_upload_list_download_and_delete() {
         )
         .await;
         assert_eq!(stale.status, 200);
+        // `If-Match` compares strongly, and goes before every other condition.
+        let weak = format!("W/{etag}");
+        let this_one = format!("\"other\", {etag}");
+        for current in [this_one.as_str(), "*"] {
+            let sure = get_with(&app, Some(&owner), &content, &[("if-match", current)]).await;
+            assert_eq!(sure.status, 200, "{current}");
+        }
+        for other in ["\"other\"", weak.as_str()] {
+            let refused = [("if-match", other), ("if-none-match", etag.as_str())];
+            let refused = get_with(&app, Some(&owner), &content, &refused).await;
+            refused.problem(412, "precondition_failed");
+        }
 
         let part = get_with(&app, Some(&owner), &content, &[("range", "bytes=8-15")]).await;
         assert_eq!(part.status, 206);
@@ -200,7 +212,6 @@ async fn files_upload_list_download_and_delete() {
             (same.status.as_u16(), same.body.as_slice()),
             (206, &bytes[8..16])
         );
-        let weak = format!("W/{etag}");
         for validator in ["\"other\"", weak.as_str(), "Sun, 06 Dec 2026 10:00:00 GMT"] {
             let other = [("range", "bytes=8-15"), ("if-range", validator)];
             let whole = get_with(&app, Some(&owner), &content, &other).await;

@@ -125,6 +125,10 @@ pub struct HttpConfig {
     /// A connection whose next request's headers have not all arrived this long after it
     /// opened or after its last answer is closed: slow senders and idle keep-alive alike.
     pub header_read_timeout_secs: u64,
+    /// A connection whose answer the client has not taken any of for this long (its
+    /// socket's buffers full) is closed: a client that stops reading a download, or never
+    /// reads at all, cannot hold a connection and a file open for good.
+    pub write_timeout_secs: u64,
     /// Sends `Strict-Transport-Security` with this max-age when set (only behind HTTPS).
     pub hsts_max_age_secs: Option<u64>,
     /// Per-dependency limit of the `/ready` checks.
@@ -265,6 +269,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             header_read_timeout_secs: 30,
+            write_timeout_secs: 60,
             hsts_max_age_secs: None,
             ready_timeout_ms: 1500,
             max_concurrent_writes: None,
@@ -335,6 +340,7 @@ impl Config {
                 "http.header_read_timeout_secs",
                 self.http.header_read_timeout_secs,
             ),
+            ("http.write_timeout_secs", self.http.write_timeout_secs),
             ("shutdown_timeout_secs", self.shutdown_timeout_secs),
             (
                 "http.max_concurrent_writes",
@@ -373,8 +379,16 @@ impl Config {
                 "invalid configuration: auth.step_up_minutes must be at most 1440: a day-old sign-in is no proof of who is at the keyboard"
             );
         }
-        if self.http.header_read_timeout_secs > 3600 {
-            bail!("invalid configuration: http.header_read_timeout_secs must be at most 3600");
+        for (key, secs) in [
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            ("http.write_timeout_secs", self.http.write_timeout_secs),
+        ] {
+            if secs > 3600 {
+                bail!("invalid configuration: {key} must be at most 3600");
+            }
         }
         if self.orgs.invitation_ttl_hours > 24 * 365 {
             bail!("invalid configuration: orgs.invitation_ttl_hours must be at most 8760 (a year)");
@@ -460,8 +474,12 @@ impl Config {
         Duration::from_secs(self.http.request_timeout_secs)
     }
 
-    pub fn header_read_timeout(&self) -> Duration {
-        Duration::from_secs(self.http.header_read_timeout_secs)
+    /// How long a connection may stall, reading a request's headers or writing an answer.
+    pub(crate) fn connection_deadlines(&self) -> crate::http_server::Deadlines {
+        crate::http_server::Deadlines {
+            header_read: Duration::from_secs(self.http.header_read_timeout_secs),
+            write: Duration::from_secs(self.http.write_timeout_secs),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) async fn serve(
     Ok(Some(tokio::spawn(crate::http_server::serve(
         listener,
         tenantbase_http::management_router(state.clone()),
-        config.header_read_timeout(),
+        config.connection_deadlines(),
         shutdown.clone(),
     ))))
 }

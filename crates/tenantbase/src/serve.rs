@@ -128,7 +128,7 @@ pub(crate) async fn serve(
     let serving = tokio::spawn(crate::http_server::serve(
         listener,
         tenantbase_http::router(state),
-        config.header_read_timeout(),
+        config.connection_deadlines(),
         shutdown.clone(),
     ));
     shutdown.cancelled().await;

@@ -51,7 +51,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 12] = [
+    let cases: [(&str, &str, &str); 14] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -97,6 +97,16 @@ fn bad_values_name_their_key() {
             "TENANTBASE_HTTP__HEADER_READ_TIMEOUT_SECS",
             "18446744073709551615",
             "http.header_read_timeout_secs",
+        ),
+        (
+            "TENANTBASE_HTTP__WRITE_TIMEOUT_SECS",
+            "0",
+            "http.write_timeout_secs",
+        ),
+        (
+            "TENANTBASE_HTTP__WRITE_TIMEOUT_SECS",
+            "3601",
+            "http.write_timeout_secs",
         ),
         ("TENANTBASE_NO_SUCH_KEY", "1", "no_such_key"),
     ];

@@ -23,7 +23,7 @@ use crate::{ApiError, AppState, FieldError};
 pub const ACCESS_EXTENSION: &str = "x-access";
 
 /// Registers `route` with its access rule: documented on every operation, and enforced
-/// for org routes (`Member`, `Permission`) and account routes (`SignedIn`, whose
+/// for org routes (`Member`, `Leaving`, `Permission`) and account routes (`SignedIn`, whose
 /// handlers take `Authenticated` or `Bearer`).
 pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
     let (schemas, mut paths, method_router) = route;
@@ -39,9 +39,9 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
             crate::refusals::document(operation, access);
         }
     }
-    let in_org = |permission| {
+    let in_org = |access| {
         axum::middleware::from_fn(move |request: Request, next: Next| {
-            enforce(permission, request, next)
+            enforce(access, request, next)
         })
     };
     // `route_layer`, not `layer`: a method the route lacks gets the 405 (with `Allow`)
@@ -50,8 +50,9 @@ pub fn guard(access: Access, route: UtoipaMethodRouter<AppState>) -> UtoipaMetho
         // Introspection handlers authenticate through their own extractors.
         Access::Public | Access::Introspect => method_router,
         Access::SignedIn => method_router.route_layer(axum::middleware::from_fn(admit_account)),
-        Access::Member => method_router.route_layer(in_org(None)),
-        Access::Permission(permission) => method_router.route_layer(in_org(Some(permission))),
+        Access::Member | Access::Leaving | Access::Permission(_) => {
+            method_router.route_layer(in_org(access))
+        }
     };
     (schemas, paths, method_router)
 }
@@ -66,13 +67,9 @@ fn security(access: Access) -> Vec<SecurityRequirement> {
 }
 
 /// Authenticates, authorizes in the path's `{org_id}`, and passes an `OrgCtx` on.
-async fn enforce(
-    permission: Option<tenantbase_domain::Permission>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn enforce(access: Access, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    match authorize(permission, &mut parts).await {
+    match authorize(access, &mut parts).await {
         Ok(ctx) => {
             parts.extensions.insert(ctx);
             next.run(Request::from_parts(parts, body)).await
@@ -81,10 +78,7 @@ async fn enforce(
     }
 }
 
-async fn authorize(
-    permission: Option<tenantbase_domain::Permission>,
-    parts: &mut Parts,
-) -> Result<OrgCtx, ApiError> {
+async fn authorize(access: Access, parts: &mut Parts) -> Result<OrgCtx, ApiError> {
     // A malformed org id names no org: 404, like any org the caller cannot see — but
     // only once the caller is authenticated (401 comes first).
     let org: Option<OrgId> = RawPathParams::from_request_parts(parts, &())
@@ -105,10 +99,16 @@ async fn authorize(
         }
         return Err(TenancyError::NotFound.into());
     };
-    let access = state
-        .tenancy
-        .authorize(&credential, org, permission)
-        .await?;
+    let tenancy = &state.tenancy;
+    let access = match access {
+        Access::Leaving => tenancy.authorize_leaving(&credential, org).await?,
+        Access::Permission(permission) => {
+            tenancy
+                .authorize(&credential, org, Some(permission))
+                .await?
+        }
+        _ => tenancy.authorize(&credential, org, None).await?,
+    };
     Ok(OrgCtx { access, credential })
 }
 

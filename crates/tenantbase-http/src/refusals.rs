@@ -133,6 +133,13 @@ fn access_refusals(access: Access) -> &'static [(&'static str, &'static str)] {
                 "Not a member, another org's token or key, or no such org (`not_found`)",
             ),
         ],
+        Access::Leaving => &[
+            ("401", "No valid access token or API key"),
+            (
+                "404",
+                "Not a member, another org's token or key, or no such org (`not_found`)",
+            ),
+        ],
         Access::Permission(_) => &[
             ("401", "No valid access token or API key"),
             (

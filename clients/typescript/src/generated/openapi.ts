@@ -1336,8 +1336,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download a file: `ETag` and `If-None-Match` (304), one `Range` (206, or 416), and an
-         *     `attachment` disposition with the file's name.
+         * Download a file: `ETag` with `If-Match` (412) and `If-None-Match` (304), one `Range`
+         *     (206, or 416; `If-Range`), and an `attachment` disposition with the file's name.
          */
         get: operations["download_file"];
         put?: never;
@@ -1447,7 +1447,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Leave the org. */
+        /** Leave the org — also one that requires a second factor the caller has not used. */
         post: operations["leave_org"];
         delete?: never;
         options?: never;
@@ -1730,7 +1730,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The permission catalog: every permission a role or API key can hold. */
+        /**
+         * The permission catalog: every permission a role or API key can hold, grouped by
+         *     what they act on (the order `…/me` lists a member's permissions in).
+         */
         get: operations["permissions"];
         put?: never;
         post?: never;
@@ -1921,11 +1924,6 @@ export interface components {
         Health: {
             /** @description Always `ok` when the process answers. */
             status: string;
-        };
-        IdentityList: {
-            items: components["schemas"]["IdentityView"][];
-            /** @description Always null: a user's identities fit one page. */
-            next_cursor?: string | null;
         };
         IdentityView: {
             /** Format: date-time */
@@ -2182,6 +2180,21 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_IdentityView: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** @description The email the provider asserted when it was linked. */
+                email?: string | null;
+                /** @description `idn_…` */
+                id: string;
+                /** Format: date-time */
+                last_used_at?: string | null;
+                provider: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_InvitationView: {
             items: {
                 any_email: boolean;
@@ -2228,6 +2241,23 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_PasskeyView: {
+            items: {
+                /** @description It was copied when last used. */
+                backed_up: boolean;
+                /** @description The authenticator may copy the passkey to other devices (a synced passkey). */
+                backup_eligible: boolean;
+                /** Format: date-time */
+                created_at: string;
+                /** @description `pk_…` */
+                id: string;
+                /** Format: date-time */
+                last_used_at?: string | null;
+                name: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_PermissionView: {
             items: {
                 description: string;
@@ -2254,6 +2284,13 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_ProviderView: {
+            items: {
+                name: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_RoleView: {
             items: {
                 builtin: boolean;
@@ -2269,6 +2306,27 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_SessionView: {
+            items: {
+                /** @description How the session signed in (RFC 8176: `pwd`, `otp`, `mfa`, …). */
+                amr: string[];
+                /** Format: date-time */
+                created_at: string;
+                /** @description Whether this is the session making the request. */
+                current: boolean;
+                device_label?: string | null;
+                /** Format: date-time */
+                expires_at: string;
+                /** @description `ses_…` */
+                id: string;
+                ip?: string | null;
+                /** Format: date-time */
+                last_seen_at: string;
+                user_agent?: string | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_TeamView: {
             items: {
                 /** Format: date-time */
@@ -2280,14 +2338,22 @@ export interface components {
             }[];
             next_cursor?: string | null;
         };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_TrustedDeviceView: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                device_label?: string | null;
+                /** Format: date-time */
+                expires_at: string;
+                /** @description `tdv_…` */
+                id: string;
+            }[];
+            next_cursor?: string | null;
+        };
         PasskeyAnswerBody: {
             /** @description The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON. */
             credential: Record<string, unknown>;
-        };
-        PasskeyList: {
-            items: components["schemas"]["PasskeyView"][];
-            /** @description Always null: a user's passkeys fit one page. */
-            next_cursor?: string | null;
         };
         PasskeyView: {
             /** @description It was copied when last used. */
@@ -2408,11 +2474,6 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        ProviderList: {
-            items: components["schemas"]["ProviderView"][];
-            /** @description Always null: the configured providers fit one page. */
-            next_cursor?: string | null;
-        };
         ProviderView: {
             name: string;
         };
@@ -2508,11 +2569,6 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        SessionList: {
-            items: components["schemas"]["SessionView"][];
-            /** @description Always null: a user's sessions fit one page (the per-user limit bounds them). */
-            next_cursor?: string | null;
-        };
         SessionView: {
             /** @description How the session signed in (RFC 8176: `pwd`, `otp`, `mfa`, …). */
             amr: string[];
@@ -2595,12 +2651,6 @@ export interface components {
             qr_svg: string;
             /** @description Base32 (RFC 4648), for typing in. */
             secret: string;
-        };
-        /** @description The unexpired trusted devices, newest first. */
-        TrustedDeviceList: {
-            items: components["schemas"]["TrustedDeviceView"][];
-            /** @description Always null: an account trusts at most 20 devices, which fit one page. */
-            next_cursor?: string | null;
         };
         TrustedDeviceView: {
             /** Format: date-time */
@@ -3372,7 +3422,12 @@ export interface operations {
     };
     list_identities: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3385,7 +3440,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IdentityList"];
+                    "application/json": components["schemas"]["Page_IdentityView"];
                 };
             };
             /** @description No valid access token (`missing_token`, `invalid_token`) */
@@ -3399,6 +3454,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5177,20 +5241,34 @@ export interface operations {
     };
     list_providers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Providers */
+            /** @description Providers, by name */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderList"];
+                    "application/json": components["schemas"]["Page_ProviderView"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`); the database did not answer in time (`database_unavailable`) or rolled the request back in a conflict with a concurrent one (`database_contention`) */
@@ -5381,7 +5459,12 @@ export interface operations {
     };
     list_passkeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5394,7 +5477,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PasskeyList"];
+                    "application/json": components["schemas"]["Page_PasskeyView"];
                 };
             };
             /** @description No valid access token (`missing_token`, `invalid_token`) */
@@ -5417,6 +5500,15 @@ export interface operations {
             };
             /** @description Passkeys are not enabled (`passkeys_disabled`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6814,7 +6906,12 @@ export interface operations {
     };
     list_sessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6827,7 +6924,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionList"];
+                    "application/json": components["schemas"]["Page_SessionView"];
                 };
             };
             /** @description No valid access token (`missing_token`, `invalid_token`) */
@@ -6841,6 +6938,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7109,7 +7215,12 @@ export interface operations {
     };
     list_trusted_devices: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7122,7 +7233,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TrustedDeviceList"];
+                    "application/json": components["schemas"]["Page_TrustedDeviceView"];
                 };
             };
             /** @description No valid access token (`missing_token`, `invalid_token`) */
@@ -7136,6 +7247,15 @@ export interface operations {
             };
             /** @description A token bound to an org, which acts only on that org's routes (`org_bound_token`), or an API key where a user must sign in (`user_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7384,6 +7504,15 @@ export interface operations {
             };
             /** @description The URL is for PUT */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another version than `If-Match` names (`precondition_failed`) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8990,6 +9119,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Another version than `If-Match` names (`precondition_failed`) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The range lies outside the file */
             416: {
                 headers: {
@@ -9538,7 +9676,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            /** @description An API key, which is no member (`user_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11606,8 +11744,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The team */
-            200: {
+            /** @description Added; the team */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11779,7 +11917,12 @@ export interface operations {
     };
     permissions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -11793,6 +11936,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_PermissionView"];
+                };
+            };
+            /** @description A query parameter does not fit (`validation_failed`, with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`); the database did not answer in time (`database_unavailable`) or rolled the request back in a conflict with a concurrent one (`database_contention`) */
@@ -11854,6 +12006,15 @@ export interface operations {
             };
             /** @description No avatar, or not yours to see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another version than `If-Match` names (`precondition_failed`) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

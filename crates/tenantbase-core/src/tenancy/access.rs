@@ -30,6 +30,10 @@ pub enum Access {
     Introspect,
     /// Any member of the path's org, whatever their permissions.
     Member,
+    /// A member leaving the path's org, whatever their permissions, and without the
+    /// second factor the org may require: leaving takes nothing from the org but the
+    /// member's own place, and a member who will not enrol one can still go.
+    Leaving,
     /// A member or API key holding this permission in the path's org.
     Permission(Permission),
 }
@@ -42,6 +46,7 @@ impl Access {
             Access::SignedIn => "signed_in".to_owned(),
             Access::Introspect => "introspect".to_owned(),
             Access::Member => "member".to_owned(),
+            Access::Leaving => "leaving".to_owned(),
             Access::Permission(permission) => permission.name().to_owned(),
         }
     }
@@ -223,6 +228,27 @@ impl Tenancy {
         org: OrgId,
         permission: Option<Permission>,
     ) -> Result<OrgAccess, TenancyError> {
+        self.authorize_as(credential, org, permission, true).await
+    }
+
+    /// Authorizes `credential` to leave `org` (`Access::Leaving`): as a member, whether or
+    /// not the org requires a second factor.
+    pub async fn authorize_leaving(
+        &self,
+        credential: &Credential,
+        org: OrgId,
+    ) -> Result<OrgAccess, TenancyError> {
+        self.authorize_as(credential, org, None, false).await
+    }
+
+    /// `authorize`, with the org's second-factor requirement applied or not.
+    async fn authorize_as(
+        &self,
+        credential: &Credential,
+        org: OrgId,
+        permission: Option<Permission>,
+        second_factor_applies: bool,
+    ) -> Result<OrgAccess, TenancyError> {
         let allow_deleted = permission == Some(Permission::OrgDelete);
         let access = match credential {
             Credential::User(principal) => {
@@ -233,7 +259,7 @@ impl Tenancy {
                 let grant = self
                     .live_member_grant(principal.user_id, org, allow_deleted)
                     .await?;
-                if grant.org_requires_mfa && !principal.used_mfa() {
+                if second_factor_applies && grant.org_requires_mfa && !principal.used_mfa() {
                     return Err(TenancyError::MfaRequired);
                 }
                 OrgAccess {

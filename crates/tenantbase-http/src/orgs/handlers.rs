@@ -289,11 +289,12 @@ pub(crate) async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Leave the org.
+/// Leave the org — also one that requires a second factor the caller has not used.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/members/leave", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 204, description = "Left"),
+        (status = 403, description = "An API key, which is no member (`user_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn leave_org(

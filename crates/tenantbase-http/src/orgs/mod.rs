@@ -17,7 +17,7 @@ use crate::access::guard;
 use crate::{ApiError, AppState, FieldError};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    use Access::{Member, Permission as Needs, Public, SignedIn};
+    use Access::{Leaving, Member, Permission as Needs, Public, SignedIn};
     OpenApiRouter::new()
         .routes(guard(Public, routes!(handlers::permissions)))
         .routes(guard(SignedIn, routes!(handlers::create_org)))
@@ -38,7 +38,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             Needs(MembersManage),
             routes!(handlers::remove_member),
         ))
-        .routes(guard(Member, routes!(handlers::leave_org)))
+        .routes(guard(Leaving, routes!(handlers::leave_org)))
         .routes(guard(Needs(MembersManage), routes!(handlers::invite)))
         .routes(guard(
             Needs(MembersRead),

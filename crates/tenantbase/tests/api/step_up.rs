@@ -293,6 +293,25 @@ async fn an_org_can_require_a_second_factor_of_its_members() {
             .await;
         assert_eq!(off.status, 200, "{}", off.text());
         assert_eq!(member.get(&app, &projects).await.status, 200);
+
+        // A member who will not enrol a factor can still leave an org that requires one.
+        let on = owner_mfa
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("/v1/orgs/{org}"),
+                Some(require(true)),
+            )
+            .await;
+        assert_eq!(on.status, 200, "{}", on.text());
+        let leave = format!("/v1/orgs/{org}/members/leave");
+        outsider
+            .post(&app, &leave, json!({}))
+            .await
+            .problem(404, "not_found");
+        let left = member.post(&app, &leave, json!({})).await;
+        assert_eq!(left.status, 204, "{backend:?}: {}", left.text());
+        member.get(&app, &projects).await.problem(404, "not_found");
     }
 }
 

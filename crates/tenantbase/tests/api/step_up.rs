@@ -242,27 +242,18 @@ async fn an_org_can_require_a_second_factor_of_its_members() {
         let member = add_member(&app, &owner, &org, "mo@example.com", &["member"]).await;
         let outsider = Caller::registered(&app, "otto@example.com").await;
         let projects = format!("/v1/orgs/{org}/projects");
-        let require = |on: bool| json!({"require_mfa": on});
+        let org_path = format!("/v1/orgs/{org}");
+        let require = async |caller: &Caller, on: bool| {
+            let body = json!({"require_mfa": on});
+            caller
+                .call(&app, Method::PATCH, &org_path, Some(body))
+                .await
+        };
 
         // Turning it on needs a session with a second factor.
-        owner
-            .call(
-                &app,
-                Method::PATCH,
-                &format!("/v1/orgs/{org}"),
-                Some(require(true)),
-            )
-            .await
-            .problem(403, "mfa_required");
+        require(&owner, true).await.problem(403, "mfa_required");
         let owner_mfa = owner.with_token(&with_second_factor(&app, &owner.token));
-        let on = owner_mfa
-            .call(
-                &app,
-                Method::PATCH,
-                &format!("/v1/orgs/{org}"),
-                Some(require(true)),
-            )
-            .await;
+        let on = require(&owner_mfa, true).await;
         assert_eq!(on.status, 200, "{backend:?}: {}", on.text());
         assert_eq!(on.json()["require_mfa"], true);
 
@@ -283,26 +274,12 @@ async fn an_org_can_require_a_second_factor_of_its_members() {
             .problem(404, "not_found");
         assert_eq!(owner_mfa.get(&app, &projects).await.status, 200);
 
-        let off = owner_mfa
-            .call(
-                &app,
-                Method::PATCH,
-                &format!("/v1/orgs/{org}"),
-                Some(require(false)),
-            )
-            .await;
+        let off = require(&owner_mfa, false).await;
         assert_eq!(off.status, 200, "{}", off.text());
         assert_eq!(member.get(&app, &projects).await.status, 200);
 
         // A member who will not enrol a factor can still leave an org that requires one.
-        let on = owner_mfa
-            .call(
-                &app,
-                Method::PATCH,
-                &format!("/v1/orgs/{org}"),
-                Some(require(true)),
-            )
-            .await;
+        let on = require(&owner_mfa, true).await;
         assert_eq!(on.status, 200, "{}", on.text());
         let leave = format!("/v1/orgs/{org}/members/leave");
         outsider

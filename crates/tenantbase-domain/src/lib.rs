@@ -10,6 +10,7 @@ pub mod nul;
 pub mod page;
 pub mod password;
 pub mod redact;
+pub mod unique_json;
 
 pub use access::{BuiltinRole, Permission, PermissionSet};
 pub use email::{Email, EmailError};

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantbase_domain::model::{ApiKey, Event, Invitation, Member, Org, Project, Role, Team};
+use tenantbase_domain::unique_json::UniqueJson;
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) use tenantbase_domain::page::{Page, PageQuery};
@@ -402,6 +403,10 @@ pub(crate) struct ProjectBody {
     // `Option<Object>`: `Object` alone marks the field required in the document, and
     // generated clients would then insist on it.
     #[schema(value_type = Option<Object>)]
+    #[serde(
+        default,
+        deserialize_with = "tenantbase_domain::unique_json::optional_unique"
+    )]
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -417,7 +422,7 @@ pub(crate) struct ProjectPatchBody {
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::json::not_null")]
     #[schema(value_type = Object)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<UniqueJson>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -426,7 +431,7 @@ pub(crate) struct BulkCreateBody {
     /// 1–100 projects, created all or none.
     // Read one by one (`json::item_as`), so that every bad item is named, not the first.
     #[schema(value_type = Vec<ProjectBody>)]
-    pub items: Vec<serde_json::Value>,
+    pub items: Vec<UniqueJson>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,6 +10,7 @@ use tenantbase_core::tenancy::{
     Tenancy, TenancyError,
 };
 use tenantbase_domain::id::ProjectId;
+use tenantbase_domain::unique_json::UniqueJson;
 
 use super::dto::{
     BulkCreateBody, BulkDeleteBody, BulkDeleted, ExportQuery, ImportResult, Page, PageQuery,
@@ -112,7 +113,7 @@ pub(crate) async fn update_project(
     let patch = ProjectPatch {
         name: body.name,
         description: body.description,
-        metadata: body.metadata,
+        metadata: body.metadata.map(|UniqueJson(metadata)| metadata),
         refused: unfit,
     };
     let project = state
@@ -181,7 +182,7 @@ pub(crate) async fn bulk_create_projects(
         .items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| -> ReadItem {
+        .map(|(i, UniqueJson(item))| -> ReadItem {
             item_as::<ProjectBody>(&format!("items[{i}]"), item)
                 .map(Into::into)
                 .map_err(|e| vec![FieldProblem::new(e.field, e.message)])

@@ -336,7 +336,8 @@ async fn bulk_operations_are_all_or_nothing() {
     }
 }
 
-async fn raw(
+/// A request with `body` sent as it is, under `content_type`.
+pub(crate) async fn raw(
     app: &TestApp,
     caller: &Caller,
     method: Method,

@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use crate::helpers::{BOTH, TestApp, TestResponse};
 use crate::orgs::four_at_once;
+use crate::projects::raw;
 use crate::tenants::Caller;
 
 async fn import(
@@ -375,5 +376,51 @@ async fn an_import_raced_with_a_bulk_delete_both_land_whole() {
             .text();
         assert_eq!(export.lines().count(), 300, "{backend:?}");
         assert!(!export.contains("doomed"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_member_repeated_inside_metadata_is_refused_not_dropped() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "P").await;
+        let projects = format!("/v1/orgs/{org}/projects");
+        let send = async |method: Method, path: &str, content_type: &str, body: &str| {
+            raw(&app, &owner, method, path, content_type, body.to_owned()).await
+        };
+        let json = "application/json";
+        let repeated = r#"{"name": "p", "metadata": {"tier": "gold", "n": 1, "tier": "lead"}}"#;
+        let created = send(Method::POST, &projects, json, repeated).await;
+        assert_eq!(created.invalid_fields(), ["metadata.tier"], "{backend:?}");
+
+        let bulk = format!(r#"{{"items": [{{"name": "ok"}}, {repeated}]}}"#);
+        let created = send(Method::POST, &format!("{projects}/bulk"), json, &bulk).await;
+        assert_eq!(created.invalid_fields(), ["items[1].metadata.tier"]);
+        let twice = r#"{"items": [{"name": "a", "name": "b"}]}"#;
+        let created = send(Method::POST, &format!("{projects}/bulk"), json, twice).await;
+        assert_eq!(created.invalid_fields(), ["items[0].name"]);
+
+        let project = owner.create_project(&app, &org, "kept").await;
+        let patch = r#"{"metadata": {"a": [{"b": 1, "b": 1}]}}"#;
+        let path = format!("{projects}/{project}");
+        let patched = send(Method::PATCH, &path, json, patch).await;
+        assert_eq!(patched.invalid_fields(), ["metadata.a[0].b"]);
+
+        let jsonl = format!("{repeated}\n");
+        let import = format!("{projects}/import");
+        let imported = send(Method::POST, &import, "application/x-ndjson", &jsonl).await;
+        assert_eq!(imported.invalid_fields(), ["rows[0]"]);
+        let csv = "name,metadata\np,\"{\"\"a\"\": 1, \"\"a\"\": 2}\"\n";
+        let imported = send(Method::POST, &import, "text/csv", csv).await;
+        let problem = imported.problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "rows[0].metadata");
+        let why = problem["errors"][0]["message"].as_str().expect("message");
+        assert!(why.contains("duplicate field `a`"), "{why}");
+
+        let live = live_names(&app, &owner, &org).await;
+        assert_eq!(live, ["kept"], "{backend:?}: nothing else written");
+        let kept = owner.get(&app, &path).await.json();
+        assert_eq!(kept["metadata"], json!({}), "{backend:?}");
     }
 }

@@ -36,7 +36,10 @@ pub struct NewProject {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "tenantbase_domain::unique_json::optional_unique"
+    )]
     pub metadata: Option<serde_json::Value>,
 }
 

@@ -2,6 +2,7 @@
 //! formulas), every row checked before any is written.
 
 use tenantbase_domain::model::Project;
+use tenantbase_domain::unique_json::UniqueJson;
 
 use super::{NewProject, ReadItem, all_or_every_problem, validate_new};
 use crate::csv_cells::{guarded, unguarded};
@@ -185,15 +186,16 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
                 description: cell(description_at).map(str::to_owned),
                 metadata: None,
             };
-            match cell(metadata_at).map(serde_json::from_str::<serde_json::Value>) {
+            match cell(metadata_at).map(serde_json::from_str::<UniqueJson>) {
                 None => {}
-                Some(Ok(value)) => row.metadata = Some(value),
-                Some(Err(_)) => {
+                Some(Ok(UniqueJson(value))) => row.metadata = Some(value),
+                Some(Err(error)) => {
                     let prefix = format!("rows[{i}].");
-                    let mut problems = vec![FieldProblem::new(
-                        format!("{prefix}metadata"),
-                        "is not JSON",
-                    )];
+                    let why = match error.classify() {
+                        serde_json::error::Category::Data => error.to_string(),
+                        _ => "is not JSON".to_owned(),
+                    };
+                    let mut problems = vec![FieldProblem::new(format!("{prefix}metadata"), why)];
                     problems.extend(validate_new(&prefix, &row).err().unwrap_or_default());
                     return Err(problems);
                 }

@@ -101,13 +101,17 @@ async fn authorize(access: Access, parts: &mut Parts) -> Result<OrgCtx, ApiError
     };
     let tenancy = &state.tenancy;
     let access = match access {
+        Access::Member => tenancy.authorize(&credential, org, None).await?,
         Access::Leaving => tenancy.authorize_leaving(&credential, org).await?,
         Access::Permission(permission) => {
             tenancy
                 .authorize(&credential, org, Some(permission))
                 .await?
         }
-        _ => tenancy.authorize(&credential, org, None).await?,
+        // Not org rules: `guard` puts no org layer on them.
+        Access::Public | Access::SignedIn | Access::Introspect => {
+            return Err(TenancyError::NotFound.into());
+        }
     };
     Ok(OrgCtx { access, credential })
 }

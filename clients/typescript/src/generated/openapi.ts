@@ -1447,7 +1447,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Leave the org — also one that requires a second factor the caller has not used. */
+        /**
+         * Leave the org; the API keys you created in it are revoked. An org that requires a
+         *     second factor lets a session without one leave too, after a recent sign-in.
+         */
         post: operations["leave_org"];
         delete?: never;
         options?: never;
@@ -9667,7 +9670,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid access token or API key */
+            /** @description The org requires a second factor this session did not use, and its sign-in is not recent (`reauthentication_required`); or No valid access token or API key */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -31,8 +31,9 @@ pub enum Access {
     /// Any member of the path's org, whatever their permissions.
     Member,
     /// A member leaving the path's org, whatever their permissions, and without the
-    /// second factor the org may require: leaving takes nothing from the org but the
-    /// member's own place, and a member who will not enrol one can still go.
+    /// second factor the org may require, so that a member who will not enrol one can
+    /// still go. Leaving also revokes the member's API keys there: the route asks such a
+    /// session for a recent sign-in instead.
     Leaving,
     /// A member or API key holding this permission in the path's org.
     Permission(Permission),
@@ -232,7 +233,7 @@ impl Tenancy {
     }
 
     /// Authorizes `credential` to leave `org` (`Access::Leaving`): as a member, whether or
-    /// not the org requires a second factor.
+    /// not the org requires a second factor (the route judges what stands in for it).
     pub async fn authorize_leaving(
         &self,
         credential: &Credential,

@@ -187,6 +187,7 @@ pub(crate) async fn list_sessions(
         .map(|s| SessionView::new(s, s.id == principal.session_id))
         .collect();
     Ok(Json(page_of(
+        "sessions",
         items,
         |s| Reverse((s.created_at, s.id.clone())),
         &query,

@@ -243,6 +243,7 @@ pub(crate) async fn list_trusted_devices(
     let devices = state.identity.trusted_devices(&principal).await?;
     let items = devices.iter().map(TrustedDeviceView::from).collect();
     Ok(Json(page_of(
+        "trusted_devices",
         items,
         |d| Reverse((d.created_at, d.id.clone())),
         &query,

@@ -122,7 +122,12 @@ pub(crate) async fn list_providers(
             name: name.to_owned(),
         })
         .collect();
-    Ok(Json(page_of(items, |p| p.name.clone(), &query)?))
+    Ok(Json(page_of(
+        "providers",
+        items,
+        |p| p.name.clone(),
+        &query,
+    )?))
 }
 
 /// Sign in with an OpenID provider: sends the browser to the provider (authorization
@@ -236,6 +241,7 @@ pub(crate) async fn list_identities(
     let identities = state.oidc.identities(&principal).await?;
     let items = identities.iter().map(IdentityView::from).collect();
     Ok(Json(page_of(
+        "identities",
         items,
         |i| (i.created_at, i.id.clone()),
         &query,

@@ -144,6 +144,7 @@ pub(crate) async fn list_passkeys(
     let passkeys = state.identity.passkeys(&principal).await?;
     let items = passkeys.into_iter().map(Into::into).collect();
     Ok(Json(page_of(
+        "passkeys",
         items,
         |p: &PasskeyView| (p.created_at, p.id.clone()),
         &query,

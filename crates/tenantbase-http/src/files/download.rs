@@ -75,35 +75,35 @@ pub(crate) fn not_modified(headers: &HeaderMap, file: &StoredFile) -> bool {
 
 /// Whether `If-None-Match` names `tag` (weakly compared, as RFC 9110 has it) or is `*`.
 pub(crate) fn names_current(headers: &HeaderMap, tag: &str) -> bool {
+    listed_tags(headers, header::IF_NONE_MATCH)
+        .map(|v| v.trim_start_matches("W/"))
+        .any(|v| v == "*" || v == tag)
+}
+
+/// The entity tags a conditional header lists, over all its lines.
+fn listed_tags(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &str> {
     headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
+        .get_all(name)
+        .into_iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|v| v.trim().trim_start_matches("W/"))
-        .any(|v| v == "*" || v == tag)
+        .map(str::trim)
 }
 
 /// A 412 when an `If-Match` is sent and names neither `tag` (strongly compared: a weak
 /// tag never matches) nor `*`: RFC 9110 §13.1.1 has the request refused, so that a client
 /// resuming or re-reading what it believes is one version never gets another.
 pub(crate) fn check_if_match(headers: &HeaderMap, tag: &str) -> Result<(), ApiError> {
-    let mut sent = headers.get_all(header::IF_MATCH).iter().peekable();
-    if sent.peek().is_none() {
-        return Ok(());
-    }
-    let matches = sent
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|v| v == "*" || v == tag);
-    if matches {
+    if !headers.contains_key(header::IF_MATCH)
+        || listed_tags(headers, header::IF_MATCH).any(|v| v == "*" || v == tag)
+    {
         return Ok(());
     }
     Err(ApiError::new(
         StatusCode::PRECONDITION_FAILED,
         "precondition_failed",
-        "The resource is not the version `If-Match` names; its `ETag` says which it is.",
+        "The resource is not the version `If-Match` names; ask for it again without \
+         `If-Match` to learn its current `ETag`.",
     ))
 }
 

@@ -38,6 +38,7 @@ pub(crate) async fn list_roles(
         .map(Into::into)
         .collect();
     Ok(Json(page_of(
+        "roles",
         roles,
         |r| (r.created_at, r.id.clone()),
         &query,
@@ -159,6 +160,7 @@ pub(crate) async fn list_teams(
         .map(Into::into)
         .collect();
     Ok(Json(page_of(
+        "teams",
         teams,
         |t| (t.name.clone(), t.id.clone()),
         &query,
@@ -360,6 +362,7 @@ pub(crate) async fn list_api_keys(
         .map(Into::into)
         .collect();
     Ok(Json(page_of(
+        "api_keys",
         keys,
         |k| Reverse((k.created_at, k.id.clone())),
         &query,

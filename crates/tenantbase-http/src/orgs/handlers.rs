@@ -37,7 +37,12 @@ pub(crate) async fn permissions(
         })
         .enumerate()
         .collect();
-    let page = page_of(catalog, |(place, _)| *place, &query)?;
+    let page = page_of(
+        "permissions",
+        catalog,
+        |(place, view)| (*place, view.name.to_owned()),
+        &query,
+    )?;
     Ok(Json(page.map(|(_, view)| view)))
 }
 
@@ -289,11 +294,13 @@ pub(crate) async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Leave the org — also one that requires a second factor the caller has not used.
+/// Leave the org; the API keys you created in it are revoked. An org that requires a
+/// second factor lets a session without one leave too, after a recent sign-in.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/members/leave", tag = "orgs",
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 204, description = "Left"),
+        (status = 401, description = "The org requires a second factor this session did not use, and its sign-in is not recent (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key, which is no member (`user_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -306,6 +313,12 @@ pub(crate) async fn leave_org(
         .access
         .user()
         .ok_or_else(|| ApiError::forbidden("user_required", "API keys cannot leave an org."))?;
+    // Leaving revokes the member's keys (and may take an owner away): where the org's
+    // second factor was waived, a recent sign-in stands in for it, so a leaked access
+    // token alone cannot do it.
+    if !ctx.access.used_second_factor() && state.tenancy.org(&ctx.access).await?.require_mfa {
+        require_recent_sign_in(&state, &ctx.credential)?;
+    }
     state
         .tenancy
         .remove_member(&ctx.access, user, true, &request)
@@ -356,6 +369,7 @@ pub(crate) async fn list_invitations(
         .map(Into::into)
         .collect();
     Ok(Json(page_of(
+        "invitations",
         items,
         |i| Reverse((i.created_at, i.id.clone())),
         &query,

@@ -197,6 +197,10 @@ async fn files_upload_list_download_and_delete() {
             let refused = get_with(&app, Some(&owner), &content, &refused).await;
             refused.problem(412, "precondition_failed");
         }
+        // A list over several header lines is one list.
+        let lines = [("if-match", "\"other\""), ("if-match", etag.as_str())];
+        let sure = get_with(&app, Some(&owner), &content, &lines).await;
+        assert_eq!(sure.status, 200);
 
         let part = get_with(&app, Some(&owner), &content, &[("range", "bytes=8-15")]).await;
         assert_eq!(part.status, 206);

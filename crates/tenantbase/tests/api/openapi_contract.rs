@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tenantbase_core::identity::throttle::ThrottlePolicy;
 
 use crate::helpers::{BOTH, TestApp};
@@ -159,6 +159,34 @@ fn raw_bodies_and_downloads_document_their_answers() {
     }
 }
 
+/// Every list answers a `Page_…` and takes a page's parameters: none is answered whole
+/// whatever the client asked.
+#[test]
+fn every_list_takes_limit_and_cursor() {
+    let mut lists = 0;
+    for (method, template, operation) in operations() {
+        let answer = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+        let is_page = answer["$ref"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("#/components/schemas/Page_"));
+        if !is_page || method != "GET" {
+            continue;
+        }
+        lists += 1;
+        let query: Vec<Value> = parameters(&operation, "query")
+            .into_iter()
+            .map(|p| p["name"].clone())
+            .collect();
+        for name in ["limit", "cursor"] {
+            assert!(
+                query.contains(&json!(name)),
+                "{method} {template} lacks `{name}`"
+            );
+        }
+    }
+    assert!(lists >= 15, "only {lists} lists");
+}
+
 #[tokio::test]
 async fn every_documented_limit_maximum_is_enforced() {
     for backend in BOTH {
@@ -193,7 +221,7 @@ async fn every_documented_limit_maximum_is_enforced() {
                 assert_eq!(problem["errors"][0]["field"], "limit", "{path}: {problem}");
             }
         }
-        assert!(lists >= 8, "only {lists} list operations with a limit");
+        assert!(lists >= 15, "only {lists} list operations with a limit");
     }
 }
 

@@ -132,12 +132,20 @@ async fn avatars_are_checked_and_shown_only_to_who_may_see_them() {
         .header("etag")
         .expect("etag")
         .to_owned();
-    let revalidated = Request::get(&path)
-        .header("authorization", format!("Bearer {}", owner.token))
-        .header("if-none-match", etag)
-        .body(Body::empty())
-        .expect("request");
-    assert_eq!(app.send(revalidated).await.status, 304);
+    let conditional = |name: &str, value: &str| {
+        Request::get(&path)
+            .header("authorization", format!("Bearer {}", owner.token))
+            .header(name, value)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let revalidated = app.send(conditional("if-none-match", &etag)).await;
+    assert_eq!(revalidated.status, 304);
+    // A client that holds another version learns it changed rather than mixing the two.
+    let sure = app.send(conditional("if-match", &etag)).await;
+    assert_eq!(sure.body, image);
+    let changed = app.send(conditional("if-match", "\"an-older-one\"")).await;
+    changed.problem(412, "precondition_failed");
 
     owner
         .call(

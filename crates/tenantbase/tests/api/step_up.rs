@@ -292,6 +292,42 @@ async fn an_org_can_require_a_second_factor_of_its_members() {
     }
 }
 
+#[tokio::test]
+async fn leaving_an_org_without_its_second_factor_needs_a_recent_sign_in() {
+    for backend in BOTH {
+        let app = short_window(backend).await;
+        let owner = verified(&app, "olga@example.com").await;
+        let org = owner.create_org(&app, "Strict Co").await;
+        let member = add_member(&app, &owner, &org, "mo@example.com", &["member"]).await;
+        let owner_mfa = owner.with_token(&with_second_factor(&app, &owner.token));
+        let body = json!({"require_mfa": true});
+        let on = owner_mfa
+            .call(&app, Method::PATCH, &format!("/v1/orgs/{org}"), Some(body))
+            .await;
+        assert_eq!(on.status, 200, "{backend:?}: {}", on.text());
+
+        // Leaving revokes the member's keys: a stale session must show it still has the
+        // password, standing in for the factor the org would ask.
+        outwait_the_window().await;
+        let leave = format!("/v1/orgs/{org}/members/leave");
+        member
+            .post(&app, &leave, json!({}))
+            .await
+            .problem(401, "reauthentication_required");
+        let renewed = member
+            .post(
+                &app,
+                "/v1/auth/reauthenticate",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(renewed.status, 200, "{backend:?}: {}", renewed.text());
+        let member = member.with_token(token(&renewed.json()));
+        let left = member.post(&app, &leave, json!({})).await;
+        assert_eq!(left.status, 204, "{backend:?}: {}", left.text());
+    }
+}
+
 async fn new_sign_in_notices(app: &TestApp) -> Vec<tenantbase_mail::OutgoingEmail> {
     app.queued_mail()
         .await

@@ -11434,7 +11434,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Name taken (`team_name_taken`) or the org has its most teams (`limit_reached`) */
+            /** @description Name taken, in any case or width (`team_name_taken`) or the org has its most teams (`limit_reached`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11682,7 +11682,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Name taken (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`) */
+            /** @description Name taken, in any case or width (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`) */
             409: {
                 headers: {
                     [name: string]: unknown;

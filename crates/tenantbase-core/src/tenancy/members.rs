@@ -9,7 +9,8 @@ use tenantbase_store::{OrgUnit, StoreError};
 use super::access::OrgAccess;
 use super::cache::OrgStale;
 use super::roles::{
-    check_grantable, check_owner_reach, is_owner_role, member_roles, org_roles, resolve_roles,
+    check_grantable, check_owner_reach, is_owner_role, member_roles, name_key, org_roles,
+    resolve_roles,
 };
 use super::{
     FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
@@ -72,12 +73,30 @@ async fn ensure_an_owner_remains(
 
 fn team_name_taken(error: StoreError) -> TenancyError {
     match error {
-        StoreError::Conflict { .. } => TenancyError::Conflict(
-            "team_name_taken",
-            "A team with this name exists in the org.".to_owned(),
-        ),
+        StoreError::Conflict { .. } => name_taken_by_a_team(),
         other => other.into(),
     }
+}
+
+fn name_taken_by_a_team() -> TenancyError {
+    TenancyError::Conflict(
+        "team_name_taken",
+        "A team with this name exists in the org.".to_owned(),
+    )
+}
+
+/// Refuses `name` for team `own` if another of the org's `teams` reads the same (as role
+/// names are compared: `name_key`). The unique index compares bytes only; this check is
+/// what holds, so callers lock the org row before reading `teams`.
+fn check_team_name_free(teams: &[Team], name: &str, own: TeamId) -> Result<(), TenancyError> {
+    let key = name_key(name);
+    if teams
+        .iter()
+        .any(|t| t.id != own && name_key(&t.name) == key)
+    {
+        return Err(name_taken_by_a_team());
+    }
+    Ok(())
 }
 
 impl Tenancy {
@@ -193,9 +212,13 @@ impl Tenancy {
         let references = change.roles.unwrap_or_default();
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
         let (name, roles) = TenancyError::both(name, roles)?;
-        if unit.teams().await?.len() >= limits::TEAMS {
+        // Held until commit, so two teams whose names read alike cannot both pass.
+        unit.lock_org().await?;
+        let teams = unit.teams().await?;
+        if teams.len() >= limits::TEAMS {
             return Err(limit_reached("teams", limits::TEAMS));
         }
+        check_team_name_free(&teams, &name, id)?;
         unit.insert_team(id, &name).await.map_err(team_name_taken)?;
         self.grant_team_roles(access, unit.as_mut(), id, &roles, &[])
             .await?;
@@ -232,6 +255,7 @@ impl Tenancy {
         let (name, roles) =
             TenancyError::after_refused(change.refused, TenancyError::both(name, roles))?;
         if let Some(name) = name {
+            check_team_name_free(&unit.teams().await?, &name, id)?;
             unit.rename_team(id, &name).await.map_err(team_name_taken)?;
         }
         if let Some(roles) = roles {

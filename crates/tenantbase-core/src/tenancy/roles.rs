@@ -179,10 +179,11 @@ fn role_name_taken() -> TenancyError {
     )
 }
 
-/// How a role's name reads: NFKC, lowercase. Members pick roles by name, so two that read
-/// the same — `Auditor` beside `auditor`, `é` as one code point beside `e` and a
-/// combining accent, a fullwidth `ａｕｄｉｔｏｒ` beside `auditor` — must not both exist.
-fn name_key(name: &str) -> String {
+/// How a role's (or a team's) name reads: NFKC, lowercase. Members pick roles and teams
+/// by name, so two that read the same — `Auditor` beside `auditor`, `é` as one code point
+/// beside `e` and a combining accent, a fullwidth `ａｕｄｉｔｏｒ` beside `auditor` — must
+/// not both exist.
+pub(super) fn name_key(name: &str) -> String {
     name.nfkc()
         .collect::<String>()
         .to_lowercase()

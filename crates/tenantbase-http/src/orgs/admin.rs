@@ -195,7 +195,7 @@ pub(crate) async fn get_team(
     params(("org_id" = String, Path, description = "`org_…`")),
     responses(
         (status = 201, description = "Created", body = TeamView),
-        (status = 409, description = "Name taken (`team_name_taken`) or the org has its most teams (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken, in any case or width (`team_name_taken`) or the org has its most teams (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create_team(
     State(state): State<AppState>,
@@ -221,7 +221,7 @@ pub(crate) async fn create_team(
     responses(
         (status = 200, description = "Updated", body = TeamView),
         (status = 403, description = "Touches the owner role or an owner without `owners:manage` (`owners_only`), or beyond your own permissions (`exceeds_own_permissions`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken, in any case or width (`team_name_taken`), or it would leave the org without an owner, direct or through a team (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn update_team(
     State(state): State<AppState>,

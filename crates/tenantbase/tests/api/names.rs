@@ -2,7 +2,8 @@
 //! that change how a name reads without being seen (bidirectional overrides, zero-width
 //! spaces) and a combining mark with nothing to sit on, keep what real names are written
 //! with (emoji sequences, combining marks, right-to-left text and the joiners of
-//! Persian), and are kept composed (NFC), on both backends.
+//! Persian), and are kept composed (NFC), on both backends. Two teams, like two roles,
+//! may not have names that read alike (case, width, composition).
 
 use axum::http::Method;
 use serde_json::json;
@@ -75,10 +76,25 @@ async fn a_name_is_one_name_however_it_is_composed() {
         let teams = format!("/v1/orgs/{org}/teams");
         let composed = owner.post(&app, &teams, json!({"name": "Caf\u{E9}"})).await;
         assert_eq!(composed.status, 201, "{backend:?} {}", composed.text());
+        // As role names: whatever the case or width, one name.
+        for alike in ["Cafe\u{301}", "CAF\u{C9}", "\u{FF43}\u{FF41}\u{FF46}\u{E9}"] {
+            owner
+                .post(&app, &teams, json!({"name": alike}))
+                .await
+                .problem(409, "team_name_taken");
+        }
+        let other = owner.post(&app, &teams, json!({"name": "Bar"})).await;
+        assert_eq!(other.status, 201, "{backend:?} {}", other.text());
+        let other = format!("{teams}/{}", other.json()["id"].as_str().expect("id"));
+        let renamed = json!({"name": "caf\u{E9}"});
         owner
-            .post(&app, &teams, json!({"name": "Cafe\u{301}"}))
+            .call(&app, Method::PATCH, &other, Some(renamed))
             .await
             .problem(409, "team_name_taken");
+        let renamed = owner
+            .call(&app, Method::PATCH, &other, Some(json!({"name": "BAR"})))
+            .await;
+        assert_eq!(renamed.status, 200, "{backend:?}: its own name, recased");
         let project = owner
             .post(
                 &app,

@@ -343,14 +343,14 @@ pub(crate) async fn raw(
     method: Method,
     path: &str,
     content_type: &str,
-    body: String,
+    body: impl Into<Body>,
 ) -> crate::helpers::TestResponse {
     let request = Request::builder()
         .method(method)
         .uri(path)
         .header("authorization", format!("Bearer {}", caller.token))
         .header("content-type", content_type)
-        .body(Body::from(body))
+        .body(body.into())
         .expect("request");
     app.send(request).await
 }
@@ -454,7 +454,7 @@ async fn export_round_trips_through_import_and_bad_rows_import_nothing() {
             Method::POST,
             &format!("/v1/orgs/{target}/projects/import"),
             "text/plain",
-            "x".into(),
+            "x",
         )
         .await
         .problem(415, "unsupported_media_type");

@@ -22,12 +22,16 @@ async fn import(
     content_type: &str,
     body: &[u8],
 ) -> TestResponse {
-    let request = Request::post(format!("/v1/orgs/{org}/projects/import"))
-        .header("authorization", format!("Bearer {}", caller.token))
-        .header("content-type", content_type)
-        .body(Body::from(body.to_vec()))
-        .expect("request");
-    app.send(request).await
+    let path = format!("/v1/orgs/{org}/projects/import");
+    raw(
+        app,
+        caller,
+        Method::POST,
+        &path,
+        content_type,
+        body.to_vec(),
+    )
+    .await
 }
 
 async fn live_names(app: &TestApp, caller: &Caller, org: &str) -> Vec<String> {

@@ -119,7 +119,7 @@ impl GroupWriter {
         // Waiting for the lock can be dropped harmlessly: nothing has started yet.
         let lease = self.lock().await?;
         // From here on, dropped half way, the unit would leave the lock to nobody with a
-        // transaction open: the rest runs in a task of its own (ADR 0008), and a unit
+        // transaction open: the rest runs to its end even then (ADR 0008), and a unit
         // nobody waits for any more is dropped there, which rolls it back.
         transactions::run_detached(self.clone().open_unit(lease)).await
     }

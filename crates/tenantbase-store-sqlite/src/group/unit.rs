@@ -60,8 +60,9 @@ impl GroupTx {
     }
 
     /// Keeps the unit in its batch and returns once the batch's COMMIT has: `Ok` means
-    /// durable. Committing the batch or handing the lock on runs in a task of its own,
-    /// so dropping this future only stops the wait for the outcome.
+    /// durable. Committing the batch or handing the lock on runs to its end even if the
+    /// caller goes (`run_detached`), so dropping this future only stops the wait for the
+    /// outcome.
     pub(crate) async fn commit(mut self) -> StoreResult<()> {
         if let Some(held) = self.held.take() {
             transactions::run_detached(held.keep()).await?;

@@ -42,6 +42,24 @@ pub struct MemberProblem {
 pub fn member_problems<T: DeserializeOwned>(
     members: Map<String, Value>,
 ) -> Option<Vec<MemberProblem>> {
+    fit_apart::<T>(members)
+        .map(|apart| apart.problems)
+        .filter(|found| !found.is_empty())
+}
+
+/// An object taken apart by `fit_apart`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitApart {
+    /// Each member that does not fit `T` and each field `T` needs that is absent.
+    pub problems: Vec<MemberProblem>,
+    /// The object without those members, and with a stand-in (`""`, `false`, `0`, `[]`…)
+    /// for each field it lacked: a `T` when no other problem remains.
+    pub fitting: Map<String, Value>,
+}
+
+/// `members` taken apart as `member_problems` does, keeping what fits. `None` when there
+/// are more than `MEMBERS_TRIED` members.
+pub fn fit_apart<T: DeserializeOwned>(members: Map<String, Value>) -> Option<FitApart> {
     if members.len() > MEMBERS_TRIED {
         return None;
     }
@@ -91,7 +109,7 @@ pub fn member_problems<T: DeserializeOwned>(
         put(&mut fitting, &path, stand_in);
         standing_in.push(path);
     }
-    Some(problems).filter(|found| !found.is_empty())
+    Some(FitApart { problems, fitting })
 }
 
 /// A stand-in for an absent enum field: the first variant serde names when refusing an

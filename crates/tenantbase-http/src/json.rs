@@ -3,7 +3,8 @@
 //! 422 naming the field that does not fit the expected shape or that holds a NUL
 //! character. Every body is a JSON object. `ApiPatch` is the same for PATCH bodies, whose
 //! members that do not fit on their own (a `null` for a field that cannot be null, a
-//! string for a flag) the handler reports with the change's other problems.
+//! string for a flag) the handler reports with the change's other problems; `ApiCreate`
+//! for create bodies, whose absent fields it reports so too.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -12,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tenantbase_core::tenancy::FieldProblem;
 use tenantbase_domain::members::{
-    BYTES_SEARCHED, MEMBERS_TRIED, field_name, first_problem, member_problems,
+    BYTES_SEARCHED, MEMBERS_TRIED, field_name, first_problem, fit_apart, member_problems,
 };
 use tenantbase_domain::nul::nul_paths;
 
@@ -52,6 +53,29 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (value, unfit) = parse_patch(&json_body(req, state).await?)?;
         Ok(ApiPatch(value, unfit))
+    }
+}
+
+/// A create body parsed from JSON into `T`, and a problem for each member that `T` refuses
+/// on its own (a value of the wrong type, a member it does not know) and for each field
+/// it needs that is absent. Those members are left out and the absent fields given
+/// stand-ins (`""`, `false`, `0`, `[]`…), so that a `T` is made; the handler passes the
+/// problems on with it, and its use case names them with the body's other problems (an
+/// empty name, a bad slug) — leaving out its own about those same fields, which would be
+/// about the stand-ins — and refuses the body whole.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCreate<T>(pub T, pub Vec<FieldProblem>);
+
+impl<S, T> FromRequest<S> for ApiCreate<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (value, unfit) = parse_create(&json_body(req, state).await?)?;
+        Ok(ApiCreate(value, unfit))
     }
 }
 
@@ -150,6 +174,35 @@ fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>
     parse::<T>(&rest)
         .map(|value| (value, unfit))
         .map_err(|_| refused)
+}
+
+/// `T` from `body` as `parse` makes it, or, when `body` is an object whose every problem
+/// is a member that does not fit or an absent field, a `T` from the rest with stand-ins
+/// (`members::fit_apart`) and those problems. A body refused for anything else (a member
+/// given twice, NUL) or past `BYTES_SEARCHED` bytes is refused as `parse` refuses it.
+fn parse_create<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
+    let refused = match parse::<T>(body) {
+        Ok(value) => return Ok((value, Vec::new())),
+        Err(refused) => refused,
+    };
+    if body.len() > BYTES_SEARCHED {
+        return Err(refused);
+    }
+    let Ok(Value::Object(members)) = serde_json::from_slice(body) else {
+        return Err(refused);
+    };
+    let Some(apart) = fit_apart::<T>(members).filter(|apart| !apart.problems.is_empty()) else {
+        return Err(refused);
+    };
+    // Written out again, so that the rest goes through every check of `parse` (NUL).
+    let rest = serde_json::to_vec(&apart.fitting).unwrap_or_default();
+    let value = parse::<T>(&rest).map_err(|_| refused)?;
+    let unfit = apart
+        .problems
+        .into_iter()
+        .map(|problem| FieldProblem::new(problem.field, problem.message))
+        .collect();
+    Ok((value, unfit))
 }
 
 /// A problem for each member of the body's object that does not fit `T` and for each
@@ -327,6 +380,37 @@ mod tests {
         assert_eq!(sorted(&unfit), ["bogus", "flag"]);
         // A problem no member makes alone (one given twice) refuses the body.
         let refused = parse_patch::<Patch>(br#"{"flag": true, "flag": false}"#)
+            .expect_err("refused")
+            .into_problem("req_1");
+        assert_eq!(refused.status, 422);
+    }
+
+    #[test]
+    fn a_create_names_each_member_that_does_not_fit_and_each_absent_field_and_keeps_the_rest() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Create {
+            name: String,
+            flag: bool,
+            note: Option<String>,
+        }
+        let fields = |unfit: Vec<FieldProblem>| {
+            let mut fields: Vec<String> = unfit.into_iter().map(|p| p.field).collect();
+            fields.sort();
+            fields
+        };
+        let (create, unfit) =
+            parse_create::<Create>(br#"{"name": 5, "note": "n", "bogus": 1}"#).expect("parsed");
+        // `name` and `flag` hold stand-ins, for the use case to check the rest with.
+        assert_eq!(
+            (create.name.as_str(), create.flag, create.note.as_deref()),
+            ("", false, Some("n"))
+        );
+        assert_eq!(fields(unfit), ["bogus", "flag", "name"]);
+        let (_, unfit) = parse_create::<Create>(br#"{"name": "a", "flag": true}"#).expect("fits");
+        assert!(unfit.is_empty());
+        // A problem no member makes alone (one given twice) refuses the body.
+        let refused = parse_create::<Create>(br#"{"name": "a", "name": "b", "flag": true}"#)
             .expect_err("refused")
             .into_problem("req_1");
         assert_eq!(refused.status, 422);

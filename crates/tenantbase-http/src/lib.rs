@@ -26,7 +26,7 @@ use middleware::RouteTable;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use docs::openapi;
-pub use json::{ApiJson, ApiPatch};
+pub use json::{ApiCreate, ApiJson, ApiPatch};
 pub use middleware::{InFlight, RequestId};
 pub use ops::metrics::metrics_handle;
 pub use ops::metrics_access::MetricsAccess;

@@ -10,7 +10,9 @@ use super::access::OrgAccess;
 use super::cache::OrgStale;
 use super::roles::{exceeds_own, parse_permissions};
 use super::secrets::{API_KEY, display_prefix, hash_secret, new_secret};
-use super::{Tenancy, TenancyError, limit_reached, limits, now_micros, required_text};
+use super::{
+    FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
+};
 use crate::write::Change;
 
 #[derive(Debug, Clone, Default)]
@@ -18,6 +20,9 @@ pub struct NewApiKey {
     pub name: String,
     pub permissions: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Problems found in the body already (a member of the wrong type, an absent field):
+    /// refused with the fields' own, so one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 /// A new key and its secret, which is shown this once and never again.
@@ -86,20 +91,19 @@ impl Tenancy {
             return Err(TenancyError::email_unverified("creating API keys"));
         }
         let now = now_micros();
-        let (name, permissions, expires_at) = match (
+        let fields = match (
             required_text("name", &new.name, 100).map_err(|p| TenancyError::Invalid(vec![p])),
             key_permissions(&new.permissions),
             key_expiry(new.expires_at, now),
         ) {
-            (Ok(name), Ok(permissions), Ok(expires_at)) => (name, permissions, expires_at),
-            (name, permissions, expires_at) => {
-                return Err(TenancyError::all_of([
-                    name.err(),
-                    permissions.err(),
-                    expires_at.err(),
-                ]));
-            }
+            (Ok(name), Ok(permissions), Ok(expires_at)) => Ok((name, permissions, expires_at)),
+            (name, permissions, expires_at) => Err(TenancyError::all_of([
+                name.err(),
+                permissions.err(),
+                expires_at.err(),
+            ])),
         };
+        let (name, permissions, expires_at) = TenancyError::after_refused(new.refused, fields)?;
         if !permissions.is_subset_of(access.permissions()) {
             return Err(exceeds_own());
         }

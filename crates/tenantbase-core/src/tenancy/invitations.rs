@@ -14,7 +14,7 @@ use super::access::permissions_of;
 use super::cache::OrgStale;
 use super::roles::{check_grantable, is_owner_role, member_roles, org_roles, resolve_roles};
 use super::secrets::{INVITATION, hash_secret, new_secret, secret_org};
-use super::{Tenancy, TenancyError, limit_reached, limits, now_micros};
+use super::{FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros};
 use crate::identity::Principal;
 use crate::mail::deliverable;
 use crate::write::Change;
@@ -25,6 +25,9 @@ pub struct NewInvitation {
     /// Role ids or names; none means the built-in `member` role.
     pub roles: Vec<String>,
     pub any_email: bool,
+    /// Problems found in the body already (a member of the wrong type, an absent field):
+    /// refused with the fields' own, so one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 /// A stored invitation; its token went out by email only.
@@ -66,7 +69,8 @@ impl Tenancy {
         let now = now_micros();
         let mut unit = self.write(access.scope()).await?;
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
-        let (email, roles) = TenancyError::both(email, roles)?;
+        let (email, roles) =
+            TenancyError::after_refused(new.refused, TenancyError::both(email, roles))?;
         check_grantable(access, &roles)?;
         // Two invitations to one address must not both pass the checks below (PostgreSQL;
         // a SQLite unit holds the write lock already).

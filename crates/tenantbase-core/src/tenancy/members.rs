@@ -211,7 +211,8 @@ impl Tenancy {
         let mut unit = self.write(access.scope()).await?;
         let references = change.roles.unwrap_or_default();
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await;
-        let (name, roles) = TenancyError::both(name, roles)?;
+        let (name, roles) =
+            TenancyError::after_refused(change.refused, TenancyError::both(name, roles))?;
         // Held until commit, so two teams whose names read alike cannot both pass.
         unit.lock_org().await?;
         let teams = unit.teams().await?;

@@ -90,6 +90,26 @@ impl FieldProblem {
             message: message.into(),
         }
     }
+
+    /// The body's member the problem is in: `tags` for `tags[1]` or `tags.a`.
+    fn member(&self) -> &str {
+        self.field.split(['.', '[']).next().unwrap_or(&self.field)
+    }
+}
+
+/// The problems the caller found before a change got here (`refused`: members of the wrong
+/// type, absent fields), then those the change's own checks found (`found`) in other
+/// members: a member refused already was checked as the stand-in put for it, so what the
+/// checks say of it is not about what was sent.
+pub(crate) fn after_refused_problems(
+    refused: Vec<FieldProblem>,
+    found: Vec<FieldProblem>,
+) -> Vec<FieldProblem> {
+    let others: Vec<FieldProblem> = found
+        .into_iter()
+        .filter(|problem| refused.iter().all(|r| r.member() != problem.member()))
+        .collect();
+    refused.into_iter().chain(others).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +181,7 @@ impl TenancyError {
     }
 
     /// `result`, or, when the caller found problems in the change already (`refused`),
-    /// those with `result`'s own (see `all_of`).
+    /// those with `result`'s own (see `all_of` and `after_refused_problems`).
     pub(crate) fn after_refused<T>(
         refused: Vec<FieldProblem>,
         result: Result<T, TenancyError>,
@@ -169,10 +189,13 @@ impl TenancyError {
         if refused.is_empty() {
             return result;
         }
-        Err(TenancyError::all_of([
-            Some(TenancyError::Invalid(refused)),
-            result.err(),
-        ]))
+        match result {
+            Ok(_) => Err(TenancyError::Invalid(refused)),
+            Err(TenancyError::Invalid(found)) => Err(TenancyError::Invalid(
+                after_refused_problems(refused, found),
+            )),
+            Err(other) => Err(other),
+        }
     }
 
     /// Both values, or every field problem of the two at once (see `all_of`).

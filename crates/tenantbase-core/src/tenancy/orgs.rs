@@ -125,15 +125,16 @@ fn too_many_orgs(cap: u32, guest: bool) -> TenancyError {
 
 impl Tenancy {
     /// Creates an org owned by the caller, with the built-in roles, unless the caller
-    /// has created as many orgs as a guest or an account may.
+    /// has created as many orgs as a guest or an account may. `refused`: problems found
+    /// in the body already, named with the name's and slug's own.
     pub async fn create_org(
         &self,
         principal: &Principal,
-        name: &str,
-        slug: Option<&str>,
+        (name, slug): (&str, Option<&str>),
+        refused: Vec<FieldProblem>,
         request: &RequestMeta,
     ) -> Result<Org, TenancyError> {
-        let (name, slug) = org_fields(Some(name), slug)?;
+        let (name, slug) = TenancyError::after_refused(refused, org_fields(Some(name), slug))?;
         let name = name.unwrap_or_default();
         let slug = slug.unwrap_or_else(|| slug_from(&name));
         let org_id = OrgId::new();

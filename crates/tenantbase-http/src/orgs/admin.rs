@@ -19,7 +19,7 @@ use crate::extract::{OrgCtx, RequestInfo};
 use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
-use crate::{ApiError, ApiJson, ApiPatch, AppState};
+use crate::{ApiCreate, ApiError, ApiJson, ApiPatch, AppState};
 
 /// The org's roles: the built-in five, then custom ones by creation.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/roles", tag = "orgs",
@@ -80,13 +80,13 @@ pub(crate) async fn create_role(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<RoleBody>,
+    ApiCreate(body, unfit): ApiCreate<RoleBody>,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
     let change = RoleChange {
         name: Some(body.name),
         description: body.description,
         permissions: Some(body.permissions),
-        refused: Vec::new(),
+        refused: unfit,
     };
     let role = state
         .tenancy
@@ -201,12 +201,12 @@ pub(crate) async fn create_team(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<TeamBody>,
+    ApiCreate(body, unfit): ApiCreate<TeamBody>,
 ) -> Result<(StatusCode, Json<TeamView>), ApiError> {
     let change = TeamChange {
         name: Some(body.name),
         roles: Some(body.roles),
-        refused: Vec::new(),
+        refused: unfit,
     };
     let team = state
         .tenancy
@@ -324,13 +324,14 @@ pub(crate) async fn create_api_key(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<ApiKeyBody>,
+    ApiCreate(body, unfit): ApiCreate<ApiKeyBody>,
 ) -> Result<(StatusCode, Json<CreatedApiKeyView>), ApiError> {
     require_recent_sign_in(&state, &ctx.credential)?;
     let new = NewApiKey {
         name: body.name,
         permissions: body.permissions,
         expires_at: body.expires_at,
+        refused: unfit,
     };
     let created = state
         .tenancy

@@ -20,7 +20,7 @@ use crate::extract::{Authenticated, Bearer, OrgCtx, RequestInfo};
 use crate::paging::page_of;
 use crate::problem::Problem;
 use crate::query::ApiQuery;
-use crate::{ApiError, ApiJson, ApiPatch, AppState};
+use crate::{ApiCreate, ApiError, ApiJson, ApiPatch, AppState};
 
 /// The permission catalog: every permission a role or API key can hold, grouped by
 /// what they act on (the order `…/me` lists a member's permissions in).
@@ -58,11 +58,16 @@ pub(crate) async fn create_org(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<CreateOrgBody>,
+    ApiCreate(body, unfit): ApiCreate<CreateOrgBody>,
 ) -> Result<(StatusCode, Json<OrgView>), ApiError> {
     let org = state
         .tenancy
-        .create_org(&principal, &body.name, body.slug.as_deref(), &request)
+        .create_org(
+            &principal,
+            (&body.name, body.slug.as_deref()),
+            unfit,
+            &request,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(org.into())))
 }
@@ -341,12 +346,13 @@ pub(crate) async fn invite(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<InviteBody>,
+    ApiCreate(body, unfit): ApiCreate<InviteBody>,
 ) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
     let new = NewInvitation {
         email: body.email,
         roles: body.roles,
         any_email: body.any_email,
+        refused: unfit,
     };
     let sent = state.tenancy.invite(&ctx.access, new, &request).await?;
     Ok((StatusCode::CREATED, Json(sent.invitation.into())))

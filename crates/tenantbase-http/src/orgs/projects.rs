@@ -21,15 +21,15 @@ use crate::extract::{OrgCtx, RequestInfo};
 use crate::json::item_as;
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
-use crate::{ApiError, ApiJson, ApiPatch, AppState, FieldError};
+use crate::{ApiCreate, ApiError, ApiJson, ApiPatch, AppState, FieldError};
 
-impl From<ProjectBody> for NewProject {
-    fn from(body: ProjectBody) -> Self {
-        NewProject {
-            name: body.name,
-            description: body.description,
-            metadata: body.metadata,
-        }
+/// A new project from its body, with the problems `ApiCreate` found in it.
+fn new_project(body: ProjectBody, refused: Vec<FieldProblem>) -> NewProject {
+    NewProject {
+        name: body.name,
+        description: body.description,
+        metadata: body.metadata,
+        refused,
     }
 }
 
@@ -52,11 +52,11 @@ pub(crate) async fn create_project(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(request): RequestInfo,
-    ApiJson(body): ApiJson<ProjectBody>,
+    ApiCreate(body, unfit): ApiCreate<ProjectBody>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
     let project = state
         .tenancy
-        .create_project(&ctx.access, body.into(), &request)
+        .create_project(&ctx.access, new_project(body, unfit), &request)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -184,7 +184,7 @@ pub(crate) async fn bulk_create_projects(
         .enumerate()
         .map(|(i, UniqueJson(item))| -> ReadItem {
             item_as::<ProjectBody>(&format!("items[{i}]"), item)
-                .map(Into::into)
+                .map(|body| new_project(body, Vec::new()))
                 .map_err(|e| vec![FieldProblem::new(e.field, e.message)])
         })
         .collect();

@@ -127,6 +127,95 @@ async fn every_member_of_the_wrong_type_and_every_absent_field_is_named_at_once(
 }
 
 #[tokio::test]
+async fn a_member_of_the_wrong_type_is_named_with_the_rule_problems_of_the_others() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Mixed").await;
+        let long = "d".repeat(5_001);
+        let bodies: [(String, Value, &[&str]); 9] = [
+            (
+                "/v1/orgs".to_owned(),
+                json!({"name": "", "slug": 5}),
+                &["name", "slug"],
+            ),
+            (
+                "/v1/orgs".to_owned(),
+                json!({"slug": "Not A Slug"}),
+                &["name", "slug"],
+            ),
+            (
+                format!("/v1/orgs/{org}/projects"),
+                json!({"name": " ", "description": 5, "metadata": []}),
+                &["description", "metadata", "name"],
+            ),
+            (
+                format!("/v1/orgs/{org}/projects"),
+                serde_json::from_str(&format!(r#"{{"description": "{long}", "bogus": 1}}"#))
+                    .expect("json"),
+                &["bogus", "description", "name"],
+            ),
+            // A member of the wrong type is named once, for what was sent: not again for
+            // the stand-in put in its place.
+            (
+                format!("/v1/orgs/{org}/projects"),
+                json!({"name": 5}),
+                &["name"],
+            ),
+            (
+                format!("/v1/orgs/{org}/roles"),
+                json!({"name": 5, "description": long, "permissions": ["nope"]}),
+                &["description", "name", "permissions[0]"],
+            ),
+            (
+                format!("/v1/orgs/{org}/teams"),
+                json!({"name": "", "roles": "member"}),
+                &["name", "roles"],
+            ),
+            (
+                format!("/v1/orgs/{org}/invitations"),
+                json!({"email": "no-at-sign", "any_email": "yes"}),
+                &["any_email", "email"],
+            ),
+            (
+                format!("/v1/orgs/{org}/api-keys"),
+                json!({"name": "", "permissions": "all", "expires_at": "2000-01-01T00:00:00Z"}),
+                &["expires_at", "name", "permissions"],
+            ),
+        ];
+        for (path, body, fields) in bodies {
+            let response = owner.post(&app, &path, body).await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
+        // Nothing was made of the stand-ins.
+        let orgs = owner.get(&app, "/v1/orgs").await.json();
+        let projects = owner
+            .get(&app, &format!("/v1/orgs/{org}/projects"))
+            .await
+            .json();
+        let teams = owner
+            .get(&app, &format!("/v1/orgs/{org}/teams"))
+            .await
+            .json();
+        let invitations = owner
+            .get(&app, &format!("/v1/orgs/{org}/invitations"))
+            .await
+            .json();
+        let keys = owner
+            .get(&app, &format!("/v1/orgs/{org}/api-keys"))
+            .await
+            .json();
+        let counts = [&orgs, &projects, &teams, &invitations, &keys]
+            .map(|page| page["items"].as_array().map(Vec::len));
+        assert_eq!(
+            counts,
+            [Some(1), Some(0), Some(0), Some(0), Some(0)],
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_invitation_to_an_address_mail_cannot_reach_is_refused() {
     for backend in BOTH {
         let app = TestApp::new(backend).await;

@@ -21,7 +21,9 @@ pub use transfer::{ExportFormat, IMPORT_MAX_ROWS};
 
 use super::access::OrgAccess;
 use super::cache::OrgStale;
-use super::{FieldProblem, Tenancy, TenancyError, now_micros, required_text};
+use super::{
+    FieldProblem, Tenancy, TenancyError, after_refused_problems, now_micros, required_text,
+};
 use crate::write::Change;
 
 pub const NAME_MAX: usize = 200;
@@ -41,6 +43,10 @@ pub struct NewProject {
         deserialize_with = "tenantbase_domain::unique_json::optional_unique"
     )]
     pub metadata: Option<serde_json::Value>,
+    /// Problems found before the project got here (a member of the wrong type, an absent
+    /// name): refused with its own, so one answer names every field.
+    #[serde(skip)]
+    pub refused: Vec<FieldProblem>,
 }
 
 /// A partial update: absent fields stay; `description: null` clears it.
@@ -70,10 +76,12 @@ fn validate_new(
         .map_err(|p| problems.push(p))
         .ok();
     match (name, description, metadata) {
-        (Some(name), Some(description), Some(metadata)) if problems.is_empty() => {
+        (Some(name), Some(description), Some(metadata))
+            if problems.is_empty() && new.refused.is_empty() =>
+        {
             Ok((name, description, metadata))
         }
-        _ => Err(problems),
+        _ => Err(after_refused_problems(new.refused.clone(), problems)),
     }
 }
 

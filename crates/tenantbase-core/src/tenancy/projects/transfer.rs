@@ -185,6 +185,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ReadItem>, TenancyError> {
                 name: unguarded(record.get(name_at).unwrap_or_default()).to_owned(),
                 description: cell(description_at).map(str::to_owned),
                 metadata: None,
+                refused: Vec::new(),
             };
             match cell(metadata_at).map(serde_json::from_str::<UniqueJson>) {
                 None => {}

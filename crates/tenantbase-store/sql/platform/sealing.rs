@@ -45,9 +45,11 @@ pub(crate) async fn seal_chain(
             event
         })
         .collect();
-    insert_sealed(conn, &recorded, &sealed).await?;
-    // By number (the statement's text varies with the batch, so it is not kept
-    // prepared), not by "up to the last": on PostgreSQL a lower number can commit later
+    // A full batch, what a busy chain seals every time, keeps its two statements prepared;
+    // the text of a smaller one varies with its size, so it is not kept.
+    let full = numbers.len() == limit as usize;
+    insert_sealed(conn, &recorded, &sealed, full).await?;
+    // By number, not by "up to the last": on PostgreSQL a lower number can commit later
     // than a higher one, and that event has not been sealed yet.
     let mut delete = QueryBuilder::<Db>::new("DELETE FROM pending_events WHERE pending_no IN (");
     let mut list = delete.separated(", ");
@@ -57,7 +59,7 @@ pub(crate) async fn seal_chain(
     delete.push(")");
     let deleted = delete
         .build()
-        .persistent(false)
+        .persistent(full)
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -96,6 +98,7 @@ async fn insert_sealed(
     conn: &mut Conn,
     recorded: &[PendingEvent],
     sealed: &[Event],
+    prepared: bool,
 ) -> StoreResult<()> {
     let mut insert = QueryBuilder::<Db>::new(format!(
         "INSERT INTO events ({RECORDED_COLUMNS}, seq, prev_hash, hash) "
@@ -106,7 +109,10 @@ async fn insert_sealed(
             .push_bind(event.prev_hash.clone())
             .push_bind(event.hash.clone());
     });
-    // Its text varies with the batch size: not worth a prepared statement per size.
-    insert.build().persistent(false).execute(&mut *conn).await?;
+    insert
+        .build()
+        .persistent(prepared)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

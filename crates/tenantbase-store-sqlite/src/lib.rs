@@ -105,7 +105,11 @@ impl SqliteStore {
             .connect_with(
                 base.clone()
                     .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // Each unit that joins a batch runs in a savepoint, whose journal of
+                    // the pages it changes SQLite moves to a temporary file past 64 KiB
+                    // for the rest of the batch (ADR 0009, twenty-first session).
+                    .pragma("temp_store", "memory"),
             )
             .await?;
         let reader = SqlitePoolOptions::new()
@@ -166,7 +170,16 @@ impl OpsStore for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<MigrationReport> {
-        migrations::apply(&MIGRATOR, &self.writer).await
+        // A migration may rewrite a whole table or index one: its journal and sorts go to
+        // temporary files, as SQLite's default has them, not into the writer's memory.
+        sqlx::query("PRAGMA temp_store = default")
+            .execute(&self.writer)
+            .await?;
+        let report = migrations::apply(&MIGRATOR, &self.writer).await;
+        sqlx::query("PRAGMA temp_store = memory")
+            .execute(&self.writer)
+            .await?;
+        report
     }
 
     async fn logical_schema(&self) -> StoreResult<Vec<(String, String)>> {

@@ -26,6 +26,8 @@
 mod batch;
 mod hooks;
 #[cfg(test)]
+mod journal_tests;
+#[cfg(test)]
 mod search_tests;
 #[cfg(test)]
 mod tests;

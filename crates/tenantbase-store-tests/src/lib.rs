@@ -77,6 +77,7 @@ macro_rules! conformance_suite {
             sign_in_methods_but_the_password_are_removed_for_one_user,
             files_are_listed_filtered_and_counted_per_org,
             a_users_orgs_are_the_live_ones_they_belong_to,
+            projects_are_purged_in_bounded_units,
             creators_are_charged_for_their_orgs_until_purged,
             profiles_round_trip,
         );

@@ -1,9 +1,11 @@
-//! Conformance test of the orgs a user belongs to.
+//! Conformance tests of the orgs a user belongs to, and of an org's projects purged in
+//! bounded units.
 
 use chrono::Utc;
 use tenantbase_domain::OrgId;
-use tenantbase_domain::id::UserId;
-use tenantbase_domain::model::Membership;
+use tenantbase_domain::id::{ProjectId, UserId};
+use tenantbase_domain::model::{Membership, Project};
+use tenantbase_store::org::projects::ProjectQuery;
 use tenantbase_store::{OrgScope, Store};
 
 use crate::files::{new_org, new_user};
@@ -50,4 +52,48 @@ pub async fn a_users_orgs_are_the_live_ones_they_belong_to(store: &dyn Store) {
         .await
         .expect("orgs");
     assert!(none.is_empty());
+}
+
+/// `purge_projects` removes at most `limit` of its own org's projects, deleted ones too,
+/// and says how many: a purge's units stay bounded, and another org loses nothing.
+pub async fn projects_are_purged_in_bounded_units(store: &dyn Store) {
+    let owner = new_user(store).await;
+    let (doomed, kept) = (
+        new_org(store, "doomed", owner).await,
+        new_org(store, "kept", owner).await,
+    );
+    for (scope, count) in [(doomed, 5), (kept, 2)] {
+        let now = Utc::now();
+        let projects: Vec<Project> = (0..count)
+            .map(|n| Project {
+                id: ProjectId::new(),
+                name: format!("project {n}"),
+                description: None,
+                metadata: serde_json::json!({}),
+                created_by: owner,
+                created_at: now,
+                updated_at: now,
+                deleted_at: (n == 0).then_some(now),
+            })
+            .collect();
+        let mut unit = store.begin_org(&scope).await.expect("unit");
+        unit.insert_projects(&projects).await.expect("projects");
+        unit.commit().await.expect("commit");
+    }
+    let mut removed = Vec::new();
+    for _ in 0..3 {
+        let mut unit = store.begin_org(&doomed).await.expect("unit");
+        removed.push(unit.purge_projects(3).await.expect("purge"));
+        unit.commit().await.expect("commit");
+    }
+    assert_eq!(removed, [3, 2, 0]);
+    let everything = ProjectQuery {
+        include_deleted: true,
+        limit: 10,
+        ..Default::default()
+    };
+    for (scope, left) in [(doomed, 0), (kept, 2)] {
+        let mut unit = store.read_org(&scope).await.expect("read");
+        assert_eq!(unit.projects(&everything).await.expect("list").len(), left);
+    }
 }

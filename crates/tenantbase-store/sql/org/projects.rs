@@ -117,6 +117,18 @@ impl ProjectsUnit for OrgTx {
         Ok(changed)
     }
 
+    async fn purge_projects(&mut self, limit: u32) -> StoreResult<u64> {
+        let removed = sqlx::query(
+            "DELETE FROM projects WHERE org_id = $1 AND id IN \
+             (SELECT id FROM projects WHERE org_id = $1 LIMIT $2)",
+        )
+        .bind(self.org_id())
+        .bind(i64::from(limit))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(removed.rows_affected())
+    }
+
     async fn projects(&mut self, query: &ProjectQuery) -> StoreResult<Vec<Project>> {
         let search =
             (!query.search_words.is_empty()).then(|| search::query_text(&query.search_words));

@@ -26,6 +26,9 @@ pub trait ProjectsUnit: Send {
         deleted_at: Option<DateTime<Utc>>,
     ) -> StoreResult<u64>;
     async fn projects(&mut self, query: &ProjectQuery) -> StoreResult<Vec<Project>>;
+    /// Removes up to `limit` of the org's projects, deleted or not; how many it removed.
+    /// An org's purge takes its projects away in units of bounded size.
+    async fn purge_projects(&mut self, limit: u32) -> StoreResult<u64>;
 }
 
 /// The order of a project list.

@@ -284,6 +284,15 @@ async fn the_purge_job_removes_a_deleted_org_once_its_restore_period_is_over() {
                 .status,
             200
         );
+        let restored = owner
+            .get(&app, &format!("/v1/orgs/{doomed}/projects"))
+            .await
+            .json();
+        assert_eq!(
+            restored["items"].as_array().unwrap().len(),
+            1,
+            "{backend:?}"
+        );
         assert_eq!(
             owner
                 .call(&app, Method::DELETE, &format!("/v1/orgs/{doomed}"), None)

@@ -1,7 +1,7 @@
 //! `org.purge`: removes a soft-deleted org and everything it owns once its restore period
 //! has passed. Enqueued by the deletion, due at the end of the period; a restore (or a
-//! later deletion, which schedules its own purge) makes it a no-op. The org's objects go
-//! after its rows.
+//! later deletion, which schedules its own purge) makes it a no-op. Its projects go first,
+//! in units of bounded size, then the org with the rest of its rows, then its objects.
 
 use std::sync::Arc;
 use std::time::Duration;

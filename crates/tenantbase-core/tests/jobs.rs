@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use fixture::{BOTH, Backend, Fixture, stop_worker, wait_for_job};
 use serde_json::json;
-use tenantbase_core::jobs::builtin::Probe;
+use tenantbase_core::jobs::builtin::{CleanupJobs, Probe};
 use tenantbase_core::jobs::{
     Backoff, JobContext, JobError, JobHandler, Registry, Schedule, Scheduler, Worker, WorkerConfig,
 };
@@ -183,6 +183,62 @@ async fn retries_with_backoff_then_succeeds_or_dead_letters() {
         let probe = enqueue(f.store.as_ref(), NewJob::new(Probe::KIND, json!({}))).await;
         wait_for(f.store.as_ref(), probe, |j| j.state == JobState::Succeeded).await;
         stop_worker(shutdown, worker).await;
+    }
+}
+
+/// One run of `jobs.cleanup` takes away a backlog larger than one of its statements
+/// deletes (1,000 jobs), and leaves what has not succeeded.
+#[tokio::test]
+async fn the_cleanup_removes_a_backlog_in_several_statements() {
+    const BACKLOG: usize = 2_100;
+    for backend in BOTH {
+        let f = Fixture::new(backend).await;
+        let mut unit = f.store.begin().await.expect("begin");
+        for _ in 0..BACKLOG {
+            unit.enqueue_job(NewJob::new("test.done", json!({})))
+                .await
+                .expect("enqueue");
+        }
+        unit.commit().await.expect("commit");
+        let now = Utc::now();
+        let claimed = f
+            .store
+            .claim_jobs("w", &["test.done"], now, Duration::from_secs(30), 5_000)
+            .await
+            .expect("claim");
+        let claims: Vec<_> = claimed.iter().map(|job| job.claim()).collect();
+        let done = f
+            .store
+            .complete_jobs(&claims, "w", now)
+            .await
+            .expect("done");
+        assert_eq!(done, BACKLOG as u64, "{backend:?}");
+        let waiting = enqueue(f.store.as_ref(), NewJob::new("test.later", json!({}))).await;
+
+        let registry = Registry::new().register(CleanupJobs {
+            store: f.store.clone(),
+            keep: Duration::ZERO,
+        });
+        let (shutdown, worker) = start(f.store.clone(), registry);
+        let cleanup = enqueue(f.store.as_ref(), NewJob::new(CleanupJobs::KIND, json!({}))).await;
+        wait_for(f.store.as_ref(), cleanup, |j| {
+            j.state == JobState::Succeeded
+        })
+        .await;
+        stop_worker(shutdown, worker).await;
+
+        let succeeded = f
+            .store
+            .list_jobs(Some(JobState::Succeeded), 10)
+            .await
+            .expect("list");
+        assert_eq!(
+            succeeded.iter().map(|job| job.id).collect::<Vec<_>>(),
+            vec![cleanup],
+            "{backend:?}: only the cleanup itself, finished after it ran"
+        );
+        let waiting = f.store.get_job(waiting).await.expect("a queued job stays");
+        assert_eq!(waiting.state, JobState::Queued, "{backend:?}");
     }
 }
 

@@ -379,22 +379,43 @@ pub async fn completions_are_batched(store: &dyn Store) {
 }
 
 pub async fn finished_jobs_are_cleaned_up(store: &dyn Store) {
-    let id = enqueue(store, NewJob::new("x", json!({}))).await.id();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(enqueue(store, NewJob::new("x", json!({}))).await.id());
+    }
+    let pending = enqueue(store, NewJob::new("y", json!({}))).await.id();
     let now = Utc::now();
     let claimed = store
-        .claim_jobs("w", &["x"], now, LEASE, 1)
+        .claim_jobs("w", &["x"], now, LEASE, 3)
         .await
         .expect("claim");
+    let claims: Vec<_> = claimed.iter().map(|job| job.claim()).collect();
     store
-        .complete_jobs(&[claimed[0].claim()], "w", now)
+        .complete_jobs(&claims, "w", now)
         .await
         .expect("complete");
     assert_eq!(
-        store.delete_finished_jobs(now).await.expect("delete"),
+        store.delete_finished_jobs(now, 10).await.expect("delete"),
         0,
         "not older than cutoff"
     );
     let later = now + chrono::Duration::seconds(1);
-    assert_eq!(store.delete_finished_jobs(later).await.expect("delete"), 1);
-    assert!(matches!(store.get_job(id).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        store.delete_finished_jobs(later, 2).await.expect("delete"),
+        2,
+        "at most the limit"
+    );
+    assert_eq!(
+        store.delete_finished_jobs(later, 2).await.expect("delete"),
+        1
+    );
+    assert_eq!(
+        store.delete_finished_jobs(later, 2).await.expect("delete"),
+        0
+    );
+    for id in ids {
+        assert!(matches!(store.get_job(id).await, Err(StoreError::NotFound)));
+    }
+    let kept = store.get_job(pending).await.expect("a queued job stays");
+    assert_eq!(kept.state, JobState::Queued);
 }

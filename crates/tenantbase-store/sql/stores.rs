@@ -112,8 +112,8 @@ impl JobStore for BackendStore {
         jobs::queue_depth(self.reader()).await
     }
 
-    async fn delete_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        jobs::delete_finished_jobs(self.writer(), before).await
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        jobs::delete_finished_jobs(self.writer(), before, limit).await
     }
 }
 

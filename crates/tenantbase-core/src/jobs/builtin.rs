@@ -42,6 +42,11 @@ impl JobHandler for Probe {
     }
 }
 
+/// Succeeded jobs one statement of `jobs.cleanup` deletes.
+const CLEANUP_BATCH: u32 = 1_000;
+/// Statements one run makes at most (100,000 jobs); the next hourly run goes on.
+const CLEANUP_MAX_BATCHES: u32 = 100;
+
 /// `jobs.cleanup`: deletes succeeded jobs older than `keep`, so the table holds what is
 /// pending, failed, or recent.
 pub struct CleanupJobs {
@@ -63,11 +68,21 @@ impl JobHandler for CleanupJobs {
         let Some(before) = kept_since(self.keep) else {
             return Ok(());
         };
-        let deleted = self
-            .store
-            .delete_finished_jobs(before)
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+        // In bounded units, each a short hold of SQLite's one writer (whose savepoint
+        // journal stays in memory for the unit's length, ADR 0009): a backlog of a
+        // million jobs is not one statement.
+        let mut deleted = 0;
+        for _ in 0..CLEANUP_MAX_BATCHES {
+            let batch = self
+                .store
+                .delete_finished_jobs(before, CLEANUP_BATCH)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+            deleted += batch;
+            if batch < u64::from(CLEANUP_BATCH) {
+                break;
+            }
+        }
         tracing::info!(deleted, "cleaned up finished jobs");
         Ok(())
     }

@@ -274,13 +274,21 @@ where
         .collect()
 }
 
-pub(crate) async fn delete_finished_jobs<'e, E>(db: E, before: DateTime<Utc>) -> StoreResult<u64>
+pub(crate) async fn delete_finished_jobs<'e, E>(
+    db: E,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64>
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    let deleted = sqlx::query("DELETE FROM jobs WHERE state = 'succeeded' AND finished_at < $1")
-        .bind(before)
-        .execute(db)
-        .await?;
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+         WHERE state = 'succeeded' AND finished_at < $1 LIMIT $2)",
+    )
+    .bind(before)
+    .bind(i64::from(limit))
+    .execute(db)
+    .await?;
     Ok(deleted.rows_affected())
 }

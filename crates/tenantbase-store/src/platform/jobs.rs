@@ -109,8 +109,8 @@ pub trait JobStore: Send + Sync {
 
     async fn queue_depth(&self) -> StoreResult<Vec<QueueDepth>>;
 
-    /// Deletes succeeded jobs finished before `before`; returns how many.
-    async fn delete_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Deletes up to `limit` succeeded jobs finished before `before`; returns how many.
+    async fn delete_finished_jobs(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }
 
 /// The columns of `jobs`, in `JobRow`'s order.

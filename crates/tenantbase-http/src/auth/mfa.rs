@@ -138,13 +138,14 @@ pub(crate) async fn regenerate_backup_codes(
     Ok(Json(BackupCodes { backup_codes }))
 }
 
-/// Opt in to sign-in codes by email as a second factor (the email must be verified).
-/// Idempotent.
+/// Opt in to sign-in codes by email as a second factor (the email must be verified; an
+/// account with an authenticator app only where `auth.mfa.email_fallback` allows codes by
+/// email). Idempotent.
 #[utoipa::path(post, path = "/v1/auth/mfa/email/enable", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Opted in"),
         (status = 401, description = "The sign-in is older than `auth.step_up_minutes` (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A guest or an unverified email (`mfa_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A guest, an unverified email, or an account with an authenticator app where `auth.mfa.email_fallback` is off (`mfa_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn enable_email_factor(
     State(state): State<AppState>,

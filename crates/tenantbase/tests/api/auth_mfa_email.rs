@@ -132,6 +132,31 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
                 verify(&app, token, "email_code", "123456", &[])
                     .await
                     .problem(422, "validation_failed");
+                // Nor by opting in, before the app or after it.
+                caller
+                    .post(&app, "/v1/auth/mfa/email/enable", json!({}))
+                    .await
+                    .problem(409, "mfa_unavailable");
+                let earlier = verified(&app, "bob@example.com").await;
+                let enabled = earlier
+                    .post(&app, "/v1/auth/mfa/email/enable", json!({}))
+                    .await;
+                assert_eq!(enabled.status, 204, "{}", enabled.text());
+                let secret = earlier
+                    .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
+                    .await
+                    .json()["secret"]
+                    .as_str()
+                    .expect("secret")
+                    .to_owned();
+                let confirmed = confirm_with_previous_step(&app, &earlier, &secret).await;
+                assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+                let first = sign_in(&app, "bob@example.com", &[]).await;
+                assert_eq!(first["methods"], json!(["totp", "backup_code"]), "{first}");
+                let token = first["mfa_token"].as_str().expect("token");
+                send_email_code(&app, token)
+                    .await
+                    .problem(409, "mfa_unavailable");
             }
         }
     }

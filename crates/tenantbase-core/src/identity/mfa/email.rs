@@ -108,8 +108,9 @@ impl Identity {
         Ok(())
     }
 
-    /// Opts the caller in to sign-in codes by email (their address must be verified).
-    /// Already opted in: nothing changes.
+    /// Opts the caller in to sign-in codes by email (their address must be verified, and
+    /// an authenticator app, if they have one, must allow a fallback:
+    /// `auth.mfa.email_fallback`). Already opted in: nothing changes.
     pub async fn enable_email_factor(
         &self,
         principal: &Principal,
@@ -121,6 +122,17 @@ impl Identity {
         if user.is_guest || user.email.is_none() || !user.email_verified {
             return Err(IdentityError::MfaUnavailable(
                 "verify the account's email address before using it as a second factor".to_owned(),
+            ));
+        }
+        let factors = unit.mfa_factors_in_unit(user.id).await?;
+        let has_totp = factors
+            .iter()
+            .any(|f| f.kind == MfaKind::Totp && f.is_active());
+        if has_totp && !self.mfa.email_fallback {
+            return Err(IdentityError::MfaUnavailable(
+                "this server does not send sign-in codes by email to accounts with an \
+                 authenticator app"
+                    .to_owned(),
             ));
         }
         if !unit

@@ -260,8 +260,10 @@ impl Identity {
         if totp {
             methods.push(MfaMethod::Totp);
         }
+        // An emailed code is weaker than an authenticator app: an account with one takes
+        // codes by email only where the operator allows it, opted in or not.
         let mailable = user.email.is_some() && user.email_verified;
-        if mailable && (email || (totp && self.mfa.email_fallback)) {
+        if mailable && (if totp { self.mfa.email_fallback } else { email }) {
             methods.push(MfaMethod::EmailCode);
         }
         if !methods.is_empty() && backup_codes > 0 {

@@ -349,7 +349,7 @@ impl Config {
             ("http.ready_timeout_ms", self.http.ready_timeout_ms),
             (
                 "database.max_connections",
-                u64::from(self.database.max_connections),
+                u64::from(self.max_connections()),
             ),
             (
                 "database.acquire_timeout_ms",
@@ -462,10 +462,20 @@ impl Config {
         }
     }
 
+    /// `database.max_connections`, or the backend's default: SQLite's readers, or the
+    /// PostgreSQL pool, whose writes take half of it.
+    pub fn max_connections(&self) -> u32 {
+        let default = match self.database_kind() {
+            Ok(DatabaseKind::Sqlite) => SQLITE_READERS,
+            _ => POSTGRES_POOL,
+        };
+        self.database.max_connections.unwrap_or(default)
+    }
+
     pub fn max_concurrent_writes(&self) -> usize {
         let default = match self.database_kind() {
             Ok(DatabaseKind::Sqlite) => SQLITE_WRITE_SLOTS,
-            _ => (self.database.max_connections as usize / 2).max(2),
+            _ => (self.max_connections() as usize / 2).max(2),
         };
         self.http.max_concurrent_writes.unwrap_or(default)
     }
@@ -482,6 +492,17 @@ impl Config {
         }
     }
 }
+
+/// The default SQLite readers (its one writer comes on top).
+const SQLITE_READERS: u32 = 10;
+
+/// The default PostgreSQL pool, and so 16 writes at once. A pool of 10 (5 writes) left a
+/// third of this 2-core machine idle under a create load: each write spends most of its
+/// time waiting on round trips and its WAL flush, so a few more at once keep PostgreSQL
+/// busy (project creates 1.26× with a p99 of 23 ms against 30; reads 0.87×, more server
+/// processes sharing the cores; bench/RESULTS.md, twenty-second session). Within
+/// PostgreSQL's default of 100 connections for three processes.
+const POSTGRES_POOL: u32 = 32;
 
 /// The default write slots on SQLite: a write waiting for the single writer holds no
 /// connection, and the writes queued there share one COMMIT (ADR 0009), so the slots are

@@ -23,7 +23,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
         }
         DatabaseKind::Postgres => {
             let pool = PgPoolConfig {
-                max_connections: config.database.max_connections,
+                max_connections: config.max_connections(),
                 acquire_timeout,
             };
             Arc::new(PgStore::connect(url.expose_secret(), pool).context("parsing database_url")?)
@@ -36,7 +36,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
 /// copy of one (`restore` checks a staged database before it takes its place).
 pub(crate) async fn open_sqlite(config: &Config, url: &str) -> anyhow::Result<SqliteStore> {
     let pool = SqlitePoolConfig {
-        max_readers: config.database.max_connections,
+        max_readers: config.max_connections(),
         acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
         synchronous: config.database.sqlite_synchronous,
     };

@@ -6,8 +6,9 @@ use tenantbase_store_sqlite::Synchronous;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// Pool size (PostgreSQL), or read connections (SQLite, which adds one writer).
-    pub max_connections: u32,
+    /// Pool size (PostgreSQL), or read connections (SQLite, which adds one writer). Unset:
+    /// `Config::max_connections`'s default for the backend.
+    pub max_connections: Option<u32>,
     /// How long a query waits for a free connection before failing with 503.
     pub acquire_timeout_ms: u64,
     /// SQLite only: `full` fsyncs every COMMIT; `normal` leaves the fsync to checkpoints,
@@ -18,7 +19,7 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
-            max_connections: 10,
+            max_connections: None,
             acquire_timeout_ms: 3000,
             sqlite_synchronous: Synchronous::Full,
         }

@@ -22,6 +22,35 @@ fn defaults_are_safe() {
 }
 
 #[test]
+fn pools_and_write_slots_default_by_backend() {
+    figment::Jail::expect_with(|jail| {
+        let sqlite = Config::load(&Overrides::default()).expect("sqlite defaults");
+        assert_eq!(
+            (sqlite.max_connections(), sqlite.max_concurrent_writes()),
+            (10, 64),
+            "SQLite: ten readers, and the writes a batch carries"
+        );
+        jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
+        let postgres = Config::load(&Overrides::default()).expect("postgres defaults");
+        assert_eq!(
+            (postgres.max_connections(), postgres.max_concurrent_writes()),
+            (32, 16),
+            "PostgreSQL: a pool of 32, half of it for writes"
+        );
+        jail.set_env("TENANTBASE_DATABASE__MAX_CONNECTIONS", "10");
+        let set = Config::load(&Overrides::default()).expect("a pool set");
+        assert_eq!(
+            (set.max_connections(), set.max_concurrent_writes()),
+            (10, 5)
+        );
+        jail.set_env("TENANTBASE_HTTP__MAX_CONCURRENT_WRITES", "7");
+        let both = Config::load(&Overrides::default()).expect("both set");
+        assert_eq!(both.max_concurrent_writes(), 7);
+        Ok(())
+    });
+}
+
+#[test]
 fn file_then_env_then_flags() {
     figment::Jail::expect_with(|jail| {
         jail.create_file(

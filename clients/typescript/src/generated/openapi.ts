@@ -455,8 +455,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Opt in to sign-in codes by email as a second factor (the email must be verified).
-         *     Idempotent.
+         * Opt in to sign-in codes by email as a second factor (the email must be verified; an
+         *     account with an authenticator app only where `auth.mfa.email_fallback` allows codes by
+         *     email). Idempotent.
          */
         post: operations["enable_email_factor"];
         delete?: never;
@@ -4442,7 +4443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A guest or an unverified email (`mfa_unavailable`) */
+            /** @description A guest, an unverified email, or an account with an authenticator app where `auth.mfa.email_fallback` is off (`mfa_unavailable`) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -497,11 +497,11 @@ impl Config {
 const SQLITE_READERS: u32 = 10;
 
 /// The default PostgreSQL pool, and so 16 writes at once. A pool of 10 (5 writes) left a
-/// third of this 2-core machine idle under a create load: each write spends most of its
-/// time waiting on round trips and its WAL flush, so a few more at once keep PostgreSQL
-/// busy (project creates 1.26× with a p99 of 23 ms against 30; reads 0.87×, more server
-/// processes sharing the cores; bench/RESULTS.md, twenty-second session). Within
-/// PostgreSQL's default of 100 connections for three processes.
+/// third of a 2-core machine idle under a create load: each write spends most of its time
+/// waiting on round trips and its WAL flush, so more at once keep PostgreSQL busy
+/// (project creates 1.34–1.43×, p99 ≈ 22 ms against 29–37; reads 0.91×, more server
+/// processes sharing the cores; bench/RESULTS.md, twenty-second session). Three processes
+/// fit PostgreSQL's default of 100 connections.
 const POSTGRES_POOL: u32 = 32;
 
 /// The default write slots on SQLite: a write waiting for the single writer holds no

@@ -358,6 +358,10 @@ impl Config {
             ("auth.key_reload_secs", self.auth.key_reload_secs),
             ("auth.step_up_minutes", self.auth.step_up_minutes),
             (
+                "auth.rate_limit_per_minute",
+                u64::from(self.auth.rate_limit_per_minute),
+            ),
+            (
                 "orgs.invitation_ttl_hours",
                 u64::from(self.orgs.invitation_ttl_hours),
             ),
@@ -395,6 +399,14 @@ impl Config {
         }
         if self.auth.keep_ended_days > 3650 {
             bail!("invalid configuration: auth.keep_ended_days must be at most 3650 (ten years)");
+        }
+        if self.orgs.restore_days > 3650 {
+            bail!("invalid configuration: orgs.restore_days must be at most 3650 (ten years)");
+        }
+        if !(8..=128).contains(&self.auth.password_min_chars) {
+            bail!(
+                "invalid configuration: auth.password_min_chars must be from 8 to 128 (NIST 800-63B-4's floor, and the longest password accepted)"
+            );
         }
         if self.http.ready_timeout_ms >= 2000 {
             bail!(

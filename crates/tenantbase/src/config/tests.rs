@@ -80,7 +80,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, &str, &str); 14] = [
+    let cases: [(&str, &str, &str); 18] = [
         (
             "TENANTBASE_HTTP__BODY_LIMIT_BYTES",
             "lots",
@@ -101,6 +101,29 @@ fn bad_values_name_their_key() {
             "TENANTBASE_AUTH__KEEP_ENDED_DAYS",
             "3651",
             "auth.keep_ended_days",
+        ),
+        // A deletion's purge would be due past any date there is.
+        (
+            "TENANTBASE_ORGS__RESTORE_DAYS",
+            "4294967295",
+            "orgs.restore_days",
+        ),
+        (
+            "TENANTBASE_AUTH__PASSWORD_MIN_CHARS",
+            "7",
+            "auth.password_min_chars",
+        ),
+        // No password could be long enough.
+        (
+            "TENANTBASE_AUTH__PASSWORD_MIN_CHARS",
+            "129",
+            "auth.password_min_chars",
+        ),
+        // Every auth route would answer 429.
+        (
+            "TENANTBASE_AUTH__RATE_LIMIT_PER_MINUTE",
+            "0",
+            "auth.rate_limit_per_minute",
         ),
         ("TENANTBASE_LISTEN", "nowhere", "listen"),
         ("TENANTBASE_LOG__LEVEL", "info,=[", "log.level"),

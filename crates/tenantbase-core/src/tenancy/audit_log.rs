@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tenantbase_domain::id::{ApiKeyId, UserId};
 use tenantbase_domain::model::{ChainKey, Event};
 use tenantbase_domain::page::{Cursor, InvalidCursor, Page, PageQuery};
 use tenantbase_store::org::events::EventQuery;
@@ -46,13 +47,30 @@ impl Tenancy {
         {
             return Err(TenancyError::invalid("until", "must be later than since"));
         }
+        // The ids events name their actors by, in their one spelling: anything else is a
+        // mistake to report, not a filter that quietly matches nothing.
+        let actor_id = listing
+            .actor_id
+            .map(|actor| {
+                actor
+                    .parse::<UserId>()
+                    .map(|id| id.to_string())
+                    .or_else(|_| actor.parse::<ApiKeyId>().map(|id| id.to_string()))
+                    .map_err(|_| {
+                        TenancyError::invalid(
+                            "actor",
+                            "is not a user's id (`usr_…`) or an API key's (`key_…`)",
+                        )
+                    })
+            })
+            .transpose()?;
         let before_seq: Option<i64> = page.cursor.as_ref().map(Cursor::decode).transpose()?;
         if before_seq.is_some_and(|seq| seq <= 0) {
             return Err(InvalidCursor.into());
         }
         let query = EventQuery {
             event_type: listing.event_type,
-            actor_id: listing.actor_id,
+            actor_id,
             since: listing.since,
             until: listing.until,
             before_seq,

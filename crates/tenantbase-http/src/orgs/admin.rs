@@ -393,7 +393,7 @@ pub(crate) async fn revoke_api_key(
     params(("org_id" = String, Path, description = "`org_…`"), AuditListing, PageQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<EventView>),
-        (status = 422, description = "`until` is not later than `since` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`until` is not later than `since`, or `actor` is not a user's or an API key's id (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,

@@ -206,6 +206,38 @@ async fn a_deleted_org_disappears_until_restored_and_changes_are_audited() {
     }
 }
 
+/// The audit log's `actor` is a user's or an API key's id: anything else is refused, not
+/// answered with an empty page that reads as "they did nothing".
+#[tokio::test]
+async fn an_audit_actor_that_is_no_id_is_refused() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Actors").await;
+        let audit = |actor: &str| format!("/v1/orgs/{org}/audit?actor={actor}");
+        for bad in [
+            "bad",
+            "usr_bad",
+            "org_0190f0b8a1b27c3d8e9f0a1b2c3d4e5f",
+            "system",
+        ] {
+            let refused = owner.get(&app, &audit(bad)).await;
+            let problem = refused.problem(422, "validation_failed");
+            assert_eq!(problem["errors"][0]["field"], "actor", "{backend:?} {bad}");
+        }
+        let mine = owner.get(&app, &audit(&owner.user_id)).await.json();
+        assert_eq!(
+            mine["items"][0]["type"], "org.created",
+            "{backend:?} {mine}"
+        );
+        let other = owner
+            .get(&app, &audit("key_0190f0b8a1b27c3d8e9f0a1b2c3d4e5f"))
+            .await
+            .json();
+        assert_eq!(other["items"], serde_json::json!([]), "{backend:?}");
+    }
+}
+
 /// The audit log's window is `[since, until)`: one that holds no instant is refused, not
 /// answered with an empty page that reads as "nothing happened".
 #[tokio::test]

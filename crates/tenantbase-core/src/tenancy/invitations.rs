@@ -22,8 +22,9 @@ use crate::write::Change;
 #[derive(Debug, Clone, Default)]
 pub struct NewInvitation {
     pub email: String,
-    /// Role ids or names; none means the built-in `member` role.
-    pub roles: Vec<String>,
+    /// Role ids or names; `None` means the built-in `member` role, and an empty list no
+    /// role (as a member's roles can be set to none).
+    pub roles: Option<Vec<String>>,
     pub any_email: bool,
     /// Problems found in the body already (a member of the wrong type, an absent field):
     /// refused with the fields' own, so one answer names every field.
@@ -61,11 +62,7 @@ impl Tenancy {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,
         };
-        let references = if new.roles.is_empty() {
-            vec!["member".to_owned()]
-        } else {
-            new.roles
-        };
+        let references = new.roles.unwrap_or_else(|| vec!["member".to_owned()]);
         let now = now_micros();
         let mut unit = self.write(access.scope()).await?;
         let roles = resolve_roles(unit.as_mut(), "roles", &references).await;

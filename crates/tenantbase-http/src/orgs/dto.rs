@@ -128,9 +128,10 @@ pub(crate) struct SetRolesBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct InviteBody {
     pub email: String,
-    /// Role ids (`rol_…`, always taken as an id) or names; `["member"]` when absent.
+    /// Role ids (`rol_…`, always taken as an id) or names; `["member"]` when absent, no
+    /// role when empty.
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Option<Vec<String>>,
     /// Let any signed-in account accept, whatever its email.
     #[serde(default)]
     pub any_email: bool,

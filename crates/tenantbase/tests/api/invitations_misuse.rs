@@ -120,3 +120,30 @@ async fn two_invitations_accepted_at_once_by_one_user_join_once() {
         }
     }
 }
+
+/// An invitation without `roles` offers the built-in `member` role; an empty list offers
+/// none, as a member's roles can be set to none — it is not read as "absent".
+#[tokio::test]
+async fn an_empty_role_list_is_no_role_not_the_default() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = verified(&app, "owner@example.com").await;
+        let org = owner.create_org(&app, "Roles").await;
+        let invite = |email: &str, roles: Option<Value>| {
+            let mut body = json!({ "email": email });
+            if let Some(roles) = roles {
+                body["roles"] = roles;
+            }
+            body
+        };
+        let path = format!("/v1/orgs/{org}/invitations");
+        let default = owner.post(&app, &path, invite("a@example.com", None)).await;
+        assert_eq!(default.status, 201, "{}", default.text());
+        assert_eq!(default.json()["role_ids"].as_array().map(Vec::len), Some(1));
+        let none = owner
+            .post(&app, &path, invite("b@example.com", Some(json!([]))))
+            .await;
+        assert_eq!(none.status, 201, "{}", none.text());
+        assert_eq!(none.json()["role_ids"], json!([]), "{backend:?}");
+    }
+}

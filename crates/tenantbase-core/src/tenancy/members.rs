@@ -10,7 +10,7 @@ use super::access::OrgAccess;
 use super::cache::OrgStale;
 use super::roles::{
     check_grantable, check_owner_reach, is_owner_role, member_roles, name_key, org_roles,
-    resolve_roles,
+    resolve_roles, role_names,
 };
 use super::{
     FieldProblem, Tenancy, TenancyError, limit_reached, limits, now_micros, required_text,
@@ -148,7 +148,7 @@ impl Tenancy {
             "member.roles_changed",
             Some(("user", user.to_string())),
             request,
-            serde_json::json!({"roles": new.iter().map(|r| &r.name).collect::<Vec<_>>()}),
+            serde_json::json!({"roles": role_names(&new)}),
         );
         let member = unit.member(user).await?.ok_or(TenancyError::NotFound)?;
         unit.commit(Change::new(OrgStale::Membership, event))
@@ -227,7 +227,7 @@ impl Tenancy {
             "team.created",
             Some(("team", id.to_string())),
             request,
-            serde_json::json!({"name": name}),
+            serde_json::json!({"name": name, "roles": role_names(&roles)}),
         );
         let team = find_team(unit.as_mut(), id).await?;
         unit.commit(Change::new(OrgStale::Membership, event))
@@ -255,19 +255,23 @@ impl Tenancy {
         };
         let (name, roles) =
             TenancyError::after_refused(change.refused, TenancyError::both(name, roles))?;
+        // What changed, as the creation's event names it.
+        let mut changed = serde_json::Map::new();
         if let Some(name) = name {
             check_team_name_free(&unit.teams().await?, &name, id)?;
             unit.rename_team(id, &name).await.map_err(team_name_taken)?;
+            changed.insert("name".to_owned(), name.into());
         }
         if let Some(roles) = roles {
             self.grant_team_roles(access, unit.as_mut(), id, &roles, &team.role_ids)
                 .await?;
+            changed.insert("roles".to_owned(), role_names(&roles).into());
         }
         let event = access.event(
             "team.updated",
             Some(("team", id.to_string())),
             request,
-            serde_json::json!({}),
+            changed.into(),
         );
         let team = find_team(unit.as_mut(), id).await?;
         unit.commit(Change::new(OrgStale::Membership, event))

@@ -60,6 +60,11 @@ pub(super) async fn member_roles(
     Ok(roles.map(|roles| roles.into_iter().map(as_granted).collect()))
 }
 
+/// The names events list roles by.
+pub(super) fn role_names(roles: &[Role]) -> Vec<&str> {
+    roles.iter().map(|role| role.name.as_str()).collect()
+}
+
 /// Resolves role references — ids (`rol_…`) or names — against the org's roles.
 pub(super) async fn resolve_roles(
     unit: &mut dyn OrgUnit,

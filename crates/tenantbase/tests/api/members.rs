@@ -356,3 +356,51 @@ async fn membership_grant(app: &TestApp, caller: &Caller) -> (Vec<String>, Vec<S
     roles.sort();
     (roles, strings(&membership["permissions"]))
 }
+
+/// A team's events name the roles it grants: the audit log shows who gave what to whom.
+#[tokio::test]
+async fn team_events_name_the_roles_granted() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Teams").await;
+        let created = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/teams"),
+                json!({"name": "Ops", "roles": ["viewer", "member"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let team = created.json()["id"].as_str().expect("id").to_owned();
+        let patched = owner
+            .call(
+                &app,
+                Method::PATCH,
+                &format!("/v1/orgs/{org}/teams/{team}"),
+                Some(json!({"roles": ["admin"]})),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.text());
+        let events = owner
+            .get(&app, &format!("/v1/orgs/{org}/audit?type=team.created"))
+            .await
+            .json();
+        let mut roles = events["items"][0]["payload"]["roles"].clone();
+        roles
+            .as_array_mut()
+            .expect("roles")
+            .sort_by_key(|r| r.to_string());
+        assert_eq!(roles, json!(["member", "viewer"]), "{backend:?} {events}");
+        assert_eq!(events["items"][0]["payload"]["name"], "Ops");
+        let events = owner
+            .get(&app, &format!("/v1/orgs/{org}/audit?type=team.updated"))
+            .await
+            .json();
+        assert_eq!(
+            events["items"][0]["payload"],
+            json!({"roles": ["admin"]}),
+            "{backend:?}"
+        );
+    }
+}

@@ -53,9 +53,11 @@ impl From<IdentityError> for ApiError {
                 "This change needs a recent sign-in: POST /v1/auth/reauthenticate, then retry \
                  with the access token it returns.",
             ),
+            // Failed sign-ins and codes, and emails sent to one account, share the code.
             IdentityError::TooManyAttempts(wait) => ApiError::throttled(
                 "too_many_attempts",
-                "Too many failed sign-ins; wait before trying again.",
+                "Too many attempts on this account or from this address; wait as long as \
+                 Retry-After says before trying again.",
                 wait,
             ),
             IdentityError::NotAGuest => {

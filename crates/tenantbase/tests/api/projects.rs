@@ -251,6 +251,17 @@ async fn lists_page_sort_filter_and_search() {
             .json();
         assert_eq!(second["items"].as_array().unwrap().len(), 1);
         assert_ne!(second["items"][0]["id"], paged["items"][0]["id"]);
+        // A relevance cursor is a position in one search's results: not another's.
+        for other in ["q=echo", "q=rocket&include_deleted=true"] {
+            let problem = owner
+                .get(&app, &format!("{base}?{other}&limit=1&cursor={cursor}"))
+                .await
+                .problem(422, "validation_failed");
+            assert_eq!(
+                problem["errors"][0]["field"], "cursor",
+                "{other}: {problem}"
+            );
+        }
 
         let foxtrot = owner.get(&app, &format!("{base}/{later}")).await.json();
         let at = foxtrot["created_at"].as_str().unwrap().replace('+', "%2B");

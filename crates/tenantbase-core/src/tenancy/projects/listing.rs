@@ -63,7 +63,25 @@ enum Position {
     Relevance {
         desc: bool,
         offset: u64,
+        /// `list_of` the query: an offset means nothing in another list.
+        list: String,
     },
+}
+
+/// A short fingerprint of what a searched list holds (its words and filters), so that a
+/// relevance cursor, an offset, continues only the list it came from.
+fn list_of(query: &ProjectQuery) -> String {
+    use sha2::{Digest, Sha256};
+    let described = format!(
+        "{:?}|{}|{:?}|{:?}|{:?}",
+        query.search_words,
+        query.include_deleted,
+        query.created_after,
+        query.created_before,
+        query.created_by
+    );
+    let digest = Sha256::digest(described.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl ProjectFilter {
@@ -93,17 +111,23 @@ impl ProjectFilter {
         let descending = self
             .order
             .map_or(sort == ProjectSort::CreatedAt, Order::is_desc);
-        let after = match page
-            .cursor
-            .as_ref()
-            .map(|c| continuation(c, sort, descending))
-        {
-            Some(Err(invalid)) => {
-                problems.push(invalid.into());
-                None
-            }
-            after => after.and_then(Result::ok),
+        let mut query = ProjectQuery {
+            include_deleted: self.include_deleted,
+            created_after: self.created_after,
+            created_before: self.created_before,
+            created_by: self.created_by,
+            search_words: words,
+            sort,
+            descending,
+            after: None,
+            limit: page.limit.fetch(),
         };
+        if let Some(cursor) = &page.cursor {
+            match continuation(cursor, &query) {
+                Ok(after) => query.after = Some(after),
+                Err(invalid) => problems.push(invalid.into()),
+            }
+        }
         if let (Some(after), Some(before)) = (self.created_after, self.created_before)
             && after >= before
         {
@@ -115,34 +139,24 @@ impl ProjectFilter {
         if !problems.is_empty() {
             return Err(TenancyError::Invalid(problems));
         }
-        Ok(ProjectQuery {
-            include_deleted: self.include_deleted,
-            created_after: self.created_after,
-            created_before: self.created_before,
-            created_by: self.created_by,
-            search_words: words,
-            sort,
-            descending,
-            after,
-            limit: page.limit.fetch(),
-        })
+        Ok(query)
     }
 }
 
-/// Where `cursor` continues a list sorted by `sort` in this direction.
-fn continuation(
-    cursor: &Cursor,
-    sort: ProjectSort,
-    descending: bool,
-) -> Result<ProjectCursor, InvalidCursor> {
-    match (sort, cursor.decode()?) {
+/// Where `cursor` continues the list `query` reads (its sort and direction; for a
+/// relevance cursor, its words and filters too).
+fn continuation(cursor: &Cursor, query: &ProjectQuery) -> Result<ProjectCursor, InvalidCursor> {
+    let descending = query.descending;
+    match (query.sort, cursor.decode()?) {
         (ProjectSort::CreatedAt, Position::CreatedAt { desc, at, id }) if desc == descending => {
             Ok(ProjectCursor::CreatedAt(at, id))
         }
         (ProjectSort::Name, Position::Name { desc, name, id }) if desc == descending => {
             Ok(ProjectCursor::Name(name, id))
         }
-        (ProjectSort::Relevance, Position::Relevance { desc, offset }) if desc == descending => {
+        (ProjectSort::Relevance, Position::Relevance { desc, offset, list })
+            if desc == descending && list == list_of(query) =>
+        {
             Ok(ProjectCursor::Offset(offset))
         }
         _ => Err(InvalidCursor),
@@ -175,6 +189,7 @@ pub(super) fn page_of(
         ProjectSort::Relevance => Position::Relevance {
             desc,
             offset: before + shown,
+            list: list_of(query),
         },
     })
 }

@@ -75,6 +75,10 @@ impl utoipa::Modify for DocsPage {
                     .description("An HTML page")
                     .content("text/html", ContentBuilder::new().build()),
             )
+            .response(
+                "303",
+                ResponseBuilder::new().description("To `/docs/`, where the page is"),
+            )
             .build();
         openapi.paths.paths.insert(
             "/docs".to_owned(),

@@ -1,7 +1,8 @@
 //! The refusals an operation answers because of what it is, documented in one place
 //! rather than route by route: its access rule's (401, 403, 404), a JSON body's (400
-//! `malformed_json`, 408, 413, 415 `unsupported_media_type`, 422), a query string's (422)
-//! and the server's own 503 (timeout, shutdown, the database), which every route can answer.
+//! `malformed_json`, 408, 415 `unsupported_media_type`, 422), a query string's (422), and
+//! the 413 of a body over the limit and the server's own 503 (timeout, shutdown, the
+//! database), which every route can answer.
 //! `guard` applies this to every route, so a new route cannot leave one out; where a
 //! route describes the same status itself, the two descriptions are joined. Routes that
 //! spend the client address's request budget are registered through `throttled`, which
@@ -24,7 +25,6 @@ const JSON_BODY: &[(&str, &str)] = &[
         "408",
         "The body did not arrive within the request timeout (`request_timeout`)",
     ),
-    ("413", "The body is larger than the server accepts"),
     (
         "415",
         "The body is not sent as `application/json` (`unsupported_media_type`)",
@@ -34,6 +34,10 @@ const JSON_BODY: &[(&str, &str)] = &[
         "A field is missing or does not fit (`validation_failed`, with `errors`)",
     ),
 ];
+
+/// What any route answers for a body over `http.body_limit_bytes`, whether it reads one
+/// or not: the limit is checked before routing.
+const BODY_TOO_LARGE: (&str, &str) = ("413", "The body is larger than the server accepts");
 
 /// What `ApiQuery` answers for a parameter that does not fit.
 const QUERY: &[(&str, &str)] = &[(
@@ -75,6 +79,7 @@ pub(crate) fn document(operation: &mut Operation, access: Access) {
     if takes_query(operation) {
         refusals.extend_from_slice(QUERY);
     }
+    refusals.push(BODY_TOO_LARGE);
     refusals.push(SERVER_UNAVAILABLE);
     for (status, description) in refusals {
         add_problem(operation, status, description);

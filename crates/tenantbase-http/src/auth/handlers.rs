@@ -151,7 +151,10 @@ const ME_MEMBERSHIPS: u32 = 100;
 
 /// Who am I.
 #[utoipa::path(get, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "The signed-in user and session", body = MeResponse)))]
+    responses(
+        (status = 200, description = "The signed-in user and session", body = MeResponse),
+        (status = 403, description = "An API key, which is no user (`user_required`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

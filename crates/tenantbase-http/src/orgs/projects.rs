@@ -201,7 +201,10 @@ pub(crate) async fn bulk_create_projects(
 /// Delete up to 100 projects, all or none.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/projects/bulk-delete", tag = "projects", request_body = BulkDeleteBody,
     params(("org_id" = String, Path, description = "`org_…`")),
-    responses((status = 200, description = "Deleted", body = BulkDeleted)))]
+    responses(
+        (status = 200, description = "Deleted", body = BulkDeleted),
+        (status = 409, description = "Another request deleted one of them meanwhile; nothing was deleted (`concurrent_change`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn bulk_delete_projects(
     State(state): State<AppState>,
     ctx: OrgCtx,

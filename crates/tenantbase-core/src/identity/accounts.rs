@@ -226,13 +226,27 @@ impl Identity {
         let account = Email::parse(email)
             .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
         let ip = request.ip.as_deref();
-        self.throttle
-            .start_attempt(ip, &account)
-            .map_err(IdentityError::TooManyAttempts)?;
+        let held = self.throttle.start_attempt(ip, &account);
+        if let Err(wait) = held
+            && device.id.is_none()
+        {
+            return Err(IdentityError::TooManyAttempts(wait));
+        }
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,
         };
+        if let Err(wait) = held {
+            // Held by failures from elsewhere, perhaps an attacker's: the owner's own device
+            // still gets its tries (only its own failures hold it back).
+            match &user {
+                Some(user) if self.signed_in_before_on(user.id, device).await? => self
+                    .throttle
+                    .start_attempt_from_known_device(ip, &account)
+                    .map_err(IdentityError::TooManyAttempts)?,
+                _ => return Err(IdentityError::TooManyAttempts(wait)),
+            }
+        }
         let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
         else {
             self.hasher.verify_dummy(password).await?;
@@ -280,6 +294,23 @@ impl Identity {
         };
         self.finish_first_step(unit, step, device, device_token, request)
             .await
+    }
+
+    /// Whether `device` (by the id it sends) holds a live session of `user`: it signed in
+    /// with the account's credentials before. Read only for a sign-in the account's
+    /// throttle holds.
+    async fn signed_in_before_on(
+        &self,
+        user: UserId,
+        device: &Device,
+    ) -> Result<bool, IdentityError> {
+        let Some(id) = device.id.as_deref() else {
+            return Ok(false);
+        };
+        let live = self.store.live_sessions(user, Utc::now()).await?;
+        Ok(live
+            .iter()
+            .any(|session| session.device_id.as_deref() == Some(id)))
     }
 
     /// A guest account (`guest-NNNN`, no email, no password) with a short-lived token.

@@ -5,7 +5,10 @@
 //! up to a cap, and attempts are forgotten after a quiet period. The per-IP threshold is
 //! lower than the per-account one, so a single attacker is slowed down long before the
 //! account is: a victim signing in from elsewhere is only delayed when many addresses
-//! attack the same account, and then for at most the cap. Attempts are counted when they
+//! attack the same account, and then for at most the cap — or, since one patient attacker
+//! who waits out each delay can renew the account's, for as long as they keep at it: so a
+//! device that holds a live session of the account (it sent the same `X-Device-Id` when it
+//! signed in) is held back only by its own client's failures. Attempts are counted when they
 //! start, under the lock that checks them, so a burst of parallel guesses cannot all
 //! slip in before the first is recorded. IPv6 clients count per /64.
 //!
@@ -115,15 +118,29 @@ impl Throttle {
 
     /// Counts a sign-in attempt, or `Err(wait)` while the client or the account must wait.
     pub fn start_attempt(&self, ip: Option<&str>, account: &str) -> Result<(), Duration> {
-        self.start_attempt_at(ip, account, Instant::now())
+        self.start_attempt_at(ip, account, Instant::now(), false)
     }
 
-    /// [`Self::start_attempt`] at a given time, so tests can walk the delays without waiting.
+    /// [`Self::start_attempt`] from a device that has signed in to the account before
+    /// (OWASP's device cookies): only the client's own failures hold it back, so attackers
+    /// elsewhere, who hold the account, cannot lock its owner out with it. It still counts
+    /// on the account.
+    pub fn start_attempt_from_known_device(
+        &self,
+        ip: Option<&str>,
+        account: &str,
+    ) -> Result<(), Duration> {
+        self.start_attempt_at(ip, account, Instant::now(), true)
+    }
+
+    /// [`Self::start_attempt`] at a given time, so tests can walk the delays without waiting;
+    /// `known_device` skips the account's hold.
     fn start_attempt_at(
         &self,
         ip: Option<&str>,
         account: &str,
         now: Instant,
+        known_device: bool,
     ) -> Result<(), Duration> {
         let policy = self.policy();
         let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -132,7 +149,9 @@ impl Throttle {
         let waits = [
             ip.as_ref()
                 .and_then(|key| wait(&policy, &attempts, key, policy.ip_failures, now)),
-            wait(&policy, &attempts, &account, policy.account_failures, now),
+            (!known_device)
+                .then(|| wait(&policy, &attempts, &account, policy.account_failures, now))
+                .flatten(),
         ];
         if let Some(wait) = waits.into_iter().flatten().max() {
             return Err(wait);
@@ -284,22 +303,63 @@ mod tests {
         let mut now = Instant::now();
         for i in 0..5 {
             let ip = format!("10.0.0.{i}");
-            assert!(throttle.start_attempt_at(Some(&ip), "victim", now).is_ok());
+            assert!(
+                throttle
+                    .start_attempt_at(Some(&ip), "victim", now, false)
+                    .is_ok()
+            );
         }
         let mut waits = Vec::new();
         for i in 5..11 {
             let ip = format!("10.0.0.{i}");
             let wait = throttle
-                .start_attempt_at(Some(&ip), "victim", now)
+                .start_attempt_at(Some(&ip), "victim", now, false)
                 .expect_err("the account waits");
             waits.push(wait.as_secs());
             now += wait;
             assert!(
-                throttle.start_attempt_at(Some(&ip), "victim", now).is_ok(),
+                throttle
+                    .start_attempt_at(Some(&ip), "victim", now, false)
+                    .is_ok(),
                 "after the wait, one more guess"
             );
         }
         assert_eq!(waits, [1, 2, 4, 8, 8, 8], "doubling, then held at the cap");
+    }
+
+    #[test]
+    fn a_known_device_is_held_by_its_own_failures_not_the_accounts() {
+        let throttle = Throttle::new(policy());
+        for i in 0..5 {
+            assert!(
+                throttle
+                    .start_attempt(Some(&format!("10.0.1.{i}")), "victim")
+                    .is_ok()
+            );
+        }
+        assert!(
+            throttle.start_attempt(Some("9.9.9.9"), "victim").is_err(),
+            "the account is held"
+        );
+        assert!(
+            throttle
+                .start_attempt_from_known_device(Some("9.9.9.9"), "victim")
+                .is_ok(),
+            "its owner's device is not"
+        );
+        // Its own failures still hold it: the per-IP limit applies.
+        for _ in 0..3 {
+            assert!(
+                throttle
+                    .start_attempt_from_known_device(Some("8.8.8.8"), "victim")
+                    .is_ok()
+            );
+        }
+        assert!(
+            throttle
+                .start_attempt_from_known_device(Some("8.8.8.8"), "victim")
+                .is_err()
+        );
     }
 
     #[test]

@@ -174,6 +174,51 @@ async fn an_account_under_attack_from_many_places_waits_a_bounded_time() {
     assert_eq!(waits, [1, 2, 2], "doubling, then held at max_delay");
 }
 
+/// An account held by failures from elsewhere (an attacker who waits out each delay could
+/// hold it for good) still lets its owner's device in: one holding a live session of the
+/// account (OWASP's device cookies). Other devices, and clients sending none, wait.
+#[tokio::test]
+async fn the_owners_device_signs_in_while_the_account_is_held() {
+    let throttle = ThrottlePolicy {
+        account_failures: 3,
+        max_delay: Duration::from_secs(600),
+        ..ThrottlePolicy::default()
+    };
+    let app = TestApp::with_throttle(Backend::Sqlite, throttle).await;
+    let send = |path: &str, password: &str, device: Option<&str>| {
+        let mut request =
+            axum::http::Request::post(path).header("content-type", "application/json");
+        if let Some(device) = device {
+            request = request.header("x-device-id", device);
+        }
+        let body = json!({"email": "owner@example.com", "password": password}).to_string();
+        app.send(request.body(axum::body::Body::from(body)).expect("request"))
+    };
+    let registered = send("/v1/auth/register", PASSWORD, Some("owner-laptop")).await;
+    assert_eq!(registered.status, 201, "{}", registered.text());
+    for _ in 0..3 {
+        send("/v1/auth/login", "not the password", None)
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    // Guesses after each wait, as a patient attacker makes them: the hold is 4 s from the
+    // last, long enough for the checks below however slow a debug build's argon2 is.
+    for wait in [1, 2] {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        send("/v1/auth/login", "not the password", None)
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    send("/v1/auth/login", PASSWORD, None)
+        .await
+        .problem(429, "too_many_attempts");
+    send("/v1/auth/login", PASSWORD, Some("a-stranger"))
+        .await
+        .problem(429, "too_many_attempts");
+    let owner = send("/v1/auth/login", PASSWORD, Some("owner-laptop")).await;
+    assert_eq!(owner.status, 200, "{}", owner.text());
+}
+
 #[tokio::test]
 async fn guessing_the_current_password_from_a_session_is_throttled_and_audited() {
     let throttle = ThrottlePolicy {

@@ -2321,6 +2321,10 @@ export interface components {
                 created_at: string;
                 /** @description Whether this is the session making the request. */
                 current: boolean;
+                /**
+                 * @description What the client called itself when it signed in: its `X-Device-Label` header (at
+                 *     most 100 characters, control characters left out), e.g. `Ada's laptop`.
+                 */
                 device_label?: string | null;
                 /** Format: date-time */
                 expires_at: string;
@@ -2350,6 +2354,7 @@ export interface components {
             items: {
                 /** Format: date-time */
                 created_at: string;
+                /** @description The `X-Device-Label` the device sent when it was trusted. */
                 device_label?: string | null;
                 /** Format: date-time */
                 expires_at: string;
@@ -2583,6 +2588,10 @@ export interface components {
             created_at: string;
             /** @description Whether this is the session making the request. */
             current: boolean;
+            /**
+             * @description What the client called itself when it signed in: its `X-Device-Label` header (at
+             *     most 100 characters, control characters left out), e.g. `Ada's laptop`.
+             */
             device_label?: string | null;
             /** Format: date-time */
             expires_at: string;
@@ -2662,6 +2671,7 @@ export interface components {
         TrustedDeviceView: {
             /** Format: date-time */
             created_at: string;
+            /** @description The `X-Device-Label` the device sent when it was trusted. */
             device_label?: string | null;
             /** Format: date-time */
             expires_at: string;

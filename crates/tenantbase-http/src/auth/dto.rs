@@ -128,6 +128,8 @@ pub(crate) struct MeResponse {
 pub(crate) struct SessionView {
     /// `ses_…`
     pub id: String,
+    /// What the client called itself when it signed in: its `X-Device-Label` header (at
+    /// most 100 characters, control characters left out), e.g. `Ada's laptop`.
     pub device_label: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,

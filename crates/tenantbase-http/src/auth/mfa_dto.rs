@@ -172,6 +172,7 @@ pub(crate) struct MfaStatusView {
 pub(crate) struct TrustedDeviceView {
     /// `tdv_…`
     pub id: String,
+    /// The `X-Device-Label` the device sent when it was trusted.
     pub device_label: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

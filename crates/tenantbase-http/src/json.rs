@@ -141,9 +141,9 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// `T` from `body` as `parse` makes it, but with the members `T` refuses on their own
 /// (each tried alone: a `null` it cannot take, a value of the wrong type, an unknown
-/// member) left out and returned as problems. A body refused for anything else (a member
-/// given twice, a bad item inside a list, NUL) is refused as `parse` refuses it, which
-/// names those members too.
+/// member) and those holding a NUL character left out and returned as problems. A body
+/// refused for anything else (a member given twice, a bad item inside a list) is refused
+/// as `parse` refuses it, which names those members too.
 fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
     let refused = match parse::<T>(body) {
         Ok(value) => return Ok((value, Vec::new())),
@@ -155,7 +155,8 @@ fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>
     if members.len() > MEMBERS_TRIED {
         return Err(refused);
     }
-    let unfit: Vec<FieldProblem> = members
+    let mut unfit = take_nul_members(&mut members);
+    let wrong: Vec<FieldProblem> = members
         .iter()
         .filter_map(|(key, value)| {
             let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
@@ -163,11 +164,12 @@ fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>
         })
         .map(|problem| FieldProblem::new(problem.field, problem.message))
         .collect();
+    for member in &wrong {
+        members.remove(&member.field);
+    }
+    unfit.extend(wrong);
     if unfit.is_empty() {
         return Err(refused);
-    }
-    for member in &unfit {
-        members.remove(&member.field);
     }
     // Written out again, so that the rest goes through every check of `parse` (NUL).
     let rest = serde_json::to_vec(&members).unwrap_or_default();
@@ -177,9 +179,10 @@ fn parse_patch<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>
 }
 
 /// `T` from `body` as `parse` makes it, or, when `body` is an object whose every problem
-/// is a member that does not fit or an absent field, a `T` from the rest with stand-ins
-/// (`members::fit_apart`) and those problems. A body refused for anything else (a member
-/// given twice, NUL) or past `BYTES_SEARCHED` bytes is refused as `parse` refuses it.
+/// is a member that does not fit or holds a NUL character, or an absent field, a `T` from
+/// the rest with stand-ins (`members::fit_apart`) and those problems. A body refused for
+/// anything else (a member given twice) or past `BYTES_SEARCHED` bytes is refused as
+/// `parse` refuses it.
 fn parse_create<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem>), ApiError> {
     let refused = match parse::<T>(body) {
         Ok(value) => return Ok((value, Vec::new())),
@@ -188,21 +191,72 @@ fn parse_create<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem
     if body.len() > BYTES_SEARCHED {
         return Err(refused);
     }
-    let Ok(Value::Object(members)) = serde_json::from_slice(body) else {
+    let Ok(Value::Object(mut members)) = serde_json::from_slice(body) else {
         return Err(refused);
     };
-    let Some(apart) = fit_apart::<T>(members).filter(|apart| !apart.problems.is_empty()) else {
+    let nul = take_nul_members(&mut members);
+    let Some(apart) = fit_apart::<T>(members) else {
         return Err(refused);
     };
+    // A member taken away for its NUL is named for that, not as absent.
+    let taken = |field: &str| {
+        nul.iter()
+            .any(|problem| top_member(&problem.field) == field)
+    };
+    let mut unfit: Vec<FieldProblem> = apart
+        .problems
+        .into_iter()
+        .filter(|problem| !taken(&problem.field))
+        .map(|problem| FieldProblem::new(problem.field, problem.message))
+        .collect();
+    unfit.extend(nul);
+    if unfit.is_empty() {
+        return Err(refused);
+    }
     // Written out again, so that the rest goes through every check of `parse` (NUL).
     let rest = serde_json::to_vec(&apart.fitting).unwrap_or_default();
     let value = parse::<T>(&rest).map_err(|_| refused)?;
-    let unfit = apart
-        .problems
+    Ok((value, unfit))
+}
+
+/// Takes out of `members` each one holding a NUL character (in a string, or a key, at any
+/// depth) and returns a problem naming where, so that the body's other problems can be
+/// named beside it rather than after it is fixed.
+fn take_nul_members(members: &mut Map<String, Value>) -> Vec<FieldProblem> {
+    let holding: Vec<String> = members
+        .iter()
+        .filter(|(key, value)| key.contains('\0') || !nul_paths(value).is_empty())
+        .map(|(key, _)| key.clone())
+        .collect();
+    let mut problems = Vec::new();
+    for key in holding {
+        let Some(value) = members.remove(&key) else {
+            continue;
+        };
+        if key.contains('\0') {
+            // Named as `refuse_nul` names a key holding NUL: by its object's path.
+            problems.push(FieldError::nul(String::new()));
+            continue;
+        }
+        for path in nul_paths(&value) {
+            let inner = match path.as_str() {
+                "" => key.clone(),
+                p if p.starts_with('[') => format!("{key}{p}"),
+                p => format!("{key}.{p}"),
+            };
+            problems.push(FieldError::nul(inner));
+        }
+    }
+    problems
         .into_iter()
         .map(|problem| FieldProblem::new(problem.field, problem.message))
-        .collect();
-    Ok((value, unfit))
+        .collect()
+}
+
+/// The top-level member a field's path is under: `metadata` for `metadata.a`, `tags` for
+/// `tags[1]`.
+fn top_member(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
 }
 
 /// A problem for each member of the body's object that does not fit `T` and for each

@@ -51,6 +51,42 @@ async fn body_text_holding_nul_is_422_naming_each_field() {
         assert_eq!(response.invalid_fields(), fields, "{backend:?}");
         let listed = owner.get(&app, &format!("/v1/orgs/{org}/projects")).await;
         assert_eq!(listed.json()["items"], json!([]), "{backend:?}");
+        // A NUL is named with the body's other problems, not alone before them.
+        let project = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/projects"),
+                json!({"name": "p"}),
+            )
+            .await
+            .json()["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let beside: [(Method, String, Value, &[&str]); 3] = [
+            (
+                Method::POST,
+                format!("/v1/orgs/{org}/projects"),
+                json!({"name": "", "description": "x\u{0}", "metadata": []}),
+                &["description", "metadata", "name"],
+            ),
+            (
+                Method::POST,
+                "/v1/orgs".to_owned(),
+                json!({"name": "a\u{0}", "slug": "A B"}),
+                &["name", "slug"],
+            ),
+            (
+                Method::PATCH,
+                format!("/v1/orgs/{org}/projects/{project}"),
+                json!({"name": "", "description": "\u{0}"}),
+                &["description", "name"],
+            ),
+        ];
+        for (method, path, body, fields) in beside {
+            let response = owner.call(&app, method, &path, Some(body)).await;
+            assert_eq!(response.invalid_fields(), fields, "{backend:?} {path}");
+        }
     }
 }
 

@@ -1799,7 +1799,10 @@ export interface components {
             last_used_at?: string | null;
             name: string;
             permissions: string[];
-            /** @description The secret's first characters, to recognise it. */
+            /**
+             * @description The secret's first characters (`tb_<org>_` and 8 of its random part), to
+             *     recognise it. Keys made before 2026-12-06 show `tb_` and the 8 only.
+             */
             prefix: string;
             /** Format: date-time */
             revoked_at?: string | null;
@@ -2138,7 +2141,10 @@ export interface components {
                 last_used_at?: string | null;
                 name: string;
                 permissions: string[];
-                /** @description The secret's first characters, to recognise it. */
+                /**
+                 * @description The secret's first characters (`tb_<org>_` and 8 of its random part), to
+                 *     recognise it. Keys made before 2026-12-06 show `tb_` and the 8 only.
+                 */
                 prefix: string;
                 /** Format: date-time */
                 revoked_at?: string | null;

@@ -42,11 +42,11 @@ pub(super) fn secret_org(kind: &str, text: &str) -> Option<OrgId> {
     Uuid::try_parse(org).ok().map(OrgId::from_uuid)
 }
 
-/// The first characters of the random part: enough to tell keys apart in a list,
+/// The secret's first characters, through the first 8 of its random part: what a
+/// holder sees at the start of their key, enough to tell an org's keys apart in a list,
 /// far too few to guess the rest.
 pub(super) fn display_prefix(kind: &str, secret: &str) -> String {
-    let random = &secret[kind.len() + 1 + ORG_HEX + 1..];
-    format!("{kind}_{}", &random[..8])
+    secret[..kind.len() + 1 + ORG_HEX + 1 + 8].to_owned()
 }
 
 pub(super) fn hash_secret(text: &str) -> String {
@@ -64,7 +64,9 @@ mod tests {
         assert!(secret.starts_with("tb_"));
         assert_eq!(secret_org(API_KEY, &secret), Some(org));
         assert_eq!(secret_org(INVITATION, &secret), None);
-        assert_eq!(display_prefix(API_KEY, &secret).len(), 11);
+        let prefix = display_prefix(API_KEY, &secret);
+        assert!(secret.starts_with(&prefix), "{prefix} begins {secret}");
+        assert_eq!(prefix.len(), "tb_".len() + ORG_HEX + "_".len() + 8);
         assert_ne!(new_secret(API_KEY, org).expect("random"), secret);
         for bad in [
             "tb_".to_owned(),

@@ -275,7 +275,8 @@ pub(crate) struct TeamMemberBody {
 pub(crate) struct ApiKeyView {
     pub id: String,
     pub name: String,
-    /// The secret's first characters, to recognise it.
+    /// The secret's first characters (`tb_<org>_` and 8 of its random part), to
+    /// recognise it. Keys made before 2026-12-06 show `tb_` and the 8 only.
     pub prefix: String,
     pub permissions: Vec<String>,
     pub created_by: String,

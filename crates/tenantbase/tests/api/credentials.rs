@@ -50,6 +50,12 @@ async fn api_keys_act_in_their_org_within_their_permissions_until_revoked() {
 
         let listed = owner.get(&app, &keys).await.json();
         assert_eq!(listed["items"][0]["prefix"], created["prefix"]);
+        let prefix = created["prefix"].as_str().expect("prefix");
+        assert!(secret.starts_with(prefix), "{prefix} begins the key");
+        assert!(
+            prefix.len() < secret.len() / 2,
+            "{prefix} tells little of it"
+        );
         assert!(listed["items"][0].get("secret").is_none());
         assert!(!listed.to_string().contains(&secret));
 

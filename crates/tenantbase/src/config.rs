@@ -474,24 +474,6 @@ impl Config {
         }
     }
 
-    /// `database.max_connections`, or the backend's default: SQLite's readers, or the
-    /// PostgreSQL pool, whose writes take half of it.
-    pub fn max_connections(&self) -> u32 {
-        let default = match self.database_kind() {
-            Ok(DatabaseKind::Sqlite) => SQLITE_READERS,
-            _ => POSTGRES_POOL,
-        };
-        self.database.max_connections.unwrap_or(default)
-    }
-
-    pub fn max_concurrent_writes(&self) -> usize {
-        let default = match self.database_kind() {
-            Ok(DatabaseKind::Sqlite) => SQLITE_WRITE_SLOTS,
-            _ => (self.max_connections() as usize / 2).max(2),
-        };
-        self.http.max_concurrent_writes.unwrap_or(default)
-    }
-
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
     }
@@ -504,22 +486,6 @@ impl Config {
         }
     }
 }
-
-/// The default SQLite readers (its one writer comes on top).
-const SQLITE_READERS: u32 = 10;
-
-/// The default PostgreSQL pool, and so 16 writes at once. A pool of 10 (5 writes) left a
-/// third of a 2-core machine idle under a create load: each write spends most of its time
-/// waiting on round trips and its WAL flush, so more at once keep PostgreSQL busy
-/// (project creates 1.34–1.43×, p99 ≈ 22 ms against 29–37; reads 0.91×, more server
-/// processes sharing the cores; bench/RESULTS.md, twenty-second session). Three processes
-/// fit PostgreSQL's default of 100 connections.
-const POSTGRES_POOL: u32 = 32;
-
-/// The default write slots on SQLite: a write waiting for the single writer holds no
-/// connection, and the writes queued there share one COMMIT (ADR 0009), so the slots are
-/// what a batch can carry rather than a share of the pool.
-const SQLITE_WRITE_SLOTS: usize = 64;
 
 /// Figment's errors, with keys spelled as in the README (`http.body_limit_bytes`) whatever
 /// case the environment variable used.

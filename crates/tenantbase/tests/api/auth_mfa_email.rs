@@ -42,6 +42,19 @@ pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
     code
 }
 
+/// Enrols and confirms an authenticator app for `caller`.
+async fn enrol_totp(app: &TestApp, caller: &Caller) {
+    let secret = caller
+        .post(app, "/v1/auth/mfa/totp/enroll", json!({}))
+        .await
+        .json()["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let confirmed = confirm_with_previous_step(app, caller, &secret).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+}
+
 #[tokio::test]
 async fn emailed_codes_for_accounts_that_opted_in() {
     for backend in BOTH {
@@ -105,15 +118,7 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
         for fallback in [false, true] {
             let app = TestApp::with_mfa_email_fallback(backend, fallback).await;
             let caller = verified(&app, "ada@example.com").await;
-            let secret = caller
-                .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
-                .await
-                .json()["secret"]
-                .as_str()
-                .expect("secret")
-                .to_owned();
-            let confirmed = confirm_with_previous_step(&app, &caller, &secret).await;
-            assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+            enrol_totp(&app, &caller).await;
             let first = sign_in(&app, "ada@example.com", &[]).await;
             let token = first["mfa_token"].as_str().expect("token");
             let sent = send_email_code(&app, token).await;
@@ -142,15 +147,7 @@ async fn emailed_codes_as_a_fallback_only_when_configured() {
                     .post(&app, "/v1/auth/mfa/email/enable", json!({}))
                     .await;
                 assert_eq!(enabled.status, 204, "{}", enabled.text());
-                let secret = earlier
-                    .post(&app, "/v1/auth/mfa/totp/enroll", json!({}))
-                    .await
-                    .json()["secret"]
-                    .as_str()
-                    .expect("secret")
-                    .to_owned();
-                let confirmed = confirm_with_previous_step(&app, &earlier, &secret).await;
-                assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+                enrol_totp(&app, &earlier).await;
                 let first = sign_in(&app, "bob@example.com", &[]).await;
                 assert_eq!(first["methods"], json!(["totp", "backup_code"]), "{first}");
                 let token = first["mfa_token"].as_str().expect("token");

@@ -9072,7 +9072,10 @@ export interface operations {
     upload_file: {
         parameters: {
             query?: {
-                /** @description The file's name, for raw (non-multipart) bodies; a multipart part's file name wins. */
+                /**
+                 * @description The file's name: for a raw (non-multipart) body, its only name; for a multipart
+                 *     body, it takes the place of the part's file name.
+                 */
                 name?: string;
             };
             header?: never;

@@ -37,7 +37,8 @@ impl From<StoredFile> for FileView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadParams {
-    /// The file's name, for raw (non-multipart) bodies; a multipart part's file name wins.
+    /// The file's name: for a raw (non-multipart) body, its only name; for a multipart
+    /// body, it takes the place of the part's file name.
     pub name: Option<String>,
 }
 

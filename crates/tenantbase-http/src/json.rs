@@ -223,33 +223,15 @@ fn parse_create<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<FieldProblem
 /// depth) and returns a problem naming where, so that the body's other problems can be
 /// named beside it rather than after it is fixed.
 fn take_nul_members(members: &mut Map<String, Value>) -> Vec<FieldProblem> {
-    let holding: Vec<String> = members
-        .iter()
-        .filter(|(key, value)| key.contains('\0') || !nul_paths(value).is_empty())
-        .map(|(key, _)| key.clone())
-        .collect();
-    let mut problems = Vec::new();
-    for key in holding {
-        let Some(value) = members.remove(&key) else {
-            continue;
-        };
-        if key.contains('\0') {
-            // Named as `refuse_nul` names a key holding NUL: by its object's path.
-            problems.push(FieldError::nul(String::new()));
-            continue;
-        }
-        for path in nul_paths(&value) {
-            let inner = match path.as_str() {
-                "" => key.clone(),
-                p if p.starts_with('[') => format!("{key}{p}"),
-                p => format!("{key}.{p}"),
-            };
-            problems.push(FieldError::nul(inner));
-        }
-    }
-    problems
+    // Named by the paths `refuse_nul` names; a refused body is small, so the copy is cheap.
+    let paths = nul_paths(&Value::Object(members.clone()));
+    members.retain(|key, _| !key.contains('\0') && !paths.iter().any(|p| top_member(p) == key));
+    paths
         .into_iter()
-        .map(|problem| FieldProblem::new(problem.field, problem.message))
+        .map(|path| {
+            let problem = FieldError::nul(path);
+            FieldProblem::new(problem.field, problem.message)
+        })
         .collect()
 }
 

@@ -19,7 +19,7 @@ use crate::extract::{OrgCtx, RequestInfo};
 
 use crate::problem::Problem;
 use crate::query::{ApiQuery, ListQuery};
-use crate::{ApiError, ApiJson, AppState, FieldError};
+use crate::{ApiCreate, ApiError, ApiJson, AppState, FieldError};
 
 fn file_id(text: &str) -> Result<FileId, ApiError> {
     text.parse()
@@ -193,7 +193,7 @@ pub(crate) async fn presign_upload(
     State(state): State<AppState>,
     ctx: OrgCtx,
     RequestInfo(meta): RequestInfo,
-    ApiJson(body): ApiJson<PresignBody>,
+    ApiCreate(body, unfit): ApiCreate<PresignBody>,
 ) -> Result<(StatusCode, Json<PresignedUploadView>), ApiError> {
     let asked = UploadRequest {
         name: body.name,
@@ -201,6 +201,7 @@ pub(crate) async fn presign_upload(
         size: body.size,
         sha256: body.sha256,
         expires_in: body.expires_in,
+        refused: unfit,
     };
     let presigned = state
         .tenancy

@@ -232,6 +232,38 @@ async fn presigned_uploads_count_against_the_quota_and_check_what_arrives() {
         .problem(404, "not_found");
 }
 
+/// A presign's 422 names every invalid field at once: those that are absent or of the
+/// wrong type with those whose values are refused.
+#[tokio::test]
+async fn a_presign_names_every_invalid_field_at_once() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Fields").await;
+        let presign = format!("/v1/orgs/{org}/files/presign");
+        for (body, fields) in [
+            (
+                json!({"name": "", "content_type": "nope", "size": "x", "expires_in": 0}),
+                &["content_type", "expires_in", "name", "size"][..],
+            ),
+            (
+                json!({"content_type": "nope", "sha256": "zz", "expires_in": 3601, "bogus": 1}),
+                &[
+                    "bogus",
+                    "content_type",
+                    "expires_in",
+                    "name",
+                    "sha256",
+                    "size",
+                ][..],
+            ),
+        ] {
+            let refused = owner.post(&app, &presign, body.clone()).await;
+            assert_eq!(refused.invalid_fields(), fields, "{backend:?}: {body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn urls_signed_with_an_api_key_die_with_the_key() {
     let app = TestApp::new(Backend::Sqlite).await;

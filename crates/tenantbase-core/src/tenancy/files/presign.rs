@@ -40,6 +40,9 @@ pub struct UploadRequest {
     /// Hex SHA-256 the bytes must have.
     pub sha256: Option<String>,
     pub expires_in: Option<u64>,
+    /// Problems found in the body already (a member of the wrong type, an absent field):
+    /// refused with the fields' own, so one answer names every field.
+    pub refused: Vec<FieldProblem>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,17 +58,12 @@ pub struct PresignedDownload {
     pub expires_at: DateTime<Utc>,
 }
 
-fn ttl(
-    field: &str,
-    asked: Option<u64>,
-    default: Duration,
-    max: Duration,
-) -> Result<Duration, TenancyError> {
+fn ttl(asked: Option<u64>, default: Duration, max: Duration) -> Result<Duration, FieldProblem> {
     match asked {
         None => Ok(default),
         Some(secs) if (1..=max.as_secs()).contains(&secs) => Ok(Duration::from_secs(secs)),
-        Some(_) => Err(TenancyError::invalid(
-            field,
+        Some(_) => Err(FieldProblem::new(
+            "expires_in",
             format!("must be between 1 and {} seconds", max.as_secs()),
         )),
     }
@@ -140,12 +138,9 @@ impl Tenancy {
             .map_err(|p| problems.push(p))
             .ok()
             .flatten();
-        let ttl = ttl(
-            "expires_in",
-            asked.expires_in,
-            UPLOAD_TTL_DEFAULT,
-            UPLOAD_TTL_MAX,
-        )?;
+        let ttl = ttl(asked.expires_in, UPLOAD_TTL_DEFAULT, UPLOAD_TTL_MAX)
+            .map_err(|p| problems.push(p))
+            .ok();
         if let Some(max) = self.blob.presigned_put_max()
             && asked.size > max
         {
@@ -154,12 +149,13 @@ impl Tenancy {
                 format!("a presigned upload may hold at most {max} bytes here; upload larger files directly"),
             ));
         }
-        let (Some(name), Some(content_type)) = (name, content_type) else {
-            return Err(TenancyError::Invalid(problems));
+        let checked = match (name, content_type, ttl) {
+            (Some(name), Some(content_type), Some(ttl)) if problems.is_empty() => {
+                Ok((name, content_type, ttl))
+            }
+            _ => Err(TenancyError::Invalid(problems)),
         };
-        if !problems.is_empty() {
-            return Err(TenancyError::Invalid(problems));
-        }
+        let (name, content_type, ttl) = TenancyError::after_refused(asked.refused, checked)?;
         self.budget(access, Some(asked.size)).await?;
         let now = now_micros();
         let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_default();
@@ -369,12 +365,8 @@ impl Tenancy {
         expires_in: Option<u64>,
         request: &RequestMeta,
     ) -> Result<PresignedDownload, TenancyError> {
-        let ttl = ttl(
-            "expires_in",
-            expires_in,
-            DOWNLOAD_TTL_DEFAULT,
-            DOWNLOAD_TTL_MAX,
-        )?;
+        let ttl = ttl(expires_in, DOWNLOAD_TTL_DEFAULT, DOWNLOAD_TTL_MAX)
+            .map_err(|p| TenancyError::Invalid(vec![p]))?;
         let key = file_key(access.org_id(), &self.file(access, id).await?);
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
         // Signed before the unit opens: a store's signer may fetch credentials over the

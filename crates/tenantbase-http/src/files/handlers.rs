@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use tenantbase_core::tenancy::OrgAccess;
 use tenantbase_core::tenancy::files::{FileFilter, NewFile, UploadRequest};
@@ -40,6 +40,15 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(str::to_owned)
 }
 
+/// The type an upload declares, to be checked as any other: `application/octet-stream`
+/// when none is sent, but one that is sent and unreadable is refused, not taken for none.
+fn declared_type(value: Option<&HeaderValue>) -> String {
+    value.map_or_else(
+        || "application/octet-stream".to_owned(),
+        |value| String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    )
+}
+
 /// Upload a file: `multipart/form-data` (the first part with a file name), or the raw
 /// body with its `Content-Type` and `?name=`. Streamed to the object store, hashed on the
 /// way; nothing is recorded unless every byte was stored.
@@ -71,9 +80,7 @@ pub(crate) async fn upload_file(
             let part = file_part(request.into_body(), form).await?;
             let new = NewFile {
                 name: params.name.clone().unwrap_or(part.name),
-                content_type: part
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                content_type: declared_type(part.content_type.as_ref()),
                 declared_size: None,
             };
             tenancy
@@ -87,7 +94,7 @@ pub(crate) async fn upload_file(
                 .ok_or_else(|| missing("name", "is required for a raw upload (?name=)"))?;
             let new = NewFile {
                 name,
-                content_type: content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
+                content_type: declared_type(headers.get(header::CONTENT_TYPE)),
                 declared_size: header_text(&headers, header::CONTENT_LENGTH)
                     .and_then(|v| v.parse().ok()),
             };

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::http::{HeaderValue, header};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use tenantbase_core::tenancy::files::UPLOAD_IDLE_LIMIT;
@@ -23,7 +24,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The file part of a form: its name, declared type and bytes.
 pub(crate) struct FilePart {
     pub name: String,
-    pub content_type: Option<String>,
+    /// The part's `Content-Type` as sent: `multer`'s parsed one is `None` for a type it
+    /// cannot parse as well as for a missing one.
+    pub content_type: Option<HeaderValue>,
     pub data: futures::stream::BoxStream<'static, Result<Bytes, multer::Error>>,
 }
 
@@ -111,7 +114,7 @@ pub(crate) async fn file_part(body: Body, content_type: &str) -> Result<FilePart
         let Some(name) = field.file_name().map(str::to_owned) else {
             continue;
         };
-        let content_type = field.content_type().map(ToString::to_string);
+        let content_type = field.headers().get(header::CONTENT_TYPE).cloned();
         let delivered = delivered.clone();
         let data = field
             .inspect_ok(move |chunk| {

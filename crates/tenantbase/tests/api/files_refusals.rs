@@ -70,6 +70,46 @@ async fn bad_names_and_types_are_refused_and_nothing_is_stored() {
     );
 }
 
+/// A multipart part's declared type is checked as a raw upload's is: one that is not a
+/// media type is refused (not taken for a missing one), and only a missing one stands
+/// for `application/octet-stream`.
+#[tokio::test]
+async fn a_multipart_parts_type_is_checked_as_a_raw_uploads_is() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Parts").await;
+        let form = |part_headers: &str| {
+            let body = format!(
+                "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\
+                 {part_headers}\r\nbytes\r\n--XYZ--\r\n"
+            );
+            Request::post(format!("/v1/orgs/{org}/files"))
+                .header("authorization", format!("Bearer {}", owner.token))
+                .header("content-type", "multipart/form-data; boundary=XYZ")
+                .body(Body::from(body))
+                .expect("request")
+        };
+        let refused = app.send(form("Content-Type: not a type\r\n")).await;
+        assert_eq!(refused.invalid_fields(), ["content_type"], "{backend:?}");
+        // A type that is no text at all is refused too, in a part or as a raw body's.
+        let raw = Request::post(format!("/v1/orgs/{org}/files?name=a.bin"))
+            .header("authorization", format!("Bearer {}", owner.token))
+            .header(
+                "content-type",
+                axum::http::HeaderValue::from_bytes(b"text/\xff").expect("obs-text"),
+            )
+            .body(Body::from("bytes"))
+            .expect("request");
+        assert_eq!(app.send(raw).await.invalid_fields(), ["content_type"]);
+        assert!(stored_objects(&app).is_empty(), "{backend:?}: bytes left");
+
+        let untyped = app.send(form("")).await;
+        assert_eq!(untyped.status, 201, "{backend:?}: {}", untyped.text());
+        assert_eq!(untyped.json()["content_type"], "application/octet-stream");
+    }
+}
+
 #[tokio::test]
 async fn quota_and_size_caps_refuse_with_quota_exceeded() {
     for backend in BOTH {

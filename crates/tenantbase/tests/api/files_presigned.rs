@@ -25,12 +25,17 @@ async fn presign_download(
 }
 
 /// `/v1/blobs/…` of a local presigned URL, as a path the test router serves.
-fn blob_path(url: &str) -> String {
+pub(crate) fn blob_path(url: &str) -> String {
     let start = url.find("/v1/blobs/").expect("a local blob URL");
     url[start..].to_owned()
 }
 
-async fn put_blob(app: &TestApp, path: &str, content_type: &str, bytes: Vec<u8>) -> TestResponse {
+pub(crate) async fn put_blob(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> TestResponse {
     let request = Request::put(path)
         .header("content-type", content_type)
         .body(Body::from(bytes))
@@ -261,6 +266,44 @@ async fn a_presign_names_every_invalid_field_at_once() {
             let refused = owner.post(&app, &presign, body.clone()).await;
             assert_eq!(refused.invalid_fields(), fields, "{backend:?}: {body}");
         }
+    }
+}
+
+/// Only a presigned upload completes: a directly uploaded file's id is no upload (404),
+/// while a completed upload's completion, repeated, still answers with its file.
+#[tokio::test]
+async fn completing_a_direct_uploads_id_finds_no_upload() {
+    for backend in BOTH {
+        let app = TestApp::new(backend).await;
+        let owner = Caller::guest(&app).await;
+        let org = owner.create_org(&app, "Direct").await;
+        let complete = |id: &str| format!("/v1/orgs/{org}/files/uploads/{id}/complete");
+        let direct = crate::files::created_id(
+            crate::files::upload(&app, &owner, &org, "d.txt", "text/plain", b"d".to_vec()).await,
+        );
+        owner
+            .post(&app, &complete(&direct), json!({}))
+            .await
+            .problem(404, "not_found");
+        let kept = owner
+            .get(&app, &format!("/v1/orgs/{org}/files/{direct}"))
+            .await;
+        assert_eq!(kept.status, 200, "{backend:?}: {}", kept.text());
+
+        let presigned = owner
+            .post(
+                &app,
+                &format!("/v1/orgs/{org}/files/presign"),
+                json!({"name": "p.txt", "content_type": "text/plain", "size": 1}),
+            )
+            .await
+            .json();
+        let url = blob_path(presigned["url"].as_str().expect("url"));
+        let upload =
+            crate::files::created_id(put_blob(&app, &url, "text/plain", b"p".to_vec()).await);
+        let again = owner.post(&app, &complete(&upload), json!({})).await;
+        assert_eq!(again.status, 201, "{backend:?}: {}", again.text());
+        assert_eq!(again.json()["id"], upload.as_str());
     }
 }
 

@@ -240,7 +240,7 @@ impl Tenancy {
         request: &RequestMeta,
     ) -> Result<StoredFile, TenancyError> {
         let upload = match self.open_upload(access, id).await {
-            Err(TenancyError::NotFound) => return self.file(access, id).await,
+            Err(TenancyError::NotFound) => return self.completed_upload(access, id).await,
             other => other?,
         };
         match self.blob.head(&staging_key(access.org_id(), id)).await {
@@ -287,6 +287,21 @@ impl Tenancy {
             }
         }
         completed
+    }
+
+    /// The file a completed upload became. Only a completion's row names a claim: a file
+    /// uploaded directly was no upload, so its id is none's to complete (404). (Rows
+    /// recorded before migration 0021 name none either; their uploads' URLs are long dead.)
+    async fn completed_upload(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+    ) -> Result<StoredFile, TenancyError> {
+        let file = self.file(access, id).await?;
+        if file.upload_claim.is_none() {
+            return Err(TenancyError::NotFound);
+        }
+        Ok(file)
     }
 
     /// The claimed part of a completion: copy, check, record. The copy's key is the

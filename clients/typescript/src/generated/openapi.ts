@@ -1111,7 +1111,10 @@ export interface paths {
         };
         /** Download through a presigned URL (ranges and ETags as on the content route). */
         get: operations["get_blob"];
-        /** Upload through a presigned URL: the body becomes the file at once. */
+        /**
+         * Upload through a presigned URL: the body becomes the file at once, with the type
+         *     announced when the upload was presigned; the PUT's own `Content-Type` is not read.
+         */
         put: operations["put_blob"];
         post?: never;
         delete?: never;
@@ -2426,7 +2429,10 @@ export interface components {
             complete_url: string;
             /** Format: date-time */
             expires_at: string;
-            /** @description Headers to send with the PUT. */
+            /**
+             * @description Headers to send with the PUT. Its `content-type` is the type announced here, which
+             *     the file gets whatever type the PUT itself declares: to change it, presign anew.
+             */
             headers: unknown;
             /** @description `PUT`. */
             method: string;

@@ -62,7 +62,8 @@ pub(crate) struct PresignedUploadView {
     /// `PUT`.
     pub method: &'static str,
     pub url: String,
-    /// Headers to send with the PUT.
+    /// Headers to send with the PUT. Its `content-type` is the type announced here, which
+    /// the file gets whatever type the PUT itself declares: to change it, presign anew.
     pub headers: serde_json::Value,
     pub expires_at: DateTime<Utc>,
     /// POST here once the PUT succeeded (for the local store the PUT already registers

@@ -1294,6 +1294,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{org_id}/files/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel an open presigned upload: its announced size stops counting against the quota,
+         *     it no longer counts among the org's open uploads, and its staged bytes are removed. A
+         *     store's own URL (S3, Azure) still takes a PUT until it expires, but nothing PUT there
+         *     becomes a file. Audited as `file.upload_cancelled`.
+         */
+        delete: operations["cancel_upload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs/{org_id}/files/uploads/{upload_id}/complete": {
         parameters: {
             query?: never;
@@ -9298,6 +9320,83 @@ export interface operations {
             };
             /** @description The org's quota, or its creator's across their orgs, cannot take the announced size (`quota_exceeded`; `limit` is `org_quota_bytes` or `creator_quota_bytes`) */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancel_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `org_…` */
+                org_id: string;
+                /** @description `fil_…` */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A member without the permission (`permission_denied`, with `permission`), or the org requires a second factor and this session signed in without one (`mfa_required`, with `enroll`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No open upload by this id: unknown, expired or completed; or Not a member, another org's token or key, or no such org or resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request is completing the upload (`upload_completing`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server did not answer within its request timeout, or is shutting down (`service_unavailable`); the database did not answer in time (`database_unavailable`) or rolled the request back in a conflict with a concurrent one (`database_contention`) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -265,6 +265,30 @@ pub(crate) async fn complete_upload(
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 
+/// Cancel an open presigned upload: its announced size stops counting against the quota,
+/// it no longer counts among the org's open uploads, and its staged bytes are removed. A
+/// store's own URL (S3, Azure) still takes a PUT until it expires, but nothing PUT there
+/// becomes a file. Audited as `file.upload_cancelled`.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/files/uploads/{upload_id}", tag = "files",
+    params(("org_id" = String, Path, description = "`org_…`"), ("upload_id" = String, Path, description = "`fil_…`")),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 404, description = "No open upload by this id: unknown, expired or completed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request is completing the upload (`upload_completing`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn cancel_upload(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    RequestInfo(meta): RequestInfo,
+    Path(ids): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .tenancy
+        .cancel_upload(&ctx.access, file_id(&ids.1)?, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A URL that downloads the file without credentials until it expires.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/files/{file_id}/presign-download", tag = "files",
     request_body = PresignDownloadBody,

@@ -36,6 +36,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             long_running,
             guard(Needs(FilesWrite), routes!(handlers::complete_upload)),
         ))
+        .routes(guard(Needs(FilesWrite), routes!(handlers::cancel_upload)))
         .routes(guard(Needs(FilesRead), routes!(handlers::presign_download)))
         .routes(guard(Public, routes!(blobs::get_blob)))
 }
@@ -58,6 +59,10 @@ mod tests {
         for (method, template) in [
             (Method::GET, "/v1/orgs/{org_id}/files"),
             (Method::POST, "/v1/orgs/{org_id}/files/presign"),
+            (
+                Method::DELETE,
+                "/v1/orgs/{org_id}/files/uploads/{upload_id}",
+            ),
             (Method::GET, "/v1/blobs/{token}"),
         ] {
             assert_eq!(

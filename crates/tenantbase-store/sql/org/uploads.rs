@@ -54,6 +54,19 @@ impl UploadsUnit for OrgTx {
         Ok(gone.rows_affected() > 0)
     }
 
+    async fn cancel_upload(&mut self, id: FileId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let gone = sqlx::query(
+            "DELETE FROM file_uploads WHERE org_id = $1 AND id = $2 \
+             AND (claimed_until IS NULL OR claimed_until <= $3)",
+        )
+        .bind(self.org_id())
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(gone.rows_affected() > 0)
+    }
+
     async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
         let gone = sqlx::query(
             "DELETE FROM file_uploads WHERE org_id = $1 AND expires_at <= $2 \

@@ -20,6 +20,9 @@ pub trait UploadsUnit: Send {
     /// `NotFound` if not in this org (expired ones are returned).
     async fn upload(&mut self, id: FileId) -> StoreResult<FileUpload>;
     async fn delete_upload(&mut self, id: FileId) -> StoreResult<bool>;
+    /// Removes the upload unless a completion's claim holds it at `now`; `false` if one
+    /// does (or the upload is gone).
+    async fn cancel_upload(&mut self, id: FileId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Removes uploads expired at `now` and not being completed; how many went.
     async fn prune_uploads(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Uploads still open (or being completed) at `now`.

@@ -34,6 +34,7 @@ mod docs_browser;
 mod errors;
 mod field_problems;
 mod files;
+mod files_cancelled_uploads;
 mod files_faults;
 mod files_hangups;
 mod files_lapsed_claim;

@@ -207,6 +207,41 @@ impl Tenancy {
         })
     }
 
+    /// Cancels an open upload: its row goes, and with it its reservation against the
+    /// quota and its place among the org's open uploads; then, best effort, its staged
+    /// bytes (the sweep removes what this leaves, and what a store's own URL still takes
+    /// until it expires). Refused while a completion holds it; completed or expired, it
+    /// is no open upload (404).
+    pub async fn cancel_upload(
+        &self,
+        access: &OrgAccess,
+        id: FileId,
+        request: &RequestMeta,
+    ) -> Result<(), TenancyError> {
+        let now = now_micros();
+        let mut unit = self.write(access.scope()).await?;
+        let upload = unit.upload(id).await?;
+        if upload.expires_at <= now {
+            return Err(TenancyError::NotFound);
+        }
+        if !unit.cancel_upload(id, now).await? {
+            return Err(TenancyError::Conflict(
+                "upload_completing",
+                "A request is completing this upload; it can be cancelled only if that fails."
+                    .to_owned(),
+            ));
+        }
+        let event = access.event(
+            "file.upload_cancelled",
+            Some(("file", id.to_string())),
+            request,
+            serde_json::json!({"size": upload.size}),
+        );
+        unit.commit(Change::new(OrgStale::Nothing, event)).await?;
+        self.discard(&staging_key(access.org_id(), id)).await;
+        Ok(())
+    }
+
     /// The open upload `id`, or 404 (also once it expired).
     pub(super) async fn open_upload(
         &self,

@@ -1,8 +1,9 @@
 //! `files.sweep`: removes objects nothing refers to — a file's object without its row
 //! (a process stopped between storing and recording, or between deleting a row and its
 //! object; a completion's copy that landed after its lease ran out), and staged presigned
-//! uploads that are no longer open (never completed, or a PUT replayed after completion)
-//! — and, on the local folder, staged writes a crash or a shutdown's deadline abandoned.
+//! uploads that are no longer open (never completed, cancelled, or a PUT replayed after
+//! completion) — and, on the local folder, staged writes a crash or a shutdown's deadline
+//! abandoned.
 //! Only what is older than the grace period goes, so uploads in flight are never touched.
 
 use std::collections::BTreeMap;

@@ -75,6 +75,13 @@ pub(crate) fn commit_with_next(conn: &mut crate::sql::Conn) {
     conn.commit_with_next();
 }
 
+/// The next statement, whose answer is success or failure alone, goes with the one after
+/// it instead of on its own (the vendored sqlx-postgres's `defer_next`); if it fails, the
+/// server skips the rest, and the one after it fails with its error.
+pub(crate) fn defer_next(conn: &mut crate::sql::Conn) {
+    conn.defer_next();
+}
+
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time), the
 /// insert of its first refresh token (hash `$13`) and then `read`, if any, as one
 /// statement, so one round trip: the token's row takes the id the session's returns,

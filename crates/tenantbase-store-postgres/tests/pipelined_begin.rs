@@ -472,9 +472,11 @@ async fn a_failing_commit_fails_the_statement_it_went_with() {
 }
 
 #[tokio::test]
-async fn no_commit_goes_with_a_statement_behind_an_unconfirmed_begin() {
+async fn no_commit_goes_with_a_statement_behind_an_unconfirmed_begin_that_is_not_plain() {
     let (mut conn, _turns, _db) = connect_to_write(true).await;
-    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    // A part other than `SET` might end the transaction the `BEGIN` opened, and a
+    // ReadyForQuery showing none would not tell that from the commit.
+    let mut tx = conn.begin_with("BEGIN; SELECT 1").await.expect("begin");
     tx.commit_with_next();
     insert(&mut tx).await.expect("insert");
     assert!(
@@ -482,6 +484,81 @@ async fn no_commit_goes_with_a_statement_behind_an_unconfirmed_begin() {
         "the insert went with the begin alone"
     );
     tx.rollback().await.expect("rollback");
+    assert_nothing_written(&mut conn).await;
+}
+
+/// A plain `BEGIN` (`BEGIN` and `SET` parts), a deferred insert and an insert carrying
+/// the `COMMIT`: the store's create. Its round trips.
+async fn deferred_create_turns(deferred: bool) -> usize {
+    let (mut conn, turns, _db) = connect_to_write(true).await;
+    turns.reset();
+    let mut tx = conn
+        .begin_with("BEGIN; SET LOCAL app.probe = 'a'")
+        .await
+        .expect("begin");
+    if deferred {
+        tx.defer_next();
+    }
+    let queued = insert(&mut tx).await.expect("first insert");
+    assert_eq!(queued.rows_affected(), u64::from(!deferred));
+    tx.commit_with_next();
+    insert(&mut tx).await.expect("insert and commit");
+    assert!(!tx.is_in_transaction(), "committed with the second insert");
+    tx.commit().await.expect("nothing left to commit");
+    let count = turns.count();
+    assert_eq!(written_rows(&mut conn).await, 2, "both rows committed");
+    count
+}
+
+#[tokio::test]
+async fn a_deferred_statement_goes_with_the_next_one_and_its_commit() {
+    assert_eq!(
+        deferred_create_turns(false).await,
+        2,
+        "begin and insert, insert and commit"
+    );
+    assert_eq!(
+        deferred_create_turns(true).await,
+        1,
+        "begin, both inserts and the commit in one round trip"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_deferred_statement_fails_the_next_one_and_nothing_is_committed() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    conn.execute("ALTER TABLE written ADD PRIMARY KEY (id); INSERT INTO written VALUES (1)")
+        .await
+        .expect("a row the insert collides with");
+    {
+        let mut tx = conn
+            .begin_with("BEGIN; SET LOCAL app.probe = 'a'")
+            .await
+            .expect("begin");
+        tx.defer_next();
+        insert(&mut tx).await.expect("queued, not yet answered");
+        tx.commit_with_next();
+        let failed = sqlx::query("INSERT INTO written (id) VALUES ($1)")
+            .bind(2)
+            .execute(&mut *tx)
+            .await
+            .expect_err("the deferred insert's error");
+        assert_eq!(code(&failed).as_deref(), Some("23505"), "{failed}");
+        assert!(tx.is_in_transaction(), "the commit was skipped");
+    }
+    assert_usable(&mut conn).await;
+    assert_eq!(written_rows(&mut conn).await, 1, "neither insert committed");
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_rolls_back_its_deferred_statement() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    {
+        let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+        insert(&mut tx).await.expect("insert");
+        tx.defer_next();
+        insert(&mut tx).await.expect("queued");
+    }
     assert_nothing_written(&mut conn).await;
 }
 

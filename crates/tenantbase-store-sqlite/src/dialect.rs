@@ -50,6 +50,9 @@ pub(crate) async fn enter_platform_scope(_conn: &mut crate::sql::Conn) -> StoreR
 /// statement can carry: `commit` does it.
 pub(crate) fn commit_with_next(_conn: &mut crate::sql::Conn) {}
 
+/// Statements run on the caller's thread (ADR 0010): there is no round trip to save.
+pub(crate) fn defer_next(_conn: &mut crate::sql::Conn) {}
+
 /// `session_insert` (binding `$1`, the session's id, and `$8`, its creation time), the
 /// insert of its first refresh token (hash `$13`) and then `read`, if any, as one query:
 /// SQLite runs a query's statements in one call (each binding the query's arguments by

@@ -14,7 +14,7 @@ use tenantbase_store::{StoreError, StoreResult};
 use uuid::Uuid;
 
 use super::{OrgTx, now};
-use crate::dialect::{Db, search};
+use crate::dialect::{self, Db, search};
 
 fn push_filters(
     b: &mut QueryBuilder<'_, Db>,
@@ -46,6 +46,9 @@ impl ProjectsUnit for OrgTx {
     async fn insert_projects(&mut self, projects: &[Project]) -> StoreResult<()> {
         let org = self.org_id();
         for project in projects {
+            // Each goes with the unit's next statement: on PostgreSQL a create's inserts,
+            // its events and its COMMIT make one round trip.
+            dialect::defer_next(&mut self.tx);
             sqlx::query(&format!(
                 "INSERT INTO projects (org_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 projects::COLUMNS

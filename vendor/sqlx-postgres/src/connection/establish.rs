@@ -155,6 +155,8 @@ impl PgConnection {
                 begin_unconfirmed: false,
                 statement_prefix: None,
                 commit_with_next: false,
+                begin_plain: false,
+                defer_next: false,
                 commit_unconfirmed: false,
             }),
         })

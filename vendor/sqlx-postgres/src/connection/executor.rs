@@ -204,6 +204,9 @@ impl PgConnection {
     ) -> Result<impl Stream<Item = Result<Either<PgQueryResult, PgRow>, Error>> + 'e, Error> {
         let mut logger = QueryLogger::new(query, self.inner.log_settings.clone());
         let commit_asked = std::mem::take(&mut self.inner.commit_with_next);
+        let deferred = std::mem::take(&mut self.inner.defer_next)
+            && arguments.is_some()
+            && self.inner.transaction_depth > 0;
 
         // before we continue, wait until we are "ready" to accept more queries (except for
         // statements queued without a `Sync`, to be sent with this query if it is
@@ -311,15 +314,22 @@ impl PgConnection {
                 .stream
                 .write_msg(Close::Portal(PortalId::UNNAMED))?;
 
-            // `commit_with_next`: the transaction's `COMMIT`, skipped if this failed
-            self.write_commit_if(commit_asked)?;
+            if deferred {
+                // `defer_next`: left unsent, without a `Sync`; its answer is read with the
+                // next statement's, which carries the `COMMIT` if one was asked for.
+                self.inner.unsynced += 1;
+                self.inner.commit_with_next = commit_asked;
+            } else {
+                // `commit_with_next`: the transaction's `COMMIT`, skipped if this failed
+                self.write_commit_if(commit_asked)?;
 
-            // finally, [Sync] asks postgres to process the messages that we sent and respond with
-            // a [ReadyForQuery] message when it's completely done. Theoretically, we could send
-            // dozens of queries before a [Sync] and postgres can handle that. Execution on the server
-            // is still serial but it would reduce round-trips. Some kind of builder pattern that is
-            // termed batching might suit this.
-            self.write_sync();
+                // finally, [Sync] asks postgres to process the messages that we sent and respond with
+                // a [ReadyForQuery] message when it's completely done. Theoretically, we could send
+                // dozens of queries before a [Sync] and postgres can handle that. Execution on the server
+                // is still serial but it would reduce round-trips. Some kind of builder pattern that is
+                // termed batching might suit this.
+                self.write_sync();
+            }
 
             // prepared statements are binary
             PgValueFormat::Binary
@@ -335,10 +345,15 @@ impl PgConnection {
             PgValueFormat::Text
         };
 
-        self.inner.stream.flush().await?;
+        if !deferred {
+            self.inner.stream.flush().await?;
+        }
         let behind_unsynced = self.inner.unsynced > 0;
 
         Ok(try_stream! {
+            if deferred {
+                return Ok(());
+            }
             if behind_unsynced {
                 self.read_unsynced_answers().await?;
             }

@@ -97,6 +97,13 @@ pub struct PgConnectionInner {
 
     // a `COMMIT` went with a statement and the ReadyForQuery after it is not yet read
     pub(crate) commit_unconfirmed: bool,
+
+    // the pipelined `BEGIN` is `BEGIN …` followed by `SET …` parts only, none of which can
+    // end the transaction it opens
+    pub(crate) begin_plain: bool,
+
+    // `defer_next`: the next prepared statement is queued without a `Sync`
+    pub(crate) defer_next: bool,
 }
 
 impl PgConnection {
@@ -145,6 +152,7 @@ impl PgConnection {
     pub(crate) fn queue_unsynced_begin(&mut self, statement: &str) -> Result<(), Error> {
         self.queue_unsynced(statement)?;
         self.inner.begin_unconfirmed = true;
+        self.inner.begin_plain = is_plain_begin(statement);
         Ok(())
     }
 
@@ -184,12 +192,26 @@ impl PgConnection {
         self.inner.commit_with_next = true;
     }
 
+    /// Queues the next prepared statement inside a transaction without a `Sync`, unsent,
+    /// instead of running it: it goes out with the statement after it (with that one's
+    /// `COMMIT`, if `commit_with_next` asks), one round trip fewer. It returns at once,
+    /// with no rows and no rows affected, so it is for statements whose answer is success
+    /// or failure alone (an `INSERT` without `RETURNING`). Its answer is read before the
+    /// next statement's; if it failed, the server skips everything up to that statement's
+    /// `Sync`, and the next statement (or the `COMMIT`, or whatever syncs first) fails with
+    /// its error. Outside a transaction it is ignored and the statement runs as usual.
+    pub fn defer_next(&mut self) {
+        self.inner.defer_next = true;
+    }
+
     /// Writes a `COMMIT` without a `Sync` of its own, after the statement just written,
     /// if `commit_with_next` `asked` for it. Not inside a savepoint, nor behind a `BEGIN`
-    /// not yet confirmed: a ReadyForQuery reporting no transaction would not tell a
-    /// commit from a `BEGIN` that opened none.
+    /// not yet confirmed unless it is plain (`BEGIN` and `SET` parts only): otherwise a
+    /// ReadyForQuery reporting no transaction would not tell a commit from a `BEGIN` that
+    /// opened none.
     pub(crate) fn write_commit_if(&mut self, asked: bool) -> Result<(), Error> {
-        if !asked || self.inner.transaction_depth != 1 || self.inner.begin_unconfirmed {
+        let unconfirmed = self.inner.begin_unconfirmed && !self.inner.begin_plain;
+        if !asked || self.inner.transaction_depth != 1 || unconfirmed {
             return Ok(());
         }
         self.write_unnamed("COMMIT")?;
@@ -288,10 +310,13 @@ impl PgConnection {
     fn ready_for_query(&mut self, status: TransactionStatus) -> Result<(), Error> {
         let begun = !matches!(status, TransactionStatus::Idle);
         self.inner.transaction_status = status;
-        if std::mem::take(&mut self.inner.commit_unconfirmed) && !begun {
+        // A `COMMIT` goes behind an unconfirmed `BEGIN` only if that is plain: it opened
+        // the transaction the `COMMIT` ended.
+        let committed = std::mem::take(&mut self.inner.commit_unconfirmed) && !begun;
+        if committed {
             self.inner.transaction_depth = 0;
         }
-        if std::mem::take(&mut self.inner.begin_unconfirmed) && !begun {
+        if std::mem::take(&mut self.inner.begin_unconfirmed) && !begun && !committed {
             return Err(Error::BeginFailed);
         }
         Ok(())
@@ -314,6 +339,23 @@ impl PgConnection {
             TransactionStatus::Error | TransactionStatus::Idle => false,
         }
     }
+}
+
+/// Whether a custom `BEGIN` is `BEGIN …` (or `START TRANSACTION …`) followed by `SET …`
+/// parts only: nothing in it can end the transaction it opens.
+fn is_plain_begin(statement: &str) -> bool {
+    let starts = |part: &str, word: &str| {
+        part.get(..word.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(word))
+    };
+    let mut parts = statement
+        .split(';')
+        .map(str::trim)
+        .filter(|part| !part.is_empty());
+    parts
+        .next()
+        .is_some_and(|first| starts(first, "BEGIN") || starts(first, "START TRANSACTION"))
+        && parts.all(|part| starts(part, "SET "))
 }
 
 impl Debug for PgConnection {

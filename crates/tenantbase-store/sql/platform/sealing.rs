@@ -51,7 +51,9 @@ pub(crate) async fn seal_chain(
     insert_sealed(conn, &recorded, &sealed, full).await?;
     // By number, not by "up to the last": on PostgreSQL a lower number can commit later
     // than a higher one, and that event has not been sealed yet.
-    let mut delete = QueryBuilder::<Db>::new("DELETE FROM pending_events WHERE pending_no IN (");
+    // The chain too: on PostgreSQL (chain, pending_no) is the table's one index.
+    let mut delete = QueryBuilder::<Db>::new("DELETE FROM pending_events WHERE chain = ");
+    delete.push_bind(chain).push(" AND pending_no IN (");
     let mut list = delete.separated(", ");
     for number in &numbers {
         list.push_bind(*number);

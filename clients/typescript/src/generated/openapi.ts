@@ -9456,7 +9456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Nothing was uploaded yet */
+            /** @description Nothing was uploaded yet (`upload_incomplete`), or another request is completing this upload (`upload_completing`) */
             409: {
                 headers: {
                     [name: string]: unknown;

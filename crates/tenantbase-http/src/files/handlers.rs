@@ -246,7 +246,7 @@ fn put_headers(state: &AppState, content_type: &str) -> serde_json::Value {
     params(("org_id" = String, Path, description = "`org_…`"), ("upload_id" = String, Path, description = "`fil_…`")),
     responses(
         (status = 201, description = "The file", body = FileView),
-        (status = 409, description = "Nothing was uploaded yet", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing was uploaded yet (`upload_incomplete`), or another request is completing this upload (`upload_completing`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Size or hash differ from what was announced", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn complete_upload(

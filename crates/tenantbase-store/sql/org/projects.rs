@@ -16,6 +16,9 @@ use uuid::Uuid;
 use super::{OrgTx, now};
 use crate::dialect::{self, Db, search};
 
+/// Most project inserts one unit sends ahead of its next statement: a bulk create's.
+const MAX_DEFERRED_INSERTS: usize = 100;
+
 fn push_filters(
     b: &mut QueryBuilder<'_, Db>,
     org: Uuid,
@@ -45,10 +48,15 @@ fn push_filters(
 impl ProjectsUnit for OrgTx {
     async fn insert_projects(&mut self, projects: &[Project]) -> StoreResult<()> {
         let org = self.org_id();
+        // Each goes with the unit's next statement: on PostgreSQL a create's inserts, its
+        // events and its COMMIT make one round trip. Not for an import's thousands of
+        // rows: deferred statements wait in the connection's buffer, and their answers in
+        // the socket, until that statement is sent.
+        let deferred = projects.len() <= MAX_DEFERRED_INSERTS;
         for project in projects {
-            // Each goes with the unit's next statement: on PostgreSQL a create's inserts,
-            // its events and its COMMIT make one round trip.
-            dialect::defer_next(&mut self.tx);
+            if deferred {
+                dialect::defer_next(&mut self.tx);
+            }
             sqlx::query(&format!(
                 "INSERT INTO projects (org_id, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 projects::COLUMNS

@@ -341,8 +341,8 @@ impl PgConnection {
     }
 }
 
-/// Whether a custom `BEGIN` is `BEGIN …` (or `START TRANSACTION …`) followed by `SET …`
-/// parts only: nothing in it can end the transaction it opens.
+/// Whether a custom `BEGIN` is `BEGIN …` followed by `SET …` parts only: nothing in it
+/// can end the transaction it opens.
 fn is_plain_begin(statement: &str) -> bool {
     let starts = |part: &str, word: &str| {
         part.get(..word.len())
@@ -354,7 +354,7 @@ fn is_plain_begin(statement: &str) -> bool {
         .filter(|part| !part.is_empty());
     parts
         .next()
-        .is_some_and(|first| starts(first, "BEGIN") || starts(first, "START TRANSACTION"))
+        .is_some_and(|first| starts(first, "BEGIN"))
         && parts.all(|part| starts(part, "SET "))
 }
 

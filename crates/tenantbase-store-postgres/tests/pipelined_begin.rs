@@ -582,3 +582,23 @@ async fn an_unused_commit_with_next_ends_with_its_transaction() {
         "the first transaction's row only"
     );
 }
+
+#[tokio::test]
+async fn an_unused_defer_next_ends_with_its_transaction() {
+    let (mut conn, _turns, _db) = connect_to_write(true).await;
+    {
+        let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+        insert(&mut tx).await.expect("insert");
+        // Its statement never runs (say its arguments failed to encode).
+        tx.defer_next();
+    }
+    let mut tx = conn.begin_with("BEGIN").await.expect("begin");
+    let rows = insert(&mut tx).await.expect("insert");
+    assert_eq!(rows.rows_affected(), 1, "run, not deferred");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        written_rows(&mut conn).await,
+        1,
+        "the second transaction's row only"
+    );
+}

@@ -20,8 +20,10 @@ impl TransactionManager for PgTransactionManager {
         statement: Option<Cow<'static, str>>,
     ) -> BoxFuture<'conn, Result<(), Error>> {
         Box::pin(async move {
-            // A `commit_with_next` left unused belongs to a transaction that has ended.
+            // A `commit_with_next` or `defer_next` left unused (its statement never ran)
+            // belongs to a transaction that has ended.
             conn.inner.commit_with_next = false;
+            conn.inner.defer_next = false;
             let depth = conn.inner.transaction_depth;
             let statement = match statement {
                 // custom `BEGIN` statements are not allowed if we're already in

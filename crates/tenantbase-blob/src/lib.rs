@@ -18,7 +18,8 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{
-    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
+    Attribute, GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
+    WriteMultipart,
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
@@ -209,6 +210,21 @@ impl BlobStore {
         }
     }
 
+    /// The `Content-Type` the store itself keeps with `key` and serves on its own URLs:
+    /// on S3 and Azure whatever the PUT that wrote it declared; `None` where the store
+    /// keeps none (local folder, memory).
+    pub async fn stored_content_type(&self, key: &str) -> Result<Option<String>, BlobError> {
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        let object = self.inner.get_opts(&ObjectPath::from(key), options).await?;
+        Ok(object
+            .attributes
+            .get(&Attribute::ContentType)
+            .map(|value| value.as_ref().to_owned()))
+    }
+
     pub async fn head(&self, key: &str) -> Result<BlobMeta, BlobError> {
         let meta = self.inner.head(&ObjectPath::from(key)).await?;
         Ok(to_meta(meta))
@@ -375,6 +391,13 @@ mod tests {
         let blob = BlobStore::local(dir.path()).await.expect("open");
         blob.put("audit/a/1.bin", vec![1, 2, 3]).await.expect("put");
         assert_eq!(blob.get("audit/a/1.bin").await.expect("get"), vec![1, 2, 3]);
+        assert_eq!(
+            blob.stored_content_type("audit/a/1.bin")
+                .await
+                .expect("type"),
+            None,
+            "the local folder keeps no type"
+        );
         assert!(matches!(
             blob.get("audit/a/missing").await,
             Err(BlobError::NotFound)

@@ -1,6 +1,6 @@
 //! The file API on real S3 (moto) and Azure Blob (Azurite) servers on loopback: streamed
-//! multipart upload, ranged download, the stores' own presigned PUT and GET URLs,
-//! deletion — and a store that stops answering.
+//! multipart upload, ranged download, the stores' own presigned PUT and GET URLs and the
+//! type those serve, deletion — and a store that stops answering.
 
 use axum::http::Method;
 use serde_json::json;
@@ -172,18 +172,120 @@ async fn files_work_on_an_s3_compatible_server() {
     assert_eq!(app.get("/ready").await.status, 200);
 }
 
-#[tokio::test]
-async fn files_work_on_azure_blob_storage() {
-    let azurite = emulators::azurite();
-    azurite.create_container("files");
-    let config = BlobConfig::Azure(AzureConfig {
+fn azure(azurite: &Emulator) -> BlobConfig {
+    BlobConfig::Azure(AzureConfig {
         account: AZURITE_ACCOUNT.to_owned(),
         access_key: AZURITE_KEY.to_owned(),
         container: "files".to_owned(),
         endpoint: Some(format!("{}/{AZURITE_ACCOUNT}", azurite.url)),
-    });
-    let app = TestApp::with_files(Backend::Postgres, FilePolicy::default(), Some(config)).await;
+    })
+}
+
+#[tokio::test]
+async fn files_work_on_azure_blob_storage() {
+    let azurite = emulators::azurite();
+    azurite.create_container("files");
+    let app = TestApp::with_files(
+        Backend::Postgres,
+        FilePolicy::default(),
+        Some(azure(&azurite)),
+    )
+    .await;
     exercise(&app, &azurite.url).await;
+}
+
+/// The store keeps the type a presigned PUT declares (the URL does not sign it) and
+/// serves it on its own download URLs: completion refuses a type other than the one
+/// announced, and the upload stays open for a PUT with the right one.
+async fn downloads_serve_the_announced_type(app: &TestApp) {
+    let owner = Caller::guest(app).await;
+    let org = owner.create_org(app, "Types").await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR and the rest".to_vec();
+    let presigned = owner
+        .post(
+            app,
+            &format!("/v1/orgs/{org}/files/presign"),
+            json!({"name": "pic.png", "content_type": "image/png", "size": png.len()}),
+        )
+        .await;
+    assert_eq!(presigned.status, 201, "{}", presigned.text());
+    let presigned = presigned.json();
+    let url = presigned["url"].as_str().expect("url");
+    let upload_id = presigned["upload_id"].as_str().expect("id").to_owned();
+    let client = reqwest::Client::new();
+    // The presign's headers, but the type given here (the builder adds, never replaces).
+    let put = |content_type: &str| {
+        let mut put = client
+            .put(url)
+            .header("content-type", content_type)
+            .body(png.clone());
+        for (name, value) in presigned["headers"].as_object().expect("headers") {
+            if name != "content-type" {
+                put = put.header(name.as_str(), value.as_str().expect("header value"));
+            }
+        }
+        put
+    };
+    let complete = format!("/v1/orgs/{org}/files/uploads/{upload_id}/complete");
+
+    let stored = put("text/html").send().await.expect("PUT to the store");
+    assert!(stored.status().is_success(), "{}", stored.status());
+    let refused = owner
+        .post(app, &complete, json!({}))
+        .await
+        .problem(415, "content_type_mismatch");
+    assert_eq!(refused["declared"], "image/png");
+    assert_eq!(refused["detected"], "text/html");
+
+    let stored = put("image/png").send().await.expect("PUT again");
+    assert!(stored.status().is_success(), "{}", stored.status());
+    let completed = owner.post(app, &complete, json!({})).await;
+    assert_eq!(completed.status, 201, "{}", completed.text());
+    assert_eq!(completed.json()["content_type"], "image/png");
+
+    let download = owner
+        .post(
+            app,
+            &format!("/v1/orgs/{org}/files/{upload_id}/presign-download"),
+            json!({"expires_in": 300}),
+        )
+        .await
+        .json();
+    let fetched = client
+        .get(download["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("GET from the store");
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(
+        fetched.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"image/png"[..])
+    );
+    assert_eq!(
+        fetched.bytes().await.expect("body").as_ref(),
+        png.as_slice()
+    );
+}
+
+#[tokio::test]
+async fn s3_downloads_serve_the_announced_type() {
+    let moto = emulators::moto();
+    moto.create_bucket(BUCKET);
+    let app = TestApp::with_files(Backend::Sqlite, FilePolicy::default(), Some(s3(&moto))).await;
+    downloads_serve_the_announced_type(&app).await;
+}
+
+#[tokio::test]
+async fn azure_downloads_serve_the_announced_type() {
+    let azurite = emulators::azurite();
+    azurite.create_container("files");
+    let app = TestApp::with_files(
+        Backend::Sqlite,
+        FilePolicy::default(),
+        Some(azure(&azurite)),
+    )
+    .await;
+    downloads_serve_the_announced_type(&app).await;
 }
 
 #[tokio::test]

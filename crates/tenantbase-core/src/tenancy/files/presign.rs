@@ -381,6 +381,22 @@ impl Tenancy {
 
     /// The SHA-256 of the bytes under `key` if they are what `upload` announced.
     async fn check_arrival(&self, key: &str, upload: &FileUpload) -> Result<String, TenancyError> {
+        // S3 and Azure keep the type the PUT declared (their presigned PUT does not sign
+        // it), the copy keeps it, and their presigned GETs serve it: it must be the
+        // announced one, or a download could serve, say, `text/html` for an image.
+        let stored = self
+            .blob
+            .stored_content_type(key)
+            .await
+            .map_err(unavailable)?;
+        if let Some(stored) = stored
+            && !same_media_type(&stored, &upload.content_type)
+        {
+            return Err(TenancyError::File(FileRefusal::TypeMismatch {
+                declared: upload.content_type.clone(),
+                found: stored,
+            }));
+        }
         let (sha256, size, head) = digest(&self.blob, key).await?;
         if size != upload.size {
             return Err(TenancyError::invalid(
@@ -451,6 +467,15 @@ fn not_staged(error: BlobError) -> TenancyError {
     }
 }
 
+/// Whether two `Content-Type` values name one media type: parameters (`charset`) aside,
+/// case-insensitively.
+fn same_media_type(a: &str, b: &str) -> bool {
+    fn essence(value: &str) -> &str {
+        value.split(';').next().unwrap_or("").trim()
+    }
+    essence(a).eq_ignore_ascii_case(essence(b))
+}
+
 /// SHA-256, size and first bytes of a stored object, read as a stream.
 async fn digest(blob: &BlobStore, key: &str) -> Result<(String, u64, Vec<u8>), TenancyError> {
     let mut body = blob.read(key, None).await.map_err(unavailable)?.body;
@@ -467,4 +492,17 @@ async fn digest(blob: &BlobStore, key: &str) -> Result<(String, u64, Vec<u8>), T
         hasher.update(&chunk);
     }
     Ok((hex::encode(hasher.finalize()), size, head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_media_type;
+
+    #[test]
+    fn media_types_compare_without_parameters_or_case() {
+        assert!(same_media_type("image/png", "image/png"));
+        assert!(same_media_type("Text/HTML; charset=utf-8", "text/html"));
+        assert!(!same_media_type("text/html", "image/png"));
+        assert!(!same_media_type("", "image/png"));
+    }
 }

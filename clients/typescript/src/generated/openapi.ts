@@ -1112,8 +1112,9 @@ export interface paths {
         /** Download through a presigned URL (ranges and ETags as on the content route). */
         get: operations["get_blob"];
         /**
-         * Upload through a presigned URL: the body becomes the file at once, with the type
-         *     announced when the upload was presigned; the PUT's own `Content-Type` is not read.
+         * Upload through a presigned URL of the local store: the body becomes the file at once,
+         *     with the type announced when the upload was presigned; the PUT's own `Content-Type` is
+         *     not read (tenantbase serves these bytes itself, with the announced type).
          */
         put: operations["put_blob"];
         post?: never;
@@ -2453,7 +2454,10 @@ export interface components {
             expires_at: string;
             /**
              * @description Headers to send with the PUT. Its `content-type` is the type announced here, which
-             *     the file gets whatever type the PUT itself declares: to change it, presign anew.
+             *     the file gets; to change it, presign anew. The local store does not read the PUT's
+             *     own type. S3 and Azure keep it and serve it on download URLs, so there completion
+             *     refuses a PUT that declared another one (415 `content_type_mismatch`; PUT again
+             *     with these headers).
              */
             headers: unknown;
             /** @description `PUT`. */
@@ -9467,6 +9471,15 @@ export interface operations {
             };
             /** @description The body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bytes are not of the announced type, or (S3, Azure) the PUT declared another `Content-Type`, which the store would serve (`content_type_mismatch`); the upload stays open for another PUT */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -56,8 +56,9 @@ pub(crate) async fn get_blob(
     serve_file(&state, &access, file, &headers).await
 }
 
-/// Upload through a presigned URL: the body becomes the file at once, with the type
-/// announced when the upload was presigned; the PUT's own `Content-Type` is not read.
+/// Upload through a presigned URL of the local store: the body becomes the file at once,
+/// with the type announced when the upload was presigned; the PUT's own `Content-Type` is
+/// not read (tenantbase serves these bytes itself, with the announced type).
 #[utoipa::path(put, path = "/v1/blobs/{token}", tag = "files",
     params(("token" = String, Path, description = "From a presigned URL")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),

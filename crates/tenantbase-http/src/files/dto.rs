@@ -63,7 +63,10 @@ pub(crate) struct PresignedUploadView {
     pub method: &'static str,
     pub url: String,
     /// Headers to send with the PUT. Its `content-type` is the type announced here, which
-    /// the file gets whatever type the PUT itself declares: to change it, presign anew.
+    /// the file gets; to change it, presign anew. The local store does not read the PUT's
+    /// own type. S3 and Azure keep it and serve it on download URLs, so there completion
+    /// refuses a PUT that declared another one (415 `content_type_mismatch`; PUT again
+    /// with these headers).
     pub headers: serde_json::Value,
     pub expires_at: DateTime<Utc>,
     /// POST here once the PUT succeeded (for the local store the PUT already registers

@@ -247,6 +247,7 @@ fn put_headers(state: &AppState, content_type: &str) -> serde_json::Value {
     responses(
         (status = 201, description = "The file", body = FileView),
         (status = 409, description = "Nothing was uploaded yet (`upload_incomplete`), or another request is completing this upload (`upload_completing`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of the announced type, or (S3, Azure) the PUT declared another `Content-Type`, which the store would serve (`content_type_mismatch`); the upload stays open for another PUT", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Size or hash differ from what was announced", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn complete_upload(

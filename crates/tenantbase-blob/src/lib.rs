@@ -212,8 +212,12 @@ impl BlobStore {
 
     /// The `Content-Type` the store itself keeps with `key` and serves on its own URLs:
     /// on S3 and Azure whatever the PUT that wrote it declared; `None` where the store
-    /// keeps none (local folder, memory).
+    /// keeps none (local folder, memory), without touching the object: a local file may
+    /// be one whose open waits (a named pipe).
     pub async fn stored_content_type(&self, key: &str) -> Result<Option<String>, BlobError> {
+        if matches!(self.kind, StoreKind::Other) {
+            return Ok(None);
+        }
         let options = GetOptions {
             head: true,
             ..GetOptions::default()
